@@ -13,7 +13,7 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["info", "demo"]
+COMMANDS: list[str] = ["info", "demo", "model"]
 BENCH_COMMANDS: list[str] = []
 
 

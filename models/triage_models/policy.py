@@ -1,0 +1,106 @@
+"""The on-board decision policy (``models/shipped/policy.json``), as data.
+
+Probabilities in the JSON are human-readable; the firmware compares int8
+softmax outputs, whose quantization is scale 1/256, zero point -128
+(``p = (q + 128) / 256``). :func:`prob_to_min_q` converts a probability
+threshold ``p`` into the smallest ``q`` with ``(q + 128) / 256 >= p``; a
+threshold that can never be reached (or ``null``) becomes ``NEVER_Q`` = 128,
+one above the largest int8.
+
+Decision order for one tile (the firmware does the same):
+
+1. ship output ``q_ship >= ship_crop_min_q``: crop at full resolution,
+   whatever the top class;
+2. else, top class ``c`` (first index on ties) with ``q_top >= discard_min_q[c]``:
+   discard (counted);
+3. else, top class land: ``land_policy`` (drop or low-resolution product);
+4. else keep as a low-resolution product.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from triage_models import paths
+from triage_models.errors import SpecError
+from triage_models.tile_spec import TileSpec, tile_spec
+
+NEVER_Q = 128
+LAND_POLICIES = {"drop": 0, "lowres": 1}
+ACTIONS = ("crop", "discard", "land_drop", "lowres")
+
+
+class Policy(BaseModel):
+    """The validated content of ``policy.json``."""
+
+    model_config = ConfigDict(extra="allow")
+    provisional: bool = False
+    discard_min_prob: dict[str, float | None]
+    ship_crop_min_prob: float = Field(ge=0.0, le=1.0)
+    land_policy: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Policy:
+        if self.land_policy not in LAND_POLICIES:
+            raise ValueError(f"land_policy must be one of {sorted(LAND_POLICIES)}")
+        for name, p in self.discard_min_prob.items():
+            if p is not None and not 0.0 <= p <= 1.0:
+                raise ValueError(f"discard_min_prob[{name!r}] = {p} is not a probability")
+        return self
+
+    def discard_min_q(self, spec: TileSpec | None = None) -> list[int]:
+        """Per-class discard threshold in the int8 output domain (``NEVER_Q`` = never)."""
+        spec = spec or tile_spec()
+        unknown = set(self.discard_min_prob) - set(spec.classes)
+        if unknown:
+            raise SpecError(f"policy names unknown classes {sorted(unknown)}")
+        return [prob_to_min_q(self.discard_min_prob.get(c)) for c in spec.classes]
+
+    @property
+    def ship_crop_min_q(self) -> int:
+        return prob_to_min_q(self.ship_crop_min_prob)
+
+    @property
+    def land_policy_id(self) -> int:
+        return LAND_POLICIES[self.land_policy]
+
+
+def prob_to_min_q(p: float | None) -> int:
+    """Smallest int8 ``q`` with ``(q + 128) / 256 >= p``; ``NEVER_Q`` when unreachable."""
+    if p is None:
+        return NEVER_Q
+    q = math.ceil(Fraction(p) * 256) - 128
+    return max(-128, min(q, NEVER_Q))
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    path = path or (paths.shipped_dir() / "policy.json")
+    try:
+        return Policy.model_validate(json.loads(Path(path).read_text()))
+    except FileNotFoundError as exc:
+        raise SpecError(f"policy not found: {path}") from exc
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise SpecError(f"{path}: {exc}") from exc
+
+
+def decide(q_out: np.ndarray, policy: Policy, spec: TileSpec | None = None) -> np.ndarray:
+    """Actions (indices into :data:`ACTIONS`) for int8 outputs ``[N, n_classes]``."""
+    spec = spec or tile_spec()
+    q = np.asarray(q_out).astype(np.int32)
+    ship = spec.class_id("ship")
+    land = spec.class_id("land")
+    top = np.argmax(q, axis=1)
+    qtop = q[np.arange(len(q)), top]
+    dmin = np.asarray(policy.discard_min_q(spec), dtype=np.int32)
+    action = np.full(len(q), ACTIONS.index("lowres"), dtype=np.int8)
+    land_action = "land_drop" if policy.land_policy == "drop" else "lowres"
+    action[top == land] = ACTIONS.index(land_action)
+    action[qtop >= dmin[top]] = ACTIONS.index("discard")
+    action[q[:, ship] >= policy.ship_crop_min_q] = ACTIONS.index("crop")
+    return action
