@@ -222,7 +222,24 @@ PRODUCT_TYPES: tuple[ProductType, ...] = (
     ),
     ProductType(4, 0x104, "LAND", "land regions kept at reduced resolution (policy-dependent)"),
     ProductType(5, 0x105, "FRAME_SUMMARY", "per-frame triage counters (layout FRAME_SUMMARY)"),
+    ProductType(
+        6,
+        0x106,
+        "STORE_DIRECTORY",
+        "what the on-board product store holds (STORE_ENTRY records); sent first in every pass",
+    ),
 )
+
+DIRECTORY_FRAME_ID = 0xFFFFFFFF
+"""``frame_id`` of STORE_DIRECTORY products (their ``product_id`` counts directories)."""
+
+APID_DOWNLINK_REQUEST = 0x110
+"""Telecommand (packet type 1) from the ground: DOWNLINK_REQUEST records."""
+PACKET_TYPE_TC = 1
+REQUEST_SEND = 1
+"""DOWNLINK_REQUEST action: send segments first..last of the product, in request order."""
+REQUEST_RELEASE = 2
+"""DOWNLINK_REQUEST action: the ground holds the whole product; free it on board."""
 PRODUCT_BY_CODE = {p.code: p for p in PRODUCT_TYPES}
 PRODUCT_BY_APID = {p.apid: p for p in PRODUCT_TYPES}
 PRODUCT_BY_NAME = {p.name: p for p in PRODUCT_TYPES}
@@ -428,12 +445,47 @@ FRAME_SUMMARY = Layout(
     ),
 )
 
+STORE_ENTRY = Layout(
+    "STORE_ENTRY",
+    16,
+    "One product held on board, as listed by a STORE_DIRECTORY product (whose body is "
+    "these records back to back, highest priority first; `bands` 0, `compression` 0).",
+    (
+        Field("frame_id", 0, "u32", "frame of the product"),
+        Field("product_id", 4, "u16", "product within the frame"),
+        Field("product_type", 6, "u8", "product type code"),
+        Field("class_id", 7, "u8", "class id, 255 for frame products"),
+        Field("confidence", 8, "u8", "int8 softmax output + 128"),
+        Field("flags", 9, "u8", "bit 0: every segment sent at least once"),
+        Field("segment_count", 10, "u16", "segments of the product"),
+        Field("product_bytes", 12, "u32", "bytes of the whole product (header included)"),
+    ),
+)
+
+REQUEST_ENTRY = Layout(
+    "REQUEST_ENTRY",
+    12,
+    "One line of a DOWNLINK_REQUEST telecommand (APID 0x110, packet type 1, no secondary "
+    "header, records back to back, then a CRC-16 like telemetry packets): the ground's plan "
+    "for the next pass, in the order to send.",
+    (
+        Field("frame_id", 0, "u32", "frame of the product"),
+        Field("product_id", 4, "u16", "product within the frame"),
+        Field("action", 6, "u8", "1 send segments first..last, 2 release the product"),
+        Field("reserved", 7, "u8", "0"),
+        Field("segment_first", 8, "u16", "first segment to send (action 1)"),
+        Field("segment_last", 10, "u16", "last segment to send, inclusive (action 1)"),
+    ),
+)
+
 LAYOUTS: tuple[Layout, ...] = (
     PRIMARY_HEADER,
     SECONDARY_HEADER,
     PRODUCT_HEADER,
     FRAME_META,
     FRAME_SUMMARY,
+    STORE_ENTRY,
+    REQUEST_ENTRY,
 )
 
 
@@ -539,6 +591,11 @@ def render_c_header() -> str:
         f"#define WF_COMPRESSION_NONE {COMPRESSION_NONE}u",
         f"#define WF_COMPRESSION_CCSDS121 {COMPRESSION_CCSDS121}u",
         f"#define WF_AEC_FLAG_PREPROCESS 0x{AEC_FLAG_PREPROCESS:02X}u",
+        f"#define WF_DIRECTORY_FRAME_ID 0x{DIRECTORY_FRAME_ID:08X}u",
+        f"#define WF_APID_DOWNLINK_REQUEST 0x{APID_DOWNLINK_REQUEST:03X}u",
+        f"#define WF_PACKET_TYPE_TC {PACKET_TYPE_TC}u",
+        f"#define WF_REQUEST_SEND {REQUEST_SEND}u",
+        f"#define WF_REQUEST_RELEASE {REQUEST_RELEASE}u",
         "",
         "/* Product types and their APIDs */",
     ]
@@ -692,6 +749,19 @@ def render_spec() -> str:
         "",
         "A `FRAME_SUMMARY` product carries one `FRAME_SUMMARY` record after its header",
         "(`bands` 0, `compression` 0).",
+        "",
+        "## A pass",
+        "",
+        "1. At the start of every contact the satellite sends a `STORE_DIRECTORY` product:",
+        "   what it holds, highest priority first (ships by confidence, then quicklooks and",
+        "   class maps, then land).",
+        "2. The ground ingests it, plans the pass within its byte budget and may uplink a",
+        "   `DOWNLINK_REQUEST`: segments to send (new products, or the missing segments of",
+        "   incomplete ones), in order, and products to release because they are complete on",
+        "   the ground.",
+        "3. The satellite sends what was requested, in order; without a request it sends its",
+        "   store in priority order. A product stays on board until released or evicted (when",
+        "   the store is full, the lowest priority goes first).",
         "",
     ]
     return "\n".join(p)

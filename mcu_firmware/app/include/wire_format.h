@@ -29,6 +29,11 @@
 #define WF_COMPRESSION_NONE 0u
 #define WF_COMPRESSION_CCSDS121 1u
 #define WF_AEC_FLAG_PREPROCESS 0x01u
+#define WF_DIRECTORY_FRAME_ID 0xFFFFFFFFu
+#define WF_APID_DOWNLINK_REQUEST 0x110u
+#define WF_PACKET_TYPE_TC 1u
+#define WF_REQUEST_SEND 1u
+#define WF_REQUEST_RELEASE 2u
 
 /* Product types and their APIDs */
 #define WF_PRODUCT_SHIP_CROP 1u /* full-resolution pixels of every band around merged ship tiles */
@@ -41,6 +46,8 @@
 #define WF_APID_LAND 0x104u
 #define WF_PRODUCT_FRAME_SUMMARY 5u /* per-frame triage counters (layout FRAME_SUMMARY) */
 #define WF_APID_FRAME_SUMMARY 0x105u
+#define WF_PRODUCT_STORE_DIRECTORY 6u /* what the on-board product store holds (STORE_ENTRY records); sent first in every pass */
+#define WF_APID_STORE_DIRECTORY 0x106u
 
 /* PRIMARY_HEADER: CCSDS 133.0-B Space Packet primary header. */
 #define WF_PRIMARY_HEADER_SIZE 6u
@@ -145,5 +152,25 @@
 #define WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET 40u /* u16: merged ship regions cropped */
 #define WF_FRAME_SUMMARY_PRODUCTS_OFFSET 42u /* u16: products emitted for the frame */
 #define WF_FRAME_SUMMARY_RESERVED_OFFSET 44u /* u32: 0 */
+
+/* STORE_ENTRY: One product held on board, as listed by a STORE_DIRECTORY product (whose body is these records back to back, highest priority first; `bands` 0, `compression` 0). */
+#define WF_STORE_ENTRY_SIZE 16u
+#define WF_STORE_ENTRY_FRAME_ID_OFFSET 0u /* u32: frame of the product */
+#define WF_STORE_ENTRY_PRODUCT_ID_OFFSET 4u /* u16: product within the frame */
+#define WF_STORE_ENTRY_PRODUCT_TYPE_OFFSET 6u /* u8: product type code */
+#define WF_STORE_ENTRY_CLASS_ID_OFFSET 7u /* u8: class id, 255 for frame products */
+#define WF_STORE_ENTRY_CONFIDENCE_OFFSET 8u /* u8: int8 softmax output + 128 */
+#define WF_STORE_ENTRY_FLAGS_OFFSET 9u /* u8: bit 0: every segment sent at least once */
+#define WF_STORE_ENTRY_SEGMENT_COUNT_OFFSET 10u /* u16: segments of the product */
+#define WF_STORE_ENTRY_PRODUCT_BYTES_OFFSET 12u /* u32: bytes of the whole product (header included) */
+
+/* REQUEST_ENTRY: One line of a DOWNLINK_REQUEST telecommand (APID 0x110, packet type 1, no secondary header, records back to back, then a CRC-16 like telemetry packets): the ground's plan for the next pass, in the order to send. */
+#define WF_REQUEST_ENTRY_SIZE 12u
+#define WF_REQUEST_ENTRY_FRAME_ID_OFFSET 0u /* u32: frame of the product */
+#define WF_REQUEST_ENTRY_PRODUCT_ID_OFFSET 4u /* u16: product within the frame */
+#define WF_REQUEST_ENTRY_ACTION_OFFSET 6u /* u8: 1 send segments first..last, 2 release the product */
+#define WF_REQUEST_ENTRY_RESERVED_OFFSET 7u /* u8: 0 */
+#define WF_REQUEST_ENTRY_SEGMENT_FIRST_OFFSET 8u /* u16: first segment to send (action 1) */
+#define WF_REQUEST_ENTRY_SEGMENT_LAST_OFFSET 10u /* u16: last segment to send, inclusive (action 1) */
 
 #endif /* WIRE_FORMAT_H */
