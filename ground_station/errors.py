@@ -2,9 +2,64 @@
 
 Subclasses also inherit the matching builtin (``class PacketError(
 GroundStationError, ValueError)``); the CLI turns them into one clear line
-and a non-zero exit.
+and a non-zero exit whose code is the class's :attr:`exit_code`.
 """
+
+from __future__ import annotations
+
+# Exit codes of the ``groundstation`` CLI (documented in its --help).
+EXIT_OK = 0
+EXIT_ERROR = 1
+"""Bad input or an operation that could not be done (one line on stderr)."""
+EXIT_USAGE = 2
+"""Command-line usage error (unknown option, missing argument): click's code."""
+EXIT_NO_PACKETS = 3
+"""``ingest``: the input held no valid packet at all (garbage, wrong file)."""
+EXIT_NO_CONTACT = 4
+"""``plan``: no contact window in the requested interval."""
+EXIT_CATALOGUE = 5
+"""The catalogue cannot be opened or is not a ground-station catalogue."""
 
 
 class GroundStationError(Exception):
     """Root of every deliberate error raised by the ground station."""
+
+    exit_code = EXIT_ERROR
+
+
+class InputError(GroundStationError, ValueError):
+    """An argument or input file is not acceptable (the message says why)."""
+
+
+class InputFileError(GroundStationError, FileNotFoundError):
+    """An input file does not exist or cannot be read."""
+
+
+class TleError(InputError):
+    """A two-line element set is malformed (which line, which column, why)."""
+
+
+class PacketError(GroundStationError, ValueError):
+    """A packet or product violates the wire format."""
+
+
+class ProductError(PacketError):
+    """A reassembled product cannot be decoded (header, lengths or codec)."""
+
+
+class CatalogueError(GroundStationError, RuntimeError):
+    """The SQLite catalogue is missing, locked, or not a ground-station catalogue."""
+
+    exit_code = EXIT_CATALOGUE
+
+
+class NoPacketsError(GroundStationError, ValueError):
+    """An ingest found no valid packet in its input."""
+
+    exit_code = EXIT_NO_PACKETS
+
+
+class NoContactError(GroundStationError, LookupError):
+    """No contact window in the requested interval."""
+
+    exit_code = EXIT_NO_CONTACT
