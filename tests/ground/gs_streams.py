@@ -1,0 +1,232 @@
+"""Test-stream builders for the ground-station tests.
+
+Packets are made with the wire format's reference encoder
+(``triage.wire_format.encode_packet`` / ``packetize_product``) and products
+are compressed with libaec's encoder (``imagecodecs.aec_encode``): both are
+independent of the ground station's decoder side.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import imagecodecs
+import numpy as np
+
+from triage import wire_format as wf
+
+
+def idle_packet(n_fill: int, seq_count: int = 0, sec_hdr_flag: int = 0) -> bytes:
+    """A CCSDS idle packet (APID 0x7FF) with ``n_fill`` fill bytes and a CRC."""
+    head = wf.PRIMARY_HEADER.pack(
+        {
+            "version": wf.PACKET_VERSION,
+            "type": wf.PACKET_TYPE_TM,
+            "sec_hdr_flag": sec_hdr_flag,
+            "apid": wf.APID_IDLE,
+            "seq_flags": wf.SEQ_UNSEGMENTED,
+            "seq_count": seq_count,
+            "data_length": n_fill + wf.CRC_SIZE - 1,
+        }
+    )
+    body = head + bytes([0x55]) * n_fill
+    return body + wf.crc16(body).to_bytes(2, "big")
+
+
+def random_packet(rng: random.Random, max_segment: int = 64) -> bytes:
+    """A valid packet of some product type with random secondary fields and segment."""
+    pt = rng.choice(wf.PRODUCT_TYPES)
+    count = rng.randrange(1, 5)
+    index = rng.randrange(count)
+    seg_len = wf.MAX_SEGMENT_BYTES if index < count - 1 else rng.randrange(1, max_segment + 1)
+    if index == count - 1 and count == 1:
+        flags = wf.SEQ_UNSEGMENTED
+    elif index == 0:
+        flags = wf.SEQ_FIRST
+    elif index == count - 1:
+        flags = wf.SEQ_LAST
+    else:
+        flags = wf.SEQ_CONTINUATION
+    secondary = {
+        "frame_id": wf.DIRECTORY_FRAME_ID
+        if pt.name == "STORE_DIRECTORY"
+        else rng.randrange(0, 2**31),
+        "product_id": rng.randrange(0, 2**16),
+        "segment_index": index,
+        "segment_count": count,
+        "region_row0": rng.randrange(0, 2**16),
+        "region_col0": rng.randrange(0, 2**16),
+        "region_rows": rng.randrange(0, 2**16),
+        "region_cols": rng.randrange(0, 2**16),
+        "class_id": rng.randrange(0, 256),
+        "confidence": rng.randrange(0, 256),
+        "time_s": rng.randrange(0, 2**32),
+        "time_sub": rng.randrange(0, 2**16),
+    }
+    segment = rng.randbytes(seg_len)
+    return wf.encode_packet(pt.apid, flags, rng.randrange(0, 2**14), secondary, segment)
+
+
+def flip_bit(packet: bytes, bit: int) -> bytes:
+    b = bytearray(packet)
+    b[bit // 8] ^= 1 << (bit % 8)
+    return bytes(b)
+
+
+def chunked(data: bytes, sizes: Sequence[int]) -> list[bytes]:
+    """``data`` cut into pieces of the given sizes (cycled), covering all of it."""
+    out, pos, k = [], 0, 0
+    while pos < len(data):
+        step = max(1, sizes[k % len(sizes)])
+        out.append(data[pos : pos + step])
+        pos += step
+        k += 1
+    return out
+
+
+# --------------------------------------------------------------------------
+# Products (product header + band streams) built independently of ground_station
+# --------------------------------------------------------------------------
+
+
+def make_product(
+    pixels: np.ndarray,
+    *,
+    product_type: str,
+    frame_id: int,
+    product_id: int,
+    region: tuple[int, int, int, int],
+    pixel_step: int = 1,
+    pixel_extent: int | None = None,
+    class_id: int = wf.CLASS_NONE,
+    confidence: int = 0,
+    frame_shape: tuple[int, int] = (64, 64),
+    crs_epsg: int = 32633,
+    geotransform: Sequence[float] = (500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0),
+    time_s: int = 1_700_000_000,
+    time_sub: int = 0,
+    compression: int = wf.COMPRESSION_CCSDS121,
+    block_size: int = 16,
+    rsi: int = 64,
+    preprocess: bool = True,
+    nodata: int = 0,
+) -> bytes:
+    """A whole product: PRODUCT_HEADER then band streams; ``pixels`` is [bands, rows, cols]."""
+    pixels = np.asarray(pixels)
+    bands, rows, cols = pixels.shape
+    bits = 16 if pixels.dtype == np.uint16 else 8
+    streams = []
+    for b in range(bands):
+        band = np.ascontiguousarray(pixels[b])
+        if compression == wf.COMPRESSION_CCSDS121:
+            streams.append(
+                imagecodecs.aec_encode(
+                    band,
+                    bitspersample=bits,
+                    blocksize=block_size,
+                    rsi=rsi,
+                    flags=wf.aec_decode_flags(wf.AEC_FLAG_PREPROCESS if preprocess else 0),
+                )
+            )
+        else:
+            streams.append(band.astype(">u2" if bits == 16 else "u1").tobytes())
+    header = wf.PRODUCT_HEADER.pack(
+        {
+            "version": wf.FORMAT_VERSION,
+            "product_type": wf.PRODUCT_BY_NAME[product_type].code,
+            "sample_bits": bits,
+            "bands": bands,
+            "rows": rows,
+            "cols": cols,
+            "region_row0": region[0],
+            "region_col0": region[1],
+            "region_rows": region[2],
+            "region_cols": region[3],
+            "pixel_step": pixel_step,
+            "pixel_extent": pixel_extent or pixel_step,
+            "class_id": class_id,
+            "confidence": confidence,
+            "compression": compression,
+            "aec_flags": wf.AEC_FLAG_PREPROCESS if preprocess else 0,
+            "aec_block_size": block_size,
+            "aec_rsi": rsi,
+            "nodata": nodata,
+            "product_id": product_id,
+            "frame_id": frame_id,
+            "time_s": time_s,
+            "time_sub": time_sub,
+            "frame_rows": frame_shape[0],
+            "frame_cols": frame_shape[1],
+            "crs_epsg": crs_epsg,
+            "geotransform": tuple(geotransform),
+            "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
+        }
+    )
+    return header + b"".join(streams)
+
+
+def record_product(
+    records: bytes,
+    *,
+    product_type: str,
+    frame_id: int,
+    product_id: int,
+    time_s: int = 1_700_000_000,
+    frame_shape: tuple[int, int] = (0, 0),
+    crs_epsg: int = 0,
+    geotransform: Sequence[float] = (0.0,) * 6,
+) -> bytes:
+    """A FRAME_SUMMARY or STORE_DIRECTORY product: header (bands 0) then records."""
+    header = wf.PRODUCT_HEADER.pack(
+        {
+            "version": wf.FORMAT_VERSION,
+            "product_type": wf.PRODUCT_BY_NAME[product_type].code,
+            "sample_bits": 8,
+            "bands": 0,
+            "rows": 0,
+            "cols": 0,
+            "region_row0": 0,
+            "region_col0": 0,
+            "region_rows": frame_shape[0],
+            "region_cols": frame_shape[1],
+            "pixel_step": 1,
+            "pixel_extent": 1,
+            "class_id": wf.CLASS_NONE,
+            "confidence": 0,
+            "compression": wf.COMPRESSION_NONE,
+            "aec_flags": 0,
+            "aec_block_size": 8,
+            "aec_rsi": 1,
+            "nodata": 0,
+            "product_id": product_id,
+            "frame_id": frame_id,
+            "time_s": time_s,
+            "time_sub": 0,
+            "frame_rows": frame_shape[0],
+            "frame_cols": frame_shape[1],
+            "crs_epsg": crs_epsg,
+            "geotransform": tuple(geotransform),
+            "band_bytes": (0,) * wf.MAX_BANDS,
+        }
+    )
+    return header + records
+
+
+def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:
+    """Packetise a product with the reference encoder, secondary fields from its header."""
+    h = wf.PRODUCT_HEADER.unpack(product)
+    apid = wf.PRODUCT_BY_CODE[h["product_type"]].apid
+    secondary = {
+        "frame_id": h["frame_id"],
+        "product_id": h["product_id"],
+        "region_row0": h["region_row0"],
+        "region_col0": h["region_col0"],
+        "region_rows": h["region_rows"],
+        "region_cols": h["region_cols"],
+        "class_id": h["class_id"],
+        "confidence": h["confidence"],
+        "time_s": h["time_s"],
+        "time_sub": h["time_sub"],
+    }
+    return wf.packetize_product(product, apid, secondary, first_seq)
