@@ -1,0 +1,150 @@
+"""Loading the host build of the firmware (``build/host/libtrifw.so``) with ctypes.
+
+Only this module touches ctypes signatures; the rest of :mod:`triage.onboard`
+calls the small wrappers here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from triage import paths
+from triage.onboard.errors import OnboardError, OnboardInputError
+
+LIB_RELATIVE = "host/libtrifw.so"
+
+# tri_status_t codes (mcu_firmware/common/include/tri_status.h), by value.
+TRI_OK = 0
+_INPUT_STATUSES = {-1, -4, -5, -6, -7}  # ARG, SIZE, SHAPE, FORMAT, CRC
+
+_c_size = ctypes.c_size_t
+_u8p = ctypes.POINTER(ctypes.c_uint8)
+_vp = ctypes.c_void_p
+
+
+def library_path(build_dir: Path | None = None) -> Path:
+    """Where the host library is (``$TRIAGE_BUILD_DIR/host/libtrifw.so`` by default)."""
+    if build_dir is not None:
+        return Path(build_dir) / LIB_RELATIVE
+    return paths.require_built(LIB_RELATIVE)
+
+
+@cache
+def load(path: str | None = None) -> ctypes.CDLL:
+    """The host library with every signature this package uses declared."""
+    lib = ctypes.CDLL(str(path or library_path()))
+    lib.tri_status_str.restype = ctypes.c_char_p
+    lib.tri_status_str.argtypes = [ctypes.c_int]
+    lib.tri_aec_encode_u16.restype = ctypes.c_int
+    lib.tri_aec_encode_u16.argtypes = [
+        _vp,
+        _c_size,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+        _vp,
+        _c_size,
+        ctypes.POINTER(_c_size),
+    ]
+    lib.tri_crc16.restype = ctypes.c_uint16
+    lib.tri_crc16.argtypes = [ctypes.c_uint16, _vp, _c_size]
+    _declare_app(lib)
+    return lib
+
+
+def _declare_app(lib: ctypes.CDLL) -> None:
+    """Signatures of the on-board application's host glue (ports/host/app_host.c)."""
+    if not hasattr(lib, "tri_host_onboard_bytes"):
+        return
+    u32 = ctypes.c_uint32
+    lib.tri_host_onboard_bytes.restype = _c_size
+    lib.tri_host_onboard_bytes.argtypes = []
+    lib.tri_host_work_bytes.restype = _c_size
+    lib.tri_host_work_bytes.argtypes = []
+    lib.tri_host_has_model.restype = ctypes.c_int
+    lib.tri_host_has_model.argtypes = []
+    lib.tri_host_config.restype = ctypes.c_int
+    lib.tri_host_config.argtypes = [ctypes.POINTER(u32), _c_size]
+    lib.tri_host_init.restype = ctypes.c_int
+    lib.tri_host_init.argtypes = [_vp, _vp, _c_size, _vp, _c_size, ctypes.c_int]
+    lib.tri_host_process_frame.restype = ctypes.c_int
+    lib.tri_host_process_frame.argtypes = [
+        _vp,
+        _vp,
+        _c_size,
+        _vp,
+        _c_size,
+        _vp,
+        _c_size,
+        ctypes.POINTER(_c_size),
+    ]
+    lib.tri_host_directory.restype = ctypes.c_int
+    lib.tri_host_directory.argtypes = [_vp, _vp, _c_size, ctypes.POINTER(_c_size)]
+    lib.tri_host_downlink.restype = ctypes.c_int
+    lib.tri_host_downlink.argtypes = [_vp, u32, _vp, _c_size, _vp, _c_size, ctypes.POINTER(_c_size)]
+    lib.tri_host_counters.restype = ctypes.c_int
+    lib.tri_host_counters.argtypes = [_vp, ctypes.POINTER(u32), _c_size]
+    lib.tri_host_set_test_classifier.restype = ctypes.c_int
+    lib.tri_host_set_test_classifier.argtypes = [_vp, ctypes.c_int]
+    lib.tri_host_preprocess_tile.restype = ctypes.c_int
+    lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp]
+
+
+def status_name(status: int) -> str:
+    """The firmware's own short name of a status code."""
+    return load().tri_status_str(int(status)).decode()
+
+
+def check(status: int, what: str) -> None:
+    """Raise the matching error for a non-zero status."""
+    if status == TRI_OK:
+        return
+    msg = f"{what}: {status_name(status)} (status {status})"
+    if status in _INPUT_STATUSES:
+        raise OnboardInputError(msg, status)
+    raise OnboardError(msg, status)
+
+
+def ptr(buf) -> int:
+    """Address of a writable/readable contiguous buffer (numpy array or ctypes buffer)."""
+    if isinstance(buf, np.ndarray):
+        if not buf.flags["C_CONTIGUOUS"]:
+            raise ValueError("array must be C-contiguous")
+        return buf.ctypes.data
+    return ctypes.addressof(buf)
+
+
+def aec_encode(
+    samples: np.ndarray, bits: int, block_size: int, rsi: int, preprocess: bool = True
+) -> bytes:
+    """The firmware's CCSDS 121.0-B encoder on a 1-D array of unsigned samples."""
+    lib = load()
+    a = np.ascontiguousarray(samples, dtype=np.uint16).ravel()
+    blocks = -(-len(a) // block_size)
+    cap = (blocks * (block_size * bits + 8)) // 8 + 16
+    out = ctypes.create_string_buffer(cap)
+    n = _c_size(0)
+    st = lib.tri_aec_encode_u16(
+        a.ctypes.data if len(a) else None,
+        len(a),
+        bits,
+        block_size,
+        rsi,
+        1 if preprocess else 0,
+        out,
+        cap,
+        ctypes.byref(n),
+    )
+    check(st, "tri_aec_encode_u16")
+    return out.raw[: n.value]
+
+
+def crc16(data: bytes) -> int:
+    """The firmware's CRC-16."""
+    buf = ctypes.create_string_buffer(bytes(data), len(data) or 1)
+    return int(load().tri_crc16(0xFFFF, buf, len(data)))
