@@ -1,0 +1,200 @@
+"""Frame planning, the loss model, baseline byte accounting and scoring, on hand-derived cases."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import imagecodecs
+import numpy as np
+import pytest
+
+from triage.sim.baselines import (
+    BaselineDownlink,
+    compressed_product_bytes,
+    directory_bytes,
+    raw_product_bytes,
+    segment_packet_sizes,
+)
+from triage.sim.build import plan_frames
+from triage.sim.link import LossChannel, Pass, packet_time, split_packets
+from triage.sim.manifest import Frame, PacketLoss, PixelWindow
+from triage.sim.scoring import Delivery, LabelledShip, score
+from triage.wire_format import SEQ_UNSEGMENTED, encode_packet
+
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols"), [(1038, 1980), (316, 424), (1024, 1024), (1025, 3000), (1456, 1607)]
+)
+def test_plan_frames_covers_with_overlap(rows, cols):
+    frames = plan_frames(rows, cols, max_frame_px=1024, overlap_px=32)
+    cover = np.zeros((rows, cols), dtype=np.int32)
+    for f in frames:
+        assert f.rows <= 1024 and f.cols <= 1024
+        assert f.row0 + f.rows <= rows and f.col0 + f.cols <= cols
+        cover[f.row0 : f.row0 + f.rows, f.col0 : f.col0 + f.cols] += 1
+    assert cover.min() >= 1
+    if len(frames) > 1:  # neighbours overlap by at least one 32-px tile
+        starts = sorted({f.col0 for f in frames})
+        for a, b in itertools.pairwise(starts):
+            assert a + frames[0].cols - b >= 32
+
+
+def test_hedland_gdynia_frame_counts():
+    # gdynia 1980 x 1038 (cols x rows): 2 x 2 frames of 535 x 1006
+    g = plan_frames(1038, 1980)
+    assert len(g) == 4 and {(f.rows, f.cols) for f in g} == {(535, 1006)}
+    assert len(plan_frames(316, 424)) == 1
+
+
+def test_loss_none_and_bernoulli_rate():
+    assert not LossChannel(PacketLoss(), "x").lost(1000).any()
+    ch = LossChannel(PacketLoss(model="bernoulli", loss_probability=0.1, seed=3), "x")
+    lost = ch.lost(200_000)
+    # binomial: mean 0.1, sd sqrt(0.09/2e5) = 6.7e-4; 6 sd
+    assert abs(lost.mean() - 0.1) < 0.004
+    again = LossChannel(PacketLoss(model="bernoulli", loss_probability=0.1, seed=3), "x")
+    assert np.array_equal(again.lost(200_000), lost)
+    other = LossChannel(PacketLoss(model="bernoulli", loss_probability=0.1, seed=3), "y")
+    assert not np.array_equal(other.lost(1000), lost[:1000])
+
+
+def test_gilbert_elliott_stationary_rate_and_bursts():
+    cfg = PacketLoss(
+        model="gilbert_elliott",
+        p_good_to_bad=0.02,
+        p_bad_to_good=0.2,
+        loss_in_good=0.0,
+        loss_in_bad=1.0,
+        seed=11,
+    )
+    lost = LossChannel(cfg, "x").lost(300_000)
+    # stationary share of the bad state: 0.02 / (0.02 + 0.2) = 1/11
+    assert abs(lost.mean() - 1 / 11) < 0.01
+    # bursts: mean run length of losses is 1 / p_bad_to_good = 5
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[0, lost.astype(np.int8), 0])))[::2]
+    assert 4.5 < runs.mean() < 5.5
+
+
+def test_split_packets_round_trip():
+    pk = [
+        encode_packet(
+            0x101,
+            SEQ_UNSEGMENTED,
+            i,
+            {
+                "frame_id": 1,
+                "product_id": i,
+                "segment_index": 0,
+                "segment_count": 1,
+                "region_row0": 0,
+                "region_col0": 0,
+                "region_rows": 1,
+                "region_cols": 1,
+                "class_id": 2,
+                "confidence": 200,
+                "time_s": 0,
+                "time_sub": 0,
+            },
+            bytes(range(n)),
+        )
+        for i, n in enumerate((1, 200, 255))
+    ]
+    assert split_packets(b"".join(pk)) == pk
+    with pytest.raises(ValueError, match="runs past the end"):
+        split_packets(b"".join(pk)[:-1])
+
+
+def test_product_sizes_hand_derived():
+    frame = np.zeros((100, 30, 4), dtype=np.uint16)
+    assert raw_product_bytes(frame) == 136 + 100 * 30 * 4 * 2  # 24136
+    sizes = segment_packet_sizes(24136)
+    # 24136 = 23 * 1024 + 584: 23 full segments + one of 584, 36 bytes of overhead each
+    assert len(sizes) == 24 and sizes[0] == 1060 and sizes[-1] == 620
+    assert directory_bytes(3) == 136 + 3 * 16 + 36
+
+
+def test_compressed_product_decodes_with_libaec():
+    rng = np.random.default_rng(5)
+    frame = (1000 + rng.integers(0, 50, (64, 40, 4))).astype(np.uint16)
+    n = compressed_product_bytes(frame)
+    streams = 0
+    for b in range(4):
+        band = np.ascontiguousarray(frame[:, :, b])
+        enc = imagecodecs.aec_encode(band, bitspersample=16, blocksize=16, rsi=128, flags=8)
+        dec = np.frombuffer(
+            imagecodecs.aec_decode(enc, bitspersample=16, blocksize=16, rsi=128, flags=8),
+            dtype=np.uint16,
+        )
+        assert np.array_equal(dec[: band.size], band.ravel())
+        streams += len(enc)
+    assert n == 136 + streams < raw_product_bytes(frame)
+
+
+def _pass(i, budget, start_h):
+    aos = T0 + timedelta(hours=start_h)
+    return Pass(i, "a", aos, aos + timedelta(minutes=10), 45.0, budget)
+
+
+def test_baseline_pass_accounting_without_loss():
+    bl = BaselineDownlink("raw", LossChannel(PacketLoss(), "raw"), 9600)
+    bl.capture(1, T0, 3000)  # segments 1024, 1024, 952 -> packets 1060, 1060, 988
+    bl.capture(2, T0, 500)  # one packet of 536
+    d1 = directory_bytes(2)  # 136 + 32 + 36 = 204
+    r = bl.run_pass(_pass(0, d1 + 1060 + 1060 + 100, 1))
+    assert r.sent_bytes == d1 + 2120 and r.packets_sent == 1 + 2 and r.completed == []
+    r = bl.run_pass(_pass(1, 10_000, 2))
+    # directory of 2 entries, the last segment of frame 1, then frame 2
+    assert r.sent_bytes == d1 + 988 + 536
+    assert [fid for fid, _ in r.completed] == [1, 2]
+    p = _pass(1, 10_000, 2)
+    assert r.completed[0][1] == packet_time(p, d1 + 988, 9600)
+    assert bl.held == []
+
+
+def test_baseline_resends_lost_segments_next_pass():
+    cfg = PacketLoss(model="bernoulli", loss_probability=0.5, seed=1)
+    bl = BaselineDownlink("raw", LossChannel(cfg, "raw"), 9600)
+    bl.capture(1, T0, 20 * 1024)
+    passes = 0
+    while bl.held and passes < 40:
+        r = bl.run_pass(_pass(passes, 10**6, passes))
+        passes += 1
+        # each pass sends only what was missing at its start, once
+        assert r.packets_sent - 1 <= 20
+    assert 1 in bl.delivered and passes > 1
+
+
+def _frame(fid, scene, r0, c0, rows, cols, t):
+    return Frame(
+        frame_id=fid,
+        scene=scene,
+        bands={"blue": {"path": "x"}},
+        window=PixelWindow(row0=r0, col0=c0, rows=rows, cols=cols),
+        capture_time_utc=t,
+    )
+
+
+def test_score_hand_derived():
+    frames = {
+        1: _frame(1, "s", 0, 0, 100, 100, T0),
+        2: _frame(2, "s", 0, 68, 100, 100, T0 + timedelta(seconds=1)),
+    }
+    ships = [
+        LabelledShip("s", 1, x=10, y=10, w=10, h=10),  # centre (15, 15) in frame 1
+        LabelledShip("s", 2, x=150, y=40, w=4, h=4),  # centre (42, 152): frame 2 only
+        LabelledShip("s", 3, x=60, y=60, w=8, h=8),  # centre (64, 64): no crop covers it
+    ]
+    t1, t2 = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    deliveries = [
+        Delivery(1, 8, 8, 16, 16, t1),  # covers ship 1 (rows 8..23)
+        # frame 2 pixel (40, 80) is scene (40, 148): covers ship 2's centre (42, 152)
+        Delivery(2, 40, 80, 8, 8, t2),
+        Delivery(1, 64, 65, 8, 8, t1),  # starts one column right of ship 3's centre
+    ]
+    out = {o.ship.label_id: o for o in score(ships, deliveries, frames)}
+    assert out[1].delivered_at == t1 and out[1].latency_s == 7200.0
+    assert out[2].delivered_at == t2 and out[2].latency_s == 3599.0
+    assert out[3].delivered_at is None

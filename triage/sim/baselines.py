@@ -1,0 +1,164 @@
+"""The two baselines: send every frame raw, or losslessly compressed (CCSDS 121.0-B).
+
+A baseline satellite has no triage: each frame becomes one product (the whole
+frame, every band, full resolution) held in mass memory and sent oldest first.
+The product is sized exactly as the wire format would carry it (a 136-byte
+product header and the band streams, segments of 1024 bytes, 36 bytes of packet
+overhead each); the compressed baseline codes every band with libaec (the
+reference CCSDS 121.0-B implementation, through ``imagecodecs``) with the block
+size, reference sample interval and preprocessor the firmware uses.
+
+The passes, budgets, loss model and ground behaviour are the triage run's: the
+store directory goes first, then the held products in order; the ground asks,
+in the next pass, for the segments it missed. A frame counts as delivered when
+every one of its segments reached the ground.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from triage.sim.link import LossChannel, Pass, packet_time
+from triage.wire_format import (
+    MAX_SEGMENT_BYTES,
+    PACKET_OVERHEAD,
+    PRODUCT_HEADER,
+    STORE_ENTRY,
+)
+
+# CCSDS 121.0-B parameters of the baseline; the same as the firmware's products
+# (see triage.sim.runner, which checks them against the products' headers).
+AEC_BLOCK_SIZE = 16
+AEC_RSI = 128
+AEC_PREPROCESS = True
+
+RAW = "raw"
+COMPRESSED = "compressed"
+BASELINES = (RAW, COMPRESSED)
+BASELINE_TITLES = {
+    RAW: "send every frame raw",
+    COMPRESSED: "send every frame losslessly compressed (CCSDS 121.0-B)",
+}
+
+
+def raw_product_bytes(frame: np.ndarray) -> int:
+    """Bytes of a frame sent raw: product header + every sample."""
+    return PRODUCT_HEADER.size + frame.size * frame.itemsize
+
+
+def compressed_product_bytes(
+    frame: np.ndarray,
+    block_size: int = AEC_BLOCK_SIZE,
+    rsi: int = AEC_RSI,
+    preprocess: bool = AEC_PREPROCESS,
+) -> int:
+    """Bytes of a frame sent compressed: product header + one libaec stream per band."""
+    import imagecodecs
+
+    bits = 8 * frame.itemsize
+    total = PRODUCT_HEADER.size
+    for b in range(frame.shape[2]):
+        band = np.ascontiguousarray(frame[:, :, b])
+        stream = imagecodecs.aec_encode(
+            band,
+            bitspersample=bits,
+            blocksize=block_size,
+            rsi=rsi,
+            flags=imagecodecs.AEC.FLAG.DATA_PREPROCESS if preprocess else 0,
+        )
+        total += len(stream)
+    return total
+
+
+def segments_of(product_bytes: int) -> int:
+    return math.ceil(product_bytes / MAX_SEGMENT_BYTES)
+
+
+def segment_packet_sizes(product_bytes: int) -> np.ndarray:
+    """Packet sizes (bytes) of each segment of a product."""
+    n = segments_of(product_bytes)
+    sizes = np.full(n, MAX_SEGMENT_BYTES + PACKET_OVERHEAD, dtype=np.int64)
+    sizes[-1] = product_bytes - (n - 1) * MAX_SEGMENT_BYTES + PACKET_OVERHEAD
+    return sizes
+
+
+def directory_bytes(entries: int) -> int:
+    """Packet bytes of a STORE_DIRECTORY product listing ``entries`` products."""
+    product = PRODUCT_HEADER.size + STORE_ENTRY.size * entries
+    return int(segment_packet_sizes(product).sum())
+
+
+@dataclass
+class _Held:
+    frame_id: int
+    capture_time: datetime
+    product_bytes: int
+    packet_sizes: np.ndarray
+    missing: np.ndarray  # bool per segment: not yet on the ground
+
+
+@dataclass
+class BaselinePassResult:
+    pass_index: int
+    budget_bytes: int
+    sent_bytes: int = 0
+    packets_sent: int = 0
+    packets_lost: int = 0
+    completed: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+class BaselineDownlink:
+    """A baseline satellite and its ground, pass after pass."""
+
+    def __init__(self, name: str, loss: LossChannel, rate_bps: int):
+        self.name = name
+        self.loss = loss
+        self.rate_bps = rate_bps
+        self.held: list[_Held] = []
+        self.delivered: dict[int, datetime] = {}
+
+    def capture(self, frame_id: int, capture_time: datetime, product_bytes: int) -> None:
+        sizes = segment_packet_sizes(product_bytes)
+        self.held.append(
+            _Held(frame_id, capture_time, product_bytes, sizes, np.ones(len(sizes), dtype=bool))
+        )
+
+    def run_pass(self, p: Pass) -> BaselinePassResult:
+        res = BaselinePassResult(p.index, p.budget_bytes)
+        used = 0
+        d = directory_bytes(len(self.held))
+        if d <= p.budget_bytes:
+            used = d
+            lost = self.loss.lost(math.ceil(d / (MAX_SEGMENT_BYTES + PACKET_OVERHEAD)))
+            res.packets_sent += len(lost)
+            res.packets_lost += int(lost.sum())
+        for h in self.held:
+            idx = np.flatnonzero(h.missing)  # requested at the start of this pass
+            if len(idx) == 0:
+                continue
+            sizes = h.packet_sizes[idx]
+            ends = used + np.cumsum(sizes)
+            fit = int(np.searchsorted(ends, p.budget_bytes, side="right"))
+            if fit == 0:
+                break
+            idx, ends = idx[:fit], ends[:fit]
+            lost = self.loss.lost(fit)
+            h.missing[idx[~lost]] = False
+            res.packets_sent += fit
+            res.packets_lost += int(lost.sum())
+            used = int(ends[-1])
+            if not h.missing.any():
+                last_needed = int(ends[~lost][-1])
+                when = packet_time(p, last_needed, self.rate_bps)
+                self.delivered[h.frame_id] = when
+                res.completed.append((h.frame_id, when))
+            if fit < len(sizes):
+                break
+        res.sent_bytes = used
+        # products complete on the ground are released on board
+        self.held = [h for h in self.held if h.missing.any()]
+        return res

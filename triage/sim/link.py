@@ -1,0 +1,166 @@
+"""The downlink: passes, their byte budgets, packet timing and a seeded loss model.
+
+Contact windows and budgets are the ground station's (``ground_station.passes``);
+this module turns a manifest's orbit into a list of :class:`Pass` (from the TLE and
+stations, or the manifest's explicit list), splits a packet stream into packets,
+decides which packets the channel loses, and says when each packet reaches the
+ground (the link sends CCSDS CADUs, so packet bytes travel at
+``rate x CADU_DATA_BYTES / CADU_BYTES`` after the acquisition time).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from triage.sim.errors import OrbitError
+from triage.sim.manifest import Manifest, PacketLoss
+from triage.wire_format import PRIMARY_HEADER, LayoutError
+
+
+@dataclass(frozen=True)
+class Pass:
+    index: int
+    station: str
+    aos: datetime
+    los: datetime
+    max_elevation_deg: float | None
+    budget_bytes: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.los - self.aos).total_seconds()
+
+    def window(self):
+        from ground_station.passes import ContactWindow
+
+        return ContactWindow(
+            station=self.station,
+            aos=self.aos,
+            los=self.los,
+            max_elevation_deg=self.max_elevation_deg if self.max_elevation_deg is not None else 0.0,
+        )
+
+
+def plan_passes(manifest: Manifest) -> list[Pass]:
+    """The passes of the simulated window, in time order, with their byte budgets.
+
+    :class:`OrbitError` when the TLE does not parse or no pass carries any byte.
+    """
+    from ground_station.errors import GroundStationError
+    from ground_station.passes import ContactWindow, Station, contact_windows, pass_budget_bytes
+
+    start, end = manifest.window_start_utc, manifest.window_end_utc
+    windows: list[ContactWindow]
+    if manifest.orbit.tle is not None:
+        stations = [
+            Station(
+                name=s.name,
+                lat_deg=s.latitude_deg,
+                lon_deg=s.longitude_deg,
+                alt_m=s.altitude_m,
+                min_elevation_deg=s.min_elevation_deg,
+            )
+            for s in manifest.stations
+        ]
+        try:
+            windows = contact_windows(manifest.orbit.tle.text, stations, start, end)
+        except GroundStationError as exc:
+            raise OrbitError(f"orbit.tle ({manifest.orbit.tle.name}): {exc}") from None
+    else:
+        assert manifest.orbit.passes is not None
+        windows = [
+            ContactWindow(station=p.station, aos=p.start_utc, los=p.end_utc, max_elevation_deg=0.0)
+            for p in sorted(manifest.orbit.passes, key=lambda p: p.start_utc)
+            if p.end_utc > start and p.start_utc < end
+        ]
+    passes = []
+    for w in windows:
+        budget = pass_budget_bytes(w, manifest.link.rate_bps)
+        if budget <= 0:
+            continue
+        passes.append(
+            Pass(
+                index=len(passes),
+                station=w.station,
+                aos=w.aos,
+                los=w.los,
+                max_elevation_deg=w.max_elevation_deg if manifest.orbit.tle else None,
+                budget_bytes=budget,
+            )
+        )
+    if not passes:
+        where = ", ".join(s.name for s in manifest.stations) or "the listed passes"
+        raise OrbitError(
+            f"no pass in the window {start.isoformat()} .. {end.isoformat()} over {where} "
+            f"carries any byte at {manifest.link.rate_bps} bit/s"
+        )
+    return passes
+
+
+def packet_seconds_per_byte(rate_bps: int) -> float:
+    """Air time of one space-packet byte (CADU framing and Reed-Solomon included)."""
+    from ground_station.passes import CADU_BYTES, CADU_DATA_BYTES
+
+    return 8.0 * CADU_BYTES / CADU_DATA_BYTES / rate_bps
+
+
+def packet_time(p: Pass, bytes_before_end: int, rate_bps: int) -> datetime:
+    """When a packet whose last byte is ``bytes_before_end`` into the pass reaches the ground."""
+    from ground_station.passes import ACQUISITION_S
+
+    return p.aos + timedelta(
+        seconds=ACQUISITION_S + bytes_before_end * packet_seconds_per_byte(rate_bps)
+    )
+
+
+def split_packets(stream: bytes) -> list[bytes]:
+    """Cut a concatenation of space packets into packets (lengths from the primary headers)."""
+    out = []
+    pos = 0
+    n = len(stream)
+    while pos < n:
+        if n - pos < PRIMARY_HEADER.size:
+            raise LayoutError(f"packet stream ends inside a primary header at byte {pos}")
+        length = PRIMARY_HEADER.unpack(stream, pos)["data_length"] + 1 + PRIMARY_HEADER.size
+        if pos + length > n:
+            raise LayoutError(f"packet at byte {pos} runs past the end of the stream")
+        out.append(stream[pos : pos + length])
+        pos += length
+    return out
+
+
+class LossChannel:
+    """A seeded packet-loss process; each simulated mode gets its own stream."""
+
+    def __init__(self, cfg: PacketLoss, stream: str):
+        self.cfg = cfg
+        seed = [cfg.seed, zlib.crc32(stream.encode())]
+        self.rng = np.random.default_rng(seed)
+        self.bad = False
+        self.sent = 0
+        self.lost_count = 0
+
+    def lost(self, n: int) -> np.ndarray:
+        """Loss decisions (True = lost) for the next ``n`` packets."""
+        cfg = self.cfg
+        out = np.zeros(n, dtype=bool)
+        if n == 0 or cfg.model == "none":
+            self.sent += n
+            return out
+        u = self.rng.random(n)
+        if cfg.model == "bernoulli":
+            out = u < cfg.loss_probability
+        else:
+            v = self.rng.random(n)
+            bad = self.bad
+            for i in range(n):
+                bad = (v[i] >= cfg.p_bad_to_good) if bad else (v[i] < cfg.p_good_to_bad)
+                out[i] = u[i] < (cfg.loss_in_bad if bad else cfg.loss_in_good)
+            self.bad = bad
+        self.sent += n
+        self.lost_count += int(out.sum())
+        return out

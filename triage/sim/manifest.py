@@ -1,0 +1,291 @@
+"""The orbital image set: a manifest (JSON) of frames, orbit, ground stations and link.
+
+A manifest says what the satellite captures and when, and what it can send down:
+
+- ``frames``: one entry per camera frame. A frame is a pixel window of a
+  georeferenced scene whose bands are GeoTIFFs (``bands`` maps every band the
+  on-board model reads, by the names of ``models/tile_spec.json``, to a file and
+  a 1-based band index in it); ``capture_time_utc`` places it on the ground
+  track; ``labels`` (optional) point to the ships' ground truth (COCO boxes in
+  the scene's pixel grid), used only for scoring.
+- ``orbit``: a two-line element set (the simulator and the ground station
+  compute contact windows from it), or an explicit list of passes.
+- ``stations``: ground stations (position, elevation mask).
+- ``link``: downlink rate; ``packet_loss``: a seeded loss model.
+- ``window_start_utc`` / ``window_end_utc``: the simulated span.
+
+Paths are absolute, relative to the manifest's folder, or start with ``data:``
+to be read from the imagery folder (:func:`triage.paths.data_dir`), so that a
+manifest of the real set works on any checkout.
+
+Validation has two levels: :func:`load_manifest` checks the schema and the
+internal consistency (ids unique, times inside the window, band names known,
+windows non-empty); :func:`triage.sim.frames.check_frames` then opens every
+GeoTIFF header (existence, grid, data type, CRS) before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from triage.sim.errors import ManifestError
+
+MANIFEST_FORMAT = "orbital-image-set"
+MANIFEST_VERSION = 1
+DATA_PREFIX = "data:"
+MAX_FRAME_ID = 0xFFFFFFFE  # 0xFFFFFFFF is the wire format's DIRECTORY_FRAME_ID
+MAX_FRAME_SIDE_PX = 0xFFFF  # u16 rows/cols in FRAME_META
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("time needs a UTC offset (e.g. 2024-06-01T10:30:00Z)")
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_aware_utc)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BandSource(_Strict):
+    """Where one band of a frame comes from."""
+
+    path: str = Field(min_length=1, description="GeoTIFF path (absolute, relative, or data:)")
+    band_index: int = Field(default=1, ge=1, description="1-based band in the file")
+
+
+class PixelWindow(_Strict):
+    """A frame's pixel window in its source scene's grid."""
+
+    row0: int = Field(ge=0)
+    col0: int = Field(ge=0)
+    rows: int = Field(gt=0, le=MAX_FRAME_SIDE_PX)
+    cols: int = Field(gt=0, le=MAX_FRAME_SIDE_PX)
+
+
+class Labels(_Strict):
+    """Ship ground truth: COCO boxes in the scene's pixel grid (one category)."""
+
+    format: Literal["coco"] = "coco"
+    path: str = Field(min_length=1)
+
+
+class Frame(_Strict):
+    frame_id: int = Field(ge=0, le=MAX_FRAME_ID)
+    scene: str = Field(min_length=1, description="scene name; frames of one scene share a grid")
+    bands: dict[str, BandSource] = Field(min_length=1)
+    window: PixelWindow
+    capture_time_utc: UtcTime
+    gain_source: str | None = Field(
+        default=None, description="gain_q8 entry of tile_spec.json (None: the default source)"
+    )
+    nodata: int = Field(default=0, ge=0, le=0xFFFF)
+    labels: Labels | None = None
+    attribution: str | None = Field(default=None, description="imagery credit to show")
+
+
+class Tle(_Strict):
+    name: str = "SAT"
+    line1: str = Field(min_length=69, max_length=69)
+    line2: str = Field(min_length=69, max_length=69)
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}\n{self.line1}\n{self.line2}\n"
+
+
+class Station(_Strict):
+    name: str = Field(min_length=1)
+    latitude_deg: float = Field(ge=-90.0, le=90.0)
+    longitude_deg: float = Field(ge=-180.0, le=180.0)
+    altitude_m: float = Field(default=0.0, ge=-500.0, le=9000.0)
+    min_elevation_deg: float = Field(default=10.0, ge=0.0, lt=90.0)
+
+
+class ExplicitPass(_Strict):
+    station: str
+    start_utc: UtcTime
+    end_utc: UtcTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExplicitPass:
+        if self.end_utc <= self.start_utc:
+            raise ValueError(f"pass at {self.station}: end_utc is not after start_utc")
+        return self
+
+
+class Orbit(_Strict):
+    """Exactly one of ``tle`` (contact windows computed) or ``passes`` (given)."""
+
+    tle: Tle | None = None
+    passes: list[ExplicitPass] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Orbit:
+        if (self.tle is None) == (self.passes is None):
+            raise ValueError("give exactly one of orbit.tle and orbit.passes")
+        return self
+
+
+class Link(_Strict):
+    name: str = "downlink"
+    rate_bps: int = Field(gt=0, le=10_000_000_000, description="downlink channel rate, bit/s")
+    uplink_reliable: bool = Field(
+        default=True,
+        description="the DOWNLINK_REQUEST telecommand always arrives (uplinks are "
+        "short, low-rate and acknowledged)",
+    )
+
+
+class PacketLoss(_Strict):
+    """Packet loss on the downlink.
+
+    ``none``; ``bernoulli`` (each packet lost with ``loss_probability``); or
+    ``gilbert_elliott``: a two-state Markov chain stepped once per packet, good to
+    bad with ``p_good_to_bad``, bad to good with ``p_bad_to_good``, losing a packet
+    with ``loss_in_good`` or ``loss_in_bad`` (bursty fades). Seeded.
+    """
+
+    model: Literal["none", "bernoulli", "gilbert_elliott"] = "none"
+    loss_probability: float = Field(default=0.0, ge=0.0, le=1.0)
+    p_good_to_bad: float = Field(default=0.0, ge=0.0, le=1.0)
+    p_bad_to_good: float = Field(default=1.0, ge=0.0, le=1.0)
+    loss_in_good: float = Field(default=0.0, ge=0.0, le=1.0)
+    loss_in_bad: float = Field(default=1.0, ge=0.0, le=1.0)
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _sane(self) -> PacketLoss:
+        if self.model == "gilbert_elliott" and self.p_bad_to_good == 0.0:
+            raise ValueError("gilbert_elliott: p_bad_to_good 0 would never leave the bad state")
+        return self
+
+
+class Onboard(_Strict):
+    """On-board settings the simulator passes to the firmware."""
+
+    store_capacity_bytes: int | None = Field(
+        default=None, gt=0, description="product store size (None: the firmware's default)"
+    )
+
+
+class Manifest(_Strict):
+    format: Literal["orbital-image-set"] = MANIFEST_FORMAT
+    version: Literal[1] = MANIFEST_VERSION
+    name: str = Field(min_length=1)
+    description: str = ""
+    attribution: list[str] = Field(default_factory=list)
+    frames: list[Frame] = Field(min_length=1)
+    orbit: Orbit
+    stations: list[Station] = Field(default_factory=list)
+    link: Link
+    packet_loss: PacketLoss = PacketLoss()
+    onboard: Onboard = Onboard()
+    window_start_utc: UtcTime
+    window_end_utc: UtcTime
+
+    @field_validator("frames")
+    @classmethod
+    def _unique_ids(cls, frames: list[Frame]) -> list[Frame]:
+        seen: set[int] = set()
+        for f in frames:
+            if f.frame_id in seen:
+                raise ValueError(f"frame_id {f.frame_id} appears twice")
+            seen.add(f.frame_id)
+        return frames
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        if self.window_end_utc <= self.window_start_utc:
+            raise ValueError("window_end_utc is not after window_start_utc")
+        names = [s.name for s in self.stations]
+        if len(set(names)) != len(names):
+            raise ValueError("station names must be unique")
+        if self.orbit.tle is not None and not self.stations:
+            raise ValueError("orbit.tle needs at least one ground station in stations")
+        if self.orbit.passes is not None:
+            for p in self.orbit.passes:
+                if self.stations and p.station not in names:
+                    raise ValueError(f"pass names unknown station {p.station!r}")
+        for f in self.frames:
+            if not self.window_start_utc <= f.capture_time_utc <= self.window_end_utc:
+                raise ValueError(
+                    f"frame {f.frame_id} ({f.scene}): capture_time_utc "
+                    f"{f.capture_time_utc.isoformat()} is outside the simulated window"
+                )
+        return self
+
+    def frames_in_capture_order(self) -> list[Frame]:
+        return sorted(self.frames, key=lambda f: (f.capture_time_utc, f.frame_id))
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors()[:8]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(lines)
+    tail = f" (and {more} more)" if more > 0 else ""
+    return f"manifest {source} does not validate: " + "; ".join(lines) + tail
+
+
+def parse_manifest(data: dict, source: str = "<memory>") -> Manifest:
+    """Validate a manifest given as a dict; :class:`ManifestError` names the field at fault."""
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(_format_validation_error(source, exc)) from None
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate a manifest file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"manifest not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"manifest {path} cannot be read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            f"manifest {path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"manifest {path}: the top level must be a JSON object")
+    return parse_manifest(data, str(path))
+
+
+def dump_manifest(manifest: Manifest, path: Path) -> None:
+    """Write a manifest as indented JSON (times in ISO 8601 with Z)."""
+    text = manifest.model_dump_json(indent=1, exclude_none=True)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def resolve_path(raw: str, manifest_dir: Path, data_dir: Path | None = None) -> Path:
+    """A manifest path as a filesystem path (see the module docstring)."""
+    if raw.startswith(DATA_PREFIX):
+        if data_dir is None:
+            from triage import paths
+
+            data_dir = paths.data_dir()
+        return data_dir / raw[len(DATA_PREFIX) :]
+    p = Path(raw).expanduser()
+    return p if p.is_absolute() else manifest_dir / p

@@ -1,0 +1,217 @@
+"""Orbit helpers for building image sets: a sun-synchronous TLE and target access times.
+
+Contact windows with ground stations are the ground station's business
+(``ground_station.passes``); this module only answers the camera's questions:
+what TLE describes a realistic Earth-observation orbit, and when does the
+satellite pass close enough over a target to image it (off-nadir angle within
+the agility limit, target in daylight). Propagation is SGP4 (the ``sgp4``
+package) through skyfield with its built-in timescale (no downloads); the Sun's
+position is the low-precision almanac formula (about 0.01 degree), plenty for a
+daylight test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from triage.sim.errors import OrbitError
+from triage.sim.manifest import Tle
+
+MU_EARTH_KM3_S2 = 398600.4418
+R_EARTH_KM = 6378.137
+J2 = 1.08262668e-3
+SIDEREAL_YEAR_S = 365.2421897 * 86400.0
+
+
+def _sun_ra_dec_deg(when: datetime) -> tuple[float, float]:
+    jd = when.timestamp() / 86400.0 + 2440587.5
+    n = jd - 2451545.0
+    L = math.radians((280.460 + 0.9856474 * n) % 360.0)
+    g = math.radians((357.528 + 0.9856003 * n) % 360.0)
+    lam = L + math.radians(1.915) * math.sin(g) + math.radians(0.020) * math.sin(2 * g)
+    eps = math.radians(23.439 - 0.0000004 * n)
+    ra = math.atan2(math.cos(eps) * math.sin(lam), math.cos(lam))
+    dec = math.asin(math.sin(eps) * math.sin(lam))
+    return math.degrees(ra) % 360.0, math.degrees(dec)
+
+
+def _gmst_deg(when: datetime) -> float:
+    jd = when.timestamp() / 86400.0 + 2440587.5
+    return (280.46061837 + 360.98564736629 * (jd - 2451545.0)) % 360.0
+
+
+def sun_elevation_deg(when: datetime, lat_deg: float, lon_deg: float) -> float:
+    """Elevation of the Sun's centre above the horizon at a place (degrees)."""
+    ra, dec = _sun_ra_dec_deg(when)
+    ha = math.radians((_gmst_deg(when) + lon_deg - ra) % 360.0)
+    lat, d = math.radians(lat_deg), math.radians(dec)
+    s = math.sin(lat) * math.sin(d) + math.cos(lat) * math.cos(d) * math.cos(ha)
+    return math.degrees(math.asin(max(-1.0, min(1.0, s))))
+
+
+def sun_synchronous_tle(
+    epoch: datetime,
+    altitude_km: float = 525.0,
+    ltdn_hours: float = 10.5,
+    satnum: int = 99901,
+    name: str = "TRIAGE-SAT-1",
+    bstar: float = 2.5e-4,
+) -> Tle:
+    """A TLE for a circular sun-synchronous orbit.
+
+    Inclination from the J2 nodal precession that must equal the Sun's mean motion;
+    the ascending node placed so that the descending node crosses the equator at
+    ``ltdn_hours`` local solar time (10:30 is the classic morning EO orbit).
+    """
+    from sgp4 import exporter
+    from sgp4.api import WGS72, Satrec
+
+    epoch = epoch.astimezone(UTC)
+    a = R_EARTH_KM + altitude_km
+    n_rad_s = math.sqrt(MU_EARTH_KM3_S2 / a**3)
+    raan_rate = 2 * math.pi / SIDEREAL_YEAR_S
+    cos_i = -raan_rate / (1.5 * n_rad_s * J2 * (R_EARTH_KM / a) ** 2)
+    incl = math.acos(cos_i)
+    ra_sun, _ = _sun_ra_dec_deg(epoch)
+    ltan = (ltdn_hours + 12.0) % 24.0
+    raan = math.radians((ra_sun + (ltan - 12.0) * 15.0) % 360.0)
+    epoch0 = datetime(1949, 12, 31, tzinfo=UTC)
+    days = (epoch - epoch0).total_seconds() / 86400.0
+    sat = Satrec()
+    sat.sgp4init(
+        WGS72,
+        "i",
+        satnum,
+        days,
+        bstar,
+        0.0,
+        0.0,
+        0.0001,
+        math.radians(90.0),
+        incl,
+        math.radians(270.0),
+        n_rad_s * 60.0,
+        raan,
+    )
+    line1, line2 = exporter.export_tle(sat)
+    return Tle(name=name, line1=line1, line2=line2)
+
+
+def satellite(tle: Tle):
+    """A skyfield ``EarthSatellite`` for a TLE; :class:`OrbitError` when it does not parse.
+
+    The TLE is checked by the ground station's parser (line lengths, checksums,
+    catalogue numbers, elements SGP4 rejects), so both sides accept the same TLEs.
+    """
+    from skyfield.api import EarthSatellite, load
+
+    from ground_station.errors import TleError
+    from ground_station.passes import parse_tle
+
+    try:
+        checked = parse_tle(tle.text)
+    except TleError as exc:
+        raise OrbitError(f"orbit.tle ({tle.name}): {exc}") from None
+    return EarthSatellite(checked.line1, checked.line2, tle.name, load.timescale(builtin=True))
+
+
+def tle_epoch(tle: Tle) -> datetime:
+    return satellite(tle).epoch.utc_datetime().astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Access:
+    """One opportunity to image a target: closest approach within the agility limit."""
+
+    time_utc: datetime
+    off_nadir_deg: float
+    sun_elevation_deg: float
+    ground_speed_m_s: float
+    descending: bool
+
+
+def _geometry(sat, times_utc: list[datetime], lat_deg: float, lon_deg: float):
+    from skyfield.api import load, wgs84
+    from skyfield.framelib import itrs
+
+    ts = load.timescale(builtin=True)
+    t = ts.from_datetimes(times_utc)
+    pos = sat.at(t)
+    r_sat = pos.frame_xyz(itrs).km  # [3, N]
+    target = wgs84.latlon(lat_deg, lon_deg).itrs_xyz.km[:, None]
+    los = target - r_sat
+    nadir = -r_sat
+    cosang = (los * nadir).sum(0) / (np.linalg.norm(los, axis=0) * np.linalg.norm(nadir, axis=0))
+    off_nadir = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
+    # the target must also be on the near side of the Earth (above the horizon)
+    up = target / np.linalg.norm(target)
+    visible = (los * up).sum(0) < 0  # line of sight goes down towards the target
+    sub = wgs84.subpoint_of(pos)
+    return off_nadir, visible, sub.latitude.degrees
+
+
+def access_times(
+    tle: Tle,
+    lat_deg: float,
+    lon_deg: float,
+    start: datetime,
+    end: datetime,
+    max_off_nadir_deg: float = 45.0,
+    min_sun_elevation_deg: float = 15.0,
+    step_s: float = 20.0,
+) -> list[Access]:
+    """Imaging opportunities of a target between ``start`` and ``end``, in time order."""
+    sat = satellite(tle)
+    n = int((end - start).total_seconds() // step_s) + 1
+    times = [start + timedelta(seconds=i * step_s) for i in range(n)]
+    off, vis, _ = _geometry(sat, times, lat_deg, lon_deg)
+    ok = (off <= max_off_nadir_deg) & vis
+    out: list[Access] = []
+    i = 0
+    while i < n:
+        if not ok[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and ok[j + 1]:
+            j += 1
+        # refine the closest approach to 1 s around the coarse minimum
+        k = i + int(np.argmin(off[i : j + 1]))
+        t0 = times[k] - timedelta(seconds=step_s)
+        fine = [t0 + timedelta(seconds=s) for s in range(int(2 * step_s) + 1)]
+        foff, _, flat = _geometry(sat, fine, lat_deg, lon_deg)
+        m = int(np.argmin(foff))
+        when = fine[m].replace(microsecond=0)
+        sun = sun_elevation_deg(when, lat_deg, lon_deg)
+        if sun >= min_sun_elevation_deg:
+            # ground speed of the sub-satellite point, from 1 s differences
+            from skyfield.api import load, wgs84
+
+            ts = load.timescale(builtin=True)
+            p = wgs84.subpoint_of(sat.at(ts.from_datetimes([when, when + timedelta(seconds=1)])))
+            la, lo = np.radians(p.latitude.degrees), np.radians(p.longitude.degrees)
+            dsig = math.acos(
+                max(
+                    -1.0,
+                    min(
+                        1.0,
+                        math.sin(la[0]) * math.sin(la[1])
+                        + math.cos(la[0]) * math.cos(la[1]) * math.cos(lo[1] - lo[0]),
+                    ),
+                )
+            )
+            out.append(
+                Access(
+                    time_utc=when,
+                    off_nadir_deg=round(float(foff[m]), 3),
+                    sun_elevation_deg=round(sun, 2),
+                    ground_speed_m_s=round(dsig * R_EARTH_KM * 1000.0, 1),
+                    descending=bool(flat[min(m + 1, len(flat) - 1)] < flat[max(m - 1, 0)]),
+                )
+            )
+        i = j + 1
+    return out

@@ -1,0 +1,129 @@
+"""Scoring against the labels: which labelled ships reached the ground, and when.
+
+Labels are COCO boxes in a scene's pixel grid (the real ports' files, or the
+synthetic generator's exact truth in the same format). A labelled ship counts
+once per scene however many overlapping frames hold it; it is *labelled* when its
+box centre lies in at least one frame of the image set, and *delivered* when a
+delivered full-resolution product covers its box centre: for triage a ship crop
+complete on the ground, for a baseline a whole frame complete on the ground.
+Its delivery time is the earliest such completion; its latency counts from the
+capture of the frame that delivered it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from triage.sim.errors import SceneError
+from triage.sim.manifest import Frame, Manifest, resolve_path
+
+
+@dataclass(frozen=True)
+class LabelledShip:
+    scene: str
+    label_id: int
+    x: float  # COCO bbox, scene pixels
+    y: float
+    w: float
+    h: float
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """(row, col) of the box centre in scene pixels."""
+        return (self.y + self.h / 2.0, self.x + self.w / 2.0)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A full-resolution product on the ground: frame pixels it covers, and when."""
+
+    frame_id: int
+    row0: int
+    col0: int
+    rows: int
+    cols: int
+    time: datetime
+
+
+@dataclass(frozen=True)
+class ShipOutcome:
+    ship: LabelledShip
+    delivered_at: datetime | None
+    frame_id: int | None
+    latency_s: float | None
+
+
+def load_coco_boxes(path: Path, scene: str) -> list[LabelledShip]:
+    try:
+        coco = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SceneError(f"scene {scene}: labels not found: {path}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SceneError(f"scene {scene}: labels {path} cannot be read: {exc}") from None
+    out = []
+    try:
+        for ann in coco["annotations"]:
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            out.append(LabelledShip(scene, int(ann["id"]), x, y, w, h))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SceneError(f"scene {scene}: labels {path} are not COCO boxes: {exc!r}") from None
+    return out
+
+
+def _inside(row: float, col: float, r0: float, c0: float, rows: float, cols: float) -> bool:
+    return r0 <= row < r0 + rows and c0 <= col < c0 + cols
+
+
+def labelled_ships(manifest: Manifest, manifest_dir: Path) -> list[LabelledShip]:
+    """Every labelled ship whose box centre lies in a frame of the set (once per scene)."""
+    by_scene: dict[str, list[Frame]] = {}
+    for f in manifest.frames:
+        by_scene.setdefault(f.scene, []).append(f)
+    ships: list[LabelledShip] = []
+    for scene, frames in by_scene.items():
+        label_paths = {f.labels.path for f in frames if f.labels is not None}
+        if not label_paths:
+            continue
+        if len(label_paths) > 1:
+            raise SceneError(f"scene {scene}: frames disagree on the labels file")
+        boxes = load_coco_boxes(resolve_path(next(iter(label_paths)), manifest_dir), scene)
+        for s in boxes:
+            r, c = s.centre
+            if any(
+                _inside(r, c, f.window.row0, f.window.col0, f.window.rows, f.window.cols)
+                for f in frames
+            ):
+                ships.append(s)
+    return ships
+
+
+def score(
+    ships: list[LabelledShip],
+    deliveries: list[Delivery],
+    frames: dict[int, Frame],
+) -> list[ShipOutcome]:
+    """Match ships to deliveries (frame pixels mapped into scene pixels)."""
+    by_scene: dict[str, list[tuple[Delivery, Frame]]] = {}
+    for d in deliveries:
+        f = frames[d.frame_id]
+        by_scene.setdefault(f.scene, []).append((d, f))
+    out = []
+    for s in ships:
+        r, c = s.centre
+        best: tuple[Delivery, Frame] | None = None
+        for d, f in by_scene.get(s.scene, []):
+            if _inside(r, c, f.window.row0 + d.row0, f.window.col0 + d.col0, d.rows, d.cols) and (
+                best is None or d.time < best[0].time
+            ):
+                best = (d, f)
+        if best is None:
+            out.append(ShipOutcome(s, None, None, None))
+        else:
+            d, f = best
+            out.append(
+                ShipOutcome(s, d.time, d.frame_id, (d.time - f.capture_time_utc).total_seconds())
+            )
+    return out
