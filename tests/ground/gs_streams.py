@@ -230,3 +230,110 @@ def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:
         "time_sub": h["time_sub"],
     }
     return wf.packetize_product(product, apid, secondary, first_seq)
+
+
+# --------------------------------------------------------------------------
+# A synthetic frame and the products the satellite would send for it
+# --------------------------------------------------------------------------
+
+GEOTRANSFORM = (500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0)
+EPSG = 32633
+
+
+def synthetic_frame(seed: int, shape: tuple[int, int, int] = (4, 96, 128)) -> np.ndarray:
+    """A [bands, rows, cols] uint16 frame: smooth ramps plus noise (compresses ~2:1)."""
+    rng = np.random.default_rng(seed)
+    bands, rows, cols = shape
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    base = 800 + 3 * yy + 2 * xx
+    out = np.stack([base + 100 * b + rng.integers(0, 400, size=(rows, cols)) for b in range(bands)])
+    return out.astype(np.uint16)
+
+
+def crop_regions() -> list[tuple[int, int, int, int]]:
+    """Ship regions (row0, col0, rows, cols) in the synthetic frame."""
+    return [(8, 16, 32, 48), (40, 64, 33, 47), (70, 0, 26, 30)]
+
+
+def frame_products(
+    frame: np.ndarray, frame_id: int, *, time_s: int = 1_700_000_000, step: int = 4
+) -> list[bytes]:
+    """Quicklook, ship crops (multi-segment) and a frame summary for ``frame``."""
+    _, rows, cols = frame.shape
+    geo = {
+        "frame_shape": (rows, cols),
+        "crs_epsg": EPSG,
+        "geotransform": GEOTRANSFORM,
+        "time_s": time_s,
+    }
+    ql = frame[:, ::step, ::step]
+    out = [
+        make_product(
+            ql,
+            product_type="QUICKLOOK",
+            frame_id=frame_id,
+            product_id=0,
+            region=(0, 0, rows, cols),
+            pixel_step=step,
+            **geo,
+        )
+    ]
+    for k, (r0, c0, nr, nc) in enumerate(crop_regions()):
+        out.append(
+            make_product(
+                frame[:, r0 : r0 + nr, c0 : c0 + nc],
+                product_type="SHIP_CROP",
+                frame_id=frame_id,
+                product_id=1 + k,
+                region=(r0, c0, nr, nc),
+                class_id=2,
+                confidence=250 - 30 * k,
+                block_size=(16, 32, 8)[k],
+                rsi=(64, 128, 1)[k],
+                preprocess=k != 2,
+                **geo,
+            )
+        )
+    summary = wf.FRAME_SUMMARY.pack(
+        {
+            "tiles_total": 40,
+            "tiles_nodata": 0,
+            "tiles_by_class": (10, 20, 3, 7),
+            "tiles_discarded_by_class": (10, 20, 0, 7),
+            "ship_regions": 3,
+            "products": 5,
+        }
+    )
+    out.append(
+        record_product(
+            summary,
+            product_type="FRAME_SUMMARY",
+            frame_id=frame_id,
+            product_id=4,
+            time_s=time_s,
+            frame_shape=(rows, cols),
+            crs_epsg=EPSG,
+            geotransform=GEOTRANSFORM,
+        )
+    )
+    return out
+
+
+def stream_of(products: Sequence[bytes]) -> list[bytes]:
+    """All packets of the products, in order, with running sequence counts."""
+    pkts: list[bytes] = []
+    for p in products:
+        pkts += packets_of(p, len(pkts))
+    return pkts
+
+
+def directory_product(entries: Sequence[dict], product_id: int, time_s: int) -> bytes:
+    """A STORE_DIRECTORY product listing ``entries`` (STORE_ENTRY field dicts)."""
+    records = b"".join(wf.STORE_ENTRY.pack(e) for e in entries)
+    return record_product(
+        records,
+        product_type="STORE_DIRECTORY",
+        frame_id=wf.DIRECTORY_FRAME_ID,
+        product_id=product_id,
+        time_s=time_s,
+    )

@@ -1,0 +1,118 @@
+"""Packet headers of a whole batch at once (numpy columns, no per-packet objects).
+
+The field offsets, widths and bit positions come from the wire format's
+layouts (:data:`triage.wire_format.PRIMARY_HEADER` and
+:data:`~triage.wire_format.SECONDARY_HEADER`); nothing is retyped here.
+:func:`check_packets` applies the rules a CRC-valid packet must still obey
+(secondary-header version, segment numbering, segment sizes, sequence
+flags, directory frame id) and says how many packets broke each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ground_station.deframe import Batch
+from triage import wire_format as wf
+
+HEADER_BYTES = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.size
+_SPAN = np.arange(HEADER_BYTES, dtype=np.int64)
+
+
+def columns(layout: wf.Layout, rows: np.ndarray, base: int = 0) -> dict[str, np.ndarray]:
+    """Decode every scalar integer field of ``layout`` from ``rows`` ([N, bytes] uint8).
+
+    The record starts at column ``base``; fields are big-endian, bit fields
+    are shifted and masked as the layout says. Returns int64 columns.
+    """
+    out: dict[str, np.ndarray] = {}
+    for f in layout.fields:
+        if f.count != 1 or f.kind == "f64":
+            continue
+        start = base + f.offset
+        value = np.zeros(len(rows), dtype=np.int64)
+        for k in range(f.size):
+            value = (value << 8) | rows[:, start + k].astype(np.int64)
+        if f.bits is not None:
+            value = (value >> f.shift) & f.mask
+        out[f.name] = value
+    return out
+
+
+@dataclass
+class PacketColumns:
+    """Header fields of a batch of packets (one int64 array per field) and their place."""
+
+    buf: bytes
+    offsets: np.ndarray
+    sizes: np.ndarray
+    primary: dict[str, np.ndarray]
+    secondary: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def segment_bytes(self) -> np.ndarray:
+        return self.sizes - wf.PACKET_OVERHEAD
+
+    def take(self, index: np.ndarray) -> PacketColumns:
+        return PacketColumns(
+            self.buf,
+            self.offsets[index],
+            self.sizes[index],
+            {k: v[index] for k, v in self.primary.items()},
+            {k: v[index] for k, v in self.secondary.items()},
+        )
+
+
+def parse_batch(batch: Batch) -> PacketColumns:
+    """Primary and secondary header columns of every packet of a deframed batch."""
+    if len(batch) == 0:
+        rows = np.zeros((0, HEADER_BYTES), dtype=np.uint8)
+    else:
+        data = np.frombuffer(batch.buf, dtype=np.uint8)
+        rows = data[batch.offsets[:, None] + _SPAN]
+    return PacketColumns(
+        buf=batch.buf,
+        offsets=batch.offsets,
+        sizes=batch.sizes,
+        primary=columns(wf.PRIMARY_HEADER, rows),
+        secondary=columns(wf.SECONDARY_HEADER, rows, wf.PRIMARY_HEADER.size),
+    )
+
+
+def expected_seq_flags(index: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The sequence flags a segment must carry (CCSDS 133.0-B segmentation)."""
+    flags = np.full(len(index), wf.SEQ_CONTINUATION, dtype=np.int64)
+    flags[index == 0] = wf.SEQ_FIRST
+    flags[index == count - 1] = wf.SEQ_LAST
+    flags[count == 1] = wf.SEQ_UNSEGMENTED
+    return flags
+
+
+def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
+    """Which packets obey the wire format beyond their CRC; counts of each violation."""
+    s, p = cols.secondary, cols.primary
+    idx, count = s["segment_index"], s["segment_count"]
+    seg = cols.segment_bytes
+    directory_apid = wf.PRODUCT_BY_NAME["STORE_DIRECTORY"].apid
+    rules = {
+        "secondary header version": s["version"] == wf.FORMAT_VERSION,
+        "segment count 0": count >= 1,
+        "segment index past count": idx < count,
+        "segment size": np.where(idx < count - 1, seg == wf.MAX_SEGMENT_BYTES, seg >= 1),
+        "sequence flags": p["seq_flags"] == expected_seq_flags(idx, count),
+        "directory frame id": (p["apid"] == directory_apid)
+        == (s["frame_id"] == wf.DIRECTORY_FRAME_ID),
+    }
+    ok = np.ones(len(cols), dtype=bool)
+    broken: dict[str, int] = {}
+    for name, good in rules.items():
+        bad = int(np.count_nonzero(ok & ~good))
+        if bad:
+            broken[name] = bad
+        ok &= good
+    return ok, broken
