@@ -1,0 +1,224 @@
+/*
+ * tnn_kernels.h - the int8 kernels: one per file in engine/kernels/ (the
+ * slow, commented reference), named tnn_<op>_s8. An optimised set with the
+ * same names may live in a sibling folder chosen at build time (make
+ * KERNELS=...); it must stay bit-exact with the reference and keep the
+ * write-order contracts below.
+ *
+ * Layouts: activations are int8 [H][W][C] (NHWC with N = 1), channels
+ * fastest. Quantisation is affine, real = scale * (q - zero_point).
+ * Parameters are precomputed by the exporter (triage.engine), so kernels do
+ * no floating point and no validation: tnn_bind checks every parameter set
+ * once (engine/src/tnn_ops.c), then kernels run blind.
+ *
+ * Requantisation: an int32 accumulator x is scaled by a real multiplier
+ * M = mult * 2^(shift - 31) with mult in [2^30, 2^31) (or 0) and shift in
+ * [-31, 30], exactly as TensorFlow Lite Micro does it (tnn_fixed.h).
+ *
+ * Write-order contract (lets the planner overlap an output with the input
+ * it consumes): kernels whose comment says "overlap: rows" write output
+ * rows in increasing address order and, while producing output row r,
+ * never write beyond the end of row r nor read input rows above the first
+ * row that output row r needs; "overlap: elementwise" kernels read element
+ * i of every full-size input before writing output element i, in
+ * increasing i; "overlap: channels" kernels reduce channel c completely
+ * before writing output element c, in increasing c.
+ */
+#ifndef TNN_KERNELS_H
+#define TNN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tri_status.h"
+
+/* ---- CONV_2D -------------------------------------------------------------
+ * out[y][x][o] = clamp(requant(bias[o] + sum_{ky,kx,i} f[o][ky][kx][i] *
+ *                (in[y*sh - pt + ky*dh][x*sw - pl + kx*dw][i] + in_offset),
+ *                mult[o], shift[o]) + out_offset, act_min, act_max)
+ * taps outside the input are skipped (zero padding in the real domain).
+ * overlap: rows. */
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint8_t k_h, k_w;
+    uint8_t stride_h, stride_w;
+    uint8_t dil_h, dil_w;
+    uint8_t pad_top, pad_left;
+    int16_t in_offset;  /* -input zero point, in [-127, 128] */
+    int16_t out_offset; /* output zero point, in [-128, 127] */
+    int8_t act_min, act_max;
+    const int8_t *filter; /* [out_c][k_h][k_w][in_c], symmetric (zero point 0) */
+    const int32_t *bias;  /* [out_c] or NULL */
+    const int32_t *mult;  /* [out_c] */
+    const int8_t *shift;  /* [out_c] */
+} tnn_conv2d_s8_params_t;
+
+tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output);
+
+/* ---- DEPTHWISE_CONV_2D ---------------------------------------------------
+ * Output channel o = i * depth_mult + m reads input channel i only;
+ * filter [1][k_h][k_w][out_c]. Otherwise as CONV_2D. overlap: rows. */
+typedef struct {
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t depth_mult;
+    uint8_t k_h, k_w;
+    uint8_t stride_h, stride_w;
+    uint8_t dil_h, dil_w;
+    uint8_t pad_top, pad_left;
+    int16_t in_offset;
+    int16_t out_offset;
+    int8_t act_min, act_max;
+    const int8_t *filter; /* [k_h][k_w][out_c] */
+    const int32_t *bias;  /* [out_c] or NULL */
+    const int32_t *mult;  /* [out_c] */
+    const int8_t *shift;  /* [out_c] */
+} tnn_depthwise_conv2d_s8_params_t;
+
+tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
+                                     const int8_t *input, int8_t *output);
+
+/* ---- FULLY_CONNECTED -----------------------------------------------------
+ * out[b][o] = clamp(requant(bias[o] + sum_i f[o][i] * (in[b][i] + in_offset))
+ *                   + out_offset). Per-tensor weights are exported as
+ * per-channel arrays with equal entries. The output must not overlap the
+ * input. */
+typedef struct {
+    uint16_t batches;
+    uint16_t in_features;
+    uint16_t out_features;
+    int16_t in_offset;
+    int16_t out_offset;
+    int8_t act_min, act_max;
+    const int8_t *filter; /* [out_features][in_features] */
+    const int32_t *bias;  /* [out_features] or NULL */
+    const int32_t *mult;  /* [out_features] */
+    const int8_t *shift;  /* [out_features] */
+} tnn_fully_connected_s8_params_t;
+
+tri_status_t tnn_fully_connected_s8(const tnn_fully_connected_s8_params_t *p, const int8_t *input,
+                                    int8_t *output);
+
+/* ---- AVERAGE_POOL_2D / MAX_POOL_2D --------------------------------------
+ * Input and output share scale and zero point; windows are clipped to the
+ * input (padding contributes nothing and is not counted). overlap: rows. */
+typedef struct {
+    uint16_t in_h, in_w, channels;
+    uint16_t out_h, out_w;
+    uint8_t k_h, k_w;
+    uint8_t stride_h, stride_w;
+    uint8_t pad_top, pad_left;
+    int8_t act_min, act_max;
+} tnn_pool2d_s8_params_t;
+
+tri_status_t tnn_avg_pool2d_s8(const tnn_pool2d_s8_params_t *p, const int8_t *input,
+                               int8_t *output);
+tri_status_t tnn_max_pool2d_s8(const tnn_pool2d_s8_params_t *p, const int8_t *input,
+                               int8_t *output);
+
+/* ---- MEAN over H and W (global average pooling) --------------------------
+ * sum_c = sum over the count = H*W pixels of channel c (int32, exact);
+ *     out[c] = clamp(requant(sum_c - in_zero_point * count, mult, shift)
+ *                    + out_offset, -128, 127)
+ * where mult/shift already include the 1/count factor. overlap: channels. */
+typedef struct {
+    uint32_t count; /* H * W */
+    uint16_t channels;
+    int16_t in_zero_point;
+    int16_t out_offset;
+    int32_t mult;
+    int8_t shift;
+} tnn_mean_hw_s8_params_t;
+
+tri_status_t tnn_mean_hw_s8(const tnn_mean_hw_s8_params_t *p, const int8_t *input,
+                            int8_t *output);
+
+/* ---- REDUCE_MAX over H and W (global max pooling) ------------------------
+ * out[c] = max over the count pixels of channel c; input and output share
+ * scale and zero point. overlap: channels. */
+typedef struct {
+    uint32_t count;
+    uint16_t channels;
+} tnn_reduce_max_hw_s8_params_t;
+
+tri_status_t tnn_reduce_max_hw_s8(const tnn_reduce_max_hw_s8_params_t *p, const int8_t *input,
+                                  int8_t *output);
+
+/* ---- ADD -----------------------------------------------------------------
+ * TFLM's int8 addition: both inputs are brought to a common scale with
+ * 20 bits of headroom, summed, and requantised:
+ *   a = requant((in1 + in1_offset) << left_shift, in1_mult, in1_shift)
+ *   b = requant((in2 + in2_offset) << left_shift, in2_mult, in2_shift)
+ *   out = clamp(requant(a + b, out_mult, out_shift) + out_offset)
+ * Broadcasting: out_dims is the 4-D output shape; in1_strides/in2_strides
+ * give each input's element stride per dimension (0 where it broadcasts).
+ * overlap: elementwise (with a full-size input). */
+typedef struct {
+    uint16_t out_dims[4];
+    uint32_t in1_strides[4];
+    uint32_t in2_strides[4];
+    int16_t in1_offset, in2_offset, out_offset;
+    uint8_t left_shift;
+    int32_t in1_mult, in2_mult, out_mult;
+    int8_t in1_shift, in2_shift, out_shift;
+    int8_t act_min, act_max;
+} tnn_add_s8_params_t;
+
+tri_status_t tnn_add_s8(const tnn_add_s8_params_t *p, const int8_t *input1, const int8_t *input2,
+                        int8_t *output);
+
+/* ---- SOFTMAX (int8 in, int8 out with scale 1/256, zero point -128) -------
+ * TFLM's fixed-point softmax over the last dimension: differences to the
+ * row maximum are scaled by beta*input_scale (input_mult, input_left_shift)
+ * into Q5.26, exponentiated in fixed point, summed in Q12.19 and divided
+ * by a fixed-point reciprocal. Differences below diff_min give -128.
+ * overlap: elementwise. */
+typedef struct {
+    uint32_t rows;
+    uint16_t depth;
+    int32_t input_mult;
+    int8_t input_left_shift;
+    int32_t diff_min;
+} tnn_softmax_s8_params_t;
+
+tri_status_t tnn_softmax_s8(const tnn_softmax_s8_params_t *p, const int8_t *input,
+                            int8_t *output);
+
+/* ---- QUANTIZE int8 -> int8 (requantisation) ------------------------------
+ * out = clamp(requant(in - in_zero_point, mult, shift) + out_zero_point).
+ * overlap: elementwise. */
+typedef struct {
+    uint32_t size;
+    int16_t in_zero_point;
+    int16_t out_zero_point;
+    int32_t mult;
+    int8_t shift;
+} tnn_requantize_s8_params_t;
+
+tri_status_t tnn_requantize_s8(const tnn_requantize_s8_params_t *p, const int8_t *input,
+                               int8_t *output);
+
+/* ---- RESHAPE (a copy; the exporter normally aliases instead) -------------
+ * overlap: any (memmove semantics). */
+typedef struct {
+    uint32_t size;
+} tnn_copy_s8_params_t;
+
+tri_status_t tnn_reshape_s8(const tnn_copy_s8_params_t *p, const int8_t *input, int8_t *output);
+
+/* ---- CONCATENATION (inputs and output share scale and zero point) --------
+ * The output is `outer` blocks; block k is input 0's k-th run of
+ * in_inner[0] bytes, then input 1's k-th run, and so on. The output must
+ * not overlap any input. */
+#define TNN_CONCAT_MAX_INPUTS 8u
+typedef struct {
+    uint32_t outer;
+    uint16_t n_inputs;
+    const uint32_t *in_inner; /* [n_inputs] bytes per block */
+} tnn_concat_s8_params_t;
+
+tri_status_t tnn_concat_s8(const tnn_concat_s8_params_t *p, const int8_t *const *inputs,
+                           int8_t *output);
+
+#endif /* TNN_KERNELS_H */

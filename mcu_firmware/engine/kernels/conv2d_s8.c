@@ -1,0 +1,71 @@
+/*
+ * conv2d_s8.c - CONV_2D, int8 activations, per-channel int8 weights, int32
+ * bias (reference kernel).
+ *
+ * Numerics, as TFLite Micro's reference ConvPerChannel:
+ *   acc = bias[o] + sum f * (x + in_offset)        exact in int32 (below)
+ *   out = clamp(requant(acc, mult[o], shift[o]) + out_offset, act_min, act_max)
+ * Taps that fall outside the input are skipped, which is zero padding in
+ * the real domain (x + in_offset == 0 for x at the zero point).
+ *
+ * Why the int32 accumulator cannot overflow: |f| <= 127 (symmetric
+ * weights), |x + in_offset| <= 255, so one product is at most 32385 in
+ * magnitude; the exporter refuses layers where k_h * k_w * in_c * 32385
+ * + |bias| could reach 2^31 (over 66000 taps per output).
+ *
+ * Write order (overlap: rows): output pixels are produced row by row,
+ * left to right, all channels of a pixel together; output row r only reads
+ * input rows >= r * stride_h - pad_top.
+ */
+#include "tnn_fixed.h"
+#include "tnn_kernels.h"
+
+tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output)
+{
+    const int32_t in_h = p->in_h;
+    const int32_t in_w = p->in_w;
+    const int32_t in_c = p->in_c;
+    int32_t oy;
+    int32_t ox;
+    int32_t o;
+    int8_t *out = output;
+
+    for (oy = 0; oy < (int32_t)p->out_h; oy++) {
+        const int32_t iy0 = oy * (int32_t)p->stride_h - (int32_t)p->pad_top;
+        for (ox = 0; ox < (int32_t)p->out_w; ox++) {
+            const int32_t ix0 = ox * (int32_t)p->stride_w - (int32_t)p->pad_left;
+            for (o = 0; o < (int32_t)p->out_c; o++) {
+                const int8_t *f = p->filter + (size_t)o * p->k_h * p->k_w * p->in_c;
+                int32_t acc = 0;
+                int32_t ky;
+                for (ky = 0; ky < (int32_t)p->k_h; ky++) {
+                    const int32_t iy = iy0 + ky * (int32_t)p->dil_h;
+                    int32_t kx;
+                    if (iy < 0 || iy >= in_h) {
+                        continue;
+                    }
+                    for (kx = 0; kx < (int32_t)p->k_w; kx++) {
+                        const int32_t ix = ix0 + kx * (int32_t)p->dil_w;
+                        const int8_t *x;
+                        const int8_t *w;
+                        int32_t i;
+                        if (ix < 0 || ix >= in_w) {
+                            continue;
+                        }
+                        x = input + ((size_t)iy * (size_t)in_w + (size_t)ix) * (size_t)in_c;
+                        w = f + ((size_t)ky * p->k_w + (size_t)kx) * (size_t)in_c;
+                        for (i = 0; i < in_c; i++) {
+                            acc += (int32_t)w[i] * ((int32_t)x[i] + (int32_t)p->in_offset);
+                        }
+                    }
+                }
+                if (p->bias != NULL) {
+                    acc += p->bias[o];
+                }
+                acc = tnn_requant(acc, p->mult[o], p->shift[o]) + (int32_t)p->out_offset;
+                *out++ = (int8_t)tnn_clamp(acc, p->act_min, p->act_max);
+            }
+        }
+    }
+    return TRI_OK;
+}
