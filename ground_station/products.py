@@ -176,4 +176,4 @@ def product_transform(h: dict):
 
     frame = Affine.from_gdal(*h["geotransform"])
     step = h["pixel_step"]
-    return frame * Affine.translation(h["region_col0"], h["region_row0"]) * Affine.scale(step)
+    return frame @ Affine.translation(h["region_col0"], h["region_row0"]) @ Affine.scale(step)
