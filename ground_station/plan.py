@@ -1,0 +1,468 @@
+"""Downlink planning: what to ask for in the next pass, within its byte budget.
+
+What is on board comes from the latest STORE_DIRECTORY product in the
+catalogue; what the ground already holds comes from the catalogue itself.
+Every product on board becomes, at most, one of:
+
+- **release**: complete on the ground — free it on board (no downlink cost);
+- **send whole**: the ground has none of it;
+- **send missing**: the ground has part of it — one request line per run of
+  missing segments.
+
+Candidates are ranked in tiers, and within a tier by value per byte:
+
+1. ship crops, by confidence (p = confidence/256); the product's value is p;
+2. quicklooks (value 1, or 2 for a frame with ship crops on board), then
+   frame summaries and class maps (value 0.5);
+3. retransmission of the missing segments of incomplete products (value of
+   the product x the fraction of it still missing, per missing byte);
+4. land context (value 0.1 per product).
+
+The budget of a pass is :func:`ground_station.passes.pass_budget_bytes`,
+less the STORE_DIRECTORY the satellite sends first (estimated from the
+latest one). Candidates are taken greedily in rank order when they fit
+whole; one that does not fit is deferred and smaller ones further down may
+still fit. What budget is left then goes to a first part of the
+highest-ranked deferred candidate (segments first..k), since reassembly
+works across passes. The downlink cost of a run of segments is its bytes
+plus ``PACKET_OVERHEAD`` per packet.
+
+The plan is sent up as a DOWNLINK_REQUEST telecommand (one space packet,
+APID 0x110, type TC, no secondary header, REQUEST_ENTRY records then a
+CRC-16): releases first, then the sends in plan order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from ground_station.catalogue import Catalogue
+from ground_station.errors import InputError, PacketError
+from ground_station.passes import ContactWindow, pass_budget_bytes
+from triage import wire_format as wf
+
+MAX_REQUEST_ENTRIES = (0xFFFF + 1 - wf.CRC_SIZE) // wf.REQUEST_ENTRY.size
+"""A DOWNLINK_REQUEST is one packet: its data field holds at most 65,536 bytes."""
+
+TIER_SHIP, TIER_CONTEXT, TIER_MISSING, TIER_LAND = 1, 2, 3, 4
+TIER_NAMES = {
+    TIER_SHIP: "ship",
+    TIER_CONTEXT: "context",
+    TIER_MISSING: "missing segments",
+    TIER_LAND: "land",
+}
+_CONTEXT_VALUE = {"QUICKLOOK": 1.0, "FRAME_SUMMARY": 0.5, "CLASS_MAP": 0.5}
+_LAND_VALUE = 0.1
+
+
+def segment_bytes(product_bytes: int, segment_count: int, first: int, last: int) -> int:
+    """Downlink bytes of segments first..last (inclusive), packet overhead included."""
+    n = last - first + 1
+    payload = n * wf.MAX_SEGMENT_BYTES
+    if last == segment_count - 1:
+        payload -= segment_count * wf.MAX_SEGMENT_BYTES - product_bytes
+    return payload + n * wf.PACKET_OVERHEAD
+
+
+def product_packets_bytes(product_bytes: int) -> int:
+    """Downlink bytes of a whole product of ``product_bytes`` bytes."""
+    n = -(-product_bytes // wf.MAX_SEGMENT_BYTES)
+    return product_bytes + n * wf.PACKET_OVERHEAD
+
+
+@dataclass
+class PlanItem:
+    """One line of the plan (and of the request, for the pass it is scheduled in)."""
+
+    frame_id: int
+    product_id: int
+    product_type: str
+    class_id: int
+    confidence: int
+    action: str  # "send" or "release"
+    segment_first: int
+    segment_last: int
+    segment_count: int
+    bytes: int
+    tier: int
+    value: float
+    reason: str
+    pass_index: int | None = None
+    """Index of the window it is scheduled in (0 = next pass), None if it fits no pass."""
+    partial: bool = False
+
+    @property
+    def value_per_byte(self) -> float:
+        return self.value / self.bytes if self.bytes else float("inf")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["tier_name"] = TIER_NAMES.get(self.tier, "release")
+        return d
+
+
+@dataclass
+class PassPlan:
+    """The plan for one pass (and what is left for later ones)."""
+
+    window: ContactWindow | None
+    budget_bytes: int
+    reserved_bytes: int
+    """Budget kept for the STORE_DIRECTORY the satellite sends first."""
+    items: list[PlanItem] = field(default_factory=list)
+    """Sends scheduled in this pass, in order."""
+    releases: list[PlanItem] = field(default_factory=list)
+    deferred: list[PlanItem] = field(default_factory=list)
+    """Candidates that did not fit (whole or in part) into this pass."""
+    notes: list[str] = field(default_factory=list)
+    directory: dict | None = None
+    seq_count: int = 0
+
+    @property
+    def planned_bytes(self) -> int:
+        return sum(i.bytes for i in self.items)
+
+    def to_json(self) -> dict:
+        return {
+            "window": self.window.to_json() if self.window else None,
+            "budget_bytes": self.budget_bytes,
+            "reserved_bytes": self.reserved_bytes,
+            "planned_bytes": self.planned_bytes,
+            "budget_used": round(self.planned_bytes / self.budget_bytes, 6)
+            if self.budget_bytes
+            else 0.0,
+            "directory": self.directory,
+            "items": [i.to_json() for i in self.items],
+            "releases": [i.to_json() for i in self.releases],
+            "deferred": [i.to_json() for i in self.deferred],
+            "notes": list(self.notes),
+            "request": {
+                "seq_count": self.seq_count,
+                "entries": len(self.releases) + len(self.items),
+                "bytes": request_size(len(self.releases) + len(self.items)),
+            },
+        }
+
+
+# ---------------------------------------------------------------- the telecommand
+
+
+def request_size(entries: int) -> int:
+    return wf.PRIMARY_HEADER.size + entries * wf.REQUEST_ENTRY.size + wf.CRC_SIZE
+
+
+def encode_request(entries: Sequence[PlanItem], seq_count: int) -> bytes:
+    """The DOWNLINK_REQUEST telecommand packet for ``entries`` (in that order)."""
+    if len(entries) > MAX_REQUEST_ENTRIES:
+        raise InputError(f"{len(entries)} request entries, at most {MAX_REQUEST_ENTRIES}")
+    records = b"".join(
+        wf.REQUEST_ENTRY.pack(
+            {
+                "frame_id": e.frame_id,
+                "product_id": e.product_id,
+                "action": wf.REQUEST_SEND if e.action == "send" else wf.REQUEST_RELEASE,
+                "segment_first": e.segment_first if e.action == "send" else 0,
+                "segment_last": e.segment_last if e.action == "send" else 0,
+            }
+        )
+        for e in entries
+    )
+    head = wf.PRIMARY_HEADER.pack(
+        {
+            "version": wf.PACKET_VERSION,
+            "type": wf.PACKET_TYPE_TC,
+            "sec_hdr_flag": 0,
+            "apid": wf.APID_DOWNLINK_REQUEST,
+            "seq_flags": wf.SEQ_UNSEGMENTED,
+            "seq_count": seq_count % wf.SEQ_COUNT_MODULO,
+            "data_length": len(records) + wf.CRC_SIZE - 1,
+        }
+    )
+    packet = head + records
+    return packet + wf.crc16(packet).to_bytes(wf.CRC_SIZE, "big")
+
+
+def decode_request(packet: bytes) -> tuple[int, list[dict]]:
+    """(sequence count, REQUEST_ENTRY dicts) of a DOWNLINK_REQUEST; PacketError if malformed."""
+    n = len(packet)
+    if n < request_size(0):
+        raise PacketError(f"DOWNLINK_REQUEST of {n} bytes is shorter than {request_size(0)}")
+    h = wf.PRIMARY_HEADER.unpack(packet)
+    if h["data_length"] + 1 + wf.PRIMARY_HEADER.size != n:
+        raise PacketError(f"DOWNLINK_REQUEST length field says {h['data_length'] + 7}, have {n}")
+    if wf.crc16(packet) != 0:
+        raise PacketError("DOWNLINK_REQUEST CRC mismatch")
+    want = (wf.PACKET_VERSION, wf.PACKET_TYPE_TC, 0, wf.APID_DOWNLINK_REQUEST, wf.SEQ_UNSEGMENTED)
+    got = (h["version"], h["type"], h["sec_hdr_flag"], h["apid"], h["seq_flags"])
+    if got != want:
+        raise PacketError(f"not a DOWNLINK_REQUEST header: {got}")
+    body = packet[wf.PRIMARY_HEADER.size : n - wf.CRC_SIZE]
+    if len(body) % wf.REQUEST_ENTRY.size:
+        raise PacketError("DOWNLINK_REQUEST body is not whole REQUEST_ENTRY records")
+    size = wf.REQUEST_ENTRY.size
+    return h["seq_count"], [wf.REQUEST_ENTRY.unpack(body, k) for k in range(0, len(body), size)]
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[str], dict | None]:
+    """(sends, releases, notes, directory) from the latest directory and the catalogue."""
+    notes: list[str] = []
+    latest = cat.latest_directory()
+    ground = {(r["frame_id"], r["product_id"]): r for r in cat.product_rows()}
+    if latest is None:
+        notes.append(
+            "no STORE_DIRECTORY in the catalogue: planning retransmissions of incomplete "
+            "products only"
+        )
+        on_board = []
+        for r in ground.values():
+            if r["status"] == "incomplete" and r["product_type"] != "STORE_DIRECTORY":
+                on_board.append(
+                    {
+                        "frame_id": r["frame_id"],
+                        "product_id": r["product_id"],
+                        "product_type": wf.PRODUCT_BY_APID[r["apid"]].code,
+                        "class_id": r["class_id"],
+                        "confidence": r["confidence"],
+                        "flags": 0,
+                        "segment_count": r["segment_count"],
+                        "product_bytes": None,
+                    }
+                )
+        directory = None
+    else:
+        directory, on_board = latest
+        when = datetime.fromtimestamp(directory["time_s"], UTC).isoformat()
+        directory = {**directory, "time": when, "entries": len(on_board)}
+    ships_by_frame: dict[int, int] = {}
+    for e in on_board:
+        if wf.PRODUCT_BY_CODE.get(e["product_type"]) is wf.PRODUCT_BY_NAME["SHIP_CROP"]:
+            ships_by_frame[e["frame_id"]] = ships_by_frame.get(e["frame_id"], 0) + 1
+    sends: list[PlanItem] = []
+    releases: list[PlanItem] = []
+    for e in on_board:
+        ptype = wf.PRODUCT_BY_CODE.get(e["product_type"])
+        if ptype is None or ptype.name == "STORE_DIRECTORY":
+            continue
+        name = ptype.name
+        key = (e["frame_id"], e["product_id"])
+        row = ground.get(key)
+        base = {
+            "frame_id": e["frame_id"],
+            "product_id": e["product_id"],
+            "product_type": name,
+            "class_id": e["class_id"],
+            "confidence": e["confidence"],
+            "segment_count": e["segment_count"],
+        }
+        if name == "SHIP_CROP":
+            tier, value = TIER_SHIP, e["confidence"] / 256.0
+        elif name in _CONTEXT_VALUE:
+            tier, value = TIER_CONTEXT, _CONTEXT_VALUE[name]
+            if name == "QUICKLOOK" and ships_by_frame.get(e["frame_id"]):
+                value += 1.0
+        else:
+            tier, value = TIER_LAND, _LAND_VALUE
+        if row is not None and row["status"] == "complete":
+            releases.append(
+                PlanItem(
+                    **base,
+                    action="release",
+                    segment_first=0,
+                    segment_last=0,
+                    bytes=0,
+                    tier=0,
+                    value=0.0,
+                    reason="complete on the ground",
+                    pass_index=0,
+                )
+            )
+            continue
+        if row is not None and row["status"] == "invalid":
+            notes.append(
+                f"product {key[0]}/{key[1]} is on the ground but does not decode "
+                f"({row['reason']}): not requested"
+            )
+            continue
+        if row is not None and row["segment_count"] != e["segment_count"]:
+            notes.append(
+                f"product {key[0]}/{key[1]}: {row['segment_count']} segments on the ground, "
+                f"{e['segment_count']} on board: not requested"
+            )
+            continue
+        total = e["product_bytes"]
+        if row is None or row["segments_received"] == 0:
+            sends.append(
+                PlanItem(
+                    **base,
+                    action="send",
+                    segment_first=0,
+                    segment_last=e["segment_count"] - 1,
+                    bytes=product_packets_bytes(total),
+                    tier=tier,
+                    value=value,
+                    reason="new",
+                )
+            )
+            continue
+        # incomplete on the ground: its missing segments
+        missing = cat.missing_ranges(row["id"], row["segment_count"])
+        if total is None:  # no directory: the last segment's size is known if it arrived
+            last_known = row["segment_count"] - 1 not in {b for _, b in missing}
+            total = (
+                row["bytes_received"] + sum(b - a + 1 for a, b in missing) * wf.MAX_SEGMENT_BYTES
+                if last_known
+                else row["segment_count"] * wf.MAX_SEGMENT_BYTES
+            )
+        n_missing = sum(b - a + 1 for a, b in missing)
+        for a, b in missing:
+            sends.append(
+                PlanItem(
+                    **base,
+                    action="send",
+                    segment_first=a,
+                    segment_last=b,
+                    bytes=segment_bytes(total, e["segment_count"], a, b),
+                    tier=TIER_MISSING,
+                    value=value * (b - a + 1) / max(1, n_missing),
+                    reason=f"missing {n_missing} of {e['segment_count']} segments",
+                )
+            )
+    sends.sort(key=_rank)
+    return sends, releases, notes, directory
+
+
+def _rank(i: PlanItem) -> tuple:
+    """Tier first; ships by confidence; then value per byte; ids for a stable order."""
+    conf = -i.confidence if i.tier == TIER_SHIP else 0
+    return (i.tier, conf, -i.value_per_byte, i.frame_id, i.product_id, i.segment_first)
+
+
+def _directory_reserve(directory: dict | None) -> int:
+    entries = directory["entries"] if directory else 0
+    return product_packets_bytes(wf.PRODUCT_HEADER.size + entries * wf.STORE_ENTRY.size)
+
+
+def _fill(cands: list[PlanItem], budget: int, pass_index: int, room: int) -> tuple[list, list]:
+    """Greedy fill of one pass; returns (scheduled, left over)."""
+    taken: list[PlanItem] = []
+    left: list[PlanItem] = []
+    for c in cands:
+        if c.bytes <= budget and len(taken) < room:
+            c.pass_index = pass_index
+            taken.append(c)
+            budget -= c.bytes
+        else:
+            left.append(c)
+    # the rest of the budget: a first part of the best deferred candidate
+    if left and len(taken) < room:
+        c = left[0]
+        per = wf.MAX_SEGMENT_BYTES + wf.PACKET_OVERHEAD
+        k = min(budget // per, c.segment_last - c.segment_first)  # whole segments before the last
+        if k >= 1:
+            head = PlanItem(**{**asdict(c), "segment_last": c.segment_first + k - 1})
+            head.bytes = k * per
+            head.value = c.value * k / (c.segment_last - c.segment_first + 1)
+            head.pass_index, head.partial = pass_index, True
+            rest = PlanItem(**{**asdict(c), "segment_first": c.segment_first + k})
+            rest.bytes = c.bytes - head.bytes
+            rest.value = c.value - head.value
+            rest.partial = True
+            taken.append(head)
+            left[0] = rest
+    return taken, left
+
+
+def plan_passes(
+    db: str | os.PathLike,
+    windows: Sequence[ContactWindow],
+    rate_bps: int,
+    *,
+    budget_bytes: Sequence[int] | None = None,
+    **budget_kwargs,
+) -> list[PassPlan]:
+    """Plans for consecutive passes: each takes what the ones before it left.
+
+    ``budget_bytes`` (one per window) overrides the computed budgets;
+    ``budget_kwargs`` go to :func:`pass_budget_bytes`.
+    """
+    if budget_bytes is not None and len(budget_bytes) != len(windows):
+        raise InputError("budget_bytes needs one value per window")
+    with Catalogue.open(db) as cat:
+        cands, releases, notes, directory = _candidates(cat)
+        seq = cat.con.execute("SELECT count(*) FROM uplinks").fetchone()[0]
+    plans = []
+    reserve = _directory_reserve(directory)
+    for k, w in enumerate(windows):
+        total = (
+            budget_bytes[k]
+            if budget_bytes is not None
+            else pass_budget_bytes(w, rate_bps, **budget_kwargs)
+        )
+        usable = max(0, total - reserve)
+        rel = releases if k == 0 else []
+        room = MAX_REQUEST_ENTRIES - len(rel)
+        taken, cands = _fill(cands, usable, k, room)
+        plan = PassPlan(
+            window=w,
+            budget_bytes=total,
+            reserved_bytes=min(reserve, total),
+            items=taken,
+            releases=rel,
+            deferred=list(cands),
+            notes=list(notes) if k == 0 else [],
+            directory=directory,
+            seq_count=(seq + k) % wf.SEQ_COUNT_MODULO,
+        )
+        plans.append(plan)
+    for c in cands:
+        c.pass_index = None
+    return plans
+
+
+def plan_next_pass(
+    db: str | os.PathLike,
+    window: ContactWindow | None,
+    rate_bps: int,
+    *,
+    budget_bytes: int | None = None,
+    record: bool = True,
+    **budget_kwargs,
+) -> tuple[PassPlan, bytes]:
+    """The plan for the next pass and its DOWNLINK_REQUEST telecommand bytes.
+
+    ``budget_bytes`` overrides the budget computed from ``window`` and
+    ``rate_bps``. With ``record`` the request is logged in the catalogue's
+    ``uplinks`` table (which numbers the telecommands' sequence counts).
+    """
+    if window is None and budget_bytes is None:
+        raise InputError("plan_next_pass needs a window or a budget_bytes")
+    if window is None:
+        aos = datetime.now(UTC)
+        window = ContactWindow("(budget given)", aos, aos, 0.0)
+    (plan,) = plan_passes(
+        db,
+        [window],
+        rate_bps,
+        budget_bytes=None if budget_bytes is None else [budget_bytes],
+        **budget_kwargs,
+    )
+    request = encode_request(plan.releases + plan.items, plan.seq_count)
+    if record:
+        with Catalogue.open(db) as cat, cat.transaction() as con:
+            con.execute(
+                "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
+                (
+                    datetime.now(UTC).isoformat(),
+                    plan.seq_count,
+                    request,
+                    json.dumps(plan.to_json()),
+                ),
+            )
+    return plan, request
