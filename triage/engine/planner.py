@@ -9,17 +9,21 @@ the write-order contracts in ``tnn_kernels.h``). Elementwise operators get
 gap 0 (in place), convolutions and pools a few rows.
 
 Placement is greedy (each tensor at the lowest legal offset), tried in
-several orders; the smallest arena wins. The engine re-verifies the result
+several heuristic orders and a fixed set of seeded random ones; the
+smallest arena wins (ties: the first found), so a plan is reproducible. The engine re-verifies the result
 at bind time (no tensor overwritten while it is still needed).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from triage.engine.lower import Lowered
 
 ALIGN = 4  # TNN_ARENA_ALIGN: every tensor starts on a 4-byte boundary
+RANDOM_ORDERS = 200  # extra placement orders tried (deterministic: PLAN_SEED)
+PLAN_SEED = 1
 
 
 @dataclass
@@ -143,7 +147,15 @@ def plan_arena(low: Lowered) -> Plan:
         "last": sorted(tensors, key=lambda t: (-iv[t].last, -iv[t].nbytes)),
         "span": sorted(tensors, key=lambda t: (-(iv[t].last - iv[t].first), -iv[t].nbytes)),
         "area": sorted(tensors, key=lambda t: -iv[t].nbytes * (iv[t].last - iv[t].first + 1)),
+        # later tensors first: an output is placed before the input it may
+        # overlap, so that the input can go above it
+        "reverse": sorted(tensors, key=lambda t: (-iv[t].first, -iv[t].nbytes)),
     }
+    rng = random.Random(PLAN_SEED)
+    for i in range(RANDOM_ORDERS):
+        order = list(tensors)
+        rng.shuffle(order)
+        orders[f"random{i}"] = order
     best: Plan | None = None
     for name, order in orders.items():
         placed = _place(order, iv, overlaps)
