@@ -10,8 +10,9 @@ gap 0 (in place), convolutions and pools a few rows.
 
 Placement is greedy (each tensor at the lowest legal offset), tried in
 several heuristic orders and a fixed set of seeded random ones; the
-smallest arena wins (ties: the first found), so a plan is reproducible. The engine re-verifies the result
-at bind time (no tensor overwritten while it is still needed).
+smallest arena wins (ties: the first found), so a plan is reproducible.
+The engine re-verifies the result at bind time (no tensor overwritten while
+it is still needed).
 """
 
 from __future__ import annotations
