@@ -24,6 +24,8 @@ _INPUT_STATUSES = {-1, -4, -5, -6, -7}  # ARG, SIZE, SHAPE, FORMAT, CRC
 _c_size = ctypes.c_size_t
 _u8p = ctypes.POINTER(ctypes.c_uint8)
 _vp = ctypes.c_void_p
+SINK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+"""tri_sink_t.write: (ctx, data, len) -> tri_status_t."""
 
 
 def library_path(build_dir: Path | None = None) -> Path:
@@ -62,37 +64,27 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     if not hasattr(lib, "tri_host_onboard_bytes"):
         return
     u32 = ctypes.c_uint32
+    sizep = ctypes.POINTER(_c_size)
     lib.tri_host_onboard_bytes.restype = _c_size
     lib.tri_host_onboard_bytes.argtypes = []
     lib.tri_host_work_bytes.restype = _c_size
     lib.tri_host_work_bytes.argtypes = []
     lib.tri_host_has_model.restype = ctypes.c_int
     lib.tri_host_has_model.argtypes = []
-    lib.tri_host_config.restype = ctypes.c_int
-    lib.tri_host_config.argtypes = [ctypes.POINTER(u32), _c_size]
     lib.tri_host_init.restype = ctypes.c_int
-    lib.tri_host_init.argtypes = [_vp, _vp, _c_size, _vp, _c_size, ctypes.c_int]
+    lib.tri_host_init.argtypes = [_vp, _vp, _c_size, _vp, _c_size, ctypes.c_int, _vp]
     lib.tri_host_process_frame.restype = ctypes.c_int
-    lib.tri_host_process_frame.argtypes = [
-        _vp,
-        _vp,
-        _c_size,
-        _vp,
-        _c_size,
-        _vp,
-        _c_size,
-        ctypes.POINTER(_c_size),
-    ]
+    lib.tri_host_process_frame.argtypes = [_vp, _vp, _c_size, _vp, _c_size, SINK, _vp]
     lib.tri_host_directory.restype = ctypes.c_int
-    lib.tri_host_directory.argtypes = [_vp, _vp, _c_size, ctypes.POINTER(_c_size)]
+    lib.tri_host_directory.argtypes = [_vp, SINK, _vp, sizep]
     lib.tri_host_downlink.restype = ctypes.c_int
-    lib.tri_host_downlink.argtypes = [_vp, u32, _vp, _c_size, _vp, _c_size, ctypes.POINTER(_c_size)]
+    lib.tri_host_downlink.argtypes = [_vp, u32, _vp, _c_size, SINK, _vp, sizep]
     lib.tri_host_counters.restype = ctypes.c_int
     lib.tri_host_counters.argtypes = [_vp, ctypes.POINTER(u32), _c_size]
-    lib.tri_host_set_test_classifier.restype = ctypes.c_int
-    lib.tri_host_set_test_classifier.argtypes = [_vp, ctypes.c_int]
+    lib.tri_host_store_check.restype = ctypes.c_int
+    lib.tri_host_store_check.argtypes = [_vp]
     lib.tri_host_preprocess_tile.restype = ctypes.c_int
-    lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp]
+    lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp, _vp]
 
 
 def status_name(status: int) -> str:

@@ -19,7 +19,8 @@ typedef enum {
     TRI_ERR_FORMAT = -6,   /* malformed model, metadata, header or packet */
     TRI_ERR_CRC = -7,      /* checksum mismatch */
     TRI_ERR_FULL = -8,     /* product store full (lowest priority evicted) */
-    TRI_ERR_IO = -9        /* port-level input/output failure */
+    TRI_ERR_IO = -9,       /* port-level input/output failure */
+    TRI_ERR_NODATA = -10   /* frame holds no valid data (every tile no-data) */
 } tri_status_t;
 
 /* A short, constant, human-readable name for a status code. */

@@ -23,6 +23,8 @@ const char *tri_status_str(tri_status_t status)
         return "store full";
     case TRI_ERR_IO:
         return "I/O error";
+    case TRI_ERR_NODATA:
+        return "no valid data";
     }
     return "unknown status";
 }

@@ -1,0 +1,219 @@
+/*
+ * tri_onboard.h - the on-board triage application: one instance, whose
+ * product store persists across frames.
+ *
+ *   tri_onboard_init            once: store memory, work memory, classifier
+ *   tri_onboard_process_frame   per frame: tiles -> classify -> decide ->
+ *                               ship crops, land, quicklook, class map, summary
+ *                               -> compressed products in the store
+ *   tri_onboard_directory       a STORE_DIRECTORY product, as packets
+ *   tri_onboard_downlink        packets within a byte budget, following a
+ *                               DOWNLINK_REQUEST or the store's priority order
+ *
+ * Memory: the caller owns all of it. The state (tri_onboard_t) is small and
+ * sits in internal RAM; the store and the work area (tile grid, region
+ * labels) are blocks of external memory of tri_store / tri_onboard_work_bytes()
+ * bytes; the frame stays in frame memory and is only read.
+ *
+ * Every entry point returns a tri_status_t, and every refusal is also
+ * counted (tri_onboard_counters_t). Frame processing per stage:
+ *
+ *   FRAME_META  CRC, magic, version, sample bits     TRI_ERR_CRC / FORMAT / SIZE
+ *   geometry    zero rows or columns, smaller than   TRI_ERR_SHAPE
+ *               one tile, bands != the model's
+ *               frame bytes != rows*cols*bands*bps,  TRI_ERR_SIZE
+ *               over TRI_FRAME_MAX_BYTES or
+ *               TRI_GRID_MAX_TILES tiles
+ *   frame id    products of the same frame id still  TRI_ERR_ARG
+ *               in the store
+ *   content     every tile (mostly) no-data          TRI_ERR_NODATA (no products)
+ *   store       full: lower priority evicted, or the new product dropped:
+ *               TRI_OK, counted in the report
+ */
+#ifndef TRI_ONBOARD_H
+#define TRI_ONBOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tri_app_config.h"
+#include "tri_classifier.h"
+#include "tri_records.h"
+#include "tri_status.h"
+#include "tri_store.h"
+#include "triage_config.h"
+
+/* Per-frame report fields (all u32; status is the tri_status_t as two's
+ * complement). X(name) in the order of tri_frame_report_t. */
+#define TRI_REPORT_FIELDS(X)                                                                       \
+    X(status)                                                                                      \
+    X(frame_id)                                                                                    \
+    X(grid_rows)                                                                                   \
+    X(grid_cols)                                                                                   \
+    X(tiles_total)                                                                                 \
+    X(tiles_nodata)                                                                                \
+    X(tiles_saturated)                                                                             \
+    X(tiles_cloud)                                                                                 \
+    X(tiles_sea)                                                                                   \
+    X(tiles_ship)                                                                                  \
+    X(tiles_land)                                                                                  \
+    X(discarded_cloud)                                                                             \
+    X(discarded_sea)                                                                               \
+    X(discarded_ship)                                                                              \
+    X(discarded_land)                                                                              \
+    X(tiles_crop)                                                                                  \
+    X(tiles_lowres)                                                                                \
+    X(ship_regions)                                                                                \
+    X(land_regions)                                                                                \
+    X(regions_dropped)                                                                             \
+    X(products_added)                                                                              \
+    X(products_dropped)                                                                            \
+    X(products_evicted)                                                                            \
+    X(bytes_added)                                                                                 \
+    X(store_products)                                                                              \
+    X(store_bytes_used)                                                                            \
+    X(store_bytes_free)
+
+#define TRI_FIELD_U32(name) uint32_t name;
+typedef struct {
+    TRI_REPORT_FIELDS(TRI_FIELD_U32)
+} tri_frame_report_t;
+
+/* Lifetime counters of an instance. */
+#define TRI_COUNTER_FIELDS(X)                                                                      \
+    X(frames_in)                                                                                   \
+    X(frames_ok)                                                                                   \
+    X(meta_crc_errors)                                                                             \
+    X(meta_format_errors)                                                                          \
+    X(geometry_errors)                                                                             \
+    X(band_mismatches)                                                                             \
+    X(size_errors)                                                                                 \
+    X(duplicate_frames)                                                                            \
+    X(nodata_frames)                                                                               \
+    X(classifier_errors)                                                                           \
+    X(tiles_total)                                                                                 \
+    X(tiles_nodata)                                                                                \
+    X(tiles_discarded)                                                                             \
+    X(products_added)                                                                              \
+    X(products_dropped)                                                                            \
+    X(products_evicted)                                                                            \
+    X(products_released)                                                                           \
+    X(directories)                                                                                 \
+    X(downlinks)                                                                                   \
+    X(packets_sent)                                                                                \
+    X(bytes_sent)                                                                                  \
+    X(requests_ok)                                                                                 \
+    X(requests_rejected)                                                                           \
+    X(request_entries_unknown)                                                                     \
+    X(request_entries_invalid)                                                                     \
+    X(output_full)
+
+typedef struct {
+    TRI_COUNTER_FIELDS(TRI_FIELD_U32)
+} tri_onboard_counters_t;
+
+/* Tile decisions on the grid (tri_onboard_grid). */
+enum {
+    TRI_ACTION_NODATA = 0,
+    TRI_ACTION_DISCARD = 1,
+    TRI_ACTION_CROP = 2,
+    TRI_ACTION_LOWRES = 3,
+    TRI_ACTION_LAND_DROP = 4
+};
+
+/* Number of APIDs with a sequence counter (product types 1..6). */
+#define TRI_NUM_PRODUCT_TYPES 6u
+
+typedef struct {
+    tri_store_t store;
+    tri_classifier_t classifier;
+    uint16_t gain_q8[TRI_CFG_BANDS];
+    uint8_t *work;
+    size_t work_bytes;
+    uint16_t seq_count[TRI_NUM_PRODUCT_TYPES];
+    uint16_t directory_count;
+    uint32_t last_time_s;
+    uint16_t last_time_sub;
+    uint32_t grid_rows; /* grid of the last processed frame */
+    uint32_t grid_cols;
+    tri_onboard_counters_t counters;
+} tri_onboard_t;
+
+/* Bytes of work memory an instance needs. */
+size_t tri_onboard_work_bytes(void);
+
+/*
+ * Sets up an instance. store_mem / work_mem: 8-byte aligned blocks
+ * (tri_store_init's rules; work_bytes >= tri_onboard_work_bytes()).
+ * classifier may be NULL: frames are then refused with TRI_ERR_NO_IMPL.
+ * gain_q8: per-band Q8 gains, or NULL for the model's TRI_CFG_GAIN_Q8_INIT.
+ */
+tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_bytes,
+                              void *work_mem, size_t work_bytes,
+                              const tri_classifier_t *classifier, const uint16_t *gain_q8);
+
+/*
+ * Processes one frame: meta is a FRAME_META record of meta_len bytes, frame
+ * the frame memory of frame_bytes bytes. Fills *report (status included)
+ * whatever the outcome.
+ */
+tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta, size_t meta_len,
+                                       const uint8_t *frame, size_t frame_bytes,
+                                       tri_frame_report_t *report);
+
+/*
+ * Per-tile results of the last processed frame, on its grid_rows x
+ * grid_cols tile grid in raster order: top class (255 for no-data tiles),
+ * confidence (its int8 output + 128; 0 for no-data), action (TRI_ACTION_*).
+ * Each pointer may be NULL; returns the number of tiles.
+ */
+uint32_t tri_onboard_grid(const tri_onboard_t *ob, const uint8_t **classes,
+                          const uint8_t **confidences, const uint8_t **actions);
+
+/* Where packets go: write() takes whole packets (or other records), in
+ * order; a non-TRI_OK return stops the operation with that status. */
+typedef struct {
+    void *ctx;
+    tri_status_t (*write)(void *ctx, const uint8_t *data, size_t len);
+} tri_sink_t;
+
+/*
+ * Sends the packets of a STORE_DIRECTORY product (every stored product,
+ * highest priority first) to the sink; *len gets their total length.
+ */
+tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len);
+
+/*
+ * Sends packets, whole ones, within budget_bytes: with a request (a
+ * DOWNLINK_REQUEST telecommand of request_len bytes), its entries in order -
+ * action 1 sends segments first..last of a product, action 2 releases it
+ * (releases are applied even after the budget is spent); without one
+ * (request NULL), every product's not-yet-sent segments in priority order.
+ * Stops sending at the first packet that does not fit. A request that fails
+ * its checks is refused whole (status, counter, nothing sent). Unknown
+ * products and invalid entries are counted and skipped.
+ */
+tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
+                                  size_t request_len, const tri_sink_t *sink, size_t *len);
+
+/*
+ * The result of the last tri_onboard_process_frame as one record, to the
+ * sink: the report (tri_frame_report_pack), then the grid's classes,
+ * confidences and actions (tri_onboard_grid), grid_rows * grid_cols bytes
+ * each. The host bindings and the Cortex-M4 image emit the same bytes.
+ */
+tri_status_t tri_onboard_frame_record(const tri_onboard_t *ob, const tri_frame_report_t *report,
+                                      const tri_sink_t *sink);
+
+/* The report as big-endian u32 words (field order of TRI_REPORT_FIELDS):
+ * out holds tri_frame_report_words() * 4 bytes. Same for the counters. */
+uint32_t tri_frame_report_words(void);
+void tri_frame_report_pack(const tri_frame_report_t *r, uint8_t *out);
+uint32_t tri_onboard_counter_words(void);
+void tri_onboard_counters_pack(const tri_onboard_counters_t *c, uint8_t *out);
+
+/* Field names, for the Python view: index < words, NULL past the end. */
+const char *tri_frame_report_field(uint32_t index);
+const char *tri_onboard_counter_field(uint32_t index);
+
+#endif /* TRI_ONBOARD_H */

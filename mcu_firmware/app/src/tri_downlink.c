@@ -1,0 +1,248 @@
+/*
+ * Downlink: the STORE_DIRECTORY product and the packets of a pass (see
+ * tri_onboard.h for the contract).
+ */
+#include <string.h>
+
+#include "tri_onboard.h"
+#include "tri_packet.h"
+
+static const uint16_t apid_of_type[TRI_NUM_PRODUCT_TYPES] = {
+    WF_APID_SHIP_CROP, WF_APID_QUICKLOOK,     WF_APID_CLASS_MAP,
+    WF_APID_LAND,      WF_APID_FRAME_SUMMARY, WF_APID_STORE_DIRECTORY,
+};
+
+/* Next sequence count of the APID of a product type (1..6). */
+static uint16_t next_seq(tri_onboard_t *ob, uint32_t type)
+{
+    uint16_t s = ob->seq_count[type - 1u];
+    ob->seq_count[type - 1u] = (uint16_t)((s + 1u) % WF_SEQ_COUNT_MODULO);
+    return s;
+}
+
+/* Bytes [pos, pos + n) of the directory product: its header, then one
+ * STORE_ENTRY per stored product in priority order. */
+static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint32_t pos,
+                            uint32_t n, uint8_t *dst)
+{
+    while (n > 0u) {
+        uint32_t take;
+        if (pos < WF_PRODUCT_HEADER_SIZE) {
+            take = WF_PRODUCT_HEADER_SIZE - pos;
+            take = take < n ? take : n;
+            memcpy(dst, header + pos, take);
+        } else {
+            uint32_t e = (pos - WF_PRODUCT_HEADER_SIZE) / WF_STORE_ENTRY_SIZE;
+            uint32_t within = (pos - WF_PRODUCT_HEADER_SIZE) % WF_STORE_ENTRY_SIZE;
+            const tri_store_slot_t *s = &ob->store.slots[ob->store.order[e]];
+            tri_store_entry_rec_t rec;
+            uint8_t buf[WF_STORE_ENTRY_SIZE];
+            rec.frame_id = s->frame_id;
+            rec.product_id = s->product_id;
+            rec.product_type = s->product_type;
+            rec.class_id = s->class_id;
+            rec.confidence = s->confidence;
+            rec.flags = (uint8_t)(s->sent_segments == s->segments ? 1u : 0u);
+            rec.segment_count = s->segments;
+            rec.product_bytes = s->bytes;
+            tri_store_entry_pack(&rec, buf);
+            take = WF_STORE_ENTRY_SIZE - within;
+            take = take < n ? take : n;
+            memcpy(dst, buf + within, take);
+        }
+        pos += take;
+        dst += take;
+        n -= take;
+    }
+}
+
+/* The packet scratch buffer at the end of the work area. */
+static uint8_t *packet_buffer(const tri_onboard_t *ob)
+{
+    return ob->work + tri_onboard_work_bytes() - WF_MAX_PACKET_BYTES;
+}
+
+tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
+{
+    tri_product_header_t h;
+    tri_sec_header_t sh;
+    uint8_t header[WF_PRODUCT_HEADER_SIZE];
+    uint32_t n;
+    uint32_t bytes;
+    uint32_t segs;
+    uint32_t s;
+    size_t used = 0;
+    uint8_t *pkt;
+    if (ob == NULL || len == NULL || sink == NULL || sink->write == NULL || ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    *len = 0;
+    pkt = packet_buffer(ob);
+    n = tri_store_order(&ob->store);
+    bytes = WF_PRODUCT_HEADER_SIZE + n * WF_STORE_ENTRY_SIZE;
+    segs = tri_segment_count(bytes);
+    memset(&h, 0, sizeof h);
+    h.product_type = (uint8_t)WF_PRODUCT_STORE_DIRECTORY;
+    h.class_id = (uint8_t)WF_CLASS_NONE;
+    h.compression = (uint8_t)WF_COMPRESSION_NONE;
+    h.product_id = ob->directory_count;
+    h.frame_id = WF_DIRECTORY_FRAME_ID;
+    h.time_s = ob->last_time_s;
+    h.time_sub = ob->last_time_sub;
+    tri_product_header_pack(&h, header);
+    memset(&sh, 0, sizeof sh);
+    sh.frame_id = WF_DIRECTORY_FRAME_ID;
+    sh.product_id = ob->directory_count;
+    sh.segment_count = (uint16_t)segs;
+    sh.class_id = (uint8_t)WF_CLASS_NONE;
+    sh.time_s = ob->last_time_s;
+    sh.time_sub = ob->last_time_sub;
+    for (s = 0; s < segs; s++) {
+        uint32_t pos = s * WF_MAX_SEGMENT_BYTES;
+        uint32_t seg = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
+        size_t plen;
+        tri_status_t st;
+        directory_bytes(ob, header, pos, seg, pkt + TRI_PACKET_SEGMENT_OFFSET);
+        sh.segment_index = (uint16_t)s;
+        plen = tri_packet_seal(pkt, (uint16_t)WF_APID_STORE_DIRECTORY, tri_seq_flags(s, segs),
+                               next_seq(ob, WF_PRODUCT_STORE_DIRECTORY), &sh, seg);
+        st = sink->write(sink->ctx, pkt, plen);
+        if (st != TRI_OK) {
+            ob->counters.output_full++;
+            *len = used;
+            return st;
+        }
+        used += plen;
+        ob->counters.packets_sent++;
+    }
+    ob->directory_count++;
+    ob->counters.directories++;
+    ob->counters.bytes_sent += (uint32_t)used;
+    *len = used;
+    return TRI_OK;
+}
+
+typedef struct {
+    const tri_sink_t *sink;
+    uint8_t *pkt;
+    size_t limit; /* the budget */
+    size_t used;
+    uint32_t full;     /* a packet did not fit: the pass is over */
+    tri_status_t sink_status;
+} pass_t;
+
+/* Sends segment `seg` of the product in `slot`; 0 when it does not fit. */
+static int send_segment(tri_onboard_t *ob, pass_t *p, uint32_t slot, uint32_t seg)
+{
+    const tri_store_slot_t *s = &ob->store.slots[slot];
+    const uint8_t *bytes = tri_store_bytes(&ob->store, slot);
+    uint32_t pos = seg * WF_MAX_SEGMENT_BYTES;
+    uint32_t n = s->bytes - pos < WF_MAX_SEGMENT_BYTES ? s->bytes - pos : WF_MAX_SEGMENT_BYTES;
+    tri_product_header_t h;
+    tri_sec_header_t sh;
+    size_t plen;
+    if (p->full != 0u || p->used + WF_PACKET_OVERHEAD + n > p->limit) {
+        p->full = 1u;
+        return 0;
+    }
+    tri_product_header_unpack(bytes, &h);
+    sh.frame_id = s->frame_id;
+    sh.product_id = s->product_id;
+    sh.segment_index = (uint16_t)seg;
+    sh.segment_count = s->segments;
+    sh.region_row0 = h.region_row0;
+    sh.region_col0 = h.region_col0;
+    sh.region_rows = h.region_rows;
+    sh.region_cols = h.region_cols;
+    sh.class_id = s->class_id;
+    sh.confidence = s->confidence;
+    sh.time_s = h.time_s;
+    sh.time_sub = h.time_sub;
+    memcpy(p->pkt + TRI_PACKET_SEGMENT_OFFSET, bytes + pos, n);
+    plen = tri_packet_seal(p->pkt, apid_of_type[s->product_type - 1u],
+                           tri_seq_flags(seg, s->segments), next_seq(ob, s->product_type), &sh, n);
+    p->sink_status = p->sink->write(p->sink->ctx, p->pkt, plen);
+    if (p->sink_status != TRI_OK) {
+        ob->counters.output_full++;
+        p->full = 1u;
+        return 0;
+    }
+    p->used += plen;
+    tri_store_mark_sent(&ob->store, slot, seg);
+    ob->counters.packets_sent++;
+    return 1;
+}
+
+tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
+                                  size_t request_len, const tri_sink_t *sink, size_t *len)
+{
+    pass_t p;
+    uint32_t i;
+    if (ob == NULL || len == NULL || sink == NULL || sink->write == NULL || ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    *len = 0;
+    p.sink = sink;
+    p.pkt = packet_buffer(ob);
+    p.limit = budget_bytes;
+    p.used = 0;
+    p.full = 0;
+    p.sink_status = TRI_OK;
+    if (request != NULL) {
+        const uint8_t *records;
+        size_t count;
+        tri_status_t st = tri_request_check(request, request_len, &records, &count);
+        if (st != TRI_OK) {
+            ob->counters.requests_rejected++;
+            return st;
+        }
+        ob->counters.requests_ok++;
+        for (i = 0; i < count; i++) {
+            tri_request_entry_t e;
+            uint32_t slot;
+            uint32_t seg;
+            tri_request_entry_unpack(records + (size_t)i * WF_REQUEST_ENTRY_SIZE, &e);
+            if (e.action != WF_REQUEST_SEND && e.action != WF_REQUEST_RELEASE) {
+                ob->counters.request_entries_invalid++;
+                continue;
+            }
+            slot = tri_store_find(&ob->store, e.frame_id, e.product_id);
+            if (slot == TRI_STORE_NO_SLOT) {
+                ob->counters.request_entries_unknown++;
+                continue;
+            }
+            if (e.action == WF_REQUEST_RELEASE) {
+                tri_store_release(&ob->store, slot);
+                ob->counters.products_released++;
+                continue;
+            }
+            if (e.segment_first > e.segment_last ||
+                e.segment_first >= ob->store.slots[slot].segments) {
+                ob->counters.request_entries_invalid++;
+                continue;
+            }
+            for (seg = e.segment_first;
+                 seg <= e.segment_last && seg < ob->store.slots[slot].segments; seg++) {
+                if (send_segment(ob, &p, slot, seg) == 0) {
+                    break;
+                }
+            }
+        }
+    } else {
+        uint32_t n = tri_store_order(&ob->store);
+        for (i = 0; i < n && p.full == 0u; i++) {
+            uint32_t slot = ob->store.order[i];
+            uint32_t seg;
+            for (seg = 0; seg < ob->store.slots[slot].segments; seg++) {
+                if (tri_store_segment_sent(&ob->store, slot, seg) == 0 &&
+                    send_segment(ob, &p, slot, seg) == 0) {
+                    break;
+                }
+            }
+        }
+    }
+    ob->counters.downlinks++;
+    ob->counters.bytes_sent += (uint32_t)p.used;
+    *len = p.used;
+    return p.sink_status;
+}

@@ -1,0 +1,711 @@
+/*
+ * The on-board triage application: frame in, products into the store.
+ * See tri_onboard.h for the contract.
+ */
+#include "tri_onboard.h"
+
+#include <string.h>
+
+#include "tri_aec.h"
+#include "tri_packet.h"
+#include "tri_regions.h"
+#include "tri_tiling.h"
+
+#define NCLASSES ((uint32_t)TRI_CFG_NUM_CLASSES)
+#define TILE_AREA ((uint32_t)TRI_CFG_TILE_PX * (uint32_t)TRI_CFG_TILE_PX)
+
+#if TRI_CFG_NUM_CLASSES != 4
+#error "the FRAME_SUMMARY layout counts four classes (cloud, sea, ship, land)"
+#endif
+
+static const uint16_t default_gain_q8[TRI_CFG_BANDS] = TRI_CFG_GAIN_Q8_INIT;
+static const int16_t discard_min_q[TRI_CFG_NUM_CLASSES] = TRI_CFG_DISCARD_MIN_Q_INIT;
+
+/* ---- work memory: the tile grid and region scratch, in external memory ---- */
+
+typedef struct {
+    uint8_t *classes;   /* top class, 255 for no-data */
+    uint8_t *conf;      /* top class output + 128 */
+    uint8_t *actions;   /* TRI_ACTION_* */
+    uint8_t *ship_conf; /* ship output + 128 */
+    uint16_t *parent;
+    uint16_t *label;
+    tri_region_t *regions;
+} work_t;
+
+#define WORK_U8_ARRAYS 4u
+#define WORK_U16_ARRAYS 2u
+
+size_t tri_onboard_work_bytes(void)
+{
+    /* grid arrays, regions, and one packet of scratch at the end */
+    size_t b = (size_t)TRI_GRID_MAX_TILES * (WORK_U8_ARRAYS + 2u * WORK_U16_ARRAYS) +
+               (size_t)TRI_MAX_REGIONS * sizeof(tri_region_t) + WF_MAX_PACKET_BYTES;
+    return (b + 7u) & ~(size_t)7u;
+}
+
+static work_t work_view(const tri_onboard_t *ob)
+{
+    work_t w;
+    uint8_t *p = ob->work;
+    w.parent = (uint16_t *)(void *)p;
+    p += TRI_GRID_MAX_TILES * sizeof(uint16_t);
+    w.label = (uint16_t *)(void *)p;
+    p += TRI_GRID_MAX_TILES * sizeof(uint16_t);
+    w.regions = (tri_region_t *)(void *)p;
+    p += TRI_MAX_REGIONS * sizeof(tri_region_t);
+    w.classes = p;
+    p += TRI_GRID_MAX_TILES;
+    w.conf = p;
+    p += TRI_GRID_MAX_TILES;
+    w.actions = p;
+    p += TRI_GRID_MAX_TILES;
+    w.ship_conf = p;
+    return w;
+}
+
+tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_bytes,
+                              void *work_mem, size_t work_bytes,
+                              const tri_classifier_t *classifier, const uint16_t *gain_q8)
+{
+    tri_status_t st;
+    if (ob == NULL || work_mem == NULL) {
+        return TRI_ERR_ARG;
+    }
+    memset(ob, 0, sizeof *ob);
+    if (((uintptr_t)work_mem & 7u) != 0u) {
+        return TRI_ERR_ALIGN;
+    }
+    if (work_bytes < tri_onboard_work_bytes()) {
+        return TRI_ERR_SIZE;
+    }
+    st = tri_store_init(&ob->store, store_mem, store_bytes);
+    if (st != TRI_OK) {
+        return st;
+    }
+    if (classifier != NULL) {
+        if (classifier->input == NULL || classifier->run == NULL) {
+            return TRI_ERR_ARG;
+        }
+        ob->classifier = *classifier;
+    }
+    memcpy(ob->gain_q8, gain_q8 != NULL ? gain_q8 : default_gain_q8, sizeof ob->gain_q8);
+    ob->work = (uint8_t *)work_mem;
+    ob->work_bytes = work_bytes;
+    return TRI_OK;
+}
+
+uint32_t tri_onboard_grid(const tri_onboard_t *ob, const uint8_t **classes,
+                          const uint8_t **confidences, const uint8_t **actions)
+{
+    work_t w = work_view(ob);
+    if (classes != NULL) {
+        *classes = w.classes;
+    }
+    if (confidences != NULL) {
+        *confidences = w.conf;
+    }
+    if (actions != NULL) {
+        *actions = w.actions;
+    }
+    return ob->grid_rows * ob->grid_cols;
+}
+
+/* ---- products ---- */
+
+typedef struct {
+    tri_product_header_t h; /* everything but band_bytes */
+    const tri_frame_t *frame;
+    work_t work;
+    const tri_frame_summary_t *summary;
+} job_t;
+
+/* Mean of the valid (!= nodata) samples of band b in the step x step block
+ * at (r, c), rounded; nodata when the block has none. */
+static uint16_t block_mean(const tri_frame_t *f, uint32_t r, uint32_t c, uint32_t step, uint32_t b)
+{
+    uint32_t sum = 0;
+    uint32_t n = 0;
+    uint32_t dy;
+    for (dy = 0; dy < step; dy++) {
+        uint32_t dx;
+        for (dx = 0; dx < step; dx++) {
+            uint16_t s = tri_frame_sample(f, r + dy, c + dx, b);
+            if (s != f->nodata) {
+                sum += s;
+                n++;
+            }
+        }
+    }
+    if (n == 0u) {
+        return f->nodata;
+    }
+    return (uint16_t)((sum + n / 2u) / n);
+}
+
+/* Samples index..index+n-1 (row-major) of band b of the product. */
+static void band_samples(const job_t *job, uint32_t b, uint32_t index, uint32_t n, uint16_t *out)
+{
+    const tri_product_header_t *h = &job->h;
+    uint32_t r = index / h->cols;
+    uint32_t c = index % h->cols;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        if (h->product_type == WF_PRODUCT_CLASS_MAP) {
+            uint32_t t = r * h->cols + c;
+            out[i] = b == 0u ? job->work.classes[t] : job->work.conf[t];
+        } else if (h->pixel_step == 1u) {
+            out[i] = tri_frame_sample(job->frame, h->region_row0 + r, h->region_col0 + c, b);
+        } else {
+            out[i] = block_mean(job->frame, h->region_row0 + r * h->pixel_step,
+                                h->region_col0 + c * h->pixel_step, h->pixel_step, b);
+        }
+        if (++c == h->cols) {
+            c = 0;
+            r++;
+        }
+    }
+}
+
+/*
+ * Writes the whole product into out[0..cap-1] (out may be NULL: count only);
+ * *total gets its length even when it does not fit (then TRI_ERR_SIZE and
+ * nothing past cap is touched).
+ */
+static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *total)
+{
+    tri_product_header_t *h = &job->h;
+    size_t off = WF_PRODUCT_HEADER_SIZE;
+    uint32_t b;
+    if (out == NULL) {
+        cap = 0;
+    }
+    memset(h->band_bytes, 0, sizeof h->band_bytes);
+    if (h->product_type == WF_PRODUCT_FRAME_SUMMARY) {
+        if (off + WF_FRAME_SUMMARY_SIZE <= cap) {
+            tri_frame_summary_pack(job->summary, out + off);
+        }
+        off += WF_FRAME_SUMMARY_SIZE;
+    }
+    for (b = 0; b < h->bands; b++) {
+        uint32_t n = (uint32_t)h->rows * h->cols;
+        uint32_t i;
+        uint16_t block[TRI_AEC_BLOCK_SIZE];
+        tri_aec_t enc;
+        size_t bytes = 0;
+        tri_status_t st = tri_aec_init(&enc, h->sample_bits, TRI_AEC_BLOCK_SIZE, TRI_AEC_RSI,
+                                       WF_AEC_FLAG_PREPROCESS, off < cap ? out + off : NULL,
+                                       off < cap ? cap - off : 0u);
+        for (i = 0; st == TRI_OK && i < n; i += TRI_AEC_BLOCK_SIZE) {
+            uint32_t k = n - i < TRI_AEC_BLOCK_SIZE ? n - i : TRI_AEC_BLOCK_SIZE;
+            band_samples(job, b, i, k, block);
+            st = tri_aec_push(&enc, block, k);
+        }
+        if (st == TRI_OK) {
+            st = tri_aec_finish(&enc, &bytes);
+        }
+        if (st != TRI_OK && st != TRI_ERR_SIZE) {
+            return st;
+        }
+        h->band_bytes[b] = (uint32_t)bytes;
+        off += bytes;
+    }
+    if (WF_PRODUCT_HEADER_SIZE <= cap) {
+        tri_product_header_pack(h, out);
+    }
+    *total = off;
+    return off <= cap ? TRI_OK : TRI_ERR_SIZE;
+}
+
+/* Writes a product into the store, making room (evicting lower priorities)
+ * when needed. A product that cannot be stored is counted, not an error. */
+static tri_status_t add_product(tri_onboard_t *ob, job_t *job, uint8_t rank,
+                                tri_frame_report_t *rep)
+{
+    tri_store_meta_t m;
+    uint8_t *window;
+    uint32_t cap;
+    size_t bytes = 0;
+    uint32_t evicted = 0;
+    tri_status_t st;
+    m.frame_id = job->h.frame_id;
+    m.product_id = job->h.product_id;
+    m.product_type = job->h.product_type;
+    m.class_id = job->h.class_id;
+    m.confidence = job->h.confidence;
+    m.rank = rank;
+
+    tri_store_window(&ob->store, &window, &cap);
+    st = write_product(job, window, cap, &bytes);
+    if (st == TRI_OK && tri_store_commit(&ob->store, &m, (uint32_t)bytes, NULL) == TRI_OK) {
+        rep->products_added++;
+        rep->bytes_added += (uint32_t)bytes;
+        return TRI_OK;
+    }
+    if (st != TRI_OK && st != TRI_ERR_SIZE) {
+        return st;
+    }
+    if (bytes > 0x7FFFFFFFu ||
+        tri_store_make_room(&ob->store, tri_store_alloc_bytes((uint32_t)bytes), rank,
+                            m.confidence, &evicted) != TRI_OK) {
+        ob->store.dropped++;
+        rep->products_dropped++;
+        return TRI_OK;
+    }
+    rep->products_evicted += evicted;
+    tri_store_window(&ob->store, &window, &cap);
+    st = write_product(job, window, cap, &bytes);
+    if (st == TRI_OK) {
+        st = tri_store_commit(&ob->store, &m, (uint32_t)bytes, NULL);
+    }
+    if (st != TRI_OK) {
+        return st; /* room was made for exactly this size: not reachable */
+    }
+    rep->products_added++;
+    rep->bytes_added += (uint32_t)bytes;
+    return TRI_OK;
+}
+
+static void job_init(job_t *job, const tri_frame_meta_t *meta, const tri_frame_t *frame,
+                     work_t w, uint8_t type, uint16_t product_id)
+{
+    memset(job, 0, sizeof *job);
+    job->frame = frame;
+    job->work = w;
+    job->h.product_type = type;
+    job->h.sample_bits = meta->sample_bits;
+    job->h.bands = meta->bands;
+    job->h.pixel_step = 1u;
+    job->h.pixel_extent = 1u;
+    job->h.class_id = (uint8_t)WF_CLASS_NONE;
+    job->h.confidence = 0u;
+    job->h.compression = (uint8_t)WF_COMPRESSION_CCSDS121;
+    job->h.aec_flags = (uint8_t)WF_AEC_FLAG_PREPROCESS;
+    job->h.aec_block_size = (uint8_t)TRI_AEC_BLOCK_SIZE;
+    job->h.aec_rsi = (uint16_t)TRI_AEC_RSI;
+    job->h.nodata = meta->nodata;
+    job->h.product_id = product_id;
+    job->h.frame_id = meta->frame_id;
+    job->h.time_s = meta->time_s;
+    job->h.time_sub = meta->time_sub;
+    job->h.frame_rows = meta->rows;
+    job->h.frame_cols = meta->cols;
+    job->h.crs_epsg = meta->crs_epsg;
+    memcpy(job->h.geotransform, meta->geotransform, TRI_GEOTRANSFORM_BYTES);
+}
+
+/* Area-averaged view of a frame region by an integer factor (1: full
+ * resolution); whole output pixels only. */
+static void job_region(job_t *job, uint32_t r0, uint32_t c0, uint32_t rows, uint32_t cols,
+                       uint32_t factor)
+{
+    job->h.rows = (uint16_t)(rows / factor);
+    job->h.cols = (uint16_t)(cols / factor);
+    job->h.region_row0 = (uint16_t)r0;
+    job->h.region_col0 = (uint16_t)c0;
+    job->h.region_rows = (uint16_t)(job->h.rows * factor);
+    job->h.region_cols = (uint16_t)(job->h.cols * factor);
+    job->h.pixel_step = (uint16_t)factor;
+    job->h.pixel_extent = (uint16_t)factor;
+}
+
+/* ---- the frame ---- */
+
+static tri_status_t check_frame(tri_onboard_t *ob, const uint8_t *meta_buf, size_t meta_len,
+                                const uint8_t *frame, size_t frame_bytes, tri_frame_meta_t *meta)
+{
+    uint64_t expect;
+    uint32_t i;
+    tri_status_t st = tri_frame_meta_unpack(meta_buf, meta_len, meta);
+    if (st == TRI_ERR_CRC) {
+        ob->counters.meta_crc_errors++;
+        return st;
+    }
+    if (st != TRI_OK) {
+        ob->counters.meta_format_errors++;
+        return st;
+    }
+    if (meta->rows == 0u || meta->cols == 0u) {
+        ob->counters.geometry_errors++;
+        return TRI_ERR_SHAPE;
+    }
+    if (meta->bands != (uint32_t)TRI_CFG_BANDS) {
+        ob->counters.band_mismatches++;
+        return TRI_ERR_SHAPE;
+    }
+    expect = (uint64_t)meta->rows * meta->cols * meta->bands * (meta->sample_bits / 8u);
+    if (expect > TRI_FRAME_MAX_BYTES || frame == NULL || frame_bytes != expect) {
+        ob->counters.size_errors++;
+        return TRI_ERR_SIZE;
+    }
+    if (meta->rows < (uint32_t)TRI_CFG_TILE_PX || meta->cols < (uint32_t)TRI_CFG_TILE_PX) {
+        ob->counters.geometry_errors++;
+        return TRI_ERR_SHAPE;
+    }
+    if (tri_tile_count(meta->rows) * tri_tile_count(meta->cols) > TRI_GRID_MAX_TILES) {
+        ob->counters.size_errors++;
+        return TRI_ERR_SIZE;
+    }
+    for (i = 0; i < ob->store.nslots; i++) {
+        if (ob->store.slots[i].live != 0u && ob->store.slots[i].frame_id == meta->frame_id) {
+            ob->counters.duplicate_frames++;
+            return TRI_ERR_ARG;
+        }
+    }
+    if (ob->classifier.run == NULL) {
+        ob->counters.classifier_errors++;
+        return TRI_ERR_NO_IMPL;
+    }
+    return TRI_OK;
+}
+
+/* Per-class report fields, by class id (cloud, sea, ship, land). */
+static uint32_t *tiles_of_class(tri_frame_report_t *rep, uint32_t c)
+{
+    switch (c) {
+    case 0:
+        return &rep->tiles_cloud;
+    case 1:
+        return &rep->tiles_sea;
+    case 2:
+        return &rep->tiles_ship;
+    default:
+        return &rep->tiles_land;
+    }
+}
+
+static uint32_t *discarded_of_class(tri_frame_report_t *rep, uint32_t c)
+{
+    switch (c) {
+    case 0:
+        return &rep->discarded_cloud;
+    case 1:
+        return &rep->discarded_sea;
+    case 2:
+        return &rep->discarded_ship;
+    default:
+        return &rep->discarded_land;
+    }
+}
+
+#if TRI_CFG_CLASS_CLOUD != 0 || TRI_CFG_CLASS_SEA != 1 || TRI_CFG_CLASS_SHIP != 2 ||             \
+    TRI_CFG_CLASS_LAND != 3
+#error "report fields assume the class order cloud, sea, ship, land"
+#endif
+
+/* Classifies every tile and decides, filling the grid. */
+static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work_t w,
+                                   tri_frame_report_t *rep)
+{
+    uint32_t gr;
+    uint32_t gc;
+    for (gr = 0; gr < rep->grid_rows; gr++) {
+        uint32_t r0 = tri_tile_origin(gr, f->rows);
+        for (gc = 0; gc < rep->grid_cols; gc++) {
+            uint32_t i = gr * rep->grid_cols + gc;
+            int8_t q[TRI_CFG_NUM_CLASSES];
+            tri_tile_stats_t stats;
+            uint32_t top = 0;
+            uint32_t k;
+            uint8_t action;
+            tri_status_t st;
+            tri_preprocess_tile(f, r0, tri_tile_origin(gc, f->cols), ob->gain_q8,
+                                ob->classifier.input(ob->classifier.ctx), &stats);
+            if (stats.nodata_px * TRI_TILE_SKIP_SHARE_DEN > TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
+                w.classes[i] = (uint8_t)WF_CLASS_NONE;
+                w.conf[i] = 0u;
+                w.ship_conf[i] = 0u;
+                w.actions[i] = TRI_ACTION_NODATA;
+                rep->tiles_nodata++;
+                continue;
+            }
+            if (stats.saturated_px * TRI_TILE_SKIP_SHARE_DEN >
+                TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
+                rep->tiles_saturated++;
+            }
+            st = ob->classifier.run(ob->classifier.ctx, q);
+            if (st != TRI_OK) {
+                ob->counters.classifier_errors++;
+                return st;
+            }
+            for (k = 1; k < NCLASSES; k++) {
+                if (q[k] > q[top]) {
+                    top = k; /* first index wins ties */
+                }
+            }
+            /* decision policy (models/shipped/triage_config.h) */
+            if ((int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)TRI_CFG_SHIP_CROP_MIN_Q) {
+                action = TRI_ACTION_CROP;
+            } else if ((int32_t)q[top] >= (int32_t)discard_min_q[top]) {
+                action = TRI_ACTION_DISCARD;
+            } else if (top == (uint32_t)TRI_CFG_CLASS_LAND) {
+                action = TRI_CFG_LAND_POLICY == 0 ? TRI_ACTION_LAND_DROP : TRI_ACTION_LOWRES;
+            } else {
+                action = TRI_ACTION_LOWRES;
+            }
+            w.classes[i] = (uint8_t)top;
+            w.conf[i] = (uint8_t)((int32_t)q[top] + 128);
+            w.ship_conf[i] = (uint8_t)((int32_t)q[TRI_CFG_CLASS_SHIP] + 128);
+            w.actions[i] = action;
+            rep->tiles_total++;
+            (*tiles_of_class(rep, top))++;
+            if (action == TRI_ACTION_DISCARD || action == TRI_ACTION_LAND_DROP) {
+                (*discarded_of_class(rep, top))++;
+            } else if (action == TRI_ACTION_CROP) {
+                rep->tiles_crop++;
+            } else {
+                rep->tiles_lowres++;
+            }
+        }
+    }
+    return TRI_OK;
+}
+
+static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *meta,
+                                  const tri_frame_t *f, work_t w, tri_frame_report_t *rep)
+{
+    job_t job;
+    tri_frame_summary_t summary;
+    uint16_t pid = 0;
+    uint32_t nreg;
+    uint32_t dropped = 0;
+    uint32_t i;
+    uint32_t c;
+    tri_status_t st;
+
+    /* quicklook: the whole frame, area-averaged */
+    job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_QUICKLOOK, pid++);
+    job_region(&job, 0, 0, meta->rows, meta->cols, TRI_QUICKLOOK_FACTOR);
+    st = add_product(ob, &job, TRI_RANK_FRAME, rep);
+    if (st != TRI_OK) {
+        return st;
+    }
+
+    /* class map: top class and confidence per tile, 8-bit, on the tile grid */
+    job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_CLASS_MAP, pid++);
+    job.h.sample_bits = 8u;
+    job.h.bands = 2u;
+    job.h.rows = (uint16_t)rep->grid_rows;
+    job.h.cols = (uint16_t)rep->grid_cols;
+    job.h.region_rows = meta->rows;
+    job.h.region_cols = meta->cols;
+    job.h.pixel_step = (uint16_t)TRI_CFG_STRIDE_PX;
+    job.h.pixel_extent = (uint16_t)TRI_CFG_TILE_PX;
+    job.h.nodata = (uint16_t)WF_CLASS_NONE;
+    st = add_product(ob, &job, TRI_RANK_FRAME, rep);
+    if (st != TRI_OK) {
+        return st;
+    }
+
+    /* ship regions: merged crop tiles, plus the context margin, full resolution */
+    nreg = tri_regions_label(w.actions, w.classes, w.ship_conf, rep->grid_rows, rep->grid_cols,
+                             TRI_ACTION_CROP, meta->rows, meta->cols, w.parent, w.label,
+                             w.regions, TRI_MAX_REGIONS, &dropped);
+    rep->ship_regions = nreg;
+    rep->regions_dropped += dropped;
+    for (i = 0; i < nreg; i++) {
+        const tri_region_t *g = &w.regions[i];
+        uint32_t m = TRI_CONTEXT_MARGIN_PX;
+        uint32_t r0 = g->row0 > m ? g->row0 - m : 0u;
+        uint32_t c0 = g->col0 > m ? g->col0 - m : 0u;
+        uint32_t r1 = (uint32_t)g->row0 + g->rows + m;
+        uint32_t c1 = (uint32_t)g->col0 + g->cols + m;
+        if (r1 > meta->rows) {
+            r1 = meta->rows;
+        }
+        if (c1 > meta->cols) {
+            c1 = meta->cols;
+        }
+        job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_SHIP_CROP, pid++);
+        job_region(&job, r0, c0, r1 - r0, c1 - c0, 1u);
+        job.h.class_id = (uint8_t)TRI_CFG_CLASS_SHIP;
+        job.h.confidence = g->score;
+        st = add_product(ob, &job, TRI_RANK_SHIP, rep);
+        if (st != TRI_OK) {
+            return st;
+        }
+    }
+
+    /* tiles kept at low resolution (land under the lowres policy, and tiles
+     * no rule discarded), merged, area-averaged */
+    nreg = tri_regions_label(w.actions, w.classes, w.conf, rep->grid_rows, rep->grid_cols,
+                             TRI_ACTION_LOWRES, meta->rows, meta->cols, w.parent, w.label,
+                             w.regions, TRI_MAX_REGIONS, &dropped);
+    rep->land_regions = nreg;
+    rep->regions_dropped += dropped;
+    for (i = 0; i < nreg; i++) {
+        const tri_region_t *g = &w.regions[i];
+        job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_LAND, pid++);
+        job_region(&job, g->row0, g->col0, g->rows, g->cols, TRI_LOWRES_FACTOR);
+        job.h.class_id = g->class_id;
+        job.h.confidence = g->score;
+        st = add_product(ob, &job, TRI_RANK_LAND, rep);
+        if (st != TRI_OK) {
+            return st;
+        }
+    }
+
+    /* frame summary */
+    memset(&summary, 0, sizeof summary);
+    summary.tiles_total = rep->tiles_total;
+    summary.tiles_nodata = rep->tiles_nodata;
+    for (c = 0; c < NCLASSES; c++) {
+        summary.tiles_by_class[c] = *tiles_of_class(rep, c);
+        summary.tiles_discarded_by_class[c] = *discarded_of_class(rep, c);
+    }
+    summary.ship_regions = (uint16_t)rep->ship_regions;
+    summary.products = (uint16_t)(pid + 1u);
+    job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_FRAME_SUMMARY, pid);
+    job.summary = &summary;
+    job.h.sample_bits = 0u;
+    job.h.bands = 0u;
+    job.h.region_rows = meta->rows;
+    job.h.region_cols = meta->cols;
+    job.h.compression = (uint8_t)WF_COMPRESSION_NONE;
+    job.h.aec_flags = 0u;
+    job.h.aec_block_size = 0u;
+    job.h.aec_rsi = 0u;
+    return add_product(ob, &job, TRI_RANK_FRAME, rep);
+}
+
+tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta_buf, size_t meta_len,
+                                       const uint8_t *frame, size_t frame_bytes,
+                                       tri_frame_report_t *rep)
+{
+    tri_frame_meta_t meta;
+    tri_frame_t f;
+    work_t w;
+    tri_status_t st;
+    uint32_t c;
+    if (ob == NULL || rep == NULL || ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    memset(rep, 0, sizeof *rep);
+    ob->grid_rows = 0;
+    ob->grid_cols = 0;
+    ob->counters.frames_in++;
+    st = check_frame(ob, meta_buf, meta_len, frame, frame_bytes, &meta);
+    if (st != TRI_OK) {
+        rep->status = (uint32_t)(int32_t)st;
+        if (meta_buf != NULL && meta_len == WF_FRAME_META_SIZE) {
+            rep->frame_id = ((uint32_t)meta_buf[WF_FRAME_META_FRAME_ID_OFFSET] << 24) |
+                            ((uint32_t)meta_buf[WF_FRAME_META_FRAME_ID_OFFSET + 1u] << 16) |
+                            ((uint32_t)meta_buf[WF_FRAME_META_FRAME_ID_OFFSET + 2u] << 8) |
+                            (uint32_t)meta_buf[WF_FRAME_META_FRAME_ID_OFFSET + 3u];
+        }
+        return st;
+    }
+    rep->frame_id = meta.frame_id;
+    f.pixels = frame;
+    f.rows = meta.rows;
+    f.cols = meta.cols;
+    f.bands = meta.bands;
+    f.bytes_per_sample = meta.sample_bits / 8u;
+    f.nodata = meta.nodata;
+    f.max_sample = (uint16_t)((1u << meta.sample_bits) - 1u);
+    w = work_view(ob);
+    rep->grid_rows = tri_tile_count(meta.rows);
+    rep->grid_cols = tri_tile_count(meta.cols);
+
+    st = classify_tiles(ob, &f, w, rep);
+    if (st == TRI_OK) {
+        ob->grid_rows = rep->grid_rows;
+        ob->grid_cols = rep->grid_cols;
+        ob->counters.tiles_total += rep->tiles_total;
+        ob->counters.tiles_nodata += rep->tiles_nodata;
+        for (c = 0; c < NCLASSES; c++) {
+            ob->counters.tiles_discarded += *discarded_of_class(rep, c);
+        }
+        if (rep->tiles_total == 0u) {
+            ob->counters.nodata_frames++;
+            st = TRI_ERR_NODATA;
+        }
+    }
+    if (st == TRI_OK) {
+        st = make_products(ob, &meta, &f, w, rep);
+        ob->counters.products_added += rep->products_added;
+        ob->counters.products_dropped += rep->products_dropped;
+        ob->counters.products_evicted += rep->products_evicted;
+        ob->last_time_s = meta.time_s;
+        ob->last_time_sub = meta.time_sub;
+    }
+    if (st == TRI_OK) {
+        ob->counters.frames_ok++;
+    }
+    rep->status = (uint32_t)(int32_t)st;
+    rep->store_products = ob->store.live_count;
+    rep->store_bytes_used = ob->store.live_bytes;
+    rep->store_bytes_free = ob->store.data_bytes - ob->store.live_bytes;
+    return st;
+}
+
+tri_status_t tri_onboard_frame_record(const tri_onboard_t *ob, const tri_frame_report_t *report,
+                                      const tri_sink_t *sink)
+{
+    uint8_t words[sizeof(tri_frame_report_t)];
+    const uint8_t *cls;
+    const uint8_t *conf;
+    const uint8_t *act;
+    uint32_t n;
+    tri_status_t st;
+    if (ob == NULL || report == NULL || sink == NULL || sink->write == NULL || ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    tri_frame_report_pack(report, words);
+    n = tri_onboard_grid(ob, &cls, &conf, &act);
+    st = sink->write(sink->ctx, words, 4u * tri_frame_report_words());
+    if (st == TRI_OK && n > 0u) {
+        st = sink->write(sink->ctx, cls, n);
+    }
+    if (st == TRI_OK && n > 0u) {
+        st = sink->write(sink->ctx, conf, n);
+    }
+    if (st == TRI_OK && n > 0u) {
+        st = sink->write(sink->ctx, act, n);
+    }
+    return st;
+}
+
+/* ---- report packing ---- */
+
+#define TRI_FIELD_NAME(name) #name,
+static const char *const report_names[] = {TRI_REPORT_FIELDS(TRI_FIELD_NAME)};
+static const char *const counter_names[] = {TRI_COUNTER_FIELDS(TRI_FIELD_NAME)};
+
+uint32_t tri_frame_report_words(void)
+{
+    return (uint32_t)(sizeof report_names / sizeof report_names[0]);
+}
+
+uint32_t tri_onboard_counter_words(void)
+{
+    return (uint32_t)(sizeof counter_names / sizeof counter_names[0]);
+}
+
+const char *tri_frame_report_field(uint32_t index)
+{
+    return index < tri_frame_report_words() ? report_names[index] : NULL;
+}
+
+const char *tri_onboard_counter_field(uint32_t index)
+{
+    return index < tri_onboard_counter_words() ? counter_names[index] : NULL;
+}
+
+#define TRI_FIELD_PACK(name)                                                                       \
+    out[i++] = (uint8_t)(src->name >> 24);                                                         \
+    out[i++] = (uint8_t)(src->name >> 16);                                                         \
+    out[i++] = (uint8_t)(src->name >> 8);                                                          \
+    out[i++] = (uint8_t)src->name;
+
+void tri_frame_report_pack(const tri_frame_report_t *src, uint8_t *out)
+{
+    size_t i = 0;
+    TRI_REPORT_FIELDS(TRI_FIELD_PACK)
+}
+
+void tri_onboard_counters_pack(const tri_onboard_counters_t *src, uint8_t *out)
+{
+    size_t i = 0;
+    TRI_COUNTER_FIELDS(TRI_FIELD_PACK)
+}

@@ -1,0 +1,293 @@
+/*
+ * app_host.c - the on-board application for the Python bindings
+ * (triage.onboard, ctypes): one opaque instance block, flat arguments, no
+ * struct layouts to mirror on the Python side.
+ *
+ * Classifiers: the shipped model through the engine when the build has one
+ * (classifier_model.h in MODEL_DIR; otherwise kind 1 is refused with
+ * TRI_ERR_NO_IMPL), or, for tests only, a fixed rule on the preprocessed
+ * input (kind 2, below), so that tiling, decisions, regions and products
+ * can be checked against an independent Python rendering of the same rule.
+ */
+#include <string.h>
+
+#include "tnn.h"
+#include "tri_onboard.h"
+#include "tri_tiling.h"
+
+#if defined(__has_include)
+#if __has_include("classifier_model.h")
+#include "classifier_model.h"
+#define TRI_HOST_HAVE_MODEL 1
+#endif
+#endif
+#ifndef TRI_HOST_HAVE_MODEL
+#define TRI_HOST_HAVE_MODEL 0
+#endif
+
+#define INPUT_BYTES ((size_t)TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS)
+
+typedef struct {
+    tri_onboard_t ob;
+    tnn_ctx_t tnn;
+    int8_t rule_input[INPUT_BYTES];
+#if TRI_HOST_HAVE_MODEL
+    uint32_t arena[TNN_ARENA_WORDS(CLASSIFIER_ARENA_BYTES)];
+#endif
+} tri_host_t;
+
+typedef tri_status_t (*tri_host_write_fn)(void *ctx, const uint8_t *data, size_t len);
+
+size_t tri_host_onboard_bytes(void);
+size_t tri_host_work_bytes(void);
+int tri_host_has_model(void);
+uint32_t tri_host_config_count(void);
+const char *tri_host_config_name(uint32_t i);
+uint32_t tri_host_config_value(uint32_t i);
+int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t work_bytes,
+                  int classifier_kind, const uint16_t *gain_q8);
+int tri_host_process_frame(void *h, const uint8_t *meta, size_t meta_len, const uint8_t *frame,
+                           size_t frame_bytes, tri_host_write_fn write, void *ctx);
+int tri_host_directory(void *h, tri_host_write_fn write, void *ctx, size_t *len);
+int tri_host_downlink(void *h, uint32_t budget, const uint8_t *request, size_t request_len,
+                      tri_host_write_fn write, void *ctx, size_t *len);
+int tri_host_counters(const void *h, uint32_t *out, size_t n);
+int tri_host_store_check(const void *h);
+int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
+                             uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
+                             const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
+
+size_t tri_host_onboard_bytes(void)
+{
+    return sizeof(tri_host_t);
+}
+
+size_t tri_host_work_bytes(void)
+{
+    return tri_onboard_work_bytes();
+}
+
+int tri_host_has_model(void)
+{
+    return TRI_HOST_HAVE_MODEL;
+}
+
+/* The application's constants, by name (tri_app_config.h, triage_config.h). */
+static const struct {
+    const char *name;
+    uint32_t value;
+} config[] = {
+    {"tile_px", TRI_CFG_TILE_PX},
+    {"stride_px", TRI_CFG_STRIDE_PX},
+    {"thumb_px", TRI_CFG_THUMB_PX},
+    {"bands", TRI_CFG_BANDS},
+    {"num_classes", TRI_CFG_NUM_CLASSES},
+    {"aec_block_size", TRI_AEC_BLOCK_SIZE},
+    {"aec_rsi", TRI_AEC_RSI},
+    {"context_margin_px", TRI_CONTEXT_MARGIN_PX},
+    {"quicklook_factor", TRI_QUICKLOOK_FACTOR},
+    {"lowres_factor", TRI_LOWRES_FACTOR},
+    {"tile_skip_share_num", TRI_TILE_SKIP_SHARE_NUM},
+    {"tile_skip_share_den", TRI_TILE_SKIP_SHARE_DEN},
+    {"frame_max_bytes", TRI_FRAME_MAX_BYTES},
+    {"grid_max_tiles", TRI_GRID_MAX_TILES},
+    {"max_regions", TRI_MAX_REGIONS},
+    {"store_max_products", TRI_STORE_MAX_PRODUCTS},
+};
+
+uint32_t tri_host_config_count(void)
+{
+    return (uint32_t)(sizeof config / sizeof config[0]);
+}
+
+const char *tri_host_config_name(uint32_t i)
+{
+    return i < tri_host_config_count() ? config[i].name : NULL;
+}
+
+uint32_t tri_host_config_value(uint32_t i)
+{
+    return i < tri_host_config_count() ? config[i].value : 0u;
+}
+
+/* ---- the test rule classifier (kind 2) ----
+ * On u = q + 128 of the preprocessed input [S][S][C]:
+ *   nir_mean = floor(mean of u[..., 3]), nir_max = max of u[..., 3],
+ *   blue_mean = floor(mean of u[..., 0]);
+ *   ship  if nir_max >= 200 and nir_mean < 100
+ *   cloud elif blue_mean >= 180
+ *   sea   elif nir_mean < 100
+ *   land  otherwise.
+ * The winner scores 120 (cloud, sea), 100 (ship) or 60 (land), the others
+ * -120. tests/onboard/rule.py renders the same rule in numpy. */
+#if TRI_CFG_BANDS >= 4
+static int8_t *rule_input(void *ctx)
+{
+    return ((tri_host_t *)ctx)->rule_input;
+}
+
+static tri_status_t rule_run(void *ctx, int8_t *scores)
+{
+    const int8_t *q = ((tri_host_t *)ctx)->rule_input;
+    const uint32_t px = (uint32_t)TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX;
+    uint32_t nir_sum = 0;
+    uint32_t nir_max = 0;
+    uint32_t blue_sum = 0;
+    uint32_t i;
+    uint32_t win;
+    int8_t win_score;
+    for (i = 0; i < px; i++) {
+        uint32_t nir = (uint32_t)((int32_t)q[i * TRI_CFG_BANDS + 3u] + 128);
+        nir_sum += nir;
+        nir_max = nir > nir_max ? nir : nir_max;
+        blue_sum += (uint32_t)((int32_t)q[i * TRI_CFG_BANDS] + 128);
+    }
+    if (nir_max >= 200u && nir_sum / px < 100u) {
+        win = TRI_CFG_CLASS_SHIP;
+        win_score = 100;
+    } else if (blue_sum / px >= 180u) {
+        win = TRI_CFG_CLASS_CLOUD;
+        win_score = 120;
+    } else if (nir_sum / px < 100u) {
+        win = TRI_CFG_CLASS_SEA;
+        win_score = 120;
+    } else {
+        win = TRI_CFG_CLASS_LAND;
+        win_score = 60;
+    }
+    for (i = 0; i < TRI_CFG_NUM_CLASSES; i++) {
+        scores[i] = i == win ? win_score : (int8_t)-120;
+    }
+    return TRI_OK;
+}
+#endif
+
+int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t work_bytes,
+                  int classifier_kind, const uint16_t *gain_q8)
+{
+    tri_host_t *host = (tri_host_t *)h;
+    tri_classifier_t cls;
+    const tri_classifier_t *use = NULL;
+    tri_status_t st;
+    if (host == NULL) {
+        return TRI_ERR_ARG;
+    }
+    memset(&host->tnn, 0, sizeof host->tnn);
+    if (classifier_kind == 1) {
+#if TRI_HOST_HAVE_MODEL
+        st = tnn_bind(&host->tnn, &classifier_model, host->arena, sizeof host->arena);
+        if (st == TRI_OK) {
+            st = tri_classifier_tnn(&cls, &host->tnn);
+        }
+        if (st != TRI_OK) {
+            return st;
+        }
+        use = &cls;
+#else
+        return TRI_ERR_NO_IMPL;
+#endif
+    } else if (classifier_kind == 2) {
+#if TRI_CFG_BANDS >= 4
+        cls.ctx = host;
+        cls.input = rule_input;
+        cls.run = rule_run;
+        use = &cls;
+#else
+        return TRI_ERR_NO_IMPL;
+#endif
+    } else if (classifier_kind != 0) {
+        return TRI_ERR_ARG;
+    }
+    return tri_onboard_init(&host->ob, store, store_bytes, work, work_bytes, use, gain_q8);
+}
+
+int tri_host_process_frame(void *h, const uint8_t *meta, size_t meta_len, const uint8_t *frame,
+                           size_t frame_bytes, tri_host_write_fn write, void *ctx)
+{
+    tri_host_t *host = (tri_host_t *)h;
+    tri_frame_report_t rep;
+    tri_sink_t sink;
+    tri_status_t st;
+    tri_status_t st2;
+    if (host == NULL || write == NULL) {
+        return TRI_ERR_ARG;
+    }
+    sink.ctx = ctx;
+    sink.write = write;
+    st = tri_onboard_process_frame(&host->ob, meta, meta_len, frame, frame_bytes, &rep);
+    st2 = tri_onboard_frame_record(&host->ob, &rep, &sink);
+    return st != TRI_OK ? st : st2;
+}
+
+int tri_host_directory(void *h, tri_host_write_fn write, void *ctx, size_t *len)
+{
+    tri_sink_t sink;
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    sink.ctx = ctx;
+    sink.write = write;
+    return tri_onboard_directory(&((tri_host_t *)h)->ob, &sink, len);
+}
+
+int tri_host_downlink(void *h, uint32_t budget, const uint8_t *request, size_t request_len,
+                      tri_host_write_fn write, void *ctx, size_t *len)
+{
+    tri_sink_t sink;
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    sink.ctx = ctx;
+    sink.write = write;
+    return tri_onboard_downlink(&((tri_host_t *)h)->ob, budget, request, request_len, &sink, len);
+}
+
+int tri_host_counters(const void *h, uint32_t *out, size_t n)
+{
+    const tri_host_t *host = (const tri_host_t *)h;
+    const tri_onboard_t *ob;
+    uint8_t buf[sizeof(tri_onboard_counters_t)];
+    size_t i;
+    if (host == NULL || out == NULL || n != tri_onboard_counter_words()) {
+        return TRI_ERR_ARG;
+    }
+    ob = &host->ob;
+    tri_onboard_counters_pack(&ob->counters, buf);
+    for (i = 0; i < n; i++) {
+        out[i] = ((uint32_t)buf[4u * i] << 24) | ((uint32_t)buf[4u * i + 1u] << 16) |
+                 ((uint32_t)buf[4u * i + 2u] << 8) | (uint32_t)buf[4u * i + 3u];
+    }
+    return TRI_OK;
+}
+
+int tri_host_store_check(const void *h)
+{
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    return tri_store_check(&((const tri_host_t *)h)->ob.store);
+}
+
+int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
+                             uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
+                             const uint16_t *gain_q8, int8_t *out, uint32_t *stats)
+{
+    tri_frame_t f;
+    tri_tile_stats_t s;
+    if (frame == NULL || gain_q8 == NULL || out == NULL || stats == NULL ||
+        (bytes_per_sample != 1u && bytes_per_sample != 2u) || r0 + TRI_CFG_TILE_PX > rows ||
+        c0 + TRI_CFG_TILE_PX > cols) {
+        return TRI_ERR_ARG;
+    }
+    f.pixels = frame;
+    f.rows = rows;
+    f.cols = cols;
+    f.bands = TRI_CFG_BANDS;
+    f.bytes_per_sample = bytes_per_sample;
+    f.nodata = 0u;
+    f.max_sample = bytes_per_sample == 1u ? 255u : 65535u;
+    tri_preprocess_tile(&f, r0, c0, gain_q8, out, &s);
+    stats[0] = s.nodata_px;
+    stats[1] = s.saturated_px;
+    return TRI_OK;
+}

@@ -1,0 +1,41 @@
+"""The on-board application seen from Python.
+
+- :class:`Onboard`: one instance of the host build (``libtrifw.so``) whose
+  product store persists across frames: ``process_frame`` ->
+  :class:`FrameReport`, ``directory()`` and ``downlink(budget, request)`` ->
+  packet bytes.
+- :class:`FrameMeta`: the FRAME_META record (from :mod:`triage.wire_format`).
+- :func:`run_on_qemu`: the same operations on the Cortex-M4 image under QEMU,
+  byte for byte comparable with :func:`run_on_host`.
+- :mod:`triage.onboard.products`: packets -> products -> decoded bands
+  (libaec), for tests and tools.
+"""
+
+from triage.onboard.errors import OnboardError, OnboardInputError, ProductError
+from triage.onboard.host import (
+    ACTIONS,
+    CLASSIFIERS,
+    DEFAULT_STORE_BYTES,
+    FrameReport,
+    Onboard,
+    config,
+    has_model,
+    request_packet,
+)
+from triage.onboard.meta import FrameMeta, time_fields
+
+__all__ = [
+    "ACTIONS",
+    "CLASSIFIERS",
+    "DEFAULT_STORE_BYTES",
+    "FrameMeta",
+    "FrameReport",
+    "Onboard",
+    "OnboardError",
+    "OnboardInputError",
+    "ProductError",
+    "config",
+    "has_model",
+    "request_packet",
+    "time_fields",
+]

@@ -1,0 +1,322 @@
+"""The host build of the on-board application, driven from Python.
+
+One :class:`Onboard` is one satellite's application: its product store
+persists across frames, exactly as on the Cortex-M4 (same C sources; the
+QEMU runner in :mod:`triage.onboard.qemu_runner` produces the same bytes).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from triage import wire_format as wf
+from triage.onboard import _lib
+from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
+from triage.onboard.meta import FrameMeta
+
+DEFAULT_STORE_BYTES = 7 * 1024 * 1024
+"""Store size of the Cortex-M4 image (what fits in its 16 MB PSRAM beside
+8 MB of frame memory); the default here, so that host and QEMU agree."""
+
+CLASSIFIERS = {"none": 0, "model": 1, "rule": 2}
+"""``model``: the shipped classifier through the engine (needs a model in the
+build); ``rule``: a fixed test rule on the preprocessed input (tests only,
+see mcu_firmware/ports/host/app_host.c); ``none``: frames are refused."""
+
+ACTIONS = ("nodata", "discard", "crop", "lowres", "land_drop")
+"""Per-tile decisions, by the code the grid holds (TRI_ACTION_* in tri_onboard.h)."""
+
+
+
+def _names(fn) -> list[str]:
+    out = []
+    while (name := fn(len(out))) is not None:
+        out.append(name.decode())
+    return out
+
+
+@cache
+def _report_fields() -> tuple[str, ...]:
+    lib = _lib.load()
+    lib.tri_frame_report_field.restype = ctypes.c_char_p
+    lib.tri_frame_report_field.argtypes = [ctypes.c_uint32]
+    return tuple(_names(lib.tri_frame_report_field))
+
+
+@cache
+def _counter_fields() -> tuple[str, ...]:
+    lib = _lib.load()
+    lib.tri_onboard_counter_field.restype = ctypes.c_char_p
+    lib.tri_onboard_counter_field.argtypes = [ctypes.c_uint32]
+    return tuple(_names(lib.tri_onboard_counter_field))
+
+
+@cache
+def config() -> dict[str, int]:
+    """The application's constants as compiled (tile sizes, AEC parameters, margins...)."""
+    lib = _lib.load()
+    lib.tri_host_config_name.restype = ctypes.c_char_p
+    lib.tri_host_config_name.argtypes = [ctypes.c_uint32]
+    lib.tri_host_config_value.restype = ctypes.c_uint32
+    lib.tri_host_config_value.argtypes = [ctypes.c_uint32]
+    names = _names(lib.tri_host_config_name)
+    return {n: int(lib.tri_host_config_value(i)) for i, n in enumerate(names)}
+
+
+def has_model() -> bool:
+    """Whether the host build holds a classifier model."""
+    return bool(_lib.load().tri_host_has_model())
+
+
+@dataclass
+class FrameReport:
+    """What happened to one frame.
+
+    ``status`` is the firmware's tri_status_t (0 ok; negative: refused, see
+    ``status_name``); ``counts`` holds every report field (tiles by class,
+    discards by class, ship regions, products added/dropped/evicted, store
+    use...); ``classes``, ``confidences`` (int8 output + 128) and ``actions``
+    (indices into :data:`ACTIONS`) are ``[grid_rows, grid_cols]`` tile grids
+    (empty when the frame was refused).
+    """
+
+    status: int
+    status_name: str
+    frame_id: int
+    counts: dict[str, int]
+    classes: np.ndarray
+    confidences: np.ndarray
+    actions: np.ndarray
+    record: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts[name]
+
+    def raise_for_status(self) -> FrameReport:
+        if self.status != 0:
+            _lib.check(self.status, f"frame {self.frame_id}")
+        return self
+
+    @classmethod
+    def from_record(cls, record: bytes) -> FrameReport:
+        """Decode the bytes of tri_onboard_frame_record (host or Cortex-M4)."""
+        fields = _report_fields()
+        nw = 4 * len(fields)
+        if len(record) < nw:
+            raise OnboardError(f"frame record of {len(record)} bytes, need at least {nw}")
+        words = np.frombuffer(record[:nw], dtype=">u4").astype(np.int64)
+        counts = dict(zip(fields, (int(v) for v in words), strict=True))
+        status = counts["status"] - (1 << 32) if counts["status"] >= 1 << 31 else counts["status"]
+        counts["status"] = status
+        gr, gc = counts["grid_rows"], counts["grid_cols"]
+        n = gr * gc if status in (0, -10) else 0
+        if len(record) != nw + 3 * n:
+            raise OnboardError(f"frame record of {len(record)} bytes, expected {nw + 3 * n}")
+        grid = np.frombuffer(record[nw:], dtype=np.uint8).reshape(3, -1)
+        shape = (gr, gc) if n else (0, 0)
+        return cls(
+            status=status,
+            status_name=_lib.status_name(status),
+            frame_id=counts["frame_id"],
+            counts=counts,
+            classes=grid[0].reshape(shape),
+            confidences=grid[1].reshape(shape),
+            actions=grid[2].reshape(shape),
+            record=bytes(record),
+        )
+
+
+def frame_bytes(frame: np.ndarray) -> bytes | np.ndarray:
+    """Frame memory for an array ``[rows, cols, bands]``: little-endian, C order."""
+    frame = np.asarray(frame)
+    if frame.dtype == np.uint16:
+        return np.ascontiguousarray(frame, dtype="<u2")
+    if frame.dtype == np.uint8:
+        return np.ascontiguousarray(frame)
+    raise OnboardInputError(f"frame samples must be uint8 or uint16, got {frame.dtype}")
+
+
+def request_packet(entries: Sequence, seq_count: int = 0) -> bytes:
+    """A DOWNLINK_REQUEST telecommand from entries.
+
+    Each entry is a mapping with REQUEST_ENTRY fields, or a tuple
+    ``(frame_id, product_id, "send", first, last)`` / ``(frame_id, product_id, "release")``.
+    """
+    body = bytearray()
+    for e in entries:
+        if isinstance(e, dict):
+            rec = dict(e)
+        else:
+            frame_id, product_id, action, *segs = e
+            code = {"send": wf.REQUEST_SEND, "release": wf.REQUEST_RELEASE}.get(action, action)
+            first, last = (segs + [0, 0])[:2] if segs else (0, 0)
+            rec = {
+                "frame_id": frame_id,
+                "product_id": product_id,
+                "action": code,
+                "segment_first": first,
+                "segment_last": last,
+            }
+        body += wf.REQUEST_ENTRY.pack(rec)
+    head = wf.PRIMARY_HEADER.pack(
+        {
+            "version": wf.PACKET_VERSION,
+            "type": wf.PACKET_TYPE_TC,
+            "sec_hdr_flag": 0,
+            "apid": wf.APID_DOWNLINK_REQUEST,
+            "seq_flags": wf.SEQ_UNSEGMENTED,
+            "seq_count": seq_count % wf.SEQ_COUNT_MODULO,
+            "data_length": len(body) + wf.CRC_SIZE - 1,
+        }
+    )
+    pkt = head + bytes(body)
+    return pkt + wf.crc16(pkt).to_bytes(2, "big")
+
+
+class _Collector:
+    """A C sink that appends whatever the firmware writes."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+        def write(_ctx, data, n):
+            self.buf += ctypes.string_at(data, n)
+            return 0
+
+        self.fn = _lib.SINK(write)
+
+
+class Onboard:
+    """One on-board application instance (host build); its store persists across frames.
+
+    ``store_bytes`` is the product store's memory (bookkeeping included);
+    ``classifier`` one of :data:`CLASSIFIERS`; ``gain_q8`` per-band Q8 gains
+    to the canonical scale (default: the model's, from tile_spec.json).
+
+    >>> ob = Onboard()                              # doctest: +SKIP
+    >>> rep = ob.process_frame(frame, FrameMeta.for_frame(frame, frame_id=1))
+    >>> first = ob.directory() + ob.downlink(200_000)
+    """
+
+    def __init__(
+        self,
+        store_bytes: int = DEFAULT_STORE_BYTES,
+        *,
+        classifier: str = "model",
+        gain_q8: Sequence[int] | None = None,
+    ) -> None:
+        if classifier not in CLASSIFIERS:
+            raise OnboardInputError(f"classifier must be one of {sorted(CLASSIFIERS)}")
+        self._lib = _lib.load()
+        if classifier == "model" and not self._lib.tri_host_has_model():
+            raise FirmwareError(
+                "the host build has no classifier model (models/shipped holds no exported "
+                "model): train and export one, or use classifier='rule' in tests"
+            )
+        self.store_bytes = int(store_bytes)
+        self.classifier = classifier
+        # 8-byte aligned blocks owned by this object for its whole life.
+        self._state = np.zeros(-(-self._lib.tri_host_onboard_bytes() // 8), dtype=np.uint64)
+        self._store = np.zeros(-(-self.store_bytes // 8), dtype=np.uint64)
+        self._work = np.zeros(-(-self._lib.tri_host_work_bytes() // 8), dtype=np.uint64)
+        gains = None
+        if gain_q8 is not None:
+            gains = np.ascontiguousarray(gain_q8, dtype=np.uint16)
+            if gains.shape != (config()["bands"],) or np.any(np.asarray(gain_q8) > 65535):
+                raise OnboardInputError(f"gain_q8 needs {config()['bands']} values in 0..65535")
+        self._gains = gains
+        st = self._lib.tri_host_init(
+            self._state.ctypes.data,
+            self._store.ctypes.data,
+            self.store_bytes,
+            self._work.ctypes.data,
+            self._work.nbytes,
+            CLASSIFIERS[classifier],
+            None if gains is None else gains.ctypes.data,
+        )
+        _lib.check(st, "tri_onboard_init")
+
+    def process_frame(self, frame: np.ndarray, meta: FrameMeta | bytes) -> FrameReport:
+        """Triage one frame ``[rows, cols, bands]`` (uint16 or uint8) with its metadata.
+
+        Returns the report whatever happened; a refused frame (bad metadata,
+        geometry, all no-data...) has a non-zero ``status`` and changes
+        nothing but counters. ``meta`` may be raw FRAME_META bytes (to pass
+        a damaged record through).
+        """
+        pix = frame_bytes(frame)
+        meta_b = meta.pack() if isinstance(meta, FrameMeta) else bytes(meta)
+        mbuf = ctypes.create_string_buffer(meta_b, max(1, len(meta_b)))
+        sink = _Collector()
+        n = pix.nbytes if isinstance(pix, np.ndarray) else len(pix)
+        self._lib.tri_host_process_frame(
+            self._state.ctypes.data,
+            mbuf,
+            len(meta_b),
+            pix.ctypes.data if n else None,
+            n,
+            sink.fn,
+            None,
+        )
+        return FrameReport.from_record(bytes(sink.buf))
+
+    def directory(self) -> bytes:
+        """The packets of a STORE_DIRECTORY product: what the store holds, best first."""
+        sink = _Collector()
+        n = ctypes.c_size_t(0)
+        st = self._lib.tri_host_directory(self._state.ctypes.data, sink.fn, None, ctypes.byref(n))
+        _lib.check(st, "tri_onboard_directory")
+        return bytes(sink.buf)
+
+    def downlink(self, budget_bytes: int, request: bytes | Sequence | None = None) -> bytes:
+        """The packets sent in a pass of ``budget_bytes``.
+
+        ``request``: a DOWNLINK_REQUEST telecommand (bytes) or its entries
+        (see :func:`request_packet`); ``None`` sends not-yet-sent segments in
+        priority order. A damaged request raises :class:`OnboardInputError`
+        (nothing sent, counted).
+        """
+        if not 0 <= budget_bytes <= 0xFFFFFFFF:
+            raise OnboardInputError("budget_bytes must fit 32 bits")
+        req = None
+        if request is not None:
+            req = bytes(request) if isinstance(request, bytes | bytearray) else request_packet(request)
+        rbuf = ctypes.create_string_buffer(req, len(req)) if req else None
+        sink = _Collector()
+        n = ctypes.c_size_t(0)
+        st = self._lib.tri_host_downlink(
+            self._state.ctypes.data,
+            int(budget_bytes),
+            rbuf,
+            len(req) if req is not None else 0,
+            sink.fn,
+            None,
+            ctypes.byref(n),
+        )
+        if req is not None and rbuf is None:  # an empty request: a zero-length buffer
+            raise OnboardInputError("empty DOWNLINK_REQUEST")
+        _lib.check(st, "tri_onboard_downlink")
+        return bytes(sink.buf)
+
+    def counters(self) -> dict[str, int]:
+        """Lifetime counters of this instance (frames refused by reason, packets...)."""
+        names = _counter_fields()
+        out = (ctypes.c_uint32 * len(names))()
+        _lib.check(
+            self._lib.tri_host_counters(self._state.ctypes.data, out, len(names)),
+            "counters",
+        )
+        return dict(zip(names, (int(v) for v in out), strict=True))
+
+    def store_ok(self) -> bool:
+        """The store's invariants hold (tri_store_check)."""
+        return self._lib.tri_host_store_check(self._state.ctypes.data) == 0
