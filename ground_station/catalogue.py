@@ -268,11 +268,9 @@ class Catalogue:
         if len(offsets) == 0:
             return b""
         ends = offsets + lengths
-        breaks = np.flatnonzero(offsets[1:] != ends[:-1]) + 1
-        starts = np.r_[0, breaks]
-        stops = np.r_[breaks, len(offsets)]
+        breaks = (np.flatnonzero(offsets[1:] != ends[:-1]) + 1).tolist()
         parts = []
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        for a, b in zip([0, *breaks], [*breaks, len(offsets)], strict=True):
             off = int(offsets[a])
             size = int(ends[b - 1]) - off
             got = os.pread(self.pack_fd, size, off)

@@ -119,11 +119,12 @@ def _decode_band(h: dict, stream: memoryview) -> np.ndarray:
     import imagecodecs
 
     block = h["aec_block_size"]
+    width = bits // 8
     capacity = -(-n // block) * block  # whole blocks: the stream may not hold more
-    out = np.empty(capacity, dtype=np.uint16 if bits == 16 else np.uint8)
+    out = bytearray(capacity * width)
     try:
         got = imagecodecs.aec_decode(
-            bytes(stream),
+            stream,
             bitspersample=bits,
             blocksize=block,
             rsi=h["aec_rsi"],
@@ -132,10 +133,11 @@ def _decode_band(h: dict, stream: memoryview) -> np.ndarray:
         )
     except (ValueError, RuntimeError) as exc:
         raise ProductError(f"CCSDS 121 stream does not decode: {exc}") from None
-    decoded = len(got) if not isinstance(got, np.ndarray) else got.size
+    decoded = len(got) // width
     if decoded < n:
         raise ProductError(f"CCSDS 121 stream decodes to {decoded} samples, {n} expected")
-    return out[:n]
+    # libaec returns samples in the machine's byte order
+    return np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
 
 
 def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:

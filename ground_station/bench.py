@@ -1,0 +1,279 @@
+"""``groundstation bench``: ingest throughput and export time on this machine.
+
+The stream: products the way the satellite sends them — per frame a
+quicklook (16x area average), ship crops at full resolution and a frame
+summary — compressed with CCSDS 121 (libaec's encoder, J=16, RSI=64, the
+firmware's settings) and packetised with the wire format's reference
+encoder. Pixels are real Sentinel-2 scenes (sen2ships, 4 bands, 16-bit) when
+the imagery is present, else a synthetic texture; the JSON says which, and
+the compression ratio. A pool of distinct products is built once and
+repeated under new frame ids (frame ids patched in the packets and product
+headers, CRCs recomputed) up to the requested size.
+
+Measured: the ingest of the stream file into a fresh catalogue
+(deframe, CRC, checks, pack + SQLite, reassembly, libaec decoding of every
+product), then a second ingest of the same file (all duplicates), then the
+export of every frame. One process, one thread.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ground_station.packets import HEADER_BYTES
+from triage import wire_format as wf
+
+AEC_BLOCK = 16
+AEC_RSI = 64
+QUICKLOOK_FACTOR = 16
+_SEED = 20261125
+_FID_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("frame_id").offset
+_SEG_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("segment_index").offset
+_FID_PROD = HEADER_BYTES + wf.PRODUCT_HEADER.field("frame_id").offset
+
+
+def _scenes(max_scenes: int = 9) -> tuple[str, list[tuple[np.ndarray, list, tuple, int]]]:
+    """(source name, [(pixels [4, rows, cols], ship boxes (r0, c0, rows, cols), gt, epsg)])."""
+    from triage import paths
+
+    root = paths.data_dir() / "sen2ships"
+    if root.is_dir():
+        import json
+
+        import rasterio
+
+        out = []
+        for port in sorted(p for p in root.iterdir() if p.is_dir())[:max_scenes]:
+            bands = []
+            for b in ("B02", "B03", "B04", "B08"):
+                with rasterio.open(port / f"{b}.tif") as src:
+                    bands.append(src.read(1))
+                    gt, epsg = src.transform.to_gdal(), src.crs.to_epsg() or 3857
+            pix = np.stack(bands).astype(np.uint16)
+            coco = json.loads((port / "ships.coco.json").read_text())
+            boxes = []
+            for ann in coco["annotations"]:
+                x, y, w, h = ann["bbox"]
+                r0, c0 = max(0, int(y) - 24), max(0, int(x) - 24)
+                nr = min(pix.shape[1] - r0, int(h) + 48)
+                nc = min(pix.shape[2] - c0, int(w) + 48)
+                boxes.append((r0, c0, nr, nc))
+            out.append((pix, boxes, gt, epsg))
+        return "sen2ships (real Sentinel-2 L2A, 4 bands, uint16)", out
+    rng = np.random.default_rng(_SEED)
+    out = []
+    for _ in range(4):
+        yy, xx = np.mgrid[0:768, 0:1024]
+        base = 1000 + 300 * np.sin(yy / 37.0) + 200 * np.cos(xx / 23.0)
+        pix = np.stack([base + rng.normal(0, 80, size=base.shape) for _ in range(4)])
+        pix = np.clip(pix, 0, 65535).astype(np.uint16)
+        boxes = [(int(r), int(c), 64, 64) for r, c in rng.integers(0, 700, size=(12, 2))]
+        out.append((pix, boxes, (500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0), 32633))
+    return "synthetic texture (no imagery found)", out
+
+
+def _product(pix, *, ptype, frame_id, product_id, region, step, gt, epsg, frame_shape, conf):
+    import imagecodecs
+
+    streams = [
+        imagecodecs.aec_encode(
+            np.ascontiguousarray(b), bitspersample=16, blocksize=AEC_BLOCK, rsi=AEC_RSI, flags=8
+        )
+        for b in pix
+    ]
+    bands, rows, cols = pix.shape
+    header = wf.PRODUCT_HEADER.pack(
+        {
+            "version": wf.FORMAT_VERSION,
+            "product_type": wf.PRODUCT_BY_NAME[ptype].code,
+            "sample_bits": 16,
+            "bands": bands,
+            "rows": rows,
+            "cols": cols,
+            "region_row0": region[0],
+            "region_col0": region[1],
+            "region_rows": region[2],
+            "region_cols": region[3],
+            "pixel_step": step,
+            "pixel_extent": step,
+            "class_id": 2 if ptype == "SHIP_CROP" else wf.CLASS_NONE,
+            "confidence": conf,
+            "compression": wf.COMPRESSION_CCSDS121,
+            "aec_flags": wf.AEC_FLAG_PREPROCESS,
+            "aec_block_size": AEC_BLOCK,
+            "aec_rsi": AEC_RSI,
+            "nodata": 0,
+            "product_id": product_id,
+            "frame_id": frame_id,
+            "time_s": 1_780_000_000 + frame_id,
+            "time_sub": 0,
+            "frame_rows": frame_shape[0],
+            "frame_cols": frame_shape[1],
+            "crs_epsg": epsg,
+            "geotransform": gt,
+            "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
+        }
+    )
+    product = header + b"".join(streams)
+    secondary = {
+        "frame_id": frame_id,
+        "product_id": product_id,
+        "region_row0": region[0],
+        "region_col0": region[1],
+        "region_rows": region[2],
+        "region_cols": region[3],
+        "class_id": 2 if ptype == "SHIP_CROP" else wf.CLASS_NONE,
+        "confidence": conf,
+        "time_s": 1_780_000_000 + frame_id,
+        "time_sub": 0,
+    }
+    return wf.packetize_product(product, wf.PRODUCT_BY_NAME[ptype].apid, secondary, 0), pix.nbytes
+
+
+def _pool() -> tuple[str, list[list[bytes]], int, int]:
+    """(source, packets per frame, raw pixel bytes, product bytes) of the distinct pool."""
+    source, scenes = _scenes()
+    frames, raw, coded = [], 0, 0
+    for k, (pix, boxes, gt, epsg) in enumerate(scenes):
+        fid = k
+        rows, cols = pix.shape[1:]
+        f = QUICKLOOK_FACTOR
+        qr, qc = rows // f, cols // f
+        ql = pix[:, : qr * f, : qc * f].reshape(4, qr, f, qc, f).mean(axis=(2, 4)).astype(np.uint16)
+        geo = {"gt": gt, "epsg": epsg, "frame_shape": (rows, cols)}
+        pkts, n = _product(
+            ql,
+            ptype="QUICKLOOK",
+            frame_id=fid,
+            product_id=0,
+            region=(0, 0, qr * f, qc * f),
+            step=f,
+            conf=0,
+            **geo,
+        )
+        frame_pkts = list(pkts)
+        raw += n
+        for j, (r0, c0, nr, nc) in enumerate(boxes[:200]):
+            pkts, n = _product(
+                pix[:, r0 : r0 + nr, c0 : c0 + nc],
+                ptype="SHIP_CROP",
+                frame_id=fid,
+                product_id=1 + j,
+                region=(r0, c0, nr, nc),
+                step=1,
+                conf=200,
+                **geo,
+            )
+            frame_pkts += pkts
+            raw += n
+        coded += sum(len(p) - wf.PACKET_OVERHEAD for p in frame_pkts)
+        frames.append(frame_pkts)
+    return source, frames, raw, coded
+
+
+def _renumber(pkts: list[bytes], frame_id: int) -> bytes:
+    """The packets with ``frame_id`` patched in (and in the product headers), CRCs redone."""
+    fid = frame_id.to_bytes(4, "big")
+    out = []
+    for p in pkts:
+        b = bytearray(p)
+        b[_FID_SEC : _FID_SEC + 4] = fid
+        if b[_SEG_SEC] == 0 and b[_SEG_SEC + 1] == 0:  # the product header is in segment 0
+            b[_FID_PROD : _FID_PROD + 4] = fid
+        b[-2:] = binascii.crc_hqx(memoryview(b)[:-2], wf.CRC16_INIT).to_bytes(2, "big")
+        out.append(bytes(b))
+    return b"".join(out)
+
+
+def build_stream(path: Path, megabytes: float) -> dict:
+    """Write a bench stream of about ``megabytes`` MB to ``path``; what it holds."""
+    source, frames, raw, coded = _pool()
+    target = int(megabytes * 1e6)
+    size = packets = 0
+    fid = 1000
+    with open(path, "wb") as f:
+        while size < target:
+            for pk in frames:
+                data = _renumber(pk, fid)
+                f.write(data)
+                size += len(data)
+                packets += len(pk)
+                fid += 1
+                if size >= target:
+                    break
+    return {
+        "imagery": source,
+        "stream_bytes": size,
+        "packets": packets,
+        "frames": fid - 1000,
+        "compression_ratio": round(raw / coded, 3),
+    }
+
+
+def run_bench(megabytes: float = 256.0, workdir: str | os.PathLike | None = None) -> dict:
+    """Build a stream, ingest it (twice), export it; the figures as a dict."""
+    from ground_station.export import export_products
+    from ground_station.ingest import ingest_files
+
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="gs-bench-") as tmp:
+        tmp = Path(tmp)
+        stream = tmp / "pass.bin"
+        t0 = time.perf_counter()
+        info = build_stream(stream, megabytes)
+        build_s = time.perf_counter() - t0
+        db = tmp / "catalogue.sqlite"
+        c0, t0 = time.process_time(), time.perf_counter()
+        st = ingest_files(db, [stream])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        t0 = time.perf_counter()
+        st2 = ingest_files(db, [stream])
+        wall2 = time.perf_counter() - t0
+        # export a sample of frames (export is per frame; all frames of a big stream
+        # would write thousands of files)
+        n_frames = min(info["frames"], 9)
+        ids = list(range(1000, 1000 + n_frames))
+        t0 = time.perf_counter()
+        rep = export_products(db, tmp / "export", frame_ids=ids)
+        exp_s = time.perf_counter() - t0
+        mb = info["stream_bytes"] / 1e6
+        rate = mb / wall
+        return {
+            "stream": info,
+            "ingest": {
+                "seconds": round(wall, 3),
+                "cpu_seconds": round(cpu, 3),
+                "mb_per_s": round(rate, 2),
+                "packets_per_s": round(info["packets"] / wall, 1),
+                "products_completed": st.products_completed,
+                "products_invalid": st.products_invalid,
+                "crc_errors": st.deframe.crc_errors,
+                "target_mb_per_s": 50.0,
+                "meets_target": rate >= 50.0,
+                "projected_15gb_pass_s": round(15e9 / (rate * 1e6), 1),
+            },
+            "reingest_duplicates": {
+                "seconds": round(wall2, 3),
+                "mb_per_s": round(mb / wall2, 2),
+                "duplicates": st2.duplicates,
+                "new_segments": st2.new_segments,
+            },
+            "export": {
+                "frames": len(rep.frames),
+                "crops": len(rep.crops),
+                "megapixels": round(rep.megapixels, 3),
+                "seconds": round(exp_s, 3),
+                "seconds_per_megapixel": round(exp_s / rep.megapixels, 4)
+                if rep.megapixels
+                else None,
+            },
+            "stream_build_seconds": round(build_s, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "cpu_count": os.cpu_count(),
+        }

@@ -1,0 +1,46 @@
+"""``groundstation bench``: ingest throughput and export time on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ground_station.commands._common import JsonOption, print_json
+
+
+def bench(
+    megabytes: Annotated[
+        float, typer.Option(min=1.0, help="Size of the packet stream to ingest, in MB.")
+    ] = 256.0,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Folder for the temporary stream and catalogue.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure ingest MB/s and packets/s, and export seconds per megapixel.
+
+    Builds a packet stream, ingests it into a fresh catalogue (then again: all
+    duplicates) and exports a sample of its frames.
+    """
+    from ground_station.bench import run_bench
+
+    r = run_bench(megabytes, workdir)
+    if json_out:
+        print_json(r)
+        return
+    i, e = r["ingest"], r["export"]
+    s = r["stream"]
+    typer.echo(f"stream: {s['stream_bytes'] / 1e6:.1f} MB, {s['packets']} packets, {s['imagery']}")
+    typer.echo(
+        f"ingest: {i['mb_per_s']} MB/s, {i['packets_per_s']:.0f} packets/s "
+        f"(target 50 MB/s: {'met' if i['meets_target'] else 'NOT met'}); "
+        f"15 GB pass in {i['projected_15gb_pass_s']} s"
+    )
+    typer.echo(f"re-ingest (all duplicates): {r['reingest_duplicates']['mb_per_s']} MB/s")
+    typer.echo(f"export: {e['seconds_per_megapixel']} s/Mpx ({e['megapixels']} Mpx)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

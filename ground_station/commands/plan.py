@@ -1,0 +1,197 @@
+"""``groundstation plan``: contact windows, pass budgets and the downlink plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
+from ground_station.errors import InputError, InputFileError, NoContactError
+
+
+def _when(text: str | None, what: str, default: datetime) -> datetime:
+    if text is None:
+        return default
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{what} {text!r} is not an ISO 8601 time (2026-03-01T10:00:00Z)"
+        ) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def plan(
+    tle: Annotated[
+        Path, typer.Option("--tle", help="Two-line element set of the satellite (file).")
+    ],
+    station: Annotated[
+        list[str],
+        typer.Option(
+            "--station",
+            help="Ground station as LAT,LON,ALT_M (degrees, metres), optionally "
+            "NAME=LAT,LON,ALT_M; repeatable.",
+        ),
+    ],
+    rate_bps: Annotated[
+        int, typer.Option("--rate-bps", min=1, help="Downlink bit rate on the air.")
+    ],
+    db: DbOption = Path("catalogue.sqlite"),
+    start: Annotated[
+        str | None,
+        typer.Option(help="Start of the interval, ISO 8601 (no zone: UTC). Default: now."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="End of the interval, ISO 8601. Default: start + 24 h.")
+    ] = None,
+    min_elevation: Annotated[
+        float, typer.Option("--min-elevation", min=0.0, max=89.9, help="Elevation mask, degrees.")
+    ] = 10.0,
+    acquisition_s: Annotated[
+        float, typer.Option(min=0.0, help="Seconds after AOS before data flows (lock).")
+    ] = 10.0,
+    request_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--request-out",
+            help="Write the DOWNLINK_REQUEST telecommand for the first pass to this file "
+            "(and log it in the catalogue).",
+            dir_okay=False,
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Contact windows, the byte budget of each pass, and what to downlink in each.
+
+    Ships by confidence first, then quicklooks, then missing segments of incomplete
+    products, by value per byte. Exit code 4 when there is no contact in the interval.
+    """
+    from ground_station.passes import Station, contact_windows, pass_budget_bytes
+    from ground_station.plan import encode_request, plan_passes
+
+    t0 = _when(start, "--start", datetime.now(UTC).replace(microsecond=0))
+    t1 = _when(end, "--end", t0 + timedelta(hours=24))
+    try:
+        tle_text = tle.read_text()
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputFileError(f"TLE file {tle} does not exist") from None
+    except UnicodeDecodeError:
+        raise InputError(f"TLE file {tle} is not text") from None
+    stations = []
+    for s in station:
+        name, _, coords = s.rpartition("=")
+        stations.append(Station.parse(coords, name=name, min_elevation_deg=min_elevation))
+    windows = contact_windows(tle_text, stations, t0, t1)
+    if not windows:
+        raise NoContactError(
+            f"no contact above {min_elevation} deg between {t0.isoformat()} and {t1.isoformat()}"
+        )
+    budgets = [pass_budget_bytes(w, rate_bps, acquisition_s=acquisition_s) for w in windows]
+    plans = plan_passes(db, windows, rate_bps, budget_bytes=budgets)
+    first = plans[0]
+    request = encode_request(first.releases + first.items, first.seq_count)
+    if request_out is not None:
+        import json
+
+        from ground_station.catalogue import Catalogue
+
+        tmp = request_out.with_name(request_out.name + ".part")
+        tmp.write_bytes(request)
+        tmp.replace(request_out)
+        with Catalogue.open(db) as cat, cat.transaction() as con:
+            con.execute(
+                "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
+                (
+                    datetime.now(UTC).isoformat(),
+                    first.seq_count,
+                    request,
+                    json.dumps(first.to_json()),
+                ),
+            )
+    if json_out:
+        print_json(
+            {
+                "start": t0.isoformat(),
+                "end": t1.isoformat(),
+                "rate_bps": rate_bps,
+                "passes": [p.to_json() for p in plans],
+                "unscheduled": [i.to_json() for i in plans[-1].deferred],
+                "request_file": str(request_out) if request_out else None,
+                "request_bytes": len(request),
+            }
+        )
+        return
+    _print_tables(plans, request, request_out)
+
+
+def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ground_station.plan import TIER_NAMES
+
+    console = Console(width=120)
+    t = Table(title="Contact windows and budgets")
+    for col in ("#", "station", "AOS (UTC)", "LOS (UTC)", "minutes", "max el", "budget", "planned"):
+        t.add_column(col, justify="right" if col not in ("station",) else "left")
+    for k, p in enumerate(plans):
+        w = p.window
+        t.add_row(
+            str(k),
+            w.station,
+            w.aos.strftime("%Y-%m-%d %H:%M:%S"),
+            w.los.strftime("%H:%M:%S"),
+            f"{w.duration_s / 60:.1f}",
+            f"{w.max_elevation_deg:.1f}",
+            human_bytes(p.budget_bytes),
+            f"{human_bytes(p.planned_bytes)} ({len(p.items)})",
+        )
+    console.print(t)
+    first = plans[0]
+    if first.directory is None:
+        console.print("no STORE_DIRECTORY in the catalogue yet")
+    else:
+        d = first.directory
+        console.print(
+            f"on board (store directory #{d['product_id']} of {d['time']}): {d['entries']} products"
+        )
+    for note in first.notes:
+        console.print(f"note: {note}")
+    items = [i for p in plans for i in p.items]
+    t = Table(title="Downlink plan")
+    for col in ("pass", "tier", "frame", "product", "type", "conf", "segments", "bytes", "why"):
+        t.add_column(col)
+    for i in items:
+        t.add_row(
+            str(i.pass_index),
+            TIER_NAMES[i.tier],
+            str(i.frame_id),
+            str(i.product_id),
+            i.product_type,
+            f"{i.confidence / 256:.2f}" if i.product_type == "SHIP_CROP" else "",
+            f"{i.segment_first}-{i.segment_last}" + (" (part)" if i.partial else ""),
+            human_bytes(i.bytes),
+            i.reason,
+        )
+    console.print(t)
+    if first.releases:
+        console.print(
+            "release on board (complete on the ground): "
+            + ", ".join(f"{r.frame_id}/{r.product_id}" for r in first.releases)
+        )
+    left = plans[-1].deferred
+    if left:
+        size = human_bytes(sum(i.bytes for i in left))
+        console.print(f"{len(left)} candidates fit in none of these passes ({size})")
+    where = f" -> {request_out}" if request_out else " (not written: --request-out FILE)"
+    console.print(
+        f"DOWNLINK_REQUEST for pass 0: {len(first.releases) + len(first.items)} entries, "
+        f"{len(request)} bytes{where}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)

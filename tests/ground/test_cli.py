@@ -1,0 +1,209 @@
+"""The ``groundstation`` CLI: --help everywhere, --json, exit codes, one error line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from gs_streams import directory_product, frame_products, stream_of, synthetic_frame
+
+from ground_station.cli import main
+from ground_station.plan import decode_request
+from triage import wire_format as wf
+
+SEED = 20261201
+ISS_TLE = """ISS (ZARYA)
+1 25544U 98067A   14020.93268519  .00009878  00000-0  18200-3 0  5082
+2 25544  51.6498 109.4756 0003572  55.9686 274.8005 15.49815350868473
+"""
+
+
+def run(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["groundstation", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def files(tmp_path):
+    frame = synthetic_frame(SEED)
+    products = frame_products(frame, 5)
+    entries = [
+        {
+            "frame_id": 5,
+            "product_id": k,
+            "product_type": wf.PRODUCT_BY_NAME[t].code,
+            "class_id": 2 if t == "SHIP_CROP" else 255,
+            "confidence": 200 if t == "SHIP_CROP" else 0,
+            "flags": 1,
+            "segment_count": -(-len(p) // 1024),
+            "product_bytes": len(p),
+        }
+        for k, (p, t) in enumerate(
+            zip(
+                products,
+                ["QUICKLOOK", "SHIP_CROP", "SHIP_CROP", "SHIP_CROP", "FRAME_SUMMARY"],
+                strict=True,
+            )
+        )
+    ]
+    pk = stream_of([directory_product(entries, 1, 1_772_000_000), *products])
+    (tmp_path / "pass.bin").write_bytes(b"".join(pk[:10] + pk[12:]))
+    (tmp_path / "rest.bin").write_bytes(b"".join(pk[10:12]))
+    (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 50)
+    (tmp_path / "tle.txt").write_text(ISS_TLE)
+    return tmp_path
+
+
+@pytest.mark.parametrize("cmd", ["ingest", "export", "plan", "status", "bench", "version"])
+def test_help_everywhere(capsys, monkeypatch, cmd):
+    code, out, _ = run(capsys, monkeypatch, cmd, "--help")
+    assert code == 0 and "Usage" in out
+
+
+def test_ingest_status_export_json(capsys, monkeypatch, files):
+    db = str(files / "c.sqlite")
+    code, out, _ = run(capsys, monkeypatch, "ingest", str(files / "pass.bin"), "--db", db, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["products_completed"] == 5 and doc["new_segments"] == doc["deframe"]["packets"]
+    code, out, _ = run(capsys, monkeypatch, "status", "--db", db, "--json")
+    s = json.loads(out)
+    assert code == 0
+    assert s["products"]["incomplete"] == 1 and s["missing_segments"] == 2
+    # stream packets 10 and 11: directory (1 packet), quicklook (4), then crop 1 segments 5, 6
+    assert s["incomplete"][0]["missing"] == [[5, 6]]
+    assert s["store_directory"]["entries"] == 5
+    code, out, _ = run(
+        capsys, monkeypatch, "ingest", str(files / "rest.bin"), "--db", db, "--progress"
+    )
+    assert code == 0 and "1 completed" in out
+    code, out, _ = run(
+        capsys, monkeypatch, "export", "--db", db, "--out", str(files / "out"), "--json"
+    )
+    assert code == 0
+    rep = json.loads(out)
+    assert rep["crops"] == 3 and rep["n_detections"] == 3
+    assert (files / "out" / "mosaics" / "frame-5.png").exists()
+
+
+def test_plan_writes_the_request(capsys, monkeypatch, files):
+    db = str(files / "c.sqlite")
+    run(capsys, monkeypatch, "ingest", str(files / "pass.bin"), "--db", db)
+    args = [
+        "plan",
+        "--db",
+        db,
+        "--tle",
+        str(files / "tle.txt"),
+        "--station",
+        "zurich=47.37,8.54,408",
+    ]
+    args += [
+        "--rate-bps",
+        "2000000",
+        "--start",
+        "2014-01-21T00:00:00Z",
+        "--end",
+        "2014-01-21T09:00Z",
+    ]
+    code, out, _ = run(
+        capsys, monkeypatch, *args, "--json", "--request-out", str(files / "req.bin")
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert len(doc["passes"]) == 5
+    assert doc["passes"][0]["window"]["station"] == "zurich"
+    first = doc["passes"][0]
+    assert first["budget_bytes"] > first["planned_bytes"] > 0
+    seq, entries = decode_request((files / "req.bin").read_bytes())
+    assert seq == 0
+    assert (
+        len(entries) == first["request"]["entries"] == len(first["items"]) + len(first["releases"])
+    )
+    code, out, _ = run(capsys, monkeypatch, *args)  # the table
+    assert code == 0 and "Downlink plan" in out and "missing segments" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["ingest", "{f}/garbage.bin", "--db", "{f}/c.sqlite"], 3, "no valid packet"),
+        (["ingest", "{f}/none.bin", "--db", "{f}/c.sqlite"], 1, "does not exist"),
+        (["status", "--db", "{f}/none.sqlite"], 5, "does not exist"),
+        (["status", "--db", "{f}/tle.txt"], 5, "not a ground-station catalogue"),
+        (
+            [
+                "plan",
+                "--db",
+                "{f}/c.sqlite",
+                "--tle",
+                "{f}/tle.txt",
+                "--station",
+                "47,8,0",
+                "--rate-bps",
+                "1000",
+                "--start",
+                "2014-01-21T00:00Z",
+                "--end",
+                "2014-01-21T00:10Z",
+            ],
+            4,
+            "no contact",
+        ),
+        (
+            ["plan", "--tle", "{f}/pass.bin", "--station", "47,8,0", "--rate-bps", "1000"],
+            1,
+            "not text",
+        ),
+        (
+            ["plan", "--tle", "{f}/tle.txt", "--station", "47,8", "--rate-bps", "1000"],
+            1,
+            "LAT,LON,ALT_M",
+        ),
+        (
+            [
+                "plan",
+                "--tle",
+                "{f}/tle.txt",
+                "--station",
+                "47,8,0",
+                "--rate-bps",
+                "1000",
+                "--start",
+                "yesterday",
+            ],
+            1,
+            "ISO 8601",
+        ),
+        (["ingest"], 2, "Missing argument"),
+    ],
+)
+def test_exit_codes_and_one_error_line(capsys, monkeypatch, files, args, code, message):
+    got, _, err = run(capsys, monkeypatch, *[a.format(f=files) for a in args])
+    assert got == code
+    assert message in err
+    if code != 2:
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("groundstation: error: ")
+
+
+def test_bench_json_small(capsys, monkeypatch, tmp_path):
+    code, out, _ = run(
+        capsys, monkeypatch, "bench", "--megabytes", "2", "--workdir", str(tmp_path), "--json"
+    )
+    assert code == 0
+    r = json.loads(out)
+    assert r["stream"]["stream_bytes"] >= 2e6
+    assert r["ingest"]["products_invalid"] == 0 and r["ingest"]["crc_errors"] == 0
+    assert r["ingest"]["products_completed"] > 0 and r["ingest"]["mb_per_s"] > 0
+    assert r["reingest_duplicates"]["new_segments"] == 0
+    assert r["reingest_duplicates"]["duplicates"] == r["stream"]["packets"]
+    assert r["export"]["megapixels"] > 0
+    assert list(tmp_path.iterdir()) == []  # the temporary stream and catalogue are gone
