@@ -32,7 +32,6 @@ ACTIONS = ("nodata", "discard", "crop", "lowres", "land_drop")
 """Per-tile decisions, by the code the grid holds (TRI_ACTION_* in tri_onboard.h)."""
 
 
-
 def _names(fn) -> list[str]:
     out = []
     while (name := fn(len(out))) is not None:
@@ -158,7 +157,7 @@ def request_packet(entries: Sequence, seq_count: int = 0) -> bytes:
         else:
             frame_id, product_id, action, *segs = e
             code = {"send": wf.REQUEST_SEND, "release": wf.REQUEST_RELEASE}.get(action, action)
-            first, last = (segs + [0, 0])[:2] if segs else (0, 0)
+            first, last = [*segs, 0, 0][:2]
             rec = {
                 "frame_id": frame_id,
                 "product_id": product_id,
@@ -289,8 +288,12 @@ class Onboard:
             raise OnboardInputError("budget_bytes must fit 32 bits")
         req = None
         if request is not None:
-            req = bytes(request) if isinstance(request, bytes | bytearray) else request_packet(request)
-        rbuf = ctypes.create_string_buffer(req, len(req)) if req else None
+            if isinstance(request, bytes | bytearray):
+                req = bytes(request)
+            else:
+                req = request_packet(request)
+        # an empty request still goes to the firmware (which refuses and counts it)
+        rbuf = ctypes.create_string_buffer(req, max(1, len(req))) if req is not None else None
         sink = _Collector()
         n = ctypes.c_size_t(0)
         st = self._lib.tri_host_downlink(
@@ -302,8 +305,6 @@ class Onboard:
             None,
             ctypes.byref(n),
         )
-        if req is not None and rbuf is None:  # an empty request: a zero-length buffer
-            raise OnboardInputError("empty DOWNLINK_REQUEST")
         _lib.check(st, "tri_onboard_downlink")
         return bytes(sink.buf)
 

@@ -1,0 +1,180 @@
+"""Independent references for the on-board tests: the test rule classifier
+in numpy, region labelling by breadth-first search, nodata-aware block means,
+synthetic frames, and real Sentinel-2 frames."""
+
+from __future__ import annotations
+
+import ctypes
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from triage_models import tile_spec as ts
+
+from triage.onboard import _lib, config
+
+NODATA, DISCARD, CROP, LOWRES, LAND_DROP = range(5)
+CLOUD, SEA, SHIP, LAND = range(4)
+
+
+def c_preprocess(tile_frame: np.ndarray, r0: int, c0: int, gains) -> tuple[np.ndarray, tuple]:
+    """The firmware's preprocessing of the tile at (r0, c0) of a frame."""
+    lib = _lib.load()
+    frame = np.ascontiguousarray(tile_frame)
+    if frame.dtype == np.uint16:
+        frame = frame.astype("<u2")
+    s = config()["thumb_px"]
+    out = np.zeros((s, s, config()["bands"]), np.int8)
+    stats = (ctypes.c_uint32 * 2)()
+    g = np.ascontiguousarray(gains, dtype=np.uint16)
+    st = lib.tri_host_preprocess_tile(
+        frame.ctypes.data,
+        frame.shape[0],
+        frame.shape[1],
+        frame.dtype.itemsize,
+        r0,
+        c0,
+        g.ctypes.data,
+        out.ctypes.data,
+        stats,
+    )
+    assert st == 0
+    return out, (stats[0], stats[1])
+
+
+def rule_scores(q: np.ndarray) -> np.ndarray:
+    """The test rule classifier (ports/host/app_host.c) on int8 inputs [N, S, S, C]."""
+    u = q.astype(np.int32) + 128
+    px = u.shape[1] * u.shape[2]
+    nir = u[..., 3].reshape(len(u), -1)
+    blue = u[..., 0].reshape(len(u), -1)
+    nir_mean = nir.sum(1) // px
+    blue_mean = blue.sum(1) // px
+    ship = (nir.max(1) >= 200) & (nir_mean < 100)
+    cloud = ~ship & (blue_mean >= 180)
+    sea = ~ship & ~cloud & (nir_mean < 100)
+    win = np.where(ship, SHIP, np.where(cloud, CLOUD, np.where(sea, SEA, LAND)))
+    score = np.array([120, 120, 100, 60])[win]
+    out = np.full((len(u), 4), -120, np.int32)
+    out[np.arange(len(u)), win] = score
+    return out
+
+
+def expected_grid(frame: np.ndarray, nodata: int, policy, gains=None):
+    """(classes, confidences, actions) of the rule classifier + shipped policy."""
+    spec = ts.tile_spec()
+    ys = ts.tile_origins(frame.shape[0], spec)
+    xs = ts.tile_origins(frame.shape[1], spec)
+    t = spec.tile_px
+    cls = np.zeros((len(ys), len(xs)), np.uint8)
+    conf = np.zeros_like(cls)
+    act = np.zeros_like(cls)
+    dmin = policy.discard_min_q(spec)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            tile = frame[y : y + t, x : x + t]
+            nd = np.all(tile == nodata, axis=2).sum()
+            if 2 * nd > t * t:
+                cls[i, j], conf[i, j], act[i, j] = 255, 0, NODATA
+                continue
+            q = ts.preprocess_tiles(tile[None], gains)
+            s = rule_scores(q)[0]
+            top = int(np.argmax(s))
+            cls[i, j] = top
+            conf[i, j] = s[top] + 128
+            if s[SHIP] >= policy.ship_crop_min_q:
+                act[i, j] = CROP
+            elif s[top] >= dmin[top]:
+                act[i, j] = DISCARD
+            elif top == LAND:
+                act[i, j] = LAND_DROP if policy.land_policy == "drop" else LOWRES
+            else:
+                act[i, j] = LOWRES
+    return cls, conf, act
+
+
+def label_regions(mask: np.ndarray) -> list[list[tuple[int, int]]]:
+    """8-connected components of a boolean grid, in raster order of their first cell."""
+    seen = np.zeros_like(mask, bool)
+    regions = []
+    for i, j in zip(*np.nonzero(mask), strict=True):
+        if seen[i, j]:
+            continue
+        comp = []
+        todo = deque([(i, j)])
+        seen[i, j] = True
+        while todo:
+            a, b = todo.popleft()
+            comp.append((a, b))
+            for da in (-1, 0, 1):
+                for db in (-1, 0, 1):
+                    y, x = a + da, b + db
+                    inside = 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1]
+                    if inside and mask[y, x] and not seen[y, x]:
+                        seen[y, x] = True
+                        todo.append((y, x))
+        regions.append(sorted(comp))
+    return regions
+
+
+def region_box(cells, frame_shape) -> tuple[int, int, int, int]:
+    """Pixel box (row0, col0, rows, cols) covered by the tiles of a region."""
+    spec = ts.tile_spec()
+    ys = ts.tile_origins(frame_shape[0], spec)
+    xs = ts.tile_origins(frame_shape[1], spec)
+    t = spec.tile_px
+    r0 = min(ys[a] for a, _ in cells)
+    c0 = min(xs[b] for _, b in cells)
+    r1 = max(ys[a] for a, _ in cells) + t
+    c1 = max(xs[b] for _, b in cells) + t
+    return r0, c0, r1 - r0, c1 - c0
+
+
+def block_mean(frame: np.ndarray, r0, c0, rows, cols, f, nodata) -> np.ndarray:
+    """[bands, rows//f, cols//f] means of valid samples (rounded half up), nodata if none."""
+    sub = frame[r0 : r0 + (rows // f) * f, c0 : c0 + (cols // f) * f].astype(np.int64)
+    h, w, b = sub.shape
+    blocks = sub.reshape(h // f, f, w // f, f, b)
+    valid = blocks != nodata
+    n = valid.sum(axis=(1, 3))
+    s = np.where(valid, blocks, 0).sum(axis=(1, 3))
+    mean = np.where(n > 0, (s + n // 2) // np.maximum(n, 1), nodata)
+    return mean.transpose(2, 0, 1).astype(frame.dtype)
+
+
+def synthetic_frame(rows: int, cols: int, seed: int, ships=(), land=None, cloud=None, nodata=None):
+    """Sea-like noise with bright NIR ships (r, c), a land rectangle, a cloud rectangle and a
+    no-data rectangle (each (r0, c0, r1, c1)); uint16 [rows, cols, 4]."""
+    rng = np.random.default_rng(seed)
+    f = rng.integers(600, 1600, (rows, cols, 4)).astype(np.uint16)
+    f[..., 3] = rng.integers(200, 900, (rows, cols))
+    if land is not None:
+        r0, c0, r1, c1 = land
+        f[r0:r1, c0:c1] = rng.integers(9000, 20000, (r1 - r0, c1 - c0, 4))
+    if cloud is not None:
+        r0, c0, r1, c1 = cloud
+        f[r0:r1, c0:c1] = rng.integers(50000, 65536, (r1 - r0, c1 - c0, 4))
+    for r, c in ships:
+        f[r : r + 3, c : c + 5, 3] = 60000
+        f[r : r + 3, c : c + 5, :3] = 9000
+    if nodata is not None:
+        r0, c0, r1, c1 = nodata
+        f[r0:r1, c0:c1] = 0
+    return f
+
+
+def real_frame(data_dir: Path, port: str, r0: int, c0: int, rows: int, cols: int):
+    """A [rows, cols, 4] uint16 window of a sen2ships port (bands B02, B03, B04, B08),
+    with its geotransform and EPSG code."""
+    import rasterio
+    from rasterio.windows import Window
+
+    spec = ts.tile_spec()
+    bands = []
+    for b in spec.bands:
+        with rasterio.open(data_dir / "sen2ships" / port / f"{b.sentinel2}.tif") as ds:
+            bands.append(ds.read(1, window=Window(c0, r0, cols, rows)))
+            t = ds.transform
+            epsg = ds.crs.to_epsg() if ds.crs else 0
+    gt = (t.c + c0 * t.a + r0 * t.b, t.a, t.b, t.f + c0 * t.d + r0 * t.e, t.d, t.e)
+    return np.stack(bands, axis=-1).astype(np.uint16), gt, epsg or 0

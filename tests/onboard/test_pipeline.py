@@ -1,0 +1,197 @@
+"""One frame through the host build, with the test rule classifier, against
+independent references: the grid against the Python preprocessing + rule +
+policy, ship and low-resolution regions against breadth-first labelling,
+every product's pixels against the frame (crops exactly, quicklook and land
+as nodata-aware block means), the class map and the summary against the
+grid; every packet header through `spacepackets`, every CRC, every band
+through libaec.
+
+Scenes (seed 20240123): sea with ships (one alone, two merging across
+overlapping tiles, one at a corner), a land block, a cloud block, a no-data
+collar; frame sizes that are not multiples of the tile or the stride.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from spacepackets.ccsds.spacepacket import PacketType, SequenceFlags, SpacePacketHeader
+from triage_models.policy import load_policy
+
+from triage import wire_format as wf
+from triage.onboard import FrameMeta, Onboard, config
+from triage.onboard.products import decode_stream, parse_packets
+
+from .helpers import (
+    CROP,
+    LOWRES,
+    block_mean,
+    expected_grid,
+    label_regions,
+    region_box,
+    synthetic_frame,
+)
+
+SEED = 20240123
+GT = (500000.0, 10.0, 0.0, 4800000.0, 0.0, -10.0)
+
+SCENES = {
+    "mixed": dict(
+        rows=203,
+        cols=317,
+        ships=[(40, 50), (44, 66), (150, 20), (195, 310)],
+        land=(0, 200, 90, 317),
+        cloud=(120, 120, 180, 200),
+        nodata=(0, 0, 203, 20),
+    ),
+    "open_sea": dict(rows=64, cols=97, ships=[(10, 10)]),
+    "no_ship": dict(rows=96, cols=96, land=(40, 40, 96, 96)),
+}
+
+
+def _run(scene: dict, frame_id: int = 11, store_bytes: int = 4 << 20):
+    frame = synthetic_frame(
+        scene["rows"],
+        scene["cols"],
+        SEED + frame_id,
+        ships=scene.get("ships", ()),
+        land=scene.get("land"),
+        cloud=scene.get("cloud"),
+        nodata=scene.get("nodata"),
+    )
+    meta = FrameMeta.for_frame(
+        frame,
+        frame_id,
+        nodata=0,
+        time_s=1_700_000_000,
+        time_sub=1234,
+        crs_epsg=32631,
+        geotransform=GT,
+    )
+    ob = Onboard(store_bytes, classifier="rule")
+    rep = ob.process_frame(frame, meta)
+    stream = ob.downlink(1 << 30)
+    return ob, frame, meta, rep, stream
+
+
+@pytest.mark.parametrize("name", sorted(SCENES))
+def test_grid_matches_reference(lib, name):
+    _, frame, _, rep, _ = _run(SCENES[name])
+    assert rep.ok, rep.status_name
+    cls, conf, act = expected_grid(frame, 0, load_policy())
+    assert np.array_equal(rep.classes, cls)
+    assert np.array_equal(rep.confidences, conf)
+    assert np.array_equal(rep.actions, act)
+    assert rep["tiles_nodata"] == int((act == 0).sum())
+    assert rep["tiles_total"] == int((act != 0).sum())
+    for c, nm in enumerate(("cloud", "sea", "ship", "land")):
+        assert rep[f"tiles_{nm}"] == int(((cls == c) & (act != 0)).sum())
+
+
+@pytest.mark.parametrize("name", sorted(SCENES))
+def test_products_match_frame(lib, name):
+    _ob, frame, meta, rep, stream = _run(SCENES[name])
+    cfg = config()
+    prods = decode_stream(stream)
+    fid = meta.frame_id
+    cls, conf, act = expected_grid(frame, 0, load_policy())
+    ships = label_regions(act == CROP)
+    lows = label_regions(act == LOWRES)
+    assert rep["ship_regions"] == len(ships)
+    assert rep["land_regions"] == len(lows)
+    n_products = 2 + len(ships) + len(lows) + 1
+    assert sorted(prods) == [(fid, i) for i in range(n_products)]
+    for p in prods.values():
+        h = p.header
+        assert (h["frame_id"], h["time_s"], h["time_sub"]) == (fid, 1_700_000_000, 1234)
+        assert (h["frame_rows"], h["frame_cols"], h["crs_epsg"]) == (*frame.shape[:2], 32631)
+        assert tuple(h["geotransform"]) == GT
+
+    q = prods[(fid, 0)]
+    f = cfg["quicklook_factor"]
+    assert q.type_name == "QUICKLOOK"
+    assert (q.header["pixel_step"], q.header["pixel_extent"]) == (f, f)
+    assert np.array_equal(q.bands, block_mean(frame, 0, 0, *frame.shape[:2], f, 0))
+
+    cm = prods[(fid, 1)]
+    assert cm.type_name == "CLASS_MAP"
+    assert np.array_equal(cm.bands[0], cls) and np.array_equal(cm.bands[1], conf)
+    assert cm.header["pixel_step"] == cfg["stride_px"]
+    assert cm.header["pixel_extent"] == cfg["tile_px"]
+
+    m = cfg["context_margin_px"]
+    for k, cells in enumerate(ships):
+        p = prods[(fid, 2 + k)]
+        assert p.type_name == "SHIP_CROP"
+        r0, c0, h, w = region_box(cells, frame.shape)
+        r1, c1 = min(frame.shape[0], r0 + h + m), min(frame.shape[1], c0 + w + m)
+        r0, c0 = max(0, r0 - m), max(0, c0 - m)
+        hd = p.header
+        assert (hd["region_row0"], hd["region_col0"]) == (r0, c0)
+        assert (hd["rows"], hd["cols"], hd["pixel_step"]) == (r1 - r0, c1 - c0, 1)
+        assert hd["class_id"] == 2
+        assert hd["confidence"] == max(int(conf[a, b]) for a, b in cells)
+        assert np.array_equal(p.bands, frame[r0:r1, c0:c1].transpose(2, 0, 1))
+
+    lf = cfg["lowres_factor"]
+    for k, cells in enumerate(lows):
+        p = prods[(fid, 2 + len(ships) + k)]
+        assert p.type_name == "LAND"
+        r0, c0, h, w = region_box(cells, frame.shape)
+        assert (p.header["region_row0"], p.header["region_col0"]) == (r0, c0)
+        assert p.header["pixel_step"] == lf
+        assert np.array_equal(p.bands, block_mean(frame, r0, c0, h, w, lf, 0))
+        best = max(cells, key=lambda ab: (int(conf[ab]), -ab[0], -ab[1]))
+        assert (p.header["class_id"], p.header["confidence"]) == (cls[best], conf[best])
+
+    s = prods[(fid, n_products - 1)]
+    assert s.type_name == "FRAME_SUMMARY"
+    assert s.summary["tiles_total"] == rep["tiles_total"]
+    assert s.summary["tiles_nodata"] == rep["tiles_nodata"]
+    assert s.summary["ship_regions"] == len(ships)
+    assert s.summary["products"] == n_products
+    assert list(s.summary["tiles_by_class"]) == [
+        rep[f"tiles_{c}"] for c in ("cloud", "sea", "ship", "land")
+    ]
+
+
+def test_every_packet_header_parses_with_spacepackets(lib):
+    ob, _, _meta, _, stream = _run(SCENES["mixed"])
+    stream = ob.directory() + stream
+    packets = parse_packets(stream)  # checks every CRC
+    counts: dict[int, int] = {}
+    pos = 0
+    for p in packets:
+        hdr = SpacePacketHeader.unpack(p.raw[:6])
+        assert hdr.packet_type == PacketType.TM
+        assert hdr.sec_header_flag
+        assert hdr.apid == p.apid
+        assert hdr.data_len == len(p.raw) - 7
+        assert hdr.seq_count == counts.get(hdr.apid, 0)
+        counts[hdr.apid] = hdr.seq_count + 1
+        n = p.secondary["segment_count"]
+        i = p.secondary["segment_index"]
+        want = (
+            SequenceFlags.UNSEGMENTED
+            if n == 1
+            else SequenceFlags.FIRST_SEGMENT
+            if i == 0
+            else SequenceFlags.LAST_SEGMENT
+            if i == n - 1
+            else SequenceFlags.CONTINUATION_SEGMENT
+        )
+        assert hdr.seq_flags == want
+        assert wf.PRODUCT_BY_APID[hdr.apid]
+        if i < n - 1:
+            assert len(p.segment) == wf.MAX_SEGMENT_BYTES
+        pos += len(p.raw)
+    assert pos == len(stream)
+    assert wf.PRODUCT_BY_NAME["STORE_DIRECTORY"].apid in counts
+
+
+def test_compression_pays_off_on_sea(lib):
+    _, frame, _, rep, stream = _run(SCENES["open_sea"])
+    crop = next(p for p in decode_stream(stream).values() if p.type_name == "SHIP_CROP")
+    raw = crop.bands.nbytes
+    assert sum(crop.header["band_bytes"]) < raw
+    assert rep["bytes_added"] < frame.nbytes
