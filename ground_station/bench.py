@@ -250,6 +250,7 @@ def run_bench(megabytes: float = 256.0, workdir: str | os.PathLike | None = None
                 "seconds": round(wall, 3),
                 "cpu_seconds": round(cpu, 3),
                 "mb_per_s": round(rate, 2),
+                "cpu_mb_per_s": round(mb / cpu, 2),
                 "packets_per_s": round(info["packets"] / wall, 1),
                 "products_completed": st.products_completed,
                 "products_invalid": st.products_invalid,

@@ -25,6 +25,9 @@ objects). Its output does not depend on how the stream is chunked.
 :func:`reference_deframe` is the slow, obvious loop over :func:`examine`;
 tests hold the two to the same result.
 
+Idle packets (APID 0x7FF, secondary-header flag 0 or 1) are held to the same
+rules as the others (header, length, CRC) and then skipped.
+
 CRC: the wire format's CRC-16-CCITT has no final XOR, so the CRC of a whole
 packet (its CRC field included) is zero exactly when the CRC field is right.
 """

@@ -422,8 +422,10 @@ def ingest_files(
     """Ingest packet-stream files, each an independent stream; ``progress(n)`` per chunk."""
     files = [Path(p) for p in paths]
     for p in files:
-        if not p.is_file():
-            raise InputFileError(f"stream {p} does not exist or is not a file")
+        if not p.exists():
+            raise InputFileError(f"stream {p} does not exist")
+        if p.is_dir():
+            raise InputFileError(f"stream {p} is a directory, not a file")
     return _run(
         db,
         [(str(p), lambda p=p: _file_chunks(p, chunk_bytes)) for p in files],
