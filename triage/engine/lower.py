@@ -16,7 +16,37 @@ import numpy as np
 
 from triage.engine import quant
 from triage.engine import tflite as tfl
-from triage.engine.errors import UnsupportedModelError
+from triage.engine.errors import ModelFormatError, UnsupportedModelError
+
+# Inputs each supported operator takes (least, most).
+_ARITY = {
+    tfl.CONV_2D: (2, 3),
+    tfl.DEPTHWISE_CONV_2D: (2, 3),
+    tfl.FULLY_CONNECTED: (2, 3),
+    tfl.AVERAGE_POOL_2D: (1, 1),
+    tfl.MAX_POOL_2D: (1, 1),
+    tfl.MEAN: (2, 2),
+    tfl.REDUCE_MAX: (2, 2),
+    tfl.ADD: (2, 2),
+    tfl.SOFTMAX: (1, 1),
+    tfl.QUANTIZE: (1, 1),
+    tfl.RESHAPE: (1, 2),
+    tfl.CONCATENATION: (1, 8),
+}
+
+# The options table each operator must carry.
+_OPTIONS = {
+    tfl.CONV_2D: "Conv2DOptions",
+    tfl.DEPTHWISE_CONV_2D: "DepthwiseConv2DOptions",
+    tfl.FULLY_CONNECTED: "FullyConnectedOptions",
+    tfl.AVERAGE_POOL_2D: "Pool2DOptions",
+    tfl.MAX_POOL_2D: "Pool2DOptions",
+    tfl.MEAN: "ReducerOptions",
+    tfl.REDUCE_MAX: "ReducerOptions",
+    tfl.ADD: "AddOptions",
+    tfl.SOFTMAX: "SoftmaxOptions",
+    tfl.CONCATENATION: "ConcatenationOptions",
+}
 
 # Largest magnitude one int8 tap adds to an accumulator: 127 * 255.
 TAP_MAX = 127 * 255
@@ -179,6 +209,11 @@ class _Lowerer:
                 f"{where} is {t.type_name}, the engine needs {tfl.TYPE_NAMES[dtype]}"
             )
         np_type = {tfl.INT8: np.int8, tfl.INT32: np.int32}[dtype]
+        size = np.dtype(np_type).itemsize
+        if len(t.data) != t.numel * size:
+            raise UnsupportedModelError(
+                f"{where} holds {len(t.data)} bytes for shape {list(t.shape)}"
+            )
         arr = np.frombuffer(t.data, dtype=np.dtype(np_type).newbyteorder("<"))
         if arr.size != t.numel:
             raise UnsupportedModelError(
@@ -668,6 +703,19 @@ class _Lowerer:
                 )
             if len(op.outputs) != 1:
                 raise UnsupportedModelError(f"{op.describe()}: {len(op.outputs)} outputs")
+            lo, hi = _ARITY[op.code]
+            if not lo <= len(op.inputs) <= hi:
+                raise UnsupportedModelError(
+                    f"{op.describe()}: {len(op.inputs)} inputs, expected {lo} to {hi}"
+                )
+            if any(i < 0 for i in op.inputs[: max(1, lo)]):
+                raise UnsupportedModelError(f"{op.describe()}: a required input is missing")
+            want = _OPTIONS.get(op.code)
+            if want is not None and op.options.get("_type") != want:
+                raise ModelFormatError(
+                    f"{op.describe()} carries {op.options.get('_type', 'no options')},"
+                    f" expected {want}"
+                )
             h(op)
         a_in = self.act(None, m.inputs[0], "model input")
         self.act(None, m.outputs[0], "model output")

@@ -108,9 +108,13 @@ class HostModel:
         self.name = name
         self.address = lib.model_address(name)
         self.arena_bytes = int(lib.lib.tnn_arena_size(self.address))
-        self._arena = np.zeros(max(1, (self.arena_bytes + 3) // 4), dtype=np.uint32)
+        # exactly arena_bytes long (malloc'd, so aligned): under ASan any access
+        # past the planned arena is reported
+        self._arena = np.zeros(max(1, self.arena_bytes), dtype=np.uint8)
+        if self._arena.ctypes.data % ARENA_ALIGN:
+            raise EngineRuntimeError("numpy returned a misaligned arena")
         self.ctx = Ctx()
-        res = self.bind(self._arena.ctypes.data, self._arena.nbytes)
+        res = self.bind(self._arena.ctypes.data, self.arena_bytes)
         if res.status != 0:
             raise EngineRuntimeError(
                 f"tnn_bind({name}) failed: {res.name} (step {res.failed_step}, asked"
@@ -157,4 +161,4 @@ class HostModel:
         st = self.lib.lib.tnn_host_run_steps(ctypes.byref(self.ctx), n_steps)
         if st != 0:
             raise EngineRuntimeError(f"{self.name}: steps failed: {self.lib.status_str(st)}")
-        return self._arena.view(np.int8)[: self.arena_bytes].copy()
+        return self._arena.view(np.int8).copy()

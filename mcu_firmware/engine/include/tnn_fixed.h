@@ -13,8 +13,10 @@
 #include <stdint.h>
 
 /*
- * round(a * b / 2^31), halves away from zero, saturating the one overflow
- * (INT32_MIN * INT32_MIN). In Q0.31 terms: the product of two fractions.
+ * round(a * b / 2^31), saturating the one overflow (INT32_MIN * INT32_MIN);
+ * in Q0.31 terms the product of two fractions. Exact halves round up (+0.5
+ * to 1, -0.5 to 0): gemmlowp adds 2^30 to a non-negative product and
+ * 1 - 2^30 to a negative one, then truncates toward zero.
  * The division by 2^31 truncates toward zero (as C's / does); it is done
  * with a shift after biasing negative values, to avoid a 64-bit division
  * call on the Cortex-M4.

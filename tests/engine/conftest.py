@@ -1,0 +1,130 @@
+"""Fixtures of the engine's tests: the kernel plan's models compiled into one
+host library, the representative CNN (and the shipped classifier when it
+exists) exported and built, the TFLM references.
+
+Builds go to ``<build_dir>/engine-tests`` and are shared by the pytest-xdist
+workers under a file lock; make and the exporter only redo what changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+
+import kernel_plan
+import numpy as np
+import pytest
+
+from triage import paths
+from triage.engine import build, export, oracle, refmodel, runtime
+
+SHIPPED_TFLITE = paths.repo_root() / "models" / "shipped" / "classifier.tflite"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def engine_root(build_dir: Path) -> Path:
+    root = build_dir / "engine-tests"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def kernel_cases() -> list[kernel_plan.Case]:
+    return kernel_plan.build_plan()
+
+
+@pytest.fixture(scope="session")
+def kernel_models_dir(engine_root: Path, kernel_cases) -> Path:
+    """Every plan case exported (as ``<case name>_model.c``) into one folder."""
+    d = engine_root / f"kernels-{kernel_plan.plan_digest(kernel_cases)[:12]}"
+    with locked(engine_root / "kernels.lock"):
+        models = d / "models"
+        for c in kernel_cases:
+            export.export_model(c.tflite, models, name=c.name, alias_reshape=c.alias_reshape)
+    return d
+
+
+@pytest.fixture(scope="session")
+def kernel_lib(engine_root: Path, kernel_models_dir: Path) -> runtime.EngineLib:
+    with locked(engine_root / "kernels.lock"):
+        so = build.engine_lib(kernel_models_dir / "models", kernel_models_dir / "build")
+    return runtime.EngineLib(so)
+
+
+@pytest.fixture(scope="session")
+def repcnn_tflite(engine_root: Path) -> bytes:
+    return refmodel.cached_representative_tflite(engine_root / "cache")
+
+
+@pytest.fixture(scope="session")
+def shipped_tflite() -> bytes:
+    if not SHIPPED_TFLITE.exists():
+        pytest.skip(f"no shipped classifier yet ({SHIPPED_TFLITE} absent)")
+    return SHIPPED_TFLITE.read_bytes()
+
+
+class BuiltModel:
+    """An exported model in its own folder, with its host library."""
+
+    def __init__(self, name: str, tflite: bytes, root: Path) -> None:
+        self.name = name
+        self.tflite = tflite
+        self.root = root
+        self.models = root / "models"
+        with locked(root / "build.lock"):
+            self.report = export.export_model(tflite, self.models, name=name)
+            so = build.engine_lib(self.models, root / "build")
+        self.lib = runtime.EngineLib(so)
+        self.host = self.lib.model(name)
+        self.input_shape = self.report.input_shape
+
+    def tflm(self, x: np.ndarray) -> np.ndarray:
+        return oracle.tflm_run(self.tflite, x, self.input_shape)
+
+
+def _built(engine_root: Path, name: str, tflite: bytes) -> BuiltModel:
+    sha = export.compile_model(tflite).sha256[:12]
+    return BuiltModel(name, tflite, engine_root / f"{name}-{sha}")
+
+
+@pytest.fixture(scope="session")
+def repcnn(engine_root: Path, repcnn_tflite: bytes) -> BuiltModel:
+    return _built(engine_root, "repcnn", repcnn_tflite)
+
+
+@pytest.fixture(scope="session")
+def shipped(engine_root: Path, shipped_tflite: bytes) -> BuiltModel:
+    return _built(engine_root, "classifier", shipped_tflite)
+
+
+@pytest.fixture(params=["repcnn", "classifier"])
+def whole_model(request) -> BuiltModel:
+    """The representative CNN, and the shipped classifier once it exists."""
+    return request.getfixturevalue("repcnn" if request.param == "repcnn" else "shipped")
+
+
+def assert_same_int8(ours: np.ndarray, ref: np.ndarray, what: str) -> None:
+    """Exact equality, with the first mismatches in the message."""
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
+    bad = np.argwhere(ours != ref)
+    if len(bad):
+        rows = sorted({int(r) for r in bad[:, 0]})
+        first = ", ".join(
+            f"input {r} index {c}: ours {int(ours[r, c])} TFLM {int(ref[r, c])}" for r, c in bad[:8]
+        )
+        raise AssertionError(
+            f"{what}: {len(bad)} mismatching values in {len(rows)} of {len(ref)} inputs; {first}"
+        )
