@@ -57,6 +57,11 @@ class IngestStats:
     malformed: dict[str, int] = field(default_factory=dict)
     """CRC-valid packets that break a wire-format rule, by rule."""
     duplicates: int = 0
+    sequence_gaps: int = 0
+    """Breaks in a per-APID packet sequence count within a stream (lost packets, or garbage)."""
+    packets_lost_estimate: int = 0
+    """Packets the sequence counts say were skipped (forward jumps of less than half the
+    14-bit range); an estimate of the link's losses, not used for reassembly."""
     conflicts: int = 0
     """Packets whose product fields contradict earlier packets of the same product."""
     new_segments: int = 0
@@ -103,6 +108,7 @@ class Ingestor:
         self.cat = cat
         self.stats = IngestStats()
         self._states: dict[int, _State] = {}
+        self._last_seq: dict[int, int] = {}
 
     # ------------------------------------------------------------ streams
 
@@ -111,6 +117,7 @@ class Ingestor:
     ) -> None:
         """One stream (a pass, a file): packets never span two streams."""
         d = Deframer()
+        self._last_seq: dict[int, int] = {}
         for chunk in chunks:
             self._process(d.feed(chunk))
             if progress is not None:
@@ -128,6 +135,7 @@ class Ingestor:
         st = self.stats
         st.batches += 1
         cols = parse_batch(batch)
+        self._count_sequence(cols.primary["apid"], cols.primary["seq_count"])
         ok, broken = check_packets(cols)
         for name, n in broken.items():
             st.malformed[name] = st.malformed.get(name, 0) + n
@@ -156,6 +164,20 @@ class Ingestor:
         except BaseException:
             self._states.clear()  # the transaction rolled back: forget what it changed
             raise
+
+    def _count_sequence(self, apid: np.ndarray, seq: np.ndarray) -> None:
+        """Sequence-count breaks per APID, in arrival order (whole packets only)."""
+        half = wf.SEQ_COUNT_MODULO // 2
+        for a in np.unique(apid).tolist():
+            counts = seq[apid == a]
+            last = self._last_seq.get(a)
+            prev = np.r_[last if last is not None else counts[0] - 1, counts[:-1]]
+            step = (counts - prev) % wf.SEQ_COUNT_MODULO
+            breaks = step != 1
+            self.stats.sequence_gaps += int(np.count_nonzero(breaks))
+            forward = breaks & (step < half) & (step > 0)
+            self.stats.packets_lost_estimate += int((step[forward] - 1).sum())
+            self._last_seq[a] = int(counts[-1])
 
     def _store(
         self,

@@ -84,6 +84,10 @@ def ingest(
             f"({d.resyncs} resyncs)"
         )
         typer.echo(
+            f"sequence counts: {stats.sequence_gaps} breaks, about "
+            f"{stats.packets_lost_estimate} packets lost on the link"
+        )
+        typer.echo(
             f"products: {stats.products_new} new, {stats.products_completed} completed, "
             f"{stats.products_invalid} invalid"
         )

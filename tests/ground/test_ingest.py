@@ -312,3 +312,18 @@ def test_catalogue_errors_are_clear(tmp_path):
     ingest_bytes(db, b"")
     with Catalogue.open(db, write=True), pytest.raises(CatalogueError, match="busy"):
         Catalogue.open(db, write=True)
+
+
+def test_sequence_counts_estimate_link_losses(scene, tmp_path):
+    """Ship-crop packets numbered continuously on their APID; losses show as gaps."""
+    frames = scene[0]
+    crops = [p for fid in FRAME_IDS for p in frame_products(frames[fid], fid)[1:4]]
+    pkts: list[bytes] = []
+    for c in crops:
+        pkts += packets_of(c, len(pkts))  # one APID: the count runs on across products
+    assert len(pkts) > 40
+    lost = {3, 4, 5, 17, 30}  # three runs: 3 breaks, 5 packets
+    st = ingest_bytes(
+        tmp_path / "c.sqlite", b"".join(p for i, p in enumerate(pkts) if i not in lost)
+    )
+    assert (st.sequence_gaps, st.packets_lost_estimate) == (3, 5)
