@@ -23,6 +23,7 @@ from triage.onboard.host import (
     request_packet,
 )
 from triage.onboard.meta import FrameMeta, time_fields
+from triage.onboard.qemu_runner import OpResult, QemuRun, run_on_host, run_on_qemu
 
 __all__ = [
     "ACTIONS",
@@ -33,9 +34,13 @@ __all__ = [
     "Onboard",
     "OnboardError",
     "OnboardInputError",
+    "OpResult",
     "ProductError",
+    "QemuRun",
     "config",
     "has_model",
     "request_packet",
+    "run_on_host",
+    "run_on_qemu",
     "time_fields",
 ]

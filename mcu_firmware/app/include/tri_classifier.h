@@ -28,4 +28,22 @@ typedef struct {
  */
 tri_status_t tri_classifier_tnn(tri_classifier_t *cls, tnn_ctx_t *bound);
 
+/*
+ * A fixed rule instead of a model, for tests on any build (host and the
+ * Cortex-M4 image alike), so that tiling, decisions, regions and products
+ * can be checked against an independent rendering of the rule
+ * (tests/onboard/helpers.py). Never the flight configuration. On
+ * u = q + 128 of the preprocessed input [S][S][C] (C >= 4):
+ *   nir_mean = floor(mean of u[..., 3]), nir_max = max of u[..., 3],
+ *   blue_mean = floor(mean of u[..., 0]);
+ *   ship  if nir_max >= 200 and nir_mean < 100
+ *   cloud elif blue_mean >= 180
+ *   sea   elif nir_mean < 100
+ *   land  otherwise.
+ * The winner scores 120 (cloud, sea), 100 (ship) or 60 (land), the others
+ * -120. input: caller memory of THUMB_PX * THUMB_PX * TRI_CFG_BANDS bytes.
+ * TRI_ERR_NO_IMPL when the model has fewer than 4 bands.
+ */
+tri_status_t tri_classifier_rule(tri_classifier_t *cls, int8_t *input);
+
 #endif /* TRI_CLASSIFIER_H */

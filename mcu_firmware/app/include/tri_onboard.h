@@ -139,7 +139,12 @@ typedef struct {
     tri_onboard_counters_t counters;
 } tri_onboard_t;
 
-/* Bytes of work memory an instance needs. */
+/* Bytes of work memory an instance needs: the tile grid (4 bytes per tile),
+ * region labelling scratch (4 bytes per tile), the regions, and one packet
+ * of scratch; a compile-time constant so that images can size it
+ * statically. */
+#define TRI_ONBOARD_WORK_BYTES                                                                     \
+    (((TRI_GRID_MAX_TILES * 8u + TRI_MAX_REGIONS * 16u + WF_MAX_PACKET_BYTES) + 7u) & ~7u)
 size_t tri_onboard_work_bytes(void);
 
 /*

@@ -36,12 +36,16 @@ typedef struct {
 #define WORK_U8_ARRAYS 4u
 #define WORK_U16_ARRAYS 2u
 
+/* The layout below (grid arrays, regions, a packet at the very end) fits. */
+typedef char work_layout_fits[(TRI_GRID_MAX_TILES * (WORK_U8_ARRAYS + 2u * WORK_U16_ARRAYS) +
+                               TRI_MAX_REGIONS * sizeof(tri_region_t) + WF_MAX_PACKET_BYTES <=
+                           TRI_ONBOARD_WORK_BYTES)
+                              ? 1
+                              : -1];
+
 size_t tri_onboard_work_bytes(void)
 {
-    /* grid arrays, regions, and one packet of scratch at the end */
-    size_t b = (size_t)TRI_GRID_MAX_TILES * (WORK_U8_ARRAYS + 2u * WORK_U16_ARRAYS) +
-               (size_t)TRI_MAX_REGIONS * sizeof(tri_region_t) + WF_MAX_PACKET_BYTES;
-    return (b + 7u) & ~(size_t)7u;
+    return TRI_ONBOARD_WORK_BYTES;
 }
 
 static work_t work_view(const tri_onboard_t *ob)

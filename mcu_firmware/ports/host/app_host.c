@@ -5,9 +5,8 @@
  *
  * Classifiers: the shipped model through the engine when the build has one
  * (classifier_model.h in MODEL_DIR; otherwise kind 1 is refused with
- * TRI_ERR_NO_IMPL), or, for tests only, a fixed rule on the preprocessed
- * input (kind 2, below), so that tiling, decisions, regions and products
- * can be checked against an independent Python rendering of the same rule.
+ * TRI_ERR_NO_IMPL), or, for tests only, the fixed rule of
+ * tri_classifier_rule (kind 2).
  */
 #include <string.h>
 
@@ -41,6 +40,7 @@ typedef tri_status_t (*tri_host_write_fn)(void *ctx, const uint8_t *data, size_t
 size_t tri_host_onboard_bytes(void);
 size_t tri_host_work_bytes(void);
 int tri_host_has_model(void);
+const char *tri_host_model_sha256(void);
 uint32_t tri_host_config_count(void);
 const char *tri_host_config_name(uint32_t i);
 uint32_t tri_host_config_value(uint32_t i);
@@ -70,6 +70,16 @@ size_t tri_host_work_bytes(void)
 int tri_host_has_model(void)
 {
     return TRI_HOST_HAVE_MODEL;
+}
+
+/* SHA-256 of the .tflite the compiled-in model came from ("" without one). */
+const char *tri_host_model_sha256(void)
+{
+#if TRI_HOST_HAVE_MODEL
+    return CLASSIFIER_MODEL_SHA256;
+#else
+    return "";
+#endif
 }
 
 /* The application's constants, by name (tri_app_config.h, triage_config.h). */
@@ -110,58 +120,6 @@ uint32_t tri_host_config_value(uint32_t i)
     return i < tri_host_config_count() ? config[i].value : 0u;
 }
 
-/* ---- the test rule classifier (kind 2) ----
- * On u = q + 128 of the preprocessed input [S][S][C]:
- *   nir_mean = floor(mean of u[..., 3]), nir_max = max of u[..., 3],
- *   blue_mean = floor(mean of u[..., 0]);
- *   ship  if nir_max >= 200 and nir_mean < 100
- *   cloud elif blue_mean >= 180
- *   sea   elif nir_mean < 100
- *   land  otherwise.
- * The winner scores 120 (cloud, sea), 100 (ship) or 60 (land), the others
- * -120. tests/onboard/rule.py renders the same rule in numpy. */
-#if TRI_CFG_BANDS >= 4
-static int8_t *rule_input(void *ctx)
-{
-    return ((tri_host_t *)ctx)->rule_input;
-}
-
-static tri_status_t rule_run(void *ctx, int8_t *scores)
-{
-    const int8_t *q = ((tri_host_t *)ctx)->rule_input;
-    const uint32_t px = (uint32_t)TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX;
-    uint32_t nir_sum = 0;
-    uint32_t nir_max = 0;
-    uint32_t blue_sum = 0;
-    uint32_t i;
-    uint32_t win;
-    int8_t win_score;
-    for (i = 0; i < px; i++) {
-        uint32_t nir = (uint32_t)((int32_t)q[i * TRI_CFG_BANDS + 3u] + 128);
-        nir_sum += nir;
-        nir_max = nir > nir_max ? nir : nir_max;
-        blue_sum += (uint32_t)((int32_t)q[i * TRI_CFG_BANDS] + 128);
-    }
-    if (nir_max >= 200u && nir_sum / px < 100u) {
-        win = TRI_CFG_CLASS_SHIP;
-        win_score = 100;
-    } else if (blue_sum / px >= 180u) {
-        win = TRI_CFG_CLASS_CLOUD;
-        win_score = 120;
-    } else if (nir_sum / px < 100u) {
-        win = TRI_CFG_CLASS_SEA;
-        win_score = 120;
-    } else {
-        win = TRI_CFG_CLASS_LAND;
-        win_score = 60;
-    }
-    for (i = 0; i < TRI_CFG_NUM_CLASSES; i++) {
-        scores[i] = i == win ? win_score : (int8_t)-120;
-    }
-    return TRI_OK;
-}
-#endif
-
 int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t work_bytes,
                   int classifier_kind, const uint16_t *gain_q8)
 {
@@ -187,14 +145,11 @@ int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t w
         return TRI_ERR_NO_IMPL;
 #endif
     } else if (classifier_kind == 2) {
-#if TRI_CFG_BANDS >= 4
-        cls.ctx = host;
-        cls.input = rule_input;
-        cls.run = rule_run;
+        st = tri_classifier_rule(&cls, host->rule_input);
+        if (st != TRI_OK) {
+            return st;
+        }
         use = &cls;
-#else
-        return TRI_ERR_NO_IMPL;
-#endif
     } else if (classifier_kind != 0) {
         return TRI_ERR_ARG;
     }

@@ -1,0 +1,352 @@
+/*
+ * triage_fw.c - the flight image: the on-board triage application on the
+ * Cortex-M4, driven by a script of operations in one boot, so that a whole
+ * sequence can be compared byte for byte with the host build
+ * (triage.onboard.qemu_runner).
+ *
+ * Command line (QEMU -append; semihosting puts the image path first):
+ *     SCRIPT
+ * SCRIPT is a host text file, one operation per line:
+ *     init STORE_BYTES CLASSIFIER       first line, optional (default: the
+ *                                       largest store, "model"); CLASSIFIER
+ *                                       is model, rule (tests) or none
+ *     frame META PIXELS OUT             process the frame in file PIXELS
+ *                                       (frame memory) with the FRAME_META in
+ *                                       file META; the frame record to OUT
+ *     directory OUT                     STORE_DIRECTORY packets to OUT
+ *     downlink BUDGET OUT [REQUEST]     a pass of BUDGET bytes, following the
+ *                                       DOWNLINK_REQUEST in file REQUEST if
+ *                                       given; its packets to OUT
+ *     counters OUT                      the lifetime counters (big-endian u32)
+ * For each operation UART0 gets one line
+ *     op INDEX KIND status STATUS bytes BYTES insns INSNS
+ * (INSNS: instructions the operation took, frame reading excluded), and at
+ * the end "stack_peak N of M". Exit code 0, or 2 + the failing port step
+ * (script unreadable, bad line, file I/O).
+ *
+ * Memory: frame memory (8 MiB), the product store (up to
+ * TRIAGE_FW_STORE_MAX bytes) and the work area live in external PSRAM
+ * (.extmem); internal RAM holds the application state, the engine arena and
+ * the stack.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "semihost.h"
+#include "tnn.h"
+#include "tri_onboard.h"
+
+#if defined(__has_include)
+#if __has_include("classifier_model.h")
+#include "classifier_model.h"
+#define HAVE_MODEL 1
+#endif
+#endif
+#ifndef HAVE_MODEL
+#define HAVE_MODEL 0
+#endif
+
+#define EXTMEM __attribute__((section(".extmem"), aligned(8)))
+#define TRIAGE_FW_STORE_MAX (7u * 1024u * 1024u)
+#define SCRIPT_MAX (32u * 1024u)
+#define REQUEST_MAX (WF_PRIMARY_HEADER_SIZE + 65536u)
+#define META_MAX 256u
+
+static uint8_t frame_mem[TRI_FRAME_MAX_BYTES] EXTMEM;
+static uint64_t store_mem[TRIAGE_FW_STORE_MAX / 8u] EXTMEM;
+static uint64_t work_mem[TRI_ONBOARD_WORK_BYTES / 8u] EXTMEM;
+static char script[SCRIPT_MAX + 1u] EXTMEM;
+static uint8_t request[REQUEST_MAX] EXTMEM;
+static int8_t rule_input[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS] EXTMEM;
+
+static tri_onboard_t ob;
+static uint8_t meta[META_MAX];
+static char cmdline[512];
+#if HAVE_MODEL
+static uint32_t arena[TNN_ARENA_WORDS(CLASSIFIER_ARENA_BYTES)];
+static tnn_ctx_t tnn;
+#endif
+
+enum { EXIT_SCRIPT = 2, EXIT_LINE = 3, EXIT_IO = 4, EXIT_INIT = 5 };
+
+static uint32_t parse_u32(const char *s)
+{
+    uint32_t v = 0u;
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10u + (uint32_t)(*s - '0');
+        s++;
+    }
+    return v;
+}
+
+/* Splits a line in place into words; returns the count. */
+static int split(char *s, char **words, int max_words)
+{
+    int n = 0;
+    while (*s != '\0' && n < max_words) {
+        while (*s == ' ' || *s == '\t' || *s == '\r') {
+            *s++ = '\0';
+        }
+        if (*s == '\0') {
+            break;
+        }
+        words[n++] = s;
+        while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r') {
+            s++;
+        }
+    }
+    return n;
+}
+
+/* Reads a whole host file into buf (at most cap bytes); its length, or -1
+ * (-2 when longer than cap: nothing read). */
+static int32_t read_file(const char *path, void *buf, uint32_t cap, uint32_t *file_len)
+{
+    int32_t h = sh_open(path, SH_MODE_RB);
+    int32_t len;
+    int32_t got;
+    if (h < 0) {
+        return -1;
+    }
+    len = sh_flen(h);
+    if (file_len != NULL) {
+        *file_len = len < 0 ? 0u : (uint32_t)len;
+    }
+    if (len < 0) {
+        (void)sh_close(h);
+        return -1;
+    }
+    if ((uint32_t)len > cap) {
+        (void)sh_close(h);
+        return -2;
+    }
+    got = len > 0 ? sh_read(h, buf, (size_t)len) : 0;
+    (void)sh_close(h);
+    return got == len ? len : -1;
+}
+
+typedef struct {
+    int32_t handle;
+    uint32_t bytes;
+} file_sink_t;
+
+static tri_status_t file_write(void *ctx, const uint8_t *data, size_t len)
+{
+    file_sink_t *f = (file_sink_t *)ctx;
+    if (sh_write(f->handle, data, len) != 0) {
+        return TRI_ERR_IO;
+    }
+    f->bytes += (uint32_t)len;
+    return TRI_OK;
+}
+
+static void report_op(int index, const char *kind, tri_status_t st, uint32_t bytes, uint64_t insns)
+{
+    board_puts("op ");
+    board_put_u32((uint32_t)index);
+    board_puts(" ");
+    board_puts(kind);
+    board_puts(" status ");
+    board_put_i32((int32_t)st);
+    board_puts(" bytes ");
+    board_put_u32(bytes);
+    board_puts(" insns ");
+    board_put_u64(insns);
+    board_puts("\n");
+}
+
+static int init_onboard(uint32_t store_bytes, const char *kind)
+{
+    tri_classifier_t cls;
+    const tri_classifier_t *use = NULL;
+    tri_status_t st = TRI_OK;
+    if (store_bytes > sizeof store_mem) {
+        store_bytes = sizeof store_mem;
+    }
+    if (strcmp(kind, "model") == 0) {
+#if HAVE_MODEL
+        st = tnn_bind(&tnn, &classifier_model, arena, sizeof arena);
+        if (st == TRI_OK) {
+            st = tri_classifier_tnn(&cls, &tnn);
+        }
+        use = &cls;
+#else
+        st = TRI_OK; /* no model in this build: frames are refused (TRI_ERR_NO_IMPL) */
+#endif
+    } else if (strcmp(kind, "rule") == 0) {
+        st = tri_classifier_rule(&cls, rule_input);
+        use = &cls;
+    } else if (strcmp(kind, "none") != 0) {
+        return EXIT_LINE;
+    }
+    if (st == TRI_OK) {
+        st = tri_onboard_init(&ob, store_mem, store_bytes, work_mem, sizeof work_mem, use, NULL);
+    }
+    if (st != TRI_OK) {
+        board_puts("init failed: ");
+        board_puts(tri_status_str(st));
+        board_puts("\n");
+        return EXIT_INIT;
+    }
+    return 0;
+}
+
+static int open_out(const char *path, file_sink_t *f, tri_sink_t *sink)
+{
+    f->handle = sh_open(path, SH_MODE_WB);
+    f->bytes = 0u;
+    sink->ctx = f;
+    sink->write = file_write;
+    return f->handle < 0 ? EXIT_IO : 0;
+}
+
+static int run_line(int index, char **w, int n)
+{
+    file_sink_t f;
+    tri_sink_t sink;
+    tri_status_t st;
+    uint64_t t0;
+    size_t len = 0;
+    int rc;
+    if (strcmp(w[0], "frame") == 0 && n == 4) {
+        tri_frame_report_t rep;
+        uint32_t meta_len = 0;
+        uint32_t frame_len = 0;
+        int32_t r = read_file(w[1], meta, META_MAX, &meta_len);
+        if (r == -1) {
+            return EXIT_IO;
+        }
+        if (r == -2) {
+            meta_len = META_MAX + 1u; /* too long to be a FRAME_META: refused by size */
+        }
+        r = read_file(w[2], frame_mem, sizeof frame_mem, &frame_len);
+        if (r == -1) {
+            return EXIT_IO;
+        }
+        /* A file larger than frame memory is not read: its size alone gets
+         * the frame refused, before any pixel is touched. */
+        rc = open_out(w[3], &f, &sink);
+        if (rc != 0) {
+            return rc;
+        }
+        t0 = board_insn_count();
+        st = tri_onboard_process_frame(&ob, meta, meta_len <= META_MAX ? meta_len : 0u,
+                                       frame_mem, frame_len, &rep);
+        t0 = board_insn_count() - t0;
+        if (tri_onboard_frame_record(&ob, &rep, &sink) != TRI_OK) {
+            return EXIT_IO;
+        }
+        (void)sh_close(f.handle);
+        report_op(index, "frame", st, f.bytes, t0);
+        return 0;
+    }
+    if (strcmp(w[0], "directory") == 0 && n == 2) {
+        rc = open_out(w[1], &f, &sink);
+        if (rc != 0) {
+            return rc;
+        }
+        t0 = board_insn_count();
+        st = tri_onboard_directory(&ob, &sink, &len);
+        t0 = board_insn_count() - t0;
+        (void)sh_close(f.handle);
+        report_op(index, "directory", st, f.bytes, t0);
+        return st == TRI_ERR_IO ? EXIT_IO : 0;
+    }
+    if (strcmp(w[0], "downlink") == 0 && (n == 3 || n == 4)) {
+        uint32_t req_len = 0;
+        if (n == 4) {
+            int32_t r = read_file(w[3], request, REQUEST_MAX, &req_len);
+            if (r == -1) {
+                return EXIT_IO;
+            }
+            if (r == -2) {
+                req_len = REQUEST_MAX; /* longer than any request: refused by its length */
+            }
+        }
+        rc = open_out(w[2], &f, &sink);
+        if (rc != 0) {
+            return rc;
+        }
+        t0 = board_insn_count();
+        st = tri_onboard_downlink(&ob, parse_u32(w[1]), n == 4 ? request : NULL, req_len, &sink,
+                                  &len);
+        t0 = board_insn_count() - t0;
+        (void)sh_close(f.handle);
+        report_op(index, "downlink", st, f.bytes, t0);
+        return st == TRI_ERR_IO ? EXIT_IO : 0;
+    }
+    if (strcmp(w[0], "counters") == 0 && n == 2) {
+        uint8_t buf[sizeof(tri_onboard_counters_t)];
+        rc = open_out(w[1], &f, &sink);
+        if (rc != 0) {
+            return rc;
+        }
+        tri_onboard_counters_pack(&ob.counters, buf);
+        st = file_write(&f, buf, 4u * tri_onboard_counter_words());
+        (void)sh_close(f.handle);
+        report_op(index, "counters", st, f.bytes, 0u);
+        return st == TRI_OK ? 0 : EXIT_IO;
+    }
+    return EXIT_LINE;
+}
+
+int main(void)
+{
+    char *words[8];
+    char *line;
+    char *next;
+    int n;
+    int index = 0;
+    int rc;
+    int32_t len;
+
+    if (sh_get_cmdline(cmdline, sizeof cmdline) != 0) {
+        return EXIT_SCRIPT;
+    }
+    n = split(cmdline, words, 8);
+    if (n < 2) {
+        board_puts("usage: triage_fw SCRIPT\n");
+        return EXIT_SCRIPT;
+    }
+    len = read_file(words[1], script, SCRIPT_MAX, NULL);
+    if (len < 0) {
+        return EXIT_SCRIPT;
+    }
+    script[len] = '\0';
+
+    line = script;
+    rc = 0;
+    while (line != NULL && rc == 0) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        n = split(line, words, 8);
+        if (n == 0) {
+            line = next;
+            continue;
+        }
+        if (strcmp(words[0], "init") == 0 && n == 3 && index == 0) {
+            rc = init_onboard(parse_u32(words[1]), words[2]);
+        } else {
+            if (index == 0) {
+                rc = init_onboard(TRIAGE_FW_STORE_MAX, "model");
+            }
+            if (rc == 0) {
+                rc = run_line(index, words, n);
+            }
+        }
+        if (rc == EXIT_LINE) {
+            board_puts("bad script line\n");
+        }
+        index++;
+        line = next;
+    }
+    board_puts("stack_peak ");
+    board_put_u32((uint32_t)board_stack_peak());
+    board_puts(" of ");
+    board_put_u32((uint32_t)board_stack_size());
+    board_puts("\n");
+    return rc;
+}

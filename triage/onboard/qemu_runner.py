@@ -1,0 +1,186 @@
+"""The same operations on the host build and on the Cortex-M4 image under QEMU.
+
+An operation is a tuple:
+
+- ``("frame", frame, meta)``: process a frame (``[rows, cols, bands]`` uint16
+  or uint8) with its :class:`FrameMeta` (or raw FRAME_META bytes);
+- ``("directory",)``: the STORE_DIRECTORY packets;
+- ``("downlink", budget_bytes)`` or ``("downlink", budget_bytes, request)``:
+  a pass (request: DOWNLINK_REQUEST bytes or entries, see
+  :func:`triage.onboard.host.request_packet`);
+- ``("counters",)``: the lifetime counters, big-endian u32 words.
+
+:func:`run_on_qemu` boots the flight image (``build/m4/triage_fw.elf``) once
+for the whole sequence; :func:`run_on_host` runs it on one
+:class:`~triage.onboard.host.Onboard`. Both return one :class:`OpResult` per
+operation whose ``data`` are the same bytes (frame record, packets,
+counters) when the builds agree. Under QEMU ``insns`` is the operation's
+deterministic instruction count (``-icount shift=0``).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from triage import paths, qemu
+from triage.onboard import _lib
+from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
+from triage.onboard.host import (
+    DEFAULT_STORE_BYTES,
+    FrameReport,
+    Onboard,
+    frame_bytes,
+    request_packet,
+)
+from triage.onboard.meta import FrameMeta
+
+IMAGE = "triage_fw"
+_OP_RE = re.compile(r"^op (\d+) (\w+) status (-?\d+) bytes (\d+) insns (\d+)$")
+_STACK_RE = re.compile(r"^stack_peak (\d+) of (\d+)$")
+
+
+@dataclass
+class OpResult:
+    """The outcome of one operation."""
+
+    kind: str
+    status: int
+    data: bytes
+    insns: int | None = None
+
+    @property
+    def report(self) -> FrameReport:
+        """The frame report of a ``frame`` operation."""
+        if self.kind != "frame":
+            raise OnboardError(f"a {self.kind} operation has no frame report")
+        return FrameReport.from_record(self.data)
+
+
+@dataclass
+class QemuRun:
+    """Results of a QEMU run, with the painted-stack high-water mark."""
+
+    results: list[OpResult]
+    stack_peak_bytes: int
+    stack_size_bytes: int
+    stdout: str
+
+
+def _request_bytes(request) -> bytes | None:
+    if request is None:
+        return None
+    if isinstance(request, bytes | bytearray):
+        return bytes(request)
+    return request_packet(request)
+
+
+def _check_op(op: Sequence) -> str:
+    if not op or op[0] not in ("frame", "directory", "downlink", "counters"):
+        raise OnboardInputError(f"unknown operation {op!r:.60}")
+    return op[0]
+
+
+def run_on_host(
+    operations: Sequence[Sequence],
+    *,
+    store_bytes: int = DEFAULT_STORE_BYTES,
+    classifier: str = "model",
+) -> list[OpResult]:
+    """The operations on the host build (one fresh :class:`Onboard`)."""
+    ob = Onboard(store_bytes, classifier=classifier)
+    out = []
+    for op in operations:
+        kind = _check_op(op)
+        if kind == "frame":
+            rep = ob.process_frame(op[1], op[2])
+            out.append(OpResult(kind, rep.status, rep.record))
+        elif kind == "directory":
+            out.append(OpResult(kind, 0, ob.directory()))
+        elif kind == "downlink":
+            req = _request_bytes(op[2] if len(op) > 2 else None)
+            try:
+                out.append(OpResult(kind, 0, ob.downlink(int(op[1]), req)))
+            except OnboardError as exc:
+                out.append(OpResult(kind, exc.status, b""))
+        else:
+            c = ob.counters()
+            data = np.asarray(list(c.values()), dtype=">u4").tobytes()
+            out.append(OpResult(kind, 0, data))
+    return out
+
+
+def image_path(build_dir: Path | None = None) -> Path:
+    """The flight image (``$TRIAGE_BUILD_DIR/m4/triage_fw.elf``)."""
+    rel = f"m4/{IMAGE}.elf"
+    return Path(build_dir) / rel if build_dir is not None else paths.require_built(rel)
+
+
+def run_on_qemu(
+    operations: Sequence[Sequence],
+    *,
+    store_bytes: int = DEFAULT_STORE_BYTES,
+    classifier: str = "model",
+    elf: Path | None = None,
+    timeout_s: float = 1200.0,
+    workdir: Path | None = None,
+) -> QemuRun:
+    """The operations on the Cortex-M4 image under QEMU, in one boot."""
+    elf = Path(elf) if elf is not None else image_path()
+    if not elf.exists():
+        raise FirmwareError(f"firmware image missing: {elf} (run `make firmware`)")
+    with tempfile.TemporaryDirectory(prefix="triage_fw_", dir=workdir) as tmp:
+        d = Path(tmp)
+        lines = [f"init {int(store_bytes)} {classifier}"]
+        outs = []
+        for i, op in enumerate(operations):
+            kind = _check_op(op)
+            out = d / f"out{i}.bin"
+            outs.append(out)
+            if kind == "frame":
+                meta = op[2].pack() if isinstance(op[2], FrameMeta) else bytes(op[2])
+                (d / f"meta{i}.bin").write_bytes(meta)
+                pix = frame_bytes(op[1])
+                (d / f"pix{i}.bin").write_bytes(pix.tobytes() if hasattr(pix, "tobytes") else pix)
+                lines.append(f"frame {d / f'meta{i}.bin'} {d / f'pix{i}.bin'} {out}")
+            elif kind == "directory":
+                lines.append(f"directory {out}")
+            elif kind == "downlink":
+                line = f"downlink {int(op[1])} {out}"
+                req = _request_bytes(op[2] if len(op) > 2 else None)
+                if req is not None:
+                    (d / f"req{i}.bin").write_bytes(req)
+                    line += f" {d / f'req{i}.bin'}"
+                lines.append(line)
+            else:
+                lines.append(f"counters {out}")
+        script = d / "script.txt"
+        script.write_text("\n".join(lines) + "\n")
+        res = qemu.run_image(elf, [str(script)], timeout_s=timeout_s)
+        if res.returncode != 0:
+            raise FirmwareError(
+                f"{elf.name} exited with {res.returncode}\n{res.stdout[-2000:]}{res.stderr[-2000:]}"
+            )
+        ops = {}
+        stack = (0, 0)
+        for line in res.stdout.splitlines():
+            if m := _OP_RE.match(line.strip()):
+                ops[int(m.group(1))] = m
+            elif m := _STACK_RE.match(line.strip()):
+                stack = (int(m.group(1)), int(m.group(2)))
+        results = []
+        for i, op in enumerate(operations):
+            m = ops.get(i + 1)  # line 0 is init
+            if m is None:
+                raise FirmwareError(f"{elf.name} did not report operation {i}:\n{res.stdout}")
+            results.append(OpResult(op[0], int(m.group(3)), outs[i].read_bytes(), int(m.group(5))))
+        return QemuRun(results, stack[0], stack[1], res.stdout)
+
+
+def library_status_name(status: int) -> str:
+    return _lib.status_name(status)
