@@ -307,7 +307,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                     bytes=product_packets_bytes(total),
                     tier=tier,
                     value=value,
-                    reason="new",
+                    reason="sent before, none received" if e["flags"] & 1 else "new",
                 )
             )
             continue
