@@ -1,0 +1,89 @@
+"""The Cortex-M4 image under QEMU against the host build: the same sequence of
+operations gives byte-identical frame records, packet streams and counters -
+including refused frames, a full store with evictions, budgets, requests
+(one of them damaged), and (when the build has a model) the shipped
+classifier on real imagery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triage.onboard import FrameMeta, has_model, run_on_host, run_on_qemu
+from triage.onboard.products import decode_stream
+
+from .helpers import real_frame, synthetic_frame
+
+pytestmark = pytest.mark.qemu
+
+
+def _compare(ops, **kw):
+    q = run_on_qemu(ops, **kw)
+    h = run_on_host(ops, **kw)
+    assert len(q.results) == len(h) == len(ops)
+    for i, (a, b) in enumerate(zip(q.results, h, strict=True)):
+        assert (a.kind, a.status) == (b.kind, b.status), i
+        assert a.data == b.data, f"operation {i} ({a.kind}) differs"
+    assert 0 < q.stack_peak_bytes < q.stack_size_bytes // 2
+    return q, h
+
+
+def test_sequence_is_byte_identical(m4_image, lib):
+    frames = [
+        synthetic_frame(160, 224, seed=60, ships=[(20, 30), (100, 150)], land=(120, 0, 160, 80)),
+        synthetic_frame(97, 33, seed=61, ships=[(60, 10)]),
+        synthetic_frame(
+            128,
+            256,
+            seed=62,
+            ships=[(20, 20), (80, 200)],
+            land=(0, 100, 128, 256),
+            cloud=(0, 0, 40, 60),
+        ),
+    ]
+    u8 = (synthetic_frame(64, 96, seed=63, ships=[(30, 40)]) >> 8).astype(np.uint8)
+    bad_meta = bytearray(FrameMeta.for_frame(frames[0], 99).pack())
+    bad_meta[10] ^= 4
+    nodata = np.zeros((64, 64, 4), np.uint16)
+    ops = [
+        ("frame", frames[0], FrameMeta.for_frame(frames[0], 1, time_s=5, crs_epsg=3857)),
+        ("frame", frames[0], bytes(bad_meta)),
+        ("frame", frames[1], FrameMeta.for_frame(frames[1], 2)),
+        ("frame", nodata, FrameMeta.for_frame(nodata, 3)),
+        ("frame", frames[1][:20], FrameMeta.for_frame(frames[1][:20], 4)),
+        ("frame", u8, FrameMeta.for_frame(u8, 5, nodata=0)),
+        ("directory",),
+        ("downlink", 7000),
+        ("frame", frames[2], FrameMeta.for_frame(frames[2], 6)),  # store fills: evictions
+        ("downlink", 3000, [(1, 2, "send", 1, 3), (2, 0, "release"), (77, 1, "send", 0, 0)]),
+        ("downlink", 5000, b"\x11\x10\xc0\x00\x00\x01\xde\xad"),  # damaged request
+        ("directory",),
+        ("downlink", 1 << 24),
+        ("counters",),
+    ]
+    q, h = _compare(ops, classifier="rule", store_bytes=160_000)
+    statuses = [r.status for r in h]
+    assert statuses[:6] == [0, -7, 0, -10, -5, 0]
+    assert statuses[10] == -7
+    assert q.results[8].report["products_evicted"] + q.results[8].report["products_dropped"] > 0
+    assert decode_stream(q.results[12].data)  # decodes with libaec
+    assert all(r.insns > 0 for r in q.results[:6])
+
+
+def test_frame_larger_than_frame_memory_is_refused_unread(m4_image, lib):
+    big = np.zeros((1025, 1024, 4), np.uint16)
+    ops = [("frame", big, FrameMeta.for_frame(big, 1)), ("counters",)]
+    _, h = _compare(ops, classifier="rule", store_bytes=1 << 20)
+    assert h[0].status == -4
+
+
+@pytest.mark.realdata
+def test_shipped_model_on_real_frame(m4_image, lib, data_dir):
+    if not has_model():
+        pytest.skip("the build has no classifier model (models/shipped)")
+    f, gt, epsg = real_frame(data_dir, "marseille", 300, 200, 192, 256)
+    meta = FrameMeta.for_frame(f, 42, crs_epsg=epsg, geotransform=gt, time_s=1_690_000_000)
+    ops = [("frame", f, meta), ("directory",), ("downlink", 1 << 24)]
+    q, _ = _compare(ops, classifier="model")
+    assert q.results[0].status == 0
+    assert q.results[0].insns > 0
