@@ -20,6 +20,7 @@ from triage.onboard.host import (
     Onboard,
     config,
     has_model,
+    model_sha256,
     request_packet,
 )
 from triage.onboard.meta import FrameMeta, time_fields
@@ -39,6 +40,7 @@ __all__ = [
     "QemuRun",
     "config",
     "has_model",
+    "model_sha256",
     "request_packet",
     "run_on_host",
     "run_on_qemu",

@@ -71,6 +71,8 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_work_bytes.argtypes = []
     lib.tri_host_has_model.restype = ctypes.c_int
     lib.tri_host_has_model.argtypes = []
+    lib.tri_host_model_sha256.restype = ctypes.c_char_p
+    lib.tri_host_model_sha256.argtypes = []
     lib.tri_host_init.restype = ctypes.c_int
     lib.tri_host_init.argtypes = [_vp, _vp, _c_size, _vp, _c_size, ctypes.c_int, _vp]
     lib.tri_host_process_frame.restype = ctypes.c_int

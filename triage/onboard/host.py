@@ -72,6 +72,11 @@ def has_model() -> bool:
     return bool(_lib.load().tri_host_has_model())
 
 
+def model_sha256() -> str:
+    """SHA-256 of the ``.tflite`` the compiled-in model was exported from ("" if none)."""
+    return _lib.load().tri_host_model_sha256().decode()
+
+
 @dataclass
 class FrameReport:
     """What happened to one frame.
