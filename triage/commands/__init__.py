@@ -13,8 +13,8 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["info", "demo", "model"]
-BENCH_COMMANDS: list[str] = []
+COMMANDS: list[str] = ["info", "demo", "model", "simulate"]
+BENCH_COMMANDS: list[str] = ["bench_engine"]
 
 
 def register_all(app: typer.Typer) -> None:

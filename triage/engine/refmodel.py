@@ -17,9 +17,11 @@ int8 range. Converting takes seconds, so callers cache the bytes
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +83,9 @@ def build_representative_tflite(seed: int = SEED) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    return bytes(conv.convert())
+    # the converter prints progress on stdout; keep stdout for the caller's output
+    with contextlib.redirect_stdout(sys.stderr):
+        return bytes(conv.convert())
 
 
 def cache_key(seed: int = SEED) -> str:

@@ -1,0 +1,148 @@
+"""The engine benchmark behind ``triage bench engine``.
+
+For one model (the shipped classifier when it exists, else the
+representative CNN): export it, build the Cortex-M4 runner image, run it
+under QEMU with ``-icount shift=0`` (one instruction per virtual nanosecond,
+counted by SysTick: deterministic), and read the figures from the exporter's
+report, TFLM's allocation report, the image's size and its linker map.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from triage import paths, qemu
+from triage.engine import build, export, inputs, oracle, refmodel
+from triage.errors import FirmwareError
+
+SHIPPED = "models/shipped/classifier.tflite"
+_SUMMARY_RE = re.compile(r"engine_run:((?: \w+ \d+)+)")
+# engine code: objects of engine/src and of the kernel folder, as the Makefile names them
+_ENGINE_OBJ_RE = re.compile(r"(engine__src__\w+|engine__kernels\w*__\w+)\.o$")
+
+
+@dataclass
+class ModelChoice:
+    name: str  # symbol prefix in C
+    label: str  # what the JSON calls it
+    tflite: bytes
+
+
+def choose_model(which: str, cache_dir: Path) -> ModelChoice:
+    """``auto`` (shipped if present, else representative), ``shipped``, ``repcnn`` or a path."""
+    shipped = paths.repo_root() / SHIPPED
+    if which == "auto":
+        which = "shipped" if shipped.exists() else "repcnn"
+    if which == "shipped":
+        if not shipped.exists():
+            raise FirmwareError(f"no shipped classifier: {shipped} is absent")
+        return ModelChoice("classifier", "shipped classifier", shipped.read_bytes())
+    if which == "repcnn":
+        return ModelChoice(
+            "repcnn", "representative CNN", refmodel.cached_representative_tflite(cache_dir)
+        )
+    path = Path(which)
+    if not path.exists():
+        raise FirmwareError(f"model not found: {path}")
+    return ModelChoice("bench_model", str(path), path.read_bytes())
+
+
+def image_sizes(elf: Path) -> dict[str, int]:
+    """text/data/bss of an image, as ``arm-none-eabi-size`` (Berkeley format) reports them."""
+    out = subprocess.run(
+        ["arm-none-eabi-size", str(elf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    text, data, bss = (int(v) for v in out[1].split()[:3])
+    return {"text_bytes": text, "data_bytes": data, "bss_bytes": bss}
+
+
+def engine_code_bytes(map_file: Path) -> dict[str, int]:
+    """Sizes of the engine's (engine/src + kernels) sections kept in the image, by kind.
+
+    Read from the memory map part of a GNU ld map file: an input section line
+    gives name, address, size and object (the name may sit alone on the line
+    before when it is long).
+    """
+    text = map_file.read_text()
+    start = text.find("Linker script and memory map")
+    lines = text[start:].splitlines() if start >= 0 else []
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    pending: str | None = None
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 1 and parts[0].startswith("."):
+            pending = parts[0]
+            continue
+        if len(parts) == 4 and parts[0].startswith("."):
+            name, size, obj = parts[0], parts[2], parts[3]
+        elif len(parts) == 3 and pending and parts[0].startswith("0x"):
+            name, size, obj = pending, parts[1], parts[2]
+        else:
+            pending = None
+            continue
+        pending = None
+        if not _ENGINE_OBJ_RE.search(obj):
+            continue
+        for kind in sizes:
+            if name == f".{kind}" or name.startswith(f".{kind}."):
+                sizes[kind] += int(size, 16)
+    return sizes
+
+
+def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
+    """All the figures, as one JSON-ready dict."""
+    root = paths.build_dir() / "engine-bench"
+    model = choose_model(which, root / "cache")
+    compiled = export.compile_model(model.tflite)
+    work = root / f"{model.name}-{compiled.sha256[:12]}"
+    rep = export.export_model(model.tflite, work / "models", name=model.name)
+    elf = build.engine_m4(work / "models", work / "build", model.name)
+    tflm_arena = oracle.tflm_arena_bytes(model.tflite, rep.input_shape)
+    x = inputs.synthetic_inputs(n_inputs, 2026, rep.input_shape[1:])
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        src.write_bytes(x.tobytes())
+        res = qemu.run_image(elf, [str(src), str(dst)], icount=True, timeout_s=900)
+        if res.returncode != 0:
+            raise FirmwareError(f"{elf.name} failed (exit {res.returncode}): {res.stdout}")
+        m4_out = np.frombuffer(dst.read_bytes(), dtype=np.int8).reshape(len(x), -1)
+    m = _SUMMARY_RE.search(res.stdout)
+    if not m:
+        raise FirmwareError(f"no summary from {elf.name}: {res.stdout}")
+    words = m.group(1).split()
+    summary = {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
+    ref = oracle.tflm_run(model.tflite, x, rep.input_shape)
+    insns = summary["insns_total"] / max(1, summary["inputs"])
+    code = engine_code_bytes(elf.with_suffix(".map"))
+    sizes = image_sizes(elf)
+    return {
+        "model": model.label,
+        "model_sha256": rep.sha256,
+        "model_tflite_bytes": len(model.tflite),
+        "weights_bytes": rep.weights_bytes,
+        "const_bytes": rep.const_bytes,
+        "arena_bytes": rep.arena_bytes,
+        "tflm_arena_bytes": tflm_arena,
+        "arena_ratio": round(rep.arena_bytes / tflm_arena, 4),
+        "arena_lower_bound_bytes_without_overlap": rep.arena_lower_bound,
+        "macs_per_inference": rep.macs,
+        "insns_per_inference": round(insns),
+        "insns_per_inference_min": summary["insns_min"],
+        "insns_per_inference_max": summary["insns_max"],
+        "insns_per_mac": round(insns / rep.macs, 3) if rep.macs else None,
+        "engine_text_bytes": code["text"],
+        "engine_rodata_bytes": code["rodata"],
+        **sizes,
+        "stack_peak_bytes": summary["stack_peak"],
+        "steps": rep.n_steps,
+        "inputs_run": summary["inputs"],
+        "m4_matches_tflm": bool(np.array_equal(m4_out, ref)),
+        "image": elf.name,
+        "insns_counter": "QEMU -icount shift=0, SysTick (40 instructions per tick)",
+    }
