@@ -13,7 +13,7 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["info", "demo", "model", "simulate"]
+COMMANDS: list[str] = ["info", "demo", "model"]
 BENCH_COMMANDS: list[str] = ["bench_engine"]
 
 
