@@ -13,7 +13,7 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["info", "demo", "model"]
+COMMANDS: list[str] = ["info", "demo", "model", "simulate"]
 BENCH_COMMANDS: list[str] = ["bench_engine"]
 
 
