@@ -75,6 +75,26 @@ def plot_budget_use(res: SimResult) -> str:
     return _png(fig)
 
 
+def plot_bytes_by_product(res: SimResult) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.0))
+    totals: dict[str, int] = {}
+    for t in res.modes[TRIAGE].traffic:
+        for k, v in t.bytes_by_product.items():
+            totals[k] = totals.get(k, 0) + v
+    names = sorted(totals, key=lambda k: -totals[k])
+    vals = [totals[k] for k in names]
+    ax.barh(names, vals, color="#1b7837")
+    for i, v in enumerate(vals):
+        ax.text(v, i, f" {v:,}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("bytes sent (packets, retransmissions included)")
+    ax.set_title("Triage: what the bytes carried")
+    ax.set_xlim(0, max(vals, default=1) * 1.3)
+    return _png(fig)
+
+
 def plot_discards(res: SimResult) -> str:
     import matplotlib.pyplot as plt
 
@@ -248,7 +268,7 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
 
     modes = _modes(res)
     per_mode = {m: res.mode_metrics(res.modes[m]) for m in modes}
-    keys = [k for k in per_mode[TRIAGE] if k != "title"]
+    keys = [k for k in per_mode[TRIAGE] if k not in ("title", "sent_bytes_by_product")]
     metrics_rows = [[k, *(per_mode[m][k] for m in modes)] for k in keys]
     by_pass = {m: res.modes[m].ships_by_pass(res.passes) for m in modes}
     pass_rows = []
@@ -367,6 +387,7 @@ packet loss {html.escape(json.dumps(res.loss_model))}. Run took {res.runtime_s:.
 <h2>Ships delivered over time</h2><img src="{plot_ships_over_time(res)}" alt="ships over time">
 <h2>Capture-to-ground latency</h2><img src="{plot_latency(res)}" alt="latency">
 <h2>Discards by class</h2><img src="{plot_discards(res)}" alt="discards by class">
+<h2>Triage bytes by product type</h2><img src="{plot_bytes_by_product(res)}" alt="bytes by product">
 <h2>Mosaics (ground station products)</h2>{mosaic_html}
 <h2>Metrics</h2>{_table(["metric", *modes], metrics_rows)}
 <h2>Passes</h2>{_table(pass_headers, pass_rows)}

@@ -45,6 +45,7 @@ class PassTraffic:
     directory_bytes: int = 0
     request_entries: int = 0
     products_completed: int = 0
+    bytes_by_product: dict[str, int] = field(default_factory=dict)  # product type -> bytes
 
 
 @dataclass
@@ -157,6 +158,7 @@ class SimResult:
             "packets_sent": packets,
             "packets_lost": lost,
             "packet_loss_rate": round(lost / packets, 4) if packets else None,
+            "sent_bytes_by_product": _sum_dicts(t.bytes_by_product for t in mode.traffic),
         }
 
     def metrics(self) -> dict:
@@ -190,6 +192,14 @@ class SimResult:
             "attribution": self.attribution,
         }
         return out
+
+
+def _sum_dicts(dicts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + int(v)
+    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
 
 
 def _sum_lists(lists) -> list[int]:

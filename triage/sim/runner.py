@@ -55,6 +55,17 @@ TARGETS = ("host", "qemu")
 SHIP_CROP_APID = PRODUCT_BY_NAME["SHIP_CROP"].apid
 
 
+def _count_by_product(traffic, packets: list[bytes]) -> None:
+    """Add packet bytes to ``traffic.bytes_by_product`` by product type (from the APID)."""
+    from triage.wire_format import PRODUCT_BY_APID
+
+    for pk in packets:
+        apid = PRIMARY_HEADER.unpack(pk)["apid"]
+        pt = PRODUCT_BY_APID.get(apid)
+        name = pt.name if pt is not None else f"APID {apid:#x}"
+        traffic.bytes_by_product[name] = traffic.bytes_by_product.get(name, 0) + len(pk)
+
+
 @dataclass
 class _ProductTrack:
     """The ground's view of one product, rebuilt from the packets that arrived."""
@@ -393,6 +404,7 @@ def _run(
             ground.receive(dpk, lost, ends, p, rate)
             used = int(ends[-1])
             tr.directory_bytes = used
+            _count_by_product(tr, dpk)
             tr.packets_sent += len(dpk)
             tr.packets_lost += int(lost.sum())
         # 2. the ground plans the pass and uplinks its request; 3. the satellite sends
@@ -410,6 +422,7 @@ def _run(
                 )
             lost = loss[TRIAGE].lost(len(pk))
             tr.products_completed = ground.receive(pk, lost, ends, p, rate)
+            _count_by_product(tr, pk)
             used = int(ends[-1])
             tr.packets_sent += len(pk)
             tr.packets_lost += int(lost.sum())
