@@ -87,6 +87,12 @@ def test_arena_over_budget_is_refused_with_the_sizes(tmp_path) -> None:
     assert rep.arena_bytes == need
 
 
+def test_default_budget_refuses_an_arena_the_board_cannot_hold(tmp_path) -> None:
+    with pytest.raises(ArenaBudgetError, match=r"budget of 49152 bytes.*tensor \d+ '\w+'"):
+        export.export_model(_conv_model(size=128), tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

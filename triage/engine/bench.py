@@ -9,6 +9,7 @@ report, TFLM's allocation report, the image's size and its linker map.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import subprocess
 import tempfile
@@ -101,8 +102,11 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
     model = choose_model(which, root / "cache")
     compiled = export.compile_model(model.tflite)
     work = root / f"{model.name}-{compiled.sha256[:12]}"
-    rep = export.export_model(model.tflite, work / "models", name=model.name)
-    elf = build.engine_m4(work / "models", work / "build", model.name)
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".lock", "w") as lock:  # concurrent benches of one model
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rep = export.export_model(model.tflite, work / "models", name=model.name)
+        elf = build.engine_m4(work / "models", work / "build", model.name)
     tflm_arena = oracle.tflm_arena_bytes(model.tflite, rep.input_shape)
     x = inputs.synthetic_inputs(n_inputs, 2026, rep.input_shape[1:])
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,6 +27,9 @@ from triage.engine.lower import Lowered, Step, lower
 from triage.engine.planner import Plan, plan_arena
 
 GENERATOR = "triage.engine.export"
+# Default arena budget: what the Cortex-M4 image can give the engine out of its
+# 64 KB of RAM (8 KB stack, the application's own state).
+DEFAULT_ARENA_BUDGET_BYTES = 48 * 1024
 MODEL_VERSION = 1  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
@@ -81,7 +84,10 @@ class Compiled:
 
 
 def compile_model(
-    tflite_bytes: bytes, *, alias_reshape: bool = True, arena_budget_bytes: int | None = None
+    tflite_bytes: bytes,
+    *,
+    alias_reshape: bool = True,
+    arena_budget_bytes: int | None = DEFAULT_ARENA_BUDGET_BYTES,
 ) -> Compiled:
     """Reads, validates, lowers and plans a model; raises :class:`ModelError` subclasses."""
     model = tfl.read_model(tflite_bytes)
@@ -239,13 +245,15 @@ def export_model(
     name: str = "classifier",
     *,
     alias_reshape: bool = True,
-    arena_budget_bytes: int | None = None,
+    arena_budget_bytes: int | None = DEFAULT_ARENA_BUDGET_BYTES,
 ) -> ExportReport:
     """Validates and compiles a ``.tflite``; writes ``<out_dir>/<name>_model.{c,h}``.
 
     Raises :class:`triage.engine.errors.ModelError` (a ``ValueError``) naming
     the operator or tensor when the model cannot run on the engine, or when
-    the arena exceeds ``arena_budget_bytes``. Nothing is written then.
+    the arena exceeds ``arena_budget_bytes`` (default 48 KB; None: no limit).
+    Nothing is written then. Returns an :class:`ExportReport` (``.files``
+    lists the two files written).
     """
     if not _NAME_RE.match(name):
         raise ModelError(f"model name {name!r} must be a lower-case C identifier")
