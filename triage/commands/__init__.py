@@ -14,7 +14,7 @@ import importlib
 import typer
 
 COMMANDS: list[str] = ["info", "demo", "model", "simulate"]
-BENCH_COMMANDS: list[str] = ["bench_engine", "bench_replay"]
+BENCH_COMMANDS: list[str] = ["bench_engine", "bench_replay", "bench_onboard"]
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,0 +1,35 @@
+"""``triage bench onboard``: the flight image on a real port scene under QEMU
+(instructions per megapixel, memory, products, bytes in and out, compression)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def onboard(
+    port: str = typer.Option("marseille", help="sen2ships port scene to process."),
+    check_host: bool = typer.Option(
+        True, help="Also run the host build and check it gives the same bytes."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Benchmark the on-board application on the Cortex-M4 image (QEMU)."""
+    from triage.errors import TriageError
+    from triage.onboard.bench import run_bench
+
+    try:
+        res = run_bench(port, check_host=check_host)
+    except TriageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(res, indent=2))
+        return
+    for k, v in res.items():
+        typer.echo(f"{k:24s} {v}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("onboard")(onboard)
