@@ -265,6 +265,12 @@ TT_TEST(engine_bind_refuses_malformed_models)
     TT_CHECK_EQ(tnn_bind(&ctx, &t.model, arena, sizeof arena), TRI_ERR_FORMAT);
     TT_CHECK_EQ(ctx.failed_step, 1);
 
+    /* more inputs than any step can have */
+    toy_init(&t);
+    t.steps[1].n_in = 1000u;
+    TT_CHECK_EQ(tnn_bind(&ctx, &t.model, arena, sizeof arena), TRI_ERR_FORMAT);
+    TT_CHECK_EQ(ctx.failed_step, 1);
+
     /* a tensor size that does not match the kernel's shape */
     toy_init(&t);
     t.in1[0] = span(8, 7, 1);

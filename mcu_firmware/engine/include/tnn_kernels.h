@@ -211,7 +211,7 @@ tri_status_t tnn_reshape_s8(const tnn_copy_s8_params_t *p, const int8_t *input, 
  * The output is `outer` blocks; block k is input 0's k-th run of
  * in_inner[0] bytes, then input 1's k-th run, and so on. The output must
  * not overlap any input. */
-#define TNN_CONCAT_MAX_INPUTS 8u
+#define TNN_CONCAT_MAX_INPUTS 8u /* == TNN_STEP_MAX_INPUTS */
 typedef struct {
     uint32_t outer;
     uint16_t n_inputs;

@@ -46,6 +46,9 @@ typedef struct {
     tri_status_t (*run)(const tnn_step_t *step, int8_t *arena);
 } tnn_op_t;
 
+/* Most input tensors a step may have (CONCATENATION's limit). */
+#define TNN_STEP_MAX_INPUTS 8u
+
 struct tnn_step {
     const tnn_op_t *op;
     const void *params;   /* the kernel's parameter struct (tnn_kernels.h) */

@@ -68,7 +68,8 @@ static tri_status_t check_steps(const tnn_model_t *m, uint16_t *failed_step)
         tri_status_t st;
         *failed_step = (uint16_t)i;
         if (s->op == NULL || s->op->check == NULL || s->op->run == NULL || s->n_in == 0u ||
-            s->in == NULL || !span_inside(s->out, m->arena_bytes)) {
+            s->n_in > TNN_STEP_MAX_INPUTS || s->in == NULL ||
+            !span_inside(s->out, m->arena_bytes)) {
             return TRI_ERR_FORMAT;
         }
         for (j = 0; j < s->n_in; j++) {
