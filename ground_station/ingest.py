@@ -97,6 +97,8 @@ class _State:
     n_bytes: int
     status: str
     touched: bool = False
+    batch_fresh: int = 0  # segments new in the current batch
+    batch_start: int = 0  # where they start in the batch's payload (contiguous, in order)
 
 
 class Ingestor:
@@ -194,6 +196,7 @@ class Ingestor:
         fresh_all = np.zeros(len(cols), dtype=bool)
         rowid_of_row = np.zeros(len(cols), dtype=np.int64)
         touched: list[_State] = []
+        cursor = 0  # bytes of new segments so far: where the next ones start in the payload
         for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
             state = self._state(con, int(sec["frame_id"][a]), int(sec["product_id"][a]), meta[a])
             same = (meta[a:b] == state.meta).all(axis=1)
@@ -209,14 +212,19 @@ class Ingestor:
             st.duplicates += int(np.count_nonzero(same)) - int(np.count_nonzero(fresh))
             if not fresh.any():
                 continue
+            n_fresh = int(np.count_nonzero(fresh))
+            fresh_bytes = int(seg_bytes[a:b][fresh].sum())
             state.received[segs[fresh]] = True
-            state.n_received += int(np.count_nonzero(fresh))
-            state.n_bytes += int(seg_bytes[a:b][fresh].sum())
+            state.n_received += n_fresh
+            state.n_bytes += fresh_bytes
             fresh_all[a:b] = fresh
             rowid_of_row[a:b] = state.rowid
-            if not state.touched:
-                state.touched = True
-                touched.append(state)
+            # one group per product per batch (rows sorted by key): its new segments are
+            # contiguous in the payload, in segment order
+            state.touched = True
+            state.batch_fresh, state.batch_start = n_fresh, cursor
+            cursor += fresh_bytes
+            touched.append(state)
         new = np.flatnonzero(fresh_all)
         if len(new) == 0:
             return
@@ -245,10 +253,25 @@ class Ingestor:
             "UPDATE products SET segments_received=?, bytes_received=? WHERE id=?",
             [(s.n_received, s.n_bytes, s.rowid) for s in touched],
         )
+        done = []
         for state in touched:
             state.touched = False
             if state.n_received == state.segment_count:
-                self._complete(con, state)
+                if state.batch_fresh == state.segment_count:  # all of it came in this batch
+                    data = memoryview(payload)[
+                        state.batch_start : state.batch_start + state.n_bytes
+                    ]
+                else:
+                    data = self.cat.product_bytes(state.rowid)
+                done.append(self._complete(con, state, data))
+        con.executemany(
+            "UPDATE products SET status=?, reason=?, product_bytes=?, header=? WHERE id=?",
+            [d[0] for d in done],
+        )
+        con.executemany(
+            "INSERT OR IGNORE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [d[1] for d in done if d[1] is not None],
+        )
 
     # ------------------------------------------------------------ products
 
@@ -301,8 +324,8 @@ class Ingestor:
         self._states[pk] = state
         return state
 
-    def _complete(self, con, state: _State) -> None:
-        data = self.cat.product_bytes(state.rowid)
+    def _complete(self, con, state: _State, data: bytes | memoryview) -> tuple:
+        """Decode a product whose segments are all in; (products update row, frames row)."""
         state.received = None
         try:
             product = decode_product(data, pixels=False)
@@ -311,32 +334,21 @@ class Ingestor:
             state.status = "invalid"
             self.stats.products_invalid += 1
             self.stats.invalid_reasons.append(str(exc))
-            con.execute(
-                "UPDATE products SET status='invalid', reason=?, product_bytes=? WHERE id=?",
-                (str(exc), len(data), state.rowid),
-            )
-            return
+            return ("invalid", str(exc), len(data), None, state.rowid), None
         h = product.header
         state.status = "complete"
         self.stats.products_completed += 1
-        con.execute(
-            "UPDATE products SET status='complete', reason=NULL, product_bytes=?, header=? "
-            "WHERE id=?",
-            (len(data), json.dumps(h), state.rowid),
-        )
+        frame_row = None
         if product.type_name in IMAGE_TYPES:
-            con.execute(
-                "INSERT OR IGNORE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    h["frame_id"],
-                    h["frame_rows"],
-                    h["frame_cols"],
-                    h["crs_epsg"],
-                    json.dumps(list(h["geotransform"])),
-                    h["time_s"],
-                    h["time_sub"],
-                    h["nodata"],
-                ),
+            frame_row = (
+                h["frame_id"],
+                h["frame_rows"],
+                h["frame_cols"],
+                h["crs_epsg"],
+                json.dumps(list(h["geotransform"])),
+                h["time_s"],
+                h["time_sub"],
+                h["nodata"],
             )
         elif product.type_name == "FRAME_SUMMARY":
             con.execute(
@@ -353,6 +365,7 @@ class Ingestor:
                     for k, rec in enumerate(product.records)
                 ],
             )
+        return ("complete", None, len(data), json.dumps(h), state.rowid), frame_row
 
 
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:

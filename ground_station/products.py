@@ -46,13 +46,40 @@ def capture_time(time_s: int, time_sub: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=time_s + time_sub / 65536.0)
 
 
+_CODES = {"u8": "B", "u16": "H", "u32": "I", "f64": "d"}
+
+
+def _compile(layout: wf.Layout):
+    """A one-call unpacker for a layout without bit fields (same result as layout.unpack)."""
+    import struct
+
+    fields = sorted(layout.fields, key=lambda f: f.offset)
+    assert all(f.bits is None for f in fields)
+    fmt = struct.Struct(">" + "".join(f"{f.count}{_CODES[f.kind]}" for f in fields))
+    assert fmt.size == layout.size
+    spans = []
+    k = 0
+    for f in fields:
+        spans.append((f.name, k, f.count))
+        k += f.count
+
+    def unpack(buf) -> dict:
+        values = fmt.unpack_from(buf, 0)
+        return {name: values[i] if n == 1 else tuple(values[i : i + n]) for name, i, n in spans}
+
+    return unpack
+
+
+_unpack_header = _compile(wf.PRODUCT_HEADER)
+
+
 def parse_header(data: bytes | memoryview) -> dict:
     """The product header, checked on its own (not against the body)."""
     if len(data) < wf.PRODUCT_HEADER.size:
         raise ProductError(
             f"product of {len(data)} bytes is shorter than its {wf.PRODUCT_HEADER.size}-byte header"
         )
-    h = wf.PRODUCT_HEADER.unpack(data)
+    h = _unpack_header(data)
     if h["version"] != wf.FORMAT_VERSION:
         raise ProductError(f"product header version {h['version']}, expected {wf.FORMAT_VERSION}")
     pt = wf.PRODUCT_BY_CODE.get(h["product_type"])
