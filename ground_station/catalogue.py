@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS products (
         CHECK (status IN ('incomplete', 'complete', 'invalid')),
     reason TEXT,
     product_bytes INTEGER,
-    header TEXT,
+    header BLOB,
     UNIQUE (frame_id, product_id)
 );
 CREATE TABLE IF NOT EXISTS segments (
@@ -292,6 +292,8 @@ class Catalogue:
 
     def product_rows(self, where: str = "1", params: tuple = ()) -> list[dict]:
         """Rows of the products table as dicts (``header`` parsed), by frame and product id."""
+        from ground_station.products import parse_header
+
         cur = self.con.execute(
             f"SELECT * FROM products WHERE {where} ORDER BY frame_id, product_id", params
         )
@@ -299,7 +301,7 @@ class Catalogue:
         out = []
         for row in cur.fetchall():
             d = dict(zip(names, row, strict=True))
-            d["header"] = json.loads(d["header"]) if d["header"] else None
+            d["header"] = parse_header(d["header"]) if d["header"] else None
             out.append(d)
         return out
 

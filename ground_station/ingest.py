@@ -111,6 +111,7 @@ class Ingestor:
         self.stats = IngestStats()
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
+        self._frames_seen: set[int] = set()
 
     # ------------------------------------------------------------ streams
 
@@ -165,6 +166,7 @@ class Ingestor:
                 self._store(con, cols, meta, seg_index, seg_bytes, starts, stops)
         except BaseException:
             self._states.clear()  # the transaction rolled back: forget what it changed
+            self._frames_seen.clear()
             raise
 
     def _count_sequence(self, apid: np.ndarray, seq: np.ndarray) -> None:
@@ -339,7 +341,8 @@ class Ingestor:
         state.status = "complete"
         self.stats.products_completed += 1
         frame_row = None
-        if product.type_name in IMAGE_TYPES:
+        if product.type_name in IMAGE_TYPES and h["frame_id"] not in self._frames_seen:
+            self._frames_seen.add(h["frame_id"])  # the first product of a frame defines it
             frame_row = (
                 h["frame_id"],
                 h["frame_rows"],
@@ -365,7 +368,8 @@ class Ingestor:
                     for k, rec in enumerate(product.records)
                 ],
             )
-        return ("complete", None, len(data), json.dumps(h), state.rowid), frame_row
+        header = bytes(data[: wf.PRODUCT_HEADER.size])
+        return ("complete", None, len(data), header, state.rowid), frame_row
 
 
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:
