@@ -385,15 +385,19 @@ def plan_passes(
     rate_bps: int,
     *,
     budget_bytes: Sequence[int] | None = None,
+    create: bool = False,
     **budget_kwargs,
 ) -> list[PassPlan]:
     """Plans for consecutive passes: each takes what the ones before it left.
 
     ``budget_bytes`` (one per window) overrides the computed budgets;
-    ``budget_kwargs`` go to :func:`pass_budget_bytes`.
+    ``budget_kwargs`` go to :func:`pass_budget_bytes`. With ``create`` a
+    missing catalogue is created (empty: nothing known, nothing to ask for).
     """
     if budget_bytes is not None and len(budget_bytes) != len(windows):
         raise InputError("budget_bytes needs one value per window")
+    if create and not os.path.exists(db):
+        Catalogue.open(db, write=True, create=True).close()
     with Catalogue.open(db) as cat:
         cands, releases, notes, directory = _candidates(cat)
         seq = cat.con.execute("SELECT count(*) FROM uplinks").fetchone()[0]
@@ -439,7 +443,9 @@ def plan_next_pass(
 
     ``budget_bytes`` overrides the budget computed from ``window`` and
     ``rate_bps``. With ``record`` the request is logged in the catalogue's
-    ``uplinks`` table (which numbers the telecommands' sequence counts).
+    ``uplinks`` table (which numbers the telecommands' sequence counts). A
+    missing catalogue is created (before the first pass nothing is known: the
+    request is empty and the satellite sends its store in priority order).
     """
     if window is None and budget_bytes is None:
         raise InputError("plan_next_pass needs a window or a budget_bytes")
@@ -451,6 +457,7 @@ def plan_next_pass(
         [window],
         rate_bps,
         budget_bytes=None if budget_bytes is None else [budget_bytes],
+        create=True,
         **budget_kwargs,
     )
     request = encode_request(plan.releases + plan.items, plan.seq_count)

@@ -200,3 +200,11 @@ def test_without_a_directory_only_retransmissions(tmp_path):
     assert "no STORE_DIRECTORY" in plan.notes[0]
     assert [(i.product_id, i.segment_first, i.segment_last) for i in plan.items] == [(1, 3, 4)]
     assert plan.items[0].bytes == 2 * 1060
+
+
+def test_before_the_first_pass_the_request_is_empty(tmp_path):
+    db = tmp_path / "new.sqlite"
+    plan, request = plan_next_pass(db, WINDOW, rate_bps=1_000_000)
+    assert plan.items == [] and plan.releases == []
+    assert decode_request(request) == (0, [])
+    assert db.exists()
