@@ -107,7 +107,8 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
         fcntl.flock(lock, fcntl.LOCK_EX)
         rep = export.export_model(model.tflite, work / "models", name=model.name)
         elf = build.engine_m4(work / "models", work / "build", model.name)
-    tflm_arena = oracle.tflm_arena_bytes(model.tflite, rep.input_shape)
+    tflm = oracle.tflm_arena_parts(model.tflite, rep.input_shape)
+    tflm_arena = tflm["total"]
     x = inputs.synthetic_inputs(n_inputs, 2026, rep.input_shape[1:])
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
@@ -134,6 +135,8 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
         "arena_bytes": rep.arena_bytes,
         "tflm_arena_bytes": tflm_arena,
         "arena_ratio": round(rep.arena_bytes / tflm_arena, 4),
+        "tflm_arena_head_bytes": tflm["head"],
+        "tflm_arena_tail_bytes": tflm["tail"],
         "arena_lower_bound_bytes_without_overlap": rep.arena_lower_bound,
         "macs_per_inference": rep.macs,
         "insns_per_inference": round(insns),

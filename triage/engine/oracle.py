@@ -14,7 +14,6 @@ import tempfile
 
 import numpy as np
 
-_TOTAL_RE = re.compile(r"Arena allocation total (\d+) bytes")
 DEFAULT_TFLM_ARENA = 512 * 1024
 
 
@@ -53,13 +52,23 @@ def tflm_allocation_report(tflite_bytes: bytes, input_shape: tuple[int, ...]) ->
         return tmp.read().decode(errors="replace")
 
 
+def tflm_arena_parts(tflite_bytes: bytes, input_shape: tuple[int, ...]) -> dict[str, int]:
+    """TFLM's arena allocation for the model: total, head (the planned tensors)
+    and tail (persistent structures: tensor and node records, per-channel
+    multipliers), from its recording allocator's report."""
+    text = tflm_allocation_report(tflite_bytes, input_shape)
+    parts = {}
+    for key in ("total", "head", "tail"):
+        m = re.search(rf"Arena allocation {key} (\d+) bytes", text)
+        if not m:
+            raise RuntimeError(f"no arena {key} in TFLM's allocation report:\n{text}")
+        parts[key] = int(m.group(1))
+    return parts
+
+
 def tflm_arena_bytes(tflite_bytes: bytes, input_shape: tuple[int, ...]) -> int:
     """TFLM's total arena allocation for the model (head + tail), from its report."""
-    text = tflm_allocation_report(tflite_bytes, input_shape)
-    m = _TOTAL_RE.search(text)
-    if not m:
-        raise RuntimeError(f"no arena total in TFLM's allocation report:\n{text}")
-    return int(m.group(1))
+    return tflm_arena_parts(tflite_bytes, input_shape)["total"]
 
 
 def tflm_tensors(
