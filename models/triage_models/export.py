@@ -11,7 +11,9 @@ TFLITE_NAME = "classifier.tflite"
 
 
 def export(out_dir: Path | None = None, tflite_path: Path | None = None) -> list[Path]:
-    """Write ``triage_config.h`` (and, once the engine exporter exists, the model C sources).
+    """Write ``triage_config.h`` and, through the engine's exporter
+    (``triage.engine.export.export_model``), the model's C sources
+    ``classifier_model.{c,h}`` that the firmware compiles in.
 
     Returns the paths written.
     """
@@ -19,12 +21,8 @@ def export(out_dir: Path | None = None, tflite_path: Path | None = None) -> list
     tflite_path = Path(tflite_path or out_dir / TFLITE_NAME)
     written = [write_header(out_dir, tflite_path=tflite_path)]
     if tflite_path.exists():
-        try:
-            from triage.engine.export import export_model
-        except ImportError:
-            export_model = None
-        if export_model is not None:
-            res = export_model(tflite_path.read_bytes(), out_dir, name="classifier")
-            if isinstance(res, (list, tuple)):
-                written.extend(Path(p) for p in res)
+        from triage.engine.export import export_model
+
+        report = export_model(tflite_path.read_bytes(), out_dir, name="classifier")
+        written.extend(Path(p) for p in report.files)
     return written

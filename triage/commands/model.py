@@ -6,6 +6,7 @@ inside the functions so that ``triage --help`` stays fast.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -14,6 +15,97 @@ model_app = typer.Typer(
     help="The on-board tile classifier: dataset, training, evaluation, export.",
     no_args_is_help=True,
 )
+
+DATA_DIR_OPT = typer.Option(
+    None, help="Imagery folder (default: $TRIAGE_DATA_DIR or ../shared/data)."
+)
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from triage import paths
+
+    return Path(data_dir) if data_dir else paths.data_dir()
+
+
+def _log(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+@model_app.command("build-dataset")
+def build_dataset(
+    data_dir: Path | None = DATA_DIR_OPT,
+    rebuild: bool = typer.Option(False, help="Rebuild even when the cache is current."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Label the tiles of the real imagery and cache them (rebuilt when sources or rules change)."""
+    from triage_models import dataset
+
+    ds, built = dataset.load_or_build(_data_dir(data_dir), rebuild=rebuild)
+    summary = dataset.summary(ds)
+    summary["cache"] = str(dataset.dataset_path(_data_dir(data_dir)))
+    summary["built"] = built
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{'built' if built else 'cached'}: {summary['cache']}")
+    for name, counts in summary["frames"].items():
+        typer.echo(f"  {name:16s} " + " ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@model_app.command("train")
+def train_cmd(
+    data_dir: Path | None = DATA_DIR_OPT,
+    seed: int = typer.Option(1, help="Seed of the sampling, augmentation and initialisation."),
+    epochs: int | None = typer.Option(None, help="Override the number of epochs."),
+    out_dir: Path | None = typer.Option(None, help="Where to write (default: models/shipped)."),
+    smoke: bool = typer.Option(False, help="A seconds-long training on a handful of tiles."),
+) -> None:
+    """Train the shipped model on all nine ports and the cloud images; write the int8 .tflite."""
+    from triage_models import dataset, shipping
+    from triage_models.train import SMOKE_CONFIG, TrainConfig
+
+    cfg = SMOKE_CONFIG if smoke else TrainConfig()
+    cfg = cfg.model_copy(update={"seed": seed} | ({"epochs": epochs} if epochs else {}))
+    ds, _ = dataset.load_or_build(_data_dir(data_dir))
+    if smoke and out_dir is None:
+        from triage_models import paths
+
+        out_dir = paths.cache_dir() / "smoke"
+    info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log)
+    typer.echo(json.dumps(info, indent=2))
+
+
+@model_app.command("evaluate")
+def evaluate_cmd(
+    data_dir: Path | None = DATA_DIR_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print all metrics as one JSON object."),
+    tflite: Path | None = typer.Option(None, help="Model to measure (default: the shipped one)."),
+    write: bool = typer.Option(
+        False, help="Write models/shipped/evaluation.json and the chosen policy.json."
+    ),
+    no_cache: bool = typer.Option(False, help="Retrain the folds even when cached."),
+) -> None:
+    """Leave-ports-out evaluation (three folds trained with the shipped recipe), with baseline."""
+    from triage_models import dataset, shipping
+
+    ds, _ = dataset.load_or_build(_data_dir(data_dir))
+    result = shipping.evaluate_and_write(
+        ds, tflite_path=tflite, write=write, use_cache=not no_cache, log=_log
+    )
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        for k in (
+            "ship_recall",
+            "ship_kept",
+            "discard_ship_rate",
+            "discard_fraction",
+            "int8_float_agreement",
+            "model_tflite_bytes",
+            "tflm_arena_bytes",
+            "macs_per_tile",
+        ):
+            typer.echo(f"{k:22s} {result[k]}   (baseline: {result['baseline'].get(k, '-')})")
 
 
 @model_app.command("export")
@@ -25,11 +117,10 @@ def export(
         None, help="The int8 model to export (default: <out_dir>/classifier.tflite)."
     ),
 ) -> None:
-    """Write triage_config.h (and the engine's C for the model, when available)."""
+    """Write triage_config.h and the engine's C for the model (when the exporter exists)."""
     from triage_models import export as export_mod
 
-    written = export_mod.export(out_dir=out_dir, tflite_path=tflite)
-    for path in written:
+    for path in export_mod.export(out_dir=out_dir, tflite_path=tflite):
         typer.echo(str(path))
 
 

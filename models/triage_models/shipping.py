@@ -1,0 +1,122 @@
+"""The shipped artifacts: training the shipped model, evaluating it, writing the policy.
+
+Files in the shipped folder (``models/shipped`` by default):
+
+- ``classifier.tflite``: the int8 model;
+- ``training.json``: the recipe (seed, configuration), the dataset key, the
+  training time and the measurements of the model;
+- ``evaluation.json``: what ``triage model evaluate --json --write`` printed;
+- ``policy.json``: the decision policy chosen from the leave-ports-out outputs;
+- ``triage_config.h`` and the engine's C for the model (``triage model export``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from triage_models import paths
+from triage_models.dataset import TileDataset
+from triage_models.errors import ArtifactMissingError
+from triage_models.export import TFLITE_NAME, export
+from triage_models.tile_spec import preprocess_tiles
+from triage_models.train import TrainConfig, float_predict, train
+
+TRAINING_JSON = "training.json"
+EVALUATION_JSON = "evaluation.json"
+POLICY_JSON = "policy.json"
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def train_and_write(
+    ds: TileDataset, cfg: TrainConfig, out_dir: Path | None = None, log=None
+) -> dict:
+    """Train on every frame, write the ``.tflite`` and ``training.json``, then export."""
+    from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
+
+    out_dir = Path(out_dir or paths.shipped_dir())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    res = train(ds, list(range(len(ds.names))), cfg, log=log)
+    (out_dir / TFLITE_NAME).write_bytes(res.tflite)
+    port_tiles = np.flatnonzero(ds.is_port[ds.tile_frame])
+    if len(port_tiles) > 4096:  # agreement on a fixed, seeded sample of the scenes' tiles
+        port_tiles = np.sort(np.random.default_rng(cfg.seed).choice(port_tiles, 4096, False))
+    q = preprocess_tiles(ds.tiles(port_tiles))
+    agree = float(
+        (tflm_predict(res.tflite, q).argmax(1) == float_predict(res.model, q).argmax(1)).mean()
+    )
+    info = {
+        "seed": cfg.seed,
+        "train_seconds": round(res.seconds, 1),
+        "cpu_count": os.cpu_count(),
+        "dataset_key": ds.key,
+        "model_tflite_bytes": len(res.tflite),
+        "macs_per_tile": macs_per_tile(res.tflite),
+        "tflm_arena_bytes": tflm_arena_bytes(res.tflite),
+        "int8_float_agreement_training_tiles": round(agree, 6),
+        "config": json.loads(cfg.model_dump_json()),
+    }
+    _write_json(out_dir / TRAINING_JSON, info)
+    if out_dir.resolve() == paths.shipped_dir().resolve() or (out_dir / POLICY_JSON).exists():
+        export(out_dir=out_dir)
+    return info
+
+
+def shipped_train_config(shipped: Path | None = None) -> TrainConfig:
+    """The recipe the shipped model was trained with (the default when none is recorded)."""
+    path = Path(shipped or paths.shipped_dir()) / TRAINING_JSON
+    if path.exists():
+        return TrainConfig.model_validate(json.loads(path.read_text())["config"])
+    return TrainConfig()
+
+
+POLICY_ABOUT = (
+    "Decision policy chosen from the leave-ports-out outputs of the int8 model by "
+    "triage_models.evaluate.choose_policy (see models/MODEL_CARD.md): the crop threshold is the "
+    "largest ship probability (at most 0.5) that still crops 99 % of the ships; sea and cloud "
+    "are discarded from the lowest probability on the grid whose discard set holds at most "
+    "0.25 % ship tiles and loses no ship."
+)
+DECISION_ORDER = [
+    "1. ship output p_ship >= ship_crop_min_prob: crop at full resolution (whatever the top class)",
+    "2. else top class c has discard_min_prob[c] set and p_top >= it: discard (counted)",
+    "3. else top class land: land_policy (drop or low-resolution product)",
+    "4. else: keep as a low-resolution product",
+]
+
+
+def evaluate_and_write(
+    ds: TileDataset,
+    tflite_path: Path | None = None,
+    write: bool = False,
+    use_cache: bool = True,
+    log=None,
+) -> dict:
+    """Run the leave-ports-out evaluation; with ``write``, store it and the chosen policy."""
+    from triage_models.evaluate import evaluate
+
+    shipped = paths.shipped_dir()
+    tflite_path = Path(tflite_path or shipped / TFLITE_NAME)
+    if not tflite_path.exists():
+        raise ArtifactMissingError(
+            f"model not found: {tflite_path} (run `triage model train` first)"
+        )
+    cfg = shipped_train_config()
+    result = evaluate(ds, cfg, tflite_path.read_bytes(), log=log, use_cache=use_cache)
+    if write:
+        _write_json(shipped / EVALUATION_JSON, result)
+        policy = {
+            "provisional": False,
+            "about": POLICY_ABOUT,
+            **result["shipped_policy"],
+            "decision_order": DECISION_ORDER,
+        }
+        _write_json(shipped / POLICY_JSON, policy)
+        export(out_dir=shipped)
+    return result
