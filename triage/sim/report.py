@@ -42,16 +42,16 @@ def plot_bytes_per_pass(res: SimResult) -> str:
 
     fig, ax = plt.subplots(figsize=(10, 3.6))
     x = np.arange(len(res.passes))
-    modes = _modes(res)
-    w = 0.8 / max(1, len(modes))
-    for i, m in enumerate(modes):
-        ys = [t.sent_bytes for t in res.modes[m].traffic]
-        ax.bar(x + (i - (len(modes) - 1) / 2) * w, ys, w, label=m, color=MODE_COLOURS.get(m))
-    ax.step(x, [p.budget_bytes for p in res.passes], where="mid", color="k", lw=0.8, label="budget")
-    ax.set_yscale("symlog", linthresh=1000)
+    ax.fill_between(
+        x, [p.budget_bytes for p in res.passes], step="mid", color="#eeeeee", label="budget"
+    )
+    for m in _modes(res):
+        ys = [max(t.sent_bytes, 1) for t in res.modes[m].traffic]
+        ax.step(x, ys, where="mid", label=m, color=MODE_COLOURS.get(m), lw=1.2)
+    ax.set_yscale("log")
     ax.set_xlabel("pass")
     ax.set_ylabel("bytes sent")
-    ax.set_title("Bytes per pass")
+    ax.set_title("Bytes per pass (raw, compressed, triaged) against the pass budget")
     ax.legend(fontsize=8, ncol=4)
     return _png(fig)
 

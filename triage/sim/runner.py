@@ -329,6 +329,7 @@ def _run(
     frames = manifest.frames_in_capture_order()
     records: list[FrameRecord] = []
     notes: list[str] = []
+    crop_tiles: dict[int, list[tuple[int, int]]] = {}  # frame -> origins of crop tiles
     state = {"next": 0}
 
     def capture_until(t: datetime | None) -> None:
@@ -356,6 +357,7 @@ def _run(
                         f"{label}: the firmware refused the frame: {rep.status_name} "
                         f"(status {rep.status})"
                     )
+            crop_tiles[f.frame_id] = _crop_tile_origins(rep, geo)
             c = rep.counts
             comp_b = compressed_product_bytes(px, cfg["aec_block_size"], cfg["aec_rsi"])
             baselines[RAW].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
@@ -481,6 +483,15 @@ def _run(
         notes.append(f"only {exact} of {checked} exported crops equal the source pixels")
     ground.counters["detections"] = export.n_detections
     modes[TRIAGE].outcomes = score(ships, ground.tracker.ship_deliveries(), by_id)
+    on_board = _cropped_on_board(ships, crop_tiles, by_id)
+    ground.counters["ships_cropped_on_board"] = sum(on_board)
+    undelivered = [o.delivered_at is None for o in modes[TRIAGE].outcomes]
+    ground.counters["ships_missed_by_classifier"] = sum(
+        1 for u, c in zip(undelivered, on_board, strict=True) if u and not c
+    )
+    ground.counters["ships_cropped_not_delivered"] = sum(
+        1 for u, c in zip(undelivered, on_board, strict=True) if u and c
+    )
     for m in (RAW, COMPRESSED):
         deliveries = [
             Delivery(fid, 0, 0, by_id[fid].window.rows, by_id[fid].window.cols, when)
@@ -510,6 +521,42 @@ def _run(
         mosaics=_scene_mosaics(export, manifest, geos, tmp / "ground" / "export"),
         ground=ground.counters,
     )
+
+
+def _crop_tile_origins(rep, geo: FrameGeo) -> list[tuple[int, int]]:
+    """(row, col) origins of the tiles the firmware decided to crop at full resolution."""
+    from triage_models.tile_spec import tile_origins
+
+    from triage.onboard import ACTIONS
+
+    if rep.actions.size == 0:
+        return []
+    rows, cols = tile_origins(geo.rows), tile_origins(geo.cols)
+    if rep.actions.shape != (len(rows), len(cols)):
+        return []
+    crop = ACTIONS.index("crop")
+    return [(rows[i], cols[j]) for i, j in zip(*np.nonzero(rep.actions == crop), strict=True)]
+
+
+def _cropped_on_board(ships, crop_tiles, frames: dict[int, Frame]) -> list[bool]:
+    """Per labelled ship: did the firmware mark a tile holding its box centre for a crop?"""
+    from triage_models.tile_spec import tile_spec
+
+    t = tile_spec().tile_px
+    out = []
+    for s in ships:
+        r, c = s.centre
+        hit = False
+        for fid, origins in crop_tiles.items():
+            f = frames[fid]
+            if f.scene != s.scene:
+                continue
+            fr, fc = r - f.window.row0, c - f.window.col0
+            if any(r0 <= fr < r0 + t and c0 <= fc < c0 + t for r0, c0 in origins):
+                hit = True
+                break
+        out.append(hit)
+    return out
 
 
 def _replay_on_qemu(ops: list[_Op], store_bytes: int, records: list[FrameRecord]) -> dict:
