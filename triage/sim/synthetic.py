@@ -4,7 +4,8 @@ A scene is built from a recorded seed, band by band on the scale of the real
 ports (reflectance x 65535, uint16; bands blue, green, red, near-infrared):
 
 - **sea**: dark water (low in NIR) with two scales of wave texture;
-- **sun glint**: a broad specular hot spot with facet sparkle, nearly flat across
+- **sun glint**: a broad specular hot spot modulated by the wave facets (a few
+  tens of percent, spatially correlated like the waves), nearly flat across
   bands, on water only;
 - **land**: a fractal (1/f) height field cut at a sea level into a coastline, with
   vegetation, bare soil and built-up surfaces mixed by further fractal fields, and
@@ -64,6 +65,10 @@ class SceneSpec:
     land_fraction: float = 0.25
     cloud_cover: float = 0.2
     glint_strength: float = 0.06
+    glint_texture: float = 0.15  # relative amplitude of the wave-facet modulation of glint
+    cloud_edge: float = 0.12  # width of the cloud fringe, in units of the noise field
+    shadow_strength: float = 0.55
+    cloud_beta: float = 3.5  # spectral slope of the cloud field (larger: bigger, smoother)
     pixel_size_m: float = 10.0
     noise_sigma: float = 0.0008
     ship_length_m: tuple[float, float] = (50.0, 300.0)
@@ -250,7 +255,9 @@ def generate_scene(spec: SceneSpec) -> Scene:
     sigma = 0.45 * max(shape)
     yy, xx = np.mgrid[0 : spec.rows, 0 : spec.cols]
     glint = spec.glint_strength * np.exp(-((yy - gy) ** 2 + (xx - gx) ** 2) / (2 * sigma**2))
-    sparkle = np.clip(rng.standard_normal(shape) * 0.5 + 0.6 * waves + 0.5, 0.0, None)
+    sparkle = np.clip(
+        1.0 + spec.glint_texture * (rng.standard_normal(shape) + 1.2 * waves), 0.0, None
+    )
     glint = glint * sparkle
     water += glint[..., None] * np.array([1.0, 1.0, 0.98, 0.93])[None, None, :]
     surface[:] = water
@@ -269,10 +276,10 @@ def generate_scene(spec: SceneSpec) -> Scene:
     surface[land] = land_spec[land]
 
     # --- ships and wakes (on open water, before clouds) ------------------------------
-    clouds_field = fractal_noise(rng, shape, beta=3.0)
+    clouds_field = fractal_noise(rng, shape, beta=spec.cloud_beta)
     if spec.cloud_cover > 0:
         thr = float(np.quantile(clouds_field, 1.0 - spec.cloud_cover))
-        alpha = _smoothstep((clouds_field - thr) / 0.12) * (
+        alpha = _smoothstep((clouds_field - thr) / spec.cloud_edge) * (
             0.8 + 0.2 * fractal_noise(rng, shape, beta=2.0)
         )
     else:
@@ -350,7 +357,7 @@ def generate_scene(spec: SceneSpec) -> Scene:
     if spec.cloud_cover > 0:
         dy, dx = int(rng.integers(-30, 31)), int(rng.integers(-30, 31))
         shadow = np.roll(np.roll(alpha, dy, axis=0), dx, axis=1)
-        surface = surface * (1.0 - 0.55 * shadow[..., None])
+        surface = surface * (1.0 - spec.shadow_strength * shadow[..., None])
         cloud = CLOUD[None, None, :] * (0.75 + 0.35 * clouds_field[..., None])
         surface = surface * (1 - alpha[..., None]) + cloud * alpha[..., None]
 
