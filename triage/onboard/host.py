@@ -122,9 +122,9 @@ class FrameReport:
         status = counts["status"] - (1 << 32) if counts["status"] >= 1 << 31 else counts["status"]
         counts["status"] = status
         gr, gc = counts["grid_rows"], counts["grid_cols"]
-        n = gr * gc if status in (0, -10) else 0
-        if len(record) != nw + 3 * n:
-            raise OnboardError(f"frame record of {len(record)} bytes, expected {nw + 3 * n}")
+        n = (len(record) - nw) // 3  # the grid is there when tiles were classified
+        if n not in (0, gr * gc) or len(record) != nw + 3 * n:
+            raise OnboardError(f"frame record of {len(record)} bytes for a {gr} x {gc} grid")
         grid = np.frombuffer(record[nw:], dtype=np.uint8).reshape(3, -1)
         shape = (gr, gc) if n else (0, 0)
         return cls(
