@@ -87,3 +87,13 @@ def test_shipped_model_on_real_frame(m4_image, lib, data_dir):
     q, _ = _compare(ops, classifier="model")
     assert q.results[0].status == 0
     assert q.results[0].insns > 0
+
+
+def test_flight_image_within_budgets(m4_image):
+    """The linker script enforces the budgets; this records the figures."""
+    from triage.onboard.bench import image_figures
+
+    fig = image_figures(m4_image("triage_fw"))
+    assert fig["ram_bytes"] <= 64 * 1024  # .data + .bss + stack, engine arena included
+    assert fig["flash_bytes"] <= 128 * 1024  # code + model + constants
+    assert fig["extmem_bytes"] <= 16 * 1024 * 1024  # frame memory + store + work area

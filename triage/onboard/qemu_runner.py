@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from triage import paths, qemu
-from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
 from triage.onboard.host import (
     DEFAULT_STORE_BYTES,
@@ -180,7 +179,3 @@ def run_on_qemu(
                 raise FirmwareError(f"{elf.name} did not report operation {i}:\n{res.stdout}")
             results.append(OpResult(op[0], int(m.group(3)), outs[i].read_bytes(), int(m.group(5))))
         return QemuRun(results, stack[0], stack[1], res.stdout)
-
-
-def library_status_name(status: int) -> str:
-    return _lib.status_name(status)
