@@ -264,3 +264,16 @@ def test_cli_simulate_prints_report_path(tiny_set, tmp_path):
     assert res.returncode == 0, res.stderr
     assert f"report: {out / 'report.html'}" in res.stdout
     assert (out / "report.html").exists() and (out / "metrics.json").exists()
+
+
+def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
+    """With an unreliable uplink some requests are lost; the satellite then sends its
+    store in priority order and the run still completes and scores."""
+    base = json.loads(tiny_set.read_text())
+    base["link"]["uplink_reliable"] = False
+    base["packet_loss"] = {"model": "bernoulli", "loss_probability": 0.5, "seed": 9}
+    path = _write(tiny_set.parent, "lossy-uplink.json", base)
+    res = run_simulation(path, tmp_path / "out")
+    m = res.metrics()
+    assert m["ground"].get("requests_lost", 0) > 0
+    assert m["ships_labelled"] == 12

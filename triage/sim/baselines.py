@@ -133,7 +133,9 @@ class BaselineDownlink:
         d = directory_bytes(len(self.held))
         if d <= p.budget_bytes:
             used = d
-            lost = self.loss.lost(math.ceil(d / (MAX_SEGMENT_BYTES + PACKET_OVERHEAD)))
+            lost = self.loss.lost(
+                len(segment_packet_sizes(PRODUCT_HEADER.size + STORE_ENTRY.size * len(self.held)))
+            )
             res.packets_sent += len(lost)
             res.packets_lost += int(lost.sum())
         for h in self.held:

@@ -148,8 +148,9 @@ class Link(_Strict):
     rate_bps: int = Field(gt=0, le=10_000_000_000, description="downlink channel rate, bit/s")
     uplink_reliable: bool = Field(
         default=True,
-        description="the DOWNLINK_REQUEST telecommand always arrives (uplinks are "
-        "short, low-rate and acknowledged)",
+        description="the DOWNLINK_REQUEST telecommand always arrives (uplinks are short, "
+        "low-rate and acknowledged); false: it is lost with the downlink's loss model, and "
+        "the satellite then sends its store in priority order",
     )
 
 

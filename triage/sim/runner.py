@@ -321,6 +321,7 @@ def _run(
     keep_ops = target == "qemu"
     # independent, seeded loss streams: one per mode
     loss = {m: LossChannel(manifest.packet_loss, m) for m in (TRIAGE, RAW, COMPRESSED)}
+    uplink_loss = LossChannel(manifest.packet_loss, "uplink")
     baselines = {m: BaselineDownlink(m, loss[m], rate) for m in (RAW, COMPRESSED)}
     modes = {
         TRIAGE: ModeRun(TRIAGE, "on-board triage (firmware products, ground-planned passes)"),
@@ -411,6 +412,9 @@ def _run(
             tr.packets_lost += int(lost.sum())
         # 2. the ground plans the pass and uplinks its request; 3. the satellite sends
         request, tr.request_entries = ground.plan(p, rate)
+        if request is not None and not manifest.link.uplink_reliable and uplink_loss.lost(1)[0]:
+            ground.counters["requests_lost"] = ground.counters.get("requests_lost", 0) + 1
+            request = None
         stream = onboard.downlink(p.budget_bytes - used, request)
         if keep_ops:
             ops.append(_Op(("downlink", p.budget_bytes - used, request), stream))
