@@ -92,3 +92,9 @@ def test_model_input_is_consumed_and_refilled(repcnn: BuiltModel, seed: int) -> 
     first = repcnn.host.run(x)
     again = repcnn.host.run(x[::-1])[::-1]
     assert np.array_equal(first, again)
+
+
+def test_representative_cnn_is_reproducible_from_its_seed(repcnn_tflite: bytes) -> None:
+    from triage.engine import refmodel
+
+    assert refmodel.build_representative_tflite() == repcnn_tflite

@@ -56,6 +56,7 @@ def build_representative_tflite(seed: int = SEED) -> bytes:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
+    tf.keras.backend.clear_session()  # layer names (kept in the file) restart from zero
     tf.keras.utils.set_random_seed(seed)
     layers = tf.keras.layers
     inp = tf.keras.Input(INPUT_SHAPE[1:], name="tile")
