@@ -63,6 +63,10 @@ def test_metrics_by_hand():
     raw = m["baselines"]["raw"]
     assert raw["reduction_factor"] == 4.0 and raw["ship_recall"] == 0.0
     assert raw["latency_s_mean"] is None and raw["budget_utilization"] == 1.0
+    t = m["targets"]
+    assert t["reduction_factor_at_least_20"]["met"] is True  # 26.7
+    assert t["ship_recall_at_least_0.95"]["met"] is False  # 0.75
+    assert t["more_first_pass_ships_than_every_baseline"] == {"value": [2, 0], "met": True}
     assert m["tiles_discarded_by_class"] == {"cloud": 4, "sea": 8, "ship": 0, "land": 0}
     for key in (
         "frames",

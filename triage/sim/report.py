@@ -372,6 +372,13 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
     if not mosaic_html:
         mosaic_html = "<p>No mosaic: the ground received no frame quicklook.</p>"
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in res.notes)
+    target_rows = [
+        [name, json.dumps(t["value"]), "yes" if t["met"] else "NO"]
+        for name, t in metrics["targets"].items()
+    ]
+    from triage.sim import results as results_module
+
+    definitions = html.escape((results_module.__doc__ or "").split("Metric definitions")[-1])
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Triage simulation: {html.escape(res.manifest_name)}</title><style>{CSS}</style></head>
@@ -382,6 +389,7 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
 window {res.window_start:%Y-%m-%d %H:%M} – {res.window_end:%Y-%m-%d %H:%M} UTC,
 packet loss {html.escape(json.dumps(res.loss_model))}. Run took {res.runtime_s:.1f} s.</p>
 {kpis}
+<h2>Targets</h2>{_table(["target", "value (triage; raw, compressed)", "met"], target_rows)}
 <h2>Bytes per pass</h2><img src="{plot_bytes_per_pass(res)}" alt="bytes per pass">
 <h2>Budget use per pass</h2><img src="{plot_budget_use(res)}" alt="budget use">
 <h2>Ships delivered over time</h2><img src="{plot_ships_over_time(res)}" alt="ships over time">
@@ -394,6 +402,7 @@ packet loss {html.escape(json.dumps(res.loss_model))}. Run took {res.runtime_s:.
 <h2>Frames</h2>{_table(frame_headers, frame_rows)}
 <h2>Labelled ships</h2>{_table(ship_headers, ship_rows)}
 <h2>Ground station</h2>{_table(["counter", "value"], [[k, v] for k, v in res.ground.items()])}
+<h2>Definitions</h2><pre style="white-space:pre-wrap;font-size:.8em">{definitions}</pre>
 <h2>Notes</h2><ul>{notes or "<li>none</li>"}</ul>
 <h2>Credits</h2><ul class="credit">{credits}</ul>
 </body></html>

@@ -161,6 +161,21 @@ class SimResult:
             "sent_bytes_by_product": _sum_dicts(t.bytes_by_product for t in mode.traffic),
         }
 
+    def targets(self) -> dict:
+        """The issue's targets, checked on this run (met: true/false)."""
+        tri = self.mode_metrics(self.modes[TRIAGE])
+        others = [self.mode_metrics(m) for n, m in self.modes.items() if n != TRIAGE]
+        rf, rec = tri["reduction_factor"], tri["ship_recall"]
+        fp = tri["first_pass_ships"]
+        return {
+            "reduction_factor_at_least_20": {"value": rf, "met": rf is not None and rf >= 20},
+            "ship_recall_at_least_0.95": {"value": rec, "met": rec is not None and rec >= 0.95},
+            "more_first_pass_ships_than_every_baseline": {
+                "value": [fp, *(o["first_pass_ships"] for o in others)],
+                "met": all(fp > o["first_pass_ships"] for o in others),
+            },
+        }
+
     def metrics(self) -> dict:
         tri = self.modes[TRIAGE]
         out = {
@@ -186,6 +201,7 @@ class SimResult:
                     strict=False,
                 )
             ),
+            "targets": self.targets(),
             "ground": self.ground,
             "notes": self.notes,
             "runtime_s": round(self.runtime_s, 1),
