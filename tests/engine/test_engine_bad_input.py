@@ -5,6 +5,7 @@ code and the sizes asked, available and missing. Nothing crashes."""
 from __future__ import annotations
 
 import ctypes
+import subprocess
 
 import numpy as np
 import pytest
@@ -123,6 +124,28 @@ def test_truncated_and_corrupted_models_never_crash_the_exporter(tmp_path) -> No
         except ModelError:
             outcomes["error"] += 1
     assert outcomes["error"] > 0
+
+
+def test_hostile_tensor_names_cannot_escape_the_generated_comments(tmp_path) -> None:
+    from triage import paths
+
+    rng = np.random.default_rng(1)
+    mb = ModelBuilder()
+    x = mb.tensor((1, 4, 4, 2), scale=0.05, zero_point=0, name="in */ int oops; /*")
+    wt = mb.tensor((2, 1, 1, 2), data=rng.integers(-9, 9, (2, 1, 1, 2), dtype=np.int8),
+                   scale=[0.01, 0.02])  # fmt: skip
+    y = mb.tensor((1, 4, 4, 2), scale=0.05, zero_point=0, name="out\n#error x */")
+    mb.op(tfl.CONV_2D, [x, wt], [y], padding=1, stride_w=1, stride_h=1)
+    rep = export.export_model(mb.build([x], [y]), tmp_path, name="hostile")
+    src = rep.files[0].read_text()
+    assert "#error x */" not in src
+    fw = paths.repo_root() / "mcu_firmware"
+    proc = subprocess.run(
+        ["gcc", "-std=c99", "-Wall", "-Werror", "-fsyntax-only", f"-I{fw}/common/include",
+         f"-I{fw}/engine/include", f"-I{tmp_path}", str(rep.files[0])],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_bad_model_names_are_refused(tmp_path) -> None:

@@ -104,6 +104,13 @@ def compile_model(
     return Compiled(bytes(tflite_bytes), hashlib.sha256(tflite_bytes).hexdigest(), low, plan)
 
 
+def _c_comment(text: str, limit: int = 160) -> str:
+    """Text from the model (tensor names) made safe inside a C comment."""
+    clean = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    clean = clean.replace("*/", "*?").replace("/*", "?*")
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
 def _c_float(x: float) -> str:
     return f"{float(np.float32(x))!r}f"
 
@@ -222,9 +229,8 @@ def render_c(c: Compiled, name: str) -> tuple[str, str]:
 
 
 def _render_step(c: Compiled, s: Step, i: int) -> str:
-    lines = [
-        f"/* step {i}: {s.op.describe()}, output {c.lowered.model.tensors[s.output].describe()} */"
-    ]
+    what = f"step {i}: {s.op.describe()}, output {c.lowered.model.tensors[s.output].describe()}"
+    lines = [f"/* {_c_comment(what)} */"]
     for fname, arr in s.arrays.items():
         lines.append(_c_array(arr.ctype, f"s{i}_{fname}", arr.values).rstrip())
     lines.append(f"static const {_STRUCTS[s.kernel]} s{i}_params = {{")
