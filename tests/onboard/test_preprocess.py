@@ -63,3 +63,67 @@ def test_real_tiles_match_reference(lib, data_dir, port):
     for k, (y, x) in enumerate(origins):
         got, _ = c_preprocess(frame, int(y), int(x), spec.gains())
         assert np.array_equal(got, want[k]), (y, x)
+
+
+WRAPPER = r"""
+#include "tri_tiling.h"
+int pp(const uint8_t *frame, uint32_t rows, uint32_t cols, uint32_t bps, uint32_t r0,
+       uint32_t c0, const uint16_t *gains, int8_t *out, uint32_t *stats);
+int pp(const uint8_t *frame, uint32_t rows, uint32_t cols, uint32_t bps, uint32_t r0,
+       uint32_t c0, const uint16_t *gains, int8_t *out, uint32_t *stats)
+{
+    tri_frame_t f = {frame, rows, cols, TRI_CFG_BANDS, bps, 0u, bps == 1u ? 255u : 65535u};
+    tri_tile_stats_t s;
+    tri_preprocess_tile(&f, r0, c0, gains, out, &s);
+    stats[0] = s.nodata_px;
+    stats[1] = s.saturated_px;
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("thumb", [16, 8])
+def test_area_averaging_path_matches_reference(tmp_path, thumb):
+    """The shipped spec has thumb = tile (no averaging); the averaging path is
+    built here with a thumbnail of `thumb` px and held to the reference with
+    the same spec."""
+    import ctypes
+    import re
+    import subprocess
+
+    from triage import paths
+
+    root = paths.repo_root()
+    spec = ts.tile_spec().model_copy(update={"thumb_px": thumb})
+    cfg = (root / "models" / "shipped" / "triage_config.h").read_text()
+    cfg, n = re.subn(r"#define TRI_CFG_THUMB_PX \d+", f"#define TRI_CFG_THUMB_PX {thumb}", cfg)
+    assert n == 1
+    (tmp_path / "triage_config.h").write_text(cfg)
+    (tmp_path / "wrap.c").write_text(WRAPPER)
+    fw = root / "mcu_firmware"
+    lib = tmp_path / "libpp.so"
+    subprocess.run(
+        ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+         f"-I{tmp_path}", f"-I{fw / 'app' / 'include'}", f"-I{fw / 'common' / 'include'}",
+         str(fw / "app" / "src" / "tri_tiling.c"), str(tmp_path / "wrap.c"), "-o", str(lib)],
+        check=True,
+    )  # fmt: skip
+    pp = ctypes.CDLL(str(lib)).pp
+    rng = np.random.default_rng([SEED, thumb])
+    t = spec.tile_px
+    for trial in range(30):
+        dtype = np.uint16 if trial % 2 else np.uint8
+        hi = np.iinfo(dtype).max
+        frame = rng.integers(0, hi + 1, (t + 7, t + 3, spec.n_bands)).astype(dtype)
+        gains = rng.integers(0, 65536, spec.n_bands).astype(np.uint16)
+        out = np.zeros((thumb, thumb, spec.n_bands), np.int8)
+        stats = np.zeros(2, np.uint32)
+        r0, c0 = int(rng.integers(0, 8)), int(rng.integers(0, 4))
+        f = np.ascontiguousarray(frame.astype(frame.dtype.newbyteorder("<")))
+        pp(
+            ctypes.c_void_p(f.ctypes.data), f.shape[0], f.shape[1], f.dtype.itemsize, r0, c0,
+            ctypes.c_void_p(gains.ctypes.data), ctypes.c_void_p(out.ctypes.data),
+            ctypes.c_void_p(stats.ctypes.data),
+        )  # fmt: skip
+        want = ts.preprocess_tile(frame[r0 : r0 + t, c0 : c0 + t], gains, spec)
+        assert np.array_equal(out, want), trial

@@ -36,8 +36,49 @@ uint32_t tri_tile_origin(uint32_t index, uint32_t size)
     return o + TILE_PX > size ? size - TILE_PX : o;
 }
 
-/* floor(sqrt(i * 256)) for i = 0..255: the square root of c's top byte,
- * a lower bound within 7 of floor(sqrt(c)) that the loop below corrects. */
+/* floor(sqrt(c)) for c = 0..255. */
+static const uint8_t sqrt_lo[256] = {
+    0u, 1u, 1u, 1u, 2u, 2u, 2u, 2u, 2u, 3u, 3u, 3u, 3u, 3u, 3u, 3u,
+    4u, 4u, 4u, 4u, 4u, 4u, 4u, 4u, 4u, 5u, 5u, 5u, 5u, 5u, 5u, 5u,
+    5u, 5u, 5u, 5u, 6u, 6u, 6u, 6u, 6u, 6u, 6u, 6u, 6u, 6u, 6u, 6u,
+    6u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u, 7u,
+    8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u, 8u,
+    8u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u, 9u,
+    9u, 9u, 9u, 9u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u,
+    10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 10u, 11u, 11u, 11u, 11u, 11u, 11u, 11u,
+    11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u, 11u,
+    12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u,
+    12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 12u, 13u, 13u, 13u, 13u, 13u, 13u, 13u,
+    13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u, 13u,
+    13u, 13u, 13u, 13u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u,
+    14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u, 14u,
+    14u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u,
+    15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u,
+};
+
+/* floor(sqrt(16 j)): for c in 256..4095, sqrt_mid[c >> 4] is floor(sqrt(c)) or one
+ * less. */
+static const uint8_t sqrt_mid[256] = {
+    0u, 4u, 5u, 6u, 8u, 8u, 9u, 10u, 11u, 12u, 12u, 13u, 13u, 14u, 14u, 15u,
+    16u, 16u, 16u, 17u, 17u, 18u, 18u, 19u, 19u, 20u, 20u, 20u, 21u, 21u, 21u, 22u,
+    22u, 22u, 23u, 23u, 24u, 24u, 24u, 24u, 25u, 25u, 25u, 26u, 26u, 26u, 27u, 27u,
+    27u, 28u, 28u, 28u, 28u, 29u, 29u, 29u, 29u, 30u, 30u, 30u, 30u, 31u, 31u, 31u,
+    32u, 32u, 32u, 32u, 32u, 33u, 33u, 33u, 33u, 34u, 34u, 34u, 34u, 35u, 35u, 35u,
+    35u, 36u, 36u, 36u, 36u, 36u, 37u, 37u, 37u, 37u, 37u, 38u, 38u, 38u, 38u, 38u,
+    39u, 39u, 39u, 39u, 40u, 40u, 40u, 40u, 40u, 40u, 41u, 41u, 41u, 41u, 41u, 42u,
+    42u, 42u, 42u, 42u, 43u, 43u, 43u, 43u, 43u, 44u, 44u, 44u, 44u, 44u, 44u, 45u,
+    45u, 45u, 45u, 45u, 45u, 46u, 46u, 46u, 46u, 46u, 46u, 47u, 47u, 47u, 47u, 47u,
+    48u, 48u, 48u, 48u, 48u, 48u, 48u, 49u, 49u, 49u, 49u, 49u, 49u, 50u, 50u, 50u,
+    50u, 50u, 50u, 51u, 51u, 51u, 51u, 51u, 51u, 52u, 52u, 52u, 52u, 52u, 52u, 52u,
+    53u, 53u, 53u, 53u, 53u, 53u, 53u, 54u, 54u, 54u, 54u, 54u, 54u, 54u, 55u, 55u,
+    55u, 55u, 55u, 55u, 56u, 56u, 56u, 56u, 56u, 56u, 56u, 56u, 57u, 57u, 57u, 57u,
+    57u, 57u, 57u, 58u, 58u, 58u, 58u, 58u, 58u, 58u, 59u, 59u, 59u, 59u, 59u, 59u,
+    59u, 60u, 60u, 60u, 60u, 60u, 60u, 60u, 60u, 61u, 61u, 61u, 61u, 61u, 61u, 61u,
+    61u, 62u, 62u, 62u, 62u, 62u, 62u, 62u, 62u, 63u, 63u, 63u, 63u, 63u, 63u, 63u,
+};
+
+/* floor(sqrt(256 i)): for c in 4096..65535, sqrt_hi[c >> 8] is floor(sqrt(c))
+ * or up to two less. */
 static const uint8_t sqrt_hi[256] = {
     0u,   16u,  22u,  27u,  32u,  35u,  39u,  42u,  45u,  48u,  50u,  53u,  55u,  57u,  59u,  61u,
     64u,  65u,  67u,  69u,  71u,  73u,  75u,  76u,  78u,  80u,  81u,  83u,  84u,  86u,  87u,  89u,
@@ -57,32 +98,102 @@ static const uint8_t sqrt_hi[256] = {
     247u, 248u, 248u, 249u, 249u, 250u, 250u, 251u, 251u, 252u, 252u, 253u, 253u, 254u, 254u, 255u,
 };
 
-uint32_t tri_isqrt16(uint32_t c)
+static inline uint32_t isqrt16(uint32_t c)
 {
     uint32_t r;
     if (c < 256u) {
-        /* bit by bit: four result bits */
-        uint32_t bit;
-        r = 0u;
-        for (bit = 8u; bit > 0u; bit >>= 1) {
-            uint32_t t = r | bit;
-            if (t * t <= c) {
-                r = t;
-            }
-        }
-        return r;
+        return sqrt_lo[c];
     }
-    r = sqrt_hi[c >> 8];
-    while (r < 255u && (r + 1u) * (r + 1u) <= c) {
+    if (c < 4096u) {
+        r = sqrt_mid[c >> 4];
+        return (r + 1u) * (r + 1u) <= c ? r + 1u : r;
+    }
+    r = sqrt_hi[(c >> 8) & 0xFFu];
+    if ((r + 1u) * (r + 1u) <= c) {
+        r++;
+    }
+    if ((r + 1u) * (r + 1u) <= c) {
         r++;
     }
     return r;
+}
+
+uint32_t tri_isqrt16(uint32_t c)
+{
+    return isqrt16(c);
+}
+
+/* Canonical scale and square root of one thumbnail value (steps b and c). */
+static inline int8_t quantize(uint32_t t, uint32_t gain_q8)
+{
+    uint32_t c = (t * gain_q8) >> 8;
+    if (c > 65535u) {
+        c = 65535u;
+    }
+    return (int8_t)((int32_t)isqrt16(c) - 128);
+}
+
+/* f = 1: the thumbnail is the tile; each tile row is contiguous in frame
+ * memory and in the same [col][band] order as the input. Everything read in
+ * the loops is a local: stores through the int8 output may alias any object,
+ * which would otherwise force reloads. */
+static void preprocess_direct(const tri_frame_t *f, uint32_t r0, uint32_t c0,
+                              const uint16_t *gain_q8, int8_t *out, tri_tile_stats_t *stats)
+{
+    const uint32_t bps = f->bytes_per_sample;
+    const uint32_t nodata = f->nodata;
+    const uint32_t max_sample = f->max_sample;
+    const size_t row_bytes = (size_t)f->cols * NBANDS * bps;
+    const uint8_t *row = f->pixels + ((size_t)r0 * f->cols + c0) * NBANDS * bps;
+    uint32_t g[NBANDS];
+    uint32_t v[NBANDS];
+    uint32_t nodata_px = 0u;
+    uint32_t sat_px = 0u;
+    uint32_t tr;
+    uint32_t b;
+    for (b = 0u; b < NBANDS; b++) {
+        g[b] = gain_q8[b];
+    }
+    for (tr = 0u; tr < TILE_PX; tr++, row += row_bytes) {
+        const uint8_t *p = row;
+        uint32_t tc;
+        for (tc = 0u; tc < TILE_PX; tc++) {
+            uint32_t nd = 1u;
+            uint32_t sat = 1u;
+            if (bps == 2u) {
+#pragma GCC unroll 8
+                for (b = 0u; b < NBANDS; b++, p += 2) {
+                    v[b] = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+                }
+            } else {
+#pragma GCC unroll 8
+                for (b = 0u; b < NBANDS; b++, p++) {
+                    v[b] = p[0];
+                }
+            }
+#pragma GCC unroll 8
+            for (b = 0u; b < NBANDS; b++) {
+                nd &= (uint32_t)(v[b] == nodata);
+                sat &= (uint32_t)(v[b] == max_sample);
+                out[b] = quantize(v[b], g[b]);
+            }
+            out += NBANDS;
+            nodata_px += nd;
+            sat_px += sat;
+        }
+    }
+    stats->nodata_px = nodata_px;
+    stats->saturated_px = sat_px;
 }
 
 void tri_preprocess_tile(const tri_frame_t *f, uint32_t r0, uint32_t c0, const uint16_t *gain_q8,
                          int8_t *out, tri_tile_stats_t *stats)
 {
     uint32_t tr;
+    if (FACTOR == 1u) {
+        preprocess_direct(f, r0, c0, gain_q8, out, stats);
+        return;
+    }
     uint32_t tc;
     uint32_t nodata_px = 0u;
     uint32_t sat_px = 0u;
@@ -112,12 +223,8 @@ void tri_preprocess_tile(const tri_frame_t *f, uint32_t r0, uint32_t c0, const u
                 }
             }
             for (b = 0u; b < NBANDS; b++) {
-                uint32_t t = (sum[b] + AREA / 2u) / AREA;
-                uint32_t cs = (t * gain_q8[b]) >> 8;
-                if (cs > 65535u) {
-                    cs = 65535u;
-                }
-                out[(tr * THUMB_PX + tc) * NBANDS + b] = (int8_t)((int32_t)tri_isqrt16(cs) - 128);
+                out[(tr * THUMB_PX + tc) * NBANDS + b] =
+                    quantize((sum[b] + AREA / 2u) / AREA, gain_q8[b]);
             }
         }
     }
