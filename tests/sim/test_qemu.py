@@ -30,7 +30,7 @@ def test_qemu_target_matches_host(tmp_path, m4_image, make_passes):
     qemu = run_simulation(manifest, tmp_path / "qemu", target="qemu")
     mh = json.loads((tmp_path / "host" / "metrics.json").read_text())
     mq = json.loads((tmp_path / "qemu" / "metrics.json").read_text())
-    g = mq["ground"]
+    g = mq["onboard"]
     # 1 frame + a directory and a downlink per pass
     assert g["m4_operations"] == 1 + 2 * len(qemu.passes)
     assert g["m4_frame_instructions_total"] > 0

@@ -401,6 +401,7 @@ packet loss {html.escape(json.dumps(res.loss_model))}. Run took {res.runtime_s:.
 <h2>Passes</h2>{_table(pass_headers, pass_rows)}
 <h2>Frames</h2>{_table(frame_headers, frame_rows)}
 <h2>Labelled ships</h2>{_table(ship_headers, ship_rows)}
+<h2>On board</h2>{_table(["counter", "value"], [[k, v] for k, v in res.onboard.items()])}
 <h2>Ground station</h2>{_table(["counter", "value"], [[k, v] for k, v in res.ground.items()])}
 <h2>Definitions</h2><pre style="white-space:pre-wrap;font-size:.8em">{definitions}</pre>
 <h2>Notes</h2><ul>{notes or "<li>none</li>"}</ul>

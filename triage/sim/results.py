@@ -112,7 +112,8 @@ class SimResult:
     loss_model: dict
     notes: list[str] = field(default_factory=list)
     mosaics: list[dict] = field(default_factory=list)  # {"scene", "path", ...}
-    ground: dict = field(default_factory=dict)  # counters from the ground station
+    ground: dict = field(default_factory=dict)  # counters of the ground side
+    onboard: dict = field(default_factory=dict)  # counters and diagnostics of the satellite
     runtime_s: float = 0.0
 
     @property
@@ -202,6 +203,7 @@ class SimResult:
                 )
             ),
             "targets": self.targets(),
+            "onboard": self.onboard,
             "ground": self.ground,
             "notes": self.notes,
             "runtime_s": round(self.runtime_s, 1),

@@ -488,12 +488,16 @@ def _run(
     ground.counters["detections"] = export.n_detections
     modes[TRIAGE].outcomes = score(ships, ground.tracker.ship_deliveries(), by_id)
     on_board = _cropped_on_board(ships, crop_tiles, by_id)
-    ground.counters["ships_cropped_on_board"] = sum(on_board)
+    ob: dict[str, int] = {}
+    ob["tiles_total"] = sum(r.tiles_total for r in records)
+    ob["tiles_crop"] = sum(len(v) for v in crop_tiles.values())
+    ob["tiles_holding_a_labelled_ship"] = _tiles_holding_ships(ships, geos, by_id)
+    ob["ships_cropped_on_board"] = sum(on_board)
     undelivered = [o.delivered_at is None for o in modes[TRIAGE].outcomes]
-    ground.counters["ships_missed_by_classifier"] = sum(
+    ob["ships_missed_by_classifier"] = sum(
         1 for u, c in zip(undelivered, on_board, strict=True) if u and not c
     )
-    ground.counters["ships_cropped_not_delivered"] = sum(
+    ob["ships_cropped_not_delivered"] = sum(
         1 for u, c in zip(undelivered, on_board, strict=True) if u and c
     )
     for m in (RAW, COMPRESSED):
@@ -503,11 +507,12 @@ def _run(
         ]
         modes[m].outcomes = score(ships, deliveries, by_id)
     counters = onboard.counters()
-    ground.counters["onboard_products_dropped"] = counters.get("products_dropped", 0)
-    ground.counters["onboard_products_evicted"] = counters.get("products_evicted", 0)
-    ground.counters["onboard_requests_rejected"] = counters.get("requests_rejected", 0)
+    ob["products_dropped"] = counters.get("products_dropped", 0)
+    ob["products_evicted"] = counters.get("products_evicted", 0)
+    ob["requests_rejected"] = counters.get("requests_rejected", 0)
+    ob["store_bytes"] = store_bytes
     if m4 is not None:
-        ground.counters.update(m4)
+        ob.update(m4)
     return SimResult(
         manifest_name=manifest.name,
         link_name=manifest.link.name,
@@ -524,6 +529,7 @@ def _run(
         notes=notes,
         mosaics=_scene_mosaics(export, manifest, geos, tmp / "ground" / "export"),
         ground=ground.counters,
+        onboard=ob,
     )
 
 
@@ -540,6 +546,30 @@ def _crop_tile_origins(rep, geo: FrameGeo) -> list[tuple[int, int]]:
         return []
     crop = ACTIONS.index("crop")
     return [(rows[i], cols[j]) for i, j in zip(*np.nonzero(rep.actions == crop), strict=True)]
+
+
+def _tiles_holding_ships(ships, geos: dict[int, FrameGeo], frames: dict[int, Frame]) -> int:
+    """Tiles (all frames) that hold a labelled ship's box centre: the tiles a perfect
+    classifier would crop (the labelling rule of models/MODEL_CARD.md)."""
+    from triage_models.tile_spec import tile_origins, tile_spec
+
+    t = tile_spec().tile_px
+    n = 0
+    for fid, geo in geos.items():
+        f = frames[fid]
+        rows, cols = tile_origins(geo.rows), tile_origins(geo.cols)
+        mask = np.zeros((len(rows), len(cols)), dtype=bool)
+        for s in ships:
+            if s.scene != f.scene:
+                continue
+            r, c = s.centre
+            fr, fc = r - f.window.row0, c - f.window.col0
+            ri = [i for i, r0 in enumerate(rows) if r0 <= fr < r0 + t]
+            ci = [j for j, c0 in enumerate(cols) if c0 <= fc < c0 + t]
+            for i in ri:
+                mask[i, ci] = True
+        n += int(mask.sum())
+    return n
 
 
 def _cropped_on_board(ships, crop_tiles, frames: dict[int, Frame]) -> list[bool]:
