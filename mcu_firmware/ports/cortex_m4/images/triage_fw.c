@@ -49,7 +49,7 @@
 
 #define EXTMEM __attribute__((section(".extmem"), aligned(8)))
 #define TRIAGE_FW_STORE_MAX (7u * 1024u * 1024u)
-#define SCRIPT_MAX (32u * 1024u)
+#define SCRIPT_MAX (256u * 1024u)
 #define REQUEST_MAX (WF_PRIMARY_HEADER_SIZE + 65536u)
 #define META_MAX 256u
 
@@ -310,7 +310,14 @@ int main(void)
         return EXIT_SCRIPT;
     }
     len = read_file(words[1], script, SCRIPT_MAX, NULL);
+    if (len == -2) {
+        board_puts("script longer than ");
+        board_put_u32(SCRIPT_MAX);
+        board_puts(" bytes: split the operations over several boots\n");
+        return EXIT_SCRIPT;
+    }
     if (len < 0) {
+        board_puts("script unreadable\n");
         return EXIT_SCRIPT;
     }
     script[len] = '\0';
