@@ -2,12 +2,16 @@
 port scene under QEMU.
 
 The scene (four Sentinel-2 bands of a sen2ships port) is cut into frames of
-at most 1024 x 1024 pixels; one boot of the Cortex-M4 image processes them
-all, sends the store directory and empties the store in one pass. Figures:
+at most 1024 x 1024 pixels. After each frame comes a pass: the store
+directory, every segment, then a DOWNLINK_REQUEST releasing what the ground
+now holds (so that the store measures the frame's products, not its own
+capacity). The host build plays the sequence first (the releases need the
+directories' contents); one boot of the Cortex-M4 image then plays the same
+operations and must give the same bytes. Figures:
 instructions per megapixel (``-icount shift=0``: deterministic), the image's
 memory (.text/.data/.bss from its sections, the painted-stack peak), what
 went in and out, and the compression ratio of every band over all the image
-products. The host build runs the same sequence and must give the same bytes.
+products.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from triage import paths
-from triage.onboard.host import DEFAULT_STORE_BYTES, has_model
+from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model
 from triage.onboard.meta import FrameMeta
 from triage.onboard.products import decode_stream, parse_packets
-from triage.onboard.qemu_runner import image_path, run_on_host, run_on_qemu
+from triage.onboard.qemu_runner import OpResult, image_path, run_on_qemu
 
 FRAME_MAX_PX = 1024
 CAPTURE_TIME_S = 1_685_615_400  # 2023-06-01T10:30:00Z, a stand-in capture time
@@ -91,6 +95,29 @@ def scene_frames(data_dir: Path, port: str):
     return scene.shape, frames
 
 
+def _host_sequence(frames) -> tuple[list, list[OpResult]]:
+    """Frame, directory, full pass, releases - per frame, on the host build."""
+    ob = Onboard(DEFAULT_STORE_BYTES, classifier="model")
+    ops: list = []
+    out: list[OpResult] = []
+    for f, m in frames:
+        rep = ob.process_frame(f, m)
+        ops.append(("frame", f, m))
+        out.append(OpResult("frame", rep.status, rep.record))
+        d = ob.directory()
+        ops.append(("directory",))
+        out.append(OpResult("directory", 0, d))
+        s = ob.downlink(0xFFFFFFFF)
+        ops.append(("downlink", 0xFFFFFFFF))
+        out.append(OpResult("downlink", 0, s))
+        (entries,) = [p.entries for p in decode_stream(d).values()]
+        release = [(e["frame_id"], e["product_id"], "release") for e in entries]
+        if release:
+            ops.append(("downlink", 0, release))
+            out.append(OpResult("downlink", 0, ob.downlink(0, release)))
+    return ops, out
+
+
 def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
     """Run the benchmark; returns the figures as a dict (JSON-ready)."""
     from triage_models import tile_spec as ts
@@ -101,22 +128,21 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         raise FirmwareError("the build has no classifier model: nothing to benchmark")
     elf = image_path()
     shape, frames = scene_frames(paths.require_data_dir(), port)
-    ops = [("frame", f, m) for f, m in frames] + [("directory",), ("downlink", 0xFFFFFFFF)]
+    ops, host = _host_sequence(frames)
     t0 = time.perf_counter()
     run = run_on_qemu(ops, store_bytes=DEFAULT_STORE_BYTES, classifier="model")
     qemu_s = time.perf_counter() - t0
     res = run.results
-    frame_res = res[: len(frames)]
-    statuses = [r.status for r in frame_res]
     host_identical = None
     if check_host:
-        host = run_on_host(ops, store_bytes=DEFAULT_STORE_BYTES, classifier="model")
         host_identical = all(
             a.data == b.data and a.status == b.status for a, b in zip(res, host, strict=True)
         )
+    frame_res = [r for r in res if r.kind == "frame"]
+    statuses = [r.status for r in frame_res]
     pixels = sum(f.shape[0] * f.shape[1] for f, _ in frames)
     insns = sum(r.insns for r in frame_res)
-    stream = res[-2].data + res[-1].data
+    stream = b"".join(r.data for r in res if r.kind != "frame")
     packets = parse_packets(stream)
     prods = decode_stream(stream)
     image_prods = [p for p in prods.values() if p.bands is not None and p.header["bands"] > 0]
@@ -151,6 +177,9 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         "tiles_by_class": {
             c: sum(r[f"tiles_{c}"] for r in reports) for c in ("cloud", "sea", "ship", "land")
         },
+        "tiles_discarded": sum(
+            r[f"discarded_{c}"] for r in reports for c in ("cloud", "sea", "ship", "land")
+        ),
         "ship_regions": sum(r["ship_regions"] for r in reports),
         "products": sum(by_type.values()),
         "products_by_type": by_type,
@@ -158,9 +187,20 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         "packets": len(packets),
         "bytes_in": bytes_in,
         "bytes_out": bytes_out,
+        "bytes_out_by_type": _bytes_by_type(packets),
         "reduction_factor": round(bytes_in / bytes_out, 2) if bytes_out else None,
         "compression_ratio": ratio,
         "host_identical": host_identical,
         "qemu_wall_s": round(qemu_s, 2),
         "attribution": "contains modified Copernicus Sentinel data 2022-2023",
     }
+
+
+def _bytes_by_type(packets) -> dict[str, int]:
+    from triage import wire_format as wf
+
+    out: dict[str, int] = {}
+    for p in packets:
+        name = wf.PRODUCT_BY_APID[p.apid].name
+        out[name] = out.get(name, 0) + len(p.raw)
+    return out
