@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +54,8 @@ def build(out_dir: Path, model_dir: Path | None = None) -> Path:
     exe = out_dir / f"fuzz_onboard-{h.hexdigest()[:12]}"
     if exe.exists():
         return exe
-    obj = out_dir / "obj"
+    # per-process objects and an atomic rename: parallel test workers may build at once
+    obj = out_dir / f"obj-{os.getpid()}"
     obj.mkdir(exist_ok=True)
     inc = _includes(model_dir)
     subprocess.run(
@@ -62,7 +65,10 @@ def build(out_dir: Path, model_dir: Path | None = None) -> Path:
     )
     subprocess.run(["gcc", *CFLAGS, *inc, "-c", str(harness)], cwd=obj, check=True)
     objs = sorted(str(p) for p in obj.glob("*.o"))
-    subprocess.run(["gcc", *SAN, "-o", str(exe), *objs], check=True)
+    tmp = out_dir / f"{exe.name}.{os.getpid()}"
+    subprocess.run(["gcc", *SAN, "-o", str(tmp), *objs], check=True)
+    os.replace(tmp, exe)
+    shutil.rmtree(obj, ignore_errors=True)
     return exe
 
 
