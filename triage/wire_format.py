@@ -252,9 +252,10 @@ def aec_decode_flags(aec_flags: int) -> int:
     AEC_DATA_PREPROCESS 8, AEC_RESTRICTED 16, AEC_PAD_RSI 32. Samples are
     unsigned and the stream is not padded at reference sample intervals. The
     coded stream does not depend on how samples sit in memory: decoders
-    return them in their own byte order. A stream holds whole blocks: when
-    ``rows * cols`` is not a multiple of the block size, the decoder returns
-    extra samples past the end, which the reader drops.
+    return them in their own byte order. A stream holds whole blocks: give
+    the decoder an output buffer of whole blocks (imagecodecs' size guess can
+    be too small for highly compressible streams) and drop the samples past
+    ``rows * cols``.
     """
     return 8 if aec_flags & AEC_FLAG_PREPROCESS else 0
 
@@ -738,8 +739,11 @@ def render_spec() -> str:
         "  `aec_rsi` blocks per reference sample interval, bit 0 of `aec_flags` the unit-delay",
         "  predictor preprocessor. Decoding with libaec:",
         "  `imagecodecs.aec_decode(stream, bitspersample=sample_bits, blocksize=aec_block_size,",
-        "  rsi=aec_rsi, flags=AEC_DATA_PREPROCESS)` (see `triage.wire_format.aec_decode_flags`);",
-        "  the stream holds whole blocks, so drop decoded samples past `rows * cols`.",
+        "  rsi=aec_rsi, flags=AEC_DATA_PREPROCESS, out=buffer)` (see",
+        "  `triage.wire_format.aec_decode_flags`). The stream holds whole blocks: give the",
+        "  decoder a buffer of `ceil(rows * cols / aec_block_size) * aec_block_size` samples",
+        "  (without `out=`, imagecodecs guesses the size and can fail on highly compressible",
+        "  streams), then drop the samples past `rows * cols`.",
         "",
         "Pixel (r, c) of a product covers frame rows `region_row0 + r * pixel_step` to",
         "`+ pixel_extent` (and likewise for columns). With the frame's `geotransform`",
