@@ -117,7 +117,9 @@ class PacketTracker:
 
 def _prepare_out(out_dir: Path, overwrite: bool) -> Path:
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output {out_dir} exists and is not a folder")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise OutputError(
             f"output folder {out_dir} exists and is not empty (choose another, or --overwrite)"
         )
