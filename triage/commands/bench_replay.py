@@ -15,6 +15,7 @@ best of ``--repeat`` timed loops after one untimed warm-up frame (wall clock, on
 from __future__ import annotations
 
 import json
+import os
 import platform
 import tempfile
 import time
@@ -106,8 +107,10 @@ def replay(
             "megapixels_per_s": round(mpix / replay_s, 3),
             "includes": "GeoTIFF read + firmware + CCSDS 121 baseline (libaec)",
         },
+        "repeats": repeat,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
             "python": platform.python_version(),
         },
     }
