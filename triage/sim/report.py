@@ -207,7 +207,7 @@ def plot_mosaic(mosaic: dict, res: SimResult) -> str:
         x0, dx, rx, y0, ry, dy = scene_tf
         x = x0 + col * dx + row * rx
         y = y0 + col * ry + row * dy
-        c, r = inv * (x, y)
+        c, r = inv @ (x, y)
         return c, r
 
     run = res.modes[TRIAGE]
