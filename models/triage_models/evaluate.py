@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -205,13 +204,16 @@ def fold_frames(ds: TileDataset) -> list[tuple[list[int], list[int]]]:
 
 
 def eval_key(ds: TileDataset, train_cfg) -> str:
+    """Cache key of the fold results: dataset, recipe (configuration and code version), folds."""
+    import tensorflow as tf
+
+    from triage_models.train import TRAIN_CODE_VERSION
+
     h = hashlib.sha256()
     h.update(ds.key.encode())
     h.update(train_cfg.model_dump_json().encode())
     h.update(json.dumps(FOLDS).encode())
-    here = Path(__file__).parent
-    for mod in ("train.py", "arch.py", "quantize.py"):
-        h.update((here / mod).read_bytes())
+    h.update(f"{TRAIN_CODE_VERSION} tf {tf.__version__}".encode())
     return h.hexdigest()[:16]
 
 
@@ -225,6 +227,7 @@ def run_folds(ds: TileDataset, train_cfg, log=None, use_cache: bool = True) -> d
     if use_cache and path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files} | {"cached": True}
+    t0 = time.monotonic()
     n = len(ds.tile_label)
     q_int8 = np.zeros((n, tile_spec().n_classes), np.int8)
     p_float = np.zeros((n, tile_spec().n_classes), np.float32)
@@ -245,6 +248,7 @@ def run_folds(ds: TileDataset, train_cfg, log=None, use_cache: bool = True) -> d
         "p_float": p_float,
         "fold_of": fold_of,
         "train_seconds": np.array(seconds),
+        "run_seconds": np.array(time.monotonic() - t0),
     }
     np.savez(path, **out)
     return out | {"cached": False}
@@ -333,6 +337,7 @@ def evaluate(ds: TileDataset, train_cfg, tflite: bytes | None, log=None, use_cac
         "baseline": base,
         "folds": FOLDS,
         "fold_train_seconds": [float(s) for s in folds["train_seconds"]],
+        "folds_run_seconds": float(folds["run_seconds"]) if "run_seconds" in folds else None,
         "evaluation_seconds": time.monotonic() - start,
         "from_cache": bool(folds.get("cached", False)),
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from triage_models import paths
+from triage_models.card import update_card
 from triage_models.dataset import TileDataset
 from triage_models.errors import ArtifactMissingError
 from triage_models.export import TFLITE_NAME, export
@@ -119,4 +120,6 @@ def evaluate_and_write(
         }
         _write_json(shipped / POLICY_JSON, policy)
         export(out_dir=shipped)
+        training = json.loads((shipped / TRAINING_JSON).read_text())
+        update_card(paths.models_dir() / "MODEL_CARD.md", result, training)
     return result

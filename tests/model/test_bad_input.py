@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent
 
 def _write_band(path: Path, arr: np.ndarray) -> None:
     import rasterio
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
 
     with rasterio.open(
         path,
@@ -29,7 +29,7 @@ def _write_band(path: Path, arr: np.ndarray) -> None:
         count=1,
         dtype=arr.dtype,
         crs="EPSG:3857",
-        transform=from_origin(0.0, 0.0, 10.0, 10.0),
+        transform=Affine(10.0, 0.0, 0.0, 0.0, -10.0, 0.0),
     ) as dst:
         dst.write(arr, 1)
 

@@ -115,3 +115,12 @@ def test_shipped_chain_on_a_real_port(tflite, data_dir):
     assert m["ships"] == 15
     assert m["ship_recall"] >= 0.9
     assert m["discard_fraction"] > 0.1
+
+
+def test_model_card_numbers_are_the_recorded_ones(training):
+    from triage_models.card import render_results
+
+    ev = json.loads((SHIPPED / "evaluation.json").read_text())
+    card = (paths.models_dir() / "MODEL_CARD.md").read_text()
+    assert render_results(ev, training) in card
+    assert "Contains modified Copernicus Sentinel data 2022–2023" in card
