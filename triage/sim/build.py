@@ -293,7 +293,7 @@ def build_real_manifest(
             frames += lframes
     frames = _number(frames)
     manifest = Manifest(
-        name=f"sen2ships nine ports, {LINKS[link].name}",
+        name=f"sen2ships: {len(chosen)} Sentinel-2 port scenes, {len(frames)} frames",
         description=(
             "Nine Sentinel-2 L2A port scenes (sen2ships) cut into camera frames of at most "
             f"{max_frame_px} px, imaged from a 525 km sun-synchronous orbit (10:30 LTDN) at "
