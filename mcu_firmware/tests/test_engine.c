@@ -84,13 +84,13 @@ TT_TEST(engine_conv2d_box_filter_same_padding)
     p.filter = ones9;
     p.mult = mult_one;
     p.shift = shift_one;
-    TT_CHECK_EQ(tnn_conv2d_s8(&p, in, out), TRI_OK);
+    TT_CHECK_EQ(tnn_conv2d_s8(&p, in, out, NULL), TRI_OK);
     TT_CHECK_MEM_EQ(out, want, sizeof want);
     /* input zero point 5: taps see x - 5; padding contributes nothing */
     p.in_offset = -5;
     p.out_offset = -10;
     p.act_max = -9; /* fused clamp */
-    TT_CHECK_EQ(tnn_conv2d_s8(&p, in, out), TRI_OK);
+    TT_CHECK_EQ(tnn_conv2d_s8(&p, in, out, NULL), TRI_OK);
     /* centre: 45 - 9*5 = 0 -> -10; corner: 12 - 4*5 = -8 -> -18 */
     TT_CHECK_EQ(out[4], -10);
     TT_CHECK_EQ(out[0], -18);
@@ -151,7 +151,7 @@ static const int8_t eye2[4] = {1, 0, 0, 1};
 static const int32_t mult2[2] = {1 << 30, 1 << 30};
 static const int8_t shift2[2] = {1, 1};
 static const tnn_conv2d_s8_params_t copy_conv = {
-    2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, -128, 127, eye2, NULL, mult2, shift2};
+    2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, -128, 127, eye2, NULL, mult2, shift2, NULL};
 
 static tnn_span_t span(uint32_t off, uint32_t bytes, uint32_t tensor)
 {

@@ -24,13 +24,15 @@ from triage import __version__
 from triage.engine import tflite as tfl
 from triage.engine.errors import ArenaBudgetError, ModelError
 from triage.engine.lower import Lowered, Step, lower
-from triage.engine.planner import Plan, plan_arena
+from triage.engine.pack import pack_model
+from triage.engine.planner import Plan, plan_arena, scratch_id
 
 GENERATOR = "triage.engine.export"
 # Default arena budget: what the Cortex-M4 image can give the engine out of its
 # 64 KB of RAM (8 KB stack, the application's own state).
 DEFAULT_ARENA_BUDGET_BYTES = 48 * 1024
-MODEL_VERSION = 1  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
+MODEL_VERSION = 2  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
+NO_TENSOR = 0xFFFFFFFF  # TNN_NO_TENSOR: the tensor index of a scratch span
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 # C type of each scalar parameter field, per kernel (tnn_kernels.h).
@@ -92,6 +94,7 @@ def compile_model(
     """Reads, validates, lowers and plans a model; raises :class:`ModelError` subclasses."""
     model = tfl.read_model(tflite_bytes)
     low = lower(model, alias_reshape=alias_reshape)
+    pack_model(low)
     plan = plan_arena(low)
     if arena_budget_bytes is not None and plan.arena_bytes > arena_budget_bytes:
         big = max(plan.intervals.values(), key=lambda v: v.nbytes)
@@ -115,12 +118,13 @@ def _c_float(x: float) -> str:
     return f"{float(np.float32(x))!r}f"
 
 
-def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
+def _c_array(ctype: str, name: str, values: np.ndarray, *, hexa: bool = False) -> str:
     vals = [int(v) for v in np.asarray(values).reshape(-1)]
     per = 16 if ctype in ("int8_t", "uint8_t") else 8
+    fmt = (lambda v: f"{v:#010x}") if hexa else str
     lines = []
     for i in range(0, len(vals), per):
-        lines.append("    " + ", ".join(str(v) for v in vals[i : i + per]) + ",")
+        lines.append("    " + ", ".join(fmt(v) for v in vals[i : i + per]) + ",")
     body = "\n".join(lines) if lines else "    0,"
     n = max(len(vals), 1)
     return f"static const {ctype} {name}[{n}] = {{\n{body}\n}};\n"
@@ -135,6 +139,12 @@ def _c_value(v: object) -> str:
 def _span(c: Compiled, tensor: int) -> str:
     t = c.lowered.tensors[tensor]
     return f"{{{c.plan.offsets[tensor]}u, {t.nbytes}u, {tensor}u}}"
+
+
+def _scratch_span(c: Compiled, i: int) -> str:
+    n = c.lowered.steps[i].scratch_bytes
+    off = c.plan.offsets[scratch_id(i)] if n else 0
+    return f"{{{off}u, {n}u, {NO_TENSOR:#x}u}}"
 
 
 def _header_guard(name: str) -> str:
@@ -209,10 +219,10 @@ def render_c(c: Compiled, name: str) -> tuple[str, str]:
     for i, s in enumerate(low.steps):
         out.append(
             f"    {{&tnn_op_{s.kernel}, &s{i}_params, s{i}_in, {len(s.inputs)}u,"
-            f" {_span(c, s.output)}}},"
+            f" {_span(c, s.output)}, {_scratch_span(c, i)}}},"
         )
     if not low.steps:
-        out.append("    {0, 0, 0, 0u, {0u, 0u, 0u}},")
+        out.append("    {0, 0, 0, 0u, {0u, 0u, 0u}, {0u, 0u, 0u}},")
     out.append("};")
     out.append("")
     out.append(f"const tnn_model_t {name}_model = {{")
@@ -233,11 +243,26 @@ def _render_step(c: Compiled, s: Step, i: int) -> str:
     lines = [f"/* {_c_comment(what)} */"]
     for fname, arr in s.arrays.items():
         lines.append(_c_array(arr.ctype, f"s{i}_{fname}", arr.values).rstrip())
+    pk = s.packed
+    if pk is not None:
+        lines.append(f"/* optimised kernels: {_c_comment(pk.describe())} */")
+        if len(pk.filter):
+            lines.append(_c_array("uint32_t", f"s{i}_pfilter", pk.filter, hexa=True).rstrip())
+            lines.append(_c_array("int32_t", f"s{i}_prec", pk.rec).rstrip())
+            ptrs = f"s{i}_pfilter, s{i}_prec"
+        else:
+            ptrs = "0, 0"
+        lines.append(
+            f"static const tnn_packed_t s{i}_packed = {{{pk.method}u, {pk.flags}u,"
+            f" {pk.groups}u, {ptrs}}};"
+        )
     lines.append(f"static const {_STRUCTS[s.kernel]} s{i}_params = {{")
     for k, v in s.fields.items():
         lines.append(f"    .{k} = {_c_value(v)},")
     for fname in s.arrays:
         lines.append(f"    .{fname} = s{i}_{fname},")
+    if pk is not None:
+        lines.append(f"    .packed = &s{i}_packed,")
     lines.append("};")
     spans = ", ".join(_span(c, t) for t in s.inputs)
     lines.append(f"static const tnn_span_t s{i}_in[{len(s.inputs)}] = {{{spans}}};")

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from triage.engine import quant
 from triage.engine import tflite as tfl
 from triage.engine.errors import ModelFormatError, UnsupportedModelError
+
+if TYPE_CHECKING:
+    from triage.engine.pack import Packed
 
 # Inputs each supported operator takes (least, most).
 _ARITY = {
@@ -90,6 +94,12 @@ class Step:
     gaps: list[int | None]  # per input: least overlap gap (bytes), None = must be disjoint
     macs: int = 0
     notes: dict[str, object] = field(default_factory=dict)
+    packed: Packed | None = None  # data for the optimised kernels (triage.engine.pack)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Working memory the step's optimised kernel takes from the arena."""
+        return self.packed.scratch_bytes if self.packed is not None else 0
 
 
 @dataclass

@@ -8,6 +8,10 @@ that never overtakes what it still has to read; see ``lower.row_gap`` and
 the write-order contracts in ``tnn_kernels.h``). Elementwise operators get
 gap 0 (in place), convolutions and pools a few rows.
 
+A kernel's scratch buffer (the optimised kernels' ring of widened rows) is
+planned as a tensor that lives during its step only, so it shares memory
+with every tensor not live at that step and with other steps' scratch.
+
 Placement is greedy (each tensor at the lowest legal offset), tried in
 several heuristic orders and a fixed set of seeded random ones; the
 smallest arena wins (ties: the first found), so a plan is reproducible.
@@ -25,6 +29,9 @@ from triage.engine.lower import Lowered
 ALIGN = 4  # TNN_ARENA_ALIGN: every tensor starts on a 4-byte boundary
 RANDOM_ORDERS = 200  # extra placement orders tried (deterministic: PLAN_SEED)
 PLAN_SEED = 1
+# Scratch buffers of kernels are planned like tensors that live during their
+# step only (ids from here; tensor indices are below 2^24).
+SCRATCH_ID_BASE = 1 << 30
 
 
 @dataclass
@@ -43,6 +50,11 @@ class Plan:
     intervals: dict[int, Interval]
     overlaps: dict[tuple[int, int], int]  # (input, output) -> gap, where overlap is legal
     order: str
+
+
+def scratch_id(step: int) -> int:
+    """The planner's id of a step's scratch buffer (never a tensor index)."""
+    return SCRATCH_ID_BASE + step
 
 
 def _align_up(x: int) -> int:
@@ -71,6 +83,10 @@ def lifetimes(low: Lowered) -> tuple[dict[int, Interval], dict[tuple[int, int], 
         for t in s.inputs:
             touch(t, i, False)
     touch(low.output, n, False)
+    for i, s in enumerate(low.steps):
+        if s.scratch_bytes:
+            t = scratch_id(i)
+            iv[t] = Interval(t, s.scratch_bytes, i, i)
     overlaps: dict[tuple[int, int], int] = {}
     for i, s in enumerate(low.steps):
         for t, gap in zip(s.inputs, s.gaps, strict=True):

@@ -15,6 +15,12 @@
  * M = mult * 2^(shift - 31) with mult in [2^30, 2^31) (or 0) and shift in
  * [-31, 30], exactly as TensorFlow Lite Micro does it (tnn_fixed.h).
  *
+ * Scratch: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED take a scratch
+ * buffer (4-byte aligned) planned in the arena for their step; each has a
+ * *_scratch_bytes() partner giving the bytes the linked kernel set needs for
+ * a parameter set (0 for the reference kernels; TNN_SCRATCH_INVALID when the
+ * packed data are inconsistent, which makes tnn_bind refuse the step).
+ *
  * Write-order contract (lets the planner overlap an output with the input
  * it consumes): kernels whose comment says "overlap: rows" write output
  * rows in increasing address order and, while producing output row r,
@@ -31,6 +37,43 @@
 #include <stdint.h>
 
 #include "tri_status.h"
+
+/* ---- Packed data for the optimised kernels ----------------------------------
+ * The exporter precomputes, per CONV_2D / DEPTHWISE_CONV_2D /
+ * FULLY_CONNECTED step, what the optimised kernels (engine/kernels_dsp)
+ * need; the reference kernels ignore it, and a NULL pointer (or method
+ * TNN_PACK_PLAIN) makes the optimised kernels take their portable loop.
+ *
+ *   method  TNN_PACK_ROWS: the input rows a window needs are widened to int16
+ *           once each into a ring in the scratch buffer (padding materialised
+ *           as the input zero point), then multiply-accumulated two 16-bit
+ *           lanes at a time (SMLAD). Layouts: engine/kernels_dsp/dsp_s8.h.
+ *   groups  ceil(depth / 4): input channels (CONV_2D, FULLY_CONNECTED) or
+ *           channels (DEPTHWISE_CONV_2D) in groups of four, zero-padded.
+ *   filter  the weights widened to int16, two per word (lo lane first),
+ *           reordered for the kernel; doubled when TNN_PACK_FAST is set.
+ *   rec     four int32 per output channel (padded to the kernel's block):
+ *           with TNN_PACK_FAST {2 * bias', mult, c, r}: the requantisation
+ *           of TFLM in one rounding (dsp_s8.h explains why it is exact);
+ *           otherwise {bias', mult, shift, 0} for tnn_requant. bias' is the
+ *           bias plus in_offset times the sum of the channel's weights, so
+ *           the kernels accumulate raw int8 values (padding = zero point).
+ *   flags   TNN_PACK_FAST as above; TNN_PACK_CLAMP when the fused
+ *           activation narrows the output below [-128, 127].
+ */
+#define TNN_PACK_PLAIN 0u
+#define TNN_PACK_ROWS 1u
+#define TNN_PACK_FAST 1u
+#define TNN_PACK_CLAMP 2u
+#define TNN_SCRATCH_INVALID 0xFFFFFFFFu
+
+typedef struct {
+    uint8_t method;
+    uint8_t flags;
+    uint16_t groups;
+    const uint32_t *filter;
+    const int32_t *rec;
+} tnn_packed_t;
 
 /* ---- CONV_2D -------------------------------------------------------------
  * out[y][x][o] = clamp(requant(bias[o] + sum_{ky,kx,i} f[o][ky][kx][i] *
@@ -52,9 +95,12 @@ typedef struct {
     const int32_t *bias;  /* [out_c] or NULL */
     const int32_t *mult;  /* [out_c] */
     const int8_t *shift;  /* [out_c] */
+    const tnn_packed_t *packed; /* for the optimised kernels, or NULL */
 } tnn_conv2d_s8_params_t;
 
-tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output);
+tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output,
+                           void *scratch);
+uint32_t tnn_conv2d_s8_scratch_bytes(const tnn_conv2d_s8_params_t *p);
 
 /* ---- DEPTHWISE_CONV_2D ---------------------------------------------------
  * Output channel o = i * depth_mult + m reads input channel i only;
@@ -74,10 +120,12 @@ typedef struct {
     const int32_t *bias;  /* [out_c] or NULL */
     const int32_t *mult;  /* [out_c] */
     const int8_t *shift;  /* [out_c] */
+    const tnn_packed_t *packed; /* for the optimised kernels, or NULL */
 } tnn_depthwise_conv2d_s8_params_t;
 
 tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
-                                     const int8_t *input, int8_t *output);
+                                     const int8_t *input, int8_t *output, void *scratch);
+uint32_t tnn_depthwise_conv2d_s8_scratch_bytes(const tnn_depthwise_conv2d_s8_params_t *p);
 
 /* ---- FULLY_CONNECTED -----------------------------------------------------
  * out[b][o] = clamp(requant(bias[o] + sum_i f[o][i] * (in[b][i] + in_offset))
@@ -95,10 +143,12 @@ typedef struct {
     const int32_t *bias;  /* [out_features] or NULL */
     const int32_t *mult;  /* [out_features] */
     const int8_t *shift;  /* [out_features] */
+    const tnn_packed_t *packed; /* for the optimised kernels, or NULL */
 } tnn_fully_connected_s8_params_t;
 
 tri_status_t tnn_fully_connected_s8(const tnn_fully_connected_s8_params_t *p, const int8_t *input,
-                                    int8_t *output);
+                                    int8_t *output, void *scratch);
+uint32_t tnn_fully_connected_s8_scratch_bytes(const tnn_fully_connected_s8_params_t *p);
 
 /* ---- AVERAGE_POOL_2D / MAX_POOL_2D --------------------------------------
  * Input and output share scale and zero point; windows are clipped to the

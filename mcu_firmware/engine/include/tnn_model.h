@@ -11,7 +11,8 @@
  * do not overlap share memory; an operator may also write its output over
  * the input it consumes, provided the output starts at least the operator's
  * "overlap gap" below that input (see tnn_kernels.h for each kernel's
- * write-order contract that makes this safe).
+ * write-order contract that makes this safe). Kernel scratch buffers are
+ * planned the same way, as tensors living during their step.
  */
 #ifndef TNN_MODEL_H
 #define TNN_MODEL_H
@@ -25,7 +26,7 @@
 /* "TNN1" little-endian; the version changes whenever the generated code's
  * structures change, so that a stale export is refused at bind time. */
 #define TNN_MODEL_MAGIC 0x314E4E54u
-#define TNN_MODEL_VERSION 1u
+#define TNN_MODEL_VERSION 2u
 
 /* A tensor's place in the arena, [offset, offset + bytes), and its index in
  * the source model (tensors that alias one another share the index). */
@@ -49,12 +50,18 @@ typedef struct {
 /* Most input tensors a step may have (CONCATENATION's limit). */
 #define TNN_STEP_MAX_INPUTS 8u
 
+/*
+ * A step's scratch span is working memory of its kernel alone, planned in
+ * the arena like a tensor that lives during the step only: it overlaps no
+ * tensor live at that step (bind checks it). Bytes 0 when the step has none.
+ */
 struct tnn_step {
     const tnn_op_t *op;
     const void *params;   /* the kernel's parameter struct (tnn_kernels.h) */
     const tnn_span_t *in; /* n_in input tensors */
     uint32_t n_in;
     tnn_span_t out;
+    tnn_span_t scratch; /* tensor TNN_NO_TENSOR */
 };
 
 struct tnn_model {
@@ -66,6 +73,9 @@ struct tnn_model {
     tnn_span_t input;
     tnn_span_t output;
 };
+
+/* Tensor index of a span that holds no tensor (a step's scratch). */
+#define TNN_NO_TENSOR 0xFFFFFFFFu
 
 /* Operators (engine/src/tnn_ops.c); only those a model uses get linked. */
 extern const tnn_op_t tnn_op_conv2d_s8;

@@ -16,8 +16,15 @@
 #include "tnn_fixed.h"
 #include "tnn_kernels.h"
 
+/* The reference needs no scratch (p->packed is for the optimised kernels). */
+uint32_t tnn_depthwise_conv2d_s8_scratch_bytes(const tnn_depthwise_conv2d_s8_params_t *p)
+{
+    (void)p;
+    return 0u;
+}
+
 tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
-                                     const int8_t *input, int8_t *output)
+                                     const int8_t *input, int8_t *output, void *scratch)
 {
     const int32_t in_h = p->in_h;
     const int32_t in_w = p->in_w;
@@ -27,6 +34,8 @@ tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
     int32_t oy;
     int32_t ox;
     int8_t *out = output;
+
+    (void)scratch;
 
     for (oy = 0; oy < (int32_t)p->out_h; oy++) {
         const int32_t iy0 = oy * (int32_t)p->stride_h - (int32_t)p->pad_top;

@@ -14,12 +14,21 @@
 #include "tnn_fixed.h"
 #include "tnn_kernels.h"
 
+/* The reference needs no scratch (p->packed is for the optimised kernels). */
+uint32_t tnn_fully_connected_s8_scratch_bytes(const tnn_fully_connected_s8_params_t *p)
+{
+    (void)p;
+    return 0u;
+}
+
 tri_status_t tnn_fully_connected_s8(const tnn_fully_connected_s8_params_t *p, const int8_t *input,
-                                    int8_t *output)
+                                    int8_t *output, void *scratch)
 {
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
     int32_t b;
+
+    (void)scratch;
 
     for (b = 0; b < (int32_t)p->batches; b++) {
         const int8_t *x = input + (size_t)b * (size_t)n_in;

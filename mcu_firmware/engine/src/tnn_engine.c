@@ -6,8 +6,9 @@
  * plan itself: every span lies inside the planned arena, and no tensor is
  * overwritten between the step that produced it and the last step that
  * reads it (nor the model input before its readers, nor the output after
- * its producer). A model whose plan would corrupt data is refused, so the
- * kernels can run without bounds checks.
+ * its producer), neither by a step's output nor by its kernel's scratch.
+ * A model whose plan would corrupt data is refused, so the kernels can run
+ * without bounds checks.
  */
 #include <stddef.h>
 
@@ -45,6 +46,9 @@ static int tensor_intact(const tnn_model_t *m, tnn_span_t s, uint32_t before)
     uint32_t k = before;
     while (k > 0u) {
         const tnn_span_t w = m->steps[k - 1u].out;
+        if (spans_overlap(m->steps[k - 1u].scratch, s)) {
+            return 0; /* a kernel's scratch never holds a live tensor */
+        }
         if (spans_overlap(w, s)) {
             return w.tensor == s.tensor && w.offset == s.offset && w.bytes == s.bytes;
         }
@@ -69,11 +73,13 @@ static tri_status_t check_steps(const tnn_model_t *m, uint16_t *failed_step)
         *failed_step = (uint16_t)i;
         if (s->op == NULL || s->op->check == NULL || s->op->run == NULL || s->n_in == 0u ||
             s->n_in > TNN_STEP_MAX_INPUTS || s->in == NULL ||
-            !span_inside(s->out, m->arena_bytes)) {
+            !span_inside(s->out, m->arena_bytes) || !span_inside(s->scratch, m->arena_bytes) ||
+            (s->scratch.offset % TNN_ARENA_ALIGN) != 0u || spans_overlap(s->scratch, s->out)) {
             return TRI_ERR_FORMAT;
         }
         for (j = 0; j < s->n_in; j++) {
-            if (!span_inside(s->in[j], m->arena_bytes) || !tensor_intact(m, s->in[j], i)) {
+            if (!span_inside(s->in[j], m->arena_bytes) || !tensor_intact(m, s->in[j], i) ||
+                spans_overlap(s->scratch, s->in[j])) {
                 return TRI_ERR_FORMAT;
             }
         }

@@ -93,6 +93,16 @@ static int offset_ok(int32_t in_offset, int32_t out_offset)
     return in_offset >= -127 && in_offset <= 128 && out_offset >= -128 && out_offset <= 127;
 }
 
+/* The step's scratch span holds what the linked kernel set needs (`need`,
+ * from the kernel's *_scratch_bytes partner). */
+static tri_status_t scratch_ok(const tnn_step_t *s, uint32_t need)
+{
+    if (need == TNN_SCRATCH_INVALID) {
+        return TRI_ERR_FORMAT; /* packed data inconsistent with the shapes */
+    }
+    return s->scratch.bytes >= need ? TRI_OK : TRI_ERR_SIZE;
+}
+
 /* ---- CONV_2D ----------------------------------------------------------- */
 
 static tri_status_t conv2d_check(const tnn_step_t *s)
@@ -100,6 +110,7 @@ static tri_status_t conv2d_check(const tnn_step_t *s)
     const tnn_conv2d_s8_params_t *p = s->params;
     uint32_t in_bytes;
     uint32_t out_bytes;
+    tri_status_t st;
     CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
     CHECK(p->in_h && p->in_w && p->in_c && p->out_h && p->out_w && p->out_c, TRI_ERR_SHAPE);
     CHECK(p->k_h && p->k_w && p->stride_h && p->stride_w && p->dil_h && p->dil_w, TRI_ERR_SHAPE);
@@ -111,6 +122,10 @@ static tri_status_t conv2d_check(const tnn_step_t *s)
                        (uint32_t)p->k_h * p->k_w * p->in_c) != TRI_OK) {
         return TRI_ERR_FORMAT;
     }
+    st = scratch_ok(s, tnn_conv2d_s8_scratch_bytes(p));
+    if (st != TRI_OK) {
+        return st;
+    }
     return overlap_allowed(s->in[0], s->out,
                            row_gap(p->out_h, (uint32_t)p->out_w * p->out_c, p->in_h,
                                    (uint32_t)p->in_w * p->in_c, p->stride_h, p->pad_top));
@@ -118,7 +133,8 @@ static tri_status_t conv2d_check(const tnn_step_t *s)
 
 static tri_status_t conv2d_run(const tnn_step_t *s, int8_t *arena)
 {
-    return tnn_conv2d_s8(s->params, arena + s->in[0].offset, arena + s->out.offset);
+    return tnn_conv2d_s8(s->params, arena + s->in[0].offset, arena + s->out.offset,
+                         arena + s->scratch.offset);
 }
 
 const tnn_op_t tnn_op_conv2d_s8 = {conv2d_check, conv2d_run};
@@ -130,6 +146,7 @@ static tri_status_t dwconv_check(const tnn_step_t *s)
     const tnn_depthwise_conv2d_s8_params_t *p = s->params;
     uint32_t in_bytes;
     uint32_t out_bytes;
+    tri_status_t st;
     CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
     CHECK(p->in_h && p->in_w && p->in_c && p->out_h && p->out_w && p->depth_mult, TRI_ERR_SHAPE);
     CHECK((uint32_t)p->out_c == (uint32_t)p->in_c * p->depth_mult, TRI_ERR_SHAPE);
@@ -142,6 +159,10 @@ static tri_status_t dwconv_check(const tnn_step_t *s)
         TRI_OK) {
         return TRI_ERR_FORMAT;
     }
+    st = scratch_ok(s, tnn_depthwise_conv2d_s8_scratch_bytes(p));
+    if (st != TRI_OK) {
+        return st;
+    }
     return overlap_allowed(s->in[0], s->out,
                            row_gap(p->out_h, (uint32_t)p->out_w * p->out_c, p->in_h,
                                    (uint32_t)p->in_w * p->in_c, p->stride_h, p->pad_top));
@@ -149,7 +170,8 @@ static tri_status_t dwconv_check(const tnn_step_t *s)
 
 static tri_status_t dwconv_run(const tnn_step_t *s, int8_t *arena)
 {
-    return tnn_depthwise_conv2d_s8(s->params, arena + s->in[0].offset, arena + s->out.offset);
+    return tnn_depthwise_conv2d_s8(s->params, arena + s->in[0].offset, arena + s->out.offset,
+                                   arena + s->scratch.offset);
 }
 
 const tnn_op_t tnn_op_depthwise_conv2d_s8 = {dwconv_check, dwconv_run};
@@ -159,6 +181,7 @@ const tnn_op_t tnn_op_depthwise_conv2d_s8 = {dwconv_check, dwconv_run};
 static tri_status_t fc_check(const tnn_step_t *s)
 {
     const tnn_fully_connected_s8_params_t *p = s->params;
+    tri_status_t st;
     CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
     CHECK(p->batches && p->in_features && p->out_features, TRI_ERR_SHAPE);
     CHECK(p->act_min <= p->act_max && offset_ok(p->in_offset, p->out_offset), TRI_ERR_FORMAT);
@@ -167,12 +190,17 @@ static tri_status_t fc_check(const tnn_step_t *s)
     if (check_channels(p->bias, p->mult, p->shift, p->out_features, p->in_features) != TRI_OK) {
         return TRI_ERR_FORMAT;
     }
+    st = scratch_ok(s, tnn_fully_connected_s8_scratch_bytes(p));
+    if (st != TRI_OK) {
+        return st;
+    }
     return disjoint(s->in[0], s->out);
 }
 
 static tri_status_t fc_run(const tnn_step_t *s, int8_t *arena)
 {
-    return tnn_fully_connected_s8(s->params, arena + s->in[0].offset, arena + s->out.offset);
+    return tnn_fully_connected_s8(s->params, arena + s->in[0].offset, arena + s->out.offset,
+                                  arena + s->scratch.offset);
 }
 
 const tnn_op_t tnn_op_fully_connected_s8 = {fc_check, fc_run};

@@ -1,0 +1,225 @@
+"""Packed data for the optimised kernels (``mcu_firmware/engine/kernels_dsp``).
+
+For each CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED step the exporter
+chooses, from the layer's shape and quantisation, how the optimised kernel
+runs it, and precomputes what that needs (``tnn_packed_t`` in
+``tnn_kernels.h``; layouts and the numerics in ``kernels_dsp/dsp_s8.h``):
+
+* ``method``: ``ROWS`` (input rows widened to int16 once into a ring in the
+  step's scratch buffer, then SMLAD/SMLABB multiply-accumulates) or
+  ``PLAIN`` (the portable loop, no scratch): PLAIN when the ring would need
+  more than :data:`ROWS_SCRATCH_LIMIT` bytes, or for a depthwise layer with
+  a depth multiplier other than 1.
+* the weights widened to int16 and reordered for the kernel's loads;
+* per output channel a record: the bias with the input offset folded in,
+  and the requantisation either in TFLM's two roundings (``mult, shift``) or,
+  where it is provably the same (``FAST``), in one (``mult, c, r`` with
+  doubled weights and bias);
+* the scratch bytes, which the planner places in the arena like a tensor
+  living during the step. The firmware's own sizing function
+  (``tnn_<op>_s8_scratch_bytes``) must agree; tests check it does.
+
+The reference kernels ignore all of it, so one exported model runs with
+either kernel set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from triage.engine.lower import TAP_MAX, Lowered, Step
+
+# tnn_kernels.h
+METHOD_PLAIN = 0
+METHOD_ROWS = 1
+FLAG_FAST = 1
+FLAG_CLAMP = 2
+
+# Largest ring of widened rows a layer may take from the arena; beyond it the
+# layer runs the portable loop (no scratch).
+ROWS_SCRATCH_LIMIT = 16 * 1024
+
+_PACKED_OPS = ("conv2d_s8", "depthwise_conv2d_s8", "fully_connected_s8")
+
+
+@dataclass
+class Packed:
+    """One step's ``tnn_packed_t`` and scratch size."""
+
+    method: int
+    flags: int
+    groups: int
+    filter: np.ndarray  # uint32 words, two int16 lanes (lo first)
+    rec: np.ndarray  # int32 [channels][4]
+    scratch_bytes: int
+    note: str  # what was chosen, for the generated comment and the benchmark
+
+    def describe(self) -> str:
+        return self.note
+
+
+def _words(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """uint32 words with int16 lanes lo (bits 15..0) and hi (bits 31..16)."""
+    lo = np.asarray(lo, dtype=np.int64) & 0xFFFF
+    hi = np.asarray(hi, dtype=np.int64) & 0xFFFF
+    return (lo | (hi << 16)).astype(np.uint32)
+
+
+def _records(
+    bias_f: np.ndarray,
+    mult: np.ndarray,
+    shift: np.ndarray,
+    out_offset: int,
+    acc_bound: int,
+    channels: int,
+) -> tuple[np.ndarray, bool]:
+    """Requantisation records and whether the one-rounding form is exact.
+
+    FAST needs, for every channel: a right shift r = -shift >= 1; |acc| <
+    2^30 so that 2 * acc fits (acc_bound bounds |acc| including the bias);
+    and |y| + |c| + 1 < 2^31 for y = SRDHM(acc, mult), c = 2^(r-1) +
+    out_offset * 2^r, so that c + y + (acc < 0 ? -1 : 0) cannot wrap.
+    """
+    n = len(bias_f)
+    fast = bool(np.all(shift < 0)) and acc_bound < 2**30
+    if fast:
+        for m, s in zip(mult.tolist(), shift.tolist(), strict=True):
+            r = -int(s)
+            c = 2 ** (r - 1) + out_offset * 2**r
+            y_max = (acc_bound * int(m) + 2**30) // 2**31 + 1
+            if abs(c) + y_max + 1 >= 2**31:
+                fast = False
+                break
+    rec = np.zeros((channels, 4), dtype=np.int64)
+    if fast:
+        rec[:, 3] = 1  # padded channels: a harmless shift
+        rs = -shift.astype(np.int64)
+        rec[:n, 0] = 2 * bias_f
+        rec[:n, 1] = mult
+        rec[:n, 2] = (np.int64(1) << (rs - 1)) + np.int64(out_offset) * (np.int64(1) << rs)
+        rec[:n, 3] = rs
+    else:
+        rec[:n, 0] = bias_f
+        rec[:n, 1] = mult
+        rec[:n, 2] = shift
+    assert np.all(np.abs(rec) < 2**31)
+    return rec.astype(np.int32), fast
+
+
+def _flags(fast: bool, fields: dict) -> int:
+    clamp = fields["act_min"] > -128 or fields["act_max"] < 127
+    return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0)
+
+
+def _ring_bytes(k_h: int, w_p: int, groups: int) -> int:
+    """Scratch of the row ring (dsp_rows_scratch_bytes): tags and slots, then rows."""
+    return k_h * (8 + w_p * groups * 8)
+
+
+def _plain(why: str) -> Packed:
+    return Packed(
+        METHOD_PLAIN,
+        0,
+        0,
+        np.zeros(0, np.uint32),
+        np.zeros((0, 4), np.int32),
+        0,
+        f"portable loop ({why})",
+    )
+
+
+def _gemm(
+    w: np.ndarray,  # [out_c][k_h][k_w][in_c] int
+    bias: np.ndarray | None,
+    mult: np.ndarray,
+    shift: np.ndarray,
+    fields: dict,
+    w_p: int,
+) -> Packed:
+    """CONV_2D / FULLY_CONNECTED: channel pairs x groups of four input channels."""
+    out_c, k_h, k_w, in_c = w.shape
+    groups = (in_c + 3) // 4
+    scratch = _ring_bytes(k_h, w_p, groups)
+    if scratch > ROWS_SCRATCH_LIMIT:
+        return _plain(f"a ring of {scratch} bytes exceeds {ROWS_SCRATCH_LIMIT}")
+    w = w.astype(np.int64)
+    b = np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)
+    bias_f = b + int(fields["in_offset"]) * w.sum(axis=(1, 2, 3))
+    acc_bound = k_h * k_w * in_c * TAP_MAX + int(np.max(np.abs(b)))
+    pairs = (out_c + 1) // 2
+    rec, fast = _records(
+        bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["out_offset"]),
+        acc_bound, 2 * pairs,
+    )  # fmt: skip
+    wp = np.zeros((2 * pairs, k_h, k_w, 4 * groups), np.int64)
+    wp[:out_c, :, :, :in_c] = w * (2 if fast else 1)
+    q = wp.reshape(pairs, 2, k_h, k_w, groups, 4)
+    a = _words(q[..., 0], q[..., 2])  # (pairs, 2, k_h, k_w, groups)
+    bw = _words(q[..., 1], q[..., 3])
+    words = np.stack([a, bw], axis=-1)  # (pairs, ch, k_h, k_w, groups, AB)
+    words = words.transpose(0, 2, 3, 4, 1, 5)  # (pairs, k_h, k_w, groups, ch, AB)
+    note = (
+        f"rows: {k_h}x{w_p} widened columns x {groups} groups in the ring, 2x2 SMLAD blocks,"
+        f" {'one-rounding' if fast else 'two-rounding'} requantisation"
+    )
+    return Packed(METHOD_ROWS, _flags(fast, fields), groups, words.reshape(-1), rec, scratch, note)
+
+
+def _depthwise(step: Step) -> Packed:
+    f = step.fields
+    if f["depth_mult"] != 1:
+        return _plain(f"depth multiplier {f['depth_mult']}")
+    k_h, k_w, ch = f["k_h"], f["k_w"], f["out_c"]
+    groups = (ch + 3) // 4
+    w_p = (f["out_w"] - 1) * f["stride_w"] + (k_w - 1) * f["dil_w"] + 1
+    scratch = _ring_bytes(k_h, w_p, groups)
+    if scratch > ROWS_SCRATCH_LIMIT:
+        return _plain(f"a ring of {scratch} bytes exceeds {ROWS_SCRATCH_LIMIT}")
+    w = step.arrays["filter"].values.astype(np.int64).reshape(k_h, k_w, ch)
+    b = step.arrays["bias"].values.astype(np.int64) if "bias" in step.arrays else np.zeros(ch)
+    b = b.astype(np.int64)
+    bias_f = b + int(f["in_offset"]) * w.sum(axis=(0, 1))
+    acc_bound = k_h * k_w * TAP_MAX + int(np.max(np.abs(b)))
+    rec, fast = _records(
+        bias_f,
+        step.arrays["mult"].values.astype(np.int64),
+        step.arrays["shift"].values.astype(np.int64),
+        int(f["out_offset"]),
+        acc_bound,
+        4 * groups,
+    )
+    wp = np.zeros((k_h, k_w, 4 * groups), np.int64)
+    wp[:, :, :ch] = w * (2 if fast else 1)
+    q = wp.reshape(k_h, k_w, groups, 4).transpose(2, 0, 1, 3)  # (groups, k_h, k_w, 4)
+    words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
+    note = (
+        f"rows: {k_h}x{w_p} widened columns x {groups} groups in the ring, 4 channels per"
+        f" SMLABB/SMLATT pass, {'one-rounding' if fast else 'two-rounding'} requantisation"
+    )
+    return Packed(METHOD_ROWS, _flags(fast, f), groups, words.reshape(-1), rec, scratch, note)
+
+
+def pack_step(step: Step) -> Packed | None:
+    """The packed data of one step (None for operators without optimised kernels)."""
+    if step.kernel not in _PACKED_OPS:
+        return None
+    f = step.fields
+    mult = step.arrays["mult"].values
+    shift = step.arrays["shift"].values
+    bias = step.arrays["bias"].values if "bias" in step.arrays else None
+    if step.kernel == "depthwise_conv2d_s8":
+        return _depthwise(step)
+    if step.kernel == "conv2d_s8":
+        w = step.arrays["filter"].values.reshape(f["out_c"], f["k_h"], f["k_w"], f["in_c"])
+        w_p = (f["out_w"] - 1) * f["stride_w"] + (f["k_w"] - 1) * f["dil_w"] + 1
+        return _gemm(w, bias, mult, shift, f, w_p)
+    w = step.arrays["filter"].values.reshape(f["out_features"], 1, 1, f["in_features"])
+    return _gemm(w, bias, mult, shift, f, f["batches"])
+
+
+def pack_model(low: Lowered) -> None:
+    """Packs every step that has an optimised kernel (sets ``step.packed``)."""
+    for s in low.steps:
+        s.packed = pack_step(s)
