@@ -36,15 +36,24 @@ def _write_json(path: Path, obj: dict) -> None:
 
 
 def train_and_write(
-    ds: TileDataset, cfg: TrainConfig, out_dir: Path | None = None, log=None
+    ds: TileDataset,
+    cfg: TrainConfig,
+    out_dir: Path | None = None,
+    log=None,
+    save_float: bool = True,
 ) -> dict:
-    """Train on every frame, write the ``.tflite`` and ``training.json``, then export."""
+    """Train on every frame, write the ``.tflite`` and ``training.json``, then export.
+
+    With ``save_float`` the float twin goes to the cache folder (for analysis).
+    """
     from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
 
     out_dir = Path(out_dir or paths.shipped_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     res = train(ds, list(range(len(ds.names))), cfg, log=log)
     (out_dir / TFLITE_NAME).write_bytes(res.tflite)
+    if save_float:  # the float twin, for analysis only (stays out of the repository)
+        res.model.save(paths.cache_dir() / f"float-{out_dir.name}-seed{cfg.seed}.keras")
     port_tiles = np.flatnonzero(ds.is_port[ds.tile_frame])
     if len(port_tiles) > 4096:  # agreement on a fixed, seeded sample of the scenes' tiles
         port_tiles = np.sort(np.random.default_rng(cfg.seed).choice(port_tiles, 4096, False))

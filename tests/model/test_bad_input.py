@@ -96,3 +96,15 @@ def test_cli_reports_missing_data_dir(tmp_path):
     )
     assert res.returncode == 1
     assert "triage: error:" in res.stderr and str(tmp_path / "none") in res.stderr
+
+
+def test_cli_evaluate_without_model(tmp_path, data_dir):
+    res = subprocess.run(
+        [str(BIN / "triage"), "model", "evaluate", "--tflite", str(tmp_path / "none.tflite")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert "none.tflite" in res.stderr and "triage model train" in res.stderr

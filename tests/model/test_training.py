@@ -56,3 +56,34 @@ def test_sampler_labels_ship_tiles_by_centre(synthetic_ds):
     x, y, w = sampler.batch(128)
     assert x.dtype == np.uint16 and len(x) == len(y) == len(w) == 128
     assert set(np.unique(y)) <= {0, 1, 2, 3}
+
+
+@pytest.mark.realdata
+def test_cli_smoke_training_on_real_tiles(tmp_path, data_dir):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    res = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "triage"),
+            "model",
+            "train",
+            "--smoke",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "TRIAGE_DATA_DIR": str(data_dir)},
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    info = json.loads(res.stdout)
+    tfl = (tmp_path / "classifier.tflite").read_bytes()
+    assert info["model_tflite_bytes"] == len(tfl)
+    validate_tflite(tfl)
+    assert not (tmp_path / "triage_config.h").exists()  # no policy there: nothing exported

@@ -71,7 +71,7 @@ def train_cmd(
         from triage_models import paths
 
         out_dir = paths.cache_dir() / "smoke"
-    info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log)
+    info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log, save_float=not smoke)
     typer.echo(json.dumps(info, indent=2))
 
 
