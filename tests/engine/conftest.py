@@ -2,6 +2,11 @@
 host library, the representative CNN (and the shipped classifier when it
 exists) exported and built, the TFLM references.
 
+Every build exists once per kernel set (``kernel_set``: the reference
+kernels, and the Cortex-M4 DSP kernels with their portable emulation of the
+intrinsics on the host), so each test that runs the engine runs against
+both; the exported models are shared (one model file serves both sets).
+
 Builds go to ``<build_dir>/engine-tests`` and are shared by the pytest-xdist
 workers under a file lock; make and the exporter only redo what changed.
 """
@@ -57,10 +62,19 @@ def kernel_models_dir(engine_root: Path, kernel_cases) -> Path:
     return d
 
 
+@pytest.fixture(scope="session", params=sorted(build.KERNEL_SETS))
+def kernel_set(request) -> str:
+    """The engine's kernel set a test runs with ("dsp", "ref")."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def kernel_lib(engine_root: Path, kernel_models_dir: Path) -> runtime.EngineLib:
+def kernel_lib(engine_root: Path, kernel_models_dir: Path, kernel_set: str) -> runtime.EngineLib:
     with locked(engine_root / "kernels.lock"):
-        so = build.engine_lib(kernel_models_dir / "models", kernel_models_dir / "build")
+        so = build.engine_lib(
+            kernel_models_dir / "models", kernel_models_dir / f"build-{kernel_set}",
+            kernel_set=kernel_set,
+        )  # fmt: skip
     return runtime.EngineLib(so)
 
 
@@ -77,16 +91,18 @@ def shipped_tflite() -> bytes:
 
 
 class BuiltModel:
-    """An exported model in its own folder, with its host library."""
+    """An exported model in its own folder, with its host library for one kernel set."""
 
-    def __init__(self, name: str, tflite: bytes, root: Path) -> None:
+    def __init__(self, name: str, tflite: bytes, root: Path, kernel_set: str) -> None:
         self.name = name
         self.tflite = tflite
         self.root = root
+        self.kernel_set = kernel_set
         self.models = root / "models"
+        self.build = root / f"build-{kernel_set}"
         with locked(root / "build.lock"):
             self.report = export.export_model(tflite, self.models, name=name)
-            so = build.engine_lib(self.models, root / "build")
+            so = build.engine_lib(self.models, self.build, kernel_set=kernel_set)
         self.lib = runtime.EngineLib(so)
         self.host = self.lib.model(name)
         self.input_shape = self.report.input_shape
@@ -95,24 +111,27 @@ class BuiltModel:
         return oracle.tflm_run(self.tflite, x, self.input_shape)
 
 
-def _built(engine_root: Path, name: str, tflite: bytes) -> BuiltModel:
+def _built(engine_root: Path, name: str, tflite: bytes, kernel_set: str) -> BuiltModel:
     sha = export.compile_model(tflite).sha256[:12]
-    return BuiltModel(name, tflite, engine_root / f"{name}-{sha}")
+    return BuiltModel(name, tflite, engine_root / f"{name}-{sha}", kernel_set)
 
 
 @pytest.fixture(scope="session")
-def repcnn(engine_root: Path, repcnn_tflite: bytes) -> BuiltModel:
-    return _built(engine_root, "repcnn", repcnn_tflite)
+def repcnn(engine_root: Path, repcnn_tflite: bytes, kernel_set: str) -> BuiltModel:
+    return _built(engine_root, "repcnn", repcnn_tflite, kernel_set)
 
 
 @pytest.fixture(scope="session")
-def shipped(engine_root: Path, shipped_tflite: bytes) -> BuiltModel:
-    return _built(engine_root, "classifier", shipped_tflite)
+def shipped(engine_root: Path, shipped_tflite: bytes, kernel_set: str) -> BuiltModel:
+    return _built(engine_root, "classifier", shipped_tflite, kernel_set)
 
 
 @pytest.fixture(params=["repcnn", "classifier"])
-def whole_model(request) -> BuiltModel:
-    """The representative CNN, and the shipped classifier once it exists."""
+def whole_model(request, kernel_set: str) -> BuiltModel:
+    """The representative CNN, and the shipped classifier once it exists (built
+    with the test's kernel set, requested here so that tests are parametrised
+    over it)."""
+    assert kernel_set in build.KERNEL_SETS
     return request.getfixturevalue("repcnn" if request.param == "repcnn" else "shipped")
 
 

@@ -35,7 +35,8 @@ def run_m4(elf: Path, x: np.ndarray, out_bytes: int, tmp: Path) -> tuple[np.ndar
 
 def test_m4_image_matches_host_on_real_tiles(whole_model: BuiltModel, data_dir, tmp_path):
     with locked(whole_model.root / "build.lock"):
-        elf = build.engine_m4(whole_model.models, whole_model.root / "build", whole_model.name)
+        elf = build.engine_m4(whole_model.models, whole_model.build, whole_model.name,
+                              kernel_set=whole_model.kernel_set)  # fmt: skip
     tiles, _ = inputs.real_tiles(data_dir, 160, stride=48)
     synth = inputs.synthetic_inputs(40, 77, whole_model.input_shape[1:])
     x = np.concatenate([tiles.reshape(len(tiles), -1), synth])
@@ -51,7 +52,8 @@ def test_m4_image_matches_host_on_real_tiles(whole_model: BuiltModel, data_dir, 
 
 def test_m4_image_matches_host_on_synthetic_inputs(whole_model: BuiltModel, tmp_path):
     with locked(whole_model.root / "build.lock"):
-        elf = build.engine_m4(whole_model.models, whole_model.root / "build", whole_model.name)
+        elf = build.engine_m4(whole_model.models, whole_model.build, whole_model.name,
+                              kernel_set=whole_model.kernel_set)  # fmt: skip
     x = inputs.synthetic_inputs(64, 78, whole_model.input_shape[1:])
     m4, _ = run_m4(elf, x, whole_model.host.output_bytes, tmp_path)
     assert_same_int8(m4, whole_model.host.run(x), f"{whole_model.name}: Cortex-M4 vs host")
@@ -67,7 +69,7 @@ def _m4_cases(cases, per_group: int = 2):
 
 
 def test_m4_kernel_cases_match_host(engine_root, kernel_models_dir, kernel_cases, kernel_lib,
-                                    tmp_path):  # fmt: skip
+                                    kernel_set, tmp_path):  # fmt: skip
     cases = _m4_cases(kernel_cases)
     assert len(cases) >= 20
     # only these cases in their own folder: the image build compiles every model there
@@ -78,7 +80,8 @@ def test_m4_kernel_cases_match_host(engine_root, kernel_models_dir, kernel_cases
                                 alias_reshape=c.alias_reshape)  # fmt: skip
     for c in cases:
         with locked(engine_root / "kernels.lock"):
-            elf = build.engine_m4(m4_dir / "models", m4_dir / "build", c.name)
+            elf = build.engine_m4(m4_dir / "models", m4_dir / f"build-{kernel_set}", c.name,
+                                  kernel_set=kernel_set)  # fmt: skip
         host_model = kernel_lib.model(c.name)
         m4, _ = run_m4(elf, c.inputs, host_model.output_bytes, tmp_path)
         assert_same_int8(m4, host_model.run(c.inputs), f"{c.name}: Cortex-M4 vs host")

@@ -1,4 +1,5 @@
-"""The engine's host build under AddressSanitizer and UndefinedBehaviorSanitizer.
+"""The engine's host build under AddressSanitizer and UndefinedBehaviorSanitizer,
+with each kernel set (the DSP kernels run their portable emulation).
 
 The whole kernel plan and the whole models run in a sanitized shared
 library (make engine-san: -fsanitize=address,undefined, no recovery) loaded
@@ -54,10 +55,13 @@ def _run_sanitized(lib: Path, batches: dict[str, np.ndarray], tmp: Path) -> dict
     return {k: out[k] for k in out.files}
 
 
-def test_kernel_plan_under_asan_ubsan(engine_root, kernel_models_dir, kernel_cases, tmp_path):
+def test_kernel_plan_under_asan_ubsan(engine_root, kernel_models_dir, kernel_cases, kernel_set,
+                                      tmp_path):  # fmt: skip
     with locked(engine_root / "kernels.lock"):
-        lib = build.engine_lib(kernel_models_dir / "models", kernel_models_dir / "build",
-                               sanitized=True)  # fmt: skip
+        lib = build.engine_lib(
+            kernel_models_dir / "models", kernel_models_dir / f"build-{kernel_set}",
+            sanitized=True, kernel_set=kernel_set,
+        )  # fmt: skip
     outs = _run_sanitized(lib, {c.name: c.inputs for c in kernel_cases}, tmp_path)
     for c in kernel_cases:
         ref = oracle.tflm_run(c.tflite, c.inputs, c.input_shape)
@@ -66,7 +70,8 @@ def test_kernel_plan_under_asan_ubsan(engine_root, kernel_models_dir, kernel_cas
 
 def test_whole_model_under_asan_ubsan(whole_model: BuiltModel, tmp_path):
     with locked(whole_model.root / "build.lock"):
-        lib = build.engine_lib(whole_model.models, whole_model.root / "build", sanitized=True)
+        lib = build.engine_lib(whole_model.models, whole_model.build, sanitized=True,
+                               kernel_set=whole_model.kernel_set)  # fmt: skip
     x = inputs.synthetic_inputs(100, 5, whole_model.input_shape[1:])
     outs = _run_sanitized(lib, {whole_model.name: x}, tmp_path)
     assert_same_int8(outs[whole_model.name], whole_model.tflm(x), "ASan/UBSan build")

@@ -53,14 +53,38 @@ def make(
         raise FirmwareError(f"make {target} failed:\n{tail}")
 
 
-def engine_lib(model_dir: Path, build_dir: Path, *, sanitized: bool = False) -> Path:
-    """The host shared library of the engine with every model in ``model_dir``."""
+# The engine's kernel sets (mcu_firmware/Makefile KERNELS): the commented
+# reference kernels, and the Cortex-M4 DSP kernels (with the reference ones
+# for the operators they do not cover). The Makefile's default is "dsp".
+KERNEL_SETS = {"ref": "engine/kernels", "dsp": "engine/kernels_dsp"}
+
+
+def _kernels(kernel_set: str | None) -> str | None:
+    if kernel_set is None:
+        return None
+    if kernel_set not in KERNEL_SETS:
+        raise FirmwareError(
+            f"unknown kernel set {kernel_set!r} (known: {', '.join(sorted(KERNEL_SETS))})"
+        )
+    return KERNEL_SETS[kernel_set]
+
+
+def engine_lib(
+    model_dir: Path, build_dir: Path, *, sanitized: bool = False, kernel_set: str | None = None
+) -> Path:
+    """The host shared library of the engine with every model in ``model_dir``.
+
+    ``kernel_set``: a key of :data:`KERNEL_SETS` (None: the Makefile's default).
+    Use one ``build_dir`` per kernel set.
+    """
     target = "engine-san" if sanitized else "engine-lib"
-    make(target, build_dir, model_dir)
+    make(target, build_dir, model_dir, kernels=_kernels(kernel_set))
     return Path(build_dir) / "engine" / ("libtnn-san.so" if sanitized else "libtnn.so")
 
 
-def engine_m4(model_dir: Path, build_dir: Path, name: str) -> Path:
+def engine_m4(
+    model_dir: Path, build_dir: Path, name: str, *, kernel_set: str | None = None
+) -> Path:
     """The Cortex-M4 runner image around ``<model_dir>/<name>_model.c``."""
-    make("engine-m4", build_dir, model_dir, engine_model=name)
+    make("engine-m4", build_dir, model_dir, engine_model=name, kernels=_kernels(kernel_set))
     return Path(build_dir) / "m4" / f"engine_run_{name}.elf"

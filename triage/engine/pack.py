@@ -52,7 +52,7 @@ class Packed:
     flags: int
     groups: int
     filter: np.ndarray  # uint32 words, two int16 lanes (lo first)
-    rec: np.ndarray  # int32 [channels][4]
+    rec: np.ndarray  # int32, 16 per block of four output channels
     scratch_bytes: int
     note: str  # what was chosen, for the generated comment and the benchmark
 
@@ -73,14 +73,16 @@ def _records(
     shift: np.ndarray,
     out_offset: int,
     acc_bound: int,
-    channels: int,
 ) -> tuple[np.ndarray, bool]:
-    """Requantisation records and whether the one-rounding form is exact.
+    """Requantisation records (dsp_s8.h) and whether the one-rounding form is exact.
 
-    FAST needs, for every channel: a right shift r = -shift >= 1; |acc| <
-    2^30 so that 2 * acc fits (acc_bound bounds |acc| including the bias);
-    and |y| + |c| + 1 < 2^31 for y = SRDHM(acc, mult), c = 2^(r-1) +
-    out_offset * 2^r, so that c + y + (acc < 0 ? -1 : 0) cannot wrap.
+    Per block of four output channels (padded with zero channels) 16 int32:
+    ``{bias'[4], (mult, c)[0..1], r[4], (mult, c)[2..3]}`` (FAST) or the
+    same with (mult, shift) and zeros for r. FAST needs, for every channel: a right shift r =
+    -shift >= 1; |acc| < 2^30 so that 2 * acc fits (acc_bound bounds |acc|
+    including the bias); and |y| + |c| + 1 < 2^31 for y = SRDHM(acc, mult),
+    c = 2^(r-1) + out_offset * 2^r, so that c + y + (acc < 0 ? -1 : 0)
+    cannot wrap.
     """
     n = len(bias_f)
     fast = bool(np.all(shift < 0)) and acc_bound < 2**30
@@ -92,20 +94,26 @@ def _records(
             if abs(c) + y_max + 1 >= 2**31:
                 fast = False
                 break
-    rec = np.zeros((channels, 4), dtype=np.int64)
+    blocks = (n + 3) // 4
+    rec = np.zeros((4, 4 * blocks), dtype=np.int64)  # field, channel
     if fast:
-        rec[:, 3] = 1  # padded channels: a harmless shift
+        rec[3, :] = 1  # padded channels: a harmless shift
         rs = -shift.astype(np.int64)
-        rec[:n, 0] = 2 * bias_f
-        rec[:n, 1] = mult
-        rec[:n, 2] = (np.int64(1) << (rs - 1)) + np.int64(out_offset) * (np.int64(1) << rs)
-        rec[:n, 3] = rs
+        rec[0, :n] = 2 * bias_f
+        rec[1, :n] = mult
+        rec[2, :n] = (np.int64(1) << (rs - 1)) + np.int64(out_offset) * (np.int64(1) << rs)
+        rec[3, :n] = rs
     else:
-        rec[:n, 0] = bias_f
-        rec[:n, 1] = mult
-        rec[:n, 2] = shift
+        rec[0, :n] = bias_f
+        rec[1, :n] = mult
+        rec[2, :n] = shift
     assert np.all(np.abs(rec) < 2**31)
-    return rec.astype(np.int32), fast
+    rec = rec.reshape(4, blocks, 4).transpose(1, 0, 2)  # block, field, channel
+    # {bias[4], (mult, c)[0..1], r[4], (mult, c)[2..3]}: the order the kernels
+    # load them, four words at a time (dsp_s8.h)
+    mc = rec[:, 1:3, :].transpose(0, 2, 1).reshape(blocks, 8)
+    out = np.concatenate([rec[:, 0, :], mc[:, :4], rec[:, 3, :], mc[:, 4:]], axis=1)
+    return out.astype(np.int32).reshape(-1), fast
 
 
 def _flags(fast: bool, fields: dict) -> int:
@@ -113,9 +121,9 @@ def _flags(fast: bool, fields: dict) -> int:
     return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0)
 
 
-def _ring_bytes(k_h: int, w_p: int, groups: int) -> int:
-    """Scratch of the row ring (dsp_rows_scratch_bytes): tags and slots, then rows."""
-    return k_h * (8 + w_p * groups * 8)
+def _rows_bytes(k_h: int, cols: int, groups: int) -> int:
+    """Scratch of the widened rows (dsp_scratch): tags and slots, then k_h slots of cols columns."""
+    return 4 * k_h * (2 + cols * groups * 2)
 
 
 def _plain(why: str) -> Packed:
@@ -124,7 +132,7 @@ def _plain(why: str) -> Packed:
         0,
         0,
         np.zeros(0, np.uint32),
-        np.zeros((0, 4), np.int32),
+        np.zeros(0, np.int32),
         0,
         f"portable loop ({why})",
     )
@@ -136,33 +144,33 @@ def _gemm(
     mult: np.ndarray,
     shift: np.ndarray,
     fields: dict,
-    w_p: int,
+    cols: int,
 ) -> Packed:
-    """CONV_2D / FULLY_CONNECTED: channel pairs x groups of four input channels."""
+    """CONV_2D / FULLY_CONNECTED: blocks of four channels x groups of four input channels."""
     out_c, k_h, k_w, in_c = w.shape
     groups = (in_c + 3) // 4
-    scratch = _ring_bytes(k_h, w_p, groups)
+    scratch = _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
-        return _plain(f"a ring of {scratch} bytes exceeds {ROWS_SCRATCH_LIMIT}")
+        return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = w.astype(np.int64)
     b = np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)
     bias_f = b + int(fields["in_offset"]) * w.sum(axis=(1, 2, 3))
     acc_bound = k_h * k_w * in_c * TAP_MAX + int(np.max(np.abs(b)))
-    pairs = (out_c + 1) // 2
     rec, fast = _records(
         bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["out_offset"]),
-        acc_bound, 2 * pairs,
+        acc_bound,
     )  # fmt: skip
-    wp = np.zeros((2 * pairs, k_h, k_w, 4 * groups), np.int64)
+    blocks = (out_c + 3) // 4
+    wp = np.zeros((4 * blocks, k_h, k_w, 4 * groups), np.int64)
     wp[:out_c, :, :, :in_c] = w * (2 if fast else 1)
-    q = wp.reshape(pairs, 2, k_h, k_w, groups, 4)
-    a = _words(q[..., 0], q[..., 2])  # (pairs, 2, k_h, k_w, groups)
+    q = wp.reshape(blocks, 4, k_h, k_w, groups, 4)  # block, ch, ky, kx, group, lane
+    a = _words(q[..., 0], q[..., 2])
     bw = _words(q[..., 1], q[..., 3])
-    words = np.stack([a, bw], axis=-1)  # (pairs, ch, k_h, k_w, groups, AB)
-    words = words.transpose(0, 2, 3, 4, 1, 5)  # (pairs, k_h, k_w, groups, ch, AB)
+    words = np.stack([a, bw], axis=-1)  # block, ch, ky, kx, group, AB
+    words = words.transpose(0, 3, 2, 4, 1, 5)  # block, kx, ky, group, ch, AB
     note = (
-        f"rows: {k_h}x{w_p} widened columns x {groups} groups in the ring, 2x2 SMLAD blocks,"
-        f" {'one-rounding' if fast else 'two-rounding'} requantisation"
+        f"rows: {k_h} tap rows x {cols} widened columns x {groups} groups, blocks of 1 pixel x"
+        f" 4 channels (SMLAD), {'one-rounding' if fast else 'two-rounding'} requantisation"
     )
     return Packed(METHOD_ROWS, _flags(fast, fields), groups, words.reshape(-1), rec, scratch, note)
 
@@ -173,10 +181,10 @@ def _depthwise(step: Step) -> Packed:
         return _plain(f"depth multiplier {f['depth_mult']}")
     k_h, k_w, ch = f["k_h"], f["k_w"], f["out_c"]
     groups = (ch + 3) // 4
-    w_p = (f["out_w"] - 1) * f["stride_w"] + (k_w - 1) * f["dil_w"] + 1
-    scratch = _ring_bytes(k_h, w_p, groups)
+    cols = (f["out_w"] - 1) * f["stride_w"] + (k_w - 1) * f["dil_w"] + 1
+    scratch = _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
-        return _plain(f"a ring of {scratch} bytes exceeds {ROWS_SCRATCH_LIMIT}")
+        return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = step.arrays["filter"].values.astype(np.int64).reshape(k_h, k_w, ch)
     b = step.arrays["bias"].values.astype(np.int64) if "bias" in step.arrays else np.zeros(ch)
     b = b.astype(np.int64)
@@ -188,15 +196,18 @@ def _depthwise(step: Step) -> Packed:
         step.arrays["shift"].values.astype(np.int64),
         int(f["out_offset"]),
         acc_bound,
-        4 * groups,
     )
     wp = np.zeros((k_h, k_w, 4 * groups), np.int64)
     wp[:, :, :ch] = w * (2 if fast else 1)
-    q = wp.reshape(k_h, k_w, groups, 4).transpose(2, 0, 1, 3)  # (groups, k_h, k_w, 4)
+    # one copy per ring rotation rho: slot s holds tap row (s - rho) mod k_h
+    # (dsp_dw_s8.c): filter[rho][group][kx][slot] = {(c0, c2), (c1, c3)}
+    rot = np.stack([wp[(np.arange(k_h) - rho) % k_h] for rho in range(k_h)])
+    q = rot.reshape(k_h, k_h, k_w, groups, 4).transpose(0, 3, 2, 1, 4)
     words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
     note = (
-        f"rows: {k_h}x{w_p} widened columns x {groups} groups in the ring, 4 channels per"
-        f" SMLABB/SMLATT pass, {'one-rounding' if fast else 'two-rounding'} requantisation"
+        f"rows: a ring of {k_h} tap rows x {cols} widened columns x {groups} groups, blocks of"
+        f" 1 pixel x 4 channels (SMLABB/SMLATT), weights for {k_h} ring rotations,"
+        f" {'one-rounding' if fast else 'two-rounding'} requantisation"
     )
     return Packed(METHOD_ROWS, _flags(fast, f), groups, words.reshape(-1), rec, scratch, note)
 
@@ -213,8 +224,8 @@ def pack_step(step: Step) -> Packed | None:
         return _depthwise(step)
     if step.kernel == "conv2d_s8":
         w = step.arrays["filter"].values.reshape(f["out_c"], f["k_h"], f["k_w"], f["in_c"])
-        w_p = (f["out_w"] - 1) * f["stride_w"] + (f["k_w"] - 1) * f["dil_w"] + 1
-        return _gemm(w, bias, mult, shift, f, w_p)
+        cols = (f["out_w"] - 1) * f["stride_w"] + (f["k_w"] - 1) * f["dil_w"] + 1
+        return _gemm(w, bias, mult, shift, f, cols)
     w = step.arrays["filter"].values.reshape(f["out_features"], 1, 1, f["in_features"])
     return _gemm(w, bias, mult, shift, f, f["batches"])
 

@@ -82,6 +82,8 @@ class EngineLib:
         lib.tnn_invoke.restype = ctypes.c_int
         lib.tnn_host_run_steps.argtypes = [ctypes.POINTER(Ctx), ctypes.c_uint32]
         lib.tnn_host_run_steps.restype = ctypes.c_int
+        lib.tnn_host_step_scratch_need.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.tnn_host_step_scratch_need.restype = ctypes.c_uint32
         lib.tri_status_str.argtypes = [ctypes.c_int]
         lib.tri_status_str.restype = ctypes.c_char_p
         self.lib = lib
@@ -153,6 +155,10 @@ class HostModel:
                 )
             ctypes.memmove(out[i].ctypes.data, self._out, self.output_bytes)
         return out
+
+    def scratch_need(self, step: int) -> int:
+        """Scratch bytes the library's kernel set needs for ``step`` (its own sizing code)."""
+        return int(self.lib.lib.tnn_host_step_scratch_need(self.address, step))
 
     def run_prefix(self, x: np.ndarray, n_steps: int) -> np.ndarray:
         """Runs the first ``n_steps`` steps on one input; returns a copy of the arena."""

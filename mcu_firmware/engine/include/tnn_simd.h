@@ -6,8 +6,10 @@
  * every tnn_* operation below is one instruction: the ACLE intrinsics of
  * arm_acle.h where GCC 12 has them (__smlad, __sxtb16, __smlabb, __smlatt,
  * __ssat), a one-instruction asm statement where ACLE has none (SXTB16 with
- * its ROR #8 operand, SMMLAR, PKHBT/PKHTB, LDRD with post-increment; GCC
- * does not fuse `__sxtb16(ror(x, 8))` nor recognise SMMLAR). Elsewhere (the
+ * its ROR #8 operand, SMMLAR, PKHBT/PKHTB, LDRD/STRD with post-increment,
+ * LDM with writeback; GCC does not fuse `__sxtb16(ror(x, 8))`, does not
+ * recognise SMMLAR, and splits multi-word loads it does not need as one
+ * value). Elsewhere (the
  * host build) the same names are portable C with exactly the instruction's
  * result for every input, so the same kernel code runs, and is tested
  * (also under ASan/UBSan), on the host.
@@ -108,6 +110,14 @@ static inline void tnn_emu_ld2_inc(const uint32_t **p, uint32_t *a, uint32_t *b)
     *p += 2;
 }
 
+/* Two words stored at *p (4-byte aligned); *p advances by two words. */
+static inline void tnn_emu_st2_inc(uint32_t **p, uint32_t a, uint32_t b)
+{
+    (*p)[0] = a;
+    (*p)[1] = b;
+    *p += 2;
+}
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
 #include <arm_acle.h>
@@ -183,6 +193,49 @@ static inline void tnn_ld2_inc(const uint32_t **p, uint32_t *a, uint32_t *b)
     *b = y;
 }
 
+/*
+ * LDMIA with writeback: four consecutive words at p (4-byte aligned, p a
+ * `const uint32_t *` lvalue) into a, b, c, d; p advances by four words.
+ * GCC 12 never forms LDM for loads it keeps as separate values, and LDM's
+ * register list must ascend with the addresses, so the four destination
+ * registers are named (ra..rd, ascending, e.g. "r4".."r7"): GCC's local
+ * register variables bind them to the asm operands.
+ */
+#define TNN_LD4_INC(p, a, b, c, d, ra, rb, rc, rd)                                                 \
+    do {                                                                                           \
+        register uint32_t tnn_l4a_ __asm__(ra);                                                    \
+        register uint32_t tnn_l4b_ __asm__(rb);                                                    \
+        register uint32_t tnn_l4c_ __asm__(rc);                                                    \
+        register uint32_t tnn_l4d_ __asm__(rd);                                                    \
+        __asm__("ldmia %0!, {%1, %2, %3, %4}"                                                      \
+                : "+r"(p), "=r"(tnn_l4a_), "=r"(tnn_l4b_), "=r"(tnn_l4c_), "=r"(tnn_l4d_)          \
+                : "m"(*(const uint32_t(*)[4])(p)));                                                \
+        (a) = tnn_l4a_;                                                                            \
+        (b) = tnn_l4b_;                                                                            \
+        (c) = tnn_l4c_;                                                                            \
+        (d) = tnn_l4d_;                                                                            \
+    } while (0)
+
+/* LDRD with post-increment into two named registers (see TNN_LD4_INC):
+ * pinning them keeps GCC from spreading unrolled loads over more registers
+ * than the loop can spare. */
+#define TNN_LD2_INC(p, a, b, ra, rb)                                                               \
+    do {                                                                                           \
+        register uint32_t tnn_l2a_ __asm__(ra);                                                    \
+        register uint32_t tnn_l2b_ __asm__(rb);                                                    \
+        __asm__("ldrd %1, %2, [%0], #8"                                                            \
+                : "+r"(p), "=r"(tnn_l2a_), "=r"(tnn_l2b_)                                          \
+                : "m"(*(const uint32_t(*)[2])(p)));                                                \
+        (a) = tnn_l2a_;                                                                            \
+        (b) = tnn_l2b_;                                                                            \
+    } while (0)
+
+/* STRD with post-increment, for the same reason as LDRD. */
+static inline void tnn_st2_inc(uint32_t **p, uint32_t a, uint32_t b)
+{
+    __asm__("strd %2, %3, [%0], #8" : "+r"(*p), "=m"(*(uint32_t(*)[2]) * p) : "r"(a), "r"(b));
+}
+
 #else /* portable emulation */
 
 #define TNN_SIMD_NATIVE 0
@@ -236,6 +289,27 @@ static inline void tnn_ld2_inc(const uint32_t **p, uint32_t *a, uint32_t *b)
 {
     tnn_emu_ld2_inc(p, a, b);
 }
+
+static inline void tnn_st2_inc(uint32_t **p, uint32_t a, uint32_t b)
+{
+    tnn_emu_st2_inc(p, a, b);
+}
+
+#define TNN_LD2_INC(p, a, b, ra, rb)                                                               \
+    do {                                                                                           \
+        (a) = (p)[0];                                                                              \
+        (b) = (p)[1];                                                                              \
+        (p) += 2;                                                                                  \
+    } while (0)
+
+#define TNN_LD4_INC(p, a, b, c, d, ra, rb, rc, rd)                                                 \
+    do {                                                                                           \
+        (a) = (p)[0];                                                                              \
+        (b) = (p)[1];                                                                              \
+        (c) = (p)[2];                                                                              \
+        (d) = (p)[3];                                                                              \
+        (p) += 4;                                                                                  \
+    } while (0)
 
 #endif
 

@@ -1,51 +1,98 @@
 /*
- * dsp_rows_s8.c - the ring of widened input rows in the scratch buffer
- * (layout and numerics in dsp_s8.h), shared by the optimised CONV_2D,
- * DEPTHWISE_CONV_2D and FULLY_CONNECTED kernels.
+ * dsp_rows_s8.c - what the optimised CONV_2D, DEPTHWISE_CONV_2D and
+ * FULLY_CONNECTED kernels share (layouts and numerics in dsp_s8.h): the
+ * choice of path, the check of packed data and the scratch size (at bind
+ * time), the widened rows, the general requantisation.
  */
 #include "dsp_s8.h"
 
 #define TAG_EMPTY INT32_MIN
+/* Where channel k's (mult, c or shift) pair sits in its block's records. */
+#define MC_AT(k) ((k) < 2 ? 4 + 2 * (k) : 8 + 2 * (k))
 /* Largest scratch the kernels accept (bind refuses more: a sign of bad data). */
 #define SCRATCH_LIMIT (1u << 24)
 
-void dsp_geom_finish(dsp_geom_t *g)
+/* The derived fields (see the layouts in dsp_s8.h). */
+static void derive(dsp_geom_t *g)
 {
-    g->groups = (g->in_c + 3) / 4;
-    g->w_p = (g->out_w - 1) * g->s_w + (g->k_w - 1) * g->d_w + 1;
+    const uint32_t k_h = (uint32_t)g->k_h;
+    g->groups = ((g->depth_mult != 0 ? g->out_c : g->in_c) + 3) / 4;
+    g->cols = (g->out_w - 1) * g->s_w + (g->k_w - 1) * g->d_w + 1;
+    if (g->depth_mult != 0) {
+        g->col_words = 2u * k_h;
+        g->grp_words = g->col_words * (uint32_t)g->cols;
+    } else {
+        g->col_words = 2u * k_h * (uint32_t)g->groups;
+        g->grp_words = 2u;
+    }
 }
 
-/* Records: TNN_PACK_FAST needs r in [1, 31]; otherwise a shift in [-31, 30]. */
-static int records_ok(const dsp_geom_t *g, uint32_t channels)
+static int rows_method(const dsp_geom_t *g)
 {
-    uint32_t o;
-    for (o = 0; o < channels; o++) {
-        const int32_t *rec = g->pk->rec + 4u * o;
-        if ((g->pk->flags & TNN_PACK_FAST) != 0u) {
-            if (rec[3] < 1 || rec[3] > 31) {
-                return 0;
-            }
-        } else if (rec[2] < -31 || rec[2] > 30) {
+    return g->pk != NULL && g->pk->method == TNN_PACK_ROWS;
+}
+
+/* Records (dsp_s8.h): TNN_PACK_FAST needs r in [1, 31]; otherwise a shift
+ * in [-31, 30]. */
+static int records_ok(const dsp_geom_t *g)
+{
+    int32_t o;
+    for (o = 0; o < g->out_c; o++) {
+        const int32_t *rec = g->pk->rec + 16 * (o / 4);
+        const int32_t r = rec[8 + o % 4];
+        const int32_t shift = rec[MC_AT(o % 4) + 1];
+        if ((g->pk->flags & TNN_PACK_FAST) != 0u ? r < 1 || r > 31 : shift < -31 || shift > 30) {
             return 0;
         }
     }
     return 1;
 }
 
-uint32_t dsp_rows_scratch_bytes(const dsp_geom_t *g)
+uint32_t dsp_scratch(dsp_geom_t *g)
 {
     const tnn_packed_t *pk = g->pk;
-    const uint32_t channels = (uint32_t)g->out_c;
-    uint64_t row_bytes;
-    uint64_t total;
-    if (pk->method != TNN_PACK_ROWS || pk->filter == NULL || pk->rec == NULL ||
-        (int32_t)pk->groups != g->groups || (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP)) != 0u ||
-        !records_ok(g, channels)) {
+    uint64_t words;
+    if (!rows_method(g)) {
+        return pk == NULL || pk->method == TNN_PACK_PLAIN ? 0u : TNN_SCRATCH_INVALID;
+    }
+    derive(g);
+    if (pk->filter == NULL || pk->rec == NULL || (int32_t)pk->groups != g->groups ||
+        (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP)) != 0u || g->depth_mult > 1 ||
+        !records_ok(g)) {
         return TNN_SCRATCH_INVALID;
     }
-    row_bytes = (uint64_t)g->w_p * (uint64_t)g->groups * 8u;
-    total = (uint64_t)g->k_h * (8u + row_bytes);
-    return total <= SCRATCH_LIMIT ? (uint32_t)total : TNN_SCRATCH_INVALID;
+    words = (uint64_t)g->k_h * (2u + (uint64_t)g->cols * (uint64_t)g->groups * 2u);
+    return words * 4u <= SCRATCH_LIMIT ? (uint32_t)(words * 4u) : TNN_SCRATCH_INVALID;
+}
+
+void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
+{
+    if (!rows_method(g)) {
+        dsp_plain(g, input, output);
+        return;
+    }
+    derive(g);
+    if (g->depth_mult != 0) {
+        dsp_dw(g, input, output, scratch);
+    } else {
+        dsp_gemm(g, input, output, scratch);
+    }
+}
+
+void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const int32_t *rec, int8_t *out,
+                     int32_t n)
+{
+    int32_t k;
+    for (k = 0; k < n; k++) {
+        int32_t t;
+        const int32_t *mc = rec + MC_AT(k);
+        if ((g->pk->flags & TNN_PACK_FAST) != 0u) {
+            t = dsp_requant_fast(acc[k], mc[0], mc[1], rec[8 + k]);
+        } else {
+            t = tnn_requant(acc[k], mc[0], mc[1]) + g->out_offset;
+        }
+        out[k] = (int8_t)tnn_clamp(t, g->act_min, g->act_max);
+    }
 }
 
 void dsp_rows_reset(const dsp_geom_t *g, void *scratch)
@@ -57,41 +104,19 @@ void dsp_rows_reset(const dsp_geom_t *g, void *scratch)
     }
 }
 
-/* Two int16 lanes both holding the zero point. */
-static uint32_t zp_pair(int32_t zp)
-{
-    const uint32_t h = (uint32_t)zp & 0xFFFFu;
-    return h | (h << 16);
-}
-
-/* Widens one input pixel (in_c bytes at src) into groups of two words,
- * `step` words apart. Channels past in_c are 0; no byte past the pixel is
- * read. */
-static void widen_pixel(const int8_t *src, int32_t in_c, uint32_t *dst, uint32_t step)
-{
-    int32_t c = 0;
-    for (; c + 4 <= in_c; c += 4) {
-        const uint32_t v = tnn_ld32(src + c);
-        dst[0] = tnn_sxtb16(v);
-        dst[1] = tnn_sxtb16_ror8(v);
-        dst += step;
-    }
-    if (c < in_c) {
-        uint32_t v = 0u;
-        int32_t k;
-        for (k = 0; c + k < in_c; k++) {
-            v |= (uint32_t)(uint8_t)src[c + k] << (8 * k);
-        }
-        dst[0] = tnn_sxtb16(v);
-        dst[1] = tnn_sxtb16_ror8(v);
-    }
-}
-
 /* Widens n groups of four channels, src_step bytes apart, into word pairs
  * dst_step words apart. */
 static void widen_run(const int8_t *src, uint32_t src_step, uint32_t *dst, uint32_t dst_step,
                       int32_t n)
 {
+    if (src_step == 4u && dst_step == 2u) {
+        for (; n > 0; n--) { /* one contiguous run: the common 1x1 case, kept tight */
+            const uint32_t v = tnn_ld32(src);
+            src += 4;
+            tnn_st2_inc(&dst, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
+        }
+        return;
+    }
     for (; n > 0; n--) {
         const uint32_t v = tnn_ld32(src);
         dst[0] = tnn_sxtb16(v);
@@ -101,74 +126,77 @@ static void widen_run(const int8_t *src, uint32_t src_step, uint32_t *dst, uint3
     }
 }
 
-/* Fills columns [j0, j1) of a row with zero points. */
-static void fill_zp(const dsp_geom_t *g, uint32_t *row, int32_t j0, int32_t j1)
+/* Widens the pixel at src (in_c channels; past them 0, no byte beyond read)
+ * or, src NULL, zero points, into the groups of the column at dst. */
+static void widen_pixel(const dsp_geom_t *g, const int8_t *src, uint32_t *dst)
 {
-    const uint32_t z = zp_pair(g->zp);
-    const uint32_t groups = (uint32_t)g->groups;
-    int32_t j;
-    uint32_t k;
-    for (j = j0; j < j1; j++) {
-        for (k = 0; k < groups; k++) {
-            const uint32_t at = g->planar ? 2u * (k * (uint32_t)g->w_p + (uint32_t)j)
-                                          : 2u * ((uint32_t)j * groups + k);
-            row[at] = z;
-            row[at + 1u] = z;
+    const uint32_t z = ((uint32_t)g->zp & 0xFFFFu) * 0x10001u;
+    int32_t k;
+    for (k = 0; k < g->groups; k++, dst += g->grp_words) {
+        uint32_t v = 0u;
+        int32_t c;
+        if (src == NULL) {
+            dst[0] = z;
+            dst[1] = z;
+            continue;
         }
+        for (c = 0; c < 4 && 4 * k + c < g->in_c; c++) {
+            v |= (uint32_t)(uint8_t)src[4 * k + c] << (8 * c);
+        }
+        dst[0] = tnn_sxtb16(v);
+        dst[1] = tnn_sxtb16_ror8(v);
     }
 }
 
-/* Widens input row iy (or a row of zero points when iy lies outside) into
- * `row`. */
+/* Widens input row iy (zero points where iy or a column lies outside) into
+ * the slot whose column 0 is at `row`. */
 static void widen_row(const dsp_geom_t *g, const int8_t *input, int32_t iy, uint32_t *row)
 {
-    const uint32_t groups = (uint32_t)g->groups;
-    const uint32_t w_p = (uint32_t)g->w_p;
-    int32_t j0 = g->pad_l;
-    int32_t j1 = g->pad_l + g->in_w;
-    const int8_t *src;
-    if (iy < 0 || iy >= g->in_h || j0 >= g->w_p) {
-        fill_zp(g, row, 0, g->w_p);
-        return;
-    }
-    j1 = j1 < g->w_p ? j1 : g->w_p;
-    fill_zp(g, row, 0, j0);
-    fill_zp(g, row, j1, g->w_p);
-    src = input + (size_t)iy * (size_t)g->in_w * (size_t)g->in_c;
-    if ((g->in_c & 3) != 0) {
-        int32_t j;
-        for (j = j0; j < j1; j++) {
-            uint32_t *dst = g->planar ? row + 2u * (uint32_t)j : row + 2u * (uint32_t)j * groups;
-            widen_pixel(src + (size_t)(j - g->pad_l) * (size_t)g->in_c, g->in_c, dst,
-                        g->planar ? 2u * w_p : 2u);
+    const int32_t valid = iy >= 0 && iy < g->in_h;
+    const int8_t *src = valid ? input + (size_t)iy * (size_t)g->in_w * (size_t)g->in_c : input;
+    const int32_t j0 = valid ? (g->pad_l < g->cols ? g->pad_l : g->cols) : g->cols;
+    const int32_t j1 = g->pad_l + g->in_w < g->cols ? g->pad_l + g->in_w : g->cols;
+    int32_t j;
+    for (j = 0; j < g->cols; j++) {
+        if (j == j0 && (g->in_c & 3) == 0 && j1 > j0) {
+            /* the inside of the row, whole groups: runs */
+            uint32_t *dst = row + (uint32_t)j0 * g->col_words;
+            int32_t k;
+            if (g->grp_words == 2u && g->col_words == 2u * (uint32_t)g->groups) {
+                /* adjacent groups and adjacent columns: one run along the row */
+                widen_run(src, 4u, dst, 2u, (j1 - j0) * g->groups);
+            } else {
+                for (k = 0; k < g->groups; k++) {
+                    widen_run(src + 4 * k, (uint32_t)g->in_c, dst + (uint32_t)k * g->grp_words,
+                              g->col_words, j1 - j0);
+                }
+            }
+            j = j1 - 1;
+            continue;
         }
-    } else if (!g->planar) {
-        /* whole pixels of whole groups: one run along the row */
-        widen_run(src, 4u, row + 2u * (uint32_t)j0 * groups, 2u, (j1 - j0) * g->groups);
-    } else {
-        uint32_t k;
-        for (k = 0; k < groups; k++) {
-            widen_run(src + 4u * k, (uint32_t)g->in_c, row + 2u * (k * w_p + (uint32_t)j0), 2u,
-                      j1 - j0);
-        }
+        widen_pixel(g, j >= j0 && j < j1 ? src + (size_t)(j - g->pad_l) * (size_t)g->in_c : NULL,
+                    row + (uint32_t)j * g->col_words);
     }
 }
 
-void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, int32_t oy)
+void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, int32_t oy,
+                      int ring)
 {
     int32_t *tags = (int32_t *)scratch;
     uint32_t *slots = (uint32_t *)scratch + g->k_h;
     uint32_t *rows = (uint32_t *)scratch + 2 * g->k_h;
-    const uint32_t row_words = (uint32_t)g->w_p * (uint32_t)g->groups * 2u;
+    /* a slot's words start 2 * slot (depthwise) or 2 * groups * slot (conv)
+     * into each column */
+    const uint32_t slot_words = g->depth_mult != 0 ? 2u : 2u * (uint32_t)g->groups;
     int32_t ky;
     for (ky = 0; ky < g->k_h; ky++) {
         const int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
-        /* dilation 1: consecutive rows take consecutive slots, so a row keeps
-         * its slot while later output rows need it */
-        const uint32_t slot =
-            g->d_h == 1 ? (uint32_t)(iy + g->pad_t) % (uint32_t)g->k_h : (uint32_t)ky;
-        if (tags[slot] != iy) {
-            widen_row(g, input, iy, rows + slot * row_words);
+        /* ring, dilation 1: consecutive rows take consecutive slots, so a row
+         * keeps its slot while later output rows need it */
+        const uint32_t slot = ring && g->d_h == 1 ? (uint32_t)(iy + g->pad_t) % (uint32_t)g->k_h
+                                                  : (uint32_t)ky;
+        if (!ring || tags[slot] != iy) {
+            widen_row(g, input, iy, rows + slot * slot_words);
             tags[slot] = iy;
         }
         slots[ky] = slot;

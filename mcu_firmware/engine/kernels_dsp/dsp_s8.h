@@ -3,23 +3,38 @@
  * (Cortex-M4 DSP extension through tnn_simd.h; the same code runs on the
  * host with the portable emulation).
  *
+ * conv2d_s8.c, depthwise_conv2d_s8.c and fully_connected_s8.c describe
+ * their layer as a dsp_geom_t and call dsp_run (FULLY_CONNECTED is a 1x1
+ * convolution over one row of `batches` pixels). Without packed data (or
+ * with method TNN_PACK_PLAIN) dsp_run takes the portable loop of
+ * dsp_plain_s8.c, the reference kernels' arithmetic; with TNN_PACK_ROWS,
+ * widened rows and blocks of one output pixel x four output channels
+ * (dsp_gemm_s8.c for CONV_2D and FULLY_CONNECTED, dsp_dw_s8.c for
+ * DEPTHWISE_CONV_2D).
+ *
  * ---- Widened rows (method TNN_PACK_ROWS) ----------------------------------
- * An input row is widened once to int16, four channels (a "group") at a
- * time: the word v = [x0 x1 x2 x3] (bytes, x0 lowest) becomes the two words
+ * Input rows are widened to int16, four channels (a "group") at a time: the
+ * word v = [x0 x1 x2 x3] (bytes, x0 lowest) becomes the two words
  *     A = SXTB16(v)         = (x0, x2)   lo lane, hi lane
  *     B = SXTB16(v ROR #8)  = (x1, x3)
  * Channels past the depth are 0; columns and rows outside the input (SAME
  * padding) hold the input zero point, which contributes nothing once the
- * input offset is folded into the bias (below). A ring of k_h rows lives in
- * the scratch buffer: an input row needed by consecutive output rows is
- * widened once (dilation 1). Scratch layout:
- *     int32 tags[k_h]      the input row each slot holds (INT32_MIN: none)
- *     uint32 slot[k_h]     the slot of tap row ky for the current output row
- *     uint32 rows[k_h][row_words]
- * with row_words = w_p * groups * 2, w_p = (out_w - 1) * s_w + (k_w - 1) *
- * d_w + 1 columns (column j is input column j - pad_left). Pixel-major rows
- * ([w_p][groups][A, B]) serve CONV_2D and FULLY_CONNECTED, group-major rows
- * ([groups][w_p][A, B]) DEPTHWISE_CONV_2D.
+ * input offset is folded into the bias (below). The k_h tap rows an output
+ * row needs sit in k_h slots interleaved inside each of the `cols` widened
+ * columns (column j = input column j - pad_left, cols = (out_w - 1) * s_w +
+ * (k_w - 1) * d_w + 1), so that with dilation 1 the whole window of an
+ * output pixel is one run of consecutive words:
+ *   CONV_2D, FULLY_CONNECTED  rows[cols][slot][group][A, B]: the window of a
+ *       pixel, all its groups, is k_w * k_h * groups word pairs. Slot s
+ *       holds tap row s: the k_h rows are widened again for every output
+ *       row (the weights keep one order).
+ *   DEPTHWISE_CONV_2D         rows[group][cols][slot][A, B]: the window of a
+ *       group is k_w * k_h word pairs. The slots form a ring (an input row
+ *       needed by consecutive output rows is widened once, dilation 1): slot
+ *       s holds tap row (s - rotation) mod k_h, and the exporter packs the
+ *       (small) depthwise weights once per rotation.
+ * Scratch: uint32 tags[k_h] (input row per slot), slot[k_h] (slot of tap row
+ * ky), then the rows.
  *
  * ---- Folded input offset --------------------------------------------------
  * acc = bias + sum w * (x + in_offset) = bias' + sum w * x with
@@ -43,7 +58,14 @@
  *                                      |y| + |c| + 1 < 2^31)
  * which is four instructions per output on the Cortex-M4. Layers where the
  * conditions fail (a shift >= 0, a large accumulator) keep the two roundings
- * of tnn_requant (records {bias', mult, shift, 0}).
+ * of tnn_requant.
+ *
+ * ---- Records ---------------------------------------------------------------
+ * Per block of four output channels (padded with zero channels), 16 int32
+ * in the order the kernels load them, four at a time (LDM):
+ *     {bias'[4], (mult, c)[0..1], r[4], (mult, c)[2..3]}     TNN_PACK_FAST
+ *     {bias'[4], (mult, shift)[0..1], 0[4], (mult, shift)[2..3]}  otherwise
+ * (bias' doubled with TNN_PACK_FAST).
  */
 #ifndef DSP_S8_H
 #define DSP_S8_H
@@ -55,62 +77,96 @@
 #include "tnn_kernels.h"
 #include "tnn_simd.h"
 
-/* The geometry of a convolution-like layer (FULLY_CONNECTED is a 1x1
- * convolution over one row of `batches` pixels). */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
     int32_t k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l;
     int32_t zp; /* input zero point = -in_offset: the value of padding */
     int32_t out_offset, act_min, act_max;
-    int32_t groups;  /* ceil(in_c / 4) */
-    int32_t w_p;     /* columns of a widened row */
-    int32_t planar;  /* 1: group-major rows (depthwise) */
+    int32_t depth_mult; /* DEPTHWISE_CONV_2D; 0 for CONV_2D and FULLY_CONNECTED */
+    /* the reference arrays (portable path) and the packed data */
+    const int8_t *filter;
+    const int32_t *bias;
+    const int32_t *mult;
+    const int8_t *shift;
     const tnn_packed_t *pk;
+    /* derived by dsp_run / dsp_scratch */
+    int32_t groups;     /* ceil(depth / 4) */
+    int32_t cols;       /* widened columns of a row */
+    uint32_t col_words; /* words between adjacent columns */
+    uint32_t grp_words; /* words between the groups of a column */
 } dsp_geom_t;
 
-/* Fills the derived fields (groups, w_p) of g. */
-void dsp_geom_finish(dsp_geom_t *g);
+/* Scratch bytes the layer needs: 0 on the portable path, or
+ * TNN_SCRATCH_INVALID when the packed data do not match the shapes. */
+uint32_t dsp_scratch(dsp_geom_t *g);
 
-/* Scratch bytes of the row ring for g, or TNN_SCRATCH_INVALID when g->pk
- * does not match the shapes (method, groups, records out of range). */
-uint32_t dsp_rows_scratch_bytes(const dsp_geom_t *g);
+/* Runs the layer. */
+void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
 
-/* Marks every ring slot empty (call once per kernel invocation). */
+/* ---- shared by the paths --------------------------------------------------- */
+
+/* Widens the input rows output row oy needs and records the slot of each
+ * tap row; `ring` keeps rows other output rows already widened (slot of a
+ * row = its index mod k_h), else slot ky holds tap row ky. */
+void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, int32_t oy,
+                      int ring);
+
+/* Marks every slot empty (call once per kernel invocation). */
 void dsp_rows_reset(const dsp_geom_t *g, void *scratch);
 
-/* Widens the input rows output row oy needs (those the ring does not hold
- * yet) and records which slot holds each tap row. */
-void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, int32_t oy);
-
-/* The widened row of tap row ky for the output row last prepared. */
-static inline const uint32_t *dsp_rows_get(const dsp_geom_t *g, const void *scratch, int32_t ky)
+/* The first word of the rows. */
+static inline const uint32_t *dsp_rows(const dsp_geom_t *g, const void *scratch)
 {
-    const uint32_t *hdr = (const uint32_t *)scratch;
-    const uint32_t row_words = (uint32_t)g->w_p * (uint32_t)g->groups * 2u;
-    const uint32_t slot = hdr[(uint32_t)g->k_h + (uint32_t)ky];
-    return hdr + 2u * (uint32_t)g->k_h + slot * row_words;
+    return (const uint32_t *)scratch + 2 * g->k_h;
 }
 
-/* One output value from its accumulator and its channel's record. */
-static inline int8_t dsp_requant(const dsp_geom_t *g, int32_t acc, const int32_t *rec)
+/* The slot of tap row 0 for the output row last prepared (the rotation). */
+static inline uint32_t dsp_rows_rotation(const dsp_geom_t *g, const void *scratch)
 {
-    int32_t t;
-    if ((g->pk->flags & TNN_PACK_FAST) != 0u) {
-        t = tnn_smmlar(acc, rec[1], rec[2]);
-        t = (int32_t)((uint32_t)t + (uint32_t)(acc >> 31)) >> rec[3];
-        t = tnn_ssat8(t);
-        if ((g->pk->flags & TNN_PACK_CLAMP) == 0u) {
-            return (int8_t)t;
-        }
-    } else {
-        t = tnn_requant(acc, rec[1], rec[2]) + g->out_offset;
-    }
-    return (int8_t)tnn_clamp(t, g->act_min, g->act_max);
+    return ((const uint32_t *)scratch)[g->k_h];
 }
 
-/* CONV_2D / FULLY_CONNECTED over widened rows: 2 pixels x 2 channels at a
- * time (dsp_gemm_s8.c). */
-void dsp_conv_rows(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
+/* One output value, flags TNN_PACK_FAST alone (no clamp): four
+ * instructions on the Cortex-M4 (see above). */
+static inline int32_t dsp_requant_fast(int32_t acc, int32_t mult, int32_t c, int32_t r)
+{
+    const int32_t t = tnn_smmlar(acc, mult, c);
+    return tnn_ssat8((int32_t)((uint32_t)t + (uint32_t)(acc >> 31)) >> r);
+}
+
+/* Requantises and stores the four outputs of a block (records rec) at
+ * out[0..n-1], n = the real channels of the block (1 to 4). */
+void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const int32_t *rec, int8_t *out,
+                     int32_t n);
+
+/* The same for a full block with flags TNN_PACK_FAST alone; *rec points
+ * past the block's biases and advances past its records. */
+static inline void dsp_store4_fast(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                   const uint32_t **rec, int8_t *out)
+{
+    const uint32_t *p = *rec;
+    uint32_t m0;
+    uint32_t c0;
+    uint32_t m1;
+    uint32_t c1;
+    uint32_t r0;
+    uint32_t r1;
+    uint32_t r2;
+    uint32_t r3;
+    TNN_LD4_INC(p, m0, c0, m1, c1, "r4", "r5", "r6", "r7");
+    TNN_LD4_INC(p, r0, r1, r2, r3, "r8", "r9", "r10", "r11");
+    out[0] = (int8_t)dsp_requant_fast(a0, (int32_t)m0, (int32_t)c0, (int32_t)r0);
+    out[1] = (int8_t)dsp_requant_fast(a1, (int32_t)m1, (int32_t)c1, (int32_t)r1);
+    TNN_LD4_INC(p, m0, c0, m1, c1, "r4", "r5", "r6", "r7");
+    out[2] = (int8_t)dsp_requant_fast(a2, (int32_t)m0, (int32_t)c0, (int32_t)r2);
+    out[3] = (int8_t)dsp_requant_fast(a3, (int32_t)m1, (int32_t)c1, (int32_t)r3);
+    *rec = p;
+}
+
+/* The paths. */
+void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output);
+void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
+void dsp_dw(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* DSP_S8_H */
