@@ -246,15 +246,14 @@ def _render_step(c: Compiled, s: Step, i: int) -> str:
     pk = s.packed
     if pk is not None:
         lines.append(f"/* optimised kernels: {_c_comment(pk.describe())} */")
-        if len(pk.filter):
-            lines.append(_c_array("uint32_t", f"s{i}_pfilter", pk.filter, hexa=True).rstrip())
-            lines.append(_c_array("int32_t", f"s{i}_prec", pk.rec).rstrip())
-            ptrs = f"s{i}_pfilter, s{i}_prec"
+        if len(pk.data):
+            lines.append(_c_array("uint32_t", f"s{i}_pdata", pk.data, hexa=True).rstrip())
+            ptr = f"s{i}_pdata"
         else:
-            ptrs = "0, 0"
+            ptr = "0"
         lines.append(
             f"static const tnn_packed_t s{i}_packed = {{{pk.method}u, {pk.flags}u,"
-            f" {pk.groups}u, {ptrs}}};"
+            f" {pk.groups}u, {ptr}}};"
         )
     lines.append(f"static const {_STRUCTS[s.kernel]} s{i}_params = {{")
     for k, v in s.fields.items():

@@ -36,10 +36,16 @@ METHOD_PLAIN = 0
 METHOD_ROWS = 1
 FLAG_FAST = 1
 FLAG_CLAMP = 2
+FLAG_RING = 4
 
-# Largest ring of widened rows a layer may take from the arena; beyond it the
+# Largest widened rows a layer may take from the arena; beyond them the
 # layer runs the portable loop (no scratch).
 ROWS_SCRATCH_LIMIT = 16 * 1024
+# A CONV_2D whose tap rows overlap from one output row to the next keeps them
+# in a ring (each input row widened once) when its data stream, once per ring
+# rotation, stays within this many bytes; otherwise its rows are widened
+# again for every output row.
+RING_DATA_LIMIT = 8 * 1024
 
 _PACKED_OPS = ("conv2d_s8", "depthwise_conv2d_s8", "fully_connected_s8")
 
@@ -51,8 +57,7 @@ class Packed:
     method: int
     flags: int
     groups: int
-    filter: np.ndarray  # uint32 words, two int16 lanes (lo first)
-    rec: np.ndarray  # int32, 16 per block of four output channels
+    data: np.ndarray  # uint32 stream (tnn_packed_t.data)
     scratch_bytes: int
     note: str  # what was chosen, for the generated comment and the benchmark
 
@@ -67,22 +72,29 @@ def _words(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return (lo | (hi << 16)).astype(np.uint32)
 
 
+def _u32(values: np.ndarray) -> np.ndarray:
+    """int32 values as the uint32 words that hold them."""
+    return np.asarray(values, dtype=np.int64).astype(np.int32).view(np.uint32)
+
+
 def _records(
     bias_f: np.ndarray,
     mult: np.ndarray,
     shift: np.ndarray,
     out_offset: int,
     acc_bound: int,
-) -> tuple[np.ndarray, bool]:
-    """Requantisation records (dsp_s8.h) and whether the one-rounding form is exact.
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per block of four output channels: the biases [blocks][4] and the 12
+    record words [blocks][12] (dsp_s8.h), and whether the one-rounding form is
+    exact (FAST).
 
-    Per block of four output channels (padded with zero channels) 16 int32:
-    ``{bias'[4], (mult, c)[0..1], r[4], (mult, c)[2..3]}`` (FAST) or the
-    same with (mult, shift) and zeros for r. FAST needs, for every channel: a right shift r =
-    -shift >= 1; |acc| < 2^30 so that 2 * acc fits (acc_bound bounds |acc|
-    including the bias); and |y| + |c| + 1 < 2^31 for y = SRDHM(acc, mult),
-    c = 2^(r-1) + out_offset * 2^r, so that c + y + (acc < 0 ? -1 : 0)
-    cannot wrap.
+    Records: (mult, c)[0], (mult, c)[1], r[0..3], (mult, c)[2], (mult, c)[3];
+    without FAST (mult, shift) pairs and r = 0. FAST needs, for every
+    channel: a right shift r = -shift >= 1; |acc| < 2^30 so that 2 * acc fits
+    (acc_bound bounds |acc| including the bias); and |y| + |c| + 1 < 2^31 for
+    y = SRDHM(acc, mult), c = 2^(r-1) + out_offset * 2^r, so that
+    c + y + (acc < 0 ? -1 : 0) cannot wrap. Padded channels get zeros (and
+    r = 1 with FAST).
     """
     n = len(bias_f)
     fast = bool(np.all(shift < 0)) and acc_bound < 2**30
@@ -95,30 +107,33 @@ def _records(
                 fast = False
                 break
     blocks = (n + 3) // 4
-    rec = np.zeros((4, 4 * blocks), dtype=np.int64)  # field, channel
+    bias = np.zeros(4 * blocks, np.int64)
+    m = np.zeros(4 * blocks, np.int64)
+    cs = np.zeros(4 * blocks, np.int64)
+    r = np.zeros(4 * blocks, np.int64)
     if fast:
-        rec[3, :] = 1  # padded channels: a harmless shift
         rs = -shift.astype(np.int64)
-        rec[0, :n] = 2 * bias_f
-        rec[1, :n] = mult
-        rec[2, :n] = (np.int64(1) << (rs - 1)) + np.int64(out_offset) * (np.int64(1) << rs)
-        rec[3, :n] = rs
+        bias[:n] = 2 * bias_f
+        cs[:n] = (np.int64(1) << (rs - 1)) + np.int64(out_offset) * (np.int64(1) << rs)
+        r[:] = 1
+        r[:n] = rs
     else:
-        rec[0, :n] = bias_f
-        rec[1, :n] = mult
-        rec[2, :n] = shift
-    assert np.all(np.abs(rec) < 2**31)
-    rec = rec.reshape(4, blocks, 4).transpose(1, 0, 2)  # block, field, channel
-    # {bias[4], (mult, c)[0..1], r[4], (mult, c)[2..3]}: the order the kernels
-    # load them, four words at a time (dsp_s8.h)
-    mc = rec[:, 1:3, :].transpose(0, 2, 1).reshape(blocks, 8)
-    out = np.concatenate([rec[:, 0, :], mc[:, :4], rec[:, 3, :], mc[:, 4:]], axis=1)
-    return out.astype(np.int32).reshape(-1), fast
+        bias[:n] = bias_f
+        cs[:n] = shift
+    m[:n] = mult
+    for v in (bias, m, cs, r):
+        assert np.all(np.abs(v) < 2**31)
+    m, cs, r = (v.reshape(blocks, 4) for v in (m, cs, r))
+    rec = np.stack(
+        [m[:, 0], cs[:, 0], m[:, 1], cs[:, 1], r[:, 0], r[:, 1], r[:, 2], r[:, 3],
+         m[:, 2], cs[:, 2], m[:, 3], cs[:, 3]], axis=1,
+    )  # fmt: skip
+    return _u32(bias).reshape(blocks, 4), _u32(rec).reshape(blocks, 12), fast
 
 
-def _flags(fast: bool, fields: dict) -> int:
+def _flags(fast: bool, ring: bool, fields: dict) -> int:
     clamp = fields["act_min"] > -128 or fields["act_max"] < 127
-    return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0)
+    return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0) | (FLAG_RING if ring else 0)
 
 
 def _rows_bytes(k_h: int, cols: int, groups: int) -> int:
@@ -127,15 +142,17 @@ def _rows_bytes(k_h: int, cols: int, groups: int) -> int:
 
 
 def _plain(why: str) -> Packed:
-    return Packed(
-        METHOD_PLAIN,
-        0,
-        0,
-        np.zeros(0, np.uint32),
-        np.zeros(0, np.int32),
-        0,
-        f"portable loop ({why})",
-    )
+    return Packed(METHOD_PLAIN, 0, 0, np.zeros(0, np.uint32), 0, f"portable loop ({why})")
+
+
+def _stream(bias: np.ndarray, weights: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """Blocks of {bias[4], weights, records[12]} (weights: [blocks][words])."""
+    return np.concatenate([bias, weights, rec], axis=1).reshape(-1)
+
+
+def _rotations(k_h: int, ring: bool) -> list[np.ndarray]:
+    """Per ring rotation rho, the tap row each slot holds: (s - rho) mod k_h."""
+    return [(np.arange(k_h) - rho) % k_h for rho in range(k_h if ring else 1)]
 
 
 def _gemm(
@@ -145,6 +162,8 @@ def _gemm(
     shift: np.ndarray,
     fields: dict,
     cols: int,
+    stride_h: int,
+    dil_h: int,
 ) -> Packed:
     """CONV_2D / FULLY_CONNECTED: blocks of four channels x groups of four input channels."""
     out_c, k_h, k_w, in_c = w.shape
@@ -156,23 +175,29 @@ def _gemm(
     b = np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)
     bias_f = b + int(fields["in_offset"]) * w.sum(axis=(1, 2, 3))
     acc_bound = k_h * k_w * in_c * TAP_MAX + int(np.max(np.abs(b)))
-    rec, fast = _records(
+    bias_w, rec, fast = _records(
         bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["out_offset"]),
         acc_bound,
     )  # fmt: skip
     blocks = (out_c + 3) // 4
     wp = np.zeros((4 * blocks, k_h, k_w, 4 * groups), np.int64)
     wp[:out_c, :, :, :in_c] = w * (2 if fast else 1)
-    q = wp.reshape(blocks, 4, k_h, k_w, groups, 4)  # block, ch, ky, kx, group, lane
-    a = _words(q[..., 0], q[..., 2])
-    bw = _words(q[..., 1], q[..., 3])
-    words = np.stack([a, bw], axis=-1)  # block, ch, ky, kx, group, AB
-    words = words.transpose(0, 3, 2, 4, 1, 5)  # block, kx, ky, group, ch, AB
+    block_bytes = 4 * (16 + 8 * k_h * k_w * groups) * blocks
+    ring = k_h > 1 and dil_h == 1 and stride_h < k_h and k_h * block_bytes <= RING_DATA_LIMIT
+    parts = []
+    for rows in _rotations(k_h, ring):
+        q = wp[:, rows].reshape(blocks, 4, k_h, k_w, groups, 4)  # block, ch, slot, kx, group, lane
+        words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
+        words = words.transpose(0, 3, 2, 4, 1, 5)  # block, kx, slot, group, ch, AB
+        parts.append(_stream(bias_w, words.reshape(blocks, -1), rec))
     note = (
-        f"rows: {k_h} tap rows x {cols} widened columns x {groups} groups, blocks of 1 pixel x"
-        f" 4 channels (SMLAD), {'one-rounding' if fast else 'two-rounding'} requantisation"
+        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {cols} widened columns x"
+        f" {groups} groups, blocks of 1 pixel x 4 channels (SMLAD),"
+        f" {'one-rounding' if fast else 'two-rounding'} requantisation"
     )
-    return Packed(METHOD_ROWS, _flags(fast, fields), groups, words.reshape(-1), rec, scratch, note)
+    return Packed(
+        METHOD_ROWS, _flags(fast, ring, fields), groups, np.concatenate(parts), scratch, note
+    )
 
 
 def _depthwise(step: Step) -> Packed:
@@ -190,7 +215,7 @@ def _depthwise(step: Step) -> Packed:
     b = b.astype(np.int64)
     bias_f = b + int(f["in_offset"]) * w.sum(axis=(0, 1))
     acc_bound = k_h * k_w * TAP_MAX + int(np.max(np.abs(b)))
-    rec, fast = _records(
+    bias_w, rec, fast = _records(
         bias_f,
         step.arrays["mult"].values.astype(np.int64),
         step.arrays["shift"].values.astype(np.int64),
@@ -199,17 +224,18 @@ def _depthwise(step: Step) -> Packed:
     )
     wp = np.zeros((k_h, k_w, 4 * groups), np.int64)
     wp[:, :, :ch] = w * (2 if fast else 1)
-    # one copy per ring rotation rho: slot s holds tap row (s - rho) mod k_h
-    # (dsp_dw_s8.c): filter[rho][group][kx][slot] = {(c0, c2), (c1, c3)}
-    rot = np.stack([wp[(np.arange(k_h) - rho) % k_h] for rho in range(k_h)])
-    q = rot.reshape(k_h, k_h, k_w, groups, 4).transpose(0, 3, 2, 1, 4)
-    words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
+    ring = k_h > 1 and f["dil_h"] == 1
+    parts = []
+    for rows in _rotations(k_h, ring):
+        q = wp[rows].reshape(k_h, k_w, groups, 4).transpose(2, 1, 0, 3)  # group, kx, slot, lane
+        words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
+        parts.append(_stream(bias_w, words.reshape(groups, -1), rec))
     note = (
         f"rows: a ring of {k_h} tap rows x {cols} widened columns x {groups} groups, blocks of"
-        f" 1 pixel x 4 channels (SMLABB/SMLATT), weights for {k_h} ring rotations,"
-        f" {'one-rounding' if fast else 'two-rounding'} requantisation"
+        f" 1 pixel x 4 channels (SMLABB/SMLATT), {'one-rounding' if fast else 'two-rounding'}"
+        " requantisation"
     )
-    return Packed(METHOD_ROWS, _flags(fast, f), groups, words.reshape(-1), rec, scratch, note)
+    return Packed(METHOD_ROWS, _flags(fast, ring, f), groups, np.concatenate(parts), scratch, note)
 
 
 def pack_step(step: Step) -> Packed | None:
@@ -225,9 +251,9 @@ def pack_step(step: Step) -> Packed | None:
     if step.kernel == "conv2d_s8":
         w = step.arrays["filter"].values.reshape(f["out_c"], f["k_h"], f["k_w"], f["in_c"])
         cols = (f["out_w"] - 1) * f["stride_w"] + (f["k_w"] - 1) * f["dil_w"] + 1
-        return _gemm(w, bias, mult, shift, f, cols)
+        return _gemm(w, bias, mult, shift, f, cols, f["stride_h"], f["dil_h"])
     w = step.arrays["filter"].values.reshape(f["out_features"], 1, 1, f["in_features"])
-    return _gemm(w, bias, mult, shift, f, f["batches"])
+    return _gemm(w, bias, mult, shift, f, f["batches"], 1, 1)
 
 
 def pack_model(low: Lowered) -> None:

@@ -45,34 +45,32 @@
  * TNN_PACK_PLAIN) makes the optimised kernels take their portable loop.
  *
  *   method  TNN_PACK_ROWS: the input rows a window needs are widened to int16
- *           once each into a ring in the scratch buffer (padding materialised
- *           as the input zero point), then multiply-accumulated two 16-bit
- *           lanes at a time (SMLAD). Layouts: engine/kernels_dsp/dsp_s8.h.
+ *           into the scratch buffer (padding materialised as the input zero
+ *           point), then multiply-accumulated two 16-bit lanes at a time.
+ *   flags   TNN_PACK_FAST: requantisation in one rounding, weights and biases
+ *           doubled (engine/kernels_dsp/dsp_s8.h explains why it is exact);
+ *           TNN_PACK_CLAMP: the fused activation narrows the output below
+ *           [-128, 127]; TNN_PACK_RING: consecutive output rows share their
+ *           widened input rows, so `data` holds one copy per ring rotation.
  *   groups  ceil(depth / 4): input channels (CONV_2D, FULLY_CONNECTED) or
  *           channels (DEPTHWISE_CONV_2D) in groups of four, zero-padded.
- *   filter  the weights widened to int16, two per word (lo lane first),
- *           reordered for the kernel; doubled when TNN_PACK_FAST is set.
- *   rec     four int32 per output channel (padded to the kernel's block):
- *           with TNN_PACK_FAST {2 * bias', mult, c, r}: the requantisation
- *           of TFLM in one rounding (dsp_s8.h explains why it is exact);
- *           otherwise {bias', mult, shift, 0} for tnn_requant. bias' is the
- *           bias plus in_offset times the sum of the channel's weights, so
- *           the kernels accumulate raw int8 values (padding = zero point).
- *   flags   TNN_PACK_FAST as above; TNN_PACK_CLAMP when the fused
- *           activation narrows the output below [-128, 127].
+ *   data    per block of four output channels, in the order the kernel
+ *           reads it: the biases with the input offset folded in, the
+ *           weights widened to int16 (two per word) in the window's order,
+ *           the requantisation records (layouts: kernels_dsp/dsp_s8.h).
  */
 #define TNN_PACK_PLAIN 0u
 #define TNN_PACK_ROWS 1u
 #define TNN_PACK_FAST 1u
 #define TNN_PACK_CLAMP 2u
+#define TNN_PACK_RING 4u
 #define TNN_SCRATCH_INVALID 0xFFFFFFFFu
 
 typedef struct {
     uint8_t method;
     uint8_t flags;
     uint16_t groups;
-    const uint32_t *filter;
-    const int32_t *rec;
+    const uint32_t *data;
 } tnn_packed_t;
 
 /* ---- CONV_2D -------------------------------------------------------------

@@ -7,23 +7,29 @@
 #include "dsp_s8.h"
 
 #define TAG_EMPTY INT32_MIN
-/* Where channel k's (mult, c or shift) pair sits in its block's records. */
-#define MC_AT(k) ((k) < 2 ? 4 + 2 * (k) : 8 + 2 * (k))
 /* Largest scratch the kernels accept (bind refuses more: a sign of bad data). */
 #define SCRATCH_LIMIT (1u << 24)
+
+/* Where channel k's (mult, c or shift) pair and r sit in a block's records. */
+#define MC_AT(k) ((k) < 2 ? 2 * (k) : 4 + 2 * (k))
+#define R_AT(k) (4 + (k))
 
 /* The derived fields (see the layouts in dsp_s8.h). */
 static void derive(dsp_geom_t *g)
 {
     const uint32_t k_h = (uint32_t)g->k_h;
+    const uint32_t taps = k_h * (uint32_t)g->k_w;
     g->groups = ((g->depth_mult != 0 ? g->out_c : g->in_c) + 3) / 4;
     g->cols = (g->out_w - 1) * g->s_w + (g->k_w - 1) * g->d_w + 1;
+    g->blocks = (g->out_c + 3) / 4;
     if (g->depth_mult != 0) {
         g->col_words = 2u * k_h;
         g->grp_words = g->col_words * (uint32_t)g->cols;
+        g->blk_words = 16u + 2u * taps;
     } else {
         g->col_words = 2u * k_h * (uint32_t)g->groups;
         g->grp_words = 2u;
+        g->blk_words = 16u + 8u * taps * (uint32_t)g->groups;
     }
 }
 
@@ -32,17 +38,22 @@ static int rows_method(const dsp_geom_t *g)
     return g->pk != NULL && g->pk->method == TNN_PACK_ROWS;
 }
 
-/* Records (dsp_s8.h): TNN_PACK_FAST needs r in [1, 31]; otherwise a shift
- * in [-31, 30]. */
+/* Records: TNN_PACK_FAST needs r in [1, 31]; otherwise a shift in [-31, 30]. */
 static int records_ok(const dsp_geom_t *g)
 {
+    const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->k_h : 1;
+    int32_t t;
     int32_t o;
-    for (o = 0; o < g->out_c; o++) {
-        const int32_t *rec = g->pk->rec + 16 * (o / 4);
-        const int32_t r = rec[8 + o % 4];
-        const int32_t shift = rec[MC_AT(o % 4) + 1];
-        if ((g->pk->flags & TNN_PACK_FAST) != 0u ? r < 1 || r > 31 : shift < -31 || shift > 30) {
-            return 0;
+    for (t = 0; t < rotations; t++) {
+        for (o = 0; o < g->out_c; o++) {
+            const uint32_t *rec = g->pk->data + (uint32_t)(t * g->blocks + o / 4) * g->blk_words +
+                                  (g->blk_words - 12u);
+            const int32_t r = (int32_t)rec[R_AT(o % 4)];
+            const int32_t shift = (int32_t)rec[MC_AT(o % 4) + 1];
+            if ((g->pk->flags & TNN_PACK_FAST) != 0u ? r < 1 || r > 31
+                                                     : shift < -31 || shift > 30) {
+                return 0;
+            }
         }
     }
     return 1;
@@ -56,9 +67,9 @@ uint32_t dsp_scratch(dsp_geom_t *g)
         return pk == NULL || pk->method == TNN_PACK_PLAIN ? 0u : TNN_SCRATCH_INVALID;
     }
     derive(g);
-    if (pk->filter == NULL || pk->rec == NULL || (int32_t)pk->groups != g->groups ||
-        (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP)) != 0u || g->depth_mult > 1 ||
-        !records_ok(g)) {
+    if (pk->data == NULL || (int32_t)pk->groups != g->groups || g->depth_mult > 1 ||
+        (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP | TNN_PACK_RING)) != 0u ||
+        ((pk->flags & TNN_PACK_RING) != 0u && g->d_h != 1) || !records_ok(g)) {
         return TNN_SCRATCH_INVALID;
     }
     words = (uint64_t)g->k_h * (2u + (uint64_t)g->cols * (uint64_t)g->groups * 2u);
@@ -79,20 +90,27 @@ void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
     }
 }
 
-void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const int32_t *rec, int8_t *out,
+void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *rec, int8_t *out,
                      int32_t n)
 {
     int32_t k;
     for (k = 0; k < n; k++) {
+        const int32_t mult = (int32_t)rec[MC_AT(k)];
+        const int32_t c_or_shift = (int32_t)rec[MC_AT(k) + 1];
         int32_t t;
-        const int32_t *mc = rec + MC_AT(k);
         if ((g->pk->flags & TNN_PACK_FAST) != 0u) {
-            t = dsp_requant_fast(acc[k], mc[0], mc[1], rec[8 + k]);
+            t = dsp_requant_fast(acc[k], mult, c_or_shift, (int32_t)rec[R_AT(k)]);
         } else {
-            t = tnn_requant(acc[k], mc[0], mc[1]) + g->out_offset;
+            t = tnn_requant(acc[k], mult, c_or_shift) + g->out_offset;
         }
         out[k] = (int8_t)tnn_clamp(t, g->act_min, g->act_max);
     }
+}
+
+const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch)
+{
+    const uint32_t rotation = ((const uint32_t *)scratch)[g->k_h];
+    return g->pk->data + rotation * (uint32_t)g->blocks * g->blk_words;
 }
 
 void dsp_rows_reset(const dsp_geom_t *g, void *scratch)

@@ -25,16 +25,30 @@
  * (k_w - 1) * d_w + 1), so that with dilation 1 the whole window of an
  * output pixel is one run of consecutive words:
  *   CONV_2D, FULLY_CONNECTED  rows[cols][slot][group][A, B]: the window of a
- *       pixel, all its groups, is k_w * k_h * groups word pairs. Slot s
- *       holds tap row s: the k_h rows are widened again for every output
- *       row (the weights keep one order).
+ *       pixel, all its groups, is k_w * k_h * groups word pairs;
  *   DEPTHWISE_CONV_2D         rows[group][cols][slot][A, B]: the window of a
- *       group is k_w * k_h word pairs. The slots form a ring (an input row
- *       needed by consecutive output rows is widened once, dilation 1): slot
- *       s holds tap row (s - rotation) mod k_h, and the exporter packs the
- *       (small) depthwise weights once per rotation.
+ *       group is k_w * k_h word pairs.
+ * Without TNN_PACK_RING, slot s holds tap row s and the k_h rows are widened
+ * again for each output row. With it (dilation 1), the slots form a ring: an
+ * input row needed by consecutive output rows is widened once into slot
+ * (row index mod k_h), so slot s holds tap row (s - rotation) mod k_h where
+ * the rotation is the slot of tap row 0, and the exporter packs the data
+ * once per rotation.
  * Scratch: uint32 tags[k_h] (input row per slot), slot[k_h] (slot of tap row
  * ky), then the rows.
+ *
+ * ---- Data stream (tnn_packed_t.data) ---------------------------------------
+ * Per rotation (one without TNN_PACK_RING), per block of four output
+ * channels (padded with zero channels), what the kernel reads in order:
+ *     bias'[4]
+ *     weights, in the window's order:
+ *       CONV_2D   [kx][ky][group][channel][A-w, B-w]   (8 words per group)
+ *                 A-w = (w[c0], w[c2]), B-w = (w[c1], w[c3]) of the group's
+ *                 input channels, so that SMLAD(A, A-w) + SMLAD(B, B-w) is
+ *                 the group's dot product;
+ *       DEPTHWISE [kx][slot] {(w[c0], w[c2]), (w[c1], w[c3])} (2 words/tap)
+ *     records: (mult, c)[0], (mult, c)[1], r[0..3], (mult, c)[2], (mult, c)[3]
+ *       with TNN_PACK_FAST; otherwise (mult, shift) pairs and r = 0.
  *
  * ---- Folded input offset --------------------------------------------------
  * acc = bias + sum w * (x + in_offset) = bias' + sum w * x with
@@ -60,12 +74,6 @@
  * conditions fail (a shift >= 0, a large accumulator) keep the two roundings
  * of tnn_requant.
  *
- * ---- Records ---------------------------------------------------------------
- * Per block of four output channels (padded with zero channels), 16 int32
- * in the order the kernels load them, four at a time (LDM):
- *     {bias'[4], (mult, c)[0..1], r[4], (mult, c)[2..3]}     TNN_PACK_FAST
- *     {bias'[4], (mult, shift)[0..1], 0[4], (mult, shift)[2..3]}  otherwise
- * (bias' doubled with TNN_PACK_FAST).
  */
 #ifndef DSP_S8_H
 #define DSP_S8_H
@@ -95,6 +103,8 @@ typedef struct {
     int32_t cols;       /* widened columns of a row */
     uint32_t col_words; /* words between adjacent columns */
     uint32_t grp_words; /* words between the groups of a column */
+    int32_t blocks;     /* blocks of four output channels */
+    uint32_t blk_words; /* words of a block in the data stream */
 } dsp_geom_t;
 
 /* Scratch bytes the layer needs: 0 on the portable path, or
@@ -121,12 +131,6 @@ static inline const uint32_t *dsp_rows(const dsp_geom_t *g, const void *scratch)
     return (const uint32_t *)scratch + 2 * g->k_h;
 }
 
-/* The slot of tap row 0 for the output row last prepared (the rotation). */
-static inline uint32_t dsp_rows_rotation(const dsp_geom_t *g, const void *scratch)
-{
-    return ((const uint32_t *)scratch)[g->k_h];
-}
-
 /* One output value, flags TNN_PACK_FAST alone (no clamp): four
  * instructions on the Cortex-M4 (see above). */
 static inline int32_t dsp_requant_fast(int32_t acc, int32_t mult, int32_t c, int32_t r)
@@ -135,13 +139,13 @@ static inline int32_t dsp_requant_fast(int32_t acc, int32_t mult, int32_t c, int
     return tnn_ssat8((int32_t)((uint32_t)t + (uint32_t)(acc >> 31)) >> r);
 }
 
-/* Requantises and stores the four outputs of a block (records rec) at
- * out[0..n-1], n = the real channels of the block (1 to 4). */
-void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const int32_t *rec, int8_t *out,
+/* Requantises and stores the n (1 to 4) real outputs of a block; rec points
+ * at the block's records (any flags). */
+void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *rec, int8_t *out,
                      int32_t n);
 
-/* The same for a full block with flags TNN_PACK_FAST alone; *rec points
- * past the block's biases and advances past its records. */
+/* The same for a full block with flags TNN_PACK_FAST (and maybe
+ * TNN_PACK_RING) alone; *rec advances past the records. */
 static inline void dsp_store4_fast(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
                                    const uint32_t **rec, int8_t *out)
 {
@@ -163,6 +167,9 @@ static inline void dsp_store4_fast(int32_t a0, int32_t a1, int32_t a2, int32_t a
     out[3] = (int8_t)dsp_requant_fast(a3, (int32_t)m1, (int32_t)c1, (int32_t)r3);
     *rec = p;
 }
+
+/* The first block of the data stream for the output row last prepared. */
+const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch);
 
 /* The paths. */
 void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output);
