@@ -12,7 +12,8 @@ Coverage (see GROUPS): CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED
 (per-channel and per-tensor), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN, REDUCE_MAX,
 ADD (with broadcasting), SOFTMAX, QUANTIZE, RESHAPE, CONCATENATION; sizes
 from 1, odd sizes, 1 to 64 channels, strides 1-3, dilation 2, SAME and
-VALID padding, fused NONE/RELU/RELU6/RELU_N1_TO_1.
+VALID padding, fused NONE/RELU/RELU6/RELU_N1_TO_1; and groups "dsp_*"
+aimed at the optimised kernels' own paths (DSP_EDGES).
 """
 
 from __future__ import annotations
@@ -415,6 +416,133 @@ def concat(rng):
     return mb, [x], [y], dict(n=n, axis=axis, out=tuple(out))
 
 
+def _single_conv(
+    rng,
+    kind: str,
+    h: int,
+    w: int,
+    cin: int,
+    cout: int,
+    k: tuple[int, int],
+    stride: tuple[int, int],
+    dil: tuple[int, int],
+    pad: int,
+    act: int,
+    w_max: int,
+    ratio: tuple[float, float],
+    depthwise: bool = False,
+):
+    """One CONV_2D / DEPTHWISE_CONV_2D with weights in [-w_max, w_max] and the
+    output scale set so that in_scale * w_scale / out_scale lies in ``ratio``
+    (>= 0.5: TFLM's multiplier has a left shift, the two-rounding path)."""
+    kh, kw = k
+    oh, ow = _out_size(h, kh, stride[0], dil[0], pad), _out_size(w, kw, stride[1], dil[1], pad)
+    in_scale, in_zp = _f32(_log_uniform(rng, 5e-3, 0.1)), _zero_point(rng)
+    fshape = (1, kh, kw, cout) if depthwise else (cout, kh, kw, cin)
+    wq = rng.integers(-w_max, w_max + 1, size=fshape, dtype=np.int8)
+    w_scales = [_f32(s) for s in _log_uniform(rng, 5e-3, 5e-2, cout)]
+    out_scale = _f32(in_scale * float(np.median(w_scales)) / rng.uniform(*ratio))
+    out_zp = int(rng.integers(-60, 60))
+    mb = ModelBuilder()
+    x = mb.tensor((1, h, w, cin), scale=in_scale, zero_point=in_zp, name="input")
+    wt = mb.tensor(fshape, data=wq, scale=w_scales, zero_point=[0] * cout,
+                   qdim=3 if depthwise else 0)  # fmt: skip
+    taps = kh * kw * (1 if depthwise else cin)
+    bq = rng.integers(-40 * taps, 40 * taps + 1, size=cout).astype(np.int32)
+    bt = mb.tensor((cout,), "int32", data=bq, scale=[_f32(in_scale * s) for s in w_scales],
+                   zero_point=[0] * cout)  # fmt: skip
+    y = mb.tensor((1, oh, ow, cout), scale=out_scale, zero_point=out_zp, name="output")
+    opts = dict(padding=pad, stride_w=stride[1], stride_h=stride[0], activation=act,
+                dilation_w=dil[1], dilation_h=dil[0])  # fmt: skip
+    if depthwise:
+        mb.op(tfl.DEPTHWISE_CONV_2D, [x, wt, bt], [y], depth_multiplier=cout // cin, **opts)
+    else:
+        mb.op(tfl.CONV_2D, [x, wt, bt], [y], **opts)
+    p = dict(kind=kind, hw=(h, w), cin=cin, cout=cout, k=k, stride=stride, dil=dil,
+             padding="SAME" if pad == 0 else "VALID", act=tfl.ACT_NAMES[act])  # fmt: skip
+    return mb, [x], [y], p
+
+
+def _single_fc(
+    rng,
+    kind: str,
+    batches: int,
+    cin: int,
+    cout: int,
+    w_max: int,
+    ratio: tuple[float, float],
+    bias_big: bool,
+):
+    """A FULLY_CONNECTED like _single_conv; bias_big: biases near 2^30 (an
+    accumulator bound past the one-rounding form's)."""
+    in_scale, in_zp = _f32(_log_uniform(rng, 5e-3, 0.1)), _zero_point(rng)
+    wq = rng.integers(-w_max, w_max + 1, size=(cout, cin), dtype=np.int8)
+    w_scales = [_f32(s) for s in _log_uniform(rng, 5e-3, 5e-2, cout)]
+    if bias_big:
+        bq = rng.choice([-1, 1], size=cout) * (2**30 + rng.integers(0, 2**20, size=cout))
+        out_scale = _f32(in_scale * float(np.median(w_scales)) * 2**30 / 100.0)
+    else:
+        bq = rng.integers(-40 * cin, 40 * cin + 1, size=cout)
+        out_scale = _f32(in_scale * float(np.median(w_scales)) / rng.uniform(*ratio))
+    mb = ModelBuilder()
+    x = mb.tensor((batches, cin), scale=in_scale, zero_point=in_zp, name="input")
+    wt = mb.tensor((cout, cin), data=wq, scale=w_scales, zero_point=[0] * cout)
+    bt = mb.tensor((cout,), "int32", data=np.asarray(bq, dtype=np.int32),
+                   scale=[_f32(in_scale * s) for s in w_scales], zero_point=[0] * cout)  # fmt: skip
+    y = mb.tensor((batches, cout), scale=out_scale, zero_point=int(rng.integers(-60, 60)),
+                  name="output")  # fmt: skip
+    mb.op(tfl.FULLY_CONNECTED, [x, wt, bt], [y], activation=tfl.ACT_NONE)
+    return mb, [x], [y], dict(kind=kind, batches=batches, cin=cin, cout=cout)
+
+
+_SAME, _VALID = tfl.PADDING_SAME, tfl.PADDING_VALID
+
+# Cases aimed at the optimised kernels' own paths (engine/kernels_dsp), each
+# also run on the reference kernels: two-rounding requantisation (a left
+# shift, or an accumulator bound too large for the one-rounding form), fused
+# clamps, odd channel counts, rows rings with dilation or stride 1, filters
+# too large for a ring, the portable fallback (widened rows too large).
+DSP_EDGES: dict[str, Callable] = {
+    "conv1x1_left_shift": lambda rng: _single_conv(
+        rng, "conv1x1_left_shift", 5, 7, 3, 5, (1, 1), (1, 1), (1, 1), _VALID, tfl.ACT_NONE,
+        1, (0.6, 0.95)),
+    "conv3x3_left_shift": lambda rng: _single_conv(
+        rng, "conv3x3_left_shift", 6, 5, 1, 6, (3, 3), (1, 1), (1, 1), _SAME, tfl.ACT_NONE,
+        1, (0.5, 0.7)),
+    "dw_left_shift": lambda rng: _single_conv(
+        rng, "dw_left_shift", 6, 6, 5, 5, (3, 3), (1, 1), (1, 1), _SAME, tfl.ACT_NONE,
+        2, (0.5, 0.6), depthwise=True),
+    "fc_left_shift": lambda rng: _single_fc(rng, "fc_left_shift", 3, 13, 6, 1, (0.55, 0.9),
+                                            False),
+    "fc_large_accumulator": lambda rng: _single_fc(rng, "fc_large_accumulator", 2, 9, 5, 127,
+                                                   (1.0, 1.0), True),
+    "conv_relu6_clamp": lambda rng: _single_conv(
+        rng, "conv_relu6_clamp", 7, 6, 8, 8, (3, 3), (2, 1), (1, 1), _SAME, tfl.ACT_RELU6,
+        60, (0.001, 0.004)),
+    "conv_dilated_odd": lambda rng: _single_conv(
+        rng, "conv_dilated_odd", 9, 8, 6, 7, (3, 2), (1, 1), (2, 2), _SAME, tfl.ACT_RELU,
+        60, (0.001, 0.004)),
+    "conv3x3_stride1_ring": lambda rng: _single_conv(
+        rng, "conv3x3_stride1_ring", 7, 9, 4, 6, (3, 3), (1, 1), (1, 1), _SAME, tfl.ACT_NONE,
+        60, (0.001, 0.004)),
+    "conv_no_ring": lambda rng: _single_conv(
+        rng, "conv_no_ring", 6, 6, 32, 40, (3, 3), (1, 1), (1, 1), _SAME, tfl.ACT_NONE,
+        40, (0.0002, 0.0008)),
+    "dw_kh2_dilated": lambda rng: _single_conv(
+        rng, "dw_kh2_dilated", 9, 7, 8, 8, (2, 3), (1, 1), (2, 1), _SAME, tfl.ACT_NONE,
+        60, (0.01, 0.04), depthwise=True),
+    "dw_dilated_w_clamp": lambda rng: _single_conv(
+        rng, "dw_dilated_w_clamp", 7, 9, 6, 6, (3, 3), (1, 1), (1, 2), _SAME,
+        tfl.ACT_RELU_N1_TO_1, 60, (0.01, 0.04), depthwise=True),
+    "conv1x1_stride2": lambda rng: _single_conv(
+        rng, "conv1x1_stride2", 7, 9, 12, 9, (1, 1), (2, 2), (1, 1), _VALID, tfl.ACT_NONE,
+        60, (0.001, 0.004)),
+    "conv_portable_rows": lambda rng: _single_conv(
+        rng, "conv_portable_rows", 3, 200, 24, 4, (3, 3), (1, 1), (1, 1), _SAME, tfl.ACT_NONE,
+        40, (0.0005, 0.002)),
+}  # fmt: skip
+
+
 # group name -> (generator, number of cases)
 GROUPS: dict[str, tuple[Callable, int]] = {
     "conv2d": (conv2d, 70),
@@ -429,6 +557,7 @@ GROUPS: dict[str, tuple[Callable, int]] = {
     "quantize": (quantize, 8),
     "reshape": (reshape, 6),
     "concat": (concat, 8),
+    **{f"dsp_{kind}": (gen, 2) for kind, gen in DSP_EDGES.items()},
 }
 
 

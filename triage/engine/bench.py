@@ -1,10 +1,14 @@
 """The engine benchmark behind ``triage bench engine``.
 
 For one model (the shipped classifier when it exists, else the
-representative CNN): export it, build the Cortex-M4 runner image, run it
-under QEMU with ``-icount shift=0`` (one instruction per virtual nanosecond,
-counted by SysTick: deterministic), and read the figures from the exporter's
-report, TFLM's allocation report, the image's size and its linker map.
+representative CNN): export it, build the Cortex-M4 runner image with each
+kernel set (the reference kernels, and the DSP kernels the firmware uses by
+default), run them under QEMU with ``-icount shift=0`` (one instruction per
+virtual nanosecond, counted by SysTick: deterministic), and read the figures
+from the exporter's report, TFLM's allocation report, the images' sizes and
+linker maps. The top-level figures are the default (DSP) build's; the
+reference build's are beside them, and ``layers`` gives every step's
+instructions under both, each step timed alone (``engine_run ... steps``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from triage.engine import build, export, inputs, oracle, refmodel
 from triage.errors import FirmwareError
 
 SHIPPED = "models/shipped/classifier.tflite"
+DEFAULT_KERNEL_SET = "dsp"  # mcu_firmware/Makefile KERNELS
 _SUMMARY_RE = re.compile(r"engine_run:((?: \w+ \d+)+)")
+_STEPS_RE = re.compile(r"engine_steps:((?: \d+)+)")
 # engine code: objects of engine/src and of the kernel folder, as the Makefile names them
 _ENGINE_OBJ_RE = re.compile(r"(engine__src__\w+|engine__kernels\w*__\w+)\.o$")
 
@@ -96,6 +102,56 @@ def engine_code_bytes(map_file: Path) -> dict[str, int]:
     return sizes
 
 
+def _run_m4(elf: Path, x: np.ndarray, per_step: bool) -> tuple[dict, np.ndarray, list[int]]:
+    """One QEMU run of the runner image: its summary, outputs and per-step totals."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        src.write_bytes(x.tobytes())
+        args = [str(src), str(dst)] + (["steps"] if per_step else [])
+        res = qemu.run_image(elf, args, icount=True, timeout_s=900)
+        if res.returncode != 0:
+            raise FirmwareError(f"{elf.name} failed (exit {res.returncode}): {res.stdout}")
+        out = np.frombuffer(dst.read_bytes(), dtype=np.int8).reshape(len(x), -1)
+    m = _SUMMARY_RE.search(res.stdout)
+    if not m:
+        raise FirmwareError(f"no summary from {elf.name}: {res.stdout}")
+    words = m.group(1).split()
+    summary = {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
+    steps: list[int] = []
+    if per_step:
+        ms = _STEPS_RE.search(res.stdout)
+        if not ms:
+            raise FirmwareError(f"no per-step figures from {elf.name}: {res.stdout}")
+        w = ms.group(1).split()
+        steps = [int(w[i + 1]) for i in range(0, len(w), 2)]
+    return summary, out, steps
+
+
+def _layers(compiled: export.Compiled, steps: dict[str, list[int]], n: int) -> list[dict]:
+    rows = []
+    for i, s in enumerate(compiled.lowered.steps):
+        out_t = compiled.lowered.model.tensors[s.output]
+        row: dict = {
+            "step": i,
+            "op": s.op.name,
+            "kernel": s.kernel,
+            "output_shape": list(out_t.shape),
+            "macs": s.macs,
+            "method": s.packed.describe() if s.packed is not None else "reference kernel",
+            "scratch_bytes": s.scratch_bytes,
+        }
+        for ks, totals in steps.items():
+            insns = totals[i] / n if i < len(totals) else None
+            row[f"insns_{ks}"] = round(insns) if insns is not None else None
+            row[f"insns_per_mac_{ks}"] = (
+                round(insns / s.macs, 3) if insns is not None and s.macs else None
+            )
+        if row.get("insns_dsp"):
+            row["speedup"] = round(row["insns_ref"] / row["insns_dsp"], 2)
+        rows.append(row)
+    return rows
+
+
 def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
     """All the figures, as one JSON-ready dict."""
     root = paths.build_dir() / "engine-bench"
@@ -106,26 +162,33 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
     with open(work / ".lock", "w") as lock:  # concurrent benches of one model
         fcntl.flock(lock, fcntl.LOCK_EX)
         rep = export.export_model(model.tflite, work / "models", name=model.name)
-        elf = build.engine_m4(work / "models", work / "build", model.name)
+        elfs = {
+            ks: build.engine_m4(work / "models", work / f"build-{ks}", model.name, kernel_set=ks)
+            for ks in build.KERNEL_SETS
+        }
     tflm = oracle.tflm_arena_parts(model.tflite, rep.input_shape)
     tflm_arena = tflm["total"]
     x = inputs.synthetic_inputs(n_inputs, 2026, rep.input_shape[1:])
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        src.write_bytes(x.tobytes())
-        res = qemu.run_image(elf, [str(src), str(dst)], icount=True, timeout_s=900)
-        if res.returncode != 0:
-            raise FirmwareError(f"{elf.name} failed (exit {res.returncode}): {res.stdout}")
-        m4_out = np.frombuffer(dst.read_bytes(), dtype=np.int8).reshape(len(x), -1)
-    m = _SUMMARY_RE.search(res.stdout)
-    if not m:
-        raise FirmwareError(f"no summary from {elf.name}: {res.stdout}")
-    words = m.group(1).split()
-    summary = {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
     ref = oracle.tflm_run(model.tflite, x, rep.input_shape)
-    insns = summary["insns_total"] / max(1, summary["inputs"])
-    code = engine_code_bytes(elf.with_suffix(".map"))
-    sizes = image_sizes(elf)
+    runs: dict[str, dict] = {}
+    step_totals: dict[str, list[int]] = {}
+    for ks, elf in elfs.items():
+        summary, out, _ = _run_m4(elf, x, per_step=False)
+        _, out_steps, steps = _run_m4(elf, x, per_step=True)
+        step_totals[ks] = steps
+        insns = summary["insns_total"] / max(1, summary["inputs"])
+        runs[ks] = {
+            "summary": summary,
+            "insns": insns,
+            "matches": bool(np.array_equal(out, ref) and np.array_equal(out_steps, ref)),
+            "code": engine_code_bytes(elf.with_suffix(".map")),
+            "sizes": image_sizes(elf),
+        }
+    d = runs[DEFAULT_KERNEL_SET]
+    r = runs["ref"]
+    summary = d["summary"]
+    insns = d["insns"]
+    code = d["code"]
     return {
         "model": model.label,
         "model_sha256": rep.sha256,
@@ -138,6 +201,7 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
         "tflm_arena_head_bytes": tflm["head"],
         "tflm_arena_tail_bytes": tflm["tail"],
         "arena_lower_bound_bytes_without_overlap": rep.arena_lower_bound,
+        "scratch_bytes_max": max((st.scratch_bytes for st in compiled.lowered.steps), default=0),
         "macs_per_inference": rep.macs,
         "insns_per_inference": round(insns),
         "insns_per_inference_min": summary["insns_min"],
@@ -145,11 +209,27 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
         "insns_per_mac": round(insns / rep.macs, 3) if rep.macs else None,
         "engine_text_bytes": code["text"],
         "engine_rodata_bytes": code["rodata"],
-        **sizes,
+        **d["sizes"],
         "stack_peak_bytes": summary["stack_peak"],
         "steps": rep.n_steps,
         "inputs_run": summary["inputs"],
-        "m4_matches_tflm": bool(np.array_equal(m4_out, ref)),
-        "image": elf.name,
+        "m4_matches_tflm": d["matches"] and r["matches"],
+        "image": elfs[DEFAULT_KERNEL_SET].name,
         "insns_counter": "QEMU -icount shift=0, SysTick (40 instructions per tick)",
+        "kernel_set": DEFAULT_KERNEL_SET,
+        "reference_kernels": {
+            "insns_per_inference": round(r["insns"]),
+            "insns_per_mac": round(r["insns"] / rep.macs, 3) if rep.macs else None,
+            "engine_text_bytes": r["code"]["text"],
+            **r["sizes"],
+            "stack_peak_bytes": r["summary"]["stack_peak"],
+            "m4_matches_tflm": r["matches"],
+        },
+        "speedup_vs_reference": round(r["insns"] / insns, 2),
+        "layers": _layers(compiled, step_totals, summary["inputs"]),
+        "layers_note": (
+            "instructions per inference of each step run alone (engine_run steps), averaged"
+            " over the inputs; the counter ticks every 40 instructions and each reading costs"
+            " about 20, so a step's figure is good to about 50 instructions"
+        ),
     }

@@ -231,7 +231,8 @@ def _depthwise(step: Step) -> Packed:
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         parts.append(_stream(bias_w, words.reshape(groups, -1), rec))
     note = (
-        f"rows: a ring of {k_h} tap rows x {cols} widened columns x {groups} groups, blocks of"
+        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {cols} widened columns x {groups}"
+        " groups, blocks of"
         f" 1 pixel x 4 channels (SMLABB/SMLATT), {'one-rounding' if fast else 'two-rounding'}"
         " requantisation"
     )

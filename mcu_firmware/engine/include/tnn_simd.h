@@ -313,6 +313,16 @@ static inline void tnn_st2_inc(uint32_t **p, uint32_t a, uint32_t b)
 
 #endif
 
+/* Code size: keep a function out of line (a body the compiler would copy
+ * into each caller); compile a rarely run one for size. */
+#if defined(__GNUC__)
+#define TNN_NOINLINE __attribute__((noinline))
+#define TNN_COLD __attribute__((cold)) /* rarely run: compiled for size */
+#else
+#define TNN_NOINLINE
+#define TNN_COLD
+#endif
+
 /* A possibly unaligned 32-bit load (LDR allows it on the Cortex-M4). */
 static inline uint32_t tnn_ld32(const void *p)
 {

@@ -39,18 +39,28 @@ static void geom(const tnn_conv2d_s8_params_t *p, dsp_geom_t *g)
     g->pk = p->packed;
 }
 
-uint32_t tnn_conv2d_s8_scratch_bytes(const tnn_conv2d_s8_params_t *p)
+/* The geometry is set up in one place for both entry points: with run 0,
+ * the scratch bytes the layer needs; with run 1, the layer itself. */
+TNN_NOINLINE static uint32_t work(const tnn_conv2d_s8_params_t *p, const int8_t *input,
+                                       int8_t *output, void *scratch, int run)
 {
     dsp_geom_t g;
     geom(p, &g);
-    return dsp_scratch(&g);
+    if (!run) {
+        return dsp_scratch(&g);
+    }
+    dsp_run(&g, input, output, scratch);
+    return 0u;
+}
+
+uint32_t tnn_conv2d_s8_scratch_bytes(const tnn_conv2d_s8_params_t *p)
+{
+    return work(p, NULL, NULL, NULL, 0);
 }
 
 tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output,
                            void *scratch)
 {
-    dsp_geom_t g;
-    geom(p, &g);
-    dsp_run(&g, input, output, scratch);
+    (void)work(p, input, output, scratch, 1);
     return TRI_OK;
 }

@@ -13,7 +13,7 @@
  */
 #include "dsp_s8.h"
 
-void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output)
+TNN_COLD void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output)
 {
     const int32_t in_off = -g->zp;
     const int32_t dm = g->depth_mult;

@@ -39,7 +39,7 @@ static int rows_method(const dsp_geom_t *g)
 }
 
 /* Records: TNN_PACK_FAST needs r in [1, 31]; otherwise a shift in [-31, 30]. */
-static int records_ok(const dsp_geom_t *g)
+TNN_COLD static int records_ok(const dsp_geom_t *g)
 {
     const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->k_h : 1;
     int32_t t;
@@ -59,7 +59,7 @@ static int records_ok(const dsp_geom_t *g)
     return 1;
 }
 
-uint32_t dsp_scratch(dsp_geom_t *g)
+TNN_COLD uint32_t dsp_scratch(dsp_geom_t *g)
 {
     const tnn_packed_t *pk = g->pk;
     uint64_t words;
@@ -90,8 +90,8 @@ void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
     }
 }
 
-void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *rec, int8_t *out,
-                     int32_t n)
+TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *rec,
+                              int8_t *out, int32_t n)
 {
     int32_t k;
     for (k = 0; k < n; k++) {
