@@ -152,7 +152,7 @@ static const int32_t s1_mult[8] = {
 static const int8_t s1_shift[8] = {
     -8, -7, -7, -8, -6, -7, -7, -6,
 };
-/* optimised kernels: rows: a ring of 3 tap rows x 17 widened columns x 2 groups, blocks of 1 pixel x 4 channels (SMLABB/SMLATT), one-rounding requantisation */
+/* optimised kernels: rows: 3 tap rows in a ring x 17 widened columns x 2 groups, blocks of 1 pixel x 4 channels (SMLABB/SMLATT), one-rounding requantisation */
 static const uint32_t s1_pdata[204] = {
     0x0001f456, 0xfffe7136, 0xffff8456, 0x0001d884, 0x0078006e, 0x003aff0c, 0xff460050, 0x00c0ff02,
     0xff020040, 0xfffaff7a, 0x00700002, 0x00b4ff92, 0x00d000fe, 0x00feff4e, 0x00160050, 0x001cffae,
@@ -325,7 +325,7 @@ static const int8_t s3_shift[24] = {
     -6, -7, -7, -7, -7, -7, -8, -8, -7, -7, -5, -6, -7, -7, -7, -8,
     -8, -6, -8, -7, -5, -6, -7, -6,
 };
-/* optimised kernels: rows: a ring of 3 tap rows x 10 widened columns x 6 groups, blocks of 1 pixel x 4 channels (SMLABB/SMLATT), one-rounding requantisation */
+/* optimised kernels: rows: 3 tap rows in a ring x 10 widened columns x 6 groups, blocks of 1 pixel x 4 channels (SMLABB/SMLATT), one-rounding requantisation */
 static const uint32_t s3_pdata[612] = {
     0xfffff190, 0xfffe7c9c, 0xfffee492, 0x000183ec, 0xff02ffd0, 0x00e0ff70, 0xff5e00ee, 0x0036ff02,
     0xffc40030, 0x008c0022, 0xff94ff64, 0x0026ff6e, 0x000c0046, 0xfffe005c, 0xfff0ff02, 0xfff4ff46,
@@ -633,7 +633,7 @@ static const int8_t s5_shift[32] = {
     -5, -7, -6, -6, -7, -6, -7, -6, -6, -5, -6, -6, -6, -6, -6, -7,
     -6, -6, -6, -6, -6, -7, -6, -7, -6, -7, -6, -6, -6, -6, -6, -6,
 };
-/* optimised kernels: rows: a ring of 3 tap rows x 9 widened columns x 8 groups, blocks of 1 pixel x 4 channels (SMLABB/SMLATT), one-rounding requantisation */
+/* optimised kernels: rows: 3 tap rows in a ring x 9 widened columns x 8 groups, blocks of 1 pixel x 4 channels (SMLABB/SMLATT), one-rounding requantisation */
 static const uint32_t s5_pdata[816] = {
     0xffffa4ca, 0x00031ba8, 0x0001c046, 0x000175b8, 0x00bc0028, 0x002000f4, 0x00b0ff96, 0x00740030,
     0x000c0018, 0xffc400e0, 0x00feffd0, 0x008c00e4, 0x00c200fe, 0x00fe0032, 0x008cffd8, 0x003e00b0,

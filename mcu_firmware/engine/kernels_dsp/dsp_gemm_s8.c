@@ -39,26 +39,38 @@
         a3 = tnn_smlad(xb, w3, a3);                                                                \
     } while (0)
 
-/* The biases of a block into a0..a3, then n groups of input from x. */
-#define GEMM_BLOCK(n)                                                                              \
+/* The biases of a block into a0..a3. */
+#define GEMM_BIAS()                                                                                \
     do {                                                                                           \
         uint32_t b0;                                                                               \
         uint32_t b1;                                                                               \
         uint32_t b2;                                                                               \
         uint32_t b3;                                                                               \
-        int32_t k = (n);                                                                           \
         tnn_ld2_inc(&w, &b0, &b1);                                                                 \
         tnn_ld2_inc(&w, &b2, &b3);                                                                 \
         a0 = (int32_t)b0;                                                                          \
         a1 = (int32_t)b1;                                                                          \
         a2 = (int32_t)b2;                                                                          \
         a3 = (int32_t)b3;                                                                          \
-        if ((k & 1) != 0) {                                                                        \
-            GEMM_GROUP();                                                                          \
-        }                                                                                          \
-        for (k >>= 1; k > 0; k--) {                                                                \
-            GEMM_GROUP();                                                                          \
-            GEMM_GROUP();                                                                          \
+    } while (0)
+
+/* The full blocks of one pixel (one-rounding, no clamp, dilation 1), from
+ * out up to end: pairs of groups, after one lone group when `odd` (a
+ * compile-time constant: the loop is instantiated for each parity). */
+#define GEMM_FAST_BLOCKS(odd)                                                                      \
+    do {                                                                                           \
+        for (; out != end; out += 4) {                                                             \
+            const uint32_t *x = xs;                                                                \
+            int32_t k = pairs;                                                                     \
+            GEMM_BIAS();                                                                           \
+            if (odd) {                                                                             \
+                GEMM_GROUP();                                                                      \
+            }                                                                                      \
+            for (; k > 0; k--) {                                                                   \
+                GEMM_GROUP();                                                                      \
+                GEMM_GROUP();                                                                      \
+            }                                                                                      \
+            dsp_store4_fast(a0, a1, a2, a3, &w, out);                                              \
         }                                                                                          \
     } while (0)
 
@@ -76,6 +88,7 @@ void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
     const int32_t fast_blocks =
         (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST && !dilated ? out_c / 4 : 0;
     const int ring = (g->pk->flags & TNN_PACK_RING) != 0u;
+    const int32_t pairs = run >> 1; /* pairs of groups in a window (dilation 1) */
     int32_t oy;
     int32_t ox;
     dsp_rows_reset(g, scratch);
@@ -91,28 +104,19 @@ void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
             int32_t a1;
             int32_t a2;
             int32_t a3;
-            int32_t b;
             int32_t o;
-            for (b = fast_blocks; b > 0; b--, out += 4) {
-                const uint32_t *x = xs;
-                GEMM_BLOCK(run);
-                dsp_store4_fast(a0, a1, a2, a3, &w, out);
+            int8_t *const end = out + 4 * fast_blocks;
+            if ((run & 1) != 0) {
+                GEMM_FAST_BLOCKS(1);
+            } else {
+                GEMM_FAST_BLOCKS(0);
             }
             for (o = 4 * fast_blocks; o < out_c; o += 4) {
                 const int32_t n = out_c - o < 4 ? out_c - o : 4;
                 const uint32_t *x = xs;
                 int32_t acc[4];
                 int32_t r = runs;
-                uint32_t b0;
-                uint32_t b1;
-                uint32_t b2;
-                uint32_t b3;
-                tnn_ld2_inc(&w, &b0, &b1);
-                tnn_ld2_inc(&w, &b2, &b3);
-                a0 = (int32_t)b0;
-                a1 = (int32_t)b1;
-                a2 = (int32_t)b2;
-                a3 = (int32_t)b3;
+                GEMM_BIAS();
                 do {
                     int32_t k;
                     for (k = run; k > 0; k--) {

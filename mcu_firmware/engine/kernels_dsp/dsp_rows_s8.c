@@ -122,42 +122,77 @@ void dsp_rows_reset(const dsp_geom_t *g, void *scratch)
     }
 }
 
-/* Widens n groups of four channels, src_step bytes apart, into word pairs
- * dst_step words apart. */
-static void widen_run(const int8_t *src, uint32_t src_step, uint32_t *dst, uint32_t dst_step,
-                      int32_t n)
+/* The zero point in both lanes: what a padding column holds. */
+static uint32_t zp_pair(const dsp_geom_t *g)
 {
-    if (src_step == 4u && dst_step == 2u) {
-        for (; n > 0; n--) { /* one contiguous run: the common 1x1 case, kept tight */
-            const uint32_t v = tnn_ld32(src);
-            src += 4;
-            tnn_st2_inc(&dst, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
+    return ((uint32_t)g->zp & 0xFFFFu) * 0x10001u;
+}
+
+/* Columns [j0, j1) of a slot (column 0 at `row`) filled with zero points. */
+static void fill_zp(const dsp_geom_t *g, uint32_t *row, int32_t j0, int32_t j1)
+{
+    const uint32_t z = zp_pair(g);
+    int32_t j;
+    int32_t k;
+    for (j = j0; j < j1; j++) {
+        uint32_t *d = row + (uint32_t)j * g->col_words;
+        for (k = 0; k < g->groups; k++, d += g->grp_words) {
+            d[0] = z;
+            d[1] = z;
         }
-        return;
-    }
-    for (; n > 0; n--) {
-        const uint32_t v = tnn_ld32(src);
-        dst[0] = tnn_sxtb16(v);
-        dst[1] = tnn_sxtb16_ror8(v);
-        src += src_step;
-        dst += dst_step;
     }
 }
 
-/* Widens the pixel at src (in_c channels; past them 0, no byte beyond read)
- * or, src NULL, zero points, into the groups of the column at dst. */
-static void widen_pixel(const dsp_geom_t *g, const int8_t *src, uint32_t *dst)
+/* Widens n adjacent input pixels of whole groups (in_c a multiple of 4) from
+ * src into the slot columns starting at dst: the hot loops of widening. */
+static void widen_pixels(const dsp_geom_t *g, const int8_t *src, uint32_t *dst, int32_t n)
 {
-    const uint32_t z = ((uint32_t)g->zp & 0xFFFFu) * 0x10001u;
+    const int32_t groups = g->groups;
+    if (g->grp_words == 2u) {
+        /* CONV_2D: a pixel's groups adjacent in both; next column after a skip */
+        const uint32_t skip = g->col_words - 2u * (uint32_t)groups;
+        if (groups == 1) { /* e.g. a first layer of four bands: one word a pixel */
+            for (; n > 0; n--, dst += skip) {
+                const uint32_t v = tnn_ld32(src);
+                src += 4;
+                tnn_st2_inc(&dst, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
+            }
+            return;
+        }
+        for (; n > 0; n--, dst += skip) {
+            int32_t k = groups;
+            do {
+                const uint32_t v = tnn_ld32(src);
+                src += 4;
+                tnn_st2_inc(&dst, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
+            } while (--k > 0);
+        }
+    } else {
+        /* DEPTHWISE_CONV_2D: group by group, columns col_words apart */
+        const uint32_t step = g->col_words;
+        const uint32_t in_c = (uint32_t)g->in_c;
+        int32_t k;
+        for (k = 0; k < groups; k++) {
+            const int8_t *s = src + 4 * k;
+            uint32_t *d = dst + (uint32_t)k * g->grp_words;
+            int32_t j;
+            for (j = n; j > 0; j--, s += in_c, d += step) {
+                const uint32_t v = tnn_ld32(s);
+                d[0] = tnn_sxtb16(v);
+                d[1] = tnn_sxtb16_ror8(v);
+            }
+        }
+    }
+}
+
+/* Widens the pixel at src whose depth is not a multiple of four (past it 0,
+ * no byte beyond read) into the column at dst. */
+static void widen_ragged_pixel(const dsp_geom_t *g, const int8_t *src, uint32_t *dst)
+{
     int32_t k;
     for (k = 0; k < g->groups; k++, dst += g->grp_words) {
         uint32_t v = 0u;
         int32_t c;
-        if (src == NULL) {
-            dst[0] = z;
-            dst[1] = z;
-            continue;
-        }
         for (c = 0; c < 4 && 4 * k + c < g->in_c; c++) {
             v |= (uint32_t)(uint8_t)src[4 * k + c] << (8 * c);
         }
@@ -170,30 +205,22 @@ static void widen_pixel(const dsp_geom_t *g, const int8_t *src, uint32_t *dst)
  * the slot whose column 0 is at `row`. */
 static void widen_row(const dsp_geom_t *g, const int8_t *input, int32_t iy, uint32_t *row)
 {
-    const int32_t valid = iy >= 0 && iy < g->in_h;
-    const int8_t *src = valid ? input + (size_t)iy * (size_t)g->in_w * (size_t)g->in_c : input;
-    const int32_t j0 = valid ? (g->pad_l < g->cols ? g->pad_l : g->cols) : g->cols;
-    const int32_t j1 = g->pad_l + g->in_w < g->cols ? g->pad_l + g->in_w : g->cols;
-    int32_t j;
-    for (j = 0; j < g->cols; j++) {
-        if (j == j0 && (g->in_c & 3) == 0 && j1 > j0) {
-            /* the inside of the row, whole groups: runs */
-            uint32_t *dst = row + (uint32_t)j0 * g->col_words;
-            int32_t k;
-            if (g->grp_words == 2u && g->col_words == 2u * (uint32_t)g->groups) {
-                /* adjacent groups and adjacent columns: one run along the row */
-                widen_run(src, 4u, dst, 2u, (j1 - j0) * g->groups);
-            } else {
-                for (k = 0; k < g->groups; k++) {
-                    widen_run(src + 4 * k, (uint32_t)g->in_c, dst + (uint32_t)k * g->grp_words,
-                              g->col_words, j1 - j0);
-                }
-            }
-            j = j1 - 1;
-            continue;
-        }
-        widen_pixel(g, j >= j0 && j < j1 ? src + (size_t)(j - g->pad_l) * (size_t)g->in_c : NULL,
-                    row + (uint32_t)j * g->col_words);
+    int32_t j0 = g->pad_l < g->cols ? g->pad_l : g->cols;
+    int32_t j1 = g->pad_l + g->in_w < g->cols ? g->pad_l + g->in_w : g->cols;
+    const int8_t *src;
+    if (iy < 0 || iy >= g->in_h) {
+        fill_zp(g, row, 0, g->cols);
+        return;
+    }
+    src = input + (size_t)iy * (size_t)g->in_w * (size_t)g->in_c;
+    fill_zp(g, row, 0, j0);
+    fill_zp(g, row, j1, g->cols);
+    if ((g->in_c & 3) == 0) {
+        widen_pixels(g, src, row + (uint32_t)j0 * g->col_words, j1 - j0);
+        return;
+    }
+    for (; j0 < j1; j0++, src += g->in_c) {
+        widen_ragged_pixel(g, src, row + (uint32_t)j0 * g->col_words);
     }
 }
 
