@@ -102,6 +102,19 @@ static inline uint32_t tnn_emu_pkhtb(uint32_t a, uint32_t b)
     return (a & 0xFFFF0000u) | (b >> 16);
 }
 
+/* SSUB8 then SEL: the per-byte signed maximum of a and b. */
+static inline uint32_t tnn_emu_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t r = 0u;
+    int k;
+    for (k = 0; k < 32; k += 8) {
+        const int8_t x = (int8_t)(uint8_t)(a >> k);
+        const int8_t y = (int8_t)(uint8_t)(b >> k);
+        r |= (uint32_t)(uint8_t)(x >= y ? x : y) << k;
+    }
+    return r;
+}
+
 /* Two consecutive words at *p (4-byte aligned); *p advances by two words. */
 static inline void tnn_emu_ld2_inc(const uint32_t **p, uint32_t *a, uint32_t *b)
 {
@@ -176,6 +189,16 @@ static inline uint32_t tnn_pkhtb(uint32_t a, uint32_t b)
 {
     uint32_t r;
     __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* SSUB8 sets the GE flag of each byte where a >= b, SEL then picks a's
+ * byte there and b's elsewhere: one asm statement keeps the pair together
+ * (the flags are state the compiler does not track). */
+static inline uint32_t tnn_max_s8x4(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
     return r;
 }
 
@@ -288,6 +311,11 @@ static inline uint32_t tnn_pkhtb(uint32_t a, uint32_t b)
 static inline void tnn_ld2_inc(const uint32_t **p, uint32_t *a, uint32_t *b)
 {
     tnn_emu_ld2_inc(p, a, b);
+}
+
+static inline uint32_t tnn_max_s8x4(uint32_t a, uint32_t b)
+{
+    return tnn_emu_max_s8x4(a, b);
 }
 
 static inline void tnn_st2_inc(uint32_t **p, uint32_t a, uint32_t b)
