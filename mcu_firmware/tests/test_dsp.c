@@ -57,6 +57,14 @@ TT_TEST(dsp_smmlar_rounds_half_up_and_wraps)
     TT_CHECK_EQ(tnn_ssat8(-5), -5);
 }
 
+TT_TEST(dsp_bytewise_signed_maximum)
+{
+    /* bytes (lowest first) a = {-128, 127, -1, 5}, b = {-127, -128, 0, 5} */
+    TT_CHECK_EQ(tnn_max_s8x4(0x05FF7F80u, 0x05008081u), 0x05007F81u);
+    TT_CHECK_EQ(tnn_max_s8x4(0x80808080u, 0x80808080u), 0x80808080u);
+    TT_CHECK_EQ(tnn_max_s8x4(0x7F7F7F7Fu, 0x80808080u), 0x7F7F7F7Fu);
+}
+
 TT_TEST(dsp_paired_loads_and_stores)
 {
     static const uint32_t src[6] = {1u, 2u, 3u, 4u, 5u, 6u};

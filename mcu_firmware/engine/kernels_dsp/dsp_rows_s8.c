@@ -169,17 +169,16 @@ static void widen_pixels(const dsp_geom_t *g, const int8_t *src, uint32_t *dst, 
         }
     } else {
         /* DEPTHWISE_CONV_2D: group by group, columns col_words apart */
-        const uint32_t step = g->col_words;
+        const uint32_t skip = g->col_words - 2u; /* after a column's pair */
         const uint32_t in_c = (uint32_t)g->in_c;
         int32_t k;
         for (k = 0; k < groups; k++) {
             const int8_t *s = src + 4 * k;
             uint32_t *d = dst + (uint32_t)k * g->grp_words;
             int32_t j;
-            for (j = n; j > 0; j--, s += in_c, d += step) {
+            for (j = n; j > 0; j--, s += in_c, d += skip) {
                 const uint32_t v = tnn_ld32(s);
-                d[0] = tnn_sxtb16(v);
-                d[1] = tnn_sxtb16_ror8(v);
+                tnn_st2_inc(&d, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
             }
         }
     }
