@@ -137,7 +137,7 @@ def _layers(compiled: export.Compiled, steps: dict[str, list[int]], n: int) -> l
             "kernel": s.kernel,
             "output_shape": list(out_t.shape),
             "macs": s.macs,
-            "method": s.packed.describe() if s.packed is not None else "reference kernel",
+            "method": s.packed.describe() if s.packed is not None else "no exporter-side choice",
             "scratch_bytes": s.scratch_bytes,
         }
         for ks, totals in steps.items():
