@@ -8,7 +8,9 @@ For every complete product in the catalogue (``out`` as the output folder):
 - ``out/mosaics/frame-<F>.tif``: one mosaic per frame on the frame's grid:
   the quicklook upsampled (each quicklook pixel repeated over the frame pixels
   it stands for), reduced-resolution products over it, then the
-  full-resolution crops pasted in; no-data where nothing came down;
+  full-resolution crops pasted in; no-data pixels (every band at the frame's
+  no-data value: a ship crop's masked pixels) are transparent; no-data where
+  nothing came down;
 - ``out/mosaics/frame-<F>.png``: an 8-bit RGB preview of the mosaic (2-98 %
   stretch per band, ship crops outlined);
 - ``out/detections.geojson``: one feature per delivered ship region, a
@@ -127,8 +129,13 @@ def _write_tif(path: Path, pixels: np.ndarray, transform, epsg: int, nodata: int
     os.replace(tmp, path)
 
 
-def _paste(mosaic: np.ndarray, product: Product) -> None:
-    """Paste a product into the frame-grid mosaic, each pixel repeated over its step."""
+def _paste(mosaic: np.ndarray, product: Product, nodata: int) -> None:
+    """Paste a product into the frame-grid mosaic, each pixel repeated over its step.
+
+    No-data is transparent: a pixel whose every band holds the no-data value (a
+    ship crop's masked pixels, a quicklook block without valid samples) leaves
+    what lies under it.
+    """
     h = product.header
     step = h["pixel_step"]
     pix = product.pixels
@@ -137,7 +144,10 @@ def _paste(mosaic: np.ndarray, product: Product) -> None:
     r0, c0 = h["region_row0"], h["region_col0"]
     rows = min(pix.shape[1], h["region_rows"], mosaic.shape[1] - r0)
     cols = min(pix.shape[2], h["region_cols"], mosaic.shape[2] - c0)
-    mosaic[:, r0 : r0 + rows, c0 : c0 + cols] = pix[:, :rows, :cols]
+    pix = pix[:, :rows, :cols]
+    under = mosaic[:, r0 : r0 + rows, c0 : c0 + cols]
+    valid = (pix != nodata).any(axis=0)
+    under[:, valid] = pix[:, valid]
 
 
 def _rgb_bands(n_bands: int) -> list[int]:
@@ -289,7 +299,7 @@ def _export_frame(
                 f"{p.pixels.dtype}, mosaic has {shape[0]} of {np.dtype(dtype)}"
             )
             continue
-        _paste(mosaic, p)
+        _paste(mosaic, p, nodata)
     fe = FrameExport(
         frame_id=fid,
         mosaic_tif=out / "mosaics" / f"frame-{fid}.tif",

@@ -270,9 +270,16 @@ class Ingestor:
             "UPDATE products SET status=?, reason=?, product_bytes=?, header=? WHERE id=?",
             [d[0] for d in done],
         )
+        # a frame is defined by its first pixel product; a class map (whose no-data
+        # value is a class code, not a sample) only stands in until one arrives
+        rows = [d[1] for d in done if d[1] is not None]
         con.executemany(
             "INSERT OR IGNORE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [d[1] for d in done if d[1] is not None],
+            [r[1] for r in rows if not r[0]],
+        )
+        con.executemany(
+            "INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [r[1] for r in rows if r[0]],
         )
 
     # ------------------------------------------------------------ products
@@ -342,8 +349,10 @@ class Ingestor:
         self.stats.products_completed += 1
         frame_row = None
         if product.type_name in IMAGE_TYPES and h["frame_id"] not in self._frames_seen:
-            self._frames_seen.add(h["frame_id"])  # the first product of a frame defines it
-            frame_row = (
+            pixels = product.type_name != "CLASS_MAP"
+            if pixels:
+                self._frames_seen.add(h["frame_id"])  # the first pixel product defines it
+            frame_row = pixels, (
                 h["frame_id"],
                 h["frame_rows"],
                 h["frame_cols"],

@@ -92,7 +92,7 @@ def parse_header(data: bytes | memoryview) -> dict:
     return h
 
 
-def _check_image_header(h: dict, length: int) -> None:
+def _check_image_header(h: dict, length: int, kept: int) -> None:
     if h["bands"] < 1:
         raise ProductError("image product with 0 bands")
     if h["sample_bits"] not in (8, 16):
@@ -111,6 +111,10 @@ def _check_image_header(h: dict, length: int) -> None:
     gt = h["geotransform"]
     if not all(math.isfinite(v) for v in gt) or gt[1] * gt[5] - gt[2] * gt[4] == 0:
         raise ProductError(f"geotransform {gt} is not invertible")
+    try:
+        wf.check_dn_scale(h["dn_num"], h["dn_den"])
+    except wf.LayoutError as exc:
+        raise ProductError(str(exc)) from None
     if h["compression"] == wf.COMPRESSION_CCSDS121:
         if h["aec_block_size"] not in wf.AEC_BLOCK_SIZES:
             raise ProductError(f"aec_block_size {h['aec_block_size']} not in {wf.AEC_BLOCK_SIZES}")
@@ -119,26 +123,30 @@ def _check_image_header(h: dict, length: int) -> None:
         if h["aec_flags"] & ~wf.AEC_FLAG_PREPROCESS:
             raise ProductError(f"unknown aec_flags bits 0x{h['aec_flags']:02X}")
     elif h["compression"] == wf.COMPRESSION_NONE:
-        need = h["rows"] * h["cols"] * h["sample_bits"] // 8
+        need = kept * h["sample_bits"] // 8
         for b in range(h["bands"]):
             if h["band_bytes"][b] != need:
                 raise ProductError(
                     f"band {b}: {h['band_bytes'][b]} raw bytes, {need} expected for "
-                    f"{h['rows']}x{h['cols']} {h['sample_bits']}-bit samples"
+                    f"{kept} {h['sample_bits']}-bit samples"
                 )
     else:
         raise ProductError(f"unknown compression {h['compression']}")
-    total = wf.PRODUCT_HEADER.size + sum(h["band_bytes"][: h["bands"]])
+    total = (
+        wf.PRODUCT_HEADER.size
+        + h["kept_rects"] * wf.KEPT_RECT.size
+        + sum(h["band_bytes"][: h["bands"]])
+    )
     if total != length:
         raise ProductError(
-            f"product is {length} bytes but its header and band_bytes add up to {total}"
+            f"product is {length} bytes but its header, kept rectangles and band_bytes add up "
+            f"to {total}"
         )
     if any(n == 0 for n in h["band_bytes"][: h["bands"]]):
         raise ProductError("a band stream of 0 bytes")
 
 
-def _decode_band(h: dict, stream: memoryview) -> np.ndarray:
-    n = h["rows"] * h["cols"]
+def _decode_band(h: dict, stream: memoryview, n: int) -> np.ndarray:
     bits = h["sample_bits"]
     if h["compression"] == wf.COMPRESSION_NONE:
         dtype = ">u2" if bits == 16 else "u1"
@@ -164,7 +172,15 @@ def _decode_band(h: dict, stream: memoryview) -> np.ndarray:
     if decoded < n:
         raise ProductError(f"CCSDS 121 stream decodes to {decoded} samples, {n} expected")
     # libaec returns samples in the machine's byte order
-    return np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
+    samples = np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
+    if h["dn_den"]:  # instrument numbers: restore the frame's samples
+        restored = wf.samples_from_dn(samples, h["dn_num"], h["dn_den"])
+        if restored.size and int(restored.max()) >= 1 << bits:
+            raise ProductError(
+                f"dn scale {h['dn_num']}/{h['dn_den']} restores a sample above {bits} bits"
+            )
+        samples = restored.astype(samples.dtype)
+    return samples
 
 
 def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
@@ -184,18 +200,34 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
             )
         records = [layout.unpack(body, k) for k in range(0, len(body), layout.size)]
         return Product(header=h, type_name=name, records=records)
-    _check_image_header(h, len(mv))
-    bands = []
+    rows, cols = h["rows"], h["cols"]
     pos = wf.PRODUCT_HEADER.size
+    nr = h["kept_rects"]
+    if len(body) < nr * wf.KEPT_RECT.size:
+        raise ProductError(f"product too short for its {nr} kept rectangles")
+    rects = [wf.KEPT_RECT.unpack(mv, pos + k * wf.KEPT_RECT.size) for k in range(nr)]
+    try:
+        kept = wf.kept_mask(rects, rows, cols) if nr else None
+    except wf.LayoutError as exc:
+        raise ProductError(str(exc)) from None
+    n = rows * cols if kept is None else int(kept.sum())
+    _check_image_header(h, len(mv), n)
+    pos += nr * wf.KEPT_RECT.size
+    bands = []
     for b in range(h["bands"]):
         size = h["band_bytes"][b]
         try:
-            band = _decode_band(h, mv[pos : pos + size])
+            band = _decode_band(h, mv[pos : pos + size], n)
         except ProductError as exc:
             raise ProductError(f"band {b}: {exc}") from None
         pos += size
         if pixels:
-            bands.append(band.reshape(h["rows"], h["cols"]))
+            if kept is None:
+                bands.append(band.reshape(rows, cols))
+            else:  # the coded samples are the kept pixels, in row-major order
+                full = np.full((rows, cols), h["nodata"], dtype=band.dtype)
+                full[kept] = band
+                bands.append(full)
     return Product(header=h, type_name=name, pixels=np.stack(bands) if pixels else None)
 
 

@@ -24,7 +24,7 @@ import argparse
 import binascii
 import struct
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,8 @@ class Field:
     ``kind`` is the storage type (``u8``, ``u16``, ``u32``, ``f64``); ``count``
     makes it an array. A bit field (``bits`` set) occupies ``bits`` bits of the
     ``kind`` word at ``offset``, ``shift`` bits up from its least significant
-    bit; several bit fields share one word.
+    bit; several bit fields share one word. ``default``: the value :meth:`Layout.pack`
+    writes when none is given (None: the field must be given).
     """
 
     name: str
@@ -52,6 +53,7 @@ class Field:
     count: int = 1
     bits: int | None = None
     shift: int = 0
+    default: int | None = None
 
     @property
     def size(self) -> int:
@@ -119,7 +121,8 @@ class Layout:
         return out
 
     def pack(self, values: Mapping[str, object]) -> bytes:
-        """Encode a record; every field must be given (reserved fields default to 0)."""
+        """Encode a record; every field must be given (reserved fields default to 0, fields
+        with a ``default`` to it)."""
         unknown = set(values) - {f.name for f in self.fields}
         if unknown:
             raise LayoutError(f"{self.name}: unknown fields {sorted(unknown)}")
@@ -128,8 +131,9 @@ class Layout:
             if f.name not in values:
                 if f.name.startswith("reserved") or f.name == "spare":
                     continue
-                raise LayoutError(f"{self.name}: field {f.name!r} missing")
-            value = values[f.name]
+                if f.default is None:
+                    raise LayoutError(f"{self.name}: field {f.name!r} missing")
+            value = values.get(f.name, f.default)
             code, _ = _KINDS[f.kind]
             if f.count > 1:
                 seq = tuple(value)  # type: ignore[arg-type]
@@ -214,7 +218,11 @@ class ProductType:
 
 PRODUCT_TYPES: tuple[ProductType, ...] = (
     ProductType(
-        1, 0x101, "SHIP_CROP", "full-resolution pixels of every band around merged ship tiles"
+        1,
+        0x101,
+        "SHIP_CROP",
+        "full-resolution pixels of every band of merged ship tiles (the kept rectangles: "
+        "KEPT_RECT)",
     ),
     ProductType(2, 0x102, "QUICKLOOK", "the whole frame, area-averaged down by an integer factor"),
     ProductType(
@@ -373,11 +381,28 @@ PRODUCT_HEADER = Layout(
         Field("frame_id", 32, "u32", "as in the secondary header"),
         Field("time_s", 36, "u32", "capture time, seconds since TIME_EPOCH"),
         Field("time_sub", 40, "u16", "capture time, 1/65536 s"),
-        Field("reserved2", 42, "u16", "0"),
+        Field(
+            "kept_rects",
+            42,
+            "u16",
+            "KEPT_RECT records between the header and the band streams (0: every pixel kept)",
+            default=0,
+        ),
         Field("frame_rows", 44, "u16", "rows of the whole frame"),
         Field("frame_cols", 46, "u16", "columns of the whole frame"),
         Field("crs_epsg", 48, "u32", "EPSG code of the frame's CRS"),
-        Field("reserved3", 52, "u32", "0"),
+        Field(
+            "dn_num",
+            52,
+            "u16",
+            "0: samples coded as they are; else the band streams code instrument numbers d, "
+            "and the ground restores each sample v = floor((d * dn_num + floor(dn_den / 2)) "
+            "/ dn_den) (see FRAME_META)",
+            default=0,
+        ),
+        Field(
+            "dn_den", 54, "u16", "0, or the denominator of the scale above (1..dn_num)", default=0
+        ),
         Field(
             "geotransform",
             56,
@@ -418,7 +443,19 @@ FRAME_META = Layout(
         Field("reserved3", 26, "u16", "0"),
         Field("crs_epsg", 28, "u32", "EPSG code of the frame's CRS"),
         Field("geotransform", 32, "f64", "affine transform, GDAL order, IEEE 754", count=6),
-        Field("reserved4", 80, "u32", "0"),
+        Field(
+            "dn_num",
+            80,
+            "u16",
+            "0, or the frame's quantisation lattice: every sample v is "
+            "floor((d * dn_num + floor(dn_den / 2)) / dn_den) of an integer d, the instrument's "
+            "own number (sen2ships: 65535 / 10000, reflectance x 10000 exported as x 65535); "
+            "the firmware then codes d (checked per product, losslessly, else v)",
+            default=0,
+        ),
+        Field(
+            "dn_den", 82, "u16", "0, or the denominator of the lattice (1..dn_num)", default=0
+        ),
         Field("reserved5", 84, "u16", "0"),
         Field("crc", 86, "u16", "CRC-16-CCITT of bytes 0..85"),
     ),
@@ -479,15 +516,74 @@ REQUEST_ENTRY = Layout(
     ),
 )
 
+KEPT_RECT = Layout(
+    "KEPT_RECT",
+    8,
+    "A rectangle of a product's pixels that the product keeps (the central cells of a ship "
+    "crop's tiles, widened by the crop margin); `kept_rects` of them follow the product "
+    "header. Rectangles may overlap; pixels in none are not coded.",
+    (
+        Field("row0", 0, "u16", "first product row"),
+        Field("col0", 2, "u16", "first product column"),
+        Field("rows", 4, "u16", "rows (>= 1)"),
+        Field("cols", 6, "u16", "columns (>= 1)"),
+    ),
+)
+
 LAYOUTS: tuple[Layout, ...] = (
     PRIMARY_HEADER,
     SECONDARY_HEADER,
     PRODUCT_HEADER,
+    KEPT_RECT,
     FRAME_META,
     FRAME_SUMMARY,
     STORE_ENTRY,
     REQUEST_ENTRY,
 )
+
+
+def check_dn_scale(num: int, den: int) -> None:
+    """A ``dn_num`` / ``dn_den`` pair as FRAME_META and PRODUCT_HEADER allow it: both 0 (no
+    lattice), or ``1 <= dn_den <= dn_num <= 65535``."""
+    if (num, den) != (0, 0) and not 1 <= den <= num <= 0xFFFF:
+        raise LayoutError(f"dn scale {num}/{den}: need both 0, or 1 <= dn_den <= dn_num <= 65535")
+
+
+def dn_from_samples(samples, num: int, den: int):
+    """Instrument numbers ``d = floor((v * den + floor(num / 2)) / num)`` of samples ``v``
+    (any integer array), as the firmware computes them before coding."""
+    import numpy as np
+
+    v = np.asarray(samples, dtype=np.int64)
+    return (v * den + num // 2) // num
+
+
+def samples_from_dn(dn, num: int, den: int):
+    """Samples ``v = floor((d * num + floor(den / 2)) / den)`` restored from instrument numbers
+    (any integer array): the inverse the ground applies to a product coded with a dn scale."""
+    import numpy as np
+
+    d = np.asarray(dn, dtype=np.int64)
+    return (d * num + den // 2) // den
+
+
+def kept_mask(rects: Sequence[Mapping[str, int]], rows: int, cols: int):
+    """``[rows, cols]`` bool: the pixels of a product its KEPT_RECT records keep (every pixel
+    when there are none). Raises :class:`LayoutError` for an empty rectangle or one that
+    leaves the product."""
+    import numpy as np
+
+    if not rects:
+        return np.ones((rows, cols), dtype=bool)
+    mask = np.zeros((rows, cols), dtype=bool)
+    for r in rects:
+        r0, c0, nr, nc = r["row0"], r["col0"], r["rows"], r["cols"]
+        if nr < 1 or nc < 1 or r0 + nr > rows or c0 + nc > cols:
+            raise LayoutError(
+                f"kept rectangle {r0},{c0} +{nr}x{nc} is empty or leaves the {rows}x{cols} product"
+            )
+        mask[r0 : r0 + nr, c0 : c0 + nc] = True
+    return mask
 
 
 def crc16(data: bytes | bytearray | memoryview, init: int = CRC16_INIT) -> int:
@@ -729,9 +825,14 @@ def render_spec() -> str:
         "",
         "## Product body",
         "",
-        "After the product header come the band streams, band after band (band-sequential),",
-        "`band_bytes[b]` bytes each. A band is `rows` x `cols` samples in row-major order, of",
-        "`sample_bits` bits, unsigned.",
+        "After the product header come `kept_rects` `KEPT_RECT` records, then the band streams,",
+        "band after band (band-sequential), `band_bytes[b]` bytes each. A band is `rows` x",
+        "`cols` samples in row-major order, of `sample_bits` bits, unsigned - or, when",
+        "`kept_rects` > 0 (a ship crop: the central cells of its tiles widened by the crop",
+        "margin), only the samples of the pixels inside at least one rectangle, still in",
+        "row-major order: the other pixels of the product's box are not coded and read as",
+        "no-data (`nodata` in every band). The ground puts the coded samples back in place",
+        "(`triage.wire_format.kept_mask`).",
         "",
         "- `compression` 0: raw samples, 16-bit ones big-endian.",
         "- `compression` 1: each band is an independent CCSDS 121.0-B stream (adaptive Rice",
@@ -741,9 +842,9 @@ def render_spec() -> str:
         "  `imagecodecs.aec_decode(stream, bitspersample=sample_bits, blocksize=aec_block_size,",
         "  rsi=aec_rsi, flags=AEC_DATA_PREPROCESS, out=buffer)` (see",
         "  `triage.wire_format.aec_decode_flags`). The stream holds whole blocks: give the",
-        "  decoder a buffer of `ceil(rows * cols / aec_block_size) * aec_block_size` samples",
-        "  (without `out=`, imagecodecs guesses the size and can fail on highly compressible",
-        "  streams), then drop the samples past `rows * cols`.",
+        "  decoder a buffer of `ceil(n / aec_block_size) * aec_block_size` samples, n the",
+        "  band's coded samples (without `out=`, imagecodecs guesses the size and can fail on",
+        "  highly compressible streams), then drop the samples past n.",
         "",
         "Pixel (r, c) of a product covers frame rows `region_row0 + r * pixel_step` to",
         "`+ pixel_extent` (and likewise for columns). With the frame's `geotransform`",

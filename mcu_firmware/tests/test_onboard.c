@@ -183,7 +183,7 @@ TT_TEST(onboard_store_fills_and_stays_consistent)
     tri_frame_report_t rep;
     uint32_t k;
     uint32_t dropped = 0;
-    TT_CHECK_EQ(setup(&ob, tri_store_overhead_bytes() + 60000u), TRI_OK);
+    TT_CHECK_EQ(setup(&ob, tri_store_overhead_bytes() + 30000u), TRI_OK);
     for (k = 0; k < 12u; k++) {
         TT_CHECK_EQ(run(&ob, 200u + k, 96, 128, TRI_CFG_BANDS, 2, &rep), TRI_OK);
         dropped += rep.products_dropped;

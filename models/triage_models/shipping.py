@@ -88,13 +88,18 @@ def shipped_train_config(shipped: Path | None = None) -> TrainConfig:
 
 POLICY_ABOUT = (
     "Decision policy chosen from the leave-ports-out outputs of the int8 model by "
-    "triage_models.evaluate.choose_policy (see models/MODEL_CARD.md): the crop threshold is the "
-    "largest ship probability (at most 0.5) that still crops 99 % of the ships; sea and cloud "
-    "are discarded from the lowest probability on the grid whose discard set holds at most "
-    "0.25 % ship tiles and loses no ship."
+    "triage_models.evaluate.choose_policy (see models/MODEL_CARD.md): the crop threshold and "
+    "margin are the pair (threshold at most 0.5) that keeps the fewest full-resolution pixels "
+    "while delivering CROP_TARGET_RECALL of the ships on the second-opinion outputs; the "
+    "second-opinion threshold is the highest that loses none of those ships; sea and cloud are "
+    "discarded from the lowest probability on the grid whose discard set holds at most 0.25 % "
+    "ship tiles and loses no ship."
 )
 DECISION_ORDER = [
-    "1. ship output p_ship >= ship_crop_min_prob: crop at full resolution (whatever the top class)",
+    "0. ship output p_ship >= second_opinion_min_prob: classify the tile again turned by 90, "
+    "180 and 270 degrees; every output becomes the floor of the mean of the four (int8)",
+    "1. ship output p_ship >= ship_crop_min_prob: crop at full resolution (whatever the top "
+    "class); the crop keeps the tile's central stride_px cell widened by crop_margin_px",
     "2. else top class c has discard_min_prob[c] set and p_top >= it: discard (counted)",
     "3. else top class land: land_policy (drop or low-resolution product)",
     "4. else: keep as a low-resolution product",

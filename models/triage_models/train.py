@@ -7,11 +7,21 @@ so the network trains on exactly what the firmware computes.
 Sampling per batch (fractions in :class:`TrainConfig`):
 
 - ship: a labelled box of a training port, with the tile placed at random so
-  that the box centre lies anywhere inside it (sub-tile shifts; edge cases
-  included on purpose, since the tile grid cuts ships at its borders);
+  that the box centre lies in the tile's central part, at least
+  ``ship_inner_px`` from every border (sub-tile shifts). Tiles overlap by
+  half: every point of a frame lies 8 px or more inside one of them, in its
+  central cell, and the on-board crop of a ship tile is that cell - so the
+  network learns "a ship centred here", not "a ship somewhere";
+- border: a ship box with the tile placed so that the centre lies within
+  ``border_px`` of the tile's edge (the neighbouring tile's business), labelled
+  land (not ship, and never discarded as sea);
 - sea, land: grid tiles of the training frames with those labels, half of the
   land from coast tiles (10-90 % water: quays, piers, breakwaters), where ships
   are easily confused with structures;
+- hard: from ``mine_start`` on, every ``mine_every`` epochs, the sea and land
+  grid tiles of the training ports that the model being trained scores highest
+  as ship (``hard_top`` of them) are drawn with their own labels: quays, roofs,
+  breakwaters, the false alarms that cost downlink bytes;
 - cloud: grid tiles of the cloud images (real cloud masks), and composites of
   real cloud patches (their pixels and masks) over sea and land tiles of the
   training ports, labelled cloud when at least half is covered.
@@ -35,21 +45,28 @@ from triage_models.tile_spec import preprocess_tiles, tile_spec
 
 # Bump when sampling, augmentation, architecture or conversion code changes what a given
 # TrainConfig produces: it is part of the cache key of the leave-ports-out folds.
-TRAIN_CODE_VERSION = "train-v1"
+TRAIN_CODE_VERSION = "train-v2"
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 1
     epochs: int = 40
-    samples_per_epoch: int = 16384
+    samples_per_epoch: int = 22016
     batch_size: int = 128
     learning_rate: float = 3e-3
     label_smoothing: float = 0.02
-    frac_ship: float = 0.3
-    frac_sea: float = 0.25
-    frac_land: float = 0.25
-    frac_cloud: float = 0.2
+    frac_ship: float = 0.22
+    frac_sea: float = 0.19
+    frac_land: float = 0.19
+    frac_cloud: float = 0.15
+    frac_hard: float = 0.18
+    frac_border: float = 0.07
+    ship_inner_px: int = 6
+    border_px: int = 3
+    mine_start: int = 6
+    mine_every: int = 4
+    hard_top: int = 3000
     cloud_composite_share: float = 0.5
     coast_share: float = 0.5
     haze_prob: float = 0.3
@@ -62,7 +79,13 @@ class TrainConfig(BaseModel):
 
 
 SMOKE_CONFIG = TrainConfig(
-    epochs=1, samples_per_epoch=256, batch_size=64, representative_samples=16
+    epochs=2,
+    samples_per_epoch=256,
+    batch_size=64,
+    representative_samples=16,
+    mine_start=1,
+    mine_every=1,
+    hard_top=32,
 )
 
 
@@ -108,22 +131,69 @@ class Sampler:
         if len(self.ships) == 0:
             raise ValueError("no ship boxes in the training frames")
         self.cls = {c: spec.class_id(c) for c in spec.classes}
+        # candidates for hard negatives: sea and land grid tiles of the training ports
+        self.negatives = np.flatnonzero(
+            allowed
+            & is_port_tile
+            & ((lab == spec.class_id("sea")) | (lab == spec.class_id("land")))
+        )
+        self.hard = np.zeros(0, np.int64)
 
     def _crop(self, frame: int, y: int, x: int) -> np.ndarray:
         t = self.t
         return self.ds.frames[frame][y : y + t, x : x + t]
 
     def _ship_tiles(self, n: int) -> np.ndarray:
-        t, rng = self.t, self.rng
+        """Tiles with a ship's box centre at least ``ship_inner_px`` inside every border
+        (clamped where the frame ends first)."""
+        t, rng, inner = self.t, self.rng, self.cfg.ship_inner_px
         out = np.empty((n, t, t, self.ds.frames[0].shape[2]), np.uint16)
         for i, b in enumerate(self.ships[rng.integers(0, len(self.ships), n)]):
             f = int(b[0])
             h, w = self.ds.frames[f].shape[:2]
             cx, cy = b[1] + b[3] / 2, b[2] + b[4] / 2
-            x0 = int(np.clip(np.floor(cx) - rng.integers(0, t), 0, w - t))
-            y0 = int(np.clip(np.floor(cy) - rng.integers(0, t), 0, h - t))
+            x0 = int(np.clip(np.floor(cx) - rng.integers(inner, t - inner), 0, w - t))
+            y0 = int(np.clip(np.floor(cy) - rng.integers(inner, t - inner), 0, h - t))
             out[i] = self._crop(f, y0, x0)
         return out
+
+    def _border_tiles(self, n: int) -> np.ndarray:
+        """Tiles with a ship's box centre within ``border_px`` of their edge and no box
+        centre further than 4 px inside (the ship belongs to a neighbouring tile)."""
+        t, rng, bd = self.t, self.rng, self.cfg.border_px
+        out = np.empty((n, t, t, self.ds.frames[0].shape[2]), np.uint16)
+        k = tries = 0
+        while k < n:
+            tries += 1
+            if tries > 1000 * (n + 1):
+                raise ValueError("no ship box can be placed at a tile's border in these frames")
+            b = self.ships[rng.integers(0, len(self.ships))]
+            f = int(b[0])
+            h, w = self.ds.frames[f].shape[:2]
+            ox, oy = int(rng.integers(0, t)), int(rng.integers(0, t))
+            if bd <= ox < t - bd and bd <= oy < t - bd:
+                continue
+            x0 = int(np.floor(b[1] + b[3] / 2)) - ox
+            y0 = int(np.floor(b[2] + b[4] / 2)) - oy
+            if x0 < 0 or y0 < 0 or x0 > w - t or y0 > h - t:
+                continue
+            boxes = self.ds.boxes[self.ds.boxes[:, 0] == f]
+            cx = boxes[:, 1] + boxes[:, 3] / 2 - x0
+            cy = boxes[:, 2] + boxes[:, 4] / 2 - y0
+            if np.any((cx >= 4) & (cx < t - 4) & (cy >= 4) & (cy < t - 4)):
+                continue
+            out[k] = self._crop(f, y0, x0)
+            k += 1
+        return out
+
+    def mine(self, model) -> None:
+        """Rank the sea and land tiles of the training ports by the model's ship output and
+        keep the ``hard_top`` highest as the hard negatives."""
+        if not len(self.negatives):
+            return
+        p = float_predict(model, preprocess_tiles(self.ds.tiles(self.negatives)))
+        order = np.argsort(-p[:, self.cls["ship"]], kind="stable")[: self.cfg.hard_top]
+        self.hard = self.negatives[order]
 
     def _grid(self, idx: np.ndarray) -> np.ndarray:
         return self.ds.tiles(idx)
@@ -182,10 +252,19 @@ class Sampler:
         n_sea = round(n * cfg.frac_sea)
         n_cloud = round(n * cfg.frac_cloud) if len(self.idx["cloud"]) else 0
         n_comp = round(n_cloud * cfg.cloud_composite_share) if len(self.cloud_patches) else 0
-        n_land = n - n_ship - n_sea - n_cloud
+        n_hard = round(n * cfg.frac_hard) if len(self.hard) else 0
+        n_border = round(n * cfg.frac_border)
+        n_land = n - n_ship - n_sea - n_cloud - n_hard - n_border
         parts, labels, weights = [], [], []
         parts.append(self._ship_tiles(n_ship))
         labels.append(np.full(n_ship, self.cls["ship"]))
+        if n_border:
+            parts.append(self._border_tiles(n_border))
+            labels.append(np.full(n_border, self.cls["land"]))
+        if n_hard:
+            idx = self.hard[rng.integers(0, len(self.hard), n_hard)]
+            parts.append(self._grid(idx))
+            labels.append(self.ds.tile_label[idx].astype(np.int64))
         n_coast = round(n_land * cfg.coast_share) if len(self.coast) else 0
         for c, m, pool in (
             ("sea", n_sea, self.idx["sea"]),
@@ -252,6 +331,8 @@ def train(
         weighted_metrics=["accuracy"],
     )
     for epoch in range(cfg.epochs):
+        if epoch >= cfg.mine_start and (epoch - cfg.mine_start) % cfg.mine_every == 0:
+            sampler.mine(model)
         raw, y, w = sampler.batch(cfg.samples_per_epoch)
         x = to_float_input(preprocess_tiles(raw))
         hist = model.fit(

@@ -111,14 +111,19 @@ def make_product(
     rsi: int = 64,
     preprocess: bool = True,
     nodata: int = 0,
+    dn_scale: tuple[int, int] = (0, 0),
 ) -> bytes:
-    """A whole product: PRODUCT_HEADER then band streams; ``pixels`` is [bands, rows, cols]."""
+    """A whole product: PRODUCT_HEADER then band streams; ``pixels`` is [bands, rows, cols].
+    With ``dn_scale`` (num, den) the streams code d = round(v * den / num) of every sample."""
     pixels = np.asarray(pixels)
     bands, rows, cols = pixels.shape
     bits = 16 if pixels.dtype == np.uint16 else 8
+    num, den = dn_scale
+    coded = pixels if not den else (pixels.astype(np.int64) * den + num // 2) // num
+    coded = coded.astype(pixels.dtype)
     streams = []
     for b in range(bands):
-        band = np.ascontiguousarray(pixels[b])
+        band = np.ascontiguousarray(coded[b])
         if compression == wf.COMPRESSION_CCSDS121:
             streams.append(
                 imagecodecs.aec_encode(
@@ -160,6 +165,8 @@ def make_product(
             "frame_cols": frame_shape[1],
             "crs_epsg": crs_epsg,
             "geotransform": tuple(geotransform),
+            "dn_num": num,
+            "dn_den": den,
             "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
         }
     )

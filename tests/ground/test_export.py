@@ -171,3 +171,53 @@ def test_frame_without_quicklook_has_nodata_around_crops(tmp_path):
         mosaic[:, r0 : r0 + nr, c0 : c0 + nc], frame[:, r0 : r0 + nr, c0 : c0 + nc]
     )
     assert (mosaic[:, :r0] == 0).all()
+
+
+def test_masked_crop_pixels_are_transparent_in_the_mosaic(tmp_path):
+    """A ship crop whose pixels outside its kept cells hold no-data (0 in every band), as the
+    firmware cuts them: the mosaic shows the quicklook under them, the crop elsewhere; the
+    crop's GeoTIFF keeps the no-data pixels (declared as its nodata value)."""
+    frame = synthetic_frame(SEED + 2)
+    rows, cols = frame.shape[1:]
+    r0, c0, nr, nc = 8, 16, 40, 48
+    kept = np.zeros((nr, nc), bool)
+    kept[0:16, 0:16] = True  # two cells, one diagonal from the other
+    kept[16:32, 16:40] = True
+    crop = np.where(kept[None], frame[:, r0 : r0 + nr, c0 : c0 + nc], 0).astype(np.uint16)
+    geo = {"frame_shape": (rows, cols), "crs_epsg": EPSG, "geotransform": SOURCE_TRANSFORM}
+    products = [
+        make_product(
+            frame[:, ::4, ::4],
+            product_type="QUICKLOOK",
+            frame_id=5,
+            product_id=0,
+            region=(0, 0, rows, cols),
+            pixel_step=4,
+            **geo,
+        ),
+        make_product(
+            crop,
+            product_type="SHIP_CROP",
+            frame_id=5,
+            product_id=1,
+            region=(r0, c0, nr, nc),
+            class_id=2,
+            confidence=200,
+            **geo,
+        ),
+    ]
+    db = tmp_path / "c.sqlite"
+    ingest_bytes(db, b"".join(stream_of(products)))
+    report = export_products(db, tmp_path / "out", attribution="")
+    with rasterio.open(report.frames[0].mosaic_tif) as m:
+        mosaic = m.read()
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    want = frame[:, (rr // 4) * 4, (cc // 4) * 4]  # the quicklook, upsampled
+    full = np.zeros((rows, cols), bool)
+    full[r0 : r0 + nr, c0 : c0 + nc] = kept
+    want[:, full] = frame[:, full]
+    np.testing.assert_array_equal(mosaic, want)
+    (path,) = report.crops
+    with rasterio.open(path) as ds:
+        assert ds.nodata == 0
+        np.testing.assert_array_equal(ds.read(), crop)

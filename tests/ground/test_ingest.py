@@ -300,6 +300,79 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
             cat.load_product(9, 1)
 
 
+def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path):
+    """Products coding instrument numbers (dn scale 65535/10000, as the firmware
+    codes sen2ships frames) come back as the frame's samples; a header whose
+    scale is not 1 <= den <= num, or that restores samples past 16 bits, makes
+    the product invalid with a reason, and nothing is written for it."""
+    d = np.random.default_rng(SEED).integers(0, 10001, (4, 20, 24))
+    pixels = ((d * 65535 + 5000) // 10000).astype(np.uint16)  # on the lattice
+    kw = dict(product_type="SHIP_CROP", frame_id=9, region=(0, 0, 20, 24), frame_shape=(96, 128))
+    good = make_product(pixels, product_id=1, dn_scale=(65535, 10000), **kw)
+    plain = make_product(pixels, product_id=4, **kw)
+    assert len(good) < len(plain)
+    swapped = make_product(pixels, product_id=2, dn_scale=(10000, 65535), **kw)
+    # d up to 65535 with a scale of 2: samples up to 131070 do not fit 16 bits
+    big = make_product(
+        np.full((1, 4, 4), 65535, np.uint16), product_id=3, **{**kw, "region": (0, 0, 4, 4)}
+    )
+    h = wf.PRODUCT_HEADER.unpack(big)
+    h["dn_num"], h["dn_den"] = 2, 1
+    big = wf.PRODUCT_HEADER.pack(h) + big[wf.PRODUCT_HEADER.size :]
+    db = tmp_path / "c.sqlite"
+    pkts: list[bytes] = []
+    for p in (good, swapped, big, plain):
+        pkts += packets_of(p, len(pkts))
+    st = ingest_bytes(db, b"".join(pkts))
+    assert st.products_invalid == 2
+    with Catalogue.open(db) as cat:
+        rows = {r["product_id"]: r for r in cat.product_rows()}
+        assert rows[1]["status"] == rows[4]["status"] == "complete"
+        assert np.array_equal(cat.load_product(9, 1).pixels, pixels)
+        assert np.array_equal(cat.load_product(9, 4).pixels, pixels)
+        assert "dn scale" in rows[2]["reason"] and "dn scale" in rows[3]["reason"]
+        with pytest.raises(CatalogueError, match="invalid"):
+            cat.load_product(9, 2)
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_frame_nodata_comes_from_pixels_not_the_class_map(tmp_path, together):
+    """A class map's no-data value (255: no class) is not the frame's: when it
+    completes before any pixel product, in the same ingest or an earlier one,
+    the frame takes the pixel product's no-data value."""
+    kw = dict(frame_id=9, frame_shape=(96, 128))
+    cmap = make_product(
+        np.full((2, 6, 8), 3, np.uint8),
+        product_type="CLASS_MAP",
+        product_id=1,
+        region=(0, 0, 96, 128),
+        pixel_step=16,
+        pixel_extent=32,
+        nodata=255,
+        **kw,
+    )
+    crop = make_product(
+        np.full((4, 8, 8), 700, np.uint16),
+        product_type="SHIP_CROP",
+        product_id=2,
+        region=(16, 16, 8, 8),
+        nodata=0,
+        **kw,
+    )
+    db = tmp_path / "c.sqlite"
+    first = packets_of(cmap)
+    second = packets_of(crop)
+    if together:
+        ingest_bytes(db, b"".join(first + second))
+    else:
+        ingest_bytes(db, b"".join(first))
+        with Catalogue.open(db) as cat:
+            assert cat.frame(9)["nodata"] == 255  # only the class map so far
+        ingest_bytes(db, b"".join(second))
+    with Catalogue.open(db) as cat:
+        assert cat.frame(9)["nodata"] == 0
+
+
 def test_catalogue_errors_are_clear(tmp_path):
     with pytest.raises(CatalogueError, match="does not exist"):
         Catalogue.open(tmp_path / "none.sqlite")

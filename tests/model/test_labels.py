@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from triage_models.crops import best_score_map, cell_bounds, widened_cells
 from triage_models.dataset import (
     IGNORE,
     box_stats,
@@ -12,7 +13,7 @@ from triage_models.dataset import (
     port_cloud_pixels,
 )
 from triage_models.evaluate import baseline_outputs, choose_policy, policy_metrics
-from triage_models.policy import ACTIONS, Policy, decide
+from triage_models.policy import ACTIONS, Policy, decide, second_opinion, turn
 from triage_models.tile_spec import tile_spec
 
 CLOUD, SEA, SHIP, LAND = 0, 1, 2, 3
@@ -126,12 +127,45 @@ def test_choose_policy_protects_every_ship(synthetic_ds):
     q[:, SEA] = 127
     q[holds, SHIP] = -30  # p_ship = 98/256 on every ship tile
     q[holds, SEA] = 0
-    pol = choose_policy(ds, idx, q)
+    turned = np.stack([q, q, q])  # the turned tiles score the same
+    pol = choose_policy(ds, idx, q, turned)
     # The crop threshold must keep every ship: p <= 98/256, and not above 0.5.
     assert pol.ship_crop_min_prob <= 98 / 256
-    m = policy_metrics(ds, idx, q, pol)
+    m = policy_metrics(ds, idx, second_opinion(q, turned, pol), pol)
     assert m["ship_recall"] == 1.0
     assert m["discard_ship_rate"] == 0.0
+    # every tile holding a centre scores the same: the centre's own cell is enough (margin 0)
+    assert pol.crop_margin_px == 0
+    assert m["crop_pixels"] < m["pixels"]
+
+
+def test_second_opinion_hand_case():
+    pol = _policy(0.5, 0.9).model_copy(update={"second_opinion_min_prob": 0.25})  # q >= -64
+    q1 = np.array([[0, 0, -64, 0], [0, 0, -65, 0], [-128, 127, 127, -128]], np.int8)
+    q90 = np.array([[1, -3, 127, 5], [100, 100, 100, 100], [-128, 126, 0, -127]], np.int8)
+    q180 = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [-128, 127, 1, -128]], np.int8)
+    q270 = np.array([[2, -1, 0, 0], [0, 0, 0, 0], [-128, 127, 0, -128]], np.int8)
+    out = second_opinion(q1, np.stack([q90, q180, q270]), pol)
+    # candidates (ship >= -64): floor of the means of four; the second row keeps its own
+    # (0+1+0+2)/4 = 0.75 -> 0; (0-3+0-1)/4 = -1; (-64+127+0+0)/4 = 15.75 -> 15; 5/4 -> 1;
+    # (127+126+127+127)/4 = 126.75 -> 126; (127+0+1+0)/4 = 32; (-128-127-128-128)/4 -> -128
+    assert out.tolist() == [[0, -1, 15, 1], [0, 0, -65, 0], [-128, 126, 32, -128]]
+    x = np.arange(2 * 2 * 2).reshape(1, 2, 2, 2)  # pixels (r, c): [2 (2r + c), 2 (2r + c) + 1]
+    # a quarter turn counterclockwise: the top-left pixel is the old top-right one
+    assert turn(x, 1)[0, 0, 0].tolist() == [2, 3]
+    assert turn(x, 2)[0, 0, 0].tolist() == [6, 7]
+    assert turn(x, 3)[0, 0, 0].tolist() == [4, 5]
+
+
+def test_crop_cells_cover_the_frame_once():
+    # 100 px: tile origins 0, 16, 32, 48, 64 and the flush 68 (tile 32, stride 16)
+    lo, hi = cell_bounds([0, 16, 32, 48, 64, 68], 100)
+    assert lo.tolist() == [0, 24, 40, 56, 72, 76]
+    assert hi.tolist() == [24, 40, 56, 72, 88, 100]
+    cells = widened_cells(np.array([[0, 68], [16, 16]]), (100, 100), 4)
+    assert cells.tolist() == [[0, 28, 72, 100], [20, 44, 20, 44]]
+    m = best_score_map(np.array([[0, 0], [16, 16]]), (64, 64), np.array([5, 9]), 0)
+    assert m[0, 0] == 5 and m[23, 23] == 5 and m[24, 24] == 9 and m[40, 40] == -129
 
 
 def test_baseline_rule():

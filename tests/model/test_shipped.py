@@ -10,7 +10,7 @@ from triage_models import paths
 from triage_models.arch import ArchConfig
 from triage_models.dataset import load_or_build
 from triage_models.evaluate import policy_metrics
-from triage_models.policy import load_policy
+from triage_models.policy import load_policy, second_opinion, turned_outputs
 from triage_models.quantize import (
     ALLOWED_OPS,
     litert_predict,
@@ -64,7 +64,8 @@ def test_input_output_quantization_read_independently(tflite):
 
 
 def _expected_macs(arch: ArchConfig) -> int:
-    # Hand count: 3x3 stem conv, then per block a 3x3 depthwise and a 1x1 conv, then the dense.
+    # Hand count: 3x3 stem conv, then per block a 3x3 depthwise and a 1x1 conv, then the
+    # centre head (a 3x3 depthwise without padding: side - 2 squared outputs), then the dense.
     spec = tile_spec()
     side = spec.thumb_px // arch.stem_stride
     ch = arch.stem_channels
@@ -73,6 +74,8 @@ def _expected_macs(arch: ArchConfig) -> int:
         side //= stride
         macs += side * side * ch * 9 + side * side * ch * out_ch
         ch = out_ch
+    if arch.centre_head:
+        macs += (side - 2) * (side - 2) * ch * 9
     return macs + ch * spec.n_classes
 
 
@@ -90,8 +93,11 @@ def test_records_match_the_shipped_model(tflite, training):
     assert result["model_tflite_bytes"] == len(tflite)
     policy = load_policy()
     assert not policy.provisional
-    assert policy.ship_crop_min_prob == result["shipped_policy"]["ship_crop_min_prob"]
-    assert policy.discard_min_prob == result["shipped_policy"]["discard_min_prob"]
+    sp = result["shipped_policy"]
+    assert policy.ship_crop_min_prob == sp["ship_crop_min_prob"]
+    assert policy.discard_min_prob == sp["discard_min_prob"]
+    assert policy.crop_margin_px == sp["crop_margin_px"]
+    assert policy.second_opinion_min_prob == sp["second_opinion_min_prob"]
 
 
 def test_tflm_matches_litert_on_random_inputs(tflite):
@@ -110,8 +116,11 @@ def test_shipped_chain_on_a_real_port(tflite, data_dir):
     ds, _ = load_or_build(data_dir)
     f = ds.frame_index("casablanca")
     idx = np.flatnonzero(ds.tile_frame == f)
-    q = tflm_predict(tflite, preprocess_tiles(ds.tiles(idx)))
-    m = policy_metrics(ds, idx, q, load_policy())
+    x = preprocess_tiles(ds.tiles(idx))
+    policy = load_policy()
+    turned = turned_outputs(lambda v: tflm_predict(tflite, v), x)
+    q = second_opinion(tflm_predict(tflite, x), turned, policy)
+    m = policy_metrics(ds, idx, q, policy)
     assert m["ships"] == 15
     assert m["ship_recall"] >= 0.9
     assert m["discard_fraction"] > 0.1

@@ -130,6 +130,47 @@ def region_box(cells, frame_shape) -> tuple[int, int, int, int]:
     return r0, c0, r1 - r0, c1 - c0
 
 
+def tile_cell(index: int, size: int) -> tuple[int, int]:
+    """The central cell [lo, hi) of tile ``index`` along an axis (the stride in the middle of
+    the tile, stretched to the frame's edge for the first and the last tile)."""
+    spec = ts.tile_spec()
+    origins = ts.tile_origins(size, spec)
+    inset = (spec.tile_px - spec.stride_px) // 2
+    lo = 0 if index == 0 else origins[index] + inset
+    hi = size if index == len(origins) - 1 else origins[index] + inset + spec.stride_px
+    return lo, hi
+
+
+def crop_pieces(cells, frame_shape, margin: int, cap: int):
+    """The ship crops of a region (its tiles ``cells``), drawn pixel by pixel: the kept mask
+    is the union of the tiles' cells widened by ``margin``; the region's tile box is cut into
+    ``cap``-square pieces from its corner, each shrunk to its kept pixels (empty ones
+    skipped). Returns [(row0, col0, row1, col1, kept mask of the piece, its tiles)]."""
+    rows, cols = frame_shape[:2]
+    masks = {}
+    for a, b in cells:
+        m = np.zeros((rows, cols), bool)
+        r0, r1 = tile_cell(a, rows)
+        c0, c1 = tile_cell(b, cols)
+        m[max(0, r0 - margin) : r1 + margin, max(0, c0 - margin) : c1 + margin] = True
+        masks[(a, b)] = m
+    kept = np.logical_or.reduce(list(masks.values()))
+    br0, bc0, bh, bw = region_box(cells, frame_shape)
+    out = []
+    for pr in range(br0, br0 + bh, cap):
+        for pc in range(bc0, bc0 + bw, cap):
+            pr1, pc1 = min(pr + cap, br0 + bh), min(pc + cap, bc0 + bw)
+            sub = kept[pr:pr1, pc:pc1]
+            if not sub.any():
+                continue
+            rr, cc = np.nonzero(sub)
+            r0, r1 = pr + rr.min(), pr + rr.max() + 1
+            c0, c1 = pc + cc.min(), pc + cc.max() + 1
+            tiles = [t for t, m in masks.items() if m[pr:pr1, pc:pc1].any()]
+            out.append((r0, c0, r1, c1, kept[r0:r1, c0:c1], tiles))
+    return out
+
+
 def block_mean(frame: np.ndarray, r0, c0, rows, cols, f, nodata) -> np.ndarray:
     """[bands, rows//f, cols//f] means of valid samples (rounded half up), nodata if none."""
     sub = frame[r0 : r0 + (rows // f) * f, c0 : c0 + (cols // f) * f].astype(np.int64)

@@ -129,6 +129,10 @@ def test_corrupt_metadata(lib):
         b = bytearray(good)
         b[off] = val
         _refused(ob, f, recrc(b), FORMAT, "meta_format_errors")
+    for num, den in ((10000, 65535), (0, 5), (7, 0)):  # dn scales outside 1 <= den <= num
+        b = bytearray(good)
+        b[80:84] = num.to_bytes(2, "big") + den.to_bytes(2, "big")
+        _refused(ob, f, recrc(b), FORMAT, "meta_format_errors")
     assert ob.process_frame(f, good).ok
 
 
@@ -143,12 +147,14 @@ def test_full_store_drops_and_evicts_counted(lib):
     """Land frames fill the store; ship frames then evict land (lower
     priority) first; once only ships and their frame products remain, new
     ships of equal confidence are dropped, older ones kept."""
-    ob = Onboard(300_000, classifier="rule")
+    ob = Onboard(160_000, classifier="rule", land_policy="lowres")  # data area about 90 KB
+    evicted = dropped = 0
     for k in range(4):
         f = synthetic_frame(256, 256, seed=30 + k, land=(0, 0, 256, 256))
         rep = ob.process_frame(f, FrameMeta.for_frame(f, 200 + k))
         assert rep.ok and rep["land_regions"] == 1
-    evicted = dropped = 0
+        evicted += rep["products_evicted"]
+        dropped += rep["products_dropped"]
     kept_ships = []
     for k in range(6):
         f = synthetic_frame(128, 160, seed=10 + k, ships=[(30, 40), (90, 120)])
@@ -183,3 +189,22 @@ def test_python_side_misuse_is_a_clear_error(lib):
         ob.downlink(-1)
     with pytest.raises(OnboardInputError):
         Onboard(classifier="magic")
+
+
+def test_land_policy_drop_or_lowres(lib):
+    """The land policy decides what an undiscarded land tile becomes: a
+    low-resolution LAND product, or nothing (counted as a discarded land tile)."""
+    from triage.onboard import OnboardInputError
+
+    f = synthetic_frame(128, 128, seed=31, land=(0, 0, 128, 128))
+    low = Onboard(1 << 20, classifier="rule", land_policy="lowres")
+    drop = Onboard(1 << 20, classifier="rule", land_policy="drop")
+    r_low = low.process_frame(f, FrameMeta.for_frame(f, 1))
+    r_drop = drop.process_frame(f, FrameMeta.for_frame(f, 1))
+    assert r_low.ok and r_drop.ok
+    assert r_low["land_regions"] == 1 and r_drop["land_regions"] == 0
+    assert r_low["tiles_land"] == r_drop["tiles_land"] > 0
+    assert r_drop["discarded_land"] == r_low["discarded_land"] + r_low["tiles_lowres"]
+    assert r_drop["tiles_lowres"] == 0
+    with pytest.raises(OnboardInputError):
+        Onboard(classifier="rule", land_policy="keep")

@@ -18,7 +18,7 @@ SHIP, QL, CM, LAND, SUMMARY = 1, 2, 3, 4, 5
 @pytest.fixture
 def loaded(lib):
     """Two frames: ships, land, frame products."""
-    ob = Onboard(4 << 20, classifier="rule")
+    ob = Onboard(4 << 20, classifier="rule", land_policy="lowres")
     for k, fid in enumerate((7, 8)):
         f = synthetic_frame(
             160, 224, seed=40 + k, ships=[(20, 30), (100, 150 + 10 * k)], land=(120, 0, 160, 80)

@@ -1,7 +1,8 @@
 """Classification with the shipped model through the engine, inside the
 application, against TensorFlow Lite Micro (the `tflite-micro` package) on
 the reference preprocessing: every tile's class, confidence and decision on
-real Sentinel-2 frames."""
+real Sentinel-2 frames, the policy's second opinion (the tile turned by 90,
+180 and 270 degrees, outputs averaged) included."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 from triage_models import tile_spec as ts
-from triage_models.policy import ACTIONS, decide, load_policy
+from triage_models.policy import ACTIONS, decide, load_policy, second_opinion, turned_outputs
 
 from triage import paths
 from triage.engine.oracle import tflm_run
@@ -46,12 +47,22 @@ def test_grid_matches_tflm(tflite, data_dir, port, r0, c0):
     assert rep.ok, rep.status_name
     _, tiles = ts.frame_tiles(frame, spec)
     s = spec.thumb_px
-    q = tflm_run(tflite, ts.preprocess_tiles(tiles), (1, s, s, spec.n_bands))
+    x = ts.preprocess_tiles(tiles)
+    q = tflm_run(tflite, x, (1, s, s, spec.n_bands))
     assert q.shape == (len(tiles), spec.n_classes)
+    policy = load_policy()
+    cand = q[:, spec.class_id("ship")].astype(int) >= policy.second_opinion_min_q
+    assert rep["tiles_second_opinion"] == int(cand.sum())
+    if cand.any():
+        turned = np.zeros((3, *q.shape), np.int8)
+        turned[:, cand] = turned_outputs(
+            lambda v: tflm_run(tflite, v, (1, s, s, spec.n_bands)), x[cand]
+        )
+        q = second_opinion(q, turned, policy)
     top = np.argmax(q, axis=1)
     want_cls = top.reshape(rep.classes.shape)
     want_conf = (q[np.arange(len(q)), top].astype(int) + 128).reshape(rep.classes.shape)
-    acts = decide(q, load_policy(), spec)
+    acts = decide(q, policy, spec)
     want_act = np.array([APP_ACTION[ACTIONS[a]] for a in acts]).reshape(rep.classes.shape)
     assert np.array_equal(rep.classes, want_cls)
     assert np.array_equal(rep.confidences, want_conf)

@@ -8,7 +8,10 @@ through libaec.
 
 Scenes (seed 20240123): sea with ships (one alone, two merging across
 overlapping tiles, one at a corner), a land block, a cloud block, a no-data
-collar; frame sizes that are not multiples of the tile or the stride.
+collar, a row of ships whose region is wider than the largest crop; frame
+sizes that are not multiples of the tile or the stride. Ship crops are checked
+pixel by pixel against a mask drawn independently (tests/onboard/helpers.py
+crop_pieces): frame pixels where kept, no-data elsewhere.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from triage_models.policy import load_policy
 
 from triage import wire_format as wf
 from triage.onboard import FrameMeta, Onboard, config
-from triage.onboard.products import decode_stream, parse_packets
+from triage.onboard.products import aec_decode_band, decode_stream, parse_packets
 
 from .helpers import (
     CROP,
     LOWRES,
     block_mean,
+    crop_pieces,
     expected_grid,
     label_regions,
     region_box,
@@ -45,6 +49,8 @@ SCENES = {
         nodata=(0, 0, 203, 20),
     ),
     "open_sea": dict(rows=64, cols=97, ships=[(10, 10)]),
+    # a quay of ships: one region wider than the largest crop, cut into pieces
+    "harbour": dict(rows=150, cols=333, ships=[(40 + (c % 3) * 9, c) for c in range(12, 320, 11)]),
     "no_ship": dict(rows=96, cols=96, land=(40, 40, 96, 96)),
     # 8-bit samples, brought to the canonical scale by Q8 gains of ~256
     "u8_gains": dict(rows=130, cols=100, ships=[(50, 50)], land=(0, 0, 40, 100), u8=True),
@@ -106,9 +112,12 @@ def test_products_match_frame(lib, name):
     cls, conf, act = expected_grid(frame, 0, load_policy(), gains)
     ships = label_regions(act == CROP)
     lows = label_regions(act == LOWRES)
+    m, cap = cfg["context_margin_px"], cfg["crop_max_px"]
+    pieces = [pc for cells in ships for pc in crop_pieces(cells, frame.shape, m, cap)]
     assert rep["ship_regions"] == len(ships)
+    assert rep["ship_crops"] == len(pieces)
     assert rep["land_regions"] == len(lows)
-    n_products = 2 + len(ships) + len(lows) + 1
+    n_products = 2 + len(pieces) + len(lows) + 1
     assert sorted(prods) == [(fid, i) for i in range(n_products)]
     for p in prods.values():
         h = p.header
@@ -128,23 +137,20 @@ def test_products_match_frame(lib, name):
     assert cm.header["pixel_step"] == cfg["stride_px"]
     assert cm.header["pixel_extent"] == cfg["tile_px"]
 
-    m = cfg["context_margin_px"]
-    for k, cells in enumerate(ships):
+    for k, (r0, c0, r1, c1, kept, tiles) in enumerate(pieces):
         p = prods[(fid, 2 + k)]
         assert p.type_name == "SHIP_CROP"
-        r0, c0, h, w = region_box(cells, frame.shape)
-        r1, c1 = min(frame.shape[0], r0 + h + m), min(frame.shape[1], c0 + w + m)
-        r0, c0 = max(0, r0 - m), max(0, c0 - m)
         hd = p.header
         assert (hd["region_row0"], hd["region_col0"]) == (r0, c0)
         assert (hd["rows"], hd["cols"], hd["pixel_step"]) == (r1 - r0, c1 - c0, 1)
         assert hd["class_id"] == 2
-        assert hd["confidence"] == max(int(conf[a, b]) for a, b in cells)
-        assert np.array_equal(p.bands, frame[r0:r1, c0:c1].transpose(2, 0, 1))
+        assert hd["confidence"] == max(int(conf[a, b]) for a, b in tiles)
+        want = np.where(kept[..., None], frame[r0:r1, c0:c1], meta.nodata)
+        assert np.array_equal(p.bands, want.transpose(2, 0, 1))
 
     lf = cfg["lowres_factor"]
     for k, cells in enumerate(lows):
-        p = prods[(fid, 2 + len(ships) + k)]
+        p = prods[(fid, 2 + len(pieces) + k)]
         assert p.type_name == "LAND"
         r0, c0, h, w = region_box(cells, frame.shape)
         assert (p.header["region_row0"], p.header["region_col0"]) == (r0, c0)
@@ -158,6 +164,8 @@ def test_products_match_frame(lib, name):
     assert s.summary["tiles_total"] == rep["tiles_total"]
     assert s.summary["tiles_nodata"] == rep["tiles_nodata"]
     assert s.summary["ship_regions"] == len(ships)
+    if name == "harbour":
+        assert len(ships) == 1 and len(pieces) > 1  # the cap cut the region
     assert s.summary["products"] == n_products
     assert list(s.summary["tiles_by_class"]) == [
         rep[f"tiles_{c}"] for c in ("cloud", "sea", "ship", "land")
@@ -204,3 +212,78 @@ def test_compression_pays_off_on_sea(lib):
     raw = crop.bands.nbytes
     assert sum(crop.header["band_bytes"]) < raw
     assert rep["bytes_added"] < frame.nbytes
+
+
+DN = (65535, 10000)  # the sen2ships lattice
+
+
+def _dn_run(frame, dn_scale):
+    meta = FrameMeta.for_frame(frame, 5, nodata=0, dn_scale=dn_scale)
+    ob = Onboard(4 << 20, classifier="rule", land_policy="lowres")
+    assert ob.process_frame(frame, meta).ok
+    return decode_stream(ob.downlink(1 << 30))
+
+
+def test_dn_scale_codes_instrument_numbers_losslessly(lib):
+    """A frame on the declared lattice: crops and full-resolution products code
+    the instrument numbers d (what libaec decodes), the ground restores the
+    frame's samples exactly; block means (quicklook, land) are not on the
+    lattice and are coded as they are. The lattice is independent arithmetic
+    here: d * 65535 / 10000 rounded half up, in numpy."""
+    raw = synthetic_frame(96, 128, seed=77, ships=[(30, 40)], land=(64, 0, 96, 128))
+    d = (raw.astype(np.int64) * DN[1]) // DN[0]
+    frame = ((d * DN[0] + DN[1] // 2) // DN[1]).astype(np.uint16)
+    plain = _dn_run(frame, (0, 0))
+    coded = _dn_run(frame, DN)
+    assert sorted(plain) == sorted(coded)
+    crops = 0
+    for key, p in coded.items():
+        if p.bands is None or p.type_name == "CLASS_MAP":
+            continue
+        q = plain[key]
+        assert np.array_equal(p.bands, q.bands), p.type_name  # same pixels on the ground
+        if p.type_name == "SHIP_CROP":
+            crops += 1
+            assert (p.header["dn_num"], p.header["dn_den"]) == DN
+            assert sum(p.header["band_bytes"]) < 0.85 * sum(q.header["band_bytes"])
+            # the stream itself holds d: decode band 0 with libaec, no restoring
+            kept = wf.kept_mask(p.rects, p.header["rows"], p.header["cols"])
+            body = p.data[wf.PRODUCT_HEADER.size + len(p.rects) * wf.KEPT_RECT.size :]
+            stream = body[: p.header["band_bytes"][0]]
+            got = aec_decode_band(stream, 1, int(kept.sum()), p.header)[0]
+            r0, c0 = p.header["region_row0"], p.header["region_col0"]
+            window = d[r0 : r0 + p.header["rows"], c0 : c0 + p.header["cols"], 0]
+            assert np.array_equal(got, window[kept])
+        else:
+            assert (p.header["dn_num"], p.header["dn_den"]) == (0, 0), p.type_name
+    assert crops >= 1
+
+
+def test_dn_scale_off_the_lattice_codes_samples(lib):
+    """One sample off the declared lattice inside a crop: that product is coded
+    as it is (dn 0/0) and still arrives exactly."""
+    raw = synthetic_frame(64, 96, seed=78, ships=[(20, 40)])
+    d = (raw.astype(np.int64) * DN[1]) // DN[0]
+    frame = ((d * DN[0] + DN[1] // 2) // DN[1]).astype(np.uint16)
+    frame[21, 42, 1] += 1  # 6.55 apart on the lattice: +1 is off it
+    prods = _dn_run(frame, DN)
+    crops = [p for p in prods.values() if p.type_name == "SHIP_CROP"]
+    assert crops
+    for p in crops:
+        r0, c0 = p.header["region_row0"], p.header["region_col0"]
+        rows, cols = p.header["rows"], p.header["cols"]
+        kept = wf.kept_mask(p.rects, rows, cols)
+        want = np.where(kept[..., None], frame[r0 : r0 + rows, c0 : c0 + cols], 0)
+        assert np.array_equal(p.bands, want.transpose(2, 0, 1))
+        holds = r0 <= 21 < r0 + rows and c0 <= 42 < c0 + cols and kept[21 - r0, 42 - c0]
+        assert (p.header["dn_num"], p.header["dn_den"]) == ((0, 0) if holds else DN)
+    assert any(p.header["dn_num"] == 0 for p in crops)
+
+
+@pytest.mark.parametrize("scale", [(10000, 65535), (5, 0), (0, 7)])
+def test_bad_dn_scale_is_refused(lib, scale):
+    from triage.onboard import OnboardInputError
+
+    f = synthetic_frame(64, 64, seed=79)
+    with pytest.raises(OnboardInputError, match="dn scale"):
+        FrameMeta.for_frame(f, 1, dn_scale=scale).pack()

@@ -61,7 +61,7 @@ def test_sequence_is_byte_identical(m4_image, lib):
         ("downlink", 1 << 24),
         ("counters",),
     ]
-    q, h = _compare(ops, classifier="rule", store_bytes=160_000)
+    q, h = _compare(ops, classifier="rule", store_bytes=100_000)  # full at frame 6
     statuses = [r.status for r in h]
     assert statuses[:6] == [0, -7, 0, -10, -5, 0]
     assert statuses[10] == -7

@@ -116,6 +116,34 @@ def test_product_sizes_hand_derived():
     assert directory_bytes(3) == 136 + 3 * 16 + 36
 
 
+def test_compressed_baseline_codes_instrument_numbers_on_the_lattice():
+    """With a dn scale the baseline codes d where the whole frame is on the
+    lattice (libaec on d, sized by hand here), and the samples otherwise."""
+    import imagecodecs
+
+    rng = np.random.default_rng(6)
+    d = 150 + rng.integers(0, 40, (48, 40, 4))
+    frame = ((d * 65535 + 5000) // 10000).astype(np.uint16)
+    want = 136 + sum(
+        len(
+            imagecodecs.aec_encode(
+                np.ascontiguousarray(d[:, :, b].astype(np.uint16)),
+                bitspersample=16,
+                blocksize=16,
+                rsi=128,
+                flags=8,
+            )
+        )
+        for b in range(4)
+    )
+    assert compressed_product_bytes(frame, dn_scale=(65535, 10000)) == want
+    assert want < compressed_product_bytes(frame)
+    frame[0, 0, 0] += 1  # off the lattice: the samples are coded
+    assert compressed_product_bytes(frame, dn_scale=(65535, 10000)) == compressed_product_bytes(
+        frame
+    )
+
+
 def test_compressed_product_decodes_with_libaec():
     rng = np.random.default_rng(5)
     frame = (1000 + rng.integers(0, 50, (64, 40, 4))).astype(np.uint16)
@@ -198,3 +226,22 @@ def test_score_hand_derived():
     assert out[1].delivered_at == t1 and out[1].latency_s == 7200.0
     assert out[2].delivered_at == t2 and out[2].latency_s == 3599.0
     assert out[3].delivered_at is None
+
+
+def test_score_masked_crops():
+    """A masked crop delivers a ship only when the pixel under its box centre is kept."""
+    frames = {1: _frame(1, "s", 0, 0, 100, 100, T0)}
+    ships = [
+        LabelledShip("s", 1, x=10, y=10, w=10, h=10),  # centre (15, 15): pixel (15, 15)
+        LabelledShip("s", 2, x=30, y=30, w=4, h=3),  # centre (31.5, 32): pixel (31, 32)
+    ]
+    kept = np.zeros((32, 32), bool)  # crop at (8, 8): ship 1 -> (7, 7), ship 2 -> (23, 24)
+    kept[7, 7] = True
+    kept[23, 23] = True  # one column left of ship 2's centre pixel
+    t1 = T0 + timedelta(hours=1)
+    out = {o.ship.label_id: o for o in score(ships, [Delivery(1, 8, 8, 32, 32, t1, kept)], frames)}
+    assert out[1].delivered_at == t1
+    assert out[2].delivered_at is None
+    kept[23, 24] = True
+    out = {o.ship.label_id: o for o in score(ships, [Delivery(1, 8, 8, 32, 32, t1, kept)], frames)}
+    assert out[2].delivered_at == t1

@@ -66,6 +66,8 @@ def test_minimal_loads_and_round_trips(tmp_path):
         (lambda d: d["orbit"]["tle"].update(line1=TLE1[:60]), "orbit.tle.line1"),
         (lambda d: d.update(surprise=1), "surprise: Extra inputs are not permitted"),
         (lambda d: d.update(packet_loss={"model": "x"}), "packet_loss.model"),
+        (lambda d: d["frames"][0].update(dn_scale=[10000, 65535]), "dn_scale [10000, 65535]"),
+        (lambda d: d["frames"][0].update(dn_scale=[1, 2, 3]), "frames.0.dn_scale"),
     ],
 )
 def test_bad_manifest_names_the_item(mutate, needle):

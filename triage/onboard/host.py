@@ -199,12 +199,17 @@ class _Collector:
         self.fn = _lib.SINK(write)
 
 
+#: ``land_policy`` values and the firmware's TRI_LAND_* codes.
+LAND_POLICIES = {"drop": 0, "lowres": 1}
+
+
 class Onboard:
     """One on-board application instance (host build); its store persists across frames.
 
     ``store_bytes`` is the product store's memory (bookkeeping included);
     ``classifier`` one of :data:`CLASSIFIERS`; ``gain_q8`` per-band Q8 gains
-    to the canonical scale (default: the model's, from tile_spec.json).
+    to the canonical scale (default: the model's, from tile_spec.json);
+    ``land_policy`` one of :data:`LAND_POLICIES` (default: the shipped policy's).
 
     >>> ob = Onboard()                              # doctest: +SKIP
     >>> rep = ob.process_frame(frame, FrameMeta.for_frame(frame, frame_id=1))
@@ -217,9 +222,12 @@ class Onboard:
         *,
         classifier: str = "model",
         gain_q8: Sequence[int] | None = None,
+        land_policy: str | None = None,
     ) -> None:
         if classifier not in CLASSIFIERS:
             raise OnboardInputError(f"classifier must be one of {sorted(CLASSIFIERS)}")
+        if land_policy is not None and land_policy not in LAND_POLICIES:
+            raise OnboardInputError(f"land_policy must be one of {sorted(LAND_POLICIES)}")
         self._lib = _lib.load()
         if classifier == "model" and not self._lib.tri_host_has_model():
             raise FirmwareError(
@@ -248,6 +256,11 @@ class Onboard:
             None if gains is None else gains.ctypes.data,
         )
         _lib.check(st, "tri_onboard_init")
+        if land_policy is not None:
+            st = self._lib.tri_host_set_land_policy(
+                self._state.ctypes.data, LAND_POLICIES[land_policy]
+            )
+            _lib.check(st, "tri_onboard_set_land_policy")
 
     def process_frame(self, frame: np.ndarray, meta: FrameMeta | bytes) -> FrameReport:
         """Triage one frame ``[rows, cols, bands]`` (uint16 or uint8) with its metadata.

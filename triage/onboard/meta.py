@@ -37,6 +37,10 @@ class FrameMeta:
 
     ``geotransform`` is GDAL-ordered (x0, dx, rx, y0, ry, dy) in the CRS
     ``crs_epsg``; the firmware only copies it into every product header.
+    ``dn_scale`` (``(dn_num, dn_den)``, ``(0, 0)`` for none) declares the frame's
+    quantisation lattice: every sample is ``round(d * dn_num / dn_den)`` of an
+    instrument number ``d`` (sen2ships: ``(65535, 10000)``); the firmware then
+    codes ``d``, checking per product that the ground restores every sample.
     """
 
     frame_id: int
@@ -49,6 +53,7 @@ class FrameMeta:
     time_sub: int = 0
     crs_epsg: int = 0
     geotransform: tuple[float, ...] = field(default=IDENTITY_GEOTRANSFORM)
+    dn_scale: tuple[int, int] = (0, 0)
 
     @classmethod
     def for_frame(cls, frame: np.ndarray, frame_id: int, **kwargs) -> FrameMeta:
@@ -69,6 +74,7 @@ class FrameMeta:
     def pack(self) -> bytes:
         """The 88-byte record, CRC included."""
         try:
+            wf.check_dn_scale(*self.dn_scale)
             body = wf.FRAME_META.pack(
                 {
                     "magic": wf.FRAME_META_MAGIC,
@@ -83,6 +89,8 @@ class FrameMeta:
                     "time_sub": self.time_sub,
                     "crs_epsg": self.crs_epsg,
                     "geotransform": tuple(float(v) for v in self.geotransform),
+                    "dn_num": self.dn_scale[0],
+                    "dn_den": self.dn_scale[1],
                     "crc": 0,
                 }
             )
@@ -113,4 +121,5 @@ class FrameMeta:
             time_sub=d["time_sub"],
             crs_epsg=d["crs_epsg"],
             geotransform=tuple(d["geotransform"]),
+            dn_scale=(d["dn_num"], d["dn_den"]),
         )

@@ -119,6 +119,7 @@ class Product:
     header: dict
     data: bytes
     bands: np.ndarray | None = None
+    rects: list[dict] = field(default_factory=list)  # KEPT_RECT records (masked crops)
     summary: dict | None = None
     entries: list[dict] = field(default_factory=list)
 
@@ -151,21 +152,40 @@ def decode_product(data: bytes) -> Product:
         ]
         return prod
     nb, rows, cols = h["bands"], h["rows"], h["cols"]
+    nr = h["kept_rects"]
+    rb = nr * wf.KEPT_RECT.size
+    if len(body) < rb:
+        raise ProductError(f"body of {len(body)} bytes is shorter than its {nr} kept rectangles")
+    rects = [wf.KEPT_RECT.unpack(body, k) for k in range(0, rb, wf.KEPT_RECT.size)]
+    try:
+        kept = wf.kept_mask(rects, rows, cols)
+    except wf.LayoutError as exc:
+        raise ProductError(str(exc)) from None
+    prod.rects = rects
+    body = body[rb:]
     sizes = h["band_bytes"][:nb]
     if sum(sizes) != len(body) or any(h["band_bytes"][nb:]):
         raise ProductError(f"band sizes {h['band_bytes']} do not add up to {len(body)} bytes")
+    n = int(kept.sum())
     bands = []
     pos = 0
     for size in sizes:
         stream = body[pos : pos + size]
         pos += size
         if h["compression"] == wf.COMPRESSION_CCSDS121:
-            bands.append(aec_decode_band(stream, rows, cols, h))
+            samples = aec_decode_band(stream, 1, n, h)[0]
         elif h["compression"] == wf.COMPRESSION_NONE:
             dt = np.dtype(">u2") if h["sample_bits"] == 16 else np.dtype("u1")
-            bands.append(np.frombuffer(stream, dtype=dt).astype(dt.newbyteorder("=")))
+            samples = np.frombuffer(stream, dtype=dt).astype(dt.newbyteorder("="))
+            if len(samples) != n:
+                raise ProductError(f"raw band of {len(samples)} samples, {n} expected")
         else:
             raise ProductError(f"compression {h['compression']}")
+        if h["dn_den"]:  # instrument numbers (FRAME_META's dn scale): restore the samples
+            samples = wf.samples_from_dn(samples, h["dn_num"], h["dn_den"]).astype(samples.dtype)
+        band = np.full((rows, cols), h["nodata"], dtype=samples.dtype)
+        band[kept] = samples  # row-major order of the kept pixels
+        bands.append(band)
     prod.bands = np.stack(bands) if bands else np.zeros((0, rows, cols), np.uint16)
     return prod
 

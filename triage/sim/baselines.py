@@ -10,7 +10,9 @@ The product is sized exactly as the wire format would carry it (a 136-byte
 product header and the band streams, segments of 1024 bytes, 36 bytes of packet
 overhead each); the compressed baseline codes every band with libaec (the
 reference CCSDS 121.0-B implementation, through ``imagecodecs``) with the block
-size, reference sample interval and preprocessor the firmware uses.
+size, reference sample interval and preprocessor the firmware uses, and, like
+the firmware, codes the instrument's numbers where the frame declares a dn
+scale (see FRAME_META in triage/WIRE_FORMAT.md).
 
 The passes, budgets, loss model and ground behaviour are the triage run's: the
 store directory goes first, then the held products in order; the ground asks,
@@ -32,6 +34,8 @@ from triage.wire_format import (
     PACKET_OVERHEAD,
     PRODUCT_HEADER,
     STORE_ENTRY,
+    dn_from_samples,
+    samples_from_dn,
 )
 
 # CCSDS 121.0-B parameters of the baseline; the same as the firmware's products
@@ -59,12 +63,21 @@ def compressed_product_bytes(
     block_size: int = AEC_BLOCK_SIZE,
     rsi: int = AEC_RSI,
     preprocess: bool = AEC_PREPROCESS,
+    dn_scale: tuple[int, int] | None = None,
 ) -> int:
-    """Bytes of a frame sent compressed: product header + one libaec stream per band."""
+    """Bytes of a frame sent compressed: product header + one libaec stream per band.
+
+    With ``dn_scale`` the frame is coded as the firmware codes its products: as
+    instrument numbers when every sample lies on the lattice (else as it is).
+    """
     import imagecodecs
 
     bits = 8 * frame.itemsize
     total = PRODUCT_HEADER.size
+    if dn_scale is not None:
+        dn = dn_from_samples(frame, *dn_scale)
+        if np.array_equal(samples_from_dn(dn, *dn_scale), frame):
+            frame = dn.astype(frame.dtype)
     for b in range(frame.shape[2]):
         band = np.ascontiguousarray(frame[:, :, b])
         stream = imagecodecs.aec_encode(

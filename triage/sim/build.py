@@ -44,6 +44,11 @@ SEN2SHIPS_CREDIT = (
     "and vessel labels"
 )
 LANDSAT_SCENE = "scenes/landsat7_RGB.byte.tif"
+# The sen2ships samples are Sentinel-2 numbers (reflectance x 10000) exported as
+# reflectance x 65535: all 57.7 million samples of the nine scenes lie on that
+# lattice (v = round(d * 65535 / 10000)), so the instrument number d, not v, is
+# what a satellite would code. The firmware checks every product before using it.
+SEN2SHIPS_DN_SCALE = (65535, 10000)
 DEFAULT_EPOCH = datetime(2024, 6, 1, tzinfo=UTC)
 CAPTURE_SPAN = timedelta(days=5)
 SIM_SPAN = timedelta(days=7)
@@ -146,6 +151,7 @@ def _scene_frames(
     gain_source: str | None,
     nodata: int,
     max_frame_px: int,
+    dn_scale: tuple[int, int] | None = None,
     overlap_px: int,
     capture_span: timedelta,
 ) -> list[Frame]:
@@ -173,6 +179,7 @@ def _scene_frames(
                 capture_time_utc=t.replace(microsecond=(t.microsecond // 1000) * 1000),
                 gain_source=gain_source,
                 nodata=nodata,
+                dn_scale=dn_scale,
                 labels=labels,
                 attribution=attribution,
             )
@@ -252,6 +259,7 @@ def build_real_manifest(
             attribution=COPERNICUS_ATTRIBUTION,
             gain_source="sen2ships",
             nodata=0,
+            dn_scale=SEN2SHIPS_DN_SCALE,
             max_frame_px=max_frame_px,
             overlap_px=overlap_px,
             capture_span=CAPTURE_SPAN,

@@ -96,8 +96,25 @@ class Frame(_Strict):
         default=None, description="gain_q8 entry of tile_spec.json (None: the default source)"
     )
     nodata: int = Field(default=0, ge=0, le=0xFFFF)
+    dn_scale: tuple[int, int] | None = Field(
+        default=None,
+        description=(
+            "(num, den): every sample is round(d * num / den) of the instrument's own number d "
+            "(sen2ships: (65535, 10000), reflectance x 10000 exported as x 65535); the "
+            "firmware and the compressed baseline then code d, losslessly (checked)"
+        ),
+    )
     labels: Labels | None = None
     attribution: str | None = Field(default=None, description="imagery credit to show")
+
+    @model_validator(mode="after")
+    def _dn_scale(self) -> Frame:
+        if self.dn_scale is not None and not 1 <= self.dn_scale[1] <= self.dn_scale[0] <= 0xFFFF:
+            raise ValueError(
+                f"frame {self.frame_id}: dn_scale {list(self.dn_scale)} needs "
+                "1 <= den <= num <= 65535"
+            )
+        return self
 
 
 class Tle(_Strict):

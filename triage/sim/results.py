@@ -13,7 +13,8 @@ Metric definitions (``metrics.json``; the same keys for every mode):
 - ``reduction_factor``: ``raw_bytes / sent_bytes``;
 - ``ships_labelled``: labelled ships whose box centre lies in a frame;
   ``ships_delivered``: of those, ships whose box centre a full-resolution product
-  complete on the ground covers (see :mod:`triage.sim.scoring`);
+  complete on the ground covers with a kept (not masked) pixel (see
+  :mod:`triage.sim.scoring`);
   ``ship_recall``: their ratio;
 - ``latency_s_mean`` / ``latency_s_max``: capture to ground of the delivered ships
   (time the last needed packet reached the ground);

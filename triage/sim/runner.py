@@ -107,12 +107,18 @@ class PacketTracker:
             return True
         return False
 
-    def ship_deliveries(self) -> list[Delivery]:
-        return [
-            Delivery(fid, *tr.region, time=tr.completed_at)
-            for (fid, _), tr in self.products.items()
-            if tr.apid == SHIP_CROP_APID and tr.completed_at is not None
-        ]
+    def ship_deliveries(self, kept: dict[tuple[int, int], np.ndarray]) -> list[Delivery]:
+        """Complete ship crops, each with its kept-pixel mask from ``kept`` (by frame and
+        product id: the ground's decoded pixels); a crop without one keeps no pixel."""
+        out = []
+        for key, tr in self.products.items():
+            if tr.apid != SHIP_CROP_APID or tr.completed_at is None:
+                continue
+            mask = kept.get(key)
+            if mask is None or mask.shape != (tr.region[2], tr.region[3]):
+                mask = np.zeros((tr.region[2], tr.region[3]), dtype=bool)
+            out.append(Delivery(key[0], *tr.region, time=tr.completed_at, kept=mask))
+        return out
 
 
 def _prepare_out(out_dir: Path, overwrite: bool) -> Path:
@@ -198,14 +204,21 @@ class _Ground:
         self.counters["request_entries"] += entries
         return request, entries
 
-    def complete_ship_crops(self) -> set[tuple[int, int]]:
+    def ship_crop_masks(self) -> dict[tuple[int, int], np.ndarray]:
+        """Complete ship crops in the catalogue, decoded: ``[rows, cols]`` masks, True where
+        a pixel is kept (some band differs from the frame's no-data value)."""
         from ground_station.catalogue import Catalogue
 
         if not self.catalogue.exists():
-            return set()
+            return {}
+        out = {}
         with Catalogue.open(self.catalogue) as cat:
             rows = cat.product_rows("status='complete' AND product_type='SHIP_CROP'")
-        return {(r["frame_id"], r["product_id"]) for r in rows}
+            for r in rows:
+                p = cat.load_product(r["frame_id"], r["product_id"])
+                nodata = p.header["nodata"]
+                out[(r["frame_id"], r["product_id"])] = (p.pixels != nodata).any(axis=0)
+        return out
 
 
 @dataclass
@@ -294,6 +307,7 @@ def _frame_meta(frame: Frame, geo: FrameGeo):
         time_sub=time_sub,
         crs_epsg=geo.crs_epsg,
         geotransform=geo.geotransform,
+        dn_scale=frame.dn_scale or (0, 0),
     )
 
 
@@ -362,7 +376,9 @@ def _run(
                     )
             crop_tiles[f.frame_id] = _crop_tile_origins(rep, geo)
             c = rep.counts
-            comp_b = compressed_product_bytes(px, cfg["aec_block_size"], cfg["aec_rsi"])
+            comp_b = compressed_product_bytes(
+                px, cfg["aec_block_size"], cfg["aec_rsi"], dn_scale=f.dn_scale
+            )
             baselines[RAW].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
             baselines[COMPRESSED].capture(f.frame_id, f.capture_time_utc, comp_b)
             if c["products_dropped"] or c["products_evicted"]:
@@ -474,7 +490,8 @@ def _run(
         for k, t in ground.tracker.products.items()
         if t.completed_at is not None and t.apid == SHIP_CROP_APID
     }
-    catalogued = ground.complete_ship_crops()
+    masks = ground.ship_crop_masks()
+    catalogued = set(masks)
     ground.counters["products_complete"] = len(tracked)
     ground.counters["ship_crops_complete"] = len(catalogued)
     if catalogued != tracked_ships:
@@ -486,9 +503,9 @@ def _run(
     ground.counters["crops_exported"] = len(export.crops)
     ground.counters["crops_bit_exact"] = exact
     if exact != checked:
-        notes.append(f"only {exact} of {checked} exported crops equal the source pixels")
+        notes.append(f"only {exact} of {checked} exported crops equal the source where kept")
     ground.counters["detections"] = export.n_detections
-    modes[TRIAGE].outcomes = score(ships, ground.tracker.ship_deliveries(), by_id)
+    modes[TRIAGE].outcomes = score(ships, ground.tracker.ship_deliveries(masks), by_id)
     on_board = _cropped_on_board(ships, crop_tiles, by_id)
     ob: dict[str, int] = {}
     ob["tiles_total"] = sum(r.tiles_total for r in records)
@@ -628,7 +645,8 @@ def _replay_on_qemu(ops: list[_Op], store_bytes: int, records: list[FrameRecord]
 
 def _verify_crops(export, geos: dict[int, FrameGeo]) -> tuple[int, int]:
     """Every exported crop against the source GeoTIFFs at its georeferenced place:
-    (crops checked, crops whose every sample equals the source's)."""
+    (crops checked, crops with a kept pixel whose every kept pixel - one with a band
+    other than no-data - equals the source's in every band)."""
     import rasterio
     from rasterio.windows import from_bounds
 
@@ -639,6 +657,7 @@ def _verify_crops(export, geos: dict[int, FrameGeo]) -> tuple[int, int]:
         with rasterio.open(path) as ds:
             crop = ds.read()
             bounds = ds.bounds
+            nodata = ds.nodata
         checked += 1
         bands = []
         for p, i in zip(geo.band_paths, geo.band_indexes, strict=True):
@@ -647,7 +666,10 @@ def _verify_crops(export, geos: dict[int, FrameGeo]) -> tuple[int, int]:
                 win = win.round_offsets().round_lengths()
                 bands.append(src.read(i, window=win))
         src_px = np.stack(bands)
-        if src_px.shape == crop.shape and np.array_equal(src_px, crop):
+        if src_px.shape != crop.shape:
+            continue
+        kept = (crop != nodata).any(axis=0)
+        if kept.any() and np.array_equal(src_px[:, kept], crop[:, kept]):
             exact += 1
     return checked, exact
 

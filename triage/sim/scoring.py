@@ -4,8 +4,11 @@ Labels are COCO boxes in a scene's pixel grid (the real ports' files, or the
 synthetic generator's exact truth in the same format). A labelled ship counts
 once per scene however many overlapping frames hold it; it is *labelled* when its
 box centre lies in at least one frame of the image set, and *delivered* when a
-delivered full-resolution product covers its box centre: for triage a ship crop
-complete on the ground, for a baseline a whole frame complete on the ground.
+delivered full-resolution product covers its box centre with a kept pixel: for
+triage a ship crop complete on the ground whose pixel under the centre is not
+masked (the firmware sets the pixels of a crop's box outside its kept cells to
+the frame's no-data value in every band), for a baseline a whole frame complete
+on the ground.
 Its delivery time is the earliest such completion; its latency counts from the
 capture of the frame that delivered it.
 """
@@ -13,9 +16,12 @@ capture of the frame that delivered it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from triage.sim.errors import SceneError
 from triage.sim.manifest import Frame, Manifest, resolve_path
@@ -38,7 +44,11 @@ class LabelledShip:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A full-resolution product on the ground: frame pixels it covers, and when."""
+    """A full-resolution product on the ground: frame pixels it covers, and when.
+
+    ``kept``: for a masked product, a ``[rows, cols]`` boolean array, True where the
+    product carries the frame's pixel (None: every pixel of the box is kept).
+    """
 
     frame_id: int
     row0: int
@@ -46,6 +56,16 @@ class Delivery:
     rows: int
     cols: int
     time: datetime
+    kept: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def covers(self, row: float, col: float) -> bool:
+        """Is frame pixel position (row, col) on a kept pixel of the product?"""
+        if not _inside(row, col, self.row0, self.col0, self.rows, self.cols):
+            return False
+        if self.kept is None:
+            return True
+        r, c = math.floor(row) - self.row0, math.floor(col) - self.col0
+        return bool(self.kept[r, c])
 
 
 @dataclass(frozen=True)
@@ -115,7 +135,7 @@ def score(
         r, c = s.centre
         best: tuple[Delivery, Frame] | None = None
         for d, f in by_scene.get(s.scene, []):
-            if _inside(r, c, f.window.row0 + d.row0, f.window.col0 + d.col0, d.rows, d.cols) and (
+            if d.covers(r - f.window.row0, c - f.window.col0) and (
                 best is None or d.time < best[0].time
             ):
                 best = (d, f)

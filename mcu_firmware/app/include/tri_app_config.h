@@ -17,14 +17,24 @@
 #define TRI_AEC_BLOCK_SIZE 16u
 #define TRI_AEC_RSI 64u
 
-/* Frame pixels added around the tiles of a ship region on every side
- * (clamped to the frame) before it is cropped at full resolution. */
-#define TRI_CONTEXT_MARGIN_PX 16u
+/* Ship crops: a tile the policy crops contributes its central cell (the
+ * STRIDE_PX x STRIDE_PX pixels in its middle, tri_tile_cell) widened by
+ * the policy's margin on every side (models/shipped/policy.json
+ * crop_margin_px, at most (TILE_PX - STRIDE_PX) / 2, so that it stays
+ * inside the tile); the other pixels of a crop's box hold the frame's
+ * no-data value. */
+#define TRI_CONTEXT_MARGIN_PX TRI_CFG_CROP_MARGIN_PX
+
+/* Largest ship crop, rows and columns: a bigger region is cut into pieces
+ * of at most this size (each shrunk to its kept pixels), so that a product
+ * fits a pass and the store and the link rank pieces by their own best
+ * tile. */
+#define TRI_CROP_MAX_PX 128u
 
 /* Area-averaging factor of the per-frame quicklook (160 m pixels for
  * Sentinel-2's 10 m) and of land products kept at low resolution. */
 #define TRI_QUICKLOOK_FACTOR 16u
-#define TRI_LOWRES_FACTOR 4u
+#define TRI_LOWRES_FACTOR 8u
 
 /* A tile whose pixels are no-data (every band equal to the frame's nodata
  * value) for more than this share (numerator / 2) is skipped; same rule for

@@ -72,7 +72,9 @@
     X(bytes_added)                                                                                 \
     X(store_products)                                                                              \
     X(store_bytes_used)                                                                            \
-    X(store_bytes_free)
+    X(store_bytes_free)                                                                            \
+    X(ship_crops)                                                                                  \
+    X(tiles_second_opinion)
 
 #define TRI_FIELD_U32(name) uint32_t name;
 typedef struct {
@@ -128,6 +130,7 @@ typedef struct {
     tri_store_t store;
     tri_classifier_t classifier;
     uint16_t gain_q8[TRI_CFG_BANDS];
+    uint8_t land_policy; /* TRI_LAND_DROP or TRI_LAND_LOWRES */
     uint8_t *work;
     size_t work_bytes;
     uint16_t seq_count[TRI_NUM_PRODUCT_TYPES];
@@ -156,6 +159,14 @@ size_t tri_onboard_work_bytes(void);
 tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_bytes,
                               void *work_mem, size_t work_bytes,
                               const tri_classifier_t *classifier, const uint16_t *gain_q8);
+
+/* What becomes of a tile whose top class is land and that is neither cropped
+ * nor discarded: dropped (counted as discarded) or kept as a low-resolution
+ * product. tri_onboard_init sets the shipped policy's TRI_CFG_LAND_POLICY. */
+enum { TRI_LAND_DROP = 0, TRI_LAND_LOWRES = 1 };
+
+/* Sets the land policy for the frames to come (TRI_ERR_ARG for another value). */
+tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
 
 /*
  * Processes one frame: meta is a FRAME_META record of meta_len bytes, frame

@@ -32,6 +32,10 @@ typedef struct {
     uint16_t time_sub;
     uint32_t crs_epsg;
     uint8_t geotransform[TRI_GEOTRANSFORM_BYTES];
+    /* Quantisation lattice (0/0: none): every sample is
+     * floor((d * dn_num + dn_den / 2) / dn_den) of an instrument number d. */
+    uint16_t dn_num;
+    uint16_t dn_den;
 } tri_frame_meta_t;
 
 /*
@@ -39,8 +43,9 @@ typedef struct {
  * TRI_ERR_ARG    buf or meta NULL
  * TRI_ERR_SIZE   len != WF_FRAME_META_SIZE
  * TRI_ERR_CRC    the CRC over bytes 0..85 does not match
- * TRI_ERR_FORMAT bad magic, version, sample_bits (not 8 or 16), or a
- *                reserved field not zero
+ * TRI_ERR_FORMAT bad magic, version, sample_bits (not 8 or 16), a
+ *                reserved field not zero, or a dn scale other than 0/0
+ *                or 1 <= dn_den <= dn_num
  * Geometry (zero sizes, band count) is the caller's to judge.
  */
 tri_status_t tri_frame_meta_unpack(const uint8_t *buf, size_t len, tri_frame_meta_t *meta);
@@ -90,10 +95,13 @@ typedef struct {
     uint32_t frame_id;
     uint32_t time_s;
     uint16_t time_sub;
+    uint16_t kept_rects; /* KEPT_RECT records after the header (0: every pixel coded) */
     uint16_t frame_rows;
     uint16_t frame_cols;
     uint32_t crs_epsg;
     uint8_t geotransform[TRI_GEOTRANSFORM_BYTES];
+    uint16_t dn_num; /* 0/0, or the band streams code instrument numbers (FRAME_META) */
+    uint16_t dn_den;
     uint32_t band_bytes[WF_MAX_BANDS];
 } tri_product_header_t;
 

@@ -36,7 +36,7 @@
 #define WF_REQUEST_RELEASE 2u
 
 /* Product types and their APIDs */
-#define WF_PRODUCT_SHIP_CROP 1u /* full-resolution pixels of every band around merged ship tiles */
+#define WF_PRODUCT_SHIP_CROP 1u /* full-resolution pixels of every band of merged ship tiles (the kept rectangles: KEPT_RECT) */
 #define WF_APID_SHIP_CROP 0x101u
 #define WF_PRODUCT_QUICKLOOK 2u /* the whole frame, area-averaged down by an integer factor */
 #define WF_APID_QUICKLOOK 0x102u
@@ -114,13 +114,21 @@
 #define WF_PRODUCT_HEADER_FRAME_ID_OFFSET 32u /* u32: as in the secondary header */
 #define WF_PRODUCT_HEADER_TIME_S_OFFSET 36u /* u32: capture time, seconds since TIME_EPOCH */
 #define WF_PRODUCT_HEADER_TIME_SUB_OFFSET 40u /* u16: capture time, 1/65536 s */
-#define WF_PRODUCT_HEADER_RESERVED2_OFFSET 42u /* u16: 0 */
+#define WF_PRODUCT_HEADER_KEPT_RECTS_OFFSET 42u /* u16: KEPT_RECT records between the header and the band streams (0: every pixel kept) */
 #define WF_PRODUCT_HEADER_FRAME_ROWS_OFFSET 44u /* u16: rows of the whole frame */
 #define WF_PRODUCT_HEADER_FRAME_COLS_OFFSET 46u /* u16: columns of the whole frame */
 #define WF_PRODUCT_HEADER_CRS_EPSG_OFFSET 48u /* u32: EPSG code of the frame's CRS */
-#define WF_PRODUCT_HEADER_RESERVED3_OFFSET 52u /* u32: 0 */
+#define WF_PRODUCT_HEADER_DN_NUM_OFFSET 52u /* u16: 0: samples coded as they are; else the band streams code instrument numbers d, and the ground restores each sample v = floor((d * dn_num + floor(dn_den / 2)) / dn_den) (see FRAME_META) */
+#define WF_PRODUCT_HEADER_DN_DEN_OFFSET 54u /* u16: 0, or the denominator of the scale above (1..dn_num) */
 #define WF_PRODUCT_HEADER_GEOTRANSFORM_OFFSET 56u /* f64[6]: frame's affine transform, GDAL order (x0, dx, rx, y0, ry, dy), IEEE 754 */
 #define WF_PRODUCT_HEADER_BAND_BYTES_OFFSET 104u /* u32[8]: bytes of each band's stream (unused slots 0) */
+
+/* KEPT_RECT: A rectangle of a product's pixels that the product keeps (the central cells of a ship crop's tiles, widened by the crop margin); `kept_rects` of them follow the product header. Rectangles may overlap; pixels in none are not coded. */
+#define WF_KEPT_RECT_SIZE 8u
+#define WF_KEPT_RECT_ROW0_OFFSET 0u /* u16: first product row */
+#define WF_KEPT_RECT_COL0_OFFSET 2u /* u16: first product column */
+#define WF_KEPT_RECT_ROWS_OFFSET 4u /* u16: rows (>= 1) */
+#define WF_KEPT_RECT_COLS_OFFSET 6u /* u16: columns (>= 1) */
 
 /* FRAME_META: Frame metadata: the record that comes with each frame into the firmware (from the payload computer, or the simulator). The frame's pixels sit in frame memory, band-interleaved by pixel ([row][col][band]), little-endian. */
 #define WF_FRAME_META_SIZE 88u
@@ -139,7 +147,8 @@
 #define WF_FRAME_META_RESERVED3_OFFSET 26u /* u16: 0 */
 #define WF_FRAME_META_CRS_EPSG_OFFSET 28u /* u32: EPSG code of the frame's CRS */
 #define WF_FRAME_META_GEOTRANSFORM_OFFSET 32u /* f64[6]: affine transform, GDAL order, IEEE 754 */
-#define WF_FRAME_META_RESERVED4_OFFSET 80u /* u32: 0 */
+#define WF_FRAME_META_DN_NUM_OFFSET 80u /* u16: 0, or the frame's quantisation lattice: every sample v is floor((d * dn_num + floor(dn_den / 2)) / dn_den) of an integer d, the instrument's own number (sen2ships: 65535 / 10000, reflectance x 10000 exported as x 65535); the firmware then codes d (checked per product, losslessly, else v) */
+#define WF_FRAME_META_DN_DEN_OFFSET 82u /* u16: 0, or the denominator of the lattice (1..dn_num) */
 #define WF_FRAME_META_RESERVED5_OFFSET 84u /* u16: 0 */
 #define WF_FRAME_META_CRC_OFFSET 86u /* u16: CRC-16-CCITT of bytes 0..85 */
 

@@ -7,11 +7,17 @@
 #include <string.h>
 
 #include "tri_aec.h"
+#include "tri_be.h"
 #include "tri_packet.h"
 #include "tri_regions.h"
 #include "tri_tiling.h"
 
 #define NCLASSES ((uint32_t)TRI_CFG_NUM_CLASSES)
+#define CROP_MARGIN ((uint32_t)TRI_CONTEXT_MARGIN_PX)
+
+#if TRI_CONTEXT_MARGIN_PX > (TRI_CFG_TILE_PX - TRI_CFG_STRIDE_PX) / 2
+#error "the crop margin must keep a tile's widened cell inside the tile (tri_tile_cover)"
+#endif
 #define TILE_AREA ((uint32_t)TRI_CFG_TILE_PX * (uint32_t)TRI_CFG_TILE_PX)
 
 #if TRI_CFG_NUM_CLASSES != 4
@@ -20,6 +26,8 @@
 
 static const uint16_t default_gain_q8[TRI_CFG_BANDS] = TRI_CFG_GAIN_Q8_INIT;
 static const int16_t discard_min_q[TRI_CFG_NUM_CLASSES] = TRI_CFG_DISCARD_MIN_Q_INIT;
+/* TRI_CFG_NEVER_Q (above any int8) switches the second opinion off */
+static const int16_t second_opinion_min_q = TRI_CFG_SECOND_OPINION_MIN_Q;
 
 /* ---- work memory: the tile grid and region scratch, in external memory ---- */
 
@@ -94,8 +102,18 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
         ob->classifier = *classifier;
     }
     memcpy(ob->gain_q8, gain_q8 != NULL ? gain_q8 : default_gain_q8, sizeof ob->gain_q8);
+    ob->land_policy = (uint8_t)(TRI_CFG_LAND_POLICY == 0 ? TRI_LAND_DROP : TRI_LAND_LOWRES);
     ob->work = (uint8_t *)work_mem;
     ob->work_bytes = work_bytes;
+    return TRI_OK;
+}
+
+tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy)
+{
+    if (ob == NULL || (policy != (uint32_t)TRI_LAND_DROP && policy != (uint32_t)TRI_LAND_LOWRES)) {
+        return TRI_ERR_ARG;
+    }
+    ob->land_policy = (uint8_t)policy;
     return TRI_OK;
 }
 
@@ -122,6 +140,20 @@ typedef struct {
     const tri_frame_t *frame;
     work_t work;
     const tri_frame_summary_t *summary;
+    /* SHIP_CROP: the region whose kept pixels it carries, the tile rows and
+     * columns [ti0, ti1] x [tj0, tj1] that can keep pixels of its box, the
+     * number of kept pixels, and the raster cursor of the band being coded */
+    uint32_t grid_cols;
+    uint16_t region;
+    uint32_t ti0;
+    uint32_t ti1;
+    uint32_t tj0;
+    uint32_t tj1;
+    uint32_t kept_px;
+    uint32_t cur_r;
+    uint32_t cur_c;
+    uint32_t cur_i0; /* tile rows covering frame row region_row0 + cur_r */
+    uint32_t cur_i1;
 } job_t;
 
 /* Mean of the valid (!= nodata) samples of band b in the step x step block
@@ -145,6 +177,26 @@ static uint16_t block_mean(const tri_frame_t *f, uint32_t r, uint32_t c, uint32_
         return f->nodata;
     }
     return (uint16_t)((sum + n / 2u) / n);
+}
+
+/* Is frame pixel (r, c) kept in the ship crop of region job->region: does
+ * the widened cell (tri_tile_cover) of one of the region's tiles hold it?
+ * rows_first/rows_last: the tile rows covering r. */
+static int crop_keeps(const job_t *job, uint32_t rows_first, uint32_t rows_last, uint32_t c)
+{
+    uint32_t j0;
+    uint32_t j1;
+    uint32_t i;
+    tri_tile_cover(c, job->frame->cols, CROP_MARGIN, &j0, &j1);
+    for (i = rows_first; i <= rows_last; i++) {
+        uint32_t j;
+        for (j = j0; j <= j1; j++) {
+            if (job->work.label[i * job->grid_cols + j] == job->region) {
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
 
 /* Samples index..index+n-1 (row-major) of band b of the product. */
@@ -171,6 +223,150 @@ static void band_samples(const job_t *job, uint32_t b, uint32_t index, uint32_t 
     }
 }
 
+/* Moves the crop's raster cursor to its next kept pixel (from the current
+ * one inclusive); 0 past the end. */
+static int crop_seek(job_t *job)
+{
+    const tri_product_header_t *h = &job->h;
+    while (job->cur_r < h->rows) {
+        while (job->cur_c < h->cols) {
+            if (crop_keeps(job, job->cur_i0, job->cur_i1, h->region_col0 + job->cur_c)) {
+                return 1;
+            }
+            job->cur_c++;
+        }
+        job->cur_c = 0;
+        job->cur_r++;
+        if (job->cur_r < h->rows) {
+            tri_tile_cover(h->region_row0 + job->cur_r, job->frame->rows, CROP_MARGIN,
+                           &job->cur_i0, &job->cur_i1);
+        }
+    }
+    return 0;
+}
+
+static void crop_rewind(job_t *job)
+{
+    job->cur_r = 0;
+    job->cur_c = 0;
+    tri_tile_cover(job->h.region_row0, job->frame->rows, CROP_MARGIN, &job->cur_i0,
+                   &job->cur_i1);
+}
+
+/* The next n kept samples of band b of a ship crop, in raster order. */
+static void crop_samples(job_t *job, uint32_t b, uint32_t n, uint16_t *out)
+{
+    uint32_t i;
+    for (i = 0; i < n && crop_seek(job); i++) {
+        out[i] = tri_frame_sample(job->frame, job->h.region_row0 + job->cur_r,
+                                  job->h.region_col0 + job->cur_c, b);
+        job->cur_c++;
+    }
+}
+
+/* The KEPT_RECT records of a ship crop (the widened cells of its region's
+ * tiles, clipped to its box, in tile raster order) into out when it is not
+ * NULL; returns how many. */
+static uint32_t crop_rects(const job_t *job, uint8_t *out)
+{
+    const tri_product_header_t *h = &job->h;
+    uint32_t n = 0;
+    uint32_t i;
+    for (i = job->ti0; i <= job->ti1; i++) {
+        uint32_t a;
+        uint32_t z;
+        uint32_t j;
+        tri_tile_cell(i, job->frame->rows, &a, &z);
+        a = a > CROP_MARGIN ? a - CROP_MARGIN : 0u;
+        z = z + CROP_MARGIN;
+        a = a > h->region_row0 ? a : h->region_row0;
+        z = z < (uint32_t)h->region_row0 + h->rows ? z : (uint32_t)h->region_row0 + h->rows;
+        for (j = job->tj0; j <= job->tj1; j++) {
+            uint32_t x;
+            uint32_t y;
+            if (job->work.label[i * job->grid_cols + j] != job->region || a >= z) {
+                continue;
+            }
+            tri_tile_cell(j, job->frame->cols, &x, &y);
+            x = x > CROP_MARGIN ? x - CROP_MARGIN : 0u;
+            y = y + CROP_MARGIN;
+            x = x > h->region_col0 ? x : h->region_col0;
+            y = y < (uint32_t)h->region_col0 + h->cols ? y : (uint32_t)h->region_col0 + h->cols;
+            if (x >= y) {
+                continue;
+            }
+            if (out != NULL) {
+                uint8_t *rec = out + (size_t)n * WF_KEPT_RECT_SIZE;
+                tri_put_be16(rec + WF_KEPT_RECT_ROW0_OFFSET, (uint16_t)(a - h->region_row0));
+                tri_put_be16(rec + WF_KEPT_RECT_COL0_OFFSET, (uint16_t)(x - h->region_col0));
+                tri_put_be16(rec + WF_KEPT_RECT_ROWS_OFFSET, (uint16_t)(z - a));
+                tri_put_be16(rec + WF_KEPT_RECT_COLS_OFFSET, (uint16_t)(y - x));
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The instrument number d of a sample v on the lattice dn_num / dn_den, and
+ * back (FRAME_META). No overflow: v, d <= 65535 and 1 <= den <= num <= 65535
+ * keep every product and sum below 2^32. */
+static uint32_t dn_of_sample(uint32_t v, uint32_t num, uint32_t den)
+{
+    return (v * den + num / 2u) / num;
+}
+
+static uint32_t sample_of_dn(uint32_t d, uint32_t num, uint32_t den)
+{
+    return (d * num + den / 2u) / den;
+}
+
+/* The next n samples of band b the product codes (i: index of the first). */
+static void product_samples(job_t *job, uint32_t b, uint32_t i, uint32_t n, uint16_t *out)
+{
+    if (job->h.product_type == WF_PRODUCT_SHIP_CROP) {
+        crop_samples(job, b, n, out);
+    } else {
+        band_samples(job, b, i, n, out);
+    }
+}
+
+/* Samples a product codes per band. */
+static uint32_t product_band_samples(job_t *job)
+{
+    return job->h.product_type == WF_PRODUCT_SHIP_CROP ? job->kept_px
+                                                       : (uint32_t)job->h.rows * job->h.cols;
+}
+
+/* 1 when every sample of the product lies on the frame's dn lattice, so that
+ * coding the instrument numbers loses nothing; the first sample off it ends
+ * the check (quicklooks, whose block means are not on it, end at once). */
+static int dn_lattice_holds(job_t *job)
+{
+    uint32_t num = job->h.dn_num;
+    uint32_t den = job->h.dn_den;
+    uint32_t n = product_band_samples(job);
+    uint32_t b;
+    for (b = 0; b < job->h.bands; b++) {
+        uint32_t i;
+        if (job->h.product_type == WF_PRODUCT_SHIP_CROP) {
+            crop_rewind(job);
+        }
+        for (i = 0; i < n; i += TRI_AEC_BLOCK_SIZE) {
+            uint16_t block[TRI_AEC_BLOCK_SIZE];
+            uint32_t k = n - i < TRI_AEC_BLOCK_SIZE ? n - i : TRI_AEC_BLOCK_SIZE;
+            uint32_t j;
+            product_samples(job, b, i, k, block);
+            for (j = 0; j < k; j++) {
+                if (sample_of_dn(dn_of_sample(block[j], num, den), num, den) != block[j]) {
+                    return 0;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
 /*
  * Writes the whole product into out[0..cap-1] (out may be NULL: count only);
  * *total gets its length even when it does not fit (then TRI_ERR_SIZE and
@@ -180,6 +376,7 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
 {
     tri_product_header_t *h = &job->h;
     size_t off = WF_PRODUCT_HEADER_SIZE;
+    int crop = h->product_type == WF_PRODUCT_SHIP_CROP;
     uint32_t b;
     if (out == NULL) {
         cap = 0;
@@ -191,8 +388,20 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         }
         off += WF_FRAME_SUMMARY_SIZE;
     }
+    if (crop) {
+        uint32_t n = crop_rects(job, NULL);
+        if (off + (size_t)n * WF_KEPT_RECT_SIZE <= cap) {
+            (void)crop_rects(job, out + off);
+        }
+        h->kept_rects = (uint16_t)n;
+        off += (size_t)n * WF_KEPT_RECT_SIZE;
+    }
+    if (h->dn_den != 0u && (h->product_type == WF_PRODUCT_CLASS_MAP || !dn_lattice_holds(job))) {
+        h->dn_num = 0u; /* code the samples as they are */
+        h->dn_den = 0u;
+    }
     for (b = 0; b < h->bands; b++) {
-        uint32_t n = (uint32_t)h->rows * h->cols;
+        uint32_t n = product_band_samples(job);
         uint32_t i;
         uint16_t block[TRI_AEC_BLOCK_SIZE];
         tri_aec_t enc;
@@ -200,9 +409,18 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         tri_status_t st = tri_aec_init(&enc, h->sample_bits, TRI_AEC_BLOCK_SIZE, TRI_AEC_RSI,
                                        WF_AEC_FLAG_PREPROCESS, off < cap ? out + off : NULL,
                                        off < cap ? cap - off : 0u);
+        if (crop) {
+            crop_rewind(job);
+        }
         for (i = 0; st == TRI_OK && i < n; i += TRI_AEC_BLOCK_SIZE) {
             uint32_t k = n - i < TRI_AEC_BLOCK_SIZE ? n - i : TRI_AEC_BLOCK_SIZE;
-            band_samples(job, b, i, k, block);
+            product_samples(job, b, i, k, block);
+            if (h->dn_den != 0u) {
+                uint32_t j;
+                for (j = 0; j < k; j++) {
+                    block[j] = (uint16_t)dn_of_sample(block[j], h->dn_num, h->dn_den);
+                }
+            }
             st = tri_aec_push(&enc, block, k);
         }
         if (st == TRI_OK) {
@@ -295,6 +513,8 @@ static void job_init(job_t *job, const tri_frame_meta_t *meta, const tri_frame_t
     job->h.frame_rows = meta->rows;
     job->h.frame_cols = meta->cols;
     job->h.crs_epsg = meta->crs_epsg;
+    job->h.dn_num = meta->dn_num;
+    job->h.dn_den = meta->dn_den;
     memcpy(job->h.geotransform, meta->geotransform, TRI_GEOTRANSFORM_BYTES);
 }
 
@@ -397,6 +617,78 @@ static uint32_t *discarded_of_class(tri_frame_report_t *rep, uint32_t c)
 #error "report fields assume the class order cloud, sea, ship, land"
 #endif
 
+/* Turns a thumbnail [S][S][C] by 90 degrees counterclockwise in place
+ * (numpy's rot90 on the pixel axes): new[r][c] = old[c][S - 1 - r], as
+ * 4-cycles of pixels. */
+static void turn_quarter(int8_t *px)
+{
+    enum { S = TRI_CFG_THUMB_PX, NB = TRI_CFG_BANDS };
+    uint32_t i;
+    for (i = 0; i < (uint32_t)S / 2u; i++) {
+        uint32_t j;
+        for (j = 0; j < (uint32_t)S / 2u; j++) {
+            int8_t *p0 = px + (i * (uint32_t)S + j) * (uint32_t)NB;
+            int8_t *p1 = px + (j * (uint32_t)S + ((uint32_t)S - 1u - i)) * (uint32_t)NB;
+            int8_t *p2 =
+                px + (((uint32_t)S - 1u - i) * (uint32_t)S + ((uint32_t)S - 1u - j)) * (uint32_t)NB;
+            int8_t *p3 = px + (((uint32_t)S - 1u - j) * (uint32_t)S + i) * (uint32_t)NB;
+            uint32_t k;
+            for (k = 0; k < (uint32_t)NB; k++) { /* (p0, p1, p2, p3) <- (p1, p2, p3, p0) */
+                int8_t t = p0[k];
+                p0[k] = p1[k];
+                p1[k] = p2[k];
+                p2[k] = p3[k];
+                p3[k] = t;
+            }
+        }
+    }
+}
+
+#if TRI_CFG_THUMB_PX % 2 != 0
+#error "turn_quarter needs an even thumbnail size"
+#endif
+
+/*
+ * The second opinion on a candidate tile (ship output at least
+ * TRI_CFG_SECOND_OPINION_MIN_Q): the same network on the tile turned by 90,
+ * 180 and 270 degrees, and each output replaced by the floor of the mean of
+ * the four (models/shipped/policy.json second_opinion_min_prob; the Python
+ * reference is triage_models.policy.second_opinion). The input is
+ * preprocessed again for every view: the engine may have reused its memory.
+ */
+static tri_status_t second_opinion(tri_onboard_t *ob, const tri_frame_t *f, uint32_t r0,
+                                   uint32_t c0, int8_t *q)
+{
+    int32_t sum[TRI_CFG_NUM_CLASSES];
+    uint32_t view;
+    uint32_t k;
+    for (k = 0; k < NCLASSES; k++) {
+        sum[k] = (int32_t)q[k];
+    }
+    for (view = 1; view <= 3u; view++) {
+        int8_t *in = ob->classifier.input(ob->classifier.ctx);
+        int8_t qv[TRI_CFG_NUM_CLASSES];
+        tri_tile_stats_t stats;
+        uint32_t t;
+        tri_status_t st;
+        tri_preprocess_tile(f, r0, c0, ob->gain_q8, in, &stats);
+        for (t = 0; t < view; t++) {
+            turn_quarter(in);
+        }
+        st = ob->classifier.run(ob->classifier.ctx, qv);
+        if (st != TRI_OK) {
+            return st;
+        }
+        for (k = 0; k < NCLASSES; k++) {
+            sum[k] += (int32_t)qv[k];
+        }
+    }
+    for (k = 0; k < NCLASSES; k++) { /* floor(sum / 4), on a non-negative operand */
+        q[k] = (int8_t)((sum[k] + 512) / 4 - 128);
+    }
+    return TRI_OK;
+}
+
 /* Classifies every tile and decides, filling the grid. */
 static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work_t w,
                                    tri_frame_report_t *rep)
@@ -428,6 +720,11 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work
                 rep->tiles_saturated++;
             }
             st = ob->classifier.run(ob->classifier.ctx, q);
+            if (st == TRI_OK &&
+                (int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)second_opinion_min_q) {
+                st = second_opinion(ob, f, r0, tri_tile_origin(gc, f->cols), q);
+                rep->tiles_second_opinion++;
+            }
             if (st != TRI_OK) {
                 ob->counters.classifier_errors++;
                 return st;
@@ -443,7 +740,8 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work
             } else if ((int32_t)q[top] >= (int32_t)discard_min_q[top]) {
                 action = TRI_ACTION_DISCARD;
             } else if (top == (uint32_t)TRI_CFG_CLASS_LAND) {
-                action = TRI_CFG_LAND_POLICY == 0 ? TRI_ACTION_LAND_DROP : TRI_ACTION_LOWRES;
+                action = ob->land_policy == (uint8_t)TRI_LAND_DROP ? TRI_ACTION_LAND_DROP
+                                                                  : TRI_ACTION_LOWRES;
             } else {
                 action = TRI_ACTION_LOWRES;
             }
@@ -463,6 +761,101 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work
         }
     }
     return TRI_OK;
+}
+
+/* Kept pixels of a ship crop's box. */
+static uint32_t crop_kept_px(job_t *job)
+{
+    uint32_t n = 0;
+    crop_rewind(job);
+    while (crop_seek(job)) {
+        n++;
+        job->cur_c++;
+    }
+    return n;
+}
+
+/* A part of a ship region's box, shrunk to the kept pixels in it. */
+typedef struct {
+    uint32_t row0; /* [row0, row1) x [col0, col1), frame pixels */
+    uint32_t col0;
+    uint32_t row1;
+    uint32_t col1;
+    uint32_t ti0; /* the tile rows and columns whose widened cells can reach it */
+    uint32_t ti1;
+    uint32_t tj0;
+    uint32_t tj1;
+    uint8_t score; /* best ship output (+128) of the tiles with kept pixels in it */
+} crop_piece_t;
+
+/* Shrinks *p to the bounding box of the pixels of region `region` in it
+ * (the widened cells of its tiles) and scores it; 0 when it has none. */
+static int crop_piece_fit(crop_piece_t *p, work_t w, uint16_t region, uint32_t grid_cols,
+                          const tri_frame_meta_t *meta)
+{
+    uint32_t i0;
+    uint32_t i1;
+    uint32_t j0;
+    uint32_t j1;
+    uint32_t unused;
+    uint32_t i;
+    uint32_t r0 = p->row1;
+    uint32_t c0 = p->col1;
+    uint32_t r1 = p->row0;
+    uint32_t c1 = p->col0;
+    uint8_t score = 0;
+    int any = 0;
+    tri_tile_cover(p->row0, meta->rows, CROP_MARGIN, &i0, &unused);
+    tri_tile_cover(p->row1 - 1u, meta->rows, CROP_MARGIN, &unused, &i1);
+    tri_tile_cover(p->col0, meta->cols, CROP_MARGIN, &j0, &unused);
+    tri_tile_cover(p->col1 - 1u, meta->cols, CROP_MARGIN, &unused, &j1);
+    for (i = i0; i <= i1; i++) {
+        uint32_t a;
+        uint32_t b;
+        uint32_t j;
+        tri_tile_cell(i, meta->rows, &a, &b);
+        a = a > CROP_MARGIN ? a - CROP_MARGIN : 0u;
+        b = b + CROP_MARGIN < meta->rows ? b + CROP_MARGIN : meta->rows;
+        a = a > p->row0 ? a : p->row0;
+        b = b < p->row1 ? b : p->row1;
+        for (j = j0; j <= j1; j++) {
+            uint32_t t = i * grid_cols + j;
+            uint32_t x;
+            uint32_t y;
+            if (w.label[t] != region || a >= b) {
+                continue;
+            }
+            tri_tile_cell(j, meta->cols, &x, &y);
+            x = x > CROP_MARGIN ? x - CROP_MARGIN : 0u;
+            y = y + CROP_MARGIN < meta->cols ? y + CROP_MARGIN : meta->cols;
+            x = x > p->col0 ? x : p->col0;
+            y = y < p->col1 ? y : p->col1;
+            if (x >= y) {
+                continue;
+            }
+            any = 1;
+            r0 = a < r0 ? a : r0;
+            r1 = b > r1 ? b : r1;
+            c0 = x < c0 ? x : c0;
+            c1 = y > c1 ? y : c1;
+            if (w.ship_conf[t] > score) {
+                score = w.ship_conf[t];
+            }
+        }
+    }
+    if (!any) {
+        return 0;
+    }
+    p->ti0 = i0;
+    p->ti1 = i1;
+    p->tj0 = j0;
+    p->tj1 = j1;
+    p->row0 = r0;
+    p->col0 = c0;
+    p->row1 = r1;
+    p->col1 = c1;
+    p->score = score;
+    return 1;
 }
 
 static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *meta,
@@ -501,7 +894,9 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
         return st;
     }
 
-    /* ship regions: merged crop tiles, plus the context margin, full resolution */
+    /* ship regions: merged crop tiles; each crop carries the cells of its
+     * region's tiles widened by the margin, full resolution, split into
+     * pieces of at most TRI_CROP_MAX_PX square */
     nreg = tri_regions_label(w.actions, w.classes, w.ship_conf, rep->grid_rows, rep->grid_cols,
                              TRI_ACTION_CROP, meta->rows, meta->cols, w.parent, w.label,
                              w.regions, TRI_MAX_REGIONS, &dropped);
@@ -509,24 +904,40 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
     rep->regions_dropped += dropped;
     for (i = 0; i < nreg; i++) {
         const tri_region_t *g = &w.regions[i];
-        uint32_t m = TRI_CONTEXT_MARGIN_PX;
-        uint32_t r0 = g->row0 > m ? g->row0 - m : 0u;
-        uint32_t c0 = g->col0 > m ? g->col0 - m : 0u;
-        uint32_t r1 = (uint32_t)g->row0 + g->rows + m;
-        uint32_t c1 = (uint32_t)g->col0 + g->cols + m;
-        if (r1 > meta->rows) {
-            r1 = meta->rows;
-        }
-        if (c1 > meta->cols) {
-            c1 = meta->cols;
-        }
-        job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_SHIP_CROP, pid++);
-        job_region(&job, r0, c0, r1 - r0, c1 - c0, 1u);
-        job.h.class_id = (uint8_t)TRI_CFG_CLASS_SHIP;
-        job.h.confidence = g->score;
-        st = add_product(ob, &job, TRI_RANK_SHIP, rep);
-        if (st != TRI_OK) {
-            return st;
+        uint32_t pr;
+        for (pr = g->row0; pr < (uint32_t)g->row0 + g->rows; pr += TRI_CROP_MAX_PX) {
+            uint32_t pc;
+            for (pc = g->col0; pc < (uint32_t)g->col0 + g->cols; pc += TRI_CROP_MAX_PX) {
+                crop_piece_t piece;
+                piece.row0 = pr;
+                piece.col0 = pc;
+                piece.row1 = pr + TRI_CROP_MAX_PX < (uint32_t)g->row0 + g->rows
+                                 ? pr + TRI_CROP_MAX_PX
+                                 : (uint32_t)g->row0 + g->rows;
+                piece.col1 = pc + TRI_CROP_MAX_PX < (uint32_t)g->col0 + g->cols
+                                 ? pc + TRI_CROP_MAX_PX
+                                 : (uint32_t)g->col0 + g->cols;
+                if (!crop_piece_fit(&piece, w, (uint16_t)i, rep->grid_cols, meta)) {
+                    continue; /* no kept pixel in this part of the box */
+                }
+                job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_SHIP_CROP, pid++);
+                job_region(&job, piece.row0, piece.col0, piece.row1 - piece.row0,
+                           piece.col1 - piece.col0, 1u);
+                job.h.class_id = (uint8_t)TRI_CFG_CLASS_SHIP;
+                job.h.confidence = piece.score;
+                job.grid_cols = rep->grid_cols;
+                job.region = (uint16_t)i;
+                job.ti0 = piece.ti0;
+                job.ti1 = piece.ti1;
+                job.tj0 = piece.tj0;
+                job.tj1 = piece.tj1;
+                job.kept_px = crop_kept_px(&job);
+                rep->ship_crops++;
+                st = add_product(ob, &job, TRI_RANK_SHIP, rep);
+                if (st != TRI_OK) {
+                    return st;
+                }
+            }
         }
     }
 

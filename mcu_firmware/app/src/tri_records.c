@@ -23,7 +23,6 @@ tri_status_t tri_frame_meta_unpack(const uint8_t *buf, size_t len, tri_frame_met
         buf[WF_FRAME_META_RESERVED_OFFSET] != 0u ||
         tri_get_be16(buf + WF_FRAME_META_RESERVED2_OFFSET) != 0u ||
         tri_get_be16(buf + WF_FRAME_META_RESERVED3_OFFSET) != 0u ||
-        tri_get_be32(buf + WF_FRAME_META_RESERVED4_OFFSET) != 0u ||
         tri_get_be16(buf + WF_FRAME_META_RESERVED5_OFFSET) != 0u) {
         return TRI_ERR_FORMAT;
     }
@@ -39,6 +38,12 @@ tri_status_t tri_frame_meta_unpack(const uint8_t *buf, size_t len, tri_frame_met
     meta->time_s = tri_get_be32(buf + WF_FRAME_META_TIME_S_OFFSET);
     meta->time_sub = tri_get_be16(buf + WF_FRAME_META_TIME_SUB_OFFSET);
     meta->crs_epsg = tri_get_be32(buf + WF_FRAME_META_CRS_EPSG_OFFSET);
+    meta->dn_num = tri_get_be16(buf + WF_FRAME_META_DN_NUM_OFFSET);
+    meta->dn_den = tri_get_be16(buf + WF_FRAME_META_DN_DEN_OFFSET);
+    if ((meta->dn_num != 0u || meta->dn_den != 0u) &&
+        (meta->dn_den == 0u || meta->dn_den > meta->dn_num)) {
+        return TRI_ERR_FORMAT;
+    }
     memcpy(meta->geotransform, buf + WF_FRAME_META_GEOTRANSFORM_OFFSET, TRI_GEOTRANSFORM_BYTES);
     return TRI_OK;
 }
@@ -57,6 +62,8 @@ void tri_frame_meta_pack(const tri_frame_meta_t *meta, uint8_t *out)
     tri_put_be32(out + WF_FRAME_META_TIME_S_OFFSET, meta->time_s);
     tri_put_be16(out + WF_FRAME_META_TIME_SUB_OFFSET, meta->time_sub);
     tri_put_be32(out + WF_FRAME_META_CRS_EPSG_OFFSET, meta->crs_epsg);
+    tri_put_be16(out + WF_FRAME_META_DN_NUM_OFFSET, meta->dn_num);
+    tri_put_be16(out + WF_FRAME_META_DN_DEN_OFFSET, meta->dn_den);
     memcpy(out + WF_FRAME_META_GEOTRANSFORM_OFFSET, meta->geotransform, TRI_GEOTRANSFORM_BYTES);
     tri_put_be16(out + WF_FRAME_META_CRC_OFFSET,
                  tri_crc16((uint16_t)WF_CRC16_INIT, out, WF_FRAME_META_CRC_OFFSET));
@@ -107,9 +114,12 @@ void tri_product_header_pack(const tri_product_header_t *h, uint8_t *out)
     tri_put_be32(out + WF_PRODUCT_HEADER_FRAME_ID_OFFSET, h->frame_id);
     tri_put_be32(out + WF_PRODUCT_HEADER_TIME_S_OFFSET, h->time_s);
     tri_put_be16(out + WF_PRODUCT_HEADER_TIME_SUB_OFFSET, h->time_sub);
+    tri_put_be16(out + WF_PRODUCT_HEADER_KEPT_RECTS_OFFSET, h->kept_rects);
     tri_put_be16(out + WF_PRODUCT_HEADER_FRAME_ROWS_OFFSET, h->frame_rows);
     tri_put_be16(out + WF_PRODUCT_HEADER_FRAME_COLS_OFFSET, h->frame_cols);
     tri_put_be32(out + WF_PRODUCT_HEADER_CRS_EPSG_OFFSET, h->crs_epsg);
+    tri_put_be16(out + WF_PRODUCT_HEADER_DN_NUM_OFFSET, h->dn_num);
+    tri_put_be16(out + WF_PRODUCT_HEADER_DN_DEN_OFFSET, h->dn_den);
     memcpy(out + WF_PRODUCT_HEADER_GEOTRANSFORM_OFFSET, h->geotransform, TRI_GEOTRANSFORM_BYTES);
     for (b = 0; b < WF_MAX_BANDS; b++) {
         tri_put_be32(out + WF_PRODUCT_HEADER_BAND_BYTES_OFFSET + 4u * b, h->band_bytes[b]);
@@ -141,9 +151,12 @@ void tri_product_header_unpack(const uint8_t *buf, tri_product_header_t *h)
     h->frame_id = tri_get_be32(buf + WF_PRODUCT_HEADER_FRAME_ID_OFFSET);
     h->time_s = tri_get_be32(buf + WF_PRODUCT_HEADER_TIME_S_OFFSET);
     h->time_sub = tri_get_be16(buf + WF_PRODUCT_HEADER_TIME_SUB_OFFSET);
+    h->kept_rects = tri_get_be16(buf + WF_PRODUCT_HEADER_KEPT_RECTS_OFFSET);
     h->frame_rows = tri_get_be16(buf + WF_PRODUCT_HEADER_FRAME_ROWS_OFFSET);
     h->frame_cols = tri_get_be16(buf + WF_PRODUCT_HEADER_FRAME_COLS_OFFSET);
     h->crs_epsg = tri_get_be32(buf + WF_PRODUCT_HEADER_CRS_EPSG_OFFSET);
+    h->dn_num = tri_get_be16(buf + WF_PRODUCT_HEADER_DN_NUM_OFFSET);
+    h->dn_den = tri_get_be16(buf + WF_PRODUCT_HEADER_DN_DEN_OFFSET);
     memcpy(h->geotransform, buf + WF_PRODUCT_HEADER_GEOTRANSFORM_OFFSET, TRI_GEOTRANSFORM_BYTES);
     for (b = 0; b < WF_MAX_BANDS; b++) {
         h->band_bytes[b] = tri_get_be32(buf + WF_PRODUCT_HEADER_BAND_BYTES_OFFSET + 4u * b);

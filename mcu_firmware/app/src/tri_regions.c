@@ -2,7 +2,14 @@
 
 #include "tri_tiling.h"
 
-#define NONE 0xFFFFu
+#if 2 * TRI_CFG_STRIDE_PX < TRI_CFG_TILE_PX
+#error "tri_tile_cover assumes stride_px >= tile_px / 2"
+#endif
+
+#define NONE TRI_REGION_NONE
+#define TILE_PX ((uint32_t)TRI_CFG_TILE_PX)
+#define STRIDE_PX ((uint32_t)TRI_CFG_STRIDE_PX)
+#define CELL_INSET ((TILE_PX - STRIDE_PX) / 2u)
 
 static uint32_t find_root(uint16_t *parent, uint32_t x)
 {
@@ -117,6 +124,53 @@ uint32_t tri_regions_label(const uint8_t *actions, const uint8_t *classes, const
             }
         }
     }
+    /* every member tile gets its region's index (roots carry it already) */
+    for (r = 0; r < grid_rows; r++) {
+        for (c = 0; c < grid_cols; c++) {
+            uint32_t i = r * grid_cols + c;
+            if (parent[i] != NONE) {
+                label[i] = label[find_root(parent, i)];
+            }
+        }
+    }
     *dropped = over;
     return n;
+}
+
+void tri_tile_cell(uint32_t index, uint32_t size, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t n = tri_tile_count(size);
+    uint32_t o = tri_tile_origin(index, size);
+    *lo = index == 0u ? 0u : o + CELL_INSET;
+    *hi = index + 1u >= n ? size : o + CELL_INSET + STRIDE_PX;
+}
+
+void tri_tile_cover(uint32_t pos, uint32_t size, uint32_t margin, uint32_t *first,
+                    uint32_t *last)
+{
+    /* A widened cell of tile i lies inside the tile's pixels (margin <=
+     * CELL_INSET), so only tiles whose pixels hold pos qualify: the regular
+     * tiles pos / STRIDE and the ones before it that reach pos, and the
+     * flush last tile; [k - 2, k + 1] holds them all for STRIDE >= TILE / 2
+     * and is scanned in order (cells grow with the index). */
+    uint32_t n = tri_tile_count(size);
+    uint32_t k = pos / STRIDE_PX;
+    uint32_t hi_i = k + 1u < n ? k + 1u : n - 1u;
+    uint32_t lo_i = hi_i >= 3u ? hi_i - 3u : 0u;
+    uint32_t i;
+    int found = 0;
+    *first = 0u;
+    *last = 0u;
+    for (i = lo_i; i <= hi_i; i++) {
+        uint32_t a;
+        uint32_t b;
+        tri_tile_cell(i, size, &a, &b);
+        if (pos + margin >= a && pos < b + margin) {
+            if (!found) {
+                *first = i;
+                found = 1;
+            }
+            *last = i;
+        }
+    }
 }

@@ -53,6 +53,7 @@ int tri_host_downlink(void *h, uint32_t budget, const uint8_t *request, size_t r
                       tri_host_write_fn write, void *ctx, size_t *len);
 int tri_host_counters(const void *h, uint32_t *out, size_t n);
 int tri_host_store_check(const void *h);
+int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
                              uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
                              const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
@@ -95,6 +96,7 @@ static const struct {
     {"aec_block_size", TRI_AEC_BLOCK_SIZE},
     {"aec_rsi", TRI_AEC_RSI},
     {"context_margin_px", TRI_CONTEXT_MARGIN_PX},
+    {"crop_max_px", TRI_CROP_MAX_PX},
     {"quicklook_factor", TRI_QUICKLOOK_FACTOR},
     {"lowres_factor", TRI_LOWRES_FACTOR},
     {"tile_skip_share_num", TRI_TILE_SKIP_SHARE_NUM},
@@ -221,6 +223,14 @@ int tri_host_store_check(const void *h)
         return TRI_ERR_ARG;
     }
     return tri_store_check(&((const tri_host_t *)h)->ob.store);
+}
+
+int tri_host_set_land_policy(void *h, uint32_t policy)
+{
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    return tri_onboard_set_land_policy(&((tri_host_t *)h)->ob, policy);
 }
 
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
