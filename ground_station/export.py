@@ -38,7 +38,7 @@ from ground_station.products import Product, capture_time, product_transform
 
 
 def default_attribution() -> str:
-    from triage.sim.build import COPERNICUS_ATTRIBUTION
+    from triage.paths import COPERNICUS_ATTRIBUTION
 
     return COPERNICUS_ATTRIBUTION
 

@@ -352,15 +352,18 @@ class Ingestor:
             pixels = product.type_name != "CLASS_MAP"
             if pixels:
                 self._frames_seen.add(h["frame_id"])  # the first pixel product defines it
-            frame_row = pixels, (
-                h["frame_id"],
-                h["frame_rows"],
-                h["frame_cols"],
-                h["crs_epsg"],
-                json.dumps(list(h["geotransform"])),
-                h["time_s"],
-                h["time_sub"],
-                h["nodata"],
+            frame_row = (
+                pixels,
+                (
+                    h["frame_id"],
+                    h["frame_rows"],
+                    h["frame_cols"],
+                    h["crs_epsg"],
+                    json.dumps(list(h["geotransform"])),
+                    h["time_s"],
+                    h["time_sub"],
+                    h["nodata"],
+                ),
             )
         elif product.type_name == "FRAME_SUMMARY":
             con.execute(

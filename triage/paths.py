@@ -12,6 +12,10 @@ from pathlib import Path
 
 from triage.errors import DataMissingError, FirmwareError
 
+#: The credit the Copernicus licence asks for wherever Sentinel-2 imagery, or a
+#: product derived from it, is shown (reports, GeoTIFF tags, previews, benchmarks).
+COPERNICUS_ATTRIBUTION = "contains modified Copernicus Sentinel data 2022–2023"
+
 DATA_DIR_ENV = "TRIAGE_DATA_DIR"
 BUILD_DIR_ENV = "TRIAGE_BUILD_DIR"
 

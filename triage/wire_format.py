@@ -453,9 +453,7 @@ FRAME_META = Layout(
             "the firmware then codes d (checked per product, losslessly, else v)",
             default=0,
         ),
-        Field(
-            "dn_den", 82, "u16", "0, or the denominator of the lattice (1..dn_num)", default=0
-        ),
+        Field("dn_den", 82, "u16", "0, or the denominator of the lattice (1..dn_num)", default=0),
         Field("reserved5", 84, "u16", "0"),
         Field("crc", 86, "u16", "CRC-16-CCITT of bytes 0..85"),
     ),

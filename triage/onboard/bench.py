@@ -192,7 +192,7 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         "compression_ratio": ratio,
         "host_identical": host_identical,
         "qemu_wall_s": round(qemu_s, 2),
-        "attribution": "contains modified Copernicus Sentinel data 2022-2023",
+        "attribution": paths.COPERNICUS_ATTRIBUTION,
     }
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from triage.paths import COPERNICUS_ATTRIBUTION
 from triage.sim.errors import BandsMissingError, ManifestError
 from triage.sim.manifest import (
     DATA_PREFIX,
@@ -38,7 +39,6 @@ from triage.sim.manifest import (
     Station,
 )
 
-COPERNICUS_ATTRIBUTION = "contains modified Copernicus Sentinel data 2022–2023"
 SEN2SHIPS_CREDIT = (
     "sen2ships (ShipDetectionExperts/sen2ships, MIT licence): Sentinel-2 L2A port scenes "
     "and vessel labels"
