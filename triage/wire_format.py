@@ -397,7 +397,8 @@ PRODUCT_HEADER = Layout(
             "u16",
             "0: samples coded as they are; else the band streams code instrument numbers d, "
             "and the ground restores each sample v = floor((d * dn_num + floor(dn_den / 2)) "
-            "/ dn_den) (see FRAME_META)",
+            "/ dn_den) (see FRAME_META); pixel copies use it only when exact for every sample, "
+            "block means (QUICKLOOK, LAND) are then rounded to the nearest d",
             default=0,
         ),
         Field(

@@ -217,8 +217,8 @@ def test_compression_pays_off_on_sea(lib):
 DN = (65535, 10000)  # the sen2ships lattice
 
 
-def _dn_run(frame, dn_scale):
-    meta = FrameMeta.for_frame(frame, 5, nodata=0, dn_scale=dn_scale)
+def _dn_run(frame, dn_scale, nodata=0):
+    meta = FrameMeta.for_frame(frame, 5, nodata=nodata, dn_scale=dn_scale)
     ob = Onboard(4 << 20, classifier="rule", land_policy="lowres")
     assert ob.process_frame(frame, meta).ok
     return decode_stream(ob.downlink(1 << 30))
@@ -227,9 +227,10 @@ def _dn_run(frame, dn_scale):
 def test_dn_scale_codes_instrument_numbers_losslessly(lib):
     """A frame on the declared lattice: crops and full-resolution products code
     the instrument numbers d (what libaec decodes), the ground restores the
-    frame's samples exactly; block means (quicklook, land) are not on the
-    lattice and are coded as they are. The lattice is independent arithmetic
-    here: d * 65535 / 10000 rounded half up, in numpy."""
+    frame's samples exactly; block means (quicklook, land) are coded as the
+    instrument number nearest the mean, so the ground gets the mean rounded
+    to the lattice. The lattice is independent arithmetic here:
+    d * 65535 / 10000 rounded half up, in numpy."""
     raw = synthetic_frame(96, 128, seed=77, ships=[(30, 40)], land=(64, 0, 96, 128))
     d = (raw.astype(np.int64) * DN[1]) // DN[0]
     frame = ((d * DN[0] + DN[1] // 2) // DN[1]).astype(np.uint16)
@@ -237,10 +238,19 @@ def test_dn_scale_codes_instrument_numbers_losslessly(lib):
     coded = _dn_run(frame, DN)
     assert sorted(plain) == sorted(coded)
     crops = 0
+    seen = set()
     for key, p in coded.items():
         if p.bands is None or p.type_name == "CLASS_MAP":
             continue
+        seen.add(p.type_name)
         q = plain[key]
+        if p.type_name in ("QUICKLOOK", "LAND"):
+            assert (p.header["dn_num"], p.header["dn_den"]) == DN
+            mean = q.bands.astype(np.int64)
+            near = (mean * DN[1] + DN[0] // 2) // DN[0]
+            assert np.array_equal(p.bands, (near * DN[0] + DN[1] // 2) // DN[1])
+            assert np.abs(p.bands.astype(np.int64) - mean).max() <= DN[0] // DN[1] // 2 + 1
+            continue
         assert np.array_equal(p.bands, q.bands), p.type_name  # same pixels on the ground
         if p.type_name == "SHIP_CROP":
             crops += 1
@@ -256,7 +266,7 @@ def test_dn_scale_codes_instrument_numbers_losslessly(lib):
             assert np.array_equal(got, window[kept])
         else:
             assert (p.header["dn_num"], p.header["dn_den"]) == (0, 0), p.type_name
-    assert crops >= 1
+    assert crops >= 1 and {"QUICKLOOK", "LAND"} <= seen
 
 
 def test_dn_scale_off_the_lattice_codes_samples(lib):
@@ -278,6 +288,9 @@ def test_dn_scale_off_the_lattice_codes_samples(lib):
         holds = r0 <= 21 < r0 + rows and c0 <= 42 < c0 + cols and kept[21 - r0, 42 - c0]
         assert (p.header["dn_num"], p.header["dn_den"]) == ((0, 0) if holds else DN)
     assert any(p.header["dn_num"] == 0 for p in crops)
+    # a no-data value off the lattice (1: d = 0 restores 0) keeps block means as they are
+    ql = next(p for p in _dn_run(frame, DN, nodata=1).values() if p.type_name == "QUICKLOOK")
+    assert (ql.header["dn_num"], ql.header["dn_den"]) == (0, 0)
 
 
 @pytest.mark.parametrize("scale", [(10000, 65535), (5, 0), (0, 7)])

@@ -118,7 +118,7 @@
 #define WF_PRODUCT_HEADER_FRAME_ROWS_OFFSET 44u /* u16: rows of the whole frame */
 #define WF_PRODUCT_HEADER_FRAME_COLS_OFFSET 46u /* u16: columns of the whole frame */
 #define WF_PRODUCT_HEADER_CRS_EPSG_OFFSET 48u /* u32: EPSG code of the frame's CRS */
-#define WF_PRODUCT_HEADER_DN_NUM_OFFSET 52u /* u16: 0: samples coded as they are; else the band streams code instrument numbers d, and the ground restores each sample v = floor((d * dn_num + floor(dn_den / 2)) / dn_den) (see FRAME_META) */
+#define WF_PRODUCT_HEADER_DN_NUM_OFFSET 52u /* u16: 0: samples coded as they are; else the band streams code instrument numbers d, and the ground restores each sample v = floor((d * dn_num + floor(dn_den / 2)) / dn_den) (see FRAME_META); pixel copies use it only when exact for every sample, block means (QUICKLOOK, LAND) are then rounded to the nearest d */
 #define WF_PRODUCT_HEADER_DN_DEN_OFFSET 54u /* u16: 0, or the denominator of the scale above (1..dn_num) */
 #define WF_PRODUCT_HEADER_GEOTRANSFORM_OFFSET 56u /* f64[6]: frame's affine transform, GDAL order (x0, dx, rx, y0, ry, dy), IEEE 754 */
 #define WF_PRODUCT_HEADER_BAND_BYTES_OFFSET 104u /* u32[8]: bytes of each band's stream (unused slots 0) */

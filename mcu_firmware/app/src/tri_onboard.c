@@ -340,7 +340,7 @@ static uint32_t product_band_samples(job_t *job)
 
 /* 1 when every sample of the product lies on the frame's dn lattice, so that
  * coding the instrument numbers loses nothing; the first sample off it ends
- * the check (quicklooks, whose block means are not on it, end at once). */
+ * the check. */
 static int dn_lattice_holds(job_t *job)
 {
     uint32_t num = job->h.dn_num;
@@ -396,9 +396,26 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         h->kept_rects = (uint16_t)n;
         off += (size_t)n * WF_KEPT_RECT_SIZE;
     }
-    if (h->dn_den != 0u && (h->product_type == WF_PRODUCT_CLASS_MAP || !dn_lattice_holds(job))) {
-        h->dn_num = 0u; /* code the samples as they are */
-        h->dn_den = 0u;
+    if (h->dn_den != 0u) {
+        /* Block means (quicklook, low-resolution land) are coded as the nearest
+         * instrument number: a mean rounded to the instrument's own
+         * quantisation, when the no-data value survives the round trip. Pixel
+         * copies (crops, full-resolution products) only when every sample lies
+         * on the lattice: those are exact. */
+        uint32_t nd = job->frame->nodata;
+        int means = h->product_type != WF_PRODUCT_SHIP_CROP && h->pixel_step > 1u;
+        int ok;
+        if (h->product_type == WF_PRODUCT_CLASS_MAP) {
+            ok = 0;
+        } else if (means) {
+            ok = sample_of_dn(dn_of_sample(nd, h->dn_num, h->dn_den), h->dn_num, h->dn_den) == nd;
+        } else {
+            ok = dn_lattice_holds(job);
+        }
+        if (!ok) {
+            h->dn_num = 0u; /* code the samples as they are */
+            h->dn_den = 0u;
+        }
     }
     for (b = 0; b < h->bands; b++) {
         uint32_t n = product_band_samples(job);
