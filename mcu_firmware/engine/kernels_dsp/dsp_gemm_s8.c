@@ -54,25 +54,133 @@
         a3 = (int32_t)b3;                                                                          \
     } while (0)
 
-/* The full blocks of one pixel (one-rounding, no clamp, dilation 1), from
- * out up to end: pairs of groups, after one lone group when `odd` (a
- * compile-time constant: the loop is instantiated for each parity). */
-#define GEMM_FAST_BLOCKS(odd)                                                                      \
-    do {                                                                                           \
-        for (; out != end; out += 4) {                                                             \
-            const uint32_t *x = xs;                                                                \
-            int32_t k = pairs;                                                                     \
-            GEMM_BIAS();                                                                           \
-            if (odd) {                                                                             \
-                GEMM_GROUP();                                                                      \
-            }                                                                                      \
-            for (; k > 0; k--) {                                                                   \
-                GEMM_GROUP();                                                                      \
-                GEMM_GROUP();                                                                      \
-            }                                                                                      \
-            dsp_store4_fast(a0, a1, a2, a3, &w, out);                                              \
-        }                                                                                          \
-    } while (0)
+#if TNN_SIMD_NATIVE
+/*
+ * dsp_gemm_fast on the Cortex-M4. Registers: r0-r3 the accumulators, r4-r7
+ * an LDM of weights (later mult/c records), r8-r9 an LDRD of input (later
+ * the shifts r, with r10 and r12), r10 the pair count, r11 the output, r12
+ * the input, lr the data stream. The frame holds the dsp_fast_t copy
+ * (offsets 0-24) and the end of the pixel's outputs (28).
+ */
+__asm__(".syntax unified\n"
+        ".thumb\n"
+        ".section .text.dsp_gemm_fast,\"ax\",%progbits\n"
+        ".global dsp_gemm_fast\n"
+        ".type dsp_gemm_fast, %function\n"
+        ".thumb_func\n"
+        "dsp_gemm_fast:\n"
+        "    push {r4-r11, lr}\n"
+        "    sub sp, #32\n"
+        "    ldm r0, {r1-r7}\n"
+        "    stm sp, {r1-r7}\n"
+        "    mov r11, r3\n"
+        "    add r8, r3, r4\n"
+        "    str r8, [sp, #28]\n"
+        "    mov lr, r2\n"
+        ".Lg_blk:\n"
+        "    ldmia lr!, {r0-r3}\n" /* biases */
+        "    ldr r12, [sp]\n"
+        "    ldr r10, [sp, #24]\n"
+        "    lsrs r10, r10, #1\n" /* pairs rounded up; carry: run even */
+        "    bcc .Lg_b\n"
+        ".Lg_a:\n"
+        "    ldrd r8, r9, [r12], #8\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r0, r8, r4, r0\n"
+        "    smlad r0, r9, r5, r0\n"
+        "    smlad r1, r8, r6, r1\n"
+        "    smlad r1, r9, r7, r1\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r2, r8, r4, r2\n"
+        "    smlad r2, r9, r5, r2\n"
+        "    smlad r3, r8, r6, r3\n"
+        "    smlad r3, r9, r7, r3\n"
+        ".Lg_b:\n"
+        "    ldrd r8, r9, [r12], #8\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r0, r8, r4, r0\n"
+        "    smlad r0, r9, r5, r0\n"
+        "    smlad r1, r8, r6, r1\n"
+        "    smlad r1, r9, r7, r1\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r2, r8, r4, r2\n"
+        "    smlad r2, r9, r5, r2\n"
+        "    smlad r3, r8, r6, r3\n"
+        "    smlad r3, r9, r7, r3\n"
+        "    subs r10, r10, #1\n"
+        "    bne .Lg_a\n"
+        /* one-rounding requantisation (dsp_requant_fast) of the four */
+        "    ldmia lr!, {r4-r7}\n"
+        "    smmlar r5, r0, r4, r5\n"
+        "    add r0, r5, r0, asr #31\n"
+        "    smmlar r7, r1, r6, r7\n"
+        "    add r1, r7, r1, asr #31\n"
+        "    ldmia lr!, {r8, r9, r10, r12}\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smmlar r5, r2, r4, r5\n"
+        "    add r2, r5, r2, asr #31\n"
+        "    smmlar r7, r3, r6, r7\n"
+        "    add r3, r7, r3, asr #31\n"
+        "    asr r0, r0, r8\n"
+        "    asr r1, r1, r9\n"
+        "    asr r2, r2, r10\n"
+        "    asr r3, r3, r12\n"
+        "    ssat r0, #8, r0\n"
+        "    ssat r1, #8, r1\n"
+        "    ssat r2, #8, r2\n"
+        "    ssat r3, #8, r3\n"
+        "    strb r0, [r11], #1\n"
+        "    strb r1, [r11], #1\n"
+        "    strb r2, [r11], #1\n"
+        "    strb r3, [r11], #1\n"
+        "    ldr r4, [sp, #28]\n"
+        "    cmp r11, r4\n"
+        "    bne .Lg_blk\n"
+        /* next pixel */
+        "    ldr r5, [sp, #16]\n"
+        "    subs r5, r5, #1\n"
+        "    beq .Lg_done\n"
+        "    str r5, [sp, #16]\n"
+        "    ldr r4, [sp]\n"
+        "    ldr r6, [sp, #20]\n"
+        "    add r4, r4, r6\n"
+        "    str r4, [sp]\n"
+        "    ldr r7, [sp, #12]\n"
+        "    add r7, r7, r11\n"
+        "    str r7, [sp, #28]\n"
+        "    ldr lr, [sp, #4]\n"
+        "    b .Lg_blk\n"
+        ".Lg_done:\n"
+        "    add sp, #32\n"
+        "    pop {r4-r11, pc}\n"
+        ".size dsp_gemm_fast, .-dsp_gemm_fast\n"
+        ".text\n");
+#else
+void dsp_gemm_fast(const dsp_fast_t *f)
+{
+    const uint32_t *xs = f->xs;
+    const int32_t run = (int32_t)(f->k >> 1) * 2 - (int32_t)(1u - (f->k & 1u));
+    int8_t *out = f->out;
+    int32_t p;
+    for (p = f->pixels; p > 0; p--, xs += f->step_bytes / 4u) {
+        const uint32_t *w = f->data;
+        int8_t *const end = out + f->blk_bytes;
+        for (; out != end; out += 4) {
+            const uint32_t *x = xs;
+            int32_t a0;
+            int32_t a1;
+            int32_t a2;
+            int32_t a3;
+            int32_t k;
+            GEMM_BIAS();
+            for (k = run; k > 0; k--) {
+                GEMM_GROUP();
+            }
+            dsp_store4_fast(a0, a1, a2, a3, &w, out);
+        }
+    }
+}
+#endif
 
 void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
 {
@@ -88,9 +196,12 @@ void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
     const int32_t fast_blocks =
         (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST && !dilated ? out_c / 4 : 0;
     const int ring = (g->pk->flags & TNN_PACK_RING) != 0u;
-    const int32_t pairs = run >> 1; /* pairs of groups in a window (dilation 1) */
+    dsp_fast_t f;
     int32_t oy;
     int32_t ox;
+    f.blk_bytes = 4u * (uint32_t)fast_blocks;
+    f.step_bytes = 4u * step;
+    f.k = (((uint32_t)run + 1u) >> 1 << 1) | (((uint32_t)run & 1u) ^ 1u);
     dsp_rows_reset(g, scratch);
     for (oy = 0; oy < g->out_h; oy++) {
         int8_t *out = output + (size_t)oy * (size_t)out_w * (size_t)out_c;
@@ -98,18 +209,27 @@ void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
         const uint32_t *data;
         dsp_rows_prepare(g, scratch, input, oy, ring);
         data = dsp_data(g, scratch);
+        f.xs = xs;
+        f.data = data;
+        f.out = out;
+        if (fast_blocks > 0 && (out_c & 3) == 0) { /* the whole row at once */
+            f.pixels = out_w;
+            dsp_gemm_fast(&f);
+            continue;
+        }
+        f.pixels = 1;
         for (ox = 0; ox < out_w; ox++, xs += step) {
-            const uint32_t *w = data;
+            const uint32_t *w = data + (uint32_t)fast_blocks * g->blk_words;
             int32_t a0;
             int32_t a1;
             int32_t a2;
             int32_t a3;
             int32_t o;
-            int8_t *const end = out + 4 * fast_blocks;
-            if ((run & 1) != 0) {
-                GEMM_FAST_BLOCKS(1);
-            } else {
-                GEMM_FAST_BLOCKS(0);
+            if (fast_blocks > 0) {
+                f.xs = xs;
+                f.out = out;
+                dsp_gemm_fast(&f);
+                out += 4 * fast_blocks;
             }
             for (o = 4 * fast_blocks; o < out_c; o += 4) {
                 const int32_t n = out_c - o < 4 ? out_c - o : 4;

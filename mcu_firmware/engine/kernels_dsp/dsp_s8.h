@@ -168,6 +168,30 @@ static inline void dsp_store4_fast(int32_t a0, int32_t a1, int32_t a2, int32_t a
     *rec = p;
 }
 
+/* The full blocks of `pixels` output pixels of one row (flags TNN_PACK_FAST,
+ * dilation 1): what dsp_gemm_fast and dsp_dw_fast read. The assembly on the
+ * Cortex-M4 reads the words at these offsets: keep the order. */
+typedef struct {
+    const uint32_t *xs;   /* first pixel's window (dw: of its first group) */
+    const uint32_t *data; /* the row's first block in the data stream */
+    int8_t *out;          /* first output */
+    uint32_t blk_bytes;   /* output bytes of a pixel's full blocks (4 each) */
+    int32_t pixels;       /* >= 1 */
+    uint32_t step_bytes;  /* between the windows of adjacent pixels */
+    uint32_t k;           /* gemm: ceil(run / 2) << 1 | (run even), run >= 1
+                           * groups a window; dw: bytes between groups */
+} dsp_fast_t;
+
+/* CONV_2D / FULLY_CONNECTED: per pixel, the full blocks, each its window's
+ * `run` groups then dsp_store4_fast; the data stream restarts per pixel and
+ * the outputs are consecutive (a row whose depth is a multiple of four, or
+ * one pixel). Hand-scheduled assembly on the Cortex-M4 (all fourteen
+ * registers: no spills in the block loop), C elsewhere. */
+void dsp_gemm_fast(const dsp_fast_t *f);
+
+/* DEPTHWISE_CONV_2D, 3x3 windows: the same over groups of four channels. */
+void dsp_dw_fast(const dsp_fast_t *f);
+
 /* The first block of the data stream for the output row last prepared. */
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch);
 
