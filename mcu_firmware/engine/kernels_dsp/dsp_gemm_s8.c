@@ -17,43 +17,6 @@
  */
 #include "dsp_s8.h"
 
-/* One group: LDRD of input, two LDMs of weights, 8 SMLADs. */
-#define GEMM_GROUP()                                                                               \
-    do {                                                                                           \
-        uint32_t xa;                                                                               \
-        uint32_t xb;                                                                               \
-        uint32_t w0;                                                                               \
-        uint32_t w1;                                                                               \
-        uint32_t w2;                                                                               \
-        uint32_t w3;                                                                               \
-        TNN_LD2_INC(x, xa, xb, "r8", "r9");                                                        \
-        TNN_LD4_INC(w, w0, w1, w2, w3, "r4", "r5", "r6", "r7");                                    \
-        a0 = tnn_smlad(xa, w0, a0);                                                                \
-        a0 = tnn_smlad(xb, w1, a0);                                                                \
-        a1 = tnn_smlad(xa, w2, a1);                                                                \
-        a1 = tnn_smlad(xb, w3, a1);                                                                \
-        TNN_LD4_INC(w, w0, w1, w2, w3, "r4", "r5", "r6", "r7");                                    \
-        a2 = tnn_smlad(xa, w0, a2);                                                                \
-        a2 = tnn_smlad(xb, w1, a2);                                                                \
-        a3 = tnn_smlad(xa, w2, a3);                                                                \
-        a3 = tnn_smlad(xb, w3, a3);                                                                \
-    } while (0)
-
-/* The biases of a block into a0..a3. */
-#define GEMM_BIAS()                                                                                \
-    do {                                                                                           \
-        uint32_t b0;                                                                               \
-        uint32_t b1;                                                                               \
-        uint32_t b2;                                                                               \
-        uint32_t b3;                                                                               \
-        tnn_ld2_inc(&w, &b0, &b1);                                                                 \
-        tnn_ld2_inc(&w, &b2, &b3);                                                                 \
-        a0 = (int32_t)b0;                                                                          \
-        a1 = (int32_t)b1;                                                                          \
-        a2 = (int32_t)b2;                                                                          \
-        a3 = (int32_t)b3;                                                                          \
-    } while (0)
-
 #if TNN_SIMD_NATIVE
 /*
  * dsp_gemm_fast on the Cortex-M4. Registers: r0-r3 the accumulators, r4-r7
@@ -70,19 +33,24 @@ __asm__(".syntax unified\n"
         ".thumb_func\n"
         "dsp_gemm_fast:\n"
         "    push {r4-r11, lr}\n"
-        "    sub sp, #32\n"
-        "    ldm r0, {r1-r7}\n"
-        "    stm sp, {r1-r7}\n"
+        "    sub sp, #36\n"
+        "    ldm r0, {r1-r8}\n"
+        "    stm sp, {r1-r8}\n"
         "    mov r11, r3\n"
         "    add r8, r3, r4\n"
-        "    str r8, [sp, #28]\n"
+        "    str r8, [sp, #32]\n"
         "    mov lr, r2\n"
         ".Lg_blk:\n"
         "    ldmia lr!, {r0-r3}\n" /* biases */
         "    ldr r12, [sp]\n"
-        "    ldr r10, [sp, #24]\n"
-        "    lsrs r10, r10, #1\n" /* pairs rounded up; carry: run even */
-        "    bcc .Lg_b\n"
+        "    ldr r10, [sp, #24]\n" /* quads of groups, rounded up */
+        "    ldr r8, [sp, #28]\n"  /* groups missing from the first */
+        "    tbb [pc, r8]\n"
+        ".Lg_tbl:\n"
+        "    .byte (.Lg_a - .Lg_tbl) / 2\n"
+        "    .byte (.Lg_b - .Lg_tbl) / 2\n"
+        "    .byte (.Lg_c - .Lg_tbl) / 2\n"
+        "    .byte (.Lg_d - .Lg_tbl) / 2\n"
         ".Lg_a:\n"
         "    ldrd r8, r9, [r12], #8\n"
         "    ldmia lr!, {r4-r7}\n"
@@ -96,6 +64,30 @@ __asm__(".syntax unified\n"
         "    smlad r3, r8, r6, r3\n"
         "    smlad r3, r9, r7, r3\n"
         ".Lg_b:\n"
+        "    ldrd r8, r9, [r12], #8\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r0, r8, r4, r0\n"
+        "    smlad r0, r9, r5, r0\n"
+        "    smlad r1, r8, r6, r1\n"
+        "    smlad r1, r9, r7, r1\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r2, r8, r4, r2\n"
+        "    smlad r2, r9, r5, r2\n"
+        "    smlad r3, r8, r6, r3\n"
+        "    smlad r3, r9, r7, r3\n"
+        ".Lg_c:\n"
+        "    ldrd r8, r9, [r12], #8\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r0, r8, r4, r0\n"
+        "    smlad r0, r9, r5, r0\n"
+        "    smlad r1, r8, r6, r1\n"
+        "    smlad r1, r9, r7, r1\n"
+        "    ldmia lr!, {r4-r7}\n"
+        "    smlad r2, r8, r4, r2\n"
+        "    smlad r2, r9, r5, r2\n"
+        "    smlad r3, r8, r6, r3\n"
+        "    smlad r3, r9, r7, r3\n"
+        ".Lg_d:\n"
         "    ldrd r8, r9, [r12], #8\n"
         "    ldmia lr!, {r4-r7}\n"
         "    smlad r0, r8, r4, r0\n"
@@ -133,7 +125,7 @@ __asm__(".syntax unified\n"
         "    strb r1, [r11], #1\n"
         "    strb r2, [r11], #1\n"
         "    strb r3, [r11], #1\n"
-        "    ldr r4, [sp, #28]\n"
+        "    ldr r4, [sp, #32]\n"
         "    cmp r11, r4\n"
         "    bne .Lg_blk\n"
         /* next pixel */
@@ -147,11 +139,11 @@ __asm__(".syntax unified\n"
         "    str r4, [sp]\n"
         "    ldr r7, [sp, #12]\n"
         "    add r7, r7, r11\n"
-        "    str r7, [sp, #28]\n"
+        "    str r7, [sp, #32]\n"
         "    ldr lr, [sp, #4]\n"
         "    b .Lg_blk\n"
         ".Lg_done:\n"
-        "    add sp, #32\n"
+        "    add sp, #36\n"
         "    pop {r4-r11, pc}\n"
         ".size dsp_gemm_fast, .-dsp_gemm_fast\n"
         ".text\n");
@@ -159,7 +151,7 @@ __asm__(".syntax unified\n"
 void dsp_gemm_fast(const dsp_fast_t *f)
 {
     const uint32_t *xs = f->xs;
-    const int32_t run = (int32_t)(f->k >> 1) * 2 - (int32_t)(1u - (f->k & 1u));
+    const int32_t run = 4 * (int32_t)f->k - (int32_t)f->k2;
     int8_t *out = f->out;
     int32_t p;
     for (p = f->pixels; p > 0; p--, xs += f->step_bytes / 4u) {
@@ -182,26 +174,31 @@ void dsp_gemm_fast(const dsp_fast_t *f)
 }
 #endif
 
-void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
+void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
 {
+    const int dw = g->depth_mult != 0;
     const int32_t out_c = g->out_c;
     const int32_t out_w = g->out_w;
     const uint32_t *rows = dsp_rows(g, scratch);
-    const int32_t dilated = g->d_w != 1;
-    /* a window: `runs` runs of `run` groups, `skip` words apart */
-    const int32_t runs = dilated ? g->k_w : 1;
-    const int32_t run = g->k_h * g->groups * (dilated ? 1 : g->k_w);
+    /* a window: k_w runs of `run` groups (depthwise: taps), `skip` words
+     * apart; a run is a column's word pairs */
+    const int32_t run = g->k_h * (dw ? 1 : g->groups);
     const uint32_t skip = (uint32_t)(g->d_w - 1) * g->col_words;
     const uint32_t step = (uint32_t)g->s_w * g->col_words; /* between output pixels */
-    const int32_t fast_blocks =
-        (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST && !dilated ? out_c / 4 : 0;
+    const int32_t fast_blocks = (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST && g->d_w == 1 &&
+                                        (!dw || (g->k_h == 3 && g->k_w == 3))
+                                    ? out_c / 4
+                                    : 0;
     const int ring = (g->pk->flags & TNN_PACK_RING) != 0u;
+    const uint32_t window = (uint32_t)(run * g->k_w); /* groups (gemm, dilation 1) */
+    void (*const fast)(const dsp_fast_t *) = dw ? dsp_dw_fast : dsp_gemm_fast;
     dsp_fast_t f;
     int32_t oy;
     int32_t ox;
     f.blk_bytes = 4u * (uint32_t)fast_blocks;
     f.step_bytes = 4u * step;
-    f.k = (((uint32_t)run + 1u) >> 1 << 1) | (((uint32_t)run & 1u) ^ 1u);
+    f.k = dw ? 4u * g->grp_words : (window + 3u) / 4u;
+    f.k2 = (4u - window % 4u) % 4u;
     dsp_rows_reset(g, scratch);
     for (oy = 0; oy < g->out_h; oy++) {
         int8_t *out = output + (size_t)oy * (size_t)out_w * (size_t)out_c;
@@ -214,36 +211,40 @@ void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
         f.out = out;
         if (fast_blocks > 0 && (out_c & 3) == 0) { /* the whole row at once */
             f.pixels = out_w;
-            dsp_gemm_fast(&f);
+            fast(&f);
             continue;
         }
         f.pixels = 1;
         for (ox = 0; ox < out_w; ox++, xs += step) {
             const uint32_t *w = data + (uint32_t)fast_blocks * g->blk_words;
-            int32_t a0;
-            int32_t a1;
-            int32_t a2;
-            int32_t a3;
             int32_t o;
             if (fast_blocks > 0) {
                 f.xs = xs;
                 f.out = out;
-                dsp_gemm_fast(&f);
+                fast(&f);
                 out += 4 * fast_blocks;
             }
             for (o = 4 * fast_blocks; o < out_c; o += 4) {
                 const int32_t n = out_c - o < 4 ? out_c - o : 4;
-                const uint32_t *x = xs;
+                /* depthwise: the block's group; else all groups */
+                const uint32_t *x = xs + (dw ? (uint32_t)(o / 4) * g->grp_words : 0u);
                 int32_t acc[4];
-                int32_t r = runs;
-                GEMM_BIAS();
-                do {
+                int32_t a0;
+                int32_t a1;
+                int32_t a2;
+                int32_t a3;
+                int32_t kx;
+                DW_BIAS();
+                for (kx = g->k_w; kx > 0; kx--, x += skip) {
                     int32_t k;
                     for (k = run; k > 0; k--) {
-                        GEMM_GROUP();
+                        if (dw) {
+                            DW_TAP();
+                        } else {
+                            GEMM_GROUP();
+                        }
                     }
-                    x += skip;
-                } while (--r > 0);
+                }
                 acc[0] = a0;
                 acc[1] = a1;
                 acc[2] = a2;

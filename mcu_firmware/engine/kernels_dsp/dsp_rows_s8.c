@@ -83,11 +83,7 @@ void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
         return;
     }
     derive(g);
-    if (g->depth_mult != 0) {
-        dsp_dw(g, input, output, scratch);
-    } else {
-        dsp_gemm(g, input, output, scratch);
-    }
+    dsp_conv(g, input, output, scratch);
 }
 
 TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *rec,
@@ -132,53 +128,98 @@ static uint32_t zp_pair(const dsp_geom_t *g)
 static void fill_zp(const dsp_geom_t *g, uint32_t *row, int32_t j0, int32_t j1)
 {
     const uint32_t z = zp_pair(g);
-    int32_t j;
+    const uint32_t cw = g->col_words;
+    const uint32_t gw = g->grp_words;
+    uint32_t *d0 = row + (uint32_t)j0 * cw;
     int32_t k;
-    for (j = j0; j < j1; j++) {
-        uint32_t *d = row + (uint32_t)j * g->col_words;
-        for (k = 0; k < g->groups; k++, d += g->grp_words) {
+    if (j1 <= j0) {
+        return;
+    }
+    for (k = g->groups; k > 0; k--, d0 += gw) {
+        uint32_t *d = d0;
+        int32_t j;
+        for (j = j1 - j0; j > 0; j--, d += cw) {
             d[0] = z;
             d[1] = z;
         }
     }
 }
 
+/* STRD of a and b at p, then p advances by `bytes` (a constant). */
+#if TNN_SIMD_NATIVE
+#define ST2_POST(p, a, b, bytes)                                                                   \
+    __asm__("strd %2, %3, [%0], #" #bytes                                                          \
+            : "+r"(p), "=m"(*(uint32_t(*)[2])(p))                                                  \
+            : "r"(a), "r"(b))
+#else
+#define ST2_POST(p, a, b, bytes)                                                                   \
+    do {                                                                                           \
+        (p)[0] = (a);                                                                              \
+        (p)[1] = (b);                                                                              \
+        (p) += (bytes) / 4;                                                                        \
+    } while (0)
+#endif
+
+/* One input word (four channels) widened into the pair at p; p advances by
+ * `bytes`. */
+#define WIDEN1(p, v, bytes) ST2_POST(p, tnn_sxtb16(v), tnn_sxtb16_ror8(v), bytes)
+
 /* Widens n adjacent input pixels of whole groups (in_c a multiple of 4) from
  * src into the slot columns starting at dst: the hot loops of widening. */
 static void widen_pixels(const dsp_geom_t *g, const int8_t *src, uint32_t *dst, int32_t n)
 {
-    const int32_t groups = g->groups;
-    if (g->grp_words == 2u) {
-        /* CONV_2D: a pixel's groups adjacent in both; next column after a skip */
-        const uint32_t skip = g->col_words - 2u * (uint32_t)groups;
-        if (groups == 1) { /* e.g. a first layer of four bands: one word a pixel */
-            for (; n > 0; n--, dst += skip) {
-                const uint32_t v = tnn_ld32(src);
-                src += 4;
-                tnn_st2_inc(&dst, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
+    const uint32_t groups = (uint32_t)g->groups;
+    const uint32_t in_c = (uint32_t)g->in_c;
+    if (g->col_words == 6u && (g->grp_words != 2u || groups == 1u)) {
+        /* three tap rows, depthwise or one group (e.g. a first layer of four
+         * bands): group by group, its columns 24 bytes apart */
+        uint32_t k;
+        for (k = 0; k < groups; k++) {
+            const int8_t *s = src + 4u * k;
+            uint32_t *d = dst + k * g->grp_words;
+            int32_t j = n;
+            if ((j & 1) != 0) {
+                const uint32_t v = tnn_ld32(s);
+                s += in_c;
+                WIDEN1(d, v, 24);
             }
-            return;
+            for (j >>= 1; j > 0; j--) {
+                const uint32_t v = tnn_ld32(s);
+                const uint32_t u = tnn_ld32(s + in_c);
+                s += 2u * in_c;
+                WIDEN1(d, v, 24);
+                WIDEN1(d, u, 24);
+            }
         }
+    } else if (g->grp_words == 2u) {
+        /* CONV_2D: a pixel's groups adjacent in both; next column after a skip */
+        const uint32_t skip = g->col_words - 2u * groups;
         for (; n > 0; n--, dst += skip) {
-            int32_t k = groups;
-            do {
+            uint32_t k = groups;
+            if ((k & 1u) != 0u) {
                 const uint32_t v = tnn_ld32(src);
                 src += 4;
-                tnn_st2_inc(&dst, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
-            } while (--k > 0);
+                WIDEN1(dst, v, 8);
+            }
+            for (k >>= 1; k > 0; k--) {
+                const uint32_t v = tnn_ld32(src);
+                const uint32_t u = tnn_ld32(src + 4);
+                src += 8;
+                WIDEN1(dst, v, 8);
+                WIDEN1(dst, u, 8);
+            }
         }
     } else {
         /* DEPTHWISE_CONV_2D: group by group, columns col_words apart */
         const uint32_t skip = g->col_words - 2u; /* after a column's pair */
-        const uint32_t in_c = (uint32_t)g->in_c;
-        int32_t k;
+        uint32_t k;
         for (k = 0; k < groups; k++) {
-            const int8_t *s = src + 4 * k;
-            uint32_t *d = dst + (uint32_t)k * g->grp_words;
+            const int8_t *s = src + 4u * k;
+            uint32_t *d = dst + k * g->grp_words;
             int32_t j;
             for (j = n; j > 0; j--, s += in_c, d += skip) {
                 const uint32_t v = tnn_ld32(s);
-                tnn_st2_inc(&d, tnn_sxtb16(v), tnn_sxtb16_ror8(v));
+                WIDEN1(d, v, 8);
             }
         }
     }

@@ -178,8 +178,9 @@ typedef struct {
     uint32_t blk_bytes;   /* output bytes of a pixel's full blocks (4 each) */
     int32_t pixels;       /* >= 1 */
     uint32_t step_bytes;  /* between the windows of adjacent pixels */
-    uint32_t k;           /* gemm: ceil(run / 2) << 1 | (run even), run >= 1
-                           * groups a window; dw: bytes between groups */
+    uint32_t k;           /* gemm: ceil(run / 4), run >= 1 groups a window;
+                           * dw: bytes between groups */
+    uint32_t k2;          /* gemm: 4 * k - run */
 } dsp_fast_t;
 
 /* CONV_2D / FULLY_CONNECTED: per pixel, the full blocks, each its window's
@@ -192,12 +193,105 @@ void dsp_gemm_fast(const dsp_fast_t *f);
 /* DEPTHWISE_CONV_2D, 3x3 windows: the same over groups of four channels. */
 void dsp_dw_fast(const dsp_fast_t *f);
 
+/* ---- the block bodies (the C paths) --------------------------------------- */
+
+/* One group: LDRD of input, two LDMs of weights, 8 SMLADs. */
+#define GEMM_GROUP()                                                                               \
+    do {                                                                                           \
+        uint32_t xa;                                                                               \
+        uint32_t xb;                                                                               \
+        uint32_t w0;                                                                               \
+        uint32_t w1;                                                                               \
+        uint32_t w2;                                                                               \
+        uint32_t w3;                                                                               \
+        TNN_LD2_INC(x, xa, xb, "r8", "r9");                                                        \
+        TNN_LD4_INC(w, w0, w1, w2, w3, "r4", "r5", "r6", "r7");                                    \
+        a0 = tnn_smlad(xa, w0, a0);                                                                \
+        a0 = tnn_smlad(xb, w1, a0);                                                                \
+        a1 = tnn_smlad(xa, w2, a1);                                                                \
+        a1 = tnn_smlad(xb, w3, a1);                                                                \
+        TNN_LD4_INC(w, w0, w1, w2, w3, "r4", "r5", "r6", "r7");                                    \
+        a2 = tnn_smlad(xa, w0, a2);                                                                \
+        a2 = tnn_smlad(xb, w1, a2);                                                                \
+        a3 = tnn_smlad(xa, w2, a3);                                                                \
+        a3 = tnn_smlad(xb, w3, a3);                                                                \
+    } while (0)
+
+/* The biases of a block into a0..a3. */
+#define GEMM_BIAS()                                                                                \
+    do {                                                                                           \
+        uint32_t b0;                                                                               \
+        uint32_t b1;                                                                               \
+        uint32_t b2;                                                                               \
+        uint32_t b3;                                                                               \
+        tnn_ld2_inc(&w, &b0, &b1);                                                                 \
+        tnn_ld2_inc(&w, &b2, &b3);                                                                 \
+        a0 = (int32_t)b0;                                                                          \
+        a1 = (int32_t)b1;                                                                          \
+        a2 = (int32_t)b2;                                                                          \
+        a3 = (int32_t)b3;                                                                          \
+    } while (0)
+
+/* Two taps for the four channels of a group: an LDM of input, an LDM of
+ * weights, eight SMLAxy. */
+#define DW_TAP2()                                                                                  \
+    do {                                                                                           \
+        uint32_t xa0;                                                                              \
+        uint32_t xb0;                                                                              \
+        uint32_t xa1;                                                                              \
+        uint32_t xb1;                                                                              \
+        uint32_t w0;                                                                               \
+        uint32_t w1;                                                                               \
+        uint32_t w2;                                                                               \
+        uint32_t w3;                                                                               \
+        TNN_LD4_INC(x, xa0, xb0, xa1, xb1, "r4", "r5", "r6", "r7");                                \
+        TNN_LD4_INC(w, w0, w1, w2, w3, "r8", "r9", "r10", "r11");                                  \
+        a0 = tnn_smlabb(xa0, w0, a0);                                                              \
+        a2 = tnn_smlatt(xa0, w0, a2);                                                              \
+        a1 = tnn_smlabb(xb0, w1, a1);                                                              \
+        a3 = tnn_smlatt(xb0, w1, a3);                                                              \
+        a0 = tnn_smlabb(xa1, w2, a0);                                                              \
+        a2 = tnn_smlatt(xa1, w2, a2);                                                              \
+        a1 = tnn_smlabb(xb1, w3, a1);                                                              \
+        a3 = tnn_smlatt(xb1, w3, a3);                                                              \
+    } while (0)
+
+/* One tap for the four channels of a group. */
+#define DW_TAP()                                                                                   \
+    do {                                                                                           \
+        uint32_t xa;                                                                               \
+        uint32_t xb;                                                                               \
+        uint32_t w02;                                                                              \
+        uint32_t w13;                                                                              \
+        tnn_ld2_inc(&x, &xa, &xb);                                                                 \
+        tnn_ld2_inc(&w, &w02, &w13);                                                               \
+        a0 = tnn_smlabb(xa, w02, a0);                                                              \
+        a2 = tnn_smlatt(xa, w02, a2);                                                              \
+        a1 = tnn_smlabb(xb, w13, a1);                                                              \
+        a3 = tnn_smlatt(xb, w13, a3);                                                              \
+    } while (0)
+
+/* The biases of a block into a0..a3. */
+#define DW_BIAS()                                                                                  \
+    do {                                                                                           \
+        uint32_t b0;                                                                               \
+        uint32_t b1;                                                                               \
+        uint32_t b2;                                                                               \
+        uint32_t b3;                                                                               \
+        tnn_ld2_inc(&w, &b0, &b1);                                                                 \
+        tnn_ld2_inc(&w, &b2, &b3);                                                                 \
+        a0 = (int32_t)b0;                                                                          \
+        a1 = (int32_t)b1;                                                                          \
+        a2 = (int32_t)b2;                                                                          \
+        a3 = (int32_t)b3;                                                                          \
+    } while (0)
+
 /* The first block of the data stream for the output row last prepared. */
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch);
 
 /* The paths. */
 void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output);
-void dsp_gemm(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
-void dsp_dw(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
+/* CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D over widened rows. */
+void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* DSP_S8_H */
