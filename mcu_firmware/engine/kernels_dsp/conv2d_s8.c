@@ -5,7 +5,7 @@
  *
  * With packed data (method TNN_PACK_ROWS, chosen by the exporter) the input
  * rows are widened once into the scratch ring and the layer runs as blocks
- * of 2 pixels x 2 channels of SMLADs (dsp_gemm_s8.c); otherwise the
+ * of 1 pixel x 4 channels of SMLADs (dsp_gemm_s8.c); otherwise the
  * portable loop (dsp_plain_s8.c). Write order (overlap: rows): as the
  * reference.
  */

@@ -9,10 +9,12 @@
  * the (small) depthwise weights per ring rotation. Blocks of one pixel x the
  * four channels of a group: per two taps one LDM of input, one of weights
  * and eight 16x16 multiply-accumulates (SMLABB / SMLATT, one channel each:
- * a depthwise tap has no second product to pair with); nine-tap windows
- * fully unrolled. Full groups of one-rounding layers take a tight loop; a
- * last group of fewer than four channels (zero channels computed, not
- * stored), two-rounding or clamped layers, and dilation the general one.
+ * a depthwise tap has no second product to pair with). Full groups of
+ * one-rounding layers with 3x3 windows run in dsp_dw_fast (nine taps
+ * unrolled; a whole output row per call when the depth is a multiple of
+ * four, else a pixel); a last group of fewer than four channels (zero
+ * channels computed, not stored), two-rounding or clamped layers, other
+ * windows and dilation take the general loop of dsp_conv (dsp_gemm_s8.c).
  *
  * Write order (overlap: rows): output row oy is written after the input
  * rows it needs are widened; pixel by pixel, all channels of a pixel.

@@ -1,6 +1,7 @@
 /*
  * dsp_gemm_s8.c - CONV_2D and FULLY_CONNECTED over widened rows (method
- * TNN_PACK_ROWS; layouts and numerics in dsp_s8.h).
+ * TNN_PACK_ROWS; layouts and numerics in dsp_s8.h), and dsp_conv, the row
+ * driver shared with DEPTHWISE_CONV_2D (dsp_dw_s8.c).
  *
  * An output pixel's window is one run of word pairs in the widened rows
  * (k_w runs with dilation), read by one pointer. Blocks of one pixel x four
@@ -8,9 +9,11 @@
  * (A, B), two LDMs of widened weights and eight SMLADs, i.e. 16
  * multiply-accumulates in 11 instructions. A block's biases, weights and
  * records are one stream read by one post-incremented pointer. Full blocks
- * of a layer with one-rounding requantisation take a tight loop; a last
- * block of fewer than four channels (zero channels computed, not stored),
- * two-rounding or clamped layers, and dilation take the general one.
+ * of a layer with one-rounding requantisation run in dsp_gemm_fast (a whole
+ * output row per call when the depth is a multiple of four, else a pixel);
+ * a last block of fewer than four channels (zero channels computed, not
+ * stored), two-rounding or clamped layers, and dilation take dsp_conv's
+ * general loop.
  *
  * Write order (overlap: rows): output row oy is written after the input
  * rows it needs are widened into the scratch, and reads nothing else.
@@ -21,9 +24,11 @@
 /*
  * dsp_gemm_fast on the Cortex-M4. Registers: r0-r3 the accumulators, r4-r7
  * an LDM of weights (later mult/c records), r8-r9 an LDRD of input (later
- * the shifts r, with r10 and r12), r10 the pair count, r11 the output, r12
- * the input, lr the data stream. The frame holds the dsp_fast_t copy
- * (offsets 0-24) and the end of the pixel's outputs (28).
+ * the shifts r, with r10 and r12), r10 the count of four-group iterations,
+ * r11 the output, r12 the input, lr the data stream. The frame holds the
+ * dsp_fast_t copy (offsets 0-28) and the end of the pixel's outputs (32).
+ * A window of `run` groups is ceil(run / 4) iterations of four groups, the
+ * first entered (TBB) past the (4 - run % 4) % 4 groups it lacks.
  */
 __asm__(".syntax unified\n"
         ".thumb\n"

@@ -8,9 +8,13 @@
  * convolution over one row of `batches` pixels). Without packed data (or
  * with method TNN_PACK_PLAIN) dsp_run takes the portable loop of
  * dsp_plain_s8.c, the reference kernels' arithmetic; with TNN_PACK_ROWS,
- * widened rows and blocks of one output pixel x four output channels
- * (dsp_gemm_s8.c for CONV_2D and FULLY_CONNECTED, dsp_dw_s8.c for
- * DEPTHWISE_CONV_2D).
+ * widened rows and blocks of one output pixel x four output channels:
+ * dsp_conv (dsp_gemm_s8.c) drives all three row by row; the full blocks of
+ * one-rounding layers (and, depthwise, 3x3 windows) run in dsp_gemm_fast
+ * (dsp_gemm_s8.c) and dsp_dw_fast (dsp_dw_s8.c), hand-scheduled assembly
+ * on the Cortex-M4 and their C equivalents on the host; the other blocks
+ * (a last block of fewer than four channels, two-rounding or clamped
+ * layers, dilation, other depthwise windows) take dsp_conv's general loop.
  *
  * ---- Widened rows (method TNN_PACK_ROWS) ----------------------------------
  * Input rows are widened to int16, four channels (a "group") at a time: the

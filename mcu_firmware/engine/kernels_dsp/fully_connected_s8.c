@@ -5,7 +5,7 @@
  * bit-exact with it (and with TFLite Micro).
  *
  * A 1x1 convolution over one row of `batches` pixels: with packed data
- * (method TNN_PACK_ROWS) 2 x 2 blocks of SMLADs (dsp_gemm_s8.c), otherwise
+ * (method TNN_PACK_ROWS) 1 x 4 blocks of SMLADs (dsp_gemm_s8.c), otherwise
  * the portable loop (dsp_plain_s8.c). The output must not overlap the
  * input.
  */
