@@ -16,6 +16,12 @@ from triage.errors import DataMissingError, FirmwareError
 #: product derived from it, is shown (reports, GeoTIFF tags, previews, benchmarks).
 COPERNICUS_ATTRIBUTION = "contains modified Copernicus Sentinel data 2022–2023"
 
+#: The sen2ships samples are Sentinel-2 numbers (reflectance x 10000) exported as
+#: reflectance x 65535: all 57.7 million samples of the nine scenes lie on that lattice
+#: (v = round(d * 65535 / 10000)), so the instrument number d, not v, is what a satellite
+#: would code (FRAME_META dn_num / dn_den; the firmware checks every product first).
+SEN2SHIPS_DN_SCALE = (65535, 10000)
+
 DATA_DIR_ENV = "TRIAGE_DATA_DIR"
 BUILD_DIR_ENV = "TRIAGE_BUILD_DIR"
 

@@ -19,7 +19,10 @@ HEADLINE = (
     ("discard_fraction", "share of tiles discarded", ""),
     ("crop_fraction", "share of tiles cropped at full resolution", ""),
     ("crop_area_fraction", "share of the scenes' pixels sent at full resolution", ""),
-    ("second_opinion_fraction", "share of tiles classified twice (second opinion)", ""),
+    ("second_opinion_fraction", "share of tiles classified four times (second opinion)", ""),
+    ("land_drop_fraction", "share of tiles dropped as land (land_policy drop)", ""),
+    ("land_dropped_ship_tiles", "tiles holding a ship centre dropped as land", ""),
+    ("ship_sent", "ships with a tile neither discarded nor dropped", ""),
 )
 
 

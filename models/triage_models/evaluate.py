@@ -63,6 +63,12 @@ FOLDS: list[list[str]] = [
     ["cartagena", "hedland", "marseille", "ukis_landsat5", "38cloud"],
 ]
 CROP_TARGET_RECALL = 0.97
+# What becomes of land tiles (neither cropped nor discarded): an end-to-end choice, not a
+# validation one. The mission sends ships at full resolution with just enough context to
+# place them, which the per-frame quicklook and class map carry; low-resolution land
+# products cost 706 KB of the 6.0 MB a week of UHF passes brought down for the nine ports
+# (triage simulate, 2026-12-05). The firmware's tri_onboard_set_land_policy switches it.
+LAND_POLICY = "drop"
 CROP_MAX_PROB = 0.5
 CROP_MARGINS = (0, 2, 4, 6, 8)
 FOLDS_CACHE_FORMAT = "q_int8 + q_turned[3] (quarter turns)"
@@ -165,12 +171,14 @@ def policy_metrics(
     action = decide(q_out, policy)
     crop = action == ACTIONS.index("crop")
     disc = action == ACTIONS.index("discard")
+    drop = action == ACTIONS.index("land_drop")
     ships = ship_tiles(ds, tile_idx)
     best, hist = crop_curves(
         ds, tile_idx, np.where(crop, 1, -128).astype(np.int16), policy.check_margin()
     )
     recall = int((best >= 1).sum())
     kept = sum(bool((~disc[p]).any()) for _, p in ships)
+    sent = sum(bool((~(disc | drop)[p]).any()) for _, p in ships)
     holds = ds.tile_centres[tile_idx] > 0
     n_disc = int(disc.sum())
     return {
@@ -186,6 +194,10 @@ def policy_metrics(
         "crop_pixels": int(hist[130:].sum()),
         "discarded_tiles": n_disc,
         "discarded_ship_tiles": int((disc & holds).sum()),
+        "land_dropped_tiles": int(drop.sum()),
+        "land_dropped_ship_tiles": int((drop & holds).sum()),
+        "land_drop_fraction": float(drop.mean()) if len(drop) else 0.0,
+        "ship_sent": sent / max(len(ships), 1),
         "missed_ships": len(ships) - recall,
     }
 
@@ -299,7 +311,7 @@ def choose_policy(
     base = Policy(
         discard_min_prob={"cloud": None, "sea": None, "ship": None, "land": None},
         ship_crop_min_prob=(q_crop + 128) / 256,
-        land_policy="lowres",
+        land_policy=LAND_POLICY,
         crop_margin_px=margin,
         second_opinion_min_prob=(q_cand + 128) / 256,
     )
@@ -421,7 +433,8 @@ def evaluate(ds: TileDataset, train_cfg, tflite: bytes | None, log=None, use_cac
         policies.append(pol)
     action_metrics = {"per_fold": []}
     tot = {"ships": 0, "recall": 0, "kept": 0, "disc": 0, "disc_ship": 0, "tiles": 0}
-    tot |= {"second": 0, "px": 0, "crop_px": 0, "crop_tiles": 0}
+    tot |= {"second": 0, "px": 0, "crop_px": 0, "crop_tiles": 0, "sent": 0, "drop": 0}
+    tot |= {"drop_ship": 0}
     q_seen = np.zeros_like(q_int8)  # the outputs the decision sees, per fold's policy
     for k, pol in enumerate(policies):
         idx = port_idx[fold_of[port_idx] == k]
@@ -440,6 +453,9 @@ def evaluate(ds: TileDataset, train_cfg, tflite: bytes | None, log=None, use_cac
         tot["crop_px"] += m["crop_pixels"]
         tot["crop_tiles"] += round(m["crop_fraction"] * m["tiles"])
         tot["second"] += round(m["second_opinion_fraction"] * m["tiles"])
+        tot["sent"] += round(m["ship_sent"] * m["ships"])
+        tot["drop"] += m["land_dropped_tiles"]
+        tot["drop_ship"] += m["land_dropped_ship_tiles"]
 
     shipped_policy = choose_policy(ds, port_idx, q_int8[port_idx], q_turned[:, port_idx])
     in_sample = policy_metrics(
@@ -471,6 +487,9 @@ def evaluate(ds: TileDataset, train_cfg, tflite: bytes | None, log=None, use_cac
         "crop_fraction": tot["crop_tiles"] / max(tot["tiles"], 1),
         "crop_area_fraction": tot["crop_px"] / max(tot["px"], 1),
         "second_opinion_fraction": tot["second"] / max(tot["tiles"], 1),
+        "land_drop_fraction": tot["drop"] / max(tot["tiles"], 1),
+        "land_dropped_ship_tiles": tot["drop_ship"],
+        "ship_sent": tot["sent"] / max(tot["ships"], 1),
         "int8_float_agreement": agree,
         "int8_float_agreement_all_tiles": agree_all,
         "model_tflite_bytes": len(tflite) if tflite is not None else None,

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from triage import paths
+from triage import wire_format as wf
 from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model
 from triage.onboard.meta import FrameMeta
 from triage.onboard.products import decode_stream, parse_packets
@@ -89,7 +90,12 @@ def scene_frames(data_dir: Path, port: str):
             f = np.ascontiguousarray(scene[r0:r1, c0:c1])
             gt = (t.c + c0 * t.a + r0 * t.b, t.a, t.b, t.f + c0 * t.d + r0 * t.e, t.d, t.e)
             meta = FrameMeta.for_frame(
-                f, len(frames) + 1, crs_epsg=epsg, geotransform=gt, time_s=CAPTURE_TIME_S
+                f,
+                len(frames) + 1,
+                crs_epsg=epsg,
+                geotransform=gt,
+                time_s=CAPTURE_TIME_S,
+                dn_scale=paths.SEN2SHIPS_DN_SCALE,
             )
             frames.append((f, meta))
     return scene.shape, frames
@@ -152,7 +158,11 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         raw = comp = 0
         for p in image_prods:
             if p.header["bands"] == len(band_names):
-                raw += p.header["rows"] * p.header["cols"] * p.header["sample_bits"] // 8
+                # the samples the product codes: a crop's kept pixels, else all
+                n = p.header["rows"] * p.header["cols"]
+                if p.rects:
+                    n = int(wf.kept_mask(p.rects, p.header["rows"], p.header["cols"]).sum())
+                raw += n * p.header["sample_bits"] // 8
                 comp += p.header["band_bytes"][b]
         ratio[name] = round(raw / comp, 3) if comp else None
     by_type: dict[str, int] = {}
@@ -197,8 +207,6 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
 
 
 def _bytes_by_type(packets) -> dict[str, int]:
-    from triage import wire_format as wf
-
     out: dict[str, int] = {}
     for p in packets:
         name = wf.PRODUCT_BY_APID[p.apid].name

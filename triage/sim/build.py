@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from triage.paths import COPERNICUS_ATTRIBUTION
+from triage.paths import COPERNICUS_ATTRIBUTION, SEN2SHIPS_DN_SCALE
 from triage.sim.errors import BandsMissingError, ManifestError
 from triage.sim.manifest import (
     DATA_PREFIX,
@@ -44,11 +44,6 @@ SEN2SHIPS_CREDIT = (
     "and vessel labels"
 )
 LANDSAT_SCENE = "scenes/landsat7_RGB.byte.tif"
-# The sen2ships samples are Sentinel-2 numbers (reflectance x 10000) exported as
-# reflectance x 65535: all 57.7 million samples of the nine scenes lie on that
-# lattice (v = round(d * 65535 / 10000)), so the instrument number d, not v, is
-# what a satellite would code. The firmware checks every product before using it.
-SEN2SHIPS_DN_SCALE = (65535, 10000)
 DEFAULT_EPOCH = datetime(2024, 6, 1, tzinfo=UTC)
 CAPTURE_SPAN = timedelta(days=5)
 SIM_SPAN = timedelta(days=7)

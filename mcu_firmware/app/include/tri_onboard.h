@@ -131,6 +131,9 @@ typedef struct {
     tri_classifier_t classifier;
     uint16_t gain_q8[TRI_CFG_BANDS];
     uint8_t land_policy; /* TRI_LAND_DROP or TRI_LAND_LOWRES */
+    /* The current tile's preprocessed thumbnail, kept for the second opinion's
+     * turned views (the classifier's input may be overwritten by inference). */
+    int8_t thumb[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS];
     uint8_t *work;
     size_t work_bytes;
     uint16_t seq_count[TRI_NUM_PRODUCT_TYPES];

@@ -634,47 +634,47 @@ static uint32_t *discarded_of_class(tri_frame_report_t *rep, uint32_t c)
 #error "report fields assume the class order cloud, sea, ship, land"
 #endif
 
-/* Turns a thumbnail [S][S][C] by 90 degrees counterclockwise in place
- * (numpy's rot90 on the pixel axes): new[r][c] = old[c][S - 1 - r], as
- * 4-cycles of pixels. */
-static void turn_quarter(int8_t *px)
+/* Writes the thumbnail src [S][S][C] turned by quarters x 90 degrees
+ * counterclockwise into dst (numpy's rot90 on the pixel axes): one turn is
+ * dst[r][c] = src[c][S - 1 - r], two src[S - 1 - r][S - 1 - c], three
+ * src[S - 1 - c][r]. */
+static void turned_copy(const int8_t *src, int8_t *dst, uint32_t quarters)
 {
     enum { S = TRI_CFG_THUMB_PX, NB = TRI_CFG_BANDS };
-    uint32_t i;
-    for (i = 0; i < (uint32_t)S / 2u; i++) {
-        uint32_t j;
-        for (j = 0; j < (uint32_t)S / 2u; j++) {
-            int8_t *p0 = px + (i * (uint32_t)S + j) * (uint32_t)NB;
-            int8_t *p1 = px + (j * (uint32_t)S + ((uint32_t)S - 1u - i)) * (uint32_t)NB;
-            int8_t *p2 =
-                px + (((uint32_t)S - 1u - i) * (uint32_t)S + ((uint32_t)S - 1u - j)) * (uint32_t)NB;
-            int8_t *p3 = px + (((uint32_t)S - 1u - j) * (uint32_t)S + i) * (uint32_t)NB;
+    uint32_t r;
+    for (r = 0; r < (uint32_t)S; r++) {
+        uint32_t c;
+        for (c = 0; c < (uint32_t)S; c++) {
+            uint32_t sr;
+            uint32_t sc;
             uint32_t k;
-            for (k = 0; k < (uint32_t)NB; k++) { /* (p0, p1, p2, p3) <- (p1, p2, p3, p0) */
-                int8_t t = p0[k];
-                p0[k] = p1[k];
-                p1[k] = p2[k];
-                p2[k] = p3[k];
-                p3[k] = t;
+            if (quarters == 1u) {
+                sr = c;
+                sc = (uint32_t)S - 1u - r;
+            } else if (quarters == 2u) {
+                sr = (uint32_t)S - 1u - r;
+                sc = (uint32_t)S - 1u - c;
+            } else {
+                sr = (uint32_t)S - 1u - c;
+                sc = r;
+            }
+            for (k = 0; k < (uint32_t)NB; k++) {
+                dst[(r * (uint32_t)S + c) * (uint32_t)NB + k] =
+                    src[(sr * (uint32_t)S + sc) * (uint32_t)NB + k];
             }
         }
     }
 }
-
-#if TRI_CFG_THUMB_PX % 2 != 0
-#error "turn_quarter needs an even thumbnail size"
-#endif
 
 /*
  * The second opinion on a candidate tile (ship output at least
  * TRI_CFG_SECOND_OPINION_MIN_Q): the same network on the tile turned by 90,
  * 180 and 270 degrees, and each output replaced by the floor of the mean of
  * the four (models/shipped/policy.json second_opinion_min_prob; the Python
- * reference is triage_models.policy.second_opinion). The input is
- * preprocessed again for every view: the engine may have reused its memory.
+ * reference is triage_models.policy.second_opinion). The views are turned
+ * copies of the thumbnail saved in ob->thumb before the first inference.
  */
-static tri_status_t second_opinion(tri_onboard_t *ob, const tri_frame_t *f, uint32_t r0,
-                                   uint32_t c0, int8_t *q)
+static tri_status_t second_opinion(tri_onboard_t *ob, int8_t *q)
 {
     int32_t sum[TRI_CFG_NUM_CLASSES];
     uint32_t view;
@@ -683,15 +683,9 @@ static tri_status_t second_opinion(tri_onboard_t *ob, const tri_frame_t *f, uint
         sum[k] = (int32_t)q[k];
     }
     for (view = 1; view <= 3u; view++) {
-        int8_t *in = ob->classifier.input(ob->classifier.ctx);
         int8_t qv[TRI_CFG_NUM_CLASSES];
-        tri_tile_stats_t stats;
-        uint32_t t;
         tri_status_t st;
-        tri_preprocess_tile(f, r0, c0, ob->gain_q8, in, &stats);
-        for (t = 0; t < view; t++) {
-            turn_quarter(in);
-        }
+        turned_copy(ob->thumb, ob->classifier.input(ob->classifier.ctx), view);
         st = ob->classifier.run(ob->classifier.ctx, qv);
         if (st != TRI_OK) {
             return st;
@@ -736,10 +730,11 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work
                 TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
                 rep->tiles_saturated++;
             }
+            memcpy(ob->thumb, ob->classifier.input(ob->classifier.ctx), sizeof ob->thumb);
             st = ob->classifier.run(ob->classifier.ctx, q);
             if (st == TRI_OK &&
                 (int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)second_opinion_min_q) {
-                st = second_opinion(ob, f, r0, tri_tile_origin(gc, f->cols), q);
+                st = second_opinion(ob, q);
                 rep->tiles_second_opinion++;
             }
             if (st != TRI_OK) {
