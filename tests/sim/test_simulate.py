@@ -90,7 +90,7 @@ def test_recall_recounted_from_exported_crops(run, tiny_set):
     def kept_at(b, tf, kept, x, y) -> bool:
         if not (b.left <= x < b.right and b.bottom < y <= b.top):
             return False
-        col, row = ~tf * (x, y)
+        col, row = ~tf @ (x, y)
         return bool(kept[int(row), int(col)])
 
     delivered = 0
