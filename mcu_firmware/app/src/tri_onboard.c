@@ -179,6 +179,20 @@ static uint16_t block_mean(const tri_frame_t *f, uint32_t r, uint32_t c, uint32_
     return (uint16_t)((sum + n / 2u) / n);
 }
 
+/* The widened cell of tile `index` along one axis of `extent` pixels (its
+ * central cell, tri_tile_cell, widened by the crop margin and kept inside the
+ * frame), clipped to [lo, hi) into [*a, *z); 0 when nothing is left. */
+static int widened_cell(uint32_t index, uint32_t extent, uint32_t lo, uint32_t hi, uint32_t *a,
+                        uint32_t *z)
+{
+    tri_tile_cell(index, extent, a, z);
+    *a = *a > CROP_MARGIN ? *a - CROP_MARGIN : 0u;
+    *z = *z + CROP_MARGIN < extent ? *z + CROP_MARGIN : extent;
+    *a = *a > lo ? *a : lo;
+    *z = *z < hi ? *z : hi;
+    return *a < *z;
+}
+
 /* Is frame pixel (r, c) kept in the ship crop of region job->region: does
  * the widened cell (tri_tile_cover) of one of the region's tiles hold it?
  * rows_first/rows_last: the tile rows covering r. */
@@ -276,23 +290,14 @@ static uint32_t crop_rects(const job_t *job, uint8_t *out)
         uint32_t a;
         uint32_t z;
         uint32_t j;
-        tri_tile_cell(i, job->frame->rows, &a, &z);
-        a = a > CROP_MARGIN ? a - CROP_MARGIN : 0u;
-        z = z + CROP_MARGIN;
-        a = a > h->region_row0 ? a : h->region_row0;
-        z = z < (uint32_t)h->region_row0 + h->rows ? z : (uint32_t)h->region_row0 + h->rows;
+        int rows_kept = widened_cell(i, job->frame->rows, h->region_row0,
+                                     (uint32_t)h->region_row0 + h->rows, &a, &z);
         for (j = job->tj0; j <= job->tj1; j++) {
             uint32_t x;
             uint32_t y;
-            if (job->work.label[i * job->grid_cols + j] != job->region || a >= z) {
-                continue;
-            }
-            tri_tile_cell(j, job->frame->cols, &x, &y);
-            x = x > CROP_MARGIN ? x - CROP_MARGIN : 0u;
-            y = y + CROP_MARGIN;
-            x = x > h->region_col0 ? x : h->region_col0;
-            y = y < (uint32_t)h->region_col0 + h->cols ? y : (uint32_t)h->region_col0 + h->cols;
-            if (x >= y) {
+            if (job->work.label[i * job->grid_cols + j] != job->region || !rows_kept ||
+                !widened_cell(j, job->frame->cols, h->region_col0,
+                              (uint32_t)h->region_col0 + h->cols, &x, &y)) {
                 continue;
             }
             if (out != NULL) {
@@ -319,6 +324,12 @@ static uint32_t dn_of_sample(uint32_t v, uint32_t num, uint32_t den)
 static uint32_t sample_of_dn(uint32_t d, uint32_t num, uint32_t den)
 {
     return (d * num + den / 2u) / den;
+}
+
+/* Does sample v lie on the lattice (the ground restores it from its d)? */
+static int on_dn_lattice(uint32_t v, uint32_t num, uint32_t den)
+{
+    return sample_of_dn(dn_of_sample(v, num, den), num, den) == v;
 }
 
 /* The next n samples of band b the product codes (i: index of the first). */
@@ -358,7 +369,7 @@ static int dn_lattice_holds(job_t *job)
             uint32_t j;
             product_samples(job, b, i, k, block);
             for (j = 0; j < k; j++) {
-                if (sample_of_dn(dn_of_sample(block[j], num, den), num, den) != block[j]) {
+                if (!on_dn_lattice(block[j], num, den)) {
                     return 0;
                 }
             }
@@ -408,7 +419,7 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         if (h->product_type == WF_PRODUCT_CLASS_MAP) {
             ok = 0;
         } else if (means) {
-            ok = sample_of_dn(dn_of_sample(nd, h->dn_num, h->dn_den), h->dn_num, h->dn_den) == nd;
+            ok = on_dn_lattice(nd, h->dn_num, h->dn_den);
         } else {
             ok = dn_lattice_holds(job);
         }
@@ -730,7 +741,9 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, work
                 TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
                 rep->tiles_saturated++;
             }
-            memcpy(ob->thumb, ob->classifier.input(ob->classifier.ctx), sizeof ob->thumb);
+            if (second_opinion_min_q < (int16_t)TRI_CFG_NEVER_Q) { /* kept for its views */
+                memcpy(ob->thumb, ob->classifier.input(ob->classifier.ctx), sizeof ob->thumb);
+            }
             st = ob->classifier.run(ob->classifier.ctx, q);
             if (st == TRI_OK &&
                 (int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)second_opinion_min_q) {
@@ -825,24 +838,13 @@ static int crop_piece_fit(crop_piece_t *p, work_t w, uint16_t region, uint32_t g
         uint32_t a;
         uint32_t b;
         uint32_t j;
-        tri_tile_cell(i, meta->rows, &a, &b);
-        a = a > CROP_MARGIN ? a - CROP_MARGIN : 0u;
-        b = b + CROP_MARGIN < meta->rows ? b + CROP_MARGIN : meta->rows;
-        a = a > p->row0 ? a : p->row0;
-        b = b < p->row1 ? b : p->row1;
+        int rows_kept = widened_cell(i, meta->rows, p->row0, p->row1, &a, &b);
         for (j = j0; j <= j1; j++) {
             uint32_t t = i * grid_cols + j;
             uint32_t x;
             uint32_t y;
-            if (w.label[t] != region || a >= b) {
-                continue;
-            }
-            tri_tile_cell(j, meta->cols, &x, &y);
-            x = x > CROP_MARGIN ? x - CROP_MARGIN : 0u;
-            y = y + CROP_MARGIN < meta->cols ? y + CROP_MARGIN : meta->cols;
-            x = x > p->col0 ? x : p->col0;
-            y = y < p->col1 ? y : p->col1;
-            if (x >= y) {
+            if (w.label[t] != region || !rows_kept ||
+                !widened_cell(j, meta->cols, p->col0, p->col1, &x, &y)) {
                 continue;
             }
             any = 1;

@@ -22,6 +22,20 @@
 #include "dsp_s8.h"
 
 #if TNN_SIMD_NATIVE
+/* Two taps for the four channels of a group: an LDM of input, an LDM of
+ * weights, eight SMLAxy (the assembly twin of DW_TAP2 in dsp_s8.h). */
+#define DW_TAP2_ASM                                                                                \
+    "    ldmia r12!, {r4-r7}\n"                                                                    \
+    "    ldmia lr!, {r8-r11}\n"                                                                    \
+    "    smlabb r0, r4, r8, r0\n"                                                                  \
+    "    smlatt r2, r4, r8, r2\n"                                                                  \
+    "    smlabb r1, r5, r9, r1\n"                                                                  \
+    "    smlatt r3, r5, r9, r3\n"                                                                  \
+    "    smlabb r0, r6, r10, r0\n"                                                                 \
+    "    smlatt r2, r6, r10, r2\n"                                                                 \
+    "    smlabb r1, r7, r11, r1\n"                                                                 \
+    "    smlatt r3, r7, r11, r3\n"
+
 /*
  * dsp_dw_fast on the Cortex-M4: nine taps unrolled. Registers: r0-r3 the
  * accumulators, r4-r7 an LDM of input (later mult/c records), r8-r11 an LDM
@@ -48,46 +62,7 @@ __asm__(".syntax unified\n"
         "    mov lr, r2\n"
         ".Ld_blk:\n"
         "    ldmia lr!, {r0-r3}\n" /* biases */
-        "    ldmia r12!, {r4-r7}\n"
-        "    ldmia lr!, {r8-r11}\n"
-        "    smlabb r0, r4, r8, r0\n"
-        "    smlatt r2, r4, r8, r2\n"
-        "    smlabb r1, r5, r9, r1\n"
-        "    smlatt r3, r5, r9, r3\n"
-        "    smlabb r0, r6, r10, r0\n"
-        "    smlatt r2, r6, r10, r2\n"
-        "    smlabb r1, r7, r11, r1\n"
-        "    smlatt r3, r7, r11, r3\n"
-        "    ldmia r12!, {r4-r7}\n"
-        "    ldmia lr!, {r8-r11}\n"
-        "    smlabb r0, r4, r8, r0\n"
-        "    smlatt r2, r4, r8, r2\n"
-        "    smlabb r1, r5, r9, r1\n"
-        "    smlatt r3, r5, r9, r3\n"
-        "    smlabb r0, r6, r10, r0\n"
-        "    smlatt r2, r6, r10, r2\n"
-        "    smlabb r1, r7, r11, r1\n"
-        "    smlatt r3, r7, r11, r3\n"
-        "    ldmia r12!, {r4-r7}\n"
-        "    ldmia lr!, {r8-r11}\n"
-        "    smlabb r0, r4, r8, r0\n"
-        "    smlatt r2, r4, r8, r2\n"
-        "    smlabb r1, r5, r9, r1\n"
-        "    smlatt r3, r5, r9, r3\n"
-        "    smlabb r0, r6, r10, r0\n"
-        "    smlatt r2, r6, r10, r2\n"
-        "    smlabb r1, r7, r11, r1\n"
-        "    smlatt r3, r7, r11, r3\n"
-        "    ldmia r12!, {r4-r7}\n"
-        "    ldmia lr!, {r8-r11}\n"
-        "    smlabb r0, r4, r8, r0\n"
-        "    smlatt r2, r4, r8, r2\n"
-        "    smlabb r1, r5, r9, r1\n"
-        "    smlatt r3, r5, r9, r3\n"
-        "    smlabb r0, r6, r10, r0\n"
-        "    smlatt r2, r6, r10, r2\n"
-        "    smlabb r1, r7, r11, r1\n"
-        "    smlatt r3, r7, r11, r3\n"
+        DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM
         "    ldrd r4, r5, [r12], #8\n"
         "    ldrd r8, r9, [lr], #8\n"
         "    smlabb r0, r4, r8, r0\n"
@@ -160,7 +135,7 @@ void dsp_dw_fast(const dsp_fast_t *f)
             int32_t a1;
             int32_t a2;
             int32_t a3;
-            DW_BIAS();
+            BLOCK_BIAS();
             DW_TAP2();
             DW_TAP2();
             DW_TAP2();

@@ -21,6 +21,21 @@
 #include "dsp_s8.h"
 
 #if TNN_SIMD_NATIVE
+/* One group of four input channels for the block's four output channels: an
+ * LDRD of input, two LDMs of weights, eight SMLADs. */
+#define GEMM_GROUP_ASM                                                                             \
+    "    ldrd r8, r9, [r12], #8\n"                                                                 \
+    "    ldmia lr!, {r4-r7}\n"                                                                     \
+    "    smlad r0, r8, r4, r0\n"                                                                   \
+    "    smlad r0, r9, r5, r0\n"                                                                   \
+    "    smlad r1, r8, r6, r1\n"                                                                   \
+    "    smlad r1, r9, r7, r1\n"                                                                   \
+    "    ldmia lr!, {r4-r7}\n"                                                                     \
+    "    smlad r2, r8, r4, r2\n"                                                                   \
+    "    smlad r2, r9, r5, r2\n"                                                                   \
+    "    smlad r3, r8, r6, r3\n"                                                                   \
+    "    smlad r3, r9, r7, r3\n"
+
 /*
  * dsp_gemm_fast on the Cortex-M4. Registers: r0-r3 the accumulators, r4-r7
  * an LDM of weights (later mult/c records), r8-r9 an LDRD of input (later
@@ -56,54 +71,10 @@ __asm__(".syntax unified\n"
         "    .byte (.Lg_b - .Lg_tbl) / 2\n"
         "    .byte (.Lg_c - .Lg_tbl) / 2\n"
         "    .byte (.Lg_d - .Lg_tbl) / 2\n"
-        ".Lg_a:\n"
-        "    ldrd r8, r9, [r12], #8\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r0, r8, r4, r0\n"
-        "    smlad r0, r9, r5, r0\n"
-        "    smlad r1, r8, r6, r1\n"
-        "    smlad r1, r9, r7, r1\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r2, r8, r4, r2\n"
-        "    smlad r2, r9, r5, r2\n"
-        "    smlad r3, r8, r6, r3\n"
-        "    smlad r3, r9, r7, r3\n"
-        ".Lg_b:\n"
-        "    ldrd r8, r9, [r12], #8\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r0, r8, r4, r0\n"
-        "    smlad r0, r9, r5, r0\n"
-        "    smlad r1, r8, r6, r1\n"
-        "    smlad r1, r9, r7, r1\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r2, r8, r4, r2\n"
-        "    smlad r2, r9, r5, r2\n"
-        "    smlad r3, r8, r6, r3\n"
-        "    smlad r3, r9, r7, r3\n"
-        ".Lg_c:\n"
-        "    ldrd r8, r9, [r12], #8\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r0, r8, r4, r0\n"
-        "    smlad r0, r9, r5, r0\n"
-        "    smlad r1, r8, r6, r1\n"
-        "    smlad r1, r9, r7, r1\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r2, r8, r4, r2\n"
-        "    smlad r2, r9, r5, r2\n"
-        "    smlad r3, r8, r6, r3\n"
-        "    smlad r3, r9, r7, r3\n"
-        ".Lg_d:\n"
-        "    ldrd r8, r9, [r12], #8\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r0, r8, r4, r0\n"
-        "    smlad r0, r9, r5, r0\n"
-        "    smlad r1, r8, r6, r1\n"
-        "    smlad r1, r9, r7, r1\n"
-        "    ldmia lr!, {r4-r7}\n"
-        "    smlad r2, r8, r4, r2\n"
-        "    smlad r2, r9, r5, r2\n"
-        "    smlad r3, r8, r6, r3\n"
-        "    smlad r3, r9, r7, r3\n"
+        ".Lg_a:\n" GEMM_GROUP_ASM
+        ".Lg_b:\n" GEMM_GROUP_ASM
+        ".Lg_c:\n" GEMM_GROUP_ASM
+        ".Lg_d:\n" GEMM_GROUP_ASM
         "    subs r10, r10, #1\n"
         "    bne .Lg_a\n"
         /* one-rounding requantisation (dsp_requant_fast) of the four */
@@ -169,7 +140,7 @@ void dsp_gemm_fast(const dsp_fast_t *f)
             int32_t a2;
             int32_t a3;
             int32_t k;
-            GEMM_BIAS();
+            BLOCK_BIAS();
             for (k = run; k > 0; k--) {
                 GEMM_GROUP();
             }
@@ -239,7 +210,7 @@ void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
                 int32_t a2;
                 int32_t a3;
                 int32_t kx;
-                DW_BIAS();
+                BLOCK_BIAS();
                 for (kx = g->k_w; kx > 0; kx--, x += skip) {
                     int32_t k;
                     for (k = run; k > 0; k--) {

@@ -221,21 +221,6 @@ void dsp_dw_fast(const dsp_fast_t *f);
         a3 = tnn_smlad(xb, w3, a3);                                                                \
     } while (0)
 
-/* The biases of a block into a0..a3. */
-#define GEMM_BIAS()                                                                                \
-    do {                                                                                           \
-        uint32_t b0;                                                                               \
-        uint32_t b1;                                                                               \
-        uint32_t b2;                                                                               \
-        uint32_t b3;                                                                               \
-        tnn_ld2_inc(&w, &b0, &b1);                                                                 \
-        tnn_ld2_inc(&w, &b2, &b3);                                                                 \
-        a0 = (int32_t)b0;                                                                          \
-        a1 = (int32_t)b1;                                                                          \
-        a2 = (int32_t)b2;                                                                          \
-        a3 = (int32_t)b3;                                                                          \
-    } while (0)
-
 /* Two taps for the four channels of a group: an LDM of input, an LDM of
  * weights, eight SMLAxy. */
 #define DW_TAP2()                                                                                  \
@@ -275,8 +260,9 @@ void dsp_dw_fast(const dsp_fast_t *f);
         a3 = tnn_smlatt(xb, w13, a3);                                                              \
     } while (0)
 
-/* The biases of a block into a0..a3. */
-#define DW_BIAS()                                                                                  \
+/* The biases of a block (CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D
+ * alike) into a0..a3. */
+#define BLOCK_BIAS()                                                                               \
     do {                                                                                           \
         uint32_t b0;                                                                               \
         uint32_t b1;                                                                               \
