@@ -2,18 +2,18 @@
 
 The stream: products the way the satellite sends them — per frame a
 quicklook (16x area average), ship crops at full resolution and a frame
-summary — compressed with CCSDS 121 (libaec's encoder, J=16, RSI=64, the
-firmware's settings) and packetised with the wire format's reference
-encoder. Pixels are real Sentinel-2 scenes (sen2ships, 4 bands, 16-bit) when
-the imagery is present, else a synthetic texture; the JSON says which, and
-the compression ratio. A pool of distinct products is built once and
-repeated under new frame ids (frame ids patched in the packets and product
-headers, CRCs recomputed) up to the requested size.
+summary — compressed with CCSDS 121 (the neighbour predictor's residuals, then
+libaec's encoder, J=16, RSI=64: the firmware's settings) and packetised with
+the wire format's reference encoder. Pixels are real Sentinel-2 scenes
+(sen2ships, 4 bands, 16-bit) when the imagery is present, else a synthetic
+texture; the JSON says which, and the compression ratio. A pool of distinct
+products is built once and repeated under new frame ids (frame ids patched
+in the packets and product headers, CRCs recomputed) up to the requested size.
 
 Measured: the ingest of the stream file into a fresh catalogue
 (deframe, CRC, checks, pack + SQLite, reassembly, libaec decoding of every
-product), then a second ingest of the same file (all duplicates), then the
-export of every frame. One process, one thread.
+product; the predictor is undone at export), then a second ingest of the same
+file (all duplicates), then the export of every frame. One process, one thread.
 """
 
 from __future__ import annotations
@@ -82,11 +82,12 @@ def _scenes(max_scenes: int = 9) -> tuple[str, list[tuple[np.ndarray, list, tupl
 def _product(pix, *, ptype, frame_id, product_id, region, step, gt, epsg, frame_shape, conf):
     import imagecodecs
 
+    kept = np.ones(pix.shape[1:], dtype=bool)
     streams = [
         imagecodecs.aec_encode(
-            np.ascontiguousarray(b), bitspersample=16, blocksize=AEC_BLOCK, rsi=AEC_RSI, flags=8
+            m.astype(np.uint16), bitspersample=16, blocksize=AEC_BLOCK, rsi=AEC_RSI, flags=0
         )
-        for b in pix
+        for m in wf.neighbour_residuals(pix, kept, 16)
     ]
     bands, rows, cols = pix.shape
     header = wf.PRODUCT_HEADER.pack(
@@ -106,7 +107,7 @@ def _product(pix, *, ptype, frame_id, product_id, region, step, gt, epsg, frame_
             "class_id": 2 if ptype == "SHIP_CROP" else wf.CLASS_NONE,
             "confidence": conf,
             "compression": wf.COMPRESSION_CCSDS121,
-            "aec_flags": wf.AEC_FLAG_PREPROCESS,
+            "aec_flags": wf.AEC_FLAG_NEIGHBOUR,
             "aec_block_size": AEC_BLOCK,
             "aec_rsi": AEC_RSI,
             "nodata": 0,

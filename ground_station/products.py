@@ -120,8 +120,10 @@ def _check_image_header(h: dict, length: int, kept: int) -> None:
             raise ProductError(f"aec_block_size {h['aec_block_size']} not in {wf.AEC_BLOCK_SIZES}")
         if not 1 <= h["aec_rsi"] <= 4096:
             raise ProductError(f"aec_rsi {h['aec_rsi']} not in 1..4096")
-        if h["aec_flags"] & ~wf.AEC_FLAG_PREPROCESS:
-            raise ProductError(f"unknown aec_flags bits 0x{h['aec_flags']:02X}")
+        if h["aec_flags"] not in wf.AEC_FLAGS_KNOWN:
+            raise ProductError(
+                f"aec_flags 0x{h['aec_flags']:02X} (unknown bits or both predictors)"
+            )
     elif h["compression"] == wf.COMPRESSION_NONE:
         need = kept * h["sample_bits"] // 8
         for b in range(h["bands"]):
@@ -172,15 +174,30 @@ def _decode_band(h: dict, stream: memoryview, n: int) -> np.ndarray:
     if decoded < n:
         raise ProductError(f"CCSDS 121 stream decodes to {decoded} samples, {n} expected")
     # libaec returns samples in the machine's byte order
-    samples = np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
-    if h["dn_den"]:  # instrument numbers: restore the frame's samples
-        restored = wf.samples_from_dn(samples, h["dn_num"], h["dn_den"])
-        if restored.size and int(restored.max()) >= 1 << bits:
-            raise ProductError(
-                f"dn scale {h['dn_num']}/{h['dn_den']} restores a sample above {bits} bits"
-            )
-        samples = restored.astype(samples.dtype)
-    return samples
+    # libaec returns samples in the machine's byte order; under the neighbour
+    # predictor these are its mapped residuals (_from_coded restores them)
+    return np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
+
+
+def _from_coded(h: dict, coded: list[np.ndarray], kept: np.ndarray | None) -> list[np.ndarray]:
+    """The bands' coded values to the frame's samples: undo the neighbour predictor, then the
+    dn scale. Each band comes back as its kept samples, row-major."""
+    bits = h["sample_bits"]
+    dtype = np.uint16 if bits == 16 else np.uint8
+    if h["compression"] == wf.COMPRESSION_CCSDS121 and h["aec_flags"] & wf.AEC_FLAG_NEIGHBOUR:
+        mask = np.ones((h["rows"], h["cols"]), bool) if kept is None else kept
+        full = wf.neighbour_restore(coded, mask, bits)
+        coded = [band[mask] for band in full]
+    out = []
+    for samples in coded:
+        if h["dn_den"]:  # instrument numbers: restore the frame's samples
+            samples = wf.samples_from_dn(samples, h["dn_num"], h["dn_den"])
+            if samples.size and int(samples.max()) >= 1 << bits:
+                raise ProductError(
+                    f"dn scale {h['dn_num']}/{h['dn_den']} restores a sample above {bits} bits"
+                )
+        out.append(np.asarray(samples).astype(dtype))
+    return out
 
 
 def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
@@ -213,22 +230,34 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
     n = rows * cols if kept is None else int(kept.sum())
     _check_image_header(h, len(mv), n)
     pos += nr * wf.KEPT_RECT.size
-    bands = []
+    coded = []
     for b in range(h["bands"]):
         size = h["band_bytes"][b]
         try:
-            band = _decode_band(h, mv[pos : pos + size], n)
+            coded.append(_decode_band(h, mv[pos : pos + size], n))
         except ProductError as exc:
             raise ProductError(f"band {b}: {exc}") from None
         pos += size
-        if pixels:
-            if kept is None:
-                bands.append(band.reshape(rows, cols))
-            else:  # the coded samples are the kept pixels, in row-major order
-                full = np.full((rows, cols), h["nodata"], dtype=band.dtype)
-                full[kept] = band
-                bands.append(full)
-    return Product(header=h, type_name=name, pixels=np.stack(bands) if pixels else None)
+    neighbour = (
+        h["compression"] == wf.COMPRESSION_CCSDS121 and h["aec_flags"] & wf.AEC_FLAG_NEIGHBOUR
+    )
+    if not pixels and neighbour:
+        # Every mapped residual restores to a sample in range, so the streams' decoding is
+        # the whole check here; undoing the predictor (and the dn range check) waits for
+        # the pixels (export), where a bad product still raises before anything is written.
+        return Product(header=h, type_name=name)
+    samples = _from_coded(h, coded, kept)
+    if not pixels:
+        return Product(header=h, type_name=name)
+    bands = []
+    for band in samples:
+        if kept is None:
+            bands.append(band.reshape(rows, cols))
+        else:  # the coded samples are the kept pixels, in row-major order
+            full = np.full((rows, cols), h["nodata"], dtype=band.dtype)
+            full[kept] = band
+            bands.append(full)
+    return Product(header=h, type_name=name, pixels=np.stack(bands))
 
 
 def product_transform(h: dict):

@@ -204,6 +204,14 @@ AEC_BLOCK_SIZES = (8, 16, 32, 64)
 AEC_FLAG_PREPROCESS = 0x01
 """aec_flags bit: unit-delay predictor with the standard's mapping (CCSDS 121
 preprocessor) applied before the adaptive entropy coder."""
+AEC_FLAG_NEIGHBOUR = 0x02
+"""aec_flags bit: the neighbour predictor (:func:`neighbour_residuals`) with the
+standard's mapping, applied by the sender; the adaptive entropy coder then runs
+without its own preprocessor (libaec decodes the mapped residuals with flags 0).
+CCSDS 121.0-B leaves the predictor to the application; this one predicts a
+pixel from its west, north and north-west neighbours (median edge detector,
+as in JPEG-LS) on the difference to the previous band. Never with bit 0."""
+AEC_FLAGS_KNOWN = (0, AEC_FLAG_PREPROCESS, AEC_FLAG_NEIGHBOUR)
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,179 @@ def aec_decode_flags(aec_flags: int) -> int:
     ``rows * cols``.
     """
     return 8 if aec_flags & AEC_FLAG_PREPROCESS else 0
+
+
+# --------------------------------------------------------------------------
+# The neighbour predictor (aec_flags AEC_FLAG_NEIGHBOUR)
+# --------------------------------------------------------------------------
+
+NEIGHBOUR_MED, NEIGHBOUR_WEST, NEIGHBOUR_NORTH, NEIGHBOUR_SEED = 0, 1, 2, 3
+
+
+def map_residual(x, p, xmax: int):
+    """CCSDS 121.0-B's mapping of samples ``x`` predicted by ``p`` (both in 0..xmax) to
+    0..xmax: with theta = min(p, xmax - p), |x - p| <= theta maps to 2(x - p) or
+    2(p - x) - 1, a larger one to theta + |x - p|."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.int64)
+    p = np.asarray(p, dtype=np.int64)
+    theta = np.minimum(p, xmax - p)
+    d = x - p
+    return np.where(np.abs(d) <= theta, np.where(d >= 0, 2 * d, -2 * d - 1), theta + np.abs(d))
+
+
+def unmap_residual(m, p, xmax: int):
+    """Inverse of :func:`map_residual`: every m in 0..xmax gives an x in 0..xmax."""
+    import numpy as np
+
+    m = np.asarray(m, dtype=np.int64)
+    p = np.asarray(p, dtype=np.int64)
+    theta = np.minimum(p, xmax - p)
+    near = np.where(m & 1, p - (m + 1) // 2, p + m // 2)
+    far = np.where(theta == p, m, xmax - m)
+    return np.where(m <= 2 * theta, near, far)
+
+
+def neighbour_cases(kept):
+    """``[rows, cols]`` int8: how the neighbour predictor predicts each kept pixel from
+    its kept neighbours W (r, c-1), N (r-1, c), NW (r-1, c-1):
+
+    - NEIGHBOUR_MED: W, N and NW kept: the median edge detector
+      ``med(a=W, b=N, c=NW) = min(a, b) if c >= max(a, b), max(a, b) if c <= min(a, b),
+      else a + b - c``;
+    - NEIGHBOUR_WEST: W kept (but not all three): W;
+    - NEIGHBOUR_NORTH: N kept, W not: N;
+    - NEIGHBOUR_SEED: neither: the previous seed pixel of the band (raster order), 0 for
+      the band's first.
+
+    Pixels not kept get -1."""
+    import numpy as np
+
+    k = np.asarray(kept, dtype=bool)
+    kw = np.zeros_like(k)
+    kw[:, 1:] = k[:, :-1]
+    kn = np.zeros_like(k)
+    kn[1:, :] = k[:-1, :]
+    knw = np.zeros_like(k)
+    knw[1:, 1:] = k[:-1, :-1]
+    cases = np.full(k.shape, NEIGHBOUR_SEED, dtype=np.int8)
+    cases[kn] = NEIGHBOUR_NORTH
+    cases[kw] = NEIGHBOUR_WEST
+    cases[kw & kn & knw] = NEIGHBOUR_MED
+    cases[~k] = -1
+    return cases
+
+
+def _med(a, b, c):
+    import numpy as np
+
+    lo = np.minimum(a, b)
+    hi = np.maximum(a, b)
+    return np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
+
+
+def neighbour_residuals(values, kept, bits: int):
+    """The mapped residuals a sender codes under AEC_FLAG_NEIGHBOUR: one array per band of
+    the kept pixels in row-major order.
+
+    ``values`` is ``[bands, rows, cols]`` of coded samples (instrument numbers when the
+    product has a dn scale), each in 0..2^bits - 1. For band b the predictor works on
+    ``z = v_b - v_(b-1)`` (``z = v_0`` for band 0) and predicts ``zhat`` from the kept
+    neighbours as :func:`neighbour_cases` says; the prediction of the sample is
+    ``p = clamp(v_(b-1) + zhat, 0, xmax)`` (``clamp(zhat, ...)`` for band 0) and the
+    coded value is ``map_residual(v_b, p, xmax)``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.int64)
+    xmax = (1 << bits) - 1
+    cases = neighbour_cases(kept)
+    seeds = cases == NEIGHBOUR_SEED
+    kept = cases >= 0
+    out = []
+    for b in range(v.shape[0]):
+        y = v[b - 1] if b else np.zeros_like(v[0])
+        z = np.where(kept, v[b] - y, 0)
+        zw = np.zeros_like(z)
+        zw[:, 1:] = z[:, :-1]
+        zn = np.zeros_like(z)
+        zn[1:, :] = z[:-1, :]
+        znw = np.zeros_like(z)
+        znw[1:, 1:] = z[:-1, :-1]
+        zhat = np.select(
+            [cases == NEIGHBOUR_MED, cases == NEIGHBOUR_WEST, cases == NEIGHBOUR_NORTH],
+            [_med(zw, zn, znw), zw, zn],
+            0,
+        )
+        zs = z[seeds]
+        zhat[seeds] = np.concatenate([[0], zs[:-1]]) if zs.size else zs
+        p = np.clip(y + zhat, 0, xmax)
+        out.append(map_residual(v[b], p, xmax)[kept])
+    return out
+
+
+def neighbour_restore(mapped, kept, bits: int):
+    """Inverse of :func:`neighbour_residuals`: ``mapped`` is one array per band (the kept
+    pixels' coded values, row-major); returns ``[bands, rows, cols]`` int64, 0 where not
+    kept. Works along anti-diagonals (a pixel's W, N and NW lie on the one before), all
+    bands together, band b one diagonal behind band b - 1."""
+    import numpy as np
+
+    cases = neighbour_cases(kept)
+    rows, cols = cases.shape
+    nb = len(mapped)
+    xmax = (1 << bits) - 1
+    flat_cases = cases.ravel()
+    kept_idx = np.flatnonzero(flat_cases >= 0)
+    m = np.zeros((nb, rows * cols), dtype=np.int64)
+    for b in range(nb):
+        if len(mapped[b]) != kept_idx.size:
+            raise LayoutError(f"band {b}: {len(mapped[b])} coded values, {kept_idx.size} kept")
+        m[b, kept_idx] = mapped[b]
+    v = np.zeros((nb, rows * cols), dtype=np.int64)
+    z = np.zeros((nb, rows * cols), dtype=np.int64)
+    # seeds: a chain of their own, in raster order
+    seed_idx = np.flatnonzero(flat_cases == NEIGHBOUR_SEED)
+    for b in range(nb):
+        prev = 0
+        for i in seed_idx.tolist():
+            y = int(v[b - 1, i]) if b else 0
+            p = min(max(y + prev, 0), xmax)
+            x = int(unmap_residual(m[b, i], p, xmax))
+            v[b, i] = x
+            prev = z[b, i] = x - y
+    # the rest along anti-diagonals t = r + c
+    rest = kept_idx[flat_cases[kept_idx] != NEIGHBOUR_SEED]
+    diag = rest // cols + rest % cols
+    order = np.argsort(diag, kind="stable")
+    rest, diag = rest[order], diag[order]
+    bounds = np.searchsorted(diag, np.arange(rows + cols))
+    bounds = np.append(bounds, rest.size)
+    for step in range(rows + cols - 1 + nb - 1):
+        parts_i, parts_b = [], []
+        for b in range(nb):
+            t = step - b
+            if 0 <= t < rows + cols - 1 and bounds[t] < bounds[t + 1]:
+                idx = rest[bounds[t] : bounds[t + 1]]
+                parts_i.append(idx)
+                parts_b.append(np.full(idx.size, b))
+        if not parts_i:
+            continue
+        idx = np.concatenate(parts_i)
+        bb = np.concatenate(parts_b)
+        c = flat_cases[idx]
+        zw = z[bb, np.maximum(idx - 1, 0)]
+        zn = z[bb, np.maximum(idx - cols, 0)]
+        znw = z[bb, np.maximum(idx - cols - 1, 0)]
+        zhat = np.where(
+            c == NEIGHBOUR_MED, _med(zw, zn, znw), np.where(c == NEIGHBOUR_WEST, zw, zn)
+        )
+        y = np.where(bb > 0, v[np.maximum(bb - 1, 0), idx], 0)
+        p = np.clip(y + zhat, 0, xmax)
+        x = unmap_residual(m[bb, idx], p, xmax)
+        v[bb, idx] = x
+        z[bb, idx] = x - y
+    return v.reshape(nb, rows, cols)
 
 
 # --------------------------------------------------------------------------
@@ -372,7 +553,13 @@ PRODUCT_HEADER = Layout(
         Field("class_id", 20, "u8", "class id, 255 for frame products"),
         Field("confidence", 21, "u8", "int8 softmax output + 128"),
         Field("compression", 22, "u8", "0 none, 1 CCSDS 121.0-B adaptive Rice coding"),
-        Field("aec_flags", 23, "u8", "bit 0: unit-delay predictor preprocessor; other bits 0"),
+        Field(
+            "aec_flags",
+            23,
+            "u8",
+            "bit 0: unit-delay predictor preprocessor; bit 1: neighbour predictor "
+            "(never both); other bits 0",
+        ),
         Field("aec_block_size", 24, "u8", "samples per block J: 8, 16, 32 or 64"),
         Field("reserved", 25, "u8", "0"),
         Field("aec_rsi", 26, "u16", "reference sample interval, in blocks"),
@@ -687,6 +874,7 @@ def render_c_header() -> str:
         f"#define WF_COMPRESSION_NONE {COMPRESSION_NONE}u",
         f"#define WF_COMPRESSION_CCSDS121 {COMPRESSION_CCSDS121}u",
         f"#define WF_AEC_FLAG_PREPROCESS 0x{AEC_FLAG_PREPROCESS:02X}u",
+        f"#define WF_AEC_FLAG_NEIGHBOUR 0x{AEC_FLAG_NEIGHBOUR:02X}u",
         f"#define WF_DIRECTORY_FRAME_ID 0x{DIRECTORY_FRAME_ID:08X}u",
         f"#define WF_APID_DOWNLINK_REQUEST 0x{APID_DOWNLINK_REQUEST:03X}u",
         f"#define WF_PACKET_TYPE_TC {PACKET_TYPE_TC}u",
@@ -844,6 +1032,19 @@ def render_spec() -> str:
         "  decoder a buffer of `ceil(n / aec_block_size) * aec_block_size` samples, n the",
         "  band's coded samples (without `out=`, imagecodecs guesses the size and can fail on",
         "  highly compressible streams), then drop the samples past n.",
+        "- `aec_flags` bit 1 (never with bit 0; ship crops): the sender's own predictor, which",
+        "  CCSDS 121.0-B leaves to the application. libaec decodes the stream with flags 0 to",
+        "  *mapped residuals*, one per kept pixel; `triage.wire_format.neighbour_restore` turns",
+        "  them back into samples. With v_b the coded samples of band b (instrument numbers",
+        "  under a dn scale) and z = v_b - v_(b-1) (z = v_0 for band 0), each kept pixel's z is",
+        "  predicted from its kept neighbours: W, N and NW kept: the median edge detector",
+        "  med(W, N, NW) (min(W, N) if NW >= max(W, N), max(W, N) if NW <= min(W, N), else",
+        "  W + N - NW); else W if kept; else N if kept; else (a *seed*) the z of the band's",
+        "  previous seed in raster order, 0 for the first. The sample's prediction is",
+        "  p = clamp(v_(b-1) + zhat, 0, 2^sample_bits - 1) (clamp(zhat, ...) for band 0), and the",
+        "  coded value is the standard's mapping of v_b around p: with",
+        "  theta = min(p, 2^sample_bits - 1 - p), 2(v - p) or 2(p - v) - 1 when |v - p| <= theta,",
+        "  else theta + |v - p|.",
         "",
         "Pixel (r, c) of a product covers frame rows `region_row0 + r * pixel_step` to",
         "`+ pixel_extent` (and likewise for columns). With the frame's `geotransform`",

@@ -219,3 +219,52 @@ def real_frame(data_dir: Path, port: str, r0: int, c0: int, rows: int, cols: int
             epsg = ds.crs.to_epsg() if ds.crs else 0
     gt = (t.c + c0 * t.a + r0 * t.b, t.a, t.b, t.f + c0 * t.d + r0 * t.e, t.d, t.e)
     return np.stack(bands, axis=-1).astype(np.uint16), gt, epsg or 0
+
+
+def neighbour_reference(values: np.ndarray, kept: np.ndarray, bits: int) -> list[list[int]]:
+    """The neighbour predictor of triage/WIRE_FORMAT.md, pixel by pixel in plain Python
+    (independent of triage.wire_format's numpy version): per band, the mapped residual of
+    every kept pixel in raster order."""
+    xmax = (1 << bits) - 1
+    nb, rows, cols = values.shape
+    v = values.astype(np.int64).tolist()
+
+    def z(b, r, c):
+        return v[b][r][c] - (v[b - 1][r][c] if b else 0)
+
+    def keeps(r, c):
+        return 0 <= r < rows and 0 <= c < cols and bool(kept[r, c])
+
+    out = []
+    for b in range(nb):
+        seed = 0
+        band = []
+        for r in range(rows):
+            for c in range(cols):
+                if not kept[r, c]:
+                    continue
+                w, n, nw = keeps(r, c - 1), keeps(r - 1, c), keeps(r - 1, c - 1)
+                if w and n and nw:
+                    a, bb, cc = z(b, r, c - 1), z(b, r - 1, c), z(b, r - 1, c - 1)
+                    if cc >= max(a, bb):
+                        zhat = min(a, bb)
+                    elif cc <= min(a, bb):
+                        zhat = max(a, bb)
+                    else:
+                        zhat = a + bb - cc
+                elif w:
+                    zhat = z(b, r, c - 1)
+                elif n:
+                    zhat = z(b, r - 1, c)
+                else:
+                    zhat, seed = seed, z(b, r, c)
+                y = v[b - 1][r][c] if b else 0
+                p = min(max(y + zhat, 0), xmax)
+                x = v[b][r][c]
+                theta = min(p, xmax - p)
+                if abs(x - p) <= theta:
+                    band.append(2 * (x - p) if x >= p else 2 * (p - x) - 1)
+                else:
+                    band.append(theta + abs(x - p))
+        out.append(band)
+    return out

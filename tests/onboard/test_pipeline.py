@@ -32,6 +32,7 @@ from .helpers import (
     crop_pieces,
     expected_grid,
     label_regions,
+    neighbour_reference,
     region_box,
     synthetic_frame,
 )
@@ -102,6 +103,21 @@ def test_grid_matches_reference(lib, name):
         assert rep[f"tiles_{nm}"] == int(((cls == c) & (act != 0)).sum())
 
 
+def _check_neighbour_streams(p, values: np.ndarray, kept: np.ndarray | None) -> None:
+    """A product under the neighbour predictor: libaec (flags 0) decodes every band stream to
+    the residuals the pixel-by-pixel reference computes from the expected values."""
+    h = p.header
+    assert h["aec_flags"] == wf.AEC_FLAG_NEIGHBOUR, p.type_name
+    if kept is None:
+        kept = np.ones((h["rows"], h["cols"]), bool)
+    want = neighbour_reference(np.asarray(values), kept, h["sample_bits"])
+    pos = wf.PRODUCT_HEADER.size + len(p.rects) * wf.KEPT_RECT.size
+    for b, size in enumerate(h["band_bytes"][: h["bands"]]):
+        got = aec_decode_band(p.data[pos : pos + size], 1, int(kept.sum()), h)[0]
+        assert got.tolist() == want[b], (p.type_name, b)
+        pos += size
+
+
 @pytest.mark.parametrize("name", sorted(SCENES))
 def test_products_match_frame(lib, name):
     _ob, frame, meta, rep, stream = _run(SCENES[name])
@@ -130,10 +146,12 @@ def test_products_match_frame(lib, name):
     assert q.type_name == "QUICKLOOK"
     assert (q.header["pixel_step"], q.header["pixel_extent"]) == (f, f)
     assert np.array_equal(q.bands, block_mean(frame, 0, 0, *frame.shape[:2], f, 0))
+    _check_neighbour_streams(q, block_mean(frame, 0, 0, *frame.shape[:2], f, 0), None)
 
     cm = prods[(fid, 1)]
     assert cm.type_name == "CLASS_MAP"
     assert np.array_equal(cm.bands[0], cls) and np.array_equal(cm.bands[1], conf)
+    assert cm.header["aec_flags"] == wf.AEC_FLAG_PREPROCESS  # class codes: unit delay
     assert cm.header["pixel_step"] == cfg["stride_px"]
     assert cm.header["pixel_extent"] == cfg["tile_px"]
 
@@ -147,6 +165,7 @@ def test_products_match_frame(lib, name):
         assert hd["confidence"] == max(int(conf[a, b]) for a, b in tiles)
         want = np.where(kept[..., None], frame[r0:r1, c0:c1], meta.nodata)
         assert np.array_equal(p.bands, want.transpose(2, 0, 1))
+        _check_neighbour_streams(p, frame[r0:r1, c0:c1].transpose(2, 0, 1), kept)
 
     lf = cfg["lowres_factor"]
     for k, cells in enumerate(lows):
@@ -156,6 +175,7 @@ def test_products_match_frame(lib, name):
         assert (p.header["region_row0"], p.header["region_col0"]) == (r0, c0)
         assert p.header["pixel_step"] == lf
         assert np.array_equal(p.bands, block_mean(frame, r0, c0, h, w, lf, 0))
+        _check_neighbour_streams(p, block_mean(frame, r0, c0, h, w, lf, 0), None)
         best = max(cells, key=lambda ab: (int(conf[ab]), -ab[0], -ab[1]))
         assert (p.header["class_id"], p.header["confidence"]) == (cls[best], conf[best])
 
@@ -256,14 +276,18 @@ def test_dn_scale_codes_instrument_numbers_losslessly(lib):
             crops += 1
             assert (p.header["dn_num"], p.header["dn_den"]) == DN
             assert sum(p.header["band_bytes"]) < 0.85 * sum(q.header["band_bytes"])
-            # the stream itself holds d: decode band 0 with libaec, no restoring
+            # the streams code d: libaec decodes each band to the neighbour predictor's
+            # residuals of d (pixel-by-pixel reference), no restoring
+            assert p.header["aec_flags"] == wf.AEC_FLAG_NEIGHBOUR
             kept = wf.kept_mask(p.rects, p.header["rows"], p.header["cols"])
-            body = p.data[wf.PRODUCT_HEADER.size + len(p.rects) * wf.KEPT_RECT.size :]
-            stream = body[: p.header["band_bytes"][0]]
-            got = aec_decode_band(stream, 1, int(kept.sum()), p.header)[0]
             r0, c0 = p.header["region_row0"], p.header["region_col0"]
-            window = d[r0 : r0 + p.header["rows"], c0 : c0 + p.header["cols"], 0]
-            assert np.array_equal(got, window[kept])
+            window = d[r0 : r0 + p.header["rows"], c0 : c0 + p.header["cols"], :]
+            want = neighbour_reference(np.moveaxis(window, -1, 0), kept, 16)
+            pos = wf.PRODUCT_HEADER.size + len(p.rects) * wf.KEPT_RECT.size
+            for b, size in enumerate(p.header["band_bytes"][: p.header["bands"]]):
+                got = aec_decode_band(p.data[pos : pos + size], 1, int(kept.sum()), p.header)[0]
+                assert got.tolist() == want[b], b
+                pos += size
         else:
             assert (p.header["dn_num"], p.header["dn_den"]) == (0, 0), p.type_name
     assert crops >= 1 and {"QUICKLOOK", "LAND"} <= seen
@@ -287,6 +311,8 @@ def test_dn_scale_off_the_lattice_codes_samples(lib):
         assert np.array_equal(p.bands, want.transpose(2, 0, 1))
         holds = r0 <= 21 < r0 + rows and c0 <= 42 < c0 + cols and kept[21 - r0, 42 - c0]
         assert (p.header["dn_num"], p.header["dn_den"]) == ((0, 0) if holds else DN)
+        coded = frame if holds else d  # the samples as they are, or the instrument numbers
+        _check_neighbour_streams(p, coded[r0 : r0 + rows, c0 : c0 + cols].transpose(2, 0, 1), kept)
     assert any(p.header["dn_num"] == 0 for p in crops)
     # a no-data value off the lattice (1: d = 0 restores 0) keeps block means as they are
     ql = next(p for p in _dn_run(frame, DN, nodata=1).values() if p.type_name == "QUICKLOOK")

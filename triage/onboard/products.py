@@ -167,7 +167,7 @@ def decode_product(data: bytes) -> Product:
     if sum(sizes) != len(body) or any(h["band_bytes"][nb:]):
         raise ProductError(f"band sizes {h['band_bytes']} do not add up to {len(body)} bytes")
     n = int(kept.sum())
-    bands = []
+    coded = []
     pos = 0
     for size in sizes:
         stream = body[pos : pos + size]
@@ -181,6 +181,15 @@ def decode_product(data: bytes) -> Product:
                 raise ProductError(f"raw band of {len(samples)} samples, {n} expected")
         else:
             raise ProductError(f"compression {h['compression']}")
+        coded.append(samples)
+    if h["compression"] == wf.COMPRESSION_CCSDS121 and h["aec_flags"] & wf.AEC_FLAG_NEIGHBOUR:
+        # mapped residuals of the neighbour predictor: back to the coded values
+        dtype = coded[0].dtype if coded else np.uint16
+        coded = [
+            band[kept].astype(dtype) for band in wf.neighbour_restore(coded, kept, h["sample_bits"])
+        ]
+    bands = []
+    for samples in coded:
         if h["dn_den"]:  # instrument numbers (FRAME_META's dn scale): restore the samples
             samples = wf.samples_from_dn(samples, h["dn_num"], h["dn_den"]).astype(samples.dtype)
         band = np.full((rows, cols), h["nodata"], dtype=samples.dtype)

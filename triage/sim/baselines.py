@@ -10,9 +10,11 @@ The product is sized exactly as the wire format would carry it (a 136-byte
 product header and the band streams, segments of 1024 bytes, 36 bytes of packet
 overhead each); the compressed baseline codes every band with libaec (the
 reference CCSDS 121.0-B implementation, through ``imagecodecs``) with the block
-size, reference sample interval and preprocessor the firmware uses, and, like
-the firmware, codes the instrument's numbers where the frame declares a dn
-scale (see FRAME_META in triage/WIRE_FORMAT.md).
+size, reference sample interval and predictor the firmware uses for its pixel
+products (the neighbour predictor, aec_flags bit 1, so that triage's crops are
+not compared against a weaker coder), and, like the firmware, codes the
+instrument's numbers where the frame declares a dn scale (see FRAME_META in
+triage/WIRE_FORMAT.md).
 
 The passes, budgets, loss model and ground behaviour are the triage run's: the
 store directory goes first, then the held products in order; the ground asks,
@@ -35,6 +37,7 @@ from triage.wire_format import (
     PRODUCT_HEADER,
     STORE_ENTRY,
     dn_from_samples,
+    neighbour_residuals,
     samples_from_dn,
 )
 
@@ -42,7 +45,8 @@ from triage.wire_format import (
 # (see triage.sim.runner, which checks them against the products' headers).
 AEC_BLOCK_SIZE = 16
 AEC_RSI = 128
-AEC_PREPROCESS = True
+PREDICTORS = ("neighbour", "unit-delay")
+AEC_PREDICTOR = "neighbour"
 
 RAW = "raw"
 COMPRESSED = "compressed"
@@ -62,30 +66,38 @@ def compressed_product_bytes(
     frame: np.ndarray,
     block_size: int = AEC_BLOCK_SIZE,
     rsi: int = AEC_RSI,
-    preprocess: bool = AEC_PREPROCESS,
+    predictor: str = AEC_PREDICTOR,
     dn_scale: tuple[int, int] | None = None,
 ) -> int:
     """Bytes of a frame sent compressed: product header + one libaec stream per band.
 
-    With ``dn_scale`` the frame is coded as the firmware codes its products: as
-    instrument numbers when every sample lies on the lattice (else as it is).
+    ``predictor``: "neighbour" (the sender maps the residuals of
+    :func:`triage.wire_format.neighbour_residuals`, libaec codes them with flags 0) or
+    "unit-delay" (libaec's own preprocessor). With ``dn_scale`` the frame is coded as
+    the firmware codes its products: as instrument numbers when every sample lies on the
+    lattice (else as it is).
     """
     import imagecodecs
 
+    if predictor not in PREDICTORS:
+        raise ValueError(f"predictor {predictor!r}: one of {PREDICTORS}")
     bits = 8 * frame.itemsize
     total = PRODUCT_HEADER.size
     if dn_scale is not None:
         dn = dn_from_samples(frame, *dn_scale)
         if np.array_equal(samples_from_dn(dn, *dn_scale), frame):
             frame = dn.astype(frame.dtype)
-    for b in range(frame.shape[2]):
-        band = np.ascontiguousarray(frame[:, :, b])
+    bands = np.moveaxis(frame, 2, 0)
+    if predictor == "neighbour":
+        kept = np.ones(frame.shape[:2], dtype=bool)
+        bands = [m.astype(frame.dtype) for m in neighbour_residuals(bands, kept, bits)]
+    for band in bands:
         stream = imagecodecs.aec_encode(
-            band,
+            np.ascontiguousarray(band),
             bitspersample=bits,
             blocksize=block_size,
             rsi=rsi,
-            flags=imagecodecs.AEC.FLAG.DATA_PREPROCESS if preprocess else 0,
+            flags=imagecodecs.AEC.FLAG.DATA_PREPROCESS if predictor == "unit-delay" else 0,
         )
         total += len(stream)
     return total

@@ -87,6 +87,13 @@ tri_status_t tri_aec_push(tri_aec_t *enc, const uint16_t *samples, uint32_t n);
  */
 tri_status_t tri_aec_finish(tri_aec_t *enc, size_t *bytes);
 
+/*
+ * The standard's mapping of a sample x predicted by p (both 0..xmax) to
+ * 0..xmax, for callers that predict themselves (WF_AEC_FLAG_NEIGHBOUR) and
+ * then code the mapped values with flags 0.
+ */
+uint32_t tri_aec_map(uint32_t x, uint32_t p, uint32_t xmax);
+
 /* One call for a whole buffer of n samples. */
 tri_status_t tri_aec_encode_u16(const uint16_t *samples, size_t n, uint32_t bits,
                                 uint32_t block_size, uint32_t rsi, uint32_t flags, uint8_t *out,

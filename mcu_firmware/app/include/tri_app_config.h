@@ -17,6 +17,20 @@
 #define TRI_AEC_BLOCK_SIZE 16u
 #define TRI_AEC_RSI 64u
 
+/* Predictor of ship crops: WF_AEC_FLAG_NEIGHBOUR (median edge detector on
+ * the kept W, N, NW neighbours of the difference to the previous band; on
+ * the nine ports' crops 16 % fewer bytes than the unit-delay predictor) or
+ * WF_AEC_FLAG_PREPROCESS (the standard's unit delay). Other products use the
+ * unit delay: their samples are block means or class codes. */
+#define TRI_CROP_AEC_FLAGS WF_AEC_FLAG_NEIGHBOUR
+
+/* Predictor of products made of block means (quicklook, low-resolution
+ * land), same choice; a product wider than TRI_NEIGHBOUR_MAX_COLS (the two
+ * rows of differences it keeps in the work area) uses the unit delay. The
+ * class map always does: its samples are class codes. */
+#define TRI_MEANS_AEC_FLAGS WF_AEC_FLAG_NEIGHBOUR
+#define TRI_NEIGHBOUR_MAX_COLS 4096u
+
 /* Ship crops: a tile the policy crops contributes its central cell (the
  * STRIDE_PX x STRIDE_PX pixels in its middle, tri_tile_cell) widened by
  * the policy's margin on every side (models/shipped/policy.json

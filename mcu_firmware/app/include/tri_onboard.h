@@ -146,11 +146,15 @@ typedef struct {
 } tri_onboard_t;
 
 /* Bytes of work memory an instance needs: the tile grid (4 bytes per tile),
- * region labelling scratch (4 bytes per tile), the regions, and one packet
+ * region labelling scratch (4 bytes per tile), the regions, two rows of the
+ * neighbour predictor's differences for block-mean products, and one packet
  * of scratch; a compile-time constant so that images can size it
  * statically. */
 #define TRI_ONBOARD_WORK_BYTES                                                                     \
-    (((TRI_GRID_MAX_TILES * 8u + TRI_MAX_REGIONS * 16u + WF_MAX_PACKET_BYTES) + 7u) & ~7u)
+    (((TRI_GRID_MAX_TILES * 8u + TRI_MAX_REGIONS * 16u + TRI_NEIGHBOUR_MAX_COLS * 8u +           \
+       WF_MAX_PACKET_BYTES) +                                                                      \
+      7u) &                                                                                        \
+     ~7u)
 size_t tri_onboard_work_bytes(void);
 
 /*

@@ -29,6 +29,7 @@
 #define WF_COMPRESSION_NONE 0u
 #define WF_COMPRESSION_CCSDS121 1u
 #define WF_AEC_FLAG_PREPROCESS 0x01u
+#define WF_AEC_FLAG_NEIGHBOUR 0x02u
 #define WF_DIRECTORY_FRAME_ID 0xFFFFFFFFu
 #define WF_APID_DOWNLINK_REQUEST 0x110u
 #define WF_PACKET_TYPE_TC 1u
@@ -105,7 +106,7 @@
 #define WF_PRODUCT_HEADER_CLASS_ID_OFFSET 20u /* u8: class id, 255 for frame products */
 #define WF_PRODUCT_HEADER_CONFIDENCE_OFFSET 21u /* u8: int8 softmax output + 128 */
 #define WF_PRODUCT_HEADER_COMPRESSION_OFFSET 22u /* u8: 0 none, 1 CCSDS 121.0-B adaptive Rice coding */
-#define WF_PRODUCT_HEADER_AEC_FLAGS_OFFSET 23u /* u8: bit 0: unit-delay predictor preprocessor; other bits 0 */
+#define WF_PRODUCT_HEADER_AEC_FLAGS_OFFSET 23u /* u8: bit 0: unit-delay predictor preprocessor; bit 1: neighbour predictor (never both); other bits 0 */
 #define WF_PRODUCT_HEADER_AEC_BLOCK_SIZE_OFFSET 24u /* u8: samples per block J: 8, 16, 32 or 64 */
 #define WF_PRODUCT_HEADER_RESERVED_OFFSET 25u /* u8: 0 */
 #define WF_PRODUCT_HEADER_AEC_RSI_OFFSET 26u /* u16: reference sample interval, in blocks */

@@ -60,7 +60,7 @@ static void bw_align(tri_bitwriter_t *bw)
 /* ---- preprocessor ---- */
 
 /* The standard's mapping of x, predicted by p, for samples in 0..xmax. */
-static uint32_t map_residual(uint32_t x, uint32_t p, uint32_t xmax)
+uint32_t tri_aec_map(uint32_t x, uint32_t p, uint32_t xmax)
 {
     uint32_t theta = p < xmax - p ? p : xmax - p;
     if (x >= p) {
@@ -261,7 +261,7 @@ tri_status_t tri_aec_push(tri_aec_t *enc, const uint16_t *samples, uint32_t n)
         }
         for (i = first; i < J; i++) {
             uint32_t x = samples[i < n ? i : n - 1u];
-            d[i] = map_residual(x, prev, enc->xmax);
+            d[i] = tri_aec_map(x, prev, enc->xmax);
             prev = x;
         }
         enc->last = prev;

@@ -39,15 +39,23 @@ typedef struct {
     uint16_t *parent;
     uint16_t *label;
     tri_region_t *regions;
+    int32_t *zrows; /* neighbour predictor, block-mean products: 2 rows of z */
 } work_t;
 
 #define WORK_U8_ARRAYS 4u
 #define WORK_U16_ARRAYS 2u
 
-/* The layout below (grid arrays, regions, a packet at the very end) fits. */
+/* The layout below (grid arrays, regions, the predictor's rows, a packet at
+ * the very end) fits, and the rows are 4-byte aligned. */
 typedef char work_layout_fits[(TRI_GRID_MAX_TILES * (WORK_U8_ARRAYS + 2u * WORK_U16_ARRAYS) +
-                               TRI_MAX_REGIONS * sizeof(tri_region_t) + WF_MAX_PACKET_BYTES <=
-                           TRI_ONBOARD_WORK_BYTES)
+                                       TRI_MAX_REGIONS * sizeof(tri_region_t) +
+                                       TRI_NEIGHBOUR_MAX_COLS * 2u * sizeof(int32_t) +
+                                       WF_MAX_PACKET_BYTES <=
+                                   TRI_ONBOARD_WORK_BYTES &&
+                               (TRI_GRID_MAX_TILES * (WORK_U8_ARRAYS + 2u * WORK_U16_ARRAYS) +
+                                TRI_MAX_REGIONS * sizeof(tri_region_t)) %
+                                       4u ==
+                                   0u)
                               ? 1
                               : -1];
 
@@ -73,6 +81,8 @@ static work_t work_view(const tri_onboard_t *ob)
     w.actions = p;
     p += TRI_GRID_MAX_TILES;
     w.ship_conf = p;
+    p += TRI_GRID_MAX_TILES;
+    w.zrows = (int32_t *)(void *)p;
     return w;
 }
 
@@ -154,6 +164,7 @@ typedef struct {
     uint32_t cur_c;
     uint32_t cur_i0; /* tile rows covering frame row region_row0 + cur_r */
     uint32_t cur_i1;
+    int32_t seed_z; /* neighbour predictor: z of the band's previous seed pixel */
 } job_t;
 
 /* Mean of the valid (!= nodata) samples of band b in the step x step block
@@ -263,6 +274,7 @@ static void crop_rewind(job_t *job)
 {
     job->cur_r = 0;
     job->cur_c = 0;
+    job->seed_z = 0;
     tri_tile_cover(job->h.region_row0, job->frame->rows, CROP_MARGIN, &job->cur_i0,
                    &job->cur_i1);
 }
@@ -275,6 +287,133 @@ static void crop_samples(job_t *job, uint32_t b, uint32_t n, uint16_t *out)
         out[i] = tri_frame_sample(job->frame, job->h.region_row0 + job->cur_r,
                                   job->h.region_col0 + job->cur_c, b);
         job->cur_c++;
+    }
+}
+
+/* The instrument number d of a sample v on the lattice dn_num / dn_den, and
+ * back (FRAME_META). No overflow: v, d <= 65535 and 1 <= den <= num <= 65535
+ * keep every product and sum below 2^32. */
+static uint32_t dn_of_sample(uint32_t v, uint32_t num, uint32_t den)
+{
+    return (v * den + num / 2u) / num;
+}
+
+/* Is pixel (r, c) of the crop's box kept? */
+static int crop_keeps_px(const job_t *job, uint32_t r, uint32_t c)
+{
+    uint32_t i0;
+    uint32_t i1;
+    tri_tile_cover(job->h.region_row0 + r, job->frame->rows, CROP_MARGIN, &i0, &i1);
+    return crop_keeps(job, i0, i1, job->h.region_col0 + c);
+}
+
+/* The value band b of the crop codes at (r, c): the sample, or its
+ * instrument number under the product's dn scale. */
+static int32_t crop_value(const job_t *job, uint32_t r, uint32_t c, uint32_t b)
+{
+    uint32_t v = tri_frame_sample(job->frame, job->h.region_row0 + r, job->h.region_col0 + c, b);
+    if (job->h.dn_den != 0u) {
+        v = dn_of_sample(v, job->h.dn_num, job->h.dn_den);
+    }
+    return (int32_t)v;
+}
+
+/* What the neighbour predictor predicts: band b minus band b - 1 (band 0
+ * itself). */
+static int32_t crop_z(const job_t *job, uint32_t r, uint32_t c, uint32_t b)
+{
+    return crop_value(job, r, c, b) - (b > 0u ? crop_value(job, r, c, b - 1u) : 0);
+}
+
+/* Median edge detector of west a, north b, north-west c (JPEG-LS). */
+static int32_t med3(int32_t a, int32_t b, int32_t c)
+{
+    int32_t lo = a < b ? a : b;
+    int32_t hi = a < b ? b : a;
+    if (c >= hi) {
+        return lo;
+    }
+    if (c <= lo) {
+        return hi;
+    }
+    return a + b - c;
+}
+
+/* The next n coded values of band b of a ship crop under the neighbour
+ * predictor (WF_AEC_FLAG_NEIGHBOUR; triage/WIRE_FORMAT.md): the standard's
+ * mapping of each kept pixel around its prediction from the kept W, N and NW
+ * neighbours, on the difference to band b - 1, in raster order. */
+static void crop_residuals(job_t *job, uint32_t b, uint32_t n, uint16_t *out)
+{
+    int32_t xmax = (int32_t)((1u << job->h.sample_bits) - 1u);
+    uint32_t i;
+    for (i = 0; i < n && crop_seek(job); i++) {
+        uint32_t r = job->cur_r;
+        uint32_t c = job->cur_c;
+        int32_t x = crop_value(job, r, c, b);
+        int32_t y = b > 0u ? crop_value(job, r, c, b - 1u) : 0;
+        int kw = c > 0u &&
+                 crop_keeps(job, job->cur_i0, job->cur_i1, (uint32_t)job->h.region_col0 + c - 1u);
+        int kn = r > 0u && crop_keeps_px(job, r - 1u, c);
+        int32_t zhat;
+        int32_t p;
+        if (kw && kn && crop_keeps_px(job, r - 1u, c - 1u)) {
+            zhat = med3(crop_z(job, r, c - 1u, b), crop_z(job, r - 1u, c, b),
+                        crop_z(job, r - 1u, c - 1u, b));
+        } else if (kw) {
+            zhat = crop_z(job, r, c - 1u, b);
+        } else if (kn) {
+            zhat = crop_z(job, r - 1u, c, b);
+        } else { /* a seed: predicted from the previous seed */
+            zhat = job->seed_z;
+            job->seed_z = x - y;
+        }
+        p = y + zhat;
+        p = p < 0 ? 0 : (p > xmax ? xmax : p);
+        out[i] = (uint16_t)tri_aec_map((uint32_t)x, (uint32_t)p, (uint32_t)xmax);
+        job->cur_c++;
+    }
+}
+
+/* The next n coded values (from index, row-major) of band b of a product of
+ * block means under the neighbour predictor: every pixel is kept, so W, N
+ * and NW come from the two rows of z in the work area, and the band's first
+ * pixel is its only seed. */
+static void means_residuals(job_t *job, uint32_t b, uint32_t index, uint32_t n, uint16_t *out)
+{
+    int32_t xmax = (int32_t)((1u << job->h.sample_bits) - 1u);
+    uint32_t cols = job->h.cols;
+    uint32_t i;
+    for (i = 0; i < n; i++, index++) {
+        uint32_t r = index / cols;
+        uint32_t c = index % cols;
+        int32_t *cur = job->work.zrows + (r & 1u) * cols;
+        const int32_t *prev = job->work.zrows + ((r + 1u) & 1u) * cols;
+        uint16_t s;
+        int32_t x;
+        int32_t y = 0;
+        int32_t zhat;
+        int32_t p;
+        band_samples(job, b, index, 1u, &s);
+        x = (int32_t)(job->h.dn_den != 0u ? dn_of_sample(s, job->h.dn_num, job->h.dn_den) : s);
+        if (b > 0u) {
+            band_samples(job, b - 1u, index, 1u, &s);
+            y = (int32_t)(job->h.dn_den != 0u ? dn_of_sample(s, job->h.dn_num, job->h.dn_den)
+                                              : s);
+        }
+        if (r > 0u && c > 0u) {
+            zhat = med3(cur[c - 1u], prev[c], prev[c - 1u]);
+        } else if (c > 0u) {
+            zhat = cur[c - 1u];
+        } else if (r > 0u) {
+            zhat = prev[c];
+        } else {
+            zhat = 0;
+        }
+        cur[c] = x - y;
+        p = y + zhat;
+        p = p < 0 ? 0 : (p > xmax ? xmax : p);
+        out[i] = (uint16_t)tri_aec_map((uint32_t)x, (uint32_t)p, (uint32_t)xmax);
     }
 }
 
@@ -311,14 +450,6 @@ static uint32_t crop_rects(const job_t *job, uint8_t *out)
         }
     }
     return n;
-}
-
-/* The instrument number d of a sample v on the lattice dn_num / dn_den, and
- * back (FRAME_META). No overflow: v, d <= 65535 and 1 <= den <= num <= 65535
- * keep every product and sum below 2^32. */
-static uint32_t dn_of_sample(uint32_t v, uint32_t num, uint32_t den)
-{
-    return (v * den + num / 2u) / num;
 }
 
 static uint32_t sample_of_dn(uint32_t d, uint32_t num, uint32_t den)
@@ -434,16 +565,25 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         uint16_t block[TRI_AEC_BLOCK_SIZE];
         tri_aec_t enc;
         size_t bytes = 0;
+        int neighbour = (h->aec_flags & WF_AEC_FLAG_NEIGHBOUR) != 0u;
         tri_status_t st = tri_aec_init(&enc, h->sample_bits, TRI_AEC_BLOCK_SIZE, TRI_AEC_RSI,
-                                       WF_AEC_FLAG_PREPROCESS, off < cap ? out + off : NULL,
-                                       off < cap ? cap - off : 0u);
+                                       h->aec_flags & WF_AEC_FLAG_PREPROCESS,
+                                       off < cap ? out + off : NULL, off < cap ? cap - off : 0u);
         if (crop) {
             crop_rewind(job);
         }
         for (i = 0; st == TRI_OK && i < n; i += TRI_AEC_BLOCK_SIZE) {
             uint32_t k = n - i < TRI_AEC_BLOCK_SIZE ? n - i : TRI_AEC_BLOCK_SIZE;
-            product_samples(job, b, i, k, block);
-            if (h->dn_den != 0u) {
+            if (neighbour) { /* the predictor maps (and scales) itself */
+                if (crop) {
+                    crop_residuals(job, b, k, block);
+                } else {
+                    means_residuals(job, b, i, k, block);
+                }
+            } else {
+                product_samples(job, b, i, k, block);
+            }
+            if (h->dn_den != 0u && !neighbour) {
                 uint32_t j;
                 for (j = 0; j < k; j++) {
                     block[j] = (uint16_t)dn_of_sample(block[j], h->dn_num, h->dn_den);
@@ -559,6 +699,9 @@ static void job_region(job_t *job, uint32_t r0, uint32_t c0, uint32_t rows, uint
     job->h.region_cols = (uint16_t)(job->h.cols * factor);
     job->h.pixel_step = (uint16_t)factor;
     job->h.pixel_extent = (uint16_t)factor;
+    job->h.aec_flags = (uint8_t)(factor > 1u && job->h.cols <= TRI_NEIGHBOUR_MAX_COLS
+                                     ? TRI_MEANS_AEC_FLAGS
+                                     : WF_AEC_FLAG_PREPROCESS);
 }
 
 /* ---- the frame ---- */
@@ -939,6 +1082,7 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
                            piece.col1 - piece.col0, 1u);
                 job.h.class_id = (uint8_t)TRI_CFG_CLASS_SHIP;
                 job.h.confidence = piece.score;
+                job.h.aec_flags = (uint8_t)TRI_CROP_AEC_FLAGS;
                 job.grid_cols = rep->grid_cols;
                 job.region = (uint16_t)i;
                 job.ti0 = piece.ti0;
