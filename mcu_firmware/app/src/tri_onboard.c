@@ -165,6 +165,7 @@ typedef struct {
     uint32_t cur_i0; /* tile rows covering frame row region_row0 + cur_r */
     uint32_t cur_i1;
     int32_t seed_z; /* neighbour predictor: z of the band's previous seed pixel */
+    uint32_t z_row; /* crop row whose z fills the current row buffer (UINT32_MAX: none) */
 } job_t;
 
 /* Mean of the valid (!= nodata) samples of band b in the step x step block
@@ -275,6 +276,7 @@ static void crop_rewind(job_t *job)
     job->cur_r = 0;
     job->cur_c = 0;
     job->seed_z = 0;
+    job->z_row = UINT32_MAX;
     tri_tile_cover(job->h.region_row0, job->frame->rows, CROP_MARGIN, &job->cur_i0,
                    &job->cur_i1);
 }
@@ -298,15 +300,6 @@ static uint32_t dn_of_sample(uint32_t v, uint32_t num, uint32_t den)
     return (v * den + num / 2u) / num;
 }
 
-/* Is pixel (r, c) of the crop's box kept? */
-static int crop_keeps_px(const job_t *job, uint32_t r, uint32_t c)
-{
-    uint32_t i0;
-    uint32_t i1;
-    tri_tile_cover(job->h.region_row0 + r, job->frame->rows, CROP_MARGIN, &i0, &i1);
-    return crop_keeps(job, i0, i1, job->h.region_col0 + c);
-}
-
 /* The value band b of the crop codes at (r, c): the sample, or its
  * instrument number under the product's dn scale. */
 static int32_t crop_value(const job_t *job, uint32_t r, uint32_t c, uint32_t b)
@@ -316,13 +309,6 @@ static int32_t crop_value(const job_t *job, uint32_t r, uint32_t c, uint32_t b)
         v = dn_of_sample(v, job->h.dn_num, job->h.dn_den);
     }
     return (int32_t)v;
-}
-
-/* What the neighbour predictor predicts: band b minus band b - 1 (band 0
- * itself). */
-static int32_t crop_z(const job_t *job, uint32_t r, uint32_t c, uint32_t b)
-{
-    return crop_value(job, r, c, b) - (b > 0u ? crop_value(job, r, c, b - 1u) : 0);
 }
 
 /* Median edge detector of west a, north b, north-west c (JPEG-LS). */
@@ -339,35 +325,58 @@ static int32_t med3(int32_t a, int32_t b, int32_t c)
     return a + b - c;
 }
 
+typedef char crop_rows_fit[TRI_CROP_MAX_PX <= TRI_NEIGHBOUR_MAX_COLS ? 1 : -1];
+
+/* Marks a pixel that is not kept in the rows of z (z lies in +-65535). */
+#define Z_NOT_KEPT INT32_MIN
+
+static void fill_not_kept(int32_t *row, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        row[i] = Z_NOT_KEPT;
+    }
+}
+
 /* The next n coded values of band b of a ship crop under the neighbour
  * predictor (WF_AEC_FLAG_NEIGHBOUR; triage/WIRE_FORMAT.md): the standard's
  * mapping of each kept pixel around its prediction from the kept W, N and NW
- * neighbours, on the difference to band b - 1, in raster order. */
+ * neighbours, on the difference z to band b - 1, in raster order. The z of
+ * the current and the previous row sit in the work area, Z_NOT_KEPT where a
+ * pixel is not kept (crops are at most TRI_CROP_MAX_PX wide). */
 static void crop_residuals(job_t *job, uint32_t b, uint32_t n, uint16_t *out)
 {
     int32_t xmax = (int32_t)((1u << job->h.sample_bits) - 1u);
+    uint32_t cols = job->h.cols;
     uint32_t i;
     for (i = 0; i < n && crop_seek(job); i++) {
         uint32_t r = job->cur_r;
         uint32_t c = job->cur_c;
+        int32_t *cur = job->work.zrows + (r & 1u) * cols;
+        const int32_t *prev = job->work.zrows + ((r + 1u) & 1u) * cols;
         int32_t x = crop_value(job, r, c, b);
         int32_t y = b > 0u ? crop_value(job, r, c, b - 1u) : 0;
-        int kw = c > 0u &&
-                 crop_keeps(job, job->cur_i0, job->cur_i1, (uint32_t)job->h.region_col0 + c - 1u);
-        int kn = r > 0u && crop_keeps_px(job, r - 1u, c);
         int32_t zhat;
         int32_t p;
-        if (kw && kn && crop_keeps_px(job, r - 1u, c - 1u)) {
-            zhat = med3(crop_z(job, r, c - 1u, b), crop_z(job, r - 1u, c, b),
-                        crop_z(job, r - 1u, c - 1u, b));
-        } else if (kw) {
-            zhat = crop_z(job, r, c - 1u, b);
-        } else if (kn) {
-            zhat = crop_z(job, r - 1u, c, b);
+        if (r != job->z_row) { /* a new row: nothing kept yet; no row above if one was skipped */
+            if (job->z_row == UINT32_MAX || r != job->z_row + 1u) {
+                fill_not_kept(job->work.zrows + ((r + 1u) & 1u) * cols, cols);
+            }
+            fill_not_kept(cur, cols);
+            job->z_row = r;
+        }
+        if (c > 0u && cur[c - 1u] != Z_NOT_KEPT && prev[c] != Z_NOT_KEPT &&
+            prev[c - 1u] != Z_NOT_KEPT) {
+            zhat = med3(cur[c - 1u], prev[c], prev[c - 1u]);
+        } else if (c > 0u && cur[c - 1u] != Z_NOT_KEPT) {
+            zhat = cur[c - 1u];
+        } else if (prev[c] != Z_NOT_KEPT) {
+            zhat = prev[c];
         } else { /* a seed: predicted from the previous seed */
             zhat = job->seed_z;
             job->seed_z = x - y;
         }
+        cur[c] = x - y;
         p = y + zhat;
         p = p < 0 ? 0 : (p > xmax ? xmax : p);
         out[i] = (uint16_t)tri_aec_map((uint32_t)x, (uint32_t)p, (uint32_t)xmax);
