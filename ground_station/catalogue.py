@@ -332,11 +332,15 @@ class Catalogue:
         return ranges_of(np.flatnonzero(~have))
 
     def latest_directory(self) -> tuple[dict, list[dict]] | None:
-        """The most recent complete STORE_DIRECTORY product and its entries."""
+        """The most recent complete STORE_DIRECTORY product and its entries: the latest
+        boot's (``frame_id`` - DIRECTORY_FRAME_ID), then the latest time and count. A
+        directory's time is that of the last frame processed, 0 after a reset until the
+        next frame: the boot count orders across resets, not the time."""
         row = self.con.execute(
             "SELECT id, product_id, time_s, time_sub FROM products "
             "WHERE product_type='STORE_DIRECTORY' AND status='complete' "
-            "ORDER BY time_s DESC, time_sub DESC, id DESC LIMIT 1"
+            "ORDER BY frame_id DESC, time_s DESC, time_sub DESC, product_id DESC, id DESC "
+            "LIMIT 1"
         ).fetchone()
         if row is None:
             return None

@@ -106,7 +106,7 @@ def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
         "segment size": np.where(idx < count - 1, seg == wf.MAX_SEGMENT_BYTES, seg >= 1),
         "sequence flags": p["seq_flags"] == expected_seq_flags(idx, count),
         "directory frame id": (p["apid"] == directory_apid)
-        == (s["frame_id"] == wf.DIRECTORY_FRAME_ID),
+        == (s["frame_id"] >= wf.DIRECTORY_FRAME_ID),
     }
     ok = np.ones(len(cols), dtype=bool)
     broken: dict[str, int] = {}

@@ -246,8 +246,13 @@ PRODUCT_TYPES: tuple[ProductType, ...] = (
     ),
 )
 
-DIRECTORY_FRAME_ID = 0xFFFFFFFF
-"""``frame_id`` of STORE_DIRECTORY products (their ``product_id`` counts directories)."""
+DIRECTORY_FRAME_ID = 0xFFFF0000
+"""First ``frame_id`` of STORE_DIRECTORY products: a directory's ``frame_id`` is
+``DIRECTORY_FRAME_ID`` + the platform's boot count (0..65535) and its ``product_id``
+counts the directories sent since that boot, so that the directories after a reset
+have keys of their own. Frames use the ids below."""
+MAX_FRAME_ID = DIRECTORY_FRAME_ID - 1
+"""Largest ``frame_id`` of a frame (FRAME_META); the firmware refuses larger ones."""
 
 APID_DOWNLINK_REQUEST = 0x110
 """Telecommand (packet type 1) from the ground: DOWNLINK_REQUEST records."""
@@ -1059,7 +1064,12 @@ def render_spec() -> str:
         "",
         "1. At the start of every contact the satellite sends a `STORE_DIRECTORY` product:",
         "   what it holds, highest priority first (ships by confidence, then quicklooks and",
-        "   class maps, then land).",
+        "   class maps, then land). Its `frame_id` is `DIRECTORY_FRAME_ID` (0x"
+        f"{DIRECTORY_FRAME_ID:08X}) + the",
+        "   platform's boot count and its `product_id` counts the directories since that boot,",
+        "   so that after a reset (count back at 0, store empty, time 0 until the next frame)",
+        "   the new directories have keys of their own; the ground plans from the latest boot's",
+        "   latest directory. Frames use ids up to `MAX_FRAME_ID` = `DIRECTORY_FRAME_ID` - 1.",
         "2. The ground ingests it, plans the pass within its byte budget and may uplink a",
         "   `DOWNLINK_REQUEST`: segments to send (new products, or the missing segments of",
         "   incomplete ones), in order, and products to release because they are complete on",

@@ -28,6 +28,7 @@ from ground_station.deframe import deframe
 from ground_station.export import export_products
 from ground_station.ingest import ingest_bytes
 from ground_station.plan import decode_request, plan_next_pass
+from triage import wire_format as wf
 
 SEED = 20261202
 SHIPS = [(40, 50), (100, 150), (20, 190)]  # (row, col) of the top-left of each 5x7 blob
@@ -190,6 +191,46 @@ def test_passes_with_loss_planned_by_the_ground(onboard_lib, scene_tif, tmp_path
             == 0
         )
     assert ob.counters()["requests_rejected"] == 0
+
+
+def test_a_reset_on_board_starts_new_directories(onboard_lib, scene_tif, tmp_path):
+    """After a reset the firmware counts directories from 0 again, its store empty and its
+    directory time 0 until the next frame. With the platform's boot count in the directory's
+    frame_id, the ground takes the new directory as the latest and plans from it (nothing on
+    board); with the old count the same key comes back with other bytes, a conflict the
+    ground drops, and it would go on asking for products the reset lost."""
+    from triage.onboard import Onboard
+    from triage.onboard.host import OnboardInputError
+
+    with rasterio.open(scene_tif) as src:
+        frame, meta = _meta_and_frame(src, 81)
+    before = Onboard(4 << 20, classifier="rule", boot_count=4)
+    assert before.process_frame(frame, meta).ok
+    db = tmp_path / "c.sqlite"
+    assert ingest_bytes(db, before.directory()).products_completed == 1
+    plan, _ = plan_next_pass(db, None, 0, budget_bytes=1 << 20)
+    assert {i.frame_id for i in plan.items} == {81}  # frame 81's products are on board
+
+    after = Onboard(4 << 20, classifier="rule", boot_count=5)  # the reset lost the store
+    st = ingest_bytes(db, after.directory())
+    assert (st.conflicts, st.products_completed) == (0, 1)
+    with Catalogue.open(db) as cat:
+        d, entries = cat.latest_directory()
+        frame_id = cat.con.execute("SELECT frame_id FROM products WHERE id=?", (d["id"],))
+        assert frame_id.fetchone()[0] == wf.DIRECTORY_FRAME_ID + 5
+    assert (d["product_id"], d["time_s"], entries) == (0, 0, [])
+    plan, _ = plan_next_pass(db, None, 0, budget_bytes=1 << 20)
+    assert plan.items == []
+
+    same_boot = Onboard(4 << 20, classifier="rule", boot_count=5)  # no new boot count
+    with rasterio.open(scene_tif) as src:
+        frame, meta = _meta_and_frame(src, 82)
+    assert same_boot.process_frame(frame, meta).ok
+    assert ingest_bytes(db, same_boot.directory()).conflicts >= 1
+    with Catalogue.open(db) as cat:
+        assert cat.latest_directory()[1] == []  # still the empty one
+    with pytest.raises(OnboardInputError, match="boot_count 65536"):
+        Onboard(1 << 20, classifier="rule", boot_count=65536)
 
 
 @pytest.mark.realdata

@@ -136,6 +136,16 @@ def test_corrupt_metadata(lib):
     assert ob.process_frame(f, good).ok
 
 
+def test_frame_ids_of_the_directories_are_refused(lib):
+    """Frame ids from DIRECTORY_FRAME_ID up are the directories' (one per boot): a frame
+    there would share a key with a directory."""
+    ob = _ob()
+    f = synthetic_frame(64, 64, seed=8, ships=[(20, 20)])
+    for fid in (wf.DIRECTORY_FRAME_ID, wf.DIRECTORY_FRAME_ID + 3, 0xFFFFFFFF):
+        _refused(ob, f, FrameMeta.for_frame(f, fid), FORMAT, "meta_format_errors")
+    assert ob.process_frame(f, FrameMeta.for_frame(f, wf.MAX_FRAME_ID)).ok
+
+
 def test_duplicate_frame_id(lib):
     ob = _ob()
     f = synthetic_frame(64, 64, seed=7, ships=[(20, 20)])

@@ -166,6 +166,15 @@ def test_damaged_request_is_refused_whole(loaded, damage):
     assert loaded.store_ok()
 
 
+def test_directories_carry_the_boot_count(lib):
+    """A directory's frame_id is DIRECTORY_FRAME_ID + the platform's boot count; its
+    product_id counts the directories since init."""
+    for boot in (0, 1, 65535):
+        ob = Onboard(1 << 20, classifier="rule", boot_count=boot)
+        keys = [next(iter(decode_stream(ob.directory()))) for _ in range(3)]
+        assert keys == [(wf.DIRECTORY_FRAME_ID + boot, k) for k in range(3)]
+
+
 def test_sequence_counts_run_per_apid_and_wrap(lib):
     ob = Onboard(1 << 20, classifier="rule")
     first = parse_packets(ob.directory())[0].seq_count

@@ -49,7 +49,7 @@ def test_minimal_loads_and_round_trips(tmp_path):
     [
         (lambda d: d["frames"][0].pop("window"), "frames.0.window: Field required"),
         (lambda d: d["frames"][0]["window"].update(rows=0), "frames.0.window.rows"),
-        (lambda d: d["frames"][0].update(frame_id=0xFFFFFFFF), "frames.0.frame_id"),
+        (lambda d: d["frames"][0].update(frame_id=0xFFFF0000), "frames.0.frame_id"),
         (lambda d: d["frames"].append(copy.deepcopy(d["frames"][0])), "frame_id 1 appears twice"),
         (
             lambda d: d["frames"][0].update(capture_time_utc="2024-06-01T01:00:00"),

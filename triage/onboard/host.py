@@ -210,6 +210,8 @@ class Onboard:
     ``classifier`` one of :data:`CLASSIFIERS`; ``gain_q8`` per-band Q8 gains
     to the canonical scale (default: the model's, from tile_spec.json);
     ``land_policy`` one of :data:`LAND_POLICIES` (default: the shipped policy's).
+    ``boot_count``: the platform's boot count, which the directories carry in their
+    ``frame_id`` (a new instance after a reset should get the next one).
 
     >>> ob = Onboard()                              # doctest: +SKIP
     >>> rep = ob.process_frame(frame, FrameMeta.for_frame(frame, frame_id=1))
@@ -223,11 +225,14 @@ class Onboard:
         classifier: str = "model",
         gain_q8: Sequence[int] | None = None,
         land_policy: str | None = None,
+        boot_count: int = 0,
     ) -> None:
         if classifier not in CLASSIFIERS:
             raise OnboardInputError(f"classifier must be one of {sorted(CLASSIFIERS)}")
         if land_policy is not None and land_policy not in LAND_POLICIES:
             raise OnboardInputError(f"land_policy must be one of {sorted(LAND_POLICIES)}")
+        if not 0 <= boot_count <= 0xFFFF:
+            raise OnboardInputError(f"boot_count {boot_count} not in 0..65535")
         self._lib = _lib.load()
         if classifier == "model" and not self._lib.tri_host_has_model():
             raise FirmwareError(
@@ -261,6 +266,9 @@ class Onboard:
                 self._state.ctypes.data, LAND_POLICIES[land_policy]
             )
             _lib.check(st, "tri_onboard_set_land_policy")
+        self.boot_count = int(boot_count)
+        st = self._lib.tri_host_set_boot_count(self._state.ctypes.data, self.boot_count)
+        _lib.check(st, "tri_onboard_set_boot_count")
 
     def process_frame(self, frame: np.ndarray, meta: FrameMeta | bytes) -> FrameReport:
         """Triage one frame ``[rows, cols, bands]`` (uint16 or uint8) with its metadata.

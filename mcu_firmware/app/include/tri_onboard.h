@@ -138,6 +138,7 @@ typedef struct {
     size_t work_bytes;
     uint16_t seq_count[TRI_NUM_PRODUCT_TYPES];
     uint16_t directory_count;
+    uint16_t boot_count; /* the platform's: directories carry it (tri_onboard_set_boot_count) */
     uint32_t last_time_s;
     uint16_t last_time_sub;
     uint32_t grid_rows; /* grid of the last processed frame */
@@ -174,6 +175,16 @@ enum { TRI_LAND_DROP = 0, TRI_LAND_LOWRES = 1 };
 
 /* Sets the land policy for the frames to come (TRI_ERR_ARG for another value). */
 tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
+
+/*
+ * The platform's boot count (the OBC keeps one in non-volatile memory), 0 at
+ * init; TRI_ERR_ARG above 65535. A STORE_DIRECTORY's frame_id is
+ * WF_DIRECTORY_FRAME_ID + boot and its product_id counts the directories sent
+ * since init, so that after a reset the ground does not take the new
+ * directories for conflicting copies of the old ones (same key, other bytes).
+ * Frames with a frame_id of WF_DIRECTORY_FRAME_ID or more are refused.
+ */
+tri_status_t tri_onboard_set_boot_count(tri_onboard_t *ob, uint32_t boot);
 
 /*
  * Processes one frame: meta is a FRAME_META record of meta_len bytes, frame

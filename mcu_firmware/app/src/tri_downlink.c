@@ -86,12 +86,12 @@ tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, si
     h.class_id = (uint8_t)WF_CLASS_NONE;
     h.compression = (uint8_t)WF_COMPRESSION_NONE;
     h.product_id = ob->directory_count;
-    h.frame_id = WF_DIRECTORY_FRAME_ID;
+    h.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
     h.time_s = ob->last_time_s;
     h.time_sub = ob->last_time_sub;
     tri_product_header_pack(&h, header);
     memset(&sh, 0, sizeof sh);
-    sh.frame_id = WF_DIRECTORY_FRAME_ID;
+    sh.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
     sh.product_id = ob->directory_count;
     sh.segment_count = (uint16_t)segs;
     sh.class_id = (uint8_t)WF_CLASS_NONE;

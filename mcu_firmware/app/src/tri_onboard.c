@@ -127,6 +127,15 @@ tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy)
     return TRI_OK;
 }
 
+tri_status_t tri_onboard_set_boot_count(tri_onboard_t *ob, uint32_t boot)
+{
+    if (ob == NULL || boot > 0xFFFFu) {
+        return TRI_ERR_ARG;
+    }
+    ob->boot_count = (uint16_t)boot;
+    return TRI_OK;
+}
+
 uint32_t tri_onboard_grid(const tri_onboard_t *ob, const uint8_t **classes,
                           const uint8_t **confidences, const uint8_t **actions)
 {
@@ -728,6 +737,10 @@ static tri_status_t check_frame(tri_onboard_t *ob, const uint8_t *meta_buf, size
     if (st != TRI_OK) {
         ob->counters.meta_format_errors++;
         return st;
+    }
+    if (meta->frame_id >= WF_DIRECTORY_FRAME_ID) { /* the directories' keys */
+        ob->counters.meta_format_errors++;
+        return TRI_ERR_FORMAT;
     }
     if (meta->rows == 0u || meta->cols == 0u) {
         ob->counters.geometry_errors++;
