@@ -36,7 +36,9 @@ QUICKLOOK_FACTOR = 16
 _SEED = 20261125
 _FID_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("frame_id").offset
 _SEG_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("segment_index").offset
+_CNT_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("segment_count").offset
 _FID_PROD = HEADER_BYTES + wf.PRODUCT_HEADER.field("frame_id").offset
+_CRC_PROD = HEADER_BYTES + wf.PRODUCT_CRC_OFFSET
 
 
 def _scenes(max_scenes: int = 9) -> tuple[str, list[tuple[np.ndarray, list, tuple, int]]]:
@@ -122,7 +124,7 @@ def _product(pix, *, ptype, frame_id, product_id, region, step, gt, epsg, frame_
             "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
         }
     )
-    product = header + b"".join(streams)
+    product = wf.seal_product(header + b"".join(streams))
     secondary = {
         "frame_id": frame_id,
         "product_id": product_id,
@@ -180,17 +182,23 @@ def _pool() -> tuple[str, list[list[bytes]], int, int]:
 
 
 def _renumber(pkts: list[bytes], frame_id: int) -> bytes:
-    """The packets with ``frame_id`` patched in (and in the product headers), CRCs redone."""
+    """The packets with ``frame_id`` patched in (and in the product headers), CRCs redone:
+    each product's CRC-32 (its header is in its first segment), each packet's CRC-16."""
     fid = frame_id.to_bytes(4, "big")
-    out = []
-    for p in pkts:
-        b = bytearray(p)
+    out = [bytearray(p) for p in pkts]
+    for b in out:
         b[_FID_SEC : _FID_SEC + 4] = fid
         if b[_SEG_SEC] == 0 and b[_SEG_SEC + 1] == 0:  # the product header is in segment 0
             b[_FID_PROD : _FID_PROD + 4] = fid
+    k = 0
+    while k < len(out):  # a product: segment 0 and the segment_count - 1 packets after it
+        n = int.from_bytes(out[k][_CNT_SEC : _CNT_SEC + 2], "big")
+        product = b"".join(bytes(b[HEADER_BYTES:-2]) for b in out[k : k + n])
+        out[k][_CRC_PROD : _CRC_PROD + 4] = wf.product_crc32(product).to_bytes(4, "big")
+        k += n
+    for b in out:
         b[-2:] = binascii.crc_hqx(memoryview(b)[:-2], wf.CRC16_INIT).to_bytes(2, "big")
-        out.append(bytes(b))
-    return b"".join(out)
+    return b"".join(bytes(b) for b in out)
 
 
 def build_stream(path: Path, megabytes: float) -> dict:

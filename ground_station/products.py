@@ -204,6 +204,13 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
     """Check and decode a whole product; ``pixels=False`` checks without keeping pixels."""
     mv = memoryview(data)
     h = parse_header(mv)
+    crc = wf.product_crc32(mv)
+    if h["product_crc32"] != crc:
+        # every packet passed its CRC-16: the bytes changed before they were packetised
+        raise ProductError(
+            f"product CRC-32 0x{h['product_crc32']:08X}, its bytes give 0x{crc:08X} "
+            "(corrupted on board, in the store or before it)"
+        )
     name = wf.PRODUCT_BY_CODE[h["product_type"]].name
     body = mv[wf.PRODUCT_HEADER.size :]
     if name in RECORD_TYPES:

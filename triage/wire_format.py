@@ -162,7 +162,7 @@ class Layout:
 # Constants
 # --------------------------------------------------------------------------
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the secondary header, product header and frame metadata layouts."""
 
 PACKET_VERSION = 0  # CCSDS 133.0-B: version 1 is encoded as 0b000
@@ -529,7 +529,7 @@ MAX_PACKET_BYTES = PACKET_OVERHEAD + MAX_SEGMENT_BYTES
 
 PRODUCT_HEADER = Layout(
     "PRODUCT_HEADER",
-    136,
+    140,
     "Product header: the first bytes of every reassembled product; the "
     "band streams follow it, band after band.",
     (
@@ -610,8 +610,35 @@ PRODUCT_HEADER = Layout(
             "bytes of each band's stream (unused slots 0)",
             count=MAX_BANDS,
         ),
+        Field(
+            "product_crc32",
+            136,
+            "u32",
+            "CRC-32 (ISO-HDLC: zlib's) of the whole product but these four bytes: header "
+            "bytes 0..135, then everything after the header; set on board when the product "
+            "is made, so that it also covers the days it spends in the store",
+            default=0,
+        ),
     ),
 )
+
+PRODUCT_CRC_OFFSET = 136
+
+
+def product_crc32(product: bytes | bytearray | memoryview) -> int:
+    """The CRC-32 a product's ``product_crc32`` field must hold (see PRODUCT_HEADER)."""
+    import zlib
+
+    mv = memoryview(product)
+    return zlib.crc32(mv[PRODUCT_HEADER.size :], zlib.crc32(mv[:PRODUCT_CRC_OFFSET]))
+
+
+def seal_product(product: bytes | bytearray | memoryview) -> bytes:
+    """The product with its ``product_crc32`` field set."""
+    out = bytearray(product)
+    out[PRODUCT_CRC_OFFSET : PRODUCT_CRC_OFFSET + 4] = product_crc32(out).to_bytes(4, "big")
+    return bytes(out)
+
 
 FRAME_META = Layout(
     "FRAME_META",

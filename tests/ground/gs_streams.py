@@ -170,7 +170,7 @@ def make_product(
             "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
         }
     )
-    return header + b"".join(streams)
+    return wf.seal_product(header + b"".join(streams))
 
 
 def record_product(
@@ -217,7 +217,7 @@ def record_product(
             "band_bytes": (0,) * wf.MAX_BANDS,
         }
     )
-    return header + records
+    return wf.seal_product(header + records)
 
 
 def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:

@@ -26,6 +26,7 @@ from gs_streams import (
 
 from ground_station.catalogue import Catalogue
 from ground_station.errors import CatalogueError, GroundStationError
+from ground_station.export import export_products
 from ground_station.ingest import Ingestor, ingest_bytes
 from triage import wire_format as wf
 
@@ -275,7 +276,7 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
     )
     h = wf.PRODUCT_HEADER.unpack(good)
     h["band_bytes"] = (h["band_bytes"][0] + 1, *h["band_bytes"][1:])  # lengths do not add up
-    bad = wf.PRODUCT_HEADER.pack(h) + good[wf.PRODUCT_HEADER.size :]
+    bad = wf.seal_product(wf.PRODUCT_HEADER.pack(h) + good[wf.PRODUCT_HEADER.size :])
     other = make_product(
         frame[:, :20, :20],
         product_type="SHIP_CROP",
@@ -288,7 +289,7 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
     body = other[wf.PRODUCT_HEADER.size :]
     b0 = h2["band_bytes"][0]
     h2["band_bytes"] = (b0 // 2, *h2["band_bytes"][1:])  # band 0 cut in half, lengths consistent
-    short = wf.PRODUCT_HEADER.pack(h2) + body[: b0 // 2] + body[b0:]
+    short = wf.seal_product(wf.PRODUCT_HEADER.pack(h2) + body[: b0 // 2] + body[b0:])
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, b"".join(packets_of(bad) + packets_of(short)))
     assert st.products_invalid == 2
@@ -298,6 +299,27 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
         assert "band 0" in rows[2]["reason"] and "samples" in rows[2]["reason"]
         with pytest.raises(CatalogueError, match="invalid"):
             cat.load_product(9, 1)
+
+
+def test_product_corrupted_before_packetising_is_invalid_not_written(tmp_path):
+    """A bit flipped in a product after it was made (an upset in the on-board store) passes
+    every packet's CRC-16, which is computed when the packet is sent; the product's CRC-32,
+    set when it was made, catches it: invalid, with the reason, nothing exported. A good
+    product of the same stream completes."""
+    frame = synthetic_frame(SEED)
+    kw = dict(product_type="SHIP_CROP", frame_id=9, region=(0, 0, 20, 20), frame_shape=(96, 128))
+    good = make_product(frame[:, :20, :20], product_id=1, **kw)
+    hit = bytearray(make_product(frame[:, :20, :20], product_id=2, **kw))
+    hit[wf.PRODUCT_HEADER.size + 5] ^= 0x10  # in band 0's stream
+    db = tmp_path / "c.sqlite"
+    st = ingest_bytes(db, b"".join(packets_of(good) + packets_of(bytes(hit), 1)))
+    assert (st.products_completed, st.products_invalid) == (1, 1)
+    with Catalogue.open(db) as cat:
+        rows = {r["product_id"]: r for r in cat.product_rows()}
+        assert rows[1]["status"] == "complete"
+        assert "CRC-32" in rows[2]["reason"]
+    report = export_products(db, tmp_path / "out")
+    assert len(report.crops) == 1
 
 
 def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path):
@@ -318,7 +340,7 @@ def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path):
     )
     h = wf.PRODUCT_HEADER.unpack(big)
     h["dn_num"], h["dn_den"] = 2, 1
-    big = wf.PRODUCT_HEADER.pack(h) + big[wf.PRODUCT_HEADER.size :]
+    big = wf.seal_product(wf.PRODUCT_HEADER.pack(h) + big[wf.PRODUCT_HEADER.size :])
     db = tmp_path / "c.sqlite"
     pkts: list[bytes] = []
     for p in (good, swapped, big, plain):

@@ -33,7 +33,7 @@ ingest_files(sys.argv[1], [sys.argv[2]], chunk_bytes=64 << 10)
 def _renumbered(product: bytes, frame_id: int) -> bytes:
     h = wf.PRODUCT_HEADER.unpack(product)
     h["frame_id"] = frame_id
-    return wf.PRODUCT_HEADER.pack(h) + product[wf.PRODUCT_HEADER.size :]
+    return wf.seal_product(wf.PRODUCT_HEADER.pack(h) + product[wf.PRODUCT_HEADER.size :])
 
 
 @pytest.fixture(scope="module")

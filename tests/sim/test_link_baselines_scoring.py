@@ -109,11 +109,11 @@ def test_split_packets_round_trip():
 
 def test_product_sizes_hand_derived():
     frame = np.zeros((100, 30, 4), dtype=np.uint16)
-    assert raw_product_bytes(frame) == 136 + 100 * 30 * 4 * 2  # 24136
-    sizes = segment_packet_sizes(24136)
-    # 24136 = 23 * 1024 + 584: 23 full segments + one of 584, 36 bytes of overhead each
-    assert len(sizes) == 24 and sizes[0] == 1060 and sizes[-1] == 620
-    assert directory_bytes(3) == 136 + 3 * 16 + 36
+    assert raw_product_bytes(frame) == 140 + 100 * 30 * 4 * 2  # 24140
+    sizes = segment_packet_sizes(24140)
+    # 24140 = 23 * 1024 + 588: 23 full segments + one of 588, 36 bytes of overhead each
+    assert len(sizes) == 24 and sizes[0] == 1060 and sizes[-1] == 624
+    assert directory_bytes(3) == 140 + 3 * 16 + 36
 
 
 def test_compressed_baseline_codes_instrument_numbers_on_the_lattice():
@@ -124,7 +124,7 @@ def test_compressed_baseline_codes_instrument_numbers_on_the_lattice():
     rng = np.random.default_rng(6)
     d = 150 + rng.integers(0, 40, (48, 40, 4))
     frame = ((d * 65535 + 5000) // 10000).astype(np.uint16)
-    want = 136 + sum(
+    want = 140 + sum(
         len(
             imagecodecs.aec_encode(
                 np.ascontiguousarray(d[:, :, b].astype(np.uint16)),
@@ -159,7 +159,7 @@ def test_compressed_product_decodes_with_libaec():
         )
         assert np.array_equal(dec[: band.size], band.ravel())
         streams += len(enc)
-    assert n == 136 + streams < raw_product_bytes(frame)
+    assert n == 140 + streams < raw_product_bytes(frame)
 
 
 def test_compressed_baseline_neighbour_predictor_decodes_with_libaec():
@@ -177,7 +177,7 @@ def test_compressed_baseline_neighbour_predictor_decodes_with_libaec():
     offsets = np.array([900, 700, 500, 300])
     frame = (offsets + common + rng.integers(0, 4, (40, 24, 4))).astype(np.uint16)
     want = neighbour_reference(np.moveaxis(frame, 2, 0), np.ones((40, 24), bool), 16)
-    total = 136
+    total = 140
     decoded = []
     for b in range(4):
         enc = imagecodecs.aec_encode(
@@ -205,7 +205,7 @@ def test_baseline_pass_accounting_without_loss():
     bl = BaselineDownlink("raw", LossChannel(PacketLoss(), "raw"), 9600)
     bl.capture(1, T0, 3000)  # segments 1024, 1024, 952 -> packets 1060, 1060, 988
     bl.capture(2, T0, 500)  # one packet of 536
-    d1 = directory_bytes(2)  # 136 + 32 + 36 = 204
+    d1 = directory_bytes(2)  # 140 + 32 + 36 = 208
     r = bl.run_pass(_pass(0, d1 + 1060 + 1060 + 100, 1))
     assert r.sent_bytes == d1 + 2120 and r.packets_sent == 1 + 2 and r.completed == []
     r = bl.run_pass(_pass(1, 10_000, 2))

@@ -136,6 +136,8 @@ def decode_product(data: bytes) -> Product:
     h = wf.PRODUCT_HEADER.unpack(data)
     if h["version"] != wf.FORMAT_VERSION or h["product_type"] not in wf.PRODUCT_BY_CODE:
         raise ProductError(f"product header: version {h['version']}, type {h['product_type']}")
+    if h["product_crc32"] != wf.product_crc32(data):
+        raise ProductError(f"product CRC-32 0x{h['product_crc32']:08X} does not match its bytes")
     prod = Product(header=h, data=data)
     name = prod.type_name
     body = data[hs:]

@@ -103,10 +103,16 @@ typedef struct {
     uint16_t dn_num; /* 0/0, or the band streams code instrument numbers (FRAME_META) */
     uint16_t dn_den;
     uint32_t band_bytes[WF_MAX_BANDS];
+    uint32_t crc32; /* product_crc32: set by tri_product_seal once the body is written */
 } tri_product_header_t;
 
 void tri_product_header_pack(const tri_product_header_t *h, uint8_t *out);
 void tri_product_header_unpack(const uint8_t *buf, tri_product_header_t *h);
+
+/* product_crc32 of a product whose header (packed) and body (the bytes after
+ * the header) lie apart; and setting it in a whole product of len bytes. */
+uint32_t tri_product_crc(const uint8_t *header, const uint8_t *body, size_t body_len);
+void tri_product_seal(uint8_t *product, size_t len);
 
 /* FRAME_SUMMARY payload. */
 typedef struct {

@@ -7,7 +7,7 @@
 #ifndef WIRE_FORMAT_H
 #define WIRE_FORMAT_H
 
-#define WF_FORMAT_VERSION 1u
+#define WF_FORMAT_VERSION 2u
 #define WF_PACKET_VERSION 0u
 #define WF_PACKET_TYPE_TM 0u
 #define WF_SEQ_CONTINUATION 0u
@@ -90,7 +90,7 @@
 #define WF_SECONDARY_HEADER_TIME_SUB_OFFSET 26u /* u16: capture time, 1/65536 s */
 
 /* PRODUCT_HEADER: Product header: the first bytes of every reassembled product; the band streams follow it, band after band. */
-#define WF_PRODUCT_HEADER_SIZE 136u
+#define WF_PRODUCT_HEADER_SIZE 140u
 #define WF_PRODUCT_HEADER_VERSION_OFFSET 0u /* u8: format version (FORMAT_VERSION) */
 #define WF_PRODUCT_HEADER_PRODUCT_TYPE_OFFSET 1u /* u8: product type code (PRODUCT_TYPES) */
 #define WF_PRODUCT_HEADER_SAMPLE_BITS_OFFSET 2u /* u8: bits per sample: 8 or 16 (unsigned) */
@@ -123,6 +123,7 @@
 #define WF_PRODUCT_HEADER_DN_DEN_OFFSET 54u /* u16: 0, or the denominator of the scale above (1..dn_num) */
 #define WF_PRODUCT_HEADER_GEOTRANSFORM_OFFSET 56u /* f64[6]: frame's affine transform, GDAL order (x0, dx, rx, y0, ry, dy), IEEE 754 */
 #define WF_PRODUCT_HEADER_BAND_BYTES_OFFSET 104u /* u32[8]: bytes of each band's stream (unused slots 0) */
+#define WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET 136u /* u32: CRC-32 (ISO-HDLC: zlib's) of the whole product but these four bytes: header bytes 0..135, then everything after the header; set on board when the product is made, so that it also covers the days it spends in the store */
 
 /* KEPT_RECT: A rectangle of a product's pixels that the product keeps (the central cells of a ship crop's tiles, widened by the crop margin); `kept_rects` of them follow the product header. Rectangles may overlap; pixels in none are not coded. */
 #define WF_KEPT_RECT_SIZE 8u

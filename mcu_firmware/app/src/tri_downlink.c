@@ -4,6 +4,8 @@
  */
 #include <string.h>
 
+#include "tri_be.h"
+#include "tri_crc32.h"
 #include "tri_onboard.h"
 #include "tri_packet.h"
 
@@ -90,6 +92,18 @@ tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, si
     h.time_s = ob->last_time_s;
     h.time_sub = ob->last_time_sub;
     tri_product_header_pack(&h, header);
+    {
+        /* product_crc32: one pass over the entries first (the packet buffer
+         * as scratch), as the header goes out in the first packet */
+        uint32_t crc = tri_crc32(0u, header, WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET);
+        uint32_t pos;
+        for (pos = WF_PRODUCT_HEADER_SIZE; pos < bytes; pos += WF_MAX_SEGMENT_BYTES) {
+            uint32_t k = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
+            directory_bytes(ob, header, pos, k, pkt);
+            crc = tri_crc32(crc, pkt, k);
+        }
+        tri_put_be32(header + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET, crc);
+    }
     memset(&sh, 0, sizeof sh);
     sh.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
     sh.product_id = ob->directory_count;

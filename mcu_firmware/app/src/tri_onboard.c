@@ -618,8 +618,9 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         h->band_bytes[b] = (uint32_t)bytes;
         off += bytes;
     }
-    if (WF_PRODUCT_HEADER_SIZE <= cap) {
+    if (off <= cap) { /* the whole product is written: header, then its CRC */
         tri_product_header_pack(h, out);
+        tri_product_seal(out, off);
     }
     *total = off;
     return off <= cap ? TRI_OK : TRI_ERR_SIZE;

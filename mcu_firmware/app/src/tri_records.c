@@ -4,6 +4,7 @@
 
 #include "tri_be.h"
 #include "tri_crc16.h"
+#include "tri_crc32.h"
 
 tri_status_t tri_frame_meta_unpack(const uint8_t *buf, size_t len, tri_frame_meta_t *meta)
 {
@@ -124,6 +125,20 @@ void tri_product_header_pack(const tri_product_header_t *h, uint8_t *out)
     for (b = 0; b < WF_MAX_BANDS; b++) {
         tri_put_be32(out + WF_PRODUCT_HEADER_BAND_BYTES_OFFSET + 4u * b, h->band_bytes[b]);
     }
+    tri_put_be32(out + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET, h->crc32);
+}
+
+uint32_t tri_product_crc(const uint8_t *header, const uint8_t *body, size_t body_len)
+{
+    uint32_t crc = tri_crc32(0u, header, WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET);
+    return tri_crc32(crc, body, body_len);
+}
+
+void tri_product_seal(uint8_t *product, size_t len)
+{
+    tri_put_be32(product + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET,
+                 tri_product_crc(product, product + WF_PRODUCT_HEADER_SIZE,
+                                 len - WF_PRODUCT_HEADER_SIZE));
 }
 
 void tri_product_header_unpack(const uint8_t *buf, tri_product_header_t *h)
@@ -161,6 +176,7 @@ void tri_product_header_unpack(const uint8_t *buf, tri_product_header_t *h)
     for (b = 0; b < WF_MAX_BANDS; b++) {
         h->band_bytes[b] = tri_get_be32(buf + WF_PRODUCT_HEADER_BAND_BYTES_OFFSET + 4u * b);
     }
+    h->crc32 = tri_get_be32(buf + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET);
 }
 
 void tri_frame_summary_pack(const tri_frame_summary_t *s, uint8_t *out)
