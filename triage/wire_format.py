@@ -329,18 +329,26 @@ def neighbour_cases(kept):
     import numpy as np
 
     k = np.asarray(kept, dtype=bool)
-    kw = np.zeros_like(k)
-    kw[:, 1:] = k[:, :-1]
-    kn = np.zeros_like(k)
-    kn[1:, :] = k[:-1, :]
-    knw = np.zeros_like(k)
-    knw[1:, 1:] = k[:-1, :-1]
+    kw, kn, knw = _neighbours(k)
     cases = np.full(k.shape, NEIGHBOUR_SEED, dtype=np.int8)
     cases[kn] = NEIGHBOUR_NORTH
     cases[kw] = NEIGHBOUR_WEST
     cases[kw & kn & knw] = NEIGHBOUR_MED
     cases[~k] = -1
     return cases
+
+
+def _neighbours(a):
+    """Each pixel's W, N and NW neighbour values (0 / False outside the array)."""
+    import numpy as np
+
+    w = np.zeros_like(a)
+    w[:, 1:] = a[:, :-1]
+    n = np.zeros_like(a)
+    n[1:, :] = a[:-1, :]
+    nw = np.zeros_like(a)
+    nw[1:, 1:] = a[:-1, :-1]
+    return w, n, nw
 
 
 def _med(a, b, c):
@@ -372,12 +380,7 @@ def neighbour_residuals(values, kept, bits: int):
     for b in range(v.shape[0]):
         y = v[b - 1] if b else np.zeros_like(v[0])
         z = np.where(kept, v[b] - y, 0)
-        zw = np.zeros_like(z)
-        zw[:, 1:] = z[:, :-1]
-        zn = np.zeros_like(z)
-        zn[1:, :] = z[:-1, :]
-        znw = np.zeros_like(z)
-        znw[1:, 1:] = z[:-1, :-1]
+        zw, zn, znw = _neighbours(z)
         zhat = np.select(
             [cases == NEIGHBOUR_MED, cases == NEIGHBOUR_WEST, cases == NEIGHBOUR_NORTH],
             [_med(zw, zn, znw), zw, zn],

@@ -174,7 +174,7 @@ typedef struct {
     uint32_t cur_i0; /* tile rows covering frame row region_row0 + cur_r */
     uint32_t cur_i1;
     int32_t seed_z; /* neighbour predictor: z of the band's previous seed pixel */
-    uint32_t z_row; /* crop row whose z fills the current row buffer (UINT32_MAX: none) */
+    uint32_t z_row; /* product row whose z fills the current row buffer (UINT32_MAX: none) */
 } job_t;
 
 /* Mean of the valid (!= nodata) samples of band b in the step x step block
@@ -284,8 +284,6 @@ static void crop_rewind(job_t *job)
 {
     job->cur_r = 0;
     job->cur_c = 0;
-    job->seed_z = 0;
-    job->z_row = UINT32_MAX;
     tri_tile_cover(job->h.region_row0, job->frame->rows, CROP_MARGIN, &job->cur_i0,
                    &job->cur_i1);
 }
@@ -347,91 +345,91 @@ static void fill_not_kept(int32_t *row, uint32_t n)
     }
 }
 
-/* The next n coded values of band b of a ship crop under the neighbour
- * predictor (WF_AEC_FLAG_NEIGHBOUR; triage/WIRE_FORMAT.md): the standard's
- * mapping of each kept pixel around its prediction from the kept W, N and NW
- * neighbours, on the difference z to band b - 1, in raster order. The z of
- * the current and the previous row sit in the work area, Z_NOT_KEPT where a
- * pixel is not kept (crops are at most TRI_CROP_MAX_PX wide). */
-static void crop_residuals(job_t *job, uint32_t b, uint32_t n, uint16_t *out)
+/* The two rows of z for product row r (the work area's zrows, Z_NOT_KEPT
+ * where a pixel is not kept): on a new row the current one starts empty, and
+ * the one above too unless it is the row coded just before. */
+static void neighbour_rows(job_t *job, uint32_t r, int32_t **cur, const int32_t **prev)
+{
+    uint32_t cols = job->h.cols;
+    *cur = job->work.zrows + (r & 1u) * cols;
+    *prev = job->work.zrows + ((r + 1u) & 1u) * cols;
+    if (r != job->z_row) {
+        if (job->z_row == UINT32_MAX || r != job->z_row + 1u) {
+            fill_not_kept(job->work.zrows + ((r + 1u) & 1u) * cols, cols);
+        }
+        fill_not_kept(*cur, cols);
+        job->z_row = r;
+    }
+}
+
+/* The neighbour predictor (WF_AEC_FLAG_NEIGHBOUR; triage/WIRE_FORMAT.md) for
+ * the value x at column c, band b - 1's value there being y (0 for band 0):
+ * z = x - y is predicted from the kept W, N and NW z of the rows (the median
+ * edge detector when all three are kept), a pixel with neither W nor N from
+ * the band's previous such seed; returns the standard's mapping of x around
+ * y + the prediction, and records the pixel's z. */
+static uint16_t neighbour_code(job_t *job, int32_t *cur, const int32_t *prev, uint32_t c, int32_t x,
+                               int32_t y)
 {
     int32_t xmax = (int32_t)((1u << job->h.sample_bits) - 1u);
-    uint32_t cols = job->h.cols;
+    int w = c > 0u && cur[c - 1u] != Z_NOT_KEPT;
+    int32_t zhat;
+    int32_t p;
+    if (w && prev[c] != Z_NOT_KEPT && prev[c - 1u] != Z_NOT_KEPT) {
+        zhat = med3(cur[c - 1u], prev[c], prev[c - 1u]);
+    } else if (w) {
+        zhat = cur[c - 1u];
+    } else if (prev[c] != Z_NOT_KEPT) {
+        zhat = prev[c];
+    } else {
+        zhat = job->seed_z;
+        job->seed_z = x - y;
+    }
+    cur[c] = x - y;
+    p = y + zhat;
+    p = p < 0 ? 0 : (p > xmax ? xmax : p);
+    return (uint16_t)tri_aec_map((uint32_t)x, (uint32_t)p, (uint32_t)xmax);
+}
+
+/* The next n coded values of band b of a ship crop under the neighbour
+ * predictor: its kept pixels in raster order (crops are at most
+ * TRI_CROP_MAX_PX wide). */
+static void crop_residuals(job_t *job, uint32_t b, uint32_t n, uint16_t *out)
+{
     uint32_t i;
     for (i = 0; i < n && crop_seek(job); i++) {
         uint32_t r = job->cur_r;
         uint32_t c = job->cur_c;
-        int32_t *cur = job->work.zrows + (r & 1u) * cols;
-        const int32_t *prev = job->work.zrows + ((r + 1u) & 1u) * cols;
-        int32_t x = crop_value(job, r, c, b);
-        int32_t y = b > 0u ? crop_value(job, r, c, b - 1u) : 0;
-        int32_t zhat;
-        int32_t p;
-        if (r != job->z_row) { /* a new row: nothing kept yet; no row above if one was skipped */
-            if (job->z_row == UINT32_MAX || r != job->z_row + 1u) {
-                fill_not_kept(job->work.zrows + ((r + 1u) & 1u) * cols, cols);
-            }
-            fill_not_kept(cur, cols);
-            job->z_row = r;
-        }
-        if (c > 0u && cur[c - 1u] != Z_NOT_KEPT && prev[c] != Z_NOT_KEPT &&
-            prev[c - 1u] != Z_NOT_KEPT) {
-            zhat = med3(cur[c - 1u], prev[c], prev[c - 1u]);
-        } else if (c > 0u && cur[c - 1u] != Z_NOT_KEPT) {
-            zhat = cur[c - 1u];
-        } else if (prev[c] != Z_NOT_KEPT) {
-            zhat = prev[c];
-        } else { /* a seed: predicted from the previous seed */
-            zhat = job->seed_z;
-            job->seed_z = x - y;
-        }
-        cur[c] = x - y;
-        p = y + zhat;
-        p = p < 0 ? 0 : (p > xmax ? xmax : p);
-        out[i] = (uint16_t)tri_aec_map((uint32_t)x, (uint32_t)p, (uint32_t)xmax);
+        int32_t *cur;
+        const int32_t *prev;
+        neighbour_rows(job, r, &cur, &prev);
+        out[i] = neighbour_code(job, cur, prev, c, crop_value(job, r, c, b),
+                                b > 0u ? crop_value(job, r, c, b - 1u) : 0);
         job->cur_c++;
     }
 }
 
+/* The value band b of a block-mean product codes at pixel index: the mean,
+ * or the instrument number nearest to it under the product's dn scale. */
+static int32_t means_value(const job_t *job, uint32_t b, uint32_t index)
+{
+    uint16_t s;
+    band_samples(job, b, index, 1u, &s);
+    return (int32_t)(job->h.dn_den != 0u ? dn_of_sample(s, job->h.dn_num, job->h.dn_den) : s);
+}
+
 /* The next n coded values (from index, row-major) of band b of a product of
- * block means under the neighbour predictor: every pixel is kept, so W, N
- * and NW come from the two rows of z in the work area, and the band's first
- * pixel is its only seed. */
+ * block means under the neighbour predictor: every pixel is kept, so the
+ * band's first pixel is its only seed. */
 static void means_residuals(job_t *job, uint32_t b, uint32_t index, uint32_t n, uint16_t *out)
 {
-    int32_t xmax = (int32_t)((1u << job->h.sample_bits) - 1u);
-    uint32_t cols = job->h.cols;
     uint32_t i;
     for (i = 0; i < n; i++, index++) {
-        uint32_t r = index / cols;
-        uint32_t c = index % cols;
-        int32_t *cur = job->work.zrows + (r & 1u) * cols;
-        const int32_t *prev = job->work.zrows + ((r + 1u) & 1u) * cols;
-        uint16_t s;
-        int32_t x;
-        int32_t y = 0;
-        int32_t zhat;
-        int32_t p;
-        band_samples(job, b, index, 1u, &s);
-        x = (int32_t)(job->h.dn_den != 0u ? dn_of_sample(s, job->h.dn_num, job->h.dn_den) : s);
-        if (b > 0u) {
-            band_samples(job, b - 1u, index, 1u, &s);
-            y = (int32_t)(job->h.dn_den != 0u ? dn_of_sample(s, job->h.dn_num, job->h.dn_den)
-                                              : s);
-        }
-        if (r > 0u && c > 0u) {
-            zhat = med3(cur[c - 1u], prev[c], prev[c - 1u]);
-        } else if (c > 0u) {
-            zhat = cur[c - 1u];
-        } else if (r > 0u) {
-            zhat = prev[c];
-        } else {
-            zhat = 0;
-        }
-        cur[c] = x - y;
-        p = y + zhat;
-        p = p < 0 ? 0 : (p > xmax ? xmax : p);
-        out[i] = (uint16_t)tri_aec_map((uint32_t)x, (uint32_t)p, (uint32_t)xmax);
+        int32_t *cur;
+        const int32_t *prev;
+        neighbour_rows(job, index / job->h.cols, &cur, &prev);
+        out[i] = neighbour_code(job, cur, prev, index % job->h.cols, means_value(job, b, index),
+                                b > 0u ? means_value(job, b - 1u, index) : 0);
     }
 }
 
@@ -590,6 +588,8 @@ static tri_status_t write_product(job_t *job, uint8_t *out, size_t cap, size_t *
         if (crop) {
             crop_rewind(job);
         }
+        job->seed_z = 0; /* the neighbour predictor starts each band afresh */
+        job->z_row = UINT32_MAX;
         for (i = 0; st == TRI_OK && i < n; i += TRI_AEC_BLOCK_SIZE) {
             uint32_t k = n - i < TRI_AEC_BLOCK_SIZE ? n - i : TRI_AEC_BLOCK_SIZE;
             if (neighbour) { /* the predictor maps (and scales) itself */
