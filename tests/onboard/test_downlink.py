@@ -4,6 +4,7 @@ releases, unknown and invalid entries, damaged requests), sequence counts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from triage import wire_format as wf
@@ -18,6 +19,10 @@ SHIP, QL, CM, LAND, SUMMARY = 1, 2, 3, 4, 5
 @pytest.fixture
 def loaded(lib):
     """Two frames: ships, land, frame products."""
+    return _two_frames()
+
+
+def _two_frames():
     ob = Onboard(4 << 20, classifier="rule", land_policy="lowres")
     for k, fid in enumerate((7, 8)):
         f = synthetic_frame(
@@ -185,3 +190,43 @@ def test_sequence_counts_run_per_apid_and_wrap(lib):
     assert parse_packets(ob.directory())[0].seq_count == 0
     d = decode_product(reassemble([last])[(wf.DIRECTORY_FRAME_ID, 16383)])
     assert d.header["product_id"] == 16383 and d.entries == []
+
+
+def test_a_product_corrupted_in_the_store_is_discarded_not_sent(lib):
+    """An upset in the store (a bit of a stored ship crop flipped behind the firmware's back):
+    the pass checks each product's CRC-32 before sending it, discards the corrupted one and
+    counts it, and sends the others intact; the next directory no longer lists it. A twin
+    instance fed the same frames gives the bytes to look for."""
+    ob, twin = _two_frames(), _two_frames()
+    products = reassemble(parse_packets(twin.downlink(1 << 30)))
+    key, victim = next(
+        (k, d)
+        for k, d in sorted(products.items())
+        if decode_product(d).type_name == "SHIP_CROP" and len(d) > 400
+    )
+    store = ob._store.view(np.uint8)
+    at = bytes(store).find(victim)
+    assert at >= 0 and bytes(store).find(victim, at + 1) < 0
+    store[at + len(victim) - 3] ^= 0x04  # in the last band's stream
+    c0 = ob.counters()
+    got = decode_stream(ob.downlink(1 << 30))
+    assert ob.counters()["products_corrupted"] == c0["products_corrupted"] + 1
+    assert sorted(got) == sorted(k for k in products if k != key)
+    for k, p in got.items():
+        assert p.data == products[k]  # the rest arrives as the twin made it
+    assert all((e["frame_id"], e["product_id"]) != key for e in _directory(ob))
+    # asked for by name, it is gone: an unknown entry
+    ob.downlink(1 << 30, request_packet([(*key, "send", 0, 0)]))
+    assert ob.counters()["request_entries_unknown"] == c0["request_entries_unknown"] + 1
+
+
+def test_a_requested_product_is_checked_before_it_is_sent(lib):
+    ob, twin = _two_frames(), _two_frames()
+    products = reassemble(parse_packets(twin.downlink(1 << 30)))
+    key = min(products)
+    store = ob._store.view(np.uint8)
+    at = bytes(store).find(products[key])
+    store[at + wf.PRODUCT_HEADER.size] ^= 0x80
+    before = ob.counters()["products_corrupted"]
+    assert ob.downlink(1 << 30, request_packet([(*key, "send", 0, 0)])) == b""
+    assert ob.counters()["products_corrupted"] == before + 1

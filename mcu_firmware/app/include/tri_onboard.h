@@ -100,6 +100,7 @@ typedef struct {
     X(products_dropped)                                                                            \
     X(products_evicted)                                                                            \
     X(products_released)                                                                           \
+    X(products_corrupted)                                                                          \
     X(directories)                                                                                 \
     X(downlinks)                                                                                   \
     X(packets_sent)                                                                                \

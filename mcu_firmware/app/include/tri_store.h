@@ -132,6 +132,10 @@ const uint8_t *tri_store_bytes(const tri_store_t *st, uint32_t slot);
 /* Removes a product released by the ground. */
 void tri_store_release(tri_store_t *st, uint32_t slot);
 
+/* Removes a product whose bytes the store can no longer vouch for (they fail
+ * their CRC-32); the caller counts it. */
+void tri_store_discard(tri_store_t *st, uint32_t slot);
+
 /* Sent bitmap of a product's segments. */
 int tri_store_segment_sent(const tri_store_t *st, uint32_t slot, uint32_t segment);
 void tri_store_mark_sent(tri_store_t *st, uint32_t slot, uint32_t segment);

@@ -145,6 +145,27 @@ typedef struct {
     tri_status_t sink_status;
 } pass_t;
 
+/*
+ * Does the product in `slot` still hold the bytes it was sealed with (its
+ * product_crc32)? Products wait in external memory for days; one that an
+ * upset changed is discarded and counted (products_corrupted) instead of
+ * being sent: the ground would refuse it, and the pass budget goes to good
+ * ones. Checked before a pass sends any of its segments.
+ */
+static int product_intact(tri_onboard_t *ob, uint32_t slot)
+{
+    const uint8_t *bytes = tri_store_bytes(&ob->store, slot);
+    uint32_t n = ob->store.slots[slot].bytes;
+    if (n >= WF_PRODUCT_HEADER_SIZE &&
+        tri_product_crc(bytes, bytes + WF_PRODUCT_HEADER_SIZE, n - WF_PRODUCT_HEADER_SIZE) ==
+            tri_get_be32(bytes + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET)) {
+        return 1;
+    }
+    tri_store_discard(&ob->store, slot);
+    ob->counters.products_corrupted++;
+    return 0;
+}
+
 /* Sends segment `seg` of the product in `slot`; 0 when it does not fit. */
 static int send_segment(tri_onboard_t *ob, pass_t *p, uint32_t slot, uint32_t seg)
 {
@@ -235,6 +256,9 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
                 ob->counters.request_entries_invalid++;
                 continue;
             }
+            if (p.full != 0u || !product_intact(ob, slot)) {
+                continue;
+            }
             for (seg = e.segment_first;
                  seg <= e.segment_last && seg < ob->store.slots[slot].segments; seg++) {
                 if (send_segment(ob, &p, slot, seg) == 0) {
@@ -247,6 +271,10 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
         for (i = 0; i < n && p.full == 0u; i++) {
             uint32_t slot = ob->store.order[i];
             uint32_t seg;
+            if (ob->store.slots[slot].sent_segments == ob->store.slots[slot].segments ||
+                !product_intact(ob, slot)) {
+                continue;
+            }
             for (seg = 0; seg < ob->store.slots[slot].segments; seg++) {
                 if (tri_store_segment_sent(&ob->store, slot, seg) == 0 &&
                     send_segment(ob, &p, slot, seg) == 0) {

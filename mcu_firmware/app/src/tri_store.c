@@ -238,6 +238,13 @@ const uint8_t *tri_store_bytes(const tri_store_t *st, uint32_t slot)
     return st->data + st->slots[slot].offset;
 }
 
+void tri_store_discard(tri_store_t *st, uint32_t slot)
+{
+    if (slot < st->nslots && st->slots[slot].live != 0u) {
+        kill(st, slot);
+    }
+}
+
 void tri_store_release(tri_store_t *st, uint32_t slot)
 {
     if (slot < st->nslots && st->slots[slot].live != 0u) {
