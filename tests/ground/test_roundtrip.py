@@ -193,6 +193,38 @@ def test_passes_with_loss_planned_by_the_ground(onboard_lib, scene_tif, tmp_path
     assert ob.counters()["requests_rejected"] == 0
 
 
+def test_mutated_firmware_products_fail_with_a_reason(onboard_lib, scene_tif):
+    """3,000 mutations of the firmware's products (neighbour-predicted crops, quicklooks,
+    land, class map, summary): bytes changed at random, mostly in the header, some cut
+    short, the CRC-32 redone so that the deeper checks run. The ground's decoder returns
+    pixels or raises ProductError with a reason; nothing else escapes it."""
+    from ground_station.errors import ProductError
+    from ground_station.products import decode_product
+    from triage.onboard import Onboard
+    from triage.onboard.products import parse_packets, reassemble
+
+    with rasterio.open(scene_tif) as src:
+        frame, meta = _meta_and_frame(src, 83)
+    ob = Onboard(4 << 20, classifier="rule", land_policy="lowres")
+    assert ob.process_frame(frame, meta).ok
+    products = list(reassemble(parse_packets(ob.downlink(1 << 30))).values())
+    rng = random.Random(SEED)
+    refused = 0
+    for _ in range(3000):
+        p = bytearray(rng.choice(products))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(min(len(p), 200)) if rng.random() < 0.6 else rng.randrange(len(p))
+            p[at] = rng.randrange(256)
+        if rng.random() < 0.2:
+            p = p[: rng.randrange(wf.PRODUCT_HEADER.size, len(p) + 1)]
+        try:
+            decode_product(wf.seal_product(p), pixels=True)
+        except ProductError as exc:
+            assert str(exc)
+            refused += 1
+    assert refused > 1000  # most mutations are caught; the rest decode to pixels
+
+
 def test_a_reset_on_board_starts_new_directories(onboard_lib, scene_tif, tmp_path):
     """After a reset the firmware counts directories from 0 again, its store empty and its
     directory time 0 until the next frame. With the platform's boot count in the directory's
