@@ -625,7 +625,7 @@ PRODUCT_HEADER = Layout(
     ),
 )
 
-PRODUCT_CRC_OFFSET = 136
+PRODUCT_CRC_OFFSET = PRODUCT_HEADER.field("product_crc32").offset
 
 
 def product_crc32(product: bytes | bytearray | memoryview) -> int:
