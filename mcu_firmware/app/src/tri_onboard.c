@@ -39,7 +39,7 @@ typedef struct {
     uint16_t *parent;
     uint16_t *label;
     tri_region_t *regions;
-    int32_t *zrows; /* neighbour predictor, block-mean products: 2 rows of z */
+    int32_t *zrows; /* neighbour predictor: 2 rows of z (TRI_NEIGHBOUR_MAX_COLS each) */
 } work_t;
 
 #define WORK_U8_ARRAYS 4u
