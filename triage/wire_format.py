@@ -398,6 +398,8 @@ def neighbour_restore(mapped, kept, bits: int):
     pixels' coded values, row-major); returns ``[bands, rows, cols]`` int64, 0 where not
     kept. Works along anti-diagonals (a pixel's W, N and NW lie on the one before), all
     bands together, band b one diagonal behind band b - 1."""
+    import itertools
+
     import numpy as np
 
     cases = neighbour_cases(kept)
@@ -411,50 +413,48 @@ def neighbour_restore(mapped, kept, bits: int):
         if len(mapped[b]) != kept_idx.size:
             raise LayoutError(f"band {b}: {len(mapped[b])} coded values, {kept_idx.size} kept")
         m[b, kept_idx] = mapped[b]
-    v = np.zeros((nb, rows * cols), dtype=np.int64)
-    z = np.zeros((nb, rows * cols), dtype=np.int64)
+    n_px = rows * cols
+    # band b's pixel i sits at b * n_px + i; the extra last slot stays 0 (band 0's "previous band")
+    v = np.zeros(nb * n_px + 1, dtype=np.int64)
+    z = np.zeros(nb * n_px + 1, dtype=np.int64)
     # seeds: a chain of their own, in raster order
     seed_idx = np.flatnonzero(flat_cases == NEIGHBOUR_SEED)
     for b in range(nb):
         prev = 0
         for i in seed_idx.tolist():
-            y = int(v[b - 1, i]) if b else 0
+            y = int(v[(b - 1) * n_px + i]) if b else 0
             p = min(max(y + prev, 0), xmax)
             x = int(unmap_residual(m[b, i], p, xmax))
-            v[b, i] = x
-            prev = z[b, i] = x - y
-    # the rest along anti-diagonals t = r + c
+            v[b * n_px + i] = x
+            prev = z[b * n_px + i] = x - y
+    # the rest along anti-diagonals t = r + c, band b at step t + b; every index below is
+    # worked out once, then each step is a few vectorised gathers
     rest = kept_idx[flat_cases[kept_idx] != NEIGHBOUR_SEED]
-    diag = rest // cols + rest % cols
-    order = np.argsort(diag, kind="stable")
-    rest, diag = rest[order], diag[order]
-    bounds = np.searchsorted(diag, np.arange(rows + cols))
-    bounds = np.append(bounds, rest.size)
-    for step in range(rows + cols - 1 + nb - 1):
-        parts_i, parts_b = [], []
-        for b in range(nb):
-            t = step - b
-            if 0 <= t < rows + cols - 1 and bounds[t] < bounds[t + 1]:
-                idx = rest[bounds[t] : bounds[t + 1]]
-                parts_i.append(idx)
-                parts_b.append(np.full(idx.size, b))
-        if not parts_i:
+    band = np.repeat(np.arange(nb), rest.size)
+    pix = np.tile(rest, nb)
+    step = pix // cols + pix % cols + band
+    order = np.argsort(step, kind="stable")
+    band, pix, step = band[order], pix[order], step[order]
+    at = band * n_px + pix
+    case = flat_cases[pix]
+    is_med = case == NEIGHBOUR_MED
+    is_west = case == NEIGHBOUR_WEST
+    at_w = np.maximum(at - 1, 0)  # used only where the neighbour is kept
+    at_n = np.maximum(at - cols, 0)
+    at_nw = np.maximum(at - cols - 1, 0)
+    at_y = np.where(band > 0, at - n_px, nb * n_px)
+    coded = m.ravel()[at]
+    bounds = np.searchsorted(step, np.arange(int(step[-1]) + 2)) if step.size else [0]
+    for a, e in itertools.pairwise(bounds):
+        if a == e:
             continue
-        idx = np.concatenate(parts_i)
-        bb = np.concatenate(parts_b)
-        c = flat_cases[idx]
-        zw = z[bb, np.maximum(idx - 1, 0)]
-        zn = z[bb, np.maximum(idx - cols, 0)]
-        znw = z[bb, np.maximum(idx - cols - 1, 0)]
-        zhat = np.where(
-            c == NEIGHBOUR_MED, _med(zw, zn, znw), np.where(c == NEIGHBOUR_WEST, zw, zn)
-        )
-        y = np.where(bb > 0, v[np.maximum(bb - 1, 0), idx], 0)
-        p = np.clip(y + zhat, 0, xmax)
-        x = unmap_residual(m[bb, idx], p, xmax)
-        v[bb, idx] = x
-        z[bb, idx] = x - y
-    return v.reshape(nb, rows, cols)
+        zw, zn, znw = z[at_w[a:e]], z[at_n[a:e]], z[at_nw[a:e]]
+        zhat = np.where(is_med[a:e], _med(zw, zn, znw), np.where(is_west[a:e], zw, zn))
+        y = v[at_y[a:e]]
+        x = unmap_residual(coded[a:e], np.clip(y + zhat, 0, xmax), xmax)
+        v[at[a:e]] = x
+        z[at[a:e]] = x - y
+    return v[: nb * n_px].reshape(nb, rows, cols)
 
 
 # --------------------------------------------------------------------------
