@@ -260,6 +260,31 @@ void dsp_dw_fast(const dsp_fast_t *f);
         a3 = tnn_smlatt(xb, w13, a3);                                                              \
     } while (0)
 
+/* Thumb-2 text of the one-rounding requantisation (dsp_requant_fast) of the
+ * four accumulators r0..r3 of an assembly block loop, saturated to int8 in
+ * place: lr walks the block's multipliers, offsets (r4-r7) and shifts (r8,
+ * r9, r10 and the register named by S3, which the two loops have free). */
+#define DSP_REQUANT4_ASM(S3)                                                                       \
+    "    ldmia lr!, {r4-r7}\n"                                                                     \
+    "    smmlar r5, r0, r4, r5\n"                                                                  \
+    "    add r0, r5, r0, asr #31\n"                                                                \
+    "    smmlar r7, r1, r6, r7\n"                                                                  \
+    "    add r1, r7, r1, asr #31\n"                                                                \
+    "    ldmia lr!, {r8, r9, r10, " S3 "}\n"                                                       \
+    "    ldmia lr!, {r4-r7}\n"                                                                     \
+    "    smmlar r5, r2, r4, r5\n"                                                                  \
+    "    add r2, r5, r2, asr #31\n"                                                                \
+    "    smmlar r7, r3, r6, r7\n"                                                                  \
+    "    add r3, r7, r3, asr #31\n"                                                                \
+    "    asr r0, r0, r8\n"                                                                         \
+    "    asr r1, r1, r9\n"                                                                         \
+    "    asr r2, r2, r10\n"                                                                        \
+    "    asr r3, r3, " S3 "\n"                                                                     \
+    "    ssat r0, #8, r0\n"                                                                        \
+    "    ssat r1, #8, r1\n"                                                                        \
+    "    ssat r2, #8, r2\n"                                                                        \
+    "    ssat r3, #8, r3\n"
+
 /* The biases of a block (CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D
  * alike) into a0..a3. */
 #define BLOCK_BIAS()                                                                               \
