@@ -184,7 +184,7 @@ def _from_coded(h: dict, coded: list[np.ndarray], kept: np.ndarray | None) -> li
     dn scale. Each band comes back as its kept samples, row-major."""
     bits = h["sample_bits"]
     dtype = np.uint16 if bits == 16 else np.uint8
-    if h["compression"] == wf.COMPRESSION_CCSDS121 and h["aec_flags"] & wf.AEC_FLAG_NEIGHBOUR:
+    if wf.neighbour_coded(h):
         mask = np.ones((h["rows"], h["cols"]), bool) if kept is None else kept
         full = wf.neighbour_restore(coded, mask, bits)
         coded = [band[mask] for band in full]
@@ -245,10 +245,7 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
         except ProductError as exc:
             raise ProductError(f"band {b}: {exc}") from None
         pos += size
-    neighbour = (
-        h["compression"] == wf.COMPRESSION_CCSDS121 and h["aec_flags"] & wf.AEC_FLAG_NEIGHBOUR
-    )
-    if not pixels and neighbour:
+    if not pixels and wf.neighbour_coded(h):
         # Every mapped residual restores to a sample in range, so the streams' decoding is
         # the whole check here; undoing the predictor (and the dn range check) waits for
         # the pixels (export), where a bad product still raises before anything is written.

@@ -288,6 +288,14 @@ def aec_decode_flags(aec_flags: int) -> int:
 NEIGHBOUR_MED, NEIGHBOUR_WEST, NEIGHBOUR_NORTH, NEIGHBOUR_SEED = 0, 1, 2, 3
 
 
+def neighbour_coded(header: Mapping[str, int]) -> bool:
+    """Do a product header's band streams hold the neighbour predictor's mapped residuals
+    (to undo with :func:`neighbour_restore` after libaec)?"""
+    return header["compression"] == COMPRESSION_CCSDS121 and bool(
+        header["aec_flags"] & AEC_FLAG_NEIGHBOUR
+    )
+
+
 def map_residual(x, p, xmax: int):
     """CCSDS 121.0-B's mapping of samples ``x`` predicted by ``p`` (both in 0..xmax) to
     0..xmax: with theta = min(p, xmax - p), |x - p| <= theta maps to 2(x - p) or

@@ -184,7 +184,7 @@ def decode_product(data: bytes) -> Product:
         else:
             raise ProductError(f"compression {h['compression']}")
         coded.append(samples)
-    if h["compression"] == wf.COMPRESSION_CCSDS121 and h["aec_flags"] & wf.AEC_FLAG_NEIGHBOUR:
+    if wf.neighbour_coded(h):
         # mapped residuals of the neighbour predictor: back to the coded values
         dtype = coded[0].dtype if coded else np.uint16
         coded = [
