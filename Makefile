@@ -17,17 +17,18 @@ PYTEST_ARGS ?=
 
 export TRIAGE_BUILD_DIR := $(abspath $(BUILD))
 
-.PHONY: help demo test setup debian-packages venv firmware lint pytest clean
+.PHONY: help demo test setup debian-packages venv firmware lint check-generated generate pytest clean
 
 help:
 	@echo "make demo   - set up, then run the end-to-end demo"
 	@echo "make test   - set up, then run the quality gates and the test suite"
 	@echo "make setup  - only the set-up: Debian packages, venv, firmware"
+	@echo "make generate - regenerate every generated file (check-generated: fail if stale)"
 
 demo: setup
 	$(VENV)/bin/triage demo
 
-test: setup lint pytest
+test: setup lint check-generated pytest
 
 setup: debian-packages venv firmware
 
@@ -59,6 +60,15 @@ firmware: debian-packages
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Every generated file (the contract's C headers and sources, triage_config.h,
+# WIRE_FORMAT.md, the shipped classifier's C): `generate` writes them, and the
+# test command fails when one is stale.
+generate: venv
+	$(VENV)/bin/triage generate
+
+check-generated: venv
+	$(VENV)/bin/triage generate --check
 
 pytest: venv firmware
 	$(VENV)/bin/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -28,46 +28,54 @@ from pathlib import Path
 import numpy as np
 
 from ground_station.packets import HEADER_BYTES
-from triage import wire_format as wf
+from triage.contract import sen2ships
+from triage.contract.codec import encode_image_product, product_secondary
+from triage.contract.coding import QUICKLOOK_FACTOR
+from triage.contract.enums import (
+    CLASS_NONE,
+    PRODUCT_BY_NAME,
+)
+from triage.contract.errors import DataMissingError
+from triage.contract.packets import (
+    PACKET_OVERHEAD,
+    PRIMARY_HEADER,
+    SECONDARY_HEADER,
+    packetize_product,
+)
+from triage.contract.records import (
+    CRC16_INIT,
+    PRODUCT_CRC_OFFSET,
+    PRODUCT_HEADER,
+    product_crc32,
+)
+from triage.contract.tile_spec import tile_spec
 
-AEC_BLOCK = 16
-AEC_RSI = 64
-QUICKLOOK_FACTOR = 16
 _SEED = 20261125
-_FID_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("frame_id").offset
-_SEG_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("segment_index").offset
-_CNT_SEC = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.field("segment_count").offset
-_FID_PROD = HEADER_BYTES + wf.PRODUCT_HEADER.field("frame_id").offset
-_CRC_PROD = HEADER_BYTES + wf.PRODUCT_CRC_OFFSET
+_FID_SEC = PRIMARY_HEADER.size + SECONDARY_HEADER.field("frame_id").offset
+_SEG_SEC = PRIMARY_HEADER.size + SECONDARY_HEADER.field("segment_index").offset
+_CNT_SEC = PRIMARY_HEADER.size + SECONDARY_HEADER.field("segment_count").offset
+_FID_PROD = HEADER_BYTES + PRODUCT_HEADER.field("frame_id").offset
+_CRC_PROD = HEADER_BYTES + PRODUCT_CRC_OFFSET
 
 
 def _scenes(max_scenes: int = 9) -> tuple[str, list[tuple[np.ndarray, list, tuple, int]]]:
     """(source name, [(pixels [4, rows, cols], ship boxes (r0, c0, rows, cols), gt, epsg)])."""
-    from triage import paths
-
-    root = paths.data_dir() / "sen2ships"
-    if root.is_dir():
-        import json
-
-        import rasterio
-
+    try:
+        ports = sen2ships.ports()
+    except DataMissingError:
+        ports = []
+    if ports:
         out = []
-        for port in sorted(p for p in root.iterdir() if p.is_dir())[:max_scenes]:
-            bands = []
-            for b in ("B02", "B03", "B04", "B08"):
-                with rasterio.open(port / f"{b}.tif") as src:
-                    bands.append(src.read(1))
-                    gt, epsg = src.transform.to_gdal(), src.crs.to_epsg() or 3857
-            pix = np.stack(bands).astype(np.uint16)
-            coco = json.loads((port / "ships.coco.json").read_text())
+        for port in ports[:max_scenes]:
+            frame, grid = sen2ships.read_bands(port)
+            pix = np.moveaxis(frame, -1, 0)
             boxes = []
-            for ann in coco["annotations"]:
-                x, y, w, h = ann["bbox"]
+            for x, y, w, h in sen2ships.read_port_boxes(port, (grid.rows, grid.cols)):
                 r0, c0 = max(0, int(y) - 24), max(0, int(x) - 24)
                 nr = min(pix.shape[1] - r0, int(h) + 48)
                 nc = min(pix.shape[2] - c0, int(w) + 48)
                 boxes.append((r0, c0, nr, nc))
-            out.append((pix, boxes, gt, epsg))
+            out.append((pix, boxes, grid.geotransform, grid.epsg or 3857))
         return "sen2ships (real Sentinel-2 L2A, 4 bands, uint16)", out
     rng = np.random.default_rng(_SEED)
     out = []
@@ -82,62 +90,23 @@ def _scenes(max_scenes: int = 9) -> tuple[str, list[tuple[np.ndarray, list, tupl
 
 
 def _product(pix, *, ptype, frame_id, product_id, region, step, gt, epsg, frame_shape, conf):
-    import imagecodecs
-
-    kept = np.ones(pix.shape[1:], dtype=bool)
-    streams = [
-        imagecodecs.aec_encode(
-            m.astype(np.uint16), bitspersample=16, blocksize=AEC_BLOCK, rsi=AEC_RSI, flags=0
-        )
-        for m in wf.neighbour_residuals(pix, kept, 16)
-    ]
-    bands, rows, cols = pix.shape
-    header = wf.PRODUCT_HEADER.pack(
-        {
-            "version": wf.FORMAT_VERSION,
-            "product_type": wf.PRODUCT_BY_NAME[ptype].code,
-            "sample_bits": 16,
-            "bands": bands,
-            "rows": rows,
-            "cols": cols,
-            "region_row0": region[0],
-            "region_col0": region[1],
-            "region_rows": region[2],
-            "region_cols": region[3],
-            "pixel_step": step,
-            "pixel_extent": step,
-            "class_id": 2 if ptype == "SHIP_CROP" else wf.CLASS_NONE,
-            "confidence": conf,
-            "compression": wf.COMPRESSION_CCSDS121,
-            "aec_flags": wf.AEC_FLAG_NEIGHBOUR,
-            "aec_block_size": AEC_BLOCK,
-            "aec_rsi": AEC_RSI,
-            "nodata": 0,
-            "product_id": product_id,
-            "frame_id": frame_id,
-            "time_s": 1_780_000_000 + frame_id,
-            "time_sub": 0,
-            "frame_rows": frame_shape[0],
-            "frame_cols": frame_shape[1],
-            "crs_epsg": epsg,
-            "geotransform": gt,
-            "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
-        }
+    product = encode_image_product(
+        pix,
+        product_type=ptype,
+        frame_id=frame_id,
+        product_id=product_id,
+        region=region,
+        frame_shape=frame_shape,
+        geotransform=gt,
+        crs_epsg=epsg,
+        time_s=1_780_000_000 + frame_id,
+        pixel_step=step,
+        class_id=tile_spec().class_id("ship") if ptype == "SHIP_CROP" else CLASS_NONE,
+        confidence=conf,
     )
-    product = wf.seal_product(header + b"".join(streams))
-    secondary = {
-        "frame_id": frame_id,
-        "product_id": product_id,
-        "region_row0": region[0],
-        "region_col0": region[1],
-        "region_rows": region[2],
-        "region_cols": region[3],
-        "class_id": 2 if ptype == "SHIP_CROP" else wf.CLASS_NONE,
-        "confidence": conf,
-        "time_s": 1_780_000_000 + frame_id,
-        "time_sub": 0,
-    }
-    return wf.packetize_product(product, wf.PRODUCT_BY_NAME[ptype].apid, secondary, 0), pix.nbytes
+    header = PRODUCT_HEADER.unpack(product)
+    packets = packetize_product(product, PRODUCT_BY_NAME[ptype].apid, product_secondary(header), 0)
+    return packets, pix.nbytes
 
 
 def _pool() -> tuple[str, list[list[bytes]], int, int]:
@@ -176,7 +145,7 @@ def _pool() -> tuple[str, list[list[bytes]], int, int]:
             )
             frame_pkts += pkts
             raw += n
-        coded += sum(len(p) - wf.PACKET_OVERHEAD for p in frame_pkts)
+        coded += sum(len(p) - PACKET_OVERHEAD for p in frame_pkts)
         frames.append(frame_pkts)
     return source, frames, raw, coded
 
@@ -194,10 +163,10 @@ def _renumber(pkts: list[bytes], frame_id: int) -> bytes:
     while k < len(out):  # a product: segment 0 and the segment_count - 1 packets after it
         n = int.from_bytes(out[k][_CNT_SEC : _CNT_SEC + 2], "big")
         product = b"".join(bytes(b[HEADER_BYTES:-2]) for b in out[k : k + n])
-        out[k][_CRC_PROD : _CRC_PROD + 4] = wf.product_crc32(product).to_bytes(4, "big")
+        out[k][_CRC_PROD : _CRC_PROD + 4] = product_crc32(product).to_bytes(4, "big")
         k += n
     for b in out:
-        b[-2:] = binascii.crc_hqx(memoryview(b)[:-2], wf.CRC16_INIT).to_bytes(2, "big")
+        b[-2:] = binascii.crc_hqx(memoryview(b)[:-2], CRC16_INIT).to_bytes(2, "big")
     return b"".join(bytes(b) for b in out)
 
 

@@ -292,7 +292,7 @@ class Catalogue:
 
     def product_rows(self, where: str = "1", params: tuple = ()) -> list[dict]:
         """Rows of the products table as dicts (``header`` parsed), by frame and product id."""
-        from ground_station.products import parse_header
+        from triage.contract.codec import parse_header
 
         cur = self.con.execute(
             f"SELECT * FROM products WHERE {where} ORDER BY frame_id, product_id", params
@@ -307,7 +307,7 @@ class Catalogue:
 
     def load_product(self, frame_id: int, product_id: int):
         """A complete product, decoded (:class:`ground_station.products.Product`)."""
-        from ground_station.products import decode_product
+        from triage.contract.codec import decode_product
 
         row = self.con.execute(
             "SELECT id, status FROM products WHERE frame_id=? AND product_id=?",

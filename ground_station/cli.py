@@ -1,8 +1,9 @@
 """The ``groundstation`` command line: a thin layer over the library.
 
 Subcommands live one per module in :mod:`ground_station.commands`. Errors
-derived from :class:`ground_station.errors.GroundStationError` (and file
-system errors) become one line on stderr, ``groundstation: error: ...``, and
+derived from :class:`ground_station.errors.GroundStationError` or the
+contract's :class:`~triage.contract.errors.ContractError` (and file system
+errors) become one line on stderr, ``groundstation: error: ...``, and
 the exit code of the error class:
 
     0 success, 1 bad input, 2 usage, 3 no valid packet in the input,
@@ -18,6 +19,7 @@ import typer
 from ground_station import __version__
 from ground_station.commands import register_all
 from ground_station.errors import EXIT_ERROR, GroundStationError
+from triage.contract.errors import ContractError
 
 app = typer.Typer(
     help="Ground segment: ingest CCSDS packet streams, export georeferenced products, "
@@ -45,6 +47,9 @@ def main() -> None:
     except GroundStationError as exc:
         typer.echo(f"groundstation: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except ContractError as exc:
+        typer.echo(f"groundstation: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
     except OSError as exc:
         typer.echo(f"groundstation: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)

@@ -41,10 +41,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from triage import wire_format as wf
+from triage.contract.enums import APID_IDLE, PACKET_TYPE_TM, PACKET_VERSION, PRODUCT_TYPES
+from triage.contract.packets import CRC_SIZE, MAX_PACKET_BYTES, PACKET_OVERHEAD, PRIMARY_HEADER
+from triage.contract.records import CRC16_INIT
 
 _HEADER = struct.Struct(">HHH")
-_PRIMARY = wf.PRIMARY_HEADER.size
+_PRIMARY = PRIMARY_HEADER.size
 
 
 class Complete(NamedTuple):
@@ -67,10 +69,10 @@ class Invalid(NamedTuple):
 
 
 def _first_word(apid: int, sec_hdr_flag: int) -> int:
-    head = wf.PRIMARY_HEADER.pack(
+    head = PRIMARY_HEADER.pack(
         {
-            "version": wf.PACKET_VERSION,
-            "type": wf.PACKET_TYPE_TM,
+            "version": PACKET_VERSION,
+            "type": PACKET_TYPE_TM,
             "sec_hdr_flag": sec_hdr_flag,
             "apid": apid,
             "seq_flags": 0,
@@ -82,12 +84,10 @@ def _first_word(apid: int, sec_hdr_flag: int) -> int:
 
 
 # First 16-bit word of every acceptable header -> (smallest, largest) packet size.
-_PRODUCT_SIZES = (wf.PACKET_OVERHEAD + 1, wf.MAX_PACKET_BYTES)
-_IDLE_SIZES = (_PRIMARY + wf.CRC_SIZE, wf.MAX_PACKET_BYTES)
-LIMITS: dict[int, tuple[int, int]] = {
-    _first_word(p.apid, 1): _PRODUCT_SIZES for p in wf.PRODUCT_TYPES
-}
-IDLE_WORDS = frozenset({_first_word(wf.APID_IDLE, 0), _first_word(wf.APID_IDLE, 1)})
+_PRODUCT_SIZES = (PACKET_OVERHEAD + 1, MAX_PACKET_BYTES)
+_IDLE_SIZES = (_PRIMARY + CRC_SIZE, MAX_PACKET_BYTES)
+LIMITS: dict[int, tuple[int, int]] = {_first_word(p.apid, 1): _PRODUCT_SIZES for p in PRODUCT_TYPES}
+IDLE_WORDS = frozenset({_first_word(APID_IDLE, 0), _first_word(APID_IDLE, 1)})
 for _w in IDLE_WORDS:
     LIMITS[_w] = _IDLE_SIZES
 _PATTERNS = tuple(w.to_bytes(2, "big") for w in sorted(LIMITS))
@@ -116,7 +116,7 @@ def examine(buf: bytes | bytearray | memoryview, pos: int = 0) -> Complete | Nee
         return Invalid(f"length: header claims {size} bytes, min {lo}")
     if avail < size:
         return NeedMore(size - avail)
-    if binascii.crc_hqx(memoryview(buf)[pos : pos + size], wf.CRC16_INIT) != 0:
+    if binascii.crc_hqx(memoryview(buf)[pos : pos + size], CRC16_INIT) != 0:
         return Invalid("CRC mismatch")
     return Complete(size, word in IDLE_WORDS)
 
@@ -199,7 +199,7 @@ class Deframer:
         limits = LIMITS
         idle_words = IDLE_WORDS
         crc = binascii.crc_hqx
-        init = wf.CRC16_INIT
+        init = CRC16_INIT
         offsets: list[int] = []
         sizes: list[int] = []
         # next occurrence of each header pattern at or after a position (resync cache)

@@ -2,7 +2,10 @@
 
 Subclasses also inherit the matching builtin (``class PacketError(
 GroundStationError, ValueError)``); the CLI turns them into one clear line
-and a non-zero exit whose code is the class's :attr:`exit_code`.
+and a non-zero exit whose code is the class's :attr:`exit_code`. A product
+that does not decode raises the contract's
+:class:`~triage.contract.errors.ProductError` (the codec is the contract's);
+the CLI reports contract errors the same way, with exit code 1.
 """
 
 from __future__ import annotations
@@ -41,10 +44,6 @@ class TleError(InputError):
 
 class PacketError(GroundStationError, ValueError):
     """A packet or product violates the wire format."""
-
-
-class ProductError(PacketError):
-    """A reassembled product cannot be decoded (header, lengths or codec)."""
 
 
 class CatalogueError(GroundStationError, RuntimeError):

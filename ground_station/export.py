@@ -34,12 +34,14 @@ import numpy as np
 
 from ground_station.catalogue import Catalogue
 from ground_station.errors import InputError
-from ground_station.products import Product, capture_time, product_transform
+from ground_station.products import product_transform
+from triage.contract.codec import Product
+from triage.contract.paths import COPERNICUS_ATTRIBUTION
+from triage.contract.records import capture_time
+from triage.contract.tile_spec import tile_spec
 
 
 def default_attribution() -> str:
-    from triage.paths import COPERNICUS_ATTRIBUTION
-
     return COPERNICUS_ATTRIBUTION
 
 
@@ -151,7 +153,7 @@ def _paste(mosaic: np.ndarray, product: Product, nodata: int) -> None:
 
 
 def _rgb_bands(n_bands: int) -> list[int]:
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     names = [b.name for b in tile_spec().bands]
     if n_bands == len(names) and {"red", "green", "blue"} <= set(names):
@@ -197,7 +199,7 @@ def _write_png(path: Path, rgb: np.ndarray, text: dict) -> None:
 
 
 def _class_name(class_id: int) -> str:
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     classes = tile_spec().classes
     return classes[class_id] if class_id < len(classes) else f"class {class_id}"
@@ -309,7 +311,7 @@ def _export_frame(
     for p in crops:
         h = p.header
         path = out / "crops" / f"frame-{fid}-product-{h['product_id']}.tif"
-        conf = h["confidence"] / 256.0
+        conf = h["confidence"] * tile_spec().output_quantization.scale
         _write_tif(
             path,
             p.pixels,

@@ -29,17 +29,21 @@ import numpy as np
 
 from ground_station.catalogue import Catalogue
 from ground_station.deframe import Batch, Deframer, DeframeStats
-from ground_station.errors import InputFileError, ProductError
+from ground_station.errors import InputFileError
 from ground_station.packets import HEADER_BYTES, PacketColumns, check_packets, parse_batch
-from ground_station.products import IMAGE_TYPES, decode_product
-from triage import wire_format as wf
+from triage.contract.codec import decode_product
+from triage.contract.enums import IMAGE_PRODUCTS as IMAGE_TYPES
+from triage.contract.enums import PRODUCT_BY_APID, PRODUCT_BY_CODE, SEQ_COUNT_MODULO
+from triage.contract.errors import ProductError
+from triage.contract.packets import SECONDARY_HEADER
+from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
 
 CHUNK_BYTES = 8 << 20
 """Bytes read per batch (one transaction each)."""
 
 PRODUCT_FIELDS = tuple(
     f.name
-    for f in wf.SECONDARY_HEADER.fields
+    for f in SECONDARY_HEADER.fields
     if f.name not in {"version", "reserved", "frame_id", "product_id", "segment_index"}
 )
 """Secondary-header fields that are the same in every packet of a product."""
@@ -171,12 +175,12 @@ class Ingestor:
 
     def _count_sequence(self, apid: np.ndarray, seq: np.ndarray) -> None:
         """Sequence-count breaks per APID, in arrival order (whole packets only)."""
-        half = wf.SEQ_COUNT_MODULO // 2
+        half = SEQ_COUNT_MODULO // 2
         for a in np.unique(apid).tolist():
             counts = seq[apid == a]
             last = self._last_seq.get(a)
             prev = np.r_[last if last is not None else counts[0] - 1, counts[:-1]]
-            step = (counts - prev) % wf.SEQ_COUNT_MODULO
+            step = (counts - prev) % SEQ_COUNT_MODULO
             breaks = step != 1
             self.stats.sequence_gaps += int(np.count_nonzero(breaks))
             forward = breaks & (step < half) & (step > 0)
@@ -297,7 +301,7 @@ class Ingestor:
         ).fetchone()
         if row is None:
             values = dict(zip(("apid", *PRODUCT_FIELDS), meta_row.tolist(), strict=True))
-            ptype = wf.PRODUCT_BY_APID[values["apid"]].name
+            ptype = PRODUCT_BY_APID[values["apid"]].name
             names = ["frame_id", "product_id", "product_type", *values]
             cur = con.execute(
                 f"INSERT INTO products ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
@@ -371,7 +375,7 @@ class Ingestor:
                 (h["frame_id"], state.rowid, json.dumps(product.records[0])),
             )
         elif product.type_name == "STORE_DIRECTORY":
-            names = [f.name for f in wf.STORE_ENTRY.fields]
+            names = [f.name for f in STORE_ENTRY.fields]
             con.executemany(
                 f"INSERT INTO directory_entries (directory, position, {', '.join(names)}) "
                 f"VALUES ({', '.join('?' * (len(names) + 2))})",
@@ -380,14 +384,14 @@ class Ingestor:
                     for k, rec in enumerate(product.records)
                 ],
             )
-        header = bytes(data[: wf.PRODUCT_HEADER.size])
+        header = bytes(data[: PRODUCT_HEADER.size])
         return ("complete", None, len(data), header, state.rowid), frame_row
 
 
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:
     """The product header must repeat what its packets' secondary headers said."""
     values = dict(zip(("apid", *PRODUCT_FIELDS), meta.tolist(), strict=True))
-    if wf.PRODUCT_BY_CODE[h["product_type"]].apid != values["apid"]:
+    if PRODUCT_BY_CODE[h["product_type"]].apid != values["apid"]:
         raise ProductError(
             f"product type {h['product_type']} travelled on APID 0x{values['apid']:03X}"
         )

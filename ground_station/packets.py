@@ -15,13 +15,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from ground_station.deframe import Batch
-from triage import wire_format as wf
+from triage.contract.enums import (
+    PRODUCT_BY_NAME,
+    SEQ_CONTINUATION,
+    SEQ_FIRST,
+    SEQ_LAST,
+    SEQ_UNSEGMENTED,
+)
+from triage.contract.layout import Layout
+from triage.contract.packets import (
+    MAX_SEGMENT_BYTES,
+    PACKET_OVERHEAD,
+    PRIMARY_HEADER,
+    SECONDARY_HEADER,
+)
+from triage.contract.records import DIRECTORY_FRAME_ID, FORMAT_VERSION
 
-HEADER_BYTES = wf.PRIMARY_HEADER.size + wf.SECONDARY_HEADER.size
+HEADER_BYTES = PRIMARY_HEADER.size + SECONDARY_HEADER.size
 _SPAN = np.arange(HEADER_BYTES, dtype=np.int64)
 
 
-def columns(layout: wf.Layout, rows: np.ndarray, base: int = 0) -> dict[str, np.ndarray]:
+def columns(layout: Layout, rows: np.ndarray, base: int = 0) -> dict[str, np.ndarray]:
     """Decode every scalar integer field of ``layout`` from ``rows`` ([N, bytes] uint8).
 
     The record starts at column ``base``; fields are big-endian, bit fields
@@ -56,7 +70,7 @@ class PacketColumns:
 
     @property
     def segment_bytes(self) -> np.ndarray:
-        return self.sizes - wf.PACKET_OVERHEAD
+        return self.sizes - PACKET_OVERHEAD
 
     def take(self, index: np.ndarray) -> PacketColumns:
         return PacketColumns(
@@ -79,17 +93,17 @@ def parse_batch(batch: Batch) -> PacketColumns:
         buf=batch.buf,
         offsets=batch.offsets,
         sizes=batch.sizes,
-        primary=columns(wf.PRIMARY_HEADER, rows),
-        secondary=columns(wf.SECONDARY_HEADER, rows, wf.PRIMARY_HEADER.size),
+        primary=columns(PRIMARY_HEADER, rows),
+        secondary=columns(SECONDARY_HEADER, rows, PRIMARY_HEADER.size),
     )
 
 
 def expected_seq_flags(index: np.ndarray, count: np.ndarray) -> np.ndarray:
     """The sequence flags a segment must carry (CCSDS 133.0-B segmentation)."""
-    flags = np.full(len(index), wf.SEQ_CONTINUATION, dtype=np.int64)
-    flags[index == 0] = wf.SEQ_FIRST
-    flags[index == count - 1] = wf.SEQ_LAST
-    flags[count == 1] = wf.SEQ_UNSEGMENTED
+    flags = np.full(len(index), SEQ_CONTINUATION, dtype=np.int64)
+    flags[index == 0] = SEQ_FIRST
+    flags[index == count - 1] = SEQ_LAST
+    flags[count == 1] = SEQ_UNSEGMENTED
     return flags
 
 
@@ -98,15 +112,15 @@ def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
     s, p = cols.secondary, cols.primary
     idx, count = s["segment_index"], s["segment_count"]
     seg = cols.segment_bytes
-    directory_apid = wf.PRODUCT_BY_NAME["STORE_DIRECTORY"].apid
+    directory_apid = PRODUCT_BY_NAME["STORE_DIRECTORY"].apid
     rules = {
-        "secondary header version": s["version"] == wf.FORMAT_VERSION,
+        "secondary header version": s["version"] == FORMAT_VERSION,
         "segment count 0": count >= 1,
         "segment index past count": idx < count,
-        "segment size": np.where(idx < count - 1, seg == wf.MAX_SEGMENT_BYTES, seg >= 1),
+        "segment size": np.where(idx < count - 1, seg == MAX_SEGMENT_BYTES, seg >= 1),
         "sequence flags": p["seq_flags"] == expected_seq_flags(idx, count),
         "directory frame id": (p["apid"] == directory_apid)
-        == (s["frame_id"] >= wf.DIRECTORY_FRAME_ID),
+        == (s["frame_id"] >= DIRECTORY_FRAME_ID),
     }
     ok = np.ones(len(cols), dtype=bool)
     broken: dict[str, int] = {}

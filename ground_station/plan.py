@@ -41,12 +41,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from ground_station.catalogue import Catalogue
-from ground_station.errors import InputError, PacketError
+from ground_station.errors import InputError
 from ground_station.passes import ContactWindow, pass_budget_bytes
-from triage import wire_format as wf
-
-MAX_REQUEST_ENTRIES = (0xFFFF + 1 - wf.CRC_SIZE) // wf.REQUEST_ENTRY.size
-"""A DOWNLINK_REQUEST is one packet: its data field holds at most 65,536 bytes."""
+from triage.contract.enums import (
+    PRODUCT_BY_APID,
+    PRODUCT_BY_CODE,
+    PRODUCT_BY_NAME,
+    SEQ_COUNT_MODULO,
+)
+from triage.contract.packets import (
+    MAX_REQUEST_ENTRIES,
+    MAX_SEGMENT_BYTES,
+    PACKET_OVERHEAD,
+    encode_request,
+    request_entry,
+    request_size,
+    segment_count,
+    segments_bytes,
+)
+from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
+from triage.contract.tile_spec import tile_spec
 
 TIER_SHIP, TIER_CONTEXT, TIER_MISSING, TIER_LAND = 1, 2, 3, 4
 TIER_NAMES = {
@@ -55,23 +69,11 @@ TIER_NAMES = {
     TIER_MISSING: "missing segments",
     TIER_LAND: "land",
 }
+_OUTPUT = tile_spec().output_quantization
+"""A ship crop's ``confidence`` is its ship output - zero point: times the scale, a
+probability."""
 _CONTEXT_VALUE = {"QUICKLOOK": 1.0, "FRAME_SUMMARY": 0.5, "CLASS_MAP": 0.5}
 _LAND_VALUE = 0.1
-
-
-def segment_bytes(product_bytes: int, segment_count: int, first: int, last: int) -> int:
-    """Downlink bytes of segments first..last (inclusive), packet overhead included."""
-    n = last - first + 1
-    payload = n * wf.MAX_SEGMENT_BYTES
-    if last == segment_count - 1:
-        payload -= segment_count * wf.MAX_SEGMENT_BYTES - product_bytes
-    return payload + n * wf.PACKET_OVERHEAD
-
-
-def product_packets_bytes(product_bytes: int) -> int:
-    """Downlink bytes of a whole product of ``product_bytes`` bytes."""
-    n = -(-product_bytes // wf.MAX_SEGMENT_BYTES)
-    return product_bytes + n * wf.PACKET_OVERHEAD
 
 
 @dataclass
@@ -151,60 +153,15 @@ class PassPlan:
 # ---------------------------------------------------------------- the telecommand
 
 
-def request_size(entries: int) -> int:
-    return wf.PRIMARY_HEADER.size + entries * wf.REQUEST_ENTRY.size + wf.CRC_SIZE
-
-
-def encode_request(entries: Sequence[PlanItem], seq_count: int) -> bytes:
-    """The DOWNLINK_REQUEST telecommand packet for ``entries`` (in that order)."""
-    if len(entries) > MAX_REQUEST_ENTRIES:
-        raise InputError(f"{len(entries)} request entries, at most {MAX_REQUEST_ENTRIES}")
-    records = b"".join(
-        wf.REQUEST_ENTRY.pack(
-            {
-                "frame_id": e.frame_id,
-                "product_id": e.product_id,
-                "action": wf.REQUEST_SEND if e.action == "send" else wf.REQUEST_RELEASE,
-                "segment_first": e.segment_first if e.action == "send" else 0,
-                "segment_last": e.segment_last if e.action == "send" else 0,
-            }
-        )
-        for e in entries
-    )
-    head = wf.PRIMARY_HEADER.pack(
-        {
-            "version": wf.PACKET_VERSION,
-            "type": wf.PACKET_TYPE_TC,
-            "sec_hdr_flag": 0,
-            "apid": wf.APID_DOWNLINK_REQUEST,
-            "seq_flags": wf.SEQ_UNSEGMENTED,
-            "seq_count": seq_count % wf.SEQ_COUNT_MODULO,
-            "data_length": len(records) + wf.CRC_SIZE - 1,
-        }
-    )
-    packet = head + records
-    return packet + wf.crc16(packet).to_bytes(wf.CRC_SIZE, "big")
-
-
-def decode_request(packet: bytes) -> tuple[int, list[dict]]:
-    """(sequence count, REQUEST_ENTRY dicts) of a DOWNLINK_REQUEST; PacketError if malformed."""
-    n = len(packet)
-    if n < request_size(0):
-        raise PacketError(f"DOWNLINK_REQUEST of {n} bytes is shorter than {request_size(0)}")
-    h = wf.PRIMARY_HEADER.unpack(packet)
-    if h["data_length"] + 1 + wf.PRIMARY_HEADER.size != n:
-        raise PacketError(f"DOWNLINK_REQUEST length field says {h['data_length'] + 7}, have {n}")
-    if wf.crc16(packet) != 0:
-        raise PacketError("DOWNLINK_REQUEST CRC mismatch")
-    want = (wf.PACKET_VERSION, wf.PACKET_TYPE_TC, 0, wf.APID_DOWNLINK_REQUEST, wf.SEQ_UNSEGMENTED)
-    got = (h["version"], h["type"], h["sec_hdr_flag"], h["apid"], h["seq_flags"])
-    if got != want:
-        raise PacketError(f"not a DOWNLINK_REQUEST header: {got}")
-    body = packet[wf.PRIMARY_HEADER.size : n - wf.CRC_SIZE]
-    if len(body) % wf.REQUEST_ENTRY.size:
-        raise PacketError("DOWNLINK_REQUEST body is not whole REQUEST_ENTRY records")
-    size = wf.REQUEST_ENTRY.size
-    return h["seq_count"], [wf.REQUEST_ENTRY.unpack(body, k) for k in range(0, len(body), size)]
+def request_for(items: Sequence[PlanItem], seq_count: int) -> bytes:
+    """The DOWNLINK_REQUEST telecommand packet for plan items (in that order)."""
+    if len(items) > MAX_REQUEST_ENTRIES:
+        raise InputError(f"{len(items)} request entries, at most {MAX_REQUEST_ENTRIES}")
+    records = [
+        request_entry(i.frame_id, i.product_id, i.action, i.segment_first, i.segment_last)
+        for i in items
+    ]
+    return encode_request(records, seq_count)
 
 
 # ---------------------------------------------------------------- candidates
@@ -227,7 +184,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                     {
                         "frame_id": r["frame_id"],
                         "product_id": r["product_id"],
-                        "product_type": wf.PRODUCT_BY_APID[r["apid"]].code,
+                        "product_type": PRODUCT_BY_APID[r["apid"]].code,
                         "class_id": r["class_id"],
                         "confidence": r["confidence"],
                         "flags": 0,
@@ -242,12 +199,12 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
         directory = {**directory, "time": when, "entries": len(on_board)}
     ships_by_frame: dict[int, int] = {}
     for e in on_board:
-        if wf.PRODUCT_BY_CODE.get(e["product_type"]) is wf.PRODUCT_BY_NAME["SHIP_CROP"]:
+        if PRODUCT_BY_CODE.get(e["product_type"]) is PRODUCT_BY_NAME["SHIP_CROP"]:
             ships_by_frame[e["frame_id"]] = ships_by_frame.get(e["frame_id"], 0) + 1
     sends: list[PlanItem] = []
     releases: list[PlanItem] = []
     for e in on_board:
-        ptype = wf.PRODUCT_BY_CODE.get(e["product_type"])
+        ptype = PRODUCT_BY_CODE.get(e["product_type"])
         if ptype is None or ptype.name == "STORE_DIRECTORY":
             continue
         name = ptype.name
@@ -262,7 +219,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
             "segment_count": e["segment_count"],
         }
         if name == "SHIP_CROP":
-            tier, value = TIER_SHIP, e["confidence"] / 256.0
+            tier, value = TIER_SHIP, e["confidence"] * _OUTPUT.scale
         elif name in _CONTEXT_VALUE:
             tier, value = TIER_CONTEXT, _CONTEXT_VALUE[name]
             if name == "QUICKLOOK" and ships_by_frame.get(e["frame_id"]):
@@ -290,6 +247,13 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                 f"({row['reason']}): not requested"
             )
             continue
+        listed = e["product_bytes"]
+        if listed is not None and (listed < 1 or segment_count(listed) != e["segment_count"]):
+            notes.append(
+                f"product {key[0]}/{key[1]}: the directory lists {e['product_bytes']} bytes in "
+                f"{e['segment_count']} segments, which do not agree: not requested"
+            )
+            continue
         if row is not None and row["segment_count"] != e["segment_count"]:
             notes.append(
                 f"product {key[0]}/{key[1]}: {row['segment_count']} segments on the ground, "
@@ -304,7 +268,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                     action="send",
                     segment_first=0,
                     segment_last=e["segment_count"] - 1,
-                    bytes=product_packets_bytes(total),
+                    bytes=segments_bytes(total),
                     tier=tier,
                     value=value,
                     reason="sent before, none received" if e["flags"] & 1 else "new",
@@ -316,9 +280,9 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
         if total is None:  # no directory: the last segment's size is known if it arrived
             last_known = row["segment_count"] - 1 not in {b for _, b in missing}
             total = (
-                row["bytes_received"] + sum(b - a + 1 for a, b in missing) * wf.MAX_SEGMENT_BYTES
+                row["bytes_received"] + sum(b - a + 1 for a, b in missing) * MAX_SEGMENT_BYTES
                 if last_known
-                else row["segment_count"] * wf.MAX_SEGMENT_BYTES
+                else row["segment_count"] * MAX_SEGMENT_BYTES
             )
         n_missing = sum(b - a + 1 for a, b in missing)
         for a, b in missing:
@@ -328,7 +292,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                     action="send",
                     segment_first=a,
                     segment_last=b,
-                    bytes=segment_bytes(total, e["segment_count"], a, b),
+                    bytes=segments_bytes(total, a, b),
                     tier=TIER_MISSING,
                     value=value * (b - a + 1) / max(1, n_missing),
                     reason=f"missing {n_missing} of {e['segment_count']} segments",
@@ -346,7 +310,7 @@ def _rank(i: PlanItem) -> tuple:
 
 def _directory_reserve(directory: dict | None) -> int:
     entries = directory["entries"] if directory else 0
-    return product_packets_bytes(wf.PRODUCT_HEADER.size + entries * wf.STORE_ENTRY.size)
+    return segments_bytes(PRODUCT_HEADER.size + entries * STORE_ENTRY.size)
 
 
 def _fill(cands: list[PlanItem], budget: int, pass_index: int, room: int) -> tuple[list, list]:
@@ -363,7 +327,7 @@ def _fill(cands: list[PlanItem], budget: int, pass_index: int, room: int) -> tup
     # the rest of the budget: a first part of the best deferred candidate
     if left and len(taken) < room:
         c = left[0]
-        per = wf.MAX_SEGMENT_BYTES + wf.PACKET_OVERHEAD
+        per = MAX_SEGMENT_BYTES + PACKET_OVERHEAD
         k = min(budget // per, c.segment_last - c.segment_first)  # whole segments before the last
         if k >= 1:
             head = PlanItem(**{**asdict(c), "segment_last": c.segment_first + k - 1})
@@ -422,7 +386,7 @@ def plan_passes(
             deferred=list(cands),
             notes=list(notes) if k == 0 else [],
             directory=directory,
-            seq_count=(seq + k) % wf.SEQ_COUNT_MODULO,
+            seq_count=(seq + k) % SEQ_COUNT_MODULO,
         )
         plans.append(plan)
     for c in cands:
@@ -460,7 +424,7 @@ def plan_next_pass(
         create=True,
         **budget_kwargs,
     )
-    request = encode_request(plan.releases + plan.items, plan.seq_count)
+    request = request_for(plan.releases + plan.items, plan.seq_count)
     if record:
         with Catalogue.open(db) as cat, cat.transaction() as con:
             con.execute(

@@ -1,8 +1,10 @@
-"""Where things are: the repository, its build output, and the imagery.
+"""Where the satellite side's files are: the firmware build, and (from the contract) the
+repository and the imagery.
 
 The imagery lives outside the repository (``../shared/data`` next to the
 checkout by default) and is never committed; ``TRIAGE_DATA_DIR`` overrides
-its location. ``TRIAGE_BUILD_DIR`` overrides where the firmware is built.
+its location (:mod:`triage.contract.paths`). ``TRIAGE_BUILD_DIR`` overrides
+where the firmware is built.
 """
 
 from __future__ import annotations
@@ -10,44 +12,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from triage.errors import DataMissingError, FirmwareError
+from triage.contract.paths import (
+    COPERNICUS_ATTRIBUTION,
+    DATA_DIR_ENV,
+    data_dir,
+    repo_root,
+    require_data_dir,
+)
+from triage.errors import FirmwareError
 
-#: The credit the Copernicus licence asks for wherever Sentinel-2 imagery, or a
-#: product derived from it, is shown (reports, GeoTIFF tags, previews, benchmarks).
-COPERNICUS_ATTRIBUTION = "contains modified Copernicus Sentinel data 2022–2023"
-
-#: The sen2ships samples are Sentinel-2 numbers (reflectance x 10000) exported as
-#: reflectance x 65535: all 57.7 million samples of the nine scenes lie on that lattice
-#: (v = round(d * 65535 / 10000)), so the instrument number d, not v, is what a satellite
-#: would code (FRAME_META dn_num / dn_den; the firmware checks every product first).
-SEN2SHIPS_DN_SCALE = (65535, 10000)
-
-DATA_DIR_ENV = "TRIAGE_DATA_DIR"
 BUILD_DIR_ENV = "TRIAGE_BUILD_DIR"
 
-
-def repo_root() -> Path:
-    """The checkout this package was installed from (editable install)."""
-    return Path(__file__).resolve().parent.parent
-
-
-def data_dir() -> Path:
-    """The imagery folder: ``$TRIAGE_DATA_DIR``, else ``<repo>/../shared/data``."""
-    env = os.environ.get(DATA_DIR_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    return (repo_root().parent / "shared" / "data").resolve()
-
-
-def require_data_dir(*parts: str) -> Path:
-    """The imagery folder (or a path inside it); a clear error if absent."""
-    path = data_dir().joinpath(*parts)
-    if not path.exists():
-        raise DataMissingError(
-            f"imagery not found: {path} (set {DATA_DIR_ENV} to the folder that holds "
-            "sen2ships/, clouds/ and scenes/)"
-        )
-    return path
+__all__ = [
+    "BUILD_DIR_ENV",
+    "COPERNICUS_ATTRIBUTION",
+    "DATA_DIR_ENV",
+    "build_dir",
+    "data_dir",
+    "repo_root",
+    "require_built",
+    "require_data_dir",
+]
 
 
 def build_dir() -> Path:

@@ -10,6 +10,7 @@ import typer
 
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
 from ground_station.errors import InputError, InputFileError, NoContactError
+from triage.contract.tile_spec import tile_spec
 
 
 def _when(text: str | None, what: str, default: datetime) -> datetime:
@@ -70,7 +71,7 @@ def plan(
     products, by value per byte. Exit code 4 when there is no contact in the interval.
     """
     from ground_station.passes import Station, contact_windows, pass_budget_bytes
-    from ground_station.plan import encode_request, plan_passes
+    from ground_station.plan import plan_passes, request_for
 
     t0 = _when(start, "--start", datetime.now(UTC).replace(microsecond=0))
     t1 = _when(end, "--end", t0 + timedelta(hours=24))
@@ -92,7 +93,7 @@ def plan(
     budgets = [pass_budget_bytes(w, rate_bps, acquisition_s=acquisition_s) for w in windows]
     plans = plan_passes(db, windows, rate_bps, budget_bytes=budgets)
     first = plans[0]
-    request = encode_request(first.releases + first.items, first.seq_count)
+    request = request_for(first.releases + first.items, first.seq_count)
     if request_out is not None:
         import json
 
@@ -171,7 +172,9 @@ def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
             str(i.frame_id),
             str(i.product_id),
             i.product_type,
-            f"{i.confidence / 256:.2f}" if i.product_type == "SHIP_CROP" else "",
+            f"{i.confidence * tile_spec().output_quantization.scale:.2f}"
+            if i.product_type == "SHIP_CROP"
+            else "",
             f"{i.segment_first}-{i.segment_last}" + (" (part)" if i.partial else ""),
             human_bytes(i.bytes),
             i.reason,

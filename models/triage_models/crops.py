@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage_models.tile_spec import TileSpec, tile_spec
+from triage.contract.tile_spec import TileSpec, tile_spec
 
 
 def cell_bounds(origins, size: int, spec: TileSpec | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.contract.errors import DataMissingError
+from triage.contract.tile_spec import file_sha256, tile_origins, tile_spec
 from triage_models import paths, sources
-from triage_models.errors import SourceMissingError
-from triage_models.tile_spec import file_sha256, tile_origins, tile_spec
 
 IGNORE = -1
 SHIP_MIN_BOX_FRACTION = 0.5
@@ -171,7 +171,7 @@ def cache_key(data_dir: Path) -> str:
     h = hashlib.sha256()
     for f in source_files(data_dir):
         if not f.is_file():
-            raise SourceMissingError(f"source file missing: {f}")
+            raise DataMissingError(f"source file missing: {f}")
         h.update(f"{f.relative_to(data_dir)}:{file_sha256(f)}\n".encode())
     h.update(file_sha256(paths.tile_spec_path()).encode())
     for mod in (Path(__file__), Path(sources.__file__)):
@@ -183,7 +183,7 @@ def build(data_dir: Path) -> TileDataset:
     """Read every source and label the grid tiles (no cache)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise SourceMissingError(f"data directory not found: {data_dir}")
+        raise DataMissingError(f"data directory not found: {data_dir}")
     t = tile_spec().tile_px
     names, is_port, frames, clouds, boxes = [], [], [], [], []
     tf, tyx, tl, tc, tw, tcl = [], [], [], [], [], []
@@ -285,7 +285,7 @@ def load_or_build(data_dir: Path, rebuild: bool = False) -> tuple[TileDataset, b
     """The dataset from the cache, built first when absent or stale; ``(dataset, built)``."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise SourceMissingError(f"data directory not found: {data_dir}")
+        raise DataMissingError(f"data directory not found: {data_dir}")
     key = cache_key(data_dir)
     path = paths.cache_dir() / f"dataset-{key}.npz"
     if path.exists() and not rebuild:

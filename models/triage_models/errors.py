@@ -1,33 +1,22 @@
-"""Errors of the model package; all derive from :class:`triage.errors.TriageError`.
+"""Errors of the model package: one root, :class:`ModelBuildError`.
 
 Each subclass also inherits the matching builtin, so callers may catch either,
-and the ``triage`` CLI turns them into one clear line and a non-zero exit.
+and the ``triage`` CLI turns them into one clear line and a non-zero exit. The
+tile spec, the policy and the imagery readers are the contract's: they raise
+:mod:`triage.contract.errors` (``SpecError``, ``InputDataError``,
+``DataMissingError``).
 """
 
 from __future__ import annotations
 
-from triage.errors import DataMissingError, TriageError
 
-
-class ModelError(TriageError):
+class ModelBuildError(Exception):
     """Root of the errors raised by :mod:`triage_models`."""
 
 
-class SpecError(ModelError, ValueError):
-    """``tile_spec.json`` or ``policy.json`` is malformed or inconsistent."""
-
-
-class InputDataError(ModelError, ValueError):
-    """An input image or band has the wrong shape, type or content (names the file)."""
-
-
-class SourceMissingError(ModelError, DataMissingError):
-    """An input file (band, annotation, cloud image) is missing (names the file)."""
-
-
-class QuantizationError(ModelError, RuntimeError):
+class QuantizationError(ModelBuildError, RuntimeError):
     """The int8 conversion produced a model that breaks the firmware contract."""
 
 
-class ArtifactMissingError(ModelError, FileNotFoundError):
+class ArtifactMissingError(ModelBuildError, FileNotFoundError):
     """A shipped or built model artifact is not where it should be."""

@@ -24,7 +24,7 @@ Definitions (per port scene, on the on-board tile grid):
 
 The decision sees each tile's int8 outputs, replaced for candidate tiles by
 the mean with the outputs on the tile turned by 180 degrees (the second
-opinion, :func:`triage_models.policy.second_opinion`); the folds score every
+opinion, :func:`triage.contract.policy.second_opinion`); the folds score every
 held-out port tile both ways.
 
 The policy (crop threshold, crop margin, second-opinion threshold, discard
@@ -44,18 +44,18 @@ from functools import partial
 
 import numpy as np
 
-from triage_models import paths
-from triage_models.crops import best_score_map, box_centres, cell_bounds
-from triage_models.dataset import IGNORE, TileDataset
-from triage_models.policy import (
-    ACTIONS,
+from triage.contract.enums import Action
+from triage.contract.policy import (
     Policy,
     decide,
     prob_to_min_q,
     second_opinion,
     turned_outputs,
 )
-from triage_models.tile_spec import preprocess_tiles, tile_spec
+from triage.contract.tile_spec import preprocess_tiles, tile_spec
+from triage_models import paths
+from triage_models.crops import best_score_map, box_centres, cell_bounds
+from triage_models.dataset import IGNORE, TileDataset
 
 FOLDS: list[list[str]] = [
     ["busan", "valencia", "honolulu", "ukis_sentinel2"],
@@ -169,9 +169,9 @@ def policy_metrics(
     """Ship recall, ship kept, discard rates for port tiles ``tile_idx`` with outputs ``q_out``
     (the outputs the decision sees: second opinion applied)."""
     action = decide(q_out, policy)
-    crop = action == ACTIONS.index("crop")
-    disc = action == ACTIONS.index("discard")
-    drop = action == ACTIONS.index("land_drop")
+    crop = action == Action.CROP
+    disc = action == Action.DISCARD
+    drop = action == Action.LAND_DROP
     ships = ship_tiles(ds, tile_idx)
     best, hist = crop_curves(
         ds, tile_idx, np.where(crop, 1, -128).astype(np.int16), policy.check_margin()
@@ -308,12 +308,13 @@ def choose_policy(
     ship_first, _ = crop_curves(ds, tile_idx, first.astype(np.int16), margin)
     delivered = ship_first[ship_first >= -128]
     q_cand = min(int(delivered.min()), q_crop) if len(delivered) else q_crop
+    oq = tile_spec().output_quantization
     base = Policy(
-        discard_min_prob={"cloud": None, "sea": None, "ship": None, "land": None},
-        ship_crop_min_prob=(q_crop + 128) / 256,
+        discard_min_prob=dict.fromkeys(tile_spec().classes),
+        ship_crop_min_prob=float(oq.real(q_crop)),
         land_policy=LAND_POLICY,
         crop_margin_px=margin,
-        second_opinion_min_prob=(q_cand + 128) / 256,
+        second_opinion_min_prob=float(oq.real(q_cand)),
     )
     final = second_opinion(q_out, q_turned, base)
     chosen = DISCARD_PROB_GRID[-1]

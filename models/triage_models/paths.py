@@ -1,25 +1,16 @@
-"""Where the model package keeps its files: the spec, the shipped artifacts, its caches."""
+"""Where the model package keeps its files: the shipped artifacts (the contract's
+:mod:`triage.contract.paths` knows where they are) and its caches."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from triage.contract.paths import models_dir, shipped_dir, tile_spec_path
+
 CACHE_ENV = "TRIAGE_MODEL_CACHE"
 
-
-def models_dir() -> Path:
-    """The ``models/`` folder of the checkout (holds ``tile_spec.json`` and ``shipped/``)."""
-    return Path(__file__).resolve().parent.parent
-
-
-def tile_spec_path() -> Path:
-    return models_dir() / "tile_spec.json"
-
-
-def shipped_dir() -> Path:
-    """The shipped, committed artifacts: ``.tflite``, C export, policy, header."""
-    return models_dir() / "shipped"
+__all__ = ["CACHE_ENV", "cache_dir", "models_dir", "shipped_dir", "tile_spec_path"]
 
 
 def cache_dir() -> Path:

@@ -16,15 +16,16 @@ Every error names the file at fault.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from triage_models.errors import InputDataError, SourceMissingError
-from triage_models.tile_spec import CANONICAL_MAX, tile_spec
+from triage.contract import sen2ships
+from triage.contract.errors import DataMissingError, InputDataError
+from triage.contract.sen2ships import read_band, read_boxes
+from triage.contract.tile_spec import CANONICAL_MAX, tile_spec
 
 PORTS = (
     "algiers",
@@ -66,62 +67,19 @@ class CloudImage:
 
 
 def _read_band(path: Path, shape: tuple[int, int] | None) -> np.ndarray:
-    import rasterio
-
-    if not path.is_file():
-        raise SourceMissingError(f"band file missing: {path}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with rasterio.open(path) as src:
-                if src.count != 1:
-                    raise InputDataError(f"{path}: expected 1 band, found {src.count}")
-                arr = src.read(1)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputDataError(f"{path}: unreadable raster ({exc})") from exc
-    if arr.dtype != np.uint16:
-        raise InputDataError(f"{path}: expected uint16 samples, found {arr.dtype}")
-    if shape is not None and arr.shape != shape:
-        raise InputDataError(f"{path}: size {arr.shape} differs from the port's grid {shape}")
-    return arr
-
-
-def read_boxes(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """COCO boxes ``[N, 4]`` (x, y, w, h); every annotation belongs to the port's grid."""
-    if not path.is_file():
-        raise SourceMissingError(f"annotation file missing: {path}")
-    try:
-        coco = json.loads(path.read_text())
-        boxes = np.array([a["bbox"] for a in coco["annotations"]], dtype=np.float64)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InputDataError(f"{path}: not a COCO annotation file ({exc})") from exc
-    boxes = boxes.reshape(-1, 4)
-    h, w = shape
-    if len(boxes) and (
-        (boxes[:, 2:] <= 0).any()
-        or (boxes[:, 0] < 0).any()
-        or (boxes[:, 1] < 0).any()
-        or (boxes[:, 0] + boxes[:, 2] > w + 1).any()
-        or (boxes[:, 1] + boxes[:, 3] > h + 1).any()
-    ):
-        raise InputDataError(f"{path}: a box lies outside the {w}x{h} band grid")
-    return boxes
+    return read_band(path, shape)[0]
 
 
 def read_port(data_dir: Path, name: str) -> PortScene:
     """Read one port of ``sen2ships`` (all bands on one grid, uint16)."""
-    folder = Path(data_dir) / "sen2ships" / name
-    if not folder.is_dir():
-        raise SourceMissingError(f"port folder missing: {folder}")
-    spec = tile_spec()
-    files = [folder / f"{b.sentinel2}.tif" for b in spec.bands]
-    first = _read_band(files[0], None)
-    bands = [first] + [_read_band(p, first.shape) for p in files[1:]]
-    swir_path = folder / f"{LABEL_BANDS[0]}.tif"
-    swir = _read_band(swir_path, first.shape)
-    coco = folder / "ships.coco.json"
-    boxes = read_boxes(coco, first.shape)
-    return PortScene(name, np.stack(bands, axis=-1), swir, boxes, [*files, swir_path, coco])
+    frame, grid = sen2ships.read_bands(name, data_dir=data_dir)
+    shape = (grid.rows, grid.cols)
+    files = [sen2ships.band_path(name, b.sentinel2, data_dir) for b in tile_spec().bands]
+    swir_path = sen2ships.band_path(name, LABEL_BANDS[0], data_dir)
+    swir = _read_band(swir_path, shape)
+    coco = sen2ships.labels_path(name, data_dir)
+    boxes = read_boxes(coco, shape)
+    return PortScene(name, frame, swir, boxes, [*files, swir_path, coco])
 
 
 def _to_canonical(refl: np.ndarray) -> np.ndarray:
@@ -131,7 +89,7 @@ def _to_canonical(refl: np.ndarray) -> np.ndarray:
 def read_ukis(data_dir: Path, name: str) -> CloudImage:
     path = Path(data_dir) / "clouds" / "ukis_csmask" / f"{name}.npz"
     if not path.is_file():
-        raise SourceMissingError(f"cloud image missing: {path}")
+        raise DataMissingError(f"cloud image missing: {path}")
     try:
         with np.load(path) as npz:
             img, msk = npz["img"], npz["msk"]
@@ -153,7 +111,7 @@ def read_38cloud(data_dir: Path) -> CloudImage:
     import rasterio
 
     if not gt_path.is_file():
-        raise SourceMissingError(f"cloud mask missing: {gt_path}")
+        raise DataMissingError(f"cloud mask missing: {gt_path}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with rasterio.open(gt_path) as src:

@@ -1,7 +1,7 @@
 """Training: class-balanced sampling with augmentation on raw tiles, then int8 conversion.
 
 Every sample is augmented on the raw uint16 tile (the frame-memory domain) and
-then goes through the integer preprocessing of :mod:`triage_models.tile_spec`,
+then goes through the integer preprocessing of :mod:`triage.contract.tile_spec`,
 so the network trains on exactly what the firmware computes.
 
 Sampling per batch (fractions in :class:`TrainConfig`):
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from triage.contract.tile_spec import preprocess_tiles, tile_spec
 from triage_models.arch import ArchConfig, build_model
 from triage_models.dataset import IGNORE, TileDataset
-from triage_models.tile_spec import preprocess_tiles, tile_spec
 
 # Bump when sampling, augmentation, architecture or conversion code changes what a given
 # TrainConfig produces: it is part of the cache key of the leave-ports-out folds.
@@ -290,8 +290,12 @@ class Sampler:
 
 
 def to_float_input(q: np.ndarray) -> np.ndarray:
-    """The float model's input from the int8 preprocessing output: ``(q + 128) / 255``."""
-    return (q.astype(np.float32) + 128.0) / 255.0
+    """The float model's input from the int8 preprocessing output, by the tile spec's input
+    quantisation (``(q + 128) / 255``, in float32 as the converter sees it)."""
+    iq = tile_spec().input_quantization
+    return (q.astype(np.float32) - np.float32(iq.zero_point)) / np.float32(
+        iq.scale_den / iq.scale_num
+    )
 
 
 def setup_tensorflow(seed: int) -> None:

@@ -14,44 +14,75 @@ from collections.abc import Sequence
 import imagecodecs
 import numpy as np
 
-from triage import wire_format as wf
+from triage.contract.enums import (
+    AEC_FLAG_PREPROCESS,
+    APID_IDLE,
+    CLASS_NONE,
+    COMPRESSION_CCSDS121,
+    COMPRESSION_NONE,
+    PACKET_TYPE_TM,
+    PACKET_VERSION,
+    PRODUCT_BY_CODE,
+    PRODUCT_BY_NAME,
+    PRODUCT_TYPES,
+    SEQ_CONTINUATION,
+    SEQ_FIRST,
+    SEQ_LAST,
+    SEQ_UNSEGMENTED,
+    aec_decode_flags,
+)
+from triage.contract.packets import (
+    CRC_SIZE,
+    MAX_SEGMENT_BYTES,
+    PRIMARY_HEADER,
+    encode_packet,
+    packetize_product,
+)
+from triage.contract.records import (
+    DIRECTORY_FRAME_ID,
+    FORMAT_VERSION,
+    FRAME_SUMMARY,
+    MAX_BANDS,
+    PRODUCT_HEADER,
+    STORE_ENTRY,
+    crc16,
+    seal_product,
+)
 
 
 def idle_packet(n_fill: int, seq_count: int = 0, sec_hdr_flag: int = 0) -> bytes:
     """A CCSDS idle packet (APID 0x7FF) with ``n_fill`` fill bytes and a CRC."""
-    head = wf.PRIMARY_HEADER.pack(
+    head = PRIMARY_HEADER.pack(
         {
-            "version": wf.PACKET_VERSION,
-            "type": wf.PACKET_TYPE_TM,
+            "version": PACKET_VERSION,
+            "type": PACKET_TYPE_TM,
             "sec_hdr_flag": sec_hdr_flag,
-            "apid": wf.APID_IDLE,
-            "seq_flags": wf.SEQ_UNSEGMENTED,
+            "apid": APID_IDLE,
+            "seq_flags": SEQ_UNSEGMENTED,
             "seq_count": seq_count,
-            "data_length": n_fill + wf.CRC_SIZE - 1,
+            "data_length": n_fill + CRC_SIZE - 1,
         }
     )
     body = head + bytes([0x55]) * n_fill
-    return body + wf.crc16(body).to_bytes(2, "big")
+    return body + crc16(body).to_bytes(2, "big")
 
 
 def random_packet(rng: random.Random, max_segment: int = 64) -> bytes:
     """A valid packet of some product type with random secondary fields and segment."""
-    pt = rng.choice(wf.PRODUCT_TYPES)
+    pt = rng.choice(PRODUCT_TYPES)
     count = rng.randrange(1, 5)
     index = rng.randrange(count)
-    seg_len = wf.MAX_SEGMENT_BYTES if index < count - 1 else rng.randrange(1, max_segment + 1)
+    seg_len = MAX_SEGMENT_BYTES if index < count - 1 else rng.randrange(1, max_segment + 1)
     if index == count - 1 and count == 1:
-        flags = wf.SEQ_UNSEGMENTED
+        flags = SEQ_UNSEGMENTED
     elif index == 0:
-        flags = wf.SEQ_FIRST
+        flags = SEQ_FIRST
     elif index == count - 1:
-        flags = wf.SEQ_LAST
+        flags = SEQ_LAST
     else:
-        flags = wf.SEQ_CONTINUATION
+        flags = SEQ_CONTINUATION
     secondary = {
-        "frame_id": wf.DIRECTORY_FRAME_ID
-        if pt.name == "STORE_DIRECTORY"
-        else rng.randrange(0, 2**31),
+        "frame_id": DIRECTORY_FRAME_ID if pt.name == "STORE_DIRECTORY" else rng.randrange(0, 2**31),
         "product_id": rng.randrange(0, 2**16),
         "segment_index": index,
         "segment_count": count,
@@ -65,7 +96,7 @@ def random_packet(rng: random.Random, max_segment: int = 64) -> bytes:
         "time_sub": rng.randrange(0, 2**16),
     }
     segment = rng.randbytes(seg_len)
-    return wf.encode_packet(pt.apid, flags, rng.randrange(0, 2**14), secondary, segment)
+    return encode_packet(pt.apid, flags, rng.randrange(0, 2**14), secondary, segment)
 
 
 def flip_bit(packet: bytes, bit: int) -> bytes:
@@ -99,14 +130,14 @@ def make_product(
     region: tuple[int, int, int, int],
     pixel_step: int = 1,
     pixel_extent: int | None = None,
-    class_id: int = wf.CLASS_NONE,
+    class_id: int = CLASS_NONE,
     confidence: int = 0,
     frame_shape: tuple[int, int] = (64, 64),
     crs_epsg: int = 32633,
     geotransform: Sequence[float] = (500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0),
     time_s: int = 1_700_000_000,
     time_sub: int = 0,
-    compression: int = wf.COMPRESSION_CCSDS121,
+    compression: int = COMPRESSION_CCSDS121,
     block_size: int = 16,
     rsi: int = 64,
     preprocess: bool = True,
@@ -124,22 +155,22 @@ def make_product(
     streams = []
     for b in range(bands):
         band = np.ascontiguousarray(coded[b])
-        if compression == wf.COMPRESSION_CCSDS121:
+        if compression == COMPRESSION_CCSDS121:
             streams.append(
                 imagecodecs.aec_encode(
                     band,
                     bitspersample=bits,
                     blocksize=block_size,
                     rsi=rsi,
-                    flags=wf.aec_decode_flags(wf.AEC_FLAG_PREPROCESS if preprocess else 0),
+                    flags=aec_decode_flags(AEC_FLAG_PREPROCESS if preprocess else 0),
                 )
             )
         else:
             streams.append(band.astype(">u2" if bits == 16 else "u1").tobytes())
-    header = wf.PRODUCT_HEADER.pack(
+    header = PRODUCT_HEADER.pack(
         {
-            "version": wf.FORMAT_VERSION,
-            "product_type": wf.PRODUCT_BY_NAME[product_type].code,
+            "version": FORMAT_VERSION,
+            "product_type": PRODUCT_BY_NAME[product_type].code,
             "sample_bits": bits,
             "bands": bands,
             "rows": rows,
@@ -153,7 +184,7 @@ def make_product(
             "class_id": class_id,
             "confidence": confidence,
             "compression": compression,
-            "aec_flags": wf.AEC_FLAG_PREPROCESS if preprocess else 0,
+            "aec_flags": AEC_FLAG_PREPROCESS if preprocess else 0,
             "aec_block_size": block_size,
             "aec_rsi": rsi,
             "nodata": nodata,
@@ -167,10 +198,10 @@ def make_product(
             "geotransform": tuple(geotransform),
             "dn_num": num,
             "dn_den": den,
-            "band_bytes": tuple(len(s) for s in streams) + (0,) * (wf.MAX_BANDS - bands),
+            "band_bytes": tuple(len(s) for s in streams) + (0,) * (MAX_BANDS - bands),
         }
     )
-    return wf.seal_product(header + b"".join(streams))
+    return seal_product(header + b"".join(streams))
 
 
 def record_product(
@@ -185,10 +216,10 @@ def record_product(
     geotransform: Sequence[float] = (0.0,) * 6,
 ) -> bytes:
     """A FRAME_SUMMARY or STORE_DIRECTORY product: header (bands 0) then records."""
-    header = wf.PRODUCT_HEADER.pack(
+    header = PRODUCT_HEADER.pack(
         {
-            "version": wf.FORMAT_VERSION,
-            "product_type": wf.PRODUCT_BY_NAME[product_type].code,
+            "version": FORMAT_VERSION,
+            "product_type": PRODUCT_BY_NAME[product_type].code,
             "sample_bits": 8,
             "bands": 0,
             "rows": 0,
@@ -199,9 +230,9 @@ def record_product(
             "region_cols": frame_shape[1],
             "pixel_step": 1,
             "pixel_extent": 1,
-            "class_id": wf.CLASS_NONE,
+            "class_id": CLASS_NONE,
             "confidence": 0,
-            "compression": wf.COMPRESSION_NONE,
+            "compression": COMPRESSION_NONE,
             "aec_flags": 0,
             "aec_block_size": 8,
             "aec_rsi": 1,
@@ -214,16 +245,16 @@ def record_product(
             "frame_cols": frame_shape[1],
             "crs_epsg": crs_epsg,
             "geotransform": tuple(geotransform),
-            "band_bytes": (0,) * wf.MAX_BANDS,
+            "band_bytes": (0,) * MAX_BANDS,
         }
     )
-    return wf.seal_product(header + records)
+    return seal_product(header + records)
 
 
 def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:
     """Packetise a product with the reference encoder, secondary fields from its header."""
-    h = wf.PRODUCT_HEADER.unpack(product)
-    apid = wf.PRODUCT_BY_CODE[h["product_type"]].apid
+    h = PRODUCT_HEADER.unpack(product)
+    apid = PRODUCT_BY_CODE[h["product_type"]].apid
     secondary = {
         "frame_id": h["frame_id"],
         "product_id": h["product_id"],
@@ -236,7 +267,7 @@ def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:
         "time_s": h["time_s"],
         "time_sub": h["time_sub"],
     }
-    return wf.packetize_product(product, apid, secondary, first_seq)
+    return packetize_product(product, apid, secondary, first_seq)
 
 
 # --------------------------------------------------------------------------
@@ -301,7 +332,7 @@ def frame_products(
                 **geo,
             )
         )
-    summary = wf.FRAME_SUMMARY.pack(
+    summary = FRAME_SUMMARY.pack(
         {
             "tiles_total": 40,
             "tiles_nodata": 0,
@@ -336,11 +367,11 @@ def stream_of(products: Sequence[bytes]) -> list[bytes]:
 
 def directory_product(entries: Sequence[dict], product_id: int, time_s: int) -> bytes:
     """A STORE_DIRECTORY product listing ``entries`` (STORE_ENTRY field dicts)."""
-    records = b"".join(wf.STORE_ENTRY.pack(e) for e in entries)
+    records = b"".join(STORE_ENTRY.pack(e) for e in entries)
     return record_product(
         records,
         product_type="STORE_DIRECTORY",
-        frame_id=wf.DIRECTORY_FRAME_ID,
+        frame_id=DIRECTORY_FRAME_ID,
         product_id=product_id,
         time_s=time_s,
     )

@@ -9,8 +9,8 @@ import pytest
 from gs_streams import directory_product, frame_products, stream_of, synthetic_frame
 
 from ground_station.cli import main
-from ground_station.plan import decode_request
-from triage import wire_format as wf
+from triage.contract.enums import PRODUCT_BY_NAME
+from triage.contract.packets import decode_request
 
 SEED = 20261201
 ISS_TLE = """ISS (ZARYA)
@@ -38,7 +38,7 @@ def files(tmp_path):
         {
             "frame_id": 5,
             "product_id": k,
-            "product_type": wf.PRODUCT_BY_NAME[t].code,
+            "product_type": PRODUCT_BY_NAME[t].code,
             "class_id": 2 if t == "SHIP_CROP" else 255,
             "confidence": 200 if t == "SHIP_CROP" else 0,
             "flags": 1,

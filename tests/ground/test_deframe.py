@@ -23,7 +23,7 @@ from ground_station.deframe import (
     examine,
     reference_deframe,
 )
-from triage import wire_format as wf
+from triage.contract.packets import MAX_PACKET_BYTES
 
 SEED = 20261126
 
@@ -78,12 +78,12 @@ def test_examine_length_overflow_is_invalid_without_waiting(rng):
     pkt = bytearray(random_packet(rng))
     pkt[4:6] = b"\xff\xff"  # claims 65,542 bytes
     res = examine(bytes(pkt[:10]))
-    assert res == Invalid(f"length: header claims 65542 bytes, max {wf.MAX_PACKET_BYTES}")
+    assert res == Invalid(f"length: header claims 65542 bytes, max {MAX_PACKET_BYTES}")
 
 
 def test_examine_larger_than_any_packet_and_zero_length(rng):
     pkt = bytearray(random_packet(rng))
-    pkt[4:6] = (wf.MAX_PACKET_BYTES - 6).to_bytes(2, "big")  # one byte too many
+    pkt[4:6] = (MAX_PACKET_BYTES - 6).to_bytes(2, "big")  # one byte too many
     assert isinstance(examine(bytes(pkt)), Invalid)
     pkt[4:6] = b"\x00\x00"  # a data field of one byte cannot hold secondary header + CRC
     res = examine(bytes(pkt))

@@ -28,7 +28,9 @@ from ground_station.catalogue import Catalogue
 from ground_station.errors import CatalogueError, GroundStationError
 from ground_station.export import export_products
 from ground_station.ingest import Ingestor, ingest_bytes
-from triage import wire_format as wf
+from triage.contract.enums import SEQ_CONTINUATION, SEQ_LAST
+from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, encode_packet
+from triage.contract.records import PRODUCT_HEADER, seal_product
 
 SEED = 20261127
 FRAME_IDS = (101, 102, 103)
@@ -120,7 +122,7 @@ def test_ten_percent_loss_then_the_rest(scene, tmp_path, clean_dump):
     # the missing segments are exactly the lost ones
     lost_keys = set()
     for i in lost:
-        s = wf.SECONDARY_HEADER.unpack(pkts[i], wf.PRIMARY_HEADER.size)
+        s = SECONDARY_HEADER.unpack(pkts[i], PRIMARY_HEADER.size)
         lost_keys.add((s["frame_id"], s["product_id"], s["segment_index"]))
     with Catalogue.open(db) as cat:
         missing = set()
@@ -241,9 +243,9 @@ def test_malformed_packets_with_a_good_crc_are_rejected(tmp_path):
     product = frame_products(frame, 9)[1]
     pkts = packets_of(product)
     # same product, but the first packet claims to be the last (wrong sequence flags)
-    s = wf.SECONDARY_HEADER.unpack(pkts[0], 6)
+    s = SECONDARY_HEADER.unpack(pkts[0], 6)
     s.pop("version")
-    bad = wf.encode_packet(0x101, wf.SEQ_LAST, 0, s, pkts[0][34:-2])
+    bad = encode_packet(0x101, SEQ_LAST, 0, s, pkts[0][34:-2])
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, bad + b"".join(pkts[1:]))
     assert st.malformed == {"sequence flags": 1}
@@ -254,10 +256,10 @@ def test_conflicting_packets_are_dropped(tmp_path):
     frame = synthetic_frame(SEED)
     product = frame_products(frame, 9)[1]
     pkts = packets_of(product)
-    s = wf.SECONDARY_HEADER.unpack(pkts[1], 6)
+    s = SECONDARY_HEADER.unpack(pkts[1], 6)
     s.pop("version")
     s["confidence"] ^= 1  # a segment of "the same" product with another confidence
-    other = wf.encode_packet(0x101, wf.SEQ_CONTINUATION, 1, s, pkts[1][34:-2])
+    other = encode_packet(0x101, SEQ_CONTINUATION, 1, s, pkts[1][34:-2])
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, pkts[0] + other + b"".join(pkts[1:]))
     assert st.conflicts == 1
@@ -274,9 +276,9 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
         region=(0, 0, 20, 20),
         frame_shape=(96, 128),
     )
-    h = wf.PRODUCT_HEADER.unpack(good)
+    h = PRODUCT_HEADER.unpack(good)
     h["band_bytes"] = (h["band_bytes"][0] + 1, *h["band_bytes"][1:])  # lengths do not add up
-    bad = wf.seal_product(wf.PRODUCT_HEADER.pack(h) + good[wf.PRODUCT_HEADER.size :])
+    bad = seal_product(PRODUCT_HEADER.pack(h) + good[PRODUCT_HEADER.size :])
     other = make_product(
         frame[:, :20, :20],
         product_type="SHIP_CROP",
@@ -285,11 +287,11 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
         region=(0, 0, 20, 20),
         frame_shape=(96, 128),
     )
-    h2 = wf.PRODUCT_HEADER.unpack(other)
-    body = other[wf.PRODUCT_HEADER.size :]
+    h2 = PRODUCT_HEADER.unpack(other)
+    body = other[PRODUCT_HEADER.size :]
     b0 = h2["band_bytes"][0]
     h2["band_bytes"] = (b0 // 2, *h2["band_bytes"][1:])  # band 0 cut in half, lengths consistent
-    short = wf.seal_product(wf.PRODUCT_HEADER.pack(h2) + body[: b0 // 2] + body[b0:])
+    short = seal_product(PRODUCT_HEADER.pack(h2) + body[: b0 // 2] + body[b0:])
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, b"".join(packets_of(bad) + packets_of(short)))
     assert st.products_invalid == 2
@@ -310,7 +312,7 @@ def test_product_corrupted_before_packetising_is_invalid_not_written(tmp_path):
     kw = dict(product_type="SHIP_CROP", frame_id=9, region=(0, 0, 20, 20), frame_shape=(96, 128))
     good = make_product(frame[:, :20, :20], product_id=1, **kw)
     hit = bytearray(make_product(frame[:, :20, :20], product_id=2, **kw))
-    hit[wf.PRODUCT_HEADER.size + 5] ^= 0x10  # in band 0's stream
+    hit[PRODUCT_HEADER.size + 5] ^= 0x10  # in band 0's stream
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, b"".join(packets_of(good) + packets_of(bytes(hit), 1)))
     assert (st.products_completed, st.products_invalid) == (1, 1)
@@ -338,9 +340,9 @@ def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path):
     big = make_product(
         np.full((1, 4, 4), 65535, np.uint16), product_id=3, **{**kw, "region": (0, 0, 4, 4)}
     )
-    h = wf.PRODUCT_HEADER.unpack(big)
+    h = PRODUCT_HEADER.unpack(big)
     h["dn_num"], h["dn_den"] = 2, 1
-    big = wf.seal_product(wf.PRODUCT_HEADER.pack(h) + big[wf.PRODUCT_HEADER.size :])
+    big = seal_product(PRODUCT_HEADER.pack(h) + big[PRODUCT_HEADER.size :])
     db = tmp_path / "c.sqlite"
     pkts: list[bytes] = []
     for p in (good, swapped, big, plain):

@@ -20,7 +20,7 @@ from gs_streams import frame_products, packets_of, synthetic_frame
 
 from ground_station.catalogue import Catalogue, pack_path
 from ground_station.ingest import ingest_files
-from triage import wire_format as wf
+from triage.contract.records import PRODUCT_HEADER, seal_product
 
 SEED = 20261128
 CHILD = """
@@ -31,9 +31,9 @@ ingest_files(sys.argv[1], [sys.argv[2]], chunk_bytes=64 << 10)
 
 
 def _renumbered(product: bytes, frame_id: int) -> bytes:
-    h = wf.PRODUCT_HEADER.unpack(product)
+    h = PRODUCT_HEADER.unpack(product)
     h["frame_id"] = frame_id
-    return wf.seal_product(wf.PRODUCT_HEADER.pack(h) + product[wf.PRODUCT_HEADER.size :])
+    return seal_product(PRODUCT_HEADER.pack(h) + product[PRODUCT_HEADER.size :])
 
 
 @pytest.fixture(scope="module")

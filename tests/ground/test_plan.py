@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from gs_streams import directory_product, frame_products, packets_of, stream_of, synthetic_frame
 
-from ground_station.errors import PacketError
 from ground_station.ingest import ingest_bytes
 from ground_station.passes import ContactWindow
-from ground_station.plan import decode_request, encode_request, plan_next_pass, plan_passes
-from triage import wire_format as wf
+from ground_station.plan import plan_next_pass, plan_passes, request_for
+from triage.contract.enums import APID_DOWNLINK_REQUEST, PRODUCT_BY_NAME, RequestAction
+from triage.contract.errors import LayoutError
+from triage.contract.packets import decode_request
 
 SEED = 20261130
 AOS = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -33,7 +34,7 @@ def entry(frame_id, product_id, ptype, nbytes, conf=0, class_id=255):
     return {
         "frame_id": frame_id,
         "product_id": product_id,
-        "product_type": wf.PRODUCT_BY_NAME[ptype].code,
+        "product_type": PRODUCT_BY_NAME[ptype].code,
         "class_id": class_id,
         "confidence": conf,
         "flags": 1,
@@ -139,7 +140,7 @@ def test_request_bytes_round_trip_and_log(catalogue):
     seq, entries = decode_request(request)
     assert seq == 0
     assert len(request) == 6 + 12 * len(entries) + 2
-    assert [e["action"] for e in entries[:2]] == [wf.REQUEST_RELEASE] * 2
+    assert [e["action"] for e in entries[:2]] == [RequestAction.RELEASE] * 2
     sends = [
         (e["frame_id"], e["product_id"], e["segment_first"], e["segment_last"]) for e in entries[2:]
     ]
@@ -153,14 +154,14 @@ def test_request_bytes_round_trip_and_log(catalogue):
 def test_request_header_is_ccsds_telecommand():
     from spacepackets.ccsds.spacepacket import PacketType, SequenceFlags, SpacePacketHeader
 
-    req = encode_request([], 5)
+    req = request_for([], 5)
     hdr = SpacePacketHeader.unpack(req)
     assert hdr.packet_type == PacketType.TC
-    assert hdr.apid == wf.APID_DOWNLINK_REQUEST
+    assert hdr.apid == APID_DOWNLINK_REQUEST
     assert hdr.seq_flags == SequenceFlags.UNSEGMENTED
     assert not hdr.sec_header_flag
     assert hdr.seq_count == 5 and hdr.data_len == 1
-    with pytest.raises(PacketError, match="CRC"):
+    with pytest.raises(LayoutError, match="CRC"):
         decode_request(req[:-1] + bytes([req[-1] ^ 1]))
 
 

@@ -27,8 +27,9 @@ from ground_station.catalogue import Catalogue
 from ground_station.deframe import deframe
 from ground_station.export import export_products
 from ground_station.ingest import ingest_bytes
-from ground_station.plan import decode_request, plan_next_pass
-from triage import wire_format as wf
+from ground_station.plan import plan_next_pass
+from triage.contract.packets import decode_request
+from triage.contract.records import DIRECTORY_FRAME_ID, PRODUCT_HEADER, seal_product
 
 SEED = 20261202
 SHIPS = [(40, 50), (100, 150), (20, 190)]  # (row, col) of the top-left of each 5x7 blob
@@ -198,8 +199,8 @@ def test_mutated_firmware_products_fail_with_a_reason(onboard_lib, scene_tif):
     land, class map, summary): bytes changed at random, mostly in the header, some cut
     short, the CRC-32 redone so that the deeper checks run. The ground's decoder returns
     pixels or raises ProductError with a reason; nothing else escapes it."""
-    from ground_station.errors import ProductError
-    from ground_station.products import decode_product
+    from triage.contract.codec import decode_product
+    from triage.contract.errors import ProductError
     from triage.onboard import Onboard
     from triage.onboard.products import parse_packets, reassemble
 
@@ -216,9 +217,9 @@ def test_mutated_firmware_products_fail_with_a_reason(onboard_lib, scene_tif):
             at = rng.randrange(min(len(p), 200)) if rng.random() < 0.6 else rng.randrange(len(p))
             p[at] = rng.randrange(256)
         if rng.random() < 0.2:
-            p = p[: rng.randrange(wf.PRODUCT_HEADER.size, len(p) + 1)]
+            p = p[: rng.randrange(PRODUCT_HEADER.size, len(p) + 1)]
         try:
-            decode_product(wf.seal_product(p), pixels=True)
+            decode_product(seal_product(p), pixels=True)
         except ProductError as exc:
             assert str(exc)
             refused += 1
@@ -249,7 +250,7 @@ def test_a_reset_on_board_starts_new_directories(onboard_lib, scene_tif, tmp_pat
     with Catalogue.open(db) as cat:
         d, entries = cat.latest_directory()
         frame_id = cat.con.execute("SELECT frame_id FROM products WHERE id=?", (d["id"],))
-        assert frame_id.fetchone()[0] == wf.DIRECTORY_FRAME_ID + 5
+        assert frame_id.fetchone()[0] == DIRECTORY_FRAME_ID + 5
     assert (d["product_id"], d["time_s"], entries) == (0, 0, [])
     plan, _ = plan_next_pass(db, None, 0, budget_bytes=1 << 20)
     assert plan.items == []

@@ -12,7 +12,8 @@ from triage_models.dataset import (
     label_port_tiles,
     ndwi_water,
 )
-from triage_models.tile_spec import tile_spec
+
+from triage.contract.tile_spec import tile_spec
 
 SYNTH_SEED = 7
 

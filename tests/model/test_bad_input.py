@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from triage_models import sources
 from triage_models.dataset import load_or_build
-from triage_models.errors import InputDataError, SourceMissingError
+
+from triage.contract.errors import DataMissingError, InputDataError
 
 BIN = Path(sys.executable).parent
 
@@ -53,14 +54,14 @@ def test_small_synthetic_port_reads(tmp_path):
 
 
 def test_missing_data_dir(tmp_path):
-    with pytest.raises(SourceMissingError, match="nowhere"):
+    with pytest.raises(DataMissingError, match="nowhere"):
         load_or_build(tmp_path / "nowhere")
 
 
 def test_port_without_a_band(tmp_path):
     folder = _fake_port(tmp_path)
     (folder / "B08.tif").unlink()
-    with pytest.raises(SourceMissingError, match=r"B08\.tif"):
+    with pytest.raises(DataMissingError, match=r"B08\.tif"):
         sources.read_port(tmp_path, "algiers")
 
 

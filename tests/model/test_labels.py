@@ -13,8 +13,10 @@ from triage_models.dataset import (
     port_cloud_pixels,
 )
 from triage_models.evaluate import baseline_outputs, choose_policy, policy_metrics
-from triage_models.policy import ACTIONS, Policy, decide, second_opinion, turn
-from triage_models.tile_spec import tile_spec
+
+from triage.contract.enums import Action
+from triage.contract.policy import Policy, decide, second_opinion, turn
+from triage.contract.tile_spec import tile_spec
 
 CLOUD, SEA, SHIP, LAND = 0, 1, 2, 3
 
@@ -87,9 +89,9 @@ def test_decide_order():
         np.int8,
     )
     act = decide(q, _policy(0.2, 0.9))
-    names = [ACTIONS[a] for a in act]
+    names = [Action(a).label for a in act]
     assert names == ["crop", "discard", "lowres", "lowres", "discard"]
-    names = [ACTIONS[a] for a in decide(q, _policy(0.2, 0.9, "drop"))]
+    names = [Action(a).label for a in decide(q, _policy(0.2, 0.9, "drop"))]
     assert names[3] == "land_drop"
 
 

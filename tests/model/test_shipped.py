@@ -10,7 +10,6 @@ from triage_models import paths
 from triage_models.arch import ArchConfig
 from triage_models.dataset import load_or_build
 from triage_models.evaluate import policy_metrics
-from triage_models.policy import load_policy, second_opinion, turned_outputs
 from triage_models.quantize import (
     ALLOWED_OPS,
     litert_predict,
@@ -20,7 +19,9 @@ from triage_models.quantize import (
     tflm_predict,
     validate_tflite,
 )
-from triage_models.tile_spec import preprocess_tiles, tile_spec
+
+from triage.contract.policy import load_policy, second_opinion, turned_outputs
+from triage.contract.tile_spec import preprocess_tiles, tile_spec
 
 MODEL_BUDGET_BYTES = 20 * 1024
 ARENA_BUDGET_BYTES = 32 * 1024

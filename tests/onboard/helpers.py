@@ -9,11 +9,18 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from triage_models import tile_spec as ts
 
+from triage.contract import tile_spec as ts
+from triage.contract.enums import Action
 from triage.onboard import _lib, config
 
-NODATA, DISCARD, CROP, LOWRES, LAND_DROP = range(5)
+NODATA, DISCARD, CROP, LOWRES, LAND_DROP = (
+    Action.NODATA,
+    Action.DISCARD,
+    Action.CROP,
+    Action.LOWRES,
+    Action.LAND_DROP,
+)
 CLOUD, SEA, SHIP, LAND = range(4)
 
 
@@ -268,3 +275,27 @@ def neighbour_reference(values: np.ndarray, kept: np.ndarray, bits: int) -> list
                     band.append(theta + abs(x - p))
         out.append(band)
     return out
+
+
+def libaec_band(product: bytes, header: dict, band: int, n: int) -> np.ndarray:
+    """Band ``band`` of a product's streams decoded by libaec alone (``imagecodecs``), ``n``
+    samples: under the neighbour predictor these are its mapped residuals, nothing undone."""
+    import imagecodecs
+
+    from triage.contract.enums import aec_decode_flags
+    from triage.contract.records import KEPT_RECT, PRODUCT_HEADER
+
+    pos = PRODUCT_HEADER.size + header["kept_rects"] * KEPT_RECT.size
+    pos += sum(header["band_bytes"][:band])
+    stream = product[pos : pos + header["band_bytes"][band]]
+    bits, block = header["sample_bits"], header["aec_block_size"]
+    itemsize = 1 if bits <= 8 else 2
+    raw = imagecodecs.aec_decode(
+        bytes(stream),
+        bitspersample=bits,
+        blocksize=block,
+        rsi=header["aec_rsi"],
+        flags=aec_decode_flags(header["aec_flags"]),
+        out=-(-n // block) * block * itemsize,
+    )
+    return np.frombuffer(raw, dtype=np.uint8 if itemsize == 1 else np.uint16)[:n]

@@ -17,14 +17,15 @@ import imagecodecs
 import numpy as np
 import pytest
 
-from triage import wire_format as wf
+from triage.contract.enums import AEC_FLAG_PREPROCESS, aec_decode_flags
+from triage.contract.records import crc16
 from triage.onboard import _lib
 
 SEED = 20240121
 
 
 def _decode(stream: bytes, n: int, bits: int, block: int, rsi: int, preprocess: bool):
-    flags = wf.aec_decode_flags(wf.AEC_FLAG_PREPROCESS if preprocess else 0)
+    flags = aec_decode_flags(AEC_FLAG_PREPROCESS if preprocess else 0)
     itemsize = 1 if bits <= 8 else 2
     whole = -(-n // block) * block
     raw = imagecodecs.aec_decode(
@@ -114,4 +115,4 @@ def test_crc16_matches_wire_format_reference(lib):
     rng = np.random.default_rng([SEED, 3])
     for n in (0, 1, 2, 9, 100, 1060):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
-        assert _lib.crc16(data) == wf.crc16(data)
+        assert _lib.crc16(data) == crc16(data)

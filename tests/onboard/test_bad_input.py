@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from triage import wire_format as wf
+from triage.contract.records import DIRECTORY_FRAME_ID, MAX_FRAME_ID, crc16
 from triage.onboard import FrameMeta, Onboard, config
 
 from .helpers import expected_grid, synthetic_frame
@@ -61,7 +61,7 @@ def test_smaller_than_one_tile(lib):
 
 @pytest.mark.parametrize("shape", [(33, 47), (47, 33), (32, 1001), (161, 32), (99, 131)])
 def test_odd_dimensions_are_processed(lib, shape):
-    from triage_models.policy import load_policy
+    from triage.contract.policy import load_policy
 
     ob = _ob()
     f = synthetic_frame(*shape, seed=4, ships=[(shape[0] - 4, shape[1] - 6)])
@@ -122,7 +122,7 @@ def test_corrupt_metadata(lib):
     _refused(ob, f, b"", SIZE, "meta_format_errors")
 
     def recrc(b: bytearray) -> bytes:
-        b[86:88] = wf.crc16(bytes(b[:86])).to_bytes(2, "big")
+        b[86:88] = crc16(bytes(b[:86])).to_bytes(2, "big")
         return bytes(b)
 
     for off, val in ((0, 0x00), (4, 9), (5, 12), (7, 1), (14, 1), (80, 1)):
@@ -141,9 +141,9 @@ def test_frame_ids_of_the_directories_are_refused(lib):
     there would share a key with a directory."""
     ob = _ob()
     f = synthetic_frame(64, 64, seed=8, ships=[(20, 20)])
-    for fid in (wf.DIRECTORY_FRAME_ID, wf.DIRECTORY_FRAME_ID + 3, 0xFFFFFFFF):
+    for fid in (DIRECTORY_FRAME_ID, DIRECTORY_FRAME_ID + 3, 0xFFFFFFFF):
         _refused(ob, f, FrameMeta.for_frame(f, fid), FORMAT, "meta_format_errors")
-    assert ob.process_frame(f, FrameMeta.for_frame(f, wf.MAX_FRAME_ID)).ok
+    assert ob.process_frame(f, FrameMeta.for_frame(f, MAX_FRAME_ID)).ok
 
 
 def test_duplicate_frame_id(lib):
@@ -178,7 +178,7 @@ def test_full_store_drops_and_evicts_counted(lib):
     assert (c["products_evicted"], c["products_dropped"]) == (evicted, dropped)
     from triage.onboard.products import decode_stream
 
-    entries = next(p for p in decode_stream(ob.directory()).values()).entries
+    entries = next(p for p in decode_stream(ob.directory()).values()).records
     types = [e["product_type"] for e in entries]
     assert 4 not in types  # every land product went first
     ships = [(e["frame_id"], e["product_id"]) for e in entries if e["product_type"] == 1]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage import wire_format as wf
+from triage.contract.packets import MAX_SEGMENT_BYTES
+from triage.contract.records import DIRECTORY_FRAME_ID, PRODUCT_HEADER, crc16
 from triage.onboard import FrameMeta, Onboard, OnboardInputError, request_packet
 from triage.onboard.products import decode_product, decode_stream, parse_packets, reassemble
 
@@ -35,8 +36,8 @@ def _two_frames():
 def _directory(ob):
     d = decode_stream(ob.directory())
     (key,) = d
-    assert key[0] == wf.DIRECTORY_FRAME_ID
-    return d[key].entries
+    assert key[0] == DIRECTORY_FRAME_ID
+    return d[key].records
 
 
 def _rank(e):
@@ -53,7 +54,7 @@ def test_directory_lists_store_in_priority_order(loaded):
     for e in entries:
         data = prods[(e["frame_id"], e["product_id"])]
         assert e["product_bytes"] == len(data)
-        assert e["segment_count"] == -(-len(data) // wf.MAX_SEGMENT_BYTES)
+        assert e["segment_count"] == -(-len(data) // MAX_SEGMENT_BYTES)
         assert e["flags"] == 0
     assert all(e["flags"] == 1 for e in _directory(loaded))
 
@@ -152,14 +153,14 @@ def test_damaged_request_is_refused_whole(loaded, damage):
         req = req[:-1]
     elif damage == "apid":
         req[1] ^= 0x01
-        req[-2:] = wf.crc16(bytes(req[:-2])).to_bytes(2, "big")
+        req[-2:] = crc16(bytes(req[:-2])).to_bytes(2, "big")
     elif damage == "type":
         req[0] &= 0xEF
-        req[-2:] = wf.crc16(bytes(req[:-2])).to_bytes(2, "big")
+        req[-2:] = crc16(bytes(req[:-2])).to_bytes(2, "big")
     elif damage == "records":
         req = req[:-3] + req[-2:]
         req[5] -= 1
-        req[-2:] = wf.crc16(bytes(req[:-2])).to_bytes(2, "big")
+        req[-2:] = crc16(bytes(req[:-2])).to_bytes(2, "big")
     else:
         req = bytearray()
     c0 = loaded.counters()
@@ -177,7 +178,7 @@ def test_directories_carry_the_boot_count(lib):
     for boot in (0, 1, 65535):
         ob = Onboard(1 << 20, classifier="rule", boot_count=boot)
         keys = [next(iter(decode_stream(ob.directory()))) for _ in range(3)]
-        assert keys == [(wf.DIRECTORY_FRAME_ID + boot, k) for k in range(3)]
+        assert keys == [(DIRECTORY_FRAME_ID + boot, k) for k in range(3)]
 
 
 def test_sequence_counts_run_per_apid_and_wrap(lib):
@@ -188,8 +189,8 @@ def test_sequence_counts_run_per_apid_and_wrap(lib):
     last = parse_packets(ob.directory())[0]
     assert last.seq_count == 16383
     assert parse_packets(ob.directory())[0].seq_count == 0
-    d = decode_product(reassemble([last])[(wf.DIRECTORY_FRAME_ID, 16383)])
-    assert d.header["product_id"] == 16383 and d.entries == []
+    d = decode_product(reassemble([last])[(DIRECTORY_FRAME_ID, 16383)])
+    assert d.header["product_id"] == 16383 and d.records == []
 
 
 def test_a_product_corrupted_in_the_store_is_discarded_not_sent(lib):
@@ -226,7 +227,7 @@ def test_a_requested_product_is_checked_before_it_is_sent(lib):
     key = min(products)
     store = ob._store.view(np.uint8)
     at = bytes(store).find(products[key])
-    store[at + wf.PRODUCT_HEADER.size] ^= 0x80
+    store[at + PRODUCT_HEADER.size] ^= 0x80
     before = ob.counters()["products_corrupted"]
     assert ob.downlink(1 << 30, request_packet([(*key, "send", 0, 0)])) == b""
     assert ob.counters()["products_corrupted"] == before + 1

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from triage import wire_format as wf
+from triage.contract.records import FRAME_META, crc16
 from triage.onboard import FrameMeta, OnboardInputError, time_fields
 
 
@@ -25,8 +25,8 @@ def test_roundtrip_and_crc():
         geotransform=(399960.0, 10.0, 0.0, 5000040.0, 0.0, -10.0),
     )
     b = m.pack()
-    assert len(b) == wf.FRAME_META.size == 88
-    assert wf.crc16(b[:86]) == int.from_bytes(b[86:], "big")
+    assert len(b) == FRAME_META.size == 88
+    assert crc16(b[:86]) == int.from_bytes(b[86:], "big")
     assert FrameMeta.unpack(b) == m
     for i in range(0, 88, 7):
         bad = bytearray(b)

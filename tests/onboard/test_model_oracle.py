@@ -10,19 +10,16 @@ import hashlib
 
 import numpy as np
 import pytest
-from triage_models import tile_spec as ts
-from triage_models.policy import ACTIONS, decide, load_policy, second_opinion, turned_outputs
 
 from triage import paths
+from triage.contract import tile_spec as ts
+from triage.contract.policy import decide, load_policy, second_opinion, turned_outputs
 from triage.engine.oracle import tflm_run
 from triage.onboard import FrameMeta, Onboard, has_model, model_sha256
 
 from .helpers import real_frame
 
 pytestmark = pytest.mark.realdata
-
-# app codes (tri_onboard.h) of the policy's actions (triage_models.policy.ACTIONS)
-APP_ACTION = {"crop": 2, "discard": 1, "land_drop": 4, "lowres": 3}
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +58,9 @@ def test_grid_matches_tflm(tflite, data_dir, port, r0, c0):
         q = second_opinion(q, turned, policy)
     top = np.argmax(q, axis=1)
     want_cls = top.reshape(rep.classes.shape)
-    want_conf = (q[np.arange(len(q)), top].astype(int) + 128).reshape(rep.classes.shape)
-    acts = decide(q, policy, spec)
-    want_act = np.array([APP_ACTION[ACTIONS[a]] for a in acts]).reshape(rep.classes.shape)
+    zero = spec.output_quantization.zero_point
+    want_conf = (q[np.arange(len(q)), top].astype(int) - zero).reshape(rep.classes.shape)
+    want_act = decide(q, policy, spec).reshape(rep.classes.shape)
     assert np.array_equal(rep.classes, want_cls)
     assert np.array_equal(rep.confidences, want_conf)
     assert np.array_equal(rep.actions, want_act)

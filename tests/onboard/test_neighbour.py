@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage import wire_format as wf
+from triage.contract.enums import AEC_FLAG_NEIGHBOUR, AEC_FLAG_PREPROCESS, COMPRESSION_CCSDS121
+from triage.contract.errors import LayoutError
+from triage.contract.predictor import (
+    map_residual,
+    neighbour_residuals,
+    neighbour_restore,
+    unmap_residual,
+)
 
 from .helpers import neighbour_reference
 
@@ -23,16 +30,16 @@ def test_hand_worked_two_bands():
     kept = np.ones((2, 2), bool)
     want = [[10, 4, 2, 6], [20, 3, 1, 14]]
     assert neighbour_reference(v, kept, 8) == want
-    assert [m.tolist() for m in wf.neighbour_residuals(v, kept, 8)] == want
-    assert np.array_equal(wf.neighbour_restore(want, kept, 8), v)
+    assert [m.tolist() for m in neighbour_residuals(v, kept, 8)] == want
+    assert np.array_equal(neighbour_restore(want, kept, 8), v)
 
 
 def test_mapping_is_a_bijection():
     xmax = 255
     for p in (0, 1, 17, 127, 128, 200, 254, 255):
-        m = wf.map_residual(np.arange(xmax + 1), p, xmax)
+        m = map_residual(np.arange(xmax + 1), p, xmax)
         assert sorted(m.tolist()) == list(range(xmax + 1))
-        assert np.array_equal(wf.unmap_residual(m, p, xmax), np.arange(xmax + 1))
+        assert np.array_equal(unmap_residual(m, p, xmax), np.arange(xmax + 1))
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -58,21 +65,21 @@ def test_numpy_matches_reference_and_restores(seed):
         base = rng.integers(0, xmax + 1, size=(bands, 1, 1))
         v = np.clip(base + rng.integers(-40, 41, size=(bands, rows, cols)), 0, xmax)
     want = neighbour_reference(v, kept, bits)
-    got = wf.neighbour_residuals(v, kept, bits)
+    got = neighbour_residuals(v, kept, bits)
     assert [g.tolist() for g in got] == want
-    back = wf.neighbour_restore(want, kept, bits)
+    back = neighbour_restore(want, kept, bits)
     assert np.array_equal(back[:, kept], v[:, kept])
 
 
 def test_restore_refuses_a_wrong_count():
     kept = np.ones((3, 3), bool)
-    with pytest.raises(wf.LayoutError, match="8 coded values, 9 kept"):
-        wf.neighbour_restore([np.zeros(8, np.int64)], kept, 8)
+    with pytest.raises(LayoutError, match="8 coded values, 9 kept"):
+        neighbour_restore([np.zeros(8, np.int64)], kept, 8)
 
 
 def test_ground_refuses_both_predictors():
-    from ground_station.errors import ProductError
-    from ground_station.products import _check_image_header
+    from triage.contract.codec import _check_image_header
+    from triage.contract.errors import ProductError
 
     h = {
         "bands": 1,
@@ -90,10 +97,10 @@ def test_ground_refuses_both_predictors():
         "geotransform": (0.0, 10.0, 0.0, 0.0, 0.0, -10.0),
         "dn_num": 0,
         "dn_den": 0,
-        "compression": wf.COMPRESSION_CCSDS121,
+        "compression": COMPRESSION_CCSDS121,
         "aec_block_size": 16,
         "aec_rsi": 64,
-        "aec_flags": wf.AEC_FLAG_PREPROCESS | wf.AEC_FLAG_NEIGHBOUR,
+        "aec_flags": AEC_FLAG_PREPROCESS | AEC_FLAG_NEIGHBOUR,
         "band_bytes": [0] * 8,
     }
     with pytest.raises(ProductError, match="both predictors"):

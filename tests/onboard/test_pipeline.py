@@ -19,11 +19,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from spacepackets.ccsds.spacepacket import PacketType, SequenceFlags, SpacePacketHeader
-from triage_models.policy import load_policy
 
-from triage import wire_format as wf
+from triage.contract.enums import (
+    AEC_FLAG_NEIGHBOUR,
+    AEC_FLAG_PREPROCESS,
+    PRODUCT_BY_APID,
+    PRODUCT_BY_NAME,
+)
+from triage.contract.packets import MAX_SEGMENT_BYTES
+from triage.contract.policy import load_policy
+from triage.contract.records import kept_mask
 from triage.onboard import FrameMeta, Onboard, config
-from triage.onboard.products import aec_decode_band, decode_stream, parse_packets
+from triage.onboard.products import decode_stream, parse_packets
 
 from .helpers import (
     CROP,
@@ -32,6 +39,7 @@ from .helpers import (
     crop_pieces,
     expected_grid,
     label_regions,
+    libaec_band,
     neighbour_reference,
     region_box,
     synthetic_frame,
@@ -107,15 +115,13 @@ def _check_neighbour_streams(p, values: np.ndarray, kept: np.ndarray | None) -> 
     """A product under the neighbour predictor: libaec (flags 0) decodes every band stream to
     the residuals the pixel-by-pixel reference computes from the expected values."""
     h = p.header
-    assert h["aec_flags"] == wf.AEC_FLAG_NEIGHBOUR, p.type_name
+    assert h["aec_flags"] == AEC_FLAG_NEIGHBOUR, p.type_name
     if kept is None:
         kept = np.ones((h["rows"], h["cols"]), bool)
     want = neighbour_reference(np.asarray(values), kept, h["sample_bits"])
-    pos = wf.PRODUCT_HEADER.size + len(p.rects) * wf.KEPT_RECT.size
-    for b, size in enumerate(h["band_bytes"][: h["bands"]]):
-        got = aec_decode_band(p.data[pos : pos + size], 1, int(kept.sum()), h)[0]
+    for b in range(h["bands"]):
+        got = libaec_band(p.data, h, b, int(kept.sum()))
         assert got.tolist() == want[b], (p.type_name, b)
-        pos += size
 
 
 @pytest.mark.parametrize("name", sorted(SCENES))
@@ -145,13 +151,13 @@ def test_products_match_frame(lib, name):
     f = cfg["quicklook_factor"]
     assert q.type_name == "QUICKLOOK"
     assert (q.header["pixel_step"], q.header["pixel_extent"]) == (f, f)
-    assert np.array_equal(q.bands, block_mean(frame, 0, 0, *frame.shape[:2], f, 0))
+    assert np.array_equal(q.pixels, block_mean(frame, 0, 0, *frame.shape[:2], f, 0))
     _check_neighbour_streams(q, block_mean(frame, 0, 0, *frame.shape[:2], f, 0), None)
 
     cm = prods[(fid, 1)]
     assert cm.type_name == "CLASS_MAP"
-    assert np.array_equal(cm.bands[0], cls) and np.array_equal(cm.bands[1], conf)
-    assert cm.header["aec_flags"] == wf.AEC_FLAG_PREPROCESS  # class codes: unit delay
+    assert np.array_equal(cm.pixels[0], cls) and np.array_equal(cm.pixels[1], conf)
+    assert cm.header["aec_flags"] == AEC_FLAG_PREPROCESS  # class codes: unit delay
     assert cm.header["pixel_step"] == cfg["stride_px"]
     assert cm.header["pixel_extent"] == cfg["tile_px"]
 
@@ -164,7 +170,7 @@ def test_products_match_frame(lib, name):
         assert hd["class_id"] == 2
         assert hd["confidence"] == max(int(conf[a, b]) for a, b in tiles)
         want = np.where(kept[..., None], frame[r0:r1, c0:c1], meta.nodata)
-        assert np.array_equal(p.bands, want.transpose(2, 0, 1))
+        assert np.array_equal(p.pixels, want.transpose(2, 0, 1))
         _check_neighbour_streams(p, frame[r0:r1, c0:c1].transpose(2, 0, 1), kept)
 
     lf = cfg["lowres_factor"]
@@ -174,7 +180,7 @@ def test_products_match_frame(lib, name):
         r0, c0, h, w = region_box(cells, frame.shape)
         assert (p.header["region_row0"], p.header["region_col0"]) == (r0, c0)
         assert p.header["pixel_step"] == lf
-        assert np.array_equal(p.bands, block_mean(frame, r0, c0, h, w, lf, 0))
+        assert np.array_equal(p.pixels, block_mean(frame, r0, c0, h, w, lf, 0))
         _check_neighbour_streams(p, block_mean(frame, r0, c0, h, w, lf, 0), None)
         best = max(cells, key=lambda ab: (int(conf[ab]), -ab[0], -ab[1]))
         assert (p.header["class_id"], p.header["confidence"]) == (cls[best], conf[best])
@@ -218,18 +224,18 @@ def test_every_packet_header_parses_with_spacepackets(lib):
             else SequenceFlags.CONTINUATION_SEGMENT
         )
         assert hdr.seq_flags == want
-        assert wf.PRODUCT_BY_APID[hdr.apid]
+        assert PRODUCT_BY_APID[hdr.apid]
         if i < n - 1:
-            assert len(p.segment) == wf.MAX_SEGMENT_BYTES
+            assert len(p.segment) == MAX_SEGMENT_BYTES
         pos += len(p.raw)
     assert pos == len(stream)
-    assert wf.PRODUCT_BY_NAME["STORE_DIRECTORY"].apid in counts
+    assert PRODUCT_BY_NAME["STORE_DIRECTORY"].apid in counts
 
 
 def test_compression_pays_off_on_sea(lib):
     _, frame, _, rep, stream = _run(SCENES["open_sea"])
     crop = next(p for p in decode_stream(stream).values() if p.type_name == "SHIP_CROP")
-    raw = crop.bands.nbytes
+    raw = crop.pixels.nbytes
     assert sum(crop.header["band_bytes"]) < raw
     assert rep["bytes_added"] < frame.nbytes
 
@@ -260,34 +266,32 @@ def test_dn_scale_codes_instrument_numbers_losslessly(lib):
     crops = 0
     seen = set()
     for key, p in coded.items():
-        if p.bands is None or p.type_name == "CLASS_MAP":
+        if p.pixels is None or p.type_name == "CLASS_MAP":
             continue
         seen.add(p.type_name)
         q = plain[key]
         if p.type_name in ("QUICKLOOK", "LAND"):
             assert (p.header["dn_num"], p.header["dn_den"]) == DN
-            mean = q.bands.astype(np.int64)
+            mean = q.pixels.astype(np.int64)
             near = (mean * DN[1] + DN[0] // 2) // DN[0]
-            assert np.array_equal(p.bands, (near * DN[0] + DN[1] // 2) // DN[1])
-            assert np.abs(p.bands.astype(np.int64) - mean).max() <= DN[0] // DN[1] // 2 + 1
+            assert np.array_equal(p.pixels, (near * DN[0] + DN[1] // 2) // DN[1])
+            assert np.abs(p.pixels.astype(np.int64) - mean).max() <= DN[0] // DN[1] // 2 + 1
             continue
-        assert np.array_equal(p.bands, q.bands), p.type_name  # same pixels on the ground
+        assert np.array_equal(p.pixels, q.pixels), p.type_name  # same pixels on the ground
         if p.type_name == "SHIP_CROP":
             crops += 1
             assert (p.header["dn_num"], p.header["dn_den"]) == DN
             assert sum(p.header["band_bytes"]) < 0.85 * sum(q.header["band_bytes"])
             # the streams code d: libaec decodes each band to the neighbour predictor's
             # residuals of d (pixel-by-pixel reference), no restoring
-            assert p.header["aec_flags"] == wf.AEC_FLAG_NEIGHBOUR
-            kept = wf.kept_mask(p.rects, p.header["rows"], p.header["cols"])
+            assert p.header["aec_flags"] == AEC_FLAG_NEIGHBOUR
+            kept = kept_mask(p.rects, p.header["rows"], p.header["cols"])
             r0, c0 = p.header["region_row0"], p.header["region_col0"]
             window = d[r0 : r0 + p.header["rows"], c0 : c0 + p.header["cols"], :]
             want = neighbour_reference(np.moveaxis(window, -1, 0), kept, 16)
-            pos = wf.PRODUCT_HEADER.size + len(p.rects) * wf.KEPT_RECT.size
-            for b, size in enumerate(p.header["band_bytes"][: p.header["bands"]]):
-                got = aec_decode_band(p.data[pos : pos + size], 1, int(kept.sum()), p.header)[0]
+            for b in range(p.header["bands"]):
+                got = libaec_band(p.data, p.header, b, int(kept.sum()))
                 assert got.tolist() == want[b], b
-                pos += size
         else:
             assert (p.header["dn_num"], p.header["dn_den"]) == (0, 0), p.type_name
     assert crops >= 1 and {"QUICKLOOK", "LAND"} <= seen
@@ -306,9 +310,9 @@ def test_dn_scale_off_the_lattice_codes_samples(lib):
     for p in crops:
         r0, c0 = p.header["region_row0"], p.header["region_col0"]
         rows, cols = p.header["rows"], p.header["cols"]
-        kept = wf.kept_mask(p.rects, rows, cols)
+        kept = kept_mask(p.rects, rows, cols)
         want = np.where(kept[..., None], frame[r0 : r0 + rows, c0 : c0 + cols], 0)
-        assert np.array_equal(p.bands, want.transpose(2, 0, 1))
+        assert np.array_equal(p.pixels, want.transpose(2, 0, 1))
         holds = r0 <= 21 < r0 + rows and c0 <= 42 < c0 + cols and kept[21 - r0, 42 - c0]
         assert (p.header["dn_num"], p.header["dn_den"]) == ((0, 0) if holds else DN)
         coded = frame if holds else d  # the samples as they are, or the instrument numbers

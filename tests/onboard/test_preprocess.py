@@ -1,5 +1,5 @@
 """The firmware's tile preprocessing against the training pipeline's reference
-(triage_models.tile_spec.preprocess_tile), bit for bit.
+(triage.contract.tile_spec.preprocess_tile), bit for bit.
 
 Plan (seed 20240122): random uint16 and uint8 frames, full range and narrow
 ranges, random gains (0..65535, so that saturation at 65535 is reached),
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from triage_models import tile_spec as ts
+
+from triage.contract import tile_spec as ts
 
 from .helpers import c_preprocess, real_frame
 

@@ -34,7 +34,7 @@ def test_deterministic_in_the_seed(scene):
 def test_truth_boxes_hold_bright_hulls(scene):
     """Each truth box holds its hull: NIR inside is far above the surrounding water,
     the box centre is inside the box, and the class map marks ship pixels only there."""
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     ship_id = tile_spec().class_id("ship")
     assert len(scene.ships) == 6
@@ -56,7 +56,7 @@ def test_truth_boxes_hold_bright_hulls(scene):
 
 
 def test_class_map_and_fractions(scene):
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     spec = tile_spec()
     cloud = scene.class_map == spec.class_id("cloud")

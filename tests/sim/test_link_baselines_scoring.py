@@ -9,6 +9,9 @@ import imagecodecs
 import numpy as np
 import pytest
 
+from triage.contract.enums import SEQ_UNSEGMENTED
+from triage.contract.packets import encode_packet, split_packets
+from triage.contract.predictor import neighbour_restore
 from triage.sim.baselines import (
     BaselineDownlink,
     compressed_product_bytes,
@@ -17,10 +20,9 @@ from triage.sim.baselines import (
     segment_packet_sizes,
 )
 from triage.sim.build import plan_frames
-from triage.sim.link import LossChannel, Pass, packet_time, split_packets
+from triage.sim.link import LossChannel, Pass, packet_time
 from triage.sim.manifest import Frame, PacketLoss, PixelWindow
 from triage.sim.scoring import Delivery, LabelledShip, score
-from triage.wire_format import SEQ_UNSEGMENTED, encode_packet
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -130,7 +132,7 @@ def test_compressed_baseline_codes_instrument_numbers_on_the_lattice():
                 np.ascontiguousarray(d[:, :, b].astype(np.uint16)),
                 bitspersample=16,
                 blocksize=16,
-                rsi=128,
+                rsi=64,  # the firmware's (tri_contract.h), the baseline's default
                 flags=8,
             )
         )
@@ -152,9 +154,9 @@ def test_compressed_product_decodes_with_libaec():
     streams = 0
     for b in range(4):
         band = np.ascontiguousarray(frame[:, :, b])
-        enc = imagecodecs.aec_encode(band, bitspersample=16, blocksize=16, rsi=128, flags=8)
+        enc = imagecodecs.aec_encode(band, bitspersample=16, blocksize=16, rsi=64, flags=8)
         dec = np.frombuffer(
-            imagecodecs.aec_decode(enc, bitspersample=16, blocksize=16, rsi=128, flags=8),
+            imagecodecs.aec_decode(enc, bitspersample=16, blocksize=16, rsi=64, flags=8),
             dtype=np.uint16,
         )
         assert np.array_equal(dec[: band.size], band.ravel())
@@ -169,7 +171,6 @@ def test_compressed_baseline_neighbour_predictor_decodes_with_libaec():
     import imagecodecs
 
     from tests.onboard.helpers import neighbour_reference
-    from triage.wire_format import neighbour_restore
 
     rng = np.random.default_rng(7)
     # texture shared by the bands (as sea glint and wakes are), a little noise of each

@@ -72,6 +72,12 @@ def train_cmd(
 
         out_dir = paths.cache_dir() / "smoke"
     info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log, save_float=not smoke)
+    folder = Path(out_dir or shipping.paths.shipped_dir())
+    if (
+        folder.resolve() == shipping.paths.shipped_dir().resolve()
+        or (folder / shipping.POLICY_JSON).exists()
+    ):
+        _export(folder)
     typer.echo(json.dumps(info, indent=2))
 
 
@@ -92,6 +98,8 @@ def evaluate_cmd(
     result = shipping.evaluate_and_write(
         ds, tflite_path=tflite, write=write, use_cache=not no_cache, log=_log
     )
+    if write:
+        _export(shipping.paths.shipped_dir())
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -108,6 +116,16 @@ def evaluate_cmd(
             typer.echo(f"{k:22s} {result[k]}   (baseline: {result['baseline'].get(k, '-')})")
 
 
+def _export(out_dir: Path, tflite: Path | None = None) -> list[Path]:
+    """triage_config.h and the engine's C for the model of ``out_dir``: all three rendered
+    before any is written (a model that does not export leaves them as they were)."""
+    from triage import generate
+
+    texts = generate.model_texts(out_dir, tflite)
+    generate.write(texts)
+    return list(texts)
+
+
 @model_app.command("export")
 def export(
     out_dir: Path | None = typer.Option(
@@ -117,10 +135,11 @@ def export(
         None, help="The int8 model to export (default: <out_dir>/classifier.tflite)."
     ),
 ) -> None:
-    """Write triage_config.h and the engine's C for the model (when the exporter exists)."""
-    from triage_models import export as export_mod
+    """Write triage_config.h and the engine's C for the model: all three files or none (a
+    missing or unreadable model, or one the engine cannot run, is an error)."""
+    from triage_models import paths
 
-    for path in export_mod.export(out_dir=out_dir, tflite_path=tflite):
+    for path in _export(Path(out_dir or paths.shipped_dir()), tflite):
         typer.echo(str(path))
 
 

@@ -18,17 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.contract import sen2ships
+from triage.contract.tile_spec import isqrt_u16
+
 BANDS = ("B02", "B03", "B04", "B08")
 TILE = 32
 
 
 def to_int8(values: np.ndarray) -> np.ndarray:
-    """q = floor(sqrt(v)) - 128 for uint16 v, exactly (integer square root)."""
-    v = np.asarray(values, dtype=np.int64)
-    r = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
-    r -= (r * r > v).astype(np.int64)
-    r += ((r + 1) * (r + 1) <= v).astype(np.int64)
-    return (np.clip(r, 0, 255) - 128).astype(np.int8)
+    """q = floor(sqrt(v)) - 128 for uint16 v, exactly (the tile spec's integer square root)."""
+    return (isqrt_u16(values).astype(np.int16) - 128).astype(np.int8)
 
 
 def real_tiles(data_dir: Path, limit: int, stride: int = TILE) -> tuple[np.ndarray, list[str]]:
@@ -36,23 +35,15 @@ def real_tiles(data_dir: Path, limit: int, stride: int = TILE) -> tuple[np.ndarr
 
     Returns the tiles and a label per tile (``port:row:col``).
     """
-    import rasterio
-
-    root = Path(data_dir) / "sen2ships"
-    ports = sorted(p for p in root.iterdir() if p.is_dir())
     per_port = []
-    for port in ports:
-        bands = []
-        for b in BANDS:
-            with rasterio.open(port / f"{b}.tif") as ds:
-                bands.append(ds.read(1))
-        img = np.stack(bands, axis=-1)
+    for port in sen2ships.ports(data_dir):
+        img, _ = sen2ships.read_bands(port, list(BANDS), data_dir)
         q = to_int8(img)
         h, w = q.shape[:2]
         tiles = []
         for r in range(0, h - TILE + 1, stride):
             for c in range(0, w - TILE + 1, stride):
-                tiles.append((q[r : r + TILE, c : c + TILE], f"{port.name}:{r}:{c}"))
+                tiles.append((q[r : r + TILE, c : c + TILE], f"{port}:{r}:{c}"))
         per_port.append(tiles)
     out, labels = [], []
     i = 0

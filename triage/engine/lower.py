@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from triage.engine import quant
 from triage.engine import tflite as tfl
 from triage.engine.errors import ModelFormatError, UnsupportedModelError
-
-if TYPE_CHECKING:
-    from triage.engine.pack import Packed
 
 # Inputs each supported operator takes (least, most).
 _ARITY = {
@@ -79,6 +75,21 @@ class CArray:
 
     ctype: str
     values: np.ndarray
+
+
+@dataclass
+class Packed:
+    """One step's ``tnn_packed_t`` and scratch size (filled by :mod:`triage.engine.pack`)."""
+
+    method: int
+    flags: int
+    groups: int
+    data: np.ndarray  # uint32 stream (tnn_packed_t.data)
+    scratch_bytes: int
+    note: str  # what was chosen, for the generated comment and the benchmark
+
+    def describe(self) -> str:
+        return self.note
 
 
 @dataclass

@@ -25,11 +25,9 @@ either kernel set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from triage.engine.lower import TAP_MAX, Lowered, Step
+from triage.engine.lower import TAP_MAX, Lowered, Packed, Step
 
 # tnn_kernels.h
 METHOD_PLAIN = 0
@@ -48,21 +46,6 @@ ROWS_SCRATCH_LIMIT = 16 * 1024
 RING_DATA_LIMIT = 8 * 1024
 
 _PACKED_OPS = ("conv2d_s8", "depthwise_conv2d_s8", "fully_connected_s8")
-
-
-@dataclass
-class Packed:
-    """One step's ``tnn_packed_t`` and scratch size."""
-
-    method: int
-    flags: int
-    groups: int
-    data: np.ndarray  # uint32 stream (tnn_packed_t.data)
-    scratch_bytes: int
-    note: str  # what was chosen, for the generated comment and the benchmark
-
-    def describe(self) -> str:
-        return self.note
 
 
 def _words(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -4,16 +4,15 @@
   product store persists across frames: ``process_frame`` ->
   :class:`FrameReport`, ``directory()`` and ``downlink(budget, request)`` ->
   packet bytes.
-- :class:`FrameMeta`: the FRAME_META record (from :mod:`triage.wire_format`).
+- :class:`FrameMeta`: the FRAME_META record (layout from :mod:`triage.contract.records`).
 - :func:`run_on_qemu`: the same operations on the Cortex-M4 image under QEMU,
   byte for byte comparable with :func:`run_on_host`.
-- :mod:`triage.onboard.products`: packets -> products -> decoded bands
-  (libaec), for tests and tools.
+- :mod:`triage.onboard.products`: packets -> products, decoded by the
+  contract's codec (libaec), for tests and tools.
 """
 
-from triage.onboard.errors import OnboardError, OnboardInputError, ProductError
+from triage.onboard.errors import OnboardError, OnboardInputError
 from triage.onboard.host import (
-    ACTIONS,
     CLASSIFIERS,
     DEFAULT_STORE_BYTES,
     FrameReport,
@@ -27,7 +26,6 @@ from triage.onboard.meta import FrameMeta, time_fields
 from triage.onboard.qemu_runner import OpResult, QemuRun, run_on_host, run_on_qemu
 
 __all__ = [
-    "ACTIONS",
     "CLASSIFIERS",
     "DEFAULT_STORE_BYTES",
     "FrameMeta",
@@ -36,7 +34,6 @@ __all__ = [
     "OnboardError",
     "OnboardInputError",
     "OpResult",
-    "ProductError",
     "QemuRun",
     "config",
     "has_model",

@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from triage import paths
+from triage.contract.enums import INPUT_STATUSES, Status
+from triage.contract.records import CRC16_INIT
 from triage.onboard.errors import OnboardError, OnboardInputError
 
 LIB_RELATIVE = "host/libtrifw.so"
-
-# tri_status_t codes (mcu_firmware/common/include/tri_status.h), by value.
-TRI_OK = 0
-_INPUT_STATUSES = {-1, -4, -5, -6, -7}  # ARG, SIZE, SHAPE, FORMAT, CRC
 
 _c_size = ctypes.c_size_t
 _u8p = ctypes.POINTER(ctypes.c_uint8)
@@ -100,10 +98,10 @@ def status_name(status: int) -> str:
 
 def check(status: int, what: str) -> None:
     """Raise the matching error for a non-zero status."""
-    if status == TRI_OK:
+    if status == Status.OK:
         return
     msg = f"{what}: {status_name(status)} (status {status})"
-    if status in _INPUT_STATUSES:
+    if status in INPUT_STATUSES:
         raise OnboardInputError(msg, status)
     raise OnboardError(msg, status)
 
@@ -145,4 +143,4 @@ def aec_encode(
 def crc16(data: bytes) -> int:
     """The firmware's CRC-16."""
     buf = ctypes.create_string_buffer(bytes(data), len(data) or 1)
-    return int(load().tri_crc16(0xFFFF, buf, len(data)))
+    return int(load().tri_crc16(CRC16_INIT, buf, len(data)))

@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from triage import paths
-from triage import wire_format as wf
+from triage.contract import sen2ships
+from triage.contract.enums import PRODUCT_BY_APID
+from triage.contract.records import kept_mask
 from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model
 from triage.onboard.meta import FrameMeta
 from triage.onboard.products import decode_stream, parse_packets
@@ -68,17 +70,9 @@ def image_figures(elf: Path) -> dict[str, int]:
 
 def scene_frames(data_dir: Path, port: str):
     """The port scene cut into frames of at most FRAME_MAX_PX square: [(frame, meta)]."""
-    import rasterio
-    from triage_models import tile_spec as ts
-
-    spec = ts.tile_spec()
-    bands = []
-    for b in spec.bands:
-        with rasterio.open(data_dir / "sen2ships" / port / f"{b.sentinel2}.tif") as ds:
-            bands.append(ds.read(1))
-            t = ds.transform
-            epsg = ds.crs.to_epsg() or 0
-    scene = np.stack(bands, axis=-1).astype(np.uint16)
+    scene, grid = sen2ships.read_bands(port, data_dir=data_dir)
+    x0, dx, rx, y0, ry, dy = grid.geotransform
+    epsg = grid.epsg
     h, w = scene.shape[:2]
     nr, nc = math.ceil(h / FRAME_MAX_PX), math.ceil(w / FRAME_MAX_PX)
     rows = np.linspace(0, h, nr + 1).astype(int)
@@ -88,14 +82,14 @@ def scene_frames(data_dir: Path, port: str):
         for j in range(nc):
             r0, r1, c0, c1 = rows[i], rows[i + 1], cols[j], cols[j + 1]
             f = np.ascontiguousarray(scene[r0:r1, c0:c1])
-            gt = (t.c + c0 * t.a + r0 * t.b, t.a, t.b, t.f + c0 * t.d + r0 * t.e, t.d, t.e)
+            gt = (x0 + c0 * dx + r0 * rx, dx, rx, y0 + c0 * ry + r0 * dy, ry, dy)
             meta = FrameMeta.for_frame(
                 f,
                 len(frames) + 1,
                 crs_epsg=epsg,
                 geotransform=gt,
                 time_s=CAPTURE_TIME_S,
-                dn_scale=paths.SEN2SHIPS_DN_SCALE,
+                dn_scale=sen2ships.DN_SCALE,
             )
             frames.append((f, meta))
     return scene.shape, frames
@@ -116,7 +110,7 @@ def _host_sequence(frames) -> tuple[list, list[OpResult]]:
         s = ob.downlink(0xFFFFFFFF)
         ops.append(("downlink", 0xFFFFFFFF))
         out.append(OpResult("downlink", 0, s))
-        (entries,) = [p.entries for p in decode_stream(d).values()]
+        (entries,) = [p.records for p in decode_stream(d).values()]
         release = [(e["frame_id"], e["product_id"], "release") for e in entries]
         if release:
             ops.append(("downlink", 0, release))
@@ -126,7 +120,7 @@ def _host_sequence(frames) -> tuple[list, list[OpResult]]:
 
 def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
     """Run the benchmark; returns the figures as a dict (JSON-ready)."""
-    from triage_models import tile_spec as ts
+    from triage.contract import tile_spec as ts
 
     if not has_model():
         from triage.onboard.errors import FirmwareError
@@ -151,7 +145,7 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
     stream = b"".join(r.data for r in res if r.kind != "frame")
     packets = parse_packets(stream)
     prods = decode_stream(stream)
-    image_prods = [p for p in prods.values() if p.bands is not None and p.header["bands"] > 0]
+    image_prods = [p for p in prods.values() if p.pixels is not None and p.header["bands"] > 0]
     band_names = [b.sentinel2 for b in ts.tile_spec().bands]
     ratio = {}
     for b, name in enumerate(band_names):
@@ -161,7 +155,7 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
                 # the samples the product codes: a crop's kept pixels, else all
                 n = p.header["rows"] * p.header["cols"]
                 if p.rects:
-                    n = int(wf.kept_mask(p.rects, p.header["rows"], p.header["cols"]).sum())
+                    n = int(kept_mask(p.rects, p.header["rows"], p.header["cols"]).sum())
                 raw += n * p.header["sample_bits"] // 8
                 comp += p.header["band_bytes"][b]
         ratio[name] = round(raw / comp, 3) if comp else None
@@ -209,6 +203,6 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
 def _bytes_by_type(packets) -> dict[str, int]:
     out: dict[str, int] = {}
     for p in packets:
-        name = wf.PRODUCT_BY_APID[p.apid].name
+        name = PRODUCT_BY_APID[p.apid].name
         out[name] = out.get(name, 0) + len(p.raw)
     return out

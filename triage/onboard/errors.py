@@ -1,4 +1,7 @@
-"""Errors of the on-board application's Python view (all derive from TriageError)."""
+"""Errors of the on-board application's Python view (all derive from TriageError).
+
+A packet stream or product that does not decode raises the contract's
+:class:`~triage.contract.errors.ProductError`."""
 
 from __future__ import annotations
 
@@ -17,8 +20,4 @@ class OnboardInputError(OnboardError, ValueError):
     """Input the on-board application rejected (frame, metadata, request)."""
 
 
-class ProductError(TriageError, ValueError):
-    """A packet stream or product does not decode (CRC, layout, missing segments)."""
-
-
-__all__ = ["FirmwareError", "OnboardError", "OnboardInputError", "ProductError"]
+__all__ = ["FirmwareError", "OnboardError", "OnboardInputError"]

@@ -8,13 +8,13 @@ QEMU runner in :mod:`triage.onboard.qemu_runner` produces the same bytes).
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
-from triage import wire_format as wf
+from triage.contract.packets import encode_request, request_entry
 from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
 from triage.onboard.meta import FrameMeta
@@ -27,9 +27,6 @@ CLASSIFIERS = {"none": 0, "model": 1, "rule": 2}
 """``model``: the shipped classifier through the engine (needs a model in the
 build); ``rule``: a fixed test rule on the preprocessed input (tests only,
 see mcu_firmware/ports/host/app_host.c); ``none``: frames are refused."""
-
-ACTIONS = ("nodata", "discard", "crop", "lowres", "land_drop")
-"""Per-tile decisions, by the code the grid holds (TRI_ACTION_* in tri_onboard.h)."""
 
 
 def _names(fn) -> list[str]:
@@ -85,7 +82,7 @@ class FrameReport:
     ``status_name``); ``counts`` holds every report field (tiles by class,
     discards by class, ship regions, products added/dropped/evicted, store
     use...); ``classes``, ``confidences`` (int8 output + 128) and ``actions``
-    (indices into :data:`ACTIONS`) are ``[grid_rows, grid_cols]`` tile grids
+    (:class:`triage.contract.enums.Action` codes) are ``[grid_rows, grid_cols]`` tile grids
     (empty when the frame was refused).
     """
 
@@ -150,40 +147,13 @@ def frame_bytes(frame: np.ndarray) -> bytes | np.ndarray:
 
 
 def request_packet(entries: Sequence, seq_count: int = 0) -> bytes:
-    """A DOWNLINK_REQUEST telecommand from entries.
+    """A DOWNLINK_REQUEST telecommand from entries (the contract's encoder).
 
     Each entry is a mapping with REQUEST_ENTRY fields, or a tuple
     ``(frame_id, product_id, "send", first, last)`` / ``(frame_id, product_id, "release")``.
     """
-    body = bytearray()
-    for e in entries:
-        if isinstance(e, dict):
-            rec = dict(e)
-        else:
-            frame_id, product_id, action, *segs = e
-            code = {"send": wf.REQUEST_SEND, "release": wf.REQUEST_RELEASE}.get(action, action)
-            first, last = [*segs, 0, 0][:2]
-            rec = {
-                "frame_id": frame_id,
-                "product_id": product_id,
-                "action": code,
-                "segment_first": first,
-                "segment_last": last,
-            }
-        body += wf.REQUEST_ENTRY.pack(rec)
-    head = wf.PRIMARY_HEADER.pack(
-        {
-            "version": wf.PACKET_VERSION,
-            "type": wf.PACKET_TYPE_TC,
-            "sec_hdr_flag": 0,
-            "apid": wf.APID_DOWNLINK_REQUEST,
-            "seq_flags": wf.SEQ_UNSEGMENTED,
-            "seq_count": seq_count % wf.SEQ_COUNT_MODULO,
-            "data_length": len(body) + wf.CRC_SIZE - 1,
-        }
-    )
-    pkt = head + bytes(body)
-    return pkt + wf.crc16(pkt).to_bytes(2, "big")
+    records = [e if isinstance(e, Mapping) else request_entry(*e) for e in entries]
+    return encode_request(records, seq_count)
 
 
 class _Collector:

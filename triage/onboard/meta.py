@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from triage import wire_format as wf
+from triage.contract.errors import LayoutError
+from triage.contract.predictor import check_dn_scale
+from triage.contract.records import FORMAT_VERSION, FRAME_META, FRAME_META_MAGIC, crc16
 from triage.onboard.errors import OnboardInputError
 
 IDENTITY_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
@@ -74,11 +76,11 @@ class FrameMeta:
     def pack(self) -> bytes:
         """The 88-byte record, CRC included."""
         try:
-            wf.check_dn_scale(*self.dn_scale)
-            body = wf.FRAME_META.pack(
+            check_dn_scale(*self.dn_scale)
+            body = FRAME_META.pack(
                 {
-                    "magic": wf.FRAME_META_MAGIC,
-                    "version": wf.FORMAT_VERSION,
+                    "magic": FRAME_META_MAGIC,
+                    "version": FORMAT_VERSION,
                     "sample_bits": self.sample_bits,
                     "bands": self.bands,
                     "rows": self.rows,
@@ -94,21 +96,21 @@ class FrameMeta:
                     "crc": 0,
                 }
             )
-        except wf.LayoutError as exc:
+        except LayoutError as exc:
             raise OnboardInputError(f"FRAME_META: {exc}") from exc
-        crc_at = wf.FRAME_META.field("crc").offset
-        return body[:crc_at] + wf.crc16(body[:crc_at]).to_bytes(2, "big")
+        crc_at = FRAME_META.field("crc").offset
+        return body[:crc_at] + crc16(body[:crc_at]).to_bytes(2, "big")
 
     @classmethod
     def unpack(cls, buf: bytes) -> FrameMeta:
         """Decode and check a record (CRC, magic, version)."""
-        if len(buf) != wf.FRAME_META.size:
-            raise OnboardInputError(f"FRAME_META is {wf.FRAME_META.size} bytes, got {len(buf)}")
-        d = wf.FRAME_META.unpack(buf)
-        crc_at = wf.FRAME_META.field("crc").offset
-        if wf.crc16(buf[:crc_at]) != d["crc"]:
+        if len(buf) != FRAME_META.size:
+            raise OnboardInputError(f"FRAME_META is {FRAME_META.size} bytes, got {len(buf)}")
+        d = FRAME_META.unpack(buf)
+        crc_at = FRAME_META.field("crc").offset
+        if crc16(buf[:crc_at]) != d["crc"]:
             raise OnboardInputError("FRAME_META: CRC mismatch")
-        if d["magic"] != wf.FRAME_META_MAGIC or d["version"] != wf.FORMAT_VERSION:
+        if d["magic"] != FRAME_META_MAGIC or d["version"] != FORMAT_VERSION:
             raise OnboardInputError("FRAME_META: bad magic or version")
         return cls(
             frame_id=d["frame_id"],

@@ -24,27 +24,17 @@ every one of its segments reached the ground.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
+from triage.contract.coding import AEC_BLOCK_SIZE, AEC_RSI
+from triage.contract.packets import segment_count, segments_bytes
+from triage.contract.predictor import dn_from_samples, neighbour_residuals, samples_from_dn
+from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
 from triage.sim.link import LossChannel, Pass, packet_time
-from triage.wire_format import (
-    MAX_SEGMENT_BYTES,
-    PACKET_OVERHEAD,
-    PRODUCT_HEADER,
-    STORE_ENTRY,
-    dn_from_samples,
-    neighbour_residuals,
-    samples_from_dn,
-)
 
-# CCSDS 121.0-B parameters of the baseline; the same as the firmware's products
-# (see triage.sim.runner, which checks them against the products' headers).
-AEC_BLOCK_SIZE = 16
-AEC_RSI = 128
 PREDICTORS = ("neighbour", "unit-delay")
 AEC_PREDICTOR = "neighbour"
 
@@ -72,7 +62,7 @@ def compressed_product_bytes(
     """Bytes of a frame sent compressed: product header + one libaec stream per band.
 
     ``predictor``: "neighbour" (the sender maps the residuals of
-    :func:`triage.wire_format.neighbour_residuals`, libaec codes them with flags 0) or
+    :func:`triage.contract.predictor.neighbour_residuals`, libaec codes them with flags 0) or
     "unit-delay" (libaec's own preprocessor). With ``dn_scale`` the frame is coded as
     the firmware codes its products: as instrument numbers when every sample lies on the
     lattice (else as it is).
@@ -103,16 +93,10 @@ def compressed_product_bytes(
     return total
 
 
-def segments_of(product_bytes: int) -> int:
-    return math.ceil(product_bytes / MAX_SEGMENT_BYTES)
-
-
 def segment_packet_sizes(product_bytes: int) -> np.ndarray:
     """Packet sizes (bytes) of each segment of a product."""
-    n = segments_of(product_bytes)
-    sizes = np.full(n, MAX_SEGMENT_BYTES + PACKET_OVERHEAD, dtype=np.int64)
-    sizes[-1] = product_bytes - (n - 1) * MAX_SEGMENT_BYTES + PACKET_OVERHEAD
-    return sizes
+    n = segment_count(product_bytes)
+    return np.array([segments_bytes(product_bytes, i, i) for i in range(n)], dtype=np.int64)
 
 
 def directory_bytes(entries: int) -> int:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from triage.paths import COPERNICUS_ATTRIBUTION, SEN2SHIPS_DN_SCALE
+from triage.contract.paths import COPERNICUS_ATTRIBUTION
+from triage.contract.sen2ships import DN_SCALE as SEN2SHIPS_DN_SCALE
 from triage.sim.errors import BandsMissingError, ManifestError
 from triage.sim.manifest import (
     DATA_PREFIX,
@@ -189,7 +190,7 @@ def _number(frames: list[Frame], first_id: int = 1) -> list[Frame]:
 
 def sentinel2_band_sources(prefix: str) -> dict[str, BandSource]:
     """Model band name -> ``<prefix>/<B0x>.tif``, from tile_spec.json's band table."""
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     return {b.name: BandSource(path=f"{prefix}/{b.sentinel2}.tif") for b in tile_spec().bands}
 

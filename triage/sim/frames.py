@@ -26,7 +26,7 @@ SUPPORTED_DTYPES = ("uint16", "uint8")
 
 def model_band_names() -> list[str]:
     """Band names the on-board model reads, in frame-memory order (tile_spec.json)."""
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     return [b.name for b in tile_spec().bands]
 

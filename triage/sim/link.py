@@ -18,7 +18,6 @@ import numpy as np
 
 from triage.sim.errors import OrbitError
 from triage.sim.manifest import Manifest, PacketLoss
-from triage.wire_format import PRIMARY_HEADER, LayoutError
 
 
 @dataclass(frozen=True)
@@ -115,22 +114,6 @@ def packet_time(p: Pass, bytes_before_end: int, rate_bps: int) -> datetime:
     return p.aos + timedelta(
         seconds=ACQUISITION_S + bytes_before_end * packet_seconds_per_byte(rate_bps)
     )
-
-
-def split_packets(stream: bytes) -> list[bytes]:
-    """Cut a concatenation of space packets into packets (lengths from the primary headers)."""
-    out = []
-    pos = 0
-    n = len(stream)
-    while pos < n:
-        if n - pos < PRIMARY_HEADER.size:
-            raise LayoutError(f"packet stream ends inside a primary header at byte {pos}")
-        length = PRIMARY_HEADER.unpack(stream, pos)["data_length"] + 1 + PRIMARY_HEADER.size
-        if pos + length > n:
-            raise LayoutError(f"packet at byte {pos} runs past the end of the stream")
-        out.append(stream[pos : pos + length])
-        pos += length
-    return out
 
 
 class LossChannel:

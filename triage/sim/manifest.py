@@ -41,13 +41,13 @@ from pydantic import (
     model_validator,
 )
 
-from triage import wire_format as wf
+from triage.contract.records import MAX_FRAME_ID
 from triage.sim.errors import ManifestError
 
 MANIFEST_FORMAT = "orbital-image-set"
 MANIFEST_VERSION = 1
 DATA_PREFIX = "data:"
-MAX_FRAME_ID = wf.MAX_FRAME_ID  # the ids above are the directories' (one per boot)
+MAX_FRAME_ID = MAX_FRAME_ID  # the ids above are the directories' (one per boot)
 MAX_FRAME_SIDE_PX = 0xFFFF  # u16 rows/cols in FRAME_META
 
 

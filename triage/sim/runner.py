@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.contract.enums import PRODUCT_BY_APID, PRODUCT_BY_NAME
+from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, split_packets
 from triage.sim.baselines import (
     BASELINE_TITLES,
     COMPRESSED,
@@ -45,11 +47,10 @@ from triage.sim.baselines import (
 )
 from triage.sim.errors import OutputError, SceneError
 from triage.sim.frames import FrameGeo, check_frames, read_frame
-from triage.sim.link import LossChannel, Pass, packet_time, plan_passes, split_packets
+from triage.sim.link import LossChannel, Pass, packet_time, plan_passes
 from triage.sim.manifest import Frame, Manifest, load_manifest
 from triage.sim.results import TRIAGE, FrameRecord, ModeRun, PassTraffic, SimResult
 from triage.sim.scoring import Delivery, labelled_ships, score
-from triage.wire_format import PRIMARY_HEADER, PRODUCT_BY_NAME, SECONDARY_HEADER
 
 TARGETS = ("host", "qemu")
 SHIP_CROP_APID = PRODUCT_BY_NAME["SHIP_CROP"].apid
@@ -57,7 +58,6 @@ SHIP_CROP_APID = PRODUCT_BY_NAME["SHIP_CROP"].apid
 
 def _count_by_product(traffic, packets: list[bytes]) -> None:
     """Add packet bytes to ``traffic.bytes_by_product`` by product type (from the APID)."""
-    from triage.wire_format import PRODUCT_BY_APID
 
     for pk in packets:
         apid = PRIMARY_HEADER.unpack(pk)["apid"]
@@ -281,7 +281,7 @@ def run_simulation(
 
 
 def _check_gain_sources(manifest: Manifest) -> None:
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     built = tile_spec().default_gain_source
     for f in manifest.frames:
@@ -321,8 +321,7 @@ def _run(
     target: str,
     progress,
 ) -> SimResult:
-    from triage_models.tile_spec import tile_spec
-
+    from triage.contract.tile_spec import tile_spec
     from triage.errors import FirmwareError
     from triage.onboard import DEFAULT_STORE_BYTES, Onboard, config
 
@@ -554,23 +553,22 @@ def _run(
 
 def _crop_tile_origins(rep, geo: FrameGeo) -> list[tuple[int, int]]:
     """(row, col) origins of the tiles the firmware decided to crop at full resolution."""
-    from triage_models.tile_spec import tile_origins
-
-    from triage.onboard import ACTIONS
+    from triage.contract.enums import Action
+    from triage.contract.tile_spec import tile_origins
 
     if rep.actions.size == 0:
         return []
     rows, cols = tile_origins(geo.rows), tile_origins(geo.cols)
     if rep.actions.shape != (len(rows), len(cols)):
         return []
-    crop = ACTIONS.index("crop")
+    crop = Action.CROP
     return [(rows[i], cols[j]) for i, j in zip(*np.nonzero(rep.actions == crop), strict=True)]
 
 
 def _tiles_holding_ships(ships, geos: dict[int, FrameGeo], frames: dict[int, Frame]) -> int:
     """Tiles (all frames) that hold a labelled ship's box centre: the tiles a perfect
     classifier would crop (the labelling rule of models/MODEL_CARD.md)."""
-    from triage_models.tile_spec import tile_origins, tile_spec
+    from triage.contract.tile_spec import tile_origins, tile_spec
 
     t = tile_spec().tile_px
     n = 0
@@ -593,7 +591,7 @@ def _tiles_holding_ships(ships, geos: dict[int, FrameGeo], frames: dict[int, Fra
 
 def _cropped_on_board(ships, crop_tiles, frames: dict[int, Frame]) -> list[bool]:
     """Per labelled ship: did the firmware mark a tile holding its box centre for a crop?"""
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     t = tile_spec().tile_px
     out = []

@@ -224,7 +224,7 @@ def _paste(dst: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> tuple[slice,
 
 def generate_scene(spec: SceneSpec) -> Scene:
     """Generate a scene and its exact truth from ``spec`` (deterministic in ``spec.seed``)."""
-    from triage_models.tile_spec import tile_spec
+    from triage.contract.tile_spec import tile_spec
 
     classes = tile_spec().classes
     cid = {name: classes.index(name) for name in ("cloud", "sea", "ship", "land")}

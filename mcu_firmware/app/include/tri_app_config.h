@@ -11,11 +11,11 @@
 #ifndef TRI_APP_CONFIG_H
 #define TRI_APP_CONFIG_H
 
-/* CCSDS 121.0-B parameters of every compressed product: J samples per block
- * and the reference sample interval in blocks (a reference every 1024
- * samples limits how far a lost bit can propagate). */
-#define TRI_AEC_BLOCK_SIZE 16u
-#define TRI_AEC_RSI 64u
+/* What the ground must know to read the products (CCSDS 121.0-B block size J
+ * and reference sample interval, the quicklook and low-resolution factors,
+ * the widest neighbour-coded product) and the tile-action and land-policy
+ * codes are part of the contract: the generated tri_contract.h. */
+#include "tri_contract.h"
 
 /* Predictor of ship crops: WF_AEC_FLAG_NEIGHBOUR (median edge detector on
  * the kept W, N, NW neighbours of the difference to the previous band; on
@@ -29,7 +29,6 @@
  * rows of differences it keeps in the work area) uses the unit delay. The
  * class map always does: its samples are class codes. */
 #define TRI_MEANS_AEC_FLAGS WF_AEC_FLAG_NEIGHBOUR
-#define TRI_NEIGHBOUR_MAX_COLS 4096u
 
 /* Ship crops: a tile the policy crops contributes its central cell (the
  * STRIDE_PX x STRIDE_PX pixels in its middle, tri_tile_cell) widened by
@@ -44,11 +43,6 @@
  * fits a pass and the store and the link rank pieces by their own best
  * tile. */
 #define TRI_CROP_MAX_PX 128u
-
-/* Area-averaging factor of the per-frame quicklook (160 m pixels for
- * Sentinel-2's 10 m) and of land products kept at low resolution. */
-#define TRI_QUICKLOOK_FACTOR 16u
-#define TRI_LOWRES_FACTOR 8u
 
 /* A tile whose pixels are no-data (every band equal to the frame's nodata
  * value) for more than this share (numerator / 2) is skipped; same rule for

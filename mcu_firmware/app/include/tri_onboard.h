@@ -115,17 +115,9 @@ typedef struct {
     TRI_COUNTER_FIELDS(TRI_FIELD_U32)
 } tri_onboard_counters_t;
 
-/* Tile decisions on the grid (tri_onboard_grid). */
-enum {
-    TRI_ACTION_NODATA = 0,
-    TRI_ACTION_DISCARD = 1,
-    TRI_ACTION_CROP = 2,
-    TRI_ACTION_LOWRES = 3,
-    TRI_ACTION_LAND_DROP = 4
-};
-
-/* Number of APIDs with a sequence counter (product types 1..6). */
-#define TRI_NUM_PRODUCT_TYPES 6u
+/* Tile decisions on the grid (tri_onboard_grid): TRI_ACTION_* of the generated
+ * tri_contract.h. Product types 1..WF_PRODUCT_TYPE_COUNT each have their APID
+ * and sequence counter. */
 
 typedef struct {
     tri_store_t store;
@@ -137,7 +129,7 @@ typedef struct {
     int8_t thumb[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS];
     uint8_t *work;
     size_t work_bytes;
-    uint16_t seq_count[TRI_NUM_PRODUCT_TYPES];
+    uint16_t seq_count[WF_PRODUCT_TYPE_COUNT];
     uint16_t directory_count;
     uint16_t boot_count; /* the platform's: directories carry it (tri_onboard_set_boot_count) */
     uint32_t last_time_s;
@@ -171,8 +163,8 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
 
 /* What becomes of a tile whose top class is land and that is neither cropped
  * nor discarded: dropped (counted as discarded) or kept as a low-resolution
- * product. tri_onboard_init sets the shipped policy's TRI_CFG_LAND_POLICY. */
-enum { TRI_LAND_DROP = 0, TRI_LAND_LOWRES = 1 };
+ * product (TRI_LAND_* of tri_contract.h). tri_onboard_init sets the shipped
+ * policy's TRI_CFG_LAND_POLICY. */
 
 /* Sets the land policy for the frames to come (TRI_ERR_ARG for another value). */
 tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);

@@ -2,9 +2,12 @@
  * tri_records.h - the wire format's fixed records as C structs, and their
  * packing to / unpacking from big-endian bytes.
  *
- * The byte layouts are defined once, in triage/wire_format.py; the offsets
- * come from the generated wire_format.h (WF_*). The structs here are the
- * application's in-memory view only: they are never cast onto a buffer.
+ * The byte layouts are defined once, in the contract (triage/contract/); the
+ * structs, offsets and field-by-field pack/unpack are generated from it
+ * (wf_records.h, wire_format.h). This file adds what a layout cannot say:
+ * the checks of incoming records and the constants set on the way out. The
+ * structs are the application's in-memory view only: never cast onto a
+ * buffer.
  */
 #ifndef TRI_RECORDS_H
 #define TRI_RECORDS_H
@@ -13,30 +16,22 @@
 #include <stdint.h>
 
 #include "tri_status.h"
+#include "wf_records.h"
 #include "wire_format.h"
 
 /* Bytes of the frame's geotransform: six IEEE 754 doubles, big-endian,
  * carried verbatim from FRAME_META to every product header (the firmware
  * never does arithmetic on them). */
-#define TRI_GEOTRANSFORM_BYTES 48u
+#define TRI_GEOTRANSFORM_BYTES (8u * WF_FRAME_META_GEOTRANSFORM_COUNT)
 
-/* FRAME_META: what comes with each frame. */
-typedef struct {
-    uint8_t sample_bits; /* 8 or 16 */
-    uint8_t bands;
-    uint16_t rows;
-    uint16_t cols;
-    uint16_t nodata;
-    uint32_t frame_id;
-    uint32_t time_s;
-    uint16_t time_sub;
-    uint32_t crs_epsg;
-    uint8_t geotransform[TRI_GEOTRANSFORM_BYTES];
-    /* Quantisation lattice (0/0: none): every sample is
-     * floor((d * dn_num + dn_den / 2) / dn_den) of an instrument number d. */
-    uint16_t dn_num;
-    uint16_t dn_den;
-} tri_frame_meta_t;
+/* The records, as the generated structs (members named as the layout's
+ * fields in triage/contract/records.py and packets.py). */
+typedef wf_frame_meta_t tri_frame_meta_t;
+typedef wf_secondary_header_t tri_sec_header_t;
+typedef wf_product_header_t tri_product_header_t;
+typedef wf_frame_summary_t tri_frame_summary_t;
+typedef wf_store_entry_t tri_store_entry_rec_t;
+typedef wf_request_entry_t tri_request_entry_t;
 
 /*
  * Checks and decodes a FRAME_META record of `len` bytes.
@@ -50,62 +45,16 @@ typedef struct {
  */
 tri_status_t tri_frame_meta_unpack(const uint8_t *buf, size_t len, tri_frame_meta_t *meta);
 
-/* Writes a FRAME_META record (CRC included) into out[WF_FRAME_META_SIZE]. */
+/* Writes a FRAME_META record into out[WF_FRAME_META_SIZE]: magic, version and
+ * CRC are set here, whatever meta holds. */
 void tri_frame_meta_pack(const tri_frame_meta_t *meta, uint8_t *out);
 
-/* SECONDARY_HEADER of every telemetry packet. */
-typedef struct {
-    uint32_t frame_id;
-    uint16_t product_id;
-    uint16_t segment_index;
-    uint16_t segment_count;
-    uint16_t region_row0;
-    uint16_t region_col0;
-    uint16_t region_rows;
-    uint16_t region_cols;
-    uint8_t class_id;
-    uint8_t confidence;
-    uint32_t time_s;
-    uint16_t time_sub;
-} tri_sec_header_t;
-
+/* SECONDARY_HEADER of every telemetry packet (version set here). */
 void tri_sec_header_pack(const tri_sec_header_t *sh, uint8_t *out);
 
-/* PRODUCT_HEADER: the first bytes of every product. */
-typedef struct {
-    uint8_t product_type;
-    uint8_t sample_bits;
-    uint8_t bands;
-    uint16_t rows;
-    uint16_t cols;
-    uint16_t region_row0;
-    uint16_t region_col0;
-    uint16_t region_rows;
-    uint16_t region_cols;
-    uint16_t pixel_step;
-    uint16_t pixel_extent;
-    uint8_t class_id;
-    uint8_t confidence;
-    uint8_t compression;
-    uint8_t aec_flags;
-    uint8_t aec_block_size;
-    uint16_t aec_rsi;
-    uint16_t nodata;
-    uint16_t product_id;
-    uint32_t frame_id;
-    uint32_t time_s;
-    uint16_t time_sub;
-    uint16_t kept_rects; /* KEPT_RECT records after the header (0: every pixel coded) */
-    uint16_t frame_rows;
-    uint16_t frame_cols;
-    uint32_t crs_epsg;
-    uint8_t geotransform[TRI_GEOTRANSFORM_BYTES];
-    uint16_t dn_num; /* 0/0, or the band streams code instrument numbers (FRAME_META) */
-    uint16_t dn_den;
-    uint32_t band_bytes[WF_MAX_BANDS];
-    uint32_t crc32; /* product_crc32: set by tri_product_seal once the body is written */
-} tri_product_header_t;
-
+/* PRODUCT_HEADER: the first bytes of every product (version set here;
+ * product_crc32 as the struct holds it: tri_product_seal sets it in the
+ * written product once the body is there). */
 void tri_product_header_pack(const tri_product_header_t *h, uint8_t *out);
 void tri_product_header_unpack(const uint8_t *buf, tri_product_header_t *h);
 
@@ -114,41 +63,10 @@ void tri_product_header_unpack(const uint8_t *buf, tri_product_header_t *h);
 uint32_t tri_product_crc(const uint8_t *header, const uint8_t *body, size_t body_len);
 void tri_product_seal(uint8_t *product, size_t len);
 
-/* FRAME_SUMMARY payload. */
-typedef struct {
-    uint32_t tiles_total;
-    uint32_t tiles_nodata;
-    uint32_t tiles_by_class[4];
-    uint32_t tiles_discarded_by_class[4];
-    uint16_t ship_regions;
-    uint16_t products;
-} tri_frame_summary_t;
-
-void tri_frame_summary_pack(const tri_frame_summary_t *s, uint8_t *out);
-
-/* STORE_ENTRY of a STORE_DIRECTORY product. */
-typedef struct {
-    uint32_t frame_id;
-    uint16_t product_id;
-    uint8_t product_type;
-    uint8_t class_id;
-    uint8_t confidence;
-    uint8_t flags;
-    uint16_t segment_count;
-    uint32_t product_bytes;
-} tri_store_entry_rec_t;
-
-void tri_store_entry_pack(const tri_store_entry_rec_t *e, uint8_t *out);
-
-/* REQUEST_ENTRY of a DOWNLINK_REQUEST telecommand. */
-typedef struct {
-    uint32_t frame_id;
-    uint16_t product_id;
-    uint8_t action;
-    uint16_t segment_first;
-    uint16_t segment_last;
-} tri_request_entry_t;
-
-void tri_request_entry_unpack(const uint8_t *buf, tri_request_entry_t *e);
+/* FRAME_SUMMARY payload, STORE_ENTRY of a STORE_DIRECTORY product, REQUEST_ENTRY
+ * of a DOWNLINK_REQUEST telecommand: packed and unpacked as generated. */
+#define tri_frame_summary_pack wf_frame_summary_pack
+#define tri_store_entry_pack wf_store_entry_pack
+#define tri_request_entry_unpack wf_request_entry_unpack
 
 #endif /* TRI_RECORDS_H */

@@ -9,12 +9,9 @@
 #include "tri_onboard.h"
 #include "tri_packet.h"
 
-static const uint16_t apid_of_type[TRI_NUM_PRODUCT_TYPES] = {
-    WF_APID_SHIP_CROP, WF_APID_QUICKLOOK,     WF_APID_CLASS_MAP,
-    WF_APID_LAND,      WF_APID_FRAME_SUMMARY, WF_APID_STORE_DIRECTORY,
-};
+static const uint16_t apid_of_type[WF_PRODUCT_TYPE_COUNT] = WF_APID_OF_TYPE_INIT;
 
-/* Next sequence count of the APID of a product type (1..6). */
+/* Next sequence count of the APID of a product type (1..WF_PRODUCT_TYPE_COUNT). */
 static uint16_t next_seq(tri_onboard_t *ob, uint32_t type)
 {
     uint16_t s = ob->seq_count[type - 1u];

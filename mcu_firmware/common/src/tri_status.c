@@ -1,30 +1,17 @@
+/*
+ * tri_status.c - the names of the status codes (tri_status.h, generated from
+ * the contract's Status table).
+ */
 #include "tri_status.h"
+
+#define TRI_STATUS_CASE(code, name)                                                                \
+    case code:                                                                                     \
+        return name;
 
 const char *tri_status_str(tri_status_t status)
 {
     switch (status) {
-    case TRI_OK:
-        return "ok";
-    case TRI_ERR_ARG:
-        return "argument error";
-    case TRI_ERR_NO_IMPL:
-        return "not implemented";
-    case TRI_ERR_ALIGN:
-        return "misaligned buffer";
-    case TRI_ERR_SIZE:
-        return "buffer too small";
-    case TRI_ERR_SHAPE:
-        return "inconsistent shape";
-    case TRI_ERR_FORMAT:
-        return "malformed input";
-    case TRI_ERR_CRC:
-        return "CRC mismatch";
-    case TRI_ERR_FULL:
-        return "store full";
-    case TRI_ERR_IO:
-        return "I/O error";
-    case TRI_ERR_NODATA:
-        return "no valid data";
+        TRI_STATUS_LIST(TRI_STATUS_CASE)
     }
     return "unknown status";
 }

@@ -7,7 +7,8 @@ threshold ``p`` into the smallest ``q`` with ``(q + 128) / 256 >= p``; a
 threshold that can never be reached (or ``null``) becomes ``NEVER_Q`` = 128,
 one above the largest int8.
 
-Decision order for one tile (the firmware does the same):
+Decision order for one tile (:func:`decide`; the firmware's ``tri_decide`` does
+the same, and a test holds the two together on every output vector it covers):
 
 1. ship output ``q_ship >= ship_crop_min_q``: crop at full resolution,
    whatever the top class;
@@ -15,6 +16,8 @@ Decision order for one tile (the firmware does the same):
    discard (counted);
 3. else, top class land: ``land_policy`` (drop or low-resolution product);
 4. else keep as a low-resolution product.
+
+Actions are the codes of :class:`triage.contract.enums.Action`.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from triage_models import paths
-from triage_models.errors import SpecError
-from triage_models.tile_spec import TileSpec, tile_spec
+from triage.contract import paths
+from triage.contract.enums import Action, LandPolicy
+from triage.contract.errors import SpecError
+from triage.contract.tile_spec import TileSpec, tile_spec
 
 NEVER_Q = 128
-LAND_POLICIES = {"drop": 0, "lowres": 1}
-ACTIONS = ("crop", "discard", "land_drop", "lowres")
+"""A threshold above any int8 output: never reached."""
+LAND_POLICIES = {p.label: int(p) for p in LandPolicy}
 
 
 class Policy(BaseModel):
@@ -62,7 +66,7 @@ class Policy(BaseModel):
         unknown = set(self.discard_min_prob) - set(spec.classes)
         if unknown:
             raise SpecError(f"policy names unknown classes {sorted(unknown)}")
-        return [prob_to_min_q(self.discard_min_prob.get(c)) for c in spec.classes]
+        return [prob_to_min_q(self.discard_min_prob.get(c), spec) for c in spec.classes]
 
     def check_margin(self, spec: TileSpec | None = None) -> int:
         """``crop_margin_px``, checked against the tile spec: a cropped tile keeps its central
@@ -89,16 +93,19 @@ class Policy(BaseModel):
         return LAND_POLICIES[self.land_policy]
 
 
-def prob_to_min_q(p: float | None) -> int:
-    """Smallest int8 ``q`` with ``(q + 128) / 256 >= p``; ``NEVER_Q`` when unreachable."""
+def prob_to_min_q(p: float | None, spec: TileSpec | None = None) -> int:
+    """Smallest int8 ``q`` whose probability under the output quantisation of the tile spec
+    (``p = (q - zero_point) * scale``: ``(q + 128) / 256``) reaches ``p``; ``NEVER_Q`` when
+    unreachable."""
     if p is None:
         return NEVER_Q
-    q = math.ceil(Fraction(p) * 256) - 128
+    oq = (spec or tile_spec()).output_quantization
+    q = math.ceil(Fraction(p) * oq.scale_den / oq.scale_num) + oq.zero_point
     return max(-128, min(q, NEVER_Q))
 
 
 def load_policy(path: Path | None = None) -> Policy:
-    path = path or (paths.shipped_dir() / "policy.json")
+    path = path or paths.policy_path()
     try:
         return Policy.model_validate(json.loads(Path(path).read_text()))
     except FileNotFoundError as exc:
@@ -140,7 +147,7 @@ def turned_outputs(predict, q_inputs: np.ndarray) -> np.ndarray:
 
 
 def decide(q_out: np.ndarray, policy: Policy, spec: TileSpec | None = None) -> np.ndarray:
-    """Actions (indices into :data:`ACTIONS`) for int8 outputs ``[N, n_classes]``."""
+    """Actions (:class:`Action` codes, int8) for int8 outputs ``[N, n_classes]``."""
     spec = spec or tile_spec()
     q = np.asarray(q_out).astype(np.int32)
     ship = spec.class_id("ship")
@@ -148,9 +155,9 @@ def decide(q_out: np.ndarray, policy: Policy, spec: TileSpec | None = None) -> n
     top = np.argmax(q, axis=1)
     qtop = q[np.arange(len(q)), top]
     dmin = np.asarray(policy.discard_min_q(spec), dtype=np.int32)
-    action = np.full(len(q), ACTIONS.index("lowres"), dtype=np.int8)
-    land_action = "land_drop" if policy.land_policy == "drop" else "lowres"
-    action[top == land] = ACTIONS.index(land_action)
-    action[qtop >= dmin[top]] = ACTIONS.index("discard")
-    action[q[:, ship] >= policy.ship_crop_min_q] = ACTIONS.index("crop")
+    action = np.full(len(q), Action.LOWRES, dtype=np.int8)
+    land_action = Action.LAND_DROP if policy.land_policy_id == LandPolicy.DROP else Action.LOWRES
+    action[top == land] = land_action
+    action[qtop >= dmin[top]] = Action.DISCARD
+    action[q[:, ship] >= policy.ship_crop_min_q] = Action.CROP
     return action

@@ -1,6 +1,6 @@
-"""The wire format's single definition: generated files are fresh, layouts
-round-trip, and the packet header agrees with an independent implementation
-(the `spacepackets` package)."""
+"""The contract's wire format: every generated file is fresh, layouts round-trip, and
+the packet header agrees with an independent implementation (the `spacepackets`
+package)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,21 @@ import random
 import pytest
 from spacepackets.ccsds.spacepacket import PacketType, SequenceFlags, SpacePacketHeader
 
-from triage import wire_format as wf
+from triage import generate
+from triage.contract.enums import AEC_FLAG_PREPROCESS, aec_decode_flags
+from triage.contract.errors import LayoutError
+from triage.contract.generate import LAYOUTS
+from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, packetize_product
+from triage.contract.records import CRC16_CHECK, crc16
 
 
-def test_generated_header_and_spec_are_fresh():
-    assert wf.main(["--check"]) == 0, "run python -m triage.wire_format --write"
+def test_every_generated_file_is_fresh():
+    assert generate.stale(generate.all_texts()) == [], "run `make generate` and commit"
 
 
 def test_crc16_check_value():
     # The catalogued check value of CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF).
-    assert wf.crc16(b"123456789") == 0x29B1 == wf.CRC16_CHECK
+    assert crc16(b"123456789") == 0x29B1 == CRC16_CHECK
 
 
 def test_primary_header_matches_spacepackets():
@@ -28,7 +33,7 @@ def test_primary_header_matches_spacepackets():
         flags = rng.randrange(0, 4)
         count = rng.randrange(0, 16384)
         length = rng.randrange(0, 65536)
-        ours = wf.PRIMARY_HEADER.pack(
+        ours = PRIMARY_HEADER.pack(
             {
                 "version": 0,
                 "type": 0,
@@ -52,7 +57,7 @@ def test_primary_header_matches_spacepackets():
         assert (parsed.apid, parsed.seq_count, parsed.data_len) == (apid, count, length)
 
 
-@pytest.mark.parametrize("layout", wf.LAYOUTS, ids=lambda x: x.name)
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda x: x.name)
 def test_layouts_round_trip(layout):
     rng = random.Random(layout.size)
     values = {}
@@ -70,8 +75,8 @@ def test_layouts_round_trip(layout):
 
 
 def test_pack_rejects_values_that_do_not_fit():
-    with pytest.raises(wf.LayoutError, match="apid"):
-        wf.PRIMARY_HEADER.pack(
+    with pytest.raises(LayoutError, match="apid"):
+        PRIMARY_HEADER.pack(
             {
                 "version": 0,
                 "type": 0,
@@ -82,8 +87,8 @@ def test_pack_rejects_values_that_do_not_fit():
                 "data_length": 0,
             }
         )
-    with pytest.raises(wf.LayoutError, match="need 28 bytes"):
-        wf.SECONDARY_HEADER.unpack(b"\x00" * 27)
+    with pytest.raises(LayoutError, match="need 28 bytes"):
+        SECONDARY_HEADER.unpack(b"\x00" * 27)
 
 
 def test_packetize_product_segments_and_crcs():
@@ -100,7 +105,7 @@ def test_packetize_product_segments_and_crcs():
         "time_s": 1_700_000_000,
         "time_sub": 0x8000,
     }
-    packets = wf.packetize_product(product, 0x101, sec, first_seq_count=16383)
+    packets = packetize_product(product, 0x101, sec, first_seq_count=16383)
     assert [len(p) for p in packets] == [1060, 1060, 36 + 256]
     reassembled = b""
     for i, p in enumerate(packets):
@@ -116,17 +121,17 @@ def test_packetize_product_segments_and_crcs():
             ][i]
         )
         assert len(p) == 6 + hdr.data_len + 1
-        assert wf.crc16(p[:-2]) == int.from_bytes(p[-2:], "big")
-        s = wf.SECONDARY_HEADER.unpack(p, 6)
+        assert crc16(p[:-2]) == int.from_bytes(p[-2:], "big")
+        s = SECONDARY_HEADER.unpack(p, 6)
         assert (s["segment_index"], s["segment_count"]) == (i, 3)
         reassembled += p[6 + 28 : -2]
     assert reassembled == product
-    single = wf.packetize_product(b"x", 0x102, sec, 0)
+    single = packetize_product(b"x", 0x102, sec, 0)
     assert SpacePacketHeader.unpack(single[0]).seq_flags == SequenceFlags.UNSEGMENTED
 
 
 def test_aec_flags_map_to_libaec():
     import imagecodecs
 
-    assert wf.aec_decode_flags(wf.AEC_FLAG_PREPROCESS) == imagecodecs.AEC.FLAG.DATA_PREPROCESS
-    assert wf.aec_decode_flags(0) == 0
+    assert aec_decode_flags(AEC_FLAG_PREPROCESS) == imagecodecs.AEC.FLAG.DATA_PREPROCESS
+    assert aec_decode_flags(0) == 0

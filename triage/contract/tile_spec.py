@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from triage_models import paths
-from triage_models.errors import InputDataError, SpecError
+from triage.contract import paths
+from triage.contract.errors import InputDataError, SpecError
 
 CANONICAL_MAX = 65535
 
@@ -47,6 +47,15 @@ class Quantization(BaseModel):
     @property
     def scale(self) -> float:
         return self.scale_num / self.scale_den
+
+    def real(self, q):
+        """The real value of quantised ``q``: ``(q - zero_point) * scale`` (float64)."""
+        return (np.asarray(q, dtype=np.float64) - self.zero_point) * self.scale
+
+    def offset(self, q):
+        """``q - zero_point``: the unsigned form in which the wire carries an output (a
+        product's ``confidence``, 0..255 for int8)."""
+        return np.asarray(q, dtype=np.int64) - self.zero_point
 
 
 class TileSpec(BaseModel):
