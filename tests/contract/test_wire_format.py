@@ -135,3 +135,23 @@ def test_aec_flags_map_to_libaec():
 
     assert aec_decode_flags(AEC_FLAG_PREPROCESS) == imagecodecs.AEC.FLAG.DATA_PREPROCESS
     assert aec_decode_flags(0) == 0
+
+
+def test_the_freshness_check_names_a_stale_file(tmp_path):
+    """The check can fail: a generated file that differs from what renders is named, and a
+    write replaces exactly it."""
+    path = tmp_path / "wire_format.h"
+    texts = {path: "new\n", tmp_path / "same.h": "same\n"}
+    (tmp_path / "same.h").write_text("same\n")
+    path.write_text("old\n")
+    assert generate.stale(texts) == [path]
+    assert generate.write(texts) == [path]
+    assert path.read_text() == "new\n" and generate.stale(texts) == []
+
+
+def test_model_export_refuses_a_missing_model_and_writes_nothing(tmp_path):
+    from triage.contract.errors import GeneratedFileError
+
+    with pytest.raises(GeneratedFileError, match="model not readable"):
+        generate.model_texts(tmp_path, tmp_path / "nothing.tflite")
+    assert list(tmp_path.iterdir()) == []
