@@ -128,17 +128,18 @@ class FrameExport:
     files: list[ExportedFile] = field(default_factory=list)
     megapixels: float = 0.0
 
-    def _one(self, kind: str) -> Path:
-        (path,) = (f.path for f in self.files if f.kind == kind)
-        return path
+    def file(self, kind: str) -> ExportedFile:
+        """The frame's one file of ``kind`` (:data:`MOSAIC` or :data:`PREVIEW`)."""
+        (f,) = (f for f in self.files if f.kind == kind)
+        return f
 
     @property
     def mosaic_tif(self) -> Path:
-        return self._one(MOSAIC)
+        return self.file(MOSAIC).path
 
     @property
     def mosaic_png(self) -> Path:
-        return self._one(PREVIEW)
+        return self.file(PREVIEW).path
 
     @property
     def crops(self) -> list[Path]:

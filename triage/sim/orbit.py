@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from triage.sim.errors import OrbitError
+from triage.sim.ground import TleError, parse_tle
 from triage.sim.manifest import Tle
 
 MU_EARTH_KM3_S2 = 398600.4418
@@ -108,9 +109,6 @@ def satellite(tle: Tle):
     catalogue numbers, elements SGP4 rejects), so both sides accept the same TLEs.
     """
     from skyfield.api import EarthSatellite, load
-
-    from ground_station.errors import TleError
-    from ground_station.passes import parse_tle
 
     try:
         checked = parse_tle(tle.text)
