@@ -1,7 +1,8 @@
 """Orbit helpers for building image sets: a sun-synchronous TLE and target access times.
 
 Contact windows with ground stations are the ground station's business
-(``ground_station.passes``); this module only answers the camera's questions:
+(``ground_station.passes``, reached through :mod:`triage.sim.ground`, whose TLE
+parser this module uses too); this module only answers the camera's questions:
 what TLE describes a realistic Earth-observation orbit, and when does the
 satellite pass close enough over a target to image it (off-nadir angle within
 the agility limit, target in daylight). Propagation is SGP4 (the ``sgp4``

@@ -57,13 +57,19 @@ from triage.sim.baselines import (
 )
 from triage.sim.errors import OutputError
 from triage.sim.frames import FrameGeo, check_frames, read_frame
-from triage.sim.ground import Ground
+from triage.sim.ground import ExportReport, Ground
 from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, split_packets, transmit
 from triage.sim.manifest import Frame, Link, Manifest, load_manifest
 from triage.sim.mosaics import scene_mosaics
 from triage.sim.report import write_report
 from triage.sim.results import TRIAGE, FrameRecord, ModeRun, PassTraffic, SimResult
-from triage.sim.satellite import Capture, Satellite, check_gain_sources, check_image
+from triage.sim.satellite import (
+    Capture,
+    M4Replay,
+    Satellite,
+    check_gain_sources,
+    check_image,
+)
 from triage.sim.scoring import Delivery, LabelledShip, labelled_ships, score
 from triage.sim.tracker import PacketTracker
 from triage.sim.verification import onboard_diagnostics, ship_crops_disagree, verify_crops
@@ -165,36 +171,16 @@ def _run(
     late = sum(1 for f in frames if f.capture_time_utc >= passes[-1].aos)
     if late:
         notes.append(f"{late} frame(s) captured after the last pass of the window")
-    m4 = None
-    if satellite.record_ops:
-        m4 = satellite.replay_on_qemu()
-        for rec in records:
-            rec.m4_insns = m4.insns_by_frame.get(rec.frame_id)
-        notes.append(
-            f"target qemu: {m4.operations} firmware operations replayed in one boot of the "
-            "Cortex-M4 image; every frame record, directory and downlink identical to the "
-            "host build's, byte for byte"
-        )
+    m4 = _replay_on_qemu(satellite, records, notes) if satellite.record_ops else None
 
     # 4. the ground exports its products; the run is checked and scored
     export = ground.export()
     masks = ground.ship_crop_masks()
-    ground.counters["products_complete"] = len(tracker.complete())
-    ground.counters["ship_crops_complete"] = len(masks)
-    disagree = ship_crops_disagree(set(masks), tracker.complete_ship_crops())
-    if disagree:
-        notes.append(disagree)
-    checked, exact = verify_crops(export, geos)
-    ground.counters["crops_exported"] = len(export.crops)
-    ground.counters["crops_bit_exact"] = exact
-    if exact != checked:
-        notes.append(f"only {exact} of {checked} exported crops equal the source where kept")
-    ground.counters["detections"] = export.n_detections
+    notes += _check(ground, tracker, masks, export, geos)
     by_id = {f.frame_id: f for f in manifest.frames}
     modes[TRIAGE].outcomes = score(ships, tracker.ship_deliveries(masks), by_id)
     for m in BASELINES:
         modes[m].outcomes = score(ships, _whole_frames(baselines[m], by_id), by_id)
-    fw = satellite.counters()
     onboard = {
         **onboard_diagnostics(
             ships,
@@ -204,10 +190,7 @@ def _run(
             geos,
             by_id,
         ),
-        "products_dropped": fw.get("products_dropped", 0),
-        "products_evicted": fw.get("products_evicted", 0),
-        "requests_rejected": fw.get("requests_rejected", 0),
-        "store_bytes": store_bytes,
+        **_store_counters(satellite),
         **(m4.counters() if m4 is not None else {}),
     }
     return SimResult(
@@ -228,6 +211,53 @@ def _run(
         ground=ground.counters,
         onboard=onboard,
     )
+
+
+def _replay_on_qemu(satellite: Satellite, records: list[FrameRecord], notes: list[str]) -> M4Replay:
+    """The run's firmware operations on the Cortex-M4 image: instructions per frame."""
+    m4 = satellite.replay_on_qemu()
+    for rec in records:
+        rec.m4_insns = m4.insns_by_frame.get(rec.frame_id)
+    notes.append(
+        f"target qemu: {m4.operations} firmware operations replayed in one boot of the "
+        "Cortex-M4 image; every frame record, directory and downlink identical to the "
+        "host build's, byte for byte"
+    )
+    return m4
+
+
+def _check(
+    ground: Ground,
+    tracker: PacketTracker,
+    masks: dict,
+    export: ExportReport,
+    geos: dict[int, FrameGeo],
+) -> list[str]:
+    """The ground's products against the tracker and the sources: counters, and notes
+    on what disagrees."""
+    notes = []
+    ground.counters["products_complete"] = len(tracker.complete())
+    ground.counters["ship_crops_complete"] = len(masks)
+    disagree = ship_crops_disagree(set(masks), tracker.complete_ship_crops())
+    if disagree:
+        notes.append(disagree)
+    checked, exact = verify_crops(export, geos)
+    ground.counters["crops_exported"] = len(export.crops)
+    ground.counters["crops_bit_exact"] = exact
+    if exact != checked:
+        notes.append(f"only {exact} of {checked} exported crops equal the source where kept")
+    ground.counters["detections"] = export.n_detections
+    return notes
+
+
+def _store_counters(satellite: Satellite) -> dict[str, int]:
+    fw = satellite.counters()
+    return {
+        "products_dropped": fw.get("products_dropped", 0),
+        "products_evicted": fw.get("products_evicted", 0),
+        "requests_rejected": fw.get("requests_rejected", 0),
+        "store_bytes": satellite.store_bytes,
+    }
 
 
 class _Camera:
