@@ -17,6 +17,12 @@ For every complete product in the catalogue (``out`` as the output folder):
   polygon in the frame's CRS, with frame id, product id, class, confidence,
   capture time, and the WGS84 centre.
 
+The returned :class:`ExportReport` says what each GeoTIFF and PNG holds
+(:class:`ExportedFile`): its frame id, the products whose pixels it carries
+(id and type) and the role of each of its bands (``B02 blue``, ... from
+``models/tile_spec.json``, the one definition of the frame's band order), so a
+reader never has to parse a file name.
+
 The attribution (by default the Copernicus one: the mission's imagery is
 Sentinel-2) goes into every output: a GeoTIFF metadata tag, a PNG text
 chunk, a GeoJSON property.
@@ -40,18 +46,106 @@ from triage.contract.paths import COPERNICUS_ATTRIBUTION
 from triage.contract.records import capture_time
 from triage.contract.tile_spec import tile_spec
 
+CROP = "crop"
+"""A ship crop's GeoTIFF: one SHIP_CROP product, every band, full resolution."""
+MOSAIC = "mosaic"
+"""A frame's mosaic GeoTIFF: the products pasted on the frame grid, coarse first."""
+PREVIEW = "preview"
+"""A frame's 8-bit RGB PNG preview of its mosaic."""
+FILE_KINDS = (CROP, MOSAIC, PREVIEW)
+
 
 def default_attribution() -> str:
     return COPERNICUS_ATTRIBUTION
 
 
+@dataclass(frozen=True)
+class BandRole:
+    """One band of a written file: its index in the file (1-based, as GDAL counts), the
+    instrument's band (``B02``) and its role (``blue``); both None when a product's band
+    count is not the tile spec's, since the wire format then says nothing of which band
+    is which."""
+
+    index: int
+    band: str | None
+    role: str | None
+
+    def __str__(self) -> str:
+        return f"{self.band} {self.role}" if self.band is not None else f"band {self.index}"
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "band": self.band, "role": self.role}
+
+
+def band_roles(n_bands: int) -> tuple[BandRole, ...]:
+    """The roles of a product's ``n_bands`` bands, in frame-memory order (tile_spec.json)."""
+    spec = tile_spec().bands
+    if n_bands == len(spec):
+        return tuple(BandRole(i + 1, b.sentinel2, b.name) for i, b in enumerate(spec))
+    return tuple(BandRole(i + 1, None, None) for i in range(n_bands))
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    """A product whose pixels a written file holds."""
+
+    product_id: int
+    product_type: str
+
+    def to_json(self) -> dict:
+        return {"product_id": self.product_id, "product_type": self.product_type}
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """One file :func:`export_products` wrote, and what it holds.
+
+    ``kind``: one of :data:`FILE_KINDS`. ``products``: a crop's one product; for a
+    mosaic and its preview, every product pasted in, in paste order (coarse first;
+    products left out are in :attr:`ExportReport.skipped`). ``bands``: one per band
+    of the file, in file order (a preview's three are its red, green and blue).
+    """
+
+    path: Path
+    kind: str
+    frame_id: int
+    products: tuple[ProductRef, ...]
+    bands: tuple[BandRole, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "frame_id": self.frame_id,
+            "products": [p.to_json() for p in self.products],
+            "bands": [b.to_json() for b in self.bands],
+        }
+
+
 @dataclass
 class FrameExport:
+    """The files written for one frame (a crop per ship crop, the mosaic, its preview)."""
+
     frame_id: int
-    mosaic_tif: Path
-    mosaic_png: Path
-    crops: list[Path] = field(default_factory=list)
+    files: list[ExportedFile] = field(default_factory=list)
     megapixels: float = 0.0
+
+    def file(self, kind: str) -> ExportedFile:
+        """The frame's one file of ``kind`` (:data:`MOSAIC` or :data:`PREVIEW`)."""
+        (f,) = (f for f in self.files if f.kind == kind)
+        return f
+
+    @property
+    def mosaic_tif(self) -> Path:
+        return self.file(MOSAIC).path
+
+    @property
+    def mosaic_png(self) -> Path:
+        return self.file(PREVIEW).path
+
+    @property
+    def crops(self) -> list[Path]:
+        return [f.path for f in self.files if f.kind == CROP]
 
 
 @dataclass
@@ -60,7 +154,6 @@ class ExportReport:
 
     out_dir: Path
     frames: list[FrameExport] = field(default_factory=list)
-    crops: list[Path] = field(default_factory=list)
     detections: Path | None = None
     n_detections: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -70,6 +163,19 @@ class ExportReport:
     @property
     def megapixels(self) -> float:
         return sum(f.megapixels for f in self.frames)
+
+    @property
+    def files(self) -> list[ExportedFile]:
+        """Every GeoTIFF and PNG written, frame after frame."""
+        return [f for fe in self.frames for f in fe.files]
+
+    @property
+    def crop_files(self) -> list[ExportedFile]:
+        return [f for f in self.files if f.kind == CROP]
+
+    @property
+    def crops(self) -> list[Path]:
+        return [f.path for f in self.crop_files]
 
     def to_json(self) -> dict:
         return {
@@ -81,6 +187,7 @@ class ExportReport:
                     "mosaic_png": str(f.mosaic_png),
                     "crops": [str(c) for c in f.crops],
                     "megapixels": round(f.megapixels, 6),
+                    "files": [x.to_json() for x in f.files],
                 }
                 for f in self.frames
             ],
@@ -153,10 +260,9 @@ def _paste(mosaic: np.ndarray, product: Product, nodata: int) -> None:
 
 
 def _rgb_bands(n_bands: int) -> list[int]:
-    from triage.contract.tile_spec import tile_spec
-
-    names = [b.name for b in tile_spec().bands]
-    if n_bands == len(names) and {"red", "green", "blue"} <= set(names):
+    """0-based indexes of the bands a preview shows as red, green and blue."""
+    names = [b.role for b in band_roles(n_bands)]
+    if {"red", "green", "blue"} <= set(names):
         return [names.index(c) for c in ("red", "green", "blue")]
     if n_bands >= 3:
         return [0, 1, 2]
@@ -199,8 +305,6 @@ def _write_png(path: Path, rgb: np.ndarray, text: dict) -> None:
 
 
 def _class_name(class_id: int) -> str:
-    from triage.contract.tile_spec import tile_spec
-
     classes = tile_spec().classes
     return classes[class_id] if class_id < len(classes) else f"class {class_id}"
 
@@ -293,6 +397,7 @@ def _export_frame(
     shape = (ref.pixels.shape[0] if ref else 1, frame["frame_rows"], frame["frame_cols"])
     dtype = ref.pixels.dtype if ref else np.uint16
     mosaic = np.full(shape, nodata, dtype=dtype)
+    pasted: list[ProductRef] = []
     # coarse first, fine last: crops overwrite the quicklook
     for p in sorted(products, key=lambda p: -p.header["pixel_step"]):
         if p.pixels.shape[0] != shape[0] or p.pixels.dtype != dtype:
@@ -302,12 +407,8 @@ def _export_frame(
             )
             continue
         _paste(mosaic, p, nodata)
-    fe = FrameExport(
-        frame_id=fid,
-        mosaic_tif=out / "mosaics" / f"frame-{fid}.tif",
-        mosaic_png=out / "mosaics" / f"frame-{fid}.png",
-        megapixels=shape[1] * shape[2] / 1e6,
-    )
+        pasted.append(ProductRef(p.product_id, p.type_name))
+    fe = FrameExport(frame_id=fid, megapixels=shape[1] * shape[2] / 1e6)
     for p in crops:
         h = p.header
         path = out / "crops" / f"frame-{fid}-product-{h['product_id']}.tif"
@@ -327,8 +428,15 @@ def _export_frame(
                 capture_time=when,
             ),
         )
-        fe.crops.append(path)
-        report.crops.append(path)
+        fe.files.append(
+            ExportedFile(
+                path,
+                CROP,
+                fid,
+                (ProductRef(p.product_id, p.type_name),),
+                band_roles(p.pixels.shape[0]),
+            )
+        )
         fe.megapixels += p.pixels.shape[1] * p.pixels.shape[2] / 1e6
         r0, c0, nr, nc = (
             h[k] for k in ("region_row0", "region_col0", "region_rows", "region_cols")
@@ -361,10 +469,16 @@ def _export_frame(
             }
         )
     tags = _tags(attribution, frame_id=fid, capture_time=when, crops=len(crops))
-    _write_tif(fe.mosaic_tif, mosaic, frame_tf, epsg, nodata, tags)
+    mosaic_tif = out / "mosaics" / f"frame-{fid}.tif"
+    _write_tif(mosaic_tif, mosaic, frame_tf, epsg, nodata, tags)
+    roles = band_roles(shape[0])
+    fe.files.append(ExportedFile(mosaic_tif, MOSAIC, fid, tuple(pasted), roles))
     rgb = preview_rgb(mosaic, nodata)
     for p in crops:
         h = p.header
         _outline(rgb, h["region_row0"], h["region_col0"], h["region_rows"], h["region_cols"])
-    _write_png(fe.mosaic_png, rgb, {k: v for k, v in tags.items()})
+    mosaic_png = out / "mosaics" / f"frame-{fid}.png"
+    _write_png(mosaic_png, rgb, {k: v for k, v in tags.items()})
+    rgb_roles = tuple(roles[b] for b in _rgb_bands(shape[0]))
+    fe.files.append(ExportedFile(mosaic_png, PREVIEW, fid, tuple(pasted), rgb_roles))
     return fe

@@ -1,8 +1,8 @@
 """Packet headers of a whole batch at once (numpy columns, no per-packet objects).
 
 The field offsets, widths and bit positions come from the wire format's
-layouts (:data:`triage.wire_format.PRIMARY_HEADER` and
-:data:`~triage.wire_format.SECONDARY_HEADER`); nothing is retyped here.
+layouts (:data:`triage.contract.packets.PRIMARY_HEADER` and
+:data:`~triage.contract.packets.SECONDARY_HEADER`); nothing is retyped here.
 :func:`check_packets` applies the rules a CRC-valid packet must still obey
 (secondary-header version, segment numbering, segment sizes, sequence
 flags, directory frame id) and says how many packets broke each.

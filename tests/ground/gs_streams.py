@@ -1,7 +1,7 @@
 """Test-stream builders for the ground-station tests.
 
 Packets are made with the wire format's reference encoder
-(``triage.wire_format.encode_packet`` / ``packetize_product``) and products
+(``triage.contract.packets.encode_packet`` / ``packetize_product``) and products
 are compressed with libaec's encoder (``imagecodecs.aec_encode``): both are
 independent of the ground station's decoder side.
 """

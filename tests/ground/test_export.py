@@ -221,3 +221,74 @@ def test_masked_crop_pixels_are_transparent_in_the_mosaic(tmp_path):
     with rasterio.open(path) as ds:
         assert ds.nodata == 0
         np.testing.assert_array_equal(ds.read(), crop)
+
+
+# Sentinel-2 MSI band designations (ESA's Sentinel-2 user handbook): the roles a 4-band
+# product of this mission carries, written here by hand, not read from tile_spec.json.
+S2_ROLES = [("B02", "blue"), ("B03", "green"), ("B04", "red"), ("B08", "nir")]
+
+
+def test_report_says_what_each_file_holds(exported):
+    """Each written file comes with its frame id, products and band roles; the crops' ids
+    agree with the tags inside the GeoTIFFs (read back by rasterio), not with file names."""
+    _, report = exported
+    files = report.files
+    assert sorted(f.path for f in files) == sorted(
+        p for p in report.out_dir.rglob("*") if p.suffix in (".tif", ".png")
+    )
+    crops = [f for f in files if f.kind == "crop"]
+    assert [f.path for f in crops] == report.crops
+    assert len(crops) == 3
+    for f in crops:
+        with rasterio.open(f.path) as ds:
+            tags = ds.tags()
+            assert len(f.bands) == ds.count
+        ((pid, ptype),) = [(p.product_id, p.product_type) for p in f.products]
+        assert (f.frame_id, pid) == (int(tags["frame_id"]), int(tags["product_id"]))
+        assert ptype == "SHIP_CROP"
+        assert [(b.index, b.band, b.role) for b in f.bands] == [
+            (i + 1, band, role) for i, (band, role) in enumerate(S2_ROLES)
+        ]
+        assert [str(b) for b in f.bands] == ["B02 blue", "B03 green", "B04 red", "B08 nir"]
+    (mosaic,) = [f for f in files if f.kind == "mosaic"]
+    assert mosaic.path == report.frames[0].mosaic_tif and mosaic.frame_id == 42
+    # paste order: the quicklook (step 4) first, then the crops
+    assert [(p.product_id, p.product_type) for p in mosaic.products] == [
+        (0, "QUICKLOOK"),
+        (1, "SHIP_CROP"),
+        (2, "SHIP_CROP"),
+        (3, "SHIP_CROP"),
+    ]
+    assert [(b.band, b.role) for b in mosaic.bands] == S2_ROLES
+    (preview,) = [f for f in files if f.kind == "preview"]
+    assert preview.path == report.frames[0].mosaic_png
+    assert [(b.index, b.band, b.role) for b in preview.bands] == [
+        (3, "B04", "red"),
+        (2, "B03", "green"),
+        (1, "B02", "blue"),
+    ]
+    js = report.to_json()["frames"][0]["files"]
+    assert [(x["kind"], x["frame_id"]) for x in js] == [(f.kind, f.frame_id) for f in files]
+    assert js[0]["bands"][3] == {"index": 4, "band": "B08", "role": "nir"}
+
+
+def test_band_roles_unknown_when_the_band_count_is_not_the_missions(tmp_path):
+    """A 2-band crop: the wire format does not say which bands they are, so the report
+    claims no role rather than the first two of the tile spec."""
+    frame = synthetic_frame(SEED + 3, shape=(2, 64, 64))
+    r0, c0, nr, nc = 8, 8, 16, 24
+    product = make_product(
+        frame[:, r0 : r0 + nr, c0 : c0 + nc],
+        product_type="SHIP_CROP",
+        frame_id=9,
+        product_id=4,
+        region=(r0, c0, nr, nc),
+        class_id=2,
+        confidence=100,
+    )
+    db = tmp_path / "c.sqlite"
+    ingest_bytes(db, b"".join(stream_of([product])))
+    report = export_products(db, tmp_path / "out", attribution="")
+    (crop,) = report.crop_files
+    assert (crop.frame_id, crop.products[0].product_id) == (9, 4)
+    assert [(b.index, b.band, b.role) for b in crop.bands] == [(1, None, None), (2, None, None)]

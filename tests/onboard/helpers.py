@@ -230,7 +230,7 @@ def real_frame(data_dir: Path, port: str, r0: int, c0: int, rows: int, cols: int
 
 def neighbour_reference(values: np.ndarray, kept: np.ndarray, bits: int) -> list[list[int]]:
     """The neighbour predictor of triage/WIRE_FORMAT.md, pixel by pixel in plain Python
-    (independent of triage.wire_format's numpy version): per band, the mapped residual of
+    (independent of triage.contract.predictor's numpy version): per band, the mapped residual of
     every kept pixel in raster order."""
     xmax = (1 << bits) - 1
     nb, rows, cols = values.shape

@@ -9,6 +9,7 @@ import imagecodecs
 import numpy as np
 import pytest
 
+from ground_station.passes import ContactWindow
 from triage.contract.enums import SEQ_UNSEGMENTED
 from triage.contract.packets import encode_packet, split_packets
 from triage.contract.predictor import neighbour_restore
@@ -199,7 +200,7 @@ def test_compressed_baseline_neighbour_predictor_decodes_with_libaec():
 
 def _pass(i, budget, start_h):
     aos = T0 + timedelta(hours=start_h)
-    return Pass(i, "a", aos, aos + timedelta(minutes=10), 45.0, budget)
+    return Pass(i, ContactWindow("a", aos, aos + timedelta(minutes=10), 45.0), budget)
 
 
 def test_baseline_pass_accounting_without_loss():

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from ground_station.passes import ContactWindow
 from triage.sim.link import Pass
 from triage.sim.report import write_report
 from triage.sim.results import TRIAGE, FrameRecord, ModeRun, PassTraffic, SimResult
@@ -15,10 +16,14 @@ T0 = datetime(2024, 6, 1, tzinfo=UTC)
 ATTR = "contains modified Copernicus Sentinel data 2022–2023"
 
 
+def _window(aos: datetime, max_elevation_deg: float) -> ContactWindow:
+    return ContactWindow("a", aos, aos + timedelta(minutes=10), max_elevation_deg)
+
+
 def _run() -> SimResult:
     passes = [
-        Pass(0, "a", T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=10), 40.0, 10_000),
-        Pass(1, "a", T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=10), 60.0, 30_000),
+        Pass(0, _window(T0 + timedelta(hours=1), 40.0), 10_000),
+        Pass(1, _window(T0 + timedelta(hours=3), 60.0), 30_000),
     ]
     frames = [
         FrameRecord(1, "s", 0, 0, 100, 100, T0, 80_000, 50_000, 16, 0, [4, 8, 2, 2], [4, 8, 0, 0]),

@@ -61,14 +61,14 @@ def replay(
     from triage.onboard import Onboard, config
     from triage.sim.baselines import compressed_product_bytes
     from triage.sim.frames import check_frame, read_frame
-    from triage.sim.runner import _frame_meta
+    from triage.sim.satellite import frame_meta
 
     cfg = config()
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:
         flist, mdir, what = _frames(real, frames, size, seed, Path(tmp))
         geos = [check_frame(f, mdir) for f in flist]
         pixels = [read_frame(g, f) for g, f in zip(geos, flist, strict=True)]
-        metas = [_frame_meta(f, g) for f, g in zip(flist, geos, strict=True)]
+        metas = [frame_meta(f, g) for f, g in zip(flist, geos, strict=True)]
         mpix = sum(p.shape[0] * p.shape[1] for p in pixels) / 1e6
 
         # warm-up (library load, model bind, page faults)

@@ -1,6 +1,6 @@
 """FRAME_META: the record that comes with each frame into the firmware.
 
-Packed and unpacked from the single definition in :mod:`triage.wire_format`
+Packed and unpacked from the single definition in :mod:`triage.contract.records`
 (layout ``FRAME_META``, CRC-16 over bytes 0..85).
 """
 

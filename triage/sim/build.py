@@ -26,7 +26,9 @@ from pathlib import Path
 
 from triage.contract.paths import COPERNICUS_ATTRIBUTION
 from triage.contract.sen2ships import DN_SCALE as SEN2SHIPS_DN_SCALE
+from triage.contract.tile_spec import tile_spec
 from triage.sim.errors import BandsMissingError, ManifestError
+from triage.sim.frames import check_frame
 from triage.sim.manifest import (
     DATA_PREFIX,
     BandSource,
@@ -38,7 +40,10 @@ from triage.sim.manifest import (
     PacketLoss,
     PixelWindow,
     Station,
+    dump_manifest,
 )
+from triage.sim.orbit import access_times, sun_synchronous_tle
+from triage.sim.synthetic import SceneSpec, generate_scene, write_scene
 
 SEN2SHIPS_CREDIT = (
     "sen2ships (ShipDetectionExperts/sen2ships, MIT licence): Sentinel-2 L2A port scenes "
@@ -151,8 +156,6 @@ def _scene_frames(
     overlap_px: int,
     capture_span: timedelta,
 ) -> list[Frame]:
-    from triage.sim.orbit import access_times
-
     accesses = access_times(tle, lat, lon, start, start + capture_span)
     if not accesses:
         raise ManifestError(
@@ -190,8 +193,6 @@ def _number(frames: list[Frame], first_id: int = 1) -> list[Frame]:
 
 def sentinel2_band_sources(prefix: str) -> dict[str, BandSource]:
     """Model band name -> ``<prefix>/<B0x>.tif``, from tile_spec.json's band table."""
-    from triage.contract.tile_spec import tile_spec
-
     return {b.name: BandSource(path=f"{prefix}/{b.sentinel2}.tif") for b in tile_spec().bands}
 
 
@@ -224,9 +225,6 @@ def build_real_manifest(
     needs: it is left out with a note, or, with ``include_landsat``, mapped as far
     as its bands go so that the simulator refuses it with a "bands missing" error.
     """
-    from triage.sim.frames import check_frame
-    from triage.sim.orbit import sun_synchronous_tle
-
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
     root = Path(data_dir) / "sen2ships"
@@ -350,10 +348,6 @@ def build_synthetic_set(
     lists its passes instead of relying on contact windows, and captures are
     spread one per hour from ``epoch``.
     """
-    from triage.sim.manifest import dump_manifest
-    from triage.sim.orbit import sun_synchronous_tle
-    from triage.sim.synthetic import SceneSpec, generate_scene, write_scene
-
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
     out_dir = Path(out_dir)

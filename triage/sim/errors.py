@@ -32,3 +32,8 @@ class OrbitError(TriageError, ValueError):
 
 class OutputError(TriageError, OSError):
     """The output folder cannot be written (exists and is not empty, not writable)."""
+
+
+class VerificationError(TriageError, RuntimeError):
+    """What the ground produced contradicts the run's inputs (e.g. an exported crop of a
+    frame the manifest does not hold): the run cannot be checked, so it is not reported."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.contract.tile_spec import tile_spec
 from triage.sim.errors import BandsMissingError, CrsError, SceneError
 from triage.sim.manifest import Frame, Manifest, resolve_path
 
@@ -26,8 +27,6 @@ SUPPORTED_DTYPES = ("uint16", "uint8")
 
 def model_band_names() -> list[str]:
     """Band names the on-board model reads, in frame-memory order (tile_spec.json)."""
-    from triage.contract.tile_spec import tile_spec
-
     return [b.name for b in tile_spec().bands]
 
 
@@ -46,8 +45,9 @@ class FrameGeo:
     scene_transform: tuple[float, float, float, float, float, float]  # GDAL order, scene's
     scene_rows: int
     scene_cols: int
-    band_paths: tuple[Path, ...]
-    band_indexes: tuple[int, ...]
+    band_names: tuple[str, ...]  # frame-memory order (tile_spec.json): blue, green, ...
+    band_paths: tuple[Path, ...]  # the source of each, in that order
+    band_indexes: tuple[int, ...]  # 1-based band of each source file
 
     @property
     def sample_bits(self) -> int:
@@ -150,6 +150,7 @@ def check_frame(frame: Frame, manifest_dir: Path, bands: list[str] | None = None
         scene_transform=tuple(float(v) for v in scene_tf.to_gdal()),  # type: ignore[arg-type]
         scene_rows=height,
         scene_cols=width,
+        band_names=tuple(bands),
         band_paths=tuple(paths),
         band_indexes=tuple(idxs),
     )

@@ -1,11 +1,14 @@
 """The downlink: passes, their byte budgets, packet timing and a seeded loss model.
 
-Contact windows and budgets are the ground station's (``ground_station.passes``);
-this module turns a manifest's orbit into a list of :class:`Pass` (from the TLE and
-stations, or the manifest's explicit list), splits a packet stream into packets,
-decides which packets the channel loses, and says when each packet reaches the
-ground (the link sends CCSDS CADUs, so packet bytes travel at
-``rate x CADU_DATA_BYTES / CADU_BYTES`` after the acquisition time).
+Contact windows and budgets are the ground station's (``ground_station.passes``,
+through :mod:`triage.sim.ground`); this module turns a manifest's orbit into a list
+of :class:`Pass` (from the TLE and stations, or the manifest's explicit list), each
+holding its :class:`~ground_station.passes.ContactWindow` (the very object the
+ground plans the pass with), splits a packet stream into packets, decides which
+packets the channel loses (:class:`LossChannel`), and says when each packet reaches
+the ground (the link sends CCSDS CADUs, so packet bytes travel at
+``rate x CADU_DATA_BYTES / CADU_BYTES`` after the acquisition time):
+:func:`transmit` puts packets on the air and gives a :class:`Transmission`.
 """
 
 from __future__ import annotations
@@ -17,31 +20,51 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from triage.sim.errors import OrbitError
+from triage.sim.ground import (
+    ACQUISITION_S,
+    CADU_BYTES,
+    CADU_DATA_BYTES,
+    ContactWindow,
+    GroundStationError,
+    Station,
+    contact_windows,
+    pass_budget_bytes,
+)
 from triage.sim.manifest import Manifest, PacketLoss
 
 
 @dataclass(frozen=True)
 class Pass:
+    """One pass of the simulated window: its contact window and its byte budget.
+
+    ``elevation_known`` is False for a manifest's explicit pass (no orbit, so no
+    elevation: its window carries 0.0, which :attr:`max_elevation_deg` reports as None).
+    """
+
     index: int
-    station: str
-    aos: datetime
-    los: datetime
-    max_elevation_deg: float | None
+    window: ContactWindow
     budget_bytes: int
+    elevation_known: bool = True
+
+    @property
+    def station(self) -> str:
+        return self.window.station
+
+    @property
+    def aos(self) -> datetime:
+        return self.window.aos
+
+    @property
+    def los(self) -> datetime:
+        return self.window.los
 
     @property
     def duration_s(self) -> float:
-        return (self.los - self.aos).total_seconds()
+        return self.window.duration_s
 
-    def window(self):
-        from ground_station.passes import ContactWindow
-
-        return ContactWindow(
-            station=self.station,
-            aos=self.aos,
-            los=self.los,
-            max_elevation_deg=self.max_elevation_deg if self.max_elevation_deg is not None else 0.0,
-        )
+    @property
+    def max_elevation_deg(self) -> float | None:
+        return self.window.max_elevation_deg if self.elevation_known else None
 
 
 def plan_passes(manifest: Manifest) -> list[Pass]:
@@ -49,9 +72,6 @@ def plan_passes(manifest: Manifest) -> list[Pass]:
 
     :class:`OrbitError` when the TLE does not parse or no pass carries any byte.
     """
-    from ground_station.errors import GroundStationError
-    from ground_station.passes import ContactWindow, Station, contact_windows, pass_budget_bytes
-
     start, end = manifest.window_start_utc, manifest.window_end_utc
     windows: list[ContactWindow]
     if manifest.orbit.tle is not None:
@@ -84,11 +104,9 @@ def plan_passes(manifest: Manifest) -> list[Pass]:
         passes.append(
             Pass(
                 index=len(passes),
-                station=w.station,
-                aos=w.aos,
-                los=w.los,
-                max_elevation_deg=w.max_elevation_deg if manifest.orbit.tle else None,
+                window=w,
                 budget_bytes=budget,
+                elevation_known=manifest.orbit.tle is not None,
             )
         )
     if not passes:
@@ -102,18 +120,46 @@ def plan_passes(manifest: Manifest) -> list[Pass]:
 
 def packet_seconds_per_byte(rate_bps: int) -> float:
     """Air time of one space-packet byte (CADU framing and Reed-Solomon included)."""
-    from ground_station.passes import CADU_BYTES, CADU_DATA_BYTES
-
     return 8.0 * CADU_BYTES / CADU_DATA_BYTES / rate_bps
 
 
 def packet_time(p: Pass, bytes_before_end: int, rate_bps: int) -> datetime:
     """When a packet whose last byte is ``bytes_before_end`` into the pass reaches the ground."""
-    from ground_station.passes import ACQUISITION_S
-
     return p.aos + timedelta(
         seconds=ACQUISITION_S + bytes_before_end * packet_seconds_per_byte(rate_bps)
     )
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """Packets put on the air back to back in one pass, and what the channel did to them."""
+
+    packets: list[bytes]
+    lost: np.ndarray  # bool per packet: True = the channel lost it
+    ends: np.ndarray  # per packet: bytes of the pass's budget used once it is sent
+
+    @property
+    def end(self) -> int:
+        """Bytes of the pass's budget used once the last packet is sent."""
+        return int(self.ends[-1])
+
+    @property
+    def packets_lost(self) -> int:
+        return int(self.lost.sum())
+
+    def arrived(self, p: Pass, rate_bps: int) -> list[tuple[bytes, datetime]]:
+        """The packets that reached the ground, each with the time its last byte did."""
+        return [
+            (pk, packet_time(p, int(end), rate_bps))
+            for pk, gone, end in zip(self.packets, self.lost, self.ends, strict=True)
+            if not gone
+        ]
+
+
+def transmit(packets: list[bytes], start: int, channel: LossChannel) -> Transmission:
+    """Send non-empty ``packets`` from byte ``start`` of a pass's budget through ``channel``."""
+    ends = start + np.cumsum([len(x) for x in packets])
+    return Transmission(packets, channel.lost(len(packets)), ends)
 
 
 class LossChannel:

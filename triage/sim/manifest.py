@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from triage import paths
 from triage.contract.records import MAX_FRAME_ID
 from triage.sim.errors import ManifestError
 
@@ -302,8 +303,6 @@ def resolve_path(raw: str, manifest_dir: Path, data_dir: Path | None = None) -> 
     """A manifest path as a filesystem path (see the module docstring)."""
     if raw.startswith(DATA_PREFIX):
         if data_dir is None:
-            from triage import paths
-
             data_dir = paths.data_dir()
         return data_dir / raw[len(DATA_PREFIX) :]
     p = Path(raw).expanduser()

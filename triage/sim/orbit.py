@@ -1,7 +1,8 @@
 """Orbit helpers for building image sets: a sun-synchronous TLE and target access times.
 
 Contact windows with ground stations are the ground station's business
-(``ground_station.passes``); this module only answers the camera's questions:
+(``ground_station.passes``, reached through :mod:`triage.sim.ground`, whose TLE
+parser this module uses too); this module only answers the camera's questions:
 what TLE describes a realistic Earth-observation orbit, and when does the
 satellite pass close enough over a target to image it (off-nadir angle within
 the agility limit, target in daylight). Propagation is SGP4 (the ``sgp4``
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from triage.sim.errors import OrbitError
+from triage.sim.ground import TleError, parse_tle
 from triage.sim.manifest import Tle
 
 MU_EARTH_KM3_S2 = 398600.4418
@@ -108,9 +110,6 @@ def satellite(tle: Tle):
     catalogue numbers, elements SGP4 rejects), so both sides accept the same TLEs.
     """
     from skyfield.api import EarthSatellite, load
-
-    from ground_station.errors import TleError
-    from ground_station.passes import parse_tle
 
     try:
         checked = parse_tle(tle.text)

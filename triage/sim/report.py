@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.sim import results as results_module
 from triage.sim.results import TRIAGE, SimResult
 
 MODE_COLOURS = {TRIAGE: "#1b7837", "compressed": "#2166ac", "raw": "#b2182b"}
@@ -376,8 +377,6 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
         [name, json.dumps(t["value"]), "yes" if t["met"] else "NO"]
         for name, t in metrics["targets"].items()
     ]
-    from triage.sim import results as results_module
-
     definitions = html.escape((results_module.__doc__ or "").split("Metric definitions")[-1])
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -30,7 +30,9 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from triage.sim.link import Pass
+from triage.contract.enums import PRODUCT_BY_APID
+from triage.contract.packets import PRIMARY_HEADER
+from triage.sim.link import Pass, Transmission
 from triage.sim.scoring import ShipOutcome
 
 TRIAGE = "triage"
@@ -47,6 +49,17 @@ class PassTraffic:
     request_entries: int = 0
     products_completed: int = 0
     bytes_by_product: dict[str, int] = field(default_factory=dict)  # product type -> bytes
+
+    def add(self, tx: Transmission) -> None:
+        """Count a transmission's packets, lost ones included, and their bytes by product
+        type (from the APID)."""
+        self.packets_sent += len(tx.packets)
+        self.packets_lost += tx.packets_lost
+        for pk in tx.packets:
+            apid = PRIMARY_HEADER.unpack(pk)["apid"]
+            pt = PRODUCT_BY_APID.get(apid)
+            name = pt.name if pt is not None else f"APID {apid:#x}"
+            self.bytes_by_product[name] = self.bytes_by_product.get(name, 0) + len(pk)
 
 
 @dataclass

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.contract.tile_spec import tile_spec
+
 # Surface spectra, reflectance per band (blue, green, red, nir). Water matches the
 # real ports' open water (medians 0.026-0.040 blue, 0.004-0.013 NIR); land types
 # are textbook curves.
@@ -224,8 +226,6 @@ def _paste(dst: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> tuple[slice,
 
 def generate_scene(spec: SceneSpec) -> Scene:
     """Generate a scene and its exact truth from ``spec`` (deterministic in ``spec.seed``)."""
-    from triage.contract.tile_spec import tile_spec
-
     classes = tile_spec().classes
     cid = {name: classes.index(name) for name in ("cloud", "sea", "ship", "land")}
     rng = np.random.default_rng(spec.seed)

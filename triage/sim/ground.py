@@ -1,0 +1,119 @@
+"""The ground segment of a simulation: the one module of ``triage.sim`` that imports
+``ground_station``.
+
+The simulated ground is the operator's own library, called as at a real pass:
+
+- :meth:`Ground.receive` ingests the packets that arrived (``ground_station.ingest``);
+- :meth:`Ground.plan` plans the pass within its budget and encodes the
+  DOWNLINK_REQUEST to uplink (``ground_station.plan``);
+- :meth:`Ground.ship_crop_masks` reads the complete ship crops back from the
+  catalogue, decoded (``ground_station.catalogue``);
+- :meth:`Ground.export` writes the georeferenced products (``ground_station.export``),
+  with a report that says what each file holds (frame id, products, band roles).
+
+It also passes on what the rest of the simulator takes from the ground station,
+so that each fact keeps its one definition: contact windows and pass budgets
+(:mod:`triage.sim.link`), the link-layer constants that time packets, and the TLE
+parser (:mod:`triage.sim.orbit`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ground_station.catalogue import Catalogue
+from ground_station.errors import GroundStationError, TleError
+from ground_station.export import PREVIEW, ExportedFile, ExportReport, export_products
+from ground_station.ingest import ingest_bytes
+from ground_station.passes import (
+    ACQUISITION_S,
+    CADU_BYTES,
+    CADU_DATA_BYTES,
+    ContactWindow,
+    Station,
+    contact_windows,
+    parse_tle,
+    pass_budget_bytes,
+)
+from ground_station.plan import plan_next_pass
+
+__all__ = [
+    "ACQUISITION_S",
+    "CADU_BYTES",
+    "CADU_DATA_BYTES",
+    "PREVIEW",
+    "ContactWindow",
+    "ExportReport",
+    "ExportedFile",
+    "Ground",
+    "GroundStationError",
+    "Station",
+    "TleError",
+    "contact_windows",
+    "parse_tle",
+    "pass_budget_bytes",
+]
+
+
+class Ground:
+    """The ground station's catalogue in ``folder``, with the simulator's own counters."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir()
+        self.catalogue = self.folder / "catalogue.sqlite"
+        self.counters: dict[str, int] = {
+            "packets_received": 0,
+            "ingest_malformed": 0,
+            "ingest_duplicates": 0,
+            "ingest_products_invalid": 0,
+            "requests_uplinked": 0,
+            "request_entries": 0,
+        }
+
+    def receive(self, packets: list[bytes], source: str) -> None:
+        """Ingest the packets that reached the ground (``source`` names the pass)."""
+        if packets:
+            st = ingest_bytes(self.catalogue, b"".join(packets), source=source)
+            self.counters["ingest_malformed"] += sum(st.malformed.values())
+            self.counters["ingest_duplicates"] += st.duplicates
+            self.counters["ingest_products_invalid"] += st.products_invalid
+        self.counters["packets_received"] += len(packets)
+
+    def plan(
+        self, window: ContactWindow, rate_bps: int, budget_bytes: int
+    ) -> tuple[bytes | None, int]:
+        """The DOWNLINK_REQUEST for the pass over ``window`` and its number of entries
+        (None, 0 before the ground knows the satellite's store)."""
+        if not self.catalogue.exists():
+            return None, 0
+        plan, request = plan_next_pass(self.catalogue, window, rate_bps, budget_bytes=budget_bytes)
+        entries = len(plan.items) + len(plan.releases)
+        self.counters["requests_uplinked"] += 1
+        self.counters["request_entries"] += entries
+        return request, entries
+
+    def request_lost(self) -> None:
+        """Count an uplinked request the channel lost."""
+        self.counters["requests_lost"] = self.counters.get("requests_lost", 0) + 1
+
+    def ship_crop_masks(self) -> dict[tuple[int, int], np.ndarray]:
+        """Complete ship crops in the catalogue, decoded, by (frame id, product id):
+        ``[rows, cols]`` masks, True where a pixel is kept (some band differs from the
+        frame's no-data value)."""
+        if not self.catalogue.exists():
+            return {}
+        out = {}
+        with Catalogue.open(self.catalogue) as cat:
+            rows = cat.product_rows("status='complete' AND product_type='SHIP_CROP'")
+            for r in rows:
+                p = cat.load_product(r["frame_id"], r["product_id"])
+                nodata = p.header["nodata"]
+                out[(r["frame_id"], r["product_id"])] = (p.pixels != nodata).any(axis=0)
+        return out
+
+    def export(self) -> ExportReport:
+        """Crops, frame mosaics and detections into ``folder/export``."""
+        return export_products(self.catalogue, self.folder / "export")

@@ -1,0 +1,207 @@
+"""The spacecraft of a simulation: frames through the firmware, its on-board store, and what
+it sends at each pass.
+
+:class:`Satellite` is one instance of the firmware's host build
+(:class:`triage.onboard.Onboard`, the model classifier) whose product store persists
+across the run: :meth:`Satellite.capture` processes a frame (its products wait in the
+store), :meth:`Satellite.directory` is the STORE_DIRECTORY that opens a pass and
+:meth:`Satellite.downlink` the packets sent for the ground's request within the rest of
+the budget. With ``record_ops`` every operation is kept with the host build's output,
+and :meth:`Satellite.replay_on_qemu` replays them in one boot of the Cortex-M4 image,
+which must give the same bytes.
+
+The checks that need the firmware's build come first in a run:
+:func:`check_gain_sources` (the frames' gains are the ones compiled in) and
+:func:`check_image` (the Cortex-M4 image is built).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from triage.contract.enums import Action
+from triage.contract.tile_spec import tile_origins, tile_spec
+from triage.errors import FirmwareError
+from triage.onboard import (
+    FrameMeta,
+    FrameReport,
+    Onboard,
+    config,
+    run_on_qemu,
+    time_fields,
+)
+from triage.onboard.qemu_runner import image_path
+from triage.sim.errors import SceneError
+from triage.sim.frames import FrameGeo
+from triage.sim.manifest import Frame, Manifest
+
+
+def check_gain_sources(manifest: Manifest) -> None:
+    """:class:`SceneError` when a frame declares gains other than the firmware's."""
+    built = tile_spec().default_gain_source
+    for f in manifest.frames:
+        if f.gain_source is not None and f.gain_source != built:
+            raise SceneError(
+                f"frame {f.frame_id} ({f.scene}): gain_source {f.gain_source!r}, but the "
+                f"firmware is built with the gains of {built!r} (models/tile_spec.json)"
+            )
+
+
+def check_image() -> None:
+    """A clear error now if the Cortex-M4 image (``--target qemu``) is not built."""
+    image_path()
+
+
+def frame_meta(frame: Frame, geo: FrameGeo) -> FrameMeta:
+    """The FRAME_META the camera hands the firmware with a frame."""
+    time_s, time_sub = time_fields(frame.capture_time_utc)
+    return FrameMeta(
+        frame_id=frame.frame_id,
+        rows=geo.rows,
+        cols=geo.cols,
+        bands=len(geo.band_paths),
+        sample_bits=geo.sample_bits,
+        nodata=frame.nodata,
+        time_s=time_s,
+        time_sub=time_sub,
+        crs_epsg=geo.crs_epsg,
+        geotransform=geo.geotransform,
+        dn_scale=frame.dn_scale or (0, 0),
+    )
+
+
+def crop_tile_origins(rep: FrameReport, geo: FrameGeo) -> list[tuple[int, int]]:
+    """(row, col) origins of the tiles the firmware decided to crop at full resolution."""
+    if rep.actions.size == 0:
+        return []
+    rows, cols = tile_origins(geo.rows), tile_origins(geo.cols)
+    if rep.actions.shape != (len(rows), len(cols)):
+        return []
+    crop = Action.CROP
+    return [(rows[i], cols[j]) for i, j in zip(*np.nonzero(rep.actions == crop), strict=True)]
+
+
+@dataclass
+class Capture:
+    """One frame through the firmware."""
+
+    report: FrameReport
+    process_s: float  # wall-clock time of the firmware call
+    crop_tiles: list[tuple[int, int]]  # origins of the tiles it cropped
+    notes: list[str] = field(default_factory=list)  # a refused frame, a full store
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.report.counts
+
+    def tiles_by_class(self, classes: list[str]) -> list[int]:
+        return [self.counts[f"tiles_{k}"] for k in classes]
+
+    def discarded_by_class(self, classes: list[str]) -> list[int]:
+        return [self.counts[f"discarded_{k}"] for k in classes]
+
+
+@dataclass
+class _Op:
+    """One firmware operation and the host build's output, kept for a QEMU replay."""
+
+    op: tuple
+    data: bytes
+    frame_id: int | None = None
+
+
+@dataclass
+class M4Replay:
+    """The Cortex-M4 image's figures for a replayed run."""
+
+    operations: int
+    insns_by_frame: dict[int, int]
+    stack_peak_bytes: int
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "m4_operations": self.operations,
+            "m4_frame_instructions_total": sum(self.insns_by_frame.values()),
+            "m4_stack_peak_bytes": self.stack_peak_bytes,
+        }
+
+
+class Satellite:
+    """The firmware (host build) with its on-board store of ``store_bytes``."""
+
+    def __init__(self, store_bytes: int, *, record_ops: bool = False):
+        self.store_bytes = store_bytes
+        self.onboard = Onboard(store_bytes, classifier="model")
+        self.config = config()
+        self.record_ops = record_ops
+        self.ops: list[_Op] = []
+
+    def capture(self, frame: Frame, geo: FrameGeo, pixels: np.ndarray) -> Capture:
+        """Process a frame; :class:`FirmwareError` when the firmware refuses it for any
+        reason but every tile being no-data (a note then)."""
+        label = f"frame {frame.frame_id} ({frame.scene})"
+        meta = frame_meta(frame, geo)
+        t0 = time.perf_counter()
+        rep = self.onboard.process_frame(pixels, meta)
+        dt = time.perf_counter() - t0
+        if self.record_ops:
+            self.ops.append(_Op(("frame", pixels, meta), rep.record, frame.frame_id))
+        notes = []
+        if rep.status != 0:
+            if rep.status_name.upper().endswith("NODATA"):
+                notes.append(f"{label}: refused by the firmware, every tile is no-data")
+            else:
+                raise FirmwareError(
+                    f"{label}: the firmware refused the frame: {rep.status_name} "
+                    f"(status {rep.status})"
+                )
+        c = rep.counts
+        if c["products_dropped"] or c["products_evicted"]:
+            notes.append(
+                f"{label}: store full, {c['products_dropped']} products dropped and "
+                f"{c['products_evicted']} evicted"
+            )
+        return Capture(rep, dt, crop_tile_origins(rep, geo), notes)
+
+    def directory(self) -> bytes:
+        """The STORE_DIRECTORY packets that open a pass."""
+        directory = self.onboard.directory()
+        if self.record_ops:
+            self.ops.append(_Op(("directory",), directory))
+        return directory
+
+    def downlink(self, budget_bytes: int, request: bytes | None) -> bytes:
+        """The packets sent for ``request`` (None: none arrived) within ``budget_bytes``."""
+        stream = self.onboard.downlink(budget_bytes, request)
+        if self.record_ops:
+            self.ops.append(_Op(("downlink", budget_bytes, request), stream))
+        return stream
+
+    def counters(self) -> dict[str, int]:
+        return self.onboard.counters()
+
+    def replay_on_qemu(self) -> M4Replay:
+        """Replay the recorded operations on the Cortex-M4 image; the bytes must match
+        (:class:`FirmwareError` naming the first operation that differs)."""
+        run = run_on_qemu(
+            [o.op for o in self.ops], store_bytes=self.store_bytes, classifier="model"
+        )
+        insns_by_frame: dict[int, int] = {}
+        for i, (o, r) in enumerate(zip(self.ops, run.results, strict=True)):
+            if r.data != o.data:
+                first = next(
+                    (k for k, (a, b) in enumerate(zip(r.data, o.data, strict=False)) if a != b),
+                    min(len(r.data), len(o.data)),
+                )
+                what = f"frame {o.frame_id}" if o.frame_id is not None else o.op[0]
+                raise FirmwareError(
+                    f"--target qemu: operation {i} ({what}) gives {len(r.data)} bytes on the "
+                    f"Cortex-M4 image and {len(o.data)} on the host build; first difference "
+                    f"at byte {first}"
+                )
+            if o.frame_id is not None and r.insns is not None:
+                insns_by_frame[o.frame_id] = r.insns
+        return M4Replay(len(self.ops), insns_by_frame, run.stack_peak_bytes)
