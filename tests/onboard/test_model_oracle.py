@@ -16,13 +16,14 @@ from triage_models.policy import ACTIONS, decide, load_policy, second_opinion, t
 from triage import paths
 from triage.engine.oracle import tflm_run
 from triage.onboard import FrameMeta, Onboard, has_model, model_sha256
+from triage.onboard.host import ACTIONS as APP_ACTIONS
 
 from .helpers import real_frame
 
 pytestmark = pytest.mark.realdata
 
-# app codes (tri_onboard.h) of the policy's actions (triage_models.policy.ACTIONS)
-APP_ACTION = {"crop": 2, "discard": 1, "land_drop": 4, "lowres": 3}
+# app codes (TRI_ACTION_*, tri_actions.h) of the policy's actions (triage_models.policy.ACTIONS)
+APP_ACTION = {name: APP_ACTIONS.index(name) for name in ACTIONS}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from triage_models.tile_spec import tile_spec
 
 from triage import wire_format as wf
 from triage.onboard import _lib
@@ -29,7 +30,10 @@ build); ``rule``: a fixed test rule on the preprocessed input (tests only,
 see mcu_firmware/ports/host/app_host.c); ``none``: frames are refused."""
 
 ACTIONS = ("nodata", "discard", "crop", "lowres", "land_drop")
-"""Per-tile decisions, by the code the grid holds (TRI_ACTION_* in tri_onboard.h)."""
+"""Per-tile decisions, by the code the grid holds (TRI_ACTION_* in tri_actions.h)."""
+
+LAND_POLICIES = {"drop": 0, "lowres": 1}
+"""``land_policy`` values and the firmware's TRI_LAND_* codes (tri_actions.h)."""
 
 
 def _names(fn) -> list[str]:
@@ -40,11 +44,32 @@ def _names(fn) -> list[str]:
 
 
 @cache
+def report_classes() -> tuple[str, ...]:
+    """The class names the report's per-class counts are indexed by (the model's class list,
+    ``models/tile_spec.json``), checked against the class count the library was built for."""
+    classes = tuple(tile_spec().classes)
+    built = config()["num_classes"]
+    if built != len(classes):
+        raise FirmwareError(
+            f"the host library counts {built} classes, the tile spec names {len(classes)}: "
+            "rebuild the firmware (make firmware) after exporting the model"
+        )
+    return classes
+
+
+@cache
 def _report_fields() -> tuple[str, ...]:
-    lib = _lib.load()
-    lib.tri_frame_report_field.restype = ctypes.c_char_p
-    lib.tri_frame_report_field.argtypes = [ctypes.c_uint32]
-    return tuple(_names(lib.tri_frame_report_field))
+    """Names of the report's words, from the host library (tri_frame_report_field). Word k of
+    a per-class field ``<x>_by_class`` is named ``<x>_<class k>`` (e.g. ``tiles_cloud``,
+    ``discarded_land``) from :func:`report_classes`."""
+    classes = report_classes()
+    names: list[str] = []
+    while (field := _lib.report_field(len(names))) is not None:
+        name, class_id = field
+        if class_id >= 0:
+            name = f"{name.removesuffix('_by_class')}_{classes[class_id]}"
+        names.append(name)
+    return tuple(names)
 
 
 @cache
@@ -77,6 +102,45 @@ def model_sha256() -> str:
     return _lib.load().tri_host_model_sha256().decode()
 
 
+def decide(
+    q: np.ndarray,
+    land_policy: str,
+    discard_min_q: Sequence[int] | None = None,
+    ship_crop_min_q: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The firmware's decision policy (tri_decide) on final int8 outputs ``[N, classes]``:
+    ``(actions, tops)``, actions as indices into :data:`ACTIONS`, tops the top classes.
+
+    ``discard_min_q`` (one threshold per class) and ``ship_crop_min_q`` are the policy's
+    thresholds in the int8 output domain; ``None`` takes the policy compiled into the library
+    (models/shipped/triage_config.h). ``land_policy``: one of :data:`LAND_POLICIES`.
+    """
+    if land_policy not in LAND_POLICIES:
+        raise OnboardInputError(f"land_policy must be one of {sorted(LAND_POLICIES)}")
+    n_classes = config()["num_classes"]
+    a = np.ascontiguousarray(q, dtype=np.int8)
+    if a.ndim != 2 or a.shape[1] != n_classes:
+        raise OnboardInputError(f"outputs must be [N, {n_classes}], got shape {a.shape}")
+    dmin = None
+    if discard_min_q is not None:
+        dmin = np.ascontiguousarray(discard_min_q, dtype=np.int16)
+        if dmin.shape != (n_classes,):
+            raise OnboardInputError(f"discard_min_q needs {n_classes} thresholds")
+    actions = np.zeros(len(a), np.uint8)
+    tops = np.zeros(len(a), np.uint8)
+    st = _lib.load().tri_host_decide(
+        a.ctypes.data if len(a) else None,
+        len(a),
+        None if dmin is None else dmin.ctypes.data,
+        int(ship_crop_min_q),
+        LAND_POLICIES[land_policy],
+        actions.ctypes.data,
+        tops.ctypes.data,
+    )
+    _lib.check(st, "tri_host_decide")
+    return actions, tops
+
+
 @dataclass
 class FrameReport:
     """What happened to one frame.
@@ -104,6 +168,11 @@ class FrameReport:
 
     def __getitem__(self, name: str) -> int:
         return self.counts[name]
+
+    def by_class(self, prefix: str) -> dict[str, int]:
+        """A per-class count, ``"tiles"`` or ``"discarded"``, as ``{class name: count}`` in
+        class-id order (the words ``<prefix>_<class>`` of the report)."""
+        return {c: self.counts[f"{prefix}_{c}"] for c in report_classes()}
 
     def raise_for_status(self) -> FrameReport:
         if self.status != 0:
@@ -197,10 +266,6 @@ class _Collector:
             return 0
 
         self.fn = _lib.SINK(write)
-
-
-#: ``land_policy`` values and the firmware's TRI_LAND_* codes.
-LAND_POLICIES = {"drop": 0, "lowres": 1}
 
 
 class Onboard:

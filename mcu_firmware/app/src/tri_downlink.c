@@ -8,6 +8,7 @@
 #include "tri_crc32.h"
 #include "tri_onboard.h"
 #include "tri_packet.h"
+#include "tri_work.h"
 
 static const uint16_t apid_of_type[TRI_NUM_PRODUCT_TYPES] = {
     WF_APID_SHIP_CROP, WF_APID_QUICKLOOK,     WF_APID_CLASS_MAP,
@@ -61,7 +62,7 @@ static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint
 /* The packet scratch buffer at the end of the work area. */
 static uint8_t *packet_buffer(const tri_onboard_t *ob)
 {
-    return ob->work + tri_onboard_work_bytes() - WF_MAX_PACKET_BYTES;
+    return tri_work_packet(ob);
 }
 
 tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
