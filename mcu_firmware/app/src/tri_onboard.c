@@ -4,10 +4,9 @@
  * checks, classification and decision per tile, then the products in their
  * order. The concepts it drives live apart: the second opinion
  * (tri_second_opinion.c), the decision (tri_decide.c), crop geometry
- * (tri_crop.c), the product
- * writer (tri_product.c), the neighbour predictor (tri_predictor.c), the
- * report (tri_report.c), the work area's layout (tri_work.h), and the
- * downlink (tri_downlink.c).
+ * (tri_crop.c), the product writer (tri_product.c), the neighbour
+ * predictor (tri_predictor.c), the report (tri_report.c), the work area's
+ * layout (tri_work.h), and the downlink (tri_downlink.c).
  */
 #include "tri_onboard.h"
 
