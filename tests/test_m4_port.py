@@ -20,6 +20,40 @@ def test_exit_code_reaches_host(m4_image):
     assert "selftest: uart ok" in res.stdout
 
 
+def test_command_line_words_and_numbers(m4_image):
+    """The images read their command line with ports/cortex_m4/cmdline.c: a tab separates
+    words, and a number that is not a u32 is refused (before, it wrapped or stopped)."""
+    res = qemu.run_image(m4_image("selftest"), ["exit\t5"], timeout_s=60)
+    assert res.returncode == 5, res
+    for bad in ("4294967296", "5x", "-5"):
+        res = qemu.run_image(m4_image("selftest"), ["exit", bad], timeout_s=60)
+        assert res.returncode == 1, (bad, res)
+        assert "selftest: not a number" in res.stdout + res.stderr, (bad, res)
+
+
+@pytest.mark.parametrize(
+    ("script", "rc"),
+    [
+        ("init 1048576 none\r\ncounters {out}\r\n", 0),  # CR LF lines
+        ("init\t1048576\tnone\ncounters {out}\n", 0),  # tabs
+        ("init 1048576 none\ndownlink 4294967296 {out}\n", 3),  # budget past u32
+        ("init 1048576 none\ndownlink 12x {out}\n", 3),  # not a number
+        ("init 10485760000 none\ncounters {out}\n", 3),  # store bytes past u32
+        ("init 1048576 none\ncounters {out} a b c d e f g\n", 3),  # more than 8 words
+    ],
+)
+def test_flight_image_script_lines(m4_image, tmp_path, script, rc):
+    out = tmp_path / "out.bin"
+    path = tmp_path / "script.txt"
+    path.write_bytes(script.format(out=out).encode())
+    res = qemu.run_image(m4_image("triage_fw"), [str(path)], timeout_s=120)
+    assert res.returncode == rc, res
+    if rc == 0:
+        assert out.exists() and out.stat().st_size > 0
+    else:
+        assert "bad script line" in res.stdout, res
+
+
 def test_semihosting_files(m4_image, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("payload from the host\n")

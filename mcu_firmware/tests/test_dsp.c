@@ -150,18 +150,19 @@ static const tnn_packed_t pk_packed = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, pk_data
 static void pk_params(tnn_conv2d_s8_params_t *p, const tnn_packed_t *packed)
 {
     memset(p, 0, sizeof *p);
-    p->in_h = p->in_w = p->out_h = p->out_w = 2;
-    p->in_c = 3;
-    p->out_c = 2;
-    p->k_h = p->k_w = p->stride_h = p->stride_w = p->dil_h = p->dil_w = 1;
-    p->in_offset = -5;
-    p->out_offset = -3;
-    p->act_min = -128;
-    p->act_max = 127;
+    p->input.h = p->input.w = p->output.h = p->output.w = 2;
+    p->input.c = 3;
+    p->output.c = 2;
+    p->conv.kernel.h = p->conv.kernel.w = 1;
+    p->conv.stride.h = p->conv.stride.w = p->conv.dilation.h = p->conv.dilation.w = 1;
+    p->conv.in_offset = -5;
+    p->conv.out_offset = -3;
+    p->conv.act.min = -128;
+    p->conv.act.max = 127;
     p->filter = pk_filter;
     p->bias = pk_bias;
-    p->mult = pk_mult;
-    p->shift = pk_shift;
+    p->quant.mult = pk_mult;
+    p->quant.shift = pk_shift;
     p->packed = packed;
 }
 

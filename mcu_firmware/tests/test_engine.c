@@ -72,24 +72,24 @@ TT_TEST(engine_conv2d_box_filter_same_padding)
     int8_t out[9];
     tnn_conv2d_s8_params_t p;
     memset(&p, 0, sizeof p);
-    p.in_h = p.in_w = 3;
-    p.in_c = 1;
-    p.out_h = p.out_w = 3;
-    p.out_c = 1;
-    p.k_h = p.k_w = 3;
-    p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;
-    p.pad_top = p.pad_left = 1;
-    p.act_min = -128;
-    p.act_max = 127;
+    p.input.h = p.input.w = 3;
+    p.input.c = 1;
+    p.output.h = p.output.w = 3;
+    p.output.c = 1;
+    p.conv.kernel.h = p.conv.kernel.w = 3;
+    p.conv.stride.h = p.conv.stride.w = p.conv.dilation.h = p.conv.dilation.w = 1;
+    p.conv.pad.h = p.conv.pad.w = 1;
+    p.conv.act.min = -128;
+    p.conv.act.max = 127;
     p.filter = ones9;
-    p.mult = mult_one;
-    p.shift = shift_one;
+    p.quant.mult = mult_one;
+    p.quant.shift = shift_one;
     TT_CHECK_EQ(tnn_conv2d_s8(&p, in, out, NULL), TRI_OK);
     TT_CHECK_MEM_EQ(out, want, sizeof want);
     /* input zero point 5: taps see x - 5; padding contributes nothing */
-    p.in_offset = -5;
-    p.out_offset = -10;
-    p.act_max = -9; /* fused clamp */
+    p.conv.in_offset = -5;
+    p.conv.out_offset = -10;
+    p.conv.act.max = -9; /* fused clamp */
     TT_CHECK_EQ(tnn_conv2d_s8(&p, in, out, NULL), TRI_OK);
     /* centre: 45 - 9*5 = 0 -> -10; corner: 12 - 4*5 = -8 -> -18 */
     TT_CHECK_EQ(out[4], -10);
@@ -151,7 +151,13 @@ static const int8_t eye2[4] = {1, 0, 0, 1};
 static const int32_t mult2[2] = {1 << 30, 1 << 30};
 static const int8_t shift2[2] = {1, 1};
 static const tnn_conv2d_s8_params_t copy_conv = {
-    2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, -128, 127, eye2, NULL, mult2, shift2, NULL};
+    {0, 0, 0, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {-128, 127}}, /* conv: offsets, 1x1 window */
+    {mult2, shift2},                                      /* quant */
+    {2, 2, 2},                                            /* input */
+    {2, 2, 2},                                            /* output */
+    eye2,
+    NULL,
+    NULL};
 
 static tnn_span_t span(uint32_t off, uint32_t bytes, uint32_t tensor)
 {

@@ -31,7 +31,7 @@ GENERATOR = "triage.engine.export"
 # Default arena budget: what the Cortex-M4 image can give the engine out of its
 # 64 KB of RAM (8 KB stack, the application's own state).
 DEFAULT_ARENA_BUDGET_BYTES = 48 * 1024
-MODEL_VERSION = 2  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
+MODEL_VERSION = 3  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
 NO_TENSOR = 0xFFFFFFFF  # TNN_NO_TENSOR: the tensor index of a scratch span
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
@@ -131,9 +131,25 @@ def _c_array(ctype: str, name: str, values: np.ndarray, *, hexa: bool = False) -
 
 
 def _c_value(v: object) -> str:
+    if isinstance(v, dict):  # a member struct, on one line: {.h = 3, .w = 3}
+        return "{" + ", ".join(f".{k} = {_c_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list | tuple):
         return "{" + ", ".join(str(int(x)) for x in v) + "}"
     return str(int(v))  # type: ignore[call-overload]
+
+
+def _c_members(fields: dict, indent: str = "    ") -> list[str]:
+    """Designated initializers of a struct's members, one per line; a member struct that holds
+    structs gets its members on lines of their own."""
+    lines = []
+    for k, v in fields.items():
+        if isinstance(v, dict) and any(isinstance(x, dict) for x in v.values()):
+            lines.append(f"{indent}.{k} = {{")
+            lines.extend(_c_members(v, indent + "    "))
+            lines.append(f"{indent}}},")
+        else:
+            lines.append(f"{indent}.{k} = {_c_value(v)},")
+    return lines
 
 
 def _span(c: Compiled, tensor: int) -> str:
@@ -256,10 +272,9 @@ def _render_step(c: Compiled, s: Step, i: int) -> str:
             f" {pk.groups}u, {ptr}}};"
         )
     lines.append(f"static const {_STRUCTS[s.kernel]} s{i}_params = {{")
-    for k, v in s.fields.items():
-        lines.append(f"    .{k} = {_c_value(v)},")
-    for fname in s.arrays:
-        lines.append(f"    .{fname} = s{i}_{fname},")
+    lines.extend(_c_members(s.fields))
+    for fname, arr in s.arrays.items():
+        lines.append(f"    .{arr.field or fname} = s{i}_{fname},")
     if pk is not None:
         lines.append(f"    .packed = &s{i}_packed,")
     lines.append("};")

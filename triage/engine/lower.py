@@ -10,6 +10,7 @@ else stops the export with a message that names the operator or tensor.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,10 +72,51 @@ class ActTensor:
 
 @dataclass
 class CArray:
-    """A constant array the step's parameter struct points at."""
+    """A constant array the step's parameter struct points at (``field``: the struct member
+    that points at it, e.g. ``quant.mult``; by default the array's name in ``Step.arrays``)."""
 
     ctype: str
     values: np.ndarray
+    field: str | None = None
+
+
+def conv_fields(
+    input_hwc: Sequence[int],
+    output_hwc: Sequence[int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pad: tuple[int, int],
+    depth_mult: int,
+    in_offset: int,
+    out_offset: int,
+    act: tuple[int, int],
+) -> dict:
+    """The scalar members of tnn_conv2d_s8_params_t (CONV_2D, DEPTHWISE_CONV_2D and
+    FULLY_CONNECTED), composed as the C struct is: ``conv`` (tnn_conv_params_t), ``input``
+    and ``output`` (tnn_dims_t). Pairs are (height, width); ``act`` is (min, max)."""
+
+    def hw(pair: tuple[int, int]) -> dict[str, int]:
+        return {"h": int(pair[0]), "w": int(pair[1])}
+
+    def dims(hwc: Sequence[int]) -> dict[str, int]:
+        h, w, c = (int(v) for v in hwc)
+        return {"h": h, "w": w, "c": c}
+
+    return {
+        "conv": {
+            "in_offset": int(in_offset),
+            "out_offset": int(out_offset),
+            "depth_mult": int(depth_mult),
+            "kernel": hw(kernel),
+            "stride": hw(stride),
+            "dilation": hw(dilation),
+            "pad": hw(pad),
+            "act": {"min": int(act[0]), "max": int(act[1])},
+        },
+        "input": dims(input_hwc),
+        "output": dims(output_hwc),
+    }
 
 
 @dataclass
@@ -98,7 +140,7 @@ class Step:
 
     op: tfl.Operator
     kernel: str  # e.g. "conv2d_s8": tnn_op_conv2d_s8, tnn_conv2d_s8_params_t
-    fields: dict[str, int]
+    fields: dict  # the struct's scalar members; a dict value is a member struct
     arrays: dict[str, CArray]
     inputs: list[int]
     output: int
@@ -304,8 +346,8 @@ class _Lowerer:
                     " scales span too many orders of magnitude"
                 )
         return {
-            "mult": CArray("int32_t", np.asarray(mults, dtype=np.int32)),
-            "shift": CArray("int8_t", np.asarray(shifts, dtype=np.int8)),
+            "mult": CArray("int32_t", np.asarray(mults, dtype=np.int32), "quant.mult"),
+            "shift": CArray("int8_t", np.asarray(shifts, dtype=np.int8), "quant.shift"),
         }
 
     def acc_bound(self, op: tfl.Operator, taps: int, bias: np.ndarray | None) -> None:
@@ -373,12 +415,9 @@ class _Lowerer:
         if b is not None:
             arrays["bias"] = CArray("int32_t", b)
         arrays.update(self.requant_arrays(op, mults, shifts))
-        fields = dict(
-            in_h=x.shape[1], in_w=x.shape[2], in_c=x.shape[3],
-            out_h=y.shape[1], out_w=y.shape[2], out_c=cout,
-            k_h=kh, k_w=kw, stride_h=o["stride_h"], stride_w=o["stride_w"],
-            dil_h=o["dilation_h"], dil_w=o["dilation_w"], pad_top=pt, pad_left=pl,
-            in_offset=-x.zero_point, out_offset=y.zero_point, act_min=lo, act_max=hi,
+        fields = conv_fields(
+            x.shape[1:], y.shape[1:], (kh, kw), (o["stride_h"], o["stride_w"]),
+            (o["dilation_h"], o["dilation_w"]), (pt, pl), 0, -x.zero_point, y.zero_point, (lo, hi),
         )  # fmt: skip
         gap = row_gap(
             y.shape[1], y.shape[2] * cout, x.shape[1], x.shape[2] * x.shape[3], o["stride_h"], pt
@@ -412,12 +451,9 @@ class _Lowerer:
         if b is not None:
             arrays["bias"] = CArray("int32_t", b)
         arrays.update(self.requant_arrays(op, mults, shifts))
-        fields = dict(
-            in_h=x.shape[1], in_w=x.shape[2], in_c=cin,
-            out_h=y.shape[1], out_w=y.shape[2], out_c=cout, depth_mult=dm,
-            k_h=kh, k_w=kw, stride_h=o["stride_h"], stride_w=o["stride_w"],
-            dil_h=o["dilation_h"], dil_w=o["dilation_w"], pad_top=pt, pad_left=pl,
-            in_offset=-x.zero_point, out_offset=y.zero_point, act_min=lo, act_max=hi,
+        fields = conv_fields(
+            x.shape[1:], y.shape[1:], (kh, kw), (o["stride_h"], o["stride_w"]),
+            (o["dilation_h"], o["dilation_w"]), (pt, pl), dm, -x.zero_point, y.zero_point, (lo, hi),
         )  # fmt: skip
         gap = row_gap(
             y.shape[1], y.shape[2] * cout, x.shape[1], x.shape[2] * cin, o["stride_h"], pt
@@ -469,15 +505,13 @@ class _Lowerer:
         if b is not None:
             arrays["bias"] = CArray("int32_t", b)
         arrays.update(self.requant_arrays(op, mults, shifts))
-        fields = dict(
-            batches=self.limit(op, "batches", batches, 1, 65535),
-            in_features=self.limit(op, "input features", cin, 1, 65535),
-            out_features=self.limit(op, "output features", cout, 1, 65535),
-            in_offset=-x.zero_point,
-            out_offset=y.zero_point,
-            act_min=lo,
-            act_max=hi,
-        )
+        batches = self.limit(op, "batches", batches, 1, 65535)
+        # the 1x1 convolution of [1][batches][in_features] (tnn_fully_connected_s8_params_t)
+        fields = conv_fields(
+            (1, batches, self.limit(op, "input features", cin, 1, 65535)),
+            (1, batches, self.limit(op, "output features", cout, 1, 65535)),
+            (1, 1), (1, 1), (1, 1), (0, 0), 0, -x.zero_point, y.zero_point, (lo, hi),
+        )  # fmt: skip
         self.add_step(
             Step(
                 op,

@@ -115,7 +115,8 @@ def _records(
 
 
 def _flags(fast: bool, ring: bool, fields: dict) -> int:
-    clamp = fields["act_min"] > -128 or fields["act_max"] < 127
+    act = fields["conv"]["act"]
+    clamp = act["min"] > -128 or act["max"] < 127
     return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0) | (FLAG_RING if ring else 0)
 
 
@@ -156,10 +157,10 @@ def _gemm(
         return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = w.astype(np.int64)
     b = np.zeros(out_c, np.int64) if bias is None else bias.astype(np.int64)
-    bias_f = b + int(fields["in_offset"]) * w.sum(axis=(1, 2, 3))
+    bias_f = b + int(fields["conv"]["in_offset"]) * w.sum(axis=(1, 2, 3))
     acc_bound = k_h * k_w * in_c * TAP_MAX + int(np.max(np.abs(b)))
     bias_w, rec, fast = _records(
-        bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["out_offset"]),
+        bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["conv"]["out_offset"]),
         acc_bound,
     )  # fmt: skip
     blocks = (out_c + 3) // 4
@@ -183,31 +184,40 @@ def _gemm(
     )
 
 
+def _cols(f: dict) -> int:
+    """Widened columns of a row: the input columns one output row's windows span."""
+    cv = f["conv"]
+    out_w, s_w = f["output"]["w"], cv["stride"]["w"]
+    k_w, d_w = cv["kernel"]["w"], cv["dilation"]["w"]
+    return (out_w - 1) * s_w + (k_w - 1) * d_w + 1
+
+
 def _depthwise(step: Step) -> Packed:
     f = step.fields
-    if f["depth_mult"] != 1:
-        return _plain(f"depth multiplier {f['depth_mult']}")
-    k_h, k_w, ch = f["k_h"], f["k_w"], f["out_c"]
+    cv = f["conv"]
+    if cv["depth_mult"] != 1:
+        return _plain(f"depth multiplier {cv['depth_mult']}")
+    k_h, k_w, ch = cv["kernel"]["h"], cv["kernel"]["w"], f["output"]["c"]
     groups = (ch + 3) // 4
-    cols = (f["out_w"] - 1) * f["stride_w"] + (k_w - 1) * f["dil_w"] + 1
+    cols = _cols(f)
     scratch = _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
         return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = step.arrays["filter"].values.astype(np.int64).reshape(k_h, k_w, ch)
     b = step.arrays["bias"].values.astype(np.int64) if "bias" in step.arrays else np.zeros(ch)
     b = b.astype(np.int64)
-    bias_f = b + int(f["in_offset"]) * w.sum(axis=(0, 1))
+    bias_f = b + int(cv["in_offset"]) * w.sum(axis=(0, 1))
     acc_bound = k_h * k_w * TAP_MAX + int(np.max(np.abs(b)))
     bias_w, rec, fast = _records(
         bias_f,
         step.arrays["mult"].values.astype(np.int64),
         step.arrays["shift"].values.astype(np.int64),
-        int(f["out_offset"]),
+        int(cv["out_offset"]),
         acc_bound,
     )
     wp = np.zeros((k_h, k_w, 4 * groups), np.int64)
     wp[:, :, :ch] = w * (2 if fast else 1)
-    ring = k_h > 1 and f["dil_h"] == 1
+    ring = k_h > 1 and cv["dilation"]["h"] == 1
     parts = []
     for rows in _rotations(k_h, ring):
         q = wp[rows].reshape(k_h, k_w, groups, 4).transpose(2, 1, 0, 3)  # group, kx, slot, lane
@@ -232,12 +242,12 @@ def pack_step(step: Step) -> Packed | None:
     bias = step.arrays["bias"].values if "bias" in step.arrays else None
     if step.kernel == "depthwise_conv2d_s8":
         return _depthwise(step)
-    if step.kernel == "conv2d_s8":
-        w = step.arrays["filter"].values.reshape(f["out_c"], f["k_h"], f["k_w"], f["in_c"])
-        cols = (f["out_w"] - 1) * f["stride_w"] + (f["k_w"] - 1) * f["dil_w"] + 1
-        return _gemm(w, bias, mult, shift, f, cols, f["stride_h"], f["dil_h"])
-    w = step.arrays["filter"].values.reshape(f["out_features"], 1, 1, f["in_features"])
-    return _gemm(w, bias, mult, shift, f, f["batches"], 1, 1)
+    # CONV_2D, and FULLY_CONNECTED as the 1x1 convolution of a row of batches pixels
+    cv = f["conv"]
+    w = step.arrays["filter"].values.reshape(
+        f["output"]["c"], cv["kernel"]["h"], cv["kernel"]["w"], f["input"]["c"]
+    )
+    return _gemm(w, bias, mult, shift, f, _cols(f), cv["stride"]["h"], cv["dilation"]["h"])
 
 
 def pack_model(low: Lowered) -> None:

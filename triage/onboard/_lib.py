@@ -89,6 +89,10 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_set_boot_count.argtypes = [_vp, ctypes.c_uint32]
     lib.tri_host_preprocess_tile.restype = ctypes.c_int
     lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp, _vp]
+    lib.tri_host_decide.restype = ctypes.c_int
+    lib.tri_host_decide.argtypes = [_vp, _c_size, _vp, ctypes.c_int32, u32, _vp, _vp]
+    lib.tri_frame_report_field.restype = ctypes.c_char_p
+    lib.tri_frame_report_field.argtypes = [u32, ctypes.POINTER(ctypes.c_int32)]
 
 
 def status_name(status: int) -> str:
@@ -144,3 +148,11 @@ def crc16(data: bytes) -> int:
     """The firmware's CRC-16."""
     buf = ctypes.create_string_buffer(bytes(data), len(data) or 1)
     return int(load().tri_crc16(CRC16_INIT, buf, len(data)))
+
+
+def report_field(index: int) -> tuple[str, int] | None:
+    """Report word ``index``: its field name and, for a per-class field, the class id of the
+    word (-1 for the others); ``None`` past the last word (tri_frame_report_field)."""
+    class_id = ctypes.c_int32(-1)
+    name = load().tri_frame_report_field(index, ctypes.byref(class_id))
+    return None if name is None else (name.decode(), class_id.value)

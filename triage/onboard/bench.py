@@ -27,7 +27,7 @@ from triage import paths
 from triage.contract import sen2ships
 from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.records import kept_mask
-from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model
+from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model, report_classes
 from triage.onboard.meta import FrameMeta
 from triage.onboard.products import decode_stream, parse_packets
 from triage.onboard.qemu_runner import OpResult, image_path, run_on_qemu
@@ -179,11 +179,9 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         "stack_peak_bytes": run.stack_peak_bytes,
         "tiles": sum(r["tiles_total"] + r["tiles_nodata"] for r in reports),
         "tiles_by_class": {
-            c: sum(r[f"tiles_{c}"] for r in reports) for c in ("cloud", "sea", "ship", "land")
+            c: sum(r.by_class("tiles")[c] for r in reports) for c in report_classes()
         },
-        "tiles_discarded": sum(
-            r[f"discarded_{c}"] for r in reports for c in ("cloud", "sea", "ship", "land")
-        ),
+        "tiles_discarded": sum(sum(r.by_class("discarded").values()) for r in reports),
         "ship_regions": sum(r["ship_regions"] for r in reports),
         "products": sum(by_type.values()),
         "products_by_type": by_type,

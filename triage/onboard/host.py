@@ -14,7 +14,9 @@ from functools import cache
 
 import numpy as np
 
+from triage.contract.enums import LandPolicy
 from triage.contract.packets import encode_request, request_entry
+from triage.contract.tile_spec import tile_spec
 from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
 from triage.onboard.meta import FrameMeta
@@ -37,11 +39,32 @@ def _names(fn) -> list[str]:
 
 
 @cache
+def report_classes() -> tuple[str, ...]:
+    """The class names the report's per-class counts are indexed by (the model's class list,
+    ``models/tile_spec.json``), checked against the class count the library was built for."""
+    classes = tuple(tile_spec().classes)
+    built = config()["num_classes"]
+    if built != len(classes):
+        raise FirmwareError(
+            f"the host library counts {built} classes, the tile spec names {len(classes)}: "
+            "rebuild the firmware (make firmware) after exporting the model"
+        )
+    return classes
+
+
+@cache
 def _report_fields() -> tuple[str, ...]:
-    lib = _lib.load()
-    lib.tri_frame_report_field.restype = ctypes.c_char_p
-    lib.tri_frame_report_field.argtypes = [ctypes.c_uint32]
-    return tuple(_names(lib.tri_frame_report_field))
+    """Names of the report's words, from the host library (tri_frame_report_field). Word k of
+    a per-class field ``<x>_by_class`` is named ``<x>_<class k>`` (e.g. ``tiles_cloud``,
+    ``discarded_land``) from :func:`report_classes`."""
+    classes = report_classes()
+    names: list[str] = []
+    while (field := _lib.report_field(len(names))) is not None:
+        name, class_id = field
+        if class_id >= 0:
+            name = f"{name.removesuffix('_by_class')}_{classes[class_id]}"
+        names.append(name)
+    return tuple(names)
 
 
 @cache
@@ -74,6 +97,53 @@ def model_sha256() -> str:
     return _lib.load().tri_host_model_sha256().decode()
 
 
+def _land_policy_code(land_policy: str) -> int:
+    labels = {p.label: int(p) for p in LandPolicy}
+    if land_policy not in labels:
+        raise OnboardInputError(f"land_policy must be one of {sorted(labels)}")
+    return labels[land_policy]
+
+
+def decide(
+    q: np.ndarray,
+    land_policy: str,
+    discard_min_q: Sequence[int] | None = None,
+    ship_crop_min_q: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The firmware's decision policy (tri_decide) on final int8 outputs ``[N, classes]``:
+    ``(actions, tops)``, actions as :class:`~triage.contract.enums.Action` codes, tops the
+    top classes.
+
+    ``discard_min_q`` (one threshold per class) and ``ship_crop_min_q`` are the policy's
+    thresholds in the int8 output domain; ``None`` takes the policy compiled into the library
+    (models/shipped/triage_config.h). ``land_policy``: a :class:`LandPolicy` label (``drop``,
+    ``lowres``).
+    """
+    code = _land_policy_code(land_policy)
+    n_classes = config()["num_classes"]
+    a = np.ascontiguousarray(q, dtype=np.int8)
+    if a.ndim != 2 or a.shape[1] != n_classes:
+        raise OnboardInputError(f"outputs must be [N, {n_classes}], got shape {a.shape}")
+    dmin = None
+    if discard_min_q is not None:
+        dmin = np.ascontiguousarray(discard_min_q, dtype=np.int16)
+        if dmin.shape != (n_classes,):
+            raise OnboardInputError(f"discard_min_q needs {n_classes} thresholds")
+    actions = np.zeros(len(a), np.uint8)
+    tops = np.zeros(len(a), np.uint8)
+    st = _lib.load().tri_host_decide(
+        a.ctypes.data if len(a) else None,
+        len(a),
+        None if dmin is None else dmin.ctypes.data,
+        int(ship_crop_min_q),
+        code,
+        actions.ctypes.data,
+        tops.ctypes.data,
+    )
+    _lib.check(st, "tri_host_decide")
+    return actions, tops
+
+
 @dataclass
 class FrameReport:
     """What happened to one frame.
@@ -101,6 +171,11 @@ class FrameReport:
 
     def __getitem__(self, name: str) -> int:
         return self.counts[name]
+
+    def by_class(self, prefix: str) -> dict[str, int]:
+        """A per-class count, ``"tiles"`` or ``"discarded"``, as ``{class name: count}`` in
+        class-id order (the words ``<prefix>_<class>`` of the report)."""
+        return {c: self.counts[f"{prefix}_{c}"] for c in report_classes()}
 
     def raise_for_status(self) -> FrameReport:
         if self.status != 0:
@@ -169,17 +244,13 @@ class _Collector:
         self.fn = _lib.SINK(write)
 
 
-#: ``land_policy`` values and the firmware's TRI_LAND_* codes.
-LAND_POLICIES = {"drop": 0, "lowres": 1}
-
-
 class Onboard:
     """One on-board application instance (host build); its store persists across frames.
 
     ``store_bytes`` is the product store's memory (bookkeeping included);
     ``classifier`` one of :data:`CLASSIFIERS`; ``gain_q8`` per-band Q8 gains
     to the canonical scale (default: the model's, from tile_spec.json);
-    ``land_policy`` one of :data:`LAND_POLICIES` (default: the shipped policy's).
+    ``land_policy`` a :class:`LandPolicy` label (default: the shipped policy's).
     ``boot_count``: the platform's boot count, which the directories carry in their
     ``frame_id`` (a new instance after a reset should get the next one).
 
@@ -199,8 +270,7 @@ class Onboard:
     ) -> None:
         if classifier not in CLASSIFIERS:
             raise OnboardInputError(f"classifier must be one of {sorted(CLASSIFIERS)}")
-        if land_policy is not None and land_policy not in LAND_POLICIES:
-            raise OnboardInputError(f"land_policy must be one of {sorted(LAND_POLICIES)}")
+        land_code = None if land_policy is None else _land_policy_code(land_policy)
         if not 0 <= boot_count <= 0xFFFF:
             raise OnboardInputError(f"boot_count {boot_count} not in 0..65535")
         self._lib = _lib.load()
@@ -232,9 +302,7 @@ class Onboard:
         )
         _lib.check(st, "tri_onboard_init")
         if land_policy is not None:
-            st = self._lib.tri_host_set_land_policy(
-                self._state.ctypes.data, LAND_POLICIES[land_policy]
-            )
+            st = self._lib.tri_host_set_land_policy(self._state.ctypes.data, land_code)
             _lib.check(st, "tri_onboard_set_land_policy")
         self.boot_count = int(boot_count)
         st = self._lib.tri_host_set_boot_count(self._state.ctypes.data, self.boot_count)

@@ -36,88 +36,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tri_contract.h"
 #include "tri_app_config.h"
 #include "tri_classifier.h"
 #include "tri_records.h"
+#include "tri_report.h"
 #include "tri_status.h"
 #include "tri_store.h"
 #include "triage_config.h"
 
-/* Per-frame report fields (all u32; status is the tri_status_t as two's
- * complement). X(name) in the order of tri_frame_report_t. */
-#define TRI_REPORT_FIELDS(X)                                                                       \
-    X(status)                                                                                      \
-    X(frame_id)                                                                                    \
-    X(grid_rows)                                                                                   \
-    X(grid_cols)                                                                                   \
-    X(tiles_total)                                                                                 \
-    X(tiles_nodata)                                                                                \
-    X(tiles_saturated)                                                                             \
-    X(tiles_cloud)                                                                                 \
-    X(tiles_sea)                                                                                   \
-    X(tiles_ship)                                                                                  \
-    X(tiles_land)                                                                                  \
-    X(discarded_cloud)                                                                             \
-    X(discarded_sea)                                                                               \
-    X(discarded_ship)                                                                              \
-    X(discarded_land)                                                                              \
-    X(tiles_crop)                                                                                  \
-    X(tiles_lowres)                                                                                \
-    X(ship_regions)                                                                                \
-    X(land_regions)                                                                                \
-    X(regions_dropped)                                                                             \
-    X(products_added)                                                                              \
-    X(products_dropped)                                                                            \
-    X(products_evicted)                                                                            \
-    X(bytes_added)                                                                                 \
-    X(store_products)                                                                              \
-    X(store_bytes_used)                                                                            \
-    X(store_bytes_free)                                                                            \
-    X(ship_crops)                                                                                  \
-    X(tiles_second_opinion)
-
-#define TRI_FIELD_U32(name) uint32_t name;
-typedef struct {
-    TRI_REPORT_FIELDS(TRI_FIELD_U32)
-} tri_frame_report_t;
-
-/* Lifetime counters of an instance. */
-#define TRI_COUNTER_FIELDS(X)                                                                      \
-    X(frames_in)                                                                                   \
-    X(frames_ok)                                                                                   \
-    X(meta_crc_errors)                                                                             \
-    X(meta_format_errors)                                                                          \
-    X(geometry_errors)                                                                             \
-    X(band_mismatches)                                                                             \
-    X(size_errors)                                                                                 \
-    X(duplicate_frames)                                                                            \
-    X(nodata_frames)                                                                               \
-    X(classifier_errors)                                                                           \
-    X(tiles_total)                                                                                 \
-    X(tiles_nodata)                                                                                \
-    X(tiles_discarded)                                                                             \
-    X(products_added)                                                                              \
-    X(products_dropped)                                                                            \
-    X(products_evicted)                                                                            \
-    X(products_released)                                                                           \
-    X(products_corrupted)                                                                          \
-    X(directories)                                                                                 \
-    X(downlinks)                                                                                   \
-    X(packets_sent)                                                                                \
-    X(bytes_sent)                                                                                  \
-    X(requests_ok)                                                                                 \
-    X(requests_rejected)                                                                           \
-    X(request_entries_unknown)                                                                     \
-    X(request_entries_invalid)                                                                     \
-    X(output_full)
-
-typedef struct {
-    TRI_COUNTER_FIELDS(TRI_FIELD_U32)
-} tri_onboard_counters_t;
-
-/* Tile decisions on the grid (tri_onboard_grid): TRI_ACTION_* of the generated
- * tri_contract.h. Product types 1..WF_PRODUCT_TYPE_COUNT each have their APID
- * and sequence counter. */
+/* Product types 1..WF_PRODUCT_TYPE_COUNT each have their APID and sequence
+ * counter (wire_format.h). */
 
 typedef struct {
     tri_store_t store;
@@ -161,12 +90,10 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
                               void *work_mem, size_t work_bytes,
                               const tri_classifier_t *classifier, const uint16_t *gain_q8);
 
-/* What becomes of a tile whose top class is land and that is neither cropped
- * nor discarded: dropped (counted as discarded) or kept as a low-resolution
- * product (TRI_LAND_* of tri_contract.h). tri_onboard_init sets the shipped
- * policy's TRI_CFG_LAND_POLICY. */
-
-/* Sets the land policy for the frames to come (TRI_ERR_ARG for another value). */
+/* Sets the land policy (TRI_LAND_*, tri_contract.h: what becomes of a tile
+ * whose top class is land and that is neither cropped nor discarded) for the
+ * frames to come; TRI_ERR_ARG for another value. tri_onboard_init sets the
+ * shipped policy's TRI_CFG_LAND_POLICY. */
 tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
 
 /*
@@ -225,22 +152,12 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
 
 /*
  * The result of the last tri_onboard_process_frame as one record, to the
- * sink: the report (tri_frame_report_pack), then the grid's classes,
- * confidences and actions (tri_onboard_grid), grid_rows * grid_cols bytes
- * each. The host bindings and the Cortex-M4 image emit the same bytes.
+ * sink: the report (tri_frame_report_pack, tri_report.h), then the grid's
+ * classes, confidences and actions (tri_onboard_grid), grid_rows *
+ * grid_cols bytes each. The host bindings and the Cortex-M4 image emit the
+ * same bytes. (tri_report.c)
  */
 tri_status_t tri_onboard_frame_record(const tri_onboard_t *ob, const tri_frame_report_t *report,
                                       const tri_sink_t *sink);
-
-/* The report as big-endian u32 words (field order of TRI_REPORT_FIELDS):
- * out holds tri_frame_report_words() * 4 bytes. Same for the counters. */
-uint32_t tri_frame_report_words(void);
-void tri_frame_report_pack(const tri_frame_report_t *r, uint8_t *out);
-uint32_t tri_onboard_counter_words(void);
-void tri_onboard_counters_pack(const tri_onboard_counters_t *c, uint8_t *out);
-
-/* Field names, for the Python view: index < words, NULL past the end. */
-const char *tri_frame_report_field(uint32_t index);
-const char *tri_onboard_counter_field(uint32_t index);
 
 #endif /* TRI_ONBOARD_H */

@@ -8,6 +8,7 @@
 #include "tri_crc32.h"
 #include "tri_onboard.h"
 #include "tri_packet.h"
+#include "tri_work.h"
 
 static const uint16_t apid_of_type[WF_PRODUCT_TYPE_COUNT] = WF_APID_OF_TYPE_INIT;
 
@@ -58,7 +59,7 @@ static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint
 /* The packet scratch buffer at the end of the work area. */
 static uint8_t *packet_buffer(const tri_onboard_t *ob)
 {
-    return ob->work + tri_onboard_work_bytes() - WF_MAX_PACKET_BYTES;
+    return tri_work_packet(ob);
 }
 
 tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)

@@ -73,26 +73,64 @@ typedef struct {
     const uint32_t *data;
 } tnn_packed_t;
 
+/* ---- The parts of a convolution's parameters --------------------------------
+ * Composed the way CMSIS-NN composes a convolution's arguments
+ * (cmsis_nn_conv_params + cmsis_nn_per_channel_quant_params +
+ * cmsis_nn_dims per tensor): the window and quantisation of the layer, its
+ * per-channel requantisation, the shapes of its tensors, then its constant
+ * arrays. CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED share one parameter
+ * set (FULLY_CONNECTED is the 1x1 convolution of a row of `batches` pixels),
+ * so that an optimised kernel reads the parts where the exporter put them
+ * instead of copying their fields. */
+
+/* An activation tensor's shape: [h][w][c], batch 1. */
+typedef struct {
+    uint16_t h, w, c;
+} tnn_dims_t;
+
+/* A window parameter along the height and the width. */
+typedef struct {
+    uint8_t h, w;
+} tnn_hw_t;
+
+/* The fused activation's range, in the output's int8 domain. */
+typedef struct {
+    int8_t min, max;
+} tnn_act_t;
+
+/* The window and quantisation of a convolution (cmsis_nn_conv_params, with
+ * cmsis_nn_dw_conv_params' channel multiplier and the kernel size). */
+typedef struct {
+    int16_t in_offset;   /* -input zero point, in [-127, 128] */
+    int16_t out_offset;  /* output zero point, in [-128, 127] */
+    uint16_t depth_mult; /* DEPTHWISE_CONV_2D: output channels per input channel; else 0 */
+    tnn_hw_t kernel;
+    tnn_hw_t stride;
+    tnn_hw_t dilation;
+    tnn_hw_t pad;        /* rows above the input (h), columns left of it (w) */
+    tnn_act_t act;
+} tnn_conv_params_t;
+
+/* Per output channel requantisation (cmsis_nn_per_channel_quant_params):
+ * M[o] = mult[o] * 2^(shift[o] - 31). */
+typedef struct {
+    const int32_t *mult;
+    const int8_t *shift;
+} tnn_per_channel_quant_t;
+
 /* ---- CONV_2D -------------------------------------------------------------
  * out[y][x][o] = clamp(requant(bias[o] + sum_{ky,kx,i} f[o][ky][kx][i] *
  *                (in[y*sh - pt + ky*dh][x*sw - pl + kx*dw][i] + in_offset),
- *                mult[o], shift[o]) + out_offset, act_min, act_max)
+ *                mult[o], shift[o]) + out_offset, act.min, act.max)
  * taps outside the input are skipped (zero padding in the real domain).
- * overlap: rows. */
+ * conv.depth_mult is 0. overlap: rows. */
 typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint8_t k_h, k_w;
-    uint8_t stride_h, stride_w;
-    uint8_t dil_h, dil_w;
-    uint8_t pad_top, pad_left;
-    int16_t in_offset;  /* -input zero point, in [-127, 128] */
-    int16_t out_offset; /* output zero point, in [-128, 127] */
-    int8_t act_min, act_max;
-    const int8_t *filter; /* [out_c][k_h][k_w][in_c], symmetric (zero point 0) */
-    const int32_t *bias;  /* [out_c] or NULL */
-    const int32_t *mult;  /* [out_c] */
-    const int8_t *shift;  /* [out_c] */
+    tnn_conv_params_t conv;
+    tnn_per_channel_quant_t quant;  /* [output.c] each */
+    tnn_dims_t input;
+    tnn_dims_t output;
+    const int8_t *filter; /* [output.c][kernel.h][kernel.w][input.c], symmetric (zero point 0) */
+    const int32_t *bias;  /* [output.c] or NULL */
     const tnn_packed_t *packed; /* for the optimised kernels, or NULL */
 } tnn_conv2d_s8_params_t;
 
@@ -101,25 +139,10 @@ tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input,
 uint32_t tnn_conv2d_s8_scratch_bytes(const tnn_conv2d_s8_params_t *p);
 
 /* ---- DEPTHWISE_CONV_2D ---------------------------------------------------
- * Output channel o = i * depth_mult + m reads input channel i only;
- * filter [1][k_h][k_w][out_c]. Otherwise as CONV_2D. overlap: rows. */
-typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t depth_mult;
-    uint8_t k_h, k_w;
-    uint8_t stride_h, stride_w;
-    uint8_t dil_h, dil_w;
-    uint8_t pad_top, pad_left;
-    int16_t in_offset;
-    int16_t out_offset;
-    int8_t act_min, act_max;
-    const int8_t *filter; /* [k_h][k_w][out_c] */
-    const int32_t *bias;  /* [out_c] or NULL */
-    const int32_t *mult;  /* [out_c] */
-    const int8_t *shift;  /* [out_c] */
-    const tnn_packed_t *packed; /* for the optimised kernels, or NULL */
-} tnn_depthwise_conv2d_s8_params_t;
+ * Output channel o = i * depth_mult + m reads input channel i only
+ * (output.c = input.c * conv.depth_mult, depth_mult >= 1); filter
+ * [1][kernel.h][kernel.w][output.c]. Otherwise as CONV_2D. overlap: rows. */
+typedef tnn_conv2d_s8_params_t tnn_depthwise_conv2d_s8_params_t;
 
 tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
                                      const int8_t *input, int8_t *output, void *scratch);
@@ -127,22 +150,13 @@ uint32_t tnn_depthwise_conv2d_s8_scratch_bytes(const tnn_depthwise_conv2d_s8_par
 
 /* ---- FULLY_CONNECTED -----------------------------------------------------
  * out[b][o] = clamp(requant(bias[o] + sum_i f[o][i] * (in[b][i] + in_offset))
- *                   + out_offset). Per-tensor weights are exported as
+ *                   + out_offset): the 1x1 convolution of input
+ * [1][batches][in_features] into output [1][batches][out_features] (kernel,
+ * stride and dilation 1, no padding, depth_mult 0; filter
+ * [out_features][in_features]). Per-tensor weights are exported as
  * per-channel arrays with equal entries. The output must not overlap the
  * input. */
-typedef struct {
-    uint16_t batches;
-    uint16_t in_features;
-    uint16_t out_features;
-    int16_t in_offset;
-    int16_t out_offset;
-    int8_t act_min, act_max;
-    const int8_t *filter; /* [out_features][in_features] */
-    const int32_t *bias;  /* [out_features] or NULL */
-    const int32_t *mult;  /* [out_features] */
-    const int8_t *shift;  /* [out_features] */
-    const tnn_packed_t *packed; /* for the optimised kernels, or NULL */
-} tnn_fully_connected_s8_params_t;
+typedef tnn_conv2d_s8_params_t tnn_fully_connected_s8_params_t;
 
 tri_status_t tnn_fully_connected_s8(const tnn_fully_connected_s8_params_t *p, const int8_t *input,
                                     int8_t *output, void *scratch);

@@ -15,7 +15,7 @@
  *
  * Write order (overlap: rows): output pixels are produced row by row,
  * left to right, all channels of a pixel together; output row r only reads
- * input rows >= r * stride_h - pad_top.
+ * input rows >= r * stride.h - pad.h.
  */
 #include "tnn_fixed.h"
 #include "tnn_kernels.h"
@@ -30,9 +30,12 @@ uint32_t tnn_conv2d_s8_scratch_bytes(const tnn_conv2d_s8_params_t *p)
 tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output,
                            void *scratch)
 {
-    const int32_t in_h = p->in_h;
-    const int32_t in_w = p->in_w;
-    const int32_t in_c = p->in_c;
+    const tnn_conv_params_t *cv = &p->conv;
+    const int32_t in_h = p->input.h;
+    const int32_t in_w = p->input.w;
+    const int32_t in_c = p->input.c;
+    const int32_t k_h = cv->kernel.h;
+    const int32_t k_w = cv->kernel.w;
     int32_t oy;
     int32_t ox;
     int32_t o;
@@ -40,22 +43,22 @@ tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input,
 
     (void)scratch;
 
-    for (oy = 0; oy < (int32_t)p->out_h; oy++) {
-        const int32_t iy0 = oy * (int32_t)p->stride_h - (int32_t)p->pad_top;
-        for (ox = 0; ox < (int32_t)p->out_w; ox++) {
-            const int32_t ix0 = ox * (int32_t)p->stride_w - (int32_t)p->pad_left;
-            for (o = 0; o < (int32_t)p->out_c; o++) {
-                const int8_t *f = p->filter + (size_t)o * p->k_h * p->k_w * p->in_c;
+    for (oy = 0; oy < (int32_t)p->output.h; oy++) {
+        const int32_t iy0 = oy * (int32_t)cv->stride.h - (int32_t)cv->pad.h;
+        for (ox = 0; ox < (int32_t)p->output.w; ox++) {
+            const int32_t ix0 = ox * (int32_t)cv->stride.w - (int32_t)cv->pad.w;
+            for (o = 0; o < (int32_t)p->output.c; o++) {
+                const int8_t *f = p->filter + (size_t)o * (size_t)(k_h * k_w * in_c);
                 int32_t acc = 0;
                 int32_t ky;
-                for (ky = 0; ky < (int32_t)p->k_h; ky++) {
-                    const int32_t iy = iy0 + ky * (int32_t)p->dil_h;
+                for (ky = 0; ky < k_h; ky++) {
+                    const int32_t iy = iy0 + ky * (int32_t)cv->dilation.h;
                     int32_t kx;
                     if (iy < 0 || iy >= in_h) {
                         continue;
                     }
-                    for (kx = 0; kx < (int32_t)p->k_w; kx++) {
-                        const int32_t ix = ix0 + kx * (int32_t)p->dil_w;
+                    for (kx = 0; kx < k_w; kx++) {
+                        const int32_t ix = ix0 + kx * (int32_t)cv->dilation.w;
                         const int8_t *x;
                         const int8_t *w;
                         int32_t i;
@@ -63,17 +66,18 @@ tri_status_t tnn_conv2d_s8(const tnn_conv2d_s8_params_t *p, const int8_t *input,
                             continue;
                         }
                         x = input + ((size_t)iy * (size_t)in_w + (size_t)ix) * (size_t)in_c;
-                        w = f + ((size_t)ky * p->k_w + (size_t)kx) * (size_t)in_c;
+                        w = f + ((size_t)ky * (size_t)k_w + (size_t)kx) * (size_t)in_c;
                         for (i = 0; i < in_c; i++) {
-                            acc += (int32_t)w[i] * ((int32_t)x[i] + (int32_t)p->in_offset);
+                            acc += (int32_t)w[i] * ((int32_t)x[i] + (int32_t)cv->in_offset);
                         }
                     }
                 }
                 if (p->bias != NULL) {
                     acc += p->bias[o];
                 }
-                acc = tnn_requant(acc, p->mult[o], p->shift[o]) + (int32_t)p->out_offset;
-                *out++ = (int8_t)tnn_clamp(acc, p->act_min, p->act_max);
+                acc = tnn_requant(acc, p->quant.mult[o], p->quant.shift[o]) +
+                      (int32_t)cv->out_offset;
+                *out++ = (int8_t)tnn_clamp(acc, cv->act.min, cv->act.max);
             }
         }
     }

@@ -10,8 +10,8 @@
  * skipped (zero padding in the real domain).
  *
  * Write order (overlap: rows): pixel by pixel, row by row, all channels of
- * a pixel together; output row r only reads input rows >= r * stride_h -
- * pad_top.
+ * a pixel together; output row r only reads input rows >= r * stride.h -
+ * pad.h.
  */
 #include "tnn_fixed.h"
 #include "tnn_kernels.h"
@@ -26,21 +26,24 @@ uint32_t tnn_depthwise_conv2d_s8_scratch_bytes(const tnn_depthwise_conv2d_s8_par
 tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
                                      const int8_t *input, int8_t *output, void *scratch)
 {
-    const int32_t in_h = p->in_h;
-    const int32_t in_w = p->in_w;
-    const int32_t in_c = p->in_c;
-    const int32_t out_c = p->out_c;
-    const int32_t dm = p->depth_mult;
+    const tnn_conv_params_t *cv = &p->conv;
+    const int32_t in_h = p->input.h;
+    const int32_t in_w = p->input.w;
+    const int32_t in_c = p->input.c;
+    const int32_t out_c = p->output.c;
+    const int32_t dm = cv->depth_mult;
+    const int32_t k_h = cv->kernel.h;
+    const int32_t k_w = cv->kernel.w;
     int32_t oy;
     int32_t ox;
     int8_t *out = output;
 
     (void)scratch;
 
-    for (oy = 0; oy < (int32_t)p->out_h; oy++) {
-        const int32_t iy0 = oy * (int32_t)p->stride_h - (int32_t)p->pad_top;
-        for (ox = 0; ox < (int32_t)p->out_w; ox++) {
-            const int32_t ix0 = ox * (int32_t)p->stride_w - (int32_t)p->pad_left;
+    for (oy = 0; oy < (int32_t)p->output.h; oy++) {
+        const int32_t iy0 = oy * (int32_t)cv->stride.h - (int32_t)cv->pad.h;
+        for (ox = 0; ox < (int32_t)p->output.w; ox++) {
+            const int32_t ix0 = ox * (int32_t)cv->stride.w - (int32_t)cv->pad.w;
             int32_t i;
             for (i = 0; i < in_c; i++) {
                 int32_t m;
@@ -48,14 +51,14 @@ tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
                     const int32_t o = i * dm + m;
                     int32_t acc = 0;
                     int32_t ky;
-                    for (ky = 0; ky < (int32_t)p->k_h; ky++) {
-                        const int32_t iy = iy0 + ky * (int32_t)p->dil_h;
+                    for (ky = 0; ky < k_h; ky++) {
+                        const int32_t iy = iy0 + ky * (int32_t)cv->dilation.h;
                         int32_t kx;
                         if (iy < 0 || iy >= in_h) {
                             continue;
                         }
-                        for (kx = 0; kx < (int32_t)p->k_w; kx++) {
-                            const int32_t ix = ix0 + kx * (int32_t)p->dil_w;
+                        for (kx = 0; kx < k_w; kx++) {
+                            const int32_t ix = ix0 + kx * (int32_t)cv->dilation.w;
                             int32_t x;
                             int32_t w;
                             if (ix < 0 || ix >= in_w) {
@@ -63,16 +66,17 @@ tri_status_t tnn_depthwise_conv2d_s8(const tnn_depthwise_conv2d_s8_params_t *p,
                             }
                             x = input[((size_t)iy * (size_t)in_w + (size_t)ix) * (size_t)in_c +
                                       (size_t)i];
-                            w = p->filter[((size_t)ky * p->k_w + (size_t)kx) * (size_t)out_c +
+                            w = p->filter[((size_t)ky * (size_t)k_w + (size_t)kx) * (size_t)out_c +
                                           (size_t)o];
-                            acc += w * (x + (int32_t)p->in_offset);
+                            acc += w * (x + (int32_t)cv->in_offset);
                         }
                     }
                     if (p->bias != NULL) {
                         acc += p->bias[o];
                     }
-                    acc = tnn_requant(acc, p->mult[o], p->shift[o]) + (int32_t)p->out_offset;
-                    out[o] = (int8_t)tnn_clamp(acc, p->act_min, p->act_max);
+                    acc = tnn_requant(acc, p->quant.mult[o], p->quant.shift[o]) +
+                          (int32_t)cv->out_offset;
+                    out[o] = (int8_t)tnn_clamp(acc, cv->act.min, cv->act.max);
                 }
             }
             out += out_c;

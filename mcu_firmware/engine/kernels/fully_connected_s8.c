@@ -24,13 +24,14 @@ uint32_t tnn_fully_connected_s8_scratch_bytes(const tnn_fully_connected_s8_param
 tri_status_t tnn_fully_connected_s8(const tnn_fully_connected_s8_params_t *p, const int8_t *input,
                                     int8_t *output, void *scratch)
 {
-    const int32_t n_in = p->in_features;
-    const int32_t n_out = p->out_features;
+    const tnn_conv_params_t *cv = &p->conv;
+    const int32_t n_in = p->input.c;
+    const int32_t n_out = p->output.c;
     int32_t b;
 
     (void)scratch;
 
-    for (b = 0; b < (int32_t)p->batches; b++) {
+    for (b = 0; b < (int32_t)p->input.w; b++) { /* input [1][batches][in_features] */
         const int8_t *x = input + (size_t)b * (size_t)n_in;
         int32_t o;
         for (o = 0; o < n_out; o++) {
@@ -38,14 +39,14 @@ tri_status_t tnn_fully_connected_s8(const tnn_fully_connected_s8_params_t *p, co
             int32_t acc = 0;
             int32_t i;
             for (i = 0; i < n_in; i++) {
-                acc += (int32_t)w[i] * ((int32_t)x[i] + (int32_t)p->in_offset);
+                acc += (int32_t)w[i] * ((int32_t)x[i] + (int32_t)cv->in_offset);
             }
             if (p->bias != NULL) {
                 acc += p->bias[o];
             }
-            acc = tnn_requant(acc, p->mult[o], p->shift[o]) + (int32_t)p->out_offset;
+            acc = tnn_requant(acc, p->quant.mult[o], p->quant.shift[o]) + (int32_t)cv->out_offset;
             output[(size_t)b * (size_t)n_out + (size_t)o] =
-                (int8_t)tnn_clamp(acc, p->act_min, p->act_max);
+                (int8_t)tnn_clamp(acc, cv->act.min, cv->act.max);
         }
     }
     return TRI_OK;

@@ -133,21 +133,25 @@ void dsp_gemm_fast(const dsp_fast_t *f)
 
 void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
 {
-    const int dw = g->depth_mult != 0;
-    const int32_t out_c = g->out_c;
-    const int32_t out_w = g->out_w;
+    const tnn_conv_params_t *cv = &g->p->conv;
+    const int dw = cv->depth_mult != 0u;
+    const int32_t out_c = g->p->output.c;
+    const int32_t out_w = g->p->output.w;
+    const int32_t out_h = g->p->output.h;
+    const int32_t k_w = cv->kernel.w;
     const uint32_t *rows = dsp_rows(g, scratch);
     /* a window: k_w runs of `run` groups (depthwise: taps), `skip` words
      * apart; a run is a column's word pairs */
-    const int32_t run = g->k_h * (dw ? 1 : g->groups);
-    const uint32_t skip = (uint32_t)(g->d_w - 1) * g->col_words;
-    const uint32_t step = (uint32_t)g->s_w * g->col_words; /* between output pixels */
-    const int32_t fast_blocks = (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST && g->d_w == 1 &&
-                                        (!dw || (g->k_h == 3 && g->k_w == 3))
+    const int32_t run = cv->kernel.h * (dw ? 1 : g->groups);
+    const uint32_t skip = (uint32_t)(cv->dilation.w - 1) * g->col_words;
+    const uint32_t step = cv->stride.w * g->col_words; /* between output pixels */
+    const int32_t fast_blocks = (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST &&
+                                        cv->dilation.w == 1u &&
+                                        (!dw || (cv->kernel.h == 3u && k_w == 3))
                                     ? out_c / 4
                                     : 0;
     const int ring = (g->pk->flags & TNN_PACK_RING) != 0u;
-    const uint32_t window = (uint32_t)(run * g->k_w); /* groups (gemm, dilation 1) */
+    const uint32_t window = (uint32_t)(run * k_w); /* groups (gemm, dilation 1) */
     void (*const fast)(const dsp_fast_t *) = dw ? dsp_dw_fast : dsp_gemm_fast;
     dsp_fast_t f;
     int32_t oy;
@@ -157,7 +161,7 @@ void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
     f.k = dw ? 4u * g->grp_words : (window + 3u) / 4u;
     f.k2 = (4u - window % 4u) % 4u;
     dsp_rows_reset(g, scratch);
-    for (oy = 0; oy < g->out_h; oy++) {
+    for (oy = 0; oy < out_h; oy++) {
         int8_t *out = output + (size_t)oy * (size_t)out_w * (size_t)out_c;
         const uint32_t *xs = rows;
         const uint32_t *data;
@@ -192,7 +196,7 @@ void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *sc
                 int32_t a3;
                 int32_t kx;
                 BLOCK_BIAS();
-                for (kx = g->k_w; kx > 0; kx--, x += skip) {
+                for (kx = k_w; kx > 0; kx--, x += skip) {
                     int32_t k;
                     for (k = run; k > 0; k--) {
                         if (dw) {

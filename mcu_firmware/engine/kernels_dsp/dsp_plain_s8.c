@@ -13,45 +13,53 @@
  */
 #include "dsp_s8.h"
 
-TNN_COLD void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output)
+TNN_COLD void dsp_plain(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output)
 {
-    const int32_t in_off = -g->zp;
-    const int32_t dm = g->depth_mult;
+    const tnn_conv_params_t *cv = &p->conv;
+    const int32_t in_off = cv->in_offset;
+    const int32_t dm = cv->depth_mult;
+    const int32_t in_h = p->input.h;
+    const int32_t in_w = p->input.w;
+    const int32_t in_c = p->input.c;
+    const int32_t out_c = p->output.c;
+    const int32_t k_h = cv->kernel.h;
+    const int32_t k_w = cv->kernel.w;
     int32_t oy;
     int32_t ox;
     int32_t o;
-    for (oy = 0; oy < g->out_h; oy++) {
-        for (ox = 0; ox < g->out_w; ox++) {
-            for (o = 0; o < g->out_c; o++) {
-                int32_t acc = g->bias != NULL ? g->bias[o] : 0;
+    for (oy = 0; oy < (int32_t)p->output.h; oy++) {
+        for (ox = 0; ox < (int32_t)p->output.w; ox++) {
+            for (o = 0; o < out_c; o++) {
+                int32_t acc = p->bias != NULL ? p->bias[o] : 0;
                 int32_t ky;
                 int32_t kx;
                 int32_t i;
-                for (ky = 0; ky < g->k_h; ky++) {
-                    const int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
-                    for (kx = 0; kx < g->k_w; kx++) {
-                        const int32_t ix = ox * g->s_w - g->pad_l + kx * g->d_w;
+                for (ky = 0; ky < k_h; ky++) {
+                    const int32_t iy = oy * cv->stride.h - cv->pad.h + ky * cv->dilation.h;
+                    for (kx = 0; kx < k_w; kx++) {
+                        const int32_t ix = ox * cv->stride.w - cv->pad.w + kx * cv->dilation.w;
                         const int8_t *x;
-                        if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) {
+                        if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
                             continue; /* padding: x + in_offset == 0 */
                         }
-                        x = input + ((size_t)iy * (size_t)g->in_w + (size_t)ix) * (size_t)g->in_c;
+                        x = input + ((size_t)iy * (size_t)in_w + (size_t)ix) * (size_t)in_c;
                         if (dm != 0) {
-                            const size_t t = (size_t)ky * (size_t)g->k_w + (size_t)kx;
-                            acc += (int32_t)g->filter[t * (size_t)g->out_c + (size_t)o] *
+                            const size_t t = (size_t)ky * (size_t)k_w + (size_t)kx;
+                            acc += (int32_t)p->filter[t * (size_t)out_c + (size_t)o] *
                                    ((int32_t)x[o / dm] + in_off);
                             continue;
                         }
-                        for (i = 0; i < g->in_c; i++) {
-                            const size_t t =
-                                (((size_t)o * (size_t)g->k_h + (size_t)ky) * (size_t)g->k_w +
-                                 (size_t)kx) * (size_t)g->in_c + (size_t)i;
-                            acc += (int32_t)g->filter[t] * ((int32_t)x[i] + in_off);
+                        for (i = 0; i < in_c; i++) {
+                            const size_t t = (((size_t)o * (size_t)k_h + (size_t)ky) * (size_t)k_w +
+                                              (size_t)kx) *
+                                                 (size_t)in_c +
+                                             (size_t)i;
+                            acc += (int32_t)p->filter[t] * ((int32_t)x[i] + in_off);
                         }
                     }
                 }
-                acc = tnn_requant(acc, g->mult[o], g->shift[o]) + g->out_offset;
-                *output++ = (int8_t)tnn_clamp(acc, g->act_min, g->act_max);
+                acc = tnn_requant(acc, p->quant.mult[o], p->quant.shift[o]) + cv->out_offset;
+                *output++ = (int8_t)tnn_clamp(acc, cv->act.min, cv->act.max);
             }
         }
     }

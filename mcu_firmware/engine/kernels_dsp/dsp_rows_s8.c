@@ -14,15 +14,21 @@
 #define MC_AT(k) ((k) < 2 ? 2 * (k) : 4 + 2 * (k))
 #define R_AT(k) (4 + (k))
 
-/* The derived fields (see the layouts in dsp_s8.h). */
-static void derive(dsp_geom_t *g)
+/* The layer and its derived fields (see the layouts in dsp_s8.h). */
+static void derive(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p)
 {
-    const uint32_t k_h = (uint32_t)g->k_h;
-    const uint32_t taps = k_h * (uint32_t)g->k_w;
-    g->groups = ((g->depth_mult != 0 ? g->out_c : g->in_c) + 3) / 4;
-    g->cols = (g->out_w - 1) * g->s_w + (g->k_w - 1) * g->d_w + 1;
-    g->blocks = (g->out_c + 3) / 4;
-    if (g->depth_mult != 0) {
+    const tnn_conv_params_t *cv = &p->conv;
+    const uint32_t k_h = cv->kernel.h;
+    const uint32_t taps = k_h * cv->kernel.w;
+    g->p = p;
+    g->pk = p->packed;
+    g->groups = ((cv->depth_mult != 0u ? p->output.c : p->input.c) + 3) / 4;
+    g->cols = (p->output.w - 1) * cv->stride.w + (cv->kernel.w - 1) * cv->dilation.w + 1;
+    g->blocks = (p->output.c + 3) / 4;
+    g->j0 = cv->pad.w < g->cols ? cv->pad.w : g->cols;
+    g->j1 = cv->pad.w + p->input.w < g->cols ? cv->pad.w + p->input.w : g->cols;
+    g->zp2 = ((uint32_t)-(int32_t)cv->in_offset & 0xFFFFu) * 0x10001u;
+    if (cv->depth_mult != 0u) {
         g->col_words = 2u * k_h;
         g->grp_words = g->col_words * (uint32_t)g->cols;
         g->blk_words = 16u + 2u * taps;
@@ -33,19 +39,19 @@ static void derive(dsp_geom_t *g)
     }
 }
 
-static int rows_method(const dsp_geom_t *g)
+static int rows_method(const tnn_conv2d_s8_params_t *p)
 {
-    return g->pk != NULL && g->pk->method == TNN_PACK_ROWS;
+    return p->packed != NULL && p->packed->method == TNN_PACK_ROWS;
 }
 
 /* Records: TNN_PACK_FAST needs r in [1, 31]; otherwise a shift in [-31, 30]. */
 TNN_COLD static int records_ok(const dsp_geom_t *g)
 {
-    const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->k_h : 1;
+    const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->p->conv.kernel.h : 1;
     int32_t t;
     int32_t o;
     for (t = 0; t < rotations; t++) {
-        for (o = 0; o < g->out_c; o++) {
+        for (o = 0; o < g->p->output.c; o++) {
             const uint32_t *rec = g->pk->data + (uint32_t)(t * g->blocks + o / 4) * g->blk_words +
                                   (g->blk_words - 12u);
             const int32_t r = (int32_t)rec[R_AT(o % 4)];
@@ -59,31 +65,33 @@ TNN_COLD static int records_ok(const dsp_geom_t *g)
     return 1;
 }
 
-TNN_COLD uint32_t dsp_scratch(dsp_geom_t *g)
+TNN_COLD uint32_t dsp_scratch(const tnn_conv2d_s8_params_t *p)
 {
-    const tnn_packed_t *pk = g->pk;
+    const tnn_packed_t *pk = p->packed;
+    dsp_geom_t g;
     uint64_t words;
-    if (!rows_method(g)) {
+    if (!rows_method(p)) {
         return pk == NULL || pk->method == TNN_PACK_PLAIN ? 0u : TNN_SCRATCH_INVALID;
     }
-    derive(g);
-    if (pk->data == NULL || (int32_t)pk->groups != g->groups || g->depth_mult > 1 ||
+    derive(&g, p);
+    if (pk->data == NULL || (int32_t)pk->groups != g.groups || p->conv.depth_mult > 1u ||
         (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP | TNN_PACK_RING)) != 0u ||
-        ((pk->flags & TNN_PACK_RING) != 0u && g->d_h != 1) || !records_ok(g)) {
+        ((pk->flags & TNN_PACK_RING) != 0u && p->conv.dilation.h != 1u) || !records_ok(&g)) {
         return TNN_SCRATCH_INVALID;
     }
-    words = (uint64_t)g->k_h * (2u + (uint64_t)g->cols * (uint64_t)g->groups * 2u);
+    words = (uint64_t)p->conv.kernel.h * (2u + (uint64_t)g.cols * (uint64_t)g.groups * 2u);
     return words * 4u <= SCRATCH_LIMIT ? (uint32_t)(words * 4u) : TNN_SCRATCH_INVALID;
 }
 
-void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
+void dsp_run(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    if (!rows_method(g)) {
-        dsp_plain(g, input, output);
+    dsp_geom_t g;
+    if (!rows_method(p)) {
+        dsp_plain(p, input, output);
         return;
     }
-    derive(g);
-    dsp_conv(g, input, output, scratch);
+    derive(&g, p);
+    dsp_conv(&g, input, output, scratch);
 }
 
 TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *rec,
@@ -97,15 +105,15 @@ TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const u
         if ((g->pk->flags & TNN_PACK_FAST) != 0u) {
             t = dsp_requant_fast(acc[k], mult, c_or_shift, (int32_t)rec[R_AT(k)]);
         } else {
-            t = tnn_requant(acc[k], mult, c_or_shift) + g->out_offset;
+            t = tnn_requant(acc[k], mult, c_or_shift) + g->p->conv.out_offset;
         }
-        out[k] = (int8_t)tnn_clamp(t, g->act_min, g->act_max);
+        out[k] = (int8_t)tnn_clamp(t, g->p->conv.act.min, g->p->conv.act.max);
     }
 }
 
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch)
 {
-    const uint32_t rotation = ((const uint32_t *)scratch)[g->k_h];
+    const uint32_t rotation = ((const uint32_t *)scratch)[g->p->conv.kernel.h];
     return g->pk->data + rotation * (uint32_t)g->blocks * g->blk_words;
 }
 
@@ -113,21 +121,15 @@ void dsp_rows_reset(const dsp_geom_t *g, void *scratch)
 {
     int32_t *tags = (int32_t *)scratch;
     int32_t ky;
-    for (ky = 0; ky < g->k_h; ky++) {
+    for (ky = 0; ky < g->p->conv.kernel.h; ky++) {
         tags[ky] = TAG_EMPTY;
     }
-}
-
-/* The zero point in both lanes: what a padding column holds. */
-static uint32_t zp_pair(const dsp_geom_t *g)
-{
-    return ((uint32_t)g->zp & 0xFFFFu) * 0x10001u;
 }
 
 /* Columns [j0, j1) of a slot (column 0 at `row`) filled with zero points. */
 static void fill_zp(const dsp_geom_t *g, uint32_t *row, int32_t j0, int32_t j1)
 {
-    const uint32_t z = zp_pair(g);
+    const uint32_t z = g->zp2;
     const uint32_t cw = g->col_words;
     const uint32_t gw = g->grp_words;
     uint32_t *d0 = row + (uint32_t)j0 * cw;
@@ -169,7 +171,7 @@ static void fill_zp(const dsp_geom_t *g, uint32_t *row, int32_t j0, int32_t j1)
 static void widen_pixels(const dsp_geom_t *g, const int8_t *src, uint32_t *dst, int32_t n)
 {
     const uint32_t groups = (uint32_t)g->groups;
-    const uint32_t in_c = (uint32_t)g->in_c;
+    const uint32_t in_c = g->p->input.c;
     if (g->col_words == 6u && (g->grp_words != 2u || groups == 1u)) {
         /* three tap rows, depthwise or one group (e.g. a first layer of four
          * bands): group by group, its columns 24 bytes apart */
@@ -229,11 +231,12 @@ static void widen_pixels(const dsp_geom_t *g, const int8_t *src, uint32_t *dst, 
  * no byte beyond read) into the column at dst. */
 static void widen_ragged_pixel(const dsp_geom_t *g, const int8_t *src, uint32_t *dst)
 {
+    const int32_t in_c = g->p->input.c;
     int32_t k;
     for (k = 0; k < g->groups; k++, dst += g->grp_words) {
         uint32_t v = 0u;
         int32_t c;
-        for (c = 0; c < 4 && 4 * k + c < g->in_c; c++) {
+        for (c = 0; c < 4 && 4 * k + c < in_c; c++) {
             v |= (uint32_t)(uint8_t)src[4 * k + c] << (8 * c);
         }
         dst[0] = tnn_sxtb16(v);
@@ -245,21 +248,22 @@ static void widen_ragged_pixel(const dsp_geom_t *g, const int8_t *src, uint32_t 
  * the slot whose column 0 is at `row`. */
 static void widen_row(const dsp_geom_t *g, const int8_t *input, int32_t iy, uint32_t *row)
 {
-    int32_t j0 = g->pad_l < g->cols ? g->pad_l : g->cols;
-    int32_t j1 = g->pad_l + g->in_w < g->cols ? g->pad_l + g->in_w : g->cols;
+    const tnn_dims_t *in = &g->p->input;
+    int32_t j0 = g->j0;
+    const int32_t j1 = g->j1;
     const int8_t *src;
-    if (iy < 0 || iy >= g->in_h) {
+    if (iy < 0 || iy >= in->h) {
         fill_zp(g, row, 0, g->cols);
         return;
     }
-    src = input + (size_t)iy * (size_t)g->in_w * (size_t)g->in_c;
+    src = input + (size_t)iy * in->w * in->c;
     fill_zp(g, row, 0, j0);
     fill_zp(g, row, j1, g->cols);
-    if ((g->in_c & 3) == 0) {
+    if ((in->c & 3u) == 0u) {
         widen_pixels(g, src, row + (uint32_t)j0 * g->col_words, j1 - j0);
         return;
     }
-    for (; j0 < j1; j0++, src += g->in_c) {
+    for (; j0 < j1; j0++, src += in->c) {
         widen_ragged_pixel(g, src, row + (uint32_t)j0 * g->col_words);
     }
 }
@@ -267,19 +271,24 @@ static void widen_row(const dsp_geom_t *g, const int8_t *input, int32_t iy, uint
 void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, int32_t oy,
                       int ring)
 {
+    const tnn_conv_params_t *cv = &g->p->conv;
+    const int32_t k_h = cv->kernel.h;
+    const int32_t s_h = cv->stride.h;
+    const int32_t pad_t = cv->pad.h;
+    const int32_t d_h = cv->dilation.h;
     int32_t *tags = (int32_t *)scratch;
-    uint32_t *slots = (uint32_t *)scratch + g->k_h;
-    uint32_t *rows = (uint32_t *)scratch + 2 * g->k_h;
+    uint32_t *slots = (uint32_t *)scratch + k_h;
+    uint32_t *rows = (uint32_t *)scratch + 2 * k_h;
     /* a slot's words start 2 * slot (depthwise) or 2 * groups * slot (conv)
      * into each column */
-    const uint32_t slot_words = g->depth_mult != 0 ? 2u : 2u * (uint32_t)g->groups;
+    const uint32_t slot_words = cv->depth_mult != 0u ? 2u : 2u * (uint32_t)g->groups;
     int32_t ky;
-    for (ky = 0; ky < g->k_h; ky++) {
-        const int32_t iy = oy * g->s_h - g->pad_t + ky * g->d_h;
+    for (ky = 0; ky < k_h; ky++) {
+        const int32_t iy = oy * s_h - pad_t + ky * d_h;
         /* ring, dilation 1: consecutive rows take consecutive slots, so a row
          * keeps its slot while later output rows need it */
-        const uint32_t slot = ring && g->d_h == 1 ? (uint32_t)(iy + g->pad_t) % (uint32_t)g->k_h
-                                                  : (uint32_t)ky;
+        const uint32_t slot = ring && d_h == 1 ? (uint32_t)(iy + pad_t) % (uint32_t)k_h
+                                               : (uint32_t)ky;
         if (!ring || tags[slot] != iy) {
             widen_row(g, input, iy, rows + slot * slot_words);
             tags[slot] = iy;

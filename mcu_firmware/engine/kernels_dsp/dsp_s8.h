@@ -3,9 +3,12 @@
  * (Cortex-M4 DSP extension through tnn_simd.h; the same code runs on the
  * host with the portable emulation).
  *
- * conv2d_s8.c, depthwise_conv2d_s8.c and fully_connected_s8.c describe
- * their layer as a dsp_geom_t and call dsp_run (FULLY_CONNECTED is a 1x1
- * convolution over one row of `batches` pixels). Without packed data (or
+ * conv2d_s8.c, depthwise_conv2d_s8.c and fully_connected_s8.c hand their
+ * parameter set (tnn_conv2d_s8_params_t, the parts CMSIS-NN's convolutions
+ * take: conv params, per-channel quantisation, dims; FULLY_CONNECTED is the
+ * 1x1 convolution of one row of `batches` pixels) to dsp_run, which reads
+ * the parts where the exporter put them and derives the layouts below into
+ * a dsp_geom_t. Without packed data (or
  * with method TNN_PACK_PLAIN) dsp_run takes the portable loop of
  * dsp_plain_s8.c, the reference kernels' arithmetic; with TNN_PACK_ROWS,
  * widened rows and blocks of one output pixel x four output channels:
@@ -90,33 +93,25 @@
 #include "tnn_simd.h"
 
 typedef struct {
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w, out_c;
-    int32_t k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l;
-    int32_t zp; /* input zero point = -in_offset: the value of padding */
-    int32_t out_offset, act_min, act_max;
-    int32_t depth_mult; /* DEPTHWISE_CONV_2D; 0 for CONV_2D and FULLY_CONNECTED */
-    /* the reference arrays (portable path) and the packed data */
-    const int8_t *filter;
-    const int32_t *bias;
-    const int32_t *mult;
-    const int8_t *shift;
-    const tnn_packed_t *pk;
-    /* derived by dsp_run / dsp_scratch */
+    const tnn_conv2d_s8_params_t *p; /* the layer: conv params, quant, dims, arrays */
+    const tnn_packed_t *pk;          /* p->packed */
+    /* derived from p by dsp_run / dsp_scratch */
     int32_t groups;     /* ceil(depth / 4) */
     int32_t cols;       /* widened columns of a row */
     uint32_t col_words; /* words between adjacent columns */
     uint32_t grp_words; /* words between the groups of a column */
     int32_t blocks;     /* blocks of four output channels */
     uint32_t blk_words; /* words of a block in the data stream */
+    int32_t j0, j1;     /* the widened columns [j0, j1) that hold input pixels */
+    uint32_t zp2;       /* the input zero point (-in_offset) in both lanes: padding */
 } dsp_geom_t;
 
 /* Scratch bytes the layer needs: 0 on the portable path, or
  * TNN_SCRATCH_INVALID when the packed data do not match the shapes. */
-uint32_t dsp_scratch(dsp_geom_t *g);
+uint32_t dsp_scratch(const tnn_conv2d_s8_params_t *p);
 
 /* Runs the layer. */
-void dsp_run(dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
+void dsp_run(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 /* ---- shared by the paths --------------------------------------------------- */
 
@@ -132,7 +127,7 @@ void dsp_rows_reset(const dsp_geom_t *g, void *scratch);
 /* The first word of the rows. */
 static inline const uint32_t *dsp_rows(const dsp_geom_t *g, const void *scratch)
 {
-    return (const uint32_t *)scratch + 2 * g->k_h;
+    return (const uint32_t *)scratch + 2u * g->p->conv.kernel.h;
 }
 
 /* One output value, flags TNN_PACK_FAST alone (no clamp): four
@@ -305,7 +300,7 @@ void dsp_dw_fast(const dsp_fast_t *f);
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch);
 
 /* The paths. */
-void dsp_plain(const dsp_geom_t *g, const int8_t *input, int8_t *output);
+void dsp_plain(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output);
 /* CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D over widened rows. */
 void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch);
 

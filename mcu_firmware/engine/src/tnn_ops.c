@@ -103,32 +103,57 @@ static tri_status_t scratch_ok(const tnn_step_t *s, uint32_t need)
     return s->scratch.bytes >= need ? TRI_OK : TRI_ERR_SIZE;
 }
 
-/* ---- CONV_2D ----------------------------------------------------------- */
+/* ---- CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED ------------------------- */
+
+/* What the three share: arrays, shapes, window, offsets, the input and
+ * output spans; `depthwise` chooses the channel rule and the taps of an
+ * output. */
+static tri_status_t conv_layer_check(const tnn_step_t *s, int depthwise)
+{
+    const tnn_conv2d_s8_params_t *p = s->params;
+    const tnn_conv_params_t *cv;
+    uint32_t taps;
+    CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
+    cv = &p->conv;
+    CHECK(p->input.h && p->input.w && p->input.c && p->output.h && p->output.w && p->output.c,
+          TRI_ERR_SHAPE);
+    CHECK(cv->kernel.h && cv->kernel.w && cv->stride.h && cv->stride.w && cv->dilation.h &&
+              cv->dilation.w,
+          TRI_ERR_SHAPE);
+    if (depthwise) {
+        CHECK(cv->depth_mult && (uint32_t)p->output.c == (uint32_t)p->input.c * cv->depth_mult,
+              TRI_ERR_SHAPE);
+    } else {
+        CHECK(cv->depth_mult == 0u, TRI_ERR_SHAPE);
+    }
+    CHECK(cv->act.min <= cv->act.max && offset_ok(cv->in_offset, cv->out_offset), TRI_ERR_FORMAT);
+    CHECK(s->in[0].bytes == (uint32_t)p->input.h * p->input.w * p->input.c &&
+              s->out.bytes == (uint32_t)p->output.h * p->output.w * p->output.c,
+          TRI_ERR_SHAPE);
+    taps = (uint32_t)cv->kernel.h * cv->kernel.w * (depthwise ? 1u : (uint32_t)p->input.c);
+    if (check_channels(p->bias, p->quant.mult, p->quant.shift, p->output.c, taps) != TRI_OK) {
+        return TRI_ERR_FORMAT;
+    }
+    return TRI_OK;
+}
+
+/* The "rows" overlap of a convolution's output with its input. */
+static tri_status_t conv_overlap(const tnn_step_t *s)
+{
+    const tnn_conv2d_s8_params_t *p = s->params;
+    return overlap_allowed(s->in[0], s->out,
+                           row_gap(p->output.h, (uint32_t)p->output.w * p->output.c, p->input.h,
+                                   (uint32_t)p->input.w * p->input.c, p->conv.stride.h,
+                                   p->conv.pad.h));
+}
 
 static tri_status_t conv2d_check(const tnn_step_t *s)
 {
-    const tnn_conv2d_s8_params_t *p = s->params;
-    uint32_t in_bytes;
-    uint32_t out_bytes;
-    tri_status_t st;
-    CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
-    CHECK(p->in_h && p->in_w && p->in_c && p->out_h && p->out_w && p->out_c, TRI_ERR_SHAPE);
-    CHECK(p->k_h && p->k_w && p->stride_h && p->stride_w && p->dil_h && p->dil_w, TRI_ERR_SHAPE);
-    CHECK(p->act_min <= p->act_max && offset_ok(p->in_offset, p->out_offset), TRI_ERR_FORMAT);
-    in_bytes = (uint32_t)p->in_h * p->in_w * p->in_c;
-    out_bytes = (uint32_t)p->out_h * p->out_w * p->out_c;
-    CHECK(s->in[0].bytes == in_bytes && s->out.bytes == out_bytes, TRI_ERR_SHAPE);
-    if (check_channels(p->bias, p->mult, p->shift, p->out_c,
-                       (uint32_t)p->k_h * p->k_w * p->in_c) != TRI_OK) {
-        return TRI_ERR_FORMAT;
+    tri_status_t st = conv_layer_check(s, 0);
+    if (st == TRI_OK) {
+        st = scratch_ok(s, tnn_conv2d_s8_scratch_bytes(s->params));
     }
-    st = scratch_ok(s, tnn_conv2d_s8_scratch_bytes(p));
-    if (st != TRI_OK) {
-        return st;
-    }
-    return overlap_allowed(s->in[0], s->out,
-                           row_gap(p->out_h, (uint32_t)p->out_w * p->out_c, p->in_h,
-                                   (uint32_t)p->in_w * p->in_c, p->stride_h, p->pad_top));
+    return st != TRI_OK ? st : conv_overlap(s);
 }
 
 static tri_status_t conv2d_run(const tnn_step_t *s, int8_t *arena)
@@ -139,33 +164,13 @@ static tri_status_t conv2d_run(const tnn_step_t *s, int8_t *arena)
 
 const tnn_op_t tnn_op_conv2d_s8 = {conv2d_check, conv2d_run};
 
-/* ---- DEPTHWISE_CONV_2D --------------------------------------------------- */
-
 static tri_status_t dwconv_check(const tnn_step_t *s)
 {
-    const tnn_depthwise_conv2d_s8_params_t *p = s->params;
-    uint32_t in_bytes;
-    uint32_t out_bytes;
-    tri_status_t st;
-    CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
-    CHECK(p->in_h && p->in_w && p->in_c && p->out_h && p->out_w && p->depth_mult, TRI_ERR_SHAPE);
-    CHECK((uint32_t)p->out_c == (uint32_t)p->in_c * p->depth_mult, TRI_ERR_SHAPE);
-    CHECK(p->k_h && p->k_w && p->stride_h && p->stride_w && p->dil_h && p->dil_w, TRI_ERR_SHAPE);
-    CHECK(p->act_min <= p->act_max && offset_ok(p->in_offset, p->out_offset), TRI_ERR_FORMAT);
-    in_bytes = (uint32_t)p->in_h * p->in_w * p->in_c;
-    out_bytes = (uint32_t)p->out_h * p->out_w * p->out_c;
-    CHECK(s->in[0].bytes == in_bytes && s->out.bytes == out_bytes, TRI_ERR_SHAPE);
-    if (check_channels(p->bias, p->mult, p->shift, p->out_c, (uint32_t)p->k_h * p->k_w) !=
-        TRI_OK) {
-        return TRI_ERR_FORMAT;
+    tri_status_t st = conv_layer_check(s, 1);
+    if (st == TRI_OK) {
+        st = scratch_ok(s, tnn_depthwise_conv2d_s8_scratch_bytes(s->params));
     }
-    st = scratch_ok(s, tnn_depthwise_conv2d_s8_scratch_bytes(p));
-    if (st != TRI_OK) {
-        return st;
-    }
-    return overlap_allowed(s->in[0], s->out,
-                           row_gap(p->out_h, (uint32_t)p->out_w * p->out_c, p->in_h,
-                                   (uint32_t)p->in_w * p->in_c, p->stride_h, p->pad_top));
+    return st != TRI_OK ? st : conv_overlap(s);
 }
 
 static tri_status_t dwconv_run(const tnn_step_t *s, int8_t *arena)
@@ -176,20 +181,19 @@ static tri_status_t dwconv_run(const tnn_step_t *s, int8_t *arena)
 
 const tnn_op_t tnn_op_depthwise_conv2d_s8 = {dwconv_check, dwconv_run};
 
-/* ---- FULLY_CONNECTED ----------------------------------------------------- */
-
+/* FULLY_CONNECTED: the 1x1 convolution of one row of `batches` pixels. */
 static tri_status_t fc_check(const tnn_step_t *s)
 {
     const tnn_fully_connected_s8_params_t *p = s->params;
-    tri_status_t st;
-    CHECK(p != NULL && p->filter != NULL && s->n_in == 1u, TRI_ERR_ARG);
-    CHECK(p->batches && p->in_features && p->out_features, TRI_ERR_SHAPE);
-    CHECK(p->act_min <= p->act_max && offset_ok(p->in_offset, p->out_offset), TRI_ERR_FORMAT);
-    CHECK(s->in[0].bytes == (uint32_t)p->batches * p->in_features, TRI_ERR_SHAPE);
-    CHECK(s->out.bytes == (uint32_t)p->batches * p->out_features, TRI_ERR_SHAPE);
-    if (check_channels(p->bias, p->mult, p->shift, p->out_features, p->in_features) != TRI_OK) {
-        return TRI_ERR_FORMAT;
+    tri_status_t st = conv_layer_check(s, 0);
+    if (st != TRI_OK) {
+        return st;
     }
+    CHECK(p->input.h == 1u && p->output.h == 1u && p->output.w == p->input.w, TRI_ERR_SHAPE);
+    CHECK(p->conv.kernel.h == 1u && p->conv.kernel.w == 1u && p->conv.stride.h == 1u &&
+              p->conv.stride.w == 1u && p->conv.dilation.h == 1u && p->conv.dilation.w == 1u &&
+              p->conv.pad.h == 0u && p->conv.pad.w == 0u,
+          TRI_ERR_SHAPE);
     st = scratch_ok(s, tnn_fully_connected_s8_scratch_bytes(p));
     if (st != TRI_OK) {
         return st;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tnn.h"
+#include "tri_decide.h"
 #include "tri_onboard.h"
 #include "tri_tiling.h"
 
@@ -58,6 +59,9 @@ int tri_host_set_boot_count(void *h, uint32_t boot);
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
                              uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
                              const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
+int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
+                    int32_t ship_crop_min_q, uint32_t land_policy, uint8_t *actions,
+                    uint8_t *tops);
 
 size_t tri_host_onboard_bytes(void)
 {
@@ -263,5 +267,47 @@ int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
     tri_preprocess_tile(&f, r0, c0, gain_q8, out, &s);
     stats[0] = s.nodata_px;
     stats[1] = s.saturated_px;
+    return TRI_OK;
+}
+
+/*
+ * The decision policy (tri_decide) on n output vectors q[n][TRI_CFG_NUM_CLASSES]:
+ * actions[i] gets the action (TRI_ACTION_*), tops[i] the top class.
+ * discard_min_q[TRI_CFG_NUM_CLASSES] and ship_crop_min_q are the policy's
+ * thresholds (in [-128, TRI_CFG_NEVER_Q]); discard_min_q NULL takes the
+ * build's policy (triage_config.h: TRI_POLICY_SHIPPED) and ignores
+ * ship_crop_min_q. land_policy: TRI_LAND_*.
+ */
+int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
+                    int32_t ship_crop_min_q, uint32_t land_policy, uint8_t *actions,
+                    uint8_t *tops)
+{
+    static const tri_policy_t shipped = TRI_POLICY_SHIPPED;
+    tri_policy_t given;
+    const tri_policy_t *policy = &shipped;
+    size_t i;
+    if ((n > 0u && (q == NULL || actions == NULL || tops == NULL)) ||
+        (land_policy != (uint32_t)TRI_LAND_DROP && land_policy != (uint32_t)TRI_LAND_LOWRES)) {
+        return TRI_ERR_ARG;
+    }
+    if (discard_min_q != NULL) {
+        uint32_t k;
+        if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q) {
+            return TRI_ERR_ARG;
+        }
+        for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
+            if (discard_min_q[k] < -128 || discard_min_q[k] > TRI_CFG_NEVER_Q) {
+                return TRI_ERR_ARG;
+            }
+            given.discard_min_q[k] = discard_min_q[k];
+        }
+        given.ship_crop_min_q = (int16_t)ship_crop_min_q;
+        policy = &given;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t top;
+        actions[i] = tri_decide(q + i * (size_t)TRI_CFG_NUM_CLASSES, policy, land_policy, &top);
+        tops[i] = (uint8_t)top;
+    }
     return TRI_OK;
 }

@@ -3,7 +3,8 @@
  * model (built by `make engine-m4 MODEL_DIR=... ENGINE_MODEL=name`, which
  * defines TNN_RUN_HEADER, TNN_RUN_MODEL and TNN_RUN_ARENA_BYTES).
  *
- * Command line (QEMU -append; semihosting puts the image's path first):
+ * Command line (QEMU -append; semihosting puts the image's path first;
+ * words as cmdline.h reads them):
  *     IN_PATH OUT_PATH [steps]
  * IN_PATH holds N input tensors back to back (N = file size / input
  * bytes); each is read by semihosting straight into the arena's input
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "cmdline.h"
 #include "semihost.h"
 #include "tnn.h"
 #include "tnn_model.h"
@@ -53,25 +55,6 @@ static tri_status_t invoke_timed_steps(void)
     return TRI_OK;
 }
 
-/* Splits cmdline in place into words; returns the count. */
-static int split(char *s, char **words, int max_words)
-{
-    int n = 0;
-    while (*s != '\0' && n < max_words) {
-        while (*s == ' ') {
-            *s++ = '\0';
-        }
-        if (*s == '\0') {
-            break;
-        }
-        words[n++] = s;
-        while (*s != '\0' && *s != ' ') {
-            s++;
-        }
-    }
-    return n;
-}
-
 static void put_field(const char *name, uint64_t value)
 {
     board_puts(" ");
@@ -98,7 +81,7 @@ int main(void)
     uint64_t total = 0u;
     tri_status_t st;
 
-    n_words = sh_get_cmdline(cmdline, sizeof cmdline) == 0 ? split(cmdline, words, 4) : 0;
+    n_words = sh_get_cmdline(cmdline, sizeof cmdline) == 0 ? cmdline_split(cmdline, words, 4) : 0;
     if (n_words < 3) {
         board_puts("engine_run: usage: engine_run IN_PATH OUT_PATH [steps]\n");
         return 2;

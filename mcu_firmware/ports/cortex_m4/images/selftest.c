@@ -3,7 +3,7 @@
  * exit codes, the deterministic instruction counter and stack painting.
  *
  * Command line (QEMU -append; semihosting puts the image's path first): a
- * sequence of words
+ * sequence of words (cmdline.h; N: an unsigned decimal number)
  *   echo PATH      copy the host file PATH to UART0
  *   write PATH     write "semihosting write ok\n" to the host file PATH
  *   loop N         run a fixed loop of N iterations and print its instruction count
@@ -14,39 +14,11 @@
 #include <string.h>
 
 #include "board.h"
+#include "cmdline.h"
 #include "semihost.h"
 
 static char cmdline[256];
 static uint8_t io_buf[512];
-
-static uint32_t parse_u32(const char *s)
-{
-    uint32_t v = 0u;
-    while (*s >= '0' && *s <= '9') {
-        v = v * 10u + (uint32_t)(*s - '0');
-        s++;
-    }
-    return v;
-}
-
-/* Splits cmdline in place into words; returns the count. */
-static int split(char *s, char **words, int max_words)
-{
-    int n = 0;
-    while (*s != '\0' && n < max_words) {
-        while (*s == ' ') {
-            *s++ = '\0';
-        }
-        if (*s == '\0') {
-            break;
-        }
-        words[n++] = s;
-        while (*s != '\0' && *s != ' ') {
-            s++;
-        }
-    }
-    return n;
-}
 
 static int echo_file(const char *path)
 {
@@ -120,27 +92,36 @@ int main(void)
     if (sh_get_cmdline(cmdline, sizeof cmdline) != 0) {
         cmdline[0] = '\0';
     }
-    n = split(cmdline, words, 16);
+    n = cmdline_split(cmdline, words, 16);
+    if (n < 0) {
+        sh_write0("selftest: more than 16 words\n");
+        return 1;
+    }
     for (i = 1; i + 1 < n && rc == 0; i += 2) { /* words[0]: the image path */
+        uint32_t arg = 0u;
+        int numeric = cmdline_u32(words[i + 1], &arg) == 0;
         if (strcmp(words[i], "echo") == 0) {
             rc = echo_file(words[i + 1]);
         } else if (strcmp(words[i], "write") == 0) {
             rc = write_file(words[i + 1]);
+        } else if (!numeric) {
+            sh_write0("selftest: not a number\n");
+            rc = 1;
         } else if (strcmp(words[i], "loop") == 0) {
             uint64_t t0 = board_insn_count();
-            fixed_loop(parse_u32(words[i + 1]));
+            fixed_loop(arg);
             board_puts("loop insns ");
             board_put_u64(board_insn_count() - t0);
             board_puts("\n");
         } else if (strcmp(words[i], "stack") == 0) {
-            sink = use_stack(parse_u32(words[i + 1]));
+            sink = use_stack(arg);
             board_puts("stack peak ");
             board_put_u32((uint32_t)board_stack_peak());
             board_puts(" of ");
             board_put_u32((uint32_t)board_stack_size());
             board_puts("\n");
         } else if (strcmp(words[i], "exit") == 0) {
-            return (int)parse_u32(words[i + 1]);
+            return (int)arg;
         } else {
             sh_write0("selftest: unknown word\n");
             rc = 1;

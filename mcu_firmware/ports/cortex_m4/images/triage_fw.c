@@ -6,7 +6,8 @@
  *
  * Command line (QEMU -append; semihosting puts the image path first):
  *     SCRIPT
- * SCRIPT is a host text file, one operation per line:
+ * SCRIPT is a host text file, one operation per line (words and numbers as
+ * cmdline.h reads them; a line that is not one of these is a bad line):
  *     init STORE_BYTES CLASSIFIER       first line, optional (default: the
  *                                       largest store, "model"); CLASSIFIER
  *                                       is model, rule (tests) or none
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "cmdline.h"
 #include "semihost.h"
 #include "tnn.h"
 #include "tri_onboard.h"
@@ -69,35 +71,6 @@ static tnn_ctx_t tnn;
 #endif
 
 enum { EXIT_SCRIPT = 2, EXIT_LINE = 3, EXIT_IO = 4, EXIT_INIT = 5 };
-
-static uint32_t parse_u32(const char *s)
-{
-    uint32_t v = 0u;
-    while (*s >= '0' && *s <= '9') {
-        v = v * 10u + (uint32_t)(*s - '0');
-        s++;
-    }
-    return v;
-}
-
-/* Splits a line in place into words; returns the count. */
-static int split(char *s, char **words, int max_words)
-{
-    int n = 0;
-    while (*s != '\0' && n < max_words) {
-        while (*s == ' ' || *s == '\t' || *s == '\r') {
-            *s++ = '\0';
-        }
-        if (*s == '\0') {
-            break;
-        }
-        words[n++] = s;
-        while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r') {
-            s++;
-        }
-    }
-    return n;
-}
 
 /* Reads a whole host file into buf (at most cap bytes); its length, or -1
  * (-2 when longer than cap: nothing read). */
@@ -255,6 +228,10 @@ static int run_line(int index, char **w, int n)
     }
     if (strcmp(w[0], "downlink") == 0 && (n == 3 || n == 4)) {
         uint32_t req_len = 0;
+        uint32_t budget;
+        if (cmdline_u32(w[1], &budget) != 0) {
+            return EXIT_LINE;
+        }
         if (n == 4) {
             int32_t r = read_file(w[3], request, REQUEST_MAX, &req_len);
             if (r == -1) {
@@ -269,8 +246,7 @@ static int run_line(int index, char **w, int n)
             return rc;
         }
         t0 = board_insn_count();
-        st = tri_onboard_downlink(&ob, parse_u32(w[1]), n == 4 ? request : NULL, req_len, &sink,
-                                  &len);
+        st = tri_onboard_downlink(&ob, budget, n == 4 ? request : NULL, req_len, &sink, &len);
         t0 = board_insn_count() - t0;
         (void)sh_close(f.handle);
         report_op(index, "downlink", st, f.bytes, t0);
@@ -304,7 +280,7 @@ int main(void)
     if (sh_get_cmdline(cmdline, sizeof cmdline) != 0) {
         return EXIT_SCRIPT;
     }
-    n = split(cmdline, words, 8);
+    n = cmdline_split(cmdline, words, 8);
     if (n < 2) {
         board_puts("usage: triage_fw SCRIPT\n");
         return EXIT_SCRIPT;
@@ -325,17 +301,21 @@ int main(void)
     line = script;
     rc = 0;
     while (line != NULL && rc == 0) {
+        uint32_t store_bytes;
         next = strchr(line, '\n');
         if (next != NULL) {
             *next++ = '\0';
         }
-        n = split(line, words, 8);
+        n = cmdline_split(line, words, 8);
         if (n == 0) {
             line = next;
             continue;
         }
-        if (strcmp(words[0], "init") == 0 && n == 3 && index == 0) {
-            rc = init_onboard(parse_u32(words[1]), words[2]);
+        if (n < 0) {
+            rc = EXIT_LINE;
+        } else if (strcmp(words[0], "init") == 0 && n == 3 && index == 0) {
+            rc = cmdline_u32(words[1], &store_bytes) == 0 ? init_onboard(store_bytes, words[2])
+                                                          : EXIT_LINE;
         } else {
             if (index == 0) {
                 rc = init_onboard(TRIAGE_FW_STORE_MAX, "model");

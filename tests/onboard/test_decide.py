@@ -1,0 +1,176 @@
+"""The firmware's decision policy (``tri_decide``, mcu_firmware/app/src/tri_decide.c, through
+the host library) against the Python policy on every output vector of a declared set.
+
+All 2^32 vectors of four int8 outputs are too many for the suite. The set, for each policy
+of :func:`policies` (the shipped one with both land policies and with the second opinion off,
+one where every class has a discard threshold, one where nothing is ever discarded nor
+cropped, one where everything is):
+
+* **threshold grid**: every vector whose components each take a value of
+  ``V = {-128, 127} | {t - 1, t, t + 1 for every threshold t of the policy}`` (int8 values
+  only), so every comparison is tried just below, at and just above its threshold, with the
+  extremes and every tie between those values (|V|^4 vectors: 16 to 28,561 per policy,
+  40,946 over the six; ``GRID_VECTORS``);
+* **softmax-reachable**: every vector an int8 softmax over four classes can produce, with
+  margin: the outputs are ``q = round(256 p) - 128`` (TFLM's fixed point, within a unit,
+  clamped to 127), so ``sum(q + 128)`` lies within 4 of 256; all 25,767,341 vectors with
+  that sum in [252, 260] (``SOFTMAX_VECTORS``), under every policy.
+
+That is 25,767,341 x 6 + 40,946 = 154,644,992 vectors, each decided by both sides and
+compared (action and top class) with the policy passed as thresholds; the shipped policy's
+vectors are also decided by the policy compiled into the library (``triage_config.h``), so
+the generated header is checked against ``policy.json`` too.
+
+The second opinion is not an input of the decision: the firmware decides on the final vector
+(after the floor of the mean of the four views), and so does the Python policy; the policy
+with the second opinion off must give the same decisions as the shipped one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from triage.contract import tile_spec as ts
+from triage.contract.enums import Action
+from triage.contract.policy import Policy, load_policy
+from triage.contract.policy import decide as py_decide
+from triage.onboard.host import decide
+
+SOFTMAX_SUM_RANGE = (252, 260)
+SOFTMAX_VECTORS = 25_767_341
+GRID_VECTORS = 40_946
+
+
+def python_decide(q: np.ndarray, policy) -> np.ndarray:
+    """The contract's Python policy's actions (:class:`Action` codes, the firmware's too) for
+    int8 outputs ``[N, classes]``."""
+    return py_decide(q, policy).astype(np.uint8)
+
+
+def policies() -> dict:
+    """Name -> (policy, compare with the policy compiled into the library too)."""
+    classes = ts.tile_spec().classes
+    shipped = load_policy()
+    ladder = [round(0.5 + 0.49 * k / max(1, len(classes) - 1), 4) for k in range(len(classes))]
+    return {
+        "shipped": (shipped, True),
+        "shipped, land lowres": (shipped.model_copy(update={"land_policy": "lowres"}), False),
+        "shipped, second opinion off": (
+            shipped.model_copy(update={"second_opinion_min_prob": None}),
+            False,
+        ),
+        "every class discards": (
+            Policy(
+                discard_min_prob=dict(zip(classes, ladder, strict=True)),
+                ship_crop_min_prob=0.5,
+                land_policy="lowres",
+                second_opinion_min_prob=0.25,
+            ),
+            False,
+        ),
+        "never discard nor crop": (
+            Policy(
+                discard_min_prob=dict.fromkeys(classes),
+                ship_crop_min_prob=1.0,
+                land_policy="drop",
+            ),
+            False,
+        ),
+        "always discard and crop": (
+            Policy(
+                discard_min_prob=dict.fromkeys(classes, 0.0),
+                ship_crop_min_prob=0.0,
+                land_policy="lowres",
+                second_opinion_min_prob=0.0,
+            ),
+            False,
+        ),
+    }
+
+
+def thresholds(policy) -> tuple[list[int], int]:
+    return policy.discard_min_q(ts.tile_spec()), policy.ship_crop_min_q
+
+
+def grid_vectors(policy) -> np.ndarray:
+    """The threshold grid of the policy: ``V^classes``."""
+    dmin, crop = thresholds(policy)
+    values = {-128, 127}
+    for t in [*dmin, crop]:
+        values |= {v for v in (t - 1, t, t + 1) if -128 <= v <= 127}
+    v = np.array(sorted(values), np.int8)
+    n = ts.tile_spec().n_classes
+    return np.stack(np.meshgrid(*[v] * n, indexing="ij"), axis=-1).reshape(-1, n)
+
+
+def softmax_chunks():
+    """Every four-class int8 vector with ``sum(q + 128)`` in SOFTMAX_SUM_RANGE, one chunk
+    per sum."""
+    a = np.arange(256, dtype=np.int16)
+    first3 = a[:, None, None] + a[None, :, None] + a[None, None, :]
+    for s in range(SOFTMAX_SUM_RANGE[0], SOFTMAX_SUM_RANGE[1] + 1):
+        i, j, k = np.nonzero((first3 >= s - 255) & (first3 <= s))
+        last = s - first3[i, j, k]
+        yield (np.stack([i, j, k, last], axis=1) - 128).astype(np.int8)
+
+
+def check_same(q: np.ndarray, policy, name: str, compiled: bool) -> None:
+    dmin, crop = thresholds(policy)
+    expect = python_decide(q, policy)
+    runs = [decide(q, policy.land_policy, dmin, crop)]
+    if compiled:
+        runs.append(decide(q, policy.land_policy))
+    for actions, tops in runs:
+        bad = np.nonzero(actions != expect)[0]
+        assert len(bad) == 0, (
+            f"{name}: {len(bad)} of {len(q)} decisions differ, first {q[bad[0]].tolist()}: "
+            f"firmware {Action(actions[bad[0]]).label}, Python {Action(expect[bad[0]]).label}"
+        )
+        assert np.array_equal(tops, np.argmax(q, axis=1)), f"{name}: top classes differ"
+
+
+def test_the_declared_counts_hold():
+    assert ts.tile_spec().n_classes == 4, "the softmax set below enumerates four classes"
+    assert sum(len(grid_vectors(p)) for p, _ in policies().values()) == GRID_VECTORS
+    assert sum(len(c) for c in softmax_chunks()) == SOFTMAX_VECTORS
+
+
+@pytest.mark.parametrize("name", list(policies()))
+def test_decide_matches_python_on_the_threshold_grid(lib, name):
+    policy, compiled = policies()[name]
+    check_same(grid_vectors(policy), policy, name, compiled)
+
+
+def test_decide_matches_python_on_every_softmax_vector(lib):
+    cases = policies()
+    for q in softmax_chunks():
+        for name, (policy, compiled) in cases.items():
+            check_same(q, policy, name, compiled)
+
+
+def test_the_second_opinion_is_not_an_input_of_the_decision(lib):
+    cases = policies()
+    on, _ = cases["shipped"]
+    off, _ = cases["shipped, second opinion off"]
+    assert on.second_opinion_min_q != off.second_opinion_min_q
+    q = grid_vectors(on)
+    assert np.array_equal(python_decide(q, on), python_decide(q, off))
+    assert np.array_equal(
+        decide(q, on.land_policy, *thresholds(on))[0],
+        decide(q, off.land_policy, *thresholds(off))[0],
+    )
+
+
+def test_decide_refuses_bad_policies(lib):
+    from triage.onboard.errors import OnboardInputError
+
+    q = np.zeros((1, 4), np.int8)
+    with pytest.raises(OnboardInputError):
+        decide(q, "keep")
+    with pytest.raises(OnboardInputError):
+        decide(q, "drop", [0, 0, 0, 129], 0)
+    with pytest.raises(OnboardInputError):
+        decide(q, "drop", [0, 0, 0, 0], -129)
+    with pytest.raises(OnboardInputError):
+        decide(np.zeros((1, 3), np.int8), "drop")
