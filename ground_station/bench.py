@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ground_station.export import export_products
+from ground_station.ingest import ingest_files
 from ground_station.packets import HEADER_BYTES
 from triage.contract import sen2ships
 from triage.contract.codec import encode_image_product, product_secondary
@@ -197,8 +199,6 @@ def build_stream(path: Path, megabytes: float) -> dict:
 
 def run_bench(megabytes: float = 256.0, workdir: str | os.PathLike | None = None) -> dict:
     """Build a stream, ingest it (twice), export it; the figures as a dict."""
-    from ground_station.export import export_products
-    from ground_station.ingest import ingest_files
 
     with tempfile.TemporaryDirectory(dir=workdir, prefix="gs-bench-") as tmp:
         tmp = Path(tmp)

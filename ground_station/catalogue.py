@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ground_station.errors import CatalogueError
+from triage.contract.codec import decode_product, parse_header
 
 APPLICATION_ID = 0x47534354  # "GSCT"
 SCHEMA_VERSION = 1
@@ -292,7 +293,6 @@ class Catalogue:
 
     def product_rows(self, where: str = "1", params: tuple = ()) -> list[dict]:
         """Rows of the products table as dicts (``header`` parsed), by frame and product id."""
-        from triage.contract.codec import parse_header
 
         cur = self.con.execute(
             f"SELECT * FROM products WHERE {where} ORDER BY frame_id, product_id", params
@@ -307,7 +307,6 @@ class Catalogue:
 
     def load_product(self, frame_id: int, product_id: int):
         """A complete product, decoded (:class:`ground_station.products.Product`)."""
-        from triage.contract.codec import decode_product
 
         row = self.con.execute(
             "SELECT id, status FROM products WHERE frame_id=? AND product_id=?",

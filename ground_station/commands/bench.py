@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ground_station.bench import run_bench
 from ground_station.commands._common import JsonOption, print_json
 
 
@@ -24,7 +25,6 @@ def bench(
     Builds a packet stream, ingests it into a fresh catalogue (then again: all
     duplicates) and exports a sample of its frames.
     """
-    from ground_station.bench import run_bench
 
     r = run_bench(megabytes, workdir)
     if json_out:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ground_station.commands._common import DbOption, JsonOption, print_json
+from ground_station.export import export_products
 
 
 def export(
@@ -30,7 +31,6 @@ def export(
 
     Crops and mosaics are in the scene's CRS; every output carries the attribution.
     """
-    from ground_station.export import export_products
 
     rep = export_products(db, out, attribution=attribution, frame_ids=frame)
     if json_out:

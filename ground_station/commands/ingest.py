@@ -10,6 +10,7 @@ import typer
 
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
 from ground_station.errors import NoPacketsError
+from ground_station.ingest import ingest_files
 
 
 def ingest(
@@ -36,7 +37,6 @@ def ingest(
     nothing; a run killed at any moment loses nothing already committed and a
     rerun completes it. Exit code 3 when the input holds no valid packet.
     """
-    from ground_station.ingest import ingest_files
 
     chunk = chunk_mib << 20
     paths = [Path("/dev/stdin") if str(p) == "-" else p for p in streams]

@@ -8,8 +8,11 @@ from typing import Annotated
 
 import typer
 
+from ground_station.catalogue import Catalogue
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
 from ground_station.errors import InputError, InputFileError, NoContactError
+from ground_station.passes import Station, contact_windows, pass_budget_bytes
+from ground_station.plan import TIER_NAMES, plan_passes, request_for
 from triage.contract.tile_spec import tile_spec
 
 
@@ -70,8 +73,6 @@ def plan(
     Ships by confidence first, then quicklooks, then missing segments of incomplete
     products, by value per byte. Exit code 4 when there is no contact in the interval.
     """
-    from ground_station.passes import Station, contact_windows, pass_budget_bytes
-    from ground_station.plan import plan_passes, request_for
 
     t0 = _when(start, "--start", datetime.now(UTC).replace(microsecond=0))
     t1 = _when(end, "--end", t0 + timedelta(hours=24))
@@ -96,8 +97,6 @@ def plan(
     request = request_for(first.releases + first.items, first.seq_count)
     if request_out is not None:
         import json
-
-        from ground_station.catalogue import Catalogue
 
         tmp = request_out.with_name(request_out.name + ".part")
         tmp.write_bytes(request)
@@ -131,8 +130,6 @@ def plan(
 def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from ground_station.plan import TIER_NAMES
 
     console = Console(width=120)
     t = Table(title="Contact windows and budgets")

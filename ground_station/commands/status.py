@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
+from ground_station.status import catalogue_status
 
 
 def status(
@@ -18,7 +19,6 @@ def status(
     json_out: JsonOption = False,
 ) -> None:
     """Frames, products complete/incomplete/invalid, bytes received, missing segments."""
-    from ground_station.status import catalogue_status
 
     s = catalogue_status(db, list_incomplete=limit)
     if json_out:

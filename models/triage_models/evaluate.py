@@ -56,6 +56,8 @@ from triage.contract.tile_spec import preprocess_tiles, tile_spec
 from triage_models import paths
 from triage_models.crops import best_score_map, box_centres, cell_bounds
 from triage_models.dataset import IGNORE, TileDataset
+from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
+from triage_models.train import TRAIN_CODE_VERSION, float_predict, train
 
 FOLDS: list[list[str]] = [
     ["busan", "valencia", "honolulu", "ukis_sentinel2"],
@@ -348,8 +350,6 @@ def eval_key(ds: TileDataset, train_cfg) -> str:
     """Cache key of the fold results: dataset, recipe (configuration and code version), folds."""
     import tensorflow as tf
 
-    from triage_models.train import TRAIN_CODE_VERSION
-
     h = hashlib.sha256()
     h.update(ds.key.encode())
     h.update(train_cfg.model_dump_json().encode())
@@ -361,8 +361,6 @@ def eval_key(ds: TileDataset, train_cfg) -> str:
 def run_folds(ds: TileDataset, train_cfg, log=None, use_cache: bool = True) -> dict:
     """Train one model per fold and score its held-out frames (the port tiles also turned by
     90, 180 and 270 degrees, for the second opinion); cached on disk, the fold models too."""
-    from triage_models.quantize import tflm_predict
-    from triage_models.train import float_predict, train
 
     key = eval_key(ds, train_cfg)
     path = paths.cache_dir() / f"folds-{key}.npz"
@@ -413,7 +411,6 @@ def _round(obj):
 
 def evaluate(ds: TileDataset, train_cfg, tflite: bytes | None, log=None, use_cache=True) -> dict:
     """All metrics of the issue in one dict (see the module docstring)."""
-    from triage_models.quantize import macs_per_tile, tflm_arena_bytes
 
     start = time.monotonic()
     folds = run_folds(ds, train_cfg, log=log, use_cache=use_cache)

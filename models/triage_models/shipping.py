@@ -25,6 +25,8 @@ from triage_models import paths
 from triage_models.card import update_card
 from triage_models.dataset import TileDataset
 from triage_models.errors import ArtifactMissingError
+from triage_models.evaluate import evaluate
+from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
 from triage_models.train import TrainConfig, float_predict, train
 
 TFLITE_NAME = "classifier.tflite"
@@ -48,7 +50,6 @@ def train_and_write(
 
     With ``save_float`` the float twin goes to the cache folder (for analysis).
     """
-    from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
 
     out_dir = Path(out_dir or paths.shipped_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,6 @@ def evaluate_and_write(
     log=None,
 ) -> dict:
     """Run the leave-ports-out evaluation; with ``write``, store it and the chosen policy."""
-    from triage_models.evaluate import evaluate
 
     shipped = paths.shipped_dir()
     tflite_path = Path(tflite_path or shipped / TFLITE_NAME)

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict
 from triage.contract.tile_spec import preprocess_tiles, tile_spec
 from triage_models.arch import ArchConfig, build_model
 from triage_models.dataset import IGNORE, TileDataset
+from triage_models.quantize import convert_int8, validate_tflite
 
 # Bump when sampling, augmentation, architecture or conversion code changes what a given
 # TrainConfig produces: it is part of the cache key of the leave-ports-out folds.
@@ -318,8 +319,6 @@ def train(
 ) -> TrainResult:
     """Train on the given frames (indices into ``ds``), return the float model and int8 model."""
     import keras
-
-    from triage_models.quantize import convert_int8, validate_tflite
 
     cfg = cfg or TrainConfig()
     start = time.monotonic()

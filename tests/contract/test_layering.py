@@ -169,3 +169,23 @@ def test_the_cycle_finder_finds_a_cycle(monkeypatch):
     monkeypatch.setitem(GRAPH, "triage.contract.records", [("triage.contract.packets", 1)])
     monkeypatch.setitem(GRAPH, "triage.contract.packets", [("triage.contract.records", 1)])
     assert ["triage.contract.packets", "triage.contract.records"] in _cycles()
+
+
+def test_in_repo_imports_are_at_module_top():
+    """Imports of the repository's own modules sit at module top, where the graph above and a
+    reader see them; only heavy third-party modules (TensorFlow, rasterio...) load lazily."""
+    bad = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(), str(path))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or ""]
+                if any(n.split(".")[0] in PACKAGES for n in names):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} in {fn.name}()")
+    assert not bad, "\n".join(bad)

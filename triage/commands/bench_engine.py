@@ -8,6 +8,9 @@ import json
 
 import typer
 
+from triage.engine.bench import run_bench
+from triage.errors import TriageError
+
 
 def engine(
     model: str = typer.Option(
@@ -20,8 +23,6 @@ def engine(
 ) -> None:
     """Benchmark the engine: arena vs TFLM, instructions per inference and per layer on the
     Cortex-M4 (reference and DSP kernels)."""
-    from triage.engine.bench import run_bench
-    from triage.errors import TriageError
 
     try:
         res = run_bench(model, inputs)

@@ -7,6 +7,9 @@ import json
 
 import typer
 
+from triage.errors import TriageError
+from triage.onboard.bench import run_bench
+
 
 def onboard(
     port: str = typer.Option("marseille", help="sen2ships port scene to process."),
@@ -16,8 +19,6 @@ def onboard(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Benchmark the on-board application on the Cortex-M4 image (QEMU)."""
-    from triage.errors import TriageError
-    from triage.onboard.bench import run_bench
 
     try:
         res = run_bench(port, check_host=check_host)

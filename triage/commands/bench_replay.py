@@ -24,12 +24,17 @@ from pathlib import Path
 
 import typer
 
+from triage import paths
+from triage.onboard import Onboard, config
+from triage.sim.baselines import compressed_product_bytes
+from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.frames import check_frame, read_frame
+from triage.sim.manifest import load_manifest
+from triage.sim.satellite import frame_meta
+
 
 def _frames(real: bool, n: int, size: int, seed: int, folder: Path):
     """(manifest, manifest_dir, description) of the frames to time."""
-    from triage import paths
-    from triage.sim.build import build_real_manifest, build_synthetic_set
-    from triage.sim.manifest import load_manifest
 
     if real:
         data = paths.require_data_dir("sen2ships").parent
@@ -58,10 +63,6 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout"),
 ) -> None:
     """Frames/s and megapixels/s of the host replay (firmware alone, and per-frame replay)."""
-    from triage.onboard import Onboard, config
-    from triage.sim.baselines import compressed_product_bytes
-    from triage.sim.frames import check_frame, read_frame
-    from triage.sim.satellite import frame_meta
 
     cfg = config()
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as tmp:

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import typer
 
+from triage import paths
+from triage.commands.simulate import simulate
+from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.manifest import dump_manifest
+
 
 def demo(
     out: Path | None = typer.Option(
@@ -24,10 +29,6 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Run the end-to-end demo (the host simulator over the real or synthetic image set)."""
-    from triage import paths
-    from triage.commands.simulate import simulate
-    from triage.sim.build import build_real_manifest, build_synthetic_set
-    from triage.sim.manifest import dump_manifest
 
     out = out or paths.build_dir() / "demo"
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """``triage model``: build the dataset, train, evaluate and export the on-board classifier.
 
-A thin layer over :mod:`triage_models`; TensorFlow and rasterio are imported
-inside the functions so that ``triage --help`` stays fast.
+A thin layer over :mod:`triage_models` (which imports TensorFlow and rasterio only
+inside the functions that need them, so that ``triage --help`` stays fast); the C
+export is the ``triage`` layer's (:mod:`triage.generate`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ import json
 from pathlib import Path
 
 import typer
+from triage_models import dataset, paths, shipping
+from triage_models.train import SMOKE_CONFIG, TrainConfig
+
+from triage import generate
+from triage.contract.paths import data_dir as default_data_dir
 
 model_app = typer.Typer(
     help="The on-board tile classifier: dataset, training, evaluation, export.",
@@ -22,9 +28,8 @@ DATA_DIR_OPT = typer.Option(
 
 
 def _data_dir(data_dir: Path | None) -> Path:
-    from triage import paths
 
-    return Path(data_dir) if data_dir else paths.data_dir()
+    return Path(data_dir) if data_dir else default_data_dir()
 
 
 def _log(msg: str) -> None:
@@ -38,7 +43,6 @@ def build_dataset(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Label the tiles of the real imagery and cache them (rebuilt when sources or rules change)."""
-    from triage_models import dataset
 
     ds, built = dataset.load_or_build(_data_dir(data_dir), rebuild=rebuild)
     summary = dataset.summary(ds)
@@ -61,20 +65,16 @@ def train_cmd(
     smoke: bool = typer.Option(False, help="A seconds-long training on a handful of tiles."),
 ) -> None:
     """Train the shipped model on all nine ports and the cloud images; write the int8 .tflite."""
-    from triage_models import dataset, shipping
-    from triage_models.train import SMOKE_CONFIG, TrainConfig
 
     cfg = SMOKE_CONFIG if smoke else TrainConfig()
     cfg = cfg.model_copy(update={"seed": seed} | ({"epochs": epochs} if epochs else {}))
     ds, _ = dataset.load_or_build(_data_dir(data_dir))
     if smoke and out_dir is None:
-        from triage_models import paths
-
         out_dir = paths.cache_dir() / "smoke"
     info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log, save_float=not smoke)
-    folder = Path(out_dir or shipping.paths.shipped_dir())
+    folder = Path(out_dir or paths.shipped_dir())
     if (
-        folder.resolve() == shipping.paths.shipped_dir().resolve()
+        folder.resolve() == paths.shipped_dir().resolve()
         or (folder / shipping.POLICY_JSON).exists()
     ):
         _export(folder)
@@ -92,14 +92,13 @@ def evaluate_cmd(
     no_cache: bool = typer.Option(False, help="Retrain the folds even when cached."),
 ) -> None:
     """Leave-ports-out evaluation (three folds trained with the shipped recipe), with baseline."""
-    from triage_models import dataset, shipping
 
     ds, _ = dataset.load_or_build(_data_dir(data_dir))
     result = shipping.evaluate_and_write(
         ds, tflite_path=tflite, write=write, use_cache=not no_cache, log=_log
     )
     if write:
-        _export(shipping.paths.shipped_dir())
+        _export(paths.shipped_dir())
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -119,7 +118,6 @@ def evaluate_cmd(
 def _export(out_dir: Path, tflite: Path | None = None) -> list[Path]:
     """triage_config.h and the engine's C for the model of ``out_dir``: all three rendered
     before any is written (a model that does not export leaves them as they were)."""
-    from triage import generate
 
     texts = generate.model_texts(out_dir, tflite)
     generate.write(texts)
@@ -137,7 +135,6 @@ def export(
 ) -> None:
     """Write triage_config.h and the engine's C for the model: all three files or none (a
     missing or unreadable model, or one the engine cannot run, is an error)."""
-    from triage_models import paths
 
     for path in _export(Path(out_dir or paths.shipped_dir()), tflite):
         typer.echo(str(path))

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import typer
 
+from triage import paths
+from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.manifest import dump_manifest
+from triage.sim.runner import TARGETS, run_simulation
+
 imageset_app = typer.Typer(
     help="Build image-set manifests: the real scenes, or synthetic ones.", no_args_is_help=True
 )
@@ -42,7 +47,6 @@ def simulate(
     print_json: bool = typer.Option(False, "--json", help="print metrics.json on stdout"),
 ) -> None:
     """Replay an image set through the firmware, the passes and the ground station."""
-    from triage.sim.runner import TARGETS, run_simulation
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}")
@@ -94,9 +98,6 @@ def imageset_real(
     ports: str | None = typer.Option(None, "--ports", help="comma-separated subset of ports"),
 ) -> None:
     """The nine Sentinel-2 ports (and notes on the Landsat scene) from the data folder."""
-    from triage import paths
-    from triage.sim.build import build_real_manifest
-    from triage.sim.manifest import dump_manifest
 
     data = paths.require_data_dir("sen2ships").parent
     chosen = tuple(p.strip() for p in ports.split(",")) if ports else None
@@ -120,7 +121,6 @@ def imageset_synthetic(
     link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
 ) -> None:
     """Synthetic scenes with exact ground truth, written as GeoTIFFs, and their manifest."""
-    from triage.sim.build import build_synthetic_set
 
     path = build_synthetic_set(
         out, n_scenes=scenes, rows=size, cols=size, seed=seed, link=link, ships_per_scene=ships

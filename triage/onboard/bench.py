@@ -25,8 +25,10 @@ import numpy as np
 
 from triage import paths
 from triage.contract import sen2ships
+from triage.contract import tile_spec as ts
 from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.records import kept_mask
+from triage.onboard.errors import FirmwareError
 from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model, report_classes
 from triage.onboard.meta import FrameMeta
 from triage.onboard.products import decode_stream, parse_packets
@@ -120,11 +122,8 @@ def _host_sequence(frames) -> tuple[list, list[OpResult]]:
 
 def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
     """Run the benchmark; returns the figures as a dict (JSON-ready)."""
-    from triage.contract import tile_spec as ts
 
     if not has_model():
-        from triage.onboard.errors import FirmwareError
-
         raise FirmwareError("the build has no classifier model: nothing to benchmark")
     elf = image_path()
     shape, frames = scene_frames(paths.require_data_dir(), port)
