@@ -18,12 +18,13 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
-import kernel_plan
 import numpy as np
 import pytest
 
 from triage import paths
 from triage.engine import build, export, oracle, refmodel, runtime
+
+from . import kernel_plan
 
 SHIPPED_TFLITE = paths.repo_root() / "models" / "shipped" / "classifier.tflite"
 

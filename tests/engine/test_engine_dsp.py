@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BuiltModel
 
 from triage.engine import export, pack
+
+from .conftest import BuiltModel
 
 SEED = 20261126
 

@@ -3,13 +3,14 @@ single-operator plan (kernel_plan.py: 252 cases, recorded seed)."""
 
 from __future__ import annotations
 
-import kernel_plan
 import numpy as np
 import pytest
-from conftest import assert_same_int8
 
 from triage.engine import oracle
 from triage.engine import tflite as tfl
+
+from . import kernel_plan
+from .conftest import assert_same_int8
 
 CASES = kernel_plan.build_plan()
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BuiltModel, assert_same_int8, locked
 
 from triage import qemu
 from triage.engine import build, export, inputs, oracle
+
+from .conftest import BuiltModel, assert_same_int8, locked
 
 pytestmark = pytest.mark.qemu
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BuiltModel, assert_same_int8
 
 from triage.engine import inputs, oracle
+
+from .conftest import BuiltModel, assert_same_int8
 
 REAL_TILES = 700
 SYNTHETIC = 400

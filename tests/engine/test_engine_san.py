@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BuiltModel, assert_same_int8, locked
 
 from triage.engine import build, inputs, oracle
+
+from .conftest import BuiltModel, assert_same_int8, locked
 
 HERE = Path(__file__).parent
 

@@ -6,11 +6,12 @@ import json
 import sys
 
 import pytest
-from gs_streams import directory_product, frame_products, stream_of, synthetic_frame
 
 from ground_station.cli import main
 from triage.contract.enums import PRODUCT_BY_NAME
 from triage.contract.packets import decode_request
+
+from .gs_streams import directory_product, frame_products, stream_of, synthetic_frame
 
 SEED = 20261201
 ISS_TLE = """ISS (ZARYA)

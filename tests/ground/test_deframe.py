@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from gs_streams import chunked, flip_bit, idle_packet, random_packet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
@@ -24,6 +23,8 @@ from ground_station.deframe import (
     reference_deframe,
 )
 from triage.contract.packets import MAX_PACKET_BYTES
+
+from .gs_streams import chunked, flip_bit, idle_packet, random_packet
 
 SEED = 20261126
 

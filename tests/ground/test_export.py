@@ -15,12 +15,13 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from gs_streams import crop_regions, frame_products, make_product, stream_of, synthetic_frame
 from PIL import Image
 from rasterio.windows import Window
 
 from ground_station.export import default_attribution, export_products
 from ground_station.ingest import ingest_bytes
+
+from .gs_streams import crop_regions, frame_products, make_product, stream_of, synthetic_frame
 
 SEED = 20261129
 EPSG = 3857

@@ -13,7 +13,16 @@ import random
 
 import numpy as np
 import pytest
-from gs_streams import (
+
+from ground_station.catalogue import Catalogue
+from ground_station.errors import CatalogueError, GroundStationError
+from ground_station.export import export_products
+from ground_station.ingest import Ingestor, ingest_bytes
+from triage.contract.enums import SEQ_CONTINUATION, SEQ_LAST
+from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, encode_packet
+from triage.contract.records import PRODUCT_HEADER, seal_product
+
+from .gs_streams import (
     chunked,
     crop_regions,
     flip_bit,
@@ -23,14 +32,6 @@ from gs_streams import (
     stream_of,
     synthetic_frame,
 )
-
-from ground_station.catalogue import Catalogue
-from ground_station.errors import CatalogueError, GroundStationError
-from ground_station.export import export_products
-from ground_station.ingest import Ingestor, ingest_bytes
-from triage.contract.enums import SEQ_CONTINUATION, SEQ_LAST
-from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, encode_packet
-from triage.contract.records import PRODUCT_HEADER, seal_product
 
 SEED = 20261127
 FRAME_IDS = (101, 102, 103)

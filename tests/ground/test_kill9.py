@@ -16,11 +16,12 @@ import sys
 import time
 
 import pytest
-from gs_streams import frame_products, packets_of, synthetic_frame
 
 from ground_station.catalogue import Catalogue, pack_path
 from ground_station.ingest import ingest_files
 from triage.contract.records import PRODUCT_HEADER, seal_product
+
+from .gs_streams import frame_products, packets_of, synthetic_frame
 
 SEED = 20261128
 CHILD = """

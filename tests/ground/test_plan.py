@@ -12,7 +12,6 @@ import ctypes
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from gs_streams import directory_product, frame_products, packets_of, stream_of, synthetic_frame
 
 from ground_station.ingest import ingest_bytes
 from ground_station.passes import ContactWindow
@@ -20,6 +19,8 @@ from ground_station.plan import plan_next_pass, plan_passes, request_for
 from triage.contract.enums import APID_DOWNLINK_REQUEST, PRODUCT_BY_NAME, RequestAction
 from triage.contract.errors import LayoutError
 from triage.contract.packets import decode_request
+
+from .gs_streams import directory_product, frame_products, packets_of, stream_of, synthetic_frame
 
 SEED = 20261130
 AOS = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
