@@ -5,7 +5,7 @@
  * The policy's thresholds come from the model's generated triage_config.h
  * (models/shipped/policy.json) in the flight build; they are an argument
  * here so that the host library can run any policy (the tests compare this
- * function with the Python policy, triage_models.policy.decide, on every
+ * function with the Python policy, triage.contract.policy.decide, on every
  * output vector of a declared set).
  *
  * Order, compared as int against the outputs q (a threshold of

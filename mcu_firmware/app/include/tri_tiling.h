@@ -1,7 +1,7 @@
 /*
  * tri_tiling.h - frame memory, the tile grid, and the preprocessing of one
  * tile into the classifier's int8 input, bit-exact with the training
- * pipeline (triage_models.tile_spec.preprocess_tile):
+ * pipeline (triage.contract.tile_spec.preprocess_tile):
  *
  *   f = TILE_PX / THUMB_PX
  *   t = (sum of the f x f samples + (f*f)/2) / (f*f)    thumbnail, per band

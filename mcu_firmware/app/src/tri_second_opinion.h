@@ -4,7 +4,7 @@
  * TRI_CFG_SECOND_OPINION_MIN_Q is classified again turned by 90, 180 and
  * 270 degrees, and each output becomes the floor of the mean of the four
  * (models/shipped/policy.json second_opinion_min_prob; the Python reference
- * is triage_models.policy.second_opinion). The decision (tri_decide.h) then
+ * is triage.contract.policy.second_opinion). The decision (tri_decide.h) then
  * takes the final vector.
  */
 #ifndef TRI_SECOND_OPINION_H
