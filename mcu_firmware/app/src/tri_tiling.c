@@ -130,7 +130,7 @@ static inline int8_t quantize(uint32_t t, uint32_t gain_q8)
     if (c > 65535u) {
         c = 65535u;
     }
-    return (int8_t)((int32_t)isqrt16(c) - 128);
+    return (int8_t)((int32_t)isqrt16(c) + TRI_CFG_INPUT_ZERO_POINT); /* scale 1/255 */
 }
 
 /* f = 1: the thumbnail is the tile; each tile row is contiguous in frame
