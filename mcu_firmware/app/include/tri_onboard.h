@@ -39,6 +39,7 @@
 #include "tri_contract.h"
 #include "tri_app_config.h"
 #include "tri_classifier.h"
+#include "tri_profile.h"
 #include "tri_records.h"
 #include "tri_report.h"
 #include "tri_status.h"
@@ -66,6 +67,7 @@ typedef struct {
     uint32_t grid_rows; /* grid of the last processed frame */
     uint32_t grid_cols;
     tri_onboard_counters_t counters;
+    tri_profile_t profile; /* per-stage clock totals (tri_onboard_set_clock) */
 } tri_onboard_t;
 
 /* Bytes of work memory an instance needs: the tile grid (4 bytes per tile),
@@ -95,6 +97,14 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
  * frames to come; TRI_ERR_ARG for another value. tri_onboard_init sets the
  * shipped policy's TRI_CFG_LAND_POLICY. */
 tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
+
+/*
+ * A clock for the per-stage profile (ob->profile; NULL: off, the default):
+ * from then on every call charges its clock ticks to the stages of
+ * tri_profile.h. The totals only grow; the caller reads and clears
+ * ob->profile.total.
+ */
+tri_status_t tri_onboard_set_clock(tri_onboard_t *ob, tri_clock_fn clock);
 
 /*
  * The platform's boot count (the OBC keeps one in non-volatile memory), 0 at
