@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from gs_streams import make_product, record_product, stream_of, synthetic_frame
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
@@ -34,6 +33,8 @@ from ground_station.errors import InputError
 from ground_station.export import export_products
 from ground_station.ingest import ingest_bytes
 from triage.contract.records import FRAME_SUMMARY
+
+from .gs_streams import make_product, record_product, stream_of, synthetic_frame
 
 SEED = 20261207
 MERC = (3857, (1_113_194.9, 10.0, 0.0, 6_800_123.4, 0.0, -10.0), (4, 96, 128))

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
+from triage.screenshot import ScreenshotError, external_references, screenshot
 
-def screenshot(
+
+def screenshot_command(
     report: Path = typer.Argument(..., help="The HTML report (report.html of triage simulate)."),
     out: Path | None = typer.Option(
         None, "--out", help="The image to write (default: the report's name with .png/.pdf)."
@@ -20,8 +22,6 @@ def screenshot(
 
     Fails when the report refers to anything on the network (it must be self-contained).
     """
-    from triage.screenshot import ScreenshotError, external_references, screenshot
-
     if report.is_file():
         remote = external_references(report.read_text(errors="replace"))
         if remote:
@@ -34,4 +34,4 @@ def screenshot(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("screenshot")(screenshot)
+    app.command("screenshot")(screenshot_command)
