@@ -37,7 +37,9 @@ KEYS = {
 
 @pytest.mark.parametrize("model", ["repcnn", "auto"])
 def test_bench_engine_json(model: str) -> None:
-    res = CliRunner().invoke(app, ["bench", "engine", "--json", "--model", model, "--inputs", "2"])
+    res = CliRunner().invoke(
+        app, ["bench", "engine", "--json", "--model", model, "--inputs", "2", "--clock-mhz", "80"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert set(out) >= KEYS
@@ -56,6 +58,14 @@ def test_bench_engine_json(model: str) -> None:
     assert out["bss_bytes"] >= out["arena_bytes"]
     assert out["text_bytes"] + out["data_bytes"] <= 128 * 1024
     assert out["data_bytes"] + out["bss_bytes"] <= 64 * 1024
+    # times at the stated clock: instructions / 80e6, one instruction per cycle
+    assert out["clock_mhz"] == 80.0 and "80 MHz" in out["clock_assumption"]
+    assert out["time_per_inference_ms"] == pytest.approx(
+        out["insns_per_inference"] / 80e6 * 1e3, rel=1e-3
+    )
+    assert out["time_per_1024x1024_frame_s"] == pytest.approx(
+        63 * 63 * out["time_per_inference_ms"] / 1e3, rel=1e-3
+    )
     # the default build is the DSP kernel set; the reference set beside it
     assert out["kernel_set"] == "dsp"
     ref = out["reference_kernels"]

@@ -19,13 +19,19 @@ def engine(
         " shipped, repcnn, or a .tflite path.",
     ),
     inputs: int = typer.Option(16, min=1, help="Inferences run on the Cortex-M4 image."),
+    clock_mhz: float = typer.Option(
+        120.0,
+        "--clock-mhz",
+        min=0.001,
+        help="Core clock for the times (MHz; one instruction per cycle assumed).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Benchmark the engine: arena vs TFLM, instructions per inference and per layer on the
     Cortex-M4 (reference and DSP kernels)."""
 
     try:
-        res = run_bench(model, inputs)
+        res = run_bench(model, inputs, clock_mhz)
     except TriageError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -16,12 +16,18 @@ def onboard(
     check_host: bool = typer.Option(
         True, help="Also run the host build and check it gives the same bytes."
     ),
+    clock_mhz: float = typer.Option(
+        120.0,
+        "--clock-mhz",
+        min=0.001,
+        help="Core clock for the times (MHz; one instruction per cycle assumed).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Benchmark the on-board application on the Cortex-M4 image (QEMU)."""
 
     try:
-        res = run_bench(port, check_host=check_host)
+        res = run_bench(port, check_host=check_host, clock_mhz=clock_mhz)
     except TriageError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage import paths, qemu
+from triage import paths, qemu, timing
 from triage.engine import build, export, inputs, oracle, refmodel
 from triage.errors import FirmwareError
 
@@ -152,8 +152,28 @@ def _layers(compiled: export.Compiled, steps: dict[str, list[int]], n: int) -> l
     return rows
 
 
-def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
-    """All the figures, as one JSON-ready dict."""
+def _times(insns_per_inference: float, clock_mhz: float) -> dict:
+    """Inference, tile and 1024 x 1024 frame times at ``clock_mhz`` (classifier only:
+    one inference per tile, no preprocessing, products or compression)."""
+    per = timing.seconds(insns_per_inference, clock_mhz)
+    tiles = timing.tiles_per_frame()
+    return {
+        **timing.clock_fields(clock_mhz),
+        "time_per_inference_ms": round(per * 1e3, 4),
+        "time_per_tile_ms": round(per * 1e3, 4),
+        "tiles_per_1024x1024_frame": tiles,
+        "time_per_1024x1024_frame_s": round(per * tiles, 4),
+        "time_note": (
+            "the classifier alone: one inference per tile; the whole on-board application "
+            "(preprocessing, products, compression) is triage bench onboard's"
+        ),
+    }
+
+
+def run_bench(
+    which: str = "auto", n_inputs: int = 16, clock_mhz: float = timing.DEFAULT_CLOCK_MHZ
+) -> dict:
+    """All the figures, as one JSON-ready dict (times at ``clock_mhz``, stated in it)."""
     root = paths.build_dir() / "engine-bench"
     model = choose_model(which, root / "cache")
     compiled = export.compile_model(model.tflite)
@@ -226,6 +246,7 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
             "m4_matches_tflm": r["matches"],
         },
         "speedup_vs_reference": round(r["insns"] / insns, 2),
+        **_times(insns, clock_mhz),
         "layers": _layers(compiled, step_totals, summary["inputs"]),
         "layers_note": (
             "instructions per inference of each step run alone (engine_run steps), averaged"
