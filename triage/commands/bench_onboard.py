@@ -1,5 +1,6 @@
-"""``triage bench onboard``: the flight image on a real port scene under QEMU
-(instructions per megapixel, memory, products, bytes in and out, compression)."""
+"""``triage bench onboard``: the flight image on the real port scenes under QEMU
+(instructions per megapixel in total and by stage, memory, products, bytes in and out,
+compression)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from triage.onboard.bench import run_bench
 
 
 def onboard(
-    port: str = typer.Option("marseille", help="sen2ships port scene to process."),
+    port: str = typer.Option(
+        "all", help="sen2ships port scene to process, or all (every port of the imagery)."
+    ),
     check_host: bool = typer.Option(
         True, help="Also run the host build and check it gives the same bytes."
     ),
