@@ -439,28 +439,8 @@ def _export_frame(
     for p in crops:
         h = p.header
         path = layout.crop_path(out, fid, h["product_id"])
-        roles = band_roles(p.pixels.shape[0])
-        write_cog(
-            path,
-            p.pixels,
-            transform=product_transform(h),
-            epsg=epsg,
-            nodata=nodata,
-            bands=_sample_bands(roles),
-            tags=_tags(
-                attribution,
-                frame_id=fid,
-                product_id=h["product_id"],
-                product_type=p.type_name,
-                class_name=_class_name(h["class_id"]),
-                confidence=f"{confidence(h):.4f}",
-                capture_time=when,
-                **_sample_tags(h),
-            ),
-        )
-        fe.files.append(
-            ExportedFile(path, CROP, fid, (ProductRef(p.product_id, p.type_name),), roles)
-        )
+        extra = {"class_name": _class_name(h["class_id"]), "confidence": f"{confidence(h):.4f}"}
+        fe.files.append(_product_cog(path, CROP, p, epsg, nodata, attribution, when, fid, **extra))
         fe.megapixels += p.pixels.shape[1] * p.pixels.shape[2] / 1e6
     # the dn lattice holds for the mosaic when it holds for every product pasted in
     in_mosaic = {r.product_id for r in pasted}
@@ -491,28 +471,10 @@ def _export_frame(
     )
     fe.files.append(ExportedFile(mosaic_tif, MOSAIC, fid, tuple(pasted), roles))
     for q in quicklooks[:1]:
-        h = q.header
         path = layout.quicklook_path(out, fid)
-        q_roles = band_roles(q.pixels.shape[0])
-        write_cog(
-            path,
-            q.pixels,
-            transform=product_transform(h),
-            epsg=epsg,
-            nodata=nodata,
-            bands=_sample_bands(q_roles),
-            tags=_tags(
-                attribution,
-                frame_id=fid,
-                product_id=h["product_id"],
-                product_type=q.type_name,
-                capture_time=when,
-                pixel_step=h["pixel_step"],
-                **_sample_tags(h),
-            ),
-        )
+        step = {"pixel_step": q.header["pixel_step"]}
         fe.files.append(
-            ExportedFile(path, QUICKLOOK, fid, (ProductRef(q.product_id, q.type_name),), q_roles)
+            _product_cog(path, QUICKLOOK, q, epsg, nodata, attribution, when, fid, **step)
         )
     for cm in class_maps[:1]:
         fe.files.append(_write_class_map(out, fid, epsg, cm, attribution, when))
@@ -530,6 +492,40 @@ def _export_frame(
 
 CLASS_MAP_BANDS = (BandRole(1, None, "class"), BandRole(2, None, "confidence"))
 """The two bands of a class map: the top class id per tile, and its confidence."""
+
+
+def _product_cog(
+    path: Path,
+    kind: str,
+    p: Product,
+    epsg: int,
+    nodata: int,
+    attribution: str,
+    when: str,
+    fid: int,
+    **extra_tags,
+) -> ExportedFile:
+    """One product's own pixels as a COG in its own grid (a crop, a quicklook)."""
+    h = p.header
+    roles = band_roles(p.pixels.shape[0])
+    write_cog(
+        path,
+        p.pixels,
+        transform=product_transform(h),
+        epsg=epsg,
+        nodata=nodata,
+        bands=_sample_bands(roles),
+        tags=_tags(
+            attribution,
+            frame_id=fid,
+            product_id=h["product_id"],
+            product_type=p.type_name,
+            capture_time=when,
+            **extra_tags,
+            **_sample_tags(h),
+        ),
+    )
+    return ExportedFile(path, kind, fid, (ProductRef(p.product_id, p.type_name),), roles)
 
 
 def _write_class_map(
