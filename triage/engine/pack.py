@@ -148,11 +148,12 @@ def _gemm(
     cols: int,
     stride_h: int,
     dil_h: int,
+    stream: bool = False,
 ) -> Packed:
     """CONV_2D / FULLY_CONNECTED: blocks of four channels x groups of four input channels."""
     out_c, k_h, k_w, in_c = w.shape
     groups = (in_c + 3) // 4
-    scratch = _rows_bytes(k_h, cols, groups)
+    scratch = 0 if stream else _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
         return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = w.astype(np.int64)
@@ -168,14 +169,16 @@ def _gemm(
     wp[:out_c, :, :, :in_c] = w * (2 if fast else 1)
     block_bytes = 4 * (16 + 8 * k_h * k_w * groups) * blocks
     ring = k_h > 1 and dil_h == 1 and stride_h < k_h and k_h * block_bytes <= RING_DATA_LIMIT
+    ring = ring or (stream and k_h > 1)
     parts = []
     for rows in _rotations(k_h, ring):
         q = wp[:, rows].reshape(blocks, 4, k_h, k_w, groups, 4)  # block, ch, slot, kx, group, lane
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         words = words.transpose(0, 3, 2, 4, 1, 5)  # block, kx, slot, group, ch, AB
         parts.append(_stream(bias_w, words.reshape(blocks, -1), rec))
+    columns = "a frame row's" if stream else str(cols)
     note = (
-        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {cols} widened columns x"
+        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {columns} widened columns x"
         f" {groups} groups, blocks of 1 pixel x 4 channels (SMLAD),"
         f" {'one-rounding' if fast else 'two-rounding'} requantisation"
     )
@@ -192,15 +195,15 @@ def _cols(f: dict) -> int:
     return (out_w - 1) * s_w + (k_w - 1) * d_w + 1
 
 
-def _depthwise(step: Step) -> Packed:
+def _depthwise(step: Step, stream: bool = False) -> Packed:
     f = step.fields
     cv = f["conv"]
     if cv["depth_mult"] != 1:
         return _plain(f"depth multiplier {cv['depth_mult']}")
     k_h, k_w, ch = cv["kernel"]["h"], cv["kernel"]["w"], f["output"]["c"]
     groups = (ch + 3) // 4
-    cols = _cols(f)
-    scratch = _rows_bytes(k_h, cols, groups)
+    cols = 0 if stream else _cols(f)
+    scratch = 0 if stream else _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
         return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = step.arrays["filter"].values.astype(np.int64).reshape(k_h, k_w, ch)
@@ -223,17 +226,22 @@ def _depthwise(step: Step) -> Packed:
         q = wp[rows].reshape(k_h, k_w, groups, 4).transpose(2, 1, 0, 3)  # group, kx, slot, lane
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         parts.append(_stream(bias_w, words.reshape(groups, -1), rec))
+    columns = "a frame row's" if stream else str(cols)
     note = (
-        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {cols} widened columns x {groups}"
-        " groups, blocks of"
+        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {columns} widened columns x"
+        f" {groups} groups, blocks of"
         f" 1 pixel x 4 channels (SMLABB/SMLATT), {'one-rounding' if fast else 'two-rounding'}"
         " requantisation"
     )
     return Packed(METHOD_ROWS, _flags(fast, ring, f), groups, np.concatenate(parts), scratch, note)
 
 
-def pack_step(step: Step) -> Packed | None:
-    """The packed data of one step (None for operators without optimised kernels)."""
+def pack_step(step: Step, *, stream: bool = False) -> Packed | None:
+    """The packed data of one step (None for operators without optimised kernels).
+
+    ``stream``: for a layer of a streaming model (:mod:`triage.engine.stream`): always widened
+    rows in a ring (the scratch is sized at run time, for the frame's width, and its rings
+    may live in external memory), so no scratch size here."""
     if step.kernel not in _PACKED_OPS:
         return None
     f = step.fields
@@ -241,13 +249,14 @@ def pack_step(step: Step) -> Packed | None:
     shift = step.arrays["shift"].values
     bias = step.arrays["bias"].values if "bias" in step.arrays else None
     if step.kernel == "depthwise_conv2d_s8":
-        return _depthwise(step)
+        return _depthwise(step, stream)
     # CONV_2D, and FULLY_CONNECTED as the 1x1 convolution of a row of batches pixels
     cv = f["conv"]
     w = step.arrays["filter"].values.reshape(
         f["output"]["c"], cv["kernel"]["h"], cv["kernel"]["w"], f["input"]["c"]
     )
-    return _gemm(w, bias, mult, shift, f, _cols(f), cv["stride"]["h"], cv["dilation"]["h"])
+    cols = 0 if stream else _cols(f)
+    return _gemm(w, bias, mult, shift, f, cols, cv["stride"]["h"], cv["dilation"]["h"], stream)
 
 
 def pack_model(low: Lowered) -> None:

@@ -283,4 +283,39 @@ typedef struct {
 tri_status_t tnn_concat_s8(const tnn_concat_s8_params_t *p, const int8_t *const *inputs,
                            int8_t *output);
 
+/* ---- Rows of a streaming layer (engine/src/tnn_stream.c) -------------------
+ * A layer of a streaming model keeps the input rows its window needs in a
+ * ring of k_h slots, in memory the executor gives it (the *_ring_bytes
+ * partner sizes it for the linked kernel set: int8 rows with their padding
+ * columns for the reference kernels, rows widened to int16 for the DSP
+ * kernels). The parameters are those of the frame being run (dims and
+ * paddings filled in by the executor). Input row iy (iy = -pad.h for the
+ * first row of top padding) goes to slot (iy + pad.h) mod k_h; output row oy
+ * reads tap row ky from slot (oy * stride.h + ky) mod k_h, so the executor
+ * must push the rows in order and run each output row once its k_h rows are
+ * in, before pushing a row that would overwrite one of them.
+ *   ring_bytes  bytes of the ring (TNN_SCRATCH_INVALID: packed data the
+ *               kernel set cannot stream, or inconsistent with the shapes);
+ *   reset       every slot and padding column to the padding value;
+ *   push        input row `row` (int8 [input.w][input.c]) into `slot`, or a
+ *               row of padding when row is NULL;
+ *   run         output row oy (int8 [output.w][output.c]) into out.
+ * CONV_2D and DEPTHWISE_CONV_2D (depth multiplier 1) share the conv rows,
+ * dilation 1; padding holds the input zero point. MAX_POOL_2D pads with
+ * -128, which never wins a maximum (TFLM skips padded positions).
+ * Kernel heights are at most TNN_ROWS_MAX_KERNEL (checked at begin). */
+#define TNN_ROWS_MAX_KERNEL 16u
+uint32_t tnn_conv_rows_s8_ring_bytes(const tnn_conv2d_s8_params_t *p);
+void tnn_conv_rows_s8_reset(const tnn_conv2d_s8_params_t *p, void *ring);
+void tnn_conv_rows_s8_push(const tnn_conv2d_s8_params_t *p, void *ring, uint32_t slot,
+                           const int8_t *row);
+void tnn_conv_rows_s8_run(const tnn_conv2d_s8_params_t *p, void *ring, int32_t oy, int8_t *out);
+
+uint32_t tnn_max_pool_rows_s8_ring_bytes(const tnn_pool2d_s8_params_t *p);
+void tnn_max_pool_rows_s8_reset(const tnn_pool2d_s8_params_t *p, void *ring);
+void tnn_max_pool_rows_s8_push(const tnn_pool2d_s8_params_t *p, void *ring, uint32_t slot,
+                               const int8_t *row);
+void tnn_max_pool_rows_s8_run(const tnn_pool2d_s8_params_t *p, void *ring, int32_t oy,
+                              int8_t *out);
+
 #endif /* TNN_KERNELS_H */

@@ -131,89 +131,120 @@ void dsp_gemm_fast(const dsp_fast_t *f)
 }
 #endif
 
-void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
+/* What every output row of a layer shares (dsp_conv, dsp_conv_row). */
+typedef struct {
+    dsp_fast_t f;                          /* the fast loops' arguments (per row: xs, data, out) */
+    void (*fast)(const dsp_fast_t *);      /* dsp_gemm_fast or dsp_dw_fast */
+    int32_t fast_blocks;                   /* full blocks of a pixel the fast loop runs */
+    int32_t run;                           /* groups (depthwise: taps) of a window's column */
+    uint32_t skip;                         /* words between a window's columns, past a run */
+    uint32_t step;                         /* words between adjacent output pixels' windows */
+    int dw;
+} row_plan_t;
+
+static inline void plan_rows(const dsp_geom_t *g, row_plan_t *rp)
 {
     const tnn_conv_params_t *cv = &g->p->conv;
     const int dw = cv->depth_mult != 0u;
-    const int32_t out_c = g->p->output.c;
-    const int32_t out_w = g->p->output.w;
-    const int32_t out_h = g->p->output.h;
     const int32_t k_w = cv->kernel.w;
-    const uint32_t *rows = dsp_rows(g, scratch);
     /* a window: k_w runs of `run` groups (depthwise: taps), `skip` words
      * apart; a run is a column's word pairs */
     const int32_t run = cv->kernel.h * (dw ? 1 : g->groups);
-    const uint32_t skip = (uint32_t)(cv->dilation.w - 1) * g->col_words;
-    const uint32_t step = cv->stride.w * g->col_words; /* between output pixels */
-    const int32_t fast_blocks = (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST &&
-                                        cv->dilation.w == 1u &&
-                                        (!dw || (cv->kernel.h == 3u && k_w == 3))
-                                    ? out_c / 4
-                                    : 0;
-    const int ring = (g->pk->flags & TNN_PACK_RING) != 0u;
     const uint32_t window = (uint32_t)(run * k_w); /* groups (gemm, dilation 1) */
-    void (*const fast)(const dsp_fast_t *) = dw ? dsp_dw_fast : dsp_gemm_fast;
-    dsp_fast_t f;
-    int32_t oy;
+    rp->dw = dw;
+    rp->run = run;
+    rp->skip = (uint32_t)(cv->dilation.w - 1) * g->col_words;
+    rp->step = cv->stride.w * g->col_words;
+    rp->fast_blocks = (g->pk->flags & ~TNN_PACK_RING) == TNN_PACK_FAST && cv->dilation.w == 1u &&
+                              (!dw || (cv->kernel.h == 3u && k_w == 3))
+                          ? g->p->output.c / 4
+                          : 0;
+    rp->fast = dw ? dsp_dw_fast : dsp_gemm_fast;
+    rp->f.blk_bytes = 4u * (uint32_t)rp->fast_blocks;
+    rp->f.step_bytes = 4u * rp->step;
+    rp->f.k = dw ? 4u * g->grp_words : (window + 3u) / 4u;
+    rp->f.k2 = (4u - window % 4u) % 4u;
+}
+
+/* One output row into out, from the widened rows in the scratch (prepared,
+ * and the slots of the tap rows recorded). */
+static inline void conv_row(const dsp_geom_t *g, row_plan_t *rp, const void *scratch, int8_t *out)
+{
+    const int32_t out_c = g->p->output.c;
+    const int32_t out_w = g->p->output.w;
+    const int32_t k_w = g->p->conv.kernel.w;
+    const int32_t fast_blocks = rp->fast_blocks;
+    const uint32_t *xs = dsp_rows(g, scratch);
+    const uint32_t *data = dsp_data(g, scratch);
     int32_t ox;
-    f.blk_bytes = 4u * (uint32_t)fast_blocks;
-    f.step_bytes = 4u * step;
-    f.k = dw ? 4u * g->grp_words : (window + 3u) / 4u;
-    f.k2 = (4u - window % 4u) % 4u;
-    dsp_rows_reset(g, scratch);
-    for (oy = 0; oy < out_h; oy++) {
-        int8_t *out = output + (size_t)oy * (size_t)out_w * (size_t)out_c;
-        const uint32_t *xs = rows;
-        const uint32_t *data;
-        dsp_rows_prepare(g, scratch, input, oy, ring);
-        data = dsp_data(g, scratch);
-        f.xs = xs;
-        f.data = data;
-        f.out = out;
-        if (fast_blocks > 0 && (out_c & 3) == 0) { /* the whole row at once */
-            f.pixels = out_w;
-            fast(&f);
-            continue;
+    rp->f.xs = xs;
+    rp->f.data = data;
+    rp->f.out = out;
+    if (fast_blocks > 0 && (out_c & 3) == 0) { /* the whole row at once */
+        rp->f.pixels = out_w;
+        rp->fast(&rp->f);
+        return;
+    }
+    rp->f.pixels = 1;
+    for (ox = 0; ox < out_w; ox++, xs += rp->step) {
+        const uint32_t *w = data + (uint32_t)fast_blocks * g->blk_words;
+        int32_t o;
+        if (fast_blocks > 0) {
+            rp->f.xs = xs;
+            rp->f.out = out;
+            rp->fast(&rp->f);
+            out += 4 * fast_blocks;
         }
-        f.pixels = 1;
-        for (ox = 0; ox < out_w; ox++, xs += step) {
-            const uint32_t *w = data + (uint32_t)fast_blocks * g->blk_words;
-            int32_t o;
-            if (fast_blocks > 0) {
-                f.xs = xs;
-                f.out = out;
-                fast(&f);
-                out += 4 * fast_blocks;
-            }
-            for (o = 4 * fast_blocks; o < out_c; o += 4) {
-                const int32_t n = out_c - o < 4 ? out_c - o : 4;
-                /* depthwise: the block's group; else all groups */
-                const uint32_t *x = xs + (dw ? (uint32_t)(o / 4) * g->grp_words : 0u);
-                int32_t acc[4];
-                int32_t a0;
-                int32_t a1;
-                int32_t a2;
-                int32_t a3;
-                int32_t kx;
-                BLOCK_BIAS();
-                for (kx = k_w; kx > 0; kx--, x += skip) {
-                    int32_t k;
-                    for (k = run; k > 0; k--) {
-                        if (dw) {
-                            DW_TAP();
-                        } else {
-                            GEMM_GROUP();
-                        }
+        for (o = 4 * fast_blocks; o < out_c; o += 4) {
+            const int32_t n = out_c - o < 4 ? out_c - o : 4;
+            /* depthwise: the block's group; else all groups */
+            const uint32_t *x = xs + (rp->dw ? (uint32_t)(o / 4) * g->grp_words : 0u);
+            int32_t acc[4];
+            int32_t a0;
+            int32_t a1;
+            int32_t a2;
+            int32_t a3;
+            int32_t kx;
+            BLOCK_BIAS();
+            for (kx = k_w; kx > 0; kx--, x += rp->skip) {
+                int32_t k;
+                for (k = rp->run; k > 0; k--) {
+                    if (rp->dw) {
+                        DW_TAP();
+                    } else {
+                        GEMM_GROUP();
                     }
                 }
-                acc[0] = a0;
-                acc[1] = a1;
-                acc[2] = a2;
-                acc[3] = a3;
-                dsp_store4_slow(g, acc, w, out, n);
-                w += 12;
-                out += n;
             }
+            acc[0] = a0;
+            acc[1] = a1;
+            acc[2] = a2;
+            acc[3] = a3;
+            dsp_store4_slow(g, acc, w, out, n);
+            w += 12;
+            out += n;
         }
     }
+}
+
+void dsp_conv(const dsp_geom_t *g, const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t out_h = g->p->output.h;
+    const size_t out_row = (size_t)g->p->output.w * (size_t)g->p->output.c;
+    const int ring = (g->pk->flags & TNN_PACK_RING) != 0u;
+    row_plan_t rp;
+    int32_t oy;
+    plan_rows(g, &rp);
+    dsp_rows_reset(g, scratch);
+    for (oy = 0; oy < out_h; oy++) {
+        dsp_rows_prepare(g, scratch, input, oy, ring);
+        conv_row(g, &rp, scratch, output + (size_t)oy * out_row);
+    }
+}
+
+void dsp_conv_row(const dsp_geom_t *g, const void *scratch, int8_t *out)
+{
+    row_plan_t rp;
+    plan_rows(g, &rp);
+    conv_row(g, &rp, scratch, out);
 }

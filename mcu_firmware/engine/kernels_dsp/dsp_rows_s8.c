@@ -296,3 +296,53 @@ void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, i
         slots[ky] = slot;
     }
 }
+
+/* ---- the rings of a streaming layer (conv_rows_s8.c) ------------------------ */
+
+void dsp_geom(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p)
+{
+    derive(g, p);
+}
+
+/* The words from a column's first slot to slot 1. */
+static uint32_t slot_words(const dsp_geom_t *g)
+{
+    return g->p->conv.depth_mult != 0u ? 2u : 2u * (uint32_t)g->groups;
+}
+
+void dsp_rows_fill(const dsp_geom_t *g, void *scratch)
+{
+    uint32_t *rows = (uint32_t *)scratch + 2 * g->p->conv.kernel.h;
+    int32_t s;
+    dsp_rows_reset(g, scratch);
+    for (s = 0; s < g->p->conv.kernel.h; s++) {
+        fill_zp(g, rows + (uint32_t)s * slot_words(g), 0, g->cols);
+    }
+}
+
+void dsp_rows_push(const dsp_geom_t *g, void *scratch, uint32_t slot, const int8_t *src)
+{
+    uint32_t *row = (uint32_t *)scratch + 2 * g->p->conv.kernel.h + slot * slot_words(g);
+    int32_t j = g->j0;
+    if (src == NULL) {
+        fill_zp(g, row, g->j0, g->j1); /* the columns outside stay zero points */
+        return;
+    }
+    if ((g->p->input.c & 3u) == 0u) {
+        widen_pixels(g, src, row + (uint32_t)j * g->col_words, g->j1 - j);
+        return;
+    }
+    for (; j < g->j1; j++, src += g->p->input.c) {
+        widen_ragged_pixel(g, src, row + (uint32_t)j * g->col_words);
+    }
+}
+
+void dsp_rows_select(const dsp_geom_t *g, void *scratch, int32_t oy)
+{
+    const uint32_t k_h = g->p->conv.kernel.h;
+    uint32_t *slots = (uint32_t *)scratch + k_h;
+    uint32_t ky;
+    for (ky = 0; ky < k_h; ky++) {
+        slots[ky] = ((uint32_t)oy * g->p->conv.stride.h + ky) % k_h;
+    }
+}

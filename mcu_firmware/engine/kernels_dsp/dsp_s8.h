@@ -299,6 +299,21 @@ void dsp_dw_fast(const dsp_fast_t *f);
 /* The first block of the data stream for the output row last prepared. */
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch);
 
+/* ---- streaming rows (conv_rows_s8.c; tnn_kernels.h) ------------------------
+ * The ring is the widened rows' scratch: input row iy widened once into
+ * slot (iy + pad.h) mod k_h (TNN_PACK_RING: the data stream holds one copy
+ * per rotation), the columns outside the input zero points from
+ * dsp_rows_fill on. */
+void dsp_geom(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p);
+/* Every slot and column of the ring filled with zero points. */
+void dsp_rows_fill(const dsp_geom_t *g, void *scratch);
+/* An input row (NULL: padding) widened into a slot. */
+void dsp_rows_push(const dsp_geom_t *g, void *scratch, uint32_t slot, const int8_t *src);
+/* Records the slots of output row oy's tap rows. */
+void dsp_rows_select(const dsp_geom_t *g, void *scratch, int32_t oy);
+/* One output row from the ring (after dsp_rows_select). */
+void dsp_conv_row(const dsp_geom_t *g, const void *scratch, int8_t *out);
+
 /* The paths. */
 void dsp_plain(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output);
 /* CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D over widened rows. */
