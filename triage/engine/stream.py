@@ -41,6 +41,7 @@ GENERATOR = "triage.engine.stream"
 STREAM_VERSION = 1  # TNN_STREAM_VERSION in mcu_firmware/engine/include/tnn_stream_model.h
 MAX_LAYERS = 32  # TNN_STREAM_MAX_LAYERS
 MAX_KERNEL = 16  # TNN_ROWS_MAX_KERNEL
+SOFTMAX_TABLE = 256  # TNN_SOFTMAX_TABLE
 DIM_MAX = 65535
 # tnn_layer_kind_t and tnn_pad_rule_t
 KIND = {"conv2d_s8": 1, "depthwise_conv2d_s8": 2, "max_pool2d_s8": 3, "softmax_s8": 4}
@@ -131,8 +132,8 @@ class StreamCompiled:
         out = []
         for lay, g in zip(self.layers, self.geometry(self.multiple, width), strict=True):
             span = (g.out_w - 1) * lay.stride[1] + lay.kernel[1]
-            if lay.kind == KIND["softmax_s8"]:
-                n = _align8(g.in_w * lay.in_c)
+            if lay.kind == KIND["softmax_s8"]:  # the exponentials' table, one row
+                n = 4 * SOFTMAX_TABLE + _align8(g.in_w * lay.in_c)
             elif kernel_set == "dsp" and lay.kind in (
                 KIND["conv2d_s8"],
                 KIND["depthwise_conv2d_s8"],

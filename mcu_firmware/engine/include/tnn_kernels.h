@@ -247,6 +247,14 @@ typedef struct {
 tri_status_t tnn_softmax_s8(const tnn_softmax_s8_params_t *p, const int8_t *input,
                             int8_t *output);
 
+/* The same, the exponential of each difference (0 to -255) read from a table
+ * tnn_softmax_s8_table filled (steps 1-3 above, once per parameter set). */
+#define TNN_SOFTMAX_TABLE 256u
+void tnn_softmax_s8_table(const tnn_softmax_s8_params_t *p, int32_t table[TNN_SOFTMAX_TABLE]);
+tri_status_t tnn_softmax_s8_lut(const tnn_softmax_s8_params_t *p,
+                                const int32_t table[TNN_SOFTMAX_TABLE], const int8_t *input,
+                                int8_t *output);
+
 /* ---- QUANTIZE int8 -> int8 (requantisation) ------------------------------
  * out = clamp(requant(in - in_zero_point, mult, shift) + out_zero_point).
  * overlap: elementwise. */

@@ -189,7 +189,8 @@ static tri_status_t layer_setup(const tnn_stream_layer_t *l, uint32_t in_h, uint
                   p->diff_min <= 0,
               TRI_ERR_FORMAT);
         p->rows = in_w;
-        st->ring_bytes = (uint32_t)align8((size_t)in_w * l->in_c);
+        /* the exponentials' table, then one row */
+        st->ring_bytes = (uint32_t)(4u * TNN_SOFTMAX_TABLE + align8((size_t)in_w * l->in_c));
         break;
     }
     default:
@@ -353,7 +354,7 @@ static void push(tnn_stream_ctx_t *ctx, uint32_t i, const int8_t *row)
         tnn_max_pool_rows_s8_push(&l->p.pool, l->ring, slot, row);
         break;
     case TNN_LAYER_SOFTMAX:
-        memcpy(l->ring, row, (size_t)l->in_w * l->p.softmax.depth);
+        memcpy((int32_t *)l->ring + TNN_SOFTMAX_TABLE, row, (size_t)l->in_w * l->p.softmax.depth);
         break;
     default:
         tnn_conv_rows_s8_push(&l->p.conv, l->ring, slot, row);
@@ -375,7 +376,8 @@ static void run_row(tnn_stream_ctx_t *ctx, uint32_t i, int8_t *out)
         tnn_max_pool_rows_s8_run(&l->p.pool, l->ring, (int32_t)l->next, out);
         break;
     case TNN_LAYER_SOFTMAX:
-        (void)tnn_softmax_s8(&l->p.softmax, l->ring, out);
+        (void)tnn_softmax_s8_lut(&l->p.softmax, l->ring,
+                                 (const int8_t *)((int32_t *)l->ring + TNN_SOFTMAX_TABLE), out);
         break;
     default:
         tnn_conv_rows_s8_run(&l->p.conv, l->ring, (int32_t)l->next, out);
@@ -468,6 +470,7 @@ tri_status_t tnn_stream_run(tnn_stream_ctx_t *ctx, tnn_stream_source_t source,
             tnn_max_pool_rows_s8_reset(&l->p.pool, l->ring);
             break;
         case TNN_LAYER_SOFTMAX:
+            tnn_softmax_s8_table(&l->p.softmax, l->ring);
             break;
         default:
             tnn_conv_rows_s8_reset(&l->p.conv, l->ring);
