@@ -243,6 +243,14 @@ class StreamModel:
             ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
         ]  # fmt: skip
         l_.tnn_host_stream_frame.restype = ctypes.c_int
+        # tnn_stream_model_t's header: magic, version, layers, n_layers, in_c, out_c,
+        # multiple_h, multiple_w (tnn_stream_model.h)
+        head = ctypes.string_at(self.address, 8 + 2 * ctypes.sizeof(ctypes.c_void_p) + 12)
+        off = 8 + ctypes.sizeof(ctypes.c_void_p) + 4
+        off += (-off) % 4
+        self.in_c, self.out_c, self.multiple_h, self.multiple_w = np.frombuffer(
+            head[off : off + 8], np.uint16
+        ).tolist()
 
     def scratch_bytes(self, width: int) -> int:
         return int(self.lib.lib.tnn_stream_scratch_bytes(self.address, width))
@@ -271,7 +279,9 @@ class StreamModel:
         scratch = np.zeros(max(1, n), dtype=np.uint8)
         if scratch.ctypes.data % STREAM_ALIGN:
             raise EngineRuntimeError("numpy returned a misaligned scratch")
-        out = np.zeros(max(1, out_bytes if out_bytes is not None else h * w * 64), np.int8)
+        if out_bytes is None:  # the extended frame's cells, each out_c bytes
+            out_bytes = (h + self.multiple_h) * (w + self.multiple_w) * self.out_c
+        out = np.zeros(max(1, out_bytes), np.int8)
         ctx = StreamCtx()
         st = self.lib.lib.tnn_host_stream_frame(
             ctypes.byref(ctx), self.address, x.ctypes.data, h, w, scratch.ctypes.data, n,

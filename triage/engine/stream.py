@@ -13,8 +13,8 @@ computed exactly as for a whole-tensor model (:mod:`triage.engine.lower`,
 :mod:`triage.engine.pack`) from the model at a reference size; the spatial sizes and
 paddings are left for the executor, which works them out for each frame. Plus the frame
 contract: input channels and zero point, and the *multiple* the frame is extended to
-(the chain's total stride, 16 for the cell network: ``Hp = ceil(H / 16) * 16`` rows and
-columns filled with the input zero point).
+(the chain's total stride along each axis, 16 for the cell network: ``Hp = ceil(H / 16) *
+16`` rows and likewise columns, filled with the input zero point).
 
 :class:`StreamCompiled` also mirrors the executor's arithmetic in Python: each layer's
 sizes and paddings at a frame size (:meth:`StreamCompiled.geometry`), the MACs, and the
@@ -94,8 +94,7 @@ class StreamCompiled:
     lowered: Lowered  # at the reference size
     in_c: int
     out_c: int
-    multiple: int
-    min_size: int
+    multiple: tuple[int, int]  # total strides (height, width): the frame's extension
     in_zero_point: int
     in_scale: float
     out_zero_point: int
@@ -103,12 +102,19 @@ class StreamCompiled:
 
     # ---- the executor's arithmetic (tnn_stream.c) --------------------------------
 
-    def extended(self, n: int) -> int:
-        return -(-n // self.multiple) * self.multiple
+    @property
+    def min_size(self) -> tuple[int, int]:
+        """The smallest frame (height, width): one cell."""
+        return self.multiple
+
+    def extended(self, h: int, w: int) -> tuple[int, int]:
+        """The frame's size once extended to multiples of the total strides."""
+        mh, mw = self.multiple
+        return -(-h // mh) * mh, -(-w // mw) * mw
 
     def geometry(self, h: int, w: int) -> list[LayerGeometry]:
         """Each layer's sizes and paddings for an h x w frame (extended first)."""
-        h, w = self.extended(h), self.extended(w)
+        h, w = self.extended(h, w)
         out = []
         for lay in self.layers:
             oh, pt = _axis(h, lay.kernel[0], lay.stride[0], lay.pad)
@@ -130,7 +136,7 @@ class StreamCompiled:
     def ring_bytes(self, width: int, kernel_set: str) -> list[int]:
         """Bytes of each layer's ring for a frame ``width`` pixels wide ("ref" or "dsp")."""
         out = []
-        for lay, g in zip(self.layers, self.geometry(self.multiple, width), strict=True):
+        for lay, g in zip(self.layers, self.geometry(self.multiple[0], width), strict=True):
             span = (g.out_w - 1) * lay.stride[1] + lay.kernel[1]
             if lay.kind == KIND["softmax_s8"]:  # the exponentials' table, one row
                 n = 4 * SOFTMAX_TABLE + _align8(g.in_w * lay.in_c)
@@ -146,7 +152,7 @@ class StreamCompiled:
         return out
 
     def staging_bytes(self, width: int) -> int:
-        geo = self.geometry(self.multiple, width)
+        geo = self.geometry(self.multiple[0], width)
         rows = [geo[0].in_w * self.in_c] + [
             g.out_w * lay.out_c for lay, g in zip(self.layers, geo, strict=True)
         ]
@@ -242,16 +248,10 @@ def compile_stream(tflite_bytes: bytes) -> StreamCompiled:
     for op, (k, s) in zip(m.operators, windows, strict=True):
         if max(k) > MAX_KERNEL or min(k) < 1 or min(s) < 1 or max(s) > 255:
             raise UnsupportedModelError(f"{op.describe()}: kernel {k}, stride {s} not streamed")
-    total_h = math.prod(s[0] for _, s in windows)
-    total_w = math.prod(s[1] for _, s in windows)
-    if total_h != total_w:
-        raise UnsupportedModelError(
-            f"total strides differ along height ({total_h}) and width ({total_w})"
-        )
-    multiple = total_h
+    multiple = (math.prod(s[0] for _, s in windows), math.prod(s[1] for _, s in windows))
     # at a size where every layer has several rows and columns
-    ref = multiple * max(4, max(max(k) for k, _ in windows))
-    low = lower(tfl.read_model(static_shape(tflite_bytes, ref, ref)))
+    grow = max(4, max(max(k) for k, _ in windows))
+    low = lower(tfl.read_model(static_shape(tflite_bytes, multiple[0] * grow, multiple[1] * grow)))
     if len(low.steps) != len(m.operators):
         raise UnsupportedModelError("the lowered model is not one step per operator")
     layers = []
@@ -281,7 +281,6 @@ def compile_stream(tflite_bytes: bytes) -> StreamCompiled:
         in_c=int(tin.shape[-1]),
         out_c=int(tout.shape[-1]),
         multiple=multiple,
-        min_size=multiple,
         in_zero_point=int(tin.zero_point),
         in_scale=float(tin.scale),
         out_zero_point=int(tout.zero_point),
@@ -367,8 +366,10 @@ def render_stream_c(c: StreamCompiled, name: str) -> tuple[str, str]:
         f"    {len(c.layers)}u,",
         f"    {c.in_c}u,",
         f"    {c.out_c}u,",
-        f"    {c.multiple}u,",
-        f"    {c.min_size}u,",
+        f"    {c.multiple[0]}u,",
+        f"    {c.multiple[1]}u,",
+        f"    {c.min_size[0]}u,",
+        f"    {c.min_size[1]}u,",
         f"    {c.in_zero_point},",
         "};",
         "",
@@ -389,14 +390,15 @@ def render_stream_c(c: StreamCompiled, name: str) -> tuple[str, str]:
         f"#define {up}_STREAM_LAYERS {len(c.layers)}u",
         "",
         f"/* Frame: int8 [H][W][{c.in_c}], real = scale * (q - zp), extended to multiples of",
-        f" * {c.multiple} rows and columns with the zero point; H, W >= {c.min_size}. */",
+        f" * {c.multiple[0]} rows and {c.multiple[1]} columns with the zero point;"
+        f" H >= {c.min_size[0]}, W >= {c.min_size[1]}. */",
         f"#define {up}_STREAM_IN_C {c.in_c}u",
-        f"#define {up}_STREAM_MULTIPLE {c.multiple}u",
-        f"#define {up}_STREAM_MIN_SIZE {c.min_size}u",
+        f"#define {up}_STREAM_MULTIPLE_H {c.multiple[0]}u",
+        f"#define {up}_STREAM_MULTIPLE_W {c.multiple[1]}u",
         f"#define {up}_STREAM_INPUT_ZERO_POINT ({c.in_zero_point})",
         f"#define {up}_STREAM_INPUT_SCALE {_c_float(c.in_scale)} /* float32, not per pixel */",
         "",
-        f"/* Output: int8 [Hp / {c.multiple}][Wp / {c.multiple}][{c.out_c}]. */",
+        f"/* Output: int8 [Hp / {c.multiple[0]}][Wp / {c.multiple[1]}][{c.out_c}]. */",
         f"#define {up}_STREAM_OUT_C {c.out_c}u",
         f"#define {up}_STREAM_OUTPUT_ZERO_POINT ({c.out_zero_point})",
         f"#define {up}_STREAM_OUTPUT_SCALE {_c_float(c.out_scale)}",

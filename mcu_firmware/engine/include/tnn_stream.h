@@ -7,9 +7,9 @@
  * chain of CONV_2D, DEPTHWISE_CONV_2D (depth multiplier 1), MAX_POOL_2D and
  * SOFTMAX layers, SAME or VALID padding, dilation 1, open in height and
  * width. The frame (H x W pixels of C int8 channels, e.g. the preprocessed
- * bands) is extended to Hp = ceil(H / m) * m rows and Wp = ceil(W / m) * m
- * columns with the input zero point, m the model's `multiple` (its total
- * stride, 16 for the cell network); then each layer runs over its input
+ * bands) is extended to Hp = ceil(H / m) * m rows and Wp columns (likewise)
+ * with the input zero point, m the model's total stride along that axis (16
+ * for the cell network); then each layer runs over its input
  * with TensorFlow's padding rule for those sizes, exactly as TFLM runs the
  * same .tflite with its shapes set to Hp x Wp (bit for bit).
  *

@@ -51,8 +51,10 @@ struct tnn_stream_model {
     uint32_t n_layers;
     uint16_t in_c;         /* channels of a frame pixel */
     uint16_t out_c;        /* channels of an output pixel */
-    uint16_t multiple;     /* the frame is extended to multiples of this (>= 1) */
-    uint16_t min_size;     /* smallest frame height and width accepted */
+    uint16_t multiple_h;   /* the frame is extended to multiples of these (>= 1): */
+    uint16_t multiple_w;   /* the total strides along its height and width */
+    uint16_t min_h;        /* smallest frame height and width accepted */
+    uint16_t min_w;
     int16_t in_zero_point; /* the extension's value */
 };
 

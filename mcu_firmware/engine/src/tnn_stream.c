@@ -60,7 +60,7 @@ static int model_header_ok(const tnn_stream_model_t *m)
 {
     return m != NULL && m->magic == TNN_STREAM_MAGIC && m->version == TNN_STREAM_VERSION &&
            m->layers != NULL && m->n_layers >= 1u && m->n_layers <= TNN_STREAM_MAX_LAYERS &&
-           m->in_c >= 1u && m->out_c >= 1u && m->multiple >= 1u;
+           m->in_c >= 1u && m->out_c >= 1u && m->multiple_h >= 1u && m->multiple_w >= 1u;
 }
 
 /* Output size and padding before, along one axis (TensorFlow's rules). */
@@ -231,8 +231,8 @@ static tri_status_t plan(const tnn_stream_model_t *m, uint32_t h, uint32_t w, la
         c = l->out_c;
         staging = (size_t)w * c > staging ? (size_t)w * c : staging;
     }
-    CHECK(c == m->out_c, TRI_ERR_FORMAT);
     *failed = TNN_STREAM_NO_LAYER;
+    CHECK(c == m->out_c, TRI_ERR_FORMAT);
     *staging_bytes = align8(staging);
     *bytes = align8(sizeof(layer_t) * m->n_layers) + align8(staging) + rings;
     out_hwc[0] = h;
@@ -257,9 +257,9 @@ size_t tnn_stream_scratch_bytes(const tnn_stream_model_t *model, uint32_t width)
         return 0u;
     }
     /* the sizes do not depend on the height: the largest one */
-    h = DIM_MAX / model->multiple * model->multiple;
-    if (h == 0u || extend(width, model->multiple) > DIM_MAX ||
-        plan(model, h, extend(width, model->multiple), NULL, &bytes, &staging, out, &failed) !=
+    h = DIM_MAX / model->multiple_h * model->multiple_h;
+    if (h == 0u || extend(width, model->multiple_w) > DIM_MAX ||
+        plan(model, h, extend(width, model->multiple_w), NULL, &bytes, &staging, out, &failed) !=
             TRI_OK) {
         return 0u;
     }
@@ -301,13 +301,13 @@ tri_status_t tnn_stream_begin(tnn_stream_ctx_t *ctx, const tnn_stream_model_t *m
     if (!model_header_ok(model)) {
         return TRI_ERR_FORMAT;
     }
-    if (height < model->min_size || width < model->min_size || height < 1u || width < 1u ||
-        height > DIM_MAX || width > DIM_MAX || extend(height, model->multiple) > DIM_MAX ||
-        extend(width, model->multiple) > DIM_MAX) {
+    if (height < model->min_h || width < model->min_w || height < 1u || width < 1u ||
+        height > DIM_MAX || width > DIM_MAX || extend(height, model->multiple_h) > DIM_MAX ||
+        extend(width, model->multiple_w) > DIM_MAX) {
         return TRI_ERR_SHAPE;
     }
-    ctx->in_h = extend(height, model->multiple);
-    ctx->in_w = extend(width, model->multiple);
+    ctx->in_h = extend(height, model->multiple_h);
+    ctx->in_w = extend(width, model->multiple_w);
     s = plan(model, ctx->in_h, ctx->in_w, NULL, &need, &staging, out, &ctx->failed_layer);
     if (s != TRI_OK) {
         return s;
