@@ -35,6 +35,10 @@ METHOD_ROWS = 1
 FLAG_FAST = 1
 FLAG_CLAMP = 2
 FLAG_RING = 4
+FLAG_FLOOR = 8
+# Streaming layers: bit 8 of the last full block's r[3] record marks the end of a pixel's
+# full blocks for the streaming loops (an ASR by register reads only bits 0-7).
+LAST_BLOCK = 0x100
 
 # Largest widened rows a layer may take from the arena; beyond them the
 # layer runs the portable loop (no scratch).
@@ -66,13 +70,14 @@ def _records(
     shift: np.ndarray,
     out_offset: int,
     acc_bound: int,
+    stream: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per block of four output channels: the biases [blocks][4] and the 12
     record words [blocks][12] (dsp_s8.h), and whether the one-rounding form is
     exact (FAST).
 
-    Records: (mult, c)[0], (mult, c)[1], r[0..3], (mult, c)[2], (mult, c)[3];
-    without FAST (mult, shift) pairs and r = 0. FAST needs, for every
+    Records: (mult, c)[0..3], r[0..3]; without FAST (mult, shift) pairs and r = 0.
+    FAST needs, for every
     channel: a right shift r = -shift >= 1; |acc| < 2^30 so that 2 * acc fits
     (acc_bound bounds |acc| including the bias); and |y| + |c| + 1 < 2^31 for
     y = SRDHM(acc, mult), c = 2^(r-1) + out_offset * 2^r, so that
@@ -104,20 +109,31 @@ def _records(
         bias[:n] = bias_f
         cs[:n] = shift
     m[:n] = mult
+    if stream and n >= 4:
+        r[4 * (n // 4) - 1] |= LAST_BLOCK
     for v in (bias, m, cs, r):
         assert np.all(np.abs(v) < 2**31)
     m, cs, r = (v.reshape(blocks, 4) for v in (m, cs, r))
     rec = np.stack(
-        [m[:, 0], cs[:, 0], m[:, 1], cs[:, 1], r[:, 0], r[:, 1], r[:, 2], r[:, 3],
-         m[:, 2], cs[:, 2], m[:, 3], cs[:, 3]], axis=1,
+        [m[:, 0], cs[:, 0], m[:, 1], cs[:, 1], m[:, 2], cs[:, 2], m[:, 3], cs[:, 3],
+         r[:, 0], r[:, 1], r[:, 2], r[:, 3]], axis=1,
     )  # fmt: skip
     return _u32(bias).reshape(blocks, 4), _u32(rec).reshape(blocks, 12), fast
 
 
-def _flags(fast: bool, ring: bool, fields: dict) -> int:
+def _flags(fast: bool, ring: bool, fields: dict, stream: bool = False) -> int:
+    """FLOOR (streaming layers): one rounding, no clamp and output zero point -128 (ReLU
+    outputs, usually), where the full blocks skip the correction of negative accumulators
+    (kernels_dsp/dsp_s8.h); the whole-tensor kernels ignore it and keep their code size."""
     act = fields["conv"]["act"]
     clamp = act["min"] > -128 or act["max"] < 127
-    return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0) | (FLAG_RING if ring else 0)
+    floor = stream and fast and not clamp and fields["conv"]["out_offset"] == -128
+    return (
+        (FLAG_FAST if fast else 0)
+        | (FLAG_CLAMP if clamp else 0)
+        | (FLAG_RING if ring else 0)
+        | (FLAG_FLOOR if floor else 0)
+    )
 
 
 def _rows_bytes(k_h: int, cols: int, groups: int) -> int:
@@ -162,7 +178,7 @@ def _gemm(
     acc_bound = k_h * k_w * in_c * TAP_MAX + int(np.max(np.abs(b)))
     bias_w, rec, fast = _records(
         bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["conv"]["out_offset"]),
-        acc_bound,
+        acc_bound, stream,
     )  # fmt: skip
     blocks = (out_c + 3) // 4
     wp = np.zeros((4 * blocks, k_h, k_w, 4 * groups), np.int64)
@@ -183,8 +199,9 @@ def _gemm(
         f" {'one-rounding' if fast else 'two-rounding'} requantisation"
     )
     return Packed(
-        METHOD_ROWS, _flags(fast, ring, fields), groups, np.concatenate(parts), scratch, note
-    )
+        METHOD_ROWS, _flags(fast, ring, fields, stream), groups, np.concatenate(parts), scratch,
+        note,
+    )  # fmt: skip
 
 
 def _cols(f: dict) -> int:
@@ -217,6 +234,7 @@ def _depthwise(step: Step, stream: bool = False) -> Packed:
         step.arrays["shift"].values.astype(np.int64),
         int(cv["out_offset"]),
         acc_bound,
+        stream,
     )
     wp = np.zeros((k_h, k_w, 4 * groups), np.int64)
     wp[:, :, :ch] = w * (2 if fast else 1)
@@ -233,7 +251,9 @@ def _depthwise(step: Step, stream: bool = False) -> Packed:
         f" 1 pixel x 4 channels (SMLABB/SMLATT), {'one-rounding' if fast else 'two-rounding'}"
         " requantisation"
     )
-    return Packed(METHOD_ROWS, _flags(fast, ring, f), groups, np.concatenate(parts), scratch, note)
+    return Packed(
+        METHOD_ROWS, _flags(fast, ring, f, stream), groups, np.concatenate(parts), scratch, note
+    )
 
 
 def pack_step(step: Step, *, stream: bool = False) -> Packed | None:

@@ -50,7 +50,11 @@
  *   flags   TNN_PACK_FAST: requantisation in one rounding, weights and biases
  *           doubled (engine/kernels_dsp/dsp_s8.h explains why it is exact);
  *           TNN_PACK_CLAMP: the fused activation narrows the output below
- *           [-128, 127]; TNN_PACK_RING: consecutive output rows share their
+ *           [-128, 127]; TNN_PACK_FLOOR (with TNN_PACK_FAST): the output
+ *           zero point is -128, so an output the one-rounding form's
+ *           correction for negative accumulators could change saturates
+ *           to -128 anyway, and the full blocks skip the correction
+ *           (kernels_dsp/dsp_s8.h); TNN_PACK_RING: consecutive output rows share their
  *           widened input rows, so `data` holds one copy per ring rotation.
  *   groups  ceil(depth / 4): input channels (CONV_2D, FULLY_CONNECTED) or
  *           channels (DEPTHWISE_CONV_2D) in groups of four, zero-padded.
@@ -64,6 +68,7 @@
 #define TNN_PACK_FAST 1u
 #define TNN_PACK_CLAMP 2u
 #define TNN_PACK_RING 4u
+#define TNN_PACK_FLOOR 8u
 #define TNN_SCRATCH_INVALID 0xFFFFFFFFu
 
 typedef struct {

@@ -7,19 +7,27 @@
  * input row is widened to int16 once, as it arrives, into its slot; an
  * output row runs the same blocks as a whole-tensor layer
  * (dsp_gemm_s8.c, dsp_dw_s8.c). A streaming layer needs packed data with
- * method TNN_PACK_ROWS, and TNN_PACK_RING when k_h > 1 (the exporter's
- * streaming mode); anything else is refused at begin.
+ * method TNN_PACK_ROWS, TNN_PACK_RING when k_h > 1 and the last-block mark
+ * (the exporter's streaming mode); anything else is refused at begin.
  */
 #include "dsp_s8.h"
 
 uint32_t tnn_conv_rows_s8_ring_bytes(const tnn_conv2d_s8_params_t *p)
 {
     const tnn_packed_t *pk = p->packed;
+    uint32_t bytes;
+    dsp_geom_t g;
     if (pk == NULL || pk->method != TNN_PACK_ROWS ||
         (p->conv.kernel.h > 1u && (pk->flags & TNN_PACK_RING) == 0u)) {
         return TNN_SCRATCH_INVALID;
     }
-    return dsp_scratch(p);
+    bytes = dsp_scratch(p);
+    if (bytes == TNN_SCRATCH_INVALID) {
+        return bytes;
+    }
+    dsp_geom(&g, p);
+    /* the streaming loops stop at the last-block mark: it must be there */
+    return dsp_last_marks_ok(&g) ? bytes : TNN_SCRATCH_INVALID;
 }
 
 void tnn_conv_rows_s8_reset(const tnn_conv2d_s8_params_t *p, void *ring)
