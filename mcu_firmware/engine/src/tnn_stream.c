@@ -115,8 +115,9 @@ static tri_status_t conv_check(const tnn_stream_layer_t *l, const tnn_conv2d_s8_
 }
 
 /*
- * Layer `i` at input size in_h x in_w: its state in *st (parameters at this
- * size, ring bytes), its output size in *out_h, *out_w.
+ * Layer l at input size in_h x in_w: its state in *st (the kernel's
+ * parameters at this size, output size, top padding, ring bytes), after the
+ * checks tnn_bind makes of a step (tnn_ops.c).
  */
 static tri_status_t layer_setup(const tnn_stream_layer_t *l, uint32_t in_h, uint32_t in_w,
                                 layer_t *st)

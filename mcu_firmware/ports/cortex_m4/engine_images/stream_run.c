@@ -116,11 +116,11 @@ int main(void)
     }
     in_h = sh_open(words[1], SH_MODE_RB);
     out_h = sh_open(words[2], SH_MODE_WB);
-    if (in_h < 0 || out_h < 0 || sh_read(in_h, frame, h * io.row_bytes) != (int32_t)(h * io.row_bytes)) {
+    if (in_h < 0 || out_h < 0 ||
+        sh_read(in_h, frame, h * io.row_bytes) != (int32_t)(h * io.row_bytes)) {
         return 3;
     }
-    /* the source and sink's own instructions, measured apart: one pass over
-     * the frame with a profile whose clock is the board's */
+    /* the profiled run's clock: the board's instruction counter */
     profile.clock = board_insn_count;
     st = run_once(h, w, &io, &total);
     if (st != TRI_OK) {
