@@ -22,7 +22,7 @@ QUICKLOOK_FACTOR = 16
 
 LOWRES_FACTOR = 8
 """Area-averaging factor of regions kept at low resolution (land under the
-``lowres`` policy, tiles no rule discarded)."""
+``lowres`` policy, cells no rule discarded)."""
 
 NEIGHBOUR_MAX_COLS = 4096
 """Widest product the firmware codes with the neighbour predictor (it keeps two rows

@@ -1,39 +1,40 @@
-#include "tri_tiling.h"
+/*
+ * tri_cells.c - the cell grid and the per-pixel preprocessing of frame rows
+ * (tri_cells.h).
+ */
+#include "tri_cells.h"
 
-#define TILE_PX ((uint32_t)TRI_CFG_TILE_PX)
-#define STRIDE_PX ((uint32_t)TRI_CFG_STRIDE_PX)
-#define THUMB_PX ((uint32_t)TRI_CFG_THUMB_PX)
+#define CELL_PX ((uint32_t)TRI_CFG_CELL_PX)
 #define NBANDS ((uint32_t)TRI_CFG_BANDS)
-#define FACTOR (TILE_PX / THUMB_PX)
-#define AREA (FACTOR * FACTOR)
 
-#if TRI_CFG_TILE_PX % TRI_CFG_THUMB_PX != 0
-#error "tile_px must be a multiple of thumb_px (models/tile_spec.json)"
-#endif
-#if TRI_CFG_STRIDE_PX < 1 || TRI_CFG_STRIDE_PX > TRI_CFG_TILE_PX
-#error "stride_px must be 1..tile_px"
+#if TRI_CFG_CELL_PX < 1
+#error "cell_px must be positive (models/tile_spec.json)"
 #endif
 #if TRI_CFG_BANDS < 1 || TRI_CFG_BANDS > 8
 #error "1..8 bands"
 #endif
 
-uint32_t tri_tile_count(uint32_t size)
+uint32_t tri_cell_count(uint32_t size)
 {
-    uint32_t n;
-    if (size < TILE_PX) {
-        return 0u;
-    }
-    n = (size - TILE_PX) / STRIDE_PX + 1u;
-    if ((n - 1u) * STRIDE_PX != size - TILE_PX) {
-        n++; /* one last tile flush with the far edge */
-    }
-    return n;
+    return (size + CELL_PX - 1u) / CELL_PX;
 }
 
-uint32_t tri_tile_origin(uint32_t index, uint32_t size)
+void tri_cell_bounds(uint32_t index, uint32_t size, uint32_t *start, uint32_t *end)
 {
-    uint32_t o = index * STRIDE_PX;
-    return o + TILE_PX > size ? size - TILE_PX : o;
+    uint32_t a = index * CELL_PX;
+    uint32_t z = a + CELL_PX;
+    *start = a < size ? a : size;
+    *end = z < size ? z : size;
+}
+
+void tri_cell_cover(uint32_t pos, uint32_t size, uint32_t margin, uint32_t *first,
+                    uint32_t *last)
+{
+    /* cell j widened holds pos when 16 j - margin <= pos < 16 j + 16 + margin */
+    uint32_t n = tri_cell_count(size);
+    uint32_t hi = (pos + margin) / CELL_PX;
+    *first = pos >= margin ? (pos - margin) / CELL_PX : 0u;
+    *last = hi < n ? hi : n - 1u;
 }
 
 /* floor(sqrt(c)) for c = 0..255. */
@@ -123,41 +124,41 @@ uint32_t tri_isqrt16(uint32_t c)
     return isqrt16(c);
 }
 
-/* Canonical scale and square root of one thumbnail value (steps b and c). */
-static inline int8_t quantize(uint32_t t, uint32_t gain_q8)
+/* Canonical scale and square root of one sample (steps 1 and 2). */
+static inline int8_t quantize(uint32_t v, uint32_t gain_q8)
 {
-    uint32_t c = (t * gain_q8) >> 8;
+    uint32_t c = (v * gain_q8) >> 8;
     if (c > 65535u) {
         c = 65535u;
     }
     return (int8_t)((int32_t)isqrt16(c) + TRI_CFG_INPUT_ZERO_POINT); /* scale 1/255 */
 }
 
-/* f = 1: the thumbnail is the tile; each tile row is contiguous in frame
- * memory and in the same [col][band] order as the input. Everything read in
- * the loops is a local: stores through the int8 output may alias any object,
- * which would otherwise force reloads. */
-static void preprocess_direct(const tri_frame_t *f, uint32_t r0, uint32_t c0,
-                              const uint16_t *gain_q8, int8_t *out, tri_tile_stats_t *stats)
+/* Row y of frame memory into out[cols][bands], counting no-data and saturated
+ * pixels per cell column. Everything read in the loops is a local: stores
+ * through the int8 output may alias any object, which would otherwise force
+ * reloads. */
+void tri_preprocess_row(const tri_frame_t *f, uint32_t y, const uint16_t *gain_q8, int8_t *out,
+                        uint16_t *nodata_px, uint16_t *saturated_px)
 {
     const uint32_t bps = f->bytes_per_sample;
     const uint32_t nodata = f->nodata;
     const uint32_t max_sample = f->max_sample;
-    const size_t row_bytes = (size_t)f->cols * NBANDS * bps;
-    const uint8_t *row = f->pixels + ((size_t)r0 * f->cols + c0) * NBANDS * bps;
+    const uint32_t cols = f->cols;
+    const uint8_t *p = f->pixels + (size_t)y * cols * NBANDS * bps;
     uint32_t g[NBANDS];
     uint32_t v[NBANDS];
-    uint32_t nodata_px = 0u;
-    uint32_t sat_px = 0u;
-    uint32_t tr;
+    uint32_t x = 0u;
+    uint32_t cell = 0u;
     uint32_t b;
     for (b = 0u; b < NBANDS; b++) {
         g[b] = gain_q8[b];
     }
-    for (tr = 0u; tr < TILE_PX; tr++, row += row_bytes) {
-        const uint8_t *p = row;
-        uint32_t tc;
-        for (tc = 0u; tc < TILE_PX; tc++) {
+    while (x < cols) {
+        uint32_t end = x + CELL_PX < cols ? x + CELL_PX : cols;
+        uint32_t nd_px = 0u;
+        uint32_t sat_px = 0u;
+        for (; x < end; x++) {
             uint32_t nd = 1u;
             uint32_t sat = 1u;
             if (bps == 2u) {
@@ -178,56 +179,11 @@ static void preprocess_direct(const tri_frame_t *f, uint32_t r0, uint32_t c0,
                 out[b] = quantize(v[b], g[b]);
             }
             out += NBANDS;
-            nodata_px += nd;
+            nd_px += nd;
             sat_px += sat;
         }
+        nodata_px[cell] = (uint16_t)(nodata_px[cell] + nd_px);
+        saturated_px[cell] = (uint16_t)(saturated_px[cell] + sat_px);
+        cell++;
     }
-    stats->nodata_px = nodata_px;
-    stats->saturated_px = sat_px;
-}
-
-void tri_preprocess_tile(const tri_frame_t *f, uint32_t r0, uint32_t c0, const uint16_t *gain_q8,
-                         int8_t *out, tri_tile_stats_t *stats)
-{
-    uint32_t tr;
-    if (FACTOR == 1u) {
-        preprocess_direct(f, r0, c0, gain_q8, out, stats);
-        return;
-    }
-    uint32_t tc;
-    uint32_t nodata_px = 0u;
-    uint32_t sat_px = 0u;
-    for (tr = 0u; tr < THUMB_PX; tr++) {
-        for (tc = 0u; tc < THUMB_PX; tc++) {
-            uint32_t sum[NBANDS];
-            uint32_t b;
-            uint32_t dy;
-            for (b = 0u; b < NBANDS; b++) {
-                sum[b] = 0u;
-            }
-            for (dy = 0u; dy < FACTOR; dy++) {
-                uint32_t dx;
-                for (dx = 0u; dx < FACTOR; dx++) {
-                    uint32_t r = r0 + tr * FACTOR + dy;
-                    uint32_t c = c0 + tc * FACTOR + dx;
-                    uint32_t nd = 1u;
-                    uint32_t sat = 1u;
-                    for (b = 0u; b < NBANDS; b++) {
-                        uint16_t s = tri_frame_sample(f, r, c, b);
-                        sum[b] += s;
-                        nd &= (uint32_t)(s == f->nodata);
-                        sat &= (uint32_t)(s == f->max_sample);
-                    }
-                    nodata_px += nd;
-                    sat_px += sat;
-                }
-            }
-            for (b = 0u; b < NBANDS; b++) {
-                out[(tr * THUMB_PX + tc) * NBANDS + b] =
-                    quantize((sum[b] + AREA / 2u) / AREA, gain_q8[b]);
-            }
-        }
-    }
-    stats->nodata_px = nodata_px;
-    stats->saturated_px = sat_px;
 }
