@@ -56,16 +56,12 @@ def policies() -> dict:
     return {
         "shipped": (shipped, True),
         "shipped, land lowres": (shipped.model_copy(update={"land_policy": "lowres"}), False),
-        "shipped, second opinion off": (
-            shipped.model_copy(update={"second_opinion_min_prob": None}),
-            False,
-        ),
+        "shipped, crop margin 4": (shipped.model_copy(update={"crop_margin_px": 4}), False),
         "every class discards": (
             Policy(
                 discard_min_prob=dict(zip(classes, ladder, strict=True)),
                 ship_crop_min_prob=0.5,
                 land_policy="lowres",
-                second_opinion_min_prob=0.25,
             ),
             False,
         ),
@@ -82,7 +78,6 @@ def policies() -> dict:
                 discard_min_prob=dict.fromkeys(classes, 0.0),
                 ship_crop_min_prob=0.0,
                 land_policy="lowres",
-                second_opinion_min_prob=0.0,
             ),
             False,
         ),
@@ -147,19 +142,6 @@ def test_decide_matches_python_on_every_softmax_vector(lib):
     for q in softmax_chunks():
         for name, (policy, compiled) in cases.items():
             check_same(q, policy, name, compiled)
-
-
-def test_the_second_opinion_is_not_an_input_of_the_decision(lib):
-    cases = policies()
-    on, _ = cases["shipped"]
-    off, _ = cases["shipped, second opinion off"]
-    assert on.second_opinion_min_q != off.second_opinion_min_q
-    q = grid_vectors(on)
-    assert np.array_equal(python_decide(q, on), python_decide(q, off))
-    assert np.array_equal(
-        decide(q, on.land_policy, *thresholds(on))[0],
-        decide(q, off.land_policy, *thresholds(off))[0],
-    )
 
 
 def test_decide_refuses_bad_policies(lib):
