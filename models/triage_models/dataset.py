@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from triage.contract.errors import DataMissingError
-from triage.contract.tile_spec import file_sha256, tile_origins, tile_spec
 from triage_models import paths, sources
+from triage_models.tiles import file_sha256, tile_origins, tile_spec
 
 IGNORE = -1
 SHIP_MIN_BOX_FRACTION = 0.5

@@ -45,18 +45,13 @@ from functools import partial
 import numpy as np
 
 from triage.contract.enums import Action
-from triage.contract.policy import (
-    Policy,
-    decide,
-    prob_to_min_q,
-    second_opinion,
-    turned_outputs,
-)
-from triage.contract.tile_spec import preprocess_tiles, tile_spec
+from triage.contract.policy import decide, prob_to_min_q
 from triage_models import paths
 from triage_models.crops import best_score_map, box_centres, cell_bounds
 from triage_models.dataset import IGNORE, TileDataset
 from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
+from triage_models.tiles import TilePolicy as Policy
+from triage_models.tiles import preprocess_tiles, second_opinion, tile_spec, turned_outputs
 from triage_models.train import TRAIN_CODE_VERSION, float_predict, train
 
 FOLDS: list[list[str]] = [

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.contract.tile_spec import preprocess_tiles
 from triage_models import paths
 from triage_models.card import update_card
 from triage_models.dataset import TileDataset
 from triage_models.errors import ArtifactMissingError
 from triage_models.evaluate import evaluate
 from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
+from triage_models.tiles import preprocess_tiles
 from triage_models.train import TrainConfig, float_predict, train
 
 TFLITE_NAME = "classifier.tflite"

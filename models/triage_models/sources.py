@@ -25,7 +25,7 @@ import numpy as np
 from triage.contract import sen2ships
 from triage.contract.errors import DataMissingError, InputDataError
 from triage.contract.sen2ships import read_band, read_boxes
-from triage.contract.tile_spec import CANONICAL_MAX, tile_spec
+from triage_models.tiles import CANONICAL_MAX, tile_spec
 
 PORTS = (
     "algiers",

@@ -12,8 +12,7 @@ from triage_models.dataset import (
     label_port_tiles,
     ndwi_water,
 )
-
-from triage.contract.tile_spec import tile_spec
+from triage_models.tiles import tile_spec
 
 SYNTH_SEED = 7
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from triage_models import dataset, sources
 from triage_models.evaluate import FOLDS, ship_tiles
-
-from triage.contract.tile_spec import tile_spec
+from triage_models.tiles import tile_spec
 
 pytestmark = pytest.mark.realdata
 

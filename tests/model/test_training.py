@@ -11,9 +11,8 @@ from triage_models.quantize import (
     tflm_predict,
     validate_tflite,
 )
+from triage_models.tiles import preprocess_tiles
 from triage_models.train import SMOKE_CONFIG, Sampler, train
-
-from triage.contract.tile_spec import preprocess_tiles
 
 pytestmark = pytest.mark.slow
 

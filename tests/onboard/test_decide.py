@@ -2,7 +2,7 @@
 the host library) against the Python policy on every output vector of a declared set.
 
 All 2^32 vectors of four int8 outputs are too many for the suite. The set, for each policy
-of :func:`policies` (the shipped one with both land policies and with the second opinion off,
+of :func:`policies` (the shipped one, with the other land policy and with a crop margin of 4,
 one where every class has a discard threshold, one where nothing is ever discarded nor
 cropped, one where everything is):
 
@@ -20,10 +20,6 @@ That is 25,767,341 x 6 + 40,946 = 154,644,992 vectors, each decided by both side
 compared (action and top class) with the policy passed as thresholds; the shipped policy's
 vectors are also decided by the policy compiled into the library (``triage_config.h``), so
 the generated header is checked against ``policy.json`` too.
-
-The second opinion is not an input of the decision: the firmware decides on the final vector
-(after the floor of the mean of the four views), and so does the Python policy; the policy
-with the second opinion off must give the same decisions as the shipped one.
 """
 
 from __future__ import annotations

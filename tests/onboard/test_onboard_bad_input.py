@@ -218,3 +218,29 @@ def test_land_policy_drop_or_lowres(lib):
     assert r_drop["cells_lowres"] == 0
     with pytest.raises(OnboardInputError):
         Onboard(classifier="rule", land_policy="keep")
+
+
+@pytest.mark.parametrize(
+    ("shape", "land"), [((36, 100), (32, 0, 36, 100)), ((100, 37), (0, 32, 100, 37))]
+)
+def test_thin_land_regions_average_over_their_smaller_side(lib, shape, land):
+    """A land region in the frame's last, clipped row (or column) of cells, thinner than the
+    averaging factor (4 or 5 px), is averaged over squares of its smaller side instead of
+    giving an empty image that no decoder accepts."""
+    from triage.onboard.products import decode_stream
+
+    f = synthetic_frame(*shape, seed=41, land=land)
+    ob = Onboard(1 << 20, classifier="rule", land_policy="lowres")
+    rep = ob.process_frame(f, FrameMeta.for_frame(f, 1))
+    assert rep.ok, rep.status_name
+    lands = [
+        p.header for p in decode_stream(ob.downlink(1 << 20)).values() if p.type_name == "LAND"
+    ]
+    assert rep["land_regions"] == len(lands) == 1
+    (h,) = lands
+    thin = min(land[2] - land[0], land[3] - land[1])  # 4 or 5 px: less than the factor 8
+    assert h["pixel_step"] == thin
+    assert (h["region_rows"], h["region_cols"]) == (
+        (land[2] - land[0]) // thin * thin,
+        (land[3] - land[1]) // thin * thin,
+    )

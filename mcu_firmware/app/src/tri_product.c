@@ -347,6 +347,14 @@ void tri_job_init(tri_job_t *job, const tri_frame_meta_t *meta, const tri_frame_
 void tri_job_region(tri_job_t *job, uint32_t r0, uint32_t c0, uint32_t rows, uint32_t cols,
                     uint32_t factor)
 {
+    /* a region thinner than one block (a frame of fewer rows than the
+     * quicklook's factor) is averaged over squares of its smaller side */
+    if (rows < factor) {
+        factor = rows;
+    }
+    if (cols < factor) {
+        factor = cols;
+    }
     job->h.rows = (uint16_t)(rows / factor);
     job->h.cols = (uint16_t)(cols / factor);
     job->h.region_row0 = (uint16_t)r0;
