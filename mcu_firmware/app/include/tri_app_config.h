@@ -56,6 +56,12 @@
 #define TRI_FRAME_MAX_COLS 1024u
 #define TRI_GRID_MAX_CELLS 16384u
 
+/* Block means of a quicklook or low-resolution product, all bands, computed
+ * in one pass over its pixels and kept in the work area while the product is
+ * coded (a 1024 x 1024 frame's quicklook: 64 x 64 x 4); a product with more
+ * means computes each when its band is coded. */
+#define TRI_MEANS_MAX 16384u
+
 /* Ship regions and land regions per frame; tiles of further regions are
  * counted (regions_dropped) but not cropped. */
 #define TRI_MAX_REGIONS 256u

@@ -69,13 +69,13 @@ typedef struct {
 } tri_onboard_t;
 
 /* Bytes of work memory an instance needs: the cell grid (4 bytes per cell),
- * region labelling scratch and pixel counts (8 bytes per cell), the regions, two rows of the
- * neighbour predictor's differences for block-mean products, and one packet
- * of scratch; a compile-time constant so that images can size it
- * statically. */
+ * region labelling scratch and pixel counts (8 bytes per cell), the regions, a block-mean
+ * product's means (TRI_MEANS_MAX), two rows of the neighbour predictor's differences for
+ * block-mean products, and one packet of scratch; a compile-time constant so that images can
+ * size it statically. */
 #define TRI_ONBOARD_WORK_BYTES                                                                     \
-    (((TRI_GRID_MAX_CELLS * 12u + TRI_MAX_REGIONS * 16u + TRI_NEIGHBOUR_MAX_COLS * 8u +           \
-       WF_MAX_PACKET_BYTES) +                                                                      \
+    (((TRI_GRID_MAX_CELLS * 12u + TRI_MAX_REGIONS * 16u + TRI_MEANS_MAX * 2u +                    \
+       TRI_NEIGHBOUR_MAX_COLS * 8u + WF_MAX_PACKET_BYTES) +                                        \
       7u) &                                                                                        \
      ~7u)
 size_t tri_onboard_work_bytes(void);

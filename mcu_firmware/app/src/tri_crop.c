@@ -13,6 +13,7 @@
 #include "wire_format.h"
 
 #define CROP_MARGIN ((uint32_t)TRI_CONTEXT_MARGIN_PX)
+#define CELL_PX ((uint32_t)TRI_CFG_CELL_PX)
 
 #if TRI_CONTEXT_MARGIN_PX > TRI_CFG_CELL_PX
 #error "the crop margin is at most one cell (models/shipped/policy.json crop_margin_px)"
@@ -120,19 +121,41 @@ void tri_crop_rewind(tri_crop_t *crop)
 {
     crop->cur_r = 0;
     crop->cur_c = 0;
+    crop->run_end = 0;
+    crop->run_keep = 0;
     tri_cell_cover(crop->row0, crop->frame_rows, CROP_MARGIN, &crop->cur_i0, &crop->cur_i1);
+}
+
+/* The first frame column after x where the cells covering a column (widened
+ * by the margin m) change: a cell's widened span starts at a multiple of the
+ * cell size minus m and ends before a multiple plus m, so the set is the same
+ * from x up to the next column y > x with y = -m or y = m modulo the cell
+ * size. */
+static uint32_t next_cover_change(uint32_t x)
+{
+    uint32_t m = CROP_MARGIN % CELL_PX;
+    uint32_t a = ((x + m) / CELL_PX + 1u) * CELL_PX - m;
+    uint32_t b = ((x + CELL_PX - m) / CELL_PX + 1u) * CELL_PX - (CELL_PX - m);
+    return a < b ? a : b;
 }
 
 int tri_crop_seek(tri_crop_t *crop)
 {
     while (crop->cur_r < crop->rows) {
         while (crop->cur_c < crop->cols) {
-            if (crop_keeps(crop, crop->cur_i0, crop->cur_i1, crop->col0 + crop->cur_c)) {
+            if (crop->cur_c >= crop->run_end) { /* a new run of columns: decide it once */
+                uint32_t x = crop->col0 + crop->cur_c;
+                uint32_t end = next_cover_change(x) - crop->col0;
+                crop->run_keep = crop_keeps(crop, crop->cur_i0, crop->cur_i1, x);
+                crop->run_end = end < crop->cols ? end : crop->cols;
+            }
+            if (crop->run_keep) {
                 return 1;
             }
-            crop->cur_c++;
+            crop->cur_c = crop->run_end; /* the run keeps nothing */
         }
         crop->cur_c = 0;
+        crop->run_end = 0;
         crop->cur_r++;
         if (crop->cur_r < crop->rows) {
             tri_cell_cover(crop->row0 + crop->cur_r, crop->frame_rows, CROP_MARGIN,

@@ -35,6 +35,8 @@ typedef struct {
     uint32_t cur_c;
     uint32_t cur_i0; /* the cell rows covering frame row row0 + cur_r */
     uint32_t cur_i1;
+    uint32_t run_end; /* box columns [.., run_end) of the cursor's row share */
+    int run_keep;     /* the cursor's keep decision (tri_crop_seek) */
 } tri_crop_t;
 
 /*

@@ -32,6 +32,70 @@ static uint16_t block_mean(const tri_frame_t *f, uint32_t r, uint32_t c, uint32_
     return (uint16_t)((sum + n / 2u) / n);
 }
 
+/* Every band's block means of a block-mean product into work.means
+ * ([band][row][col]) in one pass over its pixels, when they fit
+ * (TRI_MEANS_MAX); the same means as block_mean. */
+static void compute_means(tri_job_t *job)
+{
+    const tri_product_header_t *h = &job->h;
+    const tri_frame_t *f = job->frame;
+    uint32_t plane = (uint32_t)h->rows * h->cols;
+    uint32_t step = h->pixel_step;
+    uint32_t nb = f->bands;
+    uint32_t r;
+    if (job->means_ready || h->pixel_step < 2u || h->product_type == WF_PRODUCT_CLASS_MAP ||
+        plane * nb > TRI_MEANS_MAX || nb > WF_MAX_BANDS) {
+        return;
+    }
+    for (r = 0; r < h->rows; r++) {
+        uint32_t c;
+        for (c = 0; c < h->cols; c++) {
+            uint32_t sum[WF_MAX_BANDS] = {0};
+            uint32_t n[WF_MAX_BANDS] = {0};
+            uint32_t dy;
+            uint32_t b;
+            for (dy = 0; dy < step; dy++) {
+                size_t i = ((size_t)(h->region_row0 + r * step + dy) * f->cols + h->region_col0 +
+                            c * step) *
+                           nb;
+                uint32_t k;
+                if (f->bytes_per_sample == 1u) {
+                    const uint8_t *px = f->pixels + i;
+                    for (k = 0; k < step * nb; k += nb) {
+                        for (b = 0; b < nb; b++) {
+                            uint32_t v = px[k + b];
+                            if (v != f->nodata) {
+                                sum[b] += v;
+                                n[b]++;
+                            }
+                        }
+                    }
+                } else {
+                    const uint8_t *px = f->pixels + 2u * i;
+                    for (k = 0; k < 2u * step * nb; k += 2u * nb) {
+                        for (b = 0; b < nb; b++) {
+                            uint32_t v = (uint32_t)px[k + 2u * b] |
+                                         ((uint32_t)px[k + 2u * b + 1u] << 8);
+                            if (v != f->nodata) {
+                                sum[b] += v;
+                                n[b]++;
+                            }
+                        }
+                    }
+                }
+            }
+            for (b = 0; b < nb; b++) {
+                uint16_t m = f->nodata;
+                if (n[b] != 0u) {
+                    m = (uint16_t)((sum[b] + n[b] / 2u) / n[b]);
+                }
+                job->work.means[b * plane + r * h->cols + c] = m;
+            }
+        }
+    }
+    job->means_ready = 1;
+}
+
 /* Samples index..index+n-1 (row-major) of band b of a product that codes
  * every pixel (all but ship crops). */
 static void band_samples(const tri_job_t *job, uint32_t b, uint32_t index, uint32_t n,
@@ -47,6 +111,8 @@ static void band_samples(const tri_job_t *job, uint32_t b, uint32_t index, uint3
             out[i] = b == 0u ? job->work.classes[t] : job->work.conf[t];
         } else if (h->pixel_step == 1u) {
             out[i] = tri_frame_sample(job->frame, h->region_row0 + r, h->region_col0 + c, b);
+        } else if (job->means_ready) {
+            out[i] = job->work.means[b * (uint32_t)h->rows * h->cols + r * h->cols + c];
         } else {
             out[i] = block_mean(job->frame, h->region_row0 + r * h->pixel_step,
                                 h->region_col0 + c * h->pixel_step, h->pixel_step, b);
@@ -181,6 +247,7 @@ static tri_status_t write_product(tri_job_t *job, uint8_t *out, size_t cap, size
         cap = 0;
     }
     memset(h->band_bytes, 0, sizeof h->band_bytes);
+    compute_means(job);
     if (h->product_type == WF_PRODUCT_FRAME_SUMMARY) {
         if (off + WF_FRAME_SUMMARY_SIZE <= cap) {
             tri_frame_summary_pack(job->summary, out + off);

@@ -33,6 +33,7 @@ typedef struct {
     tri_crop_t crop;                    /* SHIP_CROP: its geometry and cursor */
     uint32_t kept_px;                   /* SHIP_CROP: kept pixels per band */
     tri_neighbour_t nb;                 /* the band being coded */
+    int means_ready;                    /* block means in work.means (every band) */
 } tri_job_t;
 
 /* A job for product `product_id` of type `type` of the frame: the header's

@@ -11,6 +11,8 @@
  *   classes, conf, u8 per cell     the cell grid of the last frame: top class,
  *   actions,                        its output - zero point, TRI_ACTION_*,
  *   ship_conf                       ship output - zero point
+ *   means          TRI_MEANS_MAX    a block-mean product's means, every band,
+ *                  u16              computed once per product (tri_product.c)
  *   zrows          2 rows of i32    the neighbour predictor (tri_predictor.c)
  *   packet         the last         one packet of scratch (tri_downlink.c)
  *                  WF_MAX_PACKET_BYTES
@@ -33,14 +35,15 @@ typedef struct {
     uint16_t *nodata_px;
     uint16_t *saturated_px;
     tri_region_t *regions;
-    int32_t *zrows; /* neighbour predictor: 2 rows of z (TRI_NEIGHBOUR_MAX_COLS each) */
+    uint16_t *means; /* a block-mean product's means, [band][row][col] (TRI_MEANS_MAX) */
+    int32_t *zrows;  /* neighbour predictor: 2 rows of z (TRI_NEIGHBOUR_MAX_COLS each) */
 } tri_work_t;
 
 #define TRI_WORK_U8_ARRAYS 4u
 #define TRI_WORK_U16_ARRAYS 4u
 #define TRI_WORK_ZROWS_OFFSET                                                                      \
     (TRI_GRID_MAX_CELLS * (TRI_WORK_U8_ARRAYS + 2u * TRI_WORK_U16_ARRAYS) +                        \
-     TRI_MAX_REGIONS * sizeof(tri_region_t))
+     TRI_MAX_REGIONS * sizeof(tri_region_t) + TRI_MEANS_MAX * 2u)
 
 /* The layout fits TRI_ONBOARD_WORK_BYTES, and the rows are 4-byte aligned. */
 typedef char tri_work_layout_fits[(TRI_WORK_ZROWS_OFFSET +
@@ -74,6 +77,8 @@ static inline tri_work_t tri_work_view(const tri_onboard_t *ob)
     p += TRI_GRID_MAX_CELLS;
     w.ship_conf = p;
     p += TRI_GRID_MAX_CELLS;
+    w.means = (uint16_t *)(void *)p;
+    p += TRI_MEANS_MAX * sizeof(uint16_t);
     w.zrows = (int32_t *)(void *)p;
     return w;
 }
