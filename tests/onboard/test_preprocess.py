@@ -43,15 +43,17 @@ def test_random_rows_match_reference(lib, dtype):
             assert np.array_equal(got, want[y]), (trial, y)
 
 
-def test_counts_nodata_and_saturated_pixels_per_cell(lib):
+@pytest.mark.parametrize("unit_gain", [True, False])  # the 16-bit unit-gain path, the general one
+def test_counts_nodata_and_saturated_pixels_per_cell(lib, unit_gain):
     spec = ts.tile_spec()
+    gains = spec.gains() if unit_gain else np.full(spec.n_bands, 300, np.uint32)
     c = spec.cell_px
     frame = np.full((1, 2 * c + 5, spec.n_bands), 1000, np.uint16)
     frame[0, :3] = 0  # 3 no-data pixels in cell 0
     frame[0, c + 1 : c + 3] = 65535  # 2 saturated pixels in cell 1
     frame[0, 2 * c + 1] = 0  # 1 no-data pixel in the clipped cell 2
     frame[0, 5, 0] = 0  # one band only: neither
-    _, nodata, saturated = c_preprocess_row(frame, 0, spec.gains())
+    _, nodata, saturated = c_preprocess_row(frame, 0, gains)
     assert nodata.tolist() == [3, 0, 1]
     assert saturated.tolist() == [0, 2, 0]
 

@@ -4,6 +4,8 @@
  */
 #include "tri_cells.h"
 
+#include <string.h>
+
 #define CELL_PX ((uint32_t)TRI_CFG_CELL_PX)
 #define NBANDS ((uint32_t)TRI_CFG_BANDS)
 
@@ -57,70 +59,42 @@ static const uint8_t sqrt_lo[256] = {
     15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u,
 };
 
-/* floor(sqrt(16 j)): for c in 256..4095, sqrt_mid[c >> 4] is floor(sqrt(c)) or one
- * less. */
-static const uint8_t sqrt_mid[256] = {
-    0u, 4u, 5u, 6u, 8u, 8u, 9u, 10u, 11u, 12u, 12u, 13u, 13u, 14u, 14u, 15u,
-    16u, 16u, 16u, 17u, 17u, 18u, 18u, 19u, 19u, 20u, 20u, 20u, 21u, 21u, 21u, 22u,
-    22u, 22u, 23u, 23u, 24u, 24u, 24u, 24u, 25u, 25u, 25u, 26u, 26u, 26u, 27u, 27u,
-    27u, 28u, 28u, 28u, 28u, 29u, 29u, 29u, 29u, 30u, 30u, 30u, 30u, 31u, 31u, 31u,
-    32u, 32u, 32u, 32u, 32u, 33u, 33u, 33u, 33u, 34u, 34u, 34u, 34u, 35u, 35u, 35u,
-    35u, 36u, 36u, 36u, 36u, 36u, 37u, 37u, 37u, 37u, 37u, 38u, 38u, 38u, 38u, 38u,
-    39u, 39u, 39u, 39u, 40u, 40u, 40u, 40u, 40u, 40u, 41u, 41u, 41u, 41u, 41u, 42u,
-    42u, 42u, 42u, 42u, 43u, 43u, 43u, 43u, 43u, 44u, 44u, 44u, 44u, 44u, 44u, 45u,
-    45u, 45u, 45u, 45u, 45u, 46u, 46u, 46u, 46u, 46u, 46u, 47u, 47u, 47u, 47u, 47u,
-    48u, 48u, 48u, 48u, 48u, 48u, 48u, 49u, 49u, 49u, 49u, 49u, 49u, 50u, 50u, 50u,
-    50u, 50u, 50u, 51u, 51u, 51u, 51u, 51u, 51u, 52u, 52u, 52u, 52u, 52u, 52u, 52u,
-    53u, 53u, 53u, 53u, 53u, 53u, 53u, 54u, 54u, 54u, 54u, 54u, 54u, 54u, 55u, 55u,
-    55u, 55u, 55u, 55u, 56u, 56u, 56u, 56u, 56u, 56u, 56u, 56u, 57u, 57u, 57u, 57u,
-    57u, 57u, 57u, 58u, 58u, 58u, 58u, 58u, 58u, 58u, 59u, 59u, 59u, 59u, 59u, 59u,
-    59u, 60u, 60u, 60u, 60u, 60u, 60u, 60u, 60u, 61u, 61u, 61u, 61u, 61u, 61u, 61u,
-    61u, 62u, 62u, 62u, 62u, 62u, 62u, 62u, 62u, 63u, 63u, 63u, 63u, 63u, 63u, 63u,
-};
+/* floor(sqrt(16 j)) for j = 0..4095, built once from sqrt_lo and exact
+ * correction steps (sqrt_table_build): for c in 256..65535,
+ * sqrt_16[c >> 4] is floor(sqrt(c)) or one less, since
+ * sqrt(16 j + 15) - sqrt(16 j) < 1 for j >= 1. In RAM (4 KB) rather than
+ * flash: one load per sample in the preprocessing's inner loop. */
+static uint8_t sqrt_16[4096];
+static uint8_t sqrt_16_ready;
 
-/* floor(sqrt(256 i)): for c in 4096..65535, sqrt_hi[c >> 8] is floor(sqrt(c))
- * or up to two less. */
-static const uint8_t sqrt_hi[256] = {
-    0u,   16u,  22u,  27u,  32u,  35u,  39u,  42u,  45u,  48u,  50u,  53u,  55u,  57u,  59u,  61u,
-    64u,  65u,  67u,  69u,  71u,  73u,  75u,  76u,  78u,  80u,  81u,  83u,  84u,  86u,  87u,  89u,
-    90u,  91u,  93u,  94u,  96u,  97u,  98u,  99u,  101u, 102u, 103u, 104u, 106u, 107u, 108u, 109u,
-    110u, 112u, 113u, 114u, 115u, 116u, 117u, 118u, 119u, 120u, 121u, 122u, 123u, 124u, 125u, 126u,
-    128u, 128u, 129u, 130u, 131u, 132u, 133u, 134u, 135u, 136u, 137u, 138u, 139u, 140u, 141u, 142u,
-    143u, 144u, 144u, 145u, 146u, 147u, 148u, 149u, 150u, 150u, 151u, 152u, 153u, 154u, 155u, 155u,
-    156u, 157u, 158u, 159u, 160u, 160u, 161u, 162u, 163u, 163u, 164u, 165u, 166u, 167u, 167u, 168u,
-    169u, 170u, 170u, 171u, 172u, 173u, 173u, 174u, 175u, 176u, 176u, 177u, 178u, 178u, 179u, 180u,
-    181u, 181u, 182u, 183u, 183u, 184u, 185u, 185u, 186u, 187u, 187u, 188u, 189u, 189u, 190u, 191u,
-    192u, 192u, 193u, 193u, 194u, 195u, 195u, 196u, 197u, 197u, 198u, 199u, 199u, 200u, 201u, 201u,
-    202u, 203u, 203u, 204u, 204u, 205u, 206u, 206u, 207u, 208u, 208u, 209u, 209u, 210u, 211u, 211u,
-    212u, 212u, 213u, 214u, 214u, 215u, 215u, 216u, 217u, 217u, 218u, 218u, 219u, 219u, 220u, 221u,
-    221u, 222u, 222u, 223u, 224u, 224u, 225u, 225u, 226u, 226u, 227u, 227u, 228u, 229u, 229u, 230u,
-    230u, 231u, 231u, 232u, 232u, 233u, 234u, 234u, 235u, 235u, 236u, 236u, 237u, 237u, 238u, 238u,
-    239u, 240u, 240u, 241u, 241u, 242u, 242u, 243u, 243u, 244u, 244u, 245u, 245u, 246u, 246u, 247u,
-    247u, 248u, 248u, 249u, 249u, 250u, 250u, 251u, 251u, 252u, 252u, 253u, 253u, 254u, 254u, 255u,
-};
+static void sqrt_table_build(void)
+{
+    uint32_t j;
+    uint32_t r = 0u;
+    for (j = 0u; j < 4096u; j++) { /* floor(sqrt(16 j)) never decreases: step r up */
+        while ((r + 1u) * (r + 1u) <= 16u * j) {
+            r++;
+        }
+        sqrt_16[j] = (uint8_t)r;
+    }
+    sqrt_16_ready = 1u;
+}
 
 static inline uint32_t isqrt16(uint32_t c)
 {
     uint32_t r;
-    if (c < 256u) {
+    if (c < 16u) {
         return sqrt_lo[c];
     }
-    if (c < 4096u) {
-        r = sqrt_mid[c >> 4];
-        return (r + 1u) * (r + 1u) <= c ? r + 1u : r;
-    }
-    r = sqrt_hi[(c >> 8) & 0xFFu];
-    if ((r + 1u) * (r + 1u) <= c) {
-        r++;
-    }
-    if ((r + 1u) * (r + 1u) <= c) {
-        r++;
-    }
-    return r;
+    r = sqrt_16[c >> 4];
+    return (r + 1u) * (r + 1u) <= c ? r + 1u : r;
 }
 
 uint32_t tri_isqrt16(uint32_t c)
 {
+    if (!sqrt_16_ready) {
+        sqrt_table_build();
+    }
     return isqrt16(c);
 }
 
@@ -132,6 +106,42 @@ static inline int8_t quantize(uint32_t v, uint32_t gain_q8)
         c = 65535u;
     }
     return (int8_t)((int32_t)isqrt16(c) + TRI_CFG_INPUT_ZERO_POINT); /* scale 1/255 */
+}
+
+/* The common case, 16-bit samples at unit gain (gain_q8 256 in every band:
+ * the canonical scale is the sample itself, no product, no saturation), read
+ * as native 16-bit words where the target is little-endian (frame memory is
+ * little-endian): a pixel is no-data (saturated) when every band equals the
+ * value, i.e. when the OR of the bands' differences from it is zero. */
+static void row_u16_unit_gain(const uint8_t *p, uint32_t cols, uint32_t nodata,
+                              uint32_t max_sample, int8_t *out, uint16_t *nodata_px,
+                              uint16_t *saturated_px)
+{
+    uint32_t x = 0u;
+    uint32_t cell = 0u;
+    while (x < cols) {
+        uint32_t end = x + CELL_PX < cols ? x + CELL_PX : cols;
+        uint32_t nd_px = 0u;
+        uint32_t sat_px = 0u;
+        for (; x < end; x++, p += 2u * NBANDS, out += NBANDS) {
+            uint32_t nd = 0u;
+            uint32_t sat = 0u;
+            uint32_t b;
+#pragma GCC unroll 8
+            for (b = 0u; b < NBANDS; b++) {
+                uint16_t w;
+                memcpy(&w, p + 2u * b, sizeof w);
+                nd |= (uint32_t)w ^ nodata;
+                sat |= (uint32_t)w ^ max_sample;
+                out[b] = (int8_t)((int32_t)isqrt16(w) + TRI_CFG_INPUT_ZERO_POINT);
+            }
+            nd_px += (uint32_t)(nd == 0u);
+            sat_px += (uint32_t)(sat == 0u);
+        }
+        nodata_px[cell] = (uint16_t)(nodata_px[cell] + nd_px);
+        saturated_px[cell] = (uint16_t)(saturated_px[cell] + sat_px);
+        cell++;
+    }
 }
 
 /* Row y of frame memory into out[cols][bands], counting no-data and saturated
@@ -151,8 +161,23 @@ void tri_preprocess_row(const tri_frame_t *f, uint32_t y, const uint16_t *gain_q
     uint32_t x = 0u;
     uint32_t cell = 0u;
     uint32_t b;
-    for (b = 0u; b < NBANDS; b++) {
-        g[b] = gain_q8[b];
+    if (!sqrt_16_ready) {
+        sqrt_table_build();
+    }
+    {
+        uint32_t unit = 1u;
+        for (b = 0u; b < NBANDS; b++) {
+            g[b] = gain_q8[b];
+            unit &= (uint32_t)(g[b] == 256u);
+        }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (unit && bps == 2u) {
+            row_u16_unit_gain(p, cols, nodata, max_sample, out, nodata_px, saturated_px);
+            return;
+        }
+#else
+        (void)unit;
+#endif
     }
     while (x < cols) {
         uint32_t end = x + CELL_PX < cols ? x + CELL_PX : cols;
