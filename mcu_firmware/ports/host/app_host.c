@@ -56,6 +56,7 @@ int tri_host_counters(const void *h, uint32_t *out, size_t n);
 int tri_host_store_check(const void *h);
 int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_set_boot_count(void *h, uint32_t boot);
+int tri_host_set_link(void *h, uint32_t mode, uint32_t scid);
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
                              uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
                              const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
@@ -244,6 +245,14 @@ int tri_host_set_boot_count(void *h, uint32_t boot)
         return TRI_ERR_ARG;
     }
     return tri_onboard_set_boot_count(&((tri_host_t *)h)->ob, boot);
+}
+
+int tri_host_set_link(void *h, uint32_t mode, uint32_t scid)
+{
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    return tri_onboard_set_link(&((tri_host_t *)h)->ob, mode, scid);
 }
 
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
