@@ -56,7 +56,9 @@ uint32_t tri_link_packet_budget(const tri_link_t *link, uint32_t link_bytes);
 
 /*
  * Adds one whole packet (len bytes, as tri_packet_seal makes them) on virtual
- * channel vcid; every frame it completes goes to the sink. A frame in
+ * channel vcid; every frame it completes goes to the sink. TRI_ERR_ARG when len
+ * is not 7..WF_MAX_PACKET_BYTES or not what the packet's data length field
+ * says (the ground cuts packets out of frames by that field). A frame in
  * progress on another VC is flushed first. On a sink error the frame is
  * dropped (the counts still advance) and the status returned.
  */

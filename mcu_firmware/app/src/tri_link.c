@@ -141,9 +141,14 @@ tri_status_t tri_link_put(tri_link_t *link, uint32_t vcid, const uint8_t *packet
                           const tri_sink_t *sink)
 {
     tri_status_t st;
+    /* a packet is at least 7 bytes, and its length field must say its length: the
+     * ground cuts the packets out of the frames by that field */
     if (link == NULL || link->buf == NULL || packet == NULL || sink == NULL ||
-        sink->write == NULL || vcid >= WF_VC_COUNT || len < WF_PRIMARY_HEADER_SIZE ||
-        len > WF_MAX_PACKET_BYTES) {
+        sink->write == NULL || vcid >= WF_VC_COUNT || len < WF_PRIMARY_HEADER_SIZE + 1u ||
+        len > WF_MAX_PACKET_BYTES ||
+        (size_t)tri_get_be16(packet + WF_PRIMARY_HEADER_DATA_LENGTH_OFFSET) + 1u +
+                WF_PRIMARY_HEADER_SIZE !=
+            len) {
         return TRI_ERR_ARG;
     }
     if (link->fill != 0u && vcid != link->vcid) {
