@@ -107,6 +107,8 @@ class LinkStats:
     vc_gaps: dict[int, int] = field(default_factory=dict)
     vc_frames_lost: dict[int, int] = field(default_factory=dict)
     """Frames missing per virtual channel, from the gaps in its frame count (mod 256)."""
+    duplicate_frames: int = 0
+    """Frames identical to the last frame of their virtual channel (a repeat), skipped."""
     fhp_mismatches: int = 0
     partial_packets_dropped: int = 0
     packets: int = 0
@@ -266,6 +268,7 @@ class _Channel:
     partial: bytearray = field(default_factory=bytearray)
     synced: bool = False
     next_count: int | None = None
+    last: bytes = b""
 
 
 class FrameReader:
@@ -301,13 +304,17 @@ class FrameReader:
             return
         vcid = (w0 >> 1) & 7
         fhp = w2 & 0x7FF
+        ch = self._vc[vcid]
+        if frame == ch.last:
+            st.duplicate_frames += 1
+            return
+        ch.last = frame
         st.frames += 1
         st.frames_by_vc[vcid] = st.frames_by_vc.get(vcid, 0) + 1
         if self._next_mc is not None and mc != self._next_mc:
             st.mc_gaps += 1
             st.mc_frames_lost += (mc - self._next_mc) % 256
         self._next_mc = (mc + 1) % 256
-        ch = self._vc[vcid]
         if ch.next_count is not None and vcc != ch.next_count:
             st.vc_gaps[vcid] = st.vc_gaps.get(vcid, 0) + 1
             st.vc_frames_lost[vcid] = st.vc_frames_lost.get(vcid, 0) + (vcc - ch.next_count) % 256

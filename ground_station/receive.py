@@ -23,7 +23,9 @@ from __future__ import annotations
 import binascii
 import contextlib
 import itertools
+import queue
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -115,7 +117,45 @@ def link_chunks(
     if fmt == "packets":
         return fmt, iter(chunks), None
     rx = Receiver(fmt, spacecraft_id)
-    return fmt, rx.packets(chunks), rx.stats
+    return fmt, _ahead(rx.packets(chunks)), rx.stats
+
+
+def _ahead(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """The chunks, produced one step ahead in a worker thread: reading and link decoding
+    (Reed-Solomon runs without the GIL) overlap the ingest of the previous chunk. Order
+    and content are unchanged; an error in the worker is raised here."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for c in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(c, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    t = threading.Thread(target=work, name="link-decode", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
 
 
 def _counting(chunks: Iterable[bytes], progress: Callable[[int], None]) -> Iterator[bytes]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import random
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +236,24 @@ def test_live_input_on_loopback(lib, tmp_path, proto):
     ref = ingest_bytes(tmp_path / "ref.sqlite", firmware_pass("packets"))
     assert st.products_completed == ref.products_completed
     assert st.link["cadus"] == len(data) // C
+
+
+def _cli(*args):
+    exe = Path(sys.executable).with_name("groundstation")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_ingests_cadus_and_says_which_spacecraft_it_refused(lib, tmp_path):
+    own, other = tmp_path / "own.cadu", tmp_path / "other.cadu"
+    own.write_bytes(firmware_pass("cadu"))
+    other.write_bytes(firmware_pass("cadu", 0x155))
+    ok = _cli("ingest", str(own), "--db", str(tmp_path / "a.sqlite"))
+    assert ok.returncode == 0, ok.stderr
+    assert "link: 30 CADUs" in ok.stdout and "0 codeblocks uncorrectable" in ok.stdout
+    bad = _cli("ingest", str(other), "--db", str(tmp_path / "b.sqlite"), "--format", "cadu")
+    assert bad.returncode == 3
+    assert "spacecraft 0x155, not 0x1A7" in bad.stderr and "Traceback" not in bad.stderr
+    mine = _cli("ingest", str(other), "--db", str(tmp_path / "c.sqlite"), "--spacecraft-id", "341")
+    assert mine.returncode == 0, mine.stderr
+    usage = _cli("ingest", str(own), "--db", str(tmp_path / "d.sqlite"), "--format", "turbo")
+    assert usage.returncode == 2 and "--format" in usage.stderr

@@ -232,6 +232,47 @@ def request_packet(entries: Sequence, seq_count: int = 0) -> bytes:
     return encode_request(records, seq_count)
 
 
+def link_encode(
+    packets: bytes,
+    link: str = "cadu",
+    spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    vcid: int = 0,
+) -> bytes:
+    """The firmware's link layer alone (tri_link.c through the host build) on whole packets
+    back to back: their transfer frames (``link="frames"``) or CADUs (``"cadu"``) on virtual
+    channel ``vcid``, frame counts from 0, the last frame filled with idle packets."""
+    modes = {m.label: int(m) for m in LinkMode if m != LinkMode.PACKETS}
+    if link not in modes:
+        raise OnboardInputError(f"link must be one of {sorted(modes)}, not {link!r}")
+    unit = 1279 if link == "cadu" else 1115
+    out = bytearray()
+    parts: list[bytes] = []
+
+    def write(_ctx, data, n):
+        parts.append(ctypes.string_at(data, n))
+        if len(parts) >= 4096:
+            out.extend(b"".join(parts))
+            parts.clear()
+        return 0
+
+    fn = _lib.SINK(write)
+    buf = np.frombuffer(packets, dtype=np.uint8)
+    st = _lib.load().tri_host_link_encode(
+        modes[link],
+        int(spacecraft_id),
+        int(vcid),
+        buf.ctypes.data if len(buf) else None,
+        len(buf),
+        fn,
+        None,
+    )
+    _lib.check(st, "tri_host_link_encode")
+    out.extend(b"".join(parts))
+    if len(out) % unit:
+        raise OnboardInputError("the link layer wrote a partial frame")
+    return bytes(out)
+
+
 class _Collector:
     """A C sink that appends whatever the firmware writes."""
 

@@ -256,10 +256,10 @@ static void request(const uint8_t *in, size_t n)
     }
     check(tri_onboard_set_link(&ob, WF_LINK_CADU, 0x1A7u) == TRI_OK, "CADU mode");
     check(tri_onboard_directory(&ob, &sink, &len) == TRI_OK, "directory");
-    st = tri_onboard_downlink(&ob, n > 0u ? 64u * 1279u * (in[0] & 3u) : 0u, copy, n, &sink, &len);
+    st = tri_onboard_downlink(&ob, n > 0u ? 2u * 1279u * (in[0] & 3u) : 0u, copy, n, &sink, &len);
     check(st == TRI_OK || st == TRI_ERR_SIZE || st == TRI_ERR_FORMAT || st == TRI_ERR_CRC,
           "known status");
-    check(len % WF_CADU_BYTES == 0u && len <= 64u * 1279u * 3u, "whole CADUs within the budget");
+    check(len % WF_CADU_BYTES == 0u && len <= 2u * 1279u * 3u, "whole CADUs within the budget");
     check(tri_store_check(&ob.store) == TRI_OK, "store invariants");
     free(copy);
 }
