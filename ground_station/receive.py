@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ground_station.deframe import Complete, examine
 from ground_station.errors import InputError
 from ground_station.frames import (
     ASM_MAX_BIT_ERRORS,
@@ -162,11 +161,6 @@ def _counting(chunks: Iterable[bytes], progress: Callable[[int], None]) -> Itera
     for chunk in chunks:
         progress(len(chunk))
         yield chunk
-
-
-def first_packet_ok(data: bytes) -> bool:
-    """Whether a whole, CRC-valid packet starts the data (a quick check for tools)."""
-    return isinstance(examine(data, 0), Complete)
 
 
 # ---------------------------------------------------------------- live input

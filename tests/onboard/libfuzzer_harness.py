@@ -89,7 +89,14 @@ def replay(exe: Path, files: list[Path], timeout_s: float = 600) -> subprocess.C
 def campaign(exe: Path, runs: int, seed: int, timeout_s: float = 36000):
     """Fuzz from the corpus (new inputs are written to it), then merge it."""
     res = subprocess.run(
-        [str(exe), f"-runs={runs}", f"-seed={seed}", "-max_len=4096", "-max_total_time=3000", str(CORPUS)],
+        [
+            str(exe),
+            f"-runs={runs}",
+            f"-seed={seed}",
+            "-max_len=4096",
+            "-max_total_time=3000",
+            str(CORPUS),
+        ],
         capture_output=True,
         text=True,
         timeout=timeout_s,

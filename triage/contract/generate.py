@@ -357,6 +357,24 @@ _LINK_TABLES = (
     ("wf_rs_genpoly_log", 33, "log_alpha of g(x)'s coefficients, x^32 first (all non-zero)"),
     ("wf_randomiser", 255, "the pseudo-randomiser's bytes from the start of a codeblock"),
 )
+_LINK_WORD_TABLES = (
+    (
+        "wf_rs_feedback_hi",
+        "16][8",
+        "fb * g_1..g_32 for fb = v << 4 (v = 0..15), conventional, 4 bytes a big-endian word",
+    ),
+    ("wf_rs_feedback_lo", "16][8", "the same for fb = v (v = 0..15): fb's row is hi ^ lo"),
+)
+
+
+def _feedback_rows(shift: int) -> list[list[int]]:
+    g = frames.rs_generator()
+    rows = []
+    for v in range(16):
+        fb = v << shift
+        b = [frames.gf_mul(fb, g[k + 1]) for k in range(frames.RS_PARITY)]
+        rows.append([int.from_bytes(bytes(b[4 * q : 4 * q + 4]), "big") for q in range(8)])
+    return rows
 
 
 def _link_table_values() -> dict[str, tuple[int, ...]]:
@@ -390,6 +408,8 @@ def render_wf_link_tables_h() -> str:
     lines += ["#ifndef WF_LINK_TABLES_H", "#define WF_LINK_TABLES_H", "", "#include <stdint.h>"]
     for name, n, doc in _LINK_TABLES:
         lines += ["", f"/* {doc} */", f"extern const uint8_t {name}[{n}];"]
+    for name, dims, doc in _LINK_WORD_TABLES:
+        lines += ["", f"/* {doc} */", f"extern const uint32_t {name}[{dims}];"]
     lines += ["", "#endif /* WF_LINK_TABLES_H */", ""]
     return "\n".join(lines)
 
@@ -405,6 +425,11 @@ def render_wf_link_tables_c() -> str:
         lines += ["", f"const uint8_t {name}[{n}] = {{"]
         for k in range(0, n, 16):
             lines.append("    " + ", ".join(f"0x{x:02X}" for x in v[k : k + 16]) + ",")
+        lines.append("};")
+    for (name, dims, _), shift in zip(_LINK_WORD_TABLES, (4, 0), strict=True):
+        lines += ["", f"const uint32_t {name}[{dims}] = {{"]
+        for row in _feedback_rows(shift):
+            lines.append("    {" + ", ".join(f"0x{w:08X}u" for w in row) + "},")
         lines.append("};")
     lines.append("")
     return "\n".join(lines)

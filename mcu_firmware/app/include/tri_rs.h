@@ -20,6 +20,11 @@
  */
 void tri_rs_encode(const uint8_t *info, uint32_t stride, uint8_t *parity);
 
+/* The same check symbols by the plain division register (log / exp tables,
+ * one symbol product at a time): the reference tri_rs_encode is held to
+ * (tests, fuzzing). */
+void tri_rs_encode_ref(const uint8_t *info, uint32_t stride, uint8_t *parity);
+
 /*
  * An interleaved codeblock in place: block holds WF_CODEBLOCK_BYTES bytes,
  * the frame in its first WF_FRAME_BYTES; codeword j (0..WF_RS_INTERLEAVE-1)

@@ -30,4 +30,10 @@ extern const uint8_t wf_rs_genpoly_log[33];
 /* the pseudo-randomiser's bytes from the start of a codeblock */
 extern const uint8_t wf_randomiser[255];
 
+/* fb * g_1..g_32 for fb = v << 4 (v = 0..15), conventional, 4 bytes a big-endian word */
+extern const uint32_t wf_rs_feedback_hi[16][8];
+
+/* the same for fb = v (v = 0..15): fb's row is hi ^ lo */
+extern const uint32_t wf_rs_feedback_lo[16][8];
+
 #endif /* WF_LINK_TABLES_H */
