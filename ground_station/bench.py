@@ -329,4 +329,6 @@ def run_link_bench(streams: str | os.PathLike, workdir: str | os.PathLike | None
             out[f"cadu_ber_{ber:g}"] = {"bit_flips": flips, **r}
             noisy.unlink()
     out["targets_mb_per_s"] = {"cadu": 25.0, "packets": 60.0}
+    out["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine
+    out["cpu_count"] = os.cpu_count()
     return out
