@@ -1,4 +1,4 @@
-"""Seeded fault trials on the firmware's CADU stream, through the whole ingest: bit errors
+"""100 seeded fault trials on the firmware's CADU stream, through the whole ingest: bit errors
 at stated rates, bursts that destroy codeblocks, lost, repeated and reordered CADUs,
 garbage, inversion, truncation, another spacecraft's CADUs mixed in. In every trial: no
 traceback, no product decoded from corrupted bytes (none invalid), every packet handed on
@@ -17,7 +17,7 @@ from triage.contract.frames import CADU_BYTES
 
 from .streams import firmware_pass, flip_bits
 
-TRIALS = 60
+TRIALS = 100
 
 
 def _impair(rng: random.Random, seed: int) -> tuple[bytes, bool, str]:
