@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Coverage-guided fuzzing of the ground's decoders with atheris (libFuzzer for Python).
 
 Targets, chosen by the first input byte (modulo 6), fed the rest:
@@ -17,8 +18,15 @@ data fields; the fast deframer equals the reference.
 
     .venv/bin/python -m tests.link.atheris_fuzz -atheris_runs=100000 tests/link/atheris_corpus
 
-(libFuzzer options as usual; new inputs join the corpus folder given.) The suite replays
-the corpus through :func:`one_input` without atheris.
+(libFuzzer options as usual; new inputs join the corpus folder given; add
+``--seed-corpus`` to write the seeds first.) Merging a corpus re-runs this file as a
+program, so run it by path with the virtual environment first on PATH::
+
+    PATH=.venv/bin:$PATH tests/link/atheris_fuzz.py -merge=1 NEW_DIR tests/link/atheris_corpus
+
+The RSS of an atheris process grows with its executions (the fuzzer's bookkeeping: the
+target's own stays flat), so long campaigns run as several with ``-rss_limit_mb``. The
+suite replays the corpus through :func:`one_input` without atheris.
 """
 
 from __future__ import annotations
