@@ -85,7 +85,7 @@ def refuse_if_empty(stats: IngestStats, spacecraft_id: int) -> None:
         )
     fmts = sorted(set(stats.formats.values()))
     raise NoPacketsError(
-        f"no valid packet in {stats.link.get('input_bytes', d.bytes_in)} bytes of input read "
+        f"no valid packet in {stats.input_bytes} bytes of input read "
         f"as {'/'.join(fmts) or 'packets'} ({d.crc_errors} CRC errors, {d.skipped_bytes} bytes "
         "skipped); if it is another format, say which with --format"
     )
