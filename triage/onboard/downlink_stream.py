@@ -92,11 +92,14 @@ def renumber(stream: bytes, rep: int) -> bytes:
     return b"".join(bytes(b) for b in pkts)
 
 
-def write_streams(out_dir: str | Path, megabytes: float = 64.0) -> dict:
-    """Write ``downlink.packets``, ``downlink.cadu`` and ``downlink.json`` to out_dir."""
+def write_streams(
+    out_dir: str | Path, megabytes: float = 64.0, ports: list[str] | None = None
+) -> dict:
+    """Write ``downlink.packets``, ``downlink.cadu`` and ``downlink.json`` to out_dir
+    (``ports``: a subset of the sen2ships ports, all by default)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base, info = firmware_packets()
+    base, info = firmware_packets(ports)
     reps = []
     size = 0
     rep = 0
