@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.contract.frames import CADU_BYTES, packet_budget
+from triage.contract.frames import CADU_BYTES, VC_DIRECTORY, VC_PRODUCTS, packet_budget
 from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
 from triage.errors import FirmwareError
@@ -399,6 +399,9 @@ def _triage_pass_physical(
     """One pass of on-board triage on the physical channel: the directory and the
     downlink go through the firmware's link layer as CADUs, take the bit errors of their
     moment in the pass, and the ground's receiver decodes them (:mod:`triage.sim.channel`).
+    As the firmware does, the directory travels on its virtual channel and the products on
+    theirs; each transmission is encoded on its own (frame counts from 0; the ground
+    ingests it as one stream).
     The pass carries ``budget_bytes / DATA_FIELD_BYTES`` CADUs; each transmission sends
     whole frames (its last one filled with idle packets), within what is left."""
     tr = PassTraffic(link=PassLink())
@@ -406,12 +409,12 @@ def _triage_pass_physical(
     used = 0  # CADUs of the pass sent so far
     source = f"pass-{p.index:04d}"
 
-    def send(stream: bytes) -> int:
+    def send(stream: bytes, vcid: int) -> int:
         nonlocal used
         packets = split_packets(stream)
         if not packets:
             return 0
-        cadus = link_encode(stream, "cadu")
+        cadus = link_encode(stream, "cadu", vcid=vcid)
         first, n = used, len(cadus) // CADU_BYTES
         received, outcome = ch.send_cadus(p, first, cadus, tr.link)
         k = ground.receive_cadus(received, source)
@@ -439,7 +442,7 @@ def _triage_pass_physical(
 
     directory = satellite.directory()
     if directory and len(directory) <= packet_budget(n_cadus * CADU_BYTES, CADU_BYTES):
-        send(directory)
+        send(directory, VC_DIRECTORY)
         tr.directory_bytes = len(directory)
     request, tr.request_entries = ground.plan(p.window, ch.rate_bps, p.budget_bytes)
     budget = packet_budget((n_cadus - used) * CADU_BYTES, CADU_BYTES)
@@ -448,7 +451,7 @@ def _triage_pass_physical(
         raise FirmwareError(
             f"pass {p.index}: the firmware sent {len(stream)} bytes, over the budget of {budget}"
         )
-    tr.products_completed = send(stream)
+    tr.products_completed = send(stream, VC_PRODUCTS)
     tr.sent_bytes = tr.directory_bytes + len(stream)
     return tr
 
