@@ -14,6 +14,7 @@
  *   means          TRI_MEANS_MAX    a block-mean product's means, every band,
  *                  u16              computed once per product (tri_product.c)
  *   zrows          2 rows of i32    the neighbour predictor (tri_predictor.c)
+ *   link           WF_CADU_BYTES    the frame in progress (tri_link.c)
  *   packet         the last         one packet of scratch (tri_downlink.c)
  *                  WF_MAX_PACKET_BYTES
  */
@@ -48,7 +49,7 @@ typedef struct {
 /* The layout fits TRI_ONBOARD_WORK_BYTES, and the rows are 4-byte aligned. */
 typedef char tri_work_layout_fits[(TRI_WORK_ZROWS_OFFSET +
                                            TRI_NEIGHBOUR_MAX_COLS * 2u * sizeof(int32_t) +
-                                           WF_MAX_PACKET_BYTES <=
+                                           WF_CADU_BYTES + WF_MAX_PACKET_BYTES <=
                                        TRI_ONBOARD_WORK_BYTES &&
                                    TRI_WORK_ZROWS_OFFSET % 4u == 0u)
                                       ? 1
@@ -87,6 +88,12 @@ static inline tri_work_t tri_work_view(const tri_onboard_t *ob)
 static inline uint8_t *tri_work_packet(const tri_onboard_t *ob)
 {
     return ob->work + TRI_ONBOARD_WORK_BYTES - WF_MAX_PACKET_BYTES;
+}
+
+/* The link's frame buffer, just before the packet buffer. */
+static inline uint8_t *tri_work_link(const tri_onboard_t *ob)
+{
+    return ob->work + TRI_ONBOARD_WORK_BYTES - WF_MAX_PACKET_BYTES - WF_CADU_BYTES;
 }
 
 #endif /* TRI_WORK_H */
