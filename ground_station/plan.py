@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from ground_station.catalogue import Catalogue
+from ground_station.catalogue import Catalogue, catalogue_files
 from ground_station.errors import InputError
 from ground_station.passes import ContactWindow, pass_budget_bytes
 from triage.contract.enums import (
@@ -426,14 +428,79 @@ def plan_next_pass(
     )
     request = request_for(plan.releases + plan.items, plan.seq_count)
     if record:
-        with Catalogue.open(db) as cat, cat.transaction() as con:
-            con.execute(
-                "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
-                (
-                    datetime.now(UTC).isoformat(),
-                    plan.seq_count,
-                    request,
-                    json.dumps(plan.to_json()),
-                ),
-            )
+        record_uplink(db, plan, request)
     return plan, request
+
+
+def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None:
+    """Log a request as uplinked (the ``uplinks`` table numbers the telecommands'
+    sequence counts)."""
+    with Catalogue.open(db) as cat, cat.transaction() as con:
+        con.execute(
+            "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
+            (
+                datetime.now(UTC).isoformat(),
+                plan.seq_count,
+                request,
+                json.dumps(plan.to_json()),
+            ),
+        )
+
+
+def check_request_path(path: str | os.PathLike, db: str | os.PathLike, overwrite: bool) -> Path:
+    """Where a DOWNLINK_REQUEST may be written: :class:`InputError` for a file of the
+    catalogue ``db`` (database, WAL, shared memory, pack, lock: by real path, so a
+    symlink to one is refused too), any SQLite database (another catalogue), anything
+    but a regular file (a FIFO, a device, a folder), a missing folder, or an existing
+    file unless ``overwrite``."""
+    path = Path(path)
+    real = Path(os.path.realpath(path))
+    what = f"--request-out {path}"
+    if real in catalogue_files(db):
+        raise InputError(f"{what} is a file of the catalogue {db}: refused")
+    if not real.parent.is_dir():
+        raise InputError(f"{what}: folder {real.parent} does not exist")
+    if not os.path.lexists(path):
+        return path
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{what} is a dangling symlink: refused") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, a device?)"
+        raise InputError(f"{what} is {kind}: refused")
+    with open(real, "rb") as f:
+        head = f.read(16)
+    if head == b"SQLite format 3\0" or (
+        real.suffix in (".segments", ".lock") and real.with_suffix("").exists()
+    ):
+        raise InputError(f"{what} is a database or a catalogue's file: refused")
+    if not overwrite:
+        raise InputError(f"{what} exists: give --overwrite to replace it")
+    return path
+
+
+def write_request(
+    path: str | os.PathLike,
+    db: str | os.PathLike,
+    plan: PassPlan,
+    request: bytes,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Write the request to ``path`` (checked by :func:`check_request_path`) and log it as
+    uplinked: the bytes go to a temporary file beside it, the log is committed, then the
+    file is renamed into place. A request that cannot be written is not logged."""
+    path = check_request_path(path, db, overwrite)
+    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(request)
+            f.flush()
+            os.fsync(f.fileno())
+        record_uplink(db, plan, request)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"--request-out {path}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
