@@ -89,6 +89,7 @@ def test_request_out_refuses_what_it_must_not_replace(cat, tmp_path, target):
         out = tmp_path / "null"
         _device(out)
     before = {p: p.read_bytes() for p in (db, pack_path(db)) if p.exists()}
+
     def kind():
         return os.lstat(out).st_mode if os.path.lexists(out) else None
 
