@@ -386,6 +386,13 @@ def export_products(
     with Catalogue.open(db) as cat:
         frames = [r[0] for r in cat.con.execute("SELECT frame_id FROM frames ORDER BY frame_id")]
         if frame_ids is not None:
+            unknown = sorted(set(frame_ids) - set(frames))
+            if unknown:
+                raise InputError(
+                    f"no frame {', '.join(map(str, unknown))} in the catalogue "
+                    f"({len(frames)} frames{': ' if frames else ''}"
+                    f"{', '.join(map(str, frames[:10]))}{' ...' if len(frames) > 10 else ''})"
+                )
             frames = [f for f in frames if f in set(frame_ids)]
         for fid in frames:
             frame = cat.frame(fid)

@@ -17,6 +17,7 @@ from ground_station.commands._orbit import (
     StartOption,
     StationOption,
     TleOption,
+    finite,
     load_orbit,
 )
 from ground_station.errors import NoContactError
@@ -69,6 +70,7 @@ def plan(
     is more than 3 days from the interval (--max-tle-age refuses). Exit code 4 when
     there is no contact in the interval.
     """
+    finite(acquisition_s, "--acquisition-s")
     if request_out is not None:  # refused before any work
         check_request_path(request_out, db, overwrite)
     orbit = load_orbit(tle, satellite, station, horizon, start, end, min_elevation, max_tle_age)
