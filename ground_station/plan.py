@@ -76,6 +76,8 @@ _OUTPUT = tile_spec().output_quantization
 probability."""
 _CONTEXT_VALUE = {"QUICKLOOK": 1.0, "FRAME_SUMMARY": 0.5, "CLASS_MAP": 0.5}
 _LAND_VALUE = 0.1
+MAX_REBUILDS = 3
+"""Requests for a product again, whole, before the ground gives it up and releases it."""
 
 
 @dataclass
@@ -98,6 +100,12 @@ class PlanItem:
     pass_index: int | None = None
     """Index of the window it is scheduled in (0 = next pass), None if it fits no pass."""
     partial: bool = False
+    rebuild: int = 0
+    """For a product the ground could not make right (its CRC-32 failed, or its packets
+    disagreed with the store directory): which request for it again this is (1 ..
+    ``max_rebuilds``); 0 otherwise."""
+    gives_up: bool = False
+    """A release of a product the ground does not hold right: given up, for ``reason``."""
 
     @property
     def value_per_byte(self) -> float:
@@ -169,7 +177,9 @@ def request_for(items: Sequence[PlanItem], seq_count: int) -> bytes:
 # ---------------------------------------------------------------- candidates
 
 
-def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[str], dict | None]:
+def _candidates(
+    cat: Catalogue, max_rebuilds: int = MAX_REBUILDS
+) -> tuple[list[PlanItem], list[PlanItem], list[str], dict | None]:
     """(sends, releases, notes, directory) from the latest directory and the catalogue."""
     notes: list[str] = []
     latest = cat.latest_directory()
@@ -181,7 +191,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
         )
         on_board = []
         for r in ground.values():
-            if r["status"] == "incomplete" and r["product_type"] != "STORE_DIRECTORY":
+            if r["status"] != "complete" and r["product_type"] != "STORE_DIRECTORY":
                 on_board.append(
                     {
                         "frame_id": r["frame_id"],
@@ -191,7 +201,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                         "confidence": r["confidence"],
                         "flags": 0,
                         "segment_count": r["segment_count"],
-                        "product_bytes": None,
+                        "product_bytes": r["product_bytes"] if r["status"] == "invalid" else None,
                     }
                 )
         directory = None
@@ -243,11 +253,12 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                 )
             )
             continue
+        whole = {**base, "action": "send", "segment_first": 0, "tier": tier, "value": value}
         if row is not None and row["status"] == "invalid":
-            notes.append(
-                f"product {key[0]}/{key[1]} is on the ground but does not decode "
-                f"({row['reason']}): not requested"
-            )
+            item = _invalid(row, e, whole, max_rebuilds)
+            (sends if item.action == "send" else releases).append(item)
+            if item.gives_up:
+                notes.append(f"product {key[0]}/{key[1]} released on board: {item.reason}")
             continue
         listed = e["product_bytes"]
         if listed is not None and (listed < 1 or segment_count(listed) != e["segment_count"]):
@@ -257,10 +268,19 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
             )
             continue
         if row is not None and row["segment_count"] != e["segment_count"]:
-            notes.append(
-                f"product {key[0]}/{key[1]}: {row['segment_count']} segments on the ground, "
-                f"{e['segment_count']} on board: not requested"
+            # the ground's first packet of it carried a wrong segment count (a corruption
+            # its CRC-16 missed): its clean packets, asked for again, will say which is right
+            item = _rebuild(
+                row,
+                whole,
+                e,
+                max_rebuilds,
+                f"{row['segment_count']} segments on the ground, {e['segment_count']} in the "
+                "store directory",
             )
+            (sends if item.action == "send" else releases).append(item)
+            if item.gives_up:
+                notes.append(f"product {key[0]}/{key[1]} released on board: {item.reason}")
             continue
         total = e["product_bytes"]
         if row is None or row["segments_received"] == 0:
@@ -302,6 +322,50 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
             )
     sends.sort(key=_rank)
     return sends, releases, notes, directory
+
+
+def _invalid(row: dict, e: dict, whole: dict, max_rebuilds: int) -> PlanItem:
+    """The plan line of a product the ground holds whole but not right: asked for again
+    (its CRC-32 failed: fresh copies of its segments mend it) until ``max_rebuilds``
+    requests, then released; released at once when its CRC-32 passes (the satellite's
+    own bytes do not decode: asking again brings the same bytes)."""
+    if row.get("given_up"):
+        return _release(whole, row["given_up"])
+    if not row.get("retry", 0):
+        return _release(
+            whole,
+            f"its CRC-32 passes but it does not decode ({row['reason']}): the satellite's "
+            "copy is the one on the ground, kept in the catalogue",
+        )
+    return _rebuild(row, whole, e, max_rebuilds, f"failed its check ({row['reason']})")
+
+
+def _rebuild(row: dict, whole: dict, e: dict, max_rebuilds: int, why: str) -> PlanItem:
+    """The whole product again, or once ``max_rebuilds`` requests are spent, its release."""
+    done = row.get("rebuilds", 0)
+    if done >= max_rebuilds:
+        return _release(whole, f"given up after {done} requests for it again: {why}")
+    size = e["product_bytes"] or row["product_bytes"] or e["segment_count"] * MAX_SEGMENT_BYTES
+    return PlanItem(
+        **whole,
+        segment_last=e["segment_count"] - 1,
+        bytes=segments_bytes(size),
+        reason=f"{why}: asked for again, whole ({done + 1} of {max_rebuilds})",
+        rebuild=done + 1,
+    )
+
+
+def _release(whole: dict, reason: str) -> PlanItem:
+    """A release on board of a product the ground gives up (``reason`` says why)."""
+    fields = {**whole, "action": "release", "segment_first": 0, "tier": 0, "value": 0.0}
+    return PlanItem(
+        **fields,
+        segment_last=0,
+        bytes=0,
+        reason=reason,
+        pass_index=0,
+        gives_up=True,
+    )
 
 
 def _rank(i: PlanItem) -> tuple:
@@ -352,6 +416,7 @@ def plan_passes(
     *,
     budget_bytes: Sequence[int] | None = None,
     create: bool = False,
+    max_rebuilds: int = MAX_REBUILDS,
     **budget_kwargs,
 ) -> list[PassPlan]:
     """Plans for consecutive passes: each takes what the ones before it left.
@@ -365,7 +430,7 @@ def plan_passes(
     if create and not os.path.exists(db):
         Catalogue.open(db, write=True, create=True).close()
     with Catalogue.open(db) as cat:
-        cands, releases, notes, directory = _candidates(cat)
+        cands, releases, notes, directory = _candidates(cat, max_rebuilds)
         seq = cat.con.execute("SELECT count(*) FROM uplinks").fetchone()[0]
     plans = []
     reserve = _directory_reserve(directory)
@@ -403,6 +468,7 @@ def plan_next_pass(
     *,
     budget_bytes: int | None = None,
     record: bool = True,
+    max_rebuilds: int = MAX_REBUILDS,
     **budget_kwargs,
 ) -> tuple[PassPlan, bytes]:
     """The plan for the next pass and its DOWNLINK_REQUEST telecommand bytes.
@@ -424,6 +490,7 @@ def plan_next_pass(
         rate_bps,
         budget_bytes=None if budget_bytes is None else [budget_bytes],
         create=True,
+        max_rebuilds=max_rebuilds,
         **budget_kwargs,
     )
     request = request_for(plan.releases + plan.items, plan.seq_count)
@@ -434,7 +501,8 @@ def plan_next_pass(
 
 def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None:
     """Log a request as uplinked (the ``uplinks`` table numbers the telecommands'
-    sequence counts)."""
+    sequence counts), count the requests for products again, and keep the reason of
+    each product the request gives up."""
     with Catalogue.open(db) as cat, cat.transaction() as con:
         con.execute(
             "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
@@ -444,6 +512,15 @@ def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None
                 request,
                 json.dumps(plan.to_json()),
             ),
+        )
+        con.executemany(
+            "UPDATE products SET rebuilds=? WHERE frame_id=? AND product_id=?",
+            [(i.rebuild, i.frame_id, i.product_id) for i in plan.items if i.rebuild],
+        )
+        con.executemany(
+            "UPDATE products SET given_up=? WHERE frame_id=? AND product_id=? "
+            "AND given_up IS NULL AND status != 'complete'",
+            [(i.reason, i.frame_id, i.product_id) for i in plan.releases if i.gives_up],
         )
 
 

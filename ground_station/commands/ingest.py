@@ -89,7 +89,8 @@ def ingest(
         )
         typer.echo(
             f"products: {stats.products_new} new, {stats.products_completed} completed, "
-            f"{stats.products_invalid} invalid"
+            f"{stats.products_invalid} invalid, {stats.products_mended} mended from other "
+            f"copies of their segments, {stats.products_repaired} repaired"
         )
         for reason in stats.invalid_reasons[:10]:
             typer.echo(f"  invalid: {reason}")

@@ -51,7 +51,13 @@ def status(
             f"{row['segments']}: missing {ranges}"
         )
     for row in s["invalid"]:
-        typer.echo(f"  invalid {row['frame_id']}/{row['product_id']}: {row['reason']}")
+        if row["given_up"]:
+            state = f"given up, released on board: {row['given_up']}"
+        elif row["retry"]:
+            state = f"asked for again {row['rebuilds']} times so far"
+        else:
+            state = "not asked for again (its CRC-32 passes)"
+        typer.echo(f"  invalid {row['frame_id']}/{row['product_id']}: {row['reason']} ({state})")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,6 @@ Expected pixels are the frames the products were cut from (``gs_streams``).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import rasterio
 
 from ground_station.catalogue import Catalogue
@@ -77,7 +76,6 @@ def _flip_in_pack(db, frame_id: int, product_id: int, segment: int) -> None:
         f.write(bytes([b[0] ^ 0x40]))
 
 
-@pytest.mark.xfail(strict=True, reason="the ingest does not repair yet")
 def test_a_byte_damaged_on_the_ground_skips_that_product_and_a_reingest_repairs_it(tmp_path):
     frames = {fid: synthetic_frame(SEED + fid) for fid in (1, 2, 3)}
     stream = b"".join(stream_of([p for f, px in frames.items() for p in frame_products(px, f)]))
@@ -97,7 +95,6 @@ def test_a_byte_damaged_on_the_ground_skips_that_product_and_a_reingest_repairs_
         np.testing.assert_array_equal(src.read(), frames[2][:, r0 : r0 + nr, c0 : c0 + nc])
 
 
-@pytest.mark.xfail(strict=True, reason="the ingest does not repair yet")
 def test_packets_of_a_damaged_product_need_not_be_the_whole_pass(tmp_path):
     """Only the damaged product's packets again (a retransmission) repair it too."""
     frames = {fid: synthetic_frame(SEED + fid) for fid in (1, 2)}
