@@ -38,11 +38,14 @@ to it is refused. Every SQLite failure surfaces as one
 :class:`~ground_station.errors.CatalogueError` that says what is wrong
 (damaged, disk full, read-only, busy), from whichever module ran the query.
 
-Schema version 2 adds, per product, whether fresh segments can mend a failed
-check (``retry``), how many rebuilds were asked for (``rebuilds``) and why the
-ground gave it up (``given_up``), and ``segment_copies``: other copies of a
-segment, kept until the product check proves which is right. A writer
-upgrades a version-1 catalogue in place; readers read both.
+Schema version 2 adds, per product, what kind of check an invalid product
+failed (``failure``: ``crc``, its CRC-32, which fresh copies of its segments can
+mend; ``decode``, the satellite's own bytes do not decode; ``frame``, it
+contradicts its catalogued frame), how many times it was asked for again
+(``rebuilds``) and why the ground gave it up (``given_up``), and the table
+``segment_copies``: other copies of a segment, kept until the product check
+proves which is right. A writer upgrades a version-1 catalogue in place;
+readers read both.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ CREATE TABLE IF NOT EXISTS products (
     reason TEXT,
     product_bytes INTEGER,
     header BLOB,
-    retry INTEGER NOT NULL DEFAULT 0,
+    failure TEXT CHECK (failure IN ('crc', 'decode', 'frame')),
     rebuilds INTEGER NOT NULL DEFAULT 0,
     given_up TEXT,
     UNIQUE (frame_id, product_id)
@@ -173,7 +176,7 @@ DATA_TABLES = ("products", "segments", "frames", "frame_summaries", "directory_e
 
 MIGRATIONS = {
     1: """
-ALTER TABLE products ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE products ADD COLUMN failure TEXT CHECK (failure IN ('crc', 'decode', 'frame'));
 ALTER TABLE products ADD COLUMN rebuilds INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN given_up TEXT;
 CREATE TABLE IF NOT EXISTS segment_copies (

@@ -100,6 +100,10 @@ class IngestStats:
     their segments came again (damaged on the ground)."""
     products_repaired: int = 0
     """Damaged products whose copy was replaced by the segments that came again."""
+    products_contradicting: int = 0
+    """Products refused because they contradict their catalogued frame (size, grid,
+    capture time): space packets carry no spacecraft id, so this is how a stream of
+    another spacecraft using the same APIDs and frame ids shows."""
     batches: int = 0
     elapsed_s: float = 0.0
 
@@ -126,7 +130,7 @@ class _State:
     n_received: int
     n_bytes: int
     status: str
-    retry: bool = False  # invalid, and fresh copies of its segments may mend it
+    failure: str | None = None  # invalid: "crc" (fresh copies may mend it), "decode", "frame"
     copies: int = 0  # segment copies held besides its segments (segment_copies rows)
     verified: bool = False  # complete, and its stored copy checked in this ingest
     repairing: bool = False  # its stored copy was found damaged on the ground
@@ -399,7 +403,7 @@ class Ingestor:
             return state
         cols = ", ".join(("apid", *PRODUCT_FIELDS))
         row = con.execute(
-            f"SELECT id, status, segments_received, bytes_received, retry, {cols} FROM products "
+            f"SELECT id, status, segments_received, bytes_received, failure, {cols} FROM products "
             "WHERE frame_id=? AND product_id=?",
             (frame_id, product_id),
         ).fetchone()
@@ -423,7 +427,7 @@ class Ingestor:
                 status="incomplete",
             )
         else:
-            rowid, status, n_rec, n_bytes, retry, *meta = row
+            rowid, status, n_rec, n_bytes, failure, *meta = row
             count = meta[1 + PRODUCT_FIELDS.index("segment_count")]
             received = None
             if status != "complete":
@@ -443,7 +447,7 @@ class Ingestor:
                 n_received=n_rec,
                 n_bytes=n_bytes,
                 status=status,
-                retry=bool(retry),
+                failure=failure,
                 copies=n_copies,
             )
         self._states[pk] = state
@@ -463,11 +467,11 @@ class Ingestor:
             "after it was checked; fresh copies of its segments will replace it"
         )
         con.execute(
-            "UPDATE products SET status='invalid', reason=?, retry=1 WHERE id=?",
+            "UPDATE products SET status='invalid', reason=?, failure='crc' WHERE id=?",
             (reason, state.rowid),
         )
         state.status = "invalid"
-        state.retry = True
+        state.failure = "crc"
         state.repairing = True
         state.received = np.ones(state.segment_count, dtype=bool)
 
@@ -481,40 +485,44 @@ class Ingestor:
             return
         self._fail(con, state, problem, len(data))
 
-    def _check(self, con, meta: np.ndarray, data) -> tuple[tuple[str, bool] | None, Product | None]:
+    def _check(self, con, meta: np.ndarray, data) -> tuple[tuple[str, str] | None, Product | None]:
         """(None, the decoded product) when ``data`` is a good product for packets with
-        product fields ``meta``; else ((reason, retry), None): ``retry`` when its CRC-32
-        fails (a segment changed where no packet CRC saw it: fresh copies can mend it),
-        not when the satellite's own bytes do not decode or contradict what is known."""
+        product fields ``meta``; else ((reason, kind), None), ``kind`` one of
+        ``"crc"`` (its CRC-32 fails: a segment changed where no packet CRC saw it, and
+        fresh copies can mend it), ``"decode"`` (the satellite's own bytes do not decode,
+        or their header contradicts their packets), ``"frame"`` (it contradicts its
+        catalogued frame: another spacecraft's product, or a frame id used twice)."""
         if not crc_ok(data):
             return (
                 "its CRC-32 does not match its bytes: a segment was corrupted where no packet "
                 "CRC-16 could see it (on board before packetising, or on the link)",
-                True,
+                "crc",
             ), None
         try:
             product = decode_product(data, pixels=False)
             _check_against_packets(product.header, meta)
         except ProductError as exc:
-            return (str(exc), False), None
+            return (str(exc), "decode"), None
         if product.type_name in IMAGE_TYPES:
             frame = self._frame(con, product.header["frame_id"])
             problem = frame_mismatch(product.header, frame) if frame else None
             if problem:
-                return (problem, False), None
+                return (f"it {problem} (another spacecraft's product?)", "frame"), None
         return None, product
 
-    def _fail(self, con, state: _State, problem: tuple[str, bool], size: int) -> None:
-        reason, retry = problem
+    def _fail(self, con, state: _State, problem: tuple[str, str], size: int) -> None:
+        reason, kind = problem
         first = state.status != "invalid"
         state.status = "invalid"
-        state.retry = retry
+        state.failure = kind
         if first:
             self.stats.products_invalid += 1
             self.stats.invalid_reasons.append(reason)
+            if kind == "frame":
+                self.stats.products_contradicting += 1
         con.execute(
-            "UPDATE products SET status='invalid', reason=?, retry=?, product_bytes=? WHERE id=?",
-            (reason, int(retry), size, state.rowid),
+            "UPDATE products SET status='invalid', reason=?, failure=?, product_bytes=? WHERE id=?",
+            (reason, kind, size, state.rowid),
         )
 
     def _resolve(self, con, state: _State) -> bool:
@@ -565,7 +573,7 @@ class Ingestor:
                     self.stats.products_mended += 1
                     self._finish(con, state, data, product)
                     return True
-                if problem is None or not problem[1]:
+                if problem is None or problem[1] != "crc":
                     problem = bad
         if problem is not None and state.n_received == state.segment_count:
             self._fail(con, state, problem, state.n_bytes)
@@ -612,7 +620,7 @@ class Ingestor:
         h = product.header
         header = bytes(data[: PRODUCT_HEADER.size])
         con.execute(
-            "UPDATE products SET status='complete', reason=NULL, retry=0, product_bytes=?, "
+            "UPDATE products SET status='complete', reason=NULL, failure=NULL, product_bytes=?, "
             "header=? WHERE id=?",
             (len(data), header, state.rowid),
         )

@@ -256,6 +256,12 @@ def _candidates(
         whole = {**base, "action": "send", "segment_first": 0, "tier": tier, "value": value}
         if row is not None and row["status"] == "invalid":
             item = _invalid(row, e, whole, max_rebuilds)
+            if item is None:
+                notes.append(
+                    f"product {key[0]}/{key[1]} kept on board, not requested: {row['reason']}; "
+                    "an operator decides (the ground keeps its bytes)"
+                )
+                continue
             (sends if item.action == "send" else releases).append(item)
             if item.gives_up:
                 notes.append(f"product {key[0]}/{key[1]} released on board: {item.reason}")
@@ -324,14 +330,18 @@ def _candidates(
     return sends, releases, notes, directory
 
 
-def _invalid(row: dict, e: dict, whole: dict, max_rebuilds: int) -> PlanItem:
+def _invalid(row: dict, e: dict, whole: dict, max_rebuilds: int) -> PlanItem | None:
     """The plan line of a product the ground holds whole but not right: asked for again
     (its CRC-32 failed: fresh copies of its segments mend it) until ``max_rebuilds``
-    requests, then released; released at once when its CRC-32 passes (the satellite's
-    own bytes do not decode: asking again brings the same bytes)."""
+    requests, then released; released at once when its CRC-32 passes but it does not
+    decode (the satellite's own bytes: asking again brings the same ones); None (kept on
+    board, for the operator) when it contradicts its catalogued frame."""
     if row.get("given_up"):
         return _release(whole, row["given_up"])
-    if not row.get("retry", 0):
+    failure = row.get("failure") or "crc"
+    if failure == "frame":
+        return None
+    if failure == "decode":
         return _release(
             whole,
             f"its CRC-32 passes but it does not decode ({row['reason']}): the satellite's "

@@ -48,7 +48,7 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
                 "frame_id": r["frame_id"],
                 "product_id": r["product_id"],
                 "reason": r["reason"],
-                "retry": bool(r.get("retry", 0)),
+                "failure": r.get("failure"),
                 "rebuilds": r.get("rebuilds", 0),
                 "given_up": r.get("given_up"),
             }

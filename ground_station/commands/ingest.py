@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
-from ground_station.errors import NoPacketsError
+from ground_station.errors import ContradictionError, NoPacketsError
 from ground_station.ingest import ingest_files
 
 
@@ -94,6 +94,12 @@ def ingest(
         )
         for reason in stats.invalid_reasons[:10]:
             typer.echo(f"  invalid: {reason}")
+    if stats.products_contradicting:
+        raise ContradictionError(
+            f"{stats.products_contradicting} products contradict the frames the catalogue "
+            "holds under their frame ids (another spacecraft's stream? space packets carry "
+            "no spacecraft id): refused, not exported; the rest of the input is ingested"
+        )
     if stats.valid_packets == 0:
         raise NoPacketsError(
             f"no valid packet in {d.bytes_in} bytes of input "

@@ -53,10 +53,12 @@ def status(
     for row in s["invalid"]:
         if row["given_up"]:
             state = f"given up, released on board: {row['given_up']}"
-        elif row["retry"]:
+        elif row["failure"] in ("crc", None):
             state = f"asked for again {row['rebuilds']} times so far"
+        elif row["failure"] == "frame":
+            state = "kept on board for an operator"
         else:
-            state = "not asked for again (its CRC-32 passes)"
+            state = "released on board: its CRC-32 passes, asking again would not help"
         typer.echo(f"  invalid {row['frame_id']}/{row['product_id']}: {row['reason']} ({state})")
 
 
