@@ -78,6 +78,8 @@ CASES = {
     "carrier infinite": [*PASSES, *DAY, "--carrier-mhz", "inf"],
     "acquisition infinite": [*PLAN, *DAY, "--acquisition-s", "inf"],
     "two stations of one name": [*PASSES, *DAY, "--station", "zurich=46.95,7.44,540"],
+    "bench of infinite megabytes": ["bench", "--megabytes", "inf", "--workdir", "{f}"],
+    "bench of 1e300 megabytes": ["bench", "--megabytes", "1e300", "--workdir", "{f}"],
     "export of a frame not in the catalogue": [
         "export",
         "--db",
