@@ -38,14 +38,15 @@ to it is refused. Every SQLite failure surfaces as one
 :class:`~ground_station.errors.CatalogueError` that says what is wrong
 (damaged, disk full, read-only, busy), from whichever module ran the query.
 
-Schema version 2 adds, per product, what kind of check an invalid product
-failed (``failure``: ``crc``, its CRC-32, which fresh copies of its segments can
-mend; ``decode``, the satellite's own bytes do not decode; ``frame``, it
-contradicts its catalogued frame), how many times it was asked for again
-(``rebuilds``) and why the ground gave it up (``given_up``), and the table
-``segment_copies``: other copies of a segment, kept until the product check
-proves which is right. A writer upgrades a version-1 catalogue in place;
-readers read both.
+Schema version 2 adds, per product, what kind of check an invalid product failed
+(``failure``: ``crc``, its CRC-32, which fresh copies of its segments can mend;
+``decode``, the satellite's own bytes do not decode; ``frame``, it contradicts
+its catalogued frame), how many times it was asked for again (``rebuilds``;
+``rebuild_next``: where a request the pass budget cut short goes on; ``resent``:
+its packets received since it failed) and why the
+ground gave it up (``given_up``), and the table ``segment_copies``: other copies
+of a segment, kept until the product check proves which is right. A writer
+upgrades a version-1 catalogue in place; readers read both.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ CREATE TABLE IF NOT EXISTS products (
     header BLOB,
     failure TEXT CHECK (failure IN ('crc', 'decode', 'frame')),
     rebuilds INTEGER NOT NULL DEFAULT 0,
+    rebuild_next INTEGER NOT NULL DEFAULT 0,
+    resent INTEGER NOT NULL DEFAULT 0,
     given_up TEXT,
     UNIQUE (frame_id, product_id)
 );
@@ -178,6 +181,8 @@ MIGRATIONS = {
     1: """
 ALTER TABLE products ADD COLUMN failure TEXT CHECK (failure IN ('crc', 'decode', 'frame'));
 ALTER TABLE products ADD COLUMN rebuilds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE products ADD COLUMN rebuild_next INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE products ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN given_up TEXT;
 CREATE TABLE IF NOT EXISTS segment_copies (
     product INTEGER NOT NULL REFERENCES products(id),

@@ -130,6 +130,7 @@ class _State:
     n_received: int
     n_bytes: int
     status: str
+    key: tuple[int, int]  # (frame_id, product_id) of its packets
     failure: str | None = None  # invalid: "crc" (fresh copies may mend it), "decode", "frame"
     copies: int = 0  # segment copies held besides its segments (segment_copies rows)
     verified: bool = False  # complete, and its stored copy checked in this ingest
@@ -239,6 +240,7 @@ class Ingestor:
         rowid_of_row = np.zeros(len(cols), dtype=np.int64)
         touched: list[_State] = []
         others: list[tuple[_State, np.ndarray]] = []  # rows that may be other copies
+        resent: dict[int, int] = {}  # packets of invalid products, by product row
         cursor = 0  # bytes of new segments so far: where the next ones start in the payload
         for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
             state = self._state(con, int(sec["frame_id"][a]), int(sec["product_id"][a]), meta[a])
@@ -249,6 +251,8 @@ class Ingestor:
             if state.status == "complete":
                 st.duplicates += int(np.count_nonzero(same))
                 continue
+            if state.status == "invalid":
+                resent[state.rowid] = resent.get(state.rowid, 0) + (b - a)
             segs = seg_index[a:b]
             # new segments: consistent, not yet received, first copy in this batch
             cand = np.flatnonzero(same & ~state.received[np.where(same, segs, 0)])
@@ -272,6 +276,11 @@ class Ingestor:
             state.batch_rows = a + np.flatnonzero(fresh)
             cursor += fresh_bytes
             touched.append(state)
+        if resent:
+            con.executemany(
+                "UPDATE products SET resent = resent + ? WHERE id=?",
+                [(n, rowid) for rowid, n in resent.items()],
+            )
         new = np.flatnonzero(fresh_all)
         copies = self._new_copies(cols, meta, seg_index, others) if others else []
         if len(new) == 0 and not copies:
@@ -425,6 +434,7 @@ class Ingestor:
                 n_received=0,
                 n_bytes=0,
                 status="incomplete",
+                key=(frame_id, product_id),
             )
         else:
             rowid, status, n_rec, n_bytes, failure, *meta = row
@@ -447,6 +457,7 @@ class Ingestor:
                 n_received=n_rec,
                 n_bytes=n_bytes,
                 status=status,
+                key=(frame_id, product_id),
                 failure=failure,
                 copies=n_copies,
             )
@@ -477,7 +488,7 @@ class Ingestor:
 
     def _complete(self, con, state: _State, data: bytes | memoryview) -> None:
         """A product whose segments are all in: proven and recorded, or invalid."""
-        problem, product = self._check(con, state.meta, data)
+        problem, product = self._check(con, state.key, state.meta, data)
         if problem is None:
             self._finish(con, state, data, product)
             return
@@ -485,13 +496,16 @@ class Ingestor:
             return
         self._fail(con, state, problem, len(data))
 
-    def _check(self, con, meta: np.ndarray, data) -> tuple[tuple[str, str] | None, Product | None]:
-        """(None, the decoded product) when ``data`` is a good product for packets with
-        product fields ``meta``; else ((reason, kind), None), ``kind`` one of
-        ``"crc"`` (its CRC-32 fails: a segment changed where no packet CRC saw it, and
-        fresh copies can mend it), ``"decode"`` (the satellite's own bytes do not decode,
-        or their header contradicts their packets), ``"frame"`` (it contradicts its
-        catalogued frame: another spacecraft's product, or a frame id used twice)."""
+    def _check(
+        self, con, key: tuple[int, int], meta: np.ndarray, data
+    ) -> tuple[tuple[str, str] | None, Product | None]:
+        """(None, the decoded product) when ``data`` is a good product for packets of
+        ``key`` (frame id, product id) with product fields ``meta``; else
+        ((reason, kind), None), ``kind`` one of ``"crc"`` (its CRC-32 fails: a segment
+        changed where no packet CRC saw it, and fresh copies can mend it), ``"decode"``
+        (the satellite's own bytes do not decode, or their header contradicts their
+        packets), ``"frame"`` (it contradicts its catalogued frame: another spacecraft's
+        product, or a frame id used twice)."""
         if not crc_ok(data):
             return (
                 "its CRC-32 does not match its bytes: a segment was corrupted where no packet "
@@ -500,9 +514,22 @@ class Ingestor:
             ), None
         try:
             product = decode_product(data, pixels=False)
-            _check_against_packets(product.header, meta)
         except ProductError as exc:
             return (str(exc), "decode"), None
+        h = product.header
+        if (h["frame_id"], h["product_id"]) != key:
+            return (
+                f"product header says frame {h['frame_id']} product {h['product_id']} but its "
+                f"packets say frame {key[0]} product {key[1]} (a packet's key corrupted on the "
+                "way)",
+                "decode",
+            ), None
+        try:
+            _check_against_packets(h, meta)
+        except ProductError as exc:
+            # its CRC-32 vouches for its header: the packets' fields were corrupted where
+            # their CRC-16 could not see it, and fresh packets carry the right ones
+            return (f"{exc} (a packet's fields corrupted on the way)", "crc"), None
         if product.type_name in IMAGE_TYPES:
             frame = self._frame(con, product.header["frame_id"])
             problem = frame_mismatch(product.header, frame) if frame else None
@@ -567,7 +594,7 @@ class Ingestor:
                 continue  # these fields' product is not whole yet
             for combo in _combinations(choices):
                 data = b"".join(c[0] for c in combo)
-                bad, product = self._check(con, m, data)
+                bad, product = self._check(con, state.key, m, data)
                 if bad is None:
                     self._adopt(con, state, m, combo)
                     self.stats.products_mended += 1
@@ -720,7 +747,8 @@ def _combinations(choices: list[list]) -> Iterator[tuple]:
 
 
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:
-    """The product header must repeat what its packets' secondary headers said."""
+    """The product header must repeat what its packets' secondary headers said (the key,
+    frame id and product id, is checked by the caller)."""
     values = dict(zip(("apid", *PRODUCT_FIELDS), meta.tolist(), strict=True))
     if PRODUCT_BY_CODE[h["product_type"]].apid != values["apid"]:
         raise ProductError(

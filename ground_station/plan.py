@@ -77,7 +77,11 @@ probability."""
 _CONTEXT_VALUE = {"QUICKLOOK": 1.0, "FRAME_SUMMARY": 0.5, "CLASS_MAP": 0.5}
 _LAND_VALUE = 0.1
 MAX_REBUILDS = 3
-"""Requests for a product again, whole, before the ground gives it up and releases it."""
+"""Copies of a product asked for again, whole, and received, before the ground gives it
+up and releases it."""
+MAX_REQUESTS_FACTOR = 3
+"""... and requests for it again (``max_rebuilds`` times this) when its packets do not
+come (lost on the link, or the request lost on the uplink)."""
 
 
 @dataclass
@@ -351,17 +355,41 @@ def _invalid(row: dict, e: dict, whole: dict, max_rebuilds: int) -> PlanItem | N
 
 
 def _rebuild(row: dict, whole: dict, e: dict, max_rebuilds: int, why: str) -> PlanItem:
-    """The whole product again, or once ``max_rebuilds`` requests are spent, its release."""
+    """The whole product again, or once ``max_rebuilds`` requests are spent, its release.
+
+    A request for it again that the pass budget cut short (its first segments only) is
+    continued in the next pass from the first segment not asked for (``rebuild_next``),
+    and counts once: a product larger than a pass is asked for again whole, over several
+    passes. It is given up once ``max_rebuilds`` whole copies of it came again (its
+    packets received since it failed, ``resent``, at least ``max_rebuilds`` times its
+    segment count) and none made it right, or after ``max_rebuilds`` x
+    :data:`MAX_REQUESTS_FACTOR` requests when its packets keep not coming."""
     done = row.get("rebuilds", 0)
-    if done >= max_rebuilds:
-        return _release(whole, f"given up after {done} requests for it again: {why}")
     size = e["product_bytes"] or row["product_bytes"] or e["segment_count"] * MAX_SEGMENT_BYTES
+    first = row.get("rebuild_next") or 0
+    if first >= min(e["segment_count"], segment_count(size)):
+        first = 0
+    came = (row.get("resent") or 0) // max(1, e["segment_count"])
+    if first == 0 and done >= max_rebuilds and came >= max_rebuilds:
+        return _release(
+            whole, f"given up after {done} requests for it again ({came} copies came): {why}"
+        )
+    if first == 0 and done >= max_rebuilds * MAX_REQUESTS_FACTOR:
+        return _release(
+            whole,
+            f"given up after {done} requests for it again (its packets came {came} times "
+            f"whole): {why}",
+        )
+    if first:
+        how = f"segments {first}.. not yet asked for again ({done} of {max_rebuilds})"
+    else:
+        how = f"whole ({done + 1} of {max_rebuilds})"
     return PlanItem(
-        **whole,
+        **{**whole, "segment_first": first},
         segment_last=e["segment_count"] - 1,
-        bytes=segments_bytes(size),
-        reason=f"{why}: asked for again, whole ({done + 1} of {max_rebuilds})",
-        rebuild=done + 1,
+        bytes=segments_bytes(size, first),
+        reason=f"{why}: asked for again, {how}",
+        rebuild=done if first else done + 1,
     )
 
 
@@ -524,8 +552,17 @@ def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None
             ),
         )
         con.executemany(
-            "UPDATE products SET rebuilds=? WHERE frame_id=? AND product_id=?",
-            [(i.rebuild, i.frame_id, i.product_id) for i in plan.items if i.rebuild],
+            "UPDATE products SET rebuilds=?, rebuild_next=? WHERE frame_id=? AND product_id=?",
+            [
+                (
+                    i.rebuild,
+                    i.segment_last + 1 if i.segment_last + 1 < i.segment_count else 0,
+                    i.frame_id,
+                    i.product_id,
+                )
+                for i in plan.items
+                if i.rebuild
+            ],
         )
         con.executemany(
             "UPDATE products SET given_up=? WHERE frame_id=? AND product_id=? "
