@@ -10,7 +10,8 @@ arrives and plans the next pass. At the end the catalogue is exported and checke
 the satellite's own products (the same frames through a second, clean instance):
 
 - ``corrupted``: a product the ground holds as complete whose bytes are not the
-  satellite's, or an exported crop whose pixels are not the decoded product's;
+  satellite's; ``exported_corrupted``: an exported crop whose pixels are not the
+  satellite's product's (or that is no product of this satellite);
 - ``lost``: a product the satellite made that is neither complete on the ground nor still
   in the satellite's store (released on board, or given up, while its clean copy was
   there to send);
@@ -78,6 +79,8 @@ bare space packets carry no spacecraft id, and before this satellite's products 
 defined a frame the ground cannot tell another spacecraft's product of that frame from
 its own (the transfer frames' spacecraft id can); its figures are reported apart."""
 ALL_FAULTS = (*FAULTS, "foreign")
+COUNTS = ("corrupted", "exported_corrupted", "lost", "pending", "tracebacks")
+"""What a trial counts (all but ``pending`` must be zero)."""
 MAX_PASSES = 40
 BUDGET_BYTES = 12_000
 ROWS, COLS = 160, 224
@@ -226,17 +229,27 @@ def run_trial(seed: int, fault: str, workdir: Path) -> dict:
             lost.append(f"{key}: {given_up.get(key) or 'not on the ground, not on board'}")
     try:
         rep = export_products(db, workdir / f"export-{seed}-{fault}")
-        for f in rep.files:
-            if f.kind != "crop":
-                continue
-            (ref,) = f.products
-            want = decode_product(reference[(f.frame_id, ref.product_id)]).pixels
-            with rasterio.open(f.path) as src:
-                if not np.array_equal(src.read(), want):
-                    corrupted.append(f"{f.path.name}: pixels differ from the product's")
     except Exception:  # counted, and shown
         res["tracebacks"].append(traceback.format_exc())
-    res |= {"corrupted": corrupted, "lost": lost, "pending": [list(k) for k in pending]}
+        rep = None
+    exported = []  # exported crops that are not this satellite's pixels
+    for f in rep.files if rep is not None else []:
+        if f.kind != "crop":
+            continue
+        (ref,) = f.products
+        key = (f.frame_id, ref.product_id)
+        if key not in reference:
+            exported.append(f"{f.path.name}: not a product of this satellite")
+            continue
+        with rasterio.open(f.path) as src:
+            if not np.array_equal(src.read(), decode_product(reference[key]).pixels):
+                exported.append(f"{f.path.name}: pixels differ from the product's")
+    res |= {
+        "corrupted": corrupted,
+        "exported_corrupted": exported,
+        "lost": lost,
+        "pending": [list(k) for k in pending],
+    }
     return res
 
 
@@ -250,16 +263,13 @@ def run_trials(n: int, first_seed: int = 1, faults=FAULTS, workdir: Path | None 
     for t in trials:
         f = by_fault.setdefault(
             t["fault"],
-            {"trials": 0, "products": 0, "corrupted": 0, "lost": 0, "pending": 0, "tracebacks": 0},
+            {"trials": 0, "products": 0, **dict.fromkeys(COUNTS, 0)},
         )
         f["trials"] += 1
-        for k in ("corrupted", "lost", "pending", "tracebacks"):
+        for k in COUNTS:
             f[k] += len(t[k])
         f["products"] += t["products"]
-    total = {
-        k: sum(f[k] for f in by_fault.values())
-        for k in ("trials", "products", "corrupted", "lost", "pending", "tracebacks")
-    }
+    total = {k: sum(f[k] for f in by_fault.values()) for k in ("trials", "products", *COUNTS)}
     return {
         "total": total,
         "by_fault": by_fault,
@@ -267,9 +277,9 @@ def run_trials(n: int, first_seed: int = 1, faults=FAULTS, workdir: Path | None 
         "budget_bytes": BUDGET_BYTES,
         "elapsed_s": round(time.perf_counter() - t0, 1),
         "problems": [
-            {k: t[k] for k in ("seed", "fault", "corrupted", "lost", "tracebacks")}
+            {k: t[k] for k in ("seed", "fault", *COUNTS) if k != "pending"}
             for t in trials
-            if t["corrupted"] or t["lost"] or t["tracebacks"]
+            if any(t[k] for k in COUNTS if k != "pending")
         ],
     }
 
@@ -292,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
     t = out["total"]
-    return 1 if t["corrupted"] or t["lost"] or t["tracebacks"] else 0
+    return 1 if any(t[k] for k in COUNTS if k != "pending") else 0
 
 
 if __name__ == "__main__":

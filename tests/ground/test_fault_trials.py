@@ -21,5 +21,5 @@ def _host_build(build_dir):
 def test_a_fault_trial_loses_and_corrupts_nothing(fault, tmp_path):
     res = run_trial(1000 + FAULTS.index(fault), fault, tmp_path)
     assert res["tracebacks"] == [], res["tracebacks"][0]
-    assert res["corrupted"] == [] and res["lost"] == [], res
+    assert res["corrupted"] == res["exported_corrupted"] == res["lost"] == [], res
     assert res["pending"] == [], f"{res['passes']} passes did not bring everything: {res}"
