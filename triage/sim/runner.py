@@ -42,6 +42,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
 from triage.errors import FirmwareError
@@ -55,7 +57,7 @@ from triage.sim.baselines import (
     compressed_product_bytes,
     raw_product_bytes,
 )
-from triage.sim.errors import OutputError
+from triage.sim.errors import ManifestError, OutputError
 from triage.sim.frames import FrameGeo, check_frames, read_frame
 from triage.sim.ground import ExportReport, Ground
 from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
@@ -126,9 +128,11 @@ def _with_rate(manifest: Manifest, rate_bps: int | None) -> Manifest:
     """The manifest with its downlink rate overridden (``--rate-bps``)."""
     if rate_bps is None:
         return manifest
-    link = manifest.link.model_copy(
-        update={"rate_bps": int(rate_bps), "name": f"{int(rate_bps):,} bit/s"}
-    )
+    fields = {"rate_bps": int(rate_bps), "name": f"{int(rate_bps):,} bit/s"}
+    try:  # the manifest's own bounds, checked before any pass is computed
+        link = Link.model_validate({**manifest.link.model_dump(), **fields})
+    except ValidationError as exc:
+        raise ManifestError(f"--rate-bps {rate_bps}: {exc.errors()[0]['msg']}") from None
     return manifest.model_copy(update={"link": link})
 
 
