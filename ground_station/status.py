@@ -44,7 +44,14 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
                 }
             )
         invalid = [
-            {"frame_id": r["frame_id"], "product_id": r["product_id"], "reason": r["reason"]}
+            {
+                "frame_id": r["frame_id"],
+                "product_id": r["product_id"],
+                "reason": r["reason"],
+                "failure": r.get("failure"),
+                "rebuilds": r.get("rebuilds", 0),
+                "given_up": r.get("given_up"),
+            }
             for r in cat.product_rows("status='invalid'")
         ]
         latest = cat.latest_directory()
