@@ -3,13 +3,11 @@
  * from models/tile_spec.json and models/shipped/policy.json.
  * Do not edit.
  * tile_spec.json sha256=6d519cd81922a9f92de184d12f0117b3c86851930689b5312c28a5b3d4ed4f68
- * policy.json sha256=41af311d2589ec0e23091285c46fc4a940cbe9ba6f5d8816d261a9295c4c42c1
- * for classifier.tflite sha256=a3804953a4e3b695e92671ab0080c0ec9beefeca79dbc99e61546386408b3d45
+ * policy.json sha256=58aaf27c5de94f26a4b6a941d6a7b395bcbf54b80c68d0a54ee0e484d7e21bb8
+ * for classifier.tflite sha256=6d6cf64052b98ba2afb9ff6ff6563b319e599fca3edc6ddf447f45cc75a5810a
  */
 #ifndef TRIAGE_CONFIG_H
 #define TRIAGE_CONFIG_H
-
-/* PROVISIONAL policy: written before the trained model existed. */
 
 /* Classes: network output index of each class. */
 #define TRI_CFG_NUM_CLASSES 4
@@ -47,7 +45,7 @@
  * A threshold of 128 (above any int8) means never. */
 #define TRI_CFG_NEVER_Q 128
 #define TRI_CFG_DISCARD_MIN_Q_INIT {116, 116, 128, 128}
-#define TRI_CFG_SHIP_CROP_MIN_Q (0)
+#define TRI_CFG_SHIP_CROP_MIN_Q (-88)
 #define TRI_CFG_LAND_POLICY 0
 /* Ship crops: every cropped cell, widened by this margin on each side (at most
  * one cell); the rest of a crop's box holds the frame's no-data value. */

@@ -58,9 +58,11 @@
 
 /* Block means of a quicklook or low-resolution product, all bands, computed
  * in one pass over its pixels and kept in the work area while the product is
- * coded (a 1024 x 1024 frame's quicklook: 64 x 64 x 4); a product with more
- * means computes each when its band is coded. */
-#define TRI_MEANS_MAX 16384u
+ * coded (128 KB: a low-resolution product as large as a 1024 x 1024 frame,
+ * 128 x 128 x 4); a product with more means (8-bit frames of more than a
+ * megapixel) computes each when its band is coded. A ship crop's previous
+ * band's values use the same memory. */
+#define TRI_MEANS_MAX 65536u
 
 /* Ship regions and land regions per frame; tiles of further regions are
  * counted (regions_dropped) but not cropped. */

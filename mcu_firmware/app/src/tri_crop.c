@@ -169,9 +169,9 @@ uint32_t tri_crop_kept_px(tri_crop_t *crop)
 {
     uint32_t n = 0;
     tri_crop_rewind(crop);
-    while (tri_crop_seek(crop)) {
-        n++;
-        crop->cur_c++;
+    while (tri_crop_seek(crop)) { /* a run of kept columns at a time */
+        n += crop->run_end - crop->cur_c;
+        crop->cur_c = crop->run_end;
     }
     return n;
 }

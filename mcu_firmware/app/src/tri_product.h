@@ -34,6 +34,7 @@ typedef struct {
     uint32_t kept_px;                   /* SHIP_CROP: kept pixels per band */
     tri_neighbour_t nb;                 /* the band being coded */
     int means_ready;                    /* block means in work.means (every band) */
+    uint32_t kept_i;                    /* SHIP_CROP: kept pixel of the band being coded */
 } tri_job_t;
 
 /* A job for product `product_id` of type `type` of the frame: the header's
