@@ -156,21 +156,25 @@ def evaluate(
     cfg: CellTrainConfig | None = None,
     use_cache=True,
     log=None,
+    folds=FOLDS,
+    chips: dict | None = None,
 ) -> dict:
-    """The five folds (trained or from the cache) and the leave-ports-out report."""
+    """The folds (five over the ten ports by default; trained or from the cache) and the
+    leave-ports-out report. ``chips``: the coastal chips by name (read from ``data_dir``
+    when None)."""
     cfg = cfg or RECIPE
-    check_folds(ds.names)
-    chips = _chips(data_dir)
+    chips = _chips(data_dir) if chips is None else chips
+    check_folds(ds.names, folds, coastal=tuple(chips))
     start = time.monotonic()
     per, seconds, cached = [], [], []
-    for k in range(len(FOLDS)):
+    for k in range(len(folds)):
         t0 = time.monotonic()
-        outs = run_fold(ds, cfg, k, chips, log=log, use_cache=use_cache)
+        outs = run_fold(ds, cfg, k, chips, folds=folds, log=log, use_cache=use_cache)
         cached.append(time.monotonic() - t0 < outs["_meta"]["train_seconds"])
         seconds.append(outs["_meta"]["train_seconds"])
-        per.append(lpo.make_frames(ds, outs, "cells", FOLDS[k], chips))
+        per.append(lpo.make_frames(ds, outs, "cells", folds[k], chips))
     fig = model_figures(outs["_tflite"])
-    r = lpo.report(ds, per, fig["macs_per_megapixel"])
+    r = lpo.report(ds, per, fig["macs_per_megapixel"], folds=folds)
     all_ports = [fr for pf in per for fr in pf["ports"]]
     shipped = hn.choose_policy(all_ports)
     r["shipped_policy"] = shipped.model_dump(include=CELL_POLICY_KEYS)

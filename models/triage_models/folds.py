@@ -34,8 +34,12 @@ FOLDS: tuple[Fold, ...] = (
 )
 
 
-def check_folds(names: list[str], folds: tuple[Fold, ...] = FOLDS) -> None:
-    """Every frame of the dataset in exactly one fold, every coastal chip in one fold."""
+def check_folds(
+    names: list[str], folds: tuple[Fold, ...] = FOLDS, coastal: tuple[str, ...] | None = None
+) -> None:
+    """Every frame of the dataset in exactly one fold, every coastal chip (``coastal``,
+    :data:`sources.COASTAL_CHIPS` by default) in one fold."""
+    coastal = sources.COASTAL_CHIPS if coastal is None else coastal
     seen = [n for f in folds for n in f.frames]
     if sorted(seen) != sorted(names):
         missing = sorted(set(names) - set(seen))
@@ -45,7 +49,7 @@ def check_folds(names: list[str], folds: tuple[Fold, ...] = FOLDS) -> None:
             f"folds do not partition the frames: missing {missing}, unknown {extra}, twice {dup}"
         )
     chips = [c for f in folds for c in f.coastal]
-    if sorted(chips) != sorted(sources.COASTAL_CHIPS):
+    if sorted(chips) != sorted(coastal):
         raise ValueError(f"folds must hold each coastal chip once, got {chips}")
 
 
