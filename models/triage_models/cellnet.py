@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 import warnings
 from collections.abc import Iterable
 
@@ -278,22 +279,67 @@ def _litert(tflite: bytes):
     )
 
 
+def _u32(b: bytes | bytearray, p: int) -> int:
+    return struct.unpack_from("<I", b, p)[0]
+
+
+def _field(b, table: int, slot: int) -> int:
+    vt = table - struct.unpack_from("<i", b, table)[0]
+    vt_len = struct.unpack_from("<H", b, vt)[0]
+    if 4 + 2 * slot + 2 > vt_len:
+        return 0
+    off = struct.unpack_from("<H", b, vt + 4 + 2 * slot)[0]
+    return table + off if off else 0
+
+
+def _vector(b, table: int, slot: int) -> tuple[int, int]:
+    p = _field(b, table, slot)
+    if not p:
+        return 0, 0
+    v = p + _u32(b, p)
+    return v + 4, _u32(b, v)
+
+
 def static_shape(tflite: bytes, h: int, w: int) -> bytes:
     """The same flatbuffer with every activation tensor's shape fixed for an ``h x w`` input
-    (multiples of ``CELL_PX``): TFLM needs static shapes. The engine's rewrite
-    (:func:`triage.engine.shapes.static_shape`), the one the streaming executor's tests use."""
-    from triage.engine.shapes import static_shape as engine_static_shape
-
+    (multiples of ``CELL_PX``): TFLM needs static shapes. The shapes come from LiteRT's own
+    shape propagation; only the shape values change (written in place)."""
     if h % CELL_PX or w % CELL_PX:
         raise ValueError(f"input {h}x{w} is not a multiple of {CELL_PX}")
-    return engine_static_shape(tflite, h, w)
+    it = _litert(tflite)
+    inp = it.get_input_details()[0]
+    it.resize_tensor_input(inp["index"], (1, h, w, inp["shape"][3]))
+    it.allocate_tensors()
+    shapes = {t["index"]: [int(d) for d in t["shape"]] for t in it.get_tensor_details()}
+    b = bytearray(tflite)
+    model = _u32(b, 0)
+    sub_start, n_sub = _vector(b, model, 2)
+    if n_sub != 1:
+        raise QuantizationError(f"expected one subgraph, found {n_sub}")
+    sub = sub_start + _u32(b, sub_start)
+    t_start, n_t = _vector(b, sub, 0)
+    for i in range(n_t):
+        e = t_start + 4 * i
+        tensor = e + _u32(b, e)
+        want = shapes.get(i)
+        if want is None:
+            continue
+        for slot in (0, 7):  # shape, shape_signature
+            start, n = _vector(b, tensor, slot)
+            if not n:
+                continue
+            if n != len(want):
+                raise QuantizationError(f"tensor {i}: rank {n} differs from {len(want)}")
+            struct.pack_into(f"<{n}i", b, start, *want)
+    return bytes(b)
 
 
 def validate_cellnet(tflite: bytes) -> None:
     """Raise :class:`QuantizationError` unless the model meets the cell contract: only the
     engine's operators, int8 in and out, input scale 1/255 zero point -128, output int8
-    softmax scale 1/256 zero point -128 over the classes, total stride ``CELL_PX``, and a
-    chain the streaming exporter (:func:`triage.engine.stream.compile_stream`) compiles."""
+    softmax scale 1/256 zero point -128 over the classes, total stride ``CELL_PX``. (That
+    the firmware's streaming exporter takes it is the ``triage`` layer's check:
+    ``triage model train`` compiles it before writing.)"""
     spec = tile_spec()
     it = _litert(static_shape(tflite, 4 * CELL_PX, 4 * CELL_PX))
     it.allocate_tensors()
@@ -328,14 +374,6 @@ def validate_cellnet(tflite: bytes) -> None:
                 f"activation {t['name']!r} has scale {scale:g}: a dead layer (all outputs 0 on "
                 "the representative set), which TFLM refuses"
             )
-    # the firmware runs the network with the streaming executor: its exporter must take it
-    from triage.engine.errors import ModelError
-    from triage.engine.stream import compile_stream
-
-    try:
-        compile_stream(tflite)
-    except ModelError as exc:
-        raise QuantizationError(f"the streaming exporter refuses the model: {exc}") from exc
 
 
 def macs(tflite: bytes, h: int, w: int) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 from triage.contract.policy import Policy
 from triage.contract.tile_spec import tile_spec
 from triage_models import harness as hn
-from triage_models import lpo, paths
+from triage_models import lpo, paths, sources
 from triage_models.cellfolds import run_fold
 from triage_models.cellnet import (
     CELL_PX,
@@ -38,6 +38,7 @@ from triage_models.celltrain import CellTrainConfig, train_cellnet
 from triage_models.dataset import TileDataset
 from triage_models.errors import ArtifactMissingError, RecipeError
 from triage_models.folds import FOLDS, check_folds
+from triage_models.quantize import tflm_arena_bytes
 
 CELL_TFLITE = "classifier.tflite"
 CELL_TRAINING = "training.json"
@@ -82,8 +83,6 @@ def _write_json(path: Path, obj: dict) -> None:
 
 
 def _chips(data_dir: Path) -> dict:
-    from triage_models import sources
-
     return {c.name: c for c in sources.read_coastal_chips(data_dir)}
 
 
@@ -106,10 +105,13 @@ def train_and_write(
     out_dir: Path | None = None,
     log=None,
     save_float: bool = True,
+    check=None,
 ) -> dict:
     """Train on every frame (and both coastal chips as water scenes); write the model and
-    ``training.json`` (the C export is the ``triage`` layer's). With ``save_float`` the float
-    twin goes to the cache folder (for analysis)."""
+    ``training.json`` (the C export is the ``triage`` layer's). ``check`` (int8 model bytes
+    -> None, raising when it refuses them) runs before anything is written: the ``triage``
+    layer passes its streaming exporter's compiler. With ``save_float`` the float twin goes
+    to the cache folder (for analysis)."""
     cfg = cfg or RECIPE
     if cfg.arch.input_offset:
         raise RecipeError(
@@ -126,6 +128,8 @@ def train_and_write(
         water_scenes=[c.frame for c in chips.values()],
         log=log,
     )
+    if check is not None:
+        check(res.tflite)
     (out_dir / CELL_TFLITE).write_bytes(res.tflite)
     if save_float:  # the float twin, for analysis only (stays out of the repository)
         res.model.save(paths.cache_dir() / f"cellnet-float-{out_dir.name}-seed{cfg.seed}.keras")
@@ -205,8 +209,6 @@ def evaluate_and_write(
     model = tfl.read_bytes()
     r["model_tflite_bytes"] = len(model)
     r |= {f"shipped_{k}": v for k, v in model_figures(model).items()}
-    from triage_models.quantize import tflm_arena_bytes
-
     r["shipped_tflm_arena_bytes_64x64"] = tflm_arena_bytes(static_shape(model, 64, 64))
     if write:
         policy = {

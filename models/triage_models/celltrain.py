@@ -52,6 +52,7 @@ from triage_models.dataset import (
     TileDataset,
 )
 from triage_models.harness import box_centres
+from triage_models.train import setup_tensorflow
 
 CELL_TRAIN_CODE_VERSION = "cell-v2"
 
@@ -568,8 +569,6 @@ def train_cellnet(
 ) -> CellTrainResult:
     """Train on the given frames (indices into ``ds``); float model and int8 flatbuffer."""
     import keras
-
-    from triage_models.train import setup_tensorflow
 
     cfg = cfg or CellTrainConfig()
     start = time.monotonic()

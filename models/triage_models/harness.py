@@ -35,6 +35,7 @@ import numpy as np
 from triage.contract.enums import Action
 from triage.contract.policy import decide, prob_to_min_q
 from triage.contract.tile_spec import tile_spec
+from triage_models.crops import cell_bounds
 from triage_models.dataset import (
     CLOUD_MIN_FRACTION,
     IGNORE,
@@ -45,7 +46,8 @@ from triage_models.dataset import (
 )
 from triage_models.sources import SCL_WATER
 from triage_models.tiles import TilePolicy as Policy
-from triage_models.tiles import second_opinion
+from triage_models.tiles import second_opinion, tile_origins
+from triage_models.tiles import tile_spec as tile_recipe
 
 CROP_TARGET_RECALL = 0.97
 CROP_MAX_PROB = 0.5
@@ -91,10 +93,6 @@ def cell_units(shape: tuple[int, int], cell_px: int | None = None) -> Units:
 def tile_units(shape: tuple[int, int]) -> Units:
     """The tile recipe's grid (the baseline, :mod:`triage_models.tiles`): footprint = the
     tile, cell = its central cell."""
-    from triage_models.crops import cell_bounds
-    from triage_models.tiles import tile_origins
-    from triage_models.tiles import tile_spec as tile_recipe
-
     spec = tile_recipe()
     ys, xs = tile_origins(shape[0]), tile_origins(shape[1])
     gy, gx = np.meshgrid(np.arange(len(ys)), np.arange(len(xs)), indexing="ij")

@@ -19,6 +19,7 @@ from triage_models.train import SMOKE_CONFIG, TrainConfig
 
 from triage import generate
 from triage.contract.paths import data_dir as default_data_dir
+from triage.engine.stream import compile_stream
 
 model_app = typer.Typer(
     help="The on-board cell classifier: dataset, training, evaluation, export.",
@@ -102,7 +103,11 @@ def train_cmd(
         return
     cfg = CELL_SMOKE_CONFIG if smoke else cellship.RECIPE
     cfg = cfg.model_copy(update={"seed": seed} | ({"epochs": epochs} if epochs else {}))
-    info = cellship.train_and_write(ds, data, cfg, out_dir=out_dir, log=_log, save_float=not smoke)
+    # the firmware runs the model with the streaming executor: its exporter must take it
+    # (compile_stream raises a ModelError naming the layer it refuses) before it is written
+    info = cellship.train_and_write(
+        ds, data, cfg, out_dir=out_dir, log=_log, save_float=not smoke, check=compile_stream
+    )
     folder = Path(out_dir or paths.shipped_dir())
     if (
         folder.resolve() == paths.shipped_dir().resolve()
