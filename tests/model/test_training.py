@@ -71,6 +71,8 @@ def test_cli_smoke_training_on_real_tiles(tmp_path, data_dir):
             str(Path(sys.executable).parent / "triage"),
             "model",
             "train",
+            "--recipe",
+            "tiles",
             "--smoke",
             "--out-dir",
             str(tmp_path),

@@ -506,7 +506,7 @@ def render_triage_config_h(
         "",
         f"/* Frame memory: {spec.frame_layout}; bands in order: {band_names}. */",
         f"#define TRI_CFG_BANDS {spec.n_bands}",
-        f"/* Cells: the classifier outputs one vector per TRI_CFG_CELL_PX square cell from",
+        "/* Cells: the classifier outputs one vector per TRI_CFG_CELL_PX square cell from",
         " * the frame's origin (the last row and column clipped by the frame's edge). */",
         f"#define TRI_CFG_CELL_PX {spec.cell_px}",
         "",
