@@ -57,9 +57,6 @@ RECIPE = CellTrainConfig(
     frac_hard=0.25,
     haze_prob=0.4,
     haze_max_alpha=0.6,
-    sea_object_px=4,
-    composite_labels="mask",
-    arch={"blocks": [[24, 2], [32, 1], [48, 2], [96, 2]], "head_channels": 64},
 )
 
 POLICY_ABOUT = (

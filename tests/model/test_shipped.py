@@ -72,3 +72,27 @@ def test_records_say_what_the_model_is(tflite):
     ev = json.loads((SHIPPED / "evaluation.json").read_text())
     assert ev["model_tflite_bytes"] == len(tflite)
     assert ev["shipped_policy"]["ship_crop_min_prob"] == policy.ship_crop_min_prob
+
+
+def test_the_recipe_is_the_one_the_shipped_model_was_trained_with():
+    # `triage model train` trains cellship.RECIPE: it must be what the shipped model's record
+    # says it was trained with, or the repository could not reproduce its own classifier.
+    from triage_models.cellship import RECIPE
+
+    training = SHIPPED / "training.json"
+    if not training.exists():
+        pytest.skip("no trained model shipped")
+    recorded = json.loads(training.read_text())["config"]
+    assert json.loads(RECIPE.model_dump_json()) == recorded
+
+
+def test_model_card_numbers_are_the_recorded_ones():
+    from triage_models.card import render_cell_results
+
+    if not (SHIPPED / "evaluation.json").exists():
+        pytest.skip("no evaluation recorded")
+    ev = json.loads((SHIPPED / "evaluation.json").read_text())
+    training = json.loads((SHIPPED / "training.json").read_text())
+    card = (paths.models_dir() / "MODEL_CARD.md").read_text()
+    assert render_cell_results(ev, training) in card
+    assert "Contains modified Copernicus Sentinel data" in card and "CC-BY-4.0" in card
