@@ -12,9 +12,9 @@ For every complete product in the catalogue (``out`` as the output folder):
   masked pixels) are transparent; no-data where nothing came down;
 - ``out/quicklooks/frame-<F>.tif``: the frame's quicklook at its own resolution;
 - ``out/classmaps/frame-<F>.tif``: the on-board class map (band 1 the class id,
-  band 2 the confidence; one pixel per tile, centred on the tile;
+  band 2 the confidence; one pixel per cell;
   :func:`ground_station.products.class_map_transform`), with an internal mask for
-  the tiles that were not classified;
+  the cells that were not classified;
 - ``out/mosaics/frame-<F>.png``: an 8-bit RGB preview of the mosaic (2-98 %
   stretch per band, ship crops outlined), georeferenced by a world file
   (``frame-<F>.pgw``) and its CRS in ``frame-<F>.png.aux.xml`` (GDAL's sidecar);
@@ -74,7 +74,7 @@ PREVIEW = "preview"
 QUICKLOOK = "quicklook"
 """A frame's QUICKLOOK product as a GeoTIFF at its own (reduced) resolution."""
 CLASS_MAP = "class_map"
-"""A frame's CLASS_MAP product as a GeoTIFF: class id and confidence per tile."""
+"""A frame's CLASS_MAP product as a GeoTIFF: class id and confidence per cell."""
 FILE_KINDS = (CROP, MOSAIC, PREVIEW, QUICKLOOK, CLASS_MAP)
 
 __all__ = [
@@ -526,7 +526,7 @@ def _export_frame(
 
 
 CLASS_MAP_BANDS = (BandRole(1, None, "class"), BandRole(2, None, "confidence"))
-"""The two bands of a class map: the top class id per tile, and its confidence."""
+"""The two bands of a class map: the top class id per cell, and its confidence."""
 
 
 def _product_cog(

@@ -19,16 +19,14 @@ def product_transform(h: dict) -> Affine:
 
 
 def class_map_transform(h: dict) -> Affine:
-    """A class map's transform: one pixel per tile, ``pixel_step`` (the tile stride) wide,
-    centred on its tile's centre.
+    """A class map's transform: one pixel per classified unit, ``pixel_step`` wide, centred
+    on the unit's centre.
 
-    Tile ``(i, j)`` starts at frame pixel ``(i * step, j * step)`` and covers
-    ``pixel_extent`` (the tile size) pixels: tiles overlap when the stride is smaller
-    than the tile, so no grid has one cell per tile footprint. The grid of tile centres
-    is regular, so each class-map pixel is drawn as the ``step``-wide cell around its
-    tile's centre, shifted by ``(extent - step) / 2`` from the product's own transform.
-    (The last tile of an axis that the stride does not reach sits flush with the frame's
-    far edge; its cell is then off by less than one stride.)
+    Unit ``(i, j)`` starts at frame pixel ``(i * step, j * step)`` and covers
+    ``pixel_extent`` pixels. For the cells of today's firmware the extent is the step and
+    the map is the product's own grid; a product whose units overlap (extent larger than
+    the step, as earlier firmware's tiles) is drawn as the ``step``-wide square around
+    each unit's centre, shifted by ``(extent - step) / 2`` from the product's transform.
     """
     shift = (h["pixel_extent"] - h["pixel_step"]) / 2.0
     return product_transform(h) @ Affine.translation(

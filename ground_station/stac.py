@@ -165,15 +165,15 @@ def _summary_properties(summary: dict | None) -> dict:
         return {}
     classes = tile_spec().classes
     out = {
-        "triage:tiles_total": summary["tiles_total"],
-        "triage:tiles_nodata": summary["tiles_nodata"],
+        "triage:cells_total": summary["cells_total"],
+        "triage:cells_nodata": summary["cells_nodata"],
         "triage:ship_regions": summary["ship_regions"],
         "triage:products": summary["products"],
     }
-    by = summary.get("tiles_by_class") or []
-    gone = summary.get("tiles_discarded_by_class") or []
-    out["triage:tiles_by_class"] = {c: int(by[k]) for k, c in enumerate(classes) if k < len(by)}
-    out["triage:tiles_discarded_by_class"] = {
+    by = summary.get("cells_by_class") or []
+    gone = summary.get("cells_discarded_by_class") or []
+    out["triage:cells_by_class"] = {c: int(by[k]) for k, c in enumerate(classes) if k < len(by)}
+    out["triage:cells_discarded_by_class"] = {
         c: int(gone[k]) for k, c in enumerate(classes) if k < len(gone)
     }
     return out
@@ -238,7 +238,7 @@ def _frame_item(ff: layout.FrameFiles, mission: str):
             title="On-board class map: band 1 class id, band 2 confidence (x 1/256)",
             description="classes: "
             + ", ".join(f"{k} {c}" for k, c in enumerate(classes))
-            + "; tiles not classified are masked",
+            + "; cells not classified are masked",
             media_type=COG_MEDIA_TYPE,
             roles=["data"],
         )

@@ -6,7 +6,8 @@
 Two generators feed it: the contract's (:mod:`triage.contract.generate`: the wire
 format's C header, records and spec, the enums, the status codes,
 ``triage_config.h``) and the engine's exporter (:mod:`triage.engine.export`: the
-shipped classifier's ``classifier_model.{c,h}`` from ``classifier.tflite``).
+shipped cell network's streaming model ``classifier_stream.{c,h}`` from
+``classifier.tflite``).
 Every file is rendered in memory first; ``--check`` compares each byte for byte
 with the file on disk, and a write replaces only the files that changed, each
 through a temporary file renamed into place, after every text was rendered (so a
@@ -25,14 +26,14 @@ from triage.contract import generate as contract_generate
 from triage.contract import paths as contract_paths
 from triage.contract.errors import ContractError, GeneratedFileError
 from triage.engine.errors import ModelError
-from triage.engine.export import compile_model, render_c
+from triage.engine.stream import compile_stream, render_stream_c
 
 MODEL_NAME = "classifier"
 TFLITE_NAME = f"{MODEL_NAME}.tflite"
 
 
 def model_texts(out_dir: Path | None = None, tflite: Path | None = None) -> dict[Path, str]:
-    """``triage_config.h`` and the engine's ``classifier_model.{c,h}`` for a model folder
+    """``triage_config.h`` and the engine's ``classifier_stream.{c,h}`` for a model folder
     (``models/shipped`` by default: its ``classifier.tflite`` and ``policy.json``), all
     rendered; :class:`GeneratedFileError` when the model is missing or unreadable."""
     out = Path(out_dir or contract_paths.shipped_dir())
@@ -47,9 +48,9 @@ def model_texts(out_dir: Path | None = None, tflite: Path | None = None) -> dict
             policy_path=policy if policy.exists() else None, tflite=tflite
         )
     }
-    src, hdr = render_c(compile_model(model), MODEL_NAME)
-    texts[out / f"{MODEL_NAME}_model.c"] = src
-    texts[out / f"{MODEL_NAME}_model.h"] = hdr
+    src, hdr = render_stream_c(compile_stream(model), MODEL_NAME)
+    texts[out / f"{MODEL_NAME}_stream.c"] = src
+    texts[out / f"{MODEL_NAME}_stream.h"] = hdr
     return texts
 
 

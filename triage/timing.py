@@ -8,14 +8,13 @@ multi-cycle instructions (loads, taken branches, divides, the DSP multiply-
 accumulates of the engine's kernels) and flash wait states make it slower, so a
 time here is a lower bound at that clock.
 
-A 1024 x 1024 frame holds :func:`tiles_per_frame` tiles of the tile spec (32 px
-tiles at a 16 px stride: 63 x 63 = 3969), which is how the engine bench turns one
-inference into a frame's classification time.
+A 1024 x 1024 frame holds :func:`cells_per_frame` cells of the tile spec (16 px
+cells: 64 x 64 = 4096).
 """
 
 from __future__ import annotations
 
-from triage.contract.tile_spec import tile_origins
+from triage.contract.tile_spec import cell_count
 
 DEFAULT_CLOCK_MHZ = 120.0
 FRAME_SIDE_PX = 1024
@@ -29,9 +28,9 @@ def seconds(instructions: float, clock_mhz: float) -> float:
     return instructions / INSTRUCTIONS_PER_CYCLE / (clock_mhz * 1e6)
 
 
-def tiles_per_frame(side_px: int = FRAME_SIDE_PX) -> int:
-    """Tiles the firmware classifies in a ``side_px`` square frame (tile spec tiling)."""
-    return len(tile_origins(side_px)) ** 2
+def cells_per_frame(side_px: int = FRAME_SIDE_PX) -> int:
+    """Cells the firmware decides in a ``side_px`` square frame."""
+    return cell_count(side_px) ** 2
 
 
 def clock_fields(clock_mhz: float) -> dict:

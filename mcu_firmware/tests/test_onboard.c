@@ -16,7 +16,7 @@
 
 static uint64_t work[TRI_ONBOARD_WORK_BYTES / 8u];
 static uint64_t store[(600u * 1024u) / 8u];
-static int8_t rule_in[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS];
+static tri_rule_classifier_t rule;
 static uint8_t out[2u * 1024u * 1024u];
 static size_t out_len;
 
@@ -36,7 +36,7 @@ static const tri_sink_t sink = {NULL, to_out};
 static tri_status_t setup(tri_onboard_t *ob, size_t store_bytes)
 {
     tri_classifier_t cls;
-    tri_status_t st = tri_classifier_rule(&cls, rule_in);
+    tri_status_t st = tri_classifier_rule(&cls, &rule);
     if (st != TRI_OK) {
         return st;
     }
@@ -113,7 +113,7 @@ TT_TEST(onboard_odd_sizes_in_exact_buffers)
 {
     tri_onboard_t ob;
     tri_frame_report_t rep;
-    static const uint32_t sizes[][2] = {{32, 32}, {33, 47}, {47, 33}, {32, 301}, {161, 32},
+    static const uint32_t sizes[][2] = {{16, 16}, {17, 300}, {33, 47}, {47, 33}, {32, 301}, {161, 32},
                                         {99, 131}, {64, 64}, {100, 37}};
     size_t i;
     TT_CHECK_EQ(setup(&ob, sizeof store), TRI_OK);
@@ -139,7 +139,7 @@ TT_TEST(onboard_refusals_have_status_and_counter)
     size_t bytes;
     uint8_t *f;
     TT_CHECK_EQ(setup(&ob, sizeof store), TRI_OK);
-    TT_CHECK_EQ(run(&ob, 1, 31, 64, TRI_CFG_BANDS, 2, &rep), TRI_ERR_SHAPE);
+    TT_CHECK_EQ(run(&ob, 1, 15, 64, TRI_CFG_BANDS, 2, &rep), TRI_ERR_SHAPE); /* under a cell */
     TT_CHECK_EQ(ob.counters.geometry_errors, 1);
     TT_CHECK_EQ(run(&ob, 1, 64, 64, TRI_CFG_BANDS - 1u, 2, &rep), TRI_ERR_SHAPE);
     TT_CHECK_EQ(ob.counters.band_mismatches, 1);
@@ -167,11 +167,11 @@ TT_TEST(onboard_refusals_have_status_and_counter)
     TT_CHECK_EQ(tri_onboard_process_frame(&ob, meta, sizeof meta, f, bytes, &rep),
                 TRI_ERR_NODATA);
     TT_CHECK_EQ(ob.counters.nodata_frames, 1);
-    TT_CHECK_EQ(rep.tiles_nodata, 9);
+    TT_CHECK_EQ(rep.cells_nodata, 16); /* 64 x 64: 4 x 4 cells */
     TT_CHECK_EQ(ob.store.live_count, 0);
     memset(f, 0xFF, bytes); /* saturated: processed, counted */
     TT_CHECK_EQ(tri_onboard_process_frame(&ob, meta, sizeof meta, f, bytes, &rep), TRI_OK);
-    TT_CHECK_EQ(rep.tiles_saturated, 9);
+    TT_CHECK_EQ(rep.cells_saturated, 16);
     TT_CHECK_EQ(tri_onboard_process_frame(&ob, meta, sizeof meta, f, bytes, &rep), TRI_ERR_ARG);
     TT_CHECK_EQ(ob.counters.duplicate_frames, 1);
     free(f);
@@ -183,7 +183,7 @@ TT_TEST(onboard_store_fills_and_stays_consistent)
     tri_frame_report_t rep;
     uint32_t k;
     uint32_t dropped = 0;
-    TT_CHECK_EQ(setup(&ob, tri_store_overhead_bytes() + 30000u), TRI_OK);
+    TT_CHECK_EQ(setup(&ob, tri_store_overhead_bytes() + 12000u), TRI_OK);
     for (k = 0; k < 12u; k++) {
         TT_CHECK_EQ(run(&ob, 200u + k, 96, 128, TRI_CFG_BANDS, 2, &rep), TRI_OK);
         dropped += rep.products_dropped;

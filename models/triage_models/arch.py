@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from triage.contract.tile_spec import tile_spec
+from triage_models.tiles import tile_spec
 
 
 class ArchConfig(BaseModel):

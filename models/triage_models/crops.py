@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage.contract.tile_spec import TileSpec, tile_spec
+from triage_models.tiles import TileRecipe as TileSpec
+from triage_models.tiles import tile_spec
 
 
 def cell_bounds(origins, size: int, spec: TileSpec | None = None) -> tuple[np.ndarray, np.ndarray]:

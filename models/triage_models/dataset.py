@@ -17,7 +17,7 @@ Port scenes (sen2ships):
   (green + NIR) > 0;
 - **land**: everything else (coast, quays, port basins with less than 90 % water).
 
-Cloud images (ukis-csmask, 38-Cloud), from their real per-pixel masks:
+Cloud images (ukis-csmask, 38-Cloud, oncloudn), from their real per-pixel masks:
 cloud when at least half is cloud, ignored from 5 % to 50 %, else sea when at
 least 90 % is water (ukis water class; NDWI > 0 for 38-Cloud), else land.
 
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from triage.contract.errors import DataMissingError
-from triage.contract.tile_spec import file_sha256, tile_origins, tile_spec
 from triage_models import paths, sources
+from triage_models.tiles import file_sha256, tile_origins, tile_spec
 
 IGNORE = -1
 SHIP_MIN_BOX_FRACTION = 0.5
@@ -57,6 +57,7 @@ class TileDataset:
     is_port: np.ndarray  # [F] bool
     frames: list[np.ndarray]  # [H, W, C] uint16 canonical
     cloud_masks: list[np.ndarray]  # [H, W] bool (port: the cloud-pixel rule)
+    water_masks: list[np.ndarray]  # [H, W] bool (the water rule of the frame's labels)
     boxes: np.ndarray  # [B, 5] float64: frame, x, y, w, h
     tile_frame: np.ndarray  # [N] int32
     tile_yx: np.ndarray  # [N, 2] int32
@@ -65,6 +66,12 @@ class TileDataset:
     tile_water: np.ndarray  # [N] float32 water fraction
     tile_cloud: np.ndarray  # [N] float32 cloud fraction
     key: str
+    poly_box: np.ndarray = None  # [P] int32: the box (row of ``boxes``) of each vertex
+    poly_xy: np.ndarray = None  # [P, 2] float64: (x, y) vertices of the vessels' outlines
+
+    def polygon(self, box: int) -> np.ndarray:
+        """``[K, 2]`` (x, y) outline of box ``box`` (its COCO polygon, or its corners)."""
+        return self.poly_xy[self.poly_box == box]
 
     def tiles(self, idx: np.ndarray) -> np.ndarray:
         """Raw uint16 tiles ``[len(idx), T, T, C]`` of grid tiles ``idx``."""
@@ -164,6 +171,9 @@ def source_files(data_dir: Path) -> list[Path]:
     out += [data_dir / "clouds" / "ukis_csmask" / f"{n}.npz" for n in sources.UKIS_IMAGES]
     out += [data_dir / "clouds" / "38cloud" / f"{b}.tif" for b in ("blue", "green", "red", "nir")]
     out.append(data_dir / "clouds" / "38cloud" / "gt.tif")
+    for chip in sources.ONCLOUDN_CHIPS:
+        folder = data_dir / "clouds" / "oncloudn" / chip
+        out += [folder / f"{b}.tif" for b in (*sources.ONCLOUDN_BANDS, "label")]
     return out
 
 
@@ -185,7 +195,7 @@ def build(data_dir: Path) -> TileDataset:
     if not data_dir.is_dir():
         raise DataMissingError(f"data directory not found: {data_dir}")
     t = tile_spec().tile_px
-    names, is_port, frames, clouds, boxes = [], [], [], [], []
+    names, is_port, frames, clouds, waters, boxes, polys = [], [], [], [], [], [], []
     tf, tyx, tl, tc, tw, tcl = [], [], [], [], [], []
     for port in sources.PORTS:
         scene = sources.read_port(data_dir, port)
@@ -193,12 +203,18 @@ def build(data_dir: Path) -> TileDataset:
         yx = grid_origins(scene.frame.shape[:2])
         cloud = port_cloud_pixels(scene.frame, scene.swir)
         cfrac = _tile_fractions(cloud, yx, t)
-        wfrac = _tile_fractions(ndwi_water(scene.frame), yx, t)
+        water = ndwi_water(scene.frame)
+        wfrac = _tile_fractions(water, yx, t)
+        first = sum(len(b) for b in boxes)
+        polys += [
+            np.column_stack([np.full(len(p), first + j), p]) for j, p in enumerate(scene.polygons)
+        ]
         centres, bfrac = box_stats(yx, scene.boxes, t)
         names.append(port)
         is_port.append(True)
         frames.append(scene.frame)
         clouds.append(cloud)
+        waters.append(water)
         boxes.append(np.column_stack([np.full(len(scene.boxes), fi), scene.boxes]))
         tf.append(np.full(len(yx), fi, np.int32))
         tyx.append(yx)
@@ -216,6 +232,7 @@ def build(data_dir: Path) -> TileDataset:
         is_port.append(False)
         frames.append(img.frame)
         clouds.append(img.cloud)
+        waters.append(water & ~img.cloud)
         tf.append(np.full(len(yx), fi, np.int32))
         tyx.append(yx)
         tl.append(label_cloud_tiles(cfrac, wfrac))
@@ -227,6 +244,7 @@ def build(data_dir: Path) -> TileDataset:
         is_port=np.array(is_port),
         frames=frames,
         cloud_masks=clouds,
+        water_masks=waters,
         boxes=np.concatenate(boxes).astype(np.float64),
         tile_frame=np.concatenate(tf),
         tile_yx=np.concatenate(tyx),
@@ -235,12 +253,15 @@ def build(data_dir: Path) -> TileDataset:
         tile_water=np.concatenate(tw),
         tile_cloud=np.concatenate(tcl),
         key=cache_key(data_dir),
+        poly_box=np.concatenate([p[:, 0] for p in polys]).astype(np.int32),
+        poly_xy=np.concatenate([p[:, 1:] for p in polys]).astype(np.float64),
     )
 
 
 def _save(ds: TileDataset, path: Path) -> None:
     arrays = {f"frame_{i}": f for i, f in enumerate(ds.frames)}
     arrays |= {f"cloud_{i}": c for i, c in enumerate(ds.cloud_masks)}
+    arrays |= {f"water_{i}": c for i, c in enumerate(ds.water_masks)}
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
@@ -253,6 +274,8 @@ def _save(ds: TileDataset, path: Path) -> None:
         tile_centres=ds.tile_centres,
         tile_water=ds.tile_water,
         tile_cloud=ds.tile_cloud,
+        poly_box=ds.poly_box,
+        poly_xy=ds.poly_xy,
         **arrays,
     )
     tmp.replace(path)
@@ -266,6 +289,7 @@ def _load(path: Path, key: str) -> TileDataset:
             is_port=z["is_port"],
             frames=[z[f"frame_{i}"] for i in range(len(names))],
             cloud_masks=[z[f"cloud_{i}"] for i in range(len(names))],
+            water_masks=[z[f"water_{i}"] for i in range(len(names))],
             boxes=z["boxes"],
             tile_frame=z["tile_frame"],
             tile_yx=z["tile_yx"],
@@ -274,6 +298,8 @@ def _load(path: Path, key: str) -> TileDataset:
             tile_water=z["tile_water"],
             tile_cloud=z["tile_cloud"],
             key=key,
+            poly_box=z["poly_box"],
+            poly_xy=z["poly_xy"],
         )
 
 

@@ -20,3 +20,8 @@ class QuantizationError(ModelBuildError, RuntimeError):
 
 class ArtifactMissingError(ModelBuildError, FileNotFoundError):
     """A shipped or built model artifact is not where it should be."""
+
+
+class RecipeError(ModelBuildError, ValueError):
+    """A training recipe asked for what it cannot make (a tile baseline written over the
+    shipped cell network, a cell network the firmware cannot run)."""

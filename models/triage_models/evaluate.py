@@ -1,9 +1,9 @@
 """Leave-ports-out evaluation, policy selection, and the non-learned baseline.
 
-Ports are split into :data:`FOLDS` (three groups of three, balanced by ship
-count); each cloud image is held out with one group. For each fold a model is
-trained with the shipped recipe on everything else and scores the held-out
-frames under TFLM (the int8 oracle) and as float. Every tile of the nine
+Ports are split into :data:`FOLDS` (five groups over the ten ports, balanced by
+ship count, :mod:`triage_models.folds`); each cloud image is held out with one
+group. For each fold a model is trained with the shipped recipe on everything
+else and scores the held-out frames under TFLM (the int8 oracle) and as float. Every tile of the ten
 scenes is thus scored by a model that never saw its port.
 
 Definitions (per port scene, on the on-board tile grid):
@@ -17,7 +17,7 @@ Definitions (per port scene, on the on-board tile grid):
   full-resolution bytes the policy spends);
 - ``ship_kept``: ships with at least one of their tiles not discarded;
 - ``discard_ship_rate``: discarded tiles that hold a ship centre / discarded tiles;
-- ``discard_fraction``: discarded tiles / all tiles of the nine scenes;
+- ``discard_fraction``: discarded tiles / all tiles of the ten scenes;
 - ``int8_float_agreement``: top-1 agreement of int8 (TFLM) and float outputs;
 - per-class precision/recall and the confusion matrix on labelled tiles
   (ignored tiles excluded) of the port scenes and the cloud images.
@@ -45,25 +45,18 @@ from functools import partial
 import numpy as np
 
 from triage.contract.enums import Action
-from triage.contract.policy import (
-    Policy,
-    decide,
-    prob_to_min_q,
-    second_opinion,
-    turned_outputs,
-)
-from triage.contract.tile_spec import preprocess_tiles, tile_spec
+from triage.contract.policy import decide, prob_to_min_q
+from triage_models import folds as folds_mod
 from triage_models import paths
 from triage_models.crops import best_score_map, box_centres, cell_bounds
 from triage_models.dataset import IGNORE, TileDataset
 from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
+from triage_models.tiles import TilePolicy as Policy
+from triage_models.tiles import preprocess_tiles, second_opinion, tile_spec, turned_outputs
 from triage_models.train import TRAIN_CODE_VERSION, float_predict, train
 
-FOLDS: list[list[str]] = [
-    ["busan", "valencia", "honolulu", "ukis_sentinel2"],
-    ["algiers", "gdynia", "casablanca", "ukis_landsat7"],
-    ["cartagena", "hedland", "marseille", "ukis_landsat5", "38cloud"],
-]
+# The frames of each leave-ports-out fold: one definition, in triage_models.folds.
+FOLDS: list[list[str]] = [list(f.frames) for f in folds_mod.FOLDS]
 CROP_TARGET_RECALL = 0.97
 # What becomes of land tiles (neither cropped nor discarded): an end-to-end choice, not a
 # validation one. The mission sends ships at full resolution with just enough context to

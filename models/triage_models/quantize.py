@@ -18,8 +18,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from triage.contract.tile_spec import tile_spec
 from triage_models.errors import QuantizationError
+from triage_models.tiles import tile_spec
 
 ALLOWED_OPS = frozenset(
     {

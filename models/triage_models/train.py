@@ -39,10 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from triage.contract.tile_spec import preprocess_tiles, tile_spec
 from triage_models.arch import ArchConfig, build_model
 from triage_models.dataset import IGNORE, TileDataset
 from triage_models.quantize import convert_int8, validate_tflite
+from triage_models.tiles import preprocess_tiles, tile_spec
 
 # Bump when sampling, augmentation, architecture or conversion code changes what a given
 # TrainConfig produces: it is part of the cache key of the leave-ports-out folds.

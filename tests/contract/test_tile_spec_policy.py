@@ -3,7 +3,6 @@ generated triage_config.h."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import shutil
@@ -17,11 +16,13 @@ from triage.contract.errors import InputDataError, SpecError
 from triage.contract.policy import NEVER_Q, Policy, load_policy, prob_to_min_q
 from triage.contract.tile_spec import (
     TileSpec,
+    cell_bounds,
+    cell_count,
+    extended_size,
     file_sha256,
     load_tile_spec,
-    preprocess_tile,
-    preprocess_tiles,
-    tile_origins,
+    preprocess_frame,
+    preprocess_pixels,
     tile_spec,
 )
 
@@ -32,79 +33,58 @@ def test_spec_classes_and_quantization():
     spec = tile_spec()
     assert spec.classes == ["cloud", "sea", "ship", "land"]
     assert [b.sentinel2 for b in spec.bands] == ["B02", "B03", "B04", "B08"]
-    assert spec.tile_px % spec.thumb_px == 0
+    assert spec.cell_px == 16
     assert spec.input_quantization.zero_point == -128
     assert spec.input_quantization.scale_den == 255
 
 
-def _spec_with(**changes) -> TileSpec:
-    raw = json.loads(paths.tile_spec_path().read_text())
-    raw.update(changes)
-    return TileSpec.model_validate(raw)
-
-
-def test_preprocess_hand_cases_factor_one():
-    spec = tile_spec()
-    t = spec.tile_px
-    tile = np.zeros((t, t, spec.n_bands), dtype=np.uint16)
+def test_preprocess_pixels_hand_cases():
     # Hand-derived: isqrt(0)=0 -> -128; isqrt(65535)=255 -> 127; isqrt(1023)=31 -> -97;
-    # isqrt(1024)=32 -> -96; isqrt(3)=1 -> -127.
-    tile[0, 0] = [0, 65535, 1023, 1024]
-    tile[1, 0] = [3, 4, 8, 9]
-    if spec.factor == 1:
-        out = preprocess_tile(tile)
-        assert out[0, 0].tolist() == [-128, 127, -97, -96]
-        assert out[1, 0].tolist() == [-127, -126, -126, -125]
-
-
-def test_preprocess_hand_cases_averaging_and_gain():
-    spec = _spec_with(tile_px=4, stride_px=4, thumb_px=2)
-    tile = np.zeros((4, 4, 4), dtype=np.uint16)
-    # Top-left 2x2 block, band 0: 1,2,2,2 -> sum 7, (7 + 2) // 4 = 2 -> isqrt 1 -> -127.
-    tile[0:2, 0:2, 0] = [[1, 2], [2, 2]]
-    # Band 1: 100,100,100,101 -> (401 + 2) // 4 = 100 -> gain 512 -> 200 -> isqrt 14 -> -114.
-    tile[0:2, 0:2, 1] = [[100, 100], [100, 101]]
-    # Band 2: all 65535, gain 512 -> saturates at 65535 -> 127.
-    tile[0:2, 0:2, 2] = 65535
-    # Band 3: 10,10,11,11 -> (42 + 2) // 4 = 11, gain 128 -> 5 -> isqrt 2 -> -126.
-    tile[0:2, 0:2, 3] = [[10, 10], [11, 11]]
+    # isqrt(1024)=32 -> -96; isqrt(3)=1 -> -127; with gains: 100*512>>8 = 200 -> isqrt 14
+    # -> -114; 65535*512>>8 saturates at 65535 -> 127; 11*128>>8 = 5 -> isqrt 2 -> -126.
+    px = np.array([[0, 65535, 1023, 1024], [3, 4, 8, 9]], dtype=np.uint16)
+    assert preprocess_pixels(px).tolist() == [[-128, 127, -97, -96], [-127, -126, -126, -125]]
     gain = np.array([256, 512, 512, 128])
-    out = preprocess_tile(tile, gain, spec)
-    assert out.shape == (2, 2, 4)
-    assert out[0, 0].tolist() == [-127, -114, 127, -126]
-    assert (out[1, 1] == -128).all()
-    assert np.array_equal(preprocess_tiles(tile[None], gain, spec)[0], out)
+    one = np.array([[1, 100, 65535, 11]], dtype=np.uint16)
+    assert preprocess_pixels(one, gain).tolist() == [[-127, -114, 127, -126]]
 
 
-def test_batch_matches_scalar_reference():
-    rng = np.random.default_rng(SEED)
-    for spec in (tile_spec(), _spec_with(tile_px=32, stride_px=16, thumb_px=16)):
-        tiles = rng.integers(0, 65536, (4, spec.tile_px, spec.tile_px, 4), dtype=np.uint16)
-        gain = rng.integers(0, 65536, 4)
-        ref = np.stack([preprocess_tile(t, gain, spec) for t in tiles])
-        assert np.array_equal(preprocess_tiles(tiles, gain, spec), ref)
+def test_preprocess_frame_extends_to_whole_cells():
+    spec = tile_spec()
+    c = spec.cell_px
+    frame = np.full((c + 3, 2 * c - 1, spec.n_bands), 1024, dtype=np.uint16)
+    out = preprocess_frame(frame)
+    assert out.shape == (2 * c, 2 * c, spec.n_bands)
+    assert (out[: c + 3, : 2 * c - 1] == -96).all()  # isqrt(1024) = 32 -> -96
+    assert (out[c + 3 :] == -128).all() and (out[:, 2 * c - 1 :] == -128).all()
+
+
+def test_cells_cover_the_frame():
+    spec = tile_spec()
+    c = spec.cell_px
+    assert cell_count(1, spec) == 1 and cell_count(c, spec) == 1 and cell_count(c + 1, spec) == 2
+    assert cell_bounds(0, c + 1) == (0, c)
+    assert cell_bounds(1, c + 1) == (c, c + 1)
+    assert extended_size(1980) == 124 * c  # ceil(1980 / 16) = 124
+    with pytest.raises(InputDataError):
+        cell_bounds(2, c + 1)
 
 
 def test_preprocess_rejects_bad_input():
     spec = tile_spec()
     with pytest.raises(InputDataError, match="uint16 or uint8"):
-        preprocess_tiles(np.zeros((1, spec.tile_px, spec.tile_px, 4), np.float32))
-    with pytest.raises(InputDataError, match="shape"):
-        preprocess_tiles(np.zeros((1, spec.tile_px, spec.tile_px, 3), np.uint16))
-    with pytest.raises(ValueError, match="multiple of thumb_px"):
-        _spec_with(tile_px=30, thumb_px=16)
+        preprocess_pixels(np.zeros((2, spec.n_bands), np.float32))
+    with pytest.raises(InputDataError, match="uint16 or uint8"):
+        preprocess_pixels(np.zeros((2, 3), np.uint16))
+    with pytest.raises(InputDataError, match="gain_q8"):
+        preprocess_pixels(np.zeros((2, 4), np.uint16), np.array([1, 2, 3]))
+    with pytest.raises(InputDataError, match="frame"):
+        preprocess_frame(np.zeros((4, 4), np.uint16))
     with pytest.raises(SpecError):
         load_tile_spec(paths.models_dir() / "no_such_spec.json")
-
-
-def test_tile_origins_cover_the_frame():
-    spec = tile_spec()
-    t, s = spec.tile_px, spec.stride_px
-    assert tile_origins(t - 1) == []
-    assert tile_origins(t) == [0]
-    o = tile_origins(1980)
-    assert o[0] == 0 and o[-1] == 1980 - t
-    assert all(b - a <= s for a, b in itertools.pairwise(o))
+    raw = json.loads(paths.tile_spec_path().read_text())
+    with pytest.raises(ValueError):
+        TileSpec.model_validate({**raw, "cell_px": 0})
 
 
 @pytest.mark.parametrize(
@@ -135,7 +115,7 @@ def test_shipped_header_names_its_inputs_and_holds_the_policy():
     if tfl.exists():
         assert f"classifier.tflite sha256={file_sha256(tfl)}" in text
     spec, policy = tile_spec(), load_policy()
-    assert f"#define TRI_CFG_TILE_PX {spec.tile_px}\n" in text
+    assert f"#define TRI_CFG_CELL_PX {spec.cell_px}\n" in text
     assert f"#define TRI_CFG_CLASS_SHIP {spec.classes.index('ship')}\n" in text
     d = re.search(r"#define TRI_CFG_DISCARD_MIN_Q_INIT \{([^}]*)\}", text)
     assert [int(v) for v in d[1].split(",")] == policy.discard_min_q()

@@ -124,18 +124,13 @@ def repcnn(engine_root: Path, repcnn_tflite: bytes, kernel_set: str) -> BuiltMod
     return _built(engine_root, "repcnn", repcnn_tflite, kernel_set)
 
 
-@pytest.fixture(scope="session")
-def shipped(engine_root: Path, shipped_tflite: bytes, kernel_set: str) -> BuiltModel:
-    return _built(engine_root, "classifier", shipped_tflite, kernel_set)
-
-
-@pytest.fixture(params=["repcnn", "classifier"])
+@pytest.fixture(params=["repcnn"])
 def whole_model(request, kernel_set: str) -> BuiltModel:
-    """The representative CNN, and the shipped classifier once it exists (built
-    with the test's kernel set, requested here so that tests are parametrised
-    over it)."""
+    """The whole-model (step-table) engine's model: the representative tile CNN, built with
+    the test's kernel set. (The shipped classifier is a streaming cell network: the
+    streaming executor's tests, test_stream.py, run it.)"""
     assert kernel_set in build.KERNEL_SETS
-    return request.getfixturevalue("repcnn" if request.param == "repcnn" else "shipped")
+    return request.getfixturevalue(request.param)
 
 
 def assert_same_int8(ours: np.ndarray, ref: np.ndarray, what: str) -> None:

@@ -8,7 +8,7 @@ sets):
 * the one-rounding requantisation equals TFLM's two roundings wherever the
   exporter uses it (a property test against gemmlowp's arithmetic written
   here from its definition, on draws from a recorded seed);
-* the exporter's per-layer choices for the shipped model.
+* the exporter's per-layer choices for a tile model (the representative CNN).
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def test_one_rounding_is_refused_where_it_could_wrap():
     assert pack._records(np.zeros(1), m, np.array([-8]), 127, 2**29)[2]
 
 
-def test_the_shipped_model_runs_every_layer_on_the_optimised_path(shipped_tflite):
-    comp = export.compile_model(shipped_tflite)
+def test_a_tile_model_runs_every_layer_on_the_optimised_path(repcnn_tflite):
+    comp = export.compile_model(repcnn_tflite)
     kinds = {"conv2d_s8", "depthwise_conv2d_s8", "fully_connected_s8"}
     for s in comp.lowered.steps:
         if s.kernel in kinds:

@@ -302,10 +302,10 @@ def frame_products(
         )
     summary = FRAME_SUMMARY.pack(
         {
-            "tiles_total": 40,
-            "tiles_nodata": 0,
-            "tiles_by_class": (10, 20, 3, 7),
-            "tiles_discarded_by_class": (10, 20, 0, 7),
+            "cells_total": 40,
+            "cells_nodata": 0,
+            "cells_by_class": (10, 20, 3, 7),
+            "cells_discarded_by_class": (10, 20, 0, 7),
             "ship_regions": 3,
             "products": 5,
         }

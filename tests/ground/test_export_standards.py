@@ -94,10 +94,10 @@ def _frame_stream(frame_id, epsg, gt, frame, with_class_map):
         )
         summary = FRAME_SUMMARY.pack(
             {
-                "tiles_total": 1258,
-                "tiles_nodata": 0,
-                "tiles_by_class": (10, 800, 8, 440),
-                "tiles_discarded_by_class": (10, 790, 0, 0),
+                "cells_total": 1258,
+                "cells_nodata": 0,
+                "cells_by_class": (10, 800, 8, 440),
+                "cells_discarded_by_class": (10, 790, 0, 0),
                 "ship_regions": 2,
                 "products": 5,
                 "reserved": 0,
@@ -406,8 +406,8 @@ def test_stac_catalogue_validates_offline_and_every_href_resolves(exported, no_n
     )
     assert frame2.properties["proj:code"] == "EPSG:32633"
     assert frame2.properties["proj:shape"] == [560, 600]
-    assert frame2.properties["triage:tiles_total"] == 1258
-    assert frame2.properties["triage:tiles_by_class"] == {
+    assert frame2.properties["triage:cells_total"] == 1258
+    assert frame2.properties["triage:cells_by_class"] == {
         "cloud": 10,
         "sea": 800,
         "ship": 8,

@@ -12,8 +12,7 @@ from triage_models.dataset import (
     label_port_tiles,
     ndwi_water,
 )
-
-from triage.contract.tile_spec import tile_spec
+from triage_models.tiles import tile_spec
 
 SYNTH_SEED = 7
 
@@ -29,7 +28,7 @@ def make_synthetic_dataset(seed: int = SYNTH_SEED) -> TileDataset:
     rng = np.random.default_rng(seed)
     spec = tile_spec()
     t = spec.tile_px
-    frames, clouds, boxes, names, is_port = [], [], [], [], []
+    frames, clouds, waters, boxes, names, is_port = [], [], [], [], [], []
     tf, tyx, tl, tc, tw, tcl = [], [], [], [], [], []
     for p in range(2):
         h, w = 96, 128
@@ -52,6 +51,7 @@ def make_synthetic_dataset(seed: int = SYNTH_SEED) -> TileDataset:
         fi = len(frames)
         frames.append(frame)
         clouds.append(np.zeros((h, w), bool))
+        waters.append(water)
         boxes.append(np.column_stack([np.full(len(bx), fi), bx]))
         names.append(f"port{p}")
         is_port.append(True)
@@ -72,6 +72,7 @@ def make_synthetic_dataset(seed: int = SYNTH_SEED) -> TileDataset:
     wf = np.zeros(len(yx), np.float32)
     frames.append(cframe)
     clouds.append(cmask)
+    waters.append(np.zeros((h, w), bool))
     names.append("cloudimg")
     is_port.append(False)
     tf.append(np.full(len(yx), 2, np.int32))
@@ -85,6 +86,7 @@ def make_synthetic_dataset(seed: int = SYNTH_SEED) -> TileDataset:
         is_port=np.array(is_port),
         frames=frames,
         cloud_masks=clouds,
+        water_masks=waters,
         boxes=np.concatenate(boxes),
         tile_frame=np.concatenate(tf),
         tile_yx=np.concatenate(tyx),
@@ -93,6 +95,13 @@ def make_synthetic_dataset(seed: int = SYNTH_SEED) -> TileDataset:
         tile_water=np.concatenate(tw),
         tile_cloud=np.concatenate(tcl),
         key="synthetic",
+        poly_box=np.repeat(np.arange(8), 4).astype(np.int32),
+        poly_xy=np.concatenate(
+            [
+                [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
+                for _, x, y, w, h in np.concatenate(boxes)
+            ]
+        ).astype(np.float64),
     )
 
 

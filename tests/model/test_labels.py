@@ -13,10 +13,11 @@ from triage_models.dataset import (
     port_cloud_pixels,
 )
 from triage_models.evaluate import baseline_outputs, choose_policy, policy_metrics
+from triage_models.tiles import TilePolicy as Policy
+from triage_models.tiles import second_opinion, tile_spec, turn
 
 from triage.contract.enums import Action
-from triage.contract.policy import Policy, decide, second_opinion, turn
-from triage.contract.tile_spec import tile_spec
+from triage.contract.policy import decide
 
 CLOUD, SEA, SHIP, LAND = 0, 1, 2, 3
 

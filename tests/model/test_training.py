@@ -11,9 +11,8 @@ from triage_models.quantize import (
     tflm_predict,
     validate_tflite,
 )
+from triage_models.tiles import preprocess_tiles
 from triage_models.train import SMOKE_CONFIG, Sampler, train
-
-from triage.contract.tile_spec import preprocess_tiles
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +71,8 @@ def test_cli_smoke_training_on_real_tiles(tmp_path, data_dir):
             str(Path(sys.executable).parent / "triage"),
             "model",
             "train",
+            "--recipe",
+            "tiles",
             "--smoke",
             "--out-dir",
             str(tmp_path),

@@ -1,10 +1,9 @@
 """Independent references for the on-board tests: the test rule classifier
-in numpy, region labelling by breadth-first search, nodata-aware block means,
-synthetic frames, and real Sentinel-2 frames."""
+per cell in numpy, region labelling by breadth-first search, nodata-aware block
+means, synthetic frames, and real Sentinel-2 frames."""
 
 from __future__ import annotations
 
-import ctypes
 from collections import deque
 from pathlib import Path
 
@@ -24,68 +23,76 @@ NODATA, DISCARD, CROP, LOWRES, LAND_DROP = (
 CLOUD, SEA, SHIP, LAND = range(4)
 
 
-def c_preprocess(tile_frame: np.ndarray, r0: int, c0: int, gains) -> tuple[np.ndarray, tuple]:
-    """The firmware's preprocessing of the tile at (r0, c0) of a frame."""
+def c_preprocess_row(frame: np.ndarray, y: int, gains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The firmware's preprocessing of frame row ``y``: (int8 [cols, bands], no-data pixels per
+    cell column, saturated pixels per cell column)."""
     lib = _lib.load()
-    frame = np.ascontiguousarray(tile_frame)
+    frame = np.ascontiguousarray(frame)
     if frame.dtype == np.uint16:
         frame = frame.astype("<u2")
-    s = config()["thumb_px"]
-    out = np.zeros((s, s, config()["bands"]), np.int8)
-    stats = (ctypes.c_uint32 * 2)()
+    rows, cols = frame.shape[:2]
+    out = np.zeros((cols, config()["bands"]), np.int8)
+    ncells = ts.cell_count(cols)
+    nodata = np.zeros(ncells, np.uint16)
+    saturated = np.zeros(ncells, np.uint16)
     g = np.ascontiguousarray(gains, dtype=np.uint16)
-    st = lib.tri_host_preprocess_tile(
+    st = lib.tri_host_preprocess_row(
         frame.ctypes.data,
-        frame.shape[0],
-        frame.shape[1],
+        rows,
+        cols,
         frame.dtype.itemsize,
-        r0,
-        c0,
+        y,
         g.ctypes.data,
         out.ctypes.data,
-        stats,
+        nodata.ctypes.data,
+        saturated.ctypes.data,
     )
     assert st == 0
-    return out, (stats[0], stats[1])
+    return out, nodata, saturated
 
 
 def rule_scores(q: np.ndarray) -> np.ndarray:
-    """The test rule classifier (ports/host/app_host.c) on int8 inputs [N, S, S, C]."""
-    u = q.astype(np.int32) + 128
-    px = u.shape[1] * u.shape[2]
-    nir = u[..., 3].reshape(len(u), -1)
-    blue = u[..., 0].reshape(len(u), -1)
-    nir_mean = nir.sum(1) // px
-    blue_mean = blue.sum(1) // px
-    ship = (nir.max(1) >= 200) & (nir_mean < 100)
-    cloud = ~ship & (blue_mean >= 180)
-    sea = ~ship & ~cloud & (nir_mean < 100)
-    win = np.where(ship, SHIP, np.where(cloud, CLOUD, np.where(sea, SEA, LAND)))
-    score = np.array([120, 120, 100, 60])[win]
-    out = np.full((len(u), 4), -120, np.int32)
-    out[np.arange(len(u)), win] = score
+    """The test rule classifier (mcu_firmware/app/src/tri_classifier_rule.c) on the int8
+    input pixels of one cell [n, C]: the cell's scores [4]."""
+    u = q.reshape(-1, q.shape[-1]).astype(np.int64) + 128
+    n = len(u)
+    nir_mean = int(u[:, 3].sum()) // n
+    blue_mean = int(u[:, 0].sum()) // n
+    if u[:, 3].max() >= 200 and nir_mean < 100:
+        win = SHIP
+    elif blue_mean >= 180:
+        win = CLOUD
+    elif nir_mean < 100:
+        win = SEA
+    else:
+        win = LAND
+    out = np.full(4, -120, np.int32)
+    out[win] = (120, 120, 100, 60)[win]
     return out
 
 
+def cells_of(size: int) -> list[tuple[int, int]]:
+    """[start, end) pixels of every cell along an axis."""
+    return [ts.cell_bounds(i, size) for i in range(ts.cell_count(size))]
+
+
 def expected_grid(frame: np.ndarray, nodata: int, policy, gains=None):
-    """(classes, confidences, actions) of the rule classifier + shipped policy."""
+    """(classes, confidences, actions) of the rule classifier + the policy, per cell."""
     spec = ts.tile_spec()
-    ys = ts.tile_origins(frame.shape[0], spec)
-    xs = ts.tile_origins(frame.shape[1], spec)
-    t = spec.tile_px
+    ys, xs = cells_of(frame.shape[0]), cells_of(frame.shape[1])
     cls = np.zeros((len(ys), len(xs)), np.uint8)
     conf = np.zeros_like(cls)
     act = np.zeros_like(cls)
     dmin = policy.discard_min_q(spec)
-    for i, y in enumerate(ys):
-        for j, x in enumerate(xs):
-            tile = frame[y : y + t, x : x + t]
-            nd = np.all(tile == nodata, axis=2).sum()
-            if 2 * nd > t * t:
+    q = ts.preprocess_pixels(frame, gains)
+    for i, (r0, r1) in enumerate(ys):
+        for j, (c0, c1) in enumerate(xs):
+            cell = frame[r0:r1, c0:c1]
+            nd = np.all(cell == nodata, axis=2).sum()
+            if 2 * nd > cell.shape[0] * cell.shape[1]:
                 cls[i, j], conf[i, j], act[i, j] = 255, 0, NODATA
                 continue
-            q = ts.preprocess_tiles(tile[None], gains)
-            s = rule_scores(q)[0]
+            s = rule_scores(q[r0:r1, c0:c1])
             top = int(np.argmax(s))
             cls[i, j] = top
             conf[i, j] = s[top] + 128
@@ -125,40 +132,27 @@ def label_regions(mask: np.ndarray) -> list[list[tuple[int, int]]]:
 
 
 def region_box(cells, frame_shape) -> tuple[int, int, int, int]:
-    """Pixel box (row0, col0, rows, cols) covered by the tiles of a region."""
-    spec = ts.tile_spec()
-    ys = ts.tile_origins(frame_shape[0], spec)
-    xs = ts.tile_origins(frame_shape[1], spec)
-    t = spec.tile_px
-    r0 = min(ys[a] for a, _ in cells)
-    c0 = min(xs[b] for _, b in cells)
-    r1 = max(ys[a] for a, _ in cells) + t
-    c1 = max(xs[b] for _, b in cells) + t
+    """Pixel box (row0, col0, rows, cols) covered by the cells of a region."""
+    ys, xs = cells_of(frame_shape[0]), cells_of(frame_shape[1])
+    r0 = min(ys[a][0] for a, _ in cells)
+    c0 = min(xs[b][0] for _, b in cells)
+    r1 = max(ys[a][1] for a, _ in cells)
+    c1 = max(xs[b][1] for _, b in cells)
     return r0, c0, r1 - r0, c1 - c0
 
 
-def tile_cell(index: int, size: int) -> tuple[int, int]:
-    """The central cell [lo, hi) of tile ``index`` along an axis (the stride in the middle of
-    the tile, stretched to the frame's edge for the first and the last tile)."""
-    spec = ts.tile_spec()
-    origins = ts.tile_origins(size, spec)
-    inset = (spec.tile_px - spec.stride_px) // 2
-    lo = 0 if index == 0 else origins[index] + inset
-    hi = size if index == len(origins) - 1 else origins[index] + inset + spec.stride_px
-    return lo, hi
-
-
 def crop_pieces(cells, frame_shape, margin: int, cap: int):
-    """The ship crops of a region (its tiles ``cells``), drawn pixel by pixel: the kept mask
-    is the union of the tiles' cells widened by ``margin``; the region's tile box is cut into
+    """The ship crops of a region (its ``cells``), drawn pixel by pixel: the kept mask is the
+    union of the cells widened by ``margin``; the region's cell box is cut into
     ``cap``-square pieces from its corner, each shrunk to its kept pixels (empty ones
-    skipped). Returns [(row0, col0, row1, col1, kept mask of the piece, its tiles)]."""
+    skipped). Returns [(row0, col0, row1, col1, kept mask of the piece, its cells)]."""
     rows, cols = frame_shape[:2]
+    ys, xs = cells_of(rows), cells_of(cols)
     masks = {}
     for a, b in cells:
         m = np.zeros((rows, cols), bool)
-        r0, r1 = tile_cell(a, rows)
-        c0, c1 = tile_cell(b, cols)
+        r0, r1 = ys[a]
+        c0, c1 = xs[b]
         m[max(0, r0 - margin) : r1 + margin, max(0, c0 - margin) : c1 + margin] = True
         masks[(a, b)] = m
     kept = np.logical_or.reduce(list(masks.values()))
@@ -173,8 +167,8 @@ def crop_pieces(cells, frame_shape, margin: int, cap: int):
             rr, cc = np.nonzero(sub)
             r0, r1 = pr + rr.min(), pr + rr.max() + 1
             c0, c1 = pc + cc.min(), pc + cc.max() + 1
-            tiles = [t for t, m in masks.items() if m[pr:pr1, pc:pc1].any()]
-            out.append((r0, c0, r1, c1, kept[r0:r1, c0:c1], tiles))
+            members = [t for t, m in masks.items() if m[pr:pr1, pc:pc1].any()]
+            out.append((r0, c0, r1, c1, kept[r0:r1, c0:c1], members))
     return out
 
 

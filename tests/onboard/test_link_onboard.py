@@ -34,7 +34,7 @@ def _loaded(link: str, scid: int = SCID) -> Onboard:
     return ob
 
 
-OPS = [("directory",), ("downlink", 9 * fr.CADU_BYTES + 700), ("directory",), ("downlink", 1 << 24)]
+OPS = [("directory",), ("downlink", 3 * fr.CADU_BYTES + 700), ("directory",), ("downlink", 1 << 24)]
 
 
 def _play(ob: Onboard, budget_of) -> list[bytes]:

@@ -1,8 +1,8 @@
-"""Classification with the shipped model through the engine, inside the
-application, against TensorFlow Lite Micro (the `tflite-micro` package) on
-the reference preprocessing: every tile's class, confidence and decision on
-real Sentinel-2 frames, the policy's second opinion (the tile turned by 90,
-180 and 270 degrees, outputs averaged) included."""
+"""Classification with the shipped cell network through the streaming engine,
+inside the application, against TensorFlow Lite Micro (the `tflite-micro`
+package) running the same model at the frame's size on the reference
+preprocessing: every cell's class, confidence and decision on real Sentinel-2
+frames, sizes that are and are not multiples of the cell included."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from triage import paths
 from triage.contract import tile_spec as ts
-from triage.contract.policy import decide, load_policy, second_opinion, turned_outputs
-from triage.engine.oracle import tflm_run
+from triage.contract.policy import decide, load_policy
+from triage.engine.oracle import tflm_frame
 from triage.onboard import FrameMeta, Onboard, has_model, model_sha256
 
 from .helpers import real_frame
@@ -34,28 +34,21 @@ def tflite(lib):
     return data
 
 
-@pytest.mark.parametrize(("port", "r0", "c0"), [("marseille", 300, 200), ("busan", 0, 0)])
-def test_grid_matches_tflm(tflite, data_dir, port, r0, c0):
+@pytest.mark.parametrize(
+    ("port", "r0", "c0", "rows", "cols"),
+    [("marseille", 300, 200, 192, 256), ("busan", 0, 0, 150, 203)],
+)
+def test_grid_matches_tflm(tflite, data_dir, port, r0, c0, rows, cols):
     spec = ts.tile_spec()
-    frame, gt, epsg = real_frame(data_dir, port, r0, c0, 192, 256)
+    frame, gt, epsg = real_frame(data_dir, port, r0, c0, rows, cols)
     rep = Onboard(2 << 20).process_frame(
         frame, FrameMeta.for_frame(frame, 1, crs_epsg=epsg, geotransform=gt)
     )
     assert rep.ok, rep.status_name
-    _, tiles = ts.frame_tiles(frame, spec)
-    s = spec.thumb_px
-    x = ts.preprocess_tiles(tiles)
-    q = tflm_run(tflite, x, (1, s, s, spec.n_bands))
-    assert q.shape == (len(tiles), spec.n_classes)
+    q = tflm_frame(tflite, ts.preprocess_frame(frame))
+    assert q.shape == (ts.cell_count(rows), ts.cell_count(cols), spec.n_classes)
+    q = q.reshape(-1, spec.n_classes)
     policy = load_policy()
-    cand = q[:, spec.class_id("ship")].astype(int) >= policy.second_opinion_min_q
-    assert rep["tiles_second_opinion"] == int(cand.sum())
-    if cand.any():
-        turned = np.zeros((3, *q.shape), np.int8)
-        turned[:, cand] = turned_outputs(
-            lambda v: tflm_run(tflite, v, (1, s, s, spec.n_bands)), x[cand]
-        )
-        q = second_opinion(q, turned, policy)
     top = np.argmax(q, axis=1)
     want_cls = top.reshape(rep.classes.shape)
     zero = spec.output_quantization.zero_point

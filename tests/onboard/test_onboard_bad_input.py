@@ -1,5 +1,5 @@
 """Bad input gives a status and a counter, never a crash, and changes nothing
-else: zero and odd dimensions, frames smaller than a tile, all no-data,
+else: zero and odd dimensions, frames smaller than a cell, all no-data,
 saturated, wrong band count, wrong size, too large, corrupt metadata,
 duplicate frame ids, a full store. (The same paths run under ASan/UBSan in
 the C tests and the fuzz corpus replay.)"""
@@ -33,7 +33,7 @@ def _refused(ob, frame, meta, status, counter):
     assert after[counter] == before[counter] + 1
     assert after["frames_ok"] == before["frames_ok"]
     assert after["products_added"] == before["products_added"]
-    if status == NODATA:  # the grid is reported: every tile no-data
+    if status == NODATA:  # the grid is reported: every cell no-data
         assert np.all(rep.classes == 255) and np.all(rep.actions == 0)
     else:
         assert rep.classes.size == 0
@@ -51,8 +51,8 @@ def test_zero_dimensions(lib):
     _refused(ob, f, FrameMeta.for_frame(f, 2), SHAPE, "geometry_errors")
 
 
-def test_smaller_than_one_tile(lib):
-    t = config()["tile_px"]
+def test_smaller_than_one_cell(lib):
+    t = config()["cell_px"]
     ob = _ob()
     for shape in ((t - 1, 200), (200, t - 1), (1, 1)):
         f = synthetic_frame(*shape, seed=3)
@@ -76,7 +76,7 @@ def test_all_nodata_frame(lib):
     ob = _ob()
     f = np.full((96, 128, 4), 7, np.uint16)
     rep = _refused(ob, f, FrameMeta.for_frame(f, 8, nodata=7), NODATA, "nodata_frames")
-    assert rep["tiles_nodata"] == 5 * 7
+    assert rep["cells_nodata"] == (96 // 16) * (128 // 16)
 
 
 def test_saturated_frame_is_processed_and_counted(lib):
@@ -84,10 +84,10 @@ def test_saturated_frame_is_processed_and_counted(lib):
     f = np.full((64, 64, 4), 65535, np.uint16)
     rep = ob.process_frame(f, FrameMeta.for_frame(f, 9))
     assert rep.ok
-    assert rep["tiles_saturated"] == rep["tiles_total"] == 9
+    assert rep["cells_saturated"] == rep["cells_total"] == (64 // 16) ** 2
     f8 = np.full((64, 64, 4), 255, np.uint8)
     rep = ob.process_frame(f8, FrameMeta.for_frame(f8, 10))
-    assert rep.ok and rep["tiles_saturated"] == 9
+    assert rep.ok and rep["cells_saturated"] == (64 // 16) ** 2
 
 
 def test_band_mismatch(lib):
@@ -157,7 +157,7 @@ def test_full_store_drops_and_evicts_counted(lib):
     """Land frames fill the store; ship frames then evict land (lower
     priority) first; once only ships and their frame products remain, new
     ships of equal confidence are dropped, older ones kept."""
-    ob = Onboard(160_000, classifier="rule", land_policy="lowres")  # data area about 90 KB
+    ob = Onboard(80_000, classifier="rule", land_policy="lowres")  # data area about 10 KB
     evicted = dropped = 0
     for k in range(4):
         f = synthetic_frame(256, 256, seed=30 + k, land=(0, 0, 256, 256))
@@ -213,8 +213,34 @@ def test_land_policy_drop_or_lowres(lib):
     r_drop = drop.process_frame(f, FrameMeta.for_frame(f, 1))
     assert r_low.ok and r_drop.ok
     assert r_low["land_regions"] == 1 and r_drop["land_regions"] == 0
-    assert r_low["tiles_land"] == r_drop["tiles_land"] > 0
-    assert r_drop["discarded_land"] == r_low["discarded_land"] + r_low["tiles_lowres"]
-    assert r_drop["tiles_lowres"] == 0
+    assert r_low["cells_land"] == r_drop["cells_land"] > 0
+    assert r_drop["discarded_land"] == r_low["discarded_land"] + r_low["cells_lowres"]
+    assert r_drop["cells_lowres"] == 0
     with pytest.raises(OnboardInputError):
         Onboard(classifier="rule", land_policy="keep")
+
+
+@pytest.mark.parametrize(
+    ("shape", "land"), [((36, 100), (32, 0, 36, 100)), ((100, 37), (0, 32, 100, 37))]
+)
+def test_thin_land_regions_average_over_their_smaller_side(lib, shape, land):
+    """A land region in the frame's last, clipped row (or column) of cells, thinner than the
+    averaging factor (4 or 5 px), is averaged over squares of its smaller side instead of
+    giving an empty image that no decoder accepts."""
+    from triage.onboard.products import decode_stream
+
+    f = synthetic_frame(*shape, seed=41, land=land)
+    ob = Onboard(1 << 20, classifier="rule", land_policy="lowres")
+    rep = ob.process_frame(f, FrameMeta.for_frame(f, 1))
+    assert rep.ok, rep.status_name
+    lands = [
+        p.header for p in decode_stream(ob.downlink(1 << 20)).values() if p.type_name == "LAND"
+    ]
+    assert rep["land_regions"] == len(lands) == 1
+    (h,) = lands
+    thin = min(land[2] - land[0], land[3] - land[1])  # 4 or 5 px: less than the factor 8
+    assert h["pixel_step"] == thin
+    assert (h["region_rows"], h["region_cols"]) == (
+        (land[2] - land[0]) // thin * thin,
+        (land[3] - land[1]) // thin * thin,
+    )

@@ -50,7 +50,7 @@ def test_sequence_is_byte_identical(m4_image, lib):
         ("frame", frames[0], bytes(bad_meta)),
         ("frame", frames[1], FrameMeta.for_frame(frames[1], 2)),
         ("frame", nodata, FrameMeta.for_frame(nodata, 3)),
-        ("frame", frames[1][:20], FrameMeta.for_frame(frames[1][:20], 4)),
+        ("frame", frames[1][:12], FrameMeta.for_frame(frames[1][:12], 4)),  # under a cell
         ("frame", u8, FrameMeta.for_frame(u8, 5, nodata=0)),
         ("directory",),
         ("downlink", 7000),
@@ -61,12 +61,13 @@ def test_sequence_is_byte_identical(m4_image, lib):
         ("downlink", 1 << 24),
         ("counters",),
     ]
-    q, h = _compare(ops, classifier="rule", store_bytes=100_000)  # full at frame 6
+    q, h = _compare(ops, classifier="rule", store_bytes=76_000)  # full at frame 6
     statuses = [r.status for r in h]
     assert statuses[:6] == [0, -7, 0, -10, -5, 0]
     assert statuses[10] == -7
     assert q.results[8].report["products_evicted"] + q.results[8].report["products_dropped"] > 0
-    assert decode_stream(q.results[12].data)  # decodes with libaec
+    sent = b"".join(r.data for r in q.results if r.kind in ("directory", "downlink"))
+    assert len(decode_stream(sent)) >= 5  # reassembles across passes, decodes with libaec
     assert all(r.insns > 0 for r in q.results[:6])
 
 
@@ -77,7 +78,7 @@ def test_frame_and_cadu_links_are_byte_identical(m4_image, lib):
         ("frame", f, FrameMeta.for_frame(f, 1)),
         ("link", "cadu", 0x2C5),
         ("directory",),
-        ("downlink", 7 * 1279 + 5),
+        ("downlink", 3 * 1279 + 5),
         ("link", "frames", 17),
         ("downlink", 1 << 24),
         ("link", "cadu", 1024),  # refused: spacecraft ids are 10 bits
@@ -86,7 +87,7 @@ def test_frame_and_cadu_links_are_byte_identical(m4_image, lib):
     q, h = _compare(ops, classifier="rule", store_bytes=200_000)
     assert [r.status for r in h] == [0, 0, 0, 0, 0, 0, -1, 0]
     assert q.results[2].data[:4] == bytes.fromhex("1ACFFC1D")
-    assert len(q.results[3].data) == 7 * 1279
+    assert len(q.results[3].data) == 3 * 1279
     assert len(q.results[5].data) % 1115 == 0 and len(q.results[5].data) > 0
     assert q.results[3].insns > 0
 

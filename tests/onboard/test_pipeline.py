@@ -6,10 +6,10 @@ as nodata-aware block means), the class map and the summary against the
 grid; every packet header through `spacepackets`, every CRC, every band
 through libaec.
 
-Scenes (seed 20240123): sea with ships (one alone, two merging across
-overlapping tiles, one at a corner), a land block, a cloud block, a no-data
-collar, a row of ships whose region is wider than the largest crop; frame
-sizes that are not multiples of the tile or the stride. Ship crops are checked
+Scenes (seed 20240123): sea with ships (one alone, two in neighbouring
+cells, one at a corner), a land block, a cloud block, a no-data collar, a row
+of ships whose region is wider than the largest crop; frame sizes that are not
+multiples of the cell. Ship crops are checked
 pixel by pixel against a mask drawn independently (tests/onboard/helpers.py
 crop_pieces): frame pixels where kept, no-data elsewhere.
 """
@@ -106,10 +106,10 @@ def test_grid_matches_reference(lib, name):
     assert np.array_equal(rep.classes, cls)
     assert np.array_equal(rep.confidences, conf)
     assert np.array_equal(rep.actions, act)
-    assert rep["tiles_nodata"] == int((act == 0).sum())
-    assert rep["tiles_total"] == int((act != 0).sum())
+    assert rep["cells_nodata"] == int((act == 0).sum())
+    assert rep["cells_total"] == int((act != 0).sum())
     for c, nm in enumerate(ts.tile_spec().classes):
-        assert rep[f"tiles_{nm}"] == int(((cls == c) & (act != 0)).sum())
+        assert rep[f"cells_{nm}"] == int(((cls == c) & (act != 0)).sum())
 
 
 def _check_neighbour_streams(p, values: np.ndarray, kept: np.ndarray | None) -> None:
@@ -159,17 +159,16 @@ def test_products_match_frame(lib, name):
     assert cm.type_name == "CLASS_MAP"
     assert np.array_equal(cm.pixels[0], cls) and np.array_equal(cm.pixels[1], conf)
     assert cm.header["aec_flags"] == AEC_FLAG_PREPROCESS  # class codes: unit delay
-    assert cm.header["pixel_step"] == cfg["stride_px"]
-    assert cm.header["pixel_extent"] == cfg["tile_px"]
+    assert cm.header["pixel_step"] == cm.header["pixel_extent"] == cfg["cell_px"]
 
-    for k, (r0, c0, r1, c1, kept, tiles) in enumerate(pieces):
+    for k, (r0, c0, r1, c1, kept, cells) in enumerate(pieces):
         p = prods[(fid, 2 + k)]
         assert p.type_name == "SHIP_CROP"
         hd = p.header
         assert (hd["region_row0"], hd["region_col0"]) == (r0, c0)
         assert (hd["rows"], hd["cols"], hd["pixel_step"]) == (r1 - r0, c1 - c0, 1)
         assert hd["class_id"] == 2
-        assert hd["confidence"] == max(int(conf[a, b]) for a, b in tiles)
+        assert hd["confidence"] == max(int(conf[a, b]) for a, b in cells)
         want = np.where(kept[..., None], frame[r0:r1, c0:c1], meta.nodata)
         assert np.array_equal(p.pixels, want.transpose(2, 0, 1))
         _check_neighbour_streams(p, frame[r0:r1, c0:c1].transpose(2, 0, 1), kept)
@@ -188,14 +187,14 @@ def test_products_match_frame(lib, name):
 
     s = prods[(fid, n_products - 1)]
     assert s.type_name == "FRAME_SUMMARY"
-    assert s.summary["tiles_total"] == rep["tiles_total"]
-    assert s.summary["tiles_nodata"] == rep["tiles_nodata"]
+    assert s.summary["cells_total"] == rep["cells_total"]
+    assert s.summary["cells_nodata"] == rep["cells_nodata"]
     assert s.summary["ship_regions"] == len(ships)
     if name == "harbour":
         assert len(ships) == 1 and len(pieces) > 1  # the cap cut the region
     assert s.summary["products"] == n_products
-    assert list(s.summary["tiles_by_class"]) == list(rep.by_class("tiles").values())
-    assert list(s.summary["tiles_discarded_by_class"]) == list(rep.by_class("discarded").values())
+    assert list(s.summary["cells_by_class"]) == list(rep.by_class("cells").values())
+    assert list(s.summary["cells_discarded_by_class"]) == list(rep.by_class("discarded").values())
 
 
 def test_every_packet_header_parses_with_spacepackets(lib):

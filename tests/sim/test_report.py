@@ -72,7 +72,7 @@ def test_metrics_by_hand():
     assert t["reduction_factor_at_least_20"]["met"] is True  # 26.7
     assert t["ship_recall_at_least_0.95"]["met"] is False  # 0.75
     assert t["more_first_pass_ships_than_every_baseline"] == {"value": [2, 0], "met": True}
-    assert m["tiles_discarded_by_class"] == {"cloud": 4, "sea": 8, "ship": 0, "land": 0}
+    assert m["cells_discarded_by_class"] == {"cloud": 4, "sea": 8, "ship": 0, "land": 0}
     for key in (
         "frames",
         "raw_bytes",

@@ -1,4 +1,6 @@
-"""``triage model``: build the dataset, train, evaluate and export the on-board classifier.
+"""``triage model``: build the dataset, train, evaluate and export the on-board classifier
+(the shipped cell network; the tile recipe stays reachable as the baseline, ``--recipe
+tiles``).
 
 A thin layer over :mod:`triage_models` (which imports TensorFlow and rasterio only
 inside the functions that need them, so that ``triage --help`` stays fast); the C
@@ -11,14 +13,16 @@ import json
 from pathlib import Path
 
 import typer
-from triage_models import dataset, paths, shipping
+from triage_models import cellship, dataset, lpo, paths, shipping
+from triage_models.celltrain import CELL_SMOKE_CONFIG
 from triage_models.train import SMOKE_CONFIG, TrainConfig
 
 from triage import generate
 from triage.contract.paths import data_dir as default_data_dir
+from triage.engine.stream import compile_stream
 
 model_app = typer.Typer(
-    help="The on-board tile classifier: dataset, training, evaluation, export.",
+    help="The on-board cell classifier: dataset, training, evaluation, export.",
     no_args_is_help=True,
 )
 
@@ -56,26 +60,58 @@ def build_dataset(
         typer.echo(f"  {name:16s} " + " ".join(f"{k}={v}" for k, v in counts.items()))
 
 
+RECIPE_OPT = typer.Option(
+    "cells",
+    help="cells: the shipped cell network (one pass per pixel, one decision per cell of "
+    "models/tile_spec.json; writes models/shipped); tiles: the tile recipe, kept as the "
+    "baseline (writes under the model cache, never models/shipped).",
+)
+
+
+def _recipe(recipe: str) -> str:
+    if recipe not in ("cells", "tiles"):
+        raise typer.BadParameter(f"unknown recipe {recipe!r} (cells or tiles)")
+    return recipe
+
+
 @model_app.command("train")
 def train_cmd(
     data_dir: Path | None = DATA_DIR_OPT,
     seed: int = typer.Option(1, help="Seed of the sampling, augmentation and initialisation."),
     epochs: int | None = typer.Option(None, help="Override the number of epochs."),
-    out_dir: Path | None = typer.Option(None, help="Where to write (default: models/shipped)."),
-    smoke: bool = typer.Option(False, help="A seconds-long training on a handful of tiles."),
+    out_dir: Path | None = typer.Option(
+        None,
+        help="Where to write (default: models/shipped for cells, the cache's tiles/ for tiles; "
+        "--smoke: the cache's smoke/).",
+    ),
+    smoke: bool = typer.Option(False, help="A seconds-long training on a handful of windows."),
+    recipe: str = RECIPE_OPT,
 ) -> None:
-    """Train the shipped model on all nine ports and the cloud images; write the int8 .tflite."""
+    """Train the shipped cell network (triage_models.cellship.RECIPE) on all ten ports, the
+    cloud images and the coastal chips; write the int8 classifier.tflite and training.json,
+    then the streaming C (when the folder holds a policy.json)."""
 
-    cfg = SMOKE_CONFIG if smoke else TrainConfig()
-    cfg = cfg.model_copy(update={"seed": seed} | ({"epochs": epochs} if epochs else {}))
-    ds, _ = dataset.load_or_build(_data_dir(data_dir))
+    data = _data_dir(data_dir)
+    ds, _ = dataset.load_or_build(data)
     if smoke and out_dir is None:
         out_dir = paths.cache_dir() / "smoke"
-    info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log, save_float=not smoke)
+    if _recipe(recipe) == "tiles":
+        cfg = SMOKE_CONFIG if smoke else TrainConfig()
+        cfg = cfg.model_copy(update={"seed": seed} | ({"epochs": epochs} if epochs else {}))
+        info = shipping.train_and_write(ds, cfg, out_dir=out_dir, log=_log, save_float=not smoke)
+        typer.echo(json.dumps(info, indent=2))
+        return
+    cfg = CELL_SMOKE_CONFIG if smoke else cellship.RECIPE
+    cfg = cfg.model_copy(update={"seed": seed} | ({"epochs": epochs} if epochs else {}))
+    # the firmware runs the model with the streaming executor: its exporter must take it
+    # (compile_stream raises a ModelError naming the layer it refuses) before it is written
+    info = cellship.train_and_write(
+        ds, data, cfg, out_dir=out_dir, log=_log, save_float=not smoke, check=compile_stream
+    )
     folder = Path(out_dir or paths.shipped_dir())
     if (
         folder.resolve() == paths.shipped_dir().resolve()
-        or (folder / shipping.POLICY_JSON).exists()
+        or (folder / cellship.CELL_POLICY).exists()
     ):
         _export(folder)
     typer.echo(json.dumps(info, indent=2))
@@ -85,23 +121,30 @@ def train_cmd(
 def evaluate_cmd(
     data_dir: Path | None = DATA_DIR_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print all metrics as one JSON object."),
-    tflite: Path | None = typer.Option(None, help="Model to measure (default: the shipped one)."),
+    tflite: Path | None = typer.Option(
+        None, help="--recipe tiles only: the tile model to measure (default: the baseline's)."
+    ),
     write: bool = typer.Option(
-        False, help="Write models/shipped/evaluation.json and the chosen policy.json."
+        False,
+        help="Write evaluation.json and the chosen policy.json (cells: into models/shipped, "
+        "then the C export; tiles: into the baseline's folder).",
     ),
     no_cache: bool = typer.Option(False, help="Retrain the folds even when cached."),
+    recipe: str = RECIPE_OPT,
 ) -> None:
-    """Leave-ports-out evaluation (three folds trained with the shipped recipe), with baseline."""
+    """Ten-port leave-ports-out evaluation of the shipped cell network's recipe (five folds,
+    each trained without its ports, cloud images and coastal chip; int8 outputs under TFLM),
+    with the policy of each fold chosen on the other folds."""
 
-    ds, _ = dataset.load_or_build(_data_dir(data_dir))
-    result = shipping.evaluate_and_write(
-        ds, tflite_path=tflite, write=write, use_cache=not no_cache, log=_log
-    )
-    if write:
-        _export(paths.shipped_dir())
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-    else:
+    data = _data_dir(data_dir)
+    ds, _ = dataset.load_or_build(data)
+    if _recipe(recipe) == "tiles":
+        result = shipping.evaluate_and_write(
+            ds, tflite_path=tflite, write=write, use_cache=not no_cache, log=_log
+        )
+        if as_json:
+            typer.echo(json.dumps(result, indent=2))
+            return
         for k in (
             "ship_recall",
             "ship_kept",
@@ -113,6 +156,13 @@ def evaluate_cmd(
             "macs_per_tile",
         ):
             typer.echo(f"{k:22s} {result[k]}   (baseline: {result['baseline'].get(k, '-')})")
+        return
+    if tflite is not None:
+        raise typer.BadParameter("--tflite applies to --recipe tiles only")
+    result = cellship.evaluate_and_write(ds, data, write=write, use_cache=not no_cache, log=_log)
+    if write:
+        _export(paths.shipped_dir())
+    typer.echo(json.dumps(result, indent=2, default=float) if as_json else lpo.headline(result))
 
 
 def _export(out_dir: Path, tflite: Path | None = None) -> list[Path]:

@@ -18,11 +18,11 @@ far a lost bit can propagate."""
 
 QUICKLOOK_FACTOR = 16
 """Area-averaging factor of the per-frame quicklook (160 m pixels for Sentinel-2's
-10 m)."""
+10 m); a frame thinner than that is averaged over squares of its smaller side."""
 
 LOWRES_FACTOR = 8
 """Area-averaging factor of regions kept at low resolution (land under the
-``lowres`` policy, tiles no rule discarded)."""
+``lowres`` policy, cells no rule discarded)."""
 
 NEIGHBOUR_MAX_COLS = 4096
 """Widest product the firmware codes with the neighbour predictor (it keeps two rows

@@ -1,8 +1,8 @@
 """The enumerations both sides of the contract use, each defined once.
 
-- :class:`Action`: what the on-board decision does with a tile (the codes the
-  firmware's tile grid holds, ``TRI_ACTION_*``);
-- :class:`LandPolicy`: what becomes of land tiles (``TRI_LAND_*``);
+- :class:`Action`: what the on-board decision does with a cell (the codes the
+  firmware's cell grid holds, ``TRI_ACTION_*``);
+- :class:`LandPolicy`: what becomes of land cells (``TRI_LAND_*``);
 - :class:`Status`: the firmware's status codes (``tri_status_t``), which cross
   the host bindings;
 - product types with their APIDs, packet types and sequence flags, compression
@@ -31,9 +31,9 @@ class DocIntEnum(IntEnum):
 
 
 class Action(DocIntEnum):
-    """Per-tile decisions, by the code the on-board tile grid holds."""
+    """Per-cell decisions, by the code the on-board cell grid holds."""
 
-    NODATA = 0, "more than half of the tile is no-data: not classified"
+    NODATA = 0, "more than half of the cell is no-data: not decided"
     DISCARD = 1, "the top class reached its discard threshold: counted, nothing sent"
     CROP = 2, "the ship output reached the crop threshold: full-resolution crop"
     LOWRES = 3, "kept as a low-resolution product"
@@ -46,7 +46,7 @@ class Action(DocIntEnum):
 
 
 class LandPolicy(DocIntEnum):
-    """What becomes of tiles whose top class is land (neither cropped nor discarded)."""
+    """What becomes of cells whose top class is land (neither cropped nor discarded)."""
 
     DROP = 0, "dropped (counted): the quicklook and class map carry the context"
     LOWRES = 1, "kept as a low-resolution product"
@@ -71,7 +71,7 @@ class Status(DocIntEnum):
     ERR_CRC = -7, "checksum mismatch"
     ERR_FULL = -8, "product store full (lowest priority evicted)"
     ERR_IO = -9, "port-level input/output failure"
-    ERR_NODATA = -10, "frame holds no valid data (every tile no-data)"
+    ERR_NODATA = -10, "frame holds no valid data (every cell no-data)"
 
 
 STATUS_LABELS = {
@@ -137,12 +137,12 @@ PRODUCT_TYPES: tuple[ProductType, ...] = (
         1,
         0x101,
         "SHIP_CROP",
-        "full-resolution pixels of every band of merged ship tiles (the kept rectangles: "
+        "full-resolution pixels of every band of merged ship cells (the kept rectangles: "
         "KEPT_RECT)",
     ),
     ProductType(2, 0x102, "QUICKLOOK", "the whole frame, area-averaged down by an integer factor"),
     ProductType(
-        3, 0x103, "CLASS_MAP", "per-tile class and confidence on the tile grid (2 bands, u8)"
+        3, 0x103, "CLASS_MAP", "per-cell class and confidence on the cell grid (2 bands, u8)"
     ),
     ProductType(4, 0x104, "LAND", "land regions kept at reduced resolution (policy-dependent)"),
     ProductType(5, 0x105, "FRAME_SUMMARY", "per-frame triage counters (layout FRAME_SUMMARY)"),
@@ -162,7 +162,7 @@ IMAGE_PRODUCTS = frozenset({"SHIP_CROP", "QUICKLOOK", "CLASS_MAP", "LAND"})
 
 CLASS_NONE = 0xFF
 """Class id of products that describe a whole frame (quicklook, class map), and of
-no-data tiles in the class map."""
+no-data cells in the class map."""
 
 COMPRESSION_NONE = 0
 COMPRESSION_CCSDS121 = 1

@@ -7,7 +7,7 @@ threshold ``p`` into the smallest ``q`` with ``(q + 128) / 256 >= p``; a
 threshold that can never be reached (or ``null``) becomes ``NEVER_Q`` = 128,
 one above the largest int8.
 
-Decision order for one tile (:func:`decide`; the firmware's ``tri_decide`` does
+Decision order for one cell (:func:`decide`; the firmware's ``tri_decide`` does
 the same, and a test holds the two together on every output vector it covers):
 
 1. ship output ``q_ship >= ship_crop_min_q``: crop at full resolution,
@@ -48,8 +48,7 @@ class Policy(BaseModel):
     discard_min_prob: dict[str, float | None]
     ship_crop_min_prob: float = Field(ge=0.0, le=1.0)
     land_policy: str
-    crop_margin_px: int = Field(default=8, ge=0, le=255)
-    second_opinion_min_prob: float | None = Field(default=None, ge=0.0, le=1.0)
+    crop_margin_px: int = Field(default=0, ge=0, le=255)
 
     @model_validator(mode="after")
     def _check(self) -> Policy:
@@ -69,20 +68,14 @@ class Policy(BaseModel):
         return [prob_to_min_q(self.discard_min_prob.get(c), spec) for c in spec.classes]
 
     def check_margin(self, spec: TileSpec | None = None) -> int:
-        """``crop_margin_px``, checked against the tile spec: a cropped tile keeps its central
-        ``stride_px`` cell widened by the margin, which must stay inside the tile."""
+        """``crop_margin_px``, checked against the tile spec: a cropped cell keeps its pixels
+        widened by the margin, at most one cell."""
         spec = spec or tile_spec()
-        most = (spec.tile_px - spec.stride_px) // 2
-        if self.crop_margin_px > most:
+        if self.crop_margin_px > spec.cell_px:
             raise SpecError(
-                f"policy crop_margin_px {self.crop_margin_px} is over (tile_px - stride_px) / 2 "
-                f"= {most}"
+                f"policy crop_margin_px {self.crop_margin_px} is over one cell ({spec.cell_px})"
             )
         return self.crop_margin_px
-
-    @property
-    def second_opinion_min_q(self) -> int:
-        return prob_to_min_q(self.second_opinion_min_prob)
 
     @property
     def ship_crop_min_q(self) -> int:
@@ -112,38 +105,6 @@ def load_policy(path: Path | None = None) -> Policy:
         raise SpecError(f"policy not found: {path}") from exc
     except (json.JSONDecodeError, ValidationError) as exc:
         raise SpecError(f"{path}: {exc}") from exc
-
-
-SECOND_OPINION_TURNS = (1, 2, 3)
-
-
-def turn(q_inputs: np.ndarray, quarters: int) -> np.ndarray:
-    """Preprocessed tiles ``[N, S, S, C]`` turned by ``quarters`` x 90 degrees
-    counterclockwise (``np.rot90`` on the pixel axes): the second opinion's views."""
-    return np.ascontiguousarray(np.rot90(np.asarray(q_inputs), quarters, axes=(1, 2)))
-
-
-def second_opinion(q_out: np.ndarray, q_turned: np.ndarray, policy: Policy) -> np.ndarray:
-    """The outputs the decision sees: where the ship output reaches the policy's
-    ``second_opinion_min_prob``, the floor of the mean of the outputs on the tile and on the
-    tile turned by 90, 180 and 270 degrees (``q_turned``: ``[3, N, classes]`` in the order of
-    :data:`SECOND_OPINION_TURNS`), elsewhere the tile's own (as the firmware).
-
-    ``q_turned`` may hold anything on the rows that are not candidates.
-    """
-    ship = tile_spec().class_id("ship")
-    q = np.asarray(q_out).astype(np.int32)
-    turned = np.asarray(q_turned).astype(np.int32)
-    if turned.shape != (len(SECOND_OPINION_TURNS), *q.shape):
-        raise ValueError(f"q_turned must be [{len(SECOND_OPINION_TURNS)}, N, classes]")
-    cand = q[:, ship] >= policy.second_opinion_min_q
-    mean = (q + turned.sum(axis=0)) // (1 + len(SECOND_OPINION_TURNS))  # floor, as the firmware
-    return np.where(cand[:, None], mean, q).astype(np.int8)
-
-
-def turned_outputs(predict, q_inputs: np.ndarray) -> np.ndarray:
-    """``[3, N, classes]``: ``predict`` (int8 inputs -> int8 outputs) on every turned view."""
-    return np.stack([predict(turn(q_inputs, k)) for k in SECOND_OPINION_TURNS])
 
 
 def decide(q_out: np.ndarray, policy: Policy, spec: TileSpec | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from triage.contract.errors import LayoutError
 from triage.contract.layout import Field, Layout
 from triage.contract.tile_spec import tile_spec
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Version of the secondary header, product header and frame metadata layouts."""
 
 MAX_BANDS = 8
@@ -82,7 +82,7 @@ PRODUCT_HEADER = Layout(
             "pixel_extent",
             18,
             "u16",
-            "frame pixels one product pixel covers (= step, or the tile size for CLASS_MAP)",
+            "frame pixels one product pixel covers (= pixel_step)",
         ),
         Field("class_id", 20, "u8", "class id, 255 for frame products"),
         Field("confidence", 21, "u8", "int8 softmax output + 128"),
@@ -215,17 +215,17 @@ FRAME_SUMMARY = Layout(
     "Payload of a FRAME_SUMMARY product (no band streams; compression 0): "
     "what triage did with the frame.",
     (
-        Field("tiles_total", 0, "u32", "tiles classified"),
-        Field("tiles_nodata", 4, "u32", "tiles skipped as (mostly) no-data"),
+        Field("cells_total", 0, "u32", "cells decided"),
+        Field("cells_nodata", 4, "u32", "cells skipped as (mostly) no-data"),
         Field(
-            "tiles_by_class",
+            "cells_by_class",
             8,
             "u32",
-            f"tiles per top class, in class-id order ({', '.join(_SPEC.classes)})",
+            f"cells per top class, in class-id order ({', '.join(_SPEC.classes)})",
             count=_NC,
         ),
         Field(
-            "tiles_discarded_by_class",
+            "cells_discarded_by_class",
             8 + 4 * _NC,
             "u32",
             "of those, discarded on board",
@@ -273,8 +273,8 @@ REQUEST_ENTRY = Layout(
 KEPT_RECT = Layout(
     "KEPT_RECT",
     8,
-    "A rectangle of a product's pixels that the product keeps (the central cells of a ship "
-    "crop's tiles, widened by the crop margin); `kept_rects` of them follow the product "
+    "A rectangle of a product's pixels that the product keeps (a ship crop's cells, "
+    "widened by the crop margin); `kept_rects` of them follow the product "
     "header. Rectangles may overlap; pixels in none are not coded.",
     (
         Field("row0", 0, "u16", "first product row"),

@@ -42,10 +42,12 @@ class ModelChoice:
 
 
 def choose_model(which: str, cache_dir: Path) -> ModelChoice:
-    """``auto`` (shipped if present, else representative), ``shipped``, ``repcnn`` or a path."""
+    """The step-table engine's model: ``auto`` (the representative CNN: the shipped
+    classifier is a streaming cell network, benchmarked by :func:`run_stream_bench`),
+    ``shipped``, ``repcnn`` or a path."""
     shipped = paths.repo_root() / SHIPPED
     if which == "auto":
-        which = "shipped" if shipped.exists() else "repcnn"
+        which = "repcnn"
     if which == "shipped":
         if not shipped.exists():
             raise FirmwareError(f"no shipped classifier: {shipped} is absent")
@@ -153,19 +155,16 @@ def _layers(compiled: export.Compiled, steps: dict[str, list[int]], n: int) -> l
 
 
 def _times(insns_per_inference: float, clock_mhz: float) -> dict:
-    """Inference, tile and 1024 x 1024 frame times at ``clock_mhz`` (classifier only:
-    one inference per tile, no preprocessing, products or compression)."""
+    """Inference time at ``clock_mhz`` of the step-table model (one inference of its input;
+    the cell network's frame time is under ``stream``)."""
     per = timing.seconds(insns_per_inference, clock_mhz)
-    tiles = timing.tiles_per_frame()
     return {
         **timing.clock_fields(clock_mhz),
         "time_per_inference_ms": round(per * 1e3, 4),
-        "time_per_tile_ms": round(per * 1e3, 4),
-        "tiles_per_1024x1024_frame": tiles,
-        "time_per_1024x1024_frame_s": round(per * tiles, 4),
         "time_note": (
-            "the classifier alone: one inference per tile; the whole on-board application "
-            "(preprocessing, products, compression) is triage bench onboard's"
+            "one inference of this model alone; the shipped cell network's time per frame is "
+            "stream.time_per_frame_s, the whole on-board application's is triage bench "
+            "onboard's"
         ),
     }
 
@@ -283,11 +282,17 @@ def run_stream_bench(
     clock_mhz: float = timing.DEFAULT_CLOCK_MHZ, frame_hw: tuple[int, int] = STREAM_FRAME
 ) -> dict:
     """The streaming executor on the Cortex-M4 image (QEMU ``-icount shift=0``): the
-    representative cell network over one whole frame (1024 x 1024 by default), the
+    shipped cell network (the representative one when none is shipped) over one whole
+    frame (1024 x 1024 by default), the
     instructions of the run and of each layer (the executor's own accounting: pushing rows
     into a layer's ring and computing its rows), MACs, scratch, and TFLM's verdict."""
     root = paths.build_dir() / "engine-bench"
-    tfl_bytes = cellref.cached_cellref_tflite(root / "cache")
+    shipped = paths.repo_root() / SHIPPED
+    if shipped.exists():
+        tfl_bytes, label = shipped.read_bytes(), "shipped cell network"
+    else:
+        tfl_bytes = cellref.cached_cellref_tflite(root / "cache")
+        label = f"representative cell network (triage.engine.cellref, seed {cellref.SEED})"
     c = stream.compile_stream(tfl_bytes)
     work = root / f"stream-{c.sha256[:12]}"
     work.mkdir(parents=True, exist_ok=True)
@@ -341,7 +346,7 @@ def run_stream_bench(
         })  # fmt: skip
     mp = h * w / 1e6
     return {
-        "model": f"representative cell network (triage.engine.cellref, seed {cellref.SEED})",
+        "model": label,
         "model_sha256": c.sha256,
         "frame": [h, w],
         "frame_source": source,

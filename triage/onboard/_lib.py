@@ -72,7 +72,9 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_model_sha256.restype = ctypes.c_char_p
     lib.tri_host_model_sha256.argtypes = []
     lib.tri_host_init.restype = ctypes.c_int
-    lib.tri_host_init.argtypes = [_vp, _vp, _c_size, _vp, _c_size, ctypes.c_int, _vp]
+    lib.tri_host_init.argtypes = [_vp, _vp, _c_size, _vp, _c_size, _vp, _c_size, ctypes.c_int, _vp]
+    lib.tri_host_scratch_bytes.restype = _c_size
+    lib.tri_host_scratch_bytes.argtypes = []
     lib.tri_host_process_frame.restype = ctypes.c_int
     lib.tri_host_process_frame.argtypes = [_vp, _vp, _c_size, _vp, _c_size, SINK, _vp]
     lib.tri_host_directory.restype = ctypes.c_int
@@ -91,8 +93,8 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_set_link.argtypes = [_vp, ctypes.c_uint32, ctypes.c_uint32]
     lib.tri_host_link_encode.restype = ctypes.c_int
     lib.tri_host_link_encode.argtypes = [u32, u32, u32, _vp, _c_size, SINK, _vp]
-    lib.tri_host_preprocess_tile.restype = ctypes.c_int
-    lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp, _vp]
+    lib.tri_host_preprocess_row.restype = ctypes.c_int
+    lib.tri_host_preprocess_row.argtypes = [_vp, u32, u32, u32, u32, _vp, _vp, _vp, _vp]
     lib.tri_host_decide.restype = ctypes.c_int
     lib.tri_host_decide.argtypes = [_vp, _c_size, _vp, ctypes.c_int32, u32, _vp, _vp]
     lib.tri_frame_report_field.restype = ctypes.c_char_p

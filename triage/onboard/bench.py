@@ -9,7 +9,7 @@ capacity). The host build plays the sequence first (the releases need the
 directories' contents); one boot of the Cortex-M4 image then plays the same
 operations and must give the same bytes. Figures:
 instructions per megapixel (``-icount shift=0``: deterministic) in total and by
-stage of the application's profile (preprocessing, inference, second opinions,
+stage of the application's profile (preprocessing, inference,
 decisions, regions, products, downlink), the image's
 memory (.text/.data/.bss from its sections, the painted-stack peak), what
 went in and out, and the compression ratio of every band over all the image
@@ -224,7 +224,7 @@ def run_bench(
         if p.type_name != "STORE_DIRECTORY":
             by_type[p.type_name] = by_type.get(p.type_name, 0) + 1
     reports = [r.report for r in frame_res]
-    tiles_classified = sum(r["tiles_total"] for r in reports)
+    cells_decided = sum(r["cells_total"] for r in reports)
     bytes_in = sum(f.nbytes for f, _ in frames)
     bytes_out = sum(len(st) for st in streams)
     identical = [run.host_identical for run in runs]
@@ -236,7 +236,7 @@ def run_bench(
         "megapixels": round(pixels / 1e6, 4),
         "insns_total": insns,
         "insns_per_megapixel": round(insns / (pixels / 1e6)),
-        "insns_per_tile": round(insns / max(1, tiles_classified)),
+        "insns_per_cell": round(insns / max(1, cells_decided)),
         "stages": _stages(runs, pixels),
         "stages_note": (
             "instructions by stage of the application's profile (mcu_firmware/app/include/"
@@ -251,7 +251,7 @@ def run_bench(
                 "insns_per_megapixel": round(
                     sum(r.insns for r in run.frame_results) / (run.pixels / 1e6)
                 ),
-                "tiles": sum(r.report["tiles_total"] for r in run.frame_results),
+                "cells": sum(r.report["cells_total"] for r in run.frame_results),
                 "bytes_out": len(run.stream),
                 "host_identical": run.host_identical,
                 "qemu_wall_s": round(run.qemu_s, 2),
@@ -260,11 +260,11 @@ def run_bench(
         },
         **image_figures(elf),
         "stack_peak_bytes": max(run.stack_peak_bytes for run in runs),
-        "tiles": sum(r["tiles_total"] + r["tiles_nodata"] for r in reports),
-        "tiles_by_class": {
-            c: sum(r.by_class("tiles")[c] for r in reports) for c in report_classes()
+        "cells": sum(r["cells_total"] + r["cells_nodata"] for r in reports),
+        "cells_by_class": {
+            c: sum(r.by_class("cells")[c] for r in reports) for c in report_classes()
         },
-        "tiles_discarded": sum(sum(r.by_class("discarded").values()) for r in reports),
+        "cells_discarded": sum(sum(r.by_class("discarded").values()) for r in reports),
         "ship_regions": sum(r["ship_regions"] for r in reports),
         "products": sum(by_type.values()),
         "products_by_type": by_type,
@@ -277,20 +277,20 @@ def run_bench(
         "compression_ratio": ratio,
         "host_identical": None if None in identical else all(identical),
         "qemu_wall_s": round(sum(run.qemu_s for run in runs), 2),
-        **_times(insns, pixels, tiles_classified, clock_mhz),
+        **_times(insns, pixels, cells_decided, clock_mhz),
         "attribution": paths.COPERNICUS_ATTRIBUTION,
     }
 
 
-def _times(insns: int, pixels: int, tiles: int, clock_mhz: float) -> dict:
-    """The whole application's time per classified tile, per megapixel and per
+def _times(insns: int, pixels: int, cells: int, clock_mhz: float) -> dict:
+    """The whole application's time per decided cell, per megapixel and per
     1024 x 1024 frame at ``clock_mhz`` (everything the image does with a frame:
     preprocessing, inference, products, compression, store)."""
     per_px = timing.seconds(insns, clock_mhz) / pixels
     side = timing.FRAME_SIDE_PX
     return {
         **timing.clock_fields(clock_mhz),
-        "time_per_tile_ms": round(timing.seconds(insns, clock_mhz) / max(1, tiles) * 1e3, 4),
+        "time_per_cell_ms": round(timing.seconds(insns, clock_mhz) / max(1, cells) * 1e3, 4),
         "time_per_megapixel_s": round(per_px * 1e6, 4),
         "time_per_1024x1024_frame_s": round(per_px * side * side, 4),
         "time_note": (

@@ -333,6 +333,8 @@ class Onboard:
         self._state = np.zeros(-(-self._lib.tri_host_onboard_bytes() // 8), dtype=np.uint64)
         self._store = np.zeros(-(-self.store_bytes // 8), dtype=np.uint64)
         self._work = np.zeros(-(-self._lib.tri_host_work_bytes() // 8), dtype=np.uint64)
+        # the streaming classifier's rings (the Cortex-M4 image keeps them in PSRAM)
+        self._scratch = np.zeros(max(1, -(-self._lib.tri_host_scratch_bytes() // 8)), np.uint64)
         gains = None
         if gain_q8 is not None:
             gains = np.ascontiguousarray(gain_q8, dtype=np.uint16)
@@ -345,6 +347,8 @@ class Onboard:
             self.store_bytes,
             self._work.ctypes.data,
             self._work.nbytes,
+            self._scratch.ctypes.data,
+            self._scratch.nbytes,
             CLASSIFIERS[classifier],
             None if gains is None else gains.ctypes.data,
         )

@@ -2,7 +2,7 @@
 
 The HTML embeds its plots as PNG (base64 data URIs), so the one file can be
 mailed or archived: bytes per pass (raw, compressed, triaged), budget use per
-pass, tiles discarded by class, ships delivered over time, capture-to-ground
+pass, cells discarded by class, ships delivered over time, capture-to-ground
 latency, the ground station's mosaics with the delivered crops and the labelled
 ships, and tables of every number. Imagery credits (the Copernicus attribution
 for Sentinel-2) are printed under every image and in the footer.
@@ -104,9 +104,9 @@ def plot_discards(res: SimResult) -> str:
     total = np.zeros(n, dtype=np.int64)
     disc = np.zeros(n, dtype=np.int64)
     for f in res.frames:
-        total[: len(f.tiles_by_class)] += np.array(f.tiles_by_class, dtype=np.int64)
-        disc[: len(f.tiles_discarded_by_class)] += np.array(
-            f.tiles_discarded_by_class, dtype=np.int64
+        total[: len(f.cells_by_class)] += np.array(f.cells_by_class, dtype=np.int64)
+        disc[: len(f.cells_discarded_by_class)] += np.array(
+            f.cells_discarded_by_class, dtype=np.int64
         )
     x = np.arange(n)
     ax.bar(x, disc, color="#999999", label="discarded on board")
@@ -114,7 +114,7 @@ def plot_discards(res: SimResult) -> str:
     for i in range(n):
         ax.text(i, total[i], f"{disc[i]}/{total[i]}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, res.classes)
-    ax.set_ylabel("tiles (top class)")
+    ax.set_ylabel("cells (top class)")
     ax.set_title("Tiles by class: discarded on board vs kept")
     ax.legend(fontsize=8)
     return _png(fig)
@@ -309,9 +309,9 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
             f.raw_bytes,
             f.compressed_bytes,
             f.product_bytes,
-            f.tiles_total,
-            " / ".join(str(v) for v in f.tiles_by_class),
-            " / ".join(str(v) for v in f.tiles_discarded_by_class),
+            f.cells_total,
+            " / ".join(str(v) for v in f.cells_by_class),
+            " / ".join(str(v) for v in f.cells_discarded_by_class),
             f.ship_regions,
             f.products,
             round(f.process_s, 3),
@@ -328,8 +328,8 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
         "raw B",
         "CCSDS 121 B",
         "triage products B",
-        "tiles",
-        f"tiles by class ({cls})",
+        "cells",
+        f"cells by class ({cls})",
         f"discarded ({cls})",
         "ship regions",
         "products",

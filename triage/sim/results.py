@@ -101,10 +101,10 @@ class FrameRecord:
     capture_time: datetime
     raw_bytes: int
     compressed_bytes: int
-    tiles_total: int = 0
-    tiles_nodata: int = 0
-    tiles_by_class: list[int] = field(default_factory=list)
-    tiles_discarded_by_class: list[int] = field(default_factory=list)
+    cells_total: int = 0
+    cells_nodata: int = 0
+    cells_by_class: list[int] = field(default_factory=list)
+    cells_discarded_by_class: list[int] = field(default_factory=list)
     ship_regions: int = 0
     products: int = 0
     product_bytes: int = 0
@@ -231,13 +231,13 @@ class SimResult:
             "baselines": {
                 name: self.mode_metrics(m) for name, m in self.modes.items() if name != TRIAGE
             },
-            "tiles_by_class": dict(
-                zip(self.classes, _sum_lists(f.tiles_by_class for f in self.frames), strict=False)
+            "cells_by_class": dict(
+                zip(self.classes, _sum_lists(f.cells_by_class for f in self.frames), strict=False)
             ),
-            "tiles_discarded_by_class": dict(
+            "cells_discarded_by_class": dict(
                 zip(
                     self.classes,
-                    _sum_lists(f.tiles_discarded_by_class for f in self.frames),
+                    _sum_lists(f.cells_discarded_by_class for f in self.frames),
                     strict=False,
                 )
             ),

@@ -203,8 +203,8 @@ def _run(
         **onboard_diagnostics(
             ships,
             modes[TRIAGE].outcomes,
-            camera.crop_tiles,
-            sum(r.tiles_total for r in records),
+            camera.crop_cells,
+            sum(r.cells_total for r in records),
             geos,
             by_id,
         ),
@@ -301,7 +301,7 @@ class _Camera:
         self.classes = classes
         self.progress = progress
         self.records: list[FrameRecord] = []
-        self.crop_tiles: dict[int, list[tuple[int, int]]] = {}  # frame -> cropped tiles
+        self.crop_cells: dict[int, list[tuple[int, int]]] = {}  # frame -> cropped cells
         self.notes: list[str] = []
 
     def capture_before(self, t: datetime | None) -> None:
@@ -318,7 +318,7 @@ class _Camera:
         px = read_frame(geo, f)
         cap = self.satellite.capture(f, geo, px)
         self.notes += cap.notes
-        self.crop_tiles[f.frame_id] = cap.crop_tiles
+        self.crop_cells[f.frame_id] = cap.crop_cells
         cfg = self.satellite.config
         compressed = compressed_product_bytes(
             px, cfg["aec_block_size"], cfg["aec_rsi"], dn_scale=f.dn_scale
@@ -344,10 +344,10 @@ def _frame_record(
         capture_time=f.capture_time_utc,
         raw_bytes=geo.raw_bytes,
         compressed_bytes=compressed_bytes,
-        tiles_total=c["tiles_total"],
-        tiles_nodata=c["tiles_nodata"],
-        tiles_by_class=cap.tiles_by_class(classes),
-        tiles_discarded_by_class=cap.discarded_by_class(classes),
+        cells_total=c["cells_total"],
+        cells_nodata=c["cells_nodata"],
+        cells_by_class=cap.cells_by_class(classes),
+        cells_discarded_by_class=cap.discarded_by_class(classes),
         ship_regions=c["ship_regions"],
         products=c["products_added"],
         product_bytes=c["bytes_added"],

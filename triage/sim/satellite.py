@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from triage.contract.enums import Action
-from triage.contract.tile_spec import tile_origins, tile_spec
+from triage.contract.tile_spec import cell_count, tile_spec
 from triage.errors import FirmwareError
 from triage.onboard import (
     FrameMeta,
@@ -73,15 +73,14 @@ def frame_meta(frame: Frame, geo: FrameGeo) -> FrameMeta:
     )
 
 
-def crop_tile_origins(rep: FrameReport, geo: FrameGeo) -> list[tuple[int, int]]:
-    """(row, col) origins of the tiles the firmware decided to crop at full resolution."""
+def crop_cell_origins(rep: FrameReport, geo: FrameGeo) -> list[tuple[int, int]]:
+    """(row, col) origins of the cells the firmware decided to crop at full resolution."""
     if rep.actions.size == 0:
         return []
-    rows, cols = tile_origins(geo.rows), tile_origins(geo.cols)
-    if rep.actions.shape != (len(rows), len(cols)):
+    if rep.actions.shape != (cell_count(geo.rows), cell_count(geo.cols)):
         return []
-    crop = Action.CROP
-    return [(rows[i], cols[j]) for i, j in zip(*np.nonzero(rep.actions == crop), strict=True)]
+    c = tile_spec().cell_px
+    return [(c * i, c * j) for i, j in zip(*np.nonzero(rep.actions == Action.CROP), strict=True)]
 
 
 @dataclass
@@ -90,15 +89,15 @@ class Capture:
 
     report: FrameReport
     process_s: float  # wall-clock time of the firmware call
-    crop_tiles: list[tuple[int, int]]  # origins of the tiles it cropped
+    crop_cells: list[tuple[int, int]]  # origins of the cells it cropped
     notes: list[str] = field(default_factory=list)  # a refused frame, a full store
 
     @property
     def counts(self) -> dict[str, int]:
         return self.report.counts
 
-    def tiles_by_class(self, classes: list[str]) -> list[int]:
-        return [self.counts[f"tiles_{k}"] for k in classes]
+    def cells_by_class(self, classes: list[str]) -> list[int]:
+        return [self.counts[f"cells_{k}"] for k in classes]
 
     def discarded_by_class(self, classes: list[str]) -> list[int]:
         return [self.counts[f"discarded_{k}"] for k in classes]
@@ -141,7 +140,7 @@ class Satellite:
 
     def capture(self, frame: Frame, geo: FrameGeo, pixels: np.ndarray) -> Capture:
         """Process a frame; :class:`FirmwareError` when the firmware refuses it for any
-        reason but every tile being no-data (a note then)."""
+        reason but every cell being no-data (a note then)."""
         label = f"frame {frame.frame_id} ({frame.scene})"
         meta = frame_meta(frame, geo)
         t0 = time.perf_counter()
@@ -152,7 +151,7 @@ class Satellite:
         notes = []
         if rep.status != 0:
             if rep.status_name.upper().endswith("NODATA"):
-                notes.append(f"{label}: refused by the firmware, every tile is no-data")
+                notes.append(f"{label}: refused by the firmware, every cell is no-data")
             else:
                 raise FirmwareError(
                     f"{label}: the firmware refused the frame: {rep.status_name} "
@@ -164,7 +163,7 @@ class Satellite:
                 f"{label}: store full, {c['products_dropped']} products dropped and "
                 f"{c['products_evicted']} evicted"
             )
-        return Capture(rep, dt, crop_tile_origins(rep, geo), notes)
+        return Capture(rep, dt, crop_cell_origins(rep, geo), notes)
 
     def directory(self) -> bytes:
         """The STORE_DIRECTORY packets that open a pass."""

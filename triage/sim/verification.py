@@ -5,7 +5,7 @@
   the export report names them (``B02 blue``...), never by parsing a file name;
 - :func:`ship_crops_disagree`: the ground's catalogue against the simulator's own
   packet tracker (:mod:`triage.sim.tracker`) on which ship crops are complete;
-- :func:`onboard_diagnostics`: where ships were lost, if any: tiles a perfect
+- :func:`onboard_diagnostics`: where ships were lost, if any: cells a perfect
   classifier would crop (those holding a labelled ship's box centre, the labelling
   rule of models/MODEL_CARD.md), ships the firmware cropped, and of the ships not
   delivered, those the classifier missed and those cropped but never sent.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage.contract.tile_spec import tile_origins, tile_spec
+from triage.contract.tile_spec import tile_spec
 from triage.sim.errors import VerificationError
 from triage.sim.frames import FrameGeo
 from triage.sim.ground import ExportedFile, ExportReport
@@ -77,42 +77,39 @@ def ship_crops_disagree(catalogued: set, tracked: set) -> str | None:
     )
 
 
-def tiles_holding_ships(
+def cells_holding_ships(
     ships: list[LabelledShip], geos: dict[int, FrameGeo], frames: dict[int, Frame]
 ) -> int:
-    """Tiles (all frames) that hold a labelled ship's box centre: the tiles a perfect
+    """Cells (all frames) that hold a labelled ship's box centre: the cells a perfect
     classifier would crop (the labelling rule of models/MODEL_CARD.md)."""
-    t = tile_spec().tile_px
+    c = tile_spec().cell_px
     n = 0
     for fid, geo in geos.items():
         f = frames[fid]
-        rows, cols = tile_origins(geo.rows), tile_origins(geo.cols)
-        mask = np.zeros((len(rows), len(cols)), dtype=bool)
+        held = set()
         for s in ships:
             if s.scene != f.scene:
                 continue
-            r, c = s.centre
-            fr, fc = r - f.window.row0, c - f.window.col0
-            ri = [i for i, r0 in enumerate(rows) if r0 <= fr < r0 + t]
-            ci = [j for j, c0 in enumerate(cols) if c0 <= fc < c0 + t]
-            for i in ri:
-                mask[i, ci] = True
-        n += int(mask.sum())
+            r, col = s.centre
+            fr, fc = r - f.window.row0, col - f.window.col0
+            if 0 <= fr < geo.rows and 0 <= fc < geo.cols:
+                held.add((int(fr) // c, int(fc) // c))
+        n += len(held)
     return n
 
 
 def cropped_on_board(
     ships: list[LabelledShip],
-    crop_tiles: dict[int, list[tuple[int, int]]],
+    crop_cells: dict[int, list[tuple[int, int]]],
     frames: dict[int, Frame],
 ) -> list[bool]:
-    """Per labelled ship: did the firmware mark a tile holding its box centre for a crop?"""
-    t = tile_spec().tile_px
+    """Per labelled ship: did the firmware mark the cell holding its box centre for a crop?"""
+    t = tile_spec().cell_px
     out = []
     for s in ships:
         r, c = s.centre
         hit = False
-        for fid, origins in crop_tiles.items():
+        for fid, origins in crop_cells.items():
             f = frames[fid]
             if f.scene != s.scene:
                 continue
@@ -127,19 +124,19 @@ def cropped_on_board(
 def onboard_diagnostics(
     ships: list[LabelledShip],
     outcomes: list[ShipOutcome],
-    crop_tiles: dict[int, list[tuple[int, int]]],
-    tiles_total: int,
+    crop_cells: dict[int, list[tuple[int, int]]],
+    cells_total: int,
     geos: dict[int, FrameGeo],
     frames: dict[int, Frame],
 ) -> dict[str, int]:
-    """Tiles and ships on board: ``outcomes`` are triage's, one per ship of ``ships``."""
-    on_board = cropped_on_board(ships, crop_tiles, frames)
+    """Cells and ships on board: ``outcomes`` are triage's, one per ship of ``ships``."""
+    on_board = cropped_on_board(ships, crop_cells, frames)
     undelivered = [o.delivered_at is None for o in outcomes]
     pairs = list(zip(undelivered, on_board, strict=True))
     return {
-        "tiles_total": tiles_total,
-        "tiles_crop": sum(len(v) for v in crop_tiles.values()),
-        "tiles_holding_a_labelled_ship": tiles_holding_ships(ships, geos, frames),
+        "cells_total": cells_total,
+        "cells_crop": sum(len(v) for v in crop_cells.values()),
+        "cells_holding_a_labelled_ship": cells_holding_ships(ships, geos, frames),
         "ships_cropped_on_board": sum(on_board),
         "ships_missed_by_classifier": sum(1 for u, c in pairs if u and not c),
         "ships_cropped_not_delivered": sum(1 for u, c in pairs if u and c),

@@ -1,8 +1,8 @@
 /*
  * tri_app_config.h - the on-board application's own constants.
  *
- * What the classifier sees (bands, tile, stride and thumbnail sizes, gains,
- * decision policy) is not here: it comes from the model's generated
+ * What the classifier sees (bands, cell size, gains, decision policy) is not
+ * here: it comes from the model's generated
  * triage_config.h (models/shipped, from models/tile_spec.json and
  * policy.json). These are the application's choices around it; the Python
  * view reads them from the host library (tri_host_config), never retypes
@@ -30,11 +30,9 @@
  * class map always does: its samples are class codes. */
 #define TRI_MEANS_AEC_FLAGS WF_AEC_FLAG_NEIGHBOUR
 
-/* Ship crops: a tile the policy crops contributes its central cell (the
- * STRIDE_PX x STRIDE_PX pixels in its middle, tri_tile_cell) widened by
- * the policy's margin on every side (models/shipped/policy.json
- * crop_margin_px, at most (TILE_PX - STRIDE_PX) / 2, so that it stays
- * inside the tile); the other pixels of a crop's box hold the frame's
+/* Ship crops: a cell the policy crops contributes its pixels widened by the
+ * policy's margin on every side (models/shipped/policy.json crop_margin_px,
+ * at most one cell); the other pixels of a crop's box hold the frame's
  * no-data value. */
 #define TRI_CONTEXT_MARGIN_PX TRI_CFG_CROP_MARGIN_PX
 
@@ -44,16 +42,27 @@
  * tile. */
 #define TRI_CROP_MAX_PX 128u
 
-/* A tile whose pixels are no-data (every band equal to the frame's nodata
- * value) for more than this share (numerator / 2) is skipped; same rule for
- * counting saturated tiles (every band at the largest sample value). */
-#define TRI_TILE_SKIP_SHARE_NUM 1u
-#define TRI_TILE_SKIP_SHARE_DEN 2u
+/* A cell whose pixels are no-data (every band equal to the frame's nodata
+ * value) for more than this share (numerator / denominator) is not decided
+ * (TRI_ACTION_NODATA); same rule for counting saturated cells (every band at
+ * the largest sample value). */
+#define TRI_CELL_SKIP_SHARE_NUM 1u
+#define TRI_CELL_SKIP_SHARE_DEN 2u
 
 /* Largest frame: bytes of frame memory (8 MiB, e.g. 1024 x 1024 px x 4
- * bands x 16 bit), and tiles on its grid. */
+ * bands x 16 bit), columns (the classifier's rings are sized for this
+ * width), and cells on its grid. */
 #define TRI_FRAME_MAX_BYTES (8u * 1024u * 1024u)
-#define TRI_GRID_MAX_TILES 16384u
+#define TRI_FRAME_MAX_COLS 1024u
+#define TRI_GRID_MAX_CELLS 16384u
+
+/* Block means of a quicklook or low-resolution product, all bands, computed
+ * in one pass over its pixels and kept in the work area while the product is
+ * coded (128 KB: a low-resolution product as large as a 1024 x 1024 frame,
+ * 128 x 128 x 4); a product with more means (8-bit frames of more than a
+ * megapixel) computes each when its band is coded. A ship crop's previous
+ * band's values use the same memory. */
+#define TRI_MEANS_MAX 65536u
 
 /* Ship regions and land regions per frame; tiles of further regions are
  * counted (regions_dropped) but not cropped. */

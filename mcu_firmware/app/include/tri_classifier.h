@@ -1,49 +1,82 @@
 /*
- * tri_classifier.h - what the application needs from a tile classifier, and
- * the implementation on the int8 engine (tnn.h).
+ * tri_classifier.h - what the application needs from a classifier, and its
+ * implementations: the streaming int8 engine (tnn_stream.h) running the
+ * shipped cell network, and a fixed rule for tests.
  *
- * The application preprocesses each tile straight into the classifier's
- * input tensor (input()), then run() fills scores[TRI_CFG_NUM_CLASSES] with
- * the int8 softmax outputs (p = (q + 128) / 256), in class-id order.
+ * A classifier runs over a whole frame of rows x cols pixels: it takes the
+ * preprocessed rows from the application's source (int8 [cols][bands], rows
+ * 0..rows-1 in order, each once) and hands one row of cells at a time to the
+ * application's sink: int8 [tri_cell_count(cols)][TRI_CFG_NUM_CLASSES], the
+ * softmax outputs of each cell in class-id order (p = (q - zero point) *
+ * scale, triage_config.h), rows of cells 0..tri_cell_count(rows)-1 in order.
+ * The sink may be called before the source has given every row (a cell row
+ * needs the rows of its receptive field, not the whole frame).
  */
 #ifndef TRI_CLASSIFIER_H
 #define TRI_CLASSIFIER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "tnn.h"
+#include "tnn_stream.h"
+#include "tri_app_config.h"
 #include "tri_status.h"
+#include "triage_config.h"
+
+/* The application's side: the same contracts as the engine's (tnn_stream.h). */
+typedef tnn_stream_source_t tri_row_source_t;
+typedef tnn_stream_sink_t tri_cell_sink_t;
 
 typedef struct {
     void *ctx;
-    int8_t *(*input)(void *ctx);
-    tri_status_t (*run)(void *ctx, int8_t *scores);
+    tri_status_t (*run)(void *ctx, uint32_t rows, uint32_t cols, tri_row_source_t source,
+                        tri_cell_sink_t sink, void *user);
 } tri_classifier_t;
 
+/* The streaming engine's state (the caller's memory, e.g. static). */
+typedef struct {
+    tnn_stream_ctx_t stream;
+    const tnn_stream_model_t *model;
+    void *scratch;
+    size_t scratch_bytes;
+} tri_stream_classifier_t;
+
 /*
- * A classifier on a model bound with tnn_bind: checks that its input is
- * [THUMB_PX][THUMB_PX][TRI_CFG_BANDS] int8 and its output
- * TRI_CFG_NUM_CLASSES int8 values (TRI_ERR_SHAPE otherwise). The context
- * stays the caller's.
+ * A classifier on a streaming model: checks that its input has
+ * TRI_CFG_BANDS channels, its output TRI_CFG_NUM_CLASSES, and its total
+ * stride is TRI_CFG_CELL_PX along both axes (TRI_ERR_SHAPE otherwise), and
+ * that `scratch` (TNN_STREAM_ALIGN-aligned) holds
+ * tnn_stream_scratch_bytes(model, TRI_FRAME_MAX_COLS) bytes (TRI_ERR_SIZE
+ * otherwise), so that every frame the application accepts can run.
  */
-tri_status_t tri_classifier_tnn(tri_classifier_t *cls, tnn_ctx_t *bound);
+tri_status_t tri_classifier_stream(tri_classifier_t *cls, tri_stream_classifier_t *state,
+                                   const tnn_stream_model_t *model, void *scratch,
+                                   size_t scratch_bytes);
 
 /*
  * A fixed rule instead of a model, for tests on any build (host and the
- * Cortex-M4 image alike), so that tiling, decisions, regions and products
- * can be checked against an independent rendering of the rule
- * (tests/onboard/helpers.py). Never the flight configuration. On
- * u = q + 128 of the preprocessed input [S][S][C] (C >= 4):
- *   nir_mean = floor(mean of u[..., 3]), nir_max = max of u[..., 3],
- *   blue_mean = floor(mean of u[..., 0]);
+ * Cortex-M4 image alike), so that cells, decisions, regions and products can
+ * be checked against an independent rendering of the rule
+ * (tests/onboard/helpers.py). Never the flight configuration. Per cell, on
+ * u = q + 128 of the preprocessed input over the cell's pixels inside the
+ * frame (C >= 4 bands, n pixels):
+ *   nir_mean = floor(sum of u[..., 3] / n), nir_max = max of u[..., 3],
+ *   blue_mean = floor(sum of u[..., 0] / n);
  *   ship  if nir_max >= 200 and nir_mean < 100
  *   cloud elif blue_mean >= 180
  *   sea   elif nir_mean < 100
  *   land  otherwise.
  * The winner scores 120 (cloud, sea), 100 (ship) or 60 (land), the others
- * -120. input: caller memory of THUMB_PX * THUMB_PX * TRI_CFG_BANDS bytes.
- * TRI_ERR_NO_IMPL when the model has fewer than 4 bands.
+ * -120. TRI_ERR_NO_IMPL when the model has fewer than 4 bands.
  */
-tri_status_t tri_classifier_rule(tri_classifier_t *cls, int8_t *input);
+typedef struct {
+    int8_t row[TRI_FRAME_MAX_COLS * TRI_CFG_BANDS];
+    uint32_t nir_sum[TRI_FRAME_MAX_COLS / TRI_CFG_CELL_PX + 1u];
+    uint32_t nir_max[TRI_FRAME_MAX_COLS / TRI_CFG_CELL_PX + 1u];
+    uint32_t blue_sum[TRI_FRAME_MAX_COLS / TRI_CFG_CELL_PX + 1u];
+    int8_t out[(TRI_FRAME_MAX_COLS / TRI_CFG_CELL_PX + 1u) * TRI_CFG_NUM_CLASSES];
+} tri_rule_classifier_t;
+
+tri_status_t tri_classifier_rule(tri_classifier_t *cls, tri_rule_classifier_t *state);
 
 #endif /* TRI_CLASSIFIER_H */

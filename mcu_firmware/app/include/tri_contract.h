@@ -12,7 +12,7 @@
 
 /* Per-tile decisions: the codes the tile grid holds. */
 enum {
-    TRI_ACTION_NODATA = 0, /* more than half of the tile is no-data: not classified */
+    TRI_ACTION_NODATA = 0, /* more than half of the cell is no-data: not decided */
     TRI_ACTION_DISCARD = 1, /* the top class reached its discard threshold: counted, nothing sent */
     TRI_ACTION_CROP = 2, /* the ship output reached the crop threshold: full-resolution crop */
     TRI_ACTION_LOWRES = 3, /* kept as a low-resolution product */

@@ -1,6 +1,6 @@
 /*
- * tri_decide.h - the decision policy: a pure function from a tile's final
- * int8 output vector (after the second opinion, if any) to its action.
+ * tri_decide.h - the decision policy: a pure function from a cell's int8
+ * output vector to its action.
  *
  * The policy's thresholds come from the model's generated triage_config.h
  * (models/shipped/policy.json) in the flight build; they are an argument

@@ -3,7 +3,7 @@
  * product store persists across frames.
  *
  *   tri_onboard_init            once: store memory, work memory, classifier
- *   tri_onboard_process_frame   per frame: tiles -> classify -> decide ->
+ *   tri_onboard_process_frame   per frame: rows -> classify -> decide per cell ->
  *                               ship crops, land, quicklook, class map, summary
  *                               -> compressed products in the store
  *   tri_onboard_directory       a STORE_DIRECTORY product, as packets
@@ -13,7 +13,7 @@
  *                               TM transfer frames, or CADUs (tri_link.h)
  *
  * Memory: the caller owns all of it. The state (tri_onboard_t) is small and
- * sits in internal RAM; the store and the work area (tile grid, region
+ * sits in internal RAM; the store and the work area (cell grid, region
  * labels) are blocks of external memory of tri_store / tri_onboard_work_bytes()
  * bytes; the frame stays in frame memory and is only read.
  *
@@ -22,13 +22,14 @@
  *
  *   FRAME_META  CRC, magic, version, sample bits     TRI_ERR_CRC / FORMAT / SIZE
  *   geometry    zero rows or columns, smaller than   TRI_ERR_SHAPE
- *               one tile, bands != the model's
+ *               one cell, bands != the model's
  *               frame bytes != rows*cols*bands*bps,  TRI_ERR_SIZE
- *               over TRI_FRAME_MAX_BYTES or
- *               TRI_GRID_MAX_TILES tiles
+ *               over TRI_FRAME_MAX_BYTES,
+ *               TRI_FRAME_MAX_COLS columns or
+ *               TRI_GRID_MAX_CELLS cells
  *   frame id    products of the same frame id still  TRI_ERR_ARG
  *               in the store
- *   content     every tile (mostly) no-data          TRI_ERR_NODATA (no products)
+ *   content     every cell (mostly) no-data          TRI_ERR_NODATA (no products)
  *   store       full: lower priority evicted, or the new product dropped:
  *               TRI_OK, counted in the report
  */
@@ -58,9 +59,6 @@ typedef struct {
     tri_classifier_t classifier;
     uint16_t gain_q8[TRI_CFG_BANDS];
     uint8_t land_policy; /* TRI_LAND_DROP or TRI_LAND_LOWRES */
-    /* The current tile's preprocessed thumbnail, kept for the second opinion's
-     * turned views (the classifier's input may be overwritten by inference). */
-    int8_t thumb[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS];
     uint8_t *work;
     size_t work_bytes;
     uint16_t seq_count[WF_PRODUCT_TYPE_COUNT];
@@ -75,14 +73,14 @@ typedef struct {
     tri_link_t link;       /* frames and CADUs (tri_onboard_set_link); its buffer in work */
 } tri_onboard_t;
 
-/* Bytes of work memory an instance needs: the tile grid (4 bytes per tile),
- * region labelling scratch (4 bytes per tile), the regions, two rows of the
- * neighbour predictor's differences for block-mean products, the link's
- * frame buffer (one CADU) and one packet of scratch; a compile-time constant
- * so that images can size it statically. */
+/* Bytes of work memory an instance needs: the cell grid (4 bytes per cell),
+ * region labelling scratch and pixel counts (8 bytes per cell), the regions, a block-mean
+ * product's means (TRI_MEANS_MAX), two rows of the neighbour predictor's differences for
+ * block-mean products, the link's frame buffer (one CADU) and one packet of scratch; a
+ * compile-time constant so that images can size it statically. */
 #define TRI_ONBOARD_WORK_BYTES                                                                     \
-    (((TRI_GRID_MAX_TILES * 8u + TRI_MAX_REGIONS * 16u + TRI_NEIGHBOUR_MAX_COLS * 8u +           \
-       WF_CADU_BYTES + WF_MAX_PACKET_BYTES) +                                                      \
+    (((TRI_GRID_MAX_CELLS * 12u + TRI_MAX_REGIONS * 16u + TRI_MEANS_MAX * 2u +                    \
+       TRI_NEIGHBOUR_MAX_COLS * 8u + WF_CADU_BYTES + WF_MAX_PACKET_BYTES) +                        \
       7u) &                                                                                        \
      ~7u)
 size_t tri_onboard_work_bytes(void);
@@ -131,10 +129,11 @@ tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta, s
                                        tri_frame_report_t *report);
 
 /*
- * Per-tile results of the last processed frame, on its grid_rows x
- * grid_cols tile grid in raster order: top class (255 for no-data tiles),
- * confidence (its int8 output + 128; 0 for no-data), action (TRI_ACTION_*).
- * Each pointer may be NULL; returns the number of tiles.
+ * Per-cell results of the last processed frame, on its grid_rows x
+ * grid_cols cell grid in raster order: top class (255 for no-data cells),
+ * confidence (its int8 output - TRI_CFG_OUTPUT_ZERO_POINT; 0 for no-data),
+ * action (TRI_ACTION_*). Each pointer may be NULL; returns the number of
+ * cells.
  */
 uint32_t tri_onboard_grid(const tri_onboard_t *ob, const uint8_t **classes,
                           const uint8_t **confidences, const uint8_t **actions);

@@ -15,10 +15,9 @@
 /* X(name): the stages, in pipeline order. */
 #define TRI_PROFILE_STAGES(X)                                                                      \
     X(checks)         /* FRAME_META and frame checks */                                           \
-    X(preprocess)     /* frame memory -> the classifier's int8 input */                            \
-    X(inference)      /* the classifier's first pass */                                           \
-    X(second_opinion) /* the turned views of candidate tiles */                                   \
-    X(decide)         /* decision per tile, counts */                                             \
+    X(preprocess)     /* frame rows -> the classifier's int8 input, once per pixel */            \
+    X(inference)      /* the classifier streaming over the rows */                                \
+    X(decide)         /* decision per cell, counts */                                             \
     X(regions)        /* labelling of crop and low-resolution regions */                          \
     X(products)       /* product writing: samples, predictor, CCSDS 121, CRC, store */            \
     X(downlink)       /* directories and passes: packets, CRCs */

@@ -8,7 +8,7 @@
  *
  * Per-class counts are arrays indexed by class id (TRI_CFG_CLASS_*), one
  * word per class of the model (TRI_CFG_NUM_CLASSES) in the packed report;
- * the Python view names word k of tiles_by_class "tiles_<class k>" and of
+ * the Python view names word k of cells_by_class "cells_<class k>" and of
  * discarded_by_class "discarded_<class k>" from the model's class list.
  */
 #ifndef TRI_REPORT_H
@@ -26,13 +26,13 @@
     X(frame_id)                                                                                    \
     X(grid_rows)                                                                                   \
     X(grid_cols)                                                                                   \
-    X(tiles_total)                                                                                 \
-    X(tiles_nodata)                                                                                \
-    X(tiles_saturated)                                                                             \
-    C(tiles_by_class)                                                                              \
+    X(cells_total)                                                                                 \
+    X(cells_nodata)                                                                                \
+    X(cells_saturated)                                                                             \
+    C(cells_by_class)                                                                              \
     C(discarded_by_class)                                                                          \
-    X(tiles_crop)                                                                                  \
-    X(tiles_lowres)                                                                                \
+    X(cells_crop)                                                                                  \
+    X(cells_lowres)                                                                                \
     X(ship_regions)                                                                                \
     X(land_regions)                                                                                \
     X(regions_dropped)                                                                             \
@@ -43,8 +43,7 @@
     X(store_products)                                                                              \
     X(store_bytes_used)                                                                            \
     X(store_bytes_free)                                                                            \
-    X(ship_crops)                                                                                  \
-    X(tiles_second_opinion)
+    X(ship_crops)
 
 #define TRI_FIELD_U32(name) uint32_t name;
 #define TRI_FIELD_U32_BY_CLASS(name) uint32_t name[TRI_CFG_NUM_CLASSES];
@@ -64,9 +63,9 @@ typedef struct {
     X(duplicate_frames)                                                                            \
     X(nodata_frames)                                                                               \
     X(classifier_errors)                                                                           \
-    X(tiles_total)                                                                                 \
-    X(tiles_nodata)                                                                                \
-    X(tiles_discarded)                                                                             \
+    X(cells_total)                                                                                 \
+    X(cells_nodata)                                                                                \
+    X(cells_discarded)                                                                             \
     X(products_added)                                                                              \
     X(products_dropped)                                                                            \
     X(products_evicted)                                                                            \

@@ -80,7 +80,7 @@ void wf_product_header_pack(const wf_product_header_t *s, uint8_t *out);
 /* Reads WF_PRODUCT_HEADER_SIZE bytes of in. */
 void wf_product_header_unpack(const uint8_t *in, wf_product_header_t *s);
 
-/* KEPT_RECT (8 bytes): A rectangle of a product's pixels that the product keeps (the central cells of a ship crop's tiles, widened by the crop margin); `kept_rects` of them follow the product header. Rectangles may overlap; pixels in none are not coded. */
+/* KEPT_RECT (8 bytes): A rectangle of a product's pixels that the product keeps (a ship crop's cells, widened by the crop margin); `kept_rects` of them follow the product header. Rectangles may overlap; pixels in none are not coded. */
 typedef struct {
     uint16_t row0;
     uint16_t col0;
@@ -119,10 +119,10 @@ void wf_frame_meta_unpack(const uint8_t *in, wf_frame_meta_t *s);
 
 /* FRAME_SUMMARY (48 bytes): Payload of a FRAME_SUMMARY product (no band streams; compression 0): what triage did with the frame. */
 typedef struct {
-    uint32_t tiles_total;
-    uint32_t tiles_nodata;
-    uint32_t tiles_by_class[4];
-    uint32_t tiles_discarded_by_class[4];
+    uint32_t cells_total;
+    uint32_t cells_nodata;
+    uint32_t cells_by_class[4];
+    uint32_t cells_discarded_by_class[4];
     uint16_t ship_regions;
     uint16_t products;
 } wf_frame_summary_t;

@@ -9,7 +9,7 @@
 #ifndef WIRE_FORMAT_H
 #define WIRE_FORMAT_H
 
-#define WF_FORMAT_VERSION 2u
+#define WF_FORMAT_VERSION 3u
 #define WF_PACKET_VERSION 0u
 #define WF_PACKET_TYPE_TM 0u
 #define WF_SEQ_CONTINUATION 0u
@@ -70,11 +70,11 @@
 #define WF_LINK_CADU 2u /* CADUs of CADU_BYTES: sync marker, then the randomised RS codeblock */
 
 /* Product types (codes 1..WF_PRODUCT_TYPE_COUNT) and their APIDs */
-#define WF_PRODUCT_SHIP_CROP 1u /* full-resolution pixels of every band of merged ship tiles (the kept rectangles: KEPT_RECT) */
+#define WF_PRODUCT_SHIP_CROP 1u /* full-resolution pixels of every band of merged ship cells (the kept rectangles: KEPT_RECT) */
 #define WF_APID_SHIP_CROP 0x101u
 #define WF_PRODUCT_QUICKLOOK 2u /* the whole frame, area-averaged down by an integer factor */
 #define WF_APID_QUICKLOOK 0x102u
-#define WF_PRODUCT_CLASS_MAP 3u /* per-tile class and confidence on the tile grid (2 bands, u8) */
+#define WF_PRODUCT_CLASS_MAP 3u /* per-cell class and confidence on the cell grid (2 bands, u8) */
 #define WF_APID_CLASS_MAP 0x103u
 #define WF_PRODUCT_LAND 4u /* land regions kept at reduced resolution (policy-dependent) */
 #define WF_APID_LAND 0x104u
@@ -138,7 +138,7 @@
 #define WF_PRODUCT_HEADER_REGION_ROWS_OFFSET 12u /* u16: frame rows the product covers */
 #define WF_PRODUCT_HEADER_REGION_COLS_OFFSET 14u /* u16: frame columns the product covers */
 #define WF_PRODUCT_HEADER_PIXEL_STEP_OFFSET 16u /* u16: frame pixels between adjacent product pixels (1: full resolution) */
-#define WF_PRODUCT_HEADER_PIXEL_EXTENT_OFFSET 18u /* u16: frame pixels one product pixel covers (= step, or the tile size for CLASS_MAP) */
+#define WF_PRODUCT_HEADER_PIXEL_EXTENT_OFFSET 18u /* u16: frame pixels one product pixel covers (= pixel_step) */
 #define WF_PRODUCT_HEADER_CLASS_ID_OFFSET 20u /* u8: class id, 255 for frame products */
 #define WF_PRODUCT_HEADER_CONFIDENCE_OFFSET 21u /* u8: int8 softmax output + 128 */
 #define WF_PRODUCT_HEADER_COMPRESSION_OFFSET 22u /* u8: 0 none, 1 CCSDS 121.0-B adaptive Rice coding */
@@ -163,7 +163,7 @@
 #define WF_PRODUCT_HEADER_BAND_BYTES_COUNT 8u
 #define WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET 136u /* u32: CRC-32 (ISO-HDLC: zlib's) of the whole product but these four bytes: header bytes 0..135, then everything after the header; set on board when the product is made, so that it also covers the days it spends in the store */
 
-/* KEPT_RECT: A rectangle of a product's pixels that the product keeps (the central cells of a ship crop's tiles, widened by the crop margin); `kept_rects` of them follow the product header. Rectangles may overlap; pixels in none are not coded. */
+/* KEPT_RECT: A rectangle of a product's pixels that the product keeps (a ship crop's cells, widened by the crop margin); `kept_rects` of them follow the product header. Rectangles may overlap; pixels in none are not coded. */
 #define WF_KEPT_RECT_SIZE 8u
 #define WF_KEPT_RECT_ROW0_OFFSET 0u /* u16: first product row */
 #define WF_KEPT_RECT_COL0_OFFSET 2u /* u16: first product column */
@@ -195,12 +195,12 @@
 
 /* FRAME_SUMMARY: Payload of a FRAME_SUMMARY product (no band streams; compression 0): what triage did with the frame. */
 #define WF_FRAME_SUMMARY_SIZE 48u
-#define WF_FRAME_SUMMARY_TILES_TOTAL_OFFSET 0u /* u32: tiles classified */
-#define WF_FRAME_SUMMARY_TILES_NODATA_OFFSET 4u /* u32: tiles skipped as (mostly) no-data */
-#define WF_FRAME_SUMMARY_TILES_BY_CLASS_OFFSET 8u /* u32[4]: tiles per top class, in class-id order (cloud, sea, ship, land) */
-#define WF_FRAME_SUMMARY_TILES_BY_CLASS_COUNT 4u
-#define WF_FRAME_SUMMARY_TILES_DISCARDED_BY_CLASS_OFFSET 24u /* u32[4]: of those, discarded on board */
-#define WF_FRAME_SUMMARY_TILES_DISCARDED_BY_CLASS_COUNT 4u
+#define WF_FRAME_SUMMARY_CELLS_TOTAL_OFFSET 0u /* u32: cells decided */
+#define WF_FRAME_SUMMARY_CELLS_NODATA_OFFSET 4u /* u32: cells skipped as (mostly) no-data */
+#define WF_FRAME_SUMMARY_CELLS_BY_CLASS_OFFSET 8u /* u32[4]: cells per top class, in class-id order (cloud, sea, ship, land) */
+#define WF_FRAME_SUMMARY_CELLS_BY_CLASS_COUNT 4u
+#define WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_OFFSET 24u /* u32[4]: of those, discarded on board */
+#define WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_COUNT 4u
 #define WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET 40u /* u16: merged ship regions cropped */
 #define WF_FRAME_SUMMARY_PRODUCTS_OFFSET 42u /* u16: products emitted for the frame */
 #define WF_FRAME_SUMMARY_RESERVED_OFFSET 44u /* u32: 0 */

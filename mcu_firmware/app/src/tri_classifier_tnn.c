@@ -1,42 +1,46 @@
-#include <string.h>
-
+/*
+ * tri_classifier_tnn.c - the classifier on the streaming int8 engine
+ * (tri_classifier.h): a frame is begun and run on the model at its size.
+ */
+#include "tnn_stream_model.h"
 #include "tri_classifier.h"
-#include "triage_config.h"
 
-static int8_t *tnn_in(void *ctx)
+static tri_status_t stream_run(void *ctx, uint32_t rows, uint32_t cols, tri_row_source_t source,
+                               tri_cell_sink_t sink, void *user)
 {
-    return tnn_input((const tnn_ctx_t *)ctx, NULL);
-}
-
-static tri_status_t tnn_run(void *ctx, int8_t *scores)
-{
-    tnn_ctx_t *t = (tnn_ctx_t *)ctx;
-    const int8_t *out;
-    tri_status_t st = tnn_invoke(t);
+    tri_stream_classifier_t *s = (tri_stream_classifier_t *)ctx;
+    tri_status_t st =
+        tnn_stream_begin(&s->stream, s->model, rows, cols, s->scratch, s->scratch_bytes);
     if (st != TRI_OK) {
         return st;
     }
-    out = tnn_output(t, NULL);
-    memcpy(scores, out, (size_t)TRI_CFG_NUM_CLASSES);
-    return TRI_OK;
+    return tnn_stream_run(&s->stream, source, sink, user);
 }
 
-tri_status_t tri_classifier_tnn(tri_classifier_t *cls, tnn_ctx_t *bound)
+tri_status_t tri_classifier_stream(tri_classifier_t *cls, tri_stream_classifier_t *state,
+                                   const tnn_stream_model_t *model, void *scratch,
+                                   size_t scratch_bytes)
 {
-    size_t in_bytes = 0;
-    size_t out_bytes = 0;
-    if (cls == NULL || bound == NULL || bound->model == NULL) {
+    size_t need;
+    if (cls == NULL || state == NULL || model == NULL || scratch == NULL) {
         return TRI_ERR_ARG;
     }
-    if (tnn_input(bound, &in_bytes) == NULL || tnn_output(bound, &out_bytes) == NULL) {
-        return TRI_ERR_ARG;
-    }
-    if (in_bytes != (size_t)TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS ||
-        out_bytes != (size_t)TRI_CFG_NUM_CLASSES) {
+    if (model->in_c != (uint16_t)TRI_CFG_BANDS || model->out_c != (uint16_t)TRI_CFG_NUM_CLASSES ||
+        model->multiple_h != (uint16_t)TRI_CFG_CELL_PX ||
+        model->multiple_w != (uint16_t)TRI_CFG_CELL_PX) {
         return TRI_ERR_SHAPE;
     }
-    cls->ctx = bound;
-    cls->input = tnn_in;
-    cls->run = tnn_run;
+    need = tnn_stream_scratch_bytes(model, TRI_FRAME_MAX_COLS);
+    if (need == 0u) {
+        return TRI_ERR_FORMAT;
+    }
+    if (scratch_bytes < need) {
+        return TRI_ERR_SIZE;
+    }
+    state->model = model;
+    state->scratch = scratch;
+    state->scratch_bytes = scratch_bytes;
+    cls->ctx = state;
+    cls->run = stream_run;
     return TRI_OK;
 }

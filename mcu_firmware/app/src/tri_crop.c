@@ -8,23 +8,24 @@
 
 #include "tri_app_config.h"
 #include "tri_be.h"
-#include "tri_regions.h"
+#include "tri_cells.h"
 #include "triage_config.h"
 #include "wire_format.h"
 
 #define CROP_MARGIN ((uint32_t)TRI_CONTEXT_MARGIN_PX)
+#define CELL_PX ((uint32_t)TRI_CFG_CELL_PX)
 
-#if TRI_CONTEXT_MARGIN_PX > (TRI_CFG_TILE_PX - TRI_CFG_STRIDE_PX) / 2
-#error "the crop margin must keep a tile's widened cell inside the tile (tri_tile_cover)"
+#if TRI_CONTEXT_MARGIN_PX > TRI_CFG_CELL_PX
+#error "the crop margin is at most one cell (models/shipped/policy.json crop_margin_px)"
 #endif
 
-/* The widened cell of tile `index` along one axis of `extent` pixels (its
- * central cell, tri_tile_cell, widened by the crop margin and kept inside the
- * frame), clipped to [lo, hi) into [*a, *z); 0 when nothing is left. */
+/* Cell `index` along one axis of `extent` pixels widened by the crop margin
+ * and kept inside the frame, clipped to [lo, hi) into [*a, *z); 0 when
+ * nothing is left. */
 static int widened_cell(uint32_t index, uint32_t extent, uint32_t lo, uint32_t hi, uint32_t *a,
                         uint32_t *z)
 {
-    tri_tile_cell(index, extent, a, z);
+    tri_cell_bounds(index, extent, a, z);
     *a = *a > CROP_MARGIN ? *a - CROP_MARGIN : 0u;
     *z = *z + CROP_MARGIN < extent ? *z + CROP_MARGIN : extent;
     *a = *a > lo ? *a : lo;
@@ -48,10 +49,10 @@ int tri_crop_fit(tri_crop_t *crop, const uint16_t *label, const uint8_t *ship_co
     uint32_t c1 = col0;
     uint8_t best = 0;
     int any = 0;
-    tri_tile_cover(row0, frame_rows, CROP_MARGIN, &i0, &unused);
-    tri_tile_cover(row1 - 1u, frame_rows, CROP_MARGIN, &unused, &i1);
-    tri_tile_cover(col0, frame_cols, CROP_MARGIN, &j0, &unused);
-    tri_tile_cover(col1 - 1u, frame_cols, CROP_MARGIN, &unused, &j1);
+    tri_cell_cover(row0, frame_rows, CROP_MARGIN, &i0, &unused);
+    tri_cell_cover(row1 - 1u, frame_rows, CROP_MARGIN, &unused, &i1);
+    tri_cell_cover(col0, frame_cols, CROP_MARGIN, &j0, &unused);
+    tri_cell_cover(col1 - 1u, frame_cols, CROP_MARGIN, &unused, &j1);
     for (i = i0; i <= i1; i++) {
         uint32_t a;
         uint32_t b;
@@ -96,15 +97,15 @@ int tri_crop_fit(tri_crop_t *crop, const uint16_t *label, const uint8_t *ship_co
     return 1;
 }
 
-/* Is frame pixel (r, c) kept in the crop: does the widened cell
- * (tri_tile_cover) of one of the region's tiles hold it? rows_first /
- * rows_last: the tile rows covering r. */
+/* Is frame pixel (r, c) kept in the crop: does one of the region's cells,
+ * widened (tri_cell_cover), hold it? rows_first / rows_last: the cell rows
+ * covering r. */
 static int crop_keeps(const tri_crop_t *crop, uint32_t rows_first, uint32_t rows_last, uint32_t c)
 {
     uint32_t j0;
     uint32_t j1;
     uint32_t i;
-    tri_tile_cover(c, crop->frame_cols, CROP_MARGIN, &j0, &j1);
+    tri_cell_cover(c, crop->frame_cols, CROP_MARGIN, &j0, &j1);
     for (i = rows_first; i <= rows_last; i++) {
         uint32_t j;
         for (j = j0; j <= j1; j++) {
@@ -120,22 +121,44 @@ void tri_crop_rewind(tri_crop_t *crop)
 {
     crop->cur_r = 0;
     crop->cur_c = 0;
-    tri_tile_cover(crop->row0, crop->frame_rows, CROP_MARGIN, &crop->cur_i0, &crop->cur_i1);
+    crop->run_end = 0;
+    crop->run_keep = 0;
+    tri_cell_cover(crop->row0, crop->frame_rows, CROP_MARGIN, &crop->cur_i0, &crop->cur_i1);
+}
+
+/* The first frame column after x where the cells covering a column (widened
+ * by the margin m) change: a cell's widened span starts at a multiple of the
+ * cell size minus m and ends before a multiple plus m, so the set is the same
+ * from x up to the next column y > x with y = -m or y = m modulo the cell
+ * size. */
+static uint32_t next_cover_change(uint32_t x)
+{
+    uint32_t m = CROP_MARGIN % CELL_PX;
+    uint32_t a = ((x + m) / CELL_PX + 1u) * CELL_PX - m;
+    uint32_t b = ((x + CELL_PX - m) / CELL_PX + 1u) * CELL_PX - (CELL_PX - m);
+    return a < b ? a : b;
 }
 
 int tri_crop_seek(tri_crop_t *crop)
 {
     while (crop->cur_r < crop->rows) {
         while (crop->cur_c < crop->cols) {
-            if (crop_keeps(crop, crop->cur_i0, crop->cur_i1, crop->col0 + crop->cur_c)) {
+            if (crop->cur_c >= crop->run_end) { /* a new run of columns: decide it once */
+                uint32_t x = crop->col0 + crop->cur_c;
+                uint32_t end = next_cover_change(x) - crop->col0;
+                crop->run_keep = crop_keeps(crop, crop->cur_i0, crop->cur_i1, x);
+                crop->run_end = end < crop->cols ? end : crop->cols;
+            }
+            if (crop->run_keep) {
                 return 1;
             }
-            crop->cur_c++;
+            crop->cur_c = crop->run_end; /* the run keeps nothing */
         }
         crop->cur_c = 0;
+        crop->run_end = 0;
         crop->cur_r++;
         if (crop->cur_r < crop->rows) {
-            tri_tile_cover(crop->row0 + crop->cur_r, crop->frame_rows, CROP_MARGIN,
+            tri_cell_cover(crop->row0 + crop->cur_r, crop->frame_rows, CROP_MARGIN,
                            &crop->cur_i0, &crop->cur_i1);
         }
     }
@@ -146,9 +169,9 @@ uint32_t tri_crop_kept_px(tri_crop_t *crop)
 {
     uint32_t n = 0;
     tri_crop_rewind(crop);
-    while (tri_crop_seek(crop)) {
-        n++;
-        crop->cur_c++;
+    while (tri_crop_seek(crop)) { /* a run of kept columns at a time */
+        n += crop->run_end - crop->cur_c;
+        crop->cur_c = crop->run_end;
     }
     return n;
 }

@@ -1,9 +1,10 @@
 /*
  * tri_onboard.c - the on-board triage application's instance and its
  * per-frame orchestration (tri_onboard.h): init and setters, the frame's
- * checks, classification and decision per tile, then the products in their
- * order. The concepts it drives live apart: the second opinion
- * (tri_second_opinion.c), the decision (tri_decide.c), crop geometry
+ * checks, classification (each frame row preprocessed once, the classifier
+ * streaming over them) and decision per cell, then the products in their
+ * order. The concepts it drives live apart: the cell grid and preprocessing
+ * (tri_cells.c), the decision (tri_decide.c), crop geometry
  * (tri_crop.c), the product writer (tri_product.c), the neighbour
  * predictor (tri_predictor.c), the report (tri_report.c), the work area's
  * layout (tri_work.h), and the downlink (tri_downlink.c).
@@ -15,22 +16,19 @@
 #include "tri_crop.h"
 #include "tri_decide.h"
 #include "tri_product.h"
+#include "tri_cells.h"
 #include "tri_regions.h"
-#include "tri_second_opinion.h"
-#include "tri_tiling.h"
 #include "tri_work.h"
 
 #define NCLASSES ((uint32_t)TRI_CFG_NUM_CLASSES)
-#define TILE_AREA ((uint32_t)TRI_CFG_TILE_PX * (uint32_t)TRI_CFG_TILE_PX)
+#define CELL_PX ((uint32_t)TRI_CFG_CELL_PX)
 
 static const uint16_t default_gain_q8[TRI_CFG_BANDS] = TRI_CFG_GAIN_Q8_INIT;
 static const tri_policy_t shipped_policy = TRI_POLICY_SHIPPED;
-/* TRI_CFG_NEVER_Q (above any int8) switches the second opinion off */
-static const int16_t second_opinion_min_q = TRI_CFG_SECOND_OPINION_MIN_Q;
 
 /* The FRAME_SUMMARY layout (wire format) counts the model's classes. */
-typedef char summary_counts_classes[sizeof(((tri_frame_summary_t *)0)->tiles_by_class) ==
-                                                sizeof(((tri_frame_report_t *)0)->tiles_by_class)
+typedef char summary_counts_classes[sizeof(((tri_frame_summary_t *)0)->cells_by_class) ==
+                                                sizeof(((tri_frame_report_t *)0)->cells_by_class)
                                             ? 1
                                             : -1];
 
@@ -59,7 +57,7 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
         return st;
     }
     if (classifier != NULL) {
-        if (classifier->input == NULL || classifier->run == NULL) {
+        if (classifier->run == NULL) {
             return TRI_ERR_ARG;
         }
         ob->classifier = *classifier;
@@ -162,11 +160,12 @@ static tri_status_t check_frame(tri_onboard_t *ob, const uint8_t *meta_buf, size
         ob->counters.size_errors++;
         return TRI_ERR_SIZE;
     }
-    if (meta->rows < (uint32_t)TRI_CFG_TILE_PX || meta->cols < (uint32_t)TRI_CFG_TILE_PX) {
+    if (meta->rows < CELL_PX || meta->cols < CELL_PX) {
         ob->counters.geometry_errors++;
         return TRI_ERR_SHAPE;
     }
-    if (tri_tile_count(meta->rows) * tri_tile_count(meta->cols) > TRI_GRID_MAX_TILES) {
+    if (meta->cols > TRI_FRAME_MAX_COLS ||
+        tri_cell_count(meta->rows) * tri_cell_count(meta->cols) > TRI_GRID_MAX_CELLS) {
         ob->counters.size_errors++;
         return TRI_ERR_SIZE;
     }
@@ -183,69 +182,98 @@ static tri_status_t check_frame(tri_onboard_t *ob, const uint8_t *meta_buf, size
     return TRI_OK;
 }
 
-/* Classifies every tile and decides, filling the grid. */
-static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, tri_work_t w,
-                                   tri_frame_report_t *rep)
+/* One frame through the classifier: the source preprocesses frame rows
+ * (and counts each cell's no-data and saturated pixels), the sink decides
+ * each cell of a row of cells. */
+typedef struct {
+    tri_onboard_t *ob;
+    const tri_frame_t *f;
+    tri_work_t w;
+    tri_frame_report_t *rep;
+} frame_run_t;
+
+static tri_status_t source_row(void *user, uint32_t y, int8_t *row)
 {
-    uint32_t gr;
-    uint32_t gc;
-    for (gr = 0; gr < rep->grid_rows; gr++) {
-        uint32_t r0 = tri_tile_origin(gr, f->rows);
-        for (gc = 0; gc < rep->grid_cols; gc++) {
-            uint32_t i = gr * rep->grid_cols + gc;
-            int8_t q[TRI_CFG_NUM_CLASSES];
-            tri_tile_stats_t stats;
-            uint32_t top;
-            uint8_t action;
-            tri_status_t st;
-            tri_preprocess_tile(f, r0, tri_tile_origin(gc, f->cols), ob->gain_q8,
-                                ob->classifier.input(ob->classifier.ctx), &stats);
-            tri_profile_mark(&ob->profile, TRI_STAGE_preprocess);
-            if (stats.nodata_px * TRI_TILE_SKIP_SHARE_DEN > TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
-                w.classes[i] = (uint8_t)WF_CLASS_NONE;
-                w.conf[i] = 0u;
-                w.ship_conf[i] = 0u;
-                w.actions[i] = TRI_ACTION_NODATA;
-                rep->tiles_nodata++;
-                continue;
-            }
-            if (stats.saturated_px * TRI_TILE_SKIP_SHARE_DEN >
-                TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
-                rep->tiles_saturated++;
-            }
-            if (second_opinion_min_q < (int16_t)TRI_CFG_NEVER_Q) { /* kept for its views */
-                memcpy(ob->thumb, ob->classifier.input(ob->classifier.ctx), sizeof ob->thumb);
-            }
-            st = ob->classifier.run(ob->classifier.ctx, q);
-            tri_profile_mark(&ob->profile, TRI_STAGE_inference);
-            if (st == TRI_OK &&
-                (int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)second_opinion_min_q) {
-                st = tri_second_opinion(&ob->classifier, ob->thumb, q);
-                rep->tiles_second_opinion++;
-                tri_profile_mark(&ob->profile, TRI_STAGE_second_opinion);
-            }
-            if (st != TRI_OK) {
-                ob->counters.classifier_errors++;
-                return st;
-            }
-            action = tri_decide(q, &shipped_policy, ob->land_policy, &top);
-            w.classes[i] = (uint8_t)top;
-            w.conf[i] = (uint8_t)((int32_t)q[top] - TRI_CFG_OUTPUT_ZERO_POINT);
-            w.ship_conf[i] = (uint8_t)((int32_t)q[TRI_CFG_CLASS_SHIP] - TRI_CFG_OUTPUT_ZERO_POINT);
-            w.actions[i] = action;
-            rep->tiles_total++;
-            rep->tiles_by_class[top]++;
-            if (action == TRI_ACTION_DISCARD || action == TRI_ACTION_LAND_DROP) {
-                rep->discarded_by_class[top]++;
-            } else if (action == TRI_ACTION_CROP) {
-                rep->tiles_crop++;
-            } else {
-                rep->tiles_lowres++;
-            }
-            tri_profile_mark(&ob->profile, TRI_STAGE_decide);
+    frame_run_t *fr = (frame_run_t *)user;
+    uint32_t base = (y / CELL_PX) * fr->rep->grid_cols;
+    tri_profile_mark(&fr->ob->profile, TRI_STAGE_inference);
+    tri_preprocess_row(fr->f, y, fr->ob->gain_q8, row, fr->w.nodata_px + base,
+                       fr->w.saturated_px + base);
+    tri_profile_mark(&fr->ob->profile, TRI_STAGE_preprocess);
+    return TRI_OK;
+}
+
+static tri_status_t sink_cells(void *user, uint32_t r, const int8_t *q, size_t bytes)
+{
+    frame_run_t *fr = (frame_run_t *)user;
+    tri_frame_report_t *rep = fr->rep;
+    tri_work_t w = fr->w;
+    uint32_t r0;
+    uint32_t r1;
+    uint32_t j;
+    tri_profile_mark(&fr->ob->profile, TRI_STAGE_inference);
+    if (r >= rep->grid_rows || bytes != (size_t)rep->grid_cols * NCLASSES) {
+        return TRI_ERR_SHAPE; /* the classifier's grid is not the frame's */
+    }
+    tri_cell_bounds(r, fr->f->rows, &r0, &r1);
+    for (j = 0; j < rep->grid_cols; j++, q += NCLASSES) {
+        uint32_t i = r * rep->grid_cols + j;
+        uint32_t c0;
+        uint32_t c1;
+        uint32_t area;
+        uint32_t top;
+        uint8_t action;
+        tri_cell_bounds(j, fr->f->cols, &c0, &c1);
+        area = (r1 - r0) * (c1 - c0);
+        if (w.nodata_px[i] * TRI_CELL_SKIP_SHARE_DEN > area * TRI_CELL_SKIP_SHARE_NUM) {
+            w.classes[i] = (uint8_t)WF_CLASS_NONE;
+            w.conf[i] = 0u;
+            w.ship_conf[i] = 0u;
+            w.actions[i] = TRI_ACTION_NODATA;
+            rep->cells_nodata++;
+            continue;
+        }
+        if (w.saturated_px[i] * TRI_CELL_SKIP_SHARE_DEN > area * TRI_CELL_SKIP_SHARE_NUM) {
+            rep->cells_saturated++;
+        }
+        action = tri_decide(q, &shipped_policy, fr->ob->land_policy, &top);
+        w.classes[i] = (uint8_t)top;
+        w.conf[i] = (uint8_t)((int32_t)q[top] - TRI_CFG_OUTPUT_ZERO_POINT);
+        w.ship_conf[i] = (uint8_t)((int32_t)q[TRI_CFG_CLASS_SHIP] - TRI_CFG_OUTPUT_ZERO_POINT);
+        w.actions[i] = action;
+        rep->cells_total++;
+        rep->cells_by_class[top]++;
+        if (action == TRI_ACTION_DISCARD || action == TRI_ACTION_LAND_DROP) {
+            rep->discarded_by_class[top]++;
+        } else if (action == TRI_ACTION_CROP) {
+            rep->cells_crop++;
+        } else {
+            rep->cells_lowres++;
         }
     }
+    tri_profile_mark(&fr->ob->profile, TRI_STAGE_decide);
     return TRI_OK;
+}
+
+/* Classifies the frame and decides every cell, filling the grid. */
+static tri_status_t classify_cells(tri_onboard_t *ob, const tri_frame_t *f, tri_work_t w,
+                                   tri_frame_report_t *rep)
+{
+    frame_run_t fr;
+    uint32_t n = rep->grid_rows * rep->grid_cols;
+    tri_status_t st;
+    memset(w.nodata_px, 0, n * sizeof *w.nodata_px);
+    memset(w.saturated_px, 0, n * sizeof *w.saturated_px);
+    fr.ob = ob;
+    fr.f = f;
+    fr.w = w;
+    fr.rep = rep;
+    st = ob->classifier.run(ob->classifier.ctx, f->rows, f->cols, source_row, sink_cells, &fr);
+    tri_profile_mark(&ob->profile, TRI_STAGE_inference);
+    if (st != TRI_OK) {
+        ob->counters.classifier_errors++;
+    }
+    return st;
 }
 
 static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *meta,
@@ -267,7 +295,7 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
         return st;
     }
 
-    /* class map: top class and confidence per tile, 8-bit, on the tile grid */
+    /* class map: top class and confidence per cell, 8-bit, on the cell grid */
     tri_job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_CLASS_MAP, pid++);
     job.h.sample_bits = 8u;
     job.h.bands = 2u;
@@ -275,17 +303,17 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
     job.h.cols = (uint16_t)rep->grid_cols;
     job.h.region_rows = meta->rows;
     job.h.region_cols = meta->cols;
-    job.h.pixel_step = (uint16_t)TRI_CFG_STRIDE_PX;
-    job.h.pixel_extent = (uint16_t)TRI_CFG_TILE_PX;
+    job.h.pixel_step = (uint16_t)CELL_PX;
+    job.h.pixel_extent = (uint16_t)CELL_PX;
     job.h.nodata = (uint16_t)WF_CLASS_NONE;
     st = tri_product_add(ob, &job, TRI_RANK_FRAME, rep);
     if (st != TRI_OK) {
         return st;
     }
 
-    /* ship regions: merged crop tiles; each crop carries the cells of its
-     * region's tiles widened by the margin, full resolution, split into
-     * pieces of at most TRI_CROP_MAX_PX square */
+    /* ship regions: merged crop cells; each crop carries its region's cells
+     * widened by the margin, full resolution, split into pieces of at most
+     * TRI_CROP_MAX_PX square */
     tri_profile_mark(&ob->profile, TRI_STAGE_products);
     nreg = tri_regions_label(w.actions, w.classes, w.ship_conf, rep->grid_rows, rep->grid_cols,
                              TRI_ACTION_CROP, meta->rows, meta->cols, w.parent, w.label,
@@ -322,7 +350,7 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
         }
     }
 
-    /* tiles kept at low resolution (land under the lowres policy, and tiles
+    /* cells kept at low resolution (land under the lowres policy, and cells
      * no rule discarded), merged, area-averaged */
     tri_profile_mark(&ob->profile, TRI_STAGE_products);
     nreg = tri_regions_label(w.actions, w.classes, w.conf, rep->grid_rows, rep->grid_cols,
@@ -345,11 +373,11 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
 
     /* frame summary */
     memset(&summary, 0, sizeof summary);
-    summary.tiles_total = rep->tiles_total;
-    summary.tiles_nodata = rep->tiles_nodata;
-    memcpy(summary.tiles_by_class, rep->tiles_by_class, sizeof summary.tiles_by_class);
-    memcpy(summary.tiles_discarded_by_class, rep->discarded_by_class,
-           sizeof summary.tiles_discarded_by_class);
+    summary.cells_total = rep->cells_total;
+    summary.cells_nodata = rep->cells_nodata;
+    memcpy(summary.cells_by_class, rep->cells_by_class, sizeof summary.cells_by_class);
+    memcpy(summary.cells_discarded_by_class, rep->discarded_by_class,
+           sizeof summary.cells_discarded_by_class);
     summary.ship_regions = (uint16_t)rep->ship_regions;
     summary.products = (uint16_t)(pid + 1u);
     tri_job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_FRAME_SUMMARY, pid);
@@ -403,20 +431,20 @@ tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta_bu
     f.nodata = meta.nodata;
     f.max_sample = (uint16_t)((1u << meta.sample_bits) - 1u);
     w = tri_work_view(ob);
-    rep->grid_rows = tri_tile_count(meta.rows);
-    rep->grid_cols = tri_tile_count(meta.cols);
+    rep->grid_rows = tri_cell_count(meta.rows);
+    rep->grid_cols = tri_cell_count(meta.cols);
     tri_profile_mark(&ob->profile, TRI_STAGE_checks);
 
-    st = classify_tiles(ob, &f, w, rep);
+    st = classify_cells(ob, &f, w, rep);
     if (st == TRI_OK) {
         ob->grid_rows = rep->grid_rows;
         ob->grid_cols = rep->grid_cols;
-        ob->counters.tiles_total += rep->tiles_total;
-        ob->counters.tiles_nodata += rep->tiles_nodata;
+        ob->counters.cells_total += rep->cells_total;
+        ob->counters.cells_nodata += rep->cells_nodata;
         for (c = 0; c < NCLASSES; c++) {
-            ob->counters.tiles_discarded += rep->discarded_by_class[c];
+            ob->counters.cells_discarded += rep->discarded_by_class[c];
         }
-        if (rep->tiles_total == 0u) {
+        if (rep->cells_total == 0u) {
             ob->counters.nodata_frames++;
             st = TRI_ERR_NODATA;
         }

@@ -32,6 +32,121 @@ static uint16_t block_mean(const tri_frame_t *f, uint32_t r, uint32_t c, uint32_
     return (uint16_t)((sum + n / 2u) / n);
 }
 
+/* Every band's block means of a block-mean product into work.means
+ * ([band][row][col]) in one pass over its pixels, when they fit
+ * (TRI_MEANS_MAX); the same means as block_mean. */
+static void compute_means(tri_job_t *job)
+{
+    const tri_product_header_t *h = &job->h;
+    const tri_frame_t *f = job->frame;
+    uint32_t plane = (uint32_t)h->rows * h->cols;
+    uint32_t step = h->pixel_step;
+    uint32_t nb = f->bands;
+    uint32_t r;
+    if (job->means_ready || h->pixel_step < 2u || h->product_type == WF_PRODUCT_CLASS_MAP ||
+        plane * nb > TRI_MEANS_MAX || nb > WF_MAX_BANDS) {
+        return;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (f->bytes_per_sample == 2u && nb == 4u) {
+        /* 16-bit samples, four bands (the instrument's own frames): sums in
+         * registers, read as native words; a block holding a no-data sample
+         * is summed again band by band below */
+        uint32_t nd = f->nodata;
+        for (r = 0; r < h->rows; r++) {
+            uint32_t c;
+            for (c = 0; c < h->cols; c++) {
+                uint32_t s0 = 0;
+                uint32_t s1 = 0;
+                uint32_t s2 = 0;
+                uint32_t s3 = 0;
+                uint32_t hit = 0;
+                uint32_t dy;
+                for (dy = 0; dy < step; dy++) {
+                    const uint8_t *px =
+                        f->pixels + 8u * ((size_t)(h->region_row0 + r * step + dy) * f->cols +
+                                          h->region_col0 + c * step);
+                    const uint8_t *end = px + 8u * step;
+                    for (; px < end; px += 8) {
+                        uint16_t v[4];
+                        memcpy(v, px, sizeof v);
+                        s0 += v[0];
+                        s1 += v[1];
+                        s2 += v[2];
+                        s3 += v[3];
+                        hit |= (uint32_t)(v[0] == nd) | (uint32_t)(v[1] == nd) |
+                               (uint32_t)(v[2] == nd) | (uint32_t)(v[3] == nd);
+                    }
+                }
+                if (hit == 0u) {
+                    uint32_t n = step * step;
+                    uint32_t at = r * h->cols + c;
+                    job->work.means[at] = (uint16_t)((s0 + n / 2u) / n);
+                    job->work.means[plane + at] = (uint16_t)((s1 + n / 2u) / n);
+                    job->work.means[2u * plane + at] = (uint16_t)((s2 + n / 2u) / n);
+                    job->work.means[3u * plane + at] = (uint16_t)((s3 + n / 2u) / n);
+                } else {
+                    uint32_t b;
+                    for (b = 0; b < 4u; b++) {
+                        job->work.means[b * plane + r * h->cols + c] = block_mean(
+                            f, h->region_row0 + r * step, h->region_col0 + c * step, step, b);
+                    }
+                }
+            }
+        }
+        job->means_ready = 1;
+        return;
+    }
+#endif
+    for (r = 0; r < h->rows; r++) {
+        uint32_t c;
+        for (c = 0; c < h->cols; c++) {
+            uint32_t sum[WF_MAX_BANDS] = {0};
+            uint32_t n[WF_MAX_BANDS] = {0};
+            uint32_t dy;
+            uint32_t b;
+            for (dy = 0; dy < step; dy++) {
+                size_t i = ((size_t)(h->region_row0 + r * step + dy) * f->cols + h->region_col0 +
+                            c * step) *
+                           nb;
+                uint32_t k;
+                if (f->bytes_per_sample == 1u) {
+                    const uint8_t *px = f->pixels + i;
+                    for (k = 0; k < step * nb; k += nb) {
+                        for (b = 0; b < nb; b++) {
+                            uint32_t v = px[k + b];
+                            if (v != f->nodata) {
+                                sum[b] += v;
+                                n[b]++;
+                            }
+                        }
+                    }
+                } else {
+                    const uint8_t *px = f->pixels + 2u * i;
+                    for (k = 0; k < 2u * step * nb; k += 2u * nb) {
+                        for (b = 0; b < nb; b++) {
+                            uint32_t v = (uint32_t)px[k + 2u * b] |
+                                         ((uint32_t)px[k + 2u * b + 1u] << 8);
+                            if (v != f->nodata) {
+                                sum[b] += v;
+                                n[b]++;
+                            }
+                        }
+                    }
+                }
+            }
+            for (b = 0; b < nb; b++) {
+                uint16_t m = f->nodata;
+                if (n[b] != 0u) {
+                    m = (uint16_t)((sum[b] + n[b] / 2u) / n[b]);
+                }
+                job->work.means[b * plane + r * h->cols + c] = m;
+            }
+        }
+    }
+    job->means_ready = 1;
+}
+
 /* Samples index..index+n-1 (row-major) of band b of a product that codes
  * every pixel (all but ship crops). */
 static void band_samples(const tri_job_t *job, uint32_t b, uint32_t index, uint32_t n,
@@ -47,6 +162,8 @@ static void band_samples(const tri_job_t *job, uint32_t b, uint32_t index, uint3
             out[i] = b == 0u ? job->work.classes[t] : job->work.conf[t];
         } else if (h->pixel_step == 1u) {
             out[i] = tri_frame_sample(job->frame, h->region_row0 + r, h->region_col0 + c, b);
+        } else if (job->means_ready) {
+            out[i] = job->work.means[b * (uint32_t)h->rows * h->cols + r * h->cols + c];
         } else {
             out[i] = block_mean(job->frame, h->region_row0 + r * h->pixel_step,
                                 h->region_col0 + c * h->pixel_step, h->pixel_step, b);
@@ -58,14 +175,19 @@ static void band_samples(const tri_job_t *job, uint32_t b, uint32_t index, uint3
     }
 }
 
-/* The next n kept samples of band b of a ship crop, in raster order. */
+/* The next n kept samples of band b of a ship crop, in raster order: a run of
+ * kept columns at a time (tri_crop_seek leaves the cursor in one). */
 static void crop_samples(tri_job_t *job, uint32_t b, uint32_t n, uint16_t *out)
 {
     tri_crop_t *crop = &job->crop;
-    uint32_t i;
-    for (i = 0; i < n && tri_crop_seek(crop); i++) {
-        out[i] = tri_frame_sample(job->frame, crop->row0 + crop->cur_r, crop->col0 + crop->cur_c, b);
-        crop->cur_c++;
+    uint32_t i = 0;
+    while (i < n && tri_crop_seek(crop)) {
+        uint32_t r = crop->row0 + crop->cur_r;
+        uint32_t c = crop->cur_c;
+        for (; i < n && c < crop->run_end; i++, c++) {
+            out[i] = tri_frame_sample(job->frame, r, crop->col0 + c, b);
+        }
+        crop->cur_c = c;
     }
 }
 
@@ -81,20 +203,30 @@ static int32_t crop_value(const tri_job_t *job, uint32_t r, uint32_t c, uint32_t
 }
 
 typedef char crop_rows_fit[TRI_CROP_MAX_PX <= TRI_NEIGHBOUR_MAX_COLS ? 1 : -1];
+/* A crop's kept pixels fit the work area's means buffer, which holds the
+ * previous band's values while a band is coded. */
+typedef char crop_values_fit[TRI_CROP_MAX_PX * TRI_CROP_MAX_PX <= TRI_MEANS_MAX ? 1 : -1];
 
 /* The next n coded values of band b of a ship crop under the neighbour
  * predictor: its kept pixels in raster order (crops are at most
- * TRI_CROP_MAX_PX wide). */
+ * TRI_CROP_MAX_PX wide), a run of kept columns at a time. Each value is kept
+ * in work.means at its kept pixel's index, where the next band finds it as
+ * the band before (job->kept_i counts from 0 in every band). */
 static void crop_residuals(tri_job_t *job, uint32_t b, uint32_t n, uint16_t *out)
 {
     tri_crop_t *crop = &job->crop;
-    uint32_t i;
-    for (i = 0; i < n && tri_crop_seek(crop); i++) {
+    uint16_t *prev = job->work.means;
+    uint32_t i = 0;
+    while (i < n && tri_crop_seek(crop)) {
         uint32_t r = crop->cur_r;
         uint32_t c = crop->cur_c;
-        out[i] = tri_neighbour_code(&job->nb, r, c, crop_value(job, r, c, b),
-                                    b > 0u ? crop_value(job, r, c, b - 1u) : 0);
-        crop->cur_c++;
+        for (; i < n && c < crop->run_end; i++, c++) {
+            int32_t v = crop_value(job, r, c, b);
+            int32_t below = b > 0u ? (int32_t)prev[job->kept_i] : 0;
+            prev[job->kept_i++] = (uint16_t)v;
+            out[i] = tri_neighbour_code(&job->nb, r, c, v, below);
+        }
+        crop->cur_c = c;
     }
 }
 
@@ -181,6 +313,7 @@ static tri_status_t write_product(tri_job_t *job, uint8_t *out, size_t cap, size
         cap = 0;
     }
     memset(h->band_bytes, 0, sizeof h->band_bytes);
+    compute_means(job);
     if (h->product_type == WF_PRODUCT_FRAME_SUMMARY) {
         if (off + WF_FRAME_SUMMARY_SIZE <= cap) {
             tri_frame_summary_pack(job->summary, out + off);
@@ -228,6 +361,7 @@ static tri_status_t write_product(tri_job_t *job, uint8_t *out, size_t cap, size
                                        off < cap ? out + off : NULL, off < cap ? cap - off : 0u);
         if (crop) {
             tri_crop_rewind(&job->crop);
+            job->kept_i = 0;
         }
         /* the neighbour predictor starts each band afresh */
         tri_neighbour_start(&job->nb, job->work.zrows, h->cols, h->sample_bits);
@@ -347,6 +481,14 @@ void tri_job_init(tri_job_t *job, const tri_frame_meta_t *meta, const tri_frame_
 void tri_job_region(tri_job_t *job, uint32_t r0, uint32_t c0, uint32_t rows, uint32_t cols,
                     uint32_t factor)
 {
+    /* a region thinner than one block (a frame of fewer rows than the
+     * quicklook's factor) is averaged over squares of its smaller side */
+    if (rows < factor) {
+        factor = rows;
+    }
+    if (cols < factor) {
+        factor = cols;
+    }
     job->h.rows = (uint16_t)(rows / factor);
     job->h.cols = (uint16_t)(cols / factor);
     job->h.region_row0 = (uint16_t)r0;

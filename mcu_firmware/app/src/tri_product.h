@@ -6,7 +6,7 @@
  *
  * Samples per product type: the quicklook and land products are block means
  * over pixel_step squares (the mean of the valid samples, rounded); the class
- * map is the tile grid (top class, confidence); a ship crop is its kept
+ * map is the cell grid (top class, confidence); a ship crop is its kept
  * pixels in raster order (tri_crop.h). Every band is an independent CCSDS
  * 121.0-B stream (tri_aec.c) of the samples, or of the neighbour
  * predictor's mapped residuals (tri_predictor.h) when aec_flags asks for it;
@@ -22,7 +22,7 @@
 #include "tri_onboard.h"
 #include "tri_predictor.h"
 #include "tri_records.h"
-#include "tri_tiling.h"
+#include "tri_cells.h"
 #include "tri_work.h"
 
 typedef struct {
@@ -33,6 +33,8 @@ typedef struct {
     tri_crop_t crop;                    /* SHIP_CROP: its geometry and cursor */
     uint32_t kept_px;                   /* SHIP_CROP: kept pixels per band */
     tri_neighbour_t nb;                 /* the band being coded */
+    int means_ready;                    /* block means in work.means (every band) */
+    uint32_t kept_i;                    /* SHIP_CROP: kept pixel of the band being coded */
 } tri_job_t;
 
 /* A job for product `product_id` of type `type` of the frame: the header's

@@ -4,11 +4,15 @@
  * the caller gives tri_onboard_init, shared by the stages of a frame and by
  * the downlink:
  *
- *   parent, label  u16 per tile    region labelling scratch (tri_regions.c)
+ *   parent, label  u16 per cell    region labelling scratch (tri_regions.c)
+ *   nodata_px,     u16 per cell    each cell's no-data and saturated pixels
+ *   saturated_px                    (counted while its rows are preprocessed)
  *   regions        TRI_MAX_REGIONS  ship, then land regions of the frame
- *   classes, conf, u8 per tile     the tile grid of the last frame: top class,
+ *   classes, conf, u8 per cell     the cell grid of the last frame: top class,
  *   actions,                        its output - zero point, TRI_ACTION_*,
  *   ship_conf                       ship output - zero point
+ *   means          TRI_MEANS_MAX    a block-mean product's means, every band,
+ *                  u16              computed once per product (tri_product.c)
  *   zrows          2 rows of i32    the neighbour predictor (tri_predictor.c)
  *   link           WF_CADU_BYTES    the frame in progress (tri_link.c)
  *   packet         the last         one packet of scratch (tri_downlink.c)
@@ -29,15 +33,18 @@ typedef struct {
     uint8_t *ship_conf; /* ship output - TRI_CFG_OUTPUT_ZERO_POINT */
     uint16_t *parent;
     uint16_t *label;
+    uint16_t *nodata_px;
+    uint16_t *saturated_px;
     tri_region_t *regions;
-    int32_t *zrows; /* neighbour predictor: 2 rows of z (TRI_NEIGHBOUR_MAX_COLS each) */
+    uint16_t *means; /* a block-mean product's means, [band][row][col] (TRI_MEANS_MAX) */
+    int32_t *zrows;  /* neighbour predictor: 2 rows of z (TRI_NEIGHBOUR_MAX_COLS each) */
 } tri_work_t;
 
 #define TRI_WORK_U8_ARRAYS 4u
-#define TRI_WORK_U16_ARRAYS 2u
+#define TRI_WORK_U16_ARRAYS 4u
 #define TRI_WORK_ZROWS_OFFSET                                                                      \
-    (TRI_GRID_MAX_TILES * (TRI_WORK_U8_ARRAYS + 2u * TRI_WORK_U16_ARRAYS) +                        \
-     TRI_MAX_REGIONS * sizeof(tri_region_t))
+    (TRI_GRID_MAX_CELLS * (TRI_WORK_U8_ARRAYS + 2u * TRI_WORK_U16_ARRAYS) +                        \
+     TRI_MAX_REGIONS * sizeof(tri_region_t) + TRI_MEANS_MAX * 2u)
 
 /* The layout fits TRI_ONBOARD_WORK_BYTES, and the rows are 4-byte aligned. */
 typedef char tri_work_layout_fits[(TRI_WORK_ZROWS_OFFSET +
@@ -54,19 +61,25 @@ static inline tri_work_t tri_work_view(const tri_onboard_t *ob)
     tri_work_t w;
     uint8_t *p = ob->work;
     w.parent = (uint16_t *)(void *)p;
-    p += TRI_GRID_MAX_TILES * sizeof(uint16_t);
+    p += TRI_GRID_MAX_CELLS * sizeof(uint16_t);
     w.label = (uint16_t *)(void *)p;
-    p += TRI_GRID_MAX_TILES * sizeof(uint16_t);
+    p += TRI_GRID_MAX_CELLS * sizeof(uint16_t);
+    w.nodata_px = (uint16_t *)(void *)p;
+    p += TRI_GRID_MAX_CELLS * sizeof(uint16_t);
+    w.saturated_px = (uint16_t *)(void *)p;
+    p += TRI_GRID_MAX_CELLS * sizeof(uint16_t);
     w.regions = (tri_region_t *)(void *)p;
     p += TRI_MAX_REGIONS * sizeof(tri_region_t);
     w.classes = p;
-    p += TRI_GRID_MAX_TILES;
+    p += TRI_GRID_MAX_CELLS;
     w.conf = p;
-    p += TRI_GRID_MAX_TILES;
+    p += TRI_GRID_MAX_CELLS;
     w.actions = p;
-    p += TRI_GRID_MAX_TILES;
+    p += TRI_GRID_MAX_CELLS;
     w.ship_conf = p;
-    p += TRI_GRID_MAX_TILES;
+    p += TRI_GRID_MAX_CELLS;
+    w.means = (uint16_t *)(void *)p;
+    p += TRI_MEANS_MAX * sizeof(uint16_t);
     w.zrows = (int32_t *)(void *)p;
     return w;
 }

@@ -184,13 +184,13 @@ void wf_frame_summary_pack(const wf_frame_summary_t *s, uint8_t *out)
 {
     uint32_t i;
     memset(out, 0, WF_FRAME_SUMMARY_SIZE);
-    tri_put_be32(out + WF_FRAME_SUMMARY_TILES_TOTAL_OFFSET, s->tiles_total);
-    tri_put_be32(out + WF_FRAME_SUMMARY_TILES_NODATA_OFFSET, s->tiles_nodata);
-    for (i = 0; i < WF_FRAME_SUMMARY_TILES_BY_CLASS_COUNT; i++) {
-        tri_put_be32(out + WF_FRAME_SUMMARY_TILES_BY_CLASS_OFFSET + 4u * i, s->tiles_by_class[i]);
+    tri_put_be32(out + WF_FRAME_SUMMARY_CELLS_TOTAL_OFFSET, s->cells_total);
+    tri_put_be32(out + WF_FRAME_SUMMARY_CELLS_NODATA_OFFSET, s->cells_nodata);
+    for (i = 0; i < WF_FRAME_SUMMARY_CELLS_BY_CLASS_COUNT; i++) {
+        tri_put_be32(out + WF_FRAME_SUMMARY_CELLS_BY_CLASS_OFFSET + 4u * i, s->cells_by_class[i]);
     }
-    for (i = 0; i < WF_FRAME_SUMMARY_TILES_DISCARDED_BY_CLASS_COUNT; i++) {
-        tri_put_be32(out + WF_FRAME_SUMMARY_TILES_DISCARDED_BY_CLASS_OFFSET + 4u * i, s->tiles_discarded_by_class[i]);
+    for (i = 0; i < WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_COUNT; i++) {
+        tri_put_be32(out + WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_OFFSET + 4u * i, s->cells_discarded_by_class[i]);
     }
     tri_put_be16(out + WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET, s->ship_regions);
     tri_put_be16(out + WF_FRAME_SUMMARY_PRODUCTS_OFFSET, s->products);
@@ -199,13 +199,13 @@ void wf_frame_summary_pack(const wf_frame_summary_t *s, uint8_t *out)
 void wf_frame_summary_unpack(const uint8_t *in, wf_frame_summary_t *s)
 {
     uint32_t i;
-    s->tiles_total = tri_get_be32(in + WF_FRAME_SUMMARY_TILES_TOTAL_OFFSET);
-    s->tiles_nodata = tri_get_be32(in + WF_FRAME_SUMMARY_TILES_NODATA_OFFSET);
-    for (i = 0; i < WF_FRAME_SUMMARY_TILES_BY_CLASS_COUNT; i++) {
-        s->tiles_by_class[i] = tri_get_be32(in + WF_FRAME_SUMMARY_TILES_BY_CLASS_OFFSET + 4u * i);
+    s->cells_total = tri_get_be32(in + WF_FRAME_SUMMARY_CELLS_TOTAL_OFFSET);
+    s->cells_nodata = tri_get_be32(in + WF_FRAME_SUMMARY_CELLS_NODATA_OFFSET);
+    for (i = 0; i < WF_FRAME_SUMMARY_CELLS_BY_CLASS_COUNT; i++) {
+        s->cells_by_class[i] = tri_get_be32(in + WF_FRAME_SUMMARY_CELLS_BY_CLASS_OFFSET + 4u * i);
     }
-    for (i = 0; i < WF_FRAME_SUMMARY_TILES_DISCARDED_BY_CLASS_COUNT; i++) {
-        s->tiles_discarded_by_class[i] = tri_get_be32(in + WF_FRAME_SUMMARY_TILES_DISCARDED_BY_CLASS_OFFSET + 4u * i);
+    for (i = 0; i < WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_COUNT; i++) {
+        s->cells_discarded_by_class[i] = tri_get_be32(in + WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_OFFSET + 4u * i);
     }
     s->ship_regions = tri_get_be16(in + WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET);
     s->products = tri_get_be16(in + WF_FRAME_SUMMARY_PRODUCTS_OFFSET);

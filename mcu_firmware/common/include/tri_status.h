@@ -21,7 +21,7 @@ typedef enum {
     TRI_ERR_CRC = -7, /* checksum mismatch */
     TRI_ERR_FULL = -8, /* product store full (lowest priority evicted) */
     TRI_ERR_IO = -9, /* port-level input/output failure */
-    TRI_ERR_NODATA = -10 /* frame holds no valid data (every tile no-data) */
+    TRI_ERR_NODATA = -10 /* frame holds no valid data (every cell no-data) */
 } tri_status_t;
 
 /* X(code, short name): every status, for tables of names. */

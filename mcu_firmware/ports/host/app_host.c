@@ -3,21 +3,22 @@
  * (triage.onboard, ctypes): one opaque instance block, flat arguments, no
  * struct layouts to mirror on the Python side.
  *
- * Classifiers: the shipped model through the engine when the build has one
- * (classifier_model.h in MODEL_DIR; otherwise kind 1 is refused with
- * TRI_ERR_NO_IMPL), or, for tests only, the fixed rule of
- * tri_classifier_rule (kind 2).
+ * Classifiers: the shipped cell network through the streaming engine when
+ * the build has one (classifier_stream.h in MODEL_DIR; otherwise kind 1 is
+ * refused with TRI_ERR_NO_IMPL), or, for tests only, the fixed rule of
+ * tri_classifier_rule (kind 2). The streaming engine's scratch is the
+ * caller's (tri_host_scratch_bytes), as on the Cortex-M4 image.
  */
 #include <string.h>
 
-#include "tnn.h"
+#include "tnn_stream.h"
+#include "tri_cells.h"
 #include "tri_decide.h"
 #include "tri_onboard.h"
-#include "tri_tiling.h"
 
 #if defined(__has_include)
-#if __has_include("classifier_model.h")
-#include "classifier_model.h"
+#if __has_include("classifier_stream.h")
+#include "classifier_stream.h"
 #define TRI_HOST_HAVE_MODEL 1
 #endif
 #endif
@@ -25,28 +26,25 @@
 #define TRI_HOST_HAVE_MODEL 0
 #endif
 
-#define INPUT_BYTES ((size_t)TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS)
-
 typedef struct {
     tri_onboard_t ob;
-    tnn_ctx_t tnn;
-    int8_t rule_input[INPUT_BYTES];
-#if TRI_HOST_HAVE_MODEL
-    uint32_t arena[TNN_ARENA_WORDS(CLASSIFIER_ARENA_BYTES)];
-#endif
+    tri_stream_classifier_t stream;
+    tri_rule_classifier_t rule;
 } tri_host_t;
 
 typedef tri_status_t (*tri_host_write_fn)(void *ctx, const uint8_t *data, size_t len);
 
 size_t tri_host_onboard_bytes(void);
 size_t tri_host_work_bytes(void);
+size_t tri_host_scratch_bytes(void);
 int tri_host_has_model(void);
 const char *tri_host_model_sha256(void);
 uint32_t tri_host_config_count(void);
 const char *tri_host_config_name(uint32_t i);
 uint32_t tri_host_config_value(uint32_t i);
 int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t work_bytes,
-                  int classifier_kind, const uint16_t *gain_q8);
+                  void *scratch, size_t scratch_bytes, int classifier_kind,
+                  const uint16_t *gain_q8);
 int tri_host_process_frame(void *h, const uint8_t *meta, size_t meta_len, const uint8_t *frame,
                            size_t frame_bytes, tri_host_write_fn write, void *ctx);
 int tri_host_directory(void *h, tri_host_write_fn write, void *ctx, size_t *len);
@@ -59,9 +57,9 @@ int tri_host_set_boot_count(void *h, uint32_t boot);
 int tri_host_set_link(void *h, uint32_t mode, uint32_t scid);
 int tri_host_link_encode(uint32_t mode, uint32_t scid, uint32_t vcid, const uint8_t *packets,
                          size_t len, tri_host_write_fn write, void *ctx);
-int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
-                             uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
-                             const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
+int tri_host_preprocess_row(const uint8_t *frame, uint32_t rows, uint32_t cols,
+                            uint32_t bytes_per_sample, uint32_t y, const uint16_t *gain_q8,
+                            int8_t *out, uint16_t *nodata_px, uint16_t *saturated_px);
 int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
                     int32_t ship_crop_min_q, uint32_t land_policy, uint8_t *actions,
                     uint8_t *tops);
@@ -76,6 +74,17 @@ size_t tri_host_work_bytes(void)
     return tri_onboard_work_bytes();
 }
 
+/* Scratch bytes the streaming engine needs for the widest frame (0 without a
+ * model). */
+size_t tri_host_scratch_bytes(void)
+{
+#if TRI_HOST_HAVE_MODEL
+    return tnn_stream_scratch_bytes(&classifier_stream, TRI_FRAME_MAX_COLS);
+#else
+    return 0u;
+#endif
+}
+
 int tri_host_has_model(void)
 {
     return TRI_HOST_HAVE_MODEL;
@@ -85,7 +94,7 @@ int tri_host_has_model(void)
 const char *tri_host_model_sha256(void)
 {
 #if TRI_HOST_HAVE_MODEL
-    return CLASSIFIER_MODEL_SHA256;
+    return CLASSIFIER_STREAM_SHA256;
 #else
     return "";
 #endif
@@ -96,9 +105,7 @@ static const struct {
     const char *name;
     uint32_t value;
 } config[] = {
-    {"tile_px", TRI_CFG_TILE_PX},
-    {"stride_px", TRI_CFG_STRIDE_PX},
-    {"thumb_px", TRI_CFG_THUMB_PX},
+    {"cell_px", TRI_CFG_CELL_PX},
     {"bands", TRI_CFG_BANDS},
     {"num_classes", TRI_CFG_NUM_CLASSES},
     {"aec_block_size", TRI_AEC_BLOCK_SIZE},
@@ -107,10 +114,11 @@ static const struct {
     {"crop_max_px", TRI_CROP_MAX_PX},
     {"quicklook_factor", TRI_QUICKLOOK_FACTOR},
     {"lowres_factor", TRI_LOWRES_FACTOR},
-    {"tile_skip_share_num", TRI_TILE_SKIP_SHARE_NUM},
-    {"tile_skip_share_den", TRI_TILE_SKIP_SHARE_DEN},
+    {"cell_skip_share_num", TRI_CELL_SKIP_SHARE_NUM},
+    {"cell_skip_share_den", TRI_CELL_SKIP_SHARE_DEN},
     {"frame_max_bytes", TRI_FRAME_MAX_BYTES},
-    {"grid_max_tiles", TRI_GRID_MAX_TILES},
+    {"frame_max_cols", TRI_FRAME_MAX_COLS},
+    {"grid_max_cells", TRI_GRID_MAX_CELLS},
     {"max_regions", TRI_MAX_REGIONS},
     {"store_max_products", TRI_STORE_MAX_PRODUCTS},
 };
@@ -131,7 +139,8 @@ uint32_t tri_host_config_value(uint32_t i)
 }
 
 int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t work_bytes,
-                  int classifier_kind, const uint16_t *gain_q8)
+                  void *scratch, size_t scratch_bytes, int classifier_kind,
+                  const uint16_t *gain_q8)
 {
     tri_host_t *host = (tri_host_t *)h;
     tri_classifier_t cls;
@@ -140,22 +149,22 @@ int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t w
     if (host == NULL) {
         return TRI_ERR_ARG;
     }
-    memset(&host->tnn, 0, sizeof host->tnn);
+    memset(&host->stream, 0, sizeof host->stream);
     if (classifier_kind == 1) {
 #if TRI_HOST_HAVE_MODEL
-        st = tnn_bind(&host->tnn, &classifier_model, host->arena, sizeof host->arena);
-        if (st == TRI_OK) {
-            st = tri_classifier_tnn(&cls, &host->tnn);
-        }
+        st = tri_classifier_stream(&cls, &host->stream, &classifier_stream, scratch,
+                                   scratch_bytes);
         if (st != TRI_OK) {
             return st;
         }
         use = &cls;
 #else
+        (void)scratch;
+        (void)scratch_bytes;
         return TRI_ERR_NO_IMPL;
 #endif
     } else if (classifier_kind == 2) {
-        st = tri_classifier_rule(&cls, host->rule_input);
+        st = tri_classifier_rule(&cls, &host->rule);
         if (st != TRI_OK) {
             return st;
         }
@@ -292,15 +301,15 @@ int tri_host_link_encode(uint32_t mode, uint32_t scid, uint32_t vcid, const uint
     return st == TRI_OK ? tri_link_flush(&link, &sink) : st;
 }
 
-int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
-                             uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
-                             const uint16_t *gain_q8, int8_t *out, uint32_t *stats)
+/* Row y of a frame through tri_preprocess_row (nodata 0): out[cols][bands],
+ * and the counts of its no-data and saturated pixels added per cell column. */
+int tri_host_preprocess_row(const uint8_t *frame, uint32_t rows, uint32_t cols,
+                            uint32_t bytes_per_sample, uint32_t y, const uint16_t *gain_q8,
+                            int8_t *out, uint16_t *nodata_px, uint16_t *saturated_px)
 {
     tri_frame_t f;
-    tri_tile_stats_t s;
-    if (frame == NULL || gain_q8 == NULL || out == NULL || stats == NULL ||
-        (bytes_per_sample != 1u && bytes_per_sample != 2u) || r0 + TRI_CFG_TILE_PX > rows ||
-        c0 + TRI_CFG_TILE_PX > cols) {
+    if (frame == NULL || gain_q8 == NULL || out == NULL || nodata_px == NULL ||
+        saturated_px == NULL || (bytes_per_sample != 1u && bytes_per_sample != 2u) || y >= rows) {
         return TRI_ERR_ARG;
     }
     f.pixels = frame;
@@ -310,9 +319,7 @@ int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
     f.bytes_per_sample = bytes_per_sample;
     f.nodata = 0u;
     f.max_sample = bytes_per_sample == 1u ? 255u : 65535u;
-    tri_preprocess_tile(&f, r0, c0, gain_q8, out, &s);
-    stats[0] = s.nodata_px;
-    stats[1] = s.saturated_px;
+    tri_preprocess_row(&f, y, gain_q8, out, nodata_px, saturated_px);
     return TRI_OK;
 }
 

@@ -86,7 +86,7 @@ static int new_coverage(void)
 /* ---- the target ---- */
 static uint64_t work[TRI_ONBOARD_WORK_BYTES / 8u];
 static uint64_t store[(256u * 1024u) / 8u];
-static int8_t rule_in[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS];
+static tri_rule_classifier_t rule_state;
 static size_t sunk;
 
 static tri_status_t sink_write(void *ctx, const uint8_t *data, size_t len)
@@ -142,7 +142,7 @@ static void run_one(const uint8_t *in, size_t n)
     size_t i;
     tri_status_t st;
 
-    check(tri_classifier_rule(&cls, rule_in) == TRI_OK, "rule classifier");
+    check(tri_classifier_rule(&cls, &rule_state) == TRI_OK, "rule classifier");
     check(tri_onboard_init(&ob, store, sizeof store, work, sizeof work, &cls, NULL) == TRI_OK,
           "init");
     memcpy(meta, in, meta_len);

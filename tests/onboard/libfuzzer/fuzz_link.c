@@ -200,7 +200,7 @@ static void encoder(const uint8_t *in, size_t n)
 
 static uint64_t work[TRI_ONBOARD_WORK_BYTES / 8u];
 static uint64_t store[(128u * 1024u) / 8u];
-static int8_t rule_in[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS];
+static tri_rule_classifier_t rule_state;
 static uint16_t pixels[96u * 96u * TRI_CFG_BANDS];
 
 static tri_status_t count_sink(void *ctx, const uint8_t *data, size_t len)
@@ -237,7 +237,7 @@ static void request(const uint8_t *in, size_t n)
         uint8_t meta[WF_FRAME_META_SIZE];
         tri_frame_report_t rep;
         uint32_t k;
-        check(tri_classifier_rule(&cls, rule_in) == TRI_OK, "rule");
+        check(tri_classifier_rule(&cls, &rule_state) == TRI_OK, "rule");
         check(tri_onboard_init(&ob, store, sizeof store, work, sizeof work, &cls, NULL) == TRI_OK,
               "onboard init");
         for (k = 0; k < sizeof pixels / sizeof pixels[0]; k++) {

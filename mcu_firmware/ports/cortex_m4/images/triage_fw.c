@@ -32,8 +32,8 @@
  *
  * Memory: frame memory (8 MiB), the product store (up to
  * TRIAGE_FW_STORE_MAX bytes) and the work area live in external PSRAM
- * (.extmem); internal RAM holds the application state, the engine arena and
- * the stack.
+ * (.extmem), as do the streaming classifier's rings; internal RAM holds the
+ * application state and the stack.
  */
 #include <stdint.h>
 #include <string.h>
@@ -41,12 +41,12 @@
 #include "board.h"
 #include "cmdline.h"
 #include "semihost.h"
-#include "tnn.h"
+#include "tnn_stream.h"
 #include "tri_onboard.h"
 
 #if defined(__has_include)
-#if __has_include("classifier_model.h")
-#include "classifier_model.h"
+#if __has_include("classifier_stream.h")
+#include "classifier_stream.h"
 #define HAVE_MODEL 1
 #endif
 #endif
@@ -59,20 +59,23 @@
 #define SCRIPT_MAX (256u * 1024u)
 #define REQUEST_MAX (WF_PRIMARY_HEADER_SIZE + 65536u)
 #define META_MAX 256u
+/* The streaming classifier's rings for frames up to TRI_FRAME_MAX_COLS wide
+ * (tri_classifier_stream checks that they fit at init). */
+#define STREAM_SCRATCH_BYTES (320u * 1024u)
 
 static uint8_t frame_mem[TRI_FRAME_MAX_BYTES] EXTMEM;
 static uint64_t store_mem[TRIAGE_FW_STORE_MAX / 8u] EXTMEM;
 static uint64_t work_mem[TRI_ONBOARD_WORK_BYTES / 8u] EXTMEM;
 static char script[SCRIPT_MAX + 1u] EXTMEM;
 static uint8_t request[REQUEST_MAX] EXTMEM;
-static int8_t rule_input[TRI_CFG_THUMB_PX * TRI_CFG_THUMB_PX * TRI_CFG_BANDS] EXTMEM;
+static tri_rule_classifier_t rule EXTMEM;
 
 static tri_onboard_t ob;
 static uint8_t meta[META_MAX];
 static char cmdline[512];
 #if HAVE_MODEL
-static uint32_t arena[TNN_ARENA_WORDS(CLASSIFIER_ARENA_BYTES)];
-static tnn_ctx_t tnn;
+static uint64_t stream_scratch[STREAM_SCRATCH_BYTES / 8u] EXTMEM;
+static tri_stream_classifier_t stream;
 #endif
 
 enum { EXIT_SCRIPT = 2, EXIT_LINE = 3, EXIT_IO = 4, EXIT_INIT = 5 };
@@ -167,16 +170,14 @@ static int init_onboard(uint32_t store_bytes, const char *kind)
     }
     if (strcmp(kind, "model") == 0) {
 #if HAVE_MODEL
-        st = tnn_bind(&tnn, &classifier_model, arena, sizeof arena);
-        if (st == TRI_OK) {
-            st = tri_classifier_tnn(&cls, &tnn);
-        }
+        st = tri_classifier_stream(&cls, &stream, &classifier_stream, stream_scratch,
+                                   sizeof stream_scratch);
         use = &cls;
 #else
         st = TRI_OK; /* no model in this build: frames are refused (TRI_ERR_NO_IMPL) */
 #endif
     } else if (strcmp(kind, "rule") == 0) {
-        st = tri_classifier_rule(&cls, rule_input);
+        st = tri_classifier_rule(&cls, &rule);
         use = &cls;
     } else if (strcmp(kind, "none") != 0) {
         return EXIT_LINE;

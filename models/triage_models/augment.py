@@ -1,0 +1,181 @@
+"""Augmentations of training windows on the raw (canonical uint16) scale.
+
+Everything here works on a window ``x`` ``[S, S, C]`` float32 in canonical units
+(reflectance x 65535) with its masks, before the integer preprocessing, so the
+network sees exactly what the firmware would compute from such a scene.
+
+- :func:`water_colour`: changes the colour of the water (turbid, sediment-laden,
+  or the water of another real scene) by an additive per-band offset on the water
+  pixels (a soft mask: vessel pixels get half of it, like mixed pixels);
+- :class:`VesselBank` / :func:`paste_vessels`: real vessels cut along their COCO
+  outlines, as their signal over the local water (chip minus the median of the
+  water around it), added onto water elsewhere (matched radiometry: the pasted
+  vessel keeps its contrast over the new water);
+- :func:`cloud_over`: a real cloud patch (pixels and mask, softened) laid over the
+  window with a given opacity, as the training composites and the haze metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from triage_models.harness import soften
+
+CANON = 65535.0
+# Sediment-laden water, reflectance per band (blue, green, red, NIR) at unit turbidity:
+# a broad green-red peak, NIR a quarter of it (coastal turbid water spectra; a red
+# reflectance of 0.08-0.13 is the issue's turbid ports).
+TURBID_SHAPE = np.array([0.55, 0.9, 1.0, 0.3], np.float32)
+
+
+def blur(m: np.ndarray, r: int = 2) -> np.ndarray:
+    """Box mean over a (2r+1)^2 window, edges replicated."""
+    h, w = m.shape
+    p = np.pad(m.astype(np.float32), r, mode="edge")
+    c = np.cumsum(np.cumsum(np.pad(p, ((1, 0), (1, 0))), 0), 1)
+    k = 2 * r + 1
+    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k])[:h, :w] / (k * k)
+
+
+def water_colour(
+    x: np.ndarray,
+    water: np.ndarray,
+    vessels: np.ndarray,
+    target: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Move the window's water towards the per-band reflectance ``target`` (canonical
+    units): ``x + m * (target - median water) * (1 + low-frequency texture)``, ``m`` the
+    blurred water mask (vessel pixels count half)."""
+    if water.mean() < 0.05:
+        return x
+    med = np.median(x[water], axis=0)
+    delta = target.astype(np.float32) - med
+    m = blur(water | vessels, 2) * (1 - 0.5 * blur(vessels.astype(np.float32), 1))
+    s = x.shape[0]
+    # a smooth texture: a random bilinear ramp, +-15 %
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / max(s - 1, 1)
+    a, b = rng.uniform(-0.15, 0.15, 2)
+    tex = 1 + a * (yy - 0.5) + b * (xx - 0.5)
+    return x + (m * tex)[..., None] * delta[None, None, :]
+
+
+def turbid_target(rng: np.random.Generator, clear: np.ndarray) -> np.ndarray:
+    """A turbid water colour: red reflectance 0.03-0.14 along :data:`TURBID_SHAPE`, on top
+    of the clear water ``clear`` (canonical)."""
+    t = rng.uniform(0.03, 0.14)
+    shape = TURBID_SHAPE * np.exp(rng.normal(0, 0.12, 4)).astype(np.float32)
+    return clear + t * shape * CANON
+
+
+@dataclass
+class Vessel:
+    signal: np.ndarray  # [h, w, C] float32: chip minus the local water, times the soft mask
+    mask: np.ndarray  # [h, w] float32 soft outline
+    cy: float  # box centre within the chip
+    cx: float
+    bh: float  # box size
+    bw: float
+
+
+class VesselBank:
+    """Real vessels of the given port frames, cut along their outlines."""
+
+    def __init__(self, ds, frames: list[int], margin: int = 3):
+        import cv2
+
+        self.items: list[Vessel] = []
+        for f in frames:
+            if not ds.is_port[f]:
+                continue
+            fr = ds.frames[f].astype(np.float32)
+            water = ds.water_masks[f]
+            h, w = fr.shape[:2]
+            for b in np.flatnonzero(ds.boxes[:, 0] == f):
+                _, bx, by, bw, bh = ds.boxes[b]
+                x0, y0 = int(np.floor(bx)) - margin, int(np.floor(by)) - margin
+                x1, y1 = int(np.ceil(bx + bw)) + margin, int(np.ceil(by + bh)) + margin
+                if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+                    continue
+                poly = ds.polygon(b) - [x0, y0]
+                m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+                cv2.fillPoly(m, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
+                # the water around: a ring 3-10 px out of the box
+                ry0, ry1 = max(y0 - 7, 0), min(y1 + 7, h)
+                rx0, rx1 = max(x0 - 7, 0), min(x1 + 7, w)
+                ring = water[ry0:ry1, rx0:rx1].copy()
+                ring[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = False
+                if ring.sum() < 20:
+                    continue
+                bg = np.median(fr[ry0:ry1, rx0:rx1][ring], axis=0)
+                soft = np.clip(blur(m.astype(np.float32), 1) * 1.5, 0, 1)
+                sig = (fr[y0:y1, x0:x1] - bg) * soft[..., None]
+                self.items.append(
+                    Vessel(sig, soft, by + bh / 2 - y0, bx + bw / 2 - x0, float(bh), float(bw))
+                )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def paste_vessels(
+    x: np.ndarray,
+    water: np.ndarray,
+    boxes: list,
+    bank: VesselBank,
+    rng: np.random.Generator,
+    n: int,
+    inner: int,
+) -> list:
+    """Add up to ``n`` vessels of ``bank`` onto open water of the window (at least 95 %
+    water under the vessel's chip, away from other boxes), with their centre at least
+    ``inner`` px from the window's border; returns the new boxes ``(x, y, w, h)``."""
+    s = x.shape[0]
+    new = []
+    taken = [(b[0], b[1], b[2], b[3]) for b in boxes]
+    for _ in range(n):
+        v = bank.items[rng.integers(0, len(bank))]
+        k, flip = int(rng.integers(0, 4)), bool(rng.random() < 0.5)
+        sig, m = v.signal, v.mask
+        cy, cx, bh, bw = v.cy, v.cx, v.bh, v.bw
+        if flip:
+            sig, m, cx = sig[:, ::-1], m[:, ::-1], sig.shape[1] - cx
+        for _ in range(k):  # rot90 counterclockwise: (y, x) -> (W - x, y)
+            w0 = sig.shape[1]
+            sig, m = np.rot90(sig), np.rot90(m)
+            cy, cx, bh, bw = w0 - cx, cy, bw, bh
+        h, w = sig.shape[:2]
+        if h + 2 > s or w + 2 > s:
+            continue
+        for _ in range(20):
+            oy = int(rng.integers(0, s - h + 1))
+            ox = int(rng.integers(0, s - w + 1))
+            py, px = oy + cy, ox + cx
+            if not (inner <= py < s - inner and inner <= px < s - inner):
+                continue
+            if water[oy : oy + h, ox : ox + w].mean() < 0.95:
+                continue
+            if any(
+                ox < bx + bw2 + 4 and bx - 4 < ox + w and oy < by + bh2 + 4 and by - 4 < oy + h
+                for bx, by, bw2, bh2 in taken
+            ):
+                continue
+            gain = rng.uniform(0.8, 1.2)
+            x[oy : oy + h, ox : ox + w] += sig * gain
+            box = (px - bw / 2, py - bh / 2, bw, bh)
+            new.append(box)
+            taken.append(box)
+            water[oy : oy + h, ox : ox + w] &= m < 0.5
+            break
+    return new
+
+
+def cloud_over(
+    x: np.ndarray, cloud_px: np.ndarray, cloud_mask: np.ndarray, opacity: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lay a real cloud patch (pixels, mask) over ``x`` with ``opacity``: returns the
+    composite and its alpha (the softened mask times the opacity)."""
+    a = soften(cloud_mask) * opacity
+    return x * (1 - a[..., None]) + cloud_px.astype(np.float32) * a[..., None], a

@@ -1,0 +1,621 @@
+"""Training the cell network on random windows with dense per-cell labels.
+
+A training sample is a ``window_px`` square window of a training frame with the
+label of each of its 16x16 cells (the cell grid of the window; the frame's own
+grid when the window touches the frame's edge, where it is placed flush with the
+edge so that the padding the network sees there is the firmware's):
+
+- **ship**: a vessel's box centre lies in the cell; **ignored**: a box cuts the
+  cell but its centre lies elsewhere;
+- **cloud** from half the cell clouded (ignored from 10 % on ports, 5 % on the
+  cloud images), **sea** from 90 % water, else **land** (the dataset's rules);
+- cells whose receptive field reaches past a window edge that is not a frame
+  edge are not scored (``loss_inset_cells``): they would see zero padding where
+  the frame has pixels.
+
+Windows: centred on a vessel of a training port at a random sub-cell offset
+(``frac_ship``), on the hard negatives the model being trained scores highest as
+ship (``frac_hard``, mined every ``mine_every`` epochs over the whole training
+frames), anywhere on the training ports (``frac_random``), and on the cloud
+images (``frac_cloud``). Then, on the raw canonical scale: water colour
+(turbid/other scenes' water), vessels pasted onto water, real cloud patches laid
+over the window (opacity 0.2-1: haze to thick cloud), quarter turns and flips,
+brightness, a thin veil and sensor noise; then the integer preprocessing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from triage.contract.tile_spec import preprocess_pixels, tile_spec
+from triage_models import augment
+from triage_models.cellnet import (
+    CELL_PX,
+    CellArchConfig,
+    build_cellnet,
+    convert_int8,
+    float_frame,
+    padded_size,
+    preprocess_frame,
+    to_float,
+    validate_cellnet,
+)
+from triage_models.dataset import (
+    CLOUDIMG_IGNORE_FRACTION,
+    IGNORE,
+    PORT_CLOUD_IGNORE_FRACTION,
+    SEA_MIN_WATER_FRACTION,
+    TileDataset,
+)
+from triage_models.harness import box_centres
+from triage_models.train import setup_tensorflow
+
+CELL_TRAIN_CODE_VERSION = "cell-v2"
+
+
+class CellTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 1
+    epochs: int = 30
+    windows_per_epoch: int = 2048
+    batch_size: int = 32
+    window_px: int = 128
+    loss_inset_cells: int = 1
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.02
+    focal_gamma: float = 0.0
+    consistency: float = 0.0  # weight of the quarter-turn consistency term (0: off)
+    class_weights: dict[str, float] = {"cloud": 1.0, "sea": 1.0, "ship": 6.0, "land": 1.0}
+    frac_ship: float = 0.35
+    frac_hard: float = 0.2
+    frac_cloud: float = 0.15
+    mine_start: int = 4
+    mine_every: int = 3
+    hard_top: int = 3000
+    sea_object_px: int = 0
+    paste_prob: float = 0.0
+    paste_max: int = 3
+    turbid_prob: float = 0.0
+    water_swap_prob: float = 0.0
+    composite_prob: float = 0.25
+    composite_opacity: tuple[float, float] = (0.2, 1.0)
+    composite_labels: str = "opaque"  # "opaque": cloud where alpha > 0.5; "mask": see below
+    cloud_min_opacity: float = 0.35
+    ship_max_opacity: float = 0.6
+    haze_prob: float = 0.2
+    haze_max_alpha: float = 0.4
+    haze_alpha_exp: float = 1.0  # veil opacity = haze_max_alpha * U ** this (< 1: thicker)
+    gain_sigma: float = 0.15
+    band_gain_sigma: float = 0.05
+    noise_max_reflectance: float = 0.006
+    representative_windows: int = 128
+    arch: CellArchConfig = CellArchConfig()
+
+
+CELL_SMOKE_CONFIG = CellTrainConfig(
+    epochs=2,
+    windows_per_epoch=64,
+    batch_size=32,
+    window_px=64,
+    mine_start=1,
+    mine_every=1,
+    hard_top=32,
+    representative_windows=8,
+)
+
+
+@dataclass
+class CellTrainResult:
+    model: object
+    tflite: bytes
+    seconds: float
+    config: CellTrainConfig
+    log: list
+
+
+def cell_label_grid(
+    cloud: np.ndarray,
+    water: np.ndarray,
+    valid: np.ndarray,
+    boxes: np.ndarray,
+    is_port: bool,
+    cell: int = CELL_PX,
+    sea_object_px: int = 0,
+) -> np.ndarray:
+    """Labels ``[n, n]`` of the cells of a window from its masks (window coordinates) and
+    its vessels' boxes ``[B, 4]`` (x, y, w, h, window coordinates). With ``sea_object_px``,
+    sea cells holding at least that many non-water pixels are ignored (an unlabelled boat,
+    a buoy: not something to teach as empty sea)."""
+    spec = tile_spec()
+    s = cloud.shape[0]
+    n = s // cell
+
+    def frac(m):
+        v = m.reshape(n, cell, n, cell).sum(axis=(1, 3)).astype(np.float32)
+        return v
+
+    nv = frac(valid)
+    safe = np.maximum(nv, 1)
+    cf, wf = frac(cloud & valid) / safe, frac(water & valid) / safe
+    lab = np.full((n, n), spec.class_id("land"), np.int8)
+    lab[wf >= SEA_MIN_WATER_FRACTION] = spec.class_id("sea")
+    if sea_object_px and is_port:
+        dry = frac(~water & valid)
+        lab[(lab == spec.class_id("sea")) & (dry >= sea_object_px)] = IGNORE
+    lo = PORT_CLOUD_IGNORE_FRACTION if is_port else CLOUDIMG_IGNORE_FRACTION
+    lab[cf > lo] = IGNORE
+    lab[cf >= 0.5] = spec.class_id("cloud")
+    if len(boxes):
+        b = np.asarray(boxes, np.float64).reshape(-1, 4)
+        r0 = np.arange(n) * cell
+        # cut: a box overlaps the cell
+        oy = (b[None, :, 1] < (r0 + cell)[:, None]) & (b[None, :, 1] + b[None, :, 3] > r0[:, None])
+        ox = (b[None, :, 0] < (r0 + cell)[:, None]) & (b[None, :, 0] + b[None, :, 2] > r0[:, None])
+        cut = (oy[:, None, :] & ox[None, :, :]).any(-1)
+        lab[cut & (lab != spec.class_id("cloud"))] = IGNORE
+        cen = box_centres(b)
+        ok = (cen[:, 0] >= 0) & (cen[:, 0] < s) & (cen[:, 1] >= 0) & (cen[:, 1] < s)
+        for r, c in cen[ok]:
+            i, j = r // cell, c // cell
+            if lab[i, j] != spec.class_id("cloud"):
+                lab[i, j] = spec.class_id("ship")
+    lab[nv == 0] = IGNORE
+    return lab
+
+
+class CellSampler:
+    """Windows with dense cell labels from the training frames (and extra water scenes)."""
+
+    def __init__(
+        self,
+        ds: TileDataset,
+        frames: list[int],
+        cfg: CellTrainConfig,
+        seed: int,
+        water_scenes: list[np.ndarray] | None = None,
+    ):
+        self.ds, self.cfg = ds, cfg
+        self.rng = np.random.default_rng(seed)
+        self.s = cfg.window_px
+        if self.s % CELL_PX:
+            raise ValueError("window_px must be a multiple of the cell size")
+        self.ports = [f for f in frames if ds.is_port[f]]
+        self.clouds = [f for f in frames if not ds.is_port[f]]
+        if not self.ports:
+            raise ValueError("no port frames to train on")
+        self.boxes = {f: ds.boxes[ds.boxes[:, 0] == f][:, 1:] for f in frames}
+        self.ship_list = [(f, i) for f in self.ports for i in range(len(self.boxes[f]))]
+        area = np.array([ds.frames[f].shape[0] * ds.frames[f].shape[1] for f in self.ports])
+        self.port_p = area / area.sum()
+        self.hard: list[tuple[int, int, int]] = []
+        self.bank = augment.VesselBank(ds, self.ports) if cfg.paste_prob > 0 else None
+        # water colours of real scenes (training ports and extra scenes): medians of
+        # 64-px blocks that are at least 90 % water
+        self.water_colours = []
+        scenes = [(ds.frames[f], ds.water_masks[f]) for f in self.ports]
+        for fr in water_scenes or []:
+            g, n_ = fr[..., 1].astype(np.int32), fr[..., 3].astype(np.int32)
+            scenes.append((fr, g > n_))
+        for fr, wm in scenes:
+            h, w = wm.shape
+            for y in range(0, h - 63, 64):
+                for x in range(0, w - 63, 64):
+                    m = wm[y : y + 64, x : x + 64]
+                    if m.mean() >= 0.9:
+                        self.water_colours.append(
+                            np.median(fr[y : y + 64, x : x + 64][m].astype(np.float32), axis=0)
+                        )
+        self.water_colours = np.array(self.water_colours, np.float32).reshape(
+            -1, tile_spec().n_bands
+        )
+        # extra water scenes take part as windows too (labels: NDWI water, no vessels known)
+        self.extra = [(fr, (fr[..., 1] > fr[..., 3])) for fr in water_scenes or []]
+
+    # -- windows ---------------------------------------------------------------------------
+
+    def _origin(self, f_shape, cy, cx, inner=True):
+        """Origin of the window's cell grid with point (cy, cx) in the scored part, at a
+        random offset; flush with the extended frame's edge when it would reach past it.
+        The window's pixels start ``input_offset`` rows and columns before it."""
+        s, rng = self.s, self.rng
+        ins = self.cfg.loss_inset_cells * CELL_PX if inner else 0
+        hp, wp = self._extent(f_shape)
+        out = []
+        for c, size in ((cy, hp), (cx, wp)):
+            u = int(rng.integers(ins, s - ins))
+            o = int(np.floor(c)) - u
+            o = min(max(o, 0), max(size - s, 0))
+            out.append(o)
+        return out
+
+    def _extent(self, f_shape):
+        """Rows and columns of the network input for a frame (:func:`padded_size`)."""
+        off = self.cfg.arch.input_offset
+        return padded_size(f_shape[0], off), padded_size(f_shape[1], off)
+
+    def _cut(self, frame, y0, x0, masks):
+        """The pixel window of the cell grid at ``(y0, x0)`` (it starts ``input_offset``
+        before), zeros outside the frame, and the same window of the masks."""
+        s, off = self.s, self.cfg.arch.input_offset
+        h, w = frame.shape[:2]
+        wy, wx = y0 - off, x0 - off
+        fy0, fx0 = max(wy, 0), max(wx, 0)
+        fy1, fx1 = min(wy + s, h), min(wx + s, w)
+        dy, dx = fy0 - wy, fx0 - wx
+        x = np.zeros((s, s, frame.shape[2]), np.float32)
+        x[dy : dy + fy1 - fy0, dx : dx + fx1 - fx0] = frame[fy0:fy1, fx0:fx1]
+        out = []
+        for m in [*masks, np.ones((h, w), bool)]:
+            mm = np.zeros((s, s), bool)
+            mm[dy : dy + fy1 - fy0, dx : dx + fx1 - fx0] = m[fy0:fy1, fx0:fx1]
+            out.append(mm)
+        return x, out[:-1], out[-1]
+
+    def _scored(self, f_shape, y0, x0):
+        n, k = self.s // CELL_PX, self.cfg.loss_inset_cells
+        hp, wp = self._extent(f_shape)
+        m = np.zeros((n, n), bool)
+        r = np.arange(n)
+        rows = (r >= k) & (r < n - k)
+        cols = rows.copy()
+        if y0 == 0:
+            rows[:k] = True
+        if y0 + self.s >= hp:
+            rows[n - k :] = True
+        if x0 == 0:
+            cols[:k] = True
+        if x0 + self.s >= wp:
+            cols[n - k :] = True
+        m[np.ix_(rows, cols)] = True
+        return m
+
+    def _window(self, kind: str):
+        rng, ds = self.rng, self.ds
+        if kind == "ship":
+            f, i = self.ship_list[rng.integers(0, len(self.ship_list))]
+            b = self.boxes[f][i]
+            y0, x0 = self._origin(ds.frames[f].shape, b[1] + b[3] / 2, b[0] + b[2] / 2)
+        elif kind == "hard" and self.hard:
+            f, cy, cx = self.hard[rng.integers(0, len(self.hard))]
+            y0, x0 = self._origin(ds.frames[f].shape, cy, cx)
+        elif kind == "cloud" and self.clouds:
+            f = self.clouds[rng.integers(0, len(self.clouds))]
+            h, w = ds.frames[f].shape[:2]
+            y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
+        elif kind == "extra" and self.extra:
+            fr, wm = self.extra[rng.integers(0, len(self.extra))]
+            h, w = fr.shape[:2]
+            y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
+            x, (water,), valid = self._cut(fr, y0, x0, [wm])
+            cloud = np.zeros_like(water)
+            return x, cloud, water, valid, np.zeros((0, 4)), True, self._scored((h, w), y0, x0)
+        else:
+            f = self.ports[rng.choice(len(self.ports), p=self.port_p)]
+            h, w = ds.frames[f].shape[:2]
+            y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
+        frame = ds.frames[f]
+        x, (cloud, water), valid = self._cut(frame, y0, x0, [ds.cloud_masks[f], ds.water_masks[f]])
+        boxes = self.boxes[f].copy() if ds.is_port[f] else np.zeros((0, 4))
+        if len(boxes):  # in the pixel window's coordinates
+            boxes[:, 0] -= x0 - self.cfg.arch.input_offset
+            boxes[:, 1] -= y0 - self.cfg.arch.input_offset
+            s = self.s
+            keep = (
+                (boxes[:, 0] < s)
+                & (boxes[:, 1] < s)
+                & (boxes[:, 0] + boxes[:, 2] > 0)
+                & (boxes[:, 1] + boxes[:, 3] > 0)
+            )
+            boxes = boxes[keep]
+        return x, cloud, water, valid, boxes, bool(ds.is_port[f]), self._scored(frame.shape, y0, x0)
+
+    def mine(self, model) -> None:
+        """The ``hard_top`` sea and land cells of the training ports the model scores most
+        ship-like (on the frames' own cell grids)."""
+        spec = tile_spec()
+        ship = spec.class_id("ship")
+        cand = []
+        for f in self.ports:
+            fr = self.ds.frames[f]
+            off = self.cfg.arch.input_offset
+            p = float_frame(model, preprocess_frame(fr, offset=off))[..., ship]
+            hp, wp = padded_size(fr.shape[0]), padded_size(fr.shape[1])
+            p = p[: hp // CELL_PX, : wp // CELL_PX]
+            cloud = np.zeros((hp, wp), bool)
+            water = np.zeros((hp, wp), bool)
+            valid = np.zeros((hp, wp), bool)
+            cloud[: fr.shape[0], : fr.shape[1]] = self.ds.cloud_masks[f]
+            water[: fr.shape[0], : fr.shape[1]] = self.ds.water_masks[f]
+            valid[: fr.shape[0], : fr.shape[1]] = True
+            lab = _frame_cell_labels(
+                cloud, water, valid, self.boxes[f], sea_object_px=self.cfg.sea_object_px
+            )
+            neg = (lab == spec.class_id("sea")) | (lab == spec.class_id("land"))
+            for i, j in zip(*np.nonzero(neg), strict=True):
+                # the cell's centre pixel
+                cy, cx = i * CELL_PX + CELL_PX // 2, j * CELL_PX + CELL_PX // 2
+                cand.append((float(p[i, j]), f, cy, cx))
+        cand.sort(key=lambda t: -t[0])
+        self.hard = [(f, y, x) for _, f, y, x in cand[: self.cfg.hard_top]]
+
+    def batch(self, n: int):
+        """``(raw uint16 windows [n,S,S,C], labels [n,k,k], loss mask [n,k,k])``."""
+        xs, ys, scored = self.batch_scored(n)
+        return xs, ys, scored & (ys != IGNORE)
+
+    def batch_scored(self, n: int):
+        """``(raw windows, labels, scored cells)``: the scored cells include ignored ones
+        (they take part in the consistency term, not in the classification loss)."""
+        cfg, rng = self.cfg, self.rng
+        kinds = rng.choice(
+            ["ship", "hard", "cloud", "random"],
+            size=n,
+            p=_norm(
+                [
+                    cfg.frac_ship,
+                    cfg.frac_hard if self.hard else 0.0,
+                    cfg.frac_cloud if self.clouds else 0.0,
+                    1
+                    - cfg.frac_ship
+                    - cfg.frac_hard
+                    - cfg.frac_cloud
+                    + (0.0 if self.hard else cfg.frac_hard)
+                    + (0.0 if self.clouds else cfg.frac_cloud),
+                ]
+            ),
+        )
+        s, k = self.s, self.s // CELL_PX
+        xs = np.empty((n, s, s, tile_spec().n_bands), np.uint16)
+        ys = np.empty((n, k, k), np.int8)
+        ms = np.empty((n, k, k), bool)
+        for i, kind in enumerate(kinds):
+            if kind == "random" and self.extra and rng.random() < 0.15:
+                kind = "extra"
+            x, cloud, water, valid, boxes, is_port, scored = self._window(str(kind))
+            boxes = list(map(tuple, boxes))
+            if is_port:
+                vessels = _box_mask(boxes, s)
+                if self.water_colours.size and rng.random() < cfg.water_swap_prob:
+                    tgt = self.water_colours[rng.integers(0, len(self.water_colours))]
+                    x = augment.water_colour(x, water & valid, vessels, tgt, rng)
+                if rng.random() < cfg.turbid_prob:
+                    clear = (
+                        self.water_colours[rng.integers(0, len(self.water_colours))]
+                        if self.water_colours.size
+                        else np.full(4, 800, np.float32)
+                    )
+                    tgt = augment.turbid_target(rng, np.minimum(clear, 2000))
+                    x = augment.water_colour(x, water & valid, vessels, tgt, rng)
+                if self.bank is not None and len(self.bank) and rng.random() < cfg.paste_prob:
+                    m = int(rng.integers(1, cfg.paste_max + 1))
+                    w2 = water & valid
+                    boxes += augment.paste_vessels(
+                        x, w2, boxes, self.bank, rng, m, cfg.loss_inset_cells * CELL_PX
+                    )
+            cover = None
+            if self.clouds and rng.random() < cfg.composite_prob:
+                px, cm = self._cloud_patch()
+                a_lo, a_hi = cfg.composite_opacity
+                opacity = rng.uniform(a_lo, a_hi)
+                x, alpha = augment.cloud_over(x, px, cm, opacity)
+                if cfg.composite_labels == "opaque":
+                    cloud = cloud | (alpha > 0.5)  # thin haze leaves the labels as they are
+                else:
+                    cover = (alpha > 0.5 * opacity) & valid
+            # labels on the window's cell grid: input_offset px into the pixel window
+            off = cfg.arch.input_offset
+            bx = np.array(boxes, np.float64).reshape(-1, 4) - [off, off, 0, 0]
+            lab = cell_label_grid(
+                _shift(cloud, off),
+                _shift(water, off),
+                _shift(valid, off),
+                bx,
+                is_port,
+                sea_object_px=cfg.sea_object_px,
+            )
+            if cover is not None:
+                lab = _composite_labels(lab, _shift(cover, off), opacity, cfg)
+            x = self._photometric(x, valid)
+            kk, flip = int(rng.integers(0, 4)), bool(rng.random() < 0.5)
+            if flip:
+                x, lab, scored = x[:, ::-1], lab[:, ::-1], scored[:, ::-1]
+            x, lab, scored = np.rot90(x, kk), np.rot90(lab, kk), np.rot90(scored, kk)
+            xs[i], ys[i], ms[i] = x, lab, scored
+        return xs, ys, ms
+
+    def _cloud_patch(self):
+        rng, s, ds = self.rng, self.s, self.ds
+        for _ in range(50):
+            f = self.clouds[rng.integers(0, len(self.clouds))]
+            h, w = ds.frames[f].shape[:2]
+            y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+            m = ds.cloud_masks[f][y : y + s, x : x + s]
+            if m.mean() >= 0.2:
+                break
+        k = int(rng.integers(0, 4))
+        return np.rot90(ds.frames[f][y : y + s, x : x + s], k), np.rot90(m, k)
+
+    def _photometric(self, x, valid):
+        cfg, rng = self.cfg, self.rng
+        g = np.exp(rng.normal(0, cfg.gain_sigma)) * np.exp(
+            rng.normal(0, cfg.band_gain_sigma, x.shape[-1])
+        )
+        x = np.asarray(x, np.float32) * g.astype(np.float32)
+        if rng.random() < cfg.haze_prob:
+            # a veil: opacity up to haze_max_alpha with a gentle ramp across the window,
+            # grey-blue at reflectance 0.08-0.25 (varied per band)
+            s = x.shape[0]
+            a0 = cfg.haze_max_alpha * rng.uniform() ** cfg.haze_alpha_exp
+            ramp = np.linspace(-0.5, 0.5, s, dtype=np.float32)
+            gy, gx = rng.uniform(-0.3, 0.3, 2) * a0
+            a = np.clip(a0 + gy * ramp[:, None] + gx * ramp[None, :], 0, 0.95)[..., None]
+            level = rng.uniform(0.08, 0.25) * 65535
+            tint = np.array([1.1, 1.05, 1.0, 0.95]) * np.exp(rng.normal(0, 0.06, 4))
+            x = x * (1 - a) + (level * tint).astype(np.float32) * a
+        sigma = rng.uniform(0, cfg.noise_max_reflectance) * 65535
+        x = x + rng.standard_normal(x.shape, dtype=np.float32) * np.float32(sigma)
+        x = np.where(valid[..., None], x, 0)
+        return np.clip(np.rint(x), 0, 65535).astype(np.uint16)
+
+
+def _composite_labels(lab, cover, opacity, cfg):
+    """Cell labels under a composited cloud patch ("mask" rule): a visible cloud (opacity at
+    least ``cloud_min_opacity``) makes the cells it covers by half cloud and the cells it
+    covers by 10-50 % ignored, like the cloud images' own masks (which include thin cloud);
+    ship cells stay ship up to ``ship_max_opacity`` (the ship still shows: the crop test
+    comes first on board); a fainter patch makes the non-ship cells it touches ignored."""
+    spec = tile_spec()
+    n = lab.shape[0]
+    c = cover.reshape(n, CELL_PX, n, CELL_PX).mean(axis=(1, 3))
+    ship = lab == spec.class_id("ship")
+    keep_ship = ship & (opacity <= cfg.ship_max_opacity)
+    lab = lab.copy()
+    if opacity >= cfg.cloud_min_opacity:
+        lab[(c >= 0.1) & ~keep_ship] = IGNORE
+        lab[(c >= 0.5) & ~keep_ship] = spec.class_id("cloud")
+    else:
+        lab[(c >= 0.1) & ~ship] = IGNORE
+    return lab
+
+
+def _shift(m: np.ndarray, off: int) -> np.ndarray:
+    """A window mask seen from its cell grid, ``off`` px in (nothing past the window)."""
+    if not off:
+        return m
+    return np.pad(m[off:, off:], ((0, off), (0, off)))
+
+
+def _norm(p):
+    p = np.clip(np.asarray(p, np.float64), 0, None)
+    return p / p.sum()
+
+
+def _box_mask(boxes, s):
+    m = np.zeros((s, s), bool)
+    for bx, by, bw, bh in boxes:
+        y0, y1 = max(int(np.floor(by)), 0), min(int(np.ceil(by + bh)), s)
+        x0, x1 = max(int(np.floor(bx)), 0), min(int(np.ceil(bx + bw)), s)
+        if y1 > y0 and x1 > x0:
+            m[y0:y1, x0:x1] = True
+    return m
+
+
+def _frame_cell_labels(cloud, water, valid, boxes, is_port=True, sea_object_px=0):
+    """Cell labels of a whole padded frame (rectangular version of the window labels)."""
+    hp, wp = cloud.shape
+    side = max(hp, wp)
+    pad = [(0, side - hp), (0, side - wp)]
+    lab = cell_label_grid(
+        np.pad(cloud, pad),
+        np.pad(water, pad),
+        np.pad(valid, pad),
+        boxes,
+        is_port,
+        sea_object_px=sea_object_px,
+    )
+    return lab[: hp // CELL_PX, : wp // CELL_PX]
+
+
+def preprocess_windows(raw: np.ndarray) -> np.ndarray:
+    """int8 inputs of raw uint16 windows: the contract's per-pixel preprocessing
+    (:func:`triage.contract.tile_spec.preprocess_pixels`)."""
+    return preprocess_pixels(raw)
+
+
+def _loss_fn(cfg: CellTrainConfig):
+    import tensorflow as tf
+
+    spec = tile_spec()
+    cw = tf.constant([cfg.class_weights.get(c, 1.0) for c in spec.classes], tf.float32)
+    eps = cfg.label_smoothing
+    k = spec.n_classes
+
+    def loss(y_true, y_pred):
+        onehot = y_true[..., :k]
+        mask = y_true[..., k]
+        target = onehot * (1 - eps) + eps / k
+        p = tf.clip_by_value(y_pred, 1e-7, 1.0)
+        ce = -tf.reduce_sum(target * tf.math.log(p), axis=-1)
+        if cfg.focal_gamma:
+            pt = tf.reduce_sum(onehot * p, axis=-1)
+            ce = ce * tf.pow(1 - pt, cfg.focal_gamma)
+        w = mask * tf.reduce_sum(onehot * cw, axis=-1)
+        cells = tf.cast(tf.shape(mask)[1] ** 2, tf.float32)
+        out = tf.reduce_sum(w * ce, axis=[1, 2]) / cells
+        if cfg.consistency:
+            # samples 2j and 2j+1 are one window and the same window turned by 90 degrees:
+            # the outputs turned back must agree (squared difference, ship weighted)
+            scored = y_true[0::2, ..., k + 1]
+            back = tf.image.rot90(y_pred[1::2], k=3)
+            d = tf.reduce_sum(tf.square(y_pred[0::2] - back) * cw, axis=-1)
+            cons = cfg.consistency * tf.reduce_sum(scored * d, axis=[1, 2]) / cells
+            out = out + tf.repeat(cons, 2)
+        return out
+
+    return loss
+
+
+def train_cellnet(
+    ds: TileDataset,
+    frames: list[int],
+    cfg: CellTrainConfig | None = None,
+    water_scenes: list[np.ndarray] | None = None,
+    log=None,
+) -> CellTrainResult:
+    """Train on the given frames (indices into ``ds``); float model and int8 flatbuffer."""
+    import keras
+
+    cfg = cfg or CellTrainConfig()
+    start = time.monotonic()
+    setup_tensorflow(cfg.seed)
+    spec = tile_spec()
+    sampler = CellSampler(ds, frames, cfg, cfg.seed, water_scenes)
+    model = build_cellnet(cfg.arch)
+    steps = cfg.epochs * (cfg.windows_per_epoch // cfg.batch_size)
+    sched = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(steps, 1))
+    opt = (
+        keras.optimizers.AdamW(sched, weight_decay=cfg.weight_decay)
+        if cfg.weight_decay
+        else keras.optimizers.Adam(sched)
+    )
+    model.compile(optimizer=opt, loss=_loss_fn(cfg))
+    history = []
+    eye = np.eye(spec.n_classes, dtype=np.float32)
+    for epoch in range(cfg.epochs):
+        if epoch >= cfg.mine_start and (epoch - cfg.mine_start) % cfg.mine_every == 0:
+            sampler.mine(model)
+        if cfg.consistency:
+            raw, lab, scored = sampler.batch_scored(cfg.windows_per_epoch // 2)
+            raw = np.stack([raw, np.rot90(raw, 1, axes=(1, 2))], 1).reshape(-1, *raw.shape[1:])
+            lab = np.stack([lab, np.rot90(lab, 1, axes=(1, 2))], 1).reshape(-1, *lab.shape[1:])
+            scored = np.stack([scored, np.rot90(scored, 1, axes=(1, 2))], 1).reshape(
+                -1, *scored.shape[1:]
+            )
+        else:
+            raw, lab, scored = sampler.batch_scored(cfg.windows_per_epoch)
+        mask = scored & (lab != IGNORE)
+        x = to_float(preprocess_windows(raw))
+        y = np.concatenate(
+            [
+                eye[np.maximum(lab, 0)],
+                mask[..., None].astype(np.float32),
+                scored[..., None].astype(np.float32),
+            ],
+            -1,
+        )
+        h = model.fit(x, y, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0)
+        loss = float(h.history["loss"][-1])
+        history.append(loss)
+        if log:
+            log(
+                f"epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f} ({time.monotonic() - start:.0f} s)"
+            )
+    rep_raw, _, _ = sampler.batch(cfg.representative_windows)
+    tflite = convert_int8(model, preprocess_windows(rep_raw))
+    validate_cellnet(tflite)
+    return CellTrainResult(model, tflite, time.monotonic() - start, cfg, history)

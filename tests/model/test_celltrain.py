@@ -1,0 +1,236 @@
+"""Dense cell labels, the window sampler and augmentations, and a smoke training of the cell net."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from triage_models import augment
+from triage_models.cellnet import CELL_PX, CellArchConfig
+from triage_models.celltrain import (
+    CellSampler,
+    CellTrainConfig,
+    _composite_labels,
+    cell_label_grid,
+    preprocess_windows,
+    train_cellnet,
+)
+from triage_models.dataset import IGNORE
+from triage_models.tiles import preprocess_tiles
+
+from triage.contract.tile_spec import tile_spec
+from triage.engine.stream import compile_stream
+
+SPEC = tile_spec()
+CLOUD, SEA, SHIP, LAND = (SPEC.class_id(c) for c in ("cloud", "sea", "ship", "land"))
+
+
+def test_cell_labels_hand_case():
+    s = 32  # 2 x 2 cells
+    water = np.ones((s, s), bool)
+    water[16:, 16:] = False  # cell (1, 1) is land
+    cloud = np.zeros((s, s), bool)
+    valid = np.ones((s, s), bool)
+    # a 6x4 box with its centre (row 6, col 18) in cell (0, 1), cutting cell (0, 0)
+    boxes = np.array([[14.0, 4.0, 9.0, 4.0]])
+    lab = cell_label_grid(cloud, water, valid, boxes, True)
+    assert lab.tolist() == [[IGNORE, SHIP], [SEA, LAND]]
+
+
+def test_cell_labels_cloud_and_invalid():
+    s = 32
+    water = np.zeros((s, s), bool)
+    cloud = np.zeros((s, s), bool)
+    cloud[:16, :8] = True  # cell (0, 0): 50 % cloud -> cloud
+    cloud[16:, :2] = True  # cell (1, 0): 12.5 % -> ignored on a port (over 10 %)
+    valid = np.ones((s, s), bool)
+    valid[:, 16:] = False  # column 1 past the frame's edge
+    lab = cell_label_grid(cloud, water, valid, np.zeros((0, 4)), True)
+    assert lab.tolist() == [[CLOUD, IGNORE], [IGNORE, IGNORE]]
+
+
+def test_sea_cells_holding_objects_are_ignored_when_asked():
+    s = 32
+    water = np.ones((s, s), bool)
+    water[3:5, 3:5] = False  # 4 dry pixels in cell (0, 0): a boat nobody labelled?
+    args = (np.zeros((s, s), bool), water, np.ones((s, s), bool), np.zeros((0, 4)), True)
+    assert cell_label_grid(*args)[0, 0] == SEA
+    assert cell_label_grid(*args, sea_object_px=4)[0, 0] == IGNORE
+    assert cell_label_grid(*args, sea_object_px=5)[0, 0] == SEA
+
+
+def test_composite_labels_rule():
+    cfg = CellTrainConfig(composite_labels="mask")
+    lab = np.array([[SEA, SHIP], [LAND, SEA]], np.int8)
+    cover = np.zeros((32, 32), bool)
+    cover[:, :16] = True  # column 0 fully covered
+    cover[:, 16:18] = True  # column 1 covered 12.5 %
+    got = _composite_labels(lab, cover, 0.5, cfg)  # visible cloud; the ship still shows
+    assert got.tolist() == [[CLOUD, SHIP], [CLOUD, IGNORE]]
+    got = _composite_labels(lab, cover, 0.8, cfg)  # opaque: the ship is hidden
+    assert got.tolist() == [[CLOUD, IGNORE], [CLOUD, IGNORE]]
+    got = _composite_labels(lab, cover, 0.25, cfg)  # faint: ambiguous, not cloud
+    assert got.tolist() == [[IGNORE, SHIP], [IGNORE, IGNORE]]
+
+
+def test_window_preprocessing_is_the_tile_spec_one():
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 65536, (2, 32, 32, 4), dtype=np.uint16)
+    assert (preprocess_windows(raw) == preprocess_tiles(raw)).all()
+
+
+def test_pasted_vessel_keeps_its_contrast_over_new_water():
+    # a vessel bank of one hand-made vessel: +3000 over its water in every band
+    class Bank:
+        items = [  # noqa: RUF012 (a stand-in for VesselBank)
+            augment.Vessel(
+                signal=np.full((6, 4, 4), 3000.0, np.float32),
+                mask=np.ones((6, 4), np.float32),
+                cy=3.0,
+                cx=2.0,
+                bh=6.0,
+                bw=4.0,
+            )
+        ]
+
+        def __len__(self):
+            return 1
+
+    x = np.full((64, 64, 4), 9000.0, np.float32)  # bright (turbid) water
+    water = np.ones((64, 64), bool)
+    new = augment.paste_vessels(x, water, [], Bank(), np.random.default_rng(1), 1, 16)
+    assert len(new) == 1
+    bx, by, bw, bh = new[0]
+    assert {bw, bh} == {4.0, 6.0}
+    cy, cx = by + bh / 2, bx + bw / 2
+    assert 16 <= cy < 48 and 16 <= cx < 48
+    lo = x.min(axis=(0, 1))
+    hi = x.max(axis=(0, 1))
+    assert (lo == 9000).all()
+    # the vessel's 3000 over its own water, times a gain of 0.8-1.2, over the new water
+    assert ((hi - lo) >= 2400).all() and ((hi - lo) <= 3600).all()
+    assert np.allclose(hi - lo, (hi - lo)[0])  # the same gain in every band
+
+
+def test_water_colour_moves_the_water_not_the_land():
+    rng = np.random.default_rng(2)
+    x = np.full((32, 32, 4), 800.0, np.float32)
+    x[:, 24:] = 20000.0
+    water = np.zeros((32, 32), bool)
+    water[:, :20] = True
+    target = np.array([5000, 6000, 7000, 2000], np.float32)
+    y = augment.water_colour(x, water, np.zeros_like(water), target, rng)
+    # the middle of the water moves to the target (within the +-15 % texture ramp)
+    assert np.allclose(y[16, 5], target, rtol=0.2)
+    assert (y[:, 28:] == 20000.0).all()  # land untouched
+
+
+def test_sampler_labels_follow_the_windows(synthetic_ds):
+    cfg = CellTrainConfig(
+        window_px=64,
+        frac_ship=1.0,
+        frac_hard=0.0,
+        frac_cloud=0.0,
+        composite_prob=0.0,
+        haze_prob=0.0,
+    )
+    s = CellSampler(synthetic_ds, [0, 1, 2], cfg, seed=3)
+    x, lab, scored = s.batch(8)
+    assert x.shape == (8, 64, 64, 4) and lab.shape == (8, 4, 4)
+    # every window is centred on a ship: each holds a scored ship cell
+    assert all(((lab[i] == SHIP) & scored[i]).any() for i in range(8))
+    assert not (scored & (lab == IGNORE)).any()
+
+
+@pytest.mark.slow
+def test_smoke_cell_training_is_reproducible(synthetic_ds):
+    # a small network (few layers: TensorFlow's tracing dominates a smoke run)
+    arch = CellArchConfig(stem_channels=4, blocks=[(8, 2), (8, 2), (8, 2)], dropout=0.0)
+    cfg = CellTrainConfig(
+        epochs=2,
+        windows_per_epoch=32,
+        batch_size=16,
+        window_px=64,
+        mine_start=1,
+        mine_every=1,
+        hard_top=8,
+        representative_windows=8,
+        paste_prob=0.5,
+        arch=arch,
+    )
+    a = train_cellnet(synthetic_ds, [0, 1, 2], cfg)
+    b = train_cellnet(synthetic_ds, [0, 1, 2], cfg)
+    assert a.tflite == b.tflite, "same seed, same data: the int8 model must be identical"
+    # what the firmware runs: the streaming exporter takes it, one output per cell
+    c = compile_stream(a.tflite)
+    assert c.multiple == (CELL_PX, CELL_PX)
+    assert c.output_shape(4 * CELL_PX, 5 * CELL_PX) == (4, 5, SPEC.n_classes)
+
+
+def test_consistency_term_is_zero_for_turned_outputs():
+    import tensorflow as tf
+    from triage_models.celltrain import _loss_fn
+
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(4), size=(2, 4, 4)).astype(np.float32)  # [2 windows, 4, 4, 4]
+    pairs = np.stack([p, np.rot90(p, 1, axes=(1, 2))], 1).reshape(4, 4, 4, 4)
+    y = np.zeros((4, 4, 4, 6), np.float32)
+    y[..., 1] = 1.0  # label sea
+    y[..., 4] = 1.0  # scored, not ignored
+    y[..., 5] = 1.0
+    plain = _loss_fn(CellTrainConfig())(tf.constant(y), tf.constant(pairs)).numpy()
+    cons = _loss_fn(CellTrainConfig(consistency=1.0))(tf.constant(y), tf.constant(pairs)).numpy()
+    assert np.allclose(plain, cons, atol=1e-6)
+    # turned the wrong way: the term is positive
+    wrong = np.stack([p, np.rot90(p, -1, axes=(1, 2))], 1).reshape(4, 4, 4, 4)
+    cons_w = _loss_fn(CellTrainConfig(consistency=1.0))(tf.constant(y), tf.constant(wrong))
+    assert (cons_w.numpy() > plain + 1e-4).all()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_cli_smoke_cell_training_and_export_on_real_frames(tmp_path, data_dir):
+    """`triage model train --smoke` trains the cell network on the real frames (a handful of
+    windows) into a folder of its own; `triage model export` turns it into streaming C."""
+    import hashlib
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from triage_models.cellnet import validate_cellnet
+    from triage_models.celltrain import CELL_SMOKE_CONFIG
+
+    triage = str(Path(sys.executable).parent / "triage")
+    env = {**os.environ, "TRIAGE_DATA_DIR": str(data_dir)}
+    res = subprocess.run(
+        [triage, "model", "train", "--smoke", "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    info = json.loads(res.stdout[res.stdout.index("{") :])
+    tfl = (tmp_path / "classifier.tflite").read_bytes()
+    assert info["design"] == "cells" and info["model_tflite_bytes"] == len(tfl)
+    validate_cellnet(tfl)
+    # MACs from the model's own shapes = the architecture's count by layer (hand-checked in
+    # test_cellnet for the default architecture)
+    assert info["macs_per_megapixel"] == pytest.approx(
+        CELL_SMOKE_CONFIG.arch.macs_per_pixel() * 1e6
+    )
+    assert not (tmp_path / "triage_config.h").exists()  # no policy there: nothing exported
+    res = subprocess.run(
+        [triage, "model", "export", "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    src = (tmp_path / "classifier_stream.c").read_text()
+    assert (tmp_path / "classifier_stream.h").exists() and (tmp_path / "triage_config.h").exists()
+    assert hashlib.sha256(tfl).hexdigest() in src  # the C names the model it came from
