@@ -83,10 +83,16 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_counters.argtypes = [_vp, ctypes.POINTER(u32), _c_size]
     lib.tri_host_store_check.restype = ctypes.c_int
     lib.tri_host_store_check.argtypes = [_vp]
+    lib.tri_host_store_use.restype = ctypes.c_int
+    lib.tri_host_store_use.argtypes = [_vp, ctypes.POINTER(u32)]
     lib.tri_host_set_land_policy.restype = ctypes.c_int
     lib.tri_host_set_land_policy.argtypes = [_vp, ctypes.c_uint32]
     lib.tri_host_set_boot_count.restype = ctypes.c_int
     lib.tri_host_set_boot_count.argtypes = [_vp, ctypes.c_uint32]
+    lib.tri_host_set_policy.restype = ctypes.c_int
+    lib.tri_host_set_policy.argtypes = [_vp, _vp, ctypes.c_int32]
+    lib.tri_host_bind_model.restype = ctypes.c_int
+    lib.tri_host_bind_model.argtypes = [_vp, _vp, _vp, _c_size]
     lib.tri_host_preprocess_tile.restype = ctypes.c_int
     lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp, _vp]
     lib.tri_host_decide.restype = ctypes.c_int

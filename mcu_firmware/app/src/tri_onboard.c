@@ -65,6 +65,7 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
         ob->classifier = *classifier;
     }
     memcpy(ob->gain_q8, gain_q8 != NULL ? gain_q8 : default_gain_q8, sizeof ob->gain_q8);
+    ob->policy = shipped_policy;
     ob->land_policy = (uint8_t)(TRI_CFG_LAND_POLICY == 0 ? TRI_LAND_DROP : TRI_LAND_LOWRES);
     ob->work = (uint8_t *)work_mem;
     ob->work_bytes = work_bytes;
@@ -77,6 +78,31 @@ tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy)
         return TRI_ERR_ARG;
     }
     ob->land_policy = (uint8_t)policy;
+    return TRI_OK;
+}
+
+tri_status_t tri_onboard_set_policy(tri_onboard_t *ob, const tri_policy_t *policy)
+{
+    uint32_t k;
+    if (ob == NULL || policy == NULL || policy->ship_crop_min_q < -128 ||
+        policy->ship_crop_min_q > TRI_CFG_NEVER_Q) {
+        return TRI_ERR_ARG;
+    }
+    for (k = 0; k < NCLASSES; k++) {
+        if (policy->discard_min_q[k] < -128 || policy->discard_min_q[k] > TRI_CFG_NEVER_Q) {
+            return TRI_ERR_ARG;
+        }
+    }
+    ob->policy = *policy;
+    return TRI_OK;
+}
+
+tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier)
+{
+    if (ob == NULL || classifier == NULL || classifier->input == NULL || classifier->run == NULL) {
+        return TRI_ERR_ARG;
+    }
+    ob->classifier = *classifier;
     return TRI_OK;
 }
 
@@ -199,7 +225,7 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, tri_
                 ob->counters.classifier_errors++;
                 return st;
             }
-            action = tri_decide(q, &shipped_policy, ob->land_policy, &top);
+            action = tri_decide(q, &ob->policy, ob->land_policy, &top);
             w.classes[i] = (uint8_t)top;
             w.conf[i] = (uint8_t)((int32_t)q[top] - TRI_CFG_OUTPUT_ZERO_POINT);
             w.ship_conf[i] = (uint8_t)((int32_t)q[TRI_CFG_CLASS_SHIP] - TRI_CFG_OUTPUT_ZERO_POINT);

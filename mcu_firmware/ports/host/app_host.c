@@ -6,7 +6,10 @@
  * Classifiers: the shipped model through the engine when the build has one
  * (classifier_model.h in MODEL_DIR; otherwise kind 1 is refused with
  * TRI_ERR_NO_IMPL), or, for tests only, the fixed rule of
- * tri_classifier_rule (kind 2).
+ * tri_classifier_rule (kind 2). tri_host_bind_model switches an instance to
+ * another exported model (any tnn_model_t, e.g. from an engine library the
+ * simulator built) bound to caller memory, or back to the compiled-in one,
+ * keeping the store: the simulator classifies each frame with a named model.
  */
 #include <string.h>
 
@@ -54,8 +57,11 @@ int tri_host_downlink(void *h, uint32_t budget, const uint8_t *request, size_t r
                       tri_host_write_fn write, void *ctx, size_t *len);
 int tri_host_counters(const void *h, uint32_t *out, size_t n);
 int tri_host_store_check(const void *h);
+int tri_host_store_use(const void *h, uint32_t *out);
 int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_set_boot_count(void *h, uint32_t boot);
+int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q);
+int tri_host_bind_model(void *h, const void *model, void *arena, size_t arena_bytes);
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
                              uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
                              const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
@@ -230,6 +236,21 @@ int tri_host_store_check(const void *h)
     return tri_store_check(&((const tri_host_t *)h)->ob.store);
 }
 
+/* The store's fill: out[0] live products, out[1] bytes they take (allocations),
+ * out[2] bytes of its data area (the frame report's store_* words, at any time). */
+int tri_host_store_use(const void *h, uint32_t *out)
+{
+    const tri_store_t *st;
+    if (h == NULL || out == NULL) {
+        return TRI_ERR_ARG;
+    }
+    st = &((const tri_host_t *)h)->ob.store;
+    out[0] = st->live_count;
+    out[1] = st->live_bytes;
+    out[2] = st->data_bytes;
+    return TRI_OK;
+}
+
 int tri_host_set_land_policy(void *h, uint32_t policy)
 {
     if (h == NULL) {
@@ -244,6 +265,65 @@ int tri_host_set_boot_count(void *h, uint32_t boot)
         return TRI_ERR_ARG;
     }
     return tri_onboard_set_boot_count(&((tri_host_t *)h)->ob, boot);
+}
+
+/* The decision thresholds for the frames to come (tri_onboard_set_policy);
+ * discard_min_q NULL restores the build's policy. */
+int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q)
+{
+    static const tri_policy_t shipped = TRI_POLICY_SHIPPED;
+    tri_policy_t given;
+    uint32_t k;
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    if (discard_min_q == NULL) {
+        return tri_onboard_set_policy(&((tri_host_t *)h)->ob, &shipped);
+    }
+    if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q) {
+        return TRI_ERR_ARG;
+    }
+    for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
+        given.discard_min_q[k] = discard_min_q[k];
+    }
+    given.ship_crop_min_q = (int16_t)ship_crop_min_q;
+    return tri_onboard_set_policy(&((tri_host_t *)h)->ob, &given);
+}
+
+/*
+ * Classifies the frames to come with `model` (a tnn_model_t) bound to
+ * `arena` (arena_bytes, 4-byte aligned, the caller's until the next bind),
+ * or with the compiled-in model when `model` is NULL. The store stays. A
+ * failed bind leaves the instance without a classifier (frames are then
+ * refused), never with a half-bound one.
+ */
+int tri_host_bind_model(void *h, const void *model, void *arena, size_t arena_bytes)
+{
+    tri_host_t *host = (tri_host_t *)h;
+    tri_classifier_t cls;
+    tri_status_t st;
+    if (host == NULL) {
+        return TRI_ERR_ARG;
+    }
+    memset(&host->tnn, 0, sizeof host->tnn);
+    memset(&host->ob.classifier, 0, sizeof host->ob.classifier);
+    if (model == NULL) {
+#if TRI_HOST_HAVE_MODEL
+        model = &classifier_model;
+        arena = host->arena;
+        arena_bytes = sizeof host->arena;
+#else
+        return TRI_ERR_NO_IMPL;
+#endif
+    }
+    st = tnn_bind(&host->tnn, (const tnn_model_t *)model, arena, arena_bytes);
+    if (st == TRI_OK) {
+        st = tri_classifier_tnn(&cls, &host->tnn);
+    }
+    if (st == TRI_OK) {
+        st = tri_onboard_set_classifier(&host->ob, &cls);
+    }
+    return st;
 }
 
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
