@@ -71,7 +71,11 @@ def test_metrics_by_hand():
     t = m["targets"]
     assert t["reduction_factor_at_least_20"]["met"] is True  # 26.7
     assert t["ship_recall_at_least_0.95"]["met"] is False  # 0.75
-    assert t["more_first_pass_ships_than_every_baseline"] == {"value": [2, 0], "met": True}
+    fp = t["more_first_pass_ships_than_every_baseline"]
+    assert (fp["value"], fp["met"]) == ([2, 0], True)
+    assert "every segment" in fp["rule"]  # the baselines' first-pass rule, stated
+    # no frame says where its pixels come from: not measured out of sample
+    assert t["measured_out_of_sample"]["met"] is False
     assert m["tiles_discarded_by_class"] == {"cloud": 4, "sea": 8, "ship": 0, "land": 0}
     for key in (
         "frames",

@@ -155,6 +155,7 @@ def _scene_frames(
     dn_scale: tuple[int, int] | None = None,
     overlap_px: int,
     capture_span: timedelta,
+    sources: list[str] | None = None,
 ) -> list[Frame]:
     accesses = access_times(tle, lat, lon, start, start + capture_span)
     if not accesses:
@@ -181,6 +182,7 @@ def _scene_frames(
                 dn_scale=dn_scale,
                 labels=labels,
                 attribution=attribution,
+                sources=sources,
             )
         )
     return frames
@@ -251,6 +253,7 @@ def build_real_manifest(
             start=epoch,
             labels=Labels(path=f"{DATA_PREFIX}sen2ships/{port}/ships.coco.json"),
             attribution=COPERNICUS_ATTRIBUTION,
+            sources=[f"sen2ships/{port}"],
             gain_source="sen2ships",
             nodata=0,
             dn_scale=SEN2SHIPS_DN_SCALE,
@@ -274,6 +277,7 @@ def build_real_manifest(
             start=epoch,
             labels=None,
             attribution="Landsat-7 ETM+ subset (rasterio test data, CC0 1.0)",
+            sources=[f"scenes/{Path(LANDSAT_SCENE).stem}"],
             gain_source=None,
             nodata=0,
             max_frame_px=max_frame_px,
@@ -387,6 +391,7 @@ def build_synthetic_set(
             attribution="synthetic scene (exact ground truth)",
             gain_source=None,
             nodata=0,
+            sources=[],
         )
         if explicit_passes is None:
             frames += _scene_frames(

@@ -178,3 +178,18 @@ def read_frame(geo: FrameGeo, frame: Frame) -> np.ndarray:
             label = _frame_label(frame)
             raise SceneError(f"{label}: cannot read pixels of {path}: {exc}") from None
     return out
+
+
+def footprint_lonlat(geo: FrameGeo) -> list[tuple[float, float]]:
+    """The frame's outline in WGS84 (lon, lat): its four corners and the midpoints of its
+    sides (a projected edge need not be straight in lon/lat), closed."""
+    from rasterio.crs import CRS
+    from rasterio.warp import transform as warp_transform
+
+    x0, dx, rx, y0, ry, dy = geo.geotransform
+    r, c = geo.rows, geo.cols
+    pix = [(0, 0), (0, c / 2), (0, c), (r / 2, c), (r, c), (r, c / 2), (r, 0), (r / 2, 0), (0, 0)]
+    xs = [x0 + cc * dx + rr * rx for rr, cc in pix]
+    ys = [y0 + cc * ry + rr * dy for rr, cc in pix]
+    lon, lat = warp_transform(CRS.from_wkt(geo.crs_wkt), CRS.from_epsg(4326), xs, ys)
+    return [(round(float(a), 6), round(float(b), 6)) for a, b in zip(lon, lat, strict=True)]

@@ -43,6 +43,7 @@ from pydantic import (
 
 from triage import paths
 from triage.contract.records import MAX_FRAME_ID
+from triage.contract.tile_spec import tile_spec
 from triage.sim.errors import ManifestError
 
 MANIFEST_FORMAT = "orbital-image-set"
@@ -108,6 +109,22 @@ class Frame(_Strict):
     )
     labels: Labels | None = None
     attribution: str | None = Field(default=None, description="imagery credit to show")
+    sources: list[str] | None = Field(
+        default=None,
+        description=(
+            "data source ids of the real imagery whose pixels the frame holds "
+            "(sen2ships/<port>, coastal/<chip>, clouds/<set>[/<image>]; [] for synthetic "
+            "pixels); None: the folders of its data: band paths (see triage.sim.classifiers)"
+        ),
+    )
+    model: str | None = Field(
+        default=None,
+        description="classifier for this frame (models/classifiers.json); None: chosen per "
+        "frame by the run's --model rule (out-of-sample where a classifier allows)",
+    )
+    cloud_fraction: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="share of the frame under laid cloud (truth)"
+    )
 
     @model_validator(mode="after")
     def _dn_scale(self) -> Frame:
@@ -197,11 +214,39 @@ class PacketLoss(_Strict):
         return self
 
 
+class PolicyThresholds(_Strict):
+    """Decision thresholds (probabilities, as in policy.json) that replace the classifier's:
+    ``ship_crop_min_prob`` (crop when the ship output reaches it) and ``discard_min_prob``
+    by class name (discard a tile whose top class reaches it; null: never). Unset ones keep
+    the classifier's; the second-opinion threshold and the crop margin are the firmware
+    build's."""
+
+    ship_crop_min_prob: float | None = Field(default=None, ge=0.0, le=1.0)
+    discard_min_prob: dict[str, float | None] = Field(default_factory=dict)
+
+    @field_validator("discard_min_prob")
+    @classmethod
+    def _classes(cls, v: dict[str, float | None]) -> dict[str, float | None]:
+        known = list(tile_spec().classes)
+        for name, p in v.items():
+            if name not in known:
+                raise ValueError(f"discard_min_prob: unknown class {name!r} (known: {known})")
+            if p is not None and not 0.0 <= p <= 1.0:
+                raise ValueError(f"discard_min_prob[{name!r}] = {p} is not a probability")
+        return v
+
+    def is_empty(self) -> bool:
+        return self.ship_crop_min_prob is None and not self.discard_min_prob
+
+
 class Onboard(_Strict):
     """On-board settings the simulator passes to the firmware."""
 
     store_capacity_bytes: int | None = Field(
         default=None, gt=0, description="product store size (None: the firmware's default)"
+    )
+    policy: PolicyThresholds | None = Field(
+        default=None, description="decision thresholds replacing the classifier's"
     )
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
 from triage.errors import FirmwareError
-from triage.onboard import DEFAULT_STORE_BYTES
+from triage.onboard import DEFAULT_STORE_BYTES, model_sha256
 from triage.sim.baselines import (
     BASELINE_TITLES,
     BASELINES,
@@ -55,8 +55,21 @@ from triage.sim.baselines import (
     compressed_product_bytes,
     raw_product_bytes,
 )
-from triage.sim.errors import OutputError
-from triage.sim.frames import FrameGeo, check_frames, read_frame
+from triage.sim.classifiers import (
+    AUTO,
+    Assignment,
+    ClassifierSet,
+    Thresholds,
+    assign,
+    check_compiled_in,
+    compiled_model,
+    frame_sources,
+    load_classifiers,
+    resolve_choice,
+    thresholds,
+)
+from triage.sim.errors import ClassifierError, OutputError
+from triage.sim.frames import FrameGeo, check_frames, footprint_lonlat, read_frame
 from triage.sim.ground import ExportReport, Ground
 from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
 from triage.sim.manifest import Frame, Link, Manifest, load_manifest
@@ -70,7 +83,7 @@ from triage.sim.satellite import (
     check_gain_sources,
     check_image,
 )
-from triage.sim.scoring import Delivery, LabelledShip, labelled_ships, score
+from triage.sim.scoring import Delivery, LabelledShip, crop_hits, labelled_ships, score
 from triage.sim.tracker import PacketTracker
 from triage.sim.verification import onboard_diagnostics, ship_crops_disagree, verify_crops
 
@@ -88,8 +101,16 @@ def run_simulation(
     overwrite: bool = False,
     progress: Progress | None = None,
     rate_bps: int | None = None,
+    model: str = AUTO,
+    classifiers: Path | None = None,
 ) -> SimResult:
     """Run a manifest; write ``report.html``, ``metrics.json`` and the ground's products.
+
+    ``model``: ``auto`` (each frame classified by a model that never saw its imagery
+    where the registry has one, :mod:`triage.sim.classifiers`) or a classifier name
+    (``shipped``: the compiled-in model for every frame); either way every frame and
+    the totals are labelled in-sample or out-of-sample. ``classifiers``: the registry
+    (default ``$TRIAGE_CLASSIFIERS``, else ``models/classifiers.json``).
 
     ``target="qemu"``: the firmware operations of the run (every frame, every
     directory, every downlink with its request) are replayed in one boot of the
@@ -108,11 +129,12 @@ def run_simulation(
     check_gain_sources(manifest)
     ships = labelled_ships(manifest, mdir)
     passes = plan_passes(manifest)
+    onboard_plan = plan_classifiers(manifest, model, target, classifiers)
     if target == "qemu":
         check_image()
     tmp = _prepare_out(out_dir, overwrite)
     try:
-        result = _run(manifest, geos, ships, passes, tmp, target, progress)
+        result = _run(manifest, geos, ships, passes, tmp, target, progress, onboard_plan)
         result.runtime_s = time.perf_counter() - t_start
         write_report(result, tmp)
         _finish_out(tmp, out_dir)
@@ -120,6 +142,56 @@ def run_simulation(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
+
+
+class OnboardPlan:
+    """The classifier and decision thresholds of every frame, checked before the run."""
+
+    def __init__(
+        self,
+        cset: ClassifierSet,
+        choice: str,
+        assignments: dict[int, Assignment],
+        thresholds: dict[str, Thresholds | None],
+    ):
+        self.cset = cset
+        self.choice = choice
+        self.assignments = assignments
+        self.thresholds = thresholds
+
+
+def plan_classifiers(
+    manifest: Manifest, choice: str, target: str, registry: Path | None = None
+) -> OnboardPlan:
+    """Assign a classifier to every frame and compile the ones not built in (a clear
+    error before anything is written when one cannot be used)."""
+    cset = load_classifiers(registry)
+    check_compiled_in(cset, model_sha256())
+    choice = resolve_choice(choice, cset)
+    assignments = {f.frame_id: assign(f, cset, choice) for f in manifest.frames}
+    used = sorted({a.model for a in assignments.values()})
+    th = {name: thresholds(cset.get(name), manifest.onboard.policy) for name in used}
+    for name in used:
+        c = cset.get(name)
+        if not c.compiled_in:
+            if target == "qemu":
+                raise ClassifierError(
+                    f"--target qemu: the Cortex-M4 image holds only the compiled-in classifier; "
+                    f"frames {_ids(assignments, name)} use {name!r} (run them with --model "
+                    "shipped, or on the host)"
+                )
+            compiled_model(c)
+        if target == "qemu" and th[name] is not None:
+            raise ClassifierError(
+                "--target qemu: the Cortex-M4 image decides with the build's policy; the run "
+                f"asks for other thresholds for {name!r} (onboard.policy or its policy.json)"
+            )
+    return OnboardPlan(cset, choice, assignments, th)
+
+
+def _ids(assignments: dict[int, Assignment], name: str) -> str:
+    ids = [fid for fid, a in sorted(assignments.items()) if a.model == name]
+    return ", ".join(map(str, ids[:8])) + (" ..." if len(ids) > 8 else "")
 
 
 def _with_rate(manifest: Manifest, rate_bps: int | None) -> Manifest:
@@ -140,6 +212,7 @@ def _run(
     tmp: Path,
     target: str,
     progress: Progress | None,
+    plan: OnboardPlan,
 ) -> SimResult:
     rate = manifest.link.rate_bps
     classes = list(tile_spec().classes)
@@ -156,7 +229,7 @@ def _run(
         **{m: ModeRun(m, BASELINE_TITLES[m]) for m in BASELINES},
     }
     frames = manifest.frames_in_capture_order()
-    camera = _Camera(frames, geos, satellite, baselines, classes, progress)
+    camera = _Camera(frames, geos, satellite, baselines, classes, progress, plan)
 
     # 2. replay the timeline, and 3. the baselines over the same passes
     for p in passes:
@@ -178,7 +251,10 @@ def _run(
     masks = ground.ship_crop_masks()
     notes += _check(ground, tracker, masks, export, geos)
     by_id = {f.frame_id: f for f in manifest.frames}
-    modes[TRIAGE].outcomes = score(ships, tracker.ship_deliveries(masks), by_id)
+    deliveries = tracker.ship_deliveries(masks)
+    modes[TRIAGE].outcomes = score(ships, deliveries, by_id)
+    modes[TRIAGE].crop_hits = crop_hits(ships, deliveries, by_id)
+    _frame_crops(records, deliveries, modes[TRIAGE].crop_hits, ships, by_id)
     for m in BASELINES:
         modes[m].outcomes = score(ships, _whole_frames(baselines[m], by_id), by_id)
     onboard = {
@@ -210,7 +286,61 @@ def _run(
         mosaics=scene_mosaics(export, manifest, geos, ground.folder / "export"),
         ground=ground.counters,
         onboard=onboard,
+        model_choice=plan.choice,
+        ship_samples=_ship_samples(ships, records, by_id),
+        stations=[
+            {"name": s.name, "lat": s.latitude_deg, "lon": s.longitude_deg}
+            for s in manifest.stations
+        ],
+        frame_footprints={fid: footprint_lonlat(g) for fid, g in geos.items()},
+        policy=(
+            manifest.onboard.policy.model_dump(exclude_none=True)
+            if manifest.onboard.policy is not None
+            else None
+        ),
     )
+
+
+def _frame_crops(
+    records: list[FrameRecord],
+    deliveries: list[Delivery],
+    hits: list[int],
+    ships: list[LabelledShip],
+    frames: dict[int, Frame],
+) -> None:
+    """Per frame: ship crops on the ground, those holding a labelled ship, ships labelled."""
+    by_id = {r.frame_id: r for r in records}
+    for d, h in zip(deliveries, hits, strict=True):
+        rec = by_id.get(d.frame_id)
+        if rec is not None:
+            rec.crops_delivered += 1
+            rec.crops_with_ship += 1 if h else 0
+    for rec in records:
+        f = frames[rec.frame_id]
+        rec.ships_labelled = sum(1 for s in ships if s.scene == f.scene and _holds(f, s))
+
+
+def _holds(f: Frame, s: LabelledShip) -> bool:
+    r, c = s.centre
+    w = f.window
+    return w.row0 <= r < w.row0 + w.rows and w.col0 <= c < w.col0 + w.cols
+
+
+def _ship_samples(
+    ships: list[LabelledShip], records: list[FrameRecord], frames: dict[int, Frame]
+) -> list[str]:
+    """Per ship: in-sample when a frame holding it is, unknown when one is, else
+    out-of-sample."""
+    out = []
+    for s in ships:
+        kinds = {r.sample for r in records if r.scene == s.scene and _holds(frames[r.frame_id], s)}
+        if "in-sample" in kinds:
+            out.append("in-sample")
+        elif "unknown" in kinds or not kinds:
+            out.append("unknown")
+        else:
+            out.append("out-of-sample")
+    return out
 
 
 def _replay_on_qemu(satellite: Satellite, records: list[FrameRecord], notes: list[str]) -> M4Replay:
@@ -271,7 +401,9 @@ class _Camera:
         baselines: dict[str, BaselineDownlink],
         classes: list[str],
         progress: Progress | None,
+        plan: OnboardPlan,
     ):
+        self.plan = plan
         self.frames = frames
         self.times = [f.capture_time_utc for f in frames]
         self.geos = geos
@@ -295,6 +427,8 @@ class _Camera:
         if self.progress:
             self.progress(label, len(self.records), len(self.frames))
         px = read_frame(geo, f)
+        a = self.plan.assignments[f.frame_id]
+        self.satellite.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
         cap = self.satellite.capture(f, geo, px)
         self.notes += cap.notes
         self.crop_tiles[f.frame_id] = cap.crop_tiles
@@ -304,7 +438,11 @@ class _Camera:
         )
         self.baselines[RAW].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
         self.baselines[COMPRESSED].capture(f.frame_id, f.capture_time_utc, compressed)
-        self.records.append(_frame_record(f, geo, cap, compressed, self.classes))
+        rec = _frame_record(f, geo, cap, compressed, self.classes)
+        rec.model, rec.sample, rec.sample_reason = a.model, a.sample, a.reason
+        rec.sources = frame_sources(f)
+        rec.cloud_fraction = f.cloud_fraction
+        self.records.append(rec)
         if self.progress:
             self.progress(label, len(self.records), len(self.frames))
 
@@ -331,6 +469,7 @@ def _frame_record(
         products=c["products_added"],
         product_bytes=c["bytes_added"],
         process_s=cap.process_s,
+        ship_crops_made=c["ship_crops"],
     )
 
 
@@ -345,6 +484,7 @@ def _triage_pass(
 ) -> PassTraffic:
     """One pass of on-board triage: directory, plan and request, downlink, ingest."""
     tr = PassTraffic()
+    tr.store_bytes_before = satellite.onboard.store_use()["bytes_used"]
     used = 0
     # a. the satellite opens the pass with its store directory
     directory = satellite.directory()
@@ -372,6 +512,8 @@ def _triage_pass(
         used = tx.end
         tr.add(tx)
     tr.sent_bytes = used
+    fill = satellite.onboard.store_use()
+    tr.store_bytes_after, tr.store_products_after = fill["bytes_used"], fill["products"]
     return tr
 
 
