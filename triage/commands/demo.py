@@ -15,6 +15,8 @@ import typer
 from triage import paths
 from triage.commands.simulate import simulate
 from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.classifiers import AUTO
+from triage.sim.compare import write_comparison
 from triage.sim.manifest import dump_manifest
 
 
@@ -59,8 +61,13 @@ def demo(
             overwrite=True,
             quiet=quiet,
             print_json=False,
+            model=AUTO,
+            classifiers=None,
+            check_targets=False,
         )
         reports.append(dest / "report.html")
+    if len(runs) > 1:
+        reports.append(write_comparison([out / name for name, _, _ in runs], out / "compare.html"))
     typer.echo("")
     for r in reports:
         typer.echo(f"demo report: {r}")

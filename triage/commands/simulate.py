@@ -9,8 +9,12 @@ import typer
 
 from triage import paths
 from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.classifiers import AUTO
+from triage.sim.compare import write_comparison
 from triage.sim.manifest import dump_manifest
 from triage.sim.runner import TARGETS, run_simulation
+
+EXIT_TARGETS_MISSED = 3
 
 imageset_app = typer.Typer(
     help="Build image-set manifests: the real scenes, or synthetic ones.", no_args_is_help=True
@@ -30,6 +34,13 @@ def _summary(metrics: dict) -> str:
 
     lines = [line("triage", metrics)]
     lines += [line(k, v) for k, v in metrics["baselines"].items()]
+    c = metrics["classifiers"]
+    lines.append(
+        f"  figures: {c['sample']} ({c['frames_out_of_sample']} frames out of sample, "
+        f"{c['frames_in_sample']} in-sample, {c['frames_unknown']} unknown)"
+    )
+    missed = [k for k, t in metrics["targets"].items() if not t["met"]]
+    lines.append("  targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
     return "\n".join(lines)
 
 
@@ -45,15 +56,32 @@ def simulate(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --out"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
     print_json: bool = typer.Option(False, "--json", help="print metrics.json on stdout"),
+    model: str = typer.Option(
+        AUTO,
+        "--model",
+        help="classifier per frame: auto (one that never saw the frame's imagery where "
+        "models/classifiers.json has one; figures labelled in- or out-of-sample), or a "
+        "classifier name for every frame (shipped: today's compiled-in model)",
+    ),
+    classifiers: Path | None = typer.Option(
+        None, "--classifiers", help="classifier registry (default: models/classifiers.json)"
+    ),
+    check_targets: bool = typer.Option(
+        False,
+        "--check-targets",
+        help=f"exit with code {EXIT_TARGETS_MISSED} when a target is missed (after writing the "
+        "report)",
+    ),
 ) -> None:
     """Replay an image set through the firmware, the passes and the ground station."""
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}")
+    opts = dict(
+        target=target, overwrite=overwrite, rate_bps=rate_bps, model=model, classifiers=classifiers
+    )
     if quiet:
-        result = run_simulation(
-            manifest, out, target=target, overwrite=overwrite, rate_bps=rate_bps
-        )
+        result = run_simulation(manifest, out, **opts)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -69,14 +97,7 @@ def simulate(
             def progress(what: str, done: int, total: int) -> None:
                 bar.update(task, description=what, completed=done, total=total)
 
-            result = run_simulation(
-                manifest,
-                out,
-                target=target,
-                overwrite=overwrite,
-                rate_bps=rate_bps,
-                progress=progress,
-            )
+            result = run_simulation(manifest, out, progress=progress, **opts)
     metrics = result.metrics()
     if print_json:
         typer.echo(json.dumps(metrics, indent=1))
@@ -84,6 +105,20 @@ def simulate(
         typer.echo(_summary(metrics))
     typer.echo(f"report: {Path(out) / 'report.html'}")
     typer.echo(f"metrics: {Path(out) / 'metrics.json'}")
+    missed = result.targets_missed()
+    if check_targets and missed:
+        typer.echo(f"triage: targets missed: {', '.join(missed)}", err=True)
+        raise typer.Exit(EXIT_TARGETS_MISSED)
+
+
+def compare(
+    runs: list[Path] = typer.Argument(..., help="two or more run folders (triage simulate --out)"),
+    out: Path = typer.Option(..., "--out", help="HTML file to write"),
+) -> None:
+    """Runs side by side (e.g. UHF and S-band) in one self-contained HTML page."""
+
+    path = write_comparison(runs, out)
+    typer.echo(f"comparison: {path}")
 
 
 @imageset_app.command("real")
@@ -130,4 +165,5 @@ def imageset_synthetic(
 
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
+    app.command("compare")(compare)
     app.add_typer(imageset_app, name="imageset")

@@ -85,6 +85,8 @@ class ModeRun:
     traffic: list[PassTraffic] = field(default_factory=list)  # one per pass
     outcomes: list[ShipOutcome] = field(default_factory=list)
     crop_hits: list[int] | None = None  # per ship crop on the ground: ships it holds
+    crop_outlines: list[list[tuple[float, float]]] | None = None  # lon/lat, same order
+    crop_frames: list[int] | None = None  # frame id of each, same order
 
     @property
     def sent_bytes(self) -> int:
@@ -167,6 +169,8 @@ class SimResult:
     stations: list[dict] = field(default_factory=list)  # name, lat, lon (for the map)
     frame_footprints: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     policy: dict | None = None  # threshold overrides (the manifest's onboard.policy)
+    ship_lonlat: list[tuple[float, float] | None] = field(default_factory=list)  # per ship
+    uplink_reliable: bool = True
 
     @property
     def raw_bytes(self) -> int:
@@ -380,6 +384,7 @@ class SimResult:
         """Per pass: window, budget, what triage sent by product type, store fill."""
         out = []
         tri = self.modes[TRIAGE]
+        ships = {n: m.ships_by_pass(self.passes) for n, m in self.modes.items()}
         for p in self.passes:
             t = tri.traffic[p.index]
             out.append(
@@ -399,6 +404,7 @@ class SimResult:
                         for n, m in self.modes.items()
                         if n != TRIAGE
                     },
+                    "ships_delivered": {n: v[p.index] for n, v in ships.items()},
                 }
             )
         return out

@@ -55,6 +55,7 @@ from triage.sim.baselines import (
     compressed_product_bytes,
     raw_product_bytes,
 )
+from triage.sim.build import LINKS
 from triage.sim.classifiers import (
     AUTO,
     Assignment,
@@ -69,7 +70,14 @@ from triage.sim.classifiers import (
     thresholds,
 )
 from triage.sim.errors import ClassifierError, OutputError
-from triage.sim.frames import FrameGeo, check_frames, footprint_lonlat, read_frame
+from triage.sim.frames import (
+    FrameGeo,
+    box_lonlat,
+    check_frames,
+    footprint_lonlat,
+    read_frame,
+    to_lonlat,
+)
 from triage.sim.ground import ExportReport, Ground
 from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
 from triage.sim.manifest import Frame, Link, Manifest, load_manifest
@@ -198,9 +206,9 @@ def _with_rate(manifest: Manifest, rate_bps: int | None) -> Manifest:
     """The manifest with its downlink rate overridden (``--rate-bps``)."""
     if rate_bps is None:
         return manifest
-    link = manifest.link.model_copy(
-        update={"rate_bps": int(rate_bps), "name": f"{int(rate_bps):,} bit/s"}
-    )
+    known = [k.name for k in LINKS.values() if k.rate_bps == int(rate_bps)]
+    name = known[0] if known else f"{int(rate_bps):,} bit/s"
+    link = manifest.link.model_copy(update={"rate_bps": int(rate_bps), "name": name})
     return manifest.model_copy(update={"link": link})
 
 
@@ -254,6 +262,10 @@ def _run(
     deliveries = tracker.ship_deliveries(masks)
     modes[TRIAGE].outcomes = score(ships, deliveries, by_id)
     modes[TRIAGE].crop_hits = crop_hits(ships, deliveries, by_id)
+    modes[TRIAGE].crop_outlines = [
+        box_lonlat(geos[d.frame_id], d.row0, d.col0, d.rows, d.cols) for d in deliveries
+    ]
+    modes[TRIAGE].crop_frames = [d.frame_id for d in deliveries]
     _frame_crops(records, deliveries, modes[TRIAGE].crop_hits, ships, by_id)
     for m in BASELINES:
         modes[m].outcomes = score(ships, _whole_frames(baselines[m], by_id), by_id)
@@ -293,6 +305,8 @@ def _run(
             for s in manifest.stations
         ],
         frame_footprints={fid: footprint_lonlat(g) for fid, g in geos.items()},
+        ship_lonlat=_ships_lonlat(ships, manifest.frames, geos),
+        uplink_reliable=manifest.link.uplink_reliable,
         policy=(
             manifest.onboard.policy.model_dump(exclude_none=True)
             if manifest.onboard.policy is not None
@@ -318,6 +332,22 @@ def _frame_crops(
     for rec in records:
         f = frames[rec.frame_id]
         rec.ships_labelled = sum(1 for s in ships if s.scene == f.scene and _holds(f, s))
+
+
+def _ships_lonlat(
+    ships: list[LabelledShip], frames: list[Frame], geos: dict[int, FrameGeo]
+) -> list[tuple[float, float] | None]:
+    """WGS84 position of every labelled ship's box centre (through a frame holding it)."""
+    out: list[tuple[float, float] | None] = []
+    for s in ships:
+        f = next((f for f in frames if f.scene == s.scene and _holds(f, s)), None)
+        if f is None:
+            out.append(None)
+            continue
+        r, c = s.centre
+        lon, lat = to_lonlat(geos[f.frame_id], [r - f.window.row0], [c - f.window.col0])
+        out.append((lon[0], lat[0]))
+    return out
 
 
 def _holds(f: Frame, s: LabelledShip) -> bool:
