@@ -64,6 +64,7 @@ def demo(
             model=AUTO,
             classifiers=None,
             check_targets=False,
+            keep_streams=None,
         )
         reports.append(dest / "report.html")
     if len(runs) > 1:

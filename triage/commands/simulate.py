@@ -66,6 +66,12 @@ def simulate(
     classifiers: Path | None = typer.Option(
         None, "--classifiers", help="classifier registry (default: models/classifiers.json)"
     ),
+    keep_streams: Path | None = typer.Option(
+        None,
+        "--keep-streams",
+        help="also write the pass files as the ground received them, the catalogue, the TLE "
+        "and the stations into this folder (for the groundstation commands)",
+    ),
     check_targets: bool = typer.Option(
         False,
         "--check-targets",
@@ -78,7 +84,12 @@ def simulate(
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}")
     opts = dict(
-        target=target, overwrite=overwrite, rate_bps=rate_bps, model=model, classifiers=classifiers
+        target=target,
+        overwrite=overwrite,
+        rate_bps=rate_bps,
+        model=model,
+        classifiers=classifiers,
+        keep_streams=keep_streams,
     )
     if quiet:
         result = run_simulation(manifest, out, **opts)
@@ -105,6 +116,8 @@ def simulate(
         typer.echo(_summary(metrics))
     typer.echo(f"report: {Path(out) / 'report.html'}")
     typer.echo(f"metrics: {Path(out) / 'metrics.json'}")
+    if keep_streams is not None:
+        typer.echo(f"streams: {keep_streams} (README.md there lists groundstation commands)")
     missed = result.targets_missed()
     if check_targets and missed:
         typer.echo(f"triage: targets missed: {', '.join(missed)}", err=True)

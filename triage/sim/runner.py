@@ -92,6 +92,7 @@ from triage.sim.satellite import (
     check_image,
 )
 from triage.sim.scoring import Delivery, LabelledShip, crop_hits, labelled_ships, score
+from triage.sim.streams import StreamKeeper, prepare_streams_dir, write_streams
 from triage.sim.tracker import PacketTracker
 from triage.sim.verification import onboard_diagnostics, ship_crops_disagree, verify_crops
 
@@ -111,6 +112,7 @@ def run_simulation(
     rate_bps: int | None = None,
     model: str = AUTO,
     classifiers: Path | None = None,
+    keep_streams: Path | None = None,
 ) -> SimResult:
     """Run a manifest; write ``report.html``, ``metrics.json`` and the ground's products.
 
@@ -140,11 +142,17 @@ def run_simulation(
     onboard_plan = plan_classifiers(manifest, model, target, classifiers)
     if target == "qemu":
         check_image()
+    if keep_streams is not None:
+        prepare_streams_dir(keep_streams, overwrite)
+    keeper = StreamKeeper() if keep_streams is not None else None
     tmp = _prepare_out(out_dir, overwrite)
     try:
-        result = _run(manifest, geos, ships, passes, tmp, target, progress, onboard_plan)
+        result = _run(manifest, geos, ships, passes, tmp, target, progress, onboard_plan, keeper)
         result.runtime_s = time.perf_counter() - t_start
         write_report(result, tmp)
+        if keeper is not None:
+            sent = [(t.packets_sent, t.sent_bytes) for t in result.modes[TRIAGE].traffic]
+            write_streams(keeper, manifest, passes, sent, tmp / "ground", Path(keep_streams))
         _finish_out(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -221,6 +229,7 @@ def _run(
     target: str,
     progress: Progress | None,
     plan: OnboardPlan,
+    keeper: StreamKeeper | None = None,
 ) -> SimResult:
     rate = manifest.link.rate_bps
     classes = list(tile_spec().classes)
@@ -243,7 +252,9 @@ def _run(
     for p in passes:
         camera.capture_before(p.aos)
         modes[TRIAGE].traffic.append(
-            _triage_pass(p, satellite, ground, tracker, loss[TRIAGE], uplink_loss, manifest.link)
+            _triage_pass(
+                p, satellite, ground, tracker, loss[TRIAGE], uplink_loss, manifest.link, keeper
+            )
         )
         for m in BASELINES:
             modes[m].traffic.append(_baseline_pass(baselines[m], p))
@@ -511,6 +522,7 @@ def _triage_pass(
     channel: LossChannel,
     uplink: LossChannel,
     link: Link,
+    keeper: StreamKeeper | None = None,
 ) -> PassTraffic:
     """One pass of on-board triage: directory, plan and request, downlink, ingest."""
     tr = PassTraffic()
@@ -521,11 +533,13 @@ def _triage_pass(
     packets = split_packets(directory)
     if packets and len(directory) <= p.budget_bytes:
         tx = transmit(packets, 0, channel)
-        _arrive(tx, p, link.rate_bps, ground, tracker)
+        _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
         used = tr.directory_bytes = tx.end
         tr.add(tx)
     # b. the ground plans the pass over its contact window and uplinks its request
     request, tr.request_entries = ground.plan(p.window, link.rate_bps, p.budget_bytes)
+    if keeper is not None and request is not None:
+        keeper.uplinked(p.index, request)
     if request is not None and not link.uplink_reliable and uplink.lost(1)[0]:
         ground.request_lost()
         request = None
@@ -538,7 +552,7 @@ def _triage_pass(
                 f"pass {p.index}: the firmware sent {tx.end} bytes, over the budget of "
                 f"{p.budget_bytes}"
             )
-        tr.products_completed = _arrive(tx, p, link.rate_bps, ground, tracker)
+        tr.products_completed = _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
         used = tx.end
         tr.add(tx)
     tr.sent_bytes = used
@@ -548,13 +562,21 @@ def _triage_pass(
 
 
 def _arrive(
-    tx: Transmission, p: Pass, rate_bps: int, ground: Ground, tracker: PacketTracker
+    tx: Transmission,
+    p: Pass,
+    rate_bps: int,
+    ground: Ground,
+    tracker: PacketTracker,
+    keeper: StreamKeeper | None = None,
 ) -> int:
-    """The packets that survived the channel reach the ground station and the tracker;
-    returns the products they completed."""
+    """The packets that survived the channel reach the ground station and the tracker
+    (and the kept streams); returns the products they completed."""
     arrived = tx.arrived(p, rate_bps)
     completed = sum(tracker.add(pk, when) for pk, when in arrived)
-    ground.receive([pk for pk, _ in arrived], source=f"pass-{p.index:04d}")
+    packets = [pk for pk, _ in arrived]
+    ground.receive(packets, source=f"pass-{p.index:04d}")
+    if keeper is not None:
+        keeper.arrived(p.index, packets)
     return completed
 
 
