@@ -11,8 +11,10 @@ from triage import paths
 from triage.sim.build import build_real_manifest, build_synthetic_set
 from triage.sim.classifiers import AUTO
 from triage.sim.compare import write_comparison
-from triage.sim.manifest import dump_manifest
+from triage.sim.errors import OutputError
+from triage.sim.manifest import CloudSpec, MaritimeSpec, Scenario, dump_manifest, load_manifest
 from triage.sim.runner import TARGETS, run_simulation
+from triage.sim.scenarios import realize, scenario_manifest
 
 EXIT_TARGETS_MISSED = 3
 
@@ -174,6 +176,87 @@ def imageset_synthetic(
         out, n_scenes=scenes, rows=size, cols=size, seed=seed, link=link, ships_per_scene=ships
     )
     typer.echo(f"{path}")
+
+
+def _clouds(mean: float | None, concentration: float, seed: int) -> CloudSpec | None:
+    return None if mean is None else CloudSpec(mean=mean, concentration=concentration, seed=seed)
+
+
+def _realize_to(manifest, out: Path, overwrite: bool) -> Path:
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"output folder {out} exists and is not empty (or --overwrite)")
+    return realize(manifest, out)
+
+
+@imageset_app.command("maritime")
+def imageset_maritime(
+    out: Path = typer.Option(..., "--out", help="folder for the frames, truth and manifest.json"),
+    frames: int = typer.Option(8, "--frames", min=1, max=500),
+    frame_px: int = typer.Option(1024, "--frame-px", min=128, max=1024, help="frame side, px"),
+    density: float = typer.Option(
+        1.0, "--vessels-per-100km2", min=0.0, max=100.0, help="mean vessel density"
+    ),
+    coast_share: float = typer.Option(0.3, "--coast-share", min=0.0, max=1.0),
+    cloud_mean: float | None = typer.Option(
+        0.67, "--cloud-mean", min=0.0, max=1.0, help="mean cloud fraction (Beta draws per frame)"
+    ),
+    no_clouds: bool = typer.Option(False, "--no-clouds", help="lay no cloud"),
+    cloud_concentration: float = typer.Option(1.0, "--cloud-concentration", min=0.001),
+    seed: int = typer.Option(0, "--seed", min=0),
+    link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Open sea and coast from real pixels with real vessels pasted in (exact truth), cloud
+    laid over; each frame's water and vessels unseen by the classifier chosen for it."""
+
+    sc = Scenario(
+        kind="maritime",
+        maritime=MaritimeSpec(
+            frames=frames,
+            frame_px=frame_px,
+            vessels_per_100km2=density,
+            coast_share=coast_share,
+            seed=seed,
+        ),
+        clouds=None if no_clouds else _clouds(cloud_mean, cloud_concentration, seed),
+    )
+    path = _realize_to(scenario_manifest(sc, link=link), out, overwrite)
+    typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
+
+
+@imageset_app.command("ports")
+def imageset_ports(
+    out: Path = typer.Option(..., "--out", help="folder for the frames, truth and manifest.json"),
+    ports: str | None = typer.Option(None, "--ports", help="comma-separated subset of ports"),
+    cloud_mean: float | None = typer.Option(
+        None, "--cloud-mean", min=0.0, max=1.0, help="lay cloud of this mean fraction"
+    ),
+    cloud_concentration: float = typer.Option(1.0, "--cloud-concentration", min=0.001),
+    seed: int = typer.Option(0, "--seed", min=0),
+    link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """The real port scenes, with real cloud laid over them (--cloud-mean)."""
+
+    chosen = [p.strip() for p in ports.split(",")] if ports else None
+    sc = Scenario(kind="ports", ports=chosen, clouds=_clouds(cloud_mean, cloud_concentration, seed))
+    path = _realize_to(scenario_manifest(sc, link=link), out, overwrite)
+    typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
+
+
+@imageset_app.command("build")
+def imageset_build(
+    manifest: Path = typer.Argument(..., help="a manifest with a scenario and no frames"),
+    out: Path = typer.Option(..., "--out", help="folder for the frames, truth and manifest.json"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Build a scenario manifest's frames (what triage simulate does on the fly)."""
+
+    m = load_manifest(manifest)
+    if m.scenario is None:
+        raise OutputError(f"{manifest} has no scenario to build")
+    path = _realize_to(m.model_copy(update={"frames": []}), out, overwrite)
+    typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
 
 
 def register(app: typer.Typer) -> None:

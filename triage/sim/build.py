@@ -39,6 +39,7 @@ from triage.sim.manifest import (
     Orbit,
     PacketLoss,
     PixelWindow,
+    Scenario,
     Station,
     dump_manifest,
 )
@@ -301,13 +302,15 @@ def build_real_manifest(
     manifest = Manifest(
         name=f"sen2ships: {len(chosen)} Sentinel-2 port scenes, {len(frames)} frames",
         description=(
-            "Nine Sentinel-2 L2A port scenes (sen2ships) cut into camera frames of at most "
+            f"{len(chosen)} Sentinel-2 L2A port scenes (sen2ships) cut into camera frames of "
+            "at most "
             f"{max_frame_px} px, imaged from a 525 km sun-synchronous orbit (10:30 LTDN) at "
             "the first daylight opportunity within 45 degrees off nadir; contact windows over "
             f"{', '.join(stations)}."
         ),
         attribution=[COPERNICUS_ATTRIBUTION, SEN2SHIPS_CREDIT],
         frames=frames,
+        scenario=Scenario(kind="ports", ports=list(chosen), max_frame_px=max_frame_px),
         orbit=Orbit(tle=tle),
         stations=[STATIONS[s] for s in stations],
         link=LINKS[link],

@@ -250,13 +250,89 @@ class Onboard(_Strict):
     )
 
 
+class CloudSpec(_Strict):
+    """Real cloud laid over every frame (:mod:`triage.sim.scenarios`).
+
+    Each frame's cloud fraction is drawn from Beta(mean x concentration,
+    (1 - mean) x concentration): concentration 1 gives the U-shaped distribution of
+    real scene cloud cover (mostly clear or mostly overcast, mean ``mean``); a large
+    concentration gives nearly ``mean`` everywhere. Cloud tops lie at a height drawn
+    uniformly from ``cloud_top_m``; shadows fall away from the Sun at that height.
+    """
+
+    mean: float = Field(default=0.67, ge=0.0, le=1.0, description="mean cloud fraction")
+    concentration: float = Field(default=1.0, gt=0.0, le=1000.0)
+    cloud_top_m: tuple[float, float] = Field(default=(1000.0, 3000.0))
+    seed: int = Field(default=0, ge=0)
+    sources: list[str] | None = Field(
+        default=None,
+        description="cloud images to use (clouds/oncloudn/chip_1, ...); None: every one, "
+        "per frame those its classifier never saw where any",
+    )
+
+    @model_validator(mode="after")
+    def _heights(self) -> CloudSpec:
+        lo, hi = self.cloud_top_m
+        if not 0.0 < lo <= hi <= 15000.0:
+            raise ValueError(f"cloud_top_m {list(self.cloud_top_m)} needs 0 < low <= high <= 15000")
+        return self
+
+
+class MaritimeSpec(_Strict):
+    """Open sea and coast from real pixels, with real vessels pasted in."""
+
+    frames: int = Field(default=8, ge=1, le=500)
+    frame_px: int = Field(default=1024, ge=128, le=1024, description="frame side, pixels")
+    vessels_per_100km2: float = Field(
+        default=1.0, ge=0.0, le=100.0, description="mean vessel density (Poisson per frame)"
+    )
+    coast_share: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="share of frames holding a coast window"
+    )
+    seed: int = Field(default=0, ge=0)
+
+
+class Scenario(_Strict):
+    """What an image set is made of (:mod:`triage.sim.scenarios`): the real ``ports``, or
+    ``maritime`` frames; ``clouds`` over either."""
+
+    kind: Literal["ports", "maritime"] = "ports"
+    ports: list[str] | None = Field(
+        default=None, description="ports scenario: these ports (None: every port in the data)"
+    )
+    max_frame_px: int = Field(default=1024, ge=128, le=4096)
+    maritime: MaritimeSpec | None = None
+    clouds: CloudSpec | None = None
+    model: str = Field(
+        default="auto",
+        description="the classifier choice the donors and cloud images are picked for",
+    )
+
+    @model_validator(mode="after")
+    def _kind(self) -> Scenario:
+        if self.kind == "ports" and self.maritime is not None:
+            raise ValueError("scenario.maritime is given but scenario.kind is 'ports'")
+        if self.kind == "maritime" and self.ports is not None:
+            raise ValueError("scenario.ports is for kind 'ports'")
+        return self
+
+    @property
+    def maritime_spec(self) -> MaritimeSpec:
+        return self.maritime or MaritimeSpec()
+
+
 class Manifest(_Strict):
     format: Literal["orbital-image-set"] = MANIFEST_FORMAT
     version: Literal[1] = MANIFEST_VERSION
     name: str = Field(min_length=1)
     description: str = ""
     attribution: list[str] = Field(default_factory=list)
-    frames: list[Frame] = Field(min_length=1)
+    frames: list[Frame]
+    scenario: Scenario | None = Field(
+        default=None,
+        description="what the frames are made of; with no frames, the simulator builds them "
+        "(triage.sim.scenarios)",
+    )
     orbit: Orbit
     stations: list[Station] = Field(default_factory=list)
     link: Link
@@ -277,6 +353,10 @@ class Manifest(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
+        if not self.frames and self.scenario is None:
+            raise ValueError("frames: at least one frame is needed (or a scenario to build them)")
+        if not self.frames and self.orbit.tle is None:
+            raise ValueError("a scenario without frames needs orbit.tle (capture times)")
         if self.window_end_utc <= self.window_start_utc:
             raise ValueError("window_end_utc is not after window_start_utc")
         names = [s.name for s in self.stations]

@@ -55,6 +55,16 @@ def sun_elevation_deg(when: datetime, lat_deg: float, lon_deg: float) -> float:
     return math.degrees(math.asin(max(-1.0, min(1.0, s))))
 
 
+def sun_azimuth_deg(when: datetime, lat_deg: float, lon_deg: float) -> float:
+    """Azimuth of the Sun's centre at a place: degrees clockwise from true north."""
+    ra, dec = _sun_ra_dec_deg(when)
+    ha = math.radians((_gmst_deg(when) + lon_deg - ra) % 360.0)
+    lat, d = math.radians(lat_deg), math.radians(dec)
+    y = -math.sin(ha) * math.cos(d)
+    x = math.sin(d) * math.cos(lat) - math.cos(d) * math.cos(ha) * math.sin(lat)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
 def sun_synchronous_tle(
     epoch: datetime,
     altitude_km: float = 525.0,

@@ -91,6 +91,7 @@ from triage.sim.satellite import (
     check_gain_sources,
     check_image,
 )
+from triage.sim.scenarios import realized
 from triage.sim.scoring import Delivery, LabelledShip, crop_hits, labelled_ships, score
 from triage.sim.streams import StreamKeeper, prepare_streams_dir, write_streams
 from triage.sim.tracker import PacketTracker
@@ -132,7 +133,7 @@ def run_simulation(
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     # 1. check everything first
-    manifest_path = Path(manifest_path)
+    manifest_path = realized(Path(manifest_path), registry=classifiers)  # a scenario's frames
     manifest = _with_rate(load_manifest(manifest_path), rate_bps)
     mdir = manifest_path.resolve().parent
     geos = check_frames(manifest, mdir)
@@ -310,6 +311,7 @@ def _run(
         ground=ground.counters,
         onboard=onboard,
         model_choice=plan.choice,
+        scenario=_scenario_record(manifest),
         ship_samples=_ship_samples(ships, records, by_id),
         stations=[
             {"name": s.name, "lat": s.latitude_deg, "lon": s.longitude_deg}
@@ -324,6 +326,23 @@ def _run(
             else None
         ),
     )
+
+
+def _scenario_record(manifest: Manifest) -> dict:
+    """The scenario the report and the targets speak of."""
+    if manifest.scenario is not None:
+        sc = manifest.scenario
+        out: dict = {"kind": sc.kind}
+        if sc.kind == "maritime":
+            out.update(sc.maritime_spec.model_dump())
+        elif sc.ports:
+            out["ports"] = ", ".join(sc.ports)
+        if sc.clouds is not None:
+            out["cloud_mean"] = sc.clouds.mean
+            out["cloud_concentration"] = sc.clouds.concentration
+        return out
+    ports = all(f.sources and f.sources[0].startswith("sen2ships/") for f in manifest.frames)
+    return {"kind": "ports" if ports else "custom"}
 
 
 def _frame_crops(
