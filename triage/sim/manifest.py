@@ -171,11 +171,20 @@ class Orbit(_Strict):
 
     tle: Tle | None = None
     passes: list[ExplicitPass] | None = None
+    satellites: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="satellites equally spaced in mean anomaly in the TLE's plane, each with "
+        "its own store and ground link (triage.sim.constellation)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Orbit:
         if (self.tle is None) == (self.passes is None):
             raise ValueError("give exactly one of orbit.tle and orbit.passes")
+        if self.satellites > 1 and self.tle is None:
+            raise ValueError("orbit.satellites > 1 needs orbit.tle (contact windows computed)")
         return self
 
 

@@ -756,12 +756,14 @@ def _loss_table(res: SimResult) -> str:
 
 def _pass_table(res: SimResult) -> str:
     modes = _modes(res)
+    multi = any(p.satellite for p in res.passes)
     by_pass = {m: res.modes[m].ships_by_pass(res.passes) for m in modes}
     rows = []
     for p in res.passes:
         t = res.modes[TRIAGE].traffic[p.index]
         row = [
             p.index,
+            *([p.satellite + 1] if multi else []),
             p.station,
             p.aos.strftime("%Y-%m-%d %H:%M:%S"),
             round(p.duration_s, 1),
@@ -776,6 +778,7 @@ def _pass_table(res: SimResult) -> str:
         rows.append(row)
     headers = [
         "pass",
+        *(["satellite"] if multi else []),
         "station",
         "AOS (UTC)",
         "duration (s)",

@@ -136,6 +136,7 @@ class FrameRecord:
     crops_delivered: int = 0  # ship crops complete on the ground
     crops_with_ship: int = 0  # of those, holding a labelled ship's centre
     ships_labelled: int = 0  # labelled ships whose box centre lies in the frame
+    satellite: int = 0  # which satellite captured it (triage.sim.constellation)
 
 
 # The targets per scenario: reduction factor at least this, with ship recall (over
@@ -390,6 +391,7 @@ class SimResult:
             out.append(
                 {
                     "pass": p.index,
+                    "satellite": p.satellite,
                     "station": p.station,
                     "aos_utc": p.aos.isoformat(),
                     "duration_s": round(p.duration_s, 1),

@@ -69,7 +69,8 @@ from triage.sim.classifiers import (
     resolve_choice,
     thresholds,
 )
-from triage.sim.errors import ClassifierError, OutputError
+from triage.sim.constellation import assign_satellites, constellation_passes
+from triage.sim.errors import ClassifierError, ManifestError, OutputError
 from triage.sim.frames import (
     FrameGeo,
     box_lonlat,
@@ -79,7 +80,7 @@ from triage.sim.frames import (
     to_lonlat,
 )
 from triage.sim.ground import ExportReport, Ground
-from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
+from triage.sim.link import LossChannel, Pass, Transmission, transmit
 from triage.sim.manifest import Frame, Link, Manifest, load_manifest
 from triage.sim.mosaics import scene_mosaics
 from triage.sim.report import write_report
@@ -139,7 +140,12 @@ def run_simulation(
     geos = check_frames(manifest, mdir)
     check_gain_sources(manifest)
     ships = labelled_ships(manifest, mdir)
-    passes = plan_passes(manifest)
+    manifest, sat_of = assign_satellites(manifest, geos)
+    passes = constellation_passes(manifest)
+    if manifest.orbit.satellites > 1 and (target == "qemu" or keep_streams is not None):
+        raise ManifestError(
+            "orbit.satellites > 1: --target qemu and --keep-streams take one satellite"
+        )
     onboard_plan = plan_classifiers(manifest, model, target, classifiers)
     if target == "qemu":
         check_image()
@@ -148,7 +154,9 @@ def run_simulation(
     keeper = StreamKeeper() if keep_streams is not None else None
     tmp = _prepare_out(out_dir, overwrite)
     try:
-        result = _run(manifest, geos, ships, passes, tmp, target, progress, onboard_plan, keeper)
+        result = _run(
+            manifest, geos, ships, passes, tmp, target, progress, onboard_plan, keeper, sat_of
+        )
         result.runtime_s = time.perf_counter() - t_start
         write_report(result, tmp)
         if keeper is not None:
@@ -231,47 +239,76 @@ def _run(
     progress: Progress | None,
     plan: OnboardPlan,
     keeper: StreamKeeper | None = None,
+    sat_of: dict[int, int] | None = None,
 ) -> SimResult:
     rate = manifest.link.rate_bps
     classes = list(tile_spec().classes)
     store_bytes = manifest.onboard.store_capacity_bytes or DEFAULT_STORE_BYTES
-    satellite = Satellite(store_bytes, record_ops=target == "qemu")
-    ground = Ground(tmp / "ground")
-    tracker = PacketTracker()
-    # independent, seeded loss streams: one per mode, one for the uplink
-    loss = {m: LossChannel(manifest.packet_loss, m) for m in (TRIAGE, *BASELINES)}
-    uplink_loss = LossChannel(manifest.packet_loss, "uplink")
-    baselines = {m: BaselineDownlink(m, loss[m], rate) for m in BASELINES}
+    n_sat = manifest.orbit.satellites
+    sat_of = sat_of or {f.frame_id: 0 for f in manifest.frames}
+    # one firmware, store, ground link and packet tracker per satellite
+    sats = [Satellite(store_bytes, record_ops=target == "qemu") for _ in range(n_sat)]
+    grounds = [Ground(tmp / ("ground" if k == 0 else f"ground-{k + 1}")) for k in range(n_sat)]
+    trackers = [PacketTracker() for _ in range(n_sat)]
+
+    # independent, seeded loss streams: one per mode and satellite, one per uplink
+    def stream(name: str, k: int) -> str:
+        return name if k == 0 else f"{name}/sat{k + 1}"
+
+    loss = {
+        (m, k): LossChannel(manifest.packet_loss, stream(m, k))
+        for m in (TRIAGE, *BASELINES)
+        for k in range(n_sat)
+    }
+    uplink = [LossChannel(manifest.packet_loss, stream("uplink", k)) for k in range(n_sat)]
+    baselines = {
+        (m, k): BaselineDownlink(m, loss[(m, k)], rate) for m in BASELINES for k in range(n_sat)
+    }
     modes = {
         TRIAGE: ModeRun(TRIAGE, "on-board triage (firmware products, ground-planned passes)"),
         **{m: ModeRun(m, BASELINE_TITLES[m]) for m in BASELINES},
     }
     frames = manifest.frames_in_capture_order()
-    camera = _Camera(frames, geos, satellite, baselines, classes, progress, plan)
+    camera = _Camera(frames, geos, sats, sat_of, baselines, classes, progress, plan)
 
     # 2. replay the timeline, and 3. the baselines over the same passes
     for p in passes:
+        k = p.satellite
         camera.capture_before(p.aos)
         modes[TRIAGE].traffic.append(
             _triage_pass(
-                p, satellite, ground, tracker, loss[TRIAGE], uplink_loss, manifest.link, keeper
+                p,
+                sats[k],
+                grounds[k],
+                trackers[k],
+                loss[(TRIAGE, k)],
+                uplink[k],
+                manifest.link,
+                keeper,
             )
         )
         for m in BASELINES:
-            modes[m].traffic.append(_baseline_pass(baselines[m], p))
+            modes[m].traffic.append(_baseline_pass(baselines[(m, k)], p))
     camera.capture_before(None)  # frames after the last pass: captured, never sent
     records, notes = camera.records, camera.notes
     late = sum(1 for f in frames if f.capture_time_utc >= passes[-1].aos)
     if late:
         notes.append(f"{late} frame(s) captured after the last pass of the window")
-    m4 = _replay_on_qemu(satellite, records, notes) if satellite.record_ops else None
+    m4 = _replay_on_qemu(sats[0], records, notes) if sats[0].record_ops else None
 
-    # 4. the ground exports its products; the run is checked and scored
-    export = ground.export()
-    masks = ground.ship_crop_masks()
-    notes += _check(ground, tracker, masks, export, geos)
+    # 4. the grounds export their products; the run is checked and scored
     by_id = {f.frame_id: f for f in manifest.frames}
-    deliveries = tracker.ship_deliveries(masks)
+    deliveries: list[Delivery] = []
+    mosaics: list[dict] = []
+    ground_counters: dict[str, int] = {}
+    for k in range(n_sat):
+        export = grounds[k].export()
+        masks = grounds[k].ship_crop_masks()
+        notes += _check(grounds[k], trackers[k], masks, export, geos)
+        deliveries += trackers[k].ship_deliveries(masks)
+        mosaics += scene_mosaics(export, manifest, geos, grounds[k].folder / "export")
+        for key, v in grounds[k].counters.items():
+            ground_counters[key] = ground_counters.get(key, 0) + v
     modes[TRIAGE].outcomes = score(ships, deliveries, by_id)
     modes[TRIAGE].crop_hits = crop_hits(ships, deliveries, by_id)
     modes[TRIAGE].crop_outlines = [
@@ -280,7 +317,8 @@ def _run(
     modes[TRIAGE].crop_frames = [d.frame_id for d in deliveries]
     _frame_crops(records, deliveries, modes[TRIAGE].crop_hits, ships, by_id)
     for m in BASELINES:
-        modes[m].outcomes = score(ships, _whole_frames(baselines[m], by_id), by_id)
+        whole = [d for k in range(n_sat) for d in _whole_frames(baselines[(m, k)], by_id)]
+        modes[m].outcomes = score(ships, whole, by_id)
     onboard = {
         **onboard_diagnostics(
             ships,
@@ -290,9 +328,11 @@ def _run(
             geos,
             by_id,
         ),
-        **_store_counters(satellite),
+        **_store_counters(sats),
         **(m4.counters() if m4 is not None else {}),
     }
+    if n_sat > 1:
+        onboard["satellites"] = n_sat
     return SimResult(
         manifest_name=manifest.name,
         link_name=manifest.link.name,
@@ -307,8 +347,8 @@ def _run(
         attribution=list(manifest.attribution),
         loss_model=manifest.packet_loss.model_dump(),
         notes=notes,
-        mosaics=scene_mosaics(export, manifest, geos, ground.folder / "export"),
-        ground=ground.counters,
+        mosaics=mosaics,
+        ground=ground_counters,
         onboard=onboard,
         model_choice=plan.choice,
         scenario=_scenario_record(manifest),
@@ -440,13 +480,13 @@ def _check(
     return notes
 
 
-def _store_counters(satellite: Satellite) -> dict[str, int]:
-    fw = satellite.counters()
+def _store_counters(sats: list[Satellite]) -> dict[str, int]:
+    fws = [s.counters() for s in sats]
     return {
-        "products_dropped": fw.get("products_dropped", 0),
-        "products_evicted": fw.get("products_evicted", 0),
-        "requests_rejected": fw.get("requests_rejected", 0),
-        "store_bytes": satellite.store_bytes,
+        "products_dropped": sum(fw.get("products_dropped", 0) for fw in fws),
+        "products_evicted": sum(fw.get("products_evicted", 0) for fw in fws),
+        "requests_rejected": sum(fw.get("requests_rejected", 0) for fw in fws),
+        "store_bytes": sats[0].store_bytes,
     }
 
 
@@ -457,8 +497,9 @@ class _Camera:
         self,
         frames: list[Frame],
         geos: dict[int, FrameGeo],
-        satellite: Satellite,
-        baselines: dict[str, BaselineDownlink],
+        sats: list[Satellite],
+        sat_of: dict[int, int],
+        baselines: dict[tuple[str, int], BaselineDownlink],
         classes: list[str],
         progress: Progress | None,
         plan: OnboardPlan,
@@ -467,7 +508,8 @@ class _Camera:
         self.frames = frames
         self.times = [f.capture_time_utc for f in frames]
         self.geos = geos
-        self.satellite = satellite
+        self.sats = sats
+        self.sat_of = sat_of
         self.baselines = baselines
         self.classes = classes
         self.progress = progress
@@ -488,20 +530,23 @@ class _Camera:
             self.progress(label, len(self.records), len(self.frames))
         px = read_frame(geo, f)
         a = self.plan.assignments[f.frame_id]
-        self.satellite.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
-        cap = self.satellite.capture(f, geo, px)
+        k = self.sat_of.get(f.frame_id, 0)
+        sat = self.sats[k]
+        sat.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
+        cap = sat.capture(f, geo, px)
         self.notes += cap.notes
         self.crop_tiles[f.frame_id] = cap.crop_tiles
-        cfg = self.satellite.config
+        cfg = sat.config
         compressed = compressed_product_bytes(
             px, cfg["aec_block_size"], cfg["aec_rsi"], dn_scale=f.dn_scale
         )
-        self.baselines[RAW].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
-        self.baselines[COMPRESSED].capture(f.frame_id, f.capture_time_utc, compressed)
+        self.baselines[(RAW, k)].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
+        self.baselines[(COMPRESSED, k)].capture(f.frame_id, f.capture_time_utc, compressed)
         rec = _frame_record(f, geo, cap, compressed, self.classes)
         rec.model, rec.sample, rec.sample_reason = a.model, a.sample, a.reason
         rec.sources = frame_sources(f)
         rec.cloud_fraction = f.cloud_fraction
+        rec.satellite = k
         self.records.append(rec)
         if self.progress:
             self.progress(label, len(self.records), len(self.frames))
