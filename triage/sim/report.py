@@ -904,8 +904,9 @@ def _maps(res: SimResult) -> str:
     return "".join(parts)
 
 
-def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``metrics.json`` and ``report.html`` into ``out_dir``; return their paths."""
+def write_report(res: SimResult, out_dir: Path, *, with_html: bool = True) -> tuple[Path, Path]:
+    """Write ``metrics.json`` and (unless ``with_html`` is False) ``report.html`` into ``out_dir``;
+    return their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -914,6 +915,8 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
     mpath = out_dir / "metrics.json"
     mpath.write_text(json.dumps(metrics, indent=1) + "\n")
     hpath = out_dir / "report.html"
+    if not with_html:
+        return mpath, hpath
     hpath.write_text(render(res, metrics), encoding="utf-8")
     return mpath, hpath
 

@@ -115,6 +115,7 @@ def run_simulation(
     model: str = AUTO,
     classifiers: Path | None = None,
     keep_streams: Path | None = None,
+    write_html: bool = True,
 ) -> SimResult:
     """Run a manifest; write ``report.html``, ``metrics.json`` and the ground's products.
 
@@ -158,7 +159,7 @@ def run_simulation(
             manifest, geos, ships, passes, tmp, target, progress, onboard_plan, keeper, sat_of
         )
         result.runtime_s = time.perf_counter() - t_start
-        write_report(result, tmp)
+        write_report(result, tmp, with_html=write_html)
         if keeper is not None:
             sent = [(t.packets_sent, t.sent_bytes) for t in result.modes[TRIAGE].traffic]
             write_streams(keeper, manifest, passes, sent, tmp / "ground", Path(keep_streams))
