@@ -39,10 +39,12 @@ def test_decode_mask_rle_and_polygon():
 
 
 def test_cloud_shadow_falls_away_from_the_sun():
-    # one source: a 40 x 40 cloud in the middle of a clear 256 x 256 chip, 10 m pixels
+    # one source: a 40 x 40 cloud (6000) in the middle of a clear (500) 256 x 256 chip, 10 m
     cloud = np.zeros((256, 256), bool)
     cloud[108:148, 108:148] = True
-    src = CloudSource("test", np.full((256, 256, 4), 5000, np.int32), cloud, 10.0)
+    d = np.full((256, 256, 4), 500, np.int32)
+    d[cloud] = 6000
+    src = CloudSource("test", d, cloud, 10.0)
     rng = np.random.default_rng(1)
     # Sun in the east at 45 degrees, cloud top 1 km: the shadow lies 1000 m x tan 45 = 100 px
     # west of the cloud
@@ -59,6 +61,9 @@ def test_cloud_shadow_falls_away_from_the_sun():
     r, c = int(sy.mean()), int(sx.mean())
     assert layer.alpha[r, c] < 0.01 and layer.shadow[r, c] > 0.99
     assert np.allclose(out[r, c], [400, 350, 300, 250], atol=5)
+    # the middle of the cloud is opaque: the cloud image's own pixel
+    cy, cx = int(ys.mean()), int(xs.mean())
+    assert layer.alpha[cy, cx] > 0.99 and np.allclose(out[cy, cx], 6000, atol=1)
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +94,16 @@ def test_maritime_frames_are_out_of_sample_by_construction(maritime):
 
 
 @pytest.mark.realdata
-def test_laid_cloud_and_flags_follow_the_alpha(maritime):
+def test_laid_cloud_and_flags_follow_the_masks(maritime):
     path, m = maritime
     for f in m.frames:
         folder = path.parent / f.scene
         with rasterio.open(folder / "cloud_alpha.tif") as ds:
-            alpha = ds.read(1)
-        assert f.cloud_fraction == round(float((alpha >= 128).mean()), 4)
+            alpha = ds.read(1)  # what the cloud hides
+        with rasterio.open(folder / "cloud_mask.tif") as ds:
+            mask = ds.read(1)  # where the cloud masks are
+        assert f.cloud_fraction == round(float((mask >= 128).mean()), 4)
+        assert (alpha <= mask).all()  # a cloud hides at most what its mask covers
         truth = json.loads((folder / "truth.json").read_text())["frames"][0]
         assert abs(truth["cloud_laid"] - truth["cloud_target"]) < 0.2
         assert abs(truth["cloud_target"] - 0.5) < 0.1  # concentration 1000: about the mean

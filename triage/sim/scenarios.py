@@ -36,12 +36,18 @@ Beta(mean x k, (1 - mean) x k) (``CloudSpec``); real cloud pixels and masks
 (:data:`~triage.sim.sources.CLOUD_SOURCES`, those the frame's classifier never saw
 where there are any; resampled to the frame's ground pixel) are laid over it in
 256-px windows whose cloud share follows a smooth random field around the target,
-feathered over 64 px, the mask's edge softened (alpha). Shadows: the cloud's alpha,
-moved away from the Sun by height x tan(solar zenith) (cloud top height drawn from
-``cloud_top_m``; the Sun's position at the frame's capture time and place), darkens
-the ground it falls on, keeping 40 / 35 / 30 / 25 % of blue, green, red and NIR (the
-diffuse skylight, bluer). The truth records the laid fraction per frame (pixels with
-alpha >= 0.5) and, per ship, ``under_cloud`` (its box centre under alpha >= 0.5) and
+feathered over 64 px, the mask's edge softened. A cloud image's pixel holds its own
+ground too (thin cloud over the land of its scene): that ground, estimated from the
+image's clear pixels around, is swapped for the frame's, in proportion to the pixel's
+transparency (opacity: how far its brightness goes from that ground towards the image's
+thick cloud, opaque from half way).
+Shadows: what the cloud hides (mask x opacity), moved away from the Sun by height x
+tan(solar zenith) (cloud top height drawn from ``cloud_top_m``; the Sun's position at
+the frame's capture time and place), darkens the ground it falls on, keeping
+40 / 35 / 30 / 25 % of blue, green, red and NIR (the diffuse skylight, bluer). The
+truth records per frame the cloud cover (pixels under the masks, mask >= 0.5;
+``cloud_mask.tif``), what the cloud hides (``cloud_alpha.tif``) and, per ship,
+``under_cloud`` (the cloud hides at least half of its box centre's pixel) and
 ``in_shadow``; recall is reported over all ships and over the visible ones.
 """
 
@@ -140,11 +146,15 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass
 class CloudLayer:
-    """Cloud laid over a frame: ``alpha`` [H, W] in 0..1, ``d`` the cloud's instrument
-    numbers, ``shadow`` the shadow's alpha, the sources used and the geometry."""
+    """Cloud laid over a frame (all [H, W] maps in 0..1): ``mask`` the cloud masks'
+    (softened), ``opacity`` the cloud's own opacity, ``d`` the cloud images' pixels and
+    ``src_ground`` their ground under the cloud (estimated from their clear pixels around),
+    ``shadow`` the shadow's strength; the sources used and the geometry."""
 
-    alpha: np.ndarray
+    mask: np.ndarray
+    opacity: np.ndarray
     d: np.ndarray
+    src_ground: np.ndarray
     shadow: np.ndarray
     sources: list[str]
     target: float
@@ -153,15 +163,25 @@ class CloudLayer:
     sun_azimuth_deg: float
 
     @property
+    def alpha(self) -> np.ndarray:
+        """How much of the ground the cloud hides: mask x opacity."""
+        return self.mask * self.opacity
+
+    @property
     def fraction(self) -> float:
-        return float((self.alpha >= ALPHA_CLOUD).mean())
+        """Cloud cover: the share of pixels under the cloud masks (mask >= 0.5)."""
+        return float((self.mask >= ALPHA_CLOUD).mean())
 
     def apply(self, ground: np.ndarray) -> np.ndarray:
-        """Ground instrument numbers [H, W, 4] with shadow and cloud laid over."""
-        g = ground.astype(np.float64)
+        """Ground instrument numbers [H, W, 4] with shadow and cloud laid over: the cloud
+        image's pixel with its own ground swapped for this frame's, where the mask says
+        cloud (a thin cloud over land in its image must not bring that land to sea)."""
         shade = 1.0 - self.shadow[..., None] * (1.0 - SHADOW_KEEP[None, None, :])
-        a = self.alpha[..., None]
-        return a * self.d + (1.0 - a) * g * shade
+        g = ground.astype(np.float64) * shade
+        o = self.opacity[..., None]
+        cloud = self.d - (1.0 - o) * self.src_ground + (1.0 - o) * g
+        m = self.mask[..., None]
+        return m * cloud + (1.0 - m) * g
 
 
 def _feather(size: int, feather: int) -> np.ndarray:
@@ -242,20 +262,50 @@ class _Resampled:
     source: str
     d: np.ndarray  # float32 [H, W, 4]
     cloud: np.ndarray  # bool
+    ground: np.ndarray  # float32 [H, W, 4]: the clear ground around, smoothed
+    opacity: np.ndarray  # float32 [H, W]
     sat: np.ndarray  # summed-area table of cloud
 
 
 _RESAMPLED: dict[tuple[str, float], _Resampled] = {}
+GROUND_SIGMA_PX = 24.0
+OPAQUE_FROM = 0.5  # a cloud pixel is opaque from half the way to the thick cloud's brightness
 
 
 def _resampled(src: CloudSource, factor: float) -> _Resampled:
+    """A cloud source at the frame's ground pixel, with its cloud separated from its ground:
+    the ground under the cloud is its clear pixels around, smoothed (their median where
+    none is near), and a pixel's opacity is how far its visible brightness goes from
+    that ground to the image's thick cloud (99th percentile of its cloud pixels), opaque
+    from half way (cloud brightness varies with shading, not only with thickness)."""
     key = (src.source, round(factor, 3))
     got = _RESAMPLED.get(key)
     if got is None:
-        d = resample(src.d, factor).astype(np.float32)
+        d = resample(src.d, factor).astype(np.float64)
         cloud = resample(src.cloud, factor, nearest=True).astype(bool)
+        clear = (~cloud).astype(np.float64)
+        w = _blur(clear, GROUND_SIGMA_PX)
+        fallback = (
+            np.median(d[~cloud], axis=0) if (~cloud).any() else np.percentile(d, 5, axis=(0, 1))
+        )
+        ground = np.empty_like(d)
+        for b in range(4):
+            num = _blur(d[..., b] * clear, GROUND_SIGMA_PX)
+            ground[..., b] = np.where(w > 1e-3, num / np.maximum(w, 1e-3), fallback[b])
+        vis = d[..., :3].mean(axis=-1)
+        gvis = ground[..., :3].mean(axis=-1)
+        thick = np.percentile(vis[cloud], 99) if cloud.any() else vis.max()
+        span = np.maximum(OPAQUE_FROM * (thick - gvis), 1.0)
+        opacity = np.clip((vis - gvis) / span, 0.0, 1.0)
         sat = np.pad(cloud.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-        got = _RESAMPLED[key] = _Resampled(src.source, d, cloud, sat)
+        got = _RESAMPLED[key] = _Resampled(
+            src.source,
+            d.astype(np.float32),
+            cloud,
+            ground.astype(np.float32),
+            opacity.astype(np.float32),
+            sat,
+        )
     return got
 
 
@@ -275,6 +325,8 @@ def lay_clouds(
     H, W = shape
     zero = CloudLayer(
         np.zeros(shape),
+        np.zeros(shape),
+        np.zeros((H, W, 4)),
         np.zeros((H, W, 4)),
         np.zeros(shape),
         [],
@@ -291,6 +343,8 @@ def lay_clouds(
     targets = _block_targets((len(rows), len(cols)), target, rng)
     weight = _feather(block, CLOUD_FEATHER)
     acc_d = np.zeros((H, W, 4))
+    acc_g = np.zeros((H, W, 4))
+    acc_o = np.zeros((H, W))
     acc_m = np.zeros((H, W))
     acc_w = np.zeros((H, W))
     used: set[str] = set()
@@ -308,22 +362,36 @@ def lay_clouds(
                     best = (err, b, r0, c0)
             _, b, r0, c0 = best  # type: ignore[misc]
             k, flip = int(rng.integers(4)), bool(rng.integers(2))
-            win_d = _orient(b.d[r0 : r0 + block, c0 : c0 + block], k, flip)
-            win_m = _orient(b.cloud[r0 : r0 + block, c0 : c0 + block], k, flip)
-            acc_d[r : r + block, c : c + block] += weight[..., None] * win_d
-            acc_m[r : r + block, c : c + block] += weight * win_m
+            win = (slice(r0, r0 + block), slice(c0, c0 + block))
+            out = (slice(r, r + block), slice(c, c + block))
+            acc_d[out] += weight[..., None] * _orient(b.d[win], k, flip)
+            acc_g[out] += weight[..., None] * _orient(b.ground[win], k, flip)
+            acc_o[out] += weight * _orient(b.opacity[win], k, flip)
+            acc_m[out] += weight * _orient(b.cloud[win], k, flip)
             acc_w[r : r + block, c : c + block] += weight
             used.add(b.source)
     cloud_d = acc_d / acc_w[..., None]
-    alpha = np.clip(_blur(acc_m / acc_w, 1.2), 0.0, 1.0)
-    # the shadow: the cloud's alpha moved away from the Sun by height x tan(zenith)
+    src_ground = acc_g / acc_w[..., None]
+    opacity = acc_o / acc_w
+    mask = np.clip(_blur(acc_m / acc_w, 1.2), 0.0, 1.0)
+    alpha = mask * opacity
+    # the shadow: what the cloud hides, moved away from the Sun by height x tan(zenith)
     zenith = math.radians(90.0 - max(sun_elevation, 5.0))
     length_px = height_m * math.tan(zenith) / ground_px_m
     az = math.radians(sun_azimuth)
     d_row, d_col = length_px * math.cos(az), -length_px * math.sin(az)
     shadow = np.clip(_shifted(alpha, d_row, d_col), 0.0, 1.0)
     return CloudLayer(
-        alpha, cloud_d, shadow, sorted(used), target, height_m, sun_elevation, sun_azimuth
+        mask,
+        opacity,
+        cloud_d,
+        src_ground,
+        shadow,
+        sorted(used),
+        target,
+        height_m,
+        sun_elevation,
+        sun_azimuth,
     )
 
 
@@ -404,6 +472,7 @@ def _write_scene(
     alpha: np.ndarray | None,
     description: str,
     truth: dict | None = None,
+    mask: np.ndarray | None = None,
 ) -> None:
     """Bands (samples on the sen2ships lattice), COCO truth, the cloud alpha and
     ``truth.json`` (how the scene was made)."""
@@ -433,7 +502,13 @@ def _write_scene(
     if alpha is not None:
         with rasterio.open(folder / "cloud_alpha.tif", "w", dtype="uint8", **profile) as ds:
             ds.write(np.rint(alpha * 255).astype(np.uint8), 1)
-            ds.set_band_description(1, "laid cloud alpha x 255 (under cloud from 128)")
+            ds.set_band_description(
+                1, "share of the ground the laid cloud hides x 255 (a ship under cloud from 128)"
+            )
+    if mask is not None:
+        with rasterio.open(folder / "cloud_mask.tif", "w", dtype="uint8", **profile) as ds:
+            ds.write(np.rint(mask * 255).astype(np.uint8), 1)
+            ds.set_band_description(1, "laid cloud mask x 255 (cloud cover counts from 128)")
     coco = {
         "info": {"description": description},
         "images": [{"id": 1, "width": W, "height": H, "file_name": folder.name}],
@@ -504,6 +579,7 @@ def _ports_with_clouds(
             transform, crs = ds.transform, ds.crs
         d = port.d.astype(np.float64)
         alpha = np.zeros(d.shape[:2])
+        mask = np.zeros(d.shape[:2])
         shadow = np.zeros(d.shape[:2])
         layers = {}
         for f in fl:
@@ -524,6 +600,7 @@ def _ports_with_clouds(
             )
             d[win] = layer.apply(d[win])
             alpha[win] = np.maximum(alpha[win], layer.alpha)  # overlaps: both clouds
+            mask[win] = np.maximum(mask[win], layer.mask)
             shadow[win] = np.maximum(shadow[win], layer.shadow)
             layers[f.frame_id] = (layer, a.model)
         folder = out_dir / scene
@@ -548,7 +625,8 @@ def _ports_with_clouds(
             ships,
             alpha,
             f"{scene} with laid cloud (scenario ports, clouds mean {spec.mean})",
-            {
+            mask=mask,
+            truth={
                 "frames": [
                     _layer_truth(
                         layers[f.frame_id][0],
@@ -563,7 +641,7 @@ def _ports_with_clouds(
             layer, model = layers[f.frame_id]
             w = f.window
             frac = float(
-                (alpha[w.row0 : w.row0 + w.rows, w.col0 : w.col0 + w.cols] >= ALPHA_CLOUD).mean()
+                (mask[w.row0 : w.row0 + w.rows, w.col0 : w.col0 + w.cols] >= ALPHA_CLOUD).mean()
             )
             frames.append(
                 f.model_copy(
@@ -638,7 +716,8 @@ def _coast_windows(s: WaterScene, size: int = 256) -> list[tuple[int, int]]:
         for r in range(0, H - size + 1, size // 2):
             for c in range(0, W - size + 1, size // 2):
                 share = s.water[r : r + size, c : c + size].mean()
-                if COAST_WATER[0] <= share <= COAST_WATER[1]:
+                clear = s.cloudy is None or s.cloudy[r : r + size, c : c + size].mean() < 0.01
+                if COAST_WATER[0] <= share <= COAST_WATER[1] and clear:
                     out.append((r, c))
         _WINDOWS[key] = out
     return _WINDOWS[key]
@@ -827,7 +906,7 @@ def _maritime(
             dn_scale=sen2ships.DN_SCALE,
             labels=Labels(path=f"{name}/ships.coco.json"),
         )
-        alpha = shadow = None
+        alpha = shadow = mask = None
         frac = None
         truth_extra: dict = {"water": wd.source, "sources": sources}
         if scenario.clouds is not None:
@@ -843,7 +922,7 @@ def _maritime(
                 cloud_rng,
             )
             d = layer.apply(d)
-            alpha, shadow = layer.alpha, layer.shadow
+            alpha, shadow, mask = layer.alpha, layer.shadow, layer.mask
             frac = round(layer.fraction, 4)
             sources += [s for s in layer.sources if s not in sources]
             truth_extra["frames"] = [_layer_truth(layer, [0, 0, size, size], f.capture_time_utc)]
@@ -869,6 +948,7 @@ def _maritime(
             alpha,
             f"maritime frame {k + 1} (seed {spec.seed}), exact truth",
             {"classifier": c.name, **truth_extra},
+            mask=mask,
         )
         frames.append(
             f.model_copy(

@@ -13,7 +13,8 @@ and the baseline code ``d`` losslessly). Per source (``../shared/data/README.md`
   polygons) of ``ships.coco.json``.
 - ``coastal/<chip>``: L2A DN with the processing-baseline-04 offset: ``d = DN - 1000``;
   bands B02, B03, B04, B08 by the file's band descriptions; 10 m UTM. Water: Sen2Cor's
-  SCL class 6. No vessel labels: there may be vessels (screened, see
+  SCL class 6; its own cloud and cloud shadow (SCL 3, 8, 9, 10) are kept out of the
+  windows taken. No vessel labels: there may be vessels (screened, see
   :func:`water_windows`).
 - ``clouds/oncloudn/<chip>``: DN = reflectance x 10 000: ``d = DN``; 10 m; cloud from
   the expert mask (``label.tif`` 1).
@@ -47,6 +48,7 @@ DN_NUM, DN_DEN = sen2ships.DN_SCALE
 COASTAL_CHIPS = ("accra", "limassol")
 COASTAL_OFFSET = 1000  # L2A processing baseline 04: reflectance = DN / 10000 - 0.1
 SCL_WATER = 6
+SCL_CLOUDY = (3, 8, 9, 10)  # Sen2Cor: cloud shadow, cloud (medium, high), thin cirrus
 ONCLOUDN_CHIPS = ("chip_1", "chip_2", "chip_3")
 UKIS_IMAGES = model_sources.UKIS_IMAGES
 CLOUD_SOURCES = (
@@ -102,6 +104,7 @@ class WaterScene:
     boxes: np.ndarray  # [N, 4] x, y, w, h of labelled vessels (none for the coastal chips)
     label_ids: list[int] = field(default_factory=list)
     vessels: list[Vessel] = field(default_factory=list)
+    cloudy: np.ndarray | None = None  # [H, W] bool: cloud or cloud shadow in the scene itself
 
 
 @dataclass
@@ -220,7 +223,8 @@ def read_coastal(data_dir: str, chip: str) -> WaterScene:
     d = np.clip(d, 0, None)
     lon, lat = _centre_lonlat(gt, rows, cols, epsg)
     water = arr["SCL"] == SCL_WATER
-    return WaterScene(f"coastal/{chip}", d, water, px, lon, lat, np.zeros((0, 4)))
+    cloudy = np.isin(arr["SCL"], SCL_CLOUDY)
+    return WaterScene(f"coastal/{chip}", d, water, px, lon, lat, np.zeros((0, 4)), cloudy=cloudy)
 
 
 @cache
@@ -291,6 +295,8 @@ def water_windows(scene: WaterScene, size: int, min_water: float = 0.995) -> lis
         for c in range(0, W - size + 1, step):
             wat = scene.water[r : r + size, c : c + size]
             if wat.mean() < min_water or busy[r : r + size, c : c + size].any():
+                continue
+            if scene.cloudy is not None and scene.cloudy[r : r + size, c : c + size].any():
                 continue
             n = nir[r : r + size, c : c + size]
             if n.max() > np.median(n) + 300:
