@@ -32,7 +32,8 @@ Metric definitions (``metrics.json``; the same keys for every mode):
 - ``budget_utilization``: ``sent_bytes`` over the summed budgets of all passes of
   the window;
 - ``first_pass``: index of the first pass after the first capture;
-  ``first_pass_ships``: ships delivered in that pass. A baseline's ship counts
+  ``first_pass_ships``: ships delivered in that pass (with several satellites: in each
+  satellite's first pass after its own first capture, summed). A baseline's ship counts
   only when its whole frame is on the ground (every segment arrived), so a
   frame larger than what is left of a pass is not delivered in that pass.
 """
@@ -189,14 +190,23 @@ class SimResult:
     def clouds_laid(self) -> bool:
         return any(f.cloud_fraction is not None for f in self.frames)
 
+    def first_passes(self) -> list[int]:
+        """Per satellite that captured a frame, its first pass after its first capture."""
+        out = []
+        for k in sorted({f.satellite for f in self.frames}):
+            first_capture = min(f.capture_time for f in self.frames if f.satellite == k)
+            nxt = next(
+                (p.index for p in self.passes if p.satellite == k and p.aos >= first_capture),
+                None,
+            )
+            if nxt is not None:
+                out.append(nxt)
+        return out
+
     def first_pass(self) -> int | None:
-        if not self.frames:
-            return None
-        first_capture = min(f.capture_time for f in self.frames)
-        for p in self.passes:
-            if p.aos >= first_capture:
-                return p.index
-        return None
+        """The first pass after the first capture (of the capturing satellite)."""
+        fps = self.first_passes()
+        return min(fps) if fps else None
 
     def sample(self) -> str:
         """``out-of-sample`` when every frame is, ``in-sample`` when every frame is, else
@@ -212,6 +222,7 @@ class SimResult:
         sent = mode.sent_bytes
         labelled = len(mode.outcomes)
         fp = self.first_pass()
+        fps = self.first_passes()
         by_pass = mode.ships_by_pass(self.passes)
         packets = sum(t.packets_sent for t in mode.traffic)
         lost = sum(t.packets_lost for t in mode.traffic)
@@ -252,7 +263,7 @@ class SimResult:
                     round(sent / self.budget_bytes, 4) if self.budget_bytes else None
                 ),
                 "first_pass": fp,
-                "first_pass_ships": by_pass[fp] if fp is not None else 0,
+                "first_pass_ships": sum(by_pass[i] for i in fps),
                 "packets_sent": packets,
                 "packets_lost": lost,
                 "packet_loss_rate": round(lost / packets, 4) if packets else None,

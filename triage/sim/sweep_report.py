@@ -112,41 +112,38 @@ def plot_pareto(rows: list[dict], axes: list[str], value: str, title: str) -> tu
 
 
 def plot_by(
-    rows: list[dict],
-    x: str,
-    y: str,
-    group: list[str],
-    xlabel: str,
-    ylabel: str,
-    title: str,
-    logx: bool = False,
+    rows: list[dict], x: str, y: str, xlabel: str, ylabel: str, title: str, logx: bool = False
 ) -> str | None:
-    """y against x, one line per combination of the other axes (``group``)."""
+    """y against x: every point (grey), and the median and range over the other axes."""
     import matplotlib.pyplot as plt
 
     ok = [r for r in _ok(rows) if r.get(x) is not None and r.get(y) is not None]
-    if len({r[x] for r in ok}) < 2:
+    xs = sorted({float(r[x]) for r in ok})
+    if len(xs) < 2:
         return None
-    fig, ax = plt.subplots(figsize=(10, 4.2))
-    lines: dict[str, list] = {}
-    for r in ok:
-        key = ", ".join(f"{g}={r.get(g)}" for g in group) or "all points"
-        lines.setdefault(key, []).append(r)
-    for n, (key, rs) in enumerate(sorted(lines.items())):
-        rs = sorted(rs, key=lambda r: float(r[x]))
-        ax.plot(
-            [float(r[x]) for r in rs],
-            [float(r[y]) for r in rs],
-            "-o",
-            ms=4,
-            lw=1,
-            label=key if n < 16 else None,
-        )
+    fig, ax = plt.subplots(figsize=(10, 4.0))
+    ax.scatter(
+        [float(r[x]) for r in ok],
+        [float(r[y]) for r in ok],
+        s=14,
+        color="#999999",
+        label=f"a point ({len(ok)})",
+    )
+    med, lo, hi = [], [], []
+    for v in xs:
+        ys = [float(r[y]) for r in ok if float(r[x]) == v]
+        med.append(float(np.median(ys)))
+        lo.append(min(ys))
+        hi.append(max(ys))
+    ax.fill_between(
+        xs, lo, hi, color="#1b7837", alpha=0.15, lw=0, label="range over the other axes"
+    )
+    ax.plot(xs, med, "-o", color="#1b7837", label="median over the other axes")
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title + (" (first 16 combinations in the legend)" if len(lines) > 16 else ""))
+    ax.set_title(title)
     _legend_outside(ax)
     return _png(fig)
 
@@ -156,9 +153,6 @@ def write_sweep_report(path: Path, spec, rows: list[dict], summary: dict) -> Non
 
     matplotlib.use("Agg")
     axes = [a for a in spec.axes.values()]
-
-    def others(a: str) -> list[str]:
-        return [x for x in axes if x != a]
 
     parts = []
     ok = _ok(rows)
@@ -183,7 +177,6 @@ def write_sweep_report(path: Path, spec, rows: list[dict], summary: dict) -> Non
             rows,
             "link_rate_bps",
             "latency_s_mean",
-            others("link_rate_bps"),
             "link rate (bit/s, log scale)",
             "mean capture-to-ground latency (s)",
             "Latency against link rate",
@@ -195,7 +188,6 @@ def write_sweep_report(path: Path, spec, rows: list[dict], summary: dict) -> Non
             rows,
             "cloud_fraction_mean",
             "reduction_factor",
-            others("cloud_mean"),
             "laid cloud cover (mean fraction of the frames' pixels)",
             "reduction factor (raw bytes / bytes sent)",
             "Cloud cover against reduction",
