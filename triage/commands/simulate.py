@@ -147,7 +147,8 @@ def imageset_real(
     ),
     ports: str | None = typer.Option(None, "--ports", help="comma-separated subset of ports"),
 ) -> None:
-    """The nine Sentinel-2 ports (and notes on the Landsat scene) from the data folder."""
+    """The Sentinel-2 ports (and notes on the Landsat scene) from the data folder, as they are
+    (see `imageset ports` for cloud laid over them)."""
 
     data = paths.require_data_dir("sen2ships").parent
     chosen = tuple(p.strip() for p in ports.split(",")) if ports else None

@@ -223,10 +223,11 @@ def build_real_manifest(
 ) -> tuple[Manifest, list[str]]:
     """The image set of the real scenes in ``data_dir``; returns (manifest, notes).
 
-    The nine Sentinel-2 ports give the frames. The Landsat-7 scene has three
-    8-bit bands (red, green, blue) and no near-infrared, which the on-board model
-    needs: it is left out with a note, or, with ``include_landsat``, mapped as far
-    as its bands go so that the simulator refuses it with a "bands missing" error.
+    The Sentinel-2 ports (every one in the data folder, or ``ports``) give the frames.
+    The Landsat-7 scene has three 8-bit bands (red, green, blue) and no near-infrared,
+    which the on-board model needs: it is left out with a note, or, with
+    ``include_landsat``, mapped as far as its bands go so that the simulator refuses it
+    with a "bands missing" error.
     """
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
