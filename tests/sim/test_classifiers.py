@@ -217,3 +217,15 @@ def test_qemu_refuses_a_model_it_does_not_hold(tiny_set, tmp_path):
     with pytest.raises(ClassifierError, match="only the compiled-in classifier"):
         run_simulation(tiny_set, tmp_path / "q", classifiers=reg, model="fold_t", target="qemu")
     assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.realdata
+def test_the_ports_with_todays_registry(data_dir):
+    """Today only the shipped model is listed; it was trained on nine of the ten ports
+    (models/MODEL_CARD.md): their frames are in-sample, athens's out-of-sample."""
+    from triage.sim.build import build_real_manifest
+
+    m, _ = build_real_manifest(data_dir, ports=("athens", "valencia"))
+    cs = load_classifiers()
+    got = {(f.scene, assign(f, cs).sample, assign(f, cs).model) for f in m.frames}
+    assert got == {("athens", "out-of-sample", "shipped"), ("valencia", "in-sample", "shipped")}
