@@ -8,10 +8,17 @@ A manifest says what the satellite captures and when, and what it can send down:
   a 1-based band index in it); ``capture_time_utc`` places it on the ground
   track; ``labels`` (optional) point to the ships' ground truth (COCO boxes in
   the scene's pixel grid), used only for scoring.
+  ``sources`` names the real imagery in the frame and ``model`` the classifier for it
+  (:mod:`triage.sim.classifiers`: in- or out-of-sample); ``cloud_fraction`` the laid
+  cloud cover (truth).
+- ``scenario``: what the frames are made of (``ports``, ``maritime``, ``clouds``:
+  :mod:`triage.sim.scenarios`); with no frames listed the simulator builds them.
 - ``orbit``: a two-line element set (the simulator and the ground station
-  compute contact windows from it), or an explicit list of passes.
+  compute contact windows from it), or an explicit list of passes; ``satellites``
+  copies of the satellite in its plane (:mod:`triage.sim.constellation`).
 - ``stations``: ground stations (position, elevation mask).
 - ``link``: downlink rate; ``packet_loss``: a seeded loss model.
+- ``onboard``: the store's size and decision thresholds replacing the classifier's.
 - ``window_start_utc`` / ``window_end_utc``: the simulated span.
 
 Paths are absolute, relative to the manifest's folder, or start with ``data:``
