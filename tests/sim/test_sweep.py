@@ -1,7 +1,8 @@
 """Sweeps: spec validation (one clear error, nothing written), the Pareto front and its
 knee on a hand-derived case, points applied to the manifest, and small sweeps on a
-2-worker local Dask cluster: the same metrics as serially, a worker killed mid-point
-retried, a failing point named while the others finish, an unreachable scheduler."""
+2-worker local Dask cluster: every point's metrics equal to the same point run alone and
+serially, a worker killed mid-point retried, a failing point named while the others
+finish, an unreachable scheduler."""
 
 from __future__ import annotations
 
@@ -93,11 +94,36 @@ def _rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _points(folder: Path) -> dict[str, dict]:
+    out = {}
+    for f in sorted((folder / "points").glob("p*.json")):
+        m = json.loads(f.read_text())
+        m.pop("runtime_s")
+        out[f.stem] = m
+    return out
+
+
 @pytest.mark.slow
-def test_cluster_gives_the_serial_metrics_and_retries_a_lost_worker(
+def test_cluster_gives_the_one_by_one_metrics_and_retries_a_lost_worker(
     tiny_set, tmp_path, monkeypatch
 ):
-    spec = _spec(tmp_path, tiny_set, {"link_rate_bps": [9600, 1_000_000]})
+    from triage.sim.sweep import absolute_paths
+
+    axes = {"link_rate_bps": [9600, 1_000_000], "ship_crop_min_prob": [0.0703125, 0.5]}
+    spec = _spec(tmp_path, tiny_set, axes)
+    # the same points, each run alone in this process, one after the other
+    base_json = absolute_paths(load_manifest(tiny_set), tiny_set.parent).model_dump_json()
+    alone = {}
+    for i, point in enumerate(
+        {"link_rate_bps": r, "ship_crop_min_prob": t} for r in axes["link_rate_bps"]
+        for t in axes["ship_crop_min_prob"]
+    ):  # fmt: skip
+        m = run_point(base_json, point, "auto", None)
+        m.pop("runtime_s")
+        alone[f"p{i:04d}"] = m
+    # the axes change what the points measure, so equal metrics are not a coincidence
+    assert alone["p0000"]["latency_s_mean"] > alone["p0002"]["latency_s_mean"]
+    assert alone["p0000"]["sent_bytes"] != alone["p0001"]["sent_bytes"]
     serial = run_sweep(spec, tmp_path / "serial", serial=True)
     assert serial["failed"] == []
     # the first point to start kills its worker once: Dask runs it again elsewhere
@@ -107,23 +133,16 @@ def test_cluster_gives_the_serial_metrics_and_retries_a_lost_worker(
     cluster = run_sweep(spec, tmp_path / "cluster", workers=2)
     assert not marker.exists(), "no worker was killed: the retry test is void"
     assert cluster["failed"] == [] and cluster["mode"] == "local cluster, 2 workers"
+    # every point's whole metrics.json: alone == serial sweep == cluster sweep
+    assert _points(tmp_path / "serial") == alone
+    assert _points(tmp_path / "cluster") == alone
     a, b = _rows(tmp_path / "serial"), _rows(tmp_path / "cluster")
+    assert [(r["link_rate_bps"], r["ship_crop_min_prob"]) for r in b] == [
+        ("9600", "0.0703125"), ("9600", "0.5"), ("1000000", "0.0703125"), ("1000000", "0.5"),
+    ]  # fmt: skip
     for ra, rb in zip(a, b, strict=True):
         ra.pop("runtime_s"), rb.pop("runtime_s")
         assert ra == rb
-    # a point run alone gives the same full metrics as in the sweep
-    monkeypatch.delenv(FAULT_ENV)
-    base = load_manifest(tiny_set)
-    from triage.sim.sweep import absolute_paths
-
-    alone = run_point(
-        absolute_paths(base, tiny_set.parent).model_dump_json(), {"link_rate_bps": 9600},
-        "auto", None,
-    )  # fmt: skip
-    swept = json.loads((tmp_path / "cluster" / "points" / "p0000.json").read_text())
-    for m in (alone, swept):
-        m.pop("runtime_s")
-    assert alone == swept
     doc = (tmp_path / "cluster" / "report.html").read_text()
     assert "Pareto front" in doc and "knee" in doc.lower()
     assert "http://" not in doc and "https://" not in doc
