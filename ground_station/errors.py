@@ -42,6 +42,10 @@ class TleError(InputError):
     """A two-line element set is malformed (which line, which column, why)."""
 
 
+class TleAgeError(InputError):
+    """The TLE epoch is further from the planning interval than the operator accepts."""
+
+
 class PacketError(GroundStationError, ValueError):
     """A packet or product violates the wire format."""
 

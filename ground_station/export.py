@@ -1,36 +1,50 @@
-"""Export: georeferenced products from the catalogue.
+"""Export: georeferenced products from the catalogue, as EO tools expect them.
 
 For every complete product in the catalogue (``out`` as the output folder):
 
-- ``out/crops/frame-<F>-product-<P>.tif``: each ship crop, full resolution,
-  every band, in the frame's CRS; its transform is the frame's composed with
-  the crop's pixel offset (and step);
-- ``out/mosaics/frame-<F>.tif``: one mosaic per frame on the frame's grid:
-  the quicklook upsampled (each quicklook pixel repeated over the frame pixels
-  it stands for), reduced-resolution products over it, then the
-  full-resolution crops pasted in; no-data pixels (every band at the frame's
-  no-data value: a ship crop's masked pixels) are transparent; no-data where
-  nothing came down;
+- ``out/crops/frame-<F>-product-<P>.tif``: each ship crop, full resolution, every
+  band, in the frame's CRS; its transform is the frame's composed with the crop's
+  pixel offset;
+- ``out/mosaics/frame-<F>.tif``: one mosaic per frame on the frame's grid: the
+  quicklook upsampled (each quicklook pixel repeated over the frame pixels it
+  stands for), reduced-resolution products over it, then the full-resolution crops
+  pasted in; no-data pixels (every band at the frame's no-data value: a ship crop's
+  masked pixels) are transparent; no-data where nothing came down;
+- ``out/quicklooks/frame-<F>.tif``: the frame's quicklook at its own resolution;
+- ``out/classmaps/frame-<F>.tif``: the on-board class map (band 1 the class id,
+  band 2 the confidence; one pixel per tile, centred on the tile;
+  :func:`ground_station.products.class_map_transform`), with an internal mask for
+  the tiles that were not classified;
 - ``out/mosaics/frame-<F>.png``: an 8-bit RGB preview of the mosaic (2-98 %
-  stretch per band, ship crops outlined);
-- ``out/detections.geojson``: one feature per delivered ship region, a
-  polygon in the frame's CRS, with frame id, product id, class, confidence,
-  capture time, and the WGS84 centre.
+  stretch per band, ship crops outlined), georeferenced by a world file
+  (``frame-<F>.pgw``) and its CRS in ``frame-<F>.png.aux.xml`` (GDAL's sidecar);
+- ``out/detections.geojson`` and ``out/detections.gpkg``: the ship detections
+  (:mod:`ground_station.detections`);
+- ``out/catalog.json`` and the STAC collection of the mission under it
+  (:mod:`ground_station.stac`).
 
-The returned :class:`ExportReport` says what each GeoTIFF and PNG holds
-(:class:`ExportedFile`): its frame id, the products whose pixels it carries
-(id and type) and the role of each of its bands (``B02 blue``, ... from
+Every GeoTIFF is a Cloud-Optimized GeoTIFF (:mod:`ground_station.cog`): tiled,
+with overviews, compressed, with the no-data value, a description and a colour
+interpretation per band (``B02 blue`` ... ``B04 red``), the scale from samples to
+reflectance and, for products coded as instrument numbers, the dn scale.
+
+An export of some frames (``frame_ids``) writes those frames' files and brings
+the detections and the STAC catalogue up to date with every frame whose files are
+in the folder (exported now or before): nothing already exported is dropped.
+
+The returned :class:`ExportReport` says what each file holds
+(:class:`ExportedFile`): its frame id, the products whose pixels it carries (id
+and type) and the role of each of its bands (``B02 blue``, ... from
 ``models/tile_spec.json``, the one definition of the frame's band order), so a
 reader never has to parse a file name.
 
 The attribution (by default the Copernicus one: the mission's imagery is
-Sentinel-2) goes into every output: a GeoTIFF metadata tag, a PNG text
-chunk, a GeoJSON property.
+Sentinel-2) goes into every output: a GeoTIFF metadata tag, a PNG text chunk, a
+GeoJSON property, the STAC collection.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -38,10 +52,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ground_station import detections, layout, stac
+from ground_station.bands import BandRole, band_roles, dn_scale_tags, reflectance_scales
 from ground_station.catalogue import Catalogue
+from ground_station.cog import BandMeta, write_cog
 from ground_station.errors import InputError
-from ground_station.products import product_transform
+from ground_station.products import class_map_transform, product_transform
 from triage.contract.codec import Product
+from triage.contract.enums import CLASS_NONE
 from triage.contract.paths import COPERNICUS_ATTRIBUTION
 from triage.contract.records import capture_time
 from triage.contract.tile_spec import tile_spec
@@ -51,38 +69,34 @@ CROP = "crop"
 MOSAIC = "mosaic"
 """A frame's mosaic GeoTIFF: the products pasted on the frame grid, coarse first."""
 PREVIEW = "preview"
-"""A frame's 8-bit RGB PNG preview of its mosaic."""
-FILE_KINDS = (CROP, MOSAIC, PREVIEW)
+"""A frame's 8-bit RGB PNG preview of its mosaic (with a world file)."""
+QUICKLOOK = "quicklook"
+"""A frame's QUICKLOOK product as a GeoTIFF at its own (reduced) resolution."""
+CLASS_MAP = "class_map"
+"""A frame's CLASS_MAP product as a GeoTIFF: class id and confidence per tile."""
+FILE_KINDS = (CROP, MOSAIC, PREVIEW, QUICKLOOK, CLASS_MAP)
+
+__all__ = [
+    "CLASS_MAP",
+    "CROP",
+    "FILE_KINDS",
+    "MOSAIC",
+    "PREVIEW",
+    "QUICKLOOK",
+    "BandRole",
+    "ExportReport",
+    "ExportedFile",
+    "FrameExport",
+    "ProductRef",
+    "band_roles",
+    "default_attribution",
+    "export_products",
+    "preview_rgb",
+]
 
 
 def default_attribution() -> str:
     return COPERNICUS_ATTRIBUTION
-
-
-@dataclass(frozen=True)
-class BandRole:
-    """One band of a written file: its index in the file (1-based, as GDAL counts), the
-    instrument's band (``B02``) and its role (``blue``); both None when a product's band
-    count is not the tile spec's, since the wire format then says nothing of which band
-    is which."""
-
-    index: int
-    band: str | None
-    role: str | None
-
-    def __str__(self) -> str:
-        return f"{self.band} {self.role}" if self.band is not None else f"band {self.index}"
-
-    def to_json(self) -> dict:
-        return {"index": self.index, "band": self.band, "role": self.role}
-
-
-def band_roles(n_bands: int) -> tuple[BandRole, ...]:
-    """The roles of a product's ``n_bands`` bands, in frame-memory order (tile_spec.json)."""
-    spec = tile_spec().bands
-    if n_bands == len(spec):
-        return tuple(BandRole(i + 1, b.sentinel2, b.name) for i, b in enumerate(spec))
-    return tuple(BandRole(i + 1, None, None) for i in range(n_bands))
 
 
 @dataclass(frozen=True)
@@ -100,10 +114,11 @@ class ProductRef:
 class ExportedFile:
     """One file :func:`export_products` wrote, and what it holds.
 
-    ``kind``: one of :data:`FILE_KINDS`. ``products``: a crop's one product; for a
-    mosaic and its preview, every product pasted in, in paste order (coarse first;
-    products left out are in :attr:`ExportReport.skipped`). ``bands``: one per band
-    of the file, in file order (a preview's three are its red, green and blue).
+    ``kind``: one of :data:`FILE_KINDS`. ``products``: a crop's, quicklook's or class
+    map's one product; for a mosaic and its preview, every product pasted in, in paste
+    order (coarse first; products left out are in :attr:`ExportReport.skipped`).
+    ``bands``: one per band of the file, in file order (a preview's three are its red,
+    green and blue; a class map's are class and confidence, with no instrument band).
     """
 
     path: Path
@@ -124,7 +139,8 @@ class ExportedFile:
 
 @dataclass
 class FrameExport:
-    """The files written for one frame (a crop per ship crop, the mosaic, its preview)."""
+    """The files written for one frame (a crop per ship crop, the mosaic, its preview,
+    the quicklook and class map when they came down)."""
 
     frame_id: int
     files: list[ExportedFile] = field(default_factory=list)
@@ -155,7 +171,13 @@ class ExportReport:
     out_dir: Path
     frames: list[FrameExport] = field(default_factory=list)
     detections: Path | None = None
+    """``detections.geojson`` (RFC 7946; every frame exported to the folder so far)."""
+    detections_gpkg: Path | None = None
+    """``detections.gpkg``: the same detections in each frame's own CRS."""
     n_detections: int = 0
+    stac_catalog: Path | None = None
+    """The root of the STAC catalogue (``catalog.json``)."""
+    stac_items: int = 0
     skipped: list[str] = field(default_factory=list)
     """Products left out of a mosaic, and why (band count or sample size differ)."""
     elapsed_s: float = 0.0
@@ -193,16 +215,13 @@ class ExportReport:
             ],
             "crops": len(self.crops),
             "detections": str(self.detections) if self.detections else None,
+            "detections_gpkg": str(self.detections_gpkg) if self.detections_gpkg else None,
             "n_detections": self.n_detections,
+            "stac_catalog": str(self.stac_catalog) if self.stac_catalog else None,
+            "stac_items": self.stac_items,
             "skipped": self.skipped,
             "elapsed_s": round(self.elapsed_s, 6),
         }
-
-
-def _crs(epsg: int):
-    from rasterio.crs import CRS
-
-    return CRS.from_epsg(epsg)
 
 
 def _tags(attribution: str, **extra) -> dict:
@@ -212,30 +231,33 @@ def _tags(attribution: str, **extra) -> dict:
     return tags
 
 
-def _write_tif(path: Path, pixels: np.ndarray, transform, epsg: int, nodata: int, tags) -> None:
-    import rasterio
+def _sample_bands(roles: tuple[BandRole, ...]) -> list[BandMeta]:
+    """Band metadata of a product of samples: description, colour, scale to reflectance."""
+    scales = reflectance_scales(len(roles))
+    out = []
+    for k, r in enumerate(roles):
+        tags = {}
+        if r.band is not None:
+            tags = {"BAND": r.band, "ROLE": r.role}
+            if r.wavelength_um:
+                tags["CENTRAL_WAVELENGTH_UM"] = f"{r.wavelength_um[0]:g}"
+        out.append(
+            BandMeta(
+                description=str(r),
+                colorinterp=r.colorinterp,
+                scale=scales[k] if scales else None,
+                tags=tags,
+            )
+        )
+    return out
 
-    tmp = path.with_name(path.name + ".part")
-    bands, rows, cols = pixels.shape
-    with rasterio.open(
-        tmp,
-        "w",
-        driver="GTiff",
-        width=cols,
-        height=rows,
-        count=bands,
-        dtype=pixels.dtype,
-        crs=_crs(epsg),
-        transform=transform,
-        nodata=nodata,
-        compress="deflate",
-        predictor=2,
-        zlevel=1,
-        tiled=rows >= 256 and cols >= 256,
-    ) as dst:
-        dst.write(pixels)
-        dst.update_tags(**tags)
-    os.replace(tmp, path)
+
+def _sample_tags(header: dict) -> dict:
+    """Dataset tags on the physical meaning of samples (reflectance, instrument numbers)."""
+    tags = dn_scale_tags(header)
+    if reflectance_scales(header["bands"]) is not None:
+        tags["SAMPLE_SCALE"] = "reflectance = sample * band scale + band offset"
+    return tags
 
 
 def _paste(mosaic: np.ndarray, product: Product, nodata: int) -> None:
@@ -292,15 +314,33 @@ def _outline(rgb: np.ndarray, r0: int, c0: int, rows: int, cols: int) -> None:
     rgb[r0 : r1 + 1, c1] = yellow
 
 
-def _write_png(path: Path, rgb: np.ndarray, text: dict) -> None:
+def _write_png(path: Path, rgb: np.ndarray, text: dict, transform, epsg: int) -> None:
+    """The PNG, its world file (``.pgw``) and its CRS (``.png.aux.xml``, GDAL's sidecar)."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
+    from rasterio.crs import CRS
 
     info = PngInfo()
     for k, v in text.items():
         info.add_itxt(k, v)
     tmp = path.with_name(path.name + ".part")
-    Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", pnginfo=info, compress_level=1)
+    Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", pnginfo=info, compress_level=6)
+    # world file: the six affine terms, the last two the centre of the top-left pixel
+    t = transform
+    cx, cy = t @ (0.5, 0.5)
+    world = "".join(f"{v!r}\n" for v in (t.a, t.d, t.b, t.e, float(cx), float(cy)))
+    _write_text(layout.world_file(path), world)
+    wkt = CRS.from_epsg(epsg).to_wkt().replace("&", "&amp;").replace("<", "&lt;")
+    _write_text(
+        layout.aux_xml(path),
+        f'<PAMDataset>\n  <SRS dataAxisToSRSAxisMapping="1,2">{wkt}</SRS>\n</PAMDataset>\n',
+    )
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -309,11 +349,9 @@ def _class_name(class_id: int) -> str:
     return classes[class_id] if class_id < len(classes) else f"class {class_id}"
 
 
-def _lonlat(epsg: int, x: float, y: float) -> tuple[float, float]:
-    from rasterio.warp import transform
-
-    xs, ys = transform(_crs(epsg), _crs(4326), [x], [y])
-    return float(xs[0]), float(ys[0])
+def confidence(header: dict) -> float:
+    """A product's ``confidence`` field as a probability (the output quantisation's scale)."""
+    return header["confidence"] * tile_spec().output_quantization.scale
 
 
 def export_products(
@@ -322,24 +360,29 @@ def export_products(
     *,
     attribution: str | None = None,
     frame_ids: list[int] | None = None,
+    mission: str | None = None,
 ) -> ExportReport:
-    """Write crops, mosaics and detections for the catalogue ``db`` into ``out_dir``.
+    """Write crops, mosaics, quicklooks, class maps, detections and the STAC catalogue of
+    the catalogue ``db`` into ``out_dir``.
 
-    ``attribution`` defaults to the Copernicus attribution; ``""`` leaves it
-    out. ``frame_ids`` limits the export to those frames. Files are written
-    under a temporary name and renamed, so a reader never sees half a file.
+    ``attribution`` defaults to the Copernicus attribution; ``""`` leaves it out.
+    ``frame_ids`` limits the rasters written to those frames; the detections and the
+    STAC catalogue then cover every frame exported to the folder so far. ``mission``
+    names the STAC collection (default :data:`ground_station.stac.DEFAULT_MISSION`; a
+    folder holds one mission's products). Files are written under a temporary name and
+    renamed, so a reader never sees half a file.
     """
     t0 = time.perf_counter()
     if attribution is None:
         attribution = default_attribution()
+    mission = mission or stac.DEFAULT_MISSION
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"output {out} exists and is not a folder")
-    (out / "crops").mkdir(parents=True, exist_ok=True)
-    (out / "mosaics").mkdir(parents=True, exist_ok=True)
+    stac.check_mission(out, mission)
+    for sub in layout.SUBFOLDERS:
+        (out / sub).mkdir(parents=True, exist_ok=True)
     report = ExportReport(out_dir=out)
-    features = []
-    crs_seen: set[int] = set()
     with Catalogue.open(db) as cat:
         frames = [r[0] for r in cat.con.execute("SELECT frame_id FROM frames ORDER BY frame_id")]
         if frame_ids is not None:
@@ -348,52 +391,36 @@ def export_products(
             frame = cat.frame(fid)
             rows = cat.product_rows(
                 "frame_id=? AND status='complete' AND product_type IN "
-                "('QUICKLOOK', 'LAND', 'SHIP_CROP')",
+                "('QUICKLOOK', 'LAND', 'SHIP_CROP', 'CLASS_MAP')",
                 (fid,),
             )
             products = [cat.load_product(fid, r["product_id"]) for r in rows]
-            report.frames.append(_export_frame(out, frame, products, attribution, report, features))
-            crs_seen.add(frame["crs_epsg"])
-    collection = {
-        "type": "FeatureCollection",
-        "name": "detections",
-        "attribution": attribution,
-        "features": features,
-    }
-    if len(crs_seen) == 1:
-        collection["crs"] = {
-            "type": "name",
-            "properties": {"name": f"urn:ogc:def:crs:EPSG::{crs_seen.pop()}"},
-        }
-    path = out / "detections.geojson"
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(collection, indent=1))
-    os.replace(tmp, path)
-    report.detections = path
-    report.n_detections = len(features)
+            report.frames.append(_export_frame(out, frame, products, attribution, report))
+        inventory = layout.inventory(cat, out)
+    det = detections.write_detections(out, inventory, attribution, mission)
+    report.detections, report.detections_gpkg, report.n_detections = det
+    report.stac_catalog, report.stac_items = stac.write_catalogue(
+        out, inventory, mission=mission, attribution=attribution
+    )
     report.elapsed_s = time.perf_counter() - t0
     return report
 
 
 def _export_frame(
-    out: Path,
-    frame: dict,
-    products: list[Product],
-    attribution: str,
-    report: ExportReport,
-    features: list,
+    out: Path, frame: dict, products: list[Product], attribution: str, report: ExportReport
 ) -> FrameExport:
-    fid = frame["frame_id"]
-    epsg, nodata = frame["crs_epsg"], frame["nodata"]
     from affine import Affine
 
+    fid = frame["frame_id"]
+    epsg, nodata = frame["crs_epsg"], frame["nodata"]
     frame_tf = Affine.from_gdal(*frame["geotransform"])
     when = capture_time(frame["time_s"], frame["time_sub"]).isoformat()
+    class_maps = [p for p in products if p.type_name == "CLASS_MAP"]
+    products = [p for p in products if p.type_name != "CLASS_MAP"]
     crops = [p for p in products if p.type_name == "SHIP_CROP"]
+    quicklooks = [p for p in products if p.type_name == "QUICKLOOK"]
     # the mosaic's bands and sample size: the quicklook's, else the first product's
-    ref = next(
-        (p for p in products if p.type_name == "QUICKLOOK"), products[0] if products else None
-    )
+    ref = quicklooks[0] if quicklooks else (products[0] if products else None)
     shape = (ref.pixels.shape[0] if ref else 1, frame["frame_rows"], frame["frame_cols"])
     dtype = ref.pixels.dtype if ref else np.uint16
     mosaic = np.full(shape, nodata, dtype=dtype)
@@ -411,74 +438,134 @@ def _export_frame(
     fe = FrameExport(frame_id=fid, megapixels=shape[1] * shape[2] / 1e6)
     for p in crops:
         h = p.header
-        path = out / "crops" / f"frame-{fid}-product-{h['product_id']}.tif"
-        conf = h["confidence"] * tile_spec().output_quantization.scale
-        _write_tif(
-            path,
-            p.pixels,
-            product_transform(h),
-            epsg,
-            nodata,
-            _tags(
-                attribution,
-                frame_id=fid,
-                product_id=h["product_id"],
-                class_name=_class_name(h["class_id"]),
-                confidence=f"{conf:.4f}",
-                capture_time=when,
-            ),
-        )
-        fe.files.append(
-            ExportedFile(
-                path,
-                CROP,
-                fid,
-                (ProductRef(p.product_id, p.type_name),),
-                band_roles(p.pixels.shape[0]),
-            )
-        )
+        path = layout.crop_path(out, fid, h["product_id"])
+        extra = {"class_name": _class_name(h["class_id"]), "confidence": f"{confidence(h):.4f}"}
+        fe.files.append(_product_cog(path, CROP, p, epsg, nodata, attribution, when, fid, **extra))
         fe.megapixels += p.pixels.shape[1] * p.pixels.shape[2] / 1e6
-        r0, c0, nr, nc = (
-            h[k] for k in ("region_row0", "region_col0", "region_rows", "region_cols")
-        )
-        corners = [
-            frame_tf @ (c, r)
-            for c, r in ((c0, r0), (c0 + nc, r0), (c0 + nc, r0 + nr), (c0, r0 + nr))
-        ]
-        ring = [[x, y] for x, y in corners] + [list(corners[0])]
-        cx, cy = frame_tf @ (c0 + nc / 2.0, r0 + nr / 2.0)
-        lon, lat = _lonlat(epsg, cx, cy)
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": {
-                    "frame_id": fid,
-                    "product_id": h["product_id"],
-                    "class_id": h["class_id"],
-                    "class": _class_name(h["class_id"]),
-                    "confidence": conf,
-                    "confidence_u8": h["confidence"],
-                    "capture_time": capture_time(h["time_s"], h["time_sub"]).isoformat(),
-                    "crs": f"EPSG:{epsg}",
-                    "region_px": [r0, c0, nr, nc],
-                    "center_lonlat": [lon, lat],
-                    "crop": str(path.relative_to(out)),
-                    "attribution": attribution,
-                },
-            }
-        )
-    tags = _tags(attribution, frame_id=fid, capture_time=when, crops=len(crops))
-    mosaic_tif = out / "mosaics" / f"frame-{fid}.tif"
-    _write_tif(mosaic_tif, mosaic, frame_tf, epsg, nodata, tags)
+    # the dn lattice holds for the mosaic when it holds for every product pasted in
+    in_mosaic = {r.product_id for r in pasted}
+    pairs = {
+        (p.header["dn_num"], p.header["dn_den"]) for p in products if p.product_id in in_mosaic
+    }
+    dn_source = {}
+    if pasted and len(pairs) == 1 and (0, 0) not in pairs:
+        ((num, den),) = pairs
+        dn_source = {"dn_num": num, "dn_den": den}
     roles = band_roles(shape[0])
+    mosaic_tif = layout.mosaic_path(out, fid)
+    write_cog(
+        mosaic_tif,
+        mosaic,
+        transform=frame_tf,
+        epsg=epsg,
+        nodata=nodata,
+        bands=_sample_bands(roles),
+        tags=_tags(
+            attribution,
+            frame_id=fid,
+            capture_time=when,
+            crops=len(crops),
+            products=" ".join(f"{r.product_id}:{r.product_type}" for r in pasted),
+            **_sample_tags({**dn_source, "bands": shape[0]}),
+        ),
+    )
     fe.files.append(ExportedFile(mosaic_tif, MOSAIC, fid, tuple(pasted), roles))
+    for q in quicklooks[:1]:
+        path = layout.quicklook_path(out, fid)
+        step = {"pixel_step": q.header["pixel_step"]}
+        fe.files.append(
+            _product_cog(path, QUICKLOOK, q, epsg, nodata, attribution, when, fid, **step)
+        )
+    for cm in class_maps[:1]:
+        fe.files.append(_write_class_map(out, fid, epsg, cm, attribution, when))
     rgb = preview_rgb(mosaic, nodata)
     for p in crops:
         h = p.header
         _outline(rgb, h["region_row0"], h["region_col0"], h["region_rows"], h["region_cols"])
-    mosaic_png = out / "mosaics" / f"frame-{fid}.png"
-    _write_png(mosaic_png, rgb, {k: v for k, v in tags.items()})
+    mosaic_png = layout.preview_path(out, fid)
+    tags = _tags(attribution, frame_id=fid, capture_time=when, crops=len(crops))
+    _write_png(mosaic_png, rgb, tags, frame_tf, epsg)
     rgb_roles = tuple(roles[b] for b in _rgb_bands(shape[0]))
     fe.files.append(ExportedFile(mosaic_png, PREVIEW, fid, tuple(pasted), rgb_roles))
     return fe
+
+
+CLASS_MAP_BANDS = (BandRole(1, None, "class"), BandRole(2, None, "confidence"))
+"""The two bands of a class map: the top class id per tile, and its confidence."""
+
+
+def _product_cog(
+    path: Path,
+    kind: str,
+    p: Product,
+    epsg: int,
+    nodata: int,
+    attribution: str,
+    when: str,
+    fid: int,
+    **extra_tags,
+) -> ExportedFile:
+    """One product's own pixels as a COG in its own grid (a crop, a quicklook)."""
+    h = p.header
+    roles = band_roles(p.pixels.shape[0])
+    write_cog(
+        path,
+        p.pixels,
+        transform=product_transform(h),
+        epsg=epsg,
+        nodata=nodata,
+        bands=_sample_bands(roles),
+        tags=_tags(
+            attribution,
+            frame_id=fid,
+            product_id=h["product_id"],
+            product_type=p.type_name,
+            capture_time=when,
+            **extra_tags,
+            **_sample_tags(h),
+        ),
+    )
+    return ExportedFile(path, kind, fid, (ProductRef(p.product_id, p.type_name),), roles)
+
+
+def _write_class_map(
+    out: Path, fid: int, epsg: int, cm: Product, attribution: str, when: str
+) -> ExportedFile:
+    """The class map as a 2-band uint8 COG: class id (``CLASS_NONE``: not classified,
+    masked) and confidence (probability = value / 256), nearest-neighbour overviews."""
+    h = cm.header
+    pix = cm.pixels.astype(np.uint8)
+    classes = tile_spec().classes
+    scale = tile_spec().output_quantization.scale
+    path = layout.class_map_path(out, fid)
+    write_cog(
+        path,
+        pix,
+        transform=class_map_transform(h),
+        epsg=epsg,
+        nodata=None,
+        bands=[
+            BandMeta(
+                "class",
+                "gray",
+                tags={f"CLASS_{k}": name for k, name in enumerate(classes)},
+            ),
+            BandMeta("confidence", "undefined", scale=scale, tags={"UNIT": "probability"}),
+        ],
+        tags=_tags(
+            attribution,
+            frame_id=fid,
+            product_id=h["product_id"],
+            product_type=cm.type_name,
+            capture_time=when,
+            classes=",".join(classes),
+            tile_px=h["pixel_extent"],
+            stride_px=h["pixel_step"],
+            unclassified=CLASS_NONE,
+        ),
+        resampling="NEAREST",
+        mask=pix[0] != CLASS_NONE,
+    )
+    return ExportedFile(
+        path, CLASS_MAP, fid, (ProductRef(cm.product_id, cm.type_name),), CLASS_MAP_BANDS
+    )

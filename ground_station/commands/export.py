@@ -1,4 +1,5 @@
-"""``groundstation export``: GeoTIFF crops, mosaics, PNG previews, detections.geojson."""
+"""``groundstation export``: COG crops, mosaics, quicklooks and class maps, georeferenced PNG
+previews, detections (GeoJSON, GeoPackage) and the STAC catalogue."""
 
 from __future__ import annotations
 
@@ -25,20 +26,32 @@ def export(
             help="Attribution written into every output (default: the Copernicus one; '' for none)."
         ),
     ] = None,
+    mission: Annotated[
+        str | None,
+        typer.Option(
+            help="Mission name: the STAC collection and its folder (default orbital-triage). "
+            "A folder holds one mission's products."
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Export ship crops (GeoTIFF), per-frame mosaics (GeoTIFF + PNG) and detections.geojson.
+    """Export Cloud-Optimized GeoTIFFs (ship crops, per-frame mosaics, quicklooks, class
+    maps), georeferenced PNG previews, detections.geojson (RFC 7946) and detections.gpkg,
+    and the STAC catalogue (catalog.json).
 
-    Crops and mosaics are in the scene's CRS; every output carries the attribution.
+    Rasters are in the frame's CRS; every output carries the attribution. With --frame
+    only those frames' rasters are written, and the detections and STAC catalogue are
+    brought up to date with every frame in the folder (nothing is dropped).
     """
 
-    rep = export_products(db, out, attribution=attribution, frame_ids=frame)
+    rep = export_products(db, out, attribution=attribution, frame_ids=frame, mission=mission)
     if json_out:
         print_json(rep.to_json())
         return
     typer.echo(
-        f"{len(rep.frames)} frames, {len(rep.crops)} crops, {rep.n_detections} detections "
-        f"-> {out} ({rep.elapsed_s:.2f} s, {rep.megapixels:.2f} Mpx)"
+        f"{len(rep.frames)} frames, {len(rep.crops)} crops -> {out} "
+        f"({rep.elapsed_s:.2f} s, {rep.megapixels:.2f} Mpx); {rep.n_detections} detections "
+        f"and {rep.stac_items} STAC items in the folder"
     )
     for s in rep.skipped:
         typer.echo(f"  skipped: {s}")

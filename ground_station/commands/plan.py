@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,50 +10,36 @@ import typer
 
 from ground_station.catalogue import Catalogue
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
-from ground_station.errors import InputError, InputFileError, NoContactError
-from ground_station.passes import Station, contact_windows, pass_budget_bytes
+from ground_station.commands._orbit import (
+    EndOption,
+    HorizonOption,
+    MaxTleAgeOption,
+    MinElevationOption,
+    SatelliteOption,
+    StartOption,
+    StationOption,
+    TleOption,
+    load_orbit,
+)
+from ground_station.errors import NoContactError
+from ground_station.passes import contact_windows, pass_budget_bytes, share_downlink
 from ground_station.plan import TIER_NAMES, plan_passes, request_for
 from triage.contract.tile_spec import tile_spec
 
 
-def _when(text: str | None, what: str, default: datetime) -> datetime:
-    if text is None:
-        return default
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"{what} {text!r} is not an ISO 8601 time (2026-03-01T10:00:00Z)"
-        ) from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
-
-
 def plan(
-    tle: Annotated[
-        Path, typer.Option("--tle", help="Two-line element set of the satellite (file).")
-    ],
-    station: Annotated[
-        list[str],
-        typer.Option(
-            "--station",
-            help="Ground station as LAT,LON,ALT_M (degrees, metres), optionally "
-            "NAME=LAT,LON,ALT_M; repeatable.",
-        ),
-    ],
+    tle: TleOption,
+    station: StationOption,
     rate_bps: Annotated[
         int, typer.Option("--rate-bps", min=1, help="Downlink bit rate on the air.")
     ],
     db: DbOption = Path("catalogue.sqlite"),
-    start: Annotated[
-        str | None,
-        typer.Option(help="Start of the interval, ISO 8601 (no zone: UTC). Default: now."),
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option(help="End of the interval, ISO 8601. Default: start + 24 h.")
-    ] = None,
-    min_elevation: Annotated[
-        float, typer.Option("--min-elevation", min=0.0, max=89.9, help="Elevation mask, degrees.")
-    ] = 10.0,
+    satellite: SatelliteOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    min_elevation: MinElevationOption = 10.0,
+    horizon: HorizonOption = None,
+    max_tle_age: MaxTleAgeOption = None,
     acquisition_s: Annotated[
         float, typer.Option(min=0.0, help="Seconds after AOS before data flows (lock).")
     ] = 10.0,
@@ -71,25 +57,18 @@ def plan(
     """Contact windows, the byte budget of each pass, and what to downlink in each.
 
     Ships by confidence first, then quicklooks, then missing segments of incomplete
-    products, by value per byte. Exit code 4 when there is no contact in the interval.
+    products, by value per byte. Contacts of several stations that overlap share the
+    satellite's one downlink (each second is budgeted once). Warns when the TLE epoch
+    is more than 3 days from the interval (--max-tle-age refuses). Exit code 4 when
+    there is no contact in the interval.
     """
-
-    t0 = _when(start, "--start", datetime.now(UTC).replace(microsecond=0))
-    t1 = _when(end, "--end", t0 + timedelta(hours=24))
-    try:
-        tle_text = tle.read_text()
-    except (FileNotFoundError, IsADirectoryError):
-        raise InputFileError(f"TLE file {tle} does not exist") from None
-    except UnicodeDecodeError:
-        raise InputError(f"TLE file {tle} is not text") from None
-    stations = []
-    for s in station:
-        name, _, coords = s.rpartition("=")
-        stations.append(Station.parse(coords, name=name, min_elevation_deg=min_elevation))
-    windows = contact_windows(tle_text, stations, t0, t1)
+    orbit = load_orbit(tle, satellite, station, horizon, start, end, min_elevation, max_tle_age)
+    t0, t1 = orbit.start, orbit.end
+    windows = share_downlink(contact_windows(orbit.tle, orbit.stations, t0, t1))
     if not windows:
+        masks = ", ".join(f"{s.name} {s.min_elevation_deg:g} deg" for s in orbit.stations)
         raise NoContactError(
-            f"no contact above {min_elevation} deg between {t0.isoformat()} and {t1.isoformat()}"
+            f"no contact above the masks ({masks}) between {t0.isoformat()} and {t1.isoformat()}"
         )
     budgets = [pass_budget_bytes(w, rate_bps, acquisition_s=acquisition_s) for w in windows]
     plans = plan_passes(db, windows, rate_bps, budget_bytes=budgets)
@@ -114,6 +93,8 @@ def plan(
     if json_out:
         print_json(
             {
+                "satellite": orbit.satellite_json(),
+                "warnings": orbit.warnings,
                 "start": t0.isoformat(),
                 "end": t1.isoformat(),
                 "rate_bps": rate_bps,
@@ -133,7 +114,8 @@ def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
 
     console = Console(width=120)
     t = Table(title="Contact windows and budgets")
-    for col in ("#", "station", "AOS (UTC)", "LOS (UTC)", "minutes", "max el", "budget", "planned"):
+    cols = ("#", "station", "AOS (UTC)", "LOS (UTC)", "minutes", "max el", "downlink", "budget")
+    for col in (*cols, "planned"):
         t.add_column(col, justify="right" if col not in ("station",) else "left")
     for k, p in enumerate(plans):
         w = p.window
@@ -144,6 +126,7 @@ def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
             w.los.strftime("%H:%M:%S"),
             f"{w.duration_s / 60:.1f}",
             f"{w.max_elevation_deg:.1f}",
+            f"{w.downlink_s / 60:.1f}" + (" (shared)" if w.shared else ""),
             human_bytes(p.budget_bytes),
             f"{human_bytes(p.planned_bytes)} ({len(p.items)})",
         )

@@ -106,7 +106,28 @@ TT_TEST(dsp_one_rounding_requantisation_equals_tnn_requant)
         const int32_t acc = (int32_t)(lcg(&state) % (2u * span)) - (int32_t)span;
         const int32_t c = (int32_t)((1u << (r - 1)) + (uint32_t)offset * (1u << r));
         const int32_t want = tnn_clamp(tnn_requant(acc, mult, -r) + offset, -128, 127);
-        const int32_t got = dsp_requant_fast(2 * acc, mult, c, r);
+        const int32_t got = dsp_requant_fast(2 * acc, mult, c, r, 1);
+        if (got != want) {
+            TT_CHECK_EQ(acc, 0); /* report the first counterexample */
+            TT_CHECK_EQ(got, want);
+        }
+    }
+}
+
+TT_TEST(dsp_floor_requantisation_equals_tnn_requant_at_zero_point_minus_128)
+{
+    /* TNN_PACK_FLOOR: with the output offset -128 the correction of negative
+     * accumulators never changes the saturated output. */
+    uint32_t state = 20261207u;
+    uint32_t i;
+    for (i = 0; i < 200000u; i++) {
+        const int32_t r = 1 + (int32_t)(lcg(&state) % (i < 50000u ? 4u : 20u));
+        const int32_t mult = (int32_t)((1u << 30) | (lcg(&state) >> 2));
+        const uint32_t span = i % 3u == 0u ? 300u : (i % 3u == 1u ? 1u << 20 : 1u << 29);
+        const int32_t acc = (int32_t)(lcg(&state) % (2u * span)) - (int32_t)span;
+        const int32_t c = (int32_t)((1u << (r - 1)) - 128u * (1u << r));
+        const int32_t want = tnn_clamp(tnn_requant(acc, mult, -r) - 128, -128, 127);
+        const int32_t got = dsp_requant_fast(2 * acc, mult, c, r, 0);
         if (got != want) {
             TT_CHECK_EQ(acc, 0); /* report the first counterexample */
             TT_CHECK_EQ(got, want);
@@ -142,8 +163,8 @@ static const uint32_t pk_data[24] = {
     PK_W(-8, -12), PK_W(10, 0), /* channel 1: (-4, -6), (5, 0) doubled */
     0u, 0u, 0u, 0u,             /* channels 2, 3 (zero) */
     (uint32_t)(1 << 30), (uint32_t)PK_C(2), (uint32_t)(1 << 30), (uint32_t)PK_C(3),
+    0u, 0u, 0u, 0u,             /* (mult, c) of the padded channels */
     2u, 3u, 1u, 1u,             /* r per channel (padded channels: 1) */
-    0u, 0u, 0u, 0u,
 };
 static const tnn_packed_t pk_packed = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, pk_data};
 

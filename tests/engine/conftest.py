@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import numpy as np
 import pytest
 
 from triage import paths
-from triage.engine import build, export, oracle, refmodel, runtime
+from triage.engine import build, cellref, export, oracle, refmodel, runtime, stream
+from triage.engine.errors import ModelError
 
 from . import kernel_plan
 
@@ -148,3 +150,83 @@ def assert_same_int8(ours: np.ndarray, ref: np.ndarray, what: str) -> None:
         raise AssertionError(
             f"{what}: {len(bad)} mismatching values in {len(rows)} of {len(ref)} inputs; {first}"
         )
+
+
+# ---- streaming models (tnn_stream.h) -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cellref_tflite(engine_root: Path) -> bytes:
+    return cellref.cached_cellref_tflite(engine_root / "cache")
+
+
+def stream_plan_cases(cases: list[kernel_plan.Case]) -> list[kernel_plan.Case]:
+    """The kernel plan's cases the streaming exporter takes (single CONV_2D,
+    DEPTHWISE_CONV_2D, MAX_POOL_2D and SOFTMAX layers of [1, H, W, C] models, dilation 1,
+    depth multiplier 1) whose frame is at least one cell."""
+    out = []
+    for c in cases:
+        try:
+            sc = stream.compile_stream(c.tflite)
+        except ModelError:
+            continue
+        if c.input_shape[1] >= sc.min_size[0] and c.input_shape[2] >= sc.min_size[1]:
+            out.append(c)
+    return out
+
+
+class StreamBuilt:
+    """The representative cell network and the plan's streamable cases exported as
+    streaming models into one folder, with its host library for one kernel set."""
+
+    def __init__(self, root: Path, models: dict[str, bytes], kernel_set: str) -> None:
+        self.root = root
+        self.kernel_set = kernel_set
+        self.models = root / "models"
+        self.build = root / f"build-{kernel_set}"
+        self.compiled: dict[str, stream.StreamCompiled] = {}
+        with locked(root / "build.lock"):
+            for name, tfl_bytes in models.items():
+                self.compiled[name] = stream.export_stream(tfl_bytes, self.models, name).compiled
+            so = build.engine_lib(self.models, self.build, kernel_set=kernel_set)
+        self.lib = runtime.EngineLib(so)
+        self.tflite = models
+
+    def model(self, name: str) -> runtime.StreamModel:
+        return runtime.StreamModel(self.lib, name)
+
+    def san_lib(self) -> Path:
+        with locked(self.root / "build.lock"):
+            return build.engine_lib(self.models, self.build, sanitized=True,
+                                    kernel_set=self.kernel_set)  # fmt: skip
+
+    def m4_image(self, name: str) -> Path:
+        with locked(self.root / "build.lock"):
+            return build.engine_stream_m4(self.models, self.build, name,
+                                          kernel_set=self.kernel_set)  # fmt: skip
+
+    def tflm(self, name: str, frame: np.ndarray) -> np.ndarray:
+        """TFLM on the frame extended as the executor extends it (the input zero point)."""
+        c = self.compiled[name]
+        h, w = frame.shape[:2]
+        hp, wp = c.extended(h, w)
+        q = np.full((hp, wp, frame.shape[2]), c.in_zero_point, np.int8)
+        q[:h, :w] = frame
+        return oracle.tflm_frame(self.tflite[name], q)
+
+
+@pytest.fixture(scope="session")
+def stream_models(cellref_tflite: bytes, kernel_cases) -> dict[str, bytes]:
+    models = {"cellref": cellref_tflite}
+    for c in stream_plan_cases(kernel_cases):
+        models[f"s_{c.name}"] = c.tflite
+    return models
+
+
+@pytest.fixture(scope="session")
+def streamed(engine_root: Path, stream_models: dict[str, bytes], kernel_set: str) -> StreamBuilt:
+    h = hashlib.sha256()
+    for name, b in sorted(stream_models.items()):
+        h.update(name.encode())
+        h.update(b)
+    return StreamBuilt(engine_root / f"stream-{h.hexdigest()[:12]}", stream_models, kernel_set)

@@ -37,7 +37,21 @@ KEYS = {
 
 @pytest.mark.parametrize("model", ["repcnn", "auto"])
 def test_bench_engine_json(model: str) -> None:
-    res = CliRunner().invoke(app, ["bench", "engine", "--json", "--model", model, "--inputs", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "engine",
+            "--json",
+            "--model",
+            model,
+            "--inputs",
+            "2",
+            "--clock-mhz",
+            "80",
+            "--no-stream",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert set(out) >= KEYS
@@ -56,6 +70,14 @@ def test_bench_engine_json(model: str) -> None:
     assert out["bss_bytes"] >= out["arena_bytes"]
     assert out["text_bytes"] + out["data_bytes"] <= 128 * 1024
     assert out["data_bytes"] + out["bss_bytes"] <= 64 * 1024
+    # times at the stated clock: instructions / 80e6, one instruction per cycle
+    assert out["clock_mhz"] == 80.0 and "80 MHz" in out["clock_assumption"]
+    assert out["time_per_inference_ms"] == pytest.approx(
+        out["insns_per_inference"] / 80e6 * 1e3, rel=1e-3
+    )
+    assert out["time_per_1024x1024_frame_s"] == pytest.approx(
+        63 * 63 * out["time_per_inference_ms"] / 1e3, rel=1e-3
+    )
     # the default build is the DSP kernel set; the reference set beside it
     assert out["kernel_set"] == "dsp"
     ref = out["reference_kernels"]
@@ -85,7 +107,7 @@ def test_bench_engine_shipped_meets_the_dsp_targets() -> None:
     than the reference kernels (regression guard on the figure reached), within
     the engine code budget, the scratch inside the arena budget."""
     res = CliRunner().invoke(app, ["bench", "engine", "--json", "--model", "shipped",
-                                   "--inputs", "2"])  # fmt: skip
+                                   "--inputs", "2", "--no-stream"])  # fmt: skip
     if res.exit_code == 1 and "no shipped classifier" in res.output:
         pytest.skip("no shipped classifier")
     assert res.exit_code == 0, res.output
@@ -104,3 +126,34 @@ def test_bench_engine_reports_a_missing_model() -> None:
     res = CliRunner().invoke(app, ["bench", "engine", "--model", "/nonexistent.tflite"])
     assert res.exit_code == 1
     assert "model not found" in res.output
+
+
+# The streaming executor on the representative cell network, 1024 x 1024 frame, DSP
+# kernels (issue 15: <= 1.2 instructions per MAC over the whole model, <= 0.5 G
+# instructions per megapixel end to end; the bounds guard the figure reached).
+STREAM_INSNS_PER_MAC_BOUND = 1.2
+STREAM_INSNS_PER_MP_BOUND = 0.5e9
+
+
+def test_bench_engine_stream() -> None:
+    res = CliRunner().invoke(app, ["bench", "engine", "--json", "--model", "repcnn",
+                                   "--inputs", "1"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert set(out) >= KEYS  # the tile model's figures stay
+    st = out["stream"]
+    assert st["frame"] == [1024, 1024]
+    assert st["m4_matches_tflm"] is True
+    assert st["macs"] == pytest.approx(st["macs_per_pixel"] * 1024 * 1024, rel=1e-3)
+    assert st["insns_per_mac"] == pytest.approx(st["insns"] / st["macs"], rel=1e-3)
+    assert st["insns_per_mac"] <= STREAM_INSNS_PER_MAC_BOUND
+    assert st["insns_per_megapixel"] + st["insns_source"] <= STREAM_INSNS_PER_MP_BOUND
+    assert st["stack_peak_bytes"] < 2048
+    assert sum(row["macs"] for row in st["layers"]) == st["macs"]
+    layer_total = sum(row["insns"] for row in st["layers"])
+    # the executor's own bookkeeping (a few instructions a row) is outside every layer
+    assert 0.97 * st["insns"] <= layer_total <= 1.02 * st["insns"]
+    for row in st["layers"]:
+        assert row["insns"] > 0 and row["ring_bytes"] > 0, row
+    # rings for a 1024-px-wide frame: well under a megabyte of PSRAM
+    assert sum(row["ring_bytes"] for row in st["layers"]) < st["scratch_bytes"] < 1 << 20

@@ -11,11 +11,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-import imagecodecs
 import numpy as np
 
+from triage.contract.codec import encode_image_product
 from triage.contract.enums import (
-    AEC_FLAG_PREPROCESS,
     APID_IDLE,
     CLASS_NONE,
     COMPRESSION_CCSDS121,
@@ -29,7 +28,6 @@ from triage.contract.enums import (
     SEQ_FIRST,
     SEQ_LAST,
     SEQ_UNSEGMENTED,
-    aec_decode_flags,
 )
 from triage.contract.packets import (
     CRC_SIZE,
@@ -117,7 +115,7 @@ def chunked(data: bytes, sizes: Sequence[int]) -> list[bytes]:
 
 
 # --------------------------------------------------------------------------
-# Products (product header + band streams) built independently of ground_station
+# Products (product header + band streams): the contract's encoder (libaec codes the streams)
 # --------------------------------------------------------------------------
 
 
@@ -144,64 +142,34 @@ def make_product(
     nodata: int = 0,
     dn_scale: tuple[int, int] = (0, 0),
 ) -> bytes:
-    """A whole product: PRODUCT_HEADER then band streams; ``pixels`` is [bands, rows, cols].
-    With ``dn_scale`` (num, den) the streams code d = round(v * den / num) of every sample."""
-    pixels = np.asarray(pixels)
-    bands, rows, cols = pixels.shape
-    bits = 16 if pixels.dtype == np.uint16 else 8
-    num, den = dn_scale
-    coded = pixels if not den else (pixels.astype(np.int64) * den + num // 2) // num
-    coded = coded.astype(pixels.dtype)
-    streams = []
-    for b in range(bands):
-        band = np.ascontiguousarray(coded[b])
-        if compression == COMPRESSION_CCSDS121:
-            streams.append(
-                imagecodecs.aec_encode(
-                    band,
-                    bitspersample=bits,
-                    blocksize=block_size,
-                    rsi=rsi,
-                    flags=aec_decode_flags(AEC_FLAG_PREPROCESS if preprocess else 0),
-                )
-            )
-        else:
-            streams.append(band.astype(">u2" if bits == 16 else "u1").tobytes())
-    header = PRODUCT_HEADER.pack(
-        {
-            "version": FORMAT_VERSION,
-            "product_type": PRODUCT_BY_NAME[product_type].code,
-            "sample_bits": bits,
-            "bands": bands,
-            "rows": rows,
-            "cols": cols,
-            "region_row0": region[0],
-            "region_col0": region[1],
-            "region_rows": region[2],
-            "region_cols": region[3],
-            "pixel_step": pixel_step,
-            "pixel_extent": pixel_extent or pixel_step,
-            "class_id": class_id,
-            "confidence": confidence,
-            "compression": compression,
-            "aec_flags": AEC_FLAG_PREPROCESS if preprocess else 0,
-            "aec_block_size": block_size,
-            "aec_rsi": rsi,
-            "nodata": nodata,
-            "product_id": product_id,
-            "frame_id": frame_id,
-            "time_s": time_s,
-            "time_sub": time_sub,
-            "frame_rows": frame_shape[0],
-            "frame_cols": frame_shape[1],
-            "crs_epsg": crs_epsg,
-            "geotransform": tuple(geotransform),
-            "dn_num": num,
-            "dn_den": den,
-            "band_bytes": tuple(len(s) for s in streams) + (0,) * (MAX_BANDS - bands),
-        }
+    """A whole product: PRODUCT_HEADER then band streams; ``pixels`` is [bands, rows, cols]
+    (the contract's encoder; libaec codes the streams). With ``dn_scale`` (num, den) the
+    streams code d = round(v * den / num) of every sample."""
+    if compression == COMPRESSION_CCSDS121:
+        predictor = "unit-delay" if preprocess else "plain"
+    else:
+        predictor = "none"
+    return encode_image_product(
+        np.asarray(pixels),
+        product_type=product_type,
+        frame_id=frame_id,
+        product_id=product_id,
+        region=region,
+        frame_shape=frame_shape,
+        geotransform=tuple(geotransform),
+        crs_epsg=crs_epsg,
+        time_s=time_s,
+        time_sub=time_sub,
+        pixel_step=pixel_step,
+        pixel_extent=pixel_extent,
+        class_id=class_id,
+        confidence=confidence,
+        nodata=nodata,
+        predictor=predictor,
+        dn_scale=dn_scale,
+        block_size=block_size,
+        rsi=rsi,
     )
-    return seal_product(header + b"".join(streams))
 
 
 def record_product(

@@ -62,7 +62,9 @@ def files(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("cmd", ["ingest", "export", "plan", "status", "bench", "version"])
+@pytest.mark.parametrize(
+    "cmd", ["ingest", "export", "plan", "passes", "status", "bench", "version"]
+)
 def test_help_everywhere(capsys, monkeypatch, cmd):
     code, out, _ = run(capsys, monkeypatch, cmd, "--help")
     assert code == 0 and "Usage" in out
@@ -130,6 +132,89 @@ def test_plan_writes_the_request(capsys, monkeypatch, files):
     )
     code, out, _ = run(capsys, monkeypatch, *args)  # the table
     assert code == 0 and "Downlink plan" in out and "missing segments" in out
+
+
+ORBIT = ["--tle", "{f}/tle.txt", "--start", "2014-01-21T00:00Z", "--end", "2014-01-21T09:00Z"]
+NEIGHBOURS = ["--station", "zurich=47.37,8.54,408", "--station", "bern=46.95,7.44,540,5"]
+
+
+def test_passes_json_lists_what_an_operator_schedules_by(capsys, monkeypatch, files):
+    args = [a.format(f=files) for a in ORBIT] + NEIGHBOURS
+    horizon = ["--horizon", "bern=0:5,90:20,180:5,270:5"]
+    code, out, err = run(
+        capsys, monkeypatch, "passes", *args, *horizon, "--carrier-mhz", "2245", "--json",
+        "--track-step", "30",
+    )  # fmt: skip
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert doc["satellite"]["norad_id"] == 25544 and doc["carrier_hz"] == 2245e6
+    assert doc["stations"][1]["min_elevation_deg"] == 5.0  # bern's own mask
+    assert doc["stations"][1]["horizon_mask"][1] == [90.0, 20.0]
+    assert doc["stations"][0]["min_elevation_deg"] == 10.0  # --min-elevation's default
+    ps = doc["passes"]
+    assert {p["station"] for p in ps} == {"zurich", "bern"}
+    for p in ps:
+        assert p["aos"] < p["tca"] < p["los"]
+        assert p["doppler"]["aos_hz"] > 0 > p["doppler"]["los_hz"]
+        assert p["track"][0]["time"] == p["aos"] and p["track"][-1]["time"] == p["los"]
+    # the two stations are 90 km apart: their contacts overlap and share the downlink
+    assert any(p["downlink_s"] < p["duration_s"] for p in ps)
+    code, out, _ = run(capsys, monkeypatch, "passes", *args)
+    assert code == 0 and "Doppler" in out and "(shared)" in out
+
+
+def test_plan_budgets_overlapping_contacts_once(capsys, monkeypatch, files):
+    db = str(files / "c.sqlite")
+    run(capsys, monkeypatch, "ingest", str(files / "pass.bin"), "--db", db)
+    args = [a.format(f=files) for a in ORBIT] + NEIGHBOURS
+    code, out, _ = run(
+        capsys, monkeypatch, "plan", "--db", db, *args, "--rate-bps", "1279000",
+        "--acquisition-s", "0", "--json",
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out)
+    windows = [p["window"] for p in doc["passes"]]
+    total = sum(p["budget_bytes"] for p in doc["passes"])
+    # 1279 kbit/s = 125 CADUs/s: the union of the contact time, in whole CADUs per pass
+    union = []
+    for w in sorted(windows, key=lambda w: w["aos"]):
+        if union and w["aos"] <= union[-1][1]:
+            union[-1][1] = max(union[-1][1], w["los"])
+        else:
+            union.append([w["aos"], w["los"]])
+    from datetime import datetime
+
+    seconds = sum(
+        (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() for a, b in union
+    )
+    assert len(union) < len(windows)  # some contacts overlap
+    assert total <= seconds * 125 * 1107
+    assert total >= (seconds - len(windows)) * 125 * 1107  # whole CADUs lost per pass at most
+    assert doc["warnings"] == []
+
+
+def test_old_tle_warns_and_max_tle_age_refuses(capsys, monkeypatch, files):
+    args = ["--tle", str(files / "tle.txt"), "--station", "47.37,8.54,408"]
+    when = ["--start", "2014-03-01T00:00Z", "--end", "2014-03-02T00:00Z"]
+    code, out, err = run(capsys, monkeypatch, "passes", *args, *when, "--json")
+    assert code == 0
+    assert err.startswith("groundstation: warning: TLE of ISS (ZARYA) (25544)")
+    assert "40.1 days" in err and json.loads(out)["warnings"] == [err.split("warning: ")[1].strip()]
+    code, _, err = run(capsys, monkeypatch, "passes", *args, *when, "--max-tle-age", "30")
+    assert code == 1 and "max-tle-age 30" in err.splitlines()[-1]
+
+
+def test_multi_satellite_file_needs_a_choice(capsys, monkeypatch, files):
+    two = ISS_TLE + "\n".join(ISS_TLE.strip().splitlines()[1:]) + "\n"
+    (files / "two.tle").write_text(two.replace("ISS (ZARYA)", "ISS"))
+    args = ["--tle", str(files / "two.tle"), "--station", "47.37,8.54,408"]
+    code, _, err = run(capsys, monkeypatch, "passes", *args, "--start", "2014-01-21T00:00Z")
+    assert code == 1 and "choose one" in err
+    code, out, _ = run(
+        capsys, monkeypatch, "passes", *args, "--satellite", "iss", "--start",
+        "2014-01-21T00:00Z", "--json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["satellite"]["name"] == "ISS"
 
 
 @pytest.mark.parametrize(

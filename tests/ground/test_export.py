@@ -138,24 +138,33 @@ def test_mosaic_is_the_quicklook_upsampled_with_the_crops_pasted_in(source_tif, 
 
 
 def test_detections_geojson(source_tif, exported):
+    """RFC 7946: WGS84 lon/lat, no crs member; the corners are the source's pixel corners
+    reprojected (pyproj, not the code's path through rasterio)."""
+    from pyproj import Transformer
+
     _, report = exported
     gj = json.loads(report.detections.read_text())
-    assert gj["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::3857"
+    assert "crs" not in gj
     assert gj["attribution"] == default_attribution()
     feats = sorted(gj["features"], key=lambda f: f["properties"]["product_id"])
     assert len(feats) == 3
+    to_wgs84 = Transformer.from_crs(EPSG, 4326, always_xy=True)
     with rasterio.open(source_tif) as src:
         for f, (r0, c0, nr, nc) in zip(feats, crop_regions(), strict=True):
             ring = f["geometry"]["coordinates"][0]
             assert ring[0] == ring[-1]
-            assert ring[0] == pytest.approx(list(src.xy(r0, c0, offset="ul")))
-            assert ring[2] == pytest.approx(list(src.xy(r0 + nr - 1, c0 + nc - 1, offset="lr")))
+            ul = to_wgs84.transform(*src.xy(r0, c0, offset="ul"))
+            lr = to_wgs84.transform(*src.xy(r0 + nr - 1, c0 + nc - 1, offset="lr"))
+            np.testing.assert_allclose(ring[0], ul, rtol=0, atol=2e-7)
+            np.testing.assert_allclose(ring[2], lr, rtol=0, atol=2e-7)
             p = f["properties"]
             assert (p["frame_id"], p["class"]) == (42, "ship")
             assert p["confidence"] == (250 - 30 * (p["product_id"] - 1)) / 256
-            assert p["capture_time"] == "2023-11-14T22:13:20+00:00"
-            lon, lat = p["center_lonlat"]
-            assert lon == pytest.approx(10.0, abs=0.1) and lat == pytest.approx(52.0, abs=0.5)
+            assert p["capture_time"] == "2023-11-14T22:13:20Z"
+            assert p["center_lon"] == pytest.approx(10.0, abs=0.1)
+            assert p["center_lat"] == pytest.approx(52.0, abs=0.5)
+            assert (p["region_row0"], p["region_col0"]) == (r0, c0)
+            assert p["crop"] == f"crops/frame-42-product-{p['product_id']}.tif"
 
 
 def test_frame_without_quicklook_has_nodata_around_crops(tmp_path):

@@ -132,9 +132,12 @@ def test_one_pass_crops_bit_identical_and_in_place(onboard_lib, scene_tif, tmp_p
     assert check_crops_against_source(report, scene_tif) == len(report.crops) >= 1
     # every planted ship is inside a delivered region, at its geographic position
     gj = json.loads(report.detections.read_text())
+    from pyproj import Transformer
+
     with rasterio.open(scene_tif) as src:
+        to_wgs84 = Transformer.from_crs(src.crs.to_epsg(), 4326, always_xy=True)
         for r, c in SHIPS:
-            x, y = src.xy(r + 2, c + 3)
+            x, y = to_wgs84.transform(*src.xy(r + 2, c + 3))  # detections are WGS84 lon/lat
             inside = [
                 f
                 for f in gj["features"]

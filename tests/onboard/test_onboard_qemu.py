@@ -97,3 +97,27 @@ def test_flight_image_within_budgets(m4_image):
     assert fig["ram_bytes"] <= 64 * 1024  # .data + .bss + stack, engine arena included
     assert fig["flash_bytes"] <= 128 * 1024  # code + model + constants
     assert fig["extmem_bytes"] <= 16 * 1024 * 1024  # frame memory + store + work area
+
+
+def test_profile_splits_each_operation_by_stage(m4_image, lib):
+    """The image reports every operation's instructions by stage of tri_profile.h: every
+    stage named once, and the stages add up to the operation's count but for the call's
+    own entry and exit (a few dozen instructions)."""
+    import ctypes
+
+    lib.tri_profile_stage.restype = ctypes.c_char_p
+    lib.tri_profile_stage.argtypes = [ctypes.c_uint32]
+    names = []
+    while (name := lib.tri_profile_stage(len(names))) is not None:
+        names.append(name.decode())
+    assert names[:3] == ["checks", "preprocess", "inference"] and "downlink" in names
+    frame = synthetic_frame(96, 128, seed=64, ships=[(30, 40)], land=(60, 0, 96, 50))
+    ops = [("frame", frame, FrameMeta.for_frame(frame, 1)), ("directory",), ("downlink", 9000)]
+    q = run_on_qemu(ops, classifier="rule")
+    for r in q.results:
+        assert list(r.stages) == names
+        assert r.insns - 400 <= sum(r.stages.values()) <= r.insns, r.kind
+    frame_stages, directory_stages = q.results[0].stages, q.results[1].stages
+    assert all(frame_stages[s] > 0 for s in ("checks", "preprocess", "inference", "products"))
+    assert frame_stages["downlink"] == 0
+    assert directory_stages["downlink"] == sum(directory_stages.values())

@@ -83,7 +83,7 @@ def _readme_groundstation_commands() -> list[list[str]]:
 
 def test_readme_groundstation_commands_run_on_the_sample(tmp_path):
     cmds = _readme_groundstation_commands()
-    assert [c[1] for c in cmds] == ["ingest", "status", "export", "plan"]
+    assert [c[1] for c in cmds] == ["ingest", "status", "export", "passes", "plan"]
     (tmp_path / "samples").symlink_to(paths.repo_root() / "samples")
     for c in cmds:
         r = _gs(*c[1:], cwd=tmp_path)

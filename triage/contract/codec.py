@@ -284,18 +284,23 @@ def encode_image_product(
     time_s: int = 0,
     time_sub: int = 0,
     pixel_step: int = 1,
+    pixel_extent: int | None = None,
     class_id: int = 0xFF,
     confidence: int = 0,
     nodata: int = 0,
     predictor: str = "neighbour",
     dn_scale: tuple[int, int] = (0, 0),
+    block_size: int = coding.AEC_BLOCK_SIZE,
+    rsi: int = coding.AEC_RSI,
 ) -> bytes:
     """A sealed image product of ``pixels`` ``[bands, rows, cols]`` (uint8/uint16), every
     pixel kept, each band a CCSDS 121.0-B stream (libaec's encoder) with the on-board
-    parameters (:mod:`triage.contract.coding`): ``predictor`` ``"neighbour"`` (the
-    firmware's, aec_flags bit 1), ``"unit-delay"`` (the standard's) or ``"none"`` (raw
-    samples). With a ``dn_scale`` the streams code instrument numbers, as on board when
-    every sample lies on the lattice (checked here)."""
+    parameters (:mod:`triage.contract.coding`) unless ``block_size``/``rsi`` say
+    otherwise: ``predictor`` ``"neighbour"`` (the firmware's, aec_flags bit 1),
+    ``"unit-delay"`` (the standard's preprocessor), ``"plain"`` (the entropy coder on the
+    samples as they are) or ``"none"`` (raw samples, no compression). With a ``dn_scale``
+    the streams code instrument numbers, as on board when every sample lies on the lattice
+    (checked here)."""
     import imagecodecs
 
     pix = np.asarray(pixels)
@@ -315,21 +320,21 @@ def encode_image_product(
         compression, flags = COMPRESSION_NONE, 0
         big = ">u2" if bits == 16 else "u1"
         streams = [np.ascontiguousarray(b, dtype=big).tobytes() for b in values]
-    elif predictor in ("neighbour", "unit-delay"):
+    elif predictor in ("neighbour", "unit-delay", "plain"):
         compression = COMPRESSION_CCSDS121
         if predictor == "neighbour":
             flags = AEC_FLAG_NEIGHBOUR
             kept = np.ones(pix.shape[1:], dtype=bool)
             coded = neighbour_residuals(values, kept, bits)
         else:
-            flags = AEC_FLAG_PREPROCESS
+            flags = AEC_FLAG_PREPROCESS if predictor == "unit-delay" else 0
             coded = [b.ravel() for b in values]
         streams = [
             imagecodecs.aec_encode(
                 np.ascontiguousarray(c, dtype=dtype),
                 bitspersample=bits,
-                blocksize=coding.AEC_BLOCK_SIZE,
-                rsi=coding.AEC_RSI,
+                blocksize=block_size,
+                rsi=rsi,
                 flags=aec_decode_flags(flags),
             )
             for c in coded
@@ -350,13 +355,13 @@ def encode_image_product(
             "region_rows": region[2],
             "region_cols": region[3],
             "pixel_step": pixel_step,
-            "pixel_extent": pixel_step,
+            "pixel_extent": pixel_extent or pixel_step,
             "class_id": class_id,
             "confidence": confidence,
             "compression": compression,
             "aec_flags": flags,
-            "aec_block_size": coding.AEC_BLOCK_SIZE if compression else 0,
-            "aec_rsi": coding.AEC_RSI if compression else 0,
+            "aec_block_size": block_size if compression else 0,
+            "aec_rsi": rsi if compression else 0,
             "nodata": nodata,
             "product_id": product_id,
             "frame_id": frame_id,

@@ -172,6 +172,26 @@ def _check_tiles(tiles: np.ndarray, spec: TileSpec) -> np.ndarray:
     return tiles
 
 
+def preprocess_pixels(
+    dn: np.ndarray, gain_q8: np.ndarray | None = None, spec: TileSpec | None = None
+) -> np.ndarray:
+    """Steps 2 and 3 per pixel (the canonical scale and the square root), int8 ``[..., C]``
+    from uint16/uint8 samples ``[..., C]``: what the firmware writes for each frame pixel
+    when the network reads full-resolution pixels (the cell network; the thumbnail step is
+    the identity)."""
+    spec = spec or tile_spec()
+    dn = np.asarray(dn)
+    if dn.dtype not in (np.uint16, np.uint8, np.uint32) or dn.shape[-1:] != (spec.n_bands,):
+        raise InputDataError(
+            f"pixels must be uint16 or uint8 [..., {spec.n_bands}], got {dn.dtype} {dn.shape}"
+        )
+    gain = spec.gains() if gain_q8 is None else np.asarray(gain_q8, dtype=np.uint32)
+    if gain.shape != (spec.n_bands,) or gain.max(initial=0) > 65535:
+        raise InputDataError(f"gain_q8 must be {spec.n_bands} values in 0..65535")
+    c = np.minimum((dn.astype(np.uint32) * gain) >> 8, CANONICAL_MAX)
+    return (isqrt_u16(c).astype(np.int16) - 128).astype(np.int8)
+
+
 def preprocess_tiles(
     tiles: np.ndarray, gain_q8: np.ndarray | None = None, spec: TileSpec | None = None
 ) -> np.ndarray:
@@ -186,8 +206,7 @@ def preprocess_tiles(
     x = tiles.astype(np.uint32).reshape(*lead, s, f, s, f, spec.n_bands)
     area = f * f
     t = (x.sum(axis=(-4, -2), dtype=np.uint32) + area // 2) // area
-    c = np.minimum((t * gain) >> 8, CANONICAL_MAX)
-    return (isqrt_u16(c).astype(np.int16) - 128).astype(np.int8)
+    return preprocess_pixels(t, gain, spec)
 
 
 def preprocess_tile(

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from triage import paths, qemu
-from triage.engine import build, export, inputs, oracle, refmodel
-from triage.errors import FirmwareError
+from triage import paths, qemu, timing
+from triage.engine import build, cellref, export, inputs, oracle, refmodel, stream
+from triage.errors import FirmwareError, TriageError
 
 SHIPPED = "models/shipped/classifier.tflite"
 DEFAULT_KERNEL_SET = "dsp"  # mcu_firmware/Makefile KERNELS
@@ -152,8 +152,32 @@ def _layers(compiled: export.Compiled, steps: dict[str, list[int]], n: int) -> l
     return rows
 
 
-def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
-    """All the figures, as one JSON-ready dict."""
+def _times(insns_per_inference: float, clock_mhz: float) -> dict:
+    """Inference, tile and 1024 x 1024 frame times at ``clock_mhz`` (classifier only:
+    one inference per tile, no preprocessing, products or compression)."""
+    per = timing.seconds(insns_per_inference, clock_mhz)
+    tiles = timing.tiles_per_frame()
+    return {
+        **timing.clock_fields(clock_mhz),
+        "time_per_inference_ms": round(per * 1e3, 4),
+        "time_per_tile_ms": round(per * 1e3, 4),
+        "tiles_per_1024x1024_frame": tiles,
+        "time_per_1024x1024_frame_s": round(per * tiles, 4),
+        "time_note": (
+            "the classifier alone: one inference per tile; the whole on-board application "
+            "(preprocessing, products, compression) is triage bench onboard's"
+        ),
+    }
+
+
+def run_bench(
+    which: str = "auto",
+    n_inputs: int = 16,
+    clock_mhz: float = timing.DEFAULT_CLOCK_MHZ,
+    with_stream: bool = True,
+) -> dict:
+    """All the figures, as one JSON-ready dict (times at ``clock_mhz``, stated in it;
+    ``stream``: the streaming executor's, see :func:`run_stream_bench`)."""
     root = paths.build_dir() / "engine-bench"
     model = choose_model(which, root / "cache")
     compiled = export.compile_model(model.tflite)
@@ -226,10 +250,122 @@ def run_bench(which: str = "auto", n_inputs: int = 16) -> dict:
             "m4_matches_tflm": r["matches"],
         },
         "speedup_vs_reference": round(r["insns"] / insns, 2),
+        **_times(insns, clock_mhz),
         "layers": _layers(compiled, step_totals, summary["inputs"]),
         "layers_note": (
             "instructions per inference of each step run alone (engine_run steps), averaged"
             " over the inputs; the counter ticks every 40 instructions and each reading costs"
             " about 20, so a step's figure is good to about 50 instructions"
+        ),
+        **({"stream": run_stream_bench(clock_mhz)} if with_stream else {}),
+    }
+
+
+STREAM_FRAME = (1024, 1024)
+_STREAM_SUMMARY_RE = re.compile(r"stream_run:((?: \w+ \d+)+)")
+_STREAM_LAYERS_RE = re.compile(r"stream_layers:((?: \d+)+)")
+
+
+def _bench_frame(h: int, w: int) -> tuple[np.ndarray, str]:
+    """A real Sentinel-2 window (the tile spec's per-pixel preprocessing) when the imagery
+    is there, else a seeded synthetic field."""
+    try:
+        frame, where = inputs.real_frames(paths.data_dir(), [(h, w)], seed=2026)[0]
+        if frame.shape[:2] == (h, w):
+            return frame, f"Sentinel-2 window {where} (contains modified Copernicus Sentinel data)"
+    except (TriageError, OSError):
+        pass
+    field = cellref._calibration(2026, n=3, size=max(h, w))[2][:h, :w]
+    return np.round(field * 255 - 128).astype(np.int8), "synthetic field (imagery absent)"
+
+
+def run_stream_bench(
+    clock_mhz: float = timing.DEFAULT_CLOCK_MHZ, frame_hw: tuple[int, int] = STREAM_FRAME
+) -> dict:
+    """The streaming executor on the Cortex-M4 image (QEMU ``-icount shift=0``): the
+    representative cell network over one whole frame (1024 x 1024 by default), the
+    instructions of the run and of each layer (the executor's own accounting: pushing rows
+    into a layer's ring and computing its rows), MACs, scratch, and TFLM's verdict."""
+    root = paths.build_dir() / "engine-bench"
+    tfl_bytes = cellref.cached_cellref_tflite(root / "cache")
+    c = stream.compile_stream(tfl_bytes)
+    work = root / f"stream-{c.sha256[:12]}"
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stream.export_stream(tfl_bytes, work / "models", "cellref")
+        elf = build.engine_stream_m4(work / "models", work / "build-dsp", "cellref",
+                                     kernel_set=DEFAULT_KERNEL_SET)  # fmt: skip
+    h, w = frame_hw
+    frame, source = _bench_frame(h, w)
+    ref = oracle.tflm_frame(tfl_bytes, frame) if (h, w) == c.extended(h, w) else None
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        src.write_bytes(frame.tobytes())
+        res = qemu.run_image(elf, [str(src), str(dst), str(h), str(w)], icount=True,
+                             timeout_s=1800)  # fmt: skip
+        if res.returncode != 0:
+            raise FirmwareError(f"{elf.name} failed (exit {res.returncode}): {res.stdout}")
+        out = np.frombuffer(dst.read_bytes(), dtype=np.int8)
+    m = _STREAM_SUMMARY_RE.search(res.stdout)
+    ml = _STREAM_LAYERS_RE.search(res.stdout)
+    if not m or not ml:
+        raise FirmwareError(f"no summary from {elf.name}: {res.stdout}")
+    words = m.group(1).split()
+    summary = {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
+    per_layer = [int(v) for v in ml.group(1).split()[1::2]]
+    macs = c.macs(h, w)
+    engine = summary["insns_total"] - summary["insns_source"] - summary["insns_sink"]
+    matches = None
+    if ref is not None:
+        n = ref.size
+        matches = bool(
+            out.size == 2 * n
+            and np.array_equal(out[:n].reshape(ref.shape), ref)
+            and np.array_equal(out[n:].reshape(ref.shape), ref)
+        )
+    layers = []
+    for i, (lay, g) in enumerate(zip(c.layers, c.geometry(h, w), strict=True)):
+        lm = g.out_h * g.out_w * lay.macs_per_output()
+        layers.append({
+            "layer": i,
+            "op": lay.name,
+            "channels": [lay.in_c, lay.out_c],
+            "kernel": list(lay.kernel),
+            "stride": list(lay.stride),
+            "output_shape": [g.out_h, g.out_w, lay.out_c],
+            "macs": lm,
+            "insns": per_layer[i],
+            "insns_per_mac": round(per_layer[i] / lm, 3) if lm else None,
+            "ring_bytes": c.ring_bytes(w, DEFAULT_KERNEL_SET)[i],
+        })  # fmt: skip
+    mp = h * w / 1e6
+    return {
+        "model": f"representative cell network (triage.engine.cellref, seed {cellref.SEED})",
+        "model_sha256": c.sha256,
+        "frame": [h, w],
+        "frame_source": source,
+        "kernel_set": DEFAULT_KERNEL_SET,
+        "macs": macs,
+        "macs_per_pixel": round(macs / (h * w), 2),
+        "insns": engine,
+        "insns_per_mac": round(engine / macs, 3),
+        "insns_per_megapixel": round(engine / mp),
+        "insns_source": summary["insns_source"],
+        "insns_sink": summary["insns_sink"],
+        **timing.clock_fields(clock_mhz),
+        "time_per_frame_s": round(timing.seconds(engine, clock_mhz), 3),
+        "time_per_megapixel_s": round(timing.seconds(engine, clock_mhz) / mp, 3),
+        "scratch_bytes": summary["scratch"],
+        "scratch_note": "rings, staging row and per-layer states for this width, in PSRAM",
+        "stack_peak_bytes": summary["stack_peak"],
+        "m4_matches_tflm": matches,
+        "image": elf.name,
+        "insns_counter": "QEMU -icount shift=0, SysTick (40 instructions per tick)",
+        "layers": layers,
+        "layers_note": (
+            "per layer: pushing rows into its ring (widening them for the DSP kernels) and"
+            " computing its output rows, counted by the executor's profile (a counter reading"
+            " about every row, so the layers add up to a little more than the run)"
         ),
     }

@@ -24,6 +24,7 @@ def make(
     model_dir: Path,
     *,
     engine_model: str | None = None,
+    stream_model: str | None = None,
     kernels: str | None = None,
     jobs: int | None = None,
     timeout_s: float = 900.0,
@@ -42,6 +43,8 @@ def make(
     ]
     if engine_model:
         cmd.append(f"ENGINE_MODEL={engine_model}")
+    if stream_model:
+        cmd.append(f"STREAM_MODEL={stream_model}")
     if kernels:
         cmd.append(f"KERNELS={kernels}")
     try:
@@ -88,3 +91,11 @@ def engine_m4(
     """The Cortex-M4 runner image around ``<model_dir>/<name>_model.c``."""
     make("engine-m4", build_dir, model_dir, engine_model=name, kernels=_kernels(kernel_set))
     return Path(build_dir) / "m4" / f"engine_run_{name}.elf"
+
+
+def engine_stream_m4(
+    model_dir: Path, build_dir: Path, name: str, *, kernel_set: str | None = None
+) -> Path:
+    """The Cortex-M4 runner image of the streaming model ``<model_dir>/<name>_stream.c``."""
+    make("engine-stream-m4", build_dir, model_dir, stream_model=name, kernels=_kernels(kernel_set))
+    return Path(build_dir) / "m4" / f"stream_run_{name}.elf"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from triage.contract import sen2ships
-from triage.contract.tile_spec import isqrt_u16
+from triage.contract.tile_spec import isqrt_u16, preprocess_pixels, tile_spec
 
 BANDS = ("B02", "B03", "B04", "B08")
 TILE = 32
@@ -78,4 +78,30 @@ def synthetic_inputs(n: int, seed: int, shape: tuple[int, ...]) -> np.ndarray:
         else:
             x = rng.normal(rng.uniform(-80, 80), rng.uniform(1, 60), numel)
         out[i] = np.clip(np.round(x), -128, 127).astype(np.int8)
+    return out
+
+
+def real_frames(
+    data_dir: Path, sizes: list[tuple[int, int]], seed: int = 0
+) -> list[tuple[np.ndarray, str]]:
+    """Windows of the sen2ships port scenes, one per size ``(h, w)`` (ports in turn, the
+    window's place drawn from ``seed``), preprocessed per pixel as the tile spec says (its
+    bands, gains, square root): the int8 frames a cell network reads. Returns (frame,
+    ``port:row:col``) pairs; a size larger than a scene is cut to the scene."""
+    spec = tile_spec()
+    bands = [b.sentinel2 for b in spec.bands]
+    ports = sen2ships.ports(data_dir)
+    rng = np.random.default_rng(seed)
+    scenes: dict[str, np.ndarray] = {}
+    out = []
+    for i, (h, w) in enumerate(sizes):
+        port = ports[i % len(ports)]
+        if port not in scenes:
+            img, _ = sen2ships.read_bands(port, bands, data_dir)
+            scenes[port] = preprocess_pixels(np.asarray(img))
+        q = scenes[port]
+        h, w = min(h, q.shape[0]), min(w, q.shape[1])
+        r = int(rng.integers(0, q.shape[0] - h + 1))
+        c = int(rng.integers(0, q.shape[1] - w + 1))
+        out.append((np.ascontiguousarray(q[r : r + h, c : c + w]), f"{port}:{r}:{c}"))
     return out

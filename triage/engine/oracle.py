@@ -14,6 +14,8 @@ import tempfile
 
 import numpy as np
 
+from triage.engine.shapes import static_shape
+
 DEFAULT_TFLM_ARENA = 512 * 1024
 
 
@@ -85,3 +87,20 @@ def tflm_tensors(
     interp.set_input(np.asarray(x, dtype=np.int8).reshape(input_shape), 0)
     interp.invoke()
     return {i: np.asarray(interp.GetTensor(i, 0)["tensor_data"]) for i in indices}
+
+
+def tflm_frame(tflite_bytes: bytes, q: np.ndarray) -> np.ndarray:
+    """TFLM's int8 output of a fully-convolutional model on one whole frame ``q`` [H, W, C]
+    (the model's activation shapes set for H x W by :func:`triage.engine.shapes.static_shape`);
+    the output without its batch dimension."""
+    from tflite_micro import runtime
+
+    h, w, c = q.shape
+    model = static_shape(tflite_bytes, h, w)
+    # the input, the largest activations (a few times the frame) and TFLM's bookkeeping
+    arena = 24 * h * w * c + (1 << 20)
+    interp = runtime.Interpreter.from_bytes(model, arena_size=int(arena))
+    interp.set_input(np.ascontiguousarray(q, dtype=np.int8)[None], 0)
+    interp.invoke()
+    out = np.asarray(interp.get_output(0))
+    return out.reshape(out.shape[1:]).astype(np.int8)

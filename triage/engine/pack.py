@@ -35,6 +35,10 @@ METHOD_ROWS = 1
 FLAG_FAST = 1
 FLAG_CLAMP = 2
 FLAG_RING = 4
+FLAG_FLOOR = 8
+# Streaming layers: bit 8 of the last full block's r[3] record marks the end of a pixel's
+# full blocks for the streaming loops (an ASR by register reads only bits 0-7).
+LAST_BLOCK = 0x100
 
 # Largest widened rows a layer may take from the arena; beyond them the
 # layer runs the portable loop (no scratch).
@@ -66,13 +70,14 @@ def _records(
     shift: np.ndarray,
     out_offset: int,
     acc_bound: int,
+    stream: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per block of four output channels: the biases [blocks][4] and the 12
     record words [blocks][12] (dsp_s8.h), and whether the one-rounding form is
     exact (FAST).
 
-    Records: (mult, c)[0], (mult, c)[1], r[0..3], (mult, c)[2], (mult, c)[3];
-    without FAST (mult, shift) pairs and r = 0. FAST needs, for every
+    Records: (mult, c)[0..3], r[0..3]; without FAST (mult, shift) pairs and r = 0.
+    FAST needs, for every
     channel: a right shift r = -shift >= 1; |acc| < 2^30 so that 2 * acc fits
     (acc_bound bounds |acc| including the bias); and |y| + |c| + 1 < 2^31 for
     y = SRDHM(acc, mult), c = 2^(r-1) + out_offset * 2^r, so that
@@ -104,20 +109,31 @@ def _records(
         bias[:n] = bias_f
         cs[:n] = shift
     m[:n] = mult
+    if stream and n >= 4:
+        r[4 * (n // 4) - 1] |= LAST_BLOCK
     for v in (bias, m, cs, r):
         assert np.all(np.abs(v) < 2**31)
     m, cs, r = (v.reshape(blocks, 4) for v in (m, cs, r))
     rec = np.stack(
-        [m[:, 0], cs[:, 0], m[:, 1], cs[:, 1], r[:, 0], r[:, 1], r[:, 2], r[:, 3],
-         m[:, 2], cs[:, 2], m[:, 3], cs[:, 3]], axis=1,
+        [m[:, 0], cs[:, 0], m[:, 1], cs[:, 1], m[:, 2], cs[:, 2], m[:, 3], cs[:, 3],
+         r[:, 0], r[:, 1], r[:, 2], r[:, 3]], axis=1,
     )  # fmt: skip
     return _u32(bias).reshape(blocks, 4), _u32(rec).reshape(blocks, 12), fast
 
 
-def _flags(fast: bool, ring: bool, fields: dict) -> int:
+def _flags(fast: bool, ring: bool, fields: dict, stream: bool = False) -> int:
+    """FLOOR (streaming layers): one rounding, no clamp and output zero point -128 (ReLU
+    outputs, usually), where the full blocks skip the correction of negative accumulators
+    (kernels_dsp/dsp_s8.h); the whole-tensor kernels ignore it and keep their code size."""
     act = fields["conv"]["act"]
     clamp = act["min"] > -128 or act["max"] < 127
-    return (FLAG_FAST if fast else 0) | (FLAG_CLAMP if clamp else 0) | (FLAG_RING if ring else 0)
+    floor = stream and fast and not clamp and fields["conv"]["out_offset"] == -128
+    return (
+        (FLAG_FAST if fast else 0)
+        | (FLAG_CLAMP if clamp else 0)
+        | (FLAG_RING if ring else 0)
+        | (FLAG_FLOOR if floor else 0)
+    )
 
 
 def _rows_bytes(k_h: int, cols: int, groups: int) -> int:
@@ -148,11 +164,12 @@ def _gemm(
     cols: int,
     stride_h: int,
     dil_h: int,
+    stream: bool = False,
 ) -> Packed:
     """CONV_2D / FULLY_CONNECTED: blocks of four channels x groups of four input channels."""
     out_c, k_h, k_w, in_c = w.shape
     groups = (in_c + 3) // 4
-    scratch = _rows_bytes(k_h, cols, groups)
+    scratch = 0 if stream else _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
         return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = w.astype(np.int64)
@@ -161,27 +178,30 @@ def _gemm(
     acc_bound = k_h * k_w * in_c * TAP_MAX + int(np.max(np.abs(b)))
     bias_w, rec, fast = _records(
         bias_f, mult.astype(np.int64), shift.astype(np.int64), int(fields["conv"]["out_offset"]),
-        acc_bound,
+        acc_bound, stream,
     )  # fmt: skip
     blocks = (out_c + 3) // 4
     wp = np.zeros((4 * blocks, k_h, k_w, 4 * groups), np.int64)
     wp[:out_c, :, :, :in_c] = w * (2 if fast else 1)
     block_bytes = 4 * (16 + 8 * k_h * k_w * groups) * blocks
     ring = k_h > 1 and dil_h == 1 and stride_h < k_h and k_h * block_bytes <= RING_DATA_LIMIT
+    ring = ring or (stream and k_h > 1)
     parts = []
     for rows in _rotations(k_h, ring):
         q = wp[:, rows].reshape(blocks, 4, k_h, k_w, groups, 4)  # block, ch, slot, kx, group, lane
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         words = words.transpose(0, 3, 2, 4, 1, 5)  # block, kx, slot, group, ch, AB
         parts.append(_stream(bias_w, words.reshape(blocks, -1), rec))
+    columns = "a frame row's" if stream else str(cols)
     note = (
-        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {cols} widened columns x"
+        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {columns} widened columns x"
         f" {groups} groups, blocks of 1 pixel x 4 channels (SMLAD),"
         f" {'one-rounding' if fast else 'two-rounding'} requantisation"
     )
     return Packed(
-        METHOD_ROWS, _flags(fast, ring, fields), groups, np.concatenate(parts), scratch, note
-    )
+        METHOD_ROWS, _flags(fast, ring, fields, stream), groups, np.concatenate(parts), scratch,
+        note,
+    )  # fmt: skip
 
 
 def _cols(f: dict) -> int:
@@ -192,15 +212,15 @@ def _cols(f: dict) -> int:
     return (out_w - 1) * s_w + (k_w - 1) * d_w + 1
 
 
-def _depthwise(step: Step) -> Packed:
+def _depthwise(step: Step, stream: bool = False) -> Packed:
     f = step.fields
     cv = f["conv"]
     if cv["depth_mult"] != 1:
         return _plain(f"depth multiplier {cv['depth_mult']}")
     k_h, k_w, ch = cv["kernel"]["h"], cv["kernel"]["w"], f["output"]["c"]
     groups = (ch + 3) // 4
-    cols = _cols(f)
-    scratch = _rows_bytes(k_h, cols, groups)
+    cols = 0 if stream else _cols(f)
+    scratch = 0 if stream else _rows_bytes(k_h, cols, groups)
     if scratch > ROWS_SCRATCH_LIMIT:
         return _plain(f"widened rows of {scratch} bytes exceed {ROWS_SCRATCH_LIMIT}")
     w = step.arrays["filter"].values.astype(np.int64).reshape(k_h, k_w, ch)
@@ -214,6 +234,7 @@ def _depthwise(step: Step) -> Packed:
         step.arrays["shift"].values.astype(np.int64),
         int(cv["out_offset"]),
         acc_bound,
+        stream,
     )
     wp = np.zeros((k_h, k_w, 4 * groups), np.int64)
     wp[:, :, :ch] = w * (2 if fast else 1)
@@ -223,17 +244,24 @@ def _depthwise(step: Step) -> Packed:
         q = wp[rows].reshape(k_h, k_w, groups, 4).transpose(2, 1, 0, 3)  # group, kx, slot, lane
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         parts.append(_stream(bias_w, words.reshape(groups, -1), rec))
+    columns = "a frame row's" if stream else str(cols)
     note = (
-        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {cols} widened columns x {groups}"
-        " groups, blocks of"
+        f"rows: {k_h} tap rows{' in a ring' if ring else ''} x {columns} widened columns x"
+        f" {groups} groups, blocks of"
         f" 1 pixel x 4 channels (SMLABB/SMLATT), {'one-rounding' if fast else 'two-rounding'}"
         " requantisation"
     )
-    return Packed(METHOD_ROWS, _flags(fast, ring, f), groups, np.concatenate(parts), scratch, note)
+    return Packed(
+        METHOD_ROWS, _flags(fast, ring, f, stream), groups, np.concatenate(parts), scratch, note
+    )
 
 
-def pack_step(step: Step) -> Packed | None:
-    """The packed data of one step (None for operators without optimised kernels)."""
+def pack_step(step: Step, *, stream: bool = False) -> Packed | None:
+    """The packed data of one step (None for operators without optimised kernels).
+
+    ``stream``: for a layer of a streaming model (:mod:`triage.engine.stream`): always widened
+    rows in a ring (the scratch is sized at run time, for the frame's width, and its rings
+    may live in external memory), so no scratch size here."""
     if step.kernel not in _PACKED_OPS:
         return None
     f = step.fields
@@ -241,13 +269,14 @@ def pack_step(step: Step) -> Packed | None:
     shift = step.arrays["shift"].values
     bias = step.arrays["bias"].values if "bias" in step.arrays else None
     if step.kernel == "depthwise_conv2d_s8":
-        return _depthwise(step)
+        return _depthwise(step, stream)
     # CONV_2D, and FULLY_CONNECTED as the 1x1 convolution of a row of batches pixels
     cv = f["conv"]
     w = step.arrays["filter"].values.reshape(
         f["output"]["c"], cv["kernel"]["h"], cv["kernel"]["w"], f["input"]["c"]
     )
-    return _gemm(w, bias, mult, shift, f, _cols(f), cv["stride"]["h"], cv["dilation"]["h"])
+    cols = 0 if stream else _cols(f)
+    return _gemm(w, bias, mult, shift, f, cols, cv["stride"]["h"], cv["dilation"]["h"], stream)
 
 
 def pack_model(low: Lowered) -> None:

@@ -168,3 +168,143 @@ class HostModel:
         if st != 0:
             raise EngineRuntimeError(f"{self.name}: steps failed: {self.lib.status_str(st)}")
         return self._arena.view(np.int8).copy()
+
+
+# ---- streaming models (tnn_stream.h) ---------------------------------------------------
+
+STREAM_ALIGN = 8  # TNN_STREAM_ALIGN
+STREAM_MAX_LAYERS = 32  # TNN_STREAM_MAX_LAYERS
+
+
+class StreamSizes(ctypes.Structure):
+    _fields_ = [
+        ("asked", ctypes.c_size_t),
+        ("available", ctypes.c_size_t),
+        ("missing", ctypes.c_size_t),
+    ]
+
+
+class StreamCtx(ctypes.Structure):
+    _fields_ = [
+        ("model", ctypes.c_void_p),
+        ("scratch", ctypes.c_void_p),
+        ("frame_h", ctypes.c_uint32),
+        ("frame_w", ctypes.c_uint32),
+        ("in_h", ctypes.c_uint32),
+        ("in_w", ctypes.c_uint32),
+        ("out_h", ctypes.c_uint32),
+        ("out_w", ctypes.c_uint32),
+        ("out_c", ctypes.c_uint32),
+        ("rows_in", ctypes.c_uint32),
+        ("rows_out", ctypes.c_uint32),
+        ("done", ctypes.c_uint8),
+        ("sizes", StreamSizes),
+        ("failed_layer", ctypes.c_uint16),
+        ("profile", ctypes.c_void_p),
+    ]
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    status: int
+    out: np.ndarray | None  # [out_h, out_w, out_c] when status is 0
+    asked: int
+    available: int
+    missing: int
+    failed_layer: int
+    rows_in: int
+    rows_out: int
+
+    @property
+    def name(self) -> str:
+        return STATUS_NAMES.get(self.status, str(self.status))
+
+
+class StreamModel:
+    """A streaming model (``<name>_stream``) of a host library, run over frames held in memory
+    through the public API (tnn_stream_begin, tnn_stream_run: ``tnn_host_stream_frame``)."""
+
+    def __init__(self, lib: EngineLib, name: str) -> None:
+        self.lib = lib
+        self.name = name
+        l_ = lib.lib
+        try:
+            self.address = ctypes.addressof(ctypes.c_uint8.in_dll(l_, f"{name}_stream"))
+        except ValueError as exc:
+            raise EngineRuntimeError(f"streaming model '{name}' is not in {lib.path.name}") from exc
+        l_.tnn_stream_scratch_bytes.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        l_.tnn_stream_scratch_bytes.restype = ctypes.c_size_t
+        l_.tnn_stream_begin.argtypes = [ctypes.POINTER(StreamCtx), ctypes.c_void_p,
+                                        ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p,
+                                        ctypes.c_size_t]  # fmt: skip
+        l_.tnn_stream_begin.restype = ctypes.c_int
+        l_.tnn_host_stream_frame.argtypes = [
+            ctypes.POINTER(StreamCtx), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
+            ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
+        ]  # fmt: skip
+        l_.tnn_host_stream_frame.restype = ctypes.c_int
+        # tnn_stream_model_t's header: magic, version, layers, n_layers, in_c, out_c,
+        # multiple_h, multiple_w (tnn_stream_model.h)
+        head = ctypes.string_at(self.address, 8 + 2 * ctypes.sizeof(ctypes.c_void_p) + 12)
+        off = 8 + ctypes.sizeof(ctypes.c_void_p) + 4
+        off += (-off) % 4
+        self.in_c, self.out_c, self.multiple_h, self.multiple_w = np.frombuffer(
+            head[off : off + 8], np.uint16
+        ).tolist()
+
+    def scratch_bytes(self, width: int) -> int:
+        return int(self.lib.lib.tnn_stream_scratch_bytes(self.address, width))
+
+    def begin(self, h: int, w: int, scratch_address: int | None, scratch_bytes: int,
+              model_address: int | None = None) -> StreamResult:  # fmt: skip
+        """tnn_stream_begin alone (for the checks of bad input)."""
+        ctx = StreamCtx()
+        addr = self.address if model_address is None else model_address
+        st = self.lib.lib.tnn_stream_begin(ctypes.byref(ctx), addr, h, w, scratch_address,
+                                           scratch_bytes)  # fmt: skip
+        return self._result(int(st), ctx, None)
+
+    def run(self, frame: np.ndarray, scratch_bytes: int | None = None,
+            out_bytes: int | None = None) -> StreamResult:  # fmt: skip
+        """Runs one int8 frame [H, W, C]; the scratch is a heap block of exactly
+        ``scratch_bytes`` (default: what the engine asks for), so that under ASan any access
+        outside it is reported."""
+        x = np.ascontiguousarray(np.asarray(frame, dtype=np.int8))
+        if x.ndim != 3:
+            raise EngineRuntimeError(f"{self.name}: a frame is [H, W, C], got {x.shape}")
+        h, w = x.shape[:2]
+        need = self.scratch_bytes(w)
+        n = need if scratch_bytes is None else scratch_bytes
+        # numpy's allocations are 16-byte aligned; bytes past n would hide overruns from ASan
+        scratch = np.zeros(max(1, n), dtype=np.uint8)
+        if scratch.ctypes.data % STREAM_ALIGN:
+            raise EngineRuntimeError("numpy returned a misaligned scratch")
+        if out_bytes is None:  # the extended frame's cells, each out_c bytes
+            out_bytes = (h + self.multiple_h) * (w + self.multiple_w) * self.out_c
+        out = np.zeros(max(1, out_bytes), np.int8)
+        ctx = StreamCtx()
+        st = self.lib.lib.tnn_host_stream_frame(
+            ctypes.byref(ctx), self.address, x.ctypes.data, h, w, scratch.ctypes.data, n,
+            out.ctypes.data, out.nbytes,
+        )  # fmt: skip
+        res = None
+        if st == 0:
+            res = out[: ctx.out_h * ctx.out_w * ctx.out_c].reshape(ctx.out_h, ctx.out_w,
+                                                                     ctx.out_c).copy()  # fmt: skip
+        return self._result(int(st), ctx, res)
+
+    @staticmethod
+    def _result(st: int, ctx: StreamCtx, out: np.ndarray | None) -> StreamResult:
+        return StreamResult(st, out, ctx.sizes.asked, ctx.sizes.available, ctx.sizes.missing,
+                            int(ctx.failed_layer), int(ctx.rows_in), int(ctx.rows_out))  # fmt: skip
+
+    def frame(self, frame: np.ndarray) -> np.ndarray:
+        """The output [Hp/m, Wp/m, C] of one frame; raises on any error status."""
+        res = self.run(frame)
+        if res.status != 0:
+            raise EngineRuntimeError(
+                f"{self.name}: streaming a {frame.shape} frame failed: {res.name}"
+                f" (layer {res.failed_layer}, scratch asked {res.asked}, gave {res.available})"
+            )
+        assert res.out is not None
+        return res.out

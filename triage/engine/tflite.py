@@ -426,3 +426,27 @@ def read_model(data: bytes) -> TfliteModel:
         inputs=inputs,
         outputs=outputs,
     )
+
+
+def tensor_shape_slots(data: bytes) -> list[dict[str, tuple[int, int]]]:
+    """Where each tensor's ``shape`` and ``shape_signature`` vectors lie in the file.
+
+    Per tensor of the (single) subgraph: ``{"shape": (start, n), "shape_signature": (start,
+    n)}`` with ``start`` the byte offset of the first int32 and ``n`` the rank; a vector the
+    tensor lacks is left out. Used to rewrite shapes in place (:mod:`triage.engine.shapes`).
+    """
+    r = _Reader(bytes(data))
+    root = r.table(r.uoffset(0, "root"), "Model")
+    subgraphs = root.tables(2, "subgraphs")
+    if len(subgraphs) != 1:
+        raise ModelFormatError(f"the model has {len(subgraphs)} subgraphs, expected one")
+    out = []
+    for t in subgraphs[0].tables(0, "tensors"):
+        slots = {}
+        for name, slot in (("shape", 0), ("shape_signature", 7)):
+            v = t._vector(slot, name)
+            if v is not None:
+                r._need(v[0], 4 * v[1], name)
+                slots[name] = v
+        out.append(slots)
+    return out

@@ -1,14 +1,16 @@
-"""The benchmark behind ``triage bench onboard``: the flight image on a real
-port scene under QEMU.
+"""The benchmark behind ``triage bench onboard``: the flight image on the real
+port scenes under QEMU (all ten by default, or one).
 
-The scene (four Sentinel-2 bands of a sen2ships port) is cut into frames of
+Each scene (four Sentinel-2 bands of a sen2ships port) is cut into frames of
 at most 1024 x 1024 pixels. After each frame comes a pass: the store
 directory, every segment, then a DOWNLINK_REQUEST releasing what the ground
 now holds (so that the store measures the frame's products, not its own
 capacity). The host build plays the sequence first (the releases need the
 directories' contents); one boot of the Cortex-M4 image then plays the same
 operations and must give the same bytes. Figures:
-instructions per megapixel (``-icount shift=0``: deterministic), the image's
+instructions per megapixel (``-icount shift=0``: deterministic) in total and by
+stage of the application's profile (preprocessing, inference, second opinions,
+decisions, regions, products, downlink), the image's
 memory (.text/.data/.bss from its sections, the painted-stack peak), what
 went in and out, and the compression ratio of every band over all the image
 products.
@@ -19,11 +21,12 @@ from __future__ import annotations
 import math
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from triage import paths
+from triage import paths, timing
 from triage.contract import sen2ships
 from triage.contract import tile_spec as ts
 from triage.contract.enums import PRODUCT_BY_APID
@@ -120,31 +123,89 @@ def _host_sequence(frames) -> tuple[list, list[OpResult]]:
     return ops, out
 
 
-def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
-    """Run the benchmark; returns the figures as a dict (JSON-ready)."""
+@dataclass
+class _PortRun:
+    """One port scene through the host build and one boot of the Cortex-M4 image."""
 
-    if not has_model():
-        raise FirmwareError("the build has no classifier model: nothing to benchmark")
-    elf = image_path()
+    port: str
+    shape: tuple[int, int]
+    frames: list
+    results: list[OpResult]
+    host_identical: bool | None
+    stack_peak_bytes: int
+    qemu_s: float
+
+    @property
+    def pixels(self) -> int:
+        return sum(f.shape[0] * f.shape[1] for f, _ in self.frames)
+
+    @property
+    def frame_results(self) -> list[OpResult]:
+        return [r for r in self.results if r.kind == "frame"]
+
+    @property
+    def stream(self) -> bytes:
+        return b"".join(r.data for r in self.results if r.kind != "frame")
+
+
+def _run_port(port: str, check_host: bool) -> _PortRun:
     shape, frames = scene_frames(paths.require_data_dir(), port)
     ops, host = _host_sequence(frames)
     t0 = time.perf_counter()
     run = run_on_qemu(ops, store_bytes=DEFAULT_STORE_BYTES, classifier="model")
     qemu_s = time.perf_counter() - t0
-    res = run.results
-    host_identical = None
+    same = None
     if check_host:
-        host_identical = all(
-            a.data == b.data and a.status == b.status for a, b in zip(res, host, strict=True)
+        same = all(
+            a.data == b.data and a.status == b.status
+            for a, b in zip(run.results, host, strict=True)
         )
-    frame_res = [r for r in res if r.kind == "frame"]
+    return _PortRun(port, shape, frames, run.results, same, run.stack_peak_bytes, qemu_s)
+
+
+def _stages(runs: list[_PortRun], pixels: int) -> dict[str, dict]:
+    """Instructions by stage of the application's profile (tri_profile.h), summed over every
+    operation (frames, directories, passes), per megapixel and as a share."""
+    totals: dict[str, int] = {}
+    for run in runs:
+        for r in run.results:
+            for stage, n in (r.stages or {}).items():
+                totals[stage] = totals.get(stage, 0) + n
+    whole = sum(totals.values())
+    return {
+        stage: {
+            "insns": n,
+            "insns_per_megapixel": round(n / (pixels / 1e6)),
+            "share": round(n / whole, 4) if whole else 0.0,
+        }
+        for stage, n in totals.items()
+    }
+
+
+def run_bench(
+    ports: str | list[str] = "all",
+    check_host: bool = True,
+    clock_mhz: float = timing.DEFAULT_CLOCK_MHZ,
+) -> dict:
+    """Run the benchmark on one port scene or several (``"all"``: every port of the
+    imagery); returns the figures as a dict (JSON-ready; times at ``clock_mhz``, stated in
+    it). Per-megapixel figures are over every frame's pixels together; ``per_port`` holds
+    each scene's own."""
+
+    if not has_model():
+        raise FirmwareError("the build has no classifier model: nothing to benchmark")
+    elf = image_path()
+    names = sen2ships.ports() if ports == "all" else [ports] if isinstance(ports, str) else ports
+    runs = [_run_port(p, check_host) for p in names]
+    frames = [f for run in runs for f in run.frames]
+    frame_res = [r for run in runs for r in run.frame_results]
     statuses = [r.status for r in frame_res]
-    pixels = sum(f.shape[0] * f.shape[1] for f, _ in frames)
+    pixels = sum(run.pixels for run in runs)
     insns = sum(r.insns for r in frame_res)
-    stream = b"".join(r.data for r in res if r.kind != "frame")
-    packets = parse_packets(stream)
-    prods = decode_stream(stream)
-    image_prods = [p for p in prods.values() if p.pixels is not None and p.header["bands"] > 0]
+    streams = [run.stream for run in runs]
+    packets = [p for st in streams for p in parse_packets(st)]
+    prods = [p for st in streams for p in decode_stream(st).values()]
+    image_prods = [p for p in prods if p.pixels is not None and p.header["bands"] > 0]
     band_names = [b.sentinel2 for b in ts.tile_spec().bands]
     ratio = {}
     for b, name in enumerate(band_names):
@@ -159,23 +220,46 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
                 comp += p.header["band_bytes"][b]
         ratio[name] = round(raw / comp, 3) if comp else None
     by_type: dict[str, int] = {}
-    for p in prods.values():
+    for p in prods:
         if p.type_name != "STORE_DIRECTORY":
             by_type[p.type_name] = by_type.get(p.type_name, 0) + 1
     reports = [r.report for r in frame_res]
+    tiles_classified = sum(r["tiles_total"] for r in reports)
     bytes_in = sum(f.nbytes for f, _ in frames)
-    bytes_out = len(stream)
+    bytes_out = sum(len(st) for st in streams)
+    identical = [run.host_identical for run in runs]
     return {
-        "port": port,
-        "scene_px": [int(shape[0]), int(shape[1])],
+        "ports": names,
+        "scene_px": {run.port: [int(run.shape[0]), int(run.shape[1])] for run in runs},
         "frames": len(frames),
         "frame_status": statuses,
         "megapixels": round(pixels / 1e6, 4),
         "insns_total": insns,
         "insns_per_megapixel": round(insns / (pixels / 1e6)),
-        "insns_per_tile": round(insns / max(1, sum(r["tiles_total"] for r in reports))),
+        "insns_per_tile": round(insns / max(1, tiles_classified)),
+        "stages": _stages(runs, pixels),
+        "stages_note": (
+            "instructions by stage of the application's profile (mcu_firmware/app/include/"
+            "tri_profile.h), over frames, directories and passes; downlink is the passes' "
+            "packets; the stages add up to the operations' instructions but for the few "
+            "instructions of each call's entry and exit"
+        ),
+        "per_port": {
+            run.port: {
+                "frames": len(run.frames),
+                "megapixels": round(run.pixels / 1e6, 4),
+                "insns_per_megapixel": round(
+                    sum(r.insns for r in run.frame_results) / (run.pixels / 1e6)
+                ),
+                "tiles": sum(r.report["tiles_total"] for r in run.frame_results),
+                "bytes_out": len(run.stream),
+                "host_identical": run.host_identical,
+                "qemu_wall_s": round(run.qemu_s, 2),
+            }
+            for run in runs
+        },
         **image_figures(elf),
-        "stack_peak_bytes": run.stack_peak_bytes,
+        "stack_peak_bytes": max(run.stack_peak_bytes for run in runs),
         "tiles": sum(r["tiles_total"] + r["tiles_nodata"] for r in reports),
         "tiles_by_class": {
             c: sum(r.by_class("tiles")[c] for r in reports) for c in report_classes()
@@ -191,9 +275,29 @@ def run_bench(port: str = "marseille", check_host: bool = True) -> dict:
         "bytes_out_by_type": _bytes_by_type(packets),
         "reduction_factor": round(bytes_in / bytes_out, 2) if bytes_out else None,
         "compression_ratio": ratio,
-        "host_identical": host_identical,
-        "qemu_wall_s": round(qemu_s, 2),
+        "host_identical": None if None in identical else all(identical),
+        "qemu_wall_s": round(sum(run.qemu_s for run in runs), 2),
+        **_times(insns, pixels, tiles_classified, clock_mhz),
         "attribution": paths.COPERNICUS_ATTRIBUTION,
+    }
+
+
+def _times(insns: int, pixels: int, tiles: int, clock_mhz: float) -> dict:
+    """The whole application's time per classified tile, per megapixel and per
+    1024 x 1024 frame at ``clock_mhz`` (everything the image does with a frame:
+    preprocessing, inference, products, compression, store)."""
+    per_px = timing.seconds(insns, clock_mhz) / pixels
+    side = timing.FRAME_SIDE_PX
+    return {
+        **timing.clock_fields(clock_mhz),
+        "time_per_tile_ms": round(timing.seconds(insns, clock_mhz) / max(1, tiles) * 1e3, 4),
+        "time_per_megapixel_s": round(per_px * 1e6, 4),
+        "time_per_1024x1024_frame_s": round(per_px * side * side, 4),
+        "time_note": (
+            "the whole application per frame (preprocessing, inference, products, "
+            "compression, store), averaged over the scene's frames; the inference alone "
+            "is triage bench engine's time_per_inference_ms"
+        ),
     }
 
 

@@ -42,6 +42,7 @@ from triage.onboard.meta import FrameMeta
 IMAGE = "triage_fw"
 _OP_RE = re.compile(r"^op (\d+) (\w+) status (-?\d+) bytes (\d+) insns (\d+)$")
 _STACK_RE = re.compile(r"^stack_peak (\d+) of (\d+)$")
+_PROF_RE = re.compile(r"^prof (\d+)((?: \w+ \d+)*)$")
 
 
 @dataclass
@@ -52,6 +53,9 @@ class OpResult:
     status: int
     data: bytes
     insns: int | None = None
+    stages: dict[str, int] | None = None
+    """Under QEMU: the operation's instructions by stage of the application's profile
+    (mcu_firmware/app/include/tri_profile.h), which add up to at most ``insns``."""
 
     @property
     def report(self) -> FrameReport:
@@ -166,10 +170,14 @@ def run_on_qemu(
                 f"{elf.name} exited with {res.returncode}\n{res.stdout[-2000:]}{res.stderr[-2000:]}"
             )
         ops = {}
+        profs: dict[int, dict[str, int]] = {}
         stack = (0, 0)
         for line in res.stdout.splitlines():
             if m := _OP_RE.match(line.strip()):
                 ops[int(m.group(1))] = m
+            elif m := _PROF_RE.match(line.strip()):
+                words = m.group(2).split()
+                profs[int(m.group(1))] = dict(zip(words[::2], map(int, words[1::2]), strict=True))
             elif m := _STACK_RE.match(line.strip()):
                 stack = (int(m.group(1)), int(m.group(2)))
         results = []
@@ -177,5 +185,9 @@ def run_on_qemu(
             m = ops.get(i + 1)  # line 0 is init
             if m is None:
                 raise FirmwareError(f"{elf.name} did not report operation {i}:\n{res.stdout}")
-            results.append(OpResult(op[0], int(m.group(3)), outs[i].read_bytes(), int(m.group(5))))
+            results.append(
+                OpResult(
+                    op[0], int(m.group(3)), outs[i].read_bytes(), int(m.group(5)), profs.get(i + 1)
+                )
+            )
         return QemuRun(results, stack[0], stack[1], res.stdout)

@@ -40,6 +40,7 @@
 #include "tri_app_config.h"
 #include "tri_classifier.h"
 #include "tri_decide.h"
+#include "tri_profile.h"
 #include "tri_records.h"
 #include "tri_report.h"
 #include "tri_status.h"
@@ -68,6 +69,7 @@ typedef struct {
     uint32_t grid_rows; /* grid of the last processed frame */
     uint32_t grid_cols;
     tri_onboard_counters_t counters;
+    tri_profile_t profile; /* per-stage clock totals (tri_onboard_set_clock) */
 } tri_onboard_t;
 
 /* Bytes of work memory an instance needs: the tile grid (4 bytes per tile),
@@ -113,6 +115,14 @@ tri_status_t tri_onboard_set_policy(tri_onboard_t *ob, const tri_policy_t *polic
  * stay. The caller keeps the classifier's context (a bound model) alive.
  */
 tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier);
+
+/*
+ * A clock for the per-stage profile (ob->profile; NULL: off, the default):
+ * from then on every call charges its clock ticks to the stages of
+ * tri_profile.h. The totals only grow; the caller reads and clears
+ * ob->profile.total.
+ */
+tri_status_t tri_onboard_set_clock(tri_onboard_t *ob, tri_clock_fn clock);
 
 /*
  * The platform's boot count (the OBC keeps one in non-volatile memory), 0 at

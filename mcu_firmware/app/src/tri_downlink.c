@@ -62,7 +62,7 @@ static uint8_t *packet_buffer(const tri_onboard_t *ob)
     return tri_work_packet(ob);
 }
 
-tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
+static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
 {
     tri_product_header_t h;
     tri_sec_header_t sh;
@@ -206,8 +206,8 @@ static int send_segment(tri_onboard_t *ob, pass_t *p, uint32_t slot, uint32_t se
     return 1;
 }
 
-tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
-                                  size_t request_len, const tri_sink_t *sink, size_t *len)
+static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
+                             size_t request_len, const tri_sink_t *sink, size_t *len)
 {
     pass_t p;
     uint32_t i;
@@ -285,4 +285,29 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
     ob->counters.bytes_sent += (uint32_t)p.used;
     *len = p.used;
     return p.sink_status;
+}
+
+tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
+{
+    tri_status_t st;
+    if (ob == NULL) {
+        return TRI_ERR_ARG;
+    }
+    tri_profile_start(&ob->profile);
+    st = directory(ob, sink, len);
+    tri_profile_mark(&ob->profile, TRI_STAGE_downlink);
+    return st;
+}
+
+tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
+                                  size_t request_len, const tri_sink_t *sink, size_t *len)
+{
+    tri_status_t st;
+    if (ob == NULL) {
+        return TRI_ERR_ARG;
+    }
+    tri_profile_start(&ob->profile);
+    st = downlink(ob, budget_bytes, request, request_len, sink, len);
+    tri_profile_mark(&ob->profile, TRI_STAGE_downlink);
+    return st;
 }

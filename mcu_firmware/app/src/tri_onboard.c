@@ -106,6 +106,15 @@ tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_
     return TRI_OK;
 }
 
+tri_status_t tri_onboard_set_clock(tri_onboard_t *ob, tri_clock_fn clock)
+{
+    if (ob == NULL) {
+        return TRI_ERR_ARG;
+    }
+    ob->profile.clock = clock;
+    return TRI_OK;
+}
+
 tri_status_t tri_onboard_set_boot_count(tri_onboard_t *ob, uint32_t boot)
 {
     if (ob == NULL || boot > 0xFFFFu) {
@@ -200,6 +209,7 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, tri_
             tri_status_t st;
             tri_preprocess_tile(f, r0, tri_tile_origin(gc, f->cols), ob->gain_q8,
                                 ob->classifier.input(ob->classifier.ctx), &stats);
+            tri_profile_mark(&ob->profile, TRI_STAGE_preprocess);
             if (stats.nodata_px * TRI_TILE_SKIP_SHARE_DEN > TILE_AREA * TRI_TILE_SKIP_SHARE_NUM) {
                 w.classes[i] = (uint8_t)WF_CLASS_NONE;
                 w.conf[i] = 0u;
@@ -216,10 +226,12 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, tri_
                 memcpy(ob->thumb, ob->classifier.input(ob->classifier.ctx), sizeof ob->thumb);
             }
             st = ob->classifier.run(ob->classifier.ctx, q);
+            tri_profile_mark(&ob->profile, TRI_STAGE_inference);
             if (st == TRI_OK &&
                 (int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)second_opinion_min_q) {
                 st = tri_second_opinion(&ob->classifier, ob->thumb, q);
                 rep->tiles_second_opinion++;
+                tri_profile_mark(&ob->profile, TRI_STAGE_second_opinion);
             }
             if (st != TRI_OK) {
                 ob->counters.classifier_errors++;
@@ -239,6 +251,7 @@ static tri_status_t classify_tiles(tri_onboard_t *ob, const tri_frame_t *f, tri_
             } else {
                 rep->tiles_lowres++;
             }
+            tri_profile_mark(&ob->profile, TRI_STAGE_decide);
         }
     }
     return TRI_OK;
@@ -282,9 +295,11 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
     /* ship regions: merged crop tiles; each crop carries the cells of its
      * region's tiles widened by the margin, full resolution, split into
      * pieces of at most TRI_CROP_MAX_PX square */
+    tri_profile_mark(&ob->profile, TRI_STAGE_products);
     nreg = tri_regions_label(w.actions, w.classes, w.ship_conf, rep->grid_rows, rep->grid_cols,
                              TRI_ACTION_CROP, meta->rows, meta->cols, w.parent, w.label,
                              w.regions, TRI_MAX_REGIONS, &dropped);
+    tri_profile_mark(&ob->profile, TRI_STAGE_regions);
     rep->ship_regions = nreg;
     rep->regions_dropped += dropped;
     for (i = 0; i < nreg; i++) {
@@ -318,9 +333,11 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
 
     /* tiles kept at low resolution (land under the lowres policy, and tiles
      * no rule discarded), merged, area-averaged */
+    tri_profile_mark(&ob->profile, TRI_STAGE_products);
     nreg = tri_regions_label(w.actions, w.classes, w.conf, rep->grid_rows, rep->grid_cols,
                              TRI_ACTION_LOWRES, meta->rows, meta->cols, w.parent, w.label,
                              w.regions, TRI_MAX_REGIONS, &dropped);
+    tri_profile_mark(&ob->profile, TRI_STAGE_regions);
     rep->land_regions = nreg;
     rep->regions_dropped += dropped;
     for (i = 0; i < nreg; i++) {
@@ -369,12 +386,14 @@ tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta_bu
     if (ob == NULL || rep == NULL || ob->work == NULL) {
         return TRI_ERR_ARG;
     }
+    tri_profile_start(&ob->profile);
     memset(rep, 0, sizeof *rep);
     ob->grid_rows = 0;
     ob->grid_cols = 0;
     ob->counters.frames_in++;
     st = check_frame(ob, meta_buf, meta_len, frame, frame_bytes, &meta);
     if (st != TRI_OK) {
+        tri_profile_mark(&ob->profile, TRI_STAGE_checks);
         rep->status = (uint32_t)(int32_t)st;
         if (meta_buf != NULL && meta_len == WF_FRAME_META_SIZE) {
             rep->frame_id = ((uint32_t)meta_buf[WF_FRAME_META_FRAME_ID_OFFSET] << 24) |
@@ -395,6 +414,7 @@ tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta_bu
     w = tri_work_view(ob);
     rep->grid_rows = tri_tile_count(meta.rows);
     rep->grid_cols = tri_tile_count(meta.cols);
+    tri_profile_mark(&ob->profile, TRI_STAGE_checks);
 
     st = classify_tiles(ob, &f, w, rep);
     if (st == TRI_OK) {
@@ -418,6 +438,7 @@ tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta_bu
         ob->last_time_s = meta.time_s;
         ob->last_time_sub = meta.time_sub;
     }
+    tri_profile_mark(&ob->profile, TRI_STAGE_products);
     if (st == TRI_OK) {
         ob->counters.frames_ok++;
     }

@@ -50,7 +50,11 @@
  *   flags   TNN_PACK_FAST: requantisation in one rounding, weights and biases
  *           doubled (engine/kernels_dsp/dsp_s8.h explains why it is exact);
  *           TNN_PACK_CLAMP: the fused activation narrows the output below
- *           [-128, 127]; TNN_PACK_RING: consecutive output rows share their
+ *           [-128, 127]; TNN_PACK_FLOOR (with TNN_PACK_FAST): the output
+ *           zero point is -128, so an output the one-rounding form's
+ *           correction for negative accumulators could change saturates
+ *           to -128 anyway, and the full blocks skip the correction
+ *           (kernels_dsp/dsp_s8.h); TNN_PACK_RING: consecutive output rows share their
  *           widened input rows, so `data` holds one copy per ring rotation.
  *   groups  ceil(depth / 4): input channels (CONV_2D, FULLY_CONNECTED) or
  *           channels (DEPTHWISE_CONV_2D) in groups of four, zero-padded.
@@ -64,6 +68,7 @@
 #define TNN_PACK_FAST 1u
 #define TNN_PACK_CLAMP 2u
 #define TNN_PACK_RING 4u
+#define TNN_PACK_FLOOR 8u
 #define TNN_SCRATCH_INVALID 0xFFFFFFFFu
 
 typedef struct {
@@ -247,6 +252,14 @@ typedef struct {
 tri_status_t tnn_softmax_s8(const tnn_softmax_s8_params_t *p, const int8_t *input,
                             int8_t *output);
 
+/* The same, the exponential of each difference (0 to -255) read from a table
+ * tnn_softmax_s8_table filled (steps 1-3 above, once per parameter set). */
+#define TNN_SOFTMAX_TABLE 256u
+void tnn_softmax_s8_table(const tnn_softmax_s8_params_t *p, int32_t table[TNN_SOFTMAX_TABLE]);
+tri_status_t tnn_softmax_s8_lut(const tnn_softmax_s8_params_t *p,
+                                const int32_t table[TNN_SOFTMAX_TABLE], const int8_t *input,
+                                int8_t *output);
+
 /* ---- QUANTIZE int8 -> int8 (requantisation) ------------------------------
  * out = clamp(requant(in - in_zero_point, mult, shift) + out_zero_point).
  * overlap: elementwise. */
@@ -282,5 +295,40 @@ typedef struct {
 
 tri_status_t tnn_concat_s8(const tnn_concat_s8_params_t *p, const int8_t *const *inputs,
                            int8_t *output);
+
+/* ---- Rows of a streaming layer (engine/src/tnn_stream.c) -------------------
+ * A layer of a streaming model keeps the input rows its window needs in a
+ * ring of k_h slots, in memory the executor gives it (the *_ring_bytes
+ * partner sizes it for the linked kernel set: int8 rows with their padding
+ * columns for the reference kernels, rows widened to int16 for the DSP
+ * kernels). The parameters are those of the frame being run (dims and
+ * paddings filled in by the executor). Input row iy (iy = -pad.h for the
+ * first row of top padding) goes to slot (iy + pad.h) mod k_h; output row oy
+ * reads tap row ky from slot (oy * stride.h + ky) mod k_h, so the executor
+ * must push the rows in order and run each output row once its k_h rows are
+ * in, before pushing a row that would overwrite one of them.
+ *   ring_bytes  bytes of the ring (TNN_SCRATCH_INVALID: packed data the
+ *               kernel set cannot stream, or inconsistent with the shapes);
+ *   reset       every slot and padding column to the padding value;
+ *   push        input row `row` (int8 [input.w][input.c]) into `slot`, or a
+ *               row of padding when row is NULL;
+ *   run         output row oy (int8 [output.w][output.c]) into out.
+ * CONV_2D and DEPTHWISE_CONV_2D (depth multiplier 1) share the conv rows,
+ * dilation 1; padding holds the input zero point. MAX_POOL_2D pads with
+ * -128, which never wins a maximum (TFLM skips padded positions).
+ * Kernel heights are at most TNN_ROWS_MAX_KERNEL (checked at begin). */
+#define TNN_ROWS_MAX_KERNEL 16u
+uint32_t tnn_conv_rows_s8_ring_bytes(const tnn_conv2d_s8_params_t *p);
+void tnn_conv_rows_s8_reset(const tnn_conv2d_s8_params_t *p, void *ring);
+void tnn_conv_rows_s8_push(const tnn_conv2d_s8_params_t *p, void *ring, uint32_t slot,
+                           const int8_t *row);
+void tnn_conv_rows_s8_run(const tnn_conv2d_s8_params_t *p, void *ring, int32_t oy, int8_t *out);
+
+uint32_t tnn_max_pool_rows_s8_ring_bytes(const tnn_pool2d_s8_params_t *p);
+void tnn_max_pool_rows_s8_reset(const tnn_pool2d_s8_params_t *p, void *ring);
+void tnn_max_pool_rows_s8_push(const tnn_pool2d_s8_params_t *p, void *ring, uint32_t slot,
+                               const int8_t *row);
+void tnn_max_pool_rows_s8_run(const tnn_pool2d_s8_params_t *p, void *ring, int32_t oy,
+                              int8_t *out);
 
 #endif /* TNN_KERNELS_H */

@@ -21,6 +21,11 @@
  *
  * Write order (overlap: elementwise): a row is read twice (maximum, sum),
  * then element i is read again just before output element i is written.
+ *
+ * tnn_softmax_s8_lut does the same with steps 2-3 read from a table of the
+ * 256 possible differences (tnn_softmax_s8_table), for the rows of a
+ * streaming layer: the same function of the same integers, so the same
+ * outputs.
  */
 #include "tnn_fixed.h"
 #include "tnn_kernels.h"
@@ -154,6 +159,53 @@ tri_status_t tnn_softmax_s8(const tnn_softmax_s8_params_t *p, const int8_t *inpu
                 v = tnn_clamp(v, INT8_MIN, INT8_MAX);
             }
             out[c] = (int8_t)v;
+        }
+    }
+    return TRI_OK;
+}
+
+/* ---- the same with the exponentials from a table (streaming layers) ------- */
+
+void tnn_softmax_s8_table(const tnn_softmax_s8_params_t *p, int32_t table[TNN_SOFTMAX_TABLE])
+{
+    int32_t d;
+    for (d = 0; d < (int32_t)TNN_SOFTMAX_TABLE; d++) {
+        /* difference -d; below diff_min it counts for nothing: a 0 adds 0 to
+         * the sum and gives -128, as skipping it does */
+        table[d] = -d >= p->diff_min
+                       ? exp_on_negative_q5(tnn_requant(-d, p->input_mult, p->input_left_shift))
+                       : 0;
+    }
+}
+
+tri_status_t tnn_softmax_s8_lut(const tnn_softmax_s8_params_t *p,
+                                const int32_t table[TNN_SOFTMAX_TABLE], const int8_t *input,
+                                int8_t *output)
+{
+    const uint32_t depth = p->depth;
+    uint32_t r;
+    for (r = 0; r < p->rows; r++) {
+        const int8_t *in = input + (size_t)r * depth;
+        int8_t *out = output + (size_t)r * depth;
+        int32_t max_in_row = INT8_MIN;
+        int32_t sum_q12 = 0;
+        int32_t headroom;
+        int32_t reciprocal;
+        int exponent;
+        uint32_t c;
+        for (c = 0; c < depth; c++) {
+            max_in_row = in[c] > max_in_row ? in[c] : max_in_row;
+        }
+        for (c = 0; c < depth; c++) {
+            sum_q12 += tnn_rdbpot(table[max_in_row - in[c]], 12);
+        }
+        headroom = clz32((uint32_t)sum_q12);
+        reciprocal = one_over_one_plus_x((int32_t)(((uint32_t)sum_q12 << headroom) - (1u << 31)));
+        exponent = (12 - headroom) + 31 - 8;
+        for (c = 0; c < depth; c++) {
+            const int32_t v =
+                tnn_rdbpot(tnn_srdhm(reciprocal, table[max_in_row - in[c]]), exponent) + INT8_MIN;
+            out[c] = (int8_t)tnn_clamp(v, INT8_MIN, INT8_MAX);
         }
     }
     return TRI_OK;

@@ -38,70 +38,135 @@
 
 /*
  * dsp_dw_fast on the Cortex-M4: nine taps unrolled. Registers: r0-r3 the
- * accumulators, r4-r7 an LDM of input (later mult/c records), r8-r11 an LDM
- * of weights (later the shifts r), r12 the input, lr the data stream. The
- * frame: the dsp_fast_t copy (0-24; at 8 the running output, at 24 the
- * bytes from a group's window end to the next group's), the end of the
- * pixel's outputs (28).
+ * accumulators, r4-r7 an LDM of input (later the records, with r8-r11),
+ * r8-r11 an LDM of weights, r12 the input, lr the data stream. The frame:
+ * the dsp_fast_t copy (0-24; at 8 the running output, at 24 the bytes from
+ * a group's window end to the next group's), the end of the pixel's outputs
+ * (28). DSP_DW_FAST_ASM(name, requant): the function `name` with the
+ * requantisation text `requant`.
  */
-__asm__(".syntax unified\n"
-        ".thumb\n"
-        ".section .text.dsp_dw_fast,\"ax\",%progbits\n"
-        ".global dsp_dw_fast\n"
-        ".type dsp_dw_fast, %function\n"
-        ".thumb_func\n"
-        "dsp_dw_fast:\n"
-        "    push {r4-r11, lr}\n"
-        "    sub sp, #32\n"
-        "    ldm r0, {r1-r7}\n"
-        "    sub r7, r7, #72\n"
-        "    stm sp, {r1-r7}\n"
-        "    add r8, r3, r4\n"
-        "    str r8, [sp, #28]\n"
-        "    mov r12, r1\n"
-        "    mov lr, r2\n"
-        ".Ld_blk:\n"
-        "    ldmia lr!, {r0-r3}\n" /* biases */
-        DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM
-        "    ldrd r4, r5, [r12], #8\n"
-        "    ldrd r8, r9, [lr], #8\n"
-        "    smlabb r0, r4, r8, r0\n"
-        "    smlatt r2, r4, r8, r2\n"
-        "    smlabb r1, r5, r9, r1\n"
-        "    smlatt r3, r5, r9, r3\n"
-        "    ldr r4, [sp, #24]\n"
-        "    add r12, r12, r4\n" /* the next group's window */
-        DSP_REQUANT4_ASM("r11")
-        "    ldr r4, [sp, #8]\n"
-        "    strb r0, [r4], #1\n"
-        "    strb r1, [r4], #1\n"
-        "    strb r2, [r4], #1\n"
-        "    strb r3, [r4], #1\n"
-        "    str r4, [sp, #8]\n"
-        "    ldr r5, [sp, #28]\n"
-        "    cmp r4, r5\n"
-        "    bne .Ld_blk\n"
-        /* next pixel */
-        "    ldr r5, [sp, #16]\n"
-        "    subs r5, r5, #1\n"
-        "    beq .Ld_done\n"
-        "    str r5, [sp, #16]\n"
-        "    ldr r12, [sp]\n"
-        "    ldr r6, [sp, #20]\n"
-        "    add r12, r12, r6\n"
-        "    str r12, [sp]\n"
-        "    ldr r7, [sp, #12]\n"
-        "    add r7, r7, r4\n"
-        "    str r7, [sp, #28]\n"
-        "    ldr lr, [sp, #4]\n"
-        "    b .Ld_blk\n"
-        ".Ld_done:\n"
-        "    add sp, #32\n"
-        "    pop {r4-r11, pc}\n"
-        ".size dsp_dw_fast, .-dsp_dw_fast\n"
-        ".text\n");
+#define DSP_DW_FAST_ASM(NAME, REQUANT)                                                            \
+    ".syntax unified\n"                                                                          \
+    ".thumb\n"                                                                                   \
+    ".section .text." NAME ",\"ax\",%progbits\n"                                                \
+    ".global " NAME "\n"                                                                          \
+    ".type " NAME ", %function\n"                                                                 \
+    ".thumb_func\n" NAME ":\n"                                                                   \
+    "    push {r4-r11, lr}\n"                                                                    \
+    "    sub sp, #32\n"                                                                          \
+    "    ldm r0, {r1-r7}\n"                                                                      \
+    "    sub r7, r7, #72\n"                                                                      \
+    "    stm sp, {r1-r7}\n"                                                                      \
+    "    add r8, r3, r4\n"                                                                       \
+    "    str r8, [sp, #28]\n"                                                                    \
+    "    mov r12, r1\n"                                                                          \
+    "    mov lr, r2\n"                                                                           \
+    ".L" NAME "_blk:\n"                                                                          \
+    "    ldmia lr!, {r0-r3}\n" /* biases */                                                      \
+    DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM                                             \
+    "    ldrd r4, r5, [r12], #8\n"                                                               \
+    "    ldrd r8, r9, [lr], #8\n"                                                                \
+    "    smlabb r0, r4, r8, r0\n"                                                                \
+    "    smlatt r2, r4, r8, r2\n"                                                                \
+    "    smlabb r1, r5, r9, r1\n"                                                                \
+    "    smlatt r3, r5, r9, r3\n"                                                                \
+    "    ldr r4, [sp, #24]\n"                                                                    \
+    "    add r12, r12, r4\n" /* the next group's window */ REQUANT                               \
+    "    ldr r4, [sp, #8]\n"                                                                     \
+    "    strb r0, [r4], #1\n"                                                                    \
+    "    strb r1, [r4], #1\n"                                                                    \
+    "    strb r2, [r4], #1\n"                                                                    \
+    "    strb r3, [r4], #1\n"                                                                    \
+    "    str r4, [sp, #8]\n"                                                                     \
+    "    ldr r5, [sp, #28]\n"                                                                    \
+    "    cmp r4, r5\n"                                                                           \
+    "    bne .L" NAME "_blk\n"                                                                   \
+    /* next pixel */                                                                            \
+    "    ldr r5, [sp, #16]\n"                                                                    \
+    "    subs r5, r5, #1\n"                                                                      \
+    "    beq .L" NAME "_done\n"                                                                  \
+    "    str r5, [sp, #16]\n"                                                                    \
+    "    ldr r12, [sp]\n"                                                                        \
+    "    ldr r6, [sp, #20]\n"                                                                    \
+    "    add r12, r12, r6\n"                                                                     \
+    "    str r12, [sp]\n"                                                                        \
+    "    ldr r7, [sp, #12]\n"                                                                    \
+    "    add r7, r7, r4\n"                                                                       \
+    "    str r7, [sp, #28]\n"                                                                    \
+    "    ldr lr, [sp, #4]\n"                                                                     \
+    "    b .L" NAME "_blk\n"                                                                     \
+    ".L" NAME "_done:\n"                                                                         \
+    "    add sp, #32\n"                                                                          \
+    "    pop {r4-r11, pc}\n"                                                                     \
+    ".size " NAME ", .-" NAME "\n"                                                               \
+    ".text\n"
+
+__asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11")));
+
+/*
+ * dsp_dw_fast_s (the streaming rows): the same blocks; a pixel's blocks end
+ * at the last-block mark (dsp_s8.h), and the frame is laid out for a short
+ * step to the next pixel: pixels left (0), xs (4), the running output (8),
+ * data (12), step_bytes (16), the bytes from a group's window end to the
+ * next group's (20).
+ */
+#define DSP_DW_FAST_S_ASM(NAME, REQUANT)                                                           \
+    ".syntax unified\n"                                                                            \
+    ".thumb\n"                                                                                     \
+    ".section .text." NAME ",\"ax\",%progbits\n"                                                   \
+    ".global " NAME "\n"                                                                           \
+    ".type " NAME ", %function\n"                                                                  \
+    ".thumb_func\n" NAME ":\n"                                                                     \
+    "    push {r4-r11, lr}\n"                                                                      \
+    "    sub sp, #28\n"                                                                            \
+    "    ldm r0, {r1-r8}\n" /* xs data out blk_bytes pixels step k k2 */                           \
+    "    sub r7, r7, #72\n"                                                                        \
+    "    str r5, [sp]\n"                                                                           \
+    "    str r1, [sp, #4]\n"                                                                       \
+    "    str r3, [sp, #8]\n"                                                                       \
+    "    str r2, [sp, #12]\n"                                                                      \
+    "    str r6, [sp, #16]\n"                                                                      \
+    "    str r7, [sp, #20]\n"                                                                      \
+    "    mov r12, r1\n"                                                                            \
+    "    mov lr, r2\n"                                                                             \
+    ".L" NAME "_blk:\n"                                                                            \
+    "    ldmia lr!, {r0-r3}\n" /* biases */                                                        \
+    DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM                                              \
+    "    ldrd r4, r5, [r12], #8\n"                                                                 \
+    "    ldrd r8, r9, [lr], #8\n"                                                                  \
+    "    smlabb r0, r4, r8, r0\n"                                                                  \
+    "    smlatt r2, r4, r8, r2\n"                                                                  \
+    "    smlabb r1, r5, r9, r1\n"                                                                  \
+    "    smlatt r3, r5, r9, r3\n"                                                                  \
+    "    ldr r4, [sp, #20]\n"                                                                      \
+    "    add r12, r12, r4\n" /* the next group's window */ REQUANT                                 \
+    "    ldr r4, [sp, #8]\n"                                                                       \
+    "    strb r0, [r4], #1\n"                                                                      \
+    "    strb r1, [r4], #1\n"                                                                      \
+    "    strb r2, [r4], #1\n"                                                                      \
+    "    strb r3, [r4], #1\n"                                                                      \
+    "    str r4, [sp, #8]\n"                                                                       \
+    "    tst r7, #256\n" /* the pixel's last block */                                              \
+    "    beq .L" NAME "_blk\n"                                                                     \
+    /* next pixel */                                                                             \
+    "    ldm sp, {r5, r6}\n"                                                                       \
+    "    subs r5, r5, #1\n"                                                                        \
+    "    beq .L" NAME "_done\n"                                                                    \
+    "    ldr r7, [sp, #16]\n"                                                                      \
+    "    add r12, r6, r7\n"                                                                        \
+    "    stm sp, {r5, r12}\n"                                                                      \
+    "    ldr lr, [sp, #12]\n"                                                                      \
+    "    b .L" NAME "_blk\n"                                                                       \
+    ".L" NAME "_done:\n"                                                                           \
+    "    add sp, #28\n"                                                                            \
+    "    pop {r4-r11, pc}\n"                                                                       \
+    ".size " NAME ", .-" NAME "\n"                                                                 \
+    ".text\n"
+
+__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast_s", DSP_REQUANT4_ASM("r11")));
+__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast_s_floor", DSP_REQUANT4_FLOOR_ASM("r11")));
 #else
-void dsp_dw_fast(const dsp_fast_t *f)
+static inline void dw_fast(const dsp_fast_t *f, int corr)
 {
     const uint32_t *xs = f->xs;
     int8_t *out = f->out;
@@ -122,8 +187,23 @@ void dsp_dw_fast(const dsp_fast_t *f)
             DW_TAP2();
             DW_TAP2();
             DW_TAP();
-            dsp_store4_fast(a0, a1, a2, a3, &w, out);
+            dsp_store4_fast(a0, a1, a2, a3, &w, out, corr);
         }
     }
+}
+
+void dsp_dw_fast(const dsp_fast_t *f)
+{
+    dw_fast(f, 1);
+}
+
+void dsp_dw_fast_s(const dsp_fast_t *f)
+{
+    dw_fast(f, 1);
+}
+
+void dsp_dw_fast_s_floor(const dsp_fast_t *f)
+{
+    dw_fast(f, 0);
 }
 #endif

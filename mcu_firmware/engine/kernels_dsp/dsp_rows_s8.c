@@ -11,8 +11,12 @@
 #define SCRATCH_LIMIT (1u << 24)
 
 /* Where channel k's (mult, c or shift) pair and r sit in a block's records. */
-#define MC_AT(k) ((k) < 2 ? 2 * (k) : 4 + 2 * (k))
-#define R_AT(k) (4 + (k))
+#define MC_AT(k) (2 * (k))
+#define R_AT(k) (8 + (k))
+/* Bits of an r record that hold the shift (an ASR by register reads these);
+ * bit 8 of the last full block's r[3] marks it in streaming data. */
+#define R_SHIFT(word) ((int32_t)((word)&0xFFu))
+#define R_LAST 0x100u
 
 /* The layer and its derived fields (see the layouts in dsp_s8.h). */
 static void derive(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p)
@@ -54,7 +58,7 @@ TNN_COLD static int records_ok(const dsp_geom_t *g)
         for (o = 0; o < g->p->output.c; o++) {
             const uint32_t *rec = g->pk->data + (uint32_t)(t * g->blocks + o / 4) * g->blk_words +
                                   (g->blk_words - 12u);
-            const int32_t r = (int32_t)rec[R_AT(o % 4)];
+            const int32_t r = R_SHIFT(rec[R_AT(o % 4)]);
             const int32_t shift = (int32_t)rec[MC_AT(o % 4) + 1];
             if ((g->pk->flags & TNN_PACK_FAST) != 0u ? r < 1 || r > 31
                                                      : shift < -31 || shift > 30) {
@@ -75,7 +79,10 @@ TNN_COLD uint32_t dsp_scratch(const tnn_conv2d_s8_params_t *p)
     }
     derive(&g, p);
     if (pk->data == NULL || (int32_t)pk->groups != g.groups || p->conv.depth_mult > 1u ||
-        (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP | TNN_PACK_RING)) != 0u ||
+        (pk->flags & ~(TNN_PACK_FAST | TNN_PACK_CLAMP | TNN_PACK_RING | TNN_PACK_FLOOR)) != 0u ||
+        ((pk->flags & TNN_PACK_FLOOR) != 0u &&
+         ((pk->flags & (TNN_PACK_FAST | TNN_PACK_CLAMP)) != TNN_PACK_FAST ||
+          p->conv.out_offset != -128)) ||
         ((pk->flags & TNN_PACK_RING) != 0u && p->conv.dilation.h != 1u) || !records_ok(&g)) {
         return TNN_SCRATCH_INVALID;
     }
@@ -103,7 +110,7 @@ TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const u
         const int32_t c_or_shift = (int32_t)rec[MC_AT(k) + 1];
         int32_t t;
         if ((g->pk->flags & TNN_PACK_FAST) != 0u) {
-            t = dsp_requant_fast(acc[k], mult, c_or_shift, (int32_t)rec[R_AT(k)]);
+            t = dsp_requant_fast(acc[k], mult, c_or_shift, R_SHIFT(rec[R_AT(k)]), 1);
         } else {
             t = tnn_requant(acc[k], mult, c_or_shift) + g->p->conv.out_offset;
         }
@@ -172,7 +179,27 @@ static void widen_pixels(const dsp_geom_t *g, const int8_t *src, uint32_t *dst, 
 {
     const uint32_t groups = (uint32_t)g->groups;
     const uint32_t in_c = g->p->input.c;
-    if (g->col_words == 6u && (g->grp_words != 2u || groups == 1u)) {
+    if (g->col_words == 6u && in_c == 4u) {
+        /* three tap rows of one group (a first layer of four bands): four
+         * pixels per LDM, their columns 24 bytes apart */
+        const uint32_t *s = (const uint32_t *)(const void *)src; /* rows are word-aligned */
+        int32_t j = n;
+        for (; (j & 3) != 0; j--) {
+            const uint32_t v = *s++;
+            WIDEN1(dst, v, 24);
+        }
+        for (j >>= 2; j > 0; j--) {
+            uint32_t v0;
+            uint32_t v1;
+            uint32_t v2;
+            uint32_t v3;
+            TNN_LD4_INC(s, v0, v1, v2, v3, "r4", "r5", "r6", "r7");
+            WIDEN1(dst, v0, 24);
+            WIDEN1(dst, v1, 24);
+            WIDEN1(dst, v2, 24);
+            WIDEN1(dst, v3, 24);
+        }
+    } else if (g->col_words == 6u && (g->grp_words != 2u || groups == 1u)) {
         /* three tap rows, depthwise or one group (e.g. a first layer of four
          * bands): group by group, its columns 24 bytes apart */
         uint32_t k;
@@ -294,5 +321,77 @@ void dsp_rows_prepare(const dsp_geom_t *g, void *scratch, const int8_t *input, i
             tags[slot] = iy;
         }
         slots[ky] = slot;
+    }
+}
+
+/* ---- the rings of a streaming layer (conv_rows_s8.c) ------------------------ */
+
+void dsp_geom(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p)
+{
+    derive(g, p);
+}
+
+TNN_COLD int dsp_last_marks_ok(const dsp_geom_t *g)
+{
+    const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->p->conv.kernel.h : 1;
+    const int32_t full = g->p->output.c / 4;
+    int32_t t;
+    int32_t b;
+    for (t = 0; t < rotations; t++) {
+        for (b = 0; b < g->blocks; b++) {
+            const uint32_t *rec =
+                g->pk->data + (uint32_t)(t * g->blocks + b) * g->blk_words + (g->blk_words - 12u);
+            int32_t k;
+            for (k = 0; k < 4; k++) {
+                const uint32_t want = k == 3 && b == full - 1 ? R_LAST : 0u;
+                if ((rec[R_AT(k)] & ~0xFFu) != want) {
+                    return 0;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* The words from a column's first slot to slot 1. */
+static uint32_t slot_words(const dsp_geom_t *g)
+{
+    return g->p->conv.depth_mult != 0u ? 2u : 2u * (uint32_t)g->groups;
+}
+
+void dsp_rows_fill(const dsp_geom_t *g, void *scratch)
+{
+    uint32_t *rows = (uint32_t *)scratch + 2 * g->p->conv.kernel.h;
+    int32_t s;
+    dsp_rows_reset(g, scratch);
+    for (s = 0; s < g->p->conv.kernel.h; s++) {
+        fill_zp(g, rows + (uint32_t)s * slot_words(g), 0, g->cols);
+    }
+}
+
+void dsp_rows_push(const dsp_geom_t *g, void *scratch, uint32_t slot, const int8_t *src)
+{
+    uint32_t *row = (uint32_t *)scratch + 2 * g->p->conv.kernel.h + slot * slot_words(g);
+    int32_t j = g->j0;
+    if (src == NULL) {
+        fill_zp(g, row, g->j0, g->j1); /* the columns outside stay zero points */
+        return;
+    }
+    if ((g->p->input.c & 3u) == 0u) {
+        widen_pixels(g, src, row + (uint32_t)j * g->col_words, g->j1 - j);
+        return;
+    }
+    for (; j < g->j1; j++, src += g->p->input.c) {
+        widen_ragged_pixel(g, src, row + (uint32_t)j * g->col_words);
+    }
+}
+
+void dsp_rows_select(const dsp_geom_t *g, void *scratch, int32_t oy)
+{
+    const uint32_t k_h = g->p->conv.kernel.h;
+    uint32_t *slots = (uint32_t *)scratch + k_h;
+    uint32_t ky;
+    for (ky = 0; ky < k_h; ky++) {
+        slots[ky] = ((uint32_t)oy * g->p->conv.stride.h + ky) % k_h;
     }
 }

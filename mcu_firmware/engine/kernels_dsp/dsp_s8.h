@@ -54,8 +54,11 @@
  *                 input channels, so that SMLAD(A, A-w) + SMLAD(B, B-w) is
  *                 the group's dot product;
  *       DEPTHWISE [kx][slot] {(w[c0], w[c2]), (w[c1], w[c3])} (2 words/tap)
- *     records: (mult, c)[0], (mult, c)[1], r[0..3], (mult, c)[2], (mult, c)[3]
- *       with TNN_PACK_FAST; otherwise (mult, shift) pairs and r = 0.
+ *     records: (mult, c)[0..3], r[0..3] with TNN_PACK_FAST; otherwise
+ *       (mult, shift)[0..3] and r = 0. The shift is r's low byte (what an
+ *       ASR by register reads); in the data of a streaming layer, bit 8 of
+ *       the last full block's r[3] marks the end of a pixel's full blocks
+ *       (the streaming loops test it instead of comparing pointers).
  *
  * ---- Folded input offset --------------------------------------------------
  * acc = bias + sum w * (x + in_offset) = bias' + sum w * x with
@@ -80,6 +83,11 @@
  * which is four instructions per output on the Cortex-M4. Layers where the
  * conditions fail (a shift >= 0, a large accumulator) keep the two roundings
  * of tnn_requant.
+ * With TNN_PACK_FLOOR (out_offset = -128, no clamp) the full blocks drop the
+ * correction (acc2 >> 31): it only matters where y < 0, and there
+ * (c + y + corr) >> r <= floor((2^(r-1) - 1) / 2^r) + out_offset <= -128
+ * with or without it, which SSAT8 makes -128, as TFLM's clamp does: three
+ * instructions per output.
  *
  */
 #ifndef DSP_S8_H
@@ -131,11 +139,12 @@ static inline const uint32_t *dsp_rows(const dsp_geom_t *g, const void *scratch)
 }
 
 /* One output value, flags TNN_PACK_FAST alone (no clamp): four
- * instructions on the Cortex-M4 (see above). */
-static inline int32_t dsp_requant_fast(int32_t acc, int32_t mult, int32_t c, int32_t r)
+ * instructions on the Cortex-M4 (see above); `corr` 0 drops the correction
+ * (TNN_PACK_FLOOR: three). */
+static inline int32_t dsp_requant_fast(int32_t acc, int32_t mult, int32_t c, int32_t r, int corr)
 {
     const int32_t t = tnn_smmlar(acc, mult, c);
-    return tnn_ssat8((int32_t)((uint32_t)t + (uint32_t)(acc >> 31)) >> r);
+    return tnn_ssat8((int32_t)((uint32_t)t + (corr ? (uint32_t)(acc >> 31) : 0u)) >> r);
 }
 
 /* Requantises and stores the n (1 to 4) real outputs of a block; rec points
@@ -144,26 +153,32 @@ void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const uint32_t *
                      int32_t n);
 
 /* The same for a full block with flags TNN_PACK_FAST (and maybe
- * TNN_PACK_RING) alone; *rec advances past the records. */
+ * TNN_PACK_RING, TNN_PACK_FLOOR: corr 0) alone; *rec advances past the
+ * records. */
 static inline void dsp_store4_fast(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
-                                   const uint32_t **rec, int8_t *out)
+                                   const uint32_t **rec, int8_t *out, int corr)
 {
     const uint32_t *p = *rec;
     uint32_t m0;
     uint32_t c0;
     uint32_t m1;
     uint32_t c1;
+    uint32_t m2;
+    uint32_t c2;
+    uint32_t m3;
+    uint32_t c3;
     uint32_t r0;
     uint32_t r1;
     uint32_t r2;
     uint32_t r3;
     TNN_LD4_INC(p, m0, c0, m1, c1, "r4", "r5", "r6", "r7");
-    TNN_LD4_INC(p, r0, r1, r2, r3, "r8", "r9", "r10", "r11");
-    out[0] = (int8_t)dsp_requant_fast(a0, (int32_t)m0, (int32_t)c0, (int32_t)r0);
-    out[1] = (int8_t)dsp_requant_fast(a1, (int32_t)m1, (int32_t)c1, (int32_t)r1);
-    TNN_LD4_INC(p, m0, c0, m1, c1, "r4", "r5", "r6", "r7");
-    out[2] = (int8_t)dsp_requant_fast(a2, (int32_t)m0, (int32_t)c0, (int32_t)r2);
-    out[3] = (int8_t)dsp_requant_fast(a3, (int32_t)m1, (int32_t)c1, (int32_t)r3);
+    TNN_LD4_INC(p, m2, c2, m3, c3, "r8", "r9", "r10", "r11");
+    TNN_LD4_INC(p, r0, r1, r2, r3, "r4", "r5", "r6", "r7");
+    /* the shift is an r record's low byte, as an ASR by register reads it */
+    out[0] = (int8_t)dsp_requant_fast(a0, (int32_t)m0, (int32_t)c0, (int32_t)(r0 & 0xFFu), corr);
+    out[1] = (int8_t)dsp_requant_fast(a1, (int32_t)m1, (int32_t)c1, (int32_t)(r1 & 0xFFu), corr);
+    out[2] = (int8_t)dsp_requant_fast(a2, (int32_t)m2, (int32_t)c2, (int32_t)(r2 & 0xFFu), corr);
+    out[3] = (int8_t)dsp_requant_fast(a3, (int32_t)m3, (int32_t)c3, (int32_t)(r3 & 0xFFu), corr);
     *rec = p;
 }
 
@@ -191,6 +206,23 @@ void dsp_gemm_fast(const dsp_fast_t *f);
 
 /* DEPTHWISE_CONV_2D, 3x3 windows: the same over groups of four channels. */
 void dsp_dw_fast(const dsp_fast_t *f);
+
+/* CONV_2D without the correction of negative accumulators (flag
+ * TNN_PACK_FLOOR; streaming windows of more than 16 groups). */
+void dsp_gemm_fast_floor(const dsp_fast_t *f);
+
+/* The streaming rows' loops (data with the last-block mark, see above),
+ * with and without the correction:
+ * CONV_2D with windows of at most 16 groups, unrolled (no loop counter or
+ * dispatch per block): k = 4, k2 = 16 - run; */
+void dsp_gemm_fast16(const dsp_fast_t *f);
+void dsp_gemm_fast16_floor(const dsp_fast_t *f);
+/* DEPTHWISE_CONV_2D, 3x3 windows. */
+void dsp_dw_fast_s(const dsp_fast_t *f);
+void dsp_dw_fast_s_floor(const dsp_fast_t *f);
+/* Whether the packed data carry the last-block mark where the streaming
+ * loops need it, and nowhere else. */
+int dsp_last_marks_ok(const dsp_geom_t *g);
 
 /* ---- the block bodies (the C paths) --------------------------------------- */
 
@@ -257,24 +289,35 @@ void dsp_dw_fast(const dsp_fast_t *f);
 
 /* Thumb-2 text of the one-rounding requantisation (dsp_requant_fast) of the
  * four accumulators r0..r3 of an assembly block loop, saturated to int8 in
- * place: lr walks the block's multipliers, offsets (r4-r7) and shifts (r8,
- * r9, r10 and the register named by S3, which the two loops have free). */
-#define DSP_REQUANT4_ASM(S3)                                                                       \
-    "    ldmia lr!, {r4-r7}\n"                                                                     \
+ * place: lr walks the block's records, the multipliers and offsets into
+ * r4-r10 and the register named by R8 (the loops have r11 or r12 free),
+ * then the shifts into r4-r7. DSP_REQUANT4_FLOOR_ASM: the same without the
+ * correction of negative accumulators (TNN_PACK_FLOOR). */
+#define DSP_REQUANT4_ASM(R8)                                                                       \
+    "    ldmia lr!, {r4-r10, " R8 "}\n"                                                            \
     "    smmlar r5, r0, r4, r5\n"                                                                  \
     "    add r0, r5, r0, asr #31\n"                                                                \
     "    smmlar r7, r1, r6, r7\n"                                                                  \
     "    add r1, r7, r1, asr #31\n"                                                                \
-    "    ldmia lr!, {r8, r9, r10, " S3 "}\n"                                                       \
+    "    smmlar r9, r2, r8, r9\n"                                                                  \
+    "    add r2, r9, r2, asr #31\n"                                                                \
+    "    smmlar " R8 ", r3, r10, " R8 "\n"                                                         \
+    "    add r3, " R8 ", r3, asr #31\n" DSP_SHIFT4_ASM
+
+#define DSP_REQUANT4_FLOOR_ASM(R8)                                                                 \
+    "    ldmia lr!, {r4-r10, " R8 "}\n"                                                            \
+    "    smmlar r0, r0, r4, r5\n"                                                                  \
+    "    smmlar r1, r1, r6, r7\n"                                                                  \
+    "    smmlar r2, r2, r8, r9\n"                                                                  \
+    "    smmlar r3, r3, r10, " R8 "\n" DSP_SHIFT4_ASM
+
+/* The shifts r[0..3] (the records' last four words) and saturation. */
+#define DSP_SHIFT4_ASM                                                                             \
     "    ldmia lr!, {r4-r7}\n"                                                                     \
-    "    smmlar r5, r2, r4, r5\n"                                                                  \
-    "    add r2, r5, r2, asr #31\n"                                                                \
-    "    smmlar r7, r3, r6, r7\n"                                                                  \
-    "    add r3, r7, r3, asr #31\n"                                                                \
-    "    asr r0, r0, r8\n"                                                                         \
-    "    asr r1, r1, r9\n"                                                                         \
-    "    asr r2, r2, r10\n"                                                                        \
-    "    asr r3, r3, " S3 "\n"                                                                     \
+    "    asr r0, r0, r4\n"                                                                         \
+    "    asr r1, r1, r5\n"                                                                         \
+    "    asr r2, r2, r6\n"                                                                         \
+    "    asr r3, r3, r7\n"                                                                         \
     "    ssat r0, #8, r0\n"                                                                        \
     "    ssat r1, #8, r1\n"                                                                        \
     "    ssat r2, #8, r2\n"                                                                        \
@@ -298,6 +341,21 @@ void dsp_dw_fast(const dsp_fast_t *f);
 
 /* The first block of the data stream for the output row last prepared. */
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch);
+
+/* ---- streaming rows (conv_rows_s8.c; tnn_kernels.h) ------------------------
+ * The ring is the widened rows' scratch: input row iy widened once into
+ * slot (iy + pad.h) mod k_h (TNN_PACK_RING: the data stream holds one copy
+ * per rotation), the columns outside the input zero points from
+ * dsp_rows_fill on. */
+void dsp_geom(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p);
+/* Every slot and column of the ring filled with zero points. */
+void dsp_rows_fill(const dsp_geom_t *g, void *scratch);
+/* An input row (NULL: padding) widened into a slot. */
+void dsp_rows_push(const dsp_geom_t *g, void *scratch, uint32_t slot, const int8_t *src);
+/* Records the slots of output row oy's tap rows. */
+void dsp_rows_select(const dsp_geom_t *g, void *scratch, int32_t oy);
+/* One output row from the ring (after dsp_rows_select). */
+void dsp_conv_row(const dsp_geom_t *g, const void *scratch, int8_t *out);
 
 /* The paths. */
 void dsp_plain(const tnn_conv2d_s8_params_t *p, const int8_t *input, int8_t *output);

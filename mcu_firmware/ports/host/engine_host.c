@@ -8,6 +8,10 @@
 #include "tnn.h"
 #include "tnn_kernels.h"
 #include "tnn_model.h"
+#include "tnn_stream.h"
+#include "tnn_stream_model.h"
+
+#include <string.h>
 
 tri_status_t tnn_host_run_steps(tnn_ctx_t *ctx, uint32_t n_steps);
 uint32_t tnn_host_step_scratch_need(const tnn_model_t *model, uint32_t step);
@@ -50,4 +54,56 @@ uint32_t tnn_host_step_scratch_need(const tnn_model_t *model, uint32_t step)
         return tnn_fully_connected_s8_scratch_bytes(s->params);
     }
     return 0u;
+}
+
+/* ---- streaming models --------------------------------------------------------- */
+
+typedef struct {
+    const int8_t *frame;
+    size_t row_bytes;
+    int8_t *out;
+    size_t out_bytes;
+    size_t written;
+} host_stream_io_t;
+
+static tri_status_t host_source(void *user, uint32_t y, int8_t *row)
+{
+    const host_stream_io_t *io = user;
+    memcpy(row, io->frame + (size_t)y * io->row_bytes, io->row_bytes);
+    return TRI_OK;
+}
+
+static tri_status_t host_sink(void *user, uint32_t r, const int8_t *row, size_t bytes)
+{
+    host_stream_io_t *io = user;
+    if ((size_t)r * bytes != io->written || io->written + bytes > io->out_bytes) {
+        return TRI_ERR_SIZE;
+    }
+    memcpy(io->out + io->written, row, bytes);
+    io->written += bytes;
+    return TRI_OK;
+}
+
+tri_status_t tnn_host_stream_frame(tnn_stream_ctx_t *ctx, const tnn_stream_model_t *model,
+                                   const int8_t *frame, uint32_t h, uint32_t w, void *scratch,
+                                   size_t scratch_bytes, int8_t *out, size_t out_bytes);
+
+/* Begins `model` on the h x w frame (int8 [h][w][in_c]) and runs it, the
+ * output rows appended to out (out_bytes long: TRI_ERR_SIZE when they do not
+ * fit). ctx is left as the engine left it (sizes, failed layer, counters). */
+tri_status_t tnn_host_stream_frame(tnn_stream_ctx_t *ctx, const tnn_stream_model_t *model,
+                                   const int8_t *frame, uint32_t h, uint32_t w, void *scratch,
+                                   size_t scratch_bytes, int8_t *out, size_t out_bytes)
+{
+    host_stream_io_t io;
+    tri_status_t st = tnn_stream_begin(ctx, model, h, w, scratch, scratch_bytes);
+    if (st != TRI_OK) {
+        return st;
+    }
+    io.frame = frame;
+    io.row_bytes = (size_t)w * model->in_c;
+    io.out = out;
+    io.out_bytes = out_bytes;
+    io.written = 0u;
+    return tnn_stream_run(ctx, host_source, host_sink, &io);
 }

@@ -21,8 +21,10 @@
  *     counters OUT                      the lifetime counters (big-endian u32)
  * For each operation UART0 gets one line
  *     op INDEX KIND status STATUS bytes BYTES insns INSNS
- * (INSNS: instructions the operation took, frame reading excluded), and at
- * the end "stack_peak N of M". Exit code 0, or 2 + the failing port step
+ * (INSNS: instructions the operation took, frame reading excluded), then
+ *     prof INDEX STAGE INSNS STAGE INSNS ...
+ * (the operation's instructions by stage of tri_profile.h), and at the end
+ * "stack_peak N of M". Exit code 0, or 2 + the failing port step
  * (script unreadable, bad line, file I/O).
  *
  * Memory: frame memory (8 MiB), the product store (up to
@@ -114,6 +116,28 @@ static tri_status_t file_write(void *ctx, const uint8_t *data, size_t len)
     return TRI_OK;
 }
 
+/* The profile's clock: instructions, modulo 2^32. */
+static uint32_t insn_clock(void)
+{
+    return (uint32_t)board_insn_count();
+}
+
+/* The operation's instructions by stage, then cleared for the next one. */
+static void report_profile(int index)
+{
+    uint32_t i;
+    board_puts("prof ");
+    board_put_u32((uint32_t)index);
+    for (i = 0; i < (uint32_t)TRI_STAGE_COUNT; i++) {
+        board_puts(" ");
+        board_puts(tri_profile_stage(i));
+        board_puts(" ");
+        board_put_u64(ob.profile.total[i]);
+        ob.profile.total[i] = 0u;
+    }
+    board_puts("\n");
+}
+
 static void report_op(int index, const char *kind, tri_status_t st, uint32_t bytes, uint64_t insns)
 {
     board_puts("op ");
@@ -127,6 +151,7 @@ static void report_op(int index, const char *kind, tri_status_t st, uint32_t byt
     board_puts(" insns ");
     board_put_u64(insns);
     board_puts("\n");
+    report_profile(index);
 }
 
 static int init_onboard(uint32_t store_bytes, const char *kind)
@@ -155,6 +180,9 @@ static int init_onboard(uint32_t store_bytes, const char *kind)
     }
     if (st == TRI_OK) {
         st = tri_onboard_init(&ob, store_mem, store_bytes, work_mem, sizeof work_mem, use, NULL);
+    }
+    if (st == TRI_OK) {
+        st = tri_onboard_set_clock(&ob, insn_clock);
     }
     if (st != TRI_OK) {
         board_puts("init failed: ");

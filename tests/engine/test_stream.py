@@ -1,0 +1,307 @@
+"""The streaming executor (tnn_stream.h) on the host, with each kernel set: whole frames
+bit-exact with TFLM running the same .tflite at the frame's size; the shape rewriting it
+relies on; the scratch sizing; the exporter's refusals; bad input.
+
+Expected values always come from TFLM (``tflite_micro``) on the frame extended to
+multiples of the model's total stride with the input zero point, the cell network's
+definition; the LiteRT interpreter's own shape propagation checks
+:func:`triage.engine.shapes.static_shape`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from triage.engine import inputs, refmodel, shapes, stream
+from triage.engine import tflite as tfl
+from triage.engine.errors import UnsupportedModelError
+from triage.engine.tflite_write import ModelBuilder
+
+from .conftest import StreamBuilt
+
+TRI_OK, TRI_ERR_ARG, TRI_ERR_NO_IMPL, TRI_ERR_ALIGN = 0, -1, -2, -3
+TRI_ERR_SIZE, TRI_ERR_SHAPE, TRI_ERR_FORMAT = -4, -5, -6
+
+# frame sizes: one cell, odd multiples of 16, non-square, 1024-px rows, and sizes that are
+# not multiples of 16 (extended by the executor as the cell network's definition says)
+SIZES = [(16, 16), (48, 80), (80, 48), (112, 208), (16, 1024), (48, 1024), (17, 33),
+         (45, 70), (100, 37), (31, 1000)]  # fmt: skip
+
+
+def synthetic_frames(h: int, w: int, seed: int) -> list[tuple[np.ndarray, str]]:
+    """Extremes and patterns: all -128 (the zero point), all 127, uniform noise,
+    checkerboards of the extremes, gradients, one bright pixel on -128."""
+    rng = np.random.default_rng([seed, h, w])
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = [
+        (np.full((h, w, 4), -128, np.int8), "all -128"),
+        (np.full((h, w, 4), 127, np.int8), "all 127"),
+        (rng.integers(-128, 128, (h, w, 4)).astype(np.int8), "noise"),
+        (
+            np.where(((yy // 3 + xx // 5) % 2)[..., None], 127, -128).repeat(4, -1).astype(np.int8),
+            "checkerboard",
+        ),
+        (
+            ((xx * 255 // max(1, w - 1) - 128)[..., None] + np.arange(4) * 0).astype(np.int8),
+            "gradient",
+        ),
+    ]
+    spot = np.full((h, w, 4), -128, np.int8)
+    spot[h // 2, w // 3] = 127
+    out.append((spot, "one pixel"))
+    return out
+
+
+def assert_frame(ours: np.ndarray, ref: np.ndarray, what: str) -> None:
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != TFLM {ref.shape}"
+    bad = np.argwhere(ours != ref)
+    if len(bad):
+        first = ", ".join(
+            f"{tuple(int(v) for v in b)}: ours {int(ours[tuple(b)])} TFLM {int(ref[tuple(b)])}"
+            for b in bad[:6]
+        )
+        raise AssertionError(f"{what}: {len(bad)} of {ref.size} outputs differ; {first}")
+
+
+# ---- shapes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("h,w", [(16, 16), (48, 80), (17, 33), (64, 1024), (1024, 16)])
+def test_static_shape_agrees_with_litert(cellref_tflite: bytes, h: int, w: int):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    model = tfl.read_model(shapes.static_shape(cellref_tflite, h, w))
+    it = Interpreter(
+        model_content=cellref_tflite,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    it.resize_tensor_input(it.get_input_details()[0]["index"], (1, h, w, 4))
+    it.allocate_tensors()
+    litert = {t["index"]: tuple(int(d) for d in t["shape"]) for t in it.get_tensor_details()}
+    # (LiteRT appends scratch tensors of its own kernels after the model's)
+    assert {t.index: t.shape for t in model.tensors} == {
+        i: s for i, s in litert.items() if i < len(model.tensors)
+    }
+    # quantisation and weights untouched: only shape values differ
+    orig = tfl.read_model(cellref_tflite)
+    for a, b in zip(orig.tensors, model.tensors, strict=True):
+        assert (a.quant, a.data, a.dtype) == (b.quant, b.data, b.dtype)
+
+
+def test_static_shape_refuses_what_it_cannot_derive():
+    mb = ModelBuilder()
+    x = mb.tensor((1, 4, 4, 2), "int8", scale=0.1, zero_point=0)
+    sh = mb.tensor((2,), "int32", data=np.array([1, 32], np.int32))
+    y = mb.tensor((1, 32), "int8", scale=0.1, zero_point=0)
+    mb.op(tfl.RESHAPE, [x, sh], [y])
+    bytes_ = mb.build([x], [y])
+    assert tfl.read_model(shapes.static_shape(bytes_, 4, 4)).tensors[y].shape == (1, 32)
+    with pytest.raises(UnsupportedModelError, match="RESHAPE"):
+        shapes.static_shape(bytes_, 8, 8)  # 128 values do not fit [1, 32]
+
+
+# ---- exporter -----------------------------------------------------------------------------
+
+
+def test_exporter_describes_the_cell_network(cellref_tflite: bytes):
+    c = stream.compile_stream(cellref_tflite)
+    assert [lay.name for lay in c.layers] == [
+        "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D",
+        "DEPTHWISE_CONV_2D", "CONV_2D", "MAX_POOL_2D", "DEPTHWISE_CONV_2D", "CONV_2D",
+        "CONV_2D", "SOFTMAX",
+    ]  # fmt: skip
+    assert c.multiple == (16, 16) and c.in_c == 4 and c.out_c == 4
+    assert (c.in_zero_point, c.out_zero_point) == (-128, -128)
+    assert c.output_shape(17, 33) == (2, 3, 4)
+    # 3x3 stride-2 SAME layers on even sizes pad one row at the bottom, none at the top
+    g = c.geometry(48, 80)[0]
+    assert (g.out_h, g.out_w, g.pad_t, g.pad_l) == (24, 40, 0, 0)
+    macs_per_px = c.macs(1024, 1024) / 1024**2
+    assert 150 <= macs_per_px <= 250, macs_per_px
+
+
+def test_exporter_refuses_what_is_not_a_chain(engine_root):
+    repcnn = refmodel.cached_representative_tflite(engine_root / "cache")
+    with pytest.raises(UnsupportedModelError, match=r"operator 5 \(ADD\) is outside the stream"):
+        stream.compile_stream(repcnn)
+
+
+def _one_op(code: int, **options) -> bytes:
+    rng = np.random.default_rng(1)
+    mb = ModelBuilder()
+    x = mb.tensor((1, 16, 16, 4), "int8", scale=0.02, zero_point=-128, name="frame")
+    if code in (tfl.AVERAGE_POOL_2D,):
+        y = mb.tensor((1, 8, 8, 4), "int8", scale=0.02, zero_point=-128)
+        mb.op(code, [x], [y], padding=0, stride_w=2, stride_h=2, filter_w=2, filter_h=2)
+        return mb.build([x], [y])
+    mult = options.pop("depth_multiplier", 1)
+    cout = 4 * mult
+    w = mb.tensor((1, 3, 3, cout), "int8", scale=[0.01] * cout, qdim=3,
+                  data=rng.integers(-127, 128, (1, 3, 3, cout)).astype(np.int8))  # fmt: skip
+    y = mb.tensor((1, 16, 16, cout), "int8", scale=0.05, zero_point=-128)
+    b = mb.tensor((cout,), "int32", scale=[0.0002] * cout, data=np.zeros(cout, np.int32))
+    mb.op(code, [x, w, b], [y], padding=0, stride_w=1, stride_h=1, depth_multiplier=mult,
+          **options)  # fmt: skip
+    return mb.build([x], [y])
+
+
+@pytest.mark.parametrize(
+    "model,match",
+    [
+        (lambda: _one_op(tfl.AVERAGE_POOL_2D), r"operator 0 \(AVERAGE_POOL_2D\) is outside"),
+        (
+            lambda: _one_op(tfl.DEPTHWISE_CONV_2D, dilation_h=2, dilation_w=2),
+            r"operator 0 \(DEPTHWISE_CONV_2D\): dilation",
+        ),
+        (
+            lambda: _one_op(tfl.DEPTHWISE_CONV_2D, depth_multiplier=2),
+            r"operator 0 \(DEPTHWISE_CONV_2D\): depth multiplier 2",
+        ),
+    ],
+)
+def test_exporter_refuses_naming_the_operator(model, match):
+    with pytest.raises(UnsupportedModelError, match=match):
+        stream.compile_stream(model())
+
+
+def test_exporter_refuses_the_tile_classifier(shipped_tflite: bytes):
+    with pytest.raises(UnsupportedModelError, match="outside the streaming chain"):
+        stream.compile_stream(shipped_tflite)
+
+
+# ---- whole frames against TFLM ------------------------------------------------------------
+
+
+def test_scratch_bytes_as_the_exporter_says(streamed: StreamBuilt):
+    """The engine's tnn_stream_scratch_bytes against the exporter's mirror of it, at many
+    widths: the rings grow with the width as the exporter states (the per-layer state is
+    target-dependent, so it is read off one width)."""
+    sm = streamed.model("cellref")
+    c = streamed.compiled["cellref"]
+    ks = streamed.kernel_set
+    base = c.scratch_bytes(16, ks, 0)
+    state = (sm.scratch_bytes(16) - base) // len(c.layers)
+    assert 40 <= state <= 200
+    for w in (16, 17, 31, 48, 100, 513, 1000, 1024, 4000):
+        assert sm.scratch_bytes(w) == c.scratch_bytes(w, ks, state), w
+    assert sm.scratch_bytes(0) == 0
+    assert sm.scratch_bytes(70000) == 0
+
+
+@pytest.mark.parametrize("h,w", SIZES)
+def test_cell_network_frames_match_tflm(streamed: StreamBuilt, h: int, w: int):
+    sm = streamed.model("cellref")
+    for frame, what in synthetic_frames(h, w, 11):
+        ref = streamed.tflm("cellref", frame)
+        assert_frame(sm.frame(frame), ref, f"cellref {h}x{w} {what} ({streamed.kernel_set})")
+
+
+def test_cell_network_outputs_vary(streamed: StreamBuilt):
+    """A comparison is only as strong as the outputs are varied."""
+    frame, _ = synthetic_frames(112, 208, 3)[2]
+    ref = streamed.tflm("cellref", frame)
+    assert len(np.unique(ref)) >= 50 and ref.min() < -100 and ref.max() > 30
+
+
+def test_cell_network_real_frames_match_tflm(streamed: StreamBuilt, data_dir):
+    """Windows of the ten ports' Sentinel-2 scenes, preprocessed per pixel as the tile spec
+    says, at every size of SIZES and a whole 1024 x 1024 frame."""
+    sm = streamed.model("cellref")
+    frames = inputs.real_frames(data_dir, [*SIZES, (1024, 1024), (333, 517)], seed=5)
+    varied = 0
+    for frame, where in frames:
+        ref = streamed.tflm("cellref", frame)
+        assert_frame(sm.frame(frame), ref, f"cellref {frame.shape} at {where}")
+        varied += len(np.unique(ref)) > 8
+    assert varied >= len(frames) // 2
+
+
+def test_plan_cases_stream_like_tflm(streamed: StreamBuilt, kernel_cases):
+    """The kernel plan's single CONV_2D / DEPTHWISE_CONV_2D / MAX_POOL_2D / SOFTMAX models
+    (odd sizes, strides 1-3, SAME and VALID, 1 to 64 channels, extreme zero points and
+    scales, clamped activations, the DSP kernels' two-rounding paths) as streaming models."""
+    names = [n for n in streamed.compiled if n.startswith("s_")]
+    assert len(names) >= 40
+    by_name = {f"s_{c.name}": c for c in kernel_cases}
+    for name in names:
+        case = by_name[name]
+        sm = streamed.model(name)
+        _, h, w, ch = case.input_shape
+        for x in case.inputs:
+            frame = x.reshape(h, w, ch)
+            assert_frame(sm.frame(frame), streamed.tflm(name, frame), f"{name} ({h}x{w}x{ch})")
+
+
+# ---- bad input ----------------------------------------------------------------------------
+
+
+def test_bad_frames_and_scratch_get_a_status(streamed: StreamBuilt):
+    sm = streamed.model("cellref")
+    need = sm.scratch_bytes(64)
+    buf = np.zeros(need + 64, np.uint8)
+    base = buf.ctypes.data + (-buf.ctypes.data) % 8
+    ok = sm.begin(64, 64, base, need)
+    assert ok.status == TRI_OK and ok.asked == need and ok.missing == 0
+    # a frame narrower (or lower) than one cell
+    assert sm.begin(64, 15, base, need).status == TRI_ERR_SHAPE
+    assert sm.begin(8, 64, base, need).status == TRI_ERR_SHAPE
+    assert sm.begin(64, 0, base, need).status == TRI_ERR_SHAPE
+    # wider than the engine's dimensions
+    assert sm.begin(64, 70000, base, need).status == TRI_ERR_SHAPE
+    # scratch one byte short, or given for a narrower frame
+    r = sm.begin(64, 64, base, need - 1)
+    assert (r.status, r.asked, r.available, r.missing) == (TRI_ERR_SIZE, need, need - 1, 1)
+    assert sm.begin(64, 65, base, need).status == TRI_ERR_SIZE
+    assert sm.begin(64, 64, base + 4, need).status == TRI_ERR_ALIGN
+    assert sm.begin(64, 64, None, need).status == TRI_ERR_ARG
+    # the run itself: too small a scratch is refused before anything is touched
+    res = streamed.model("cellref").run(np.zeros((64, 64, 4), np.int8), scratch_bytes=need - 8)
+    assert res.status == TRI_ERR_SIZE and res.rows_in == 0
+    # the sink refusing (too small an output buffer) stops the run with its status
+    res = sm.run(np.zeros((64, 64, 4), np.int8), out_bytes=4 * 4 * 4 - 1)
+    assert res.status == TRI_ERR_SIZE and res.rows_out == 3
+
+
+class _Layer(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_uint8), ("pad", ctypes.c_uint8), ("in_c", ctypes.c_uint16),
+                ("out_c", ctypes.c_uint16), ("k_h", ctypes.c_uint8), ("k_w", ctypes.c_uint8),
+                ("s_h", ctypes.c_uint8), ("s_w", ctypes.c_uint8),
+                ("params", ctypes.c_void_p)]  # fmt: skip
+
+
+class _Model(ctypes.Structure):
+    _fields_ = [("magic", ctypes.c_uint32), ("version", ctypes.c_uint32),
+                ("layers", ctypes.c_void_p), ("n_layers", ctypes.c_uint32),
+                ("in_c", ctypes.c_uint16), ("out_c", ctypes.c_uint16),
+                ("multiple_h", ctypes.c_uint16), ("multiple_w", ctypes.c_uint16),
+                ("min_h", ctypes.c_uint16), ("min_w", ctypes.c_uint16),
+                ("in_zero_point", ctypes.c_int16)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change,status,layer",
+    [
+        (lambda m, ls: setattr(ls[3], "kind", 9), TRI_ERR_NO_IMPL, 3),
+        (lambda m, ls: setattr(ls[5], "in_c", 31), TRI_ERR_FORMAT, 5),
+        (lambda m, ls: setattr(ls[0], "k_h", 4), TRI_ERR_FORMAT, 0),
+        (lambda m, ls: setattr(ls[2], "k_h", 17), TRI_ERR_NO_IMPL, 2),
+        (lambda m, ls: setattr(ls[4], "pad", 7), TRI_ERR_FORMAT, 4),
+        (lambda m, ls: setattr(ls[1], "params", None), TRI_ERR_FORMAT, 1),
+        (lambda m, ls: setattr(m, "version", 99), TRI_ERR_FORMAT, 0xFFFF),
+        (lambda m, ls: setattr(m, "out_c", 5), TRI_ERR_FORMAT, 0xFFFF),
+    ],
+)
+def test_malformed_models_are_refused_at_begin(streamed: StreamBuilt, change, status, layer):
+    sm = streamed.model("cellref")
+    model = _Model.from_address(sm.address)
+    layers = (_Layer * model.n_layers).from_address(model.layers)
+    m2 = _Model.from_buffer_copy(model)
+    l2 = (_Layer * model.n_layers).from_buffer_copy(layers)
+    m2.layers = ctypes.addressof(l2)
+    change(m2, l2)
+    scratch = np.zeros(sm.scratch_bytes(64) + 4096, np.uint8)
+    r = sm.begin(64, 64, scratch.ctypes.data, scratch.nbytes, model_address=ctypes.addressof(m2))
+    assert (r.status, r.failed_layer) == (status, layer)
