@@ -133,6 +133,7 @@ def test_cluster_gives_the_one_by_one_metrics_and_retries_a_lost_worker(
     cluster = run_sweep(spec, tmp_path / "cluster", workers=2)
     assert not marker.exists(), "no worker was killed: the retry test is void"
     assert cluster["failed"] == [] and cluster["mode"] == "local cluster, 2 workers"
+    assert cluster["frames"] == serial["frames"] == 4 * 2  # 4 points of the 2-scene set
     # every point's whole metrics.json: alone == serial sweep == cluster sweep
     assert _points(tmp_path / "serial") == alone
     assert _points(tmp_path / "cluster") == alone

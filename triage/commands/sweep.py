@@ -50,7 +50,8 @@ def sweep(
     else:
         typer.echo(
             f"{summary['points']} points in {summary['wall_s']} s "
-            f"({summary['points_per_minute']} points/min, {summary['mode']})"
+            f"({summary['points_per_minute']} points/min, {summary['frames_per_s']} frames/s, "
+            f"{summary['mode']})"
         )
         typer.echo(f"results: {Path(out) / 'results.csv'}")
         typer.echo(f"report: {Path(out) / 'report.html'}")

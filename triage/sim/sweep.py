@@ -30,7 +30,8 @@ and then recorded as failed: the sweep finishes and names every failed point.
 
 Output, written beside ``DIR`` and renamed to ``DIR`` only when complete:
 ``results.csv`` (one row per point: its axis values, status, the headline metrics),
-``results.json`` (the same, with the spec and the timing), ``points/<id>.json`` (every
+``results.json`` (the same, with the spec and the timing: wall time, points per minute
+and frames simulated per second), ``points/<id>.json`` (every
 point's full ``metrics.json``) and ``report.html`` (Pareto front of ships delivered
 against bytes sent and its knee, first-pass ships, latency against link rate, cloud
 cover against reduction, the table).
@@ -522,12 +523,15 @@ def _write(tmp: Path, spec, points, results, wall: float, mode: str) -> dict:
         for r in rows:
             w.writerow(r)
     failed = [r for r in rows if r["status"] != "ok"]
+    frames = sum(int(m["frames"]) for m, _ in results.values() if m is not None)
     summary = {
         "name": spec.name,
         "points": len(points),
         "failed": [{"point": r["point"], "error": r["error"]} for r in failed],
         "wall_s": round(wall, 1),
         "points_per_minute": round(60.0 * len(points) / wall, 2) if wall > 0 else None,
+        "frames": frames,
+        "frames_per_s": round(frames / wall, 3) if wall > 0 else None,
         "mode": mode,
     }
     (tmp / "results.json").write_text(
