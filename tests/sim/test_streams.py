@@ -75,7 +75,7 @@ def _readme_groundstation_commands() -> list[list[str]]:
     block = text.replace("\\\n", " ")
     cmds = []
     for line in block.splitlines():
-        m = re.match(r"^groundstation (ingest|status|export|plan)\b(.*)$", line.strip())
+        m = re.match(r"^groundstation (ingest|status|export|passes|plan)\b(.*)$", line.strip())
         if m:
             cmds.append(shlex.split(line.split("#")[0]))
     return cmds
