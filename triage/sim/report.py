@@ -758,6 +758,8 @@ def _pass_table(res: SimResult) -> str:
     modes = _modes(res)
     multi = any(p.satellite for p in res.passes)
     by_pass = {m: res.modes[m].ships_by_pass(res.passes) for m in modes}
+    # the physical channel (packet_loss.model link_budget): triage's link figures per pass
+    physical = all(t.link is not None for t in res.modes[TRIAGE].traffic) and bool(res.passes)
     rows = []
     for p in res.passes:
         t = res.modes[TRIAGE].traffic[p.index]
@@ -775,6 +777,14 @@ def _pass_table(res: SimResult) -> str:
         for m in modes:
             tm = res.modes[m].traffic[p.index]
             row += [tm.sent_bytes, tm.packets_lost, by_pass[m][p.index]]
+            if physical and m == TRIAGE:
+                k = tm.link
+                row += [
+                    "" if k.ebn0_min_db is None else f"{k.ebn0_min_db:.1f} .. {k.ebn0_max_db:.1f}",
+                    k.cadus_sent,
+                    k.symbols_corrected,
+                    k.frames_lost,
+                ]
         rows.append(row)
     headers = [
         "pass",
@@ -789,6 +799,8 @@ def _pass_table(res: SimResult) -> str:
     ]
     for m in modes:
         headers += [f"{m}: sent (bytes)", f"{m}: packets lost", f"{m}: ships"]
+        if physical and m == TRIAGE:
+            headers += ["Eb/N0 (dB)", "CADUs", "RS symbols corrected", "frames lost"]
     return _table(headers, rows)
 
 

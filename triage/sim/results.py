@@ -46,6 +46,7 @@ from datetime import datetime
 
 from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.packets import PRIMARY_HEADER
+from triage.sim.channel import PassLink
 from triage.sim.link import Pass, Transmission
 from triage.sim.scoring import ShipOutcome
 
@@ -66,6 +67,7 @@ class PassTraffic:
     store_bytes_before: int | None = None  # on-board store fill as the pass opens (triage)
     store_bytes_after: int | None = None  # and once it closed (releases applied)
     store_products_after: int | None = None
+    link: PassLink | None = None  # the physical channel (packet_loss.model link_budget)
 
     def add(self, tx: Transmission) -> None:
         """Count a transmission's packets, lost ones included, and their bytes by product
@@ -228,6 +230,18 @@ class SimResult:
         lost = sum(t.packets_lost for t in mode.traffic)
         visible = [o for o in mode.outcomes if o.ship.visible]
         vis_del = sum(1 for o in visible if o.delivered_at is not None)
+        links = [t.link for t in mode.traffic if t.link is not None]
+        physical = {}
+        if links:
+            physical = {
+                "cadus_sent": sum(k.cadus_sent for k in links),
+                "frames_lost": sum(k.frames_lost for k in links),
+                "symbols_corrected": (
+                    sum(k.symbols_corrected or 0 for k in links)
+                    if any(k.symbols_corrected is not None for k in links)
+                    else None
+                ),
+            }
         out = {
             "title": mode.title,
             "frames": len(self.frames),
@@ -267,10 +281,20 @@ class SimResult:
                 "packets_sent": packets,
                 "packets_lost": lost,
                 "packet_loss_rate": round(lost / packets, 4) if packets else None,
+                **physical,
                 "sent_bytes_by_product": _sum_dicts(t.bytes_by_product for t in mode.traffic),
             }
         )
         return out
+
+    def link_by_pass(self) -> dict[str, list[dict]]:
+        """The physical channel per pass and mode (Eb/N0, bit errors, symbols corrected,
+        frames lost); empty without it."""
+        return {
+            name: [t.link.as_dict() | {"pass": i} for i, t in enumerate(m.traffic) if t.link]
+            for name, m in self.modes.items()
+            if any(t.link for t in m.traffic)
+        }
 
     def targets(self) -> dict:
         """The issue's targets, checked on this run: each ``{"value", "met", "rule"}``."""
@@ -434,6 +458,7 @@ class SimResult:
             "passes": len(self.passes),
             "budget_bytes": self.budget_bytes,
             "packet_loss": self.loss_model,
+            **({"link_by_pass": self.link_by_pass()} if self.link_by_pass() else {}),
             "policy_override": self.policy,
             "classifiers": self.classifier_summary(),
             **self.mode_metrics(tri),

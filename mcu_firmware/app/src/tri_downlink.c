@@ -1,6 +1,7 @@
 /*
  * Downlink: the STORE_DIRECTORY product and the packets of a pass (see
- * tri_onboard.h for the contract).
+ * tri_onboard.h for the contract). In the frame link modes the packets go
+ * through the link layer (tri_link.h) instead of straight to the sink.
  */
 #include <string.h>
 
@@ -62,8 +63,58 @@ static uint8_t *packet_buffer(const tri_onboard_t *ob)
     return tri_work_packet(ob);
 }
 
+/* Where an operation's packets go: the caller's sink in packet mode, else
+ * the link layer on virtual channel vcid, whose frames go to the sink. */
+typedef struct {
+    tri_onboard_t *ob;
+    const tri_sink_t *out;
+    uint32_t vcid;
+    uint32_t bytes0; /* the link's bytes_out when the operation began */
+    tri_sink_t sink;
+} route_t;
+
+static tri_status_t link_write(void *ctx, const uint8_t *data, size_t len)
+{
+    route_t *r = (route_t *)ctx;
+    return tri_link_put(&r->ob->link, r->vcid, data, len, r->out);
+}
+
+static const tri_sink_t *route_open(route_t *r, tri_onboard_t *ob, const tri_sink_t *out,
+                                    uint32_t vcid)
+{
+    r->ob = ob;
+    r->out = out;
+    r->vcid = vcid;
+    r->bytes0 = ob->link.bytes_out;
+    r->sink.ctx = r;
+    r->sink.write = link_write;
+    return ob->link.mode == WF_LINK_PACKETS ? out : &r->sink;
+}
+
+/* Ends an operation: the last frame filled and sent (dropped after an error:
+ * status st); *len and the counters get the link bytes. */
+static tri_status_t route_close(route_t *r, tri_status_t st, size_t *len)
+{
+    tri_onboard_t *ob = r->ob;
+    if (ob->link.mode == WF_LINK_PACKETS) {
+        return st;
+    }
+    if (st == TRI_OK) {
+        st = tri_link_flush(&ob->link, r->out);
+        if (st != TRI_OK) {
+            ob->counters.output_full++;
+        }
+    }
+    tri_link_abort(&ob->link);
+    *len = (size_t)(ob->link.bytes_out - r->bytes0);
+    ob->counters.frames_sent = ob->link.frames_sent;
+    ob->counters.idle_fill_bytes = ob->link.idle_bytes;
+    return st;
+}
+
 static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
 {
+    route_t route;
     tri_product_header_t h;
     tri_sec_header_t sh;
     uint8_t header[WF_PRODUCT_HEADER_SIZE];
@@ -78,6 +129,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     }
     *len = 0;
     pkt = packet_buffer(ob);
+    sink = route_open(&route, ob, sink, WF_VC_DIRECTORY);
     n = tri_store_order(&ob->store);
     bytes = WF_PRODUCT_HEADER_SIZE + n * WF_STORE_ENTRY_SIZE;
     segs = tri_segment_count(bytes);
@@ -122,16 +174,19 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         if (st != TRI_OK) {
             ob->counters.output_full++;
             *len = used;
-            return st;
+            return route_close(&route, st, len);
         }
         used += plen;
         ob->counters.packets_sent++;
     }
     ob->directory_count++;
     ob->counters.directories++;
-    ob->counters.bytes_sent += (uint32_t)used;
     *len = used;
-    return TRI_OK;
+    {
+        tri_status_t st = route_close(&route, TRI_OK, len);
+        ob->counters.bytes_sent += (uint32_t)*len;
+        return st;
+    }
 }
 
 typedef struct {
@@ -210,14 +265,15 @@ static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uin
                              size_t request_len, const tri_sink_t *sink, size_t *len)
 {
     pass_t p;
+    route_t route;
     uint32_t i;
     if (ob == NULL || len == NULL || sink == NULL || sink->write == NULL || ob->work == NULL) {
         return TRI_ERR_ARG;
     }
     *len = 0;
-    p.sink = sink;
+    p.sink = route_open(&route, ob, sink, WF_VC_PRODUCTS);
     p.pkt = packet_buffer(ob);
-    p.limit = budget_bytes;
+    p.limit = tri_link_packet_budget(&ob->link, budget_bytes);
     p.used = 0;
     p.full = 0;
     p.sink_status = TRI_OK;
@@ -282,8 +338,9 @@ static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uin
         }
     }
     ob->counters.downlinks++;
-    ob->counters.bytes_sent += (uint32_t)p.used;
     *len = p.used;
+    p.sink_status = route_close(&route, p.sink_status, len);
+    ob->counters.bytes_sent += (uint32_t)*len;
     return p.sink_status;
 }
 

@@ -19,6 +19,9 @@
  *                                       DOWNLINK_REQUEST in file REQUEST if
  *                                       given; its packets to OUT
  *     counters OUT                      the lifetime counters (big-endian u32)
+ *     link MODE SCID                    what directories and passes send from
+ *                                       now on (tri_onboard_set_link: WF_LINK_*
+ *                                       code, spacecraft id)
  * For each operation UART0 gets one line
  *     op INDEX KIND status STATUS bytes BYTES insns INSNS
  * (INSNS: instructions the operation took, frame reading excluded), then
@@ -279,6 +282,16 @@ static int run_line(int index, char **w, int n)
         (void)sh_close(f.handle);
         report_op(index, "downlink", st, f.bytes, t0);
         return st == TRI_ERR_IO ? EXIT_IO : 0;
+    }
+    if (strcmp(w[0], "link") == 0 && n == 3) {
+        uint32_t mode;
+        uint32_t scid;
+        if (cmdline_u32(w[1], &mode) != 0 || cmdline_u32(w[2], &scid) != 0) {
+            return EXIT_LINE;
+        }
+        st = tri_onboard_set_link(&ob, mode, scid);
+        report_op(index, "link", st, 0u, 0u);
+        return 0;
     }
     if (strcmp(w[0], "counters") == 0 && n == 2) {
         uint8_t buf[sizeof(tri_onboard_counters_t)];
