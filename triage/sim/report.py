@@ -800,7 +800,7 @@ def _pass_table(res: SimResult) -> str:
     for m in modes:
         headers += [f"{m}: sent (bytes)", f"{m}: packets lost", f"{m}: ships"]
         if physical and m == TRIAGE:
-            headers += ["Eb/N0 (dB)", "CADUs", "RS symbols corrected", "frames lost"]
+            headers += ["Eb/N0 dB", "CADUs", "RS symbols corrected", "frames lost"]
     return _table(headers, rows)
 
 

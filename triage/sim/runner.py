@@ -62,6 +62,7 @@ from triage.sim.baselines import (
     raw_product_bytes,
 )
 from triage.sim.build import LINKS
+from triage.sim.channel import PassLink, PhysicalChannel, packet_frames, packets_survived
 from triage.sim.classifiers import (
     AUTO,
     Assignment,
@@ -75,7 +76,6 @@ from triage.sim.classifiers import (
     resolve_choice,
     thresholds,
 )
-from triage.sim.channel import PassLink, PhysicalChannel, packet_frames, packets_survived
 from triage.sim.constellation import assign_satellites, constellation_passes
 from triage.sim.errors import ClassifierError, ManifestError, OutputError
 from triage.sim.frames import (
@@ -144,6 +144,13 @@ def run_simulation(
     # 1. check everything first
     manifest_path = realized(Path(manifest_path), registry=classifiers)  # a scenario's frames
     manifest = _with_rate(load_manifest(manifest_path), rate_bps)
+    if manifest.packet_loss.model == "link_budget" and (
+        manifest.orbit.satellites > 1 or keep_streams is not None
+    ):
+        raise ManifestError(
+            "packet_loss.model link_budget (the physical channel) takes one satellite and no "
+            "--keep-streams"
+        )
     mdir = manifest_path.resolve().parent
     geos = check_frames(manifest, mdir)
     check_gain_sources(manifest)
@@ -153,13 +160,6 @@ def run_simulation(
     if manifest.orbit.satellites > 1 and (target == "qemu" or keep_streams is not None):
         raise ManifestError(
             "orbit.satellites > 1: --target qemu and --keep-streams take one satellite"
-        )
-    if manifest.packet_loss.model == "link_budget" and (
-        manifest.orbit.satellites > 1 or keep_streams is not None
-    ):
-        raise ManifestError(
-            "packet_loss.model link_budget (the physical channel) takes one satellite and no "
-            "--keep-streams"
         )
     onboard_plan = plan_classifiers(manifest, model, target, classifiers)
     if target == "qemu":
