@@ -66,6 +66,26 @@ def test_cloud_shadow_falls_away_from_the_sun():
     assert layer.alpha[cy, cx] > 0.99 and np.allclose(out[cy, cx], 6000, atol=1)
 
 
+# The shipped cell network was trained on all ten ports and both coastal chips
+# (models/shipped/training.json), so no maritime frame can be out of sample for it and
+# the real registry refuses the scenario (test_maritime_refuses_...). The scenario's
+# mechanism is tested with a registry that also lists a test cell model declared trained
+# on everything the shipped one saw except athens, the coastal chips and the oncloudn
+# cloud chips: the frames (water, coast, vessels, clouds) must then come from those
+# sources only, and be classified by that model.
+UNSEEN_BY_FOLD = (
+    "sen2ships/athens",
+    "coastal/accra",
+    "coastal/limassol",
+    *(f"clouds/oncloudn/chip_{k}" for k in (1, 2, 3)),
+)
+
+
+def _fold_registry(folder):
+    seen = [s for s in load_classifiers().shipped.training_sources if s not in UNSEEN_BY_FOLD]
+    return write_registry(folder, [{"name": "fold_t", "training_sources": seen}])
+
+
 @pytest.fixture(scope="module")
 def maritime(data_dir, tmp_path_factory):
     sc = Scenario(
@@ -73,14 +93,16 @@ def maritime(data_dir, tmp_path_factory):
         maritime=MaritimeSpec(frames=3, frame_px=256, vessels_per_100km2=60.0, seed=2),
         clouds=CloudSpec(mean=0.5, concentration=1000.0, seed=3),
     )
-    path = realize(scenario_manifest(sc), tmp_path_factory.mktemp("mar") / "set")
-    return path, load_manifest(path)
+    reg = _fold_registry(tmp_path_factory.mktemp("reg"))
+    path = realize(scenario_manifest(sc), tmp_path_factory.mktemp("mar") / "set", registry=reg)
+    return path, load_manifest(path), reg
 
 
 @pytest.mark.realdata
 def test_maritime_frames_are_out_of_sample_by_construction(maritime):
-    path, m = maritime
-    cs = load_classifiers()
+    path, m, reg = maritime
+    cs = load_classifiers(reg)
+    assert {f.model for f in m.frames} == {"fold_t"}  # the shipped one saw every source
     vessels = 0
     for f in m.frames:
         c = cs.get(f.model)
@@ -95,7 +117,7 @@ def test_maritime_frames_are_out_of_sample_by_construction(maritime):
 
 @pytest.mark.realdata
 def test_laid_cloud_and_flags_follow_the_masks(maritime):
-    path, m = maritime
+    path, m, _ = maritime
     for f in m.frames:
         folder = path.parent / f.scene
         with rasterio.open(folder / "cloud_alpha.tif") as ds:
@@ -146,7 +168,8 @@ def test_simulate_a_scenario_manifest_without_frames(data_dir, tmp_path):
     )
     mpath = tmp_path / "scenario.json"
     dump_manifest(scenario_manifest(sc), mpath)
-    res = run_simulation(mpath, tmp_path / "run")
+    reg = _fold_registry(tmp_path / "reg")  # no maritime frame is unseen by the shipped model
+    res = run_simulation(mpath, tmp_path / "run", classifiers=reg)
     m = res.metrics()
     assert m["scenario"]["kind"] == "maritime" and m["scenario"]["cloud_mean"] == 0.67
     assert "reduction_factor_at_least_100" in m["targets"]
