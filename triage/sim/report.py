@@ -268,7 +268,7 @@ def plot_discards(res: SimResult) -> str:
         )
     ax.set_ylim(0, top * 1.15)
     ax.set_xticks(x, res.classes)
-    ax.set_xlabel("top class of the tile (the classifier's)")
+    ax.set_xlabel("top class of the cell (the classifier's)")
     ax.set_ylabel("cells")
     ax.set_title("Cells by class: discarded on board vs kept")
     _legend_outside(ax)
