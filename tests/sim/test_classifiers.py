@@ -212,16 +212,20 @@ def test_qemu_refuses_a_model_it_does_not_hold(tiny_set, tmp_path):
 
 @pytest.mark.realdata
 def test_the_ports_with_todays_registry(data_dir):
-    """Today only the shipped cell network is listed; it was trained on all ten ports (the
-    ports its policy was chosen on, models/shipped/policy.json): every port frame is
-    in-sample, classified by it, with the reason that no listed model is unseen."""
+    """The registry lists the shipped cell network (trained on all ten ports) and the five
+    leave-ports-out fold models of its recipe: every port frame is classified out of sample
+    by the fold model whose fold holds that port (triage_models.folds.FOLDS, the folds the
+    evaluation used), never by the shipped one."""
+    import sys
+
+    from triage.contract import paths
     from triage.sim.build import build_real_manifest
 
-    trained_on = json.loads((Path(load_classifiers().shipped.tflite).parent / "policy.json")
-                            .read_text())["chosen_on_ports"]  # fmt: skip
-    assert {"athens", "valencia"} <= set(trained_on)
-    m, _ = build_real_manifest(data_dir, ports=("athens", "valencia"))
+    sys.path.insert(0, str(paths.models_dir()))
+    from triage_models.folds import FOLDS
+
+    fold_of = {p: f"fold{k + 1}" for k, f in enumerate(FOLDS) for p in f.frames}
+    m, _ = build_real_manifest(data_dir, ports=("athens", "valencia", "busan"))
     cs = load_classifiers()
     got = {(f.scene, assign(f, cs).sample, assign(f, cs).model) for f in m.frames}
-    assert got == {("athens", "in-sample", "shipped"), ("valencia", "in-sample", "shipped")}
-    assert all("no listed classifier" in assign(f, cs).reason for f in m.frames)
+    assert got == {(p, "out-of-sample", fold_of[p]) for p in ("athens", "valencia", "busan")}
