@@ -254,3 +254,20 @@ def test_run_on_the_physical_channel(physical_run):
     assert not any("error pattern says" in n for n in res.notes)
     html = (out / "report.html").read_text()
     assert "Eb/N0 dB" in html and "RS symbols corrected" in html
+
+
+@pytest.mark.parametrize("case", ["two satellites", "keep streams"])
+def test_the_physical_channel_takes_one_satellite_and_no_kept_streams(physical_set, tmp_path, case):
+    """Refused by name before anything runs: its channel follows one orbit, and the
+    kept pass files hold packets, not CADUs."""
+    path, keep = physical_set, None
+    if case == "two satellites":
+        doc = json.loads(physical_set.read_text())
+        doc["orbit"]["satellites"] = 2
+        path = physical_set.parent / "two-satellites.json"
+        path.write_text(json.dumps(doc))
+    else:
+        keep = tmp_path / "streams"
+    with pytest.raises(ManifestError, match=r"link_budget .* takes one satellite and no"):
+        run_simulation(path, tmp_path / "run", keep_streams=keep)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "streams").exists()

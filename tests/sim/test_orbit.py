@@ -54,3 +54,38 @@ def test_bad_tle_is_an_orbit_error():
     broken = tle.line1[:68] + str((int(tle.line1[68]) + 1) % 10)
     with pytest.raises(OrbitError, match=r"orbit\.tle .*line 1.*checksum"):
         satellite(Tle(name="X", line1=broken, line2=tle.line2))
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(37.94, 23.6), (-20.3, 118.6), (54.5, 18.55)])
+def test_fast_access_search_matches_skyfield(lat, lon):
+    """The fast search (GMST rotation only) finds the same accesses, to the second, as
+    skyfield's full reduction."""
+    from triage.sim.orbit import access_times_skyfield
+
+    tle = sun_synchronous_tle(datetime(2024, 6, 1, tzinfo=UTC))
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    fast = access_times(tle, lat, lon, start, start + timedelta(days=5))
+    ref = access_times_skyfield(tle, lat, lon, start, start + timedelta(days=5))
+    assert len(fast) == len(ref) > 0
+    for a, b in zip(fast, ref, strict=True):
+        assert a.time_utc == b.time_utc and a.descending == b.descending
+        assert abs(a.off_nadir_deg - b.off_nadir_deg) < 0.01
+        assert abs(a.ground_speed_m_s - b.ground_speed_m_s) < 1.0
+
+
+def test_sun_azimuth_quadrants():
+    from triage.sim.orbit import sun_azimuth_deg
+
+    # 21 June at 40 N on the Greenwich meridian: the Sun rises north of east, culminates due
+    # south near 12:00 UTC, sets north of west; at 30 S it culminates due north
+    june = datetime(2024, 6, 21, tzinfo=UTC)
+    assert 55 < sun_azimuth_deg(june.replace(hour=6), 40.0, 0.0) < 90
+    assert abs(sun_azimuth_deg(june.replace(hour=12), 40.0, 0.0) - 180.0) < 3.0
+    assert 270 < sun_azimuth_deg(june.replace(hour=18), 40.0, 0.0) < 305
+    assert (
+        min(
+            sun_azimuth_deg(june.replace(hour=12), -30.0, 0.0),
+            360.0 - sun_azimuth_deg(june.replace(hour=12), -30.0, 0.0),
+        )
+        < 3.0
+    )

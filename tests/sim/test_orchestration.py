@@ -165,14 +165,14 @@ def test_frame_vanishing_mid_run_is_a_clear_error_and_leaves_nothing(tiny_set, t
     victim = src / frame2["bands"]["red"]["path"]
     out = tmp_path / "out"
     mp = pytest.MonkeyPatch()
-    real = runner.plan_passes
+    real = runner.constellation_passes
 
     def then_delete(m):
-        passes = real(m)  # the last check before the output folder is made
+        passes = real(m)  # among the last checks before the output folder is made
         victim.unlink()
         return passes
 
-    mp.setattr(runner, "plan_passes", then_delete)
+    mp.setattr(runner, "constellation_passes", then_delete)
     try:
         with pytest.raises(SceneError) as err:
             runner.run_simulation(manifest, out)

@@ -274,6 +274,20 @@ def test_cli_simulate_prints_report_path(tiny_set, tmp_path):
     assert (out / "report.html").exists() and (out / "metrics.json").exists()
 
 
+def test_check_targets_exit_code_follows_the_targets(tiny_set, tmp_path):
+    out = tmp_path / "chk"
+    res = subprocess.run(
+        [str(BIN / "triage"), "simulate", str(tiny_set), "--out", str(out), "--quiet",
+         "--check-targets"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    targets = json.loads((out / "metrics.json").read_text())["targets"]
+    missed = [k for k, t in targets.items() if not t["met"]]
+    assert res.returncode == (3 if missed else 0), res.stderr
+    if missed:
+        assert f"targets missed: {', '.join(missed)}" in res.stderr
+
+
 def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
     """With an unreliable uplink some requests are lost; the satellite then sends its
     store in priority order and the run still completes and scores."""

@@ -13,7 +13,7 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["info", "demo", "generate", "model", "simulate", "screenshot"]
+COMMANDS: list[str] = ["info", "demo", "generate", "model", "simulate", "sweep", "screenshot"]
 BENCH_COMMANDS: list[str] = ["bench_engine", "bench_replay", "bench_onboard", "bench_downlink"]
 
 

@@ -1,9 +1,10 @@
 """``triage demo``: the end-to-end demo (host simulator over an image set).
 
-With the real imagery present it builds the nine-port image set and simulates it
-twice, with a 9.6 kbit/s UHF link and with a 1 Mbit/s S-band link (same orbit,
-stations, passes and loss model); without it, it generates a synthetic image set
-(exact ground truth) and simulates that. It prints where the reports are.
+With the real imagery present it builds the image set of every Sentinel-2 port and
+simulates it twice, with a 9.6 kbit/s UHF link and with a 1 Mbit/s S-band link (same orbit,
+stations, passes and loss model) and writes the two side by side (``compare.html``);
+without it, it generates a synthetic image set (exact ground truth) and simulates that.
+It prints where the reports are.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import typer
 from triage import paths
 from triage.commands.simulate import simulate
 from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.classifiers import AUTO
+from triage.sim.compare import write_comparison
 from triage.sim.manifest import dump_manifest
 
 
@@ -35,8 +38,9 @@ def demo(
     data = paths.data_dir()
     runs: list[tuple[str, Path, int | None]] = []
     if not synthetic and (data / "sen2ships").is_dir():
-        typer.echo(f"real imagery found in {data}: nine Sentinel-2 ports")
         manifest, notes = build_real_manifest(data, link="uhf")
+        n_ports = len({f.scene for f in manifest.frames if f.scene != "landsat7"})
+        typer.echo(f"real imagery found in {data}: {n_ports} Sentinel-2 ports")
         for n in notes:
             typer.echo(f"note: {n}")
         mpath = out / "sen2ships.manifest.json"
@@ -59,8 +63,14 @@ def demo(
             overwrite=True,
             quiet=quiet,
             print_json=False,
+            model=AUTO,
+            classifiers=None,
+            check_targets=False,
+            keep_streams=None,
         )
         reports.append(dest / "report.html")
+    if len(runs) > 1:
+        reports.append(write_comparison([out / name for name, _, _ in runs], out / "compare.html"))
     typer.echo("")
     for r in reports:
         typer.echo(f"demo report: {r}")

@@ -14,8 +14,14 @@ from triage.sim.build import (
     build_real_manifest,
     build_synthetic_set,
 )
-from triage.sim.manifest import dump_manifest
+from triage.sim.classifiers import AUTO
+from triage.sim.compare import write_comparison
+from triage.sim.errors import OutputError
+from triage.sim.manifest import CloudSpec, MaritimeSpec, Scenario, dump_manifest, load_manifest
 from triage.sim.runner import TARGETS, run_simulation
+from triage.sim.scenarios import realize, scenario_manifest
+
+EXIT_TARGETS_MISSED = 3
 
 imageset_app = typer.Typer(
     help="Build image-set manifests: the real scenes, or synthetic ones.", no_args_is_help=True
@@ -35,6 +41,13 @@ def _summary(metrics: dict) -> str:
 
     lines = [line("triage", metrics)]
     lines += [line(k, v) for k, v in metrics["baselines"].items()]
+    c = metrics["classifiers"]
+    lines.append(
+        f"  figures: {c['sample']} ({c['frames_out_of_sample']} frames out of sample, "
+        f"{c['frames_in_sample']} in-sample, {c['frames_unknown']} unknown)"
+    )
+    missed = [k for k, t in metrics["targets"].items() if not t["met"]]
+    lines.append("  targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
     return "\n".join(lines)
 
 
@@ -50,15 +63,43 @@ def simulate(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --out"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
     print_json: bool = typer.Option(False, "--json", help="print metrics.json on stdout"),
+    model: str = typer.Option(
+        AUTO,
+        "--model",
+        help="classifier per frame: auto (one that never saw the frame's imagery where "
+        "models/classifiers.json has one; figures labelled in- or out-of-sample), or a "
+        "classifier name for every frame (shipped: today's compiled-in model)",
+    ),
+    classifiers: Path | None = typer.Option(
+        None, "--classifiers", help="classifier registry (default: models/classifiers.json)"
+    ),
+    keep_streams: Path | None = typer.Option(
+        None,
+        "--keep-streams",
+        help="also write the pass files as the ground received them, the catalogue, the TLE "
+        "and the stations into this folder (for the groundstation commands)",
+    ),
+    check_targets: bool = typer.Option(
+        False,
+        "--check-targets",
+        help=f"exit with code {EXIT_TARGETS_MISSED} when a target is missed (after writing the "
+        "report)",
+    ),
 ) -> None:
     """Replay an image set through the firmware, the passes and the ground station."""
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}")
+    opts = dict(
+        target=target,
+        overwrite=overwrite,
+        rate_bps=rate_bps,
+        model=model,
+        classifiers=classifiers,
+        keep_streams=keep_streams,
+    )
     if quiet:
-        result = run_simulation(
-            manifest, out, target=target, overwrite=overwrite, rate_bps=rate_bps
-        )
+        result = run_simulation(manifest, out, **opts)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -74,14 +115,7 @@ def simulate(
             def progress(what: str, done: int, total: int) -> None:
                 bar.update(task, description=what, completed=done, total=total)
 
-            result = run_simulation(
-                manifest,
-                out,
-                target=target,
-                overwrite=overwrite,
-                rate_bps=rate_bps,
-                progress=progress,
-            )
+            result = run_simulation(manifest, out, progress=progress, **opts)
     metrics = result.metrics()
     if print_json:
         typer.echo(json.dumps(metrics, indent=1))
@@ -89,6 +123,22 @@ def simulate(
         typer.echo(_summary(metrics))
     typer.echo(f"report: {Path(out) / 'report.html'}")
     typer.echo(f"metrics: {Path(out) / 'metrics.json'}")
+    if keep_streams is not None:
+        typer.echo(f"streams: {keep_streams} (README.md there lists groundstation commands)")
+    missed = result.targets_missed()
+    if check_targets and missed:
+        typer.echo(f"triage: targets missed: {', '.join(missed)}", err=True)
+        raise typer.Exit(EXIT_TARGETS_MISSED)
+
+
+def compare(
+    runs: list[Path] = typer.Argument(..., help="two or more run folders (triage simulate --out)"),
+    out: Path = typer.Option(..., "--out", help="HTML file to write"),
+) -> None:
+    """Runs side by side (e.g. UHF and S-band) in one self-contained HTML page."""
+
+    path = write_comparison(runs, out)
+    typer.echo(f"comparison: {path}")
 
 
 _CHANNEL_HELP = (
@@ -116,7 +166,8 @@ def imageset_real(
     ports: str | None = typer.Option(None, "--ports", help="comma-separated subset of ports"),
     channel: str = typer.Option("packets", "--channel", help=_CHANNEL_HELP),
 ) -> None:
-    """The nine Sentinel-2 ports (and notes on the Landsat scene) from the data folder."""
+    """The Sentinel-2 ports (and notes on the Landsat scene) from the data folder, as they are
+    (see `imageset ports` for cloud laid over them)."""
 
     data = paths.require_data_dir("sen2ships").parent
     chosen = tuple(p.strip() for p in ports.split(",")) if ports else None
@@ -155,6 +206,88 @@ def imageset_synthetic(
     typer.echo(f"{path}")
 
 
+def _clouds(mean: float | None, concentration: float, seed: int) -> CloudSpec | None:
+    return None if mean is None else CloudSpec(mean=mean, concentration=concentration, seed=seed)
+
+
+def _realize_to(manifest, out: Path, overwrite: bool) -> Path:
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"output folder {out} exists and is not empty (or --overwrite)")
+    return realize(manifest, out)
+
+
+@imageset_app.command("maritime")
+def imageset_maritime(
+    out: Path = typer.Option(..., "--out", help="folder for the frames, truth and manifest.json"),
+    frames: int = typer.Option(8, "--frames", min=1, max=500),
+    frame_px: int = typer.Option(1024, "--frame-px", min=128, max=1024, help="frame side, px"),
+    density: float = typer.Option(
+        1.0, "--vessels-per-100km2", min=0.0, max=100.0, help="mean vessel density"
+    ),
+    coast_share: float = typer.Option(0.3, "--coast-share", min=0.0, max=1.0),
+    cloud_mean: float | None = typer.Option(
+        0.67, "--cloud-mean", min=0.0, max=1.0, help="mean cloud fraction (Beta draws per frame)"
+    ),
+    no_clouds: bool = typer.Option(False, "--no-clouds", help="lay no cloud"),
+    cloud_concentration: float = typer.Option(1.0, "--cloud-concentration", min=0.001),
+    seed: int = typer.Option(0, "--seed", min=0),
+    link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Open sea and coast from real pixels with real vessels pasted in (exact truth), cloud
+    laid over; each frame's water and vessels unseen by the classifier chosen for it."""
+
+    sc = Scenario(
+        kind="maritime",
+        maritime=MaritimeSpec(
+            frames=frames,
+            frame_px=frame_px,
+            vessels_per_100km2=density,
+            coast_share=coast_share,
+            seed=seed,
+        ),
+        clouds=None if no_clouds else _clouds(cloud_mean, cloud_concentration, seed),
+    )
+    path = _realize_to(scenario_manifest(sc, link=link), out, overwrite)
+    typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
+
+
+@imageset_app.command("ports")
+def imageset_ports(
+    out: Path = typer.Option(..., "--out", help="folder for the frames, truth and manifest.json"),
+    ports: str | None = typer.Option(None, "--ports", help="comma-separated subset of ports"),
+    cloud_mean: float | None = typer.Option(
+        None, "--cloud-mean", min=0.0, max=1.0, help="lay cloud of this mean fraction"
+    ),
+    cloud_concentration: float = typer.Option(1.0, "--cloud-concentration", min=0.001),
+    seed: int = typer.Option(0, "--seed", min=0),
+    link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """The real port scenes, with real cloud laid over them (--cloud-mean)."""
+
+    chosen = [p.strip() for p in ports.split(",")] if ports else None
+    sc = Scenario(kind="ports", ports=chosen, clouds=_clouds(cloud_mean, cloud_concentration, seed))
+    path = _realize_to(scenario_manifest(sc, link=link), out, overwrite)
+    typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
+
+
+@imageset_app.command("build")
+def imageset_build(
+    manifest: Path = typer.Argument(..., help="a manifest with a scenario and no frames"),
+    out: Path = typer.Option(..., "--out", help="folder for the frames, truth and manifest.json"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Build a scenario manifest's frames (what triage simulate does on the fly)."""
+
+    m = load_manifest(manifest)
+    if m.scenario is None:
+        raise OutputError(f"{manifest} has no scenario to build")
+    path = _realize_to(m.model_copy(update={"frames": []}), out, overwrite)
+    typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
+
+
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
+    app.command("compare")(compare)
     app.add_typer(imageset_app, name="imageset")

@@ -95,6 +95,17 @@ class EngineLib:
             raise EngineRuntimeError(f"model '{name}' is not in {self.path.name}") from exc
         return ctypes.addressof(sym)
 
+    def stream_model_address(self, name: str) -> int:
+        """The address of the streaming model ``<name>_stream`` (a ``tnn_stream_model_t``,
+        :mod:`triage.engine.stream`) in this library."""
+        try:
+            sym = ctypes.c_uint8.in_dll(self.lib, f"{name}_stream")
+        except ValueError as exc:
+            raise EngineRuntimeError(
+                f"streaming model '{name}' is not in {self.path.name}"
+            ) from exc
+        return ctypes.addressof(sym)
+
     def model(self, name: str) -> HostModel:
         return HostModel(self, name)
 

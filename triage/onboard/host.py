@@ -375,6 +375,48 @@ class Onboard:
         _lib.check(st, f"tri_onboard_set_link({link}, spacecraft id {spacecraft_id})")
         self.link, self.spacecraft_id = link, int(spacecraft_id)
 
+    def set_policy(
+        self, discard_min_q: Sequence[int] | None = None, ship_crop_min_q: int = 0
+    ) -> None:
+        """The decision thresholds for the frames to come, in the int8 output domain
+        (``discard_min_q``: one per class; ``None`` restores the build's policy,
+        models/shipped/triage_config.h). The second-opinion threshold and the crop margin
+        stay the build's. :class:`OnboardInputError` for a threshold outside
+        [-128, 128] (nothing changed)."""
+        dmin = None
+        if discard_min_q is not None:
+            n_classes = config()["num_classes"]
+            if len(discard_min_q) != n_classes:
+                raise OnboardInputError(f"discard_min_q needs {n_classes} thresholds")
+            if not all(-128 <= int(v) <= 128 for v in (*discard_min_q, ship_crop_min_q)):
+                raise OnboardInputError(
+                    f"policy thresholds must lie in [-128, 128]: discard {list(discard_min_q)}, "
+                    f"ship crop {ship_crop_min_q}"
+                )
+            dmin = np.ascontiguousarray(discard_min_q, dtype=np.int16)
+        dptr = None if dmin is None else dmin.ctypes.data
+        st = self._lib.tri_host_set_policy(self._state.ctypes.data, dptr, int(ship_crop_min_q))
+        _lib.check(st, "tri_onboard_set_policy")
+
+    def bind_model(self, model_address: int | None) -> None:
+        """Classify the frames to come with the streaming model at ``model_address`` (a
+        ``tnn_stream_model_t``, e.g. :meth:`triage.engine.runtime.EngineLib.
+        stream_model_address`; the library holding it must stay loaded) on scratch owned by
+        this object, sized for the widest frame; or with the compiled-in model (on the
+        instance's own scratch) when ``model_address`` is None. The store stays.
+        :class:`OnboardError` when the bind fails (frames are then refused until a bind
+        succeeds)."""
+        if model_address is None:
+            self._bound_scratch = None
+            st = self._lib.tri_host_bind_model(self._state.ctypes.data, None, None, 0)
+        else:
+            n = int(self._lib.tri_host_stream_scratch_bytes(model_address))
+            self._bound_scratch = np.zeros(max(1, -(-n // 8)), dtype=np.uint64)  # 8-aligned
+            st = self._lib.tri_host_bind_model(
+                self._state.ctypes.data, model_address, self._bound_scratch.ctypes.data, n
+            )
+        _lib.check(st, "bind model")
+
     def process_frame(self, frame: np.ndarray, meta: FrameMeta | bytes) -> FrameReport:
         """Triage one frame ``[rows, cols, bands]`` (uint16 or uint8) with its metadata.
 
@@ -448,6 +490,13 @@ class Onboard:
             "counters",
         )
         return dict(zip(names, (int(v) for v in out), strict=True))
+
+    def store_use(self) -> dict[str, int]:
+        """The store's fill now: ``products`` held, ``bytes_used`` (their allocations) and
+        ``bytes_total`` (its data area), as the frame report's ``store_*`` words count them."""
+        out = (ctypes.c_uint32 * 3)()
+        _lib.check(self._lib.tri_host_store_use(self._state.ctypes.data, out), "store use")
+        return {"products": int(out[0]), "bytes_used": int(out[1]), "bytes_total": int(out[2])}
 
     def store_ok(self) -> bool:
         """The store's invariants hold (tri_store_check)."""

@@ -46,6 +46,23 @@ BASELINE_TITLES = {
     RAW: "send every frame raw",
     COMPRESSED: "send every frame losslessly compressed (CCSDS 121.0-B)",
 }
+FIRST_PASS_RULE = (
+    "a frame counts as delivered only when every one of its segments reached the ground, "
+    "so its ships count in the pass that completes it, not in a pass that sent part of it"
+)
+BASELINE_RULES = {
+    RAW: (
+        "every frame sent whole (all bands, 16-bit samples as captured, 140-byte product "
+        "header, 1024-byte segments), oldest first, from an unlimited recorder; after the "
+        "store directory each pass sends what it can; lost segments are asked for again in "
+        "the next pass; " + FIRST_PASS_RULE
+    ),
+    COMPRESSED: (
+        "as raw, but every band coded losslessly with CCSDS 121.0-B (libaec, the firmware's "
+        "block size, reference interval and neighbour predictor; instrument numbers where "
+        "the frame declares a dn scale); " + FIRST_PASS_RULE
+    ),
+}
 
 
 def raw_product_bytes(frame: np.ndarray) -> int:

@@ -40,6 +40,7 @@ from triage.sim.manifest import (
     Orbit,
     PacketLoss,
     PixelWindow,
+    Scenario,
     Station,
     dump_manifest,
 )
@@ -176,6 +177,7 @@ def _scene_frames(
     dn_scale: tuple[int, int] | None = None,
     overlap_px: int,
     capture_span: timedelta,
+    sources: list[str] | None = None,
 ) -> list[Frame]:
     accesses = access_times(tle, lat, lon, start, start + capture_span)
     if not accesses:
@@ -202,6 +204,7 @@ def _scene_frames(
                 dn_scale=dn_scale,
                 labels=labels,
                 attribution=attribution,
+                sources=sources,
             )
         )
     return frames
@@ -241,10 +244,11 @@ def build_real_manifest(
 ) -> tuple[Manifest, list[str]]:
     """The image set of the real scenes in ``data_dir``; returns (manifest, notes).
 
-    The nine Sentinel-2 ports give the frames. The Landsat-7 scene has three
-    8-bit bands (red, green, blue) and no near-infrared, which the on-board model
-    needs: it is left out with a note, or, with ``include_landsat``, mapped as far
-    as its bands go so that the simulator refuses it with a "bands missing" error.
+    The Sentinel-2 ports (every one in the data folder, or ``ports``) give the frames.
+    The Landsat-7 scene has three 8-bit bands (red, green, blue) and no near-infrared,
+    which the on-board model needs: it is left out with a note, or, with
+    ``include_landsat``, mapped as far as its bands go so that the simulator refuses it
+    with a "bands missing" error.
     """
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
@@ -272,6 +276,7 @@ def build_real_manifest(
             start=epoch,
             labels=Labels(path=f"{DATA_PREFIX}sen2ships/{port}/ships.coco.json"),
             attribution=COPERNICUS_ATTRIBUTION,
+            sources=[f"sen2ships/{port}"],
             gain_source="sen2ships",
             nodata=0,
             dn_scale=SEN2SHIPS_DN_SCALE,
@@ -295,6 +300,7 @@ def build_real_manifest(
             start=epoch,
             labels=None,
             attribution="Landsat-7 ETM+ subset (rasterio test data, CC0 1.0)",
+            sources=[f"scenes/{Path(LANDSAT_SCENE).stem}"],
             gain_source=None,
             nodata=0,
             max_frame_px=max_frame_px,
@@ -318,13 +324,15 @@ def build_real_manifest(
     manifest = Manifest(
         name=f"sen2ships: {len(chosen)} Sentinel-2 port scenes, {len(frames)} frames",
         description=(
-            "Nine Sentinel-2 L2A port scenes (sen2ships) cut into camera frames of at most "
+            f"{len(chosen)} Sentinel-2 L2A port scenes (sen2ships) cut into camera frames of "
+            "at most "
             f"{max_frame_px} px, imaged from a 525 km sun-synchronous orbit (10:30 LTDN) at "
             "the first daylight opportunity within 45 degrees off nadir; contact windows over "
             f"{', '.join(stations)}."
         ),
         attribution=[COPERNICUS_ATTRIBUTION, SEN2SHIPS_CREDIT],
         frames=frames,
+        scenario=Scenario(kind="ports", ports=list(chosen), max_frame_px=max_frame_px),
         orbit=Orbit(tle=tle),
         stations=[STATIONS[s] for s in stations],
         link=link_for(link, loss),
@@ -415,6 +423,7 @@ def build_synthetic_set(
             attribution="synthetic scene (exact ground truth)",
             gain_source=None,
             nodata=0,
+            sources=[],
         )
         if explicit_passes is None:
             frames += _scene_frames(

@@ -37,3 +37,8 @@ class OutputError(TriageError, OSError):
 class VerificationError(TriageError, RuntimeError):
     """What the ground produced contradicts the run's inputs (e.g. an exported crop of a
     frame the manifest does not hold): the run cannot be checked, so it is not reported."""
+
+
+class ClassifierError(TriageError, ValueError):
+    """The classifier registry (models/classifiers.json) is invalid or names a missing
+    model, or a run asks for a classifier it cannot use."""

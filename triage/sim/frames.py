@@ -178,3 +178,31 @@ def read_frame(geo: FrameGeo, frame: Frame) -> np.ndarray:
             label = _frame_label(frame)
             raise SceneError(f"{label}: cannot read pixels of {path}: {exc}") from None
     return out
+
+
+def to_lonlat(geo: FrameGeo, rows, cols) -> tuple[list[float], list[float]]:
+    """WGS84 (lon, lat) of frame pixel positions (row, col: pixel corners at integers)."""
+    from rasterio.crs import CRS
+    from rasterio.warp import transform as warp_transform
+
+    x0, dx, rx, y0, ry, dy = geo.geotransform
+    xs = [x0 + c * dx + r * rx for r, c in zip(rows, cols, strict=True)]
+    ys = [y0 + c * ry + r * dy for r, c in zip(rows, cols, strict=True)]
+    lon, lat = warp_transform(CRS.from_wkt(geo.crs_wkt), CRS.from_epsg(4326), xs, ys)
+    return [round(float(v), 6) for v in lon], [round(float(v), 6) for v in lat]
+
+
+def box_lonlat(geo: FrameGeo, row0: float, col0: float, rows: float, cols: float):
+    """A pixel box of the frame as a closed WGS84 outline (corners and side midpoints: a
+    projected edge need not be straight in lon/lat)."""
+    r1, c1 = row0 + rows, col0 + cols
+    rm, cm = row0 + rows / 2, col0 + cols / 2
+    rr = [row0, row0, row0, rm, r1, r1, r1, rm, row0]
+    cc = [col0, cm, c1, c1, c1, cm, col0, col0, col0]
+    lon, lat = to_lonlat(geo, rr, cc)
+    return list(zip(lon, lat, strict=True))
+
+
+def footprint_lonlat(geo: FrameGeo) -> list[tuple[float, float]]:
+    """The frame's outline in WGS84 (lon, lat), closed."""
+    return box_lonlat(geo, 0, 0, geo.rows, geo.cols)

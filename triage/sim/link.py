@@ -46,6 +46,7 @@ class Pass:
     window: ContactWindow
     budget_bytes: int
     elevation_known: bool = True
+    satellite: int = 0  # which satellite of the constellation (triage.sim.constellation)
 
     @property
     def station(self) -> str:

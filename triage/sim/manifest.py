@@ -8,13 +8,20 @@ A manifest says what the satellite captures and when, and what it can send down:
   a 1-based band index in it); ``capture_time_utc`` places it on the ground
   track; ``labels`` (optional) point to the ships' ground truth (COCO boxes in
   the scene's pixel grid), used only for scoring.
+  ``sources`` names the real imagery in the frame and ``model`` the classifier for it
+  (:mod:`triage.sim.classifiers`: in- or out-of-sample); ``cloud_fraction`` the laid
+  cloud cover (truth).
+- ``scenario``: what the frames are made of (``ports``, ``maritime``, ``clouds``:
+  :mod:`triage.sim.scenarios`); with no frames listed the simulator builds them.
 - ``orbit``: a two-line element set (the simulator and the ground station
-  compute contact windows from it), or an explicit list of passes.
+  compute contact windows from it), or an explicit list of passes; ``satellites``
+  copies of the satellite in its plane (:mod:`triage.sim.constellation`).
 - ``stations``: ground stations (position, elevation mask).
 - ``link``: downlink rate (and, for the physical channel, its link budget);
   ``packet_loss``: a seeded loss model, or ``link_budget``: bit errors from the link
   budget along each pass through the real Reed-Solomon decoder
   (:mod:`triage.sim.channel`).
+- ``onboard``: the store's size and decision thresholds replacing the classifier's.
 - ``window_start_utc`` / ``window_end_utc``: the simulated span.
 
 Paths are absolute, relative to the manifest's folder, or start with ``data:``
@@ -46,6 +53,7 @@ from pydantic import (
 
 from triage import paths
 from triage.contract.records import MAX_FRAME_ID
+from triage.contract.tile_spec import tile_spec
 from triage.sim.errors import ManifestError
 
 MANIFEST_FORMAT = "orbital-image-set"
@@ -111,6 +119,22 @@ class Frame(_Strict):
     )
     labels: Labels | None = None
     attribution: str | None = Field(default=None, description="imagery credit to show")
+    sources: list[str] | None = Field(
+        default=None,
+        description=(
+            "data source ids of the real imagery whose pixels the frame holds "
+            "(sen2ships/<port>, coastal/<chip>, clouds/<set>[/<image>]; [] for synthetic "
+            "pixels); None: the folders of its data: band paths (see triage.sim.classifiers)"
+        ),
+    )
+    model: str | None = Field(
+        default=None,
+        description="classifier for this frame (models/classifiers.json); None: chosen per "
+        "frame by the run's --model rule (out-of-sample where a classifier allows)",
+    )
+    cloud_fraction: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="share of the frame under laid cloud (truth)"
+    )
 
     @model_validator(mode="after")
     def _dn_scale(self) -> Frame:
@@ -157,11 +181,20 @@ class Orbit(_Strict):
 
     tle: Tle | None = None
     passes: list[ExplicitPass] | None = None
+    satellites: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="satellites equally spaced in mean anomaly in the TLE's plane, each with "
+        "its own store and ground link (triage.sim.constellation)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Orbit:
         if (self.tle is None) == (self.passes is None):
             raise ValueError("give exactly one of orbit.tle and orbit.passes")
+        if self.satellites > 1 and self.tle is None:
+            raise ValueError("orbit.satellites > 1 needs orbit.tle (contact windows computed)")
         return self
 
 
@@ -224,12 +257,111 @@ class PacketLoss(_Strict):
         return self
 
 
+class PolicyThresholds(_Strict):
+    """Decision thresholds (probabilities, as in policy.json) that replace the classifier's:
+    ``ship_crop_min_prob`` (crop when the ship output reaches it) and ``discard_min_prob``
+    by class name (discard a tile whose top class reaches it; null: never). Unset ones keep
+    the classifier's; the second-opinion threshold and the crop margin are the firmware
+    build's."""
+
+    ship_crop_min_prob: float | None = Field(default=None, ge=0.0, le=1.0)
+    discard_min_prob: dict[str, float | None] = Field(default_factory=dict)
+
+    @field_validator("discard_min_prob")
+    @classmethod
+    def _classes(cls, v: dict[str, float | None]) -> dict[str, float | None]:
+        known = list(tile_spec().classes)
+        for name, p in v.items():
+            if name not in known:
+                raise ValueError(f"discard_min_prob: unknown class {name!r} (known: {known})")
+            if p is not None and not 0.0 <= p <= 1.0:
+                raise ValueError(f"discard_min_prob[{name!r}] = {p} is not a probability")
+        return v
+
+    def is_empty(self) -> bool:
+        return self.ship_crop_min_prob is None and not self.discard_min_prob
+
+
 class Onboard(_Strict):
     """On-board settings the simulator passes to the firmware."""
 
     store_capacity_bytes: int | None = Field(
         default=None, gt=0, description="product store size (None: the firmware's default)"
     )
+    policy: PolicyThresholds | None = Field(
+        default=None, description="decision thresholds replacing the classifier's"
+    )
+
+
+class CloudSpec(_Strict):
+    """Real cloud laid over every frame (:mod:`triage.sim.scenarios`).
+
+    Each frame's cloud fraction is drawn from Beta(mean x concentration,
+    (1 - mean) x concentration): concentration 1 gives the U-shaped distribution of
+    real scene cloud cover (mostly clear or mostly overcast, mean ``mean``); a large
+    concentration gives nearly ``mean`` everywhere. Cloud tops lie at a height drawn
+    uniformly from ``cloud_top_m``; shadows fall away from the Sun at that height.
+    """
+
+    mean: float = Field(default=0.67, ge=0.0, le=1.0, description="mean cloud fraction")
+    concentration: float = Field(default=1.0, gt=0.0, le=1000.0)
+    cloud_top_m: tuple[float, float] = Field(default=(1000.0, 3000.0))
+    seed: int = Field(default=0, ge=0)
+    sources: list[str] | None = Field(
+        default=None,
+        description="cloud images to use (clouds/oncloudn/chip_1, ...); None: every one, "
+        "per frame those its classifier never saw where any",
+    )
+
+    @model_validator(mode="after")
+    def _heights(self) -> CloudSpec:
+        lo, hi = self.cloud_top_m
+        if not 0.0 < lo <= hi <= 15000.0:
+            raise ValueError(f"cloud_top_m {list(self.cloud_top_m)} needs 0 < low <= high <= 15000")
+        return self
+
+
+class MaritimeSpec(_Strict):
+    """Open sea and coast from real pixels, with real vessels pasted in."""
+
+    frames: int = Field(default=8, ge=1, le=500)
+    frame_px: int = Field(default=1024, ge=128, le=1024, description="frame side, pixels")
+    vessels_per_100km2: float = Field(
+        default=1.0, ge=0.0, le=100.0, description="mean vessel density (Poisson per frame)"
+    )
+    coast_share: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="share of frames holding a coast window"
+    )
+    seed: int = Field(default=0, ge=0)
+
+
+class Scenario(_Strict):
+    """What an image set is made of (:mod:`triage.sim.scenarios`): the real ``ports``, or
+    ``maritime`` frames; ``clouds`` over either."""
+
+    kind: Literal["ports", "maritime"] = "ports"
+    ports: list[str] | None = Field(
+        default=None, description="ports scenario: these ports (None: every port in the data)"
+    )
+    max_frame_px: int = Field(default=1024, ge=128, le=4096)
+    maritime: MaritimeSpec | None = None
+    clouds: CloudSpec | None = None
+    model: str = Field(
+        default="auto",
+        description="the classifier choice the donors and cloud images are picked for",
+    )
+
+    @model_validator(mode="after")
+    def _kind(self) -> Scenario:
+        if self.kind == "ports" and self.maritime is not None:
+            raise ValueError("scenario.maritime is given but scenario.kind is 'ports'")
+        if self.kind == "maritime" and self.ports is not None:
+            raise ValueError("scenario.ports is for kind 'ports'")
+        return self
+
+    @property
+    def maritime_spec(self) -> MaritimeSpec:
+        return self.maritime or MaritimeSpec()
 
 
 class Manifest(_Strict):
@@ -238,7 +370,12 @@ class Manifest(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     attribution: list[str] = Field(default_factory=list)
-    frames: list[Frame] = Field(min_length=1)
+    frames: list[Frame]
+    scenario: Scenario | None = Field(
+        default=None,
+        description="what the frames are made of; with no frames, the simulator builds them "
+        "(triage.sim.scenarios)",
+    )
     orbit: Orbit
     stations: list[Station] = Field(default_factory=list)
     link: Link
@@ -259,6 +396,10 @@ class Manifest(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
+        if not self.frames and self.scenario is None:
+            raise ValueError("frames: at least one frame is needed (or a scenario to build them)")
+        if not self.frames and self.orbit.tle is None:
+            raise ValueError("a scenario without frames needs orbit.tle (capture times)")
         if self.window_end_utc <= self.window_start_utc:
             raise ValueError("window_end_utc is not after window_start_utc")
         names = [s.name for s in self.stations]

@@ -55,6 +55,16 @@ def sun_elevation_deg(when: datetime, lat_deg: float, lon_deg: float) -> float:
     return math.degrees(math.asin(max(-1.0, min(1.0, s))))
 
 
+def sun_azimuth_deg(when: datetime, lat_deg: float, lon_deg: float) -> float:
+    """Azimuth of the Sun's centre at a place: degrees clockwise from true north."""
+    ra, dec = _sun_ra_dec_deg(when)
+    ha = math.radians((_gmst_deg(when) + lon_deg - ra) % 360.0)
+    lat, d = math.radians(lat_deg), math.radians(dec)
+    y = -math.sin(ha) * math.cos(d)
+    x = math.sin(d) * math.cos(lat) - math.cos(d) * math.cos(ha) * math.sin(lat)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
 def sun_synchronous_tle(
     epoch: datetime,
     altitude_km: float = 525.0,
@@ -133,6 +143,78 @@ class Access:
     descending: bool
 
 
+WGS84_A_KM = 6378.137
+WGS84_F = 1.0 / 298.257223563
+
+
+def _ecef_target_km(lat_deg: float, lon_deg: float) -> np.ndarray:
+    lat, lon = math.radians(lat_deg), math.radians(lon_deg)
+    e2 = WGS84_F * (2.0 - WGS84_F)
+    n = WGS84_A_KM / math.sqrt(1.0 - e2 * math.sin(lat) ** 2)
+    return np.array(
+        [
+            n * math.cos(lat) * math.cos(lon),
+            n * math.cos(lat) * math.sin(lon),
+            n * (1.0 - e2) * math.sin(lat),
+        ]
+    )
+
+
+class FastOrbit:
+    """SGP4 (the ``sgp4`` package, vectorised) with TEME rotated to the Earth-fixed frame
+    by the Greenwich mean sidereal time alone (no nutation or polar motion: well under a
+    kilometre on the ground, a small fraction of a second along the track), for the
+    camera's access searches, which skyfield's full reduction makes slow."""
+
+    def __init__(self, tle: Tle):
+        from sgp4.api import Satrec
+
+        try:
+            checked = parse_tle(tle.text)
+        except TleError as exc:
+            raise OrbitError(f"orbit.tle ({tle.name}): {exc}") from None
+        self.sat = Satrec.twoline2rv(checked.line1, checked.line2)
+
+    def ecef_km(self, times_utc: list[datetime]) -> np.ndarray:
+        """Satellite positions [3, N] in the Earth-fixed frame (km)."""
+        ts = np.array([t.timestamp() for t in times_utc])
+        jd = np.floor(ts / 86400.0) + 2440587.5
+        fr = ts / 86400.0 + 2440587.5 - jd
+        err, r, _ = self.sat.sgp4_array(jd, fr)
+        if np.any(err):
+            raise OrbitError(f"SGP4 error {int(err[err != 0][0])} propagating the TLE")
+        d = jd + fr - 2451545.0
+        theta = np.radians((280.46061837 + 360.98564736629 * d) % 360.0)
+        x, y, z = r[:, 0], r[:, 1], r[:, 2]
+        c, s = np.cos(theta), np.sin(theta)
+        return np.stack([c * x + s * y, -s * x + c * y, z])
+
+
+def _geodetic(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Geodetic latitude and longitude (radians) of Earth-fixed points [3, N] (WGS84)."""
+    e2 = WGS84_F * (2.0 - WGS84_F)
+    p = np.hypot(r[0], r[1])
+    lat = np.arctan2(r[2], p * (1.0 - e2))
+    for _ in range(5):
+        n = WGS84_A_KM / np.sqrt(1.0 - e2 * np.sin(lat) ** 2)
+        h = p / np.cos(lat) - n
+        lat = np.arctan2(r[2], p * (1.0 - e2 * n / (n + h)))
+    return lat, np.arctan2(r[1], r[0])
+
+
+def _fast_geometry(orb: FastOrbit, times_utc: list[datetime], lat_deg: float, lon_deg: float):
+    r_sat = orb.ecef_km(times_utc)
+    target = _ecef_target_km(lat_deg, lon_deg)[:, None]
+    los = target - r_sat
+    nadir = -r_sat
+    cosang = (los * nadir).sum(0) / (np.linalg.norm(los, axis=0) * np.linalg.norm(nadir, axis=0))
+    off_nadir = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
+    up = target / np.linalg.norm(target)
+    visible = (los * up).sum(0) < 0
+    sub_lat = np.degrees(np.arctan2(r_sat[2], np.hypot(r_sat[0], r_sat[1])))
+    return off_nadir, visible, sub_lat, r_sat
+
+
 def _geometry(sat, times_utc: list[datetime], lat_deg: float, lon_deg: float):
     from skyfield.api import load, wgs84
     from skyfield.framelib import itrs
@@ -163,7 +245,69 @@ def access_times(
     min_sun_elevation_deg: float = 15.0,
     step_s: float = 20.0,
 ) -> list[Access]:
-    """Imaging opportunities of a target between ``start`` and ``end``, in time order."""
+    """Imaging opportunities of a target between ``start`` and ``end``, in time order:
+    closest approaches within ``max_off_nadir_deg`` of nadir, to the second, with the
+    target's Sun at least ``min_sun_elevation_deg`` high (:class:`FastOrbit`; a test
+    holds it to :func:`access_times_skyfield`)."""
+    orb = FastOrbit(tle)
+    n = int((end - start).total_seconds() // step_s) + 1
+    times = [start + timedelta(seconds=i * step_s) for i in range(n)]
+    off, vis, _, _ = _fast_geometry(orb, times, lat_deg, lon_deg)
+    ok = (off <= max_off_nadir_deg) & vis
+    out: list[Access] = []
+    i = 0
+    while i < n:
+        if not ok[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and ok[j + 1]:
+            j += 1
+        k = i + int(np.argmin(off[i : j + 1]))
+        t0 = times[k] - timedelta(seconds=step_s)
+        fine = [t0 + timedelta(seconds=s) for s in range(int(2 * step_s) + 1)]
+        foff, _, flat, _ = _fast_geometry(orb, fine, lat_deg, lon_deg)
+        m = int(np.argmin(foff))
+        when = fine[m].replace(microsecond=0)
+        sun = sun_elevation_deg(when, lat_deg, lon_deg)
+        if sun >= min_sun_elevation_deg:
+            # ground speed of the sub-satellite point, from 1 s differences
+            la, lo = _geodetic(orb.ecef_km([when, when + timedelta(seconds=1)]))
+            dsig = math.acos(
+                max(
+                    -1.0,
+                    min(
+                        1.0,
+                        math.sin(la[0]) * math.sin(la[1])
+                        + math.cos(la[0]) * math.cos(la[1]) * math.cos(lo[1] - lo[0]),
+                    ),
+                )
+            )
+            out.append(
+                Access(
+                    time_utc=when,
+                    off_nadir_deg=round(float(foff[m]), 3),
+                    sun_elevation_deg=round(sun, 2),
+                    ground_speed_m_s=round(dsig * R_EARTH_KM * 1000.0, 1),
+                    descending=bool(flat[min(m + 1, len(flat) - 1)] < flat[max(m - 1, 0)]),
+                )
+            )
+        i = j + 1
+    return out
+
+
+def access_times_skyfield(
+    tle: Tle,
+    lat_deg: float,
+    lon_deg: float,
+    start: datetime,
+    end: datetime,
+    max_off_nadir_deg: float = 45.0,
+    min_sun_elevation_deg: float = 15.0,
+    step_s: float = 20.0,
+) -> list[Access]:
+    """:func:`access_times` with skyfield's full reduction (nutation included): the
+    reference the fast search is tested against."""
     sat = satellite(tle)
     n = int((end - start).total_seconds() // step_s) + 1
     times = [start + timedelta(seconds=i * step_s) for i in range(n)]

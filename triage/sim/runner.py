@@ -52,7 +52,7 @@ from triage.contract.frames import CADU_BYTES, VC_DIRECTORY, VC_PRODUCTS, packet
 from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
 from triage.errors import FirmwareError
-from triage.onboard import DEFAULT_STORE_BYTES, link_encode
+from triage.onboard import DEFAULT_STORE_BYTES, link_encode, model_sha256
 from triage.sim.baselines import (
     BASELINE_TITLES,
     BASELINES,
@@ -62,11 +62,33 @@ from triage.sim.baselines import (
     compressed_product_bytes,
     raw_product_bytes,
 )
+from triage.sim.build import LINKS
 from triage.sim.channel import PassLink, PhysicalChannel, packet_frames, packets_survived
-from triage.sim.errors import ManifestError, OutputError
-from triage.sim.frames import FrameGeo, check_frames, read_frame
+from triage.sim.classifiers import (
+    AUTO,
+    Assignment,
+    ClassifierSet,
+    Thresholds,
+    assign,
+    check_compiled_in,
+    compiled_model,
+    frame_sources,
+    load_classifiers,
+    resolve_choice,
+    thresholds,
+)
+from triage.sim.constellation import assign_satellites, constellation_passes
+from triage.sim.errors import ClassifierError, ManifestError, OutputError
+from triage.sim.frames import (
+    FrameGeo,
+    box_lonlat,
+    check_frames,
+    footprint_lonlat,
+    read_frame,
+    to_lonlat,
+)
 from triage.sim.ground import CADU_DATA_BYTES, ExportReport, Ground
-from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
+from triage.sim.link import LossChannel, Pass, Transmission, transmit
 from triage.sim.manifest import Frame, Link, Manifest, load_manifest
 from triage.sim.mosaics import scene_mosaics
 from triage.sim.report import write_report
@@ -78,7 +100,9 @@ from triage.sim.satellite import (
     check_gain_sources,
     check_image,
 )
-from triage.sim.scoring import Delivery, LabelledShip, labelled_ships, score
+from triage.sim.scenarios import realized
+from triage.sim.scoring import Delivery, LabelledShip, crop_hits, labelled_ships, score
+from triage.sim.streams import StreamKeeper, prepare_streams_dir, write_streams
 from triage.sim.tracker import PacketTracker
 from triage.sim.verification import onboard_diagnostics, ship_crops_disagree, verify_crops
 
@@ -96,8 +120,18 @@ def run_simulation(
     overwrite: bool = False,
     progress: Progress | None = None,
     rate_bps: int | None = None,
+    model: str = AUTO,
+    classifiers: Path | None = None,
+    keep_streams: Path | None = None,
+    write_html: bool = True,
 ) -> SimResult:
     """Run a manifest; write ``report.html``, ``metrics.json`` and the ground's products.
+
+    ``model``: ``auto`` (each frame classified by a model that never saw its imagery
+    where the registry has one, :mod:`triage.sim.classifiers`) or a classifier name
+    (``shipped``: the compiled-in model for every frame); either way every frame and
+    the totals are labelled in-sample or out-of-sample. ``classifiers``: the registry
+    (default ``$TRIAGE_CLASSIFIERS``, else ``models/classifiers.json``).
 
     ``target="qemu"``: the firmware operations of the run (every frame, every
     directory, every downlink with its request) are replayed in one boot of the
@@ -109,20 +143,41 @@ def run_simulation(
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     # 1. check everything first
-    manifest_path = Path(manifest_path)
+    manifest_path = realized(Path(manifest_path), registry=classifiers)  # a scenario's frames
     manifest = _with_rate(load_manifest(manifest_path), rate_bps)
+    if manifest.packet_loss.model == "link_budget" and (
+        manifest.orbit.satellites > 1 or keep_streams is not None
+    ):
+        raise ManifestError(
+            "packet_loss.model link_budget (the physical channel) takes one satellite and no "
+            "--keep-streams"
+        )
     mdir = manifest_path.resolve().parent
     geos = check_frames(manifest, mdir)
     check_gain_sources(manifest)
     ships = labelled_ships(manifest, mdir)
-    passes = plan_passes(manifest)
+    manifest, sat_of = assign_satellites(manifest, geos)
+    passes = constellation_passes(manifest)
+    if manifest.orbit.satellites > 1 and (target == "qemu" or keep_streams is not None):
+        raise ManifestError(
+            "orbit.satellites > 1: --target qemu and --keep-streams take one satellite"
+        )
+    onboard_plan = plan_classifiers(manifest, model, target, classifiers)
     if target == "qemu":
         check_image()
+    if keep_streams is not None:
+        prepare_streams_dir(keep_streams, overwrite)
+    keeper = StreamKeeper() if keep_streams is not None else None
     tmp = _prepare_out(out_dir, overwrite)
     try:
-        result = _run(manifest, geos, ships, passes, tmp, target, progress)
+        result = _run(
+            manifest, geos, ships, passes, tmp, target, progress, onboard_plan, keeper, sat_of
+        )
         result.runtime_s = time.perf_counter() - t_start
-        write_report(result, tmp)
+        write_report(result, tmp, with_html=write_html)
+        if keeper is not None:
+            sent = [(t.packets_sent, t.sent_bytes) for t in result.modes[TRIAGE].traffic]
+            write_streams(keeper, manifest, passes, sent, tmp / "ground", Path(keep_streams))
         _finish_out(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -130,11 +185,62 @@ def run_simulation(
     return result
 
 
+class OnboardPlan:
+    """The classifier and decision thresholds of every frame, checked before the run."""
+
+    def __init__(
+        self,
+        cset: ClassifierSet,
+        choice: str,
+        assignments: dict[int, Assignment],
+        thresholds: dict[str, Thresholds | None],
+    ):
+        self.cset = cset
+        self.choice = choice
+        self.assignments = assignments
+        self.thresholds = thresholds
+
+
+def plan_classifiers(
+    manifest: Manifest, choice: str, target: str, registry: Path | None = None
+) -> OnboardPlan:
+    """Assign a classifier to every frame and compile the ones not built in (a clear
+    error before anything is written when one cannot be used)."""
+    cset = load_classifiers(registry)
+    check_compiled_in(cset, model_sha256())
+    choice = resolve_choice(choice, cset)
+    assignments = {f.frame_id: assign(f, cset, choice) for f in manifest.frames}
+    used = sorted({a.model for a in assignments.values()})
+    th = {name: thresholds(cset.get(name), manifest.onboard.policy) for name in used}
+    for name in used:
+        c = cset.get(name)
+        if not c.compiled_in:
+            if target == "qemu":
+                raise ClassifierError(
+                    f"--target qemu: the Cortex-M4 image holds only the compiled-in classifier; "
+                    f"frames {_ids(assignments, name)} use {name!r} (run them with --model "
+                    "shipped, or on the host)"
+                )
+            compiled_model(c)
+        if target == "qemu" and th[name] is not None:
+            raise ClassifierError(
+                "--target qemu: the Cortex-M4 image decides with the build's policy; the run "
+                f"asks for other thresholds for {name!r} (onboard.policy or its policy.json)"
+            )
+    return OnboardPlan(cset, choice, assignments, th)
+
+
+def _ids(assignments: dict[int, Assignment], name: str) -> str:
+    ids = [fid for fid, a in sorted(assignments.items()) if a.model == name]
+    return ", ".join(map(str, ids[:8])) + (" ..." if len(ids) > 8 else "")
+
+
 def _with_rate(manifest: Manifest, rate_bps: int | None) -> Manifest:
     """The manifest with its downlink rate overridden (``--rate-bps``)."""
     if rate_bps is None:
         return manifest
-    fields = {"rate_bps": int(rate_bps), "name": f"{int(rate_bps):,} bit/s"}
+    known = [k.name for k in LINKS.values() if k.rate_bps == int(rate_bps)]
+    fields = {"rate_bps": int(rate_bps), "name": known[0] if known else f"{int(rate_bps):,} bit/s"}
     try:  # the manifest's own bounds, checked before any pass is computed
         link = Link.model_validate({**manifest.link.model_dump(), **fields})
     except ValidationError as exc:
@@ -150,38 +256,65 @@ def _run(
     tmp: Path,
     target: str,
     progress: Progress | None,
+    plan: OnboardPlan,
+    keeper: StreamKeeper | None = None,
+    sat_of: dict[int, int] | None = None,
 ) -> SimResult:
     rate = manifest.link.rate_bps
     classes = list(tile_spec().classes)
     store_bytes = manifest.onboard.store_capacity_bytes or DEFAULT_STORE_BYTES
-    satellite = Satellite(store_bytes, record_ops=target == "qemu")
-    ground = Ground(tmp / "ground")
-    tracker = PacketTracker()
-    # independent, seeded loss streams: one per mode, one for the uplink
-    loss = {m: LossChannel(manifest.packet_loss, m) for m in (TRIAGE, *BASELINES)}
-    uplink_loss = LossChannel(manifest.packet_loss, "uplink")
+    n_sat = manifest.orbit.satellites
+    sat_of = sat_of or {f.frame_id: 0 for f in manifest.frames}
+    # one firmware, store, ground link and packet tracker per satellite
+    sats = [Satellite(store_bytes, record_ops=target == "qemu") for _ in range(n_sat)]
+    grounds = [Ground(tmp / ("ground" if k == 0 else f"ground-{k + 1}")) for k in range(n_sat)]
+    trackers = [PacketTracker() for _ in range(n_sat)]
+
+    # independent, seeded loss streams: one per mode and satellite, one per uplink
+    def stream(name: str, k: int) -> str:
+        return name if k == 0 else f"{name}/sat{k + 1}"
+
+    loss = {
+        (m, k): LossChannel(manifest.packet_loss, stream(m, k))
+        for m in (TRIAGE, *BASELINES)
+        for k in range(n_sat)
+    }
+    uplink = [LossChannel(manifest.packet_loss, stream("uplink", k)) for k in range(n_sat)]
+    # the physical channel (packet_loss.model link_budget) takes one satellite (checked)
     physical = manifest.packet_loss.model == "link_budget"
-    phys = {m: PhysicalChannel(manifest, m) for m in (TRIAGE, *BASELINES)} if physical else {}
-    baselines = {m: BaselineDownlink(m, loss[m], rate, phys.get(m)) for m in BASELINES}
+    phys = {(m, 0): PhysicalChannel(manifest, m) for m in (TRIAGE, *BASELINES)} if physical else {}
+    baselines = {
+        (m, k): BaselineDownlink(m, loss[(m, k)], rate, phys.get((m, k)))
+        for m in BASELINES
+        for k in range(n_sat)
+    }
     modes = {
         TRIAGE: ModeRun(TRIAGE, "on-board triage (firmware products, ground-planned passes)"),
         **{m: ModeRun(m, BASELINE_TITLES[m]) for m in BASELINES},
     }
     frames = manifest.frames_in_capture_order()
-    camera = _Camera(frames, geos, satellite, baselines, classes, progress)
+    camera = _Camera(frames, geos, sats, sat_of, baselines, classes, progress, plan)
 
     # 2. replay the timeline, and 3. the baselines over the same passes
     for p in passes:
+        k = p.satellite
         camera.capture_before(p.aos)
         if physical:
-            tr = _triage_pass_physical(p, satellite, ground, tracker, phys[TRIAGE])
+            tr = _triage_pass_physical(p, sats[k], grounds[k], trackers[k], phys[(TRIAGE, k)])
         else:
             tr = _triage_pass(
-                p, satellite, ground, tracker, loss[TRIAGE], uplink_loss, manifest.link
+                p,
+                sats[k],
+                grounds[k],
+                trackers[k],
+                loss[(TRIAGE, k)],
+                uplink[k],
+                manifest.link,
+                keeper,
             )
         modes[TRIAGE].traffic.append(tr)
         for m in BASELINES:
-            modes[m].traffic.append(_baseline_pass(baselines[m], p))
+            modes[m].traffic.append(_baseline_pass(baselines[(m, k)], p))
     camera.capture_before(None)  # frames after the last pass: captured, never sent
     records, notes = camera.records, camera.notes
     if physical:
@@ -189,16 +322,31 @@ def _run(
     late = sum(1 for f in frames if f.capture_time_utc >= passes[-1].aos)
     if late:
         notes.append(f"{late} frame(s) captured after the last pass of the window")
-    m4 = _replay_on_qemu(satellite, records, notes) if satellite.record_ops else None
+    m4 = _replay_on_qemu(sats[0], records, notes) if sats[0].record_ops else None
 
-    # 4. the ground exports its products; the run is checked and scored
-    export = ground.export()
-    masks = ground.ship_crop_masks()
-    notes += _check(ground, tracker, masks, export, geos)
+    # 4. the grounds export their products; the run is checked and scored
     by_id = {f.frame_id: f for f in manifest.frames}
-    modes[TRIAGE].outcomes = score(ships, tracker.ship_deliveries(masks), by_id)
+    deliveries: list[Delivery] = []
+    mosaics: list[dict] = []
+    ground_counters: dict[str, int] = {}
+    for k in range(n_sat):
+        export = grounds[k].export()
+        masks = grounds[k].ship_crop_masks()
+        notes += _check(grounds[k], trackers[k], masks, export, geos)
+        deliveries += trackers[k].ship_deliveries(masks)
+        mosaics += scene_mosaics(export, manifest, geos, grounds[k].folder / "export")
+        for key, v in grounds[k].counters.items():
+            ground_counters[key] = ground_counters.get(key, 0) + v
+    modes[TRIAGE].outcomes = score(ships, deliveries, by_id)
+    modes[TRIAGE].crop_hits = crop_hits(ships, deliveries, by_id)
+    modes[TRIAGE].crop_outlines = [
+        box_lonlat(geos[d.frame_id], d.row0, d.col0, d.rows, d.cols) for d in deliveries
+    ]
+    modes[TRIAGE].crop_frames = [d.frame_id for d in deliveries]
+    _frame_crops(records, deliveries, modes[TRIAGE].crop_hits, ships, by_id)
     for m in BASELINES:
-        modes[m].outcomes = score(ships, _whole_frames(baselines[m], by_id), by_id)
+        whole = [d for k in range(n_sat) for d in _whole_frames(baselines[(m, k)], by_id)]
+        modes[m].outcomes = score(ships, whole, by_id)
     onboard = {
         **onboard_diagnostics(
             ships,
@@ -208,9 +356,11 @@ def _run(
             geos,
             by_id,
         ),
-        **_store_counters(satellite),
+        **_store_counters(sats),
         **(m4.counters() if m4 is not None else {}),
     }
+    if n_sat > 1:
+        onboard["satellites"] = n_sat
     return SimResult(
         manifest_name=manifest.name,
         link_name=manifest.link.name,
@@ -228,10 +378,100 @@ def _run(
             **({"link_budget": manifest.link.budget.model_dump()} if physical else {}),
         },
         notes=notes,
-        mosaics=scene_mosaics(export, manifest, geos, ground.folder / "export"),
-        ground=ground.counters,
+        mosaics=mosaics,
+        ground=ground_counters,
         onboard=onboard,
+        model_choice=plan.choice,
+        scenario=_scenario_record(manifest),
+        ship_samples=_ship_samples(ships, records, by_id),
+        stations=[
+            {"name": s.name, "lat": s.latitude_deg, "lon": s.longitude_deg}
+            for s in manifest.stations
+        ],
+        frame_footprints={fid: footprint_lonlat(g) for fid, g in geos.items()},
+        ship_lonlat=_ships_lonlat(ships, manifest.frames, geos),
+        uplink_reliable=manifest.link.uplink_reliable,
+        policy=(
+            manifest.onboard.policy.model_dump(exclude_none=True)
+            if manifest.onboard.policy is not None
+            else None
+        ),
     )
+
+
+def _scenario_record(manifest: Manifest) -> dict:
+    """The scenario the report and the targets speak of."""
+    if manifest.scenario is not None:
+        sc = manifest.scenario
+        out: dict = {"kind": sc.kind}
+        if sc.kind == "maritime":
+            out.update(sc.maritime_spec.model_dump())
+        elif sc.ports:
+            out["ports"] = ", ".join(sc.ports)
+        if sc.clouds is not None:
+            out["cloud_mean"] = sc.clouds.mean
+            out["cloud_concentration"] = sc.clouds.concentration
+        return out
+    ports = all(f.sources and f.sources[0].startswith("sen2ships/") for f in manifest.frames)
+    return {"kind": "ports" if ports else "custom"}
+
+
+def _frame_crops(
+    records: list[FrameRecord],
+    deliveries: list[Delivery],
+    hits: list[int],
+    ships: list[LabelledShip],
+    frames: dict[int, Frame],
+) -> None:
+    """Per frame: ship crops on the ground, those holding a labelled ship, ships labelled."""
+    by_id = {r.frame_id: r for r in records}
+    for d, h in zip(deliveries, hits, strict=True):
+        rec = by_id.get(d.frame_id)
+        if rec is not None:
+            rec.crops_delivered += 1
+            rec.crops_with_ship += 1 if h else 0
+    for rec in records:
+        f = frames[rec.frame_id]
+        rec.ships_labelled = sum(1 for s in ships if s.scene == f.scene and _holds(f, s))
+
+
+def _ships_lonlat(
+    ships: list[LabelledShip], frames: list[Frame], geos: dict[int, FrameGeo]
+) -> list[tuple[float, float] | None]:
+    """WGS84 position of every labelled ship's box centre (through a frame holding it)."""
+    out: list[tuple[float, float] | None] = []
+    for s in ships:
+        f = next((f for f in frames if f.scene == s.scene and _holds(f, s)), None)
+        if f is None:
+            out.append(None)
+            continue
+        r, c = s.centre
+        lon, lat = to_lonlat(geos[f.frame_id], [r - f.window.row0], [c - f.window.col0])
+        out.append((lon[0], lat[0]))
+    return out
+
+
+def _holds(f: Frame, s: LabelledShip) -> bool:
+    r, c = s.centre
+    w = f.window
+    return w.row0 <= r < w.row0 + w.rows and w.col0 <= c < w.col0 + w.cols
+
+
+def _ship_samples(
+    ships: list[LabelledShip], records: list[FrameRecord], frames: dict[int, Frame]
+) -> list[str]:
+    """Per ship: in-sample when a frame holding it is, unknown when one is, else
+    out-of-sample."""
+    out = []
+    for s in ships:
+        kinds = {r.sample for r in records if r.scene == s.scene and _holds(frames[r.frame_id], s)}
+        if "in-sample" in kinds:
+            out.append("in-sample")
+        elif "unknown" in kinds or not kinds:
+            out.append("unknown")
+        else:
+            out.append("out-of-sample")
+    return out
 
 
 def _replay_on_qemu(satellite: Satellite, records: list[FrameRecord], notes: list[str]) -> M4Replay:
@@ -271,13 +511,13 @@ def _check(
     return notes
 
 
-def _store_counters(satellite: Satellite) -> dict[str, int]:
-    fw = satellite.counters()
+def _store_counters(sats: list[Satellite]) -> dict[str, int]:
+    fws = [s.counters() for s in sats]
     return {
-        "products_dropped": fw.get("products_dropped", 0),
-        "products_evicted": fw.get("products_evicted", 0),
-        "requests_rejected": fw.get("requests_rejected", 0),
-        "store_bytes": satellite.store_bytes,
+        "products_dropped": sum(fw.get("products_dropped", 0) for fw in fws),
+        "products_evicted": sum(fw.get("products_evicted", 0) for fw in fws),
+        "requests_rejected": sum(fw.get("requests_rejected", 0) for fw in fws),
+        "store_bytes": sats[0].store_bytes,
     }
 
 
@@ -288,15 +528,19 @@ class _Camera:
         self,
         frames: list[Frame],
         geos: dict[int, FrameGeo],
-        satellite: Satellite,
-        baselines: dict[str, BaselineDownlink],
+        sats: list[Satellite],
+        sat_of: dict[int, int],
+        baselines: dict[tuple[str, int], BaselineDownlink],
         classes: list[str],
         progress: Progress | None,
+        plan: OnboardPlan,
     ):
+        self.plan = plan
         self.frames = frames
         self.times = [f.capture_time_utc for f in frames]
         self.geos = geos
-        self.satellite = satellite
+        self.sats = sats
+        self.sat_of = sat_of
         self.baselines = baselines
         self.classes = classes
         self.progress = progress
@@ -316,16 +560,25 @@ class _Camera:
         if self.progress:
             self.progress(label, len(self.records), len(self.frames))
         px = read_frame(geo, f)
-        cap = self.satellite.capture(f, geo, px)
+        a = self.plan.assignments[f.frame_id]
+        k = self.sat_of.get(f.frame_id, 0)
+        sat = self.sats[k]
+        sat.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
+        cap = sat.capture(f, geo, px)
         self.notes += cap.notes
         self.crop_cells[f.frame_id] = cap.crop_cells
-        cfg = self.satellite.config
+        cfg = sat.config
         compressed = compressed_product_bytes(
             px, cfg["aec_block_size"], cfg["aec_rsi"], dn_scale=f.dn_scale
         )
-        self.baselines[RAW].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
-        self.baselines[COMPRESSED].capture(f.frame_id, f.capture_time_utc, compressed)
-        self.records.append(_frame_record(f, geo, cap, compressed, self.classes))
+        self.baselines[(RAW, k)].capture(f.frame_id, f.capture_time_utc, raw_product_bytes(px))
+        self.baselines[(COMPRESSED, k)].capture(f.frame_id, f.capture_time_utc, compressed)
+        rec = _frame_record(f, geo, cap, compressed, self.classes)
+        rec.model, rec.sample, rec.sample_reason = a.model, a.sample, a.reason
+        rec.sources = frame_sources(f)
+        rec.cloud_fraction = f.cloud_fraction
+        rec.satellite = k
+        self.records.append(rec)
         if self.progress:
             self.progress(label, len(self.records), len(self.frames))
 
@@ -352,6 +605,7 @@ def _frame_record(
         products=c["products_added"],
         product_bytes=c["bytes_added"],
         process_s=cap.process_s,
+        ship_crops_made=c["ship_crops"],
     )
 
 
@@ -363,20 +617,24 @@ def _triage_pass(
     channel: LossChannel,
     uplink: LossChannel,
     link: Link,
+    keeper: StreamKeeper | None = None,
 ) -> PassTraffic:
     """One pass of on-board triage: directory, plan and request, downlink, ingest."""
     tr = PassTraffic()
+    tr.store_bytes_before = satellite.onboard.store_use()["bytes_used"]
     used = 0
     # a. the satellite opens the pass with its store directory
     directory = satellite.directory()
     packets = split_packets(directory)
     if packets and len(directory) <= p.budget_bytes:
         tx = transmit(packets, 0, channel)
-        _arrive(tx, p, link.rate_bps, ground, tracker)
+        _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
         used = tr.directory_bytes = tx.end
         tr.add(tx)
     # b. the ground plans the pass over its contact window and uplinks its request
     request, tr.request_entries = ground.plan(p.window, link.rate_bps, p.budget_bytes)
+    if keeper is not None and request is not None:
+        keeper.uplinked(p.index, request)
     if request is not None and not link.uplink_reliable and uplink.lost(1)[0]:
         ground.request_lost()
         request = None
@@ -389,10 +647,12 @@ def _triage_pass(
                 f"pass {p.index}: the firmware sent {tx.end} bytes, over the budget of "
                 f"{p.budget_bytes}"
             )
-        tr.products_completed = _arrive(tx, p, link.rate_bps, ground, tracker)
+        tr.products_completed = _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
         used = tx.end
         tr.add(tx)
     tr.sent_bytes = used
+    fill = satellite.onboard.store_use()
+    tr.store_bytes_after, tr.store_products_after = fill["bytes_used"], fill["products"]
     return tr
 
 
@@ -408,6 +668,7 @@ def _triage_pass_physical(
     The pass carries ``budget_bytes / DATA_FIELD_BYTES`` CADUs; each transmission sends
     whole frames (its last one filled with idle packets), within what is left."""
     tr = PassTraffic(link=PassLink())
+    tr.store_bytes_before = satellite.onboard.store_use()["bytes_used"]
     n_cadus = p.budget_bytes // CADU_DATA_BYTES
     used = 0  # CADUs of the pass sent so far
     source = f"pass-{p.index:04d}"
@@ -456,6 +717,8 @@ def _triage_pass_physical(
         )
     tr.products_completed = send(stream, VC_PRODUCTS)
     tr.sent_bytes = tr.directory_bytes + len(stream)
+    fill = satellite.onboard.store_use()
+    tr.store_bytes_after, tr.store_products_after = fill["bytes_used"], fill["products"]
     return tr
 
 
@@ -479,13 +742,21 @@ def _physical_notes(traffic: list[PassTraffic]) -> list[str]:
 
 
 def _arrive(
-    tx: Transmission, p: Pass, rate_bps: int, ground: Ground, tracker: PacketTracker
+    tx: Transmission,
+    p: Pass,
+    rate_bps: int,
+    ground: Ground,
+    tracker: PacketTracker,
+    keeper: StreamKeeper | None = None,
 ) -> int:
-    """The packets that survived the channel reach the ground station and the tracker;
-    returns the products they completed."""
+    """The packets that survived the channel reach the ground station and the tracker
+    (and the kept streams); returns the products they completed."""
     arrived = tx.arrived(p, rate_bps)
     completed = sum(tracker.add(pk, when) for pk, when in arrived)
-    ground.receive([pk for pk, _ in arrived], source=f"pass-{p.index:04d}")
+    packets = [pk for pk, _ in arrived]
+    ground.receive(packets, source=f"pass-{p.index:04d}")
+    if keeper is not None:
+        keeper.arrived(p.index, packets)
     return completed
 
 

@@ -34,6 +34,7 @@ from triage.onboard import (
     time_fields,
 )
 from triage.onboard.qemu_runner import image_path
+from triage.sim.classifiers import Classifier, LoadedModel, Thresholds, compiled_model
 from triage.sim.errors import SceneError
 from triage.sim.frames import FrameGeo
 from triage.sim.manifest import Frame, Manifest
@@ -137,6 +138,29 @@ class Satellite:
         self.config = config()
         self.record_ops = record_ops
         self.ops: list[_Op] = []
+        self.classifier = "shipped"  # the compiled-in model, the build's thresholds
+        self.thresholds: Thresholds | None = None
+        self._models: dict[str, LoadedModel] = {}  # kept loaded while bound
+
+    def use(self, classifier: Classifier, thresholds: Thresholds | None) -> None:
+        """Classify the next frames with ``classifier`` (the compiled-in model, or one built
+        into an engine library) and decide with ``thresholds`` (None: the build's policy).
+        The store stays. A QEMU replay supports only the build's model and policy (the
+        runner checks before the run)."""
+        if classifier.name != self.classifier:
+            if classifier.compiled_in:
+                self.onboard.bind_model(None)
+            else:
+                m = self._models.get(classifier.name) or compiled_model(classifier)
+                self._models[classifier.name] = m
+                self.onboard.bind_model(m.address)
+            self.classifier = classifier.name
+        if thresholds != self.thresholds:
+            if thresholds is None:
+                self.onboard.set_policy(None)
+            else:
+                self.onboard.set_policy(thresholds.discard_min_q, thresholds.ship_crop_min_q)
+            self.thresholds = thresholds
 
     def capture(self, frame: Frame, geo: FrameGeo, pixels: np.ndarray) -> Capture:
         """Process a frame; :class:`FirmwareError` when the firmware refuses it for any

@@ -11,6 +11,15 @@ the frame's no-data value in every band), for a baseline a whole frame complete
 on the ground.
 Its delivery time is the earliest such completion; its latency counts from the
 capture of the frame that delivered it.
+
+A ship is *visible* unless its truth says it lies under cloud (``under_cloud`` in
+its COCO annotation, written by the cloud layer of :mod:`triage.sim.scenarios`):
+recall is reported over all ships and over the visible ones, the ships a camera
+could see.
+
+*Crop precision* (:func:`crop_precision`): of the full-resolution ship crops
+complete on the ground, the share that hold at least one labelled ship's box
+centre on a kept pixel; the rest are bytes spent on false alarms.
 """
 
 from __future__ import annotations
@@ -35,6 +44,11 @@ class LabelledShip:
     y: float
     w: float
     h: float
+    under_cloud: bool = False
+
+    @property
+    def visible(self) -> bool:
+        return not self.under_cloud
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -87,7 +101,8 @@ def load_coco_boxes(path: Path, scene: str) -> list[LabelledShip]:
     try:
         for ann in coco["annotations"]:
             x, y, w, h = (float(v) for v in ann["bbox"])
-            out.append(LabelledShip(scene, int(ann["id"]), x, y, w, h))
+            cloud = bool(ann.get("under_cloud", False))
+            out.append(LabelledShip(scene, int(ann["id"]), x, y, w, h, cloud))
     except (KeyError, TypeError, ValueError) as exc:
         raise SceneError(f"scene {scene}: labels {path} are not COCO boxes: {exc!r}") from None
     return out
@@ -147,3 +162,28 @@ def score(
                 ShipOutcome(s, d.time, d.frame_id, (d.time - f.capture_time_utc).total_seconds())
             )
     return out
+
+
+def crop_hits(
+    ships: list[LabelledShip], deliveries: list[Delivery], frames: dict[int, Frame]
+) -> list[int]:
+    """Per delivered ship crop (same order): how many labelled ships' box centres lie on a
+    kept pixel of it."""
+    by_scene: dict[str, list[LabelledShip]] = {}
+    for s in ships:
+        by_scene.setdefault(s.scene, []).append(s)
+    out = []
+    for d in deliveries:
+        f = frames[d.frame_id]
+        n = 0
+        for s in by_scene.get(f.scene, []):
+            r, c = s.centre
+            if d.covers(r - f.window.row0, c - f.window.col0):
+                n += 1
+        out.append(n)
+    return out
+
+
+def crop_precision(hits: list[int]) -> float | None:
+    """Share of delivered ship crops holding a labelled ship (None without any crop)."""
+    return round(sum(1 for h in hits if h) / len(hits), 4) if hits else None

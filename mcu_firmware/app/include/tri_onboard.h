@@ -42,6 +42,7 @@
 #include "tri_contract.h"
 #include "tri_app_config.h"
 #include "tri_classifier.h"
+#include "tri_decide.h"
 #include "tri_link.h"
 #include "tri_profile.h"
 #include "tri_records.h"
@@ -58,6 +59,7 @@ typedef struct {
     tri_store_t store;
     tri_classifier_t classifier;
     uint16_t gain_q8[TRI_CFG_BANDS];
+    tri_policy_t policy; /* the decision thresholds (tri_onboard_set_policy) */
     uint8_t land_policy; /* TRI_LAND_DROP or TRI_LAND_LOWRES */
     uint8_t *work;
     size_t work_bytes;
@@ -100,6 +102,22 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
  * frames to come; TRI_ERR_ARG for another value. tri_onboard_init sets the
  * shipped policy's TRI_CFG_LAND_POLICY. */
 tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
+
+/*
+ * Sets the decision thresholds (tri_decide.h) for the frames to come: every
+ * discard_min_q[k] and ship_crop_min_q in [-128, TRI_CFG_NEVER_Q]
+ * (TRI_ERR_ARG otherwise, nothing changed). tri_onboard_init sets the
+ * build's policy (TRI_POLICY_SHIPPED, triage_config.h); the second-opinion
+ * threshold and the crop margin stay the build's.
+ */
+tri_status_t tri_onboard_set_policy(tri_onboard_t *ob, const tri_policy_t *policy);
+
+/*
+ * Replaces the classifier for the frames to come (its run must be set;
+ * TRI_ERR_ARG otherwise, nothing changed); the store and the counters
+ * stay. The caller keeps the classifier's context (a bound model) alive.
+ */
+tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier);
 
 /*
  * A clock for the per-stage profile (ob->profile; NULL: off, the default):

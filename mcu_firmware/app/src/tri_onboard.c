@@ -63,6 +63,7 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
         ob->classifier = *classifier;
     }
     memcpy(ob->gain_q8, gain_q8 != NULL ? gain_q8 : default_gain_q8, sizeof ob->gain_q8);
+    ob->policy = shipped_policy;
     ob->land_policy = (uint8_t)(TRI_CFG_LAND_POLICY == 0 ? TRI_LAND_DROP : TRI_LAND_LOWRES);
     ob->work = (uint8_t *)work_mem;
     ob->work_bytes = work_bytes;
@@ -92,6 +93,31 @@ tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy)
         return TRI_ERR_ARG;
     }
     ob->land_policy = (uint8_t)policy;
+    return TRI_OK;
+}
+
+tri_status_t tri_onboard_set_policy(tri_onboard_t *ob, const tri_policy_t *policy)
+{
+    uint32_t k;
+    if (ob == NULL || policy == NULL || policy->ship_crop_min_q < -128 ||
+        policy->ship_crop_min_q > TRI_CFG_NEVER_Q) {
+        return TRI_ERR_ARG;
+    }
+    for (k = 0; k < NCLASSES; k++) {
+        if (policy->discard_min_q[k] < -128 || policy->discard_min_q[k] > TRI_CFG_NEVER_Q) {
+            return TRI_ERR_ARG;
+        }
+    }
+    ob->policy = *policy;
+    return TRI_OK;
+}
+
+tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier)
+{
+    if (ob == NULL || classifier == NULL || classifier->run == NULL) {
+        return TRI_ERR_ARG;
+    }
+    ob->classifier = *classifier;
     return TRI_OK;
 }
 
@@ -236,7 +262,7 @@ static tri_status_t sink_cells(void *user, uint32_t r, const int8_t *q, size_t b
         if (w.saturated_px[i] * TRI_CELL_SKIP_SHARE_DEN > area * TRI_CELL_SKIP_SHARE_NUM) {
             rep->cells_saturated++;
         }
-        action = tri_decide(q, &shipped_policy, fr->ob->land_policy, &top);
+        action = tri_decide(q, &fr->ob->policy, fr->ob->land_policy, &top);
         w.classes[i] = (uint8_t)top;
         w.conf[i] = (uint8_t)((int32_t)q[top] - TRI_CFG_OUTPUT_ZERO_POINT);
         w.ship_conf[i] = (uint8_t)((int32_t)q[TRI_CFG_CLASS_SHIP] - TRI_CFG_OUTPUT_ZERO_POINT);

@@ -8,6 +8,10 @@
  * refused with TRI_ERR_NO_IMPL), or, for tests only, the fixed rule of
  * tri_classifier_rule (kind 2). The streaming engine's scratch is the
  * caller's (tri_host_scratch_bytes), as on the Cortex-M4 image.
+ * tri_host_bind_model switches an instance to another streaming model (any
+ * tnn_stream_model_t, e.g. from an engine library the simulator built) on
+ * caller scratch, or back to the compiled-in one, keeping the store: the
+ * simulator classifies each frame with a named model.
  */
 #include <string.h>
 
@@ -30,6 +34,8 @@ typedef struct {
     tri_onboard_t ob;
     tri_stream_classifier_t stream;
     tri_rule_classifier_t rule;
+    void *scratch; /* init's scratch, for the compiled-in model */
+    size_t scratch_bytes;
 } tri_host_t;
 
 typedef tri_status_t (*tri_host_write_fn)(void *ctx, const uint8_t *data, size_t len);
@@ -52,8 +58,12 @@ int tri_host_downlink(void *h, uint32_t budget, const uint8_t *request, size_t r
                       tri_host_write_fn write, void *ctx, size_t *len);
 int tri_host_counters(const void *h, uint32_t *out, size_t n);
 int tri_host_store_check(const void *h);
+int tri_host_store_use(const void *h, uint32_t *out);
 int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_set_boot_count(void *h, uint32_t boot);
+int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q);
+int tri_host_bind_model(void *h, const void *model, void *scratch, size_t scratch_bytes);
+size_t tri_host_stream_scratch_bytes(const void *model);
 int tri_host_set_link(void *h, uint32_t mode, uint32_t scid);
 int tri_host_link_encode(uint32_t mode, uint32_t scid, uint32_t vcid, const uint8_t *packets,
                          size_t len, tri_host_write_fn write, void *ctx);
@@ -150,6 +160,8 @@ int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t w
         return TRI_ERR_ARG;
     }
     memset(&host->stream, 0, sizeof host->stream);
+    host->scratch = scratch;
+    host->scratch_bytes = scratch_bytes;
     if (classifier_kind == 1) {
 #if TRI_HOST_HAVE_MODEL
         st = tri_classifier_stream(&cls, &host->stream, &classifier_stream, scratch,
@@ -242,6 +254,21 @@ int tri_host_store_check(const void *h)
     return tri_store_check(&((const tri_host_t *)h)->ob.store);
 }
 
+/* The store's fill: out[0] live products, out[1] bytes they take (allocations),
+ * out[2] bytes of its data area (the frame report's store_* words, at any time). */
+int tri_host_store_use(const void *h, uint32_t *out)
+{
+    const tri_store_t *st;
+    if (h == NULL || out == NULL) {
+        return TRI_ERR_ARG;
+    }
+    st = &((const tri_host_t *)h)->ob.store;
+    out[0] = st->live_count;
+    out[1] = st->live_bytes;
+    out[2] = st->data_bytes;
+    return TRI_OK;
+}
+
 int tri_host_set_land_policy(void *h, uint32_t policy)
 {
     if (h == NULL) {
@@ -256,6 +283,72 @@ int tri_host_set_boot_count(void *h, uint32_t boot)
         return TRI_ERR_ARG;
     }
     return tri_onboard_set_boot_count(&((tri_host_t *)h)->ob, boot);
+}
+
+/* The decision thresholds for the frames to come (tri_onboard_set_policy);
+ * discard_min_q NULL restores the build's policy. */
+int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q)
+{
+    static const tri_policy_t shipped = TRI_POLICY_SHIPPED;
+    tri_policy_t given;
+    uint32_t k;
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    if (discard_min_q == NULL) {
+        return tri_onboard_set_policy(&((tri_host_t *)h)->ob, &shipped);
+    }
+    if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q) {
+        return TRI_ERR_ARG;
+    }
+    for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
+        given.discard_min_q[k] = discard_min_q[k];
+    }
+    given.ship_crop_min_q = (int16_t)ship_crop_min_q;
+    return tri_onboard_set_policy(&((tri_host_t *)h)->ob, &given);
+}
+
+/* Scratch bytes a streaming model needs for the widest frame. */
+size_t tri_host_stream_scratch_bytes(const void *model)
+{
+    return model == NULL ? 0u
+                         : tnn_stream_scratch_bytes((const tnn_stream_model_t *)model,
+                                                    TRI_FRAME_MAX_COLS);
+}
+
+/*
+ * Classifies the frames to come with `model` (a tnn_stream_model_t) on
+ * `scratch` (scratch_bytes, TNN_STREAM_ALIGN-aligned, at least
+ * tri_host_stream_scratch_bytes(model); the caller's until the next bind),
+ * or with the compiled-in model on init's scratch when `model` is NULL. The
+ * store stays. A failed bind leaves the instance without a classifier
+ * (frames are then refused), never with a half-bound one.
+ */
+int tri_host_bind_model(void *h, const void *model, void *scratch, size_t scratch_bytes)
+{
+    tri_host_t *host = (tri_host_t *)h;
+    tri_classifier_t cls;
+    tri_status_t st;
+    if (host == NULL) {
+        return TRI_ERR_ARG;
+    }
+    memset(&host->stream, 0, sizeof host->stream);
+    memset(&host->ob.classifier, 0, sizeof host->ob.classifier);
+    if (model == NULL) {
+#if TRI_HOST_HAVE_MODEL
+        model = &classifier_stream;
+        scratch = host->scratch;
+        scratch_bytes = host->scratch_bytes;
+#else
+        return TRI_ERR_NO_IMPL;
+#endif
+    }
+    st = tri_classifier_stream(&cls, &host->stream, (const tnn_stream_model_t *)model, scratch,
+                               scratch_bytes);
+    if (st == TRI_OK) {
+        st = tri_onboard_set_classifier(&host->ob, &cls);
+    }
+    return st;
 }
 
 int tri_host_set_link(void *h, uint32_t mode, uint32_t scid)

@@ -1,0 +1,183 @@
+"""``--keep-streams DIR``: what the ground station received, kept for its own tools.
+
+A run with ``--keep-streams DIR`` writes, besides its report:
+
+- ``pass-NNNN.bin``: the space packets that reached the ground in pass ``NNNN``
+  (the store directory and the downlink, in arrival order, lost packets absent),
+  exactly the bytes the simulated ground ingested; one file per pass that carried
+  any packet;
+- ``request-NNNN.bin``: the DOWNLINK_REQUEST telecommand the ground uplinked for
+  that pass (``groundstation plan --request-out`` writes the same kind of file);
+- ``catalogue.sqlite`` (and ``catalogue.sqlite.segments``): the ground's catalogue
+  after the run;
+- ``sat.tle`` (when the manifest has a TLE) and ``stations.txt``
+  (``NAME=LAT,LON,ALT_M`` per line, the ``--station`` syntax, with each station's
+  elevation mask);
+- ``passes.json``: every pass with its station, AOS/LOS, budget, the packets and
+  bytes sent and received, and its file;
+- ``README.md``: the ``groundstation`` commands to try on them.
+
+The folder is written beside ``DIR`` and renamed once complete, like the run's
+output, so a failed run leaves no folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from triage.sim.errors import OutputError
+from triage.sim.link import Pass
+from triage.sim.manifest import Manifest
+
+CATALOGUE_FILES = ("catalogue.sqlite", "catalogue.sqlite.segments", "catalogue.sqlite-wal")
+
+
+@dataclass
+class StreamKeeper:
+    """Collects, per pass, the packets that reached the ground and the uplinked request."""
+
+    received: dict[int, list[bytes]] = field(default_factory=dict)
+    requests: dict[int, bytes] = field(default_factory=dict)
+
+    def arrived(self, pass_index: int, packets: list[bytes]) -> None:
+        self.received.setdefault(pass_index, []).extend(packets)
+
+    def uplinked(self, pass_index: int, request: bytes) -> None:
+        self.requests[pass_index] = request
+
+
+def prepare_streams_dir(dest: Path, overwrite: bool) -> None:
+    """:class:`OutputError` now, before the run, when ``dest`` cannot be written."""
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise OutputError(f"--keep-streams {dest} exists and is not a folder")
+    if dest.exists() and any(dest.iterdir()) and not overwrite:
+        raise OutputError(
+            f"--keep-streams folder {dest} exists and is not empty (choose another, or --overwrite)"
+        )
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {dest.parent}: {exc}") from None
+
+
+def write_streams(
+    keeper: StreamKeeper,
+    manifest: Manifest,
+    passes: list[Pass],
+    sent: list[tuple[int, int]],
+    ground_folder: Path,
+    dest: Path,
+) -> Path:
+    """Write the kept streams into ``dest`` (atomically); ``sent``: (packets, bytes) put on
+    the air per pass."""
+    dest = Path(dest)
+    tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        index = []
+        for p in passes:
+            pk = keeper.received.get(p.index, [])
+            name = f"pass-{p.index:04d}.bin"
+            if pk:
+                (tmp / name).write_bytes(b"".join(pk))
+            req = keeper.requests.get(p.index)
+            rname = f"request-{p.index:04d}.bin"
+            if req:
+                (tmp / rname).write_bytes(req)
+            index.append(
+                {
+                    "pass": p.index,
+                    "station": p.station,
+                    "aos_utc": p.aos.isoformat(),
+                    "los_utc": p.los.isoformat(),
+                    "max_elevation_deg": p.max_elevation_deg,
+                    "budget_bytes": p.budget_bytes,
+                    "packets_sent": sent[p.index][0],
+                    "bytes_sent": sent[p.index][1],
+                    "packets_received": len(pk),
+                    "bytes_received": sum(len(x) for x in pk),
+                    "file": name if pk else None,
+                    "request_file": rname if req else None,
+                }
+            )
+        (tmp / "passes.json").write_text(
+            json.dumps({"link": manifest.link.model_dump(), "passes": index}, indent=1, default=str)
+            + "\n"
+        )
+        for n in CATALOGUE_FILES:
+            if (ground_folder / n).exists():
+                shutil.copy2(ground_folder / n, tmp / n)
+        if manifest.orbit.tle is not None:
+            (tmp / "sat.tle").write_text(manifest.orbit.tle.text)
+        (tmp / "stations.txt").write_text(
+            "".join(
+                f"{s.name}={s.latitude_deg},{s.longitude_deg},{s.altitude_m:g}"
+                f"  # elevation mask {s.min_elevation_deg:g} deg\n"
+                for s in manifest.stations
+            )
+        )
+        (tmp / "README.md").write_text(_readme(manifest, index))
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def _readme(manifest: Manifest, index: list[dict]) -> str:
+    files = [p for p in index if p["file"]]
+    big = max(files, key=lambda p: p["bytes_received"])["file"] if files else "pass-0000.bin"
+    st = manifest.stations[0] if manifest.stations else None
+    station = (
+        f"{st.name}={st.latitude_deg},{st.longitude_deg},{st.altitude_m:g}"
+        if st
+        else "NAME=LAT,LON,ALT_M"
+    )
+    start = manifest.window_start_utc.strftime("%Y-%m-%dT%H:%MZ")
+    end = manifest.window_end_utc.strftime("%Y-%m-%dT%H:%MZ")
+    tle = (
+        f"""
+```sh
+# contact windows, budgets and what to ask for in each pass
+groundstation plan --db catalogue.sqlite --tle sat.tle --station {station} \\
+    --rate-bps {manifest.link.rate_bps} --start {start} --end {end} \\
+    --min-elevation {st.min_elevation_deg if st else 10:g}
+```
+"""
+        if manifest.orbit.tle is not None
+        else "\nThe manifest lists its passes explicitly (no TLE): `plan` needs a TLE.\n"
+    )
+    return f"""# Pass streams of a simulation: {manifest.name}
+
+What the simulated ground station received, pass by pass ({len(files)} of {len(index)}
+passes carried packets; `passes.json` lists them all with their budgets and byte counts).
+Link: {manifest.link.name}, {manifest.link.rate_bps:,} bit/s.
+
+| file | what |
+| --- | --- |
+| `pass-NNNN.bin` | the space packets that reached the ground in pass NNNN, in arrival order |
+| `request-NNNN.bin` | the DOWNLINK_REQUEST the ground uplinked for pass NNNN |
+| `catalogue.sqlite`, `catalogue.sqlite.segments` | the ground's catalogue after every pass |
+| `sat.tle`, `stations.txt` | the orbit and the ground stations (`NAME=LAT,LON,ALT_M`) |
+
+Try the ground station on them (from this folder):
+
+```sh
+# a fresh catalogue from the pass that brought the most bytes, then every pass in order
+groundstation ingest {big} --db mine.sqlite
+groundstation ingest pass-*.bin --db all.sqlite
+groundstation status --db all.sqlite
+groundstation export --db all.sqlite --out products/
+# or the run's own catalogue
+groundstation status --db catalogue.sqlite
+```
+{tle}"""
