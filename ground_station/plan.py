@@ -59,7 +59,7 @@ from triage.contract.packets import (
     segment_count,
     segments_bytes,
 )
-from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
+from triage.contract.records import directory_bytes
 from triage.contract.tile_spec import tile_spec
 
 TIER_SHIP, TIER_CONTEXT, TIER_MISSING, TIER_LAND = 1, 2, 3, 4
@@ -310,7 +310,7 @@ def _rank(i: PlanItem) -> tuple:
 
 def _directory_reserve(directory: dict | None) -> int:
     entries = directory["entries"] if directory else 0
-    return segments_bytes(PRODUCT_HEADER.size + entries * STORE_ENTRY.size)
+    return segments_bytes(directory_bytes(entries))
 
 
 def _fill(cands: list[PlanItem], budget: int, pass_index: int, room: int) -> tuple[list, list]:

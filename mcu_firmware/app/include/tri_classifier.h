@@ -13,12 +13,25 @@
 
 #include "tnn.h"
 #include "tri_status.h"
+#include "wire_format.h"
 
+/* model_id and model_sha256: the classifier's identity in telemetry (every
+ * FRAME_SUMMARY and STORE_DIRECTORY): a package's model id and the SHA-256
+ * of the .tflite it came from; id 0 for the compiled-in tile classifier (set
+ * with tri_classifier_identity_hex from its generated header); all 0 for the
+ * test rule. */
 typedef struct {
     void *ctx;
     int8_t *(*input)(void *ctx);
     tri_status_t (*run)(void *ctx, int8_t *scores);
+    uint32_t model_id;
+    uint8_t model_sha256[WF_MODEL_HASH_BYTES];
 } tri_classifier_t;
+
+/* Sets a classifier's identity from a SHA-256 in hex (64 characters, as the
+ * exporter writes CLASSIFIER_MODEL_SHA256); TRI_ERR_ARG for anything else. */
+tri_status_t tri_classifier_identity_hex(tri_classifier_t *cls, uint32_t model_id,
+                                         const char *sha256_hex);
 
 /*
  * A classifier on a model bound with tnn_bind: checks that its input is

@@ -1,4 +1,6 @@
 /* The test rule classifier (see tri_classifier.h). */
+#include <string.h>
+
 #include "tri_classifier.h"
 #include "triage_config.h"
 
@@ -50,6 +52,7 @@ tri_status_t tri_classifier_rule(tri_classifier_t *cls, int8_t *input)
         return TRI_ERR_ARG;
     }
 #if TRI_CFG_BANDS >= 4
+    memset(cls, 0, sizeof *cls);
     cls->ctx = input;
     cls->input = rule_input;
     cls->run = rule_run;

@@ -20,10 +20,15 @@ static uint16_t next_seq(tri_onboard_t *ob, uint32_t type)
     return s;
 }
 
-/* Bytes [pos, pos + n) of the directory product: its header, then one
- * STORE_ENTRY per stored product in priority order. */
-static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint32_t pos,
-                            uint32_t n, uint8_t *dst)
+/* Where a directory's STORE_ENTRY records start: after its product header
+ * and its DIRECTORY_HEADER. */
+#define DIRECTORY_ENTRIES_AT (WF_PRODUCT_HEADER_SIZE + WF_DIRECTORY_HEADER_SIZE)
+
+/* Bytes [pos, pos + n) of the directory product: its header, the
+ * DIRECTORY_HEADER (dirhead), then one STORE_ENTRY per stored product in
+ * priority order. */
+static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header,
+                            const uint8_t *dirhead, uint32_t pos, uint32_t n, uint8_t *dst)
 {
     while (n > 0u) {
         uint32_t take;
@@ -31,9 +36,13 @@ static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint
             take = WF_PRODUCT_HEADER_SIZE - pos;
             take = take < n ? take : n;
             memcpy(dst, header + pos, take);
+        } else if (pos < DIRECTORY_ENTRIES_AT) {
+            take = DIRECTORY_ENTRIES_AT - pos;
+            take = take < n ? take : n;
+            memcpy(dst, dirhead + (pos - WF_PRODUCT_HEADER_SIZE), take);
         } else {
-            uint32_t e = (pos - WF_PRODUCT_HEADER_SIZE) / WF_STORE_ENTRY_SIZE;
-            uint32_t within = (pos - WF_PRODUCT_HEADER_SIZE) % WF_STORE_ENTRY_SIZE;
+            uint32_t e = (pos - DIRECTORY_ENTRIES_AT) / WF_STORE_ENTRY_SIZE;
+            uint32_t within = (pos - DIRECTORY_ENTRIES_AT) % WF_STORE_ENTRY_SIZE;
             const tri_store_slot_t *s = &ob->store.slots[ob->store.order[e]];
             tri_store_entry_rec_t rec;
             uint8_t buf[WF_STORE_ENTRY_SIZE];
@@ -66,7 +75,9 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
 {
     tri_product_header_t h;
     tri_sec_header_t sh;
+    wf_directory_header_t dh;
     uint8_t header[WF_PRODUCT_HEADER_SIZE];
+    uint8_t dirhead[WF_DIRECTORY_HEADER_SIZE];
     uint32_t n;
     uint32_t bytes;
     uint32_t segs;
@@ -79,7 +90,11 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     *len = 0;
     pkt = packet_buffer(ob);
     n = tri_store_order(&ob->store);
-    bytes = WF_PRODUCT_HEADER_SIZE + n * WF_STORE_ENTRY_SIZE;
+    bytes = DIRECTORY_ENTRIES_AT + n * WF_STORE_ENTRY_SIZE;
+    dh.model_id = ob->classifier.model_id;
+    memcpy(dh.model_sha256, ob->classifier.model_sha256, sizeof dh.model_sha256);
+    dh.entries = n;
+    wf_directory_header_pack(&dh, dirhead);
     segs = tri_segment_count(bytes);
     memset(&h, 0, sizeof h);
     h.product_type = (uint8_t)WF_PRODUCT_STORE_DIRECTORY;
@@ -97,7 +112,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         uint32_t pos;
         for (pos = WF_PRODUCT_HEADER_SIZE; pos < bytes; pos += WF_MAX_SEGMENT_BYTES) {
             uint32_t k = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
-            directory_bytes(ob, header, pos, k, pkt);
+            directory_bytes(ob, header, dirhead, pos, k, pkt);
             crc = tri_crc32(crc, pkt, k);
         }
         tri_put_be32(header + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET, crc);
@@ -114,7 +129,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         uint32_t seg = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
         size_t plen;
         tri_status_t st;
-        directory_bytes(ob, header, pos, seg, pkt + TRI_PACKET_SEGMENT_OFFSET);
+        directory_bytes(ob, header, dirhead, pos, seg, pkt + TRI_PACKET_SEGMENT_OFFSET);
         sh.segment_index = (uint16_t)s;
         plen = tri_packet_seal(pkt, (uint16_t)WF_APID_STORE_DIRECTORY, tri_seq_flags(s, segs),
                                next_seq(ob, WF_PRODUCT_STORE_DIRECTORY), &sh, seg);

@@ -335,6 +335,8 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
            sizeof summary.tiles_discarded_by_class);
     summary.ship_regions = (uint16_t)rep->ship_regions;
     summary.products = (uint16_t)(pid + 1u);
+    summary.model_id = ob->classifier.model_id;
+    memcpy(summary.model_sha256, ob->classifier.model_sha256, sizeof summary.model_sha256);
     tri_job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_FRAME_SUMMARY, pid);
     job.summary = &summary;
     job.h.sample_bits = 0u;

@@ -144,6 +144,9 @@ int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t w
         if (st == TRI_OK) {
             st = tri_classifier_tnn(&cls, &host->tnn);
         }
+        if (st == TRI_OK) {
+            st = tri_classifier_identity_hex(&cls, 0u, CLASSIFIER_MODEL_SHA256);
+        }
         if (st != TRI_OK) {
             return st;
         }

@@ -168,6 +168,9 @@ static int init_onboard(uint32_t store_bytes, const char *kind)
         if (st == TRI_OK) {
             st = tri_classifier_tnn(&cls, &tnn);
         }
+        if (st == TRI_OK) {
+            st = tri_classifier_identity_hex(&cls, 0u, CLASSIFIER_MODEL_SHA256);
+        }
         use = &cls;
 #else
         st = TRI_OK; /* no model in this build: frames are refused (TRI_ERR_NO_IMPL) */
