@@ -400,6 +400,15 @@ def key_store_image(keys: Mapping[int, bytes]) -> bytes:
     return out + zlib.crc32(out).to_bytes(4, "big")
 
 
+def model_flash_image(keys: Mapping[int, bytes] | None) -> bytes:
+    """A provisioned model flash: erased (0xFF) but for the key store (none: blank)."""
+    out = bytearray(b"\xff" * MODEL_FLASH_BYTES)
+    if keys:
+        store = key_store_image(keys)
+        out[: len(store)] = store
+    return bytes(out)
+
+
 @dataclass(frozen=True)
 class KeyFile:
     """A ground key file: which spacecraft, which SPI, the key."""

@@ -59,4 +59,15 @@
  * counted (regions_dropped) but not cropped. */
 #define TRI_MAX_REGIONS 256u
 
+/* The streaming model (tri_models.h): the widest frame the image streams,
+ * and the scratch it has for the model at that width (rings, staging row,
+ * per-layer states: tnn_stream_scratch_bytes). A package whose plan needs
+ * more is refused (ARENA). The representative cell network needs 216,664
+ * bytes at 1024 px with the DSP kernels. */
+#define TRI_MODEL_FRAME_COLS 1024u
+#define TRI_MODEL_SCRATCH_BYTES (256u * 1024u)
+
+/* The staging buffer of an upload: the largest authenticated unit. */
+#define TRI_MODEL_STAGING_BYTES WF_MAX_UNIT_BYTES
+
 #endif /* TRI_APP_CONFIG_H */

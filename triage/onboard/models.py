@@ -1,0 +1,221 @@
+"""The model manager of the host build (``mcu_firmware/app/include/tri_models.h``), driven from
+Python: the satellite's model slots, boot record and uplink over a model flash image that
+outlives the manager, so that a reset is a new :class:`ModelManager` on the same flash.
+
+    flash = ModelFlash.provisioned({1: key})
+    mm = ModelManager(flash, factory=factory_package)      # boots
+    statuses = mm.send(upload_packets(unit))
+    mm.status()["active_model_id"], mm.run(frame)
+    mm = ModelManager(flash, factory=factory_package)      # a reset
+
+The QEMU runner (:mod:`triage.onboard.qemu_runner`) runs the same operations on the
+Cortex-M4 image; the tests hold their flash images and statuses equal.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from triage.contract.enums import Refusal, Slot, Status
+from triage.contract.records import MODEL_STATUS
+from triage.contract.uplink import MODEL_FLASH_BYTES, model_flash_image
+from triage.onboard import _lib
+from triage.onboard.errors import FirmwareError, OnboardInputError
+
+TEAR, AFTER = 1, 2
+"""Fault modes (TRI_FLASH_TEAR, TRI_FLASH_AFTER): the operation cut in half, or completed."""
+STAGES = ("idle", "boot", "consume", "invalidate", "erase", "program", "switch", "command")
+"""TRI_MSTAGE_* by code: what the manager was writing."""
+
+
+def _aligned(n: int) -> np.ndarray:
+    raw = np.zeros(n + 8, np.uint8)
+    off = (-raw.ctypes.data) % 8
+    return raw[off : off + n]
+
+
+@cache
+def _lib_models() -> ctypes.CDLL:
+    lib = _lib.load()
+    if not hasattr(lib, "tri_models_init"):
+        raise FirmwareError("the host library has no model manager: rebuild (make firmware)")
+    vp, u32, sz = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_size_t
+    sigs = {
+        "tri_host_models_bytes": (sz, []),
+        "tri_host_factory_package": (vp, [ctypes.POINTER(u32)]),
+        "tri_models_init": (ctypes.c_int, [vp, vp, u32, vp, u32, vp, u32, vp, sz, u32]),
+        "tri_models_boot": (ctypes.c_int, [vp]),
+        "tri_models_telecommand": (ctypes.c_int, [vp, vp, sz]),
+        "tri_models_end_of_pass": (ctypes.c_int, [vp]),
+        "tri_models_status": (None, [vp, vp]),
+        "tri_host_models_fault": (ctypes.c_int, [vp, u32, u32]),
+        "tri_host_models_fault_state": (ctypes.c_int, [vp, ctypes.POINTER(u32)]),
+        "tri_host_models_run": (
+            ctypes.c_int,
+            [vp, vp, u32, u32, vp, sz, vp, sz, ctypes.POINTER(u32)],
+        ),
+        "tri_host_model_status": (ctypes.c_int, [vp, vp, _lib.SINK, vp, ctypes.POINTER(sz)]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
+
+
+def build_factory_package() -> bytes | None:
+    """The factory package compiled into the host build (factory_package.c in MODEL_DIR)."""
+    n = ctypes.c_uint32(0)
+    p = _lib_models().tri_host_factory_package(ctypes.byref(n))
+    return ctypes.string_at(p, n.value) if p else None
+
+
+class ModelFlash:
+    """A model flash image (``WF_MODEL_FLASH_BYTES``), 8-byte aligned, owned by Python."""
+
+    def __init__(self, image: bytes) -> None:
+        if len(image) != MODEL_FLASH_BYTES:
+            raise OnboardInputError(f"a model flash is {MODEL_FLASH_BYTES} bytes, got {len(image)}")
+        self.buf = _aligned(MODEL_FLASH_BYTES)
+        self.buf[:] = np.frombuffer(image, np.uint8)
+
+    @classmethod
+    def provisioned(cls, keys: Mapping[int, bytes] | None) -> ModelFlash:
+        return cls(model_flash_image(keys))
+
+    def image(self) -> bytes:
+        return self.buf.tobytes()
+
+    def copy(self) -> ModelFlash:
+        return ModelFlash(self.image())
+
+
+@dataclass(frozen=True)
+class FaultState:
+    ops: int
+    fired: bool
+    stage: str
+    last_refusal: int
+
+
+def decode_status(record: bytes) -> dict:
+    """A MODEL_STATUS record with its refusals by reason name and hashes in hex."""
+    s = MODEL_STATUS.unpack(record)
+    s["refusals"] = {r.name: int(s["refusals"][r - 1]) for r in Refusal}
+    for k in ("active_model_sha256", "active_package_sha256"):
+        s[k] = bytes(s[k]).hex()
+    s["active_slot"] = Slot(s["active"]).name
+    s["slot_model_id"] = dict(zip(("FACTORY", "A", "B"), s["slot_model_id"], strict=True))
+    s["last_refusal_name"] = Refusal(s["last_refusal"]).name if s["last_refusal"] else None
+    return s
+
+
+class ModelManager:
+    """One model manager (tri_models_t) of the host build; boots on creation.
+
+    ``factory``: the factory package's bytes (``"build"``: the host build's own, if any);
+    ``scratch_bytes`` / ``frame_cols``: the streaming scratch and the widest frame (default:
+    what the Cortex-M4 image has, ``TRI_MODEL_SCRATCH_BYTES`` / ``TRI_MODEL_FRAME_COLS``)."""
+
+    def __init__(
+        self,
+        flash: ModelFlash,
+        factory: bytes | str | None = None,
+        *,
+        scratch_bytes: int | None = None,
+        frame_cols: int | None = None,
+        boot: bool = True,
+        fault: tuple[int, int] | None = None,
+    ) -> None:
+        from triage.onboard.host import config
+
+        self._lib = _lib_models()
+        cfg = config()
+        self.flash = flash
+        if factory == "build":
+            factory = build_factory_package()
+        self._factory = None
+        if factory is not None:
+            self._factory = _aligned(len(factory))
+            self._factory[:] = np.frombuffer(bytes(factory), np.uint8)
+        self.scratch_bytes = int(scratch_bytes or cfg["model_scratch_bytes"])
+        self.frame_cols = int(frame_cols or cfg["model_frame_cols"])
+        self._state = _aligned(int(self._lib.tri_host_models_bytes()))
+        self._staging = _aligned(cfg["model_staging_bytes"])
+        self._scratch = _aligned(self.scratch_bytes)
+        st = self._lib.tri_models_init(
+            self._state.ctypes.data,
+            flash.buf.ctypes.data,
+            MODEL_FLASH_BYTES,
+            None if self._factory is None else self._factory.ctypes.data,
+            0 if self._factory is None else len(self._factory),
+            self._staging.ctypes.data,
+            len(self._staging),
+            self._scratch.ctypes.data,
+            self.scratch_bytes,
+            self.frame_cols,
+        )
+        _lib.check(st, "tri_models_init")
+        if fault is not None:
+            self.arm_fault(*fault)
+        self.boot_status = self.boot() if boot else None
+
+    @property
+    def address(self) -> int:
+        return self._state.ctypes.data
+
+    def boot(self) -> int:
+        return int(self._lib.tri_models_boot(self.address))
+
+    def telecommand(self, packet: bytes) -> int:
+        buf = ctypes.create_string_buffer(bytes(packet), max(1, len(packet)))
+        return int(self._lib.tri_models_telecommand(self.address, buf, len(packet)))
+
+    def send(self, packets: Sequence[bytes]) -> list[int]:
+        """Each packet in turn (until a fault fires: a reset stops everything)."""
+        out = []
+        for p in packets:
+            out.append(self.telecommand(p))
+            if self.fault_state().fired:
+                break
+        return out
+
+    def end_of_pass(self) -> int:
+        return int(self._lib.tri_models_end_of_pass(self.address))
+
+    def status_record(self) -> bytes:
+        out = ctypes.create_string_buffer(MODEL_STATUS.size)
+        self._lib.tri_models_status(self.address, out)
+        return out.raw
+
+    def status(self) -> dict:
+        return decode_status(self.status_record())
+
+    def arm_fault(self, at: int, mode: int) -> None:
+        """Flash operation ``at`` from now (1-based) is cut (TEAR or AFTER); then a reset."""
+        _lib.check(self._lib.tri_host_models_fault(self.address, at, mode), "fault")
+
+    def fault_state(self) -> FaultState:
+        out = (ctypes.c_uint32 * 4)()
+        self._lib.tri_host_models_fault_state(self.address, out)
+        return FaultState(int(out[0]), bool(out[1]), STAGES[out[2]], int(out[3]))
+
+    def run(self, frame: np.ndarray) -> np.ndarray:
+        """The active model over an int8 frame ``[H, W, C]``: its output ``[h, w, c]``."""
+        x = np.ascontiguousarray(frame, dtype=np.int8)
+        h, w = x.shape[:2]
+        out = np.zeros((h + 64) * (w + 64) * 16, np.int8)
+        hwc = (ctypes.c_uint32 * 3)()
+        st = self._lib.tri_host_models_run(
+            self.address, x.ctypes.data, h, w, self._scratch.ctypes.data, self.scratch_bytes,
+            out.ctypes.data, out.nbytes, hwc,
+        )  # fmt: skip
+        if st != Status.OK:
+            _lib.check(st, "the active model")
+        oh, ow, oc = hwc
+        return out[: oh * ow * oc].reshape(oh, ow, oc).copy()
