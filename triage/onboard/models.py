@@ -15,9 +15,11 @@ Cortex-M4 image; the tests hold their flash images and statuses equal.
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -219,3 +221,136 @@ class ModelManager:
             _lib.check(st, "the active model")
         oh, ow, oc = hwc
         return out[: oh * ow * oc].reshape(oh, ow, oc).copy()
+
+
+# ---------------------------------------------------------------- the Cortex-M4 image
+
+MODEL_FLASH_BASE = 0x00020000
+"""Where the Cortex-M4 image's model flash sits (link.ld: MODELFLASH)."""
+EXIT_RESET = 9
+_BOOT_RE = re.compile(r"^models boot (-?\d+) active (\d+) model (\d+) boot_count (\d+)$")
+_RESET_RE = re.compile(r"^reset op (\d+) stage (\w+)$")
+_RUN_RE = re.compile(r"^model_run (\d+) begin (\d+) run (\d+) source (\d+) sink (\d+)$")
+_OP_RE = re.compile(r"^op (\d+) (\w+) status (-?\d+) bytes (\d+) insns (\d+)$")
+
+
+@dataclass
+class QemuModelsRun:
+    """One boot of the Cortex-M4 image driven through the model manager's operations."""
+
+    returncode: int
+    stdout: str
+    boot: dict
+    flash: bytes | None = None
+    """The model flash after the run (after a reset: as the reset left it)."""
+    results: list = field(default_factory=list)
+    """Per operation: tc -> statuses, status -> MODEL_STATUS dict, run -> dict (output,
+    instructions), endpass -> status."""
+    reset: tuple[int, str] | None = None
+    """(flash operation, stage) when the injected fault fired."""
+    dump: Path | None = None
+    """Where the reset saved the memories (flash.bin, staging.bin, scratch.bin)."""
+
+
+def run_models_on_qemu(
+    operations: Sequence[tuple],
+    flash: bytes,
+    *,
+    workdir: Path,
+    fault: tuple[int, int] | None = None,
+    psram: Path | None = None,
+    elf: Path | None = None,
+    timeout_s: float = 600.0,
+) -> QemuModelsRun:
+    """The operations on the Cortex-M4 image under QEMU, in one boot, the model flash loaded
+    from ``flash`` (QEMU's loader) and, after a reset, PSRAM from ``psram`` (a dump).
+
+    Operations: ``("tc", [packets])``, ``("endpass",)``, ``("status",)``,
+    ``("run", frame int8 [H, W, C])``. ``fault``: (flash operation from the boot, TEAR or
+    AFTER); the image then saves its memories into ``workdir/dump`` and stops."""
+    from triage import qemu
+    from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER
+    from triage.contract.records import PRODUCT_HEADER
+    from triage.onboard.qemu_runner import image_path
+
+    elf = Path(elf) if elf is not None else image_path()
+    d = Path(workdir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "flash_in.bin").write_bytes(flash)
+    lines = []
+    if psram is not None:
+        lines.append(f"psram {psram}")
+    dump = d / "dump"
+    if fault is not None:
+        dump.mkdir(exist_ok=True)
+        lines.append(f"fault {int(fault[0])} {'tear' if fault[1] == TEAR else 'after'} {dump}")
+    outs = []
+    for i, op in enumerate(operations):
+        out = d / f"out{i}.bin"
+        outs.append(out)
+        if op[0] == "tc":
+            (d / f"tc{i}.bin").write_bytes(b"".join(op[1]))
+            lines.append(f"tc {d / f'tc{i}.bin'} {out}")
+        elif op[0] == "endpass":
+            lines.append(f"endpass {out}")
+        elif op[0] == "status":
+            lines.append(f"model_status {out}")
+        elif op[0] == "run":
+            frame = np.ascontiguousarray(op[1], dtype=np.int8)
+            (d / f"frame{i}.bin").write_bytes(frame.tobytes())
+            lines.append(f"model_run {d / f'frame{i}.bin'} {frame.shape[0]} {frame.shape[1]} {out}")
+        else:
+            raise OnboardInputError(f"unknown model operation {op[0]!r}")
+    lines.append(f"flash {d / 'flash_out.bin'}")
+    (d / "script.txt").write_text("\n".join(lines) + "\n")
+    res = qemu.run_image(
+        elf, [str(d / "script.txt")], loads=[(d / "flash_in.bin", MODEL_FLASH_BASE)],
+        timeout_s=timeout_s,
+    )  # fmt: skip
+    boot = {}
+    reset = None
+    runs = {}
+    ops = {}
+    for line in res.stdout.splitlines():
+        line = line.strip()
+        if m := _BOOT_RE.match(line):
+            keys = ("status", "active", "model_id", "boot_count")
+            boot = dict(zip(keys, map(int, m.groups()), strict=True))
+        elif m := _RESET_RE.match(line):
+            reset = (int(m.group(1)), m.group(2))
+        elif m := _RUN_RE.match(line):
+            runs[int(m.group(1))] = [int(v) for v in m.groups()[1:]]
+        elif m := _OP_RE.match(line):
+            ops[int(m.group(1))] = int(m.group(3))
+    run = QemuModelsRun(res.returncode, res.stdout + res.stderr, boot, reset=reset)
+    if reset is not None:
+        if res.returncode != EXIT_RESET:
+            raise FirmwareError(f"reset reported but exit {res.returncode}:\n{run.stdout[-2000:]}")
+        run.dump = dump
+        run.flash = (dump / "flash.bin").read_bytes()
+        return run
+    if res.returncode != 0:
+        raise FirmwareError(f"{elf.name} exited with {res.returncode}:\n{run.stdout[-3000:]}")
+    run.flash = (d / "flash_out.bin").read_bytes()
+    at = PRIMARY_HEADER.size + SECONDARY_HEADER.size + PRODUCT_HEADER.size
+    for i, op in enumerate(operations):
+        raw = outs[i].read_bytes() if outs[i].exists() else b""
+        if op[0] == "tc":
+            run.results.append([int.from_bytes(raw[k : k + 4], "big", signed=True)
+                                for k in range(0, len(raw), 4)])  # fmt: skip
+        elif op[0] == "status":
+            run.results.append(decode_status(raw[at : at + MODEL_STATUS.size]))
+        elif op[0] == "run":
+            begin, insns, source, sink = runs.get(i, [0, 0, 0, 0])
+            run.results.append(
+                {
+                    "status": ops.get(i, -1),
+                    "output": np.frombuffer(raw, np.int8),
+                    "insns_begin": begin,
+                    "insns_run": insns,
+                    "insns_engine": insns - source - sink,
+                }
+            )
+        else:
+            run.results.append(ops.get(i, -1))
+    return run

@@ -1,0 +1,188 @@
+"""The model manager on the Cortex-M4 flight image under QEMU (triage_fw.elf): the same
+telecommands as on the host give the same model flash byte for byte and the same
+MODEL_STATUS; a good package switches and runs bit-exact with TFLM; each bad upload is
+refused with its reason and counter while the previous model keeps running; a reset
+injected in every stage of staging and switching (QEMU restarted from the flash and PSRAM
+the reset left) boots a valid model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.uplink.conftest import KEY_ID
+from tests.uplink.test_models_host import BAD_CASES, Ground
+from tests.uplink.tiny_net import tiny_cell_tflite
+from triage.contract import uplink as ul
+from triage.contract.enums import ModelAction, Refusal, Status
+from triage.engine import package
+from triage.onboard.models import AFTER, TEAR, ModelFlash, ModelManager, run_models_on_qemu
+
+pytestmark = pytest.mark.qemu
+
+COMPARED = ("active", "previous", "trial", "active_model_id", "arsn", "accepted", "commits",
+            "fallbacks", "commands", "slot_model_id", "refusals", "active_package_sha256",
+            "boot_count", "scratch_capacity", "frame_cols")  # fmt: skip
+"""scratch_bytes differs: the executor's per-layer states hold pointers (8 bytes on the host)."""
+
+
+@pytest.fixture(scope="module")
+def elf(m4_image):
+    return m4_image("triage_fw")
+
+
+def _same(host: dict, m4: dict) -> None:
+    for k in COMPARED:
+        assert host[k] == m4[k], (k, host[k], m4[k])
+
+
+def test_upload_commit_reset_same_as_host(elf, tmp_path, packages, test_key, probe_frame,
+                                          probe_outputs):  # fmt: skip
+    gs = Ground(test_key)
+    flash0 = ul.model_flash_image({KEY_ID: test_key})
+    up = gs.upload(packages["tiny1"].data)
+    commit = gs.command(ModelAction.COMMIT, 2)
+    q = run_models_on_qemu(
+        [("status",), ("tc", up), ("status",), ("run", probe_frame), ("tc", [commit]),
+         ("status",)],
+        flash0, workdir=tmp_path / "a", elf=elf,
+    )  # fmt: skip
+    assert q.boot["status"] == Status.OK and q.results[0]["active_slot"] == "NONE"
+    assert set(q.results[1]) == {Status.OK}
+    assert (q.results[2]["active_slot"], q.results[2]["trial"]) == ("A", 1)
+    run = q.results[3]
+    assert run["status"] == Status.OK
+    assert np.array_equal(run["output"], probe_outputs[2].reshape(-1)), "M4 is not TFLM"
+    assert q.results[4] == [Status.OK] and q.results[5]["trial"] == 0
+    # the host manager, the same telecommands
+    flash = ModelFlash(flash0)
+    mm = ModelManager(flash)
+    mm.send(up)
+    mm.telecommand(commit)
+    assert flash.image() == q.flash, "host and M4 model flash differ"
+    _same(mm.status(), q.results[5])
+    # a reset: the next boot from that flash
+    q2 = run_models_on_qemu([("status",), ("run", probe_frame)], q.flash, workdir=tmp_path / "b",
+                            elf=elf)  # fmt: skip
+    s = q2.results[0]
+    assert (s["active_slot"], s["trial"], s["boot_count"], s["boot_fallback"]) == ("A", 0, 2, 0)
+    assert np.array_equal(q2.results[1]["output"], probe_outputs[2].reshape(-1))
+
+
+def test_each_bad_upload_refused_on_m4(elf, tmp_path, packages, models, test_key, other_key,
+                                       probe_frame, probe_outputs):  # fmt: skip
+    """Every bad case in one boot, each followed by a MODEL_STATUS: one more of its reason's
+    counter and nothing else, model 2 still active and bit-exact."""
+    gs = Ground(test_key)
+    gs.other_key, gs.tiny2 = other_key, packages["tiny2"].data
+    gs.replay = gs.upload(packages["tiny1"].data)
+    # on the image the representative network fits; a wide tiny network does not
+    wide = package.package_model(tiny_cell_tflite(5, 64), model_id=9, created_s=1)
+    gs.cellref = wide.data
+    gs.abi3 = package.package_model(models["tiny2"], model_id=3, created_s=1, abi=3).data
+    outs = [bytearray(v.output) for v in packages["tiny2"].vectors]
+    outs[2][5] ^= 0x01
+    gs.bad_golden = package.package_model(
+        models["tiny2"], model_id=3, created_s=1, golden_outputs=[bytes(o) for o in outs]
+    ).data
+    ops = [("tc", gs.replay), ("tc", [gs.command(ModelAction.COMMIT, 2)]), ("status",)]
+    for name, (_, make, end_pass) in BAD_CASES.items():
+        ops.append(("tc", make(gs)))
+        if end_pass:
+            ops.append(("endpass",))
+        ops.append(("status",))
+        del name
+    ops.append(("run", probe_frame))
+    q = run_models_on_qemu(ops, ul.model_flash_image({KEY_ID: test_key}), workdir=tmp_path,
+                           elf=elf)  # fmt: skip
+    statuses = [r for op, r in zip(ops, q.results, strict=True) if op[0] == "status"]
+    prev = statuses[0]
+    assert (prev["active_slot"], prev["trial"], sum(prev["refusals"].values())) == ("A", 0, 0)
+    for (name, (reason, _, _)), s in zip(BAD_CASES.items(), statuses[1:], strict=True):
+        diff = {k: s["refusals"][k] - prev["refusals"][k] for k in s["refusals"]}
+        assert {k: v for k, v in diff.items() if v} == {reason.name: 1}, name
+        assert s["last_refusal"] == reason, name
+        assert (s["active_slot"], s["active_model_id"], s["trial"]) == ("A", 2, 0), name
+        prev = s
+    assert np.array_equal(q.results[-1]["output"], probe_outputs[2].reshape(-1))
+    # the host refuses the same way and ends with the same flash
+    flash = ModelFlash(ul.model_flash_image({KEY_ID: test_key}))
+    mm = ModelManager(flash)
+    for op in ops:
+        if op[0] == "tc":
+            mm.send(op[1])
+        elif op[0] == "endpass":
+            mm.end_of_pass()
+    assert flash.image() == q.flash
+    _same(mm.status(), statuses[-1])
+
+
+def _stage_points(gs_key: bytes, packets: list[bytes], factory: bytes | None):
+    """The scenario's flash operations on the host, by stage: {stage: [first, last]} counted
+    from the first of the boot (as the image counts)."""
+    flash = ModelFlash.provisioned({KEY_ID: gs_key})
+    ModelManager(flash, factory)  # the first boot, as on the image before the drill
+    mm = ModelManager(flash.copy(), factory, boot=False)
+    mm.boot()
+    boot_ops = mm.fault_state().ops
+    total = None
+    seen: dict[str, list[int]] = {}
+    k = 1
+    while total is None or k <= total:
+        copy = flash.copy()
+        m = ModelManager(copy, factory, boot=False)
+        m.arm_fault(boot_ops + k, TEAR)
+        m.boot()
+        m.send(packets)
+        st = m.fault_state()
+        if not st.fired:
+            total = k - 1
+            break
+        seen.setdefault(st.stage, []).append(boot_ops + k)
+        k += 1
+    return flash, {s: sorted({v[0], v[-1]}) for s, v in seen.items()}, boot_ops
+
+
+def test_reset_in_every_stage_boots_a_valid_model_on_m4(elf, tmp_path, packages, test_key,
+                                                        probe_frame, probe_outputs):  # fmt: skip
+    gs = Ground(test_key)
+    packets = [
+        *gs.upload(packages["tiny1"].data),
+        gs.command(ModelAction.COMMIT, 2),
+        *gs.upload(packages["tiny2"].data),
+        gs.command(ModelAction.ROLLBACK, 3),
+    ]
+    flash, points, boot_ops = _stage_points(test_key, packets, None)
+    assert {"invalidate", "erase", "program", "switch", "command"} <= set(points)
+    drills = [(1, TEAR), (boot_ops, AFTER)]  # the boot record itself
+    drills += [(k, mode) for ks in points.values() for k in ks for mode in (TEAR, AFTER)]
+    for n, (k, mode) in enumerate(drills):
+        work = tmp_path / f"d{n}"
+        q = run_models_on_qemu([("tc", packets)], flash.image(), workdir=work, fault=(k, mode),
+                               elf=elf)  # fmt: skip
+        assert q.reset is not None and q.reset[0] == k, (k, mode, q.stdout[-500:])
+        # the host, the same fault: the same flash
+        hf = flash.copy()
+        hm = ModelManager(hf, None, boot=False)
+        hm.arm_fault(k, mode)
+        hm.boot()
+        if not hm.fault_state().fired:
+            hm.send(packets)
+        assert hf.image() == q.flash, (k, mode, q.reset)
+        # QEMU restarted from the memories the reset left
+        q2 = run_models_on_qemu([("status",), ("run", probe_frame)], q.flash,
+                                psram=q.dump, workdir=work / "after", elf=elf)  # fmt: skip
+        s = q2.results[0]
+        assert s["trial"] == 0 and s["boot_count"] in (2, 3), (k, mode, s)
+        if s["active_model_id"] == 0:
+            # no factory default in this image: no model runs only when the reset came
+            # before the first commit was written (a trial found at boot falls back)
+            assert s["active_slot"] == "NONE" and s["slot_model_id"]["A"] in (0, 2), (k, mode)
+            first_commit = points["command"][0]
+            assert k < first_commit or (k == first_commit and mode == TEAR), (k, mode)
+            continue
+        assert s["active_model_id"] in (2, 3), (k, mode, s)
+        want = probe_outputs[s["active_model_id"]].reshape(-1)
+        assert np.array_equal(q2.results[1]["output"], want), (k, mode)
+        if s["boot_fallback"]:
+            assert s["boot_fallback"] in (Refusal.TRIAL_RESET, Refusal.CORRUPT)
