@@ -186,3 +186,14 @@ def test_reset_in_every_stage_boots_a_valid_model_on_m4(elf, tmp_path, packages,
         assert np.array_equal(q2.results[1]["output"], want), (k, mode)
         if s["boot_fallback"]:
             assert s["boot_fallback"] in (Refusal.TRIAL_RESET, Refusal.CORRUPT)
+
+
+def test_bound_package_costs_what_the_compiled_in_model_costs():
+    """The benchmark's comparison on a small frame: the package bound from its slot on the
+    flight image and the same network compiled into the stream_run image, both bit-exact
+    with TFLM, within 2 % of each other (the instruction counts are deterministic)."""
+    from triage.onboard.package_bench import run_package_bench
+
+    res = run_package_bench(frame_hw=(64, 96))
+    assert res["compiled_in_matches_tflm"] and res["bound_matches_tflm"]
+    assert abs(res["bound_vs_compiled_in"] - 1) <= 0.02, res

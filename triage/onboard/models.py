@@ -250,6 +250,8 @@ class QemuModelsRun:
     """(flash operation, stage) when the injected fault fired."""
     dump: Path | None = None
     """Where the reset saved the memories (flash.bin, staging.bin, scratch.bin)."""
+    insns: list = field(default_factory=list)
+    """Per operation: the instructions it took (the image's op line)."""
 
 
 def run_models_on_qemu(
@@ -311,6 +313,7 @@ def run_models_on_qemu(
     reset = None
     runs = {}
     ops = {}
+    insns = {}
     for line in res.stdout.splitlines():
         line = line.strip()
         if m := _BOOT_RE.match(line):
@@ -322,6 +325,7 @@ def run_models_on_qemu(
             runs[int(m.group(1))] = [int(v) for v in m.groups()[1:]]
         elif m := _OP_RE.match(line):
             ops[int(m.group(1))] = int(m.group(3))
+            insns[int(m.group(1))] = int(m.group(5))
     run = QemuModelsRun(res.returncode, res.stdout + res.stderr, boot, reset=reset)
     if reset is not None:
         if res.returncode != EXIT_RESET:
@@ -332,6 +336,7 @@ def run_models_on_qemu(
     if res.returncode != 0:
         raise FirmwareError(f"{elf.name} exited with {res.returncode}:\n{run.stdout[-3000:]}")
     run.flash = (d / "flash_out.bin").read_bytes()
+    run.insns = [insns.get(i, 0) for i in range(len(operations))]
     at = PRIMARY_HEADER.size + SECONDARY_HEADER.size + PRODUCT_HEADER.size
     for i, op in enumerate(operations):
         raw = outs[i].read_bytes() if outs[i].exists() else b""
