@@ -63,6 +63,26 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
             "ORDER BY id DESC LIMIT 1"
         ).fetchone()
         frames = con.execute("SELECT count(*) FROM frames").fetchone()[0]
+        # which model classified each frame (its FRAME_SUMMARY), and the products of those
+        # frames
+        models = [
+            {"model_id": mid, "model_sha256": sha, "frames": nf, "products": np_}
+            for mid, sha, nf, np_ in con.execute(
+                "SELECT m.model_id, m.model_sha256, count(DISTINCT m.frame_id), "
+                "(SELECT count(*) FROM products p WHERE p.frame_id IN "
+                " (SELECT frame_id FROM frame_models f WHERE f.model_id = m.model_id "
+                "  AND f.model_sha256 = m.model_sha256)) "
+                "FROM frame_models m GROUP BY m.model_id, m.model_sha256 ORDER BY m.model_id"
+            )
+        ]
+        uplinks = [
+            dict(zip(("kind", "key_id", "arsn", "model_id", "package_sha256", "created"), r,
+                     strict=True))
+            for r in con.execute(
+                "SELECT kind, key_id, arsn, model_id, package_sha256, created FROM "
+                "model_uplinks ORDER BY id"
+            )
+        ]  # fmt: skip
         return {
             "catalogue": str(cat.path),
             "frames": frames,
@@ -78,6 +98,8 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
             "incomplete": incomplete,
             "invalid": invalid,
             "store_directory": directory,
+            "models": models,
+            "model_uplinks": uplinks,
             "ingest_runs": runs,
             "last_ingest": None
             if last is None

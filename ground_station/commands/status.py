@@ -44,6 +44,14 @@ def status(
         )
     else:
         typer.echo("no store directory received yet")
+    for m in s["models"]:
+        typer.echo(
+            f"model {m['model_id']} (.tflite sha256 {m['model_sha256'][:16]}...) classified "
+            f"{m['frames']} frames, {m['products']} products"
+        )
+    for u in s["model_uplinks"]:
+        typer.echo(f"uplinked: {u['kind']} model {u['model_id']}, key {u['key_id']}, "
+                   f"sequence {u['arsn']} ({u['created']})")  # fmt: skip
     for row in s["incomplete"]:
         ranges = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in row["missing"])
         typer.echo(

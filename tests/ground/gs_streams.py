@@ -266,9 +266,16 @@ def crop_regions() -> list[tuple[int, int, int, int]]:
 
 
 def frame_products(
-    frame: np.ndarray, frame_id: int, *, time_s: int = 1_700_000_000, step: int = 4
+    frame: np.ndarray,
+    frame_id: int,
+    *,
+    time_s: int = 1_700_000_000,
+    step: int = 4,
+    model_id: int = 0,
+    model_sha256: bytes = MODEL_SHA256,
 ) -> list[bytes]:
-    """Quicklook, ship crops (multi-segment) and a frame summary for ``frame``."""
+    """Quicklook, ship crops (multi-segment) and a frame summary for ``frame`` (naming the
+    model that classified it)."""
     _, rows, cols = frame.shape
     geo = {
         "frame_shape": (rows, cols),
@@ -312,8 +319,8 @@ def frame_products(
             "tiles_discarded_by_class": (10, 20, 0, 7),
             "ship_regions": 3,
             "products": 5,
-            "model_id": 0,
-            "model_sha256": tuple(MODEL_SHA256),
+            "model_id": model_id,
+            "model_sha256": tuple(model_sha256),
         }
     )
     out.append(
