@@ -187,6 +187,16 @@ def _signed_bad_crc(gs):
     return gs.upload(bytes(d))
 
 
+def _bad_first_header(gs):
+    """The first segment's sequence flags say 'continuation': refused, and the upload's
+    later segments dropped without being counted again."""
+    pk = gs.upload(gs.tiny2)
+    p = bytearray(pk[0])
+    p[2] &= 0x3F
+    p[-2:] = ul.crc16(bytes(p[:-2])).to_bytes(2, "big")
+    return [bytes(p), *pk[1:]]
+
+
 def _reordered(gs):
     p = gs.upload(gs.tiny2)
     return [p[0], p[2], p[1], *p[3:]]
@@ -207,6 +217,7 @@ BAD_CASES = {
     "golden vectors fail": (Refusal.GOLDEN, lambda gs: gs.upload(gs.bad_golden), False),
     "CRC-32 of a signed package": (Refusal.CRC, _signed_bad_crc, False),
     "command for another model": (Refusal.COMMAND, lambda gs: [gs.command(ROLLBACK, 3)], False),
+    "first segment's header": (Refusal.PACKET, _bad_first_header, False),
     "packet CRC-16": (Refusal.PACKET, lambda gs: [gs.upload(gs.tiny2)[0][:-1] + b"\x00"], False),
 }  # fmt: skip
 

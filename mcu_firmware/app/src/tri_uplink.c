@@ -112,6 +112,16 @@ static tri_status_t upload_segment(tri_models_t *m, const uint8_t *p, size_t len
     if (total < WF_SECURITY_HEADER_SIZE + WF_PACKAGE_HEADER_SIZE + WF_MAC_BYTES ||
         count != (total + WF_MAX_UPLOAD_SEGMENT_BYTES - 1u) / WF_MAX_UPLOAD_SEGMENT_BYTES ||
         index >= count || flags != seq_flags_of(index, count) || n == 0u) {
+        /* the upload it belongs to is lost: counted once, its later segments
+         * dropped */
+        if (m->receiving != 0u && arsn == m->up_arsn) {
+            abandon(m, WF_REFUSAL_PACKET);
+            return TRI_ERR_FORMAT;
+        }
+        if (m->receiving == 0u && arsn == m->dropped_arsn && arsn != 0u) {
+            return TRI_ERR_STATE;
+        }
+        m->dropped_arsn = arsn;
         return tri_models_refuse(m, WF_REFUSAL_PACKET, arsn, TRI_ERR_FORMAT);
     }
     want = index + 1u < count ? WF_MAX_UPLOAD_SEGMENT_BYTES
@@ -128,6 +138,7 @@ static tri_status_t upload_segment(tri_models_t *m, const uint8_t *p, size_t len
             return tri_models_refuse(m, WF_REFUSAL_BUSY, arsn, TRI_ERR_STATE);
         }
         if (n != want) {
+            m->dropped_arsn = arsn;
             return tri_models_refuse(m, WF_REFUSAL_PACKET, arsn, TRI_ERR_FORMAT);
         }
         m->receiving = 1u;
