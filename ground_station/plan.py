@@ -44,6 +44,7 @@ from ground_station.catalogue import Catalogue
 from ground_station.errors import InputError
 from ground_station.passes import ContactWindow, pass_budget_bytes
 from triage.contract.enums import (
+    PLATFORM_PRODUCTS,
     PRODUCT_BY_APID,
     PRODUCT_BY_CODE,
     PRODUCT_BY_NAME,
@@ -179,7 +180,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
         )
         on_board = []
         for r in ground.values():
-            if r["status"] == "incomplete" and r["product_type"] != "STORE_DIRECTORY":
+            if r["status"] == "incomplete" and r["product_type"] not in PLATFORM_PRODUCTS:
                 on_board.append(
                     {
                         "frame_id": r["frame_id"],
@@ -205,7 +206,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
     releases: list[PlanItem] = []
     for e in on_board:
         ptype = PRODUCT_BY_CODE.get(e["product_type"])
-        if ptype is None or ptype.name == "STORE_DIRECTORY":
+        if ptype is None or ptype.name in PLATFORM_PRODUCTS:
             continue
         name = ptype.name
         key = (e["frame_id"], e["product_id"])

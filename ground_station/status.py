@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 
 from ground_station.catalogue import Catalogue
+from triage.contract.enums import Refusal
 
 
 def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dict:
@@ -75,6 +76,22 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
                 "FROM frame_models m GROUP BY m.model_id, m.model_sha256 ORDER BY m.model_id"
             )
         ]
+        model_status = None
+        row = con.execute(
+            "SELECT frame_id, product_id FROM products WHERE product_type='MODEL_STATUS' "
+            "AND status='complete' ORDER BY frame_id DESC, time_s DESC, time_sub DESC, "
+            "product_id DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            rec = cat.load_product(row[0], row[1]).records[0]
+            model_status = {
+                k: rec[k]
+                for k in ("boot_count", "active", "trial", "active_model_id",
+                          "active_model_sha256", "arsn", "accepted", "commits", "fallbacks")
+            }  # fmt: skip
+            model_status["refusals"] = {
+                r.name: int(rec["refusals"][r - 1]) for r in Refusal if rec["refusals"][r - 1]
+            }
         uplinks = [
             dict(zip(("kind", "key_id", "arsn", "model_id", "package_sha256", "created"), r,
                      strict=True))
@@ -99,6 +116,7 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
             "invalid": invalid,
             "store_directory": directory,
             "models": models,
+            "model_status": model_status,
             "model_uplinks": uplinks,
             "ingest_runs": runs,
             "last_ingest": None

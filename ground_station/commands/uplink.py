@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ground_station.commands._common import JsonOption, human_bytes, print_json
+from ground_station.uplink import keygen, uplink_command, uplink_model
 
 uplink_app = typer.Typer(
     help="Telecommands that change the on-board model (authenticated: key file, sequence).",
@@ -56,8 +57,6 @@ def model(
     json_out: JsonOption = False,
 ) -> None:
     """Seal a model package and cut it into MODEL_UPLOAD telecommands for the next pass."""
-    from ground_station.uplink import uplink_model
-
     r = uplink_model(package, key_file, seq, out, rate_bps=rate_bps,
                      pass_seconds=pass_seconds, db=db)  # fmt: skip
     if json_out:
@@ -89,8 +88,6 @@ def command(
     json_out: JsonOption = False,
 ) -> None:
     """A MODEL_COMMAND: commit the model on trial, roll back, or go to the factory default."""
-    from ground_station.uplink import uplink_command
-
     r = uplink_command(action, model_id, key_file, seq, out, rate_bps=rate_bps, db=db)
     if json_out:
         print_json(r)
@@ -116,8 +113,6 @@ def keygen_cmd(
     ] = None,
 ) -> None:
     """A new uplink key: the ground's key file and the satellite's key store."""
-    from ground_station.uplink import keygen
-
     r = keygen(spacecraft, key_id, out, flash_out=flash_out)
     typer.echo(
         f"key {r['key_id']} for {r['spacecraft']} -> {r['key_file']}"

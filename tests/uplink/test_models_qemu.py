@@ -61,6 +61,14 @@ def test_upload_commit_reset_same_as_host(elf, tmp_path, packages, test_key, pro
     mm.telecommand(commit)
     assert flash.image() == q.flash, "host and M4 model flash differ"
     _same(mm.status(), q.results[5])
+    # the ground ingests the MODEL_STATUS product and reports it
+    from ground_station.ingest import ingest_bytes
+    from ground_station.status import catalogue_status
+
+    ingest_bytes(tmp_path / "cat.sqlite", q.results[5]["packet"])
+    ms = catalogue_status(tmp_path / "cat.sqlite")["model_status"]
+    assert (ms["active_model_id"], ms["trial"], ms["commits"], ms["refusals"]) == (2, 0, 1, {})
+    assert ms["active_model_sha256"] == packages["tiny1"].model_sha256.hex()
     # a reset: the next boot from that flash
     q2 = run_models_on_qemu([("status",), ("run", probe_frame)], q.flash, workdir=tmp_path / "b",
                             elf=elf)  # fmt: skip

@@ -9,6 +9,7 @@ import json
 import typer
 
 from triage.errors import TriageError
+from triage.onboard.package_bench import run_package_bench
 
 
 def package_cmd(
@@ -18,8 +19,6 @@ def package_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Benchmark a bound model package against the compiled-in model on the Cortex-M4."""
-    from triage.onboard.package_bench import run_package_bench
-
     try:
         res = run_package_bench(clock_mhz)
     except TriageError as exc:

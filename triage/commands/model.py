@@ -15,7 +15,11 @@ from triage_models import dataset, paths, shipping
 from triage_models.train import SMOKE_CONFIG, TrainConfig
 
 from triage import generate
+from triage.contract.errors import ContractError
 from triage.contract.paths import data_dir as default_data_dir
+from triage.contract.policy import load_policy
+from triage.engine import package
+from triage.errors import TriageError
 
 model_app = typer.Typer(
     help="The on-board tile classifier: dataset, training, evaluation, export.",
@@ -169,11 +173,6 @@ def package_cmd(
 ) -> None:
     """Package a streaming model for the uplink: plan, tile spec and policy, golden vectors
     from TFLM, CRC-32 (triage/WIRE_FORMAT.md, "Model package")."""
-    from triage.contract.errors import ContractError
-    from triage.contract.policy import load_policy
-    from triage.engine import package
-    from triage.errors import TriageError
-
     try:
         data = tflite.read_bytes()
     except OSError as exc:

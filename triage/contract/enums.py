@@ -217,6 +217,10 @@ PRODUCT_BY_CODE = {p.code: p for p in PRODUCT_TYPES}
 PRODUCT_BY_APID = {p.apid: p for p in PRODUCT_TYPES}
 PRODUCT_BY_NAME = {p.name: p for p in PRODUCT_TYPES}
 
+PLATFORM_PRODUCTS = frozenset({"STORE_DIRECTORY", "MODEL_STATUS"})
+"""Product types about the platform, not a frame: their ``frame_id`` is DIRECTORY_FRAME_ID +
+the boot count, their ``product_id`` from one counter (unique after a reset too)."""
+
 IMAGE_PRODUCTS = frozenset({"SHIP_CROP", "QUICKLOOK", "CLASS_MAP", "LAND"})
 """Product types whose body is band streams (the others carry records)."""
 

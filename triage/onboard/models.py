@@ -23,11 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
+from triage import qemu
 from triage.contract.enums import Refusal, Slot, Status
-from triage.contract.records import MODEL_STATUS
+from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER
+from triage.contract.records import MODEL_STATUS, PRODUCT_HEADER
 from triage.contract.uplink import MODEL_FLASH_BYTES, model_flash_image
 from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardInputError
+from triage.onboard.host import config
+from triage.onboard.qemu_runner import image_path
 
 TEAR, AFTER = 1, 2
 """Fault modes (TRI_FLASH_TEAR, TRI_FLASH_AFTER): the operation cut in half, or completed."""
@@ -134,8 +138,6 @@ class ModelManager:
         boot: bool = True,
         fault: tuple[int, int] | None = None,
     ) -> None:
-        from triage.onboard.host import config
-
         self._lib = _lib_models()
         cfg = config()
         self.flash = flash
@@ -270,11 +272,6 @@ def run_models_on_qemu(
     Operations: ``("tc", [packets])``, ``("endpass",)``, ``("status",)``,
     ``("run", frame int8 [H, W, C])``. ``fault``: (flash operation from the boot, TEAR or
     AFTER); the image then saves its memories into ``workdir/dump`` and stops."""
-    from triage import qemu
-    from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER
-    from triage.contract.records import PRODUCT_HEADER
-    from triage.onboard.qemu_runner import image_path
-
     elf = Path(elf) if elf is not None else image_path()
     d = Path(workdir)
     d.mkdir(parents=True, exist_ok=True)
@@ -344,7 +341,9 @@ def run_models_on_qemu(
             run.results.append([int.from_bytes(raw[k : k + 4], "big", signed=True)
                                 for k in range(0, len(raw), 4)])  # fmt: skip
         elif op[0] == "status":
-            run.results.append(decode_status(raw[at : at + MODEL_STATUS.size]))
+            status = decode_status(raw[at : at + MODEL_STATUS.size])
+            status["packet"] = raw  # the MODEL_STATUS product's space packet
+            run.results.append(status)
         elif op[0] == "run":
             begin, insns, source, sink = runs.get(i, [0, 0, 0, 0])
             run.results.append(
