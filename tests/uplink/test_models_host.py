@@ -197,6 +197,23 @@ def _bad_first_header(gs):
     return [bytes(p), *pk[1:]]
 
 
+def _needs_a_kernel(gs):
+    """tiny2 repackaged with its plan naming a layer kind past this image's four (kernels bit
+    4): a plan for a newer engine."""
+    pkg = mp.parse_package(gs.tiny2)
+    plan = bytearray(pkg.plan)
+    at = mp.PLAN_HEADER.field("kernels").offset
+    plan[at : at + 2] = (int.from_bytes(plan[at : at + 2], "big") | 0x10).to_bytes(2, "big")
+    h = pkg.header
+    data = mp.build_package(
+        model_id=3, created_s=1, model_sha256=pkg.model_sha256, plan=bytes(plan),
+        spec=mp.MODEL_SPEC.pack(pkg.spec), vectors=pkg.vectors,
+        vector_hw=(h["vector_rows"], h["vector_cols"]), scratch_bytes=h["scratch_bytes"],
+        scratch_cols=h["scratch_cols"],
+    )  # fmt: skip
+    return gs.upload(data)
+
+
 def _reordered(gs):
     p = gs.upload(gs.tiny2)
     return [p[0], p[2], p[1], *p[3:]]
@@ -213,6 +230,7 @@ BAD_CASES = {
     "truncated": (Refusal.TRUNCATED, lambda gs: gs.upload(gs.tiny2)[:-1], True),
     "reordered": (Refusal.ORDER, _reordered, False),
     "another engine ABI": (Refusal.ABI, lambda gs: gs.upload(gs.abi3), False),
+    "needs a kernel this image lacks": (Refusal.KERNEL, _needs_a_kernel, False),
     "arena does not fit": (Refusal.ARENA, lambda gs: gs.upload(gs.cellref), False),
     "golden vectors fail": (Refusal.GOLDEN, lambda gs: gs.upload(gs.bad_golden), False),
     "CRC-32 of a signed package": (Refusal.CRC, _signed_bad_crc, False),
