@@ -353,7 +353,10 @@ static int init_onboard(uint32_t store_bytes, const char *kind)
     if (st == TRI_OK) {
         st = tri_onboard_set_clock(&ob, insn_clock);
     }
-    if (st == TRI_OK) {
+    /* the directories' boot count is the model manager's (it persists in
+     * the model flash) once that flash is provisioned (a valid key store);
+     * a blank one has no persistent count: 0, as the host build's default */
+    if (st == TRI_OK && models.key_count > 0u) {
         st = tri_onboard_set_boot_count(&ob, tri_models_boot_count(&models) & 0xFFFFu);
     }
     if (st != TRI_OK) {
