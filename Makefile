@@ -12,7 +12,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BUILD ?= build
-DEB_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm chromium
+DEB_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm chromium clang libclang-rt-14-dev
 PYTEST_ARGS ?=
 
 export TRIAGE_BUILD_DIR := $(abspath $(BUILD))

@@ -14,11 +14,17 @@ Measured: the ingest of the stream file into a fresh catalogue
 (deframe, CRC, checks, pack + SQLite, reassembly, libaec decoding of every
 product; the predictor is undone at export), then a second ingest of the same
 file (all duplicates), then the export of every frame. One process, one thread.
+
+With ``--link-streams DIR`` (made by ``triage bench downlink``: the firmware's own
+products, as packets and as CADUs from its link layer), :func:`run_link_bench` adds the
+ingest of those: bare packets, CADUs clean and at stated channel bit error rates
+(Reed-Solomon decoding included).
 """
 
 from __future__ import annotations
 
 import binascii
+import json
 import os
 import resource
 import tempfile
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ground_station.errors import InputFileError
 from ground_station.export import export_products
 from ground_station.ingest import ingest_files
 from ground_station.packets import HEADER_BYTES
@@ -38,6 +45,7 @@ from triage.contract.enums import (
     PRODUCT_BY_NAME,
 )
 from triage.contract.errors import DataMissingError
+from triage.contract.frames import CADU_BYTES
 from triage.contract.packets import (
     PACKET_OVERHEAD,
     PRIMARY_HEADER,
@@ -256,3 +264,128 @@ def run_bench(megabytes: float = 256.0, workdir: str | os.PathLike | None = None
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "cpu_count": os.cpu_count(),
         }
+
+
+# ---------------------------------------------------------------- the link formats
+
+LINK_BERS = (1e-5, 1e-4, 1e-3)
+"""Channel bit error rates of the CADU figures (a binary symmetric channel, seeded)."""
+LINK_LOSS = 0.01
+"""Share of packets (bare packets) or of CADUs lost at random in the loss figures (seeded)."""
+
+
+def _packet_spans(data: bytes) -> np.ndarray:
+    """Offsets of the packets back to back in ``data`` (by their data length fields), and
+    its length last."""
+    n = len(data)
+    offs = [0]
+    k = 0
+    while k + 6 <= n:
+        k += 7 + (data[k + 4] << 8 | data[k + 5])
+        offs.append(min(k, n))
+    return np.array(offs, dtype=np.int64)
+
+
+def _packets_faulted(src: Path, dst: Path, kind: str, seed: int) -> int:
+    """The bare packets of src with every packet in a seeded random order (``shuffled``) or
+    :data:`LINK_LOSS` of them dropped (``lost``); the packets written."""
+    data = src.read_bytes()
+    offs = _packet_spans(data)
+    rng = np.random.default_rng(seed)
+    n = len(offs) - 1
+    order = rng.permutation(n) if kind == "shuffled" else np.flatnonzero(rng.random(n) >= LINK_LOSS)
+    with open(dst, "wb") as f:
+        for i in order:
+            f.write(data[offs[i] : offs[i + 1]])
+    return len(order)
+
+
+def _cadus_lost(src: Path, dst: Path, seed: int, cadu_bytes: int) -> int:
+    """The CADUs of src with :data:`LINK_LOSS` of them dropped; the CADUs dropped."""
+    data = np.fromfile(src, dtype=np.uint8).reshape(-1, cadu_bytes)
+    keep = np.random.default_rng(seed).random(len(data)) >= LINK_LOSS
+    data[keep].tofile(dst)
+    return int(np.count_nonzero(~keep))
+
+
+def _flip_bits(src: Path, dst: Path, ber: float, seed: int) -> int:
+    """Copy src to dst with every bit flipped with probability ``ber``; the flips made."""
+    data = np.fromfile(src, dtype=np.uint8)
+    rng = np.random.default_rng(seed)
+    nbits = data.size * 8
+    pos = np.unique(rng.integers(0, nbits, rng.binomial(nbits, ber)))
+    np.bitwise_xor.at(data, pos // 8, (0x80 >> (pos % 8)).astype(np.uint8))
+    data.tofile(dst)
+    return len(pos)
+
+
+def _timed_ingest(db: Path, stream: Path, fmt: str) -> dict:
+    c0, t0 = time.process_time(), time.perf_counter()
+    st = ingest_files(db, [stream], input_format=fmt)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    mb = st.input_bytes / 1e6
+    out = {
+        "input_bytes": st.input_bytes,
+        "seconds": round(wall, 3),
+        "mb_per_s": round(mb / wall, 2),
+        "cpu_mb_per_s": round(mb / cpu, 2),
+        "packets": st.deframe.packets,
+        "products_completed": st.products_completed,
+        "products_invalid": st.products_invalid,
+    }
+    if st.link:
+        k = st.link
+        out |= {
+            "cadus": k.get("cadus", 0),
+            "symbols_corrected": k.get("symbols_corrected", 0),
+            "codewords_corrected": k.get("codewords_corrected", 0),
+            "codeblocks_uncorrectable": k.get("codeblocks_uncorrectable", 0),
+            "frames_lost": sum(k.get("vc_frames_lost", {}).values()),
+        }
+    return out
+
+
+def run_link_bench(streams: str | os.PathLike, workdir: str | os.PathLike | None = None) -> dict:
+    """Ingest of the firmware's own downlink (``triage bench downlink --out DIR``: its real
+    products as bare packets and as CADUs) into fresh catalogues: bare packets clean, every
+    packet shuffled, and :data:`LINK_LOSS` of them lost; CADUs clean, at each of
+    :data:`LINK_BERS` (Reed-Solomon decoding included) and with :data:`LINK_LOSS` of them
+    lost. Each figure is wall-clock MB/s of the input bytes; the faulted files are made
+    before the clock starts."""
+    d = Path(streams)
+    packets, cadus, info = d / "downlink.packets", d / "downlink.cadu", d / "downlink.json"
+    for p in (packets, cadus, info):
+        if not p.is_file():
+            raise InputFileError(f"{p} missing: make the streams with `triage bench downlink`")
+    out: dict = {
+        "streams": json.loads(info.read_text()),
+        "channel_bers": list(LINK_BERS),
+        "loss_share": LINK_LOSS,
+    }
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="gs-link-bench-") as tmp:
+        tmp = Path(tmp)
+        out["packets"] = _timed_ingest(tmp / "p.sqlite", packets, "packets")
+        for k, kind in enumerate(("shuffled", "lost")):
+            faulty = tmp / f"{kind}.packets"
+            n = _packets_faulted(packets, faulty, kind, seed=_SEED + 10 + k)
+            r = _timed_ingest(tmp / f"p{kind}.sqlite", faulty, "packets")
+            out[f"packets_{kind}"] = {"packets_written": n, **r}
+            faulty.unlink()
+        out["cadu_clean"] = _timed_ingest(tmp / "c.sqlite", cadus, "cadu")
+        for k, ber in enumerate(LINK_BERS):
+            noisy = tmp / f"noisy{k}.cadu"
+            flips = _flip_bits(cadus, noisy, ber, seed=_SEED + k)
+            r = _timed_ingest(tmp / f"n{k}.sqlite", noisy, "cadu")
+            out[f"cadu_ber_{ber:g}"] = {"bit_flips": flips, **r}
+            noisy.unlink()
+        faulty = tmp / "lost.cadu"
+        dropped = _cadus_lost(cadus, faulty, _SEED + 20, CADU_BYTES)
+        out["cadu_lost"] = {
+            "cadus_dropped": dropped,
+            **_timed_ingest(tmp / "clost.sqlite", faulty, "cadu"),
+        }
+        faulty.unlink()
+    out["targets_mb_per_s"] = {"cadu": 25.0, "packets": 60.0}
+    out["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine
+    out["cpu_count"] = os.cpu_count()
+    return out

@@ -13,7 +13,9 @@ Everything per packet is done on numpy columns of the batch; the Python
 loops run per product and per pack range, not per byte.
 
 Library entry points: :func:`ingest_bytes` (one stream held in memory, as
-the simulator has it after a pass) and :func:`ingest_files`.
+the simulator has it after a pass), :func:`ingest_files` and :func:`ingest_chunks`
+(a live input). Streams of the link formats (CADUs, transfer frames, KISS) go
+through :mod:`ground_station.receive` first, which hands over whole packets.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from ground_station.catalogue import Catalogue
 from ground_station.deframe import Batch, Deframer, DeframeStats
 from ground_station.errors import InputFileError
 from ground_station.packets import HEADER_BYTES, PacketColumns, check_packets, parse_batch
+from ground_station.receive import link_chunks
 from triage.contract.codec import decode_product
 from triage.contract.enums import IMAGE_PRODUCTS as IMAGE_TYPES
 from triage.contract.enums import PRODUCT_BY_APID, PRODUCT_BY_CODE, SEQ_COUNT_MODULO
 from triage.contract.errors import ProductError
+from triage.contract.frames import DEFAULT_SPACECRAFT_ID
 from triage.contract.packets import SECONDARY_HEADER
 from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
 
@@ -76,10 +80,27 @@ class IngestStats:
     invalid_reasons: list[str] = field(default_factory=list)
     batches: int = 0
     elapsed_s: float = 0.0
+    input_bytes: int = 0
+    """Bytes read from the inputs (whatever their format)."""
+    formats: dict[str, str] = field(default_factory=dict)
+    """The input format of every stream (``packets``, ``cadu``, ``frames``, ``kiss``)."""
+    link: dict = field(default_factory=dict)
+    """The link layer's counts over the streams of link formats (LinkStats, added up)."""
+
+    def add_link(self, stats: dict) -> None:
+        for k, v in stats.items():
+            if isinstance(v, dict):
+                into = self.link.setdefault(k, {})
+                for a, b in v.items():
+                    into[a] = into.get(a, 0) + b
+            else:
+                self.link[k] = self.link.get(k, 0) + v
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         d["deframe"] = self.deframe.as_dict()
+        d["formats"] = dict(self.formats)
+        d["link"] = {k: dict(v) if isinstance(v, dict) else v for k, v in self.link.items()}
         d["malformed"] = dict(self.malformed)
         d["invalid_reasons"] = list(self.invalid_reasons)
         return d
@@ -425,10 +446,22 @@ def _file_chunks(path: Path, size: int) -> Iterable[bytes]:
             yield chunk
 
 
+def _counted(
+    chunks: Iterable[bytes], stats: IngestStats, progress: Callable[[int], None] | None
+) -> Iterable[bytes]:
+    for chunk in chunks:
+        stats.input_bytes += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+        yield chunk
+
+
 def _run(
     db: str | os.PathLike,
     streams: Sequence[tuple[str, Callable[[], Iterable[bytes]]]],
     progress: Callable[[int], None] | None,
+    input_format: str = "packets",
+    spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
 ) -> IngestStats:
     import time
 
@@ -441,8 +474,14 @@ def _run(
                 (json.dumps([name for name, _ in streams]), started),
             ).lastrowid
         ing = Ingestor(cat)
-        for _, chunks in streams:
-            ing.ingest_stream(chunks(), progress)
+        for name, chunks in streams:
+            fmt, packets, link = link_chunks(
+                input_format, _counted(chunks(), ing.stats, progress), spacecraft_id
+            )
+            ing.stats.formats[name] = fmt
+            ing.ingest_stream(packets)
+            if link is not None:
+                ing.stats.add_link(link.as_dict())
         ing.stats.elapsed_s = time.perf_counter() - t0
         with cat.transaction() as con:
             con.execute(
@@ -458,13 +497,36 @@ def ingest_bytes(
     *,
     source: str = "<bytes>",
     chunk_bytes: int = CHUNK_BYTES,
+    input_format: str = "packets",
+    spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
 ) -> IngestStats:
-    """Ingest one packet stream held in memory (e.g. one pass) into the catalogue ``db``.
+    """Ingest one stream held in memory (e.g. one pass) into the catalogue ``db``.
 
     Creates the catalogue if needed. Returns the statistics; never raises for
     bad packets (they are counted), only for an unusable catalogue.
+    ``input_format``: see :mod:`ground_station.receive` (``packets`` by default).
     """
-    return _run(db, [(source, lambda: _chunks_of(data, chunk_bytes))], None)
+    return _run(
+        db,
+        [(source, lambda: _chunks_of(data, chunk_bytes))],
+        None,
+        input_format,
+        spacecraft_id,
+    )
+
+
+def ingest_chunks(
+    db: str | os.PathLike,
+    source: str,
+    chunks: Iterable[bytes],
+    *,
+    input_format: str = "packets",
+    spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    progress: Callable[[int], None] | None = None,
+) -> IngestStats:
+    """Ingest one stream given as chunks as they come (a live input): each chunk's whole
+    packets are committed before the next chunk is read."""
+    return _run(db, [(source, lambda: chunks)], progress, input_format, spacecraft_id)
 
 
 def ingest_files(
@@ -473,8 +535,11 @@ def ingest_files(
     *,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Callable[[int], None] | None = None,
+    input_format: str = "packets",
+    spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
 ) -> IngestStats:
-    """Ingest packet-stream files, each an independent stream; ``progress(n)`` per chunk."""
+    """Ingest stream files, each an independent stream; ``progress(n)`` per chunk.
+    ``input_format``: see :mod:`ground_station.receive` (``packets`` by default)."""
     files = [Path(p) for p in paths]
     for p in files:
         if not p.exists():
@@ -485,4 +550,6 @@ def ingest_files(
         db,
         [(str(p), lambda p=p: _file_chunks(p, chunk_bytes)) for p in files],
         progress,
+        input_format,
+        spacecraft_id,
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ground_station.bench import run_bench
+from ground_station.bench import run_bench, run_link_bench
 from ground_station.commands._common import JsonOption, print_json
 
 
@@ -19,6 +19,14 @@ def bench(
         Path | None, typer.Option(help="Folder for the temporary stream and catalogue.")
     ] = None,
     json_out: JsonOption = False,
+    link_streams: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also ingest the firmware's own downlink from this folder (made by `triage "
+            "bench downlink --out DIR`): bare packets, and CADUs clean and at stated bit "
+            "error rates; figures under the key 'link'.",
+        ),
+    ] = None,
 ) -> None:
     """Measure ingest MB/s and packets/s, and export seconds per megapixel.
 
@@ -27,6 +35,8 @@ def bench(
     """
 
     r = run_bench(megabytes, workdir)
+    if link_streams is not None:
+        r["link"] = run_link_bench(link_streams, workdir)
     if json_out:
         print_json(r)
         return
@@ -40,6 +50,9 @@ def bench(
     )
     typer.echo(f"re-ingest (all duplicates): {r['reingest_duplicates']['mb_per_s']} MB/s")
     typer.echo(f"export: {e['seconds_per_megapixel']} s/Mpx ({e['megapixels']} Mpx)")
+    for name, f in r.get("link", {}).items():
+        if isinstance(f, dict) and "mb_per_s" in f:
+            typer.echo(f"firmware downlink, {name}: {f['mb_per_s']} MB/s")
 
 
 def register(app: typer.Typer) -> None:

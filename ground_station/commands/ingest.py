@@ -9,14 +9,24 @@ from typing import Annotated
 import typer
 
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
-from ground_station.errors import NoPacketsError
+from ground_station.commands._link import (
+    DEFAULT_SPACECRAFT_ID,
+    FormatOption,
+    SpacecraftOption,
+    check_format,
+    link_lines,
+    refuse_if_empty,
+)
 from ground_station.ingest import ingest_files
 
 
 def ingest(
     streams: Annotated[
         list[Path],
-        typer.Argument(help="Packet-stream files (raw CCSDS space packets); '-' reads stdin."),
+        typer.Argument(
+            help="Stream files (space packets, CADUs, transfer frames or KISS: --format); "
+            "'-' reads stdin."
+        ),
     ],
     db: DbOption = Path("catalogue.sqlite"),
     json_out: JsonOption = False,
@@ -30,6 +40,8 @@ def ingest(
     chunk_mib: Annotated[
         int, typer.Option(min=1, max=1024, help="MiB read per batch (one transaction each).")
     ] = 8,
+    input_format: FormatOption = "auto",
+    spacecraft_id: SpacecraftOption = DEFAULT_SPACECRAFT_ID,
 ) -> None:
     """Deframe, check, deduplicate, reassemble and decode packet streams into the catalogue.
 
@@ -38,6 +50,7 @@ def ingest(
     rerun completes it. Exit code 3 when the input holds no valid packet.
     """
 
+    fmt = check_format(input_format)
     chunk = chunk_mib << 20
     paths = [Path("/dev/stdin") if str(p) == "-" else p for p in streams]
     total = sum(p.stat().st_size for p in paths if p.is_file() and str(p) != "/dev/stdin")
@@ -63,17 +76,24 @@ def ingest(
         with bar:
             task = bar.add_task("ingest", total=total or None)
             stats = ingest_files(
-                db, paths, chunk_bytes=chunk, progress=lambda n: bar.advance(task, n)
+                db,
+                paths,
+                chunk_bytes=chunk,
+                progress=lambda n: bar.advance(task, n),
+                input_format=fmt,
+                spacecraft_id=spacecraft_id,
             )
     else:
-        stats = ingest_files(db, paths, chunk_bytes=chunk)
+        stats = ingest_files(
+            db, paths, chunk_bytes=chunk, input_format=fmt, spacecraft_id=spacecraft_id
+        )
     d = stats.deframe
     if json_out:
         print_json({"catalogue": str(db), "streams": [str(p) for p in streams], **stats.as_dict()})
     else:
-        rate = d.bytes_in / stats.elapsed_s / 1e6 if stats.elapsed_s else 0.0
+        rate = stats.input_bytes / stats.elapsed_s / 1e6 if stats.elapsed_s else 0.0
         typer.echo(
-            f"{human_bytes(d.bytes_in)} in {stats.elapsed_s:.2f} s ({rate:.1f} MB/s): "
+            f"{human_bytes(stats.input_bytes)} in {stats.elapsed_s:.2f} s ({rate:.1f} MB/s): "
             f"{d.packets} packets, {stats.new_segments} new segments, "
             f"{stats.duplicates} duplicates, {d.idle_packets} idle"
         )
@@ -93,11 +113,9 @@ def ingest(
         )
         for reason in stats.invalid_reasons[:10]:
             typer.echo(f"  invalid: {reason}")
-    if stats.valid_packets == 0:
-        raise NoPacketsError(
-            f"no valid packet in {d.bytes_in} bytes of input "
-            f"({d.crc_errors} CRC errors, {d.skipped_bytes} bytes skipped)"
-        )
+        for line in link_lines(stats, spacecraft_id):
+            typer.echo(line)
+    refuse_if_empty(stats, spacecraft_id)
 
 
 def register(app: typer.Typer) -> None:

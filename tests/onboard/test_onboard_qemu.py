@@ -70,6 +70,27 @@ def test_sequence_is_byte_identical(m4_image, lib):
     assert all(r.insns > 0 for r in q.results[:6])
 
 
+def test_frame_and_cadu_links_are_byte_identical(m4_image, lib):
+    """The link layer (frames, Reed-Solomon, randomiser) on the Cortex-M4: the same bytes."""
+    f = synthetic_frame(160, 224, seed=60, ships=[(20, 30), (100, 150)], land=(120, 0, 160, 80))
+    ops = [
+        ("frame", f, FrameMeta.for_frame(f, 1)),
+        ("link", "cadu", 0x2C5),
+        ("directory",),
+        ("downlink", 7 * 1279 + 5),
+        ("link", "frames", 17),
+        ("downlink", 1 << 24),
+        ("link", "cadu", 1024),  # refused: spacecraft ids are 10 bits
+        ("counters",),
+    ]
+    q, h = _compare(ops, classifier="rule", store_bytes=200_000)
+    assert [r.status for r in h] == [0, 0, 0, 0, 0, 0, -1, 0]
+    assert q.results[2].data[:4] == bytes.fromhex("1ACFFC1D")
+    assert len(q.results[3].data) == 7 * 1279
+    assert len(q.results[5].data) % 1115 == 0 and len(q.results[5].data) > 0
+    assert q.results[3].insns > 0
+
+
 def test_frame_larger_than_frame_memory_is_refused_unread(m4_image, lib):
     big = np.zeros((1025, 1024, 4), np.uint16)
     ops = [("frame", big, FrameMeta.for_frame(big, 1)), ("counters",)]

@@ -208,7 +208,14 @@ def test_bound_package_costs_what_the_compiled_in_model_costs():
 
 
 @pytest.fixture(scope="module")
-def factory_image(build_dir, packages):
+def factory_pkg(models):
+    """The representative cell network as a factory default: one golden vector (42.7 KB), so
+    that it fits the 128 KB of code flash beside the image."""
+    return package.package_model(models["cellref"], model_id=1, created_s=1, golden_count=1)
+
+
+@pytest.fixture(scope="module")
+def factory_image(build_dir, factory_pkg):
     """The flight image built with a factory default: the representative cell network's
     package compiled in (``triage model package --factory-c``) beside the shipped model."""
     import fcntl
@@ -217,7 +224,7 @@ def factory_image(build_dir, packages):
     from triage.engine import build
     from triage.engine.package import write_factory_c
 
-    pkg = packages["cellref"]
+    pkg = factory_pkg
     root = build_dir / "uplink-tests" / f"factory-{pkg.sha256.hex()[:12]}"
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
@@ -234,12 +241,12 @@ def factory_image(build_dir, packages):
 
 
 def test_reset_in_every_stage_with_a_factory_default_always_runs_a_model(
-    factory_image, tmp_path, packages, test_key, probe_frame, probe_outputs
+    factory_image, factory_pkg, tmp_path, packages, test_key, probe_frame, probe_outputs
 ):
     """With the factory default compiled in, no reset ever leaves the satellite without a
     model: after each one the model that runs is the factory's or model 2 (committed), and
     its outputs are TFLM's."""
-    factory = packages["cellref"].data
+    factory = factory_pkg.data
     gs = Ground(test_key)
     packets = [
         *gs.upload(packages["tiny1"].data),

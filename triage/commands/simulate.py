@@ -8,7 +8,12 @@ from pathlib import Path
 import typer
 
 from triage import paths
-from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.build import (
+    DEFAULT_LOSS,
+    PHYSICAL_LOSS,
+    build_real_manifest,
+    build_synthetic_set,
+)
 from triage.sim.manifest import dump_manifest
 from triage.sim.runner import TARGETS, run_simulation
 
@@ -86,6 +91,19 @@ def simulate(
     typer.echo(f"metrics: {Path(out) / 'metrics.json'}")
 
 
+_CHANNEL_HELP = (
+    "packets: bursty packet losses (Gilbert-Elliott); link-budget: bit errors from the "
+    "link's budget along each pass through the ground's Reed-Solomon decoder"
+)
+
+
+def _loss(channel: str):
+    if channel not in ("packets", "link-budget"):
+        typer.echo(f"error: --channel must be packets or link-budget, not {channel!r}", err=True)
+        raise typer.Exit(2)
+    return PHYSICAL_LOSS if channel == "link-budget" else DEFAULT_LOSS
+
+
 @imageset_app.command("real")
 def imageset_real(
     out: Path = typer.Option(..., "--out", help="manifest file to write (JSON)"),
@@ -96,13 +114,14 @@ def imageset_real(
         help="also list the Landsat-7 scene (no NIR band: the simulator will refuse it)",
     ),
     ports: str | None = typer.Option(None, "--ports", help="comma-separated subset of ports"),
+    channel: str = typer.Option("packets", "--channel", help=_CHANNEL_HELP),
 ) -> None:
     """The nine Sentinel-2 ports (and notes on the Landsat scene) from the data folder."""
 
     data = paths.require_data_dir("sen2ships").parent
     chosen = tuple(p.strip() for p in ports.split(",")) if ports else None
     manifest, notes = build_real_manifest(
-        data, link=link, include_landsat=include_landsat, ports=chosen
+        data, link=link, include_landsat=include_landsat, ports=chosen, loss=_loss(channel)
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     dump_manifest(manifest, out)
@@ -119,11 +138,19 @@ def imageset_synthetic(
     ships: int = typer.Option(12, "--ships", min=0, max=500, help="ships per scene"),
     seed: int = typer.Option(7, "--seed"),
     link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+    channel: str = typer.Option("packets", "--channel", help=_CHANNEL_HELP),
 ) -> None:
     """Synthetic scenes with exact ground truth, written as GeoTIFFs, and their manifest."""
 
     path = build_synthetic_set(
-        out, n_scenes=scenes, rows=size, cols=size, seed=seed, link=link, ships_per_scene=ships
+        out,
+        n_scenes=scenes,
+        rows=size,
+        cols=size,
+        seed=seed,
+        link=link,
+        ships_per_scene=ships,
+        loss=_loss(channel),
     )
     typer.echo(f"{path}")
 

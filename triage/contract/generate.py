@@ -12,6 +12,8 @@ which adds the shipped model's C export; ``make test`` fails when a file is stal
   per record and its big-endian pack / unpack, field by field;
 - ``mcu_firmware/app/include/tri_contract.h``: tile actions, land policies, the
   on-board coding parameters;
+- ``mcu_firmware/app/include/wf_link_tables.h`` and ``app/src/wf_link_tables.c``: the
+  link layer's tables (GF(2^8), dual basis, Reed-Solomon generator, randomiser);
 - ``mcu_firmware/common/include/tri_status.h``: the firmware's status codes;
 - ``mcu_firmware/engine/include/tnn_plan.h``: the engine plan's format (the streaming
   model as data: ABI, layer kinds, PLAN_HEADER and PLAN_LAYER offsets);
@@ -31,7 +33,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from triage.contract import coding, paths
+from triage.contract import coding, frames, paths
 from triage.contract import model_package as mp
 from triage.contract import uplink as up
 from triage.contract.enums import (
@@ -94,16 +96,25 @@ UPLINK_LAYOUTS: tuple[Layout, ...] = (
     mp.PACKAGE_HEADER,
     mp.MODEL_SPEC,
 )
-LAYOUTS: tuple[Layout, ...] = (PRIMARY_HEADER, SECONDARY_HEADER, *RECORDS, *UPLINK_LAYOUTS)
+LAYOUTS: tuple[Layout, ...] = (
+    PRIMARY_HEADER,
+    SECONDARY_HEADER,
+    *RECORDS,
+    frames.TM_FRAME_HEADER,
+    *UPLINK_LAYOUTS,
+)
 STRUCT_LAYOUTS: tuple[Layout, ...] = (SECONDARY_HEADER, *RECORDS, *UPLINK_LAYOUTS)
 """Layouts that get a C struct and pack/unpack functions (the primary header's bit
-fields are packed by tri_packet.c with the generated shifts and masks)."""
+fields are packed by tri_packet.c with the generated shifts and masks, the transfer
+frame header's by tri_link.c)."""
 
 _ROOT = paths.repo_root()
 WIRE_FORMAT_H = _ROOT / "mcu_firmware" / "app" / "include" / "wire_format.h"
 WF_RECORDS_H = _ROOT / "mcu_firmware" / "app" / "include" / "wf_records.h"
 WF_RECORDS_C = _ROOT / "mcu_firmware" / "app" / "src" / "wf_records.c"
 TRI_CONTRACT_H = _ROOT / "mcu_firmware" / "app" / "include" / "tri_contract.h"
+WF_LINK_TABLES_H = _ROOT / "mcu_firmware" / "app" / "include" / "wf_link_tables.h"
+WF_LINK_TABLES_C = _ROOT / "mcu_firmware" / "app" / "src" / "wf_link_tables.c"
 TRI_STATUS_H = _ROOT / "mcu_firmware" / "common" / "include" / "tri_status.h"
 TNN_PLAN_H = _ROOT / "mcu_firmware" / "engine" / "include" / "tnn_plan.h"
 TRIAGE_CONFIG_H = paths.shipped_dir() / "triage_config.h"
@@ -200,6 +211,36 @@ def render_wire_format_h() -> str:
     for a in up.MODEL_FLASH:
         lines.append(f"#define WF_FLASH_{a.name.upper()}_OFFSET 0x{a.offset:05X}u /* {a.doc} */")
         lines.append(f"#define WF_FLASH_{a.name.upper()}_BYTES 0x{a.size:05X}u")
+    lines += ["", "/* Link layer: TM transfer frames (132.0-B), sync and coding (131.0-B) */"]
+    for name in (
+        "FRAME_VERSION",
+        "FRAME_BYTES",
+        "FECF_BYTES",
+        "DATA_FIELD_BYTES",
+        "SEGMENT_LENGTH_ID",
+        "VC_PRODUCTS",
+        "VC_DIRECTORY",
+        "VC_IDLE",
+        "VC_COUNT",
+        "MAX_SPACECRAFT_ID",
+        "IDLE_MIN_BYTES",
+        "ASM_BYTES",
+        "RS_N",
+        "RS_K",
+        "RS_E",
+        "RS_PARITY",
+        "RS_INTERLEAVE",
+        "CODEBLOCK_BYTES",
+        "CHECK_BYTES",
+        "CADU_BYTES",
+        "RANDOMISER_PERIOD",
+    ):
+        lines.append(f"#define WF_{name} {getattr(frames, name)}u")
+    for name in ("FHP_NO_PACKET", "FHP_IDLE", "DEFAULT_SPACECRAFT_ID"):
+        lines.append(f"#define WF_{name} 0x{getattr(frames, name):03X}u")
+    lines.append(f"#define WF_IDLE_FILL_BYTE 0x{frames.IDLE_FILL_BYTE:02X}u")
+    lines.append(f"#define WF_ASM 0x{frames.ASM:08X}u")
+    lines += [f"#define WF_LINK_{m.name} {int(m)}u /* {m.doc} */" for m in frames.LinkMode]
     lines += ["", "/* Product types (codes 1..WF_PRODUCT_TYPE_COUNT) and their APIDs */"]
     if [p.code for p in PRODUCT_TYPES] != list(range(1, len(PRODUCT_TYPES) + 1)):
         raise GeneratedFileError("product type codes must run 1..N for the C tables")
@@ -361,6 +402,94 @@ def render_tri_contract_h() -> str:
         lines.append(f"#define TRI_{name} {getattr(coding, name)}u")
     lines.append(f"#define TRI_NEIGHBOUR_MAX_COLS {coding.NEIGHBOUR_MAX_COLS}u")
     lines += ["", "#endif /* TRI_CONTRACT_H */", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- wf_link_tables.{h,c}
+
+_LINK_TABLES = (
+    ("wf_gf_exp", 510, "alpha^i in GF(2^8), conventional representation, i = 0..509"),
+    ("wf_gf_log", 256, "log_alpha(x) for x = 1..255 ([0] unused)"),
+    ("wf_to_dual", 256, "a symbol's conventional byte -> its dual-basis byte (131.0-B 4.3.9)"),
+    ("wf_from_dual", 256, "a symbol's dual-basis byte -> its conventional byte"),
+    ("wf_rs_genpoly_log", 33, "log_alpha of g(x)'s coefficients, x^32 first (all non-zero)"),
+    ("wf_randomiser", 255, "the pseudo-randomiser's bytes from the start of a codeblock"),
+)
+_LINK_WORD_TABLES = (
+    (
+        "wf_rs_feedback_hi",
+        "16][8",
+        "fb * g_1..g_32 for fb = v << 4 (v = 0..15), conventional, 4 bytes a big-endian word",
+    ),
+    ("wf_rs_feedback_lo", "16][8", "the same for fb = v (v = 0..15): fb's row is hi ^ lo"),
+)
+
+
+def _feedback_rows(shift: int) -> list[list[int]]:
+    g = frames.rs_generator()
+    rows = []
+    for v in range(16):
+        fb = v << shift
+        b = [frames.gf_mul(fb, g[k + 1]) for k in range(frames.RS_PARITY)]
+        rows.append([int.from_bytes(bytes(b[4 * q : 4 * q + 4]), "big") for q in range(8)])
+    return rows
+
+
+def _link_table_values() -> dict[str, tuple[int, ...]]:
+    exp, log = frames.gf_tables()
+    to_dual, from_dual = frames.dual_basis_tables()
+    g = frames.rs_generator()
+    if 0 in g:
+        raise GeneratedFileError("a zero coefficient in the RS generator")
+    return {
+        "wf_gf_exp": exp,
+        "wf_gf_log": log,
+        "wf_to_dual": to_dual,
+        "wf_from_dual": from_dual,
+        "wf_rs_genpoly_log": tuple(log[c] for c in g),
+        "wf_randomiser": tuple(frames.randomiser()),
+    }
+
+
+def render_wf_link_tables_h() -> str:
+    lines = _opening(
+        "wf_link_tables.h",
+        "triage/contract/frames.py",
+        [
+            "The link layer's constant tables, computed from the standard's definitions",
+            f"(field polynomial 0x{frames.RS_FIELD_POLY:03X}, code generator roots alpha^(11 j),",
+            f"j = {frames.RS_FIRST_ROOT}..{frames.RS_FIRST_ROOT + frames.RS_PARITY - 1}, "
+            f"dual basis of beta = alpha^{frames.RS_DUAL_BETA}, randomiser",
+            "h(x) = x^8 + x^7 + x^5 + x^3 + 1): see triage/WIRE_FORMAT.md.",
+        ],
+    )
+    lines += ["#ifndef WF_LINK_TABLES_H", "#define WF_LINK_TABLES_H", "", "#include <stdint.h>"]
+    for name, n, doc in _LINK_TABLES:
+        lines += ["", f"/* {doc} */", f"extern const uint8_t {name}[{n}];"]
+    for name, dims, doc in _LINK_WORD_TABLES:
+        lines += ["", f"/* {doc} */", f"extern const uint32_t {name}[{dims}];"]
+    lines += ["", "#endif /* WF_LINK_TABLES_H */", ""]
+    return "\n".join(lines)
+
+
+def render_wf_link_tables_c() -> str:
+    lines = _opening("wf_link_tables.c", "triage/contract/frames.py", ["See wf_link_tables.h."])
+    lines += ['#include "wf_link_tables.h"']
+    values = _link_table_values()
+    for name, n, _ in _LINK_TABLES:
+        v = values[name]
+        if len(v) != n:
+            raise GeneratedFileError(f"{name}: {len(v)} values, declared {n}")
+        lines += ["", f"const uint8_t {name}[{n}] = {{"]
+        for k in range(0, n, 16):
+            lines.append("    " + ", ".join(f"0x{x:02X}" for x in v[k : k + 16]) + ",")
+        lines.append("};")
+    for (name, dims, _), shift in zip(_LINK_WORD_TABLES, (4, 0), strict=True):
+        lines += ["", f"const uint32_t {name}[{dims}] = {{"]
+        for row in _feedback_rows(shift):
+            lines.append("    {" + ", ".join(f"0x{w:08X}u" for w in row) + "},")
+        lines.append("};")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -608,6 +737,83 @@ def _layout_section(layout: Layout, level: str = "##") -> list[str]:
     ]
 
 
+def _link_spec() -> list[str]:
+    f = frames
+    return [
+        "## The link: transfer frames and CADUs",
+        "",
+        "In the firmware's frame and CADU link modes (`tri_onboard_set_link`) the packets",
+        "above travel in CCSDS TM transfer frames (CCSDS 132.0-B) of"
+        f" {f.FRAME_BYTES} bytes, each sent as",
+        f"one {f.CADU_BYTES}-byte CADU (CCSDS 131.0-B); `triage/contract/frames.py` defines it.",
+        "",
+        "```",
+        "+------+" + "-" * 68 + "+",
+        "| ASM  | "
+        + "codeblock, randomised: the transfer frame, then the check bytes".ljust(67)
+        + "|",
+        f"| {f.ASM_BYTES} B  | " + f"{f.FRAME_BYTES} B + {f.CHECK_BYTES} B".ljust(67) + "|",
+        "+------+" + "-" * 68 + "+",
+        "  transfer frame:",
+        "+-----------------+" + "-" * 45 + "+---------+",
+        "| TM_FRAME_HEADER | "
+        + "data field: packets back to back, then idle".ljust(44)
+        + "| FECF    |",
+        f"| {f.TM_FRAME_HEADER.size} bytes         | "
+        + f"packets: {f.DATA_FIELD_BYTES} bytes".ljust(44)
+        + "| 2 bytes |",
+        "+-----------------+" + "-" * 45 + "+---------+",
+        "```",
+        "",
+        "- **Frame**: version 00, no secondary header, no operational control field. The",
+        f"  spacecraft id is set at init (default 0x{f.DEFAULT_SPACECRAFT_ID:03X}); the ground"
+        " refuses frames of",
+        "  any other. Virtual channels: "
+        f"{f.VC_PRODUCTS} the products of a pass, {f.VC_DIRECTORY} the STORE_DIRECTORY",
+        f"  (and housekeeping), {f.VC_IDLE} frames of idle data only. The master channel frame"
+        " count",
+        "  counts every frame modulo 256, the virtual channel frame count the frames of its VC;",
+        "  both run on across passes, and the ground counts their gaps (lost frames).",
+        "- **Packets across frames**: packets fill the data field back to back and a packet",
+        "  that does not fit continues at the start of the next frame of its VC. The first",
+        "  header pointer is the offset of the first packet that starts in the frame,",
+        f"  0x{f.FHP_NO_PACKET:03X} when none starts there, 0x{f.FHP_IDLE:03X} in a frame of idle"
+        " data only. After a",
+        "  lost frame the ground drops the partial packet and starts again at the pointer.",
+        "- **Idle fill**: the last frame of an operation (a directory, a pass) is filled with",
+        f"  idle packets (APID 0x{APID_IDLE:03X}, no secondary header, data bytes"
+        f" 0x{f.IDLE_FILL_BYTE:02X},",
+        f"  CRC-16), each {f.IDLE_MIN_BYTES}..{MAX_PACKET_BYTES} bytes: r bytes left in the"
+        f" data field take one idle",
+        f"  packet when r >= {f.IDLE_MIN_BYTES}, else the fill runs on through one more frame"
+        f" (r + {f.DATA_FIELD_BYTES}",
+        "  bytes), split into as few near-equal packets as fit. A pass of B link bytes sends",
+        f"  floor(B / unit) frames (unit {f.CADU_BYTES}, or {f.FRAME_BYTES} for bare frames)"
+        " and at most",
+        f"  frames x {f.DATA_FIELD_BYTES} - {f.IDLE_MIN_BYTES} packet bytes, so that the fill"
+        " never needs a frame more.",
+        "- **FECF**: the packets' CRC-16-CCITT over the frame's first"
+        f" {f.FRAME_BYTES - f.FECF_BYTES} bytes.",
+        f"- **ASM**: 0x{f.ASM:08X} before every codeblock.",
+        f"- **Reed-Solomon** ({f.RS_N},{f.RS_K}), E = {f.RS_E}, interleaving depth"
+        f" {f.RS_INTERLEAVE}: field generator",
+        f"  0x{f.RS_FIELD_POLY:03X} (x^8 + x^7 + x^2 + x + 1), code generator g(x) = prod over"
+        f" j = {f.RS_FIRST_ROOT}..{f.RS_FIRST_ROOT + f.RS_PARITY - 1}",
+        f"  of (x - alpha^({f.RS_ROOT_STEP} j)). Codeword j (0..4) holds bytes j, j + 5, .."
+        " of the frame and its 32",
+        "  check symbols sit at the same positions of the last 160 bytes. Symbols are in the",
+        f"  standard's dual basis: with beta = alpha^{f.RS_DUAL_BETA}, z_k = Tr(x beta^k), z_0 the"
+        " most",
+        "  significant bit (131.0-B 4.3.9; the conversion tables are generated into",
+        "  `wf_link_tables.c`).",
+        "- **Randomiser**: every codeblock is XORed with the sequence of h(x) = x^8 + x^7 + x^5 +",
+        "  x^3 + 1 from all ones (first bytes "
+        + " ".join(f"0x{b:02X}" for b in f.randomiser()[:4])
+        + ", period 255 bytes).",
+        "",
+    ]
+
+
 def render_spec() -> str:
     return "\n".join(_downlink_spec() + _uplink_spec())
 
@@ -708,6 +914,7 @@ def _downlink_spec() -> list[str]:
         "A `FRAME_SUMMARY` product carries one `FRAME_SUMMARY` record after its header",
         "(`bands` 0, `compression` 0).",
         "",
+        *_link_spec(),
         "## A pass",
         "",
         "1. At the start of every contact the satellite sends a `STORE_DIRECTORY` product:",
@@ -924,6 +1131,8 @@ def generated() -> dict[Path, Callable[[], str]]:
         WF_RECORDS_H: render_wf_records_h,
         WF_RECORDS_C: render_wf_records_c,
         TRI_CONTRACT_H: render_tri_contract_h,
+        WF_LINK_TABLES_H: render_wf_link_tables_h,
+        WF_LINK_TABLES_C: render_wf_link_tables_c,
         TRI_STATUS_H: render_tri_status_h,
         TNN_PLAN_H: render_tnn_plan_h,
         TRIAGE_CONFIG_H: triage_config_text,

@@ -19,6 +19,7 @@ from triage.onboard.host import (
     Onboard,
     config,
     has_model,
+    link_encode,
     model_sha256,
     request_packet,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "QemuRun",
     "config",
     "has_model",
+    "link_encode",
     "model_sha256",
     "request_packet",
     "run_on_host",

@@ -102,6 +102,10 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_set_land_policy.argtypes = [_vp, ctypes.c_uint32]
     lib.tri_host_set_boot_count.restype = ctypes.c_int
     lib.tri_host_set_boot_count.argtypes = [_vp, ctypes.c_uint32]
+    lib.tri_host_set_link.restype = ctypes.c_int
+    lib.tri_host_set_link.argtypes = [_vp, ctypes.c_uint32, ctypes.c_uint32]
+    lib.tri_host_link_encode.restype = ctypes.c_int
+    lib.tri_host_link_encode.argtypes = [u32, u32, u32, _vp, _c_size, SINK, _vp]
     lib.tri_host_preprocess_tile.restype = ctypes.c_int
     lib.tri_host_preprocess_tile.argtypes = [_vp, u32, u32, u32, u32, u32, _vp, _vp, _vp]
     lib.tri_host_decide.restype = ctypes.c_int

@@ -15,6 +15,7 @@ from functools import cache
 import numpy as np
 
 from triage.contract.enums import LandPolicy
+from triage.contract.frames import DEFAULT_SPACECRAFT_ID, LinkMode
 from triage.contract.packets import encode_request, request_entry
 from triage.contract.tile_spec import tile_spec
 from triage.onboard import _lib
@@ -231,6 +232,47 @@ def request_packet(entries: Sequence, seq_count: int = 0) -> bytes:
     return encode_request(records, seq_count)
 
 
+def link_encode(
+    packets: bytes,
+    link: str = "cadu",
+    spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    vcid: int = 0,
+) -> bytes:
+    """The firmware's link layer alone (tri_link.c through the host build) on whole packets
+    back to back: their transfer frames (``link="frames"``) or CADUs (``"cadu"``) on virtual
+    channel ``vcid``, frame counts from 0, the last frame filled with idle packets."""
+    modes = {m.label: int(m) for m in LinkMode if m != LinkMode.PACKETS}
+    if link not in modes:
+        raise OnboardInputError(f"link must be one of {sorted(modes)}, not {link!r}")
+    unit = 1279 if link == "cadu" else 1115
+    out = bytearray()
+    parts: list[bytes] = []
+
+    def write(_ctx, data, n):
+        parts.append(ctypes.string_at(data, n))
+        if len(parts) >= 4096:
+            out.extend(b"".join(parts))
+            parts.clear()
+        return 0
+
+    fn = _lib.SINK(write)
+    buf = np.frombuffer(packets, dtype=np.uint8)
+    st = _lib.load().tri_host_link_encode(
+        modes[link],
+        int(spacecraft_id),
+        int(vcid),
+        buf.ctypes.data if len(buf) else None,
+        len(buf),
+        fn,
+        None,
+    )
+    _lib.check(st, "tri_host_link_encode")
+    out.extend(b"".join(parts))
+    if len(out) % unit:
+        raise OnboardInputError("the link layer wrote a partial frame")
+    return bytes(out)
+
+
 class _Collector:
     """A C sink that appends whatever the firmware writes."""
 
@@ -253,6 +295,10 @@ class Onboard:
     ``land_policy`` a :class:`LandPolicy` label (default: the shipped policy's).
     ``boot_count``: the platform's boot count, which the directories carry in their
     ``frame_id`` (a new instance after a reset should get the next one).
+    ``link``: what :meth:`directory` and :meth:`downlink` return, a
+    :class:`~triage.contract.frames.LinkMode` label: ``packets`` (bare space packets, the
+    default), ``frames`` (TM transfer frames) or ``cadu`` (CADUs), with ``spacecraft_id``
+    in the frames (see :meth:`set_link`).
 
     >>> ob = Onboard()                              # doctest: +SKIP
     >>> rep = ob.process_frame(frame, FrameMeta.for_frame(frame, frame_id=1))
@@ -267,6 +313,8 @@ class Onboard:
         gain_q8: Sequence[int] | None = None,
         land_policy: str | None = None,
         boot_count: int = 0,
+        link: str = "packets",
+        spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
     ) -> None:
         if classifier not in CLASSIFIERS:
             raise OnboardInputError(f"classifier must be one of {sorted(CLASSIFIERS)}")
@@ -307,6 +355,21 @@ class Onboard:
         self.boot_count = int(boot_count)
         st = self._lib.tri_host_set_boot_count(self._state.ctypes.data, self.boot_count)
         _lib.check(st, "tri_onboard_set_boot_count")
+        self.link = "packets"
+        self.spacecraft_id = DEFAULT_SPACECRAFT_ID
+        if link != "packets" or spacecraft_id != DEFAULT_SPACECRAFT_ID:
+            self.set_link(link, spacecraft_id)
+
+    def set_link(self, link: str, spacecraft_id: int = DEFAULT_SPACECRAFT_ID) -> None:
+        """What directories and passes send from now on (tri_onboard_set_link): ``packets``,
+        ``frames`` or ``cadu``; in the frame modes the pass budget counts link bytes (whole
+        frames or CADUs) and the frame counts start again at 0."""
+        modes = {m.label: int(m) for m in LinkMode}
+        if link not in modes:
+            raise OnboardInputError(f"link must be one of {sorted(modes)}, not {link!r}")
+        st = self._lib.tri_host_set_link(self._state.ctypes.data, modes[link], int(spacecraft_id))
+        _lib.check(st, f"tri_onboard_set_link({link}, spacecraft id {spacecraft_id})")
+        self.link, self.spacecraft_id = link, int(spacecraft_id)
 
     def process_frame(self, frame: np.ndarray, meta: FrameMeta | bytes) -> FrameReport:
         """Triage one frame ``[rows, cols, bands]`` (uint16 or uint8) with its metadata.

@@ -8,7 +8,9 @@ An operation is a tuple:
 - ``("downlink", budget_bytes)`` or ``("downlink", budget_bytes, request)``:
   a pass (request: DOWNLINK_REQUEST bytes or entries, see
   :func:`triage.onboard.host.request_packet`);
-- ``("counters",)``: the lifetime counters, big-endian u32 words.
+- ``("counters",)``: the lifetime counters, big-endian u32 words;
+- ``("link", mode, spacecraft_id)``: what directories and passes send from then on
+  (mode a :class:`~triage.contract.frames.LinkMode` label: packets, frames, cadu).
 
 :func:`run_on_qemu` boots the flight image (``build/m4/triage_fw.elf``) once
 for the whole sequence; :func:`run_on_host` runs it on one
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from triage import paths, qemu
+from triage.contract.frames import LinkMode
 from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
 from triage.onboard.host import (
     DEFAULT_STORE_BYTES,
@@ -84,7 +87,7 @@ def _request_bytes(request) -> bytes | None:
 
 
 def _check_op(op: Sequence) -> str:
-    if not op or op[0] not in ("frame", "directory", "downlink", "counters"):
+    if not op or op[0] not in ("frame", "directory", "downlink", "counters", "link"):
         raise OnboardInputError(f"unknown operation {op!r:.60}")
     return op[0]
 
@@ -109,6 +112,12 @@ def run_on_host(
             req = _request_bytes(op[2] if len(op) > 2 else None)
             try:
                 out.append(OpResult(kind, 0, ob.downlink(int(op[1]), req)))
+            except OnboardError as exc:
+                out.append(OpResult(kind, exc.status, b""))
+        elif kind == "link":
+            try:
+                ob.set_link(op[1], int(op[2]))
+                out.append(OpResult(kind, 0, b""))
             except OnboardError as exc:
                 out.append(OpResult(kind, exc.status, b""))
         else:
@@ -153,6 +162,12 @@ def run_on_qemu(
                 lines.append(f"frame {d / f'meta{i}.bin'} {d / f'pix{i}.bin'} {out}")
             elif kind == "directory":
                 lines.append(f"directory {out}")
+            elif kind == "link":
+                modes = {m.label: int(m) for m in LinkMode}
+                if op[1] not in modes:
+                    raise OnboardInputError(f"link mode must be one of {sorted(modes)}")
+                out.write_bytes(b"")
+                lines.append(f"link {modes[op[1]]} {int(op[2])}")
             elif kind == "downlink":
                 line = f"downlink {int(op[1])} {out}"
                 req = _request_bytes(op[2] if len(op) > 2 else None)

@@ -34,6 +34,7 @@ from triage.contract.packets import segment_count, segments_bytes
 from triage.contract.predictor import dn_from_samples, neighbour_residuals, samples_from_dn
 from triage.contract.records import PRODUCT_HEADER
 from triage.contract.records import directory_bytes as directory_product_bytes
+from triage.sim.channel import PassLink, PhysicalChannel, packet_frames
 from triage.sim.link import LossChannel, Pass, packet_time
 
 PREDICTORS = ("neighbour", "unit-delay")
@@ -123,17 +124,44 @@ class BaselinePassResult:
     packets_sent: int = 0
     packets_lost: int = 0
     completed: list[tuple[int, datetime]] = field(default_factory=list)
+    link: PassLink | None = None  # the physical channel's figures
 
 
 class BaselineDownlink:
-    """A baseline satellite and its ground, pass after pass."""
+    """A baseline satellite and its ground, pass after pass.
 
-    def __init__(self, name: str, loss: LossChannel, rate_bps: int):
+    With ``physical`` (the ``link_budget`` channel) its packets are laid in transfer
+    frames back to back from the start of the pass and each frame is lost with the code's
+    failure probability at its moment (:meth:`PhysicalChannel.lost_frames`); a packet is
+    lost when one of its frames is."""
+
+    def __init__(
+        self,
+        name: str,
+        loss: LossChannel,
+        rate_bps: int,
+        physical: PhysicalChannel | None = None,
+    ):
         self.name = name
         self.loss = loss
         self.rate_bps = rate_bps
+        self.physical = physical
         self.held: list[_Held] = []
         self.delivered: dict[int, datetime] = {}
+        self._frames = np.zeros(0, dtype=bool)
+        self._link: PassLink | None = None
+
+    def _lost(self, p: Pass, start: int, sizes: np.ndarray) -> np.ndarray:
+        """Which of the packets of ``sizes`` sent from byte ``start`` of the pass are lost."""
+        if self.physical is None or self._link is None:
+            return self.loss.lost(len(sizes))
+        first, last = packet_frames(sizes, start)
+        have, need = len(self._frames), int(last[-1]) + 1
+        if need > have:
+            more = self.physical.lost_frames(p, have, need - have, self._link)
+            self._frames = np.concatenate([self._frames, more])
+        bad = np.concatenate([[0], np.cumsum(self._frames)])
+        return bad[last + 1] - bad[first] > 0
 
     def capture(self, frame_id: int, capture_time: datetime, product_bytes: int) -> None:
         sizes = segment_packet_sizes(product_bytes)
@@ -143,12 +171,17 @@ class BaselineDownlink:
 
     def run_pass(self, p: Pass) -> BaselinePassResult:
         res = BaselinePassResult(p.index, p.budget_bytes)
+        if self.physical is not None:
+            self._frames = np.zeros(0, dtype=bool)
+            self._link = res.link = PassLink()
         used = 0
         d = directory_bytes(len(self.held))
         if d <= p.budget_bytes:
             used = d
-            lost = self.loss.lost(
-                len(segment_packet_sizes(directory_product_bytes(len(self.held))))
+            lost = self._lost(
+                p,
+                0,
+                segment_packet_sizes(directory_product_bytes(len(self.held))),
             )
             res.packets_sent += len(lost)
             res.packets_lost += int(lost.sum())
@@ -162,7 +195,7 @@ class BaselineDownlink:
             if fit == 0:
                 break
             idx, ends = idx[:fit], ends[:fit]
-            lost = self.loss.lost(fit)
+            lost = self._lost(p, used, sizes[:fit])
             h.missing[idx[~lost]] = False
             res.packets_sent += fit
             res.packets_lost += int(lost.sum())

@@ -3,7 +3,8 @@
 
 The simulated ground is the operator's own library, called as at a real pass:
 
-- :meth:`Ground.receive` ingests the packets that arrived (``ground_station.ingest``);
+- :meth:`Ground.receive` ingests the packets that arrived (``ground_station.ingest``),
+  :meth:`Ground.receive_cadus` the CADUs of the physical channel, bit errors and all;
 - :meth:`Ground.plan` plans the pass within its budget and encodes the
   DOWNLINK_REQUEST to uplink (``ground_station.plan``);
 - :meth:`Ground.ship_crop_masks` reads the complete ship crops back from the
@@ -81,6 +82,16 @@ class Ground:
             self.counters["ingest_duplicates"] += st.duplicates
             self.counters["ingest_products_invalid"] += st.products_invalid
         self.counters["packets_received"] += len(packets)
+
+    def receive_cadus(self, cadus: bytes, source: str) -> dict:
+        """Ingest a CADU stream as the receiver hands it over (the physical channel): sync,
+        Reed-Solomon decoding, frame checks, packets; returns the link layer's counts."""
+        st = ingest_bytes(self.catalogue, cadus, source=source, input_format="cadu")
+        self.counters["ingest_malformed"] += sum(st.malformed.values())
+        self.counters["ingest_duplicates"] += st.duplicates
+        self.counters["ingest_products_invalid"] += st.products_invalid
+        self.counters["packets_received"] += st.deframe.packets
+        return st.link
 
     def plan(
         self, window: ContactWindow, rate_bps: int, budget_bytes: int

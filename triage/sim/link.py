@@ -5,7 +5,8 @@ through :mod:`triage.sim.ground`); this module turns a manifest's orbit into a l
 of :class:`Pass` (from the TLE and stations, or the manifest's explicit list), each
 holding its :class:`~ground_station.passes.ContactWindow` (the very object the
 ground plans the pass with), splits a packet stream into packets, decides which
-packets the channel loses (:class:`LossChannel`), and says when each packet reaches
+packets the channel loses (:class:`LossChannel`; the physical channel, bit errors
+through the real decoder, is :mod:`triage.sim.channel`), and says when each packet reaches
 the ground (the link sends CCSDS CADUs, so packet bytes travel at
 ``rate x CADU_DATA_BYTES / CADU_BYTES`` after the acquisition time):
 :func:`transmit` puts packets on the air and gives a :class:`Transmission`.
@@ -137,6 +138,9 @@ class Transmission:
     packets: list[bytes]
     lost: np.ndarray  # bool per packet: True = the channel lost it
     ends: np.ndarray  # per packet: bytes of the pass's budget used once it is sent
+    arrival_s: np.ndarray | None = None
+    """Per packet, seconds after AOS at which its last byte reaches the ground, when the
+    channel says (the physical channel: the end of the CADU holding it)."""
 
     @property
     def end(self) -> int:
@@ -149,6 +153,12 @@ class Transmission:
 
     def arrived(self, p: Pass, rate_bps: int) -> list[tuple[bytes, datetime]]:
         """The packets that reached the ground, each with the time its last byte did."""
+        if self.arrival_s is not None:
+            return [
+                (pk, p.aos + timedelta(seconds=float(t)))
+                for pk, gone, t in zip(self.packets, self.lost, self.arrival_s, strict=True)
+                if not gone
+            ]
         return [
             (pk, packet_time(p, int(end), rate_bps))
             for pk, gone, end in zip(self.packets, self.lost, self.ends, strict=True)
@@ -177,7 +187,7 @@ class LossChannel:
         """Loss decisions (True = lost) for the next ``n`` packets."""
         cfg = self.cfg
         out = np.zeros(n, dtype=bool)
-        if n == 0 or cfg.model == "none":
+        if n == 0 or cfg.model in ("none", "link_budget"):  # link_budget: triage.sim.channel
             self.sent += n
             return out
         u = self.rng.random(n)

@@ -11,7 +11,10 @@ A manifest says what the satellite captures and when, and what it can send down:
 - ``orbit``: a two-line element set (the simulator and the ground station
   compute contact windows from it), or an explicit list of passes.
 - ``stations``: ground stations (position, elevation mask).
-- ``link``: downlink rate; ``packet_loss``: a seeded loss model.
+- ``link``: downlink rate (and, for the physical channel, its link budget);
+  ``packet_loss``: a seeded loss model, or ``link_budget``: bit errors from the link
+  budget along each pass through the real Reed-Solomon decoder
+  (:mod:`triage.sim.channel`).
 - ``window_start_utc`` / ``window_end_utc``: the simulated span.
 
 Paths are absolute, relative to the manifest's folder, or start with ``data:``
@@ -162,6 +165,26 @@ class Orbit(_Strict):
         return self
 
 
+class LinkBudget(_Strict):
+    """The downlink's budget for the physical channel (``packet_loss.model =
+    "link_budget"``): coherent BPSK, Reed-Solomon (255,223) only; Eb/N0 per channel bit
+    is ``eirp_dbw + g_over_t_db_k - FSPL(range, frequency) - losses_db + 228.6 -
+    10 log10(rate_bps)`` (:mod:`triage.sim.channel`)."""
+
+    frequency_hz: float = Field(gt=1e6, le=1e12, description="carrier frequency, Hz")
+    eirp_dbw: float = Field(ge=-60.0, le=80.0, description="satellite EIRP, dBW")
+    g_over_t_db_k: float = Field(
+        ge=-60.0, le=60.0, description="ground receiver figure of merit G/T, dB/K"
+    )
+    losses_db: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="other losses: atmosphere, polarisation, pointing, implementation (dB)",
+    )
+    modulation: Literal["bpsk"] = "bpsk"
+
+
 class Link(_Strict):
     name: str = "downlink"
     rate_bps: int = Field(gt=0, le=10_000_000_000, description="downlink channel rate, bit/s")
@@ -171,18 +194,22 @@ class Link(_Strict):
         "low-rate and acknowledged); false: it is lost with the downlink's loss model, and "
         "the satellite then sends its store in priority order",
     )
+    budget: LinkBudget | None = None
 
 
 class PacketLoss(_Strict):
     """Packet loss on the downlink.
 
-    ``none``; ``bernoulli`` (each packet lost with ``loss_probability``); or
+    ``none``; ``bernoulli`` (each packet lost with ``loss_probability``);
     ``gilbert_elliott``: a two-state Markov chain stepped once per packet, good to
     bad with ``p_good_to_bad``, bad to good with ``p_bad_to_good``, losing a packet
-    with ``loss_in_good`` or ``loss_in_bad`` (bursty fades). Seeded.
+    with ``loss_in_good`` or ``loss_in_bad`` (bursty fades); or ``link_budget``: no
+    packet draw but bit errors in the CADUs from ``link.budget`` along each pass,
+    decoded by the ground's receiver (:mod:`triage.sim.channel`; needs ``orbit.tle``
+    and a reliable uplink). Seeded.
     """
 
-    model: Literal["none", "bernoulli", "gilbert_elliott"] = "none"
+    model: Literal["none", "bernoulli", "gilbert_elliott", "link_budget"] = "none"
     loss_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     p_good_to_bad: float = Field(default=0.0, ge=0.0, le=1.0)
     p_bad_to_good: float = Field(default=1.0, ge=0.0, le=1.0)
@@ -243,6 +270,19 @@ class Manifest(_Strict):
             for p in self.orbit.passes:
                 if self.stations and p.station not in names:
                     raise ValueError(f"pass names unknown station {p.station!r}")
+        if self.packet_loss.model == "link_budget":
+            if self.link.budget is None:
+                raise ValueError("packet_loss.model link_budget needs link.budget")
+            if self.orbit.tle is None:
+                raise ValueError(
+                    "packet_loss.model link_budget needs orbit.tle (the slant range along "
+                    "each pass comes from the orbit; explicit passes have none)"
+                )
+            if not self.link.uplink_reliable:
+                raise ValueError(
+                    "packet_loss.model link_budget models the downlink only: set "
+                    "link.uplink_reliable to true"
+                )
         for f in self.frames:
             if not self.window_start_utc <= f.capture_time_utc <= self.window_end_utc:
                 raise ValueError(

@@ -273,6 +273,7 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
     metrics_rows = [[k, *(per_mode[m][k] for m in modes)] for k in keys]
     by_pass = {m: res.modes[m].ships_by_pass(res.passes) for m in modes}
     pass_rows = []
+    physical = all(t.link is not None for t in res.modes[TRIAGE].traffic) and bool(res.passes)
     for p in res.passes:
         row = [
             p.index,
@@ -285,10 +286,20 @@ def write_report(res: SimResult, out_dir: Path) -> tuple[Path, Path]:
         for m in modes:
             t = res.modes[m].traffic[p.index]
             row += [t.sent_bytes, t.packets_lost, by_pass[m][p.index]]
+            if physical and m == TRIAGE:
+                k = t.link
+                row += [
+                    "" if k.ebn0_min_db is None else f"{k.ebn0_min_db:.1f} .. {k.ebn0_max_db:.1f}",
+                    k.cadus_sent,
+                    k.symbols_corrected,
+                    k.frames_lost,
+                ]
         pass_rows.append(row)
     pass_headers = ["pass", "station", "AOS (UTC)", "s", "max elev", "budget B"]
     for m in modes:
         pass_headers += [f"{m} sent B", f"{m} lost pk", f"{m} ships"]
+        if physical and m == TRIAGE:
+            pass_headers += ["Eb/N0 dB", "CADUs", "RS symbols corrected", "frames lost"]
     frame_rows = [
         [
             f.frame_id,

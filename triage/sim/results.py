@@ -32,6 +32,7 @@ from datetime import datetime
 
 from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.packets import PRIMARY_HEADER
+from triage.sim.channel import PassLink
 from triage.sim.link import Pass, Transmission
 from triage.sim.scoring import ShipOutcome
 
@@ -49,6 +50,7 @@ class PassTraffic:
     request_entries: int = 0
     products_completed: int = 0
     bytes_by_product: dict[str, int] = field(default_factory=dict)  # product type -> bytes
+    link: PassLink | None = None  # the physical channel (packet_loss.model link_budget)
 
     def add(self, tx: Transmission) -> None:
         """Count a transmission's packets, lost ones included, and their bytes by product
@@ -156,6 +158,18 @@ class SimResult:
         by_pass = mode.ships_by_pass(self.passes)
         packets = sum(t.packets_sent for t in mode.traffic)
         lost = sum(t.packets_lost for t in mode.traffic)
+        links = [t.link for t in mode.traffic if t.link is not None]
+        physical = {}
+        if links:
+            physical = {
+                "cadus_sent": sum(k.cadus_sent for k in links),
+                "frames_lost": sum(k.frames_lost for k in links),
+                "symbols_corrected": (
+                    sum(k.symbols_corrected or 0 for k in links)
+                    if any(k.symbols_corrected is not None for k in links)
+                    else None
+                ),
+            }
         return {
             "title": mode.title,
             "frames": len(self.frames),
@@ -173,7 +187,17 @@ class SimResult:
             "packets_sent": packets,
             "packets_lost": lost,
             "packet_loss_rate": round(lost / packets, 4) if packets else None,
+            **physical,
             "sent_bytes_by_product": _sum_dicts(t.bytes_by_product for t in mode.traffic),
+        }
+
+    def link_by_pass(self) -> dict[str, list[dict]]:
+        """The physical channel per pass and mode (Eb/N0, bit errors, symbols corrected,
+        frames lost); empty without it."""
+        return {
+            name: [t.link.as_dict() | {"pass": i} for i, t in enumerate(m.traffic) if t.link]
+            for name, m in self.modes.items()
+            if any(t.link for t in m.traffic)
         }
 
     def targets(self) -> dict:
@@ -202,6 +226,7 @@ class SimResult:
             "passes": len(self.passes),
             "budget_bytes": self.budget_bytes,
             "packet_loss": self.loss_model,
+            **({"link_by_pass": self.link_by_pass()} if self.link_by_pass() else {}),
             **self.mode_metrics(tri),
             "baselines": {
                 name: self.mode_metrics(m) for name, m in self.modes.items() if name != TRIAGE

@@ -11,7 +11,10 @@
    plans the pass within its budget and uplinks a DOWNLINK_REQUEST (new products,
    missing segments of incomplete ones, releases); the satellite sends what was
    asked; the channel loses packets (the manifest's seeded model); the ground
-   ingests what arrived. Lost segments are asked for again in the next pass.
+   ingests what arrived. Lost segments are asked for again in the next pass. With
+   ``packet_loss.model = "link_budget"`` the packets travel as the firmware's CADUs
+   with the bit errors of the link budget along the pass, and the ground decodes them
+   with its receiver (:mod:`triage.sim.channel`).
 3. **The baselines** (every frame raw; every frame CCSDS 121-compressed) run over
    the same passes with the same loss model (:mod:`triage.sim.baselines`).
 4. **The ground exports** its products (GeoTIFFs, mosaics, detections), and the
@@ -42,10 +45,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
+from triage.contract.frames import CADU_BYTES, VC_DIRECTORY, VC_PRODUCTS, packet_budget
 from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
 from triage.errors import FirmwareError
-from triage.onboard import DEFAULT_STORE_BYTES
+from triage.onboard import DEFAULT_STORE_BYTES, link_encode
 from triage.sim.baselines import (
     BASELINE_TITLES,
     BASELINES,
@@ -55,9 +61,10 @@ from triage.sim.baselines import (
     compressed_product_bytes,
     raw_product_bytes,
 )
+from triage.sim.channel import PassLink, PhysicalChannel, packet_frames, packets_survived
 from triage.sim.errors import OutputError
 from triage.sim.frames import FrameGeo, check_frames, read_frame
-from triage.sim.ground import ExportReport, Ground
+from triage.sim.ground import CADU_DATA_BYTES, ExportReport, Ground
 from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
 from triage.sim.manifest import Frame, Link, Manifest, load_manifest
 from triage.sim.mosaics import scene_mosaics
@@ -150,7 +157,9 @@ def _run(
     # independent, seeded loss streams: one per mode, one for the uplink
     loss = {m: LossChannel(manifest.packet_loss, m) for m in (TRIAGE, *BASELINES)}
     uplink_loss = LossChannel(manifest.packet_loss, "uplink")
-    baselines = {m: BaselineDownlink(m, loss[m], rate) for m in BASELINES}
+    physical = manifest.packet_loss.model == "link_budget"
+    phys = {m: PhysicalChannel(manifest, m) for m in (TRIAGE, *BASELINES)} if physical else {}
+    baselines = {m: BaselineDownlink(m, loss[m], rate, phys.get(m)) for m in BASELINES}
     modes = {
         TRIAGE: ModeRun(TRIAGE, "on-board triage (firmware products, ground-planned passes)"),
         **{m: ModeRun(m, BASELINE_TITLES[m]) for m in BASELINES},
@@ -161,13 +170,19 @@ def _run(
     # 2. replay the timeline, and 3. the baselines over the same passes
     for p in passes:
         camera.capture_before(p.aos)
-        modes[TRIAGE].traffic.append(
-            _triage_pass(p, satellite, ground, tracker, loss[TRIAGE], uplink_loss, manifest.link)
-        )
+        if physical:
+            tr = _triage_pass_physical(p, satellite, ground, tracker, phys[TRIAGE])
+        else:
+            tr = _triage_pass(
+                p, satellite, ground, tracker, loss[TRIAGE], uplink_loss, manifest.link
+            )
+        modes[TRIAGE].traffic.append(tr)
         for m in BASELINES:
             modes[m].traffic.append(_baseline_pass(baselines[m], p))
     camera.capture_before(None)  # frames after the last pass: captured, never sent
     records, notes = camera.records, camera.notes
+    if physical:
+        notes += _physical_notes(modes[TRIAGE].traffic)
     late = sum(1 for f in frames if f.capture_time_utc >= passes[-1].aos)
     if late:
         notes.append(f"{late} frame(s) captured after the last pass of the window")
@@ -205,7 +220,10 @@ def _run(
         frames=records,
         modes=modes,
         attribution=list(manifest.attribution),
-        loss_model=manifest.packet_loss.model_dump(),
+        loss_model={
+            **manifest.packet_loss.model_dump(),
+            **({"link_budget": manifest.link.budget.model_dump()} if physical else {}),
+        },
         notes=notes,
         mosaics=scene_mosaics(export, manifest, geos, ground.folder / "export"),
         ground=ground.counters,
@@ -375,6 +393,88 @@ def _triage_pass(
     return tr
 
 
+def _triage_pass_physical(
+    p: Pass, satellite: Satellite, ground: Ground, tracker: PacketTracker, ch: PhysicalChannel
+) -> PassTraffic:
+    """One pass of on-board triage on the physical channel: the directory and the
+    downlink go through the firmware's link layer as CADUs, take the bit errors of their
+    moment in the pass, and the ground's receiver decodes them (:mod:`triage.sim.channel`).
+    As the firmware does, the directory travels on its virtual channel and the products on
+    theirs; each transmission is encoded on its own (frame counts from 0; the ground
+    ingests it as one stream).
+    The pass carries ``budget_bytes / DATA_FIELD_BYTES`` CADUs; each transmission sends
+    whole frames (its last one filled with idle packets), within what is left."""
+    tr = PassTraffic(link=PassLink())
+    n_cadus = p.budget_bytes // CADU_DATA_BYTES
+    used = 0  # CADUs of the pass sent so far
+    source = f"pass-{p.index:04d}"
+
+    def send(stream: bytes, vcid: int) -> int:
+        nonlocal used
+        packets = split_packets(stream)
+        if not packets:
+            return 0
+        cadus = link_encode(stream, "cadu", vcid=vcid)
+        first, n = used, len(cadus) // CADU_BYTES
+        received, outcome = ch.send_cadus(p, first, cadus, tr.link)
+        k = ground.receive_cadus(received, source)
+        lk = tr.link
+        lk.symbols_corrected = (lk.symbols_corrected or 0) + k.get("symbols_corrected", 0)
+        lk.codeblocks_uncorrectable = (lk.codeblocks_uncorrectable or 0) + k.get(
+            "codeblocks_uncorrectable", 0
+        )
+        lk.frames_received = (lk.frames_received or 0) + k.get("frames", 0)
+        sizes = np.array([len(x) for x in packets])
+        lost = ~packets_survived(sizes, outcome.survived)
+        _, last = packet_frames(sizes)
+        tx = Transmission(
+            packets,
+            lost,
+            first * CADU_DATA_BYTES + np.cumsum(sizes),
+            arrival_s=ch.cadu_times(first, n)[last],
+        )
+        tr.add(tx)
+        used += n
+        completed = 0
+        for pk, when in tx.arrived(p, ch.rate_bps):
+            completed += tracker.add(pk, when)
+        return completed
+
+    directory = satellite.directory()
+    if directory and len(directory) <= packet_budget(n_cadus * CADU_BYTES, CADU_BYTES):
+        send(directory, VC_DIRECTORY)
+        tr.directory_bytes = len(directory)
+    request, tr.request_entries = ground.plan(p.window, ch.rate_bps, p.budget_bytes)
+    budget = packet_budget((n_cadus - used) * CADU_BYTES, CADU_BYTES)
+    stream = satellite.downlink(budget, request)
+    if len(stream) > budget:
+        raise FirmwareError(
+            f"pass {p.index}: the firmware sent {len(stream)} bytes, over the budget of {budget}"
+        )
+    tr.products_completed = send(stream, VC_PRODUCTS)
+    tr.sent_bytes = tr.directory_bytes + len(stream)
+    return tr
+
+
+def _physical_notes(traffic: list[PassTraffic]) -> list[str]:
+    """The ground's receiver against what the error pattern says it must do."""
+    links = [t.link for t in traffic if t.link is not None]
+    sent = sum(k.cadus_sent for k in links)
+    lost, expected = sum(k.frames_lost for k in links), sum(k.frames_lost_expected for k in links)
+    fixed = sum(k.symbols_corrected or 0 for k in links)
+    fixed_expected = sum(k.symbols_corrected_expected for k in links)
+    notes = [
+        f"physical channel: {sent} CADUs sent, {sum(k.bit_errors for k in links)} bit errors, "
+        f"{fixed} symbols corrected by the ground's Reed-Solomon decoder, {lost} frames lost"
+    ]
+    if (lost, fixed) != (expected, fixed_expected):
+        notes.append(
+            f"the ground's receiver lost {lost} frames and corrected {fixed} symbols; the error "
+            f"pattern says {expected} and {fixed_expected} (a sync loss or a miscorrection)"
+        )
+    return notes
+
+
 def _arrive(
     tx: Transmission, p: Pass, rate_bps: int, ground: Ground, tracker: PacketTracker
 ) -> int:
@@ -393,6 +493,7 @@ def _baseline_pass(baseline: BaselineDownlink, p: Pass) -> PassTraffic:
         packets_sent=r.packets_sent,
         packets_lost=r.packets_lost,
         products_completed=len(r.completed),
+        link=r.link,
     )
 
 

@@ -9,6 +9,8 @@
  *   tri_onboard_directory       a STORE_DIRECTORY product, as packets
  *   tri_onboard_downlink        packets within a byte budget, following a
  *                               DOWNLINK_REQUEST or the store's priority order
+ *   tri_onboard_set_link        what the sink gets: bare packets (the default),
+ *                               TM transfer frames, or CADUs (tri_link.h)
  *
  * Memory: the caller owns all of it. The state (tri_onboard_t) is small and
  * sits in internal RAM; the store and the work area (tile grid, region
@@ -39,10 +41,12 @@
 #include "tri_contract.h"
 #include "tri_app_config.h"
 #include "tri_classifier.h"
+#include "tri_link.h"
 #include "tri_models.h"
 #include "tri_profile.h"
 #include "tri_records.h"
 #include "tri_report.h"
+#include "tri_sink.h"
 #include "tri_status.h"
 #include "tri_store.h"
 #include "triage_config.h"
@@ -69,16 +73,17 @@ typedef struct {
     uint32_t grid_cols;
     tri_onboard_counters_t counters;
     tri_profile_t profile; /* per-stage clock totals (tri_onboard_set_clock) */
+    tri_link_t link;       /* frames and CADUs (tri_onboard_set_link); its buffer in work */
 } tri_onboard_t;
 
 /* Bytes of work memory an instance needs: the tile grid (4 bytes per tile),
  * region labelling scratch (4 bytes per tile), the regions, two rows of the
- * neighbour predictor's differences for block-mean products, and one packet
- * of scratch; a compile-time constant so that images can size it
- * statically. */
+ * neighbour predictor's differences for block-mean products, the link's
+ * frame buffer (one CADU) and one packet of scratch; a compile-time constant
+ * so that images can size it statically. */
 #define TRI_ONBOARD_WORK_BYTES                                                                     \
     (((TRI_GRID_MAX_TILES * 8u + TRI_MAX_REGIONS * 16u + TRI_NEIGHBOUR_MAX_COLS * 8u +           \
-       WF_MAX_PACKET_BYTES) +                                                                      \
+       WF_CADU_BYTES + WF_MAX_PACKET_BYTES) +                                                      \
       7u) &                                                                                        \
      ~7u)
 size_t tri_onboard_work_bytes(void);
@@ -135,12 +140,18 @@ tri_status_t tri_onboard_process_frame(tri_onboard_t *ob, const uint8_t *meta, s
 uint32_t tri_onboard_grid(const tri_onboard_t *ob, const uint8_t **classes,
                           const uint8_t **confidences, const uint8_t **actions);
 
-/* Where packets go: write() takes whole packets (or other records), in
- * order; a non-TRI_OK return stops the operation with that status. */
-typedef struct {
-    void *ctx;
-    tri_status_t (*write)(void *ctx, const uint8_t *data, size_t len);
-} tri_sink_t;
+/*
+ * What the downlink hands its sink from now on (mode WF_LINK_*): bare packets
+ * (WF_LINK_PACKETS, the default after init), TM transfer frames
+ * (WF_LINK_FRAMES) or CADUs (WF_LINK_CADU), with spacecraft id scid
+ * (0..WF_MAX_SPACECRAFT_ID; WF_DEFAULT_SPACECRAFT_ID after init). In the
+ * frame modes directories go on virtual channel WF_VC_DIRECTORY and passes on
+ * WF_VC_PRODUCTS; each operation ends with its last frame filled with idle
+ * packets; the frame counts start at 0 here and run on across operations;
+ * budget_bytes and *len count link bytes (whole frames or CADUs). TRI_ERR_ARG
+ * for another mode or id.
+ */
+tri_status_t tri_onboard_set_link(tri_onboard_t *ob, uint32_t mode, uint32_t scid);
 
 /*
  * Sends the packets of a STORE_DIRECTORY product (every stored product,
@@ -149,7 +160,8 @@ typedef struct {
 tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len);
 
 /*
- * Sends packets, whole ones, within budget_bytes: with a request (a
+ * Sends packets, whole ones, within budget_bytes (in the frame modes: within
+ * the whole frames or CADUs of budget_bytes, see WIRE_FORMAT.md): with a request (a
  * DOWNLINK_REQUEST telecommand of request_len bytes), its entries in order -
  * action 1 sends segments first..last of a product, action 2 releases it
  * (releases are applied even after the budget is spent); without one
@@ -165,7 +177,8 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
  * Sends a MODEL_STATUS product (tri_models_status: slots, the active model,
  * its trial, refusals by reason) as one packet; its frame_id and product_id
  * are a directory's (the same counter), so that each is unique after a
- * reset too. (tri_model_telemetry.c)
+ * reset too; in the frame link modes it goes on the directory's virtual
+ * channel. (tri_downlink.c)
  */
 tri_status_t tri_onboard_model_status(tri_onboard_t *ob, const tri_models_t *models,
                                       const tri_sink_t *sink, size_t *len);

@@ -80,7 +80,9 @@ typedef struct {
     X(requests_rejected)                                                                           \
     X(request_entries_unknown)                                                                     \
     X(request_entries_invalid)                                                                     \
-    X(output_full)
+    X(output_full)                                                                                 \
+    X(frames_sent)                                                                                 \
+    X(idle_fill_bytes)
 
 typedef struct {
     TRI_COUNTER_FIELDS(TRI_FIELD_U32)

@@ -103,6 +103,37 @@
 #define WF_FLASH_SLOT_B_OFFSET 0x28000u /* model slot B: a package */
 #define WF_FLASH_SLOT_B_BYTES 0x20000u
 
+/* Link layer: TM transfer frames (132.0-B), sync and coding (131.0-B) */
+#define WF_FRAME_VERSION 0u
+#define WF_FRAME_BYTES 1115u
+#define WF_FECF_BYTES 2u
+#define WF_DATA_FIELD_BYTES 1107u
+#define WF_SEGMENT_LENGTH_ID 3u
+#define WF_VC_PRODUCTS 0u
+#define WF_VC_DIRECTORY 1u
+#define WF_VC_IDLE 7u
+#define WF_VC_COUNT 8u
+#define WF_MAX_SPACECRAFT_ID 1023u
+#define WF_IDLE_MIN_BYTES 8u
+#define WF_ASM_BYTES 4u
+#define WF_RS_N 255u
+#define WF_RS_K 223u
+#define WF_RS_E 16u
+#define WF_RS_PARITY 32u
+#define WF_RS_INTERLEAVE 5u
+#define WF_CODEBLOCK_BYTES 1275u
+#define WF_CHECK_BYTES 160u
+#define WF_CADU_BYTES 1279u
+#define WF_RANDOMISER_PERIOD 255u
+#define WF_FHP_NO_PACKET 0x7FFu
+#define WF_FHP_IDLE 0x7FEu
+#define WF_DEFAULT_SPACECRAFT_ID 0x1A7u
+#define WF_IDLE_FILL_BYTE 0x55u
+#define WF_ASM 0x1ACFFC1Du
+#define WF_LINK_PACKETS 0u /* bare space packets, one per write */
+#define WF_LINK_FRAMES 1u /* TM transfer frames of FRAME_BYTES, no sync marker, no coding */
+#define WF_LINK_CADU 2u /* CADUs of CADU_BYTES: sync marker, then the randomised RS codeblock */
+
 /* Product types (codes 1..WF_PRODUCT_TYPE_COUNT) and their APIDs */
 #define WF_PRODUCT_SHIP_CROP 1u /* full-resolution pixels of every band of merged ship tiles (the kept rectangles: KEPT_RECT) */
 #define WF_APID_SHIP_CROP 0x101u
@@ -306,6 +337,38 @@
 #define WF_MODEL_STATUS_RESERVED6_OFFSET 148u /* u32: 0 */
 #define WF_MODEL_STATUS_REFUSALS_OFFSET 152u /* u32[20]: refusals since boot by reason: word k counts Refusal code k + 1 */
 #define WF_MODEL_STATUS_REFUSALS_COUNT 20u
+
+/* TM_FRAME_HEADER: CCSDS 132.0-B TM transfer frame primary header (no secondary header, no OCF). */
+#define WF_TM_FRAME_HEADER_SIZE 6u
+#define WF_TM_FRAME_HEADER_VERSION_OFFSET 0u /* u16: transfer frame version number: 00 */
+#define WF_TM_FRAME_HEADER_VERSION_SHIFT 14u
+#define WF_TM_FRAME_HEADER_VERSION_MASK 0x3u
+#define WF_TM_FRAME_HEADER_SPACECRAFT_ID_OFFSET 0u /* u16: spacecraft identifier (SCID) */
+#define WF_TM_FRAME_HEADER_SPACECRAFT_ID_SHIFT 4u
+#define WF_TM_FRAME_HEADER_SPACECRAFT_ID_MASK 0x3FFu
+#define WF_TM_FRAME_HEADER_VCID_OFFSET 0u /* u16: virtual channel id (VC_*) */
+#define WF_TM_FRAME_HEADER_VCID_SHIFT 1u
+#define WF_TM_FRAME_HEADER_VCID_MASK 0x7u
+#define WF_TM_FRAME_HEADER_OCF_FLAG_OFFSET 0u /* u16: operational control field present: 0 */
+#define WF_TM_FRAME_HEADER_OCF_FLAG_SHIFT 0u
+#define WF_TM_FRAME_HEADER_OCF_FLAG_MASK 0x1u
+#define WF_TM_FRAME_HEADER_MC_COUNT_OFFSET 2u /* u8: master channel frame count, modulo 256 */
+#define WF_TM_FRAME_HEADER_VC_COUNT_OFFSET 3u /* u8: virtual channel frame count, modulo 256 per VC */
+#define WF_TM_FRAME_HEADER_SEC_HDR_FLAG_OFFSET 4u /* u16: secondary header present: 0 */
+#define WF_TM_FRAME_HEADER_SEC_HDR_FLAG_SHIFT 15u
+#define WF_TM_FRAME_HEADER_SEC_HDR_FLAG_MASK 0x1u
+#define WF_TM_FRAME_HEADER_SYNC_FLAG_OFFSET 4u /* u16: 0: the data field holds packets */
+#define WF_TM_FRAME_HEADER_SYNC_FLAG_SHIFT 14u
+#define WF_TM_FRAME_HEADER_SYNC_FLAG_MASK 0x1u
+#define WF_TM_FRAME_HEADER_PACKET_ORDER_OFFSET 4u /* u16: packet order flag: 0 */
+#define WF_TM_FRAME_HEADER_PACKET_ORDER_SHIFT 13u
+#define WF_TM_FRAME_HEADER_PACKET_ORDER_MASK 0x1u
+#define WF_TM_FRAME_HEADER_SEGMENT_LENGTH_ID_OFFSET 4u /* u16: segment length identifier: 11 (sync flag 0) */
+#define WF_TM_FRAME_HEADER_SEGMENT_LENGTH_ID_SHIFT 11u
+#define WF_TM_FRAME_HEADER_SEGMENT_LENGTH_ID_MASK 0x3u
+#define WF_TM_FRAME_HEADER_FIRST_HEADER_POINTER_OFFSET 4u /* u16: offset in the data field of the first packet that starts there; FHP_NO_PACKET: none starts, FHP_IDLE: idle data only */
+#define WF_TM_FRAME_HEADER_FIRST_HEADER_POINTER_SHIFT 0u
+#define WF_TM_FRAME_HEADER_FIRST_HEADER_POINTER_MASK 0x7FFu
 
 /* SECURITY_HEADER: The head of an authenticated unit (as SDLS 355.0-B's security header): the MAC in the 32-byte security trailer covers this header and the data. */
 #define WF_SECURITY_HEADER_SIZE 8u

@@ -1,6 +1,7 @@
 /*
  * Downlink: the STORE_DIRECTORY product and the packets of a pass (see
- * tri_onboard.h for the contract).
+ * tri_onboard.h for the contract). In the frame link modes the packets go
+ * through the link layer (tri_link.h) instead of straight to the sink.
  */
 #include <string.h>
 
@@ -71,8 +72,58 @@ static uint8_t *packet_buffer(const tri_onboard_t *ob)
     return tri_work_packet(ob);
 }
 
+/* Where an operation's packets go: the caller's sink in packet mode, else
+ * the link layer on virtual channel vcid, whose frames go to the sink. */
+typedef struct {
+    tri_onboard_t *ob;
+    const tri_sink_t *out;
+    uint32_t vcid;
+    uint32_t bytes0; /* the link's bytes_out when the operation began */
+    tri_sink_t sink;
+} route_t;
+
+static tri_status_t link_write(void *ctx, const uint8_t *data, size_t len)
+{
+    route_t *r = (route_t *)ctx;
+    return tri_link_put(&r->ob->link, r->vcid, data, len, r->out);
+}
+
+static const tri_sink_t *route_open(route_t *r, tri_onboard_t *ob, const tri_sink_t *out,
+                                    uint32_t vcid)
+{
+    r->ob = ob;
+    r->out = out;
+    r->vcid = vcid;
+    r->bytes0 = ob->link.bytes_out;
+    r->sink.ctx = r;
+    r->sink.write = link_write;
+    return ob->link.mode == WF_LINK_PACKETS ? out : &r->sink;
+}
+
+/* Ends an operation: the last frame filled and sent (dropped after an error:
+ * status st); *len and the counters get the link bytes. */
+static tri_status_t route_close(route_t *r, tri_status_t st, size_t *len)
+{
+    tri_onboard_t *ob = r->ob;
+    if (ob->link.mode == WF_LINK_PACKETS) {
+        return st;
+    }
+    if (st == TRI_OK) {
+        st = tri_link_flush(&ob->link, r->out);
+        if (st != TRI_OK) {
+            ob->counters.output_full++;
+        }
+    }
+    tri_link_abort(&ob->link);
+    *len = (size_t)(ob->link.bytes_out - r->bytes0);
+    ob->counters.frames_sent = ob->link.frames_sent;
+    ob->counters.idle_fill_bytes = ob->link.idle_bytes;
+    return st;
+}
+
 static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
 {
+    route_t route;
     tri_product_header_t h;
     tri_sec_header_t sh;
     wf_directory_header_t dh;
@@ -89,6 +140,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     }
     *len = 0;
     pkt = packet_buffer(ob);
+    sink = route_open(&route, ob, sink, WF_VC_DIRECTORY);
     n = tri_store_order(&ob->store);
     bytes = DIRECTORY_ENTRIES_AT + n * WF_STORE_ENTRY_SIZE;
     dh.model_id = ob->classifier.model_id;
@@ -137,16 +189,82 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         if (st != TRI_OK) {
             ob->counters.output_full++;
             *len = used;
-            return st;
+            return route_close(&route, st, len);
         }
         used += plen;
         ob->counters.packets_sent++;
     }
     ob->directory_count++;
     ob->counters.directories++;
-    ob->counters.bytes_sent += (uint32_t)used;
     *len = used;
-    return TRI_OK;
+    {
+        tri_status_t st = route_close(&route, TRI_OK, len);
+        ob->counters.bytes_sent += (uint32_t)*len;
+        return st;
+    }
+}
+
+/* The MODEL_STATUS product (tri_models_status: slots, the active model, its
+ * trial, refusals by reason): one packet, keyed as the directories are
+ * (frame_id WF_DIRECTORY_FRAME_ID + the boot count, product_id from the
+ * directories' counter), on the directory's virtual channel in the frame
+ * link modes. */
+#define STATUS_PRODUCT_BYTES (WF_PRODUCT_HEADER_SIZE + WF_MODEL_STATUS_SIZE)
+
+typedef char tri_status_product_fits_one_packet[STATUS_PRODUCT_BYTES <= WF_MAX_SEGMENT_BYTES ? 1
+                                                                                           : -1];
+
+tri_status_t tri_onboard_model_status(tri_onboard_t *ob, const tri_models_t *models,
+                                      const tri_sink_t *sink, size_t *len)
+{
+    route_t route;
+    tri_product_header_t h;
+    tri_sec_header_t sh;
+    uint8_t *pkt;
+    uint8_t *product;
+    size_t plen;
+    tri_status_t st;
+    if (ob == NULL || models == NULL || sink == NULL || sink->write == NULL || len == NULL ||
+        ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    *len = 0u;
+    pkt = packet_buffer(ob);
+    sink = route_open(&route, ob, sink, WF_VC_DIRECTORY);
+    product = pkt + TRI_PACKET_SEGMENT_OFFSET;
+    memset(&h, 0, sizeof h);
+    h.product_type = (uint8_t)WF_PRODUCT_MODEL_STATUS;
+    h.class_id = (uint8_t)WF_CLASS_NONE;
+    h.compression = (uint8_t)WF_COMPRESSION_NONE;
+    h.product_id = ob->directory_count;
+    h.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
+    h.time_s = ob->last_time_s;
+    h.time_sub = ob->last_time_sub;
+    tri_product_header_pack(&h, product);
+    tri_models_status(models, product + WF_PRODUCT_HEADER_SIZE);
+    tri_put_be32(product + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET,
+                 tri_product_crc(product, product + WF_PRODUCT_HEADER_SIZE, WF_MODEL_STATUS_SIZE));
+    memset(&sh, 0, sizeof sh);
+    sh.frame_id = h.frame_id;
+    sh.product_id = h.product_id;
+    sh.segment_index = 0u;
+    sh.segment_count = 1u;
+    sh.class_id = (uint8_t)WF_CLASS_NONE;
+    sh.time_s = h.time_s;
+    sh.time_sub = h.time_sub;
+    plen = tri_packet_seal(pkt, (uint16_t)WF_APID_MODEL_STATUS, (uint8_t)WF_SEQ_UNSEGMENTED,
+                           next_seq(ob, WF_PRODUCT_MODEL_STATUS), &sh, STATUS_PRODUCT_BYTES);
+    st = sink->write(sink->ctx, pkt, plen);
+    if (st != TRI_OK) {
+        ob->counters.output_full++;
+        return route_close(&route, st, len);
+    }
+    ob->directory_count++;
+    ob->counters.packets_sent++;
+    *len = plen;
+    st = route_close(&route, TRI_OK, len);
+    ob->counters.bytes_sent += (uint32_t)*len;
+    return st;
 }
 
 typedef struct {
@@ -225,14 +343,15 @@ static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uin
                              size_t request_len, const tri_sink_t *sink, size_t *len)
 {
     pass_t p;
+    route_t route;
     uint32_t i;
     if (ob == NULL || len == NULL || sink == NULL || sink->write == NULL || ob->work == NULL) {
         return TRI_ERR_ARG;
     }
     *len = 0;
-    p.sink = sink;
+    p.sink = route_open(&route, ob, sink, WF_VC_PRODUCTS);
     p.pkt = packet_buffer(ob);
-    p.limit = budget_bytes;
+    p.limit = tri_link_packet_budget(&ob->link, budget_bytes);
     p.used = 0;
     p.full = 0;
     p.sink_status = TRI_OK;
@@ -297,8 +416,9 @@ static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uin
         }
     }
     ob->counters.downlinks++;
-    ob->counters.bytes_sent += (uint32_t)p.used;
     *len = p.used;
+    p.sink_status = route_close(&route, p.sink_status, len);
+    ob->counters.bytes_sent += (uint32_t)*len;
     return p.sink_status;
 }
 

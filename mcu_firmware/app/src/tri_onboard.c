@@ -68,6 +68,23 @@ tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_b
     ob->land_policy = (uint8_t)(TRI_CFG_LAND_POLICY == 0 ? TRI_LAND_DROP : TRI_LAND_LOWRES);
     ob->work = (uint8_t *)work_mem;
     ob->work_bytes = work_bytes;
+    return tri_link_init(&ob->link, tri_work_link(ob), WF_LINK_PACKETS, WF_DEFAULT_SPACECRAFT_ID);
+}
+
+tri_status_t tri_onboard_set_link(tri_onboard_t *ob, uint32_t mode, uint32_t scid)
+{
+    tri_link_t link;
+    tri_status_t st;
+    if (ob == NULL || ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    st = tri_link_init(&link, tri_work_link(ob), mode, scid);
+    if (st != TRI_OK) {
+        return st; /* the link as it was */
+    }
+    link.frames_sent = ob->link.frames_sent;
+    link.idle_bytes = ob->link.idle_bytes;
+    ob->link = link;
     return TRI_OK;
 }
 

@@ -10,6 +10,7 @@
  *   actions,                        its output - zero point, TRI_ACTION_*,
  *   ship_conf                       ship output - zero point
  *   zrows          2 rows of i32    the neighbour predictor (tri_predictor.c)
+ *   link           WF_CADU_BYTES    the frame in progress (tri_link.c)
  *   packet         the last         one packet of scratch (tri_downlink.c)
  *                  WF_MAX_PACKET_BYTES
  */
@@ -41,7 +42,7 @@ typedef struct {
 /* The layout fits TRI_ONBOARD_WORK_BYTES, and the rows are 4-byte aligned. */
 typedef char tri_work_layout_fits[(TRI_WORK_ZROWS_OFFSET +
                                            TRI_NEIGHBOUR_MAX_COLS * 2u * sizeof(int32_t) +
-                                           WF_MAX_PACKET_BYTES <=
+                                           WF_CADU_BYTES + WF_MAX_PACKET_BYTES <=
                                        TRI_ONBOARD_WORK_BYTES &&
                                    TRI_WORK_ZROWS_OFFSET % 4u == 0u)
                                       ? 1
@@ -74,6 +75,12 @@ static inline tri_work_t tri_work_view(const tri_onboard_t *ob)
 static inline uint8_t *tri_work_packet(const tri_onboard_t *ob)
 {
     return ob->work + TRI_ONBOARD_WORK_BYTES - WF_MAX_PACKET_BYTES;
+}
+
+/* The link's frame buffer, just before the packet buffer. */
+static inline uint8_t *tri_work_link(const tri_onboard_t *ob)
+{
+    return ob->work + TRI_ONBOARD_WORK_BYTES - WF_MAX_PACKET_BYTES - WF_CADU_BYTES;
 }
 
 #endif /* TRI_WORK_H */

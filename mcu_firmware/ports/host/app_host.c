@@ -66,6 +66,9 @@ int tri_host_counters(const void *h, uint32_t *out, size_t n);
 int tri_host_store_check(const void *h);
 int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_set_boot_count(void *h, uint32_t boot);
+int tri_host_set_link(void *h, uint32_t mode, uint32_t scid);
+int tri_host_link_encode(uint32_t mode, uint32_t scid, uint32_t vcid, const uint8_t *packets,
+                         size_t len, tri_host_write_fn write, void *ctx);
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,
                              uint32_t bytes_per_sample, uint32_t r0, uint32_t c0,
                              const uint16_t *gain_q8, int8_t *out, uint32_t *stats);
@@ -261,6 +264,49 @@ int tri_host_set_boot_count(void *h, uint32_t boot)
         return TRI_ERR_ARG;
     }
     return tri_onboard_set_boot_count(&((tri_host_t *)h)->ob, boot);
+}
+
+int tri_host_set_link(void *h, uint32_t mode, uint32_t scid)
+{
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    return tri_onboard_set_link(&((tri_host_t *)h)->ob, mode, scid);
+}
+
+/*
+ * The link layer alone (tri_link.c) on a stream of whole packets back to back
+ * (len bytes): its frames (mode WF_LINK_FRAMES) or CADUs (WF_LINK_CADU) on
+ * virtual channel vcid, frame counts from 0, the last frame filled; to write().
+ * TRI_ERR_SIZE when the stream ends inside a packet.
+ */
+int tri_host_link_encode(uint32_t mode, uint32_t scid, uint32_t vcid, const uint8_t *packets,
+                         size_t len, tri_host_write_fn write, void *ctx)
+{
+    uint8_t buf[WF_CADU_BYTES];
+    tri_link_t link;
+    tri_sink_t sink;
+    size_t pos = 0;
+    tri_status_t st;
+    if (mode == WF_LINK_PACKETS || write == NULL || (packets == NULL && len > 0u)) {
+        return TRI_ERR_ARG;
+    }
+    sink.ctx = ctx;
+    sink.write = write;
+    st = tri_link_init(&link, buf, mode, scid);
+    while (st == TRI_OK && pos < len) {
+        size_t size;
+        if (len - pos < WF_PRIMARY_HEADER_SIZE) {
+            return TRI_ERR_SIZE;
+        }
+        size = (size_t)(((uint32_t)packets[pos + 4u] << 8) | packets[pos + 5u]) + 7u;
+        if (size > len - pos) {
+            return TRI_ERR_SIZE;
+        }
+        st = tri_link_put(&link, vcid, packets + pos, size, &sink);
+        pos += size;
+    }
+    return st == TRI_OK ? tri_link_flush(&link, &sink) : st;
 }
 
 int tri_host_preprocess_tile(const uint8_t *frame, uint32_t rows, uint32_t cols,

@@ -19,6 +19,9 @@
  *                                       DOWNLINK_REQUEST in file REQUEST if
  *                                       given; its packets to OUT
  *     counters OUT                      the lifetime counters (big-endian u32)
+ *     link MODE SCID                    what directories and passes send from
+ *                                       now on (tri_onboard_set_link: WF_LINK_*
+ *                                       code, spacecraft id)
  *     psram DIR                         before the first other operation: the
  *                                       staging buffer and the model scratch from
  *                                       DIR/staging.bin and scratch.bin (what PSRAM
@@ -481,6 +484,16 @@ static int run_line(int index, char **w, int n)
         (void)sh_close(f.handle);
         report_op(index, "downlink", st, f.bytes, t0);
         return st == TRI_ERR_IO ? EXIT_IO : 0;
+    }
+    if (strcmp(w[0], "link") == 0 && n == 3) {
+        uint32_t mode;
+        uint32_t scid;
+        if (cmdline_u32(w[1], &mode) != 0 || cmdline_u32(w[2], &scid) != 0) {
+            return EXIT_LINE;
+        }
+        st = tri_onboard_set_link(&ob, mode, scid);
+        report_op(index, "link", st, 0u, 0u);
+        return 0;
     }
     if (strcmp(w[0], "tc") == 0 && n == 3) {
         /* one packet at a time, as the radio hands them over */

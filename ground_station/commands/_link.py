@@ -1,0 +1,101 @@
+"""Options and report lines of the link formats, shared by ``ingest`` and ``receive``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ground_station.errors import NoPacketsError
+from ground_station.ingest import IngestStats
+from ground_station.receive import INPUT_FORMATS
+from triage.contract.frames import DEFAULT_SPACECRAFT_ID, MAX_SPACECRAFT_ID
+
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Input format: auto (detected per stream), packets (bare space packets), cadu "
+        "(CCSDS 131.0-B CADUs: sync marker, randomised RS(255,223) codeblocks), frames (TM "
+        "transfer frames back to back), kiss (KISS data frames of transfer frames).",
+    ),
+]
+SpacecraftOption = Annotated[
+    int,
+    typer.Option(
+        "--spacecraft-id",
+        min=0,
+        max=MAX_SPACECRAFT_ID,
+        help="Spacecraft id of the transfer frames to accept; frames of any other are "
+        "refused and counted.",
+    ),
+]
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in INPUT_FORMATS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(INPUT_FORMATS)}", param_hint="--format"
+        )
+    return fmt
+
+
+def link_lines(stats: IngestStats, spacecraft_id: int) -> list[str]:
+    """What the link layer did, for people (nothing for bare packet streams)."""
+    k = stats.link
+    if not k:
+        return []
+    lines = []
+    if k.get("cadus") or "cadu" in stats.formats.values():
+        lines.append(
+            f"link: {k['cadus']} CADUs ({k['inverted_cadus']} inverted, {k['sync_losses']} "
+            f"sync losses, {k['bytes_skipped']} bytes skipped); Reed-Solomon corrected "
+            f"{k['symbols_corrected']} symbols in {k['codewords_corrected']} codewords, "
+            f"{k['codeblocks_uncorrectable']} codeblocks uncorrectable (dropped)"
+        )
+    lost = sum(k.get("vc_frames_lost", {}).values())
+    lines.append(
+        f"frames: {k['frames']} accepted, {k['fecf_errors']} FECF errors, {k['idle_frames']} "
+        f"idle; {sum(k.get('vc_gaps', {}).values())} frame-count gaps ({lost} frames lost), "
+        f"{k['partial_packets_dropped']} partial packets dropped, "
+        f"{k['fhp_mismatches']} header-pointer mismatches"
+    )
+    foreign = k.get("foreign_frames", {})
+    if foreign:
+        ids = ", ".join(f"0x{int(s):03X} ({n})" for s, n in foreign.items())
+        lines.append(
+            f"refused {sum(foreign.values())} frames of other spacecraft: {ids}; this "
+            f"ground station accepts spacecraft 0x{spacecraft_id:03X} (--spacecraft-id)"
+        )
+    return lines
+
+
+def refuse_if_empty(stats: IngestStats, spacecraft_id: int) -> None:
+    """No valid packet: one error naming why (other spacecraft, nothing decodable)."""
+    if stats.valid_packets:
+        return
+    d = stats.deframe
+    foreign = stats.link.get("foreign_frames", {})
+    if foreign:
+        ids = ", ".join(f"0x{int(s):03X}" for s in foreign)
+        raise NoPacketsError(
+            f"no valid packet: {sum(foreign.values())} frames came from spacecraft {ids}, "
+            f"not 0x{spacecraft_id:03X}; they were refused (set --spacecraft-id if this "
+            "catalogue is for that spacecraft)"
+        )
+    fmts = sorted(set(stats.formats.values()))
+    raise NoPacketsError(
+        f"no valid packet in {stats.input_bytes} bytes of input read "
+        f"as {'/'.join(fmts) or 'packets'} ({d.crc_errors} CRC errors, {d.skipped_bytes} bytes "
+        "skipped); if it is another format, say which with --format"
+    )
+
+
+__all__ = [
+    "DEFAULT_SPACECRAFT_ID",
+    "FormatOption",
+    "SpacecraftOption",
+    "check_format",
+    "link_lines",
+    "refuse_if_empty",
+]
