@@ -6,18 +6,22 @@ and switching (torn or completed) boots a valid model."""
 
 from __future__ import annotations
 
+import ctypes
 import zlib
 
 import numpy as np
 import pytest
 
+from ground_station.frames import Receiver
 from tests.uplink.conftest import KEY_ID, tflm_on
 from triage.contract import model_package as mp
 from triage.contract import uplink as ul
 from triage.contract.enums import ModelAction, Refusal, Slot, Status
 from triage.contract.errors import PackageError
 from triage.engine import package
-from triage.onboard.models import AFTER, TEAR, ModelFlash, ModelManager
+from triage.onboard import _lib
+from triage.onboard.host import Onboard
+from triage.onboard.models import AFTER, TEAR, ModelFlash, ModelManager, _lib_models
 
 SMALL_SCRATCH = 100_000
 """Holds the tiny networks' scratch at 1024 px, not the representative network's."""
@@ -373,3 +377,31 @@ def test_reset_while_a_boot_writes_its_record(packages, test_key, probe_frame, p
         s = mm.status()
         assert (s["active_model_id"], s["trial"]) == (2, 0), (k, s)
         assert_runs(mm, 2, probe_frame, probe_outputs)
+
+
+def test_model_status_product_through_the_link_layer(sat, packages):
+    """In the CADU link mode the MODEL_STATUS product goes through the link layer (the
+    directory's virtual channel): the ground's receiver gets back the very packet the
+    packet mode sends."""
+    _, mm, gs = sat
+    mm.send(gs.upload(packages["tiny1"].data))
+    lib = _lib_models()
+    out = {}
+    for link in ("packets", "cadu"):
+        ob = Onboard(classifier="rule", link=link)
+        buf = bytearray()
+
+        def write(_ctx, data, n, buf=buf):
+            buf.extend(ctypes.string_at(data, n))
+            return 0
+
+        fn = _lib.SINK(write)
+        n = ctypes.c_size_t(0)
+        st = lib.tri_host_model_status(ob._state.ctypes.data, mm.address, fn, None,
+                                       ctypes.byref(n))  # fmt: skip
+        assert st == 0 and n.value == len(buf)
+        out[link] = bytes(buf)
+    assert len(out["cadu"]) % 1279 == 0 and len(out["cadu"]) > len(out["packets"])
+    rx = Receiver("cadu")
+    got = b"".join(rx.packets([out["cadu"]]))
+    assert out["packets"] in got
