@@ -14,6 +14,7 @@ import pytest
 
 from ground_station.frames import Receiver
 from tests.uplink.conftest import KEY_ID, tflm_on
+from tests.uplink.tiny_net import tiny_cell_tflite
 from triage.contract import model_package as mp
 from triage.contract import uplink as ul
 from triage.contract.enums import ModelAction, Refusal, Slot, Status
@@ -235,6 +236,7 @@ BAD_CASES = {
     "reordered": (Refusal.ORDER, _reordered, False),
     "another engine ABI": (Refusal.ABI, lambda gs: gs.upload(gs.abi3), False),
     "needs a kernel this image lacks": (Refusal.KERNEL, _needs_a_kernel, False),
+    "cell of another size": (Refusal.SPEC, lambda gs: gs.upload(gs.cell8), False),
     "arena does not fit": (Refusal.ARENA, lambda gs: gs.upload(gs.cellref), False),
     "golden vectors fail": (Refusal.GOLDEN, lambda gs: gs.upload(gs.bad_golden), False),
     "CRC-32 of a signed package": (Refusal.CRC, _signed_bad_crc, False),
@@ -258,6 +260,7 @@ def test_bad_upload_refused_previous_model_runs(case, packages, models, test_key
     assert mm.telecommand(gs.command(ModelAction.COMMIT, 2)) == Status.OK
     assert mm.status()["slot_model_id"]["FACTORY"] == 0  # its scratch does not fit either
     gs.abi3 = package.package_model(models["tiny2"], model_id=3, created_s=1, abi=3).data
+    gs.cell8 = package.package_model(tiny_cell_tflite(2, pool=4), model_id=3, created_s=1).data
     good = packages["tiny2"]
     outs = [bytearray(v.output) for v in good.vectors]
     outs[1][2] ^= 0x01

@@ -88,6 +88,7 @@ def test_each_bad_upload_refused_on_m4(elf, tmp_path, packages, models, test_key
     wide = package.package_model(tiny_cell_tflite(5, 64), model_id=9, created_s=1)
     gs.cellref = wide.data
     gs.abi3 = package.package_model(models["tiny2"], model_id=3, created_s=1, abi=3).data
+    gs.cell8 = package.package_model(tiny_cell_tflite(2, pool=4), model_id=3, created_s=1).data
     outs = [bytearray(v.output) for v in packages["tiny2"].vectors]
     outs[2][5] ^= 0x01
     gs.bad_golden = package.package_model(

@@ -65,6 +65,8 @@
  * more is refused (ARENA). The representative cell network needs 216,664
  * bytes at 1024 px with the DSP kernels. */
 #define TRI_MODEL_FRAME_COLS 1024u
+/* The cell a streaming model decides (its total stride along both axes). */
+#define TRI_MODEL_CELL_PX TRI_CFG_STRIDE_PX
 #define TRI_MODEL_SCRATCH_BYTES (256u * 1024u)
 
 /* The staging buffer of an upload: the largest authenticated unit. */

@@ -14,7 +14,8 @@
  *   tri_package_check     engine ABI (header and plan)        ABI
  *                         kernels the image lacks             KERNEL
  *                         plan header malformed               PLAN
- *                         bands, classes, quantisation        SPEC
+ *                         bands, classes, quantisation,       SPEC
+ *                         total stride (the cell)
  *                         scratch at frame_cols > capacity    ARENA
  *                         plan refused at bind at the golden  PLAN
  *                         size, golden vectors' size

@@ -5,6 +5,7 @@
 
 #include "tri_be.h"
 #include "tri_crc32.h"
+#include "tri_app_config.h"
 #include "triage_config.h"
 
 #define REFUSE(code, status)                                                                       \
@@ -86,7 +87,10 @@ static int spec_ok(const uint8_t *s, const tnn_stream_info_t *info)
            tri_get_be16(s + WF_MODEL_SPEC_OUTPUT_SCALE_DEN_OFFSET) == TRI_CFG_OUTPUT_SCALE_DEN &&
            info->in_c == (uint32_t)TRI_CFG_BANDS && info->out_c == (uint32_t)TRI_CFG_NUM_CLASSES &&
            info->in_zero_point == TRI_CFG_INPUT_ZERO_POINT &&
-           info->out_zero_point == TRI_CFG_OUTPUT_ZERO_POINT;
+           info->out_zero_point == TRI_CFG_OUTPUT_ZERO_POINT &&
+           /* one output pixel per cell of the image's grid */
+           tri_get_be16(s + WF_MODEL_SPEC_STRIDE_PX_OFFSET) == TRI_MODEL_CELL_PX &&
+           info->multiple_h == TRI_MODEL_CELL_PX && info->multiple_w == TRI_MODEL_CELL_PX;
 }
 
 tri_status_t tri_package_check(const tri_package_t *pkg, uint32_t frame_cols,
