@@ -7,7 +7,8 @@ errors) become one line on stderr, ``groundstation: error: ...``, and
 the exit code of the error class:
 
     0 success, 1 bad input, 2 usage, 3 no valid packet in the input,
-    4 no contact window, 5 catalogue unusable, 130 interrupted.
+    4 no contact window, 5 catalogue unusable, 6 products contradicting the catalogue
+    (another spacecraft's stream?), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from triage.contract.errors import ContractError
 app = typer.Typer(
     help="Ground segment: ingest CCSDS packet streams, export georeferenced products, "
     "plan passes. Exit codes: 0 ok, 1 bad input, 2 usage, 3 no valid packet, "
-    "4 no contact window, 5 catalogue unusable.",
+    "4 no contact window, 5 catalogue unusable, 6 products contradict the catalogue.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

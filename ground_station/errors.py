@@ -22,6 +22,9 @@ EXIT_NO_CONTACT = 4
 """``plan``: no contact window in the requested interval."""
 EXIT_CATALOGUE = 5
 """The catalogue cannot be opened or is not a ground-station catalogue."""
+EXIT_CONTRADICTS = 6
+"""``ingest``: products of the input contradict the catalogue (another spacecraft's
+stream?); they were refused, the rest ingested."""
 
 
 class GroundStationError(Exception):
@@ -66,3 +69,10 @@ class NoContactError(GroundStationError, LookupError):
     """No contact window in the requested interval."""
 
     exit_code = EXIT_NO_CONTACT
+
+
+class ContradictionError(GroundStationError, ValueError):
+    """An ingest refused products that contradict the catalogue (their frames): a stream
+    of another spacecraft with the same APIDs and frame ids, most likely."""
+
+    exit_code = EXIT_CONTRADICTS

@@ -54,12 +54,13 @@ import numpy as np
 
 from ground_station import detections, layout, stac
 from ground_station.bands import BandRole, band_roles, dn_scale_tags, reflectance_scales
-from ground_station.catalogue import Catalogue
+from ground_station.catalogue import Catalogue, pack_path
 from ground_station.cog import BandMeta, write_cog
 from ground_station.errors import InputError
-from ground_station.products import class_map_transform, product_transform
+from ground_station.products import class_map_transform, frame_mismatch, product_transform
 from triage.contract.codec import Product
 from triage.contract.enums import CLASS_NONE
+from triage.contract.errors import ProductError
 from triage.contract.paths import COPERNICUS_ATTRIBUTION
 from triage.contract.records import capture_time
 from triage.contract.tile_spec import tile_spec
@@ -179,7 +180,9 @@ class ExportReport:
     """The root of the STAC catalogue (``catalog.json``)."""
     stac_items: int = 0
     skipped: list[str] = field(default_factory=list)
-    """Products left out of a mosaic, and why (band count or sample size differ)."""
+    """Products not exported, or left out of a mosaic, and why: the catalogue's copy no
+    longer decodes (damaged on the ground), it contradicts its frame, or its band count or
+    sample size differ from the mosaic's."""
     elapsed_s: float = 0.0
 
     @property
@@ -386,6 +389,13 @@ def export_products(
     with Catalogue.open(db) as cat:
         frames = [r[0] for r in cat.con.execute("SELECT frame_id FROM frames ORDER BY frame_id")]
         if frame_ids is not None:
+            unknown = sorted(set(frame_ids) - set(frames))
+            if unknown:
+                raise InputError(
+                    f"no frame {', '.join(map(str, unknown))} in the catalogue "
+                    f"({len(frames)} frames{': ' if frames else ''}"
+                    f"{', '.join(map(str, frames[:10]))}{' ...' if len(frames) > 10 else ''})"
+                )
             frames = [f for f in frames if f in set(frame_ids)]
         for fid in frames:
             frame = cat.frame(fid)
@@ -394,7 +404,11 @@ def export_products(
                 "('QUICKLOOK', 'LAND', 'SHIP_CROP', 'CLASS_MAP')",
                 (fid,),
             )
-            products = [cat.load_product(fid, r["product_id"]) for r in rows]
+            products = []
+            for r in rows:
+                p = _load(cat, frame, r, report)
+                if p is not None:
+                    products.append(p)
             report.frames.append(_export_frame(out, frame, products, attribution, report))
         inventory = layout.inventory(cat, out)
     det = detections.write_detections(out, inventory, attribution, mission)
@@ -404,6 +418,27 @@ def export_products(
     )
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _load(cat: Catalogue, frame: dict, row: dict, report: ExportReport) -> Product | None:
+    """A complete product of the frame, decoded; None (the reason in ``report.skipped``)
+    when its stored copy no longer decodes or it contradicts the frame."""
+    what = f"frame {row['frame_id']} product {row['product_id']} ({row['product_type']})"
+    try:
+        p = cat.load_product(row["frame_id"], row["product_id"])
+    except ProductError as exc:
+        report.skipped.append(
+            f"{what} not exported: the catalogue's copy no longer decodes ({exc}). It passed "
+            "every check at ingest, so its bytes were damaged on the ground, in the segment "
+            f"pack {pack_path(cat.path).name}: ingest a stream that holds the product again "
+            "to repair it"
+        )
+        return None
+    problem = frame_mismatch(p.header, frame)
+    if problem:
+        report.skipped.append(f"{what} not exported: it {problem}")
+        return None
+    return p
 
 
 def _export_frame(

@@ -20,9 +20,11 @@ through :mod:`ground_station.receive` first, which hands over whole packets.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,17 +35,27 @@ from ground_station.catalogue import Catalogue
 from ground_station.deframe import Batch, Deframer, DeframeStats
 from ground_station.errors import InputFileError
 from ground_station.packets import HEADER_BYTES, PacketColumns, check_packets, parse_batch
+from ground_station.products import frame_mismatch
 from ground_station.receive import link_chunks
-from triage.contract.codec import decode_product
+from triage.contract.codec import Product, decode_product
 from triage.contract.enums import IMAGE_PRODUCTS as IMAGE_TYPES
 from triage.contract.enums import PRODUCT_BY_APID, PRODUCT_BY_CODE, SEQ_COUNT_MODULO
 from triage.contract.errors import ProductError
 from triage.contract.frames import DEFAULT_SPACECRAFT_ID
-from triage.contract.packets import SECONDARY_HEADER
-from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
+from triage.contract.packets import MAX_SEGMENT_BYTES, PACKET_OVERHEAD, SECONDARY_HEADER
+from triage.contract.records import (
+    PRODUCT_CRC_OFFSET,
+    PRODUCT_HEADER,
+    STORE_ENTRY,
+    product_crc32,
+)
 
 CHUNK_BYTES = 8 << 20
 """Bytes read per batch (one transaction each)."""
+MAX_COPIES = 4
+"""Distinct copies of one segment a product not yet proven keeps (its first included)."""
+MAX_COMBINATIONS = 256
+"""Combinations of segment copies checked in full when a product is resolved."""
 
 PRODUCT_FIELDS = tuple(
     f.name
@@ -78,6 +90,24 @@ class IngestStats:
     products_completed: int = 0
     products_invalid: int = 0
     invalid_reasons: list[str] = field(default_factory=list)
+    segment_copies: int = 0
+    """Copies of segments kept besides the first (other bytes or other product fields)
+    until a product check says which is right."""
+    copies_dropped: int = 0
+    """Further copies of a segment past :data:`MAX_COPIES` (dropped)."""
+    products_mended: int = 0
+    """Products made whole and right from other copies of their segments than the first
+    (re-sent segments replacing corrupted ones, clean packets replacing one whose product
+    fields were corrupted)."""
+    products_damaged: int = 0
+    """Complete products whose copy in the catalogue no longer passed its CRC-32 when
+    their segments came again (damaged on the ground)."""
+    products_repaired: int = 0
+    """Damaged products whose copy was replaced by the segments that came again."""
+    products_contradicting: int = 0
+    """Products refused because they contradict their catalogued frame (size, grid,
+    capture time): space packets carry no spacecraft id, so this is how a stream of
+    another spacecraft using the same APIDs and frame ids shows."""
     batches: int = 0
     elapsed_s: float = 0.0
     input_bytes: int = 0
@@ -117,13 +147,20 @@ class _State:
     rowid: int
     meta: np.ndarray  # apid then PRODUCT_FIELDS, as in the catalogue
     segment_count: int
-    received: np.ndarray | None  # bool per segment; None once complete or invalid
+    received: np.ndarray | None  # bool per segment; None once complete
     n_received: int
     n_bytes: int
     status: str
+    key: tuple[int, int]  # (frame_id, product_id) of its packets
+    failure: str | None = None  # invalid: "crc" (fresh copies may mend it), "decode", "frame"
+    copies: int = 0  # segment copies held besides its segments (segment_copies rows)
+    verified: bool = False  # complete, and its stored copy checked in this ingest
+    repairing: bool = False  # its stored copy was found damaged on the ground
+    resolve: bool = False  # new copies in the current batch: look for the right ones
     touched: bool = False
     batch_fresh: int = 0  # segments new in the current batch
     batch_start: int = 0  # where they start in the batch's payload (contiguous, in order)
+    batch_rows: np.ndarray | None = None  # the batch rows of those segments
 
 
 class Ingestor:
@@ -136,7 +173,7 @@ class Ingestor:
         self.stats = IngestStats()
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
-        self._frames_seen: set[int] = set()
+        self._frames: dict[int, dict | None] = {}
 
     # ------------------------------------------------------------ streams
 
@@ -191,7 +228,7 @@ class Ingestor:
                 self._store(con, cols, meta, seg_index, seg_bytes, starts, stops)
         except BaseException:
             self._states.clear()  # the transaction rolled back: forget what it changed
-            self._frames_seen.clear()
+            self._frames.clear()
             raise
 
     def _count_sequence(self, apid: np.ndarray, seq: np.ndarray) -> None:
@@ -223,20 +260,27 @@ class Ingestor:
         fresh_all = np.zeros(len(cols), dtype=bool)
         rowid_of_row = np.zeros(len(cols), dtype=np.int64)
         touched: list[_State] = []
+        others: list[tuple[_State, np.ndarray]] = []  # rows that may be other copies
+        resent: dict[int, int] = {}  # packets of invalid products, by product row
         cursor = 0  # bytes of new segments so far: where the next ones start in the payload
         for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
             state = self._state(con, int(sec["frame_id"][a]), int(sec["product_id"][a]), meta[a])
             same = (meta[a:b] == state.meta).all(axis=1)
             st.conflicts += int(np.count_nonzero(~same))
-            if state.received is None:
+            if state.status == "complete" and not state.verified:
+                self._verify(con, state)
+            if state.status == "complete":
                 st.duplicates += int(np.count_nonzero(same))
                 continue
+            if state.status == "invalid":
+                resent[state.rowid] = resent.get(state.rowid, 0) + (b - a)
             segs = seg_index[a:b]
             # new segments: consistent, not yet received, first copy in this batch
             cand = np.flatnonzero(same & ~state.received[np.where(same, segs, 0)])
             fresh = np.zeros(b - a, dtype=bool)
             fresh[cand[np.unique(segs[cand], return_index=True)[1]]] = True
-            st.duplicates += int(np.count_nonzero(same)) - int(np.count_nonzero(fresh))
+            if not fresh.all():
+                others.append((state, a + np.flatnonzero(~fresh)))
             if not fresh.any():
                 continue
             n_fresh = int(np.count_nonzero(fresh))
@@ -250,16 +294,30 @@ class Ingestor:
             # contiguous in the payload, in segment order
             state.touched = True
             state.batch_fresh, state.batch_start = n_fresh, cursor
+            state.batch_rows = a + np.flatnonzero(fresh)
             cursor += fresh_bytes
             touched.append(state)
+        if resent:
+            con.executemany(
+                "UPDATE products SET resent = resent + ? WHERE id=?",
+                [(n, rowid) for rowid, n in resent.items()],
+            )
         new = np.flatnonzero(fresh_all)
-        if len(new) == 0:
+        copies = self._new_copies(cols, meta, seg_index, others) if others else []
+        if len(new) == 0 and not copies:
             return
-        # append the new segments to the pack, in key order (products stay contiguous)
+        # append the new segments to the pack, in key order (products stay contiguous), then
+        # the other copies
         mv = memoryview(cols.buf)
         offs = (cols.offsets[new] + HEADER_BYTES).tolist()
         lens = seg_bytes[new]
-        payload = b"".join([mv[o : o + n] for o, n in zip(offs, lens.tolist(), strict=True)])
+        parts = [mv[o : o + n] for o, n in zip(offs, lens.tolist(), strict=True)]
+        copy_lens = [int(seg_bytes[r]) for _, r in copies]
+        parts += [
+            mv[cols.offsets[r] + HEADER_BYTES :][:n]
+            for (_, r), n in zip(copies, copy_lens, strict=True)
+        ]
+        payload = b"".join(parts)
         base = self.cat.pack_bytes()
         self.cat.append_pack(base, payload)
         pack_off = base + np.cumsum(lens) - lens
@@ -273,39 +331,97 @@ class Ingestor:
                 strict=True,
             ),
         )
+        if copies:
+            at = base + int(lens.sum())
+            rows = []
+            for (state, r), n in zip(copies, copy_lens, strict=True):
+                rows.append((state.rowid, int(seg_index[r]), at, n, _meta_text(meta[r])))
+                at += n
+                state.copies += 1
+                state.resolve = True
+            con.executemany(
+                "INSERT INTO segment_copies (product, segment, pack_offset, length, meta) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            st.segment_copies += len(copies)
         con.execute("UPDATE meta SET value=? WHERE key='pack_bytes'", (base + len(payload),))
         st.new_segments += len(new)
-        st.new_segment_bytes += len(payload)
+        st.new_segment_bytes += int(lens.sum())
         con.executemany(
             "UPDATE products SET segments_received=?, bytes_received=? WHERE id=?",
             [(s.n_received, s.n_bytes, s.rowid) for s in touched],
         )
-        done = []
         for state in touched:
             state.touched = False
-            if state.n_received == state.segment_count:
+            if state.n_received == state.segment_count and state.status == "incomplete":
                 if state.batch_fresh == state.segment_count:  # all of it came in this batch
                     data = memoryview(payload)[
                         state.batch_start : state.batch_start + state.n_bytes
                     ]
                 else:
                     data = self.cat.product_bytes(state.rowid)
-                done.append(self._complete(con, state, data))
-        con.executemany(
-            "UPDATE products SET status=?, reason=?, product_bytes=?, header=? WHERE id=?",
-            [d[0] for d in done],
-        )
-        # a frame is defined by its first pixel product; a class map (whose no-data
-        # value is a class code, not a sample) only stands in until one arrives
-        rows = [d[1] for d in done if d[1] is not None]
-        con.executemany(
-            "INSERT OR IGNORE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [r[1] for r in rows if not r[0]],
-        )
-        con.executemany(
-            "INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [r[1] for r in rows if r[0]],
-        )
+                self._complete(con, state, data)
+        for state, _ in others:
+            if state.resolve and state.status != "complete":
+                self._resolve(con, state)
+            state.resolve = False
+
+    # ------------------------------------------------------------ other copies
+
+    def _new_copies(
+        self,
+        cols: PacketColumns,
+        meta: np.ndarray,
+        seg_index: np.ndarray,
+        others: list[tuple[_State, np.ndarray]],
+    ) -> list[tuple[_State, int]]:
+        """Rows of products not yet proven that carry a copy of a segment not seen before
+        (other bytes, or other product fields): kept, up to :data:`MAX_COPIES` per segment,
+        until the product check says which copy is right. The rest are duplicates."""
+        st = self.stats
+        mv = memoryview(cols.buf)
+        out: list[tuple[_State, int]] = []
+        for state, rows in others:
+            known = self._known_copies(state, cols, seg_index)
+            for r in rows.tolist():
+                seg = int(seg_index[r])
+                o = int(cols.offsets[r]) + HEADER_BYTES
+                data = bytes(mv[o : o + int(cols.sizes[r]) - PACKET_OVERHEAD])
+                key = (data, _meta_text(meta[r]))
+                have = known.setdefault(seg, [])
+                if key in have:
+                    st.duplicates += 1
+                elif len(have) >= MAX_COPIES:
+                    st.copies_dropped += 1
+                else:
+                    have.append(key)
+                    out.append((state, r))
+        return out
+
+    def _known_copies(
+        self, state: _State, cols: PacketColumns, seg_index: np.ndarray
+    ) -> dict[int, list[tuple[bytes, str]]]:
+        """Every copy of the product's segments held so far, as (bytes, product fields):
+        the stored ones and, for segments first received in this batch, those rows."""
+        out: dict[int, list[tuple[bytes, str]]] = {}
+        row_meta = _meta_text(state.meta)
+        stored = self.cat.con.execute(
+            "SELECT segment, pack_offset, length, NULL FROM segments WHERE product=? "
+            "UNION ALL SELECT segment, pack_offset, length, meta FROM segment_copies "
+            "WHERE product=?",
+            (state.rowid, state.rowid),
+        ).fetchall()
+        for seg, off, n, m in stored:
+            data = os.pread(self.cat.pack_fd, n, off)
+            out.setdefault(seg, []).append((data, m or row_meta))
+        if state.batch_rows is not None:
+            mv = memoryview(cols.buf)
+            for r in state.batch_rows.tolist():
+                o = int(cols.offsets[r]) + HEADER_BYTES
+                data = bytes(mv[o : o + int(cols.sizes[r]) - PACKET_OVERHEAD])
+                out.setdefault(int(seg_index[r]), []).append((data, row_meta))
+        return out
 
     # ------------------------------------------------------------ products
 
@@ -313,10 +429,11 @@ class Ingestor:
         pk = (frame_id << 16) | product_id
         state = self._states.get(pk)
         if state is not None:
+            state.batch_rows = None
             return state
         cols = ", ".join(("apid", *PRODUCT_FIELDS))
         row = con.execute(
-            f"SELECT id, status, segments_received, bytes_received, {cols} FROM products "
+            f"SELECT id, status, segments_received, bytes_received, failure, {cols} FROM products "
             "WHERE frame_id=? AND product_id=?",
             (frame_id, product_id),
         ).fetchone()
@@ -338,14 +455,21 @@ class Ingestor:
                 n_received=0,
                 n_bytes=0,
                 status="incomplete",
+                key=(frame_id, product_id),
             )
         else:
-            rowid, status, n_rec, n_bytes, *meta = row
+            rowid, status, n_rec, n_bytes, failure, *meta = row
             count = meta[1 + PRODUCT_FIELDS.index("segment_count")]
             received = None
-            if status == "incomplete":
+            if status != "complete":
                 received = np.zeros(count, dtype=bool)
-                received[self.cat.received_segments(rowid)] = True
+                have = self.cat.received_segments(rowid)
+                received[have[have < count]] = True
+            n_copies = 0
+            if status != "complete":
+                n_copies = con.execute(
+                    "SELECT count(*) FROM segment_copies WHERE product=?", (rowid,)
+                ).fetchone()[0]
             state = _State(
                 rowid=rowid,
                 meta=np.asarray(meta, dtype=np.int64),
@@ -354,42 +478,202 @@ class Ingestor:
                 n_received=n_rec,
                 n_bytes=n_bytes,
                 status=status,
+                key=(frame_id, product_id),
+                failure=failure,
+                copies=n_copies,
             )
         self._states[pk] = state
         return state
 
-    def _complete(self, con, state: _State, data: bytes | memoryview) -> tuple:
-        """Decode a product whose segments are all in; (products update row, frames row)."""
-        state.received = None
+    def _verify(self, con, state: _State) -> None:
+        """Check a complete product's stored copy against its CRC-32, once per ingest, when
+        copies of it arrive again: a copy damaged on the ground since (a bad sector in the
+        pack) is reopened, and the copies arriving now replace it."""
+        state.verified = True
+        data = self.cat.product_bytes(state.rowid)
+        if crc_ok(data):
+            return
+        self.stats.products_damaged += 1
+        reason = (
+            "its copy in the catalogue no longer passes its CRC-32: damaged on the ground "
+            "after it was checked; fresh copies of its segments will replace it"
+        )
+        con.execute(
+            "UPDATE products SET status='invalid', reason=?, failure='crc' WHERE id=?",
+            (reason, state.rowid),
+        )
+        state.status = "invalid"
+        state.failure = "crc"
+        state.repairing = True
+        state.received = np.ones(state.segment_count, dtype=bool)
+
+    def _complete(self, con, state: _State, data: bytes | memoryview) -> None:
+        """A product whose segments are all in: proven and recorded, or invalid."""
+        problem, product = self._check(con, state.key, state.meta, data)
+        if problem is None:
+            self._finish(con, state, data, product)
+            return
+        if state.copies and self._resolve(con, state):
+            return
+        self._fail(con, state, problem, len(data))
+
+    def _check(
+        self, con, key: tuple[int, int], meta: np.ndarray, data
+    ) -> tuple[tuple[str, str] | None, Product | None]:
+        """(None, the decoded product) when ``data`` is a good product for packets of
+        ``key`` (frame id, product id) with product fields ``meta``; else
+        ((reason, kind), None), ``kind`` one of ``"crc"`` (its CRC-32 fails: a segment
+        changed where no packet CRC saw it, and fresh copies can mend it), ``"decode"``
+        (the satellite's own bytes do not decode, or their header contradicts their
+        packets), ``"frame"`` (it contradicts its catalogued frame: another spacecraft's
+        product, or a frame id used twice)."""
+        if not crc_ok(data):
+            return (
+                "its CRC-32 does not match its bytes: a segment was corrupted where no packet "
+                "CRC-16 could see it (on board before packetising, or on the link)",
+                "crc",
+            ), None
         try:
             product = decode_product(data, pixels=False)
-            _check_against_packets(product.header, state.meta)
         except ProductError as exc:
-            state.status = "invalid"
-            self.stats.products_invalid += 1
-            self.stats.invalid_reasons.append(str(exc))
-            return ("invalid", str(exc), len(data), None, state.rowid), None
+            return (str(exc), "decode"), None
         h = product.header
-        state.status = "complete"
-        self.stats.products_completed += 1
-        frame_row = None
-        if product.type_name in IMAGE_TYPES and h["frame_id"] not in self._frames_seen:
-            pixels = product.type_name != "CLASS_MAP"
-            if pixels:
-                self._frames_seen.add(h["frame_id"])  # the first pixel product defines it
-            frame_row = (
-                pixels,
-                (
-                    h["frame_id"],
-                    h["frame_rows"],
-                    h["frame_cols"],
-                    h["crs_epsg"],
-                    json.dumps(list(h["geotransform"])),
-                    h["time_s"],
-                    h["time_sub"],
-                    h["nodata"],
-                ),
+        if (h["frame_id"], h["product_id"]) != key:
+            return (
+                f"product header says frame {h['frame_id']} product {h['product_id']} but its "
+                f"packets say frame {key[0]} product {key[1]} (a packet's key corrupted on the "
+                "way)",
+                "decode",
+            ), None
+        try:
+            _check_against_packets(h, meta)
+        except ProductError as exc:
+            # its CRC-32 vouches for its header: the packets' fields were corrupted where
+            # their CRC-16 could not see it, and fresh packets carry the right ones
+            return (f"{exc} (a packet's fields corrupted on the way)", "crc"), None
+        if product.type_name in IMAGE_TYPES:
+            frame = self._frame(con, product.header["frame_id"])
+            problem = frame_mismatch(product.header, frame) if frame else None
+            if problem:
+                return (f"it {problem} (another spacecraft's product?)", "frame"), None
+        return None, product
+
+    def _fail(self, con, state: _State, problem: tuple[str, str], size: int) -> None:
+        reason, kind = problem
+        first = state.status != "invalid"
+        state.status = "invalid"
+        state.failure = kind
+        if first:
+            self.stats.products_invalid += 1
+            self.stats.invalid_reasons.append(reason)
+            if kind == "frame":
+                self.stats.products_contradicting += 1
+        con.execute(
+            "UPDATE products SET status='invalid', reason=?, failure=?, product_bytes=? WHERE id=?",
+            (reason, kind, size, state.rowid),
+        )
+
+    def _resolve(self, con, state: _State) -> bool:
+        """Find the copies that make the product whole and right, whatever copy arrived
+        first: for each set of product fields seen (the product's first, then the others
+        by how many packets carried them), the combinations of the segment copies held are
+        checked (CRC-32, decoding, header against the fields) until one passes. The one
+        that passes becomes the product; its other copies are dropped. False when none
+        does (the product stays as it was)."""
+        rows = con.execute(
+            "SELECT segment, pack_offset, length, NULL FROM segments WHERE product=? "
+            "UNION ALL SELECT segment, pack_offset, length, meta FROM segment_copies "
+            "WHERE product=?",
+            (state.rowid, state.rowid),
+        ).fetchall()
+        by_seg: dict[int, list[tuple[bytes, int, int]]] = {}
+        metas: dict[str, int] = {}
+        for seg, off, n, m in rows:
+            data = os.pread(self.cat.pack_fd, n, off)
+            have = by_seg.setdefault(seg, [])
+            if all(data != d for d, _, _ in have):
+                have.append((data, off, n))
+            if m is not None:
+                metas[m] = metas.get(m, 0) + 1
+        first = _meta_text(state.meta)
+        candidates = [first, *sorted((m for m in metas if m != first), key=lambda m: -metas[m])]
+        problem = None
+        for text in candidates:
+            m = np.asarray(json.loads(text), dtype=np.int64)
+            count = int(m[1 + PRODUCT_FIELDS.index("segment_count")])
+            choices = []
+            for k in range(count):
+                opts = [
+                    c
+                    for c in by_seg.get(k, [])
+                    if (len(c[0]) == MAX_SEGMENT_BYTES if k < count - 1 else len(c[0]) >= 1)
+                ]
+                if not opts:
+                    break
+                choices.append(opts)
+            if len(choices) < count:
+                continue  # these fields' product is not whole yet
+            for combo in _combinations(choices):
+                data = b"".join(c[0] for c in combo)
+                bad, product = self._check(con, state.key, m, data)
+                if bad is None:
+                    self._adopt(con, state, m, combo)
+                    self.stats.products_mended += 1
+                    self._finish(con, state, data, product)
+                    return True
+                if problem is None or problem[1] != "crc":
+                    problem = bad
+        if problem is not None and state.n_received == state.segment_count:
+            self._fail(con, state, problem, state.n_bytes)
+        return False
+
+    def _adopt(self, con, state: _State, m: np.ndarray, combo) -> None:
+        """Make ``combo`` (one copy per segment, in order) the product's segments and ``m``
+        its product fields; the other copies are dropped."""
+        if not np.array_equal(m, state.meta):
+            values = dict(zip(("apid", *PRODUCT_FIELDS), m.tolist(), strict=True))
+            names = ["product_type", *values]
+            con.execute(
+                f"UPDATE products SET {', '.join(f'{n}=?' for n in names)} WHERE id=?",
+                (PRODUCT_BY_APID[values["apid"]].name, *values.values(), state.rowid),
             )
+            state.meta = m.copy()
+            state.segment_count = int(values["segment_count"])
+        con.execute("DELETE FROM segments WHERE product=?", (state.rowid,))
+        con.execute("DELETE FROM segment_copies WHERE product=?", (state.rowid,))
+        con.executemany(
+            "INSERT INTO segments (product, segment, pack_offset, length) VALUES (?, ?, ?, ?)",
+            [(state.rowid, k, off, n) for k, (_, off, n) in enumerate(combo)],
+        )
+        state.copies = 0
+        state.n_received = len(combo)
+        state.n_bytes = sum(n for _, _, n in combo)
+        con.execute(
+            "UPDATE products SET segments_received=?, bytes_received=? WHERE id=?",
+            (state.n_received, state.n_bytes, state.rowid),
+        )
+
+    def _finish(self, con, state: _State, data: bytes | memoryview, product: Product) -> None:
+        """Record a product that passed every check: complete, its frame, its records."""
+        if state.repairing:
+            self.stats.products_repaired += 1
+        state.status = "complete"
+        state.received = None
+        state.verified = True
+        state.repairing = False
+        self.stats.products_completed += 1
+        if state.copies:
+            con.execute("DELETE FROM segment_copies WHERE product=?", (state.rowid,))
+            state.copies = 0
+        h = product.header
+        header = bytes(data[: PRODUCT_HEADER.size])
+        con.execute(
+            "UPDATE products SET status='complete', reason=NULL, failure=NULL, product_bytes=?, "
+            "header=? WHERE id=?",
+            (len(data), header, state.rowid),
+        )
+        if product.type_name in IMAGE_TYPES:
+            self._define_frame(con, product)
         elif product.type_name == "FRAME_SUMMARY":
             con.execute(
                 "INSERT OR REPLACE INTO frame_summaries VALUES (?, ?, ?)",
@@ -405,12 +689,87 @@ class Ingestor:
                     for k, rec in enumerate(product.records)
                 ],
             )
-        header = bytes(data[: PRODUCT_HEADER.size])
-        return ("complete", None, len(data), header, state.rowid), frame_row
+
+    # ------------------------------------------------------------ frames
+
+    def _frame(self, con, frame_id: int) -> dict | None:
+        """The catalogued frame of ``frame_id`` (committed, or defined in this batch)."""
+        if frame_id not in self._frames:
+            frame = self.cat.frame(frame_id)
+            if frame is not None:
+                frame["pixels"] = False  # as committed: a later pixel product may redefine it
+            self._frames[frame_id] = frame
+        return self._frames[frame_id]
+
+    def _define_frame(self, con, product: Product) -> None:
+        """A frame is defined by its first pixel product; a class map (whose no-data value
+        is a class code, not a sample) only stands in until one arrives."""
+        h = product.header
+        fid = h["frame_id"]
+        frame = self._frame(con, fid)
+        pixels = product.type_name != "CLASS_MAP"
+        if frame is not None and (frame["pixels"] or not pixels):
+            return
+        row = {
+            "frame_id": fid,
+            "frame_rows": h["frame_rows"],
+            "frame_cols": h["frame_cols"],
+            "crs_epsg": h["crs_epsg"],
+            "geotransform": tuple(h["geotransform"]),
+            "time_s": h["time_s"],
+            "time_sub": h["time_sub"],
+            "nodata": h["nodata"],
+            "pixels": pixels,
+        }
+        con.execute(
+            "INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fid,
+                h["frame_rows"],
+                h["frame_cols"],
+                h["crs_epsg"],
+                json.dumps(list(h["geotransform"])),
+                h["time_s"],
+                h["time_sub"],
+                h["nodata"],
+            ),
+        )
+        self._frames[fid] = row
+
+
+def crc_ok(data: bytes | memoryview) -> bool:
+    """Does the product's ``product_crc32`` field match its bytes?"""
+    if len(data) < PRODUCT_HEADER.size:
+        return False
+    stored = int.from_bytes(data[PRODUCT_CRC_OFFSET : PRODUCT_CRC_OFFSET + 4], "big")
+    return product_crc32(data) == stored
+
+
+def _meta_text(m: np.ndarray) -> str:
+    """A packet's product fields (APID then ``PRODUCT_FIELDS``) as stored with a copy."""
+    return json.dumps([int(v) for v in m])
+
+
+def _combinations(choices: list[list]) -> Iterator[tuple]:
+    """One copy per segment: every combination when there are at most
+    :data:`MAX_COMBINATIONS`, else the first copies, each other copy in turn among
+    them, and the last copies (a product with so many disagreeing segments is asked for
+    again rather than searched)."""
+    total = math.prod(len(c) for c in choices)
+    if total <= MAX_COMBINATIONS:
+        yield from itertools.product(*choices)
+        return
+    base = [c[0] for c in choices]
+    yield tuple(base)
+    for k, c in enumerate(choices):
+        for alt in c[1:]:
+            yield (*base[:k], alt, *base[k + 1 :])
+    yield tuple(c[-1] for c in choices)
 
 
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:
-    """The product header must repeat what its packets' secondary headers said."""
+    """The product header must repeat what its packets' secondary headers said (the key,
+    frame id and product id, is checked by the caller)."""
     values = dict(zip(("apid", *PRODUCT_FIELDS), meta.tolist(), strict=True))
     if PRODUCT_BY_CODE[h["product_type"]].apid != values["apid"]:
         raise ProductError(

@@ -360,6 +360,29 @@ plan warns: SGP4 from a LEO element set drifts by about a kilometre or more a da
 (drag), i.e. AOS/LOS by a few seconds a day, and much faster in a low or active orbit."""
 
 
+MAX_INTERVAL_DAYS = 31.0
+"""Longest interval searched for contacts: a month of passes (a TLE is stale well before)."""
+MAX_PROPAGATION_DAYS = 365.0
+"""Farthest SGP4 propagates a TLE here: beyond a year from its epoch the predicted orbit
+says nothing about the real one (and SGP4 itself fails for decayed orbits)."""
+
+
+def check_interval(tle: Tle, start: datetime, end: datetime) -> None:
+    """:class:`InputError` for an interval longer than :data:`MAX_INTERVAL_DAYS` or farther
+    than :data:`MAX_PROPAGATION_DAYS` from the TLE epoch."""
+    days = (end - start).total_seconds() / 86400.0
+    if days > MAX_INTERVAL_DAYS:
+        raise InputError(
+            f"interval of {days:.1f} days: at most {MAX_INTERVAL_DAYS:g} days of contacts at once"
+        )
+    age = tle_age_days(tle, start, end)
+    if age > MAX_PROPAGATION_DAYS:
+        raise InputError(
+            f"the interval is {age:.0f} days from the TLE epoch {tle.epoch:%Y-%m-%d}: SGP4 "
+            f"predicts nothing useful beyond {MAX_PROPAGATION_DAYS:g} days; use a current TLE"
+        )
+
+
 def tle_age_days(tle: Tle, start: datetime, end: datetime) -> float:
     """Days from the TLE's epoch to the farthest end of ``[start, end]`` (propagating
     backwards degrades as forwards does)."""
@@ -437,6 +460,7 @@ def contact_windows(
     if not stations:
         raise InputError("no ground station given")
     tle = _tle(tle)
+    check_interval(tle, start, end)
     from skyfield.api import EarthSatellite, wgs84
 
     ts = _timescale()
@@ -656,8 +680,8 @@ def pass_track(
     step_s: float = 10.0,
 ) -> list[TrackPoint]:
     """The track of a window: AOS, every ``step_s`` seconds, TCA (when known) and LOS."""
-    if step_s <= 0:
-        raise InputError(f"track step must be positive, got {step_s} s")
+    if not step_s > 0 or not math.isfinite(step_s):
+        raise InputError(f"track step must be a positive number of seconds, got {step_s}")
     times = [window.aos]
     k = 1
     while window.aos + timedelta(seconds=k * step_s) < window.los:

@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from ground_station.catalogue import Catalogue
+from ground_station.catalogue import Catalogue, catalogue_files
 from ground_station.errors import InputError
 from ground_station.passes import ContactWindow, pass_budget_bytes
 from triage.contract.enums import (
@@ -75,6 +77,12 @@ _OUTPUT = tile_spec().output_quantization
 probability."""
 _CONTEXT_VALUE = {"QUICKLOOK": 1.0, "FRAME_SUMMARY": 0.5, "CLASS_MAP": 0.5}
 _LAND_VALUE = 0.1
+MAX_REBUILDS = 3
+"""Copies of a product asked for again, whole, and received, before the ground gives it
+up and releases it."""
+MAX_REQUESTS_FACTOR = 3
+"""... and requests for it again (``max_rebuilds`` times this) when its packets do not
+come (lost on the link, or the request lost on the uplink)."""
 
 
 @dataclass
@@ -97,6 +105,12 @@ class PlanItem:
     pass_index: int | None = None
     """Index of the window it is scheduled in (0 = next pass), None if it fits no pass."""
     partial: bool = False
+    rebuild: int = 0
+    """For a product the ground could not make right (its CRC-32 failed, or its packets
+    disagreed with the store directory): which request for it again this is (1 ..
+    ``max_rebuilds``); 0 otherwise."""
+    gives_up: bool = False
+    """A release of a product the ground does not hold right: given up, for ``reason``."""
 
     @property
     def value_per_byte(self) -> float:
@@ -168,7 +182,9 @@ def request_for(items: Sequence[PlanItem], seq_count: int) -> bytes:
 # ---------------------------------------------------------------- candidates
 
 
-def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[str], dict | None]:
+def _candidates(
+    cat: Catalogue, max_rebuilds: int = MAX_REBUILDS
+) -> tuple[list[PlanItem], list[PlanItem], list[str], dict | None]:
     """(sends, releases, notes, directory) from the latest directory and the catalogue."""
     notes: list[str] = []
     latest = cat.latest_directory()
@@ -180,7 +196,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
         )
         on_board = []
         for r in ground.values():
-            if r["status"] == "incomplete" and r["product_type"] not in PLATFORM_PRODUCTS:
+            if r["status"] != "complete" and r["product_type"] not in PLATFORM_PRODUCTS:
                 on_board.append(
                     {
                         "frame_id": r["frame_id"],
@@ -190,7 +206,7 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                         "confidence": r["confidence"],
                         "flags": 0,
                         "segment_count": r["segment_count"],
-                        "product_bytes": None,
+                        "product_bytes": r["product_bytes"] if r["status"] == "invalid" else None,
                     }
                 )
         directory = None
@@ -242,11 +258,18 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
                 )
             )
             continue
+        whole = {**base, "action": "send", "segment_first": 0, "tier": tier, "value": value}
         if row is not None and row["status"] == "invalid":
-            notes.append(
-                f"product {key[0]}/{key[1]} is on the ground but does not decode "
-                f"({row['reason']}): not requested"
-            )
+            item = _invalid(row, e, whole, max_rebuilds)
+            if item is None:
+                notes.append(
+                    f"product {key[0]}/{key[1]} kept on board, not requested: {row['reason']}; "
+                    "an operator decides (the ground keeps its bytes)"
+                )
+                continue
+            (sends if item.action == "send" else releases).append(item)
+            if item.gives_up:
+                notes.append(f"product {key[0]}/{key[1]} released on board: {item.reason}")
             continue
         listed = e["product_bytes"]
         if listed is not None and (listed < 1 or segment_count(listed) != e["segment_count"]):
@@ -256,10 +279,19 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
             )
             continue
         if row is not None and row["segment_count"] != e["segment_count"]:
-            notes.append(
-                f"product {key[0]}/{key[1]}: {row['segment_count']} segments on the ground, "
-                f"{e['segment_count']} on board: not requested"
+            # the ground's first packet of it carried a wrong segment count (a corruption
+            # its CRC-16 missed): its clean packets, asked for again, will say which is right
+            item = _rebuild(
+                row,
+                whole,
+                e,
+                max_rebuilds,
+                f"{row['segment_count']} segments on the ground, {e['segment_count']} in the "
+                "store directory",
             )
+            (sends if item.action == "send" else releases).append(item)
+            if item.gives_up:
+                notes.append(f"product {key[0]}/{key[1]} released on board: {item.reason}")
             continue
         total = e["product_bytes"]
         if row is None or row["segments_received"] == 0:
@@ -301,6 +333,78 @@ def _candidates(cat: Catalogue) -> tuple[list[PlanItem], list[PlanItem], list[st
             )
     sends.sort(key=_rank)
     return sends, releases, notes, directory
+
+
+def _invalid(row: dict, e: dict, whole: dict, max_rebuilds: int) -> PlanItem | None:
+    """The plan line of a product the ground holds whole but not right: asked for again
+    (its CRC-32 failed: fresh copies of its segments mend it) until ``max_rebuilds``
+    requests, then released; released at once when its CRC-32 passes but it does not
+    decode (the satellite's own bytes: asking again brings the same ones); None (kept on
+    board, for the operator) when it contradicts its catalogued frame."""
+    if row.get("given_up"):
+        return _release(whole, row["given_up"])
+    failure = row.get("failure") or "crc"
+    if failure == "frame":
+        return None
+    if failure == "decode":
+        return _release(
+            whole,
+            f"its CRC-32 passes but it does not decode ({row['reason']}): the satellite's "
+            "copy is the one on the ground, kept in the catalogue",
+        )
+    return _rebuild(row, whole, e, max_rebuilds, f"failed its check ({row['reason']})")
+
+
+def _rebuild(row: dict, whole: dict, e: dict, max_rebuilds: int, why: str) -> PlanItem:
+    """The whole product again, or once ``max_rebuilds`` requests are spent, its release.
+
+    A request for it again that the pass budget cut short (its first segments only) is
+    continued in the next pass from the first segment not asked for (``rebuild_next``),
+    and counts once: a product larger than a pass is asked for again whole, over several
+    passes. It is given up once ``max_rebuilds`` whole copies of it came again (its
+    packets received since it failed, ``resent``, at least ``max_rebuilds`` times its
+    segment count) and none made it right, or after ``max_rebuilds`` x
+    :data:`MAX_REQUESTS_FACTOR` requests when its packets keep not coming."""
+    done = row.get("rebuilds", 0)
+    size = e["product_bytes"] or row["product_bytes"] or e["segment_count"] * MAX_SEGMENT_BYTES
+    first = row.get("rebuild_next") or 0
+    if first >= min(e["segment_count"], segment_count(size)):
+        first = 0
+    came = (row.get("resent") or 0) // max(1, e["segment_count"])
+    if first == 0 and done >= max_rebuilds and came >= max_rebuilds:
+        return _release(
+            whole, f"given up after {done} requests for it again ({came} copies came): {why}"
+        )
+    if first == 0 and done >= max_rebuilds * MAX_REQUESTS_FACTOR:
+        return _release(
+            whole,
+            f"given up after {done} requests for it again (its packets came {came} times "
+            f"whole): {why}",
+        )
+    if first:
+        how = f"segments {first}.. not yet asked for again ({done} of {max_rebuilds})"
+    else:
+        how = f"whole ({done + 1} of {max_rebuilds})"
+    return PlanItem(
+        **{**whole, "segment_first": first},
+        segment_last=e["segment_count"] - 1,
+        bytes=segments_bytes(size, first),
+        reason=f"{why}: asked for again, {how}",
+        rebuild=done if first else done + 1,
+    )
+
+
+def _release(whole: dict, reason: str) -> PlanItem:
+    """A release on board of a product the ground gives up (``reason`` says why)."""
+    fields = {**whole, "action": "release", "segment_first": 0, "tier": 0, "value": 0.0}
+    return PlanItem(
+        **fields,
+        segment_last=0,
+        bytes=0,
+        reason=reason,
+        pass_index=0,
+        gives_up=True,
+    )
 
 
 def _rank(i: PlanItem) -> tuple:
@@ -351,6 +455,7 @@ def plan_passes(
     *,
     budget_bytes: Sequence[int] | None = None,
     create: bool = False,
+    max_rebuilds: int = MAX_REBUILDS,
     **budget_kwargs,
 ) -> list[PassPlan]:
     """Plans for consecutive passes: each takes what the ones before it left.
@@ -364,7 +469,7 @@ def plan_passes(
     if create and not os.path.exists(db):
         Catalogue.open(db, write=True, create=True).close()
     with Catalogue.open(db) as cat:
-        cands, releases, notes, directory = _candidates(cat)
+        cands, releases, notes, directory = _candidates(cat, max_rebuilds)
         seq = cat.con.execute("SELECT count(*) FROM uplinks").fetchone()[0]
     plans = []
     reserve = _directory_reserve(directory)
@@ -402,6 +507,7 @@ def plan_next_pass(
     *,
     budget_bytes: int | None = None,
     record: bool = True,
+    max_rebuilds: int = MAX_REBUILDS,
     **budget_kwargs,
 ) -> tuple[PassPlan, bytes]:
     """The plan for the next pass and its DOWNLINK_REQUEST telecommand bytes.
@@ -423,18 +529,103 @@ def plan_next_pass(
         rate_bps,
         budget_bytes=None if budget_bytes is None else [budget_bytes],
         create=True,
+        max_rebuilds=max_rebuilds,
         **budget_kwargs,
     )
     request = request_for(plan.releases + plan.items, plan.seq_count)
     if record:
-        with Catalogue.open(db) as cat, cat.transaction() as con:
-            con.execute(
-                "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
-                (
-                    datetime.now(UTC).isoformat(),
-                    plan.seq_count,
-                    request,
-                    json.dumps(plan.to_json()),
-                ),
-            )
+        record_uplink(db, plan, request)
     return plan, request
+
+
+def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None:
+    """Log a request as uplinked (the ``uplinks`` table numbers the telecommands'
+    sequence counts), count the requests for products again, and keep the reason of
+    each product the request gives up."""
+    with Catalogue.open(db) as cat, cat.transaction() as con:
+        con.execute(
+            "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
+            (
+                datetime.now(UTC).isoformat(),
+                plan.seq_count,
+                request,
+                json.dumps(plan.to_json()),
+            ),
+        )
+        con.executemany(
+            "UPDATE products SET rebuilds=?, rebuild_next=? WHERE frame_id=? AND product_id=?",
+            [
+                (
+                    i.rebuild,
+                    i.segment_last + 1 if i.segment_last + 1 < i.segment_count else 0,
+                    i.frame_id,
+                    i.product_id,
+                )
+                for i in plan.items
+                if i.rebuild
+            ],
+        )
+        con.executemany(
+            "UPDATE products SET given_up=? WHERE frame_id=? AND product_id=? "
+            "AND given_up IS NULL AND status != 'complete'",
+            [(i.reason, i.frame_id, i.product_id) for i in plan.releases if i.gives_up],
+        )
+
+
+def check_request_path(path: str | os.PathLike, db: str | os.PathLike, overwrite: bool) -> Path:
+    """Where a DOWNLINK_REQUEST may be written: :class:`InputError` for a file of the
+    catalogue ``db`` (database, WAL, shared memory, pack, lock: by real path, so a
+    symlink to one is refused too), any SQLite database (another catalogue), anything
+    but a regular file (a FIFO, a device, a folder), a missing folder, or an existing
+    file unless ``overwrite``."""
+    path = Path(path)
+    real = Path(os.path.realpath(path))
+    what = f"--request-out {path}"
+    if real in catalogue_files(db):
+        raise InputError(f"{what} is a file of the catalogue {db}: refused")
+    if not real.parent.is_dir():
+        raise InputError(f"{what}: folder {real.parent} does not exist")
+    if not os.path.lexists(path):
+        return path
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{what} is a dangling symlink: refused") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, a device?)"
+        raise InputError(f"{what} is {kind}: refused")
+    with open(real, "rb") as f:
+        head = f.read(16)
+    if head == b"SQLite format 3\0" or (
+        real.suffix in (".segments", ".lock") and real.with_suffix("").exists()
+    ):
+        raise InputError(f"{what} is a database or a catalogue's file: refused")
+    if not overwrite:
+        raise InputError(f"{what} exists: give --overwrite to replace it")
+    return path
+
+
+def write_request(
+    path: str | os.PathLike,
+    db: str | os.PathLike,
+    plan: PassPlan,
+    request: bytes,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Write the request to ``path`` (checked by :func:`check_request_path`) and log it as
+    uplinked: the bytes go to a temporary file beside it, the log is committed, then the
+    file is renamed into place. A request that cannot be written is not logged."""
+    path = check_request_path(path, db, overwrite)
+    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(request)
+            f.flush()
+            os.fsync(f.fileno())
+        record_uplink(db, plan, request)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"--request-out {path}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)

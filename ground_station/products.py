@@ -34,3 +34,29 @@ def class_map_transform(h: dict) -> Affine:
     return product_transform(h) @ Affine.translation(
         shift / h["pixel_step"], shift / h["pixel_step"]
     )
+
+
+FRAME_FIELDS = ("frame_rows", "frame_cols", "crs_epsg", "geotransform", "time_s", "time_sub")
+"""What every image product of a frame repeats about it: size, grid, capture time."""
+
+
+def frame_mismatch(h: dict, frame: dict) -> str | None:
+    """Why an image product's header contradicts the catalogued frame of its frame id (a
+    product of another spacecraft, or of another frame that had the same id), or None.
+    ``frame`` is a row of the catalogue's ``frames`` table."""
+    diffs = []
+    for name in FRAME_FIELDS:
+        mine, theirs = h[name], frame[name]
+        if name == "geotransform":
+            mine, theirs = tuple(mine), tuple(theirs)
+        if mine != theirs:
+            diffs.append(f"{name} {_show(mine)} (frame {frame['frame_id']} has {_show(theirs)})")
+    if not diffs:
+        return None
+    return f"contradicts frame {frame['frame_id']} as catalogued: " + ", ".join(diffs)
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(f"{x:g}" for x in v) + ")"
+    return str(v)

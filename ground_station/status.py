@@ -45,7 +45,14 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
                 }
             )
         invalid = [
-            {"frame_id": r["frame_id"], "product_id": r["product_id"], "reason": r["reason"]}
+            {
+                "frame_id": r["frame_id"],
+                "product_id": r["product_id"],
+                "reason": r["reason"],
+                "failure": r.get("failure"),
+                "rebuilds": r.get("rebuilds", 0),
+                "given_up": r.get("given_up"),
+            }
             for r in cat.product_rows("status='invalid'")
         ]
         latest = cat.latest_directory()
@@ -66,16 +73,21 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
         frames = con.execute("SELECT count(*) FROM frames").fetchone()[0]
         # which model classified each frame (its FRAME_SUMMARY), and the products of those
         # frames
-        models = [
-            {"model_id": mid, "model_sha256": sha, "frames": nf, "products": np_}
-            for mid, sha, nf, np_ in con.execute(
-                "SELECT m.model_id, m.model_sha256, count(DISTINCT m.frame_id), "
-                "(SELECT count(*) FROM products p WHERE p.frame_id IN "
-                " (SELECT frame_id FROM frame_models f WHERE f.model_id = m.model_id "
-                "  AND f.model_sha256 = m.model_sha256)) "
-                "FROM frame_models m GROUP BY m.model_id, m.model_sha256 ORDER BY m.model_id"
-            )
-        ]
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        models = (
+            [
+                {"model_id": mid, "model_sha256": sha, "frames": nf, "products": np_}
+                for mid, sha, nf, np_ in con.execute(
+                    "SELECT m.model_id, m.model_sha256, count(DISTINCT m.frame_id), "
+                    "(SELECT count(*) FROM products p WHERE p.frame_id IN "
+                    " (SELECT frame_id FROM frame_models f WHERE f.model_id = m.model_id "
+                    "  AND f.model_sha256 = m.model_sha256)) "
+                    "FROM frame_models m GROUP BY m.model_id, m.model_sha256 ORDER BY m.model_id"
+                )
+            ]
+            if "frame_models" in have
+            else []
+        )  # schema 3 on (a reader opens older ones)
         model_status = None
         row = con.execute(
             "SELECT frame_id, product_id FROM products WHERE product_type='MODEL_STATUS' "
@@ -99,7 +111,7 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
                 "SELECT kind, key_id, arsn, model_id, package_sha256, created FROM "
                 "model_uplinks ORDER BY id"
             )
-        ]  # fmt: skip
+        ] if "model_uplinks" in have else []  # fmt: skip
         return {
             "catalogue": str(cat.path),
             "frames": frames,

@@ -71,6 +71,10 @@ def _next_seq_count(db, kind: str) -> int:
     if db is None or not os.path.exists(db):
         return 0
     with Catalogue.open(db) as cat:
+        if not cat.con.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'model_uplinks'"
+        ).fetchone():
+            return 0  # a catalogue of before schema 3: nothing uplinked yet
         where = "kind = 'upload'" if kind == "upload" else "kind != 'upload'"
         n = cat.con.execute(
             f"SELECT coalesce(sum(packets), 0) FROM model_uplinks WHERE {where}"

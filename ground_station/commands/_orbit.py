@@ -3,6 +3,7 @@ interval, and the TLE-age check."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from ground_station.errors import InputError, InputFileError
 from ground_station.passes import (
     Station,
     Tle,
+    check_interval,
     check_tle_age,
     parse_horizon,
     parse_tle_file,
@@ -75,16 +77,35 @@ MaxTleAgeOption = Annotated[
 ]
 
 
-def when(text: str | None, what: str, default: datetime) -> datetime:
+def when(text: str | None, what: str, default: datetime | None) -> datetime:
     if text is None:
+        if default is None:
+            raise InputError(f"{what}: the interval runs past the last time this tool handles")
         return default
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # every time is compared in UTC: one that has none there is out of range
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     except ValueError:
         raise InputError(
             f"{what} {text!r} is not an ISO 8601 time (2026-03-01T10:00:00Z)"
         ) from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    except OverflowError:
+        raise InputError(f"{what} {text!r} is out of the range of UTC times") from None
+    return t
+
+
+def _plus(t: datetime, delta: timedelta) -> datetime | None:
+    try:
+        return t + delta
+    except OverflowError:
+        return None
+
+
+def finite(value: float | None, what: str) -> None:
+    """:class:`InputError` for an infinite (or NaN) number given to option ``what``."""
+    if value is not None and not math.isfinite(value):
+        raise InputError(f"{what} must be a finite number, got {value}")
 
 
 @dataclass
@@ -119,7 +140,7 @@ def load_orbit(
     """Parse and check every orbit option (one error line for the first bad one); warn
     on stderr when the TLE is old."""
     t0 = when(start, "--start", datetime.now(UTC).replace(microsecond=0))
-    t1 = when(end, "--end", t0 + timedelta(hours=24))
+    t1 = when(end, "--end", _plus(t0, timedelta(hours=24)))
     try:
         text = tle_path.read_text()
     except (FileNotFoundError, IsADirectoryError):
@@ -132,7 +153,7 @@ def load_orbit(
         if not sep or not name.strip():
             raise InputError(f"--horizon {h!r}: expected NAME=AZ:EL,AZ:EL,...")
         horizons[name.strip()] = parse_horizon(points)
-    stations = []
+    stations: list[Station] = []
     for s in station:
         name, _, coords = s.rpartition("=")
         stations.append(
@@ -143,10 +164,17 @@ def load_orbit(
                 horizon_mask=horizons.get(name),
             )
         )
+    names = [st.name for st in stations]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"--station: two stations named {', '.join(twice)}: give each a name")
     unknown = set(horizons) - {st.name for st in stations}
     if unknown:
         raise InputError(f"--horizon for {', '.join(sorted(unknown))}: no --station of that name")
     tle = select_tle(parse_tle_file(text), satellite)
+    if t1 <= t0:
+        raise InputError(f"end {t1.isoformat()} is not after start {t0.isoformat()}")
+    check_interval(tle, t0, t1)
     warning = check_tle_age(tle, t0, t1, max_age_days=max_tle_age)
     warnings = [warning] if warning else []
     for w in warnings:

@@ -9,11 +9,17 @@ import typer
 
 from ground_station.bench import run_bench, run_link_bench
 from ground_station.commands._common import JsonOption, print_json
+from ground_station.commands._orbit import finite
+from ground_station.errors import InputError
+
+MAX_MEGABYTES = 65536.0
+"""The largest bench stream (MB): four 15 GB passes."""
 
 
 def bench(
     megabytes: Annotated[
-        float, typer.Option(min=1.0, help="Size of the packet stream to ingest, in MB.")
+        float,
+        typer.Option(min=1.0, help="Size of the packet stream to ingest, in MB."),
     ] = 256.0,
     workdir: Annotated[
         Path | None, typer.Option(help="Folder for the temporary stream and catalogue.")
@@ -34,6 +40,11 @@ def bench(
     duplicates) and exports a sample of its frames.
     """
 
+    finite(megabytes, "--megabytes")
+    if megabytes > MAX_MEGABYTES:
+        raise InputError(
+            f"--megabytes {megabytes:g}: at most {MAX_MEGABYTES:g} (four 15 GB passes)"
+        )
     r = run_bench(megabytes, workdir)
     if link_streams is not None:
         r["link"] = run_link_bench(link_streams, workdir)

@@ -17,6 +17,7 @@ from ground_station.commands._link import (
     link_lines,
     refuse_if_empty,
 )
+from ground_station.errors import ContradictionError
 from ground_station.ingest import ingest_files
 
 
@@ -109,12 +110,19 @@ def ingest(
         )
         typer.echo(
             f"products: {stats.products_new} new, {stats.products_completed} completed, "
-            f"{stats.products_invalid} invalid"
+            f"{stats.products_invalid} invalid, {stats.products_mended} mended from other "
+            f"copies of their segments, {stats.products_repaired} repaired"
         )
         for reason in stats.invalid_reasons[:10]:
             typer.echo(f"  invalid: {reason}")
         for line in link_lines(stats, spacecraft_id):
             typer.echo(line)
+    if stats.products_contradicting:
+        raise ContradictionError(
+            f"{stats.products_contradicting} products contradict the frames the catalogue "
+            "holds under their frame ids (another spacecraft's stream? space packets carry "
+            "no spacecraft id): refused, not exported; the rest of the input is ingested"
+        )
     refuse_if_empty(stats, spacecraft_id)
 
 

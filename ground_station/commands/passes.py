@@ -23,6 +23,7 @@ from ground_station.commands._orbit import (
     StartOption,
     StationOption,
     TleOption,
+    finite,
     load_orbit,
 )
 from ground_station.errors import NoContactError
@@ -62,6 +63,8 @@ def passes(
     """List the contact windows: AOS/TCA/LOS, max elevation, azimuths, Doppler at the
     stated carrier, and the downlink share of overlapping contacts. Exit code 4 when
     there is no contact in the interval."""
+    finite(carrier_mhz, "--carrier-mhz")
+    finite(track_step, "--track-step")
     orbit = load_orbit(tle, satellite, station, horizon, start, end, min_elevation, max_tle_age)
     windows = share_downlink(contact_windows(orbit.tle, orbit.stations, orbit.start, orbit.end))
     if not windows:

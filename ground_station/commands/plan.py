@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ground_station.catalogue import Catalogue
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
 from ground_station.commands._orbit import (
     EndOption,
@@ -19,11 +17,18 @@ from ground_station.commands._orbit import (
     StartOption,
     StationOption,
     TleOption,
+    finite,
     load_orbit,
 )
 from ground_station.errors import NoContactError
 from ground_station.passes import contact_windows, pass_budget_bytes, share_downlink
-from ground_station.plan import TIER_NAMES, plan_passes, request_for
+from ground_station.plan import (
+    TIER_NAMES,
+    check_request_path,
+    plan_passes,
+    request_for,
+    write_request,
+)
 from triage.contract.tile_spec import tile_spec
 
 
@@ -48,10 +53,13 @@ def plan(
         typer.Option(
             "--request-out",
             help="Write the DOWNLINK_REQUEST telecommand for the first pass to this file "
-            "(and log it in the catalogue).",
-            dir_okay=False,
+            "(and log it in the catalogue). Never a file of the catalogue, a database or "
+            "anything but a regular file; an existing file only with --overwrite.",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Let --request-out replace an existing file.")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Contact windows, the byte budget of each pass, and what to downlink in each.
@@ -62,6 +70,9 @@ def plan(
     is more than 3 days from the interval (--max-tle-age refuses). Exit code 4 when
     there is no contact in the interval.
     """
+    finite(acquisition_s, "--acquisition-s")
+    if request_out is not None:  # refused before any work
+        check_request_path(request_out, db, overwrite)
     orbit = load_orbit(tle, satellite, station, horizon, start, end, min_elevation, max_tle_age)
     t0, t1 = orbit.start, orbit.end
     windows = share_downlink(contact_windows(orbit.tle, orbit.stations, t0, t1))
@@ -75,21 +86,7 @@ def plan(
     first = plans[0]
     request = request_for(first.releases + first.items, first.seq_count)
     if request_out is not None:
-        import json
-
-        tmp = request_out.with_name(request_out.name + ".part")
-        tmp.write_bytes(request)
-        tmp.replace(request_out)
-        with Catalogue.open(db) as cat, cat.transaction() as con:
-            con.execute(
-                "INSERT INTO uplinks (created, seq_count, request, plan) VALUES (?, ?, ?, ?)",
-                (
-                    datetime.now(UTC).isoformat(),
-                    first.seq_count,
-                    request,
-                    json.dumps(first.to_json()),
-                ),
-            )
+        write_request(request_out, db, first, request, overwrite=overwrite)
     if json_out:
         print_json(
             {

@@ -67,7 +67,15 @@ def status(
             f"{row['segments']}: missing {ranges}"
         )
     for row in s["invalid"]:
-        typer.echo(f"  invalid {row['frame_id']}/{row['product_id']}: {row['reason']}")
+        if row["given_up"]:
+            state = f"given up, released on board: {row['given_up']}"
+        elif row["failure"] in ("crc", None):
+            state = f"asked for again {row['rebuilds']} times so far"
+        elif row["failure"] == "frame":
+            state = "kept on board for an operator"
+        else:
+            state = "released on board: its CRC-32 passes, asking again would not help"
+        typer.echo(f"  invalid {row['frame_id']}/{row['product_id']}: {row['reason']} ({state})")
 
 
 def register(app: typer.Typer) -> None:

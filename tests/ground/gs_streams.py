@@ -358,3 +358,13 @@ def directory_product(entries: Sequence[dict], product_id: int, time_s: int) -> 
         product_id=product_id,
         time_s=time_s,
     )
+
+
+def corrupt_keeping_crc(packet: bytes, offset: int, xor: int = 0x20) -> bytes:
+    """``packet`` with byte ``offset`` changed and its CRC-16 made right again: a
+    corruption the packet CRC does not see (the bytes changed before the CRC was computed,
+    or an error pattern the CRC-16 misses)."""
+    b = bytearray(packet)
+    b[offset] ^= xor
+    b[-2:] = crc16(bytes(b[:-2])).to_bytes(2, "big")
+    return bytes(b)

@@ -27,7 +27,7 @@ from pathlib import Path
 from triage.contract.paths import COPERNICUS_ATTRIBUTION
 from triage.contract.sen2ships import DN_SCALE as SEN2SHIPS_DN_SCALE
 from triage.contract.tile_spec import tile_spec
-from triage.sim.errors import BandsMissingError, ManifestError
+from triage.sim.errors import BandsMissingError, ManifestError, OutputError
 from triage.sim.frames import check_frame
 from triage.sim.manifest import (
     DATA_PREFIX,
@@ -371,8 +371,15 @@ def build_synthetic_set(
     """
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
+    if seed < 0:
+        raise ManifestError(f"seed {seed}: a seed is a non-negative integer")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output {out_dir} exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"output {out_dir}: {exc.strerror or exc}") from None
     tle = sun_synchronous_tle(epoch)
     frames: list[Frame] = []
     covers = (0.15, 0.45, 0.05, 0.3, 0.6, 0.2)

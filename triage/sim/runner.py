@@ -46,6 +46,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from triage.contract.frames import CADU_BYTES, VC_DIRECTORY, VC_PRODUCTS, packet_budget
 from triage.contract.packets import split_packets
@@ -62,7 +63,7 @@ from triage.sim.baselines import (
     raw_product_bytes,
 )
 from triage.sim.channel import PassLink, PhysicalChannel, packet_frames, packets_survived
-from triage.sim.errors import OutputError
+from triage.sim.errors import ManifestError, OutputError
 from triage.sim.frames import FrameGeo, check_frames, read_frame
 from triage.sim.ground import CADU_DATA_BYTES, ExportReport, Ground
 from triage.sim.link import LossChannel, Pass, Transmission, plan_passes, transmit
@@ -133,9 +134,11 @@ def _with_rate(manifest: Manifest, rate_bps: int | None) -> Manifest:
     """The manifest with its downlink rate overridden (``--rate-bps``)."""
     if rate_bps is None:
         return manifest
-    link = manifest.link.model_copy(
-        update={"rate_bps": int(rate_bps), "name": f"{int(rate_bps):,} bit/s"}
-    )
+    fields = {"rate_bps": int(rate_bps), "name": f"{int(rate_bps):,} bit/s"}
+    try:  # the manifest's own bounds, checked before any pass is computed
+        link = Link.model_validate({**manifest.link.model_dump(), **fields})
+    except ValidationError as exc:
+        raise ManifestError(f"--rate-bps {rate_bps}: {exc.errors()[0]['msg']}") from None
     return manifest.model_copy(update={"link": link})
 
 
