@@ -179,7 +179,13 @@ def render_cell_results(ev: dict, training: dict) -> str:
             f"{_f(m['crop_area_fraction'])} | {_f(m.get('crop_cell_precision'))} | "
             f"{_f(m['discard_fraction'])} |"
         )
-    lines += ["", "Ship recall by slice:", "", "| slice | ships | recall |", "| --- | ---: | ---: |"]
+    lines += [
+        "",
+        "Ship recall by slice:",
+        "",
+        "| slice | ships | recall |",
+        "| --- | ---: | ---: |",
+    ]
     for name, m in ev["slices"].items():
         lines.append(f"| {name} | {m['ships']} | {_f(m['recall'])} |")
     cl, s2, disc = (
