@@ -124,7 +124,7 @@ def test_catalogue_records_which_model_classified_each_product(tmp_path, pkg_fil
 
     _, pkg = pkg_file
     db = tmp_path / "cat.sqlite"
-    stream = stream_of(frame_products(synthetic_frame(1), 5))  # the compiled-in tile model
+    stream = stream_of(frame_products(synthetic_frame(1), 5))  # the compiled-in cell classifier
     stream += stream_of(frame_products(synthetic_frame(2), 6, model_id=2,
                                        model_sha256=pkg.model_sha256))  # fmt: skip
     ingest_bytes(db, b"".join(stream))

@@ -266,7 +266,7 @@ PACKAGE_HEADER = Layout(
         Field("version", 4, "u8", "package format version (PACKAGE_VERSION)"),
         Field("reserved", 5, "u8", "0"),
         Field("engine_abi", 6, "u16", "engine ABI of the plan (its PLAN_HEADER.abi)"),
-        Field("model_id", 8, "u32", "the model's id, >= 1 (0 is the compiled-in tile model)"),
+        Field("model_id", 8, "u32", "the model's id, >= 1 (0 is the compiled-in cell classifier)"),
         Field("created_s", 12, "u32", "creation time, seconds since TIME_EPOCH"),
         Field("package_bytes", 16, "u32", "bytes of the package, its CRC-32 included"),
         Field("plan_offset", 20, "u32", "offset of the plan (8-aligned)"),
@@ -528,7 +528,7 @@ def parse_package(data: bytes | bytearray | memoryview) -> Package:
     if crc != int.from_bytes(data[n - CRC_BYTES :], "big"):
         raise PackageError("package CRC-32 mismatch")
     if h["model_id"] == 0:
-        raise PackageError("model id 0 is reserved for the compiled-in tile classifier")
+        raise PackageError("model id 0 is reserved for the compiled-in cell classifier")
     p0, p1 = _section(h, "plan", PACKAGE_HEADER.size, n - CRC_BYTES)
     s0, s1 = _section(h, "spec", p1, n - CRC_BYTES)
     v0, v1 = _section(h, "vectors", s1, n - CRC_BYTES)

@@ -215,7 +215,7 @@ _NC = _SPEC.n_classes
 
 MODEL_HASH_BYTES = 32
 """A model's identity in telemetry is its id and the SHA-256 of the ``.tflite`` it was built
-from (a package's ``model_sha256``; the compiled-in tile classifier has id 0)."""
+from (a package's ``model_sha256``; the compiled-in cell classifier has id 0)."""
 
 FRAME_SUMMARY = Layout(
     "FRAME_SUMMARY",
@@ -245,7 +245,7 @@ FRAME_SUMMARY = Layout(
             "model_id",
             12 + 8 * _NC,
             "u32",
-            "id of the model that classified the frame (0: the compiled-in tile classifier)",
+            "id of the model that classified the frame (0: the compiled-in cell classifier)",
         ),
         Field(
             "model_sha256",

@@ -270,7 +270,7 @@
 #define WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_COUNT 4u
 #define WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET 40u /* u16: merged ship regions cropped */
 #define WF_FRAME_SUMMARY_PRODUCTS_OFFSET 42u /* u16: products emitted for the frame */
-#define WF_FRAME_SUMMARY_MODEL_ID_OFFSET 44u /* u32: id of the model that classified the frame (0: the compiled-in tile classifier) */
+#define WF_FRAME_SUMMARY_MODEL_ID_OFFSET 44u /* u32: id of the model that classified the frame (0: the compiled-in cell classifier) */
 #define WF_FRAME_SUMMARY_MODEL_SHA256_OFFSET 48u /* u8[32]: SHA-256 of the .tflite that model was built from (all 0: a test rule) */
 #define WF_FRAME_SUMMARY_MODEL_SHA256_COUNT 32u
 
@@ -435,7 +435,7 @@
 #define WF_PACKAGE_HEADER_VERSION_OFFSET 4u /* u8: package format version (PACKAGE_VERSION) */
 #define WF_PACKAGE_HEADER_RESERVED_OFFSET 5u /* u8: 0 */
 #define WF_PACKAGE_HEADER_ENGINE_ABI_OFFSET 6u /* u16: engine ABI of the plan (its PLAN_HEADER.abi) */
-#define WF_PACKAGE_HEADER_MODEL_ID_OFFSET 8u /* u32: the model's id, >= 1 (0 is the compiled-in tile model) */
+#define WF_PACKAGE_HEADER_MODEL_ID_OFFSET 8u /* u32: the model's id, >= 1 (0 is the compiled-in cell classifier) */
 #define WF_PACKAGE_HEADER_CREATED_S_OFFSET 12u /* u32: creation time, seconds since TIME_EPOCH */
 #define WF_PACKAGE_HEADER_PACKAGE_BYTES_OFFSET 16u /* u32: bytes of the package, its CRC-32 included */
 #define WF_PACKAGE_HEADER_PLAN_OFFSET_OFFSET 20u /* u32: offset of the plan (8-aligned) */
