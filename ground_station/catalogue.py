@@ -68,7 +68,7 @@ from ground_station.errors import CatalogueError
 from triage.contract.codec import decode_product, parse_header
 
 APPLICATION_ID = 0x47534354  # "GSCT"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -161,6 +161,25 @@ CREATE TABLE IF NOT EXISTS uplinks (
     request BLOB NOT NULL,
     plan TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS model_uplinks (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key_id INTEGER NOT NULL,
+    arsn INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    package_sha256 TEXT,
+    model_sha256 TEXT,
+    first_seq_count INTEGER NOT NULL,
+    packets INTEGER NOT NULL,
+    link_bytes INTEGER NOT NULL,
+    UNIQUE (key_id, arsn)
+);
+CREATE VIEW IF NOT EXISTS frame_models AS
+    SELECT frame_id,
+           json_extract(summary, '$.model_id') AS model_id,
+           json_extract(summary, '$.model_sha256') AS model_sha256
+    FROM frame_summaries;
 """
 
 SCHEMA_TABLES = (
@@ -175,7 +194,8 @@ SCHEMA_TABLES = (
     "uplinks",
 )
 DATA_TABLES = ("products", "segments", "frames", "frame_summaries", "directory_entries")
-"""Tables whose content an ingest defines (ingest_runs and uplinks are logs)."""
+"""Tables whose content an ingest defines (ingest_runs, uplinks and model_uplinks are logs;
+the view frame_models names the model that classified each frame, from its FRAME_SUMMARY)."""
 
 MIGRATIONS = {
     1: """
@@ -193,10 +213,31 @@ CREATE TABLE IF NOT EXISTS segment_copies (
 );
 CREATE INDEX IF NOT EXISTS segment_copies_product ON segment_copies (product, segment);
 """,
+    2: """
+CREATE TABLE IF NOT EXISTS model_uplinks (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key_id INTEGER NOT NULL,
+    arsn INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    package_sha256 TEXT,
+    model_sha256 TEXT,
+    first_seq_count INTEGER NOT NULL,
+    packets INTEGER NOT NULL,
+    link_bytes INTEGER NOT NULL,
+    UNIQUE (key_id, arsn)
+);
+CREATE VIEW IF NOT EXISTS frame_models AS
+    SELECT frame_id,
+           json_extract(summary, '$.model_id') AS model_id,
+           json_extract(summary, '$.model_sha256') AS model_sha256
+    FROM frame_summaries;
+""",
 }
 """Schema version -> the statements that bring a catalogue of that version to the next."""
 
-READABLE_VERSIONS = (1, SCHEMA_VERSION)
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 """Schema versions a reader opens as they are (a writer upgrades them first)."""
 
 

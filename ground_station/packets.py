@@ -16,6 +16,7 @@ import numpy as np
 
 from ground_station.deframe import Batch
 from triage.contract.enums import (
+    PLATFORM_PRODUCTS,
     PRODUCT_BY_NAME,
     SEQ_CONTINUATION,
     SEQ_FIRST,
@@ -112,14 +113,14 @@ def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
     s, p = cols.secondary, cols.primary
     idx, count = s["segment_index"], s["segment_count"]
     seg = cols.segment_bytes
-    directory_apid = PRODUCT_BY_NAME["STORE_DIRECTORY"].apid
+    platform_apids = [PRODUCT_BY_NAME[n].apid for n in sorted(PLATFORM_PRODUCTS)]
     rules = {
         "secondary header version": s["version"] == FORMAT_VERSION,
         "segment count 0": count >= 1,
         "segment index past count": idx < count,
         "segment size": np.where(idx < count - 1, seg == MAX_SEGMENT_BYTES, seg >= 1),
         "sequence flags": p["seq_flags"] == expected_seq_flags(idx, count),
-        "directory frame id": (p["apid"] == directory_apid)
+        "directory frame id": np.isin(p["apid"], platform_apids)
         == (s["frame_id"] >= DIRECTORY_FRAME_ID),
     }
     ok = np.ones(len(cols), dtype=bool)

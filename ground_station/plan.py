@@ -46,6 +46,7 @@ from ground_station.catalogue import Catalogue, catalogue_files
 from ground_station.errors import InputError
 from ground_station.passes import ContactWindow, pass_budget_bytes
 from triage.contract.enums import (
+    PLATFORM_PRODUCTS,
     PRODUCT_BY_APID,
     PRODUCT_BY_CODE,
     PRODUCT_BY_NAME,
@@ -61,7 +62,7 @@ from triage.contract.packets import (
     segment_count,
     segments_bytes,
 )
-from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
+from triage.contract.records import directory_bytes
 from triage.contract.tile_spec import tile_spec
 
 TIER_SHIP, TIER_CONTEXT, TIER_MISSING, TIER_LAND = 1, 2, 3, 4
@@ -195,7 +196,7 @@ def _candidates(
         )
         on_board = []
         for r in ground.values():
-            if r["status"] != "complete" and r["product_type"] != "STORE_DIRECTORY":
+            if r["status"] != "complete" and r["product_type"] not in PLATFORM_PRODUCTS:
                 on_board.append(
                     {
                         "frame_id": r["frame_id"],
@@ -221,7 +222,7 @@ def _candidates(
     releases: list[PlanItem] = []
     for e in on_board:
         ptype = PRODUCT_BY_CODE.get(e["product_type"])
-        if ptype is None or ptype.name == "STORE_DIRECTORY":
+        if ptype is None or ptype.name in PLATFORM_PRODUCTS:
             continue
         name = ptype.name
         key = (e["frame_id"], e["product_id"])
@@ -414,7 +415,7 @@ def _rank(i: PlanItem) -> tuple:
 
 def _directory_reserve(directory: dict | None) -> int:
     entries = directory["entries"] if directory else 0
-    return segments_bytes(PRODUCT_HEADER.size + entries * STORE_ENTRY.size)
+    return segments_bytes(directory_bytes(entries))
 
 
 def _fill(cands: list[PlanItem], budget: int, pass_index: int, room: int) -> tuple[list, list]:

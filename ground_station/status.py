@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 
 from ground_station.catalogue import Catalogue
+from triage.contract.enums import Refusal
 
 
 def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dict:
@@ -70,6 +71,47 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
             "ORDER BY id DESC LIMIT 1"
         ).fetchone()
         frames = con.execute("SELECT count(*) FROM frames").fetchone()[0]
+        # which model classified each frame (its FRAME_SUMMARY), and the products of those
+        # frames
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        models = (
+            [
+                {"model_id": mid, "model_sha256": sha, "frames": nf, "products": np_}
+                for mid, sha, nf, np_ in con.execute(
+                    "SELECT m.model_id, m.model_sha256, count(DISTINCT m.frame_id), "
+                    "(SELECT count(*) FROM products p WHERE p.frame_id IN "
+                    " (SELECT frame_id FROM frame_models f WHERE f.model_id = m.model_id "
+                    "  AND f.model_sha256 = m.model_sha256)) "
+                    "FROM frame_models m GROUP BY m.model_id, m.model_sha256 ORDER BY m.model_id"
+                )
+            ]
+            if "frame_models" in have
+            else []
+        )  # schema 3 on (a reader opens older ones)
+        model_status = None
+        row = con.execute(
+            "SELECT frame_id, product_id FROM products WHERE product_type='MODEL_STATUS' "
+            "AND status='complete' ORDER BY frame_id DESC, time_s DESC, time_sub DESC, "
+            "product_id DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            rec = cat.load_product(row[0], row[1]).records[0]
+            model_status = {
+                k: rec[k]
+                for k in ("boot_count", "active", "trial", "active_model_id",
+                          "active_model_sha256", "arsn", "accepted", "commits", "fallbacks")
+            }  # fmt: skip
+            model_status["refusals"] = {
+                r.name: int(rec["refusals"][r - 1]) for r in Refusal if rec["refusals"][r - 1]
+            }
+        uplinks = [
+            dict(zip(("kind", "key_id", "arsn", "model_id", "package_sha256", "created"), r,
+                     strict=True))
+            for r in con.execute(
+                "SELECT kind, key_id, arsn, model_id, package_sha256, created FROM "
+                "model_uplinks ORDER BY id"
+            )
+        ] if "model_uplinks" in have else []  # fmt: skip
         return {
             "catalogue": str(cat.path),
             "frames": frames,
@@ -85,6 +127,9 @@ def catalogue_status(db: str | os.PathLike, *, list_incomplete: int = 50) -> dic
             "incomplete": incomplete,
             "invalid": invalid,
             "store_directory": directory,
+            "models": models,
+            "model_status": model_status,
+            "model_uplinks": uplinks,
             "ingest_runs": runs,
             "last_ingest": None
             if last is None

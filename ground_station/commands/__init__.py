@@ -13,7 +13,7 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["ingest", "receive", "export", "plan", "passes", "status", "bench"]
+COMMANDS: list[str] = ["ingest", "receive", "export", "plan", "passes", "status", "bench", "uplink"]
 
 
 def register_all(app: typer.Typer) -> None:

@@ -44,6 +44,22 @@ def status(
         )
     else:
         typer.echo("no store directory received yet")
+    ms = s["model_status"]
+    if ms:
+        refused = ", ".join(f"{k} {v}" for k, v in ms["refusals"].items()) or "none"
+        typer.echo(
+            f"model status (boot {ms['boot_count']}): model {ms['active_model_id']} active"
+            f"{' on trial' if ms['trial'] else ''}, {ms['accepted']} accepted, "
+            f"{ms['commits']} committed, {ms['fallbacks']} fallbacks; refusals: {refused}"
+        )
+    for m in s["models"]:
+        typer.echo(
+            f"model {m['model_id']} (.tflite sha256 {m['model_sha256'][:16]}...) classified "
+            f"{m['frames']} frames, {m['products']} products"
+        )
+    for u in s["model_uplinks"]:
+        typer.echo(f"uplinked: {u['kind']} model {u['model_id']}, key {u['key_id']}, "
+                   f"sequence {u['arsn']} ({u['created']})")  # fmt: skip
     for row in s["incomplete"]:
         ranges = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in row["missing"])
         typer.echo(

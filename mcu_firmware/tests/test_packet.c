@@ -47,7 +47,7 @@ TT_TEST(packet_seal_layout)
     /* data length = 28 + 3 + 2 - 1 = 32 */
     TT_CHECK_EQ(pkt[4], 0x00);
     TT_CHECK_EQ(pkt[5], 32);
-    TT_CHECK_EQ(pkt[6], 3); /* format version 3: cells */
+    TT_CHECK_EQ(pkt[6], 4); /* format version 4: cells, and the model in the summaries */
     TT_CHECK_EQ(pkt[8], 0x01);
     TT_CHECK_EQ(pkt[11], 0x04);
     TT_CHECK_EQ(pkt[12], 0x05);

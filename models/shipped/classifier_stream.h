@@ -8,6 +8,7 @@
 
 #define CLASSIFIER_STREAM_SHA256 "6d6cf64052b98ba2afb9ff6ff6563b319e599fca3edc6ddf447f45cc75a5810a"
 #define CLASSIFIER_STREAM_LAYERS 12u
+#define CLASSIFIER_STREAM_PLAN_BYTES 46072u
 
 /* Frame: int8 [H][W][4], real = scale * (q - zp), extended to multiples of
  * 16 rows and 16 columns with the zero point; H >= 16, W >= 16. */

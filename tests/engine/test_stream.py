@@ -15,7 +15,8 @@ import ctypes
 import numpy as np
 import pytest
 
-from triage.engine import inputs, refmodel, shapes, stream
+from triage.contract import model_package as mp
+from triage.engine import inputs, refmodel, runtime, shapes, stream
 from triage.engine import tflite as tfl
 from triage.engine.errors import UnsupportedModelError
 from triage.engine.tflite_write import ModelBuilder
@@ -266,43 +267,113 @@ def test_bad_frames_and_scratch_get_a_status(streamed: StreamBuilt):
     assert res.status == TRI_ERR_SIZE and res.rows_out == 3
 
 
-class _Layer(ctypes.Structure):
-    _fields_ = [("kind", ctypes.c_uint8), ("pad", ctypes.c_uint8), ("in_c", ctypes.c_uint16),
-                ("out_c", ctypes.c_uint16), ("k_h", ctypes.c_uint8), ("k_w", ctypes.c_uint8),
-                ("s_h", ctypes.c_uint8), ("s_w", ctypes.c_uint8),
-                ("params", ctypes.c_void_p)]  # fmt: skip
+def _plan_copy(sm, change) -> tuple[np.ndarray, int, runtime.StreamModelStruct]:
+    """A copy of the model's plan in an 8-aligned buffer, changed by ``change(buf, at)``
+    (``at(layer, field)``: a field's offset; layer None: the header), and a
+    tnn_stream_model_t naming it."""
+    raw = np.zeros(len(sm.plan) + 16, np.uint8)
+    base = (-raw.ctypes.data) % 8
+    buf = raw[base : base + len(sm.plan)]
+    buf[:] = np.frombuffer(sm.plan, np.uint8)
+
+    def at(layer, field):
+        if layer is None:
+            return mp.PLAN_HEADER.field(field).offset
+        return mp.PLAN_HEADER.size + layer * mp.PLAN_LAYER.size + mp.PLAN_LAYER.field(field).offset
+
+    change(buf, at)
+    model = runtime.StreamModelStruct(buf.ctypes.data, len(sm.plan))
+    return raw, buf.ctypes.data, model
 
 
-class _Model(ctypes.Structure):
-    _fields_ = [("magic", ctypes.c_uint32), ("version", ctypes.c_uint32),
-                ("layers", ctypes.c_void_p), ("n_layers", ctypes.c_uint32),
-                ("in_c", ctypes.c_uint16), ("out_c", ctypes.c_uint16),
-                ("multiple_h", ctypes.c_uint16), ("multiple_w", ctypes.c_uint16),
-                ("min_h", ctypes.c_uint16), ("min_w", ctypes.c_uint16),
-                ("in_zero_point", ctypes.c_int16)]  # fmt: skip
+def _be(buf, off, value, n):
+    buf[off : off + n] = np.frombuffer(int(value).to_bytes(n, "big"), np.uint8)
+
+
+def _add(buf, off, delta, n):
+    _be(buf, off, int.from_bytes(bytes(buf[off : off + n]), "big") + delta, n)
+
+
+def _plan_bytes(buf) -> int:
+    return int.from_bytes(bytes(buf[8:12]), "big")
+
+
+def _past_end(b, at):
+    _be(b, at(1, "filter"), _plan_bytes(b) - 8, 4)
+
+
+def _upside_down(b, at):
+    _be(b, at(0, "act_min"), 100, 1)
+    _be(b, at(0, "act_max"), 0x9C, 1)
 
 
 @pytest.mark.parametrize(
-    "change,status,layer",
+    "what,change,status,layer",
     [
-        (lambda m, ls: setattr(ls[3], "kind", 9), TRI_ERR_NO_IMPL, 3),
-        (lambda m, ls: setattr(ls[5], "in_c", 31), TRI_ERR_FORMAT, 5),
-        (lambda m, ls: setattr(ls[0], "k_h", 4), TRI_ERR_FORMAT, 0),
-        (lambda m, ls: setattr(ls[2], "k_h", 17), TRI_ERR_NO_IMPL, 2),
-        (lambda m, ls: setattr(ls[4], "pad", 7), TRI_ERR_FORMAT, 4),
-        (lambda m, ls: setattr(ls[1], "params", None), TRI_ERR_FORMAT, 1),
-        (lambda m, ls: setattr(m, "version", 99), TRI_ERR_FORMAT, 0xFFFF),
-        (lambda m, ls: setattr(m, "out_c", 5), TRI_ERR_FORMAT, 0xFFFF),
+        ("a kind the plan does not name", lambda b, at: _be(b, at(3, "kind"), 9, 1),
+         TRI_ERR_FORMAT, 3),
+        ("a kernel this engine lacks", lambda b, at: _be(b, at(None, "kernels"), 0x10F, 2),
+         TRI_ERR_NO_IMPL, 0xFFFF),
+        ("channels that do not chain", lambda b, at: _be(b, at(5, "in_c"), 31, 2),
+         TRI_ERR_FORMAT, 5),
+        ("a kernel taller than 16", lambda b, at: _be(b, at(2, "kernel_h"), 17, 1),
+         TRI_ERR_NO_IMPL, 2),
+        ("an unknown padding rule", lambda b, at: _be(b, at(4, "pad"), 7, 1), TRI_ERR_FORMAT, 4),
+        ("weights past the plan's end", _past_end, TRI_ERR_FORMAT, 1),
+        ("weights inside the layer table", lambda b, at: _be(b, at(1, "filter"), 40, 4),
+         TRI_ERR_FORMAT, 1),
+        ("multipliers misaligned", lambda b, at: _add(b, at(6, "mult"), 2, 4), TRI_ERR_FORMAT, 6),
+        ("packed data past the end", lambda b, at: _be(b, at(9, "pdata_words"), 1 << 28, 4),
+         TRI_ERR_FORMAT, 9),
+        ("an offset that wraps", lambda b, at: _be(b, at(0, "bias"), 0xFFFFFFFC, 4),
+         TRI_ERR_FORMAT, 0),
+        ("an activation range upside down", _upside_down, TRI_ERR_FORMAT, 0),
+        ("a softmax keeping positive differences",
+         lambda b, at: _be(b, at(11, "softmax_diff_min"), 5, 4), TRI_ERR_FORMAT, 11),
+        ("another ABI", lambda b, at: _be(b, at(None, "abi"), 1, 2), TRI_ERR_FORMAT, 0xFFFF),
+        ("a bad magic", lambda b, at: _be(b, at(None, "magic"), 0x31534E54, 4), TRI_ERR_FORMAT,
+         0xFFFF),
+        ("a size that disagrees", lambda b, at: _be(b, at(None, "plan_bytes"), 64, 4),
+         TRI_ERR_FORMAT, 0xFFFF),
+        ("33 layers", lambda b, at: _be(b, at(None, "layers"), 33, 2), TRI_ERR_FORMAT, 0xFFFF),
+        ("the wrong output channels", lambda b, at: _be(b, at(None, "out_c"), 5, 2),
+         TRI_ERR_FORMAT, 0xFFFF),
     ],
-)
-def test_malformed_models_are_refused_at_begin(streamed: StreamBuilt, change, status, layer):
+)  # fmt: skip
+def test_malformed_plans_are_refused_at_begin(streamed: StreamBuilt, what, change, status, layer):
+    """The plan is data (from a model slot as well as linked in): begin checks every field a
+    run relies on, arrays inside the plan and aligned, and names the layer."""
     sm = streamed.model("cellref")
-    model = _Model.from_address(sm.address)
-    layers = (_Layer * model.n_layers).from_address(model.layers)
-    m2 = _Model.from_buffer_copy(model)
-    l2 = (_Layer * model.n_layers).from_buffer_copy(layers)
-    m2.layers = ctypes.addressof(l2)
-    change(m2, l2)
+    _raw, _addr, model = _plan_copy(sm, change)
     scratch = np.zeros(sm.scratch_bytes(64) + 4096, np.uint8)
-    r = sm.begin(64, 64, scratch.ctypes.data, scratch.nbytes, model_address=ctypes.addressof(m2))
-    assert (r.status, r.failed_layer) == (status, layer)
+    base = scratch.ctypes.data + (-scratch.ctypes.data) % 8
+    r = sm.begin(64, 64, base, scratch.nbytes - 8, model_address=ctypes.addressof(model))
+    assert (r.status, r.failed_layer) == (status, layer), what
+
+
+def test_plan_copy_runs_like_the_linked_plan(streamed: StreamBuilt):
+    """The same bytes elsewhere in memory (as in a model slot) give the same status and the
+    same scratch; a plan not 8-aligned is refused."""
+    sm = streamed.model("cellref")
+    _raw, _addr, model = _plan_copy(sm, lambda b, at: None)
+    scratch = np.zeros(sm.scratch_bytes(64) + 16, np.uint8)
+    base = scratch.ctypes.data + (-scratch.ctypes.data) % 8
+    r = sm.begin(64, 64, base, sm.scratch_bytes(64), model_address=ctypes.addressof(model))
+    assert (r.status, r.asked) == (TRI_OK, sm.scratch_bytes(64))
+    raw = np.zeros(len(sm.plan) + 16, np.uint8)
+    off = 4 + (-raw.ctypes.data) % 8
+    raw[off : off + len(sm.plan)] = np.frombuffer(sm.plan, np.uint8)
+    moved = runtime.StreamModelStruct(raw.ctypes.data + off, len(sm.plan))
+    r = sm.begin(64, 64, base, sm.scratch_bytes(64), model_address=ctypes.addressof(moved))
+    assert r.status == TRI_ERR_ALIGN
+
+
+def test_plan_matches_the_contract(streamed: StreamBuilt):
+    """The exported plan parses with the contract's reader and says what the model is."""
+    sm = streamed.model("cellref")
+    info = mp.parse_plan(sm.plan)
+    c = streamed.compiled["cellref"]
+    assert info.header["abi"] == mp.ENGINE_ABI
+    assert [lay["kind"] for lay in info.layers] == [int(lay.kind) for lay in c.layers]
+    assert info.header["kernels"] == mp.ALL_KERNELS
+    assert info.output_shape(100, 37) == c.output_shape(100, 37)

@@ -38,6 +38,7 @@ from triage.contract.packets import (
 )
 from triage.contract.records import (
     DIRECTORY_FRAME_ID,
+    DIRECTORY_HEADER,
     FORMAT_VERSION,
     FRAME_SUMMARY,
     MAX_BANDS,
@@ -46,6 +47,9 @@ from triage.contract.records import (
     crc16,
     seal_product,
 )
+
+MODEL_SHA256 = bytes(range(32))
+"""The model a test stream's summaries and directories name (a made-up hash)."""
 
 
 def idle_packet(n_fill: int, seq_count: int = 0, sec_hdr_flag: int = 0) -> bytes:
@@ -262,9 +266,16 @@ def crop_regions() -> list[tuple[int, int, int, int]]:
 
 
 def frame_products(
-    frame: np.ndarray, frame_id: int, *, time_s: int = 1_700_000_000, step: int = 4
+    frame: np.ndarray,
+    frame_id: int,
+    *,
+    time_s: int = 1_700_000_000,
+    step: int = 4,
+    model_id: int = 0,
+    model_sha256: bytes = MODEL_SHA256,
 ) -> list[bytes]:
-    """Quicklook, ship crops (multi-segment) and a frame summary for ``frame``."""
+    """Quicklook, ship crops (multi-segment) and a frame summary for ``frame`` (naming the
+    model that classified it)."""
     _, rows, cols = frame.shape
     geo = {
         "frame_shape": (rows, cols),
@@ -308,6 +319,8 @@ def frame_products(
             "cells_discarded_by_class": (10, 20, 0, 7),
             "ship_regions": 3,
             "products": 5,
+            "model_id": model_id,
+            "model_sha256": tuple(model_sha256),
         }
     )
     out.append(
@@ -335,7 +348,9 @@ def stream_of(products: Sequence[bytes]) -> list[bytes]:
 
 def directory_product(entries: Sequence[dict], product_id: int, time_s: int) -> bytes:
     """A STORE_DIRECTORY product listing ``entries`` (STORE_ENTRY field dicts)."""
-    records = b"".join(STORE_ENTRY.pack(e) for e in entries)
+    records = DIRECTORY_HEADER.pack(
+        {"model_id": 0, "model_sha256": tuple(MODEL_SHA256), "entries": len(entries)}
+    ) + b"".join(STORE_ENTRY.pack(e) for e in entries)
     return record_product(
         records,
         product_type="STORE_DIRECTORY",

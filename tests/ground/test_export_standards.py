@@ -100,7 +100,8 @@ def _frame_stream(frame_id, epsg, gt, frame, with_class_map):
                 "cells_discarded_by_class": (10, 790, 0, 0),
                 "ship_regions": 2,
                 "products": 5,
-                "reserved": 0,
+                "model_id": 0,
+                "model_sha256": (0,) * 32,
             }
         )
         out.append(

@@ -97,14 +97,14 @@ def test_candidates_ranked_and_released(catalogue):
         2 * (1024 + 36),
         cost(20000),
     ]
-    assert plan.reserved_bytes == cost(140 + 16 * sizes["directory_entries"])
+    assert plan.reserved_bytes == cost(140 + 40 + 16 * sizes["directory_entries"])
     assert plan.directory["product_id"] == 7  # the latest directory, not the older one
     assert plan.deferred == []
 
 
 def test_budget_is_filled_greedily_then_with_a_part(catalogue):
     db, sizes = catalogue
-    reserve = cost(140 + 16 * sizes["directory_entries"])
+    reserve = cost(140 + 40 + 16 * sizes["directory_entries"])
     # room for the first ship and the summary, not for the second ship
     budget = reserve + cost(5000) + cost(sizes["summary"]) + 100
     (plan,) = plan_passes(db, [WINDOW], 1, budget_bytes=[budget])
@@ -126,7 +126,7 @@ def test_budget_is_filled_greedily_then_with_a_part(catalogue):
 
 def test_later_passes_take_what_earlier_ones_left(catalogue):
     db, sizes = catalogue
-    reserve = cost(140 + 16 * sizes["directory_entries"])
+    reserve = cost(140 + 40 + 16 * sizes["directory_entries"])
     plans = plan_passes(db, [WINDOW, WINDOW, WINDOW], 1, budget_bytes=[reserve + 6000] * 3)
     scheduled = [(i.frame_id, i.product_id, i.segment_first) for p in plans for i in p.items]
     assert len(scheduled) == len(set(scheduled))

@@ -250,14 +250,15 @@ def test_a_rebuild_larger_than_the_pass_goes_on_where_the_last_one_stopped(tmp_p
     it. (Found by the fault trials: asked for from segment 0 at every pass, the last
     segments never came again and the product was given up.)"""
     from triage.contract.packets import PACKET_OVERHEAD, segments_bytes
-    from triage.contract.records import STORE_ENTRY
+    from triage.contract.records import DIRECTORY_HEADER, STORE_ENTRY
 
     want, _, crop, pk = setup()
     db = tmp_path / "c.sqlite"
     bad = [*pk[:6], corrupt_keeping_crc(pk[6], BODY + 100), pk[7]]
     ingest_bytes(db, directory([crop]) + b"".join(bad))
     assert row(db, 5, 2)["status"] == "invalid"
-    reserve = segments_bytes(PRODUCT_HEADER.size + STORE_ENTRY.size)
+    # the directory the satellite sends first: its header, DIRECTORY_HEADER, one entry
+    reserve = segments_bytes(PRODUCT_HEADER.size + DIRECTORY_HEADER.size + STORE_ENTRY.size)
     budget = reserve + 3 * (1024 + PACKET_OVERHEAD) + 10
     asked = []
     for k in range(3):

@@ -116,7 +116,8 @@ def test_product_sizes_hand_derived():
     sizes = segment_packet_sizes(24140)
     # 24140 = 23 * 1024 + 588: 23 full segments + one of 588, 36 bytes of overhead each
     assert len(sizes) == 24 and sizes[0] == 1060 and sizes[-1] == 624
-    assert directory_bytes(3) == 140 + 3 * 16 + 36
+    # product header, DIRECTORY_HEADER (40), three STORE_ENTRYs (16 each), one packet's 36
+    assert directory_bytes(3) == 140 + 40 + 3 * 16 + 36
 
 
 def test_compressed_baseline_codes_instrument_numbers_on_the_lattice():

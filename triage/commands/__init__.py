@@ -14,7 +14,13 @@ import importlib
 import typer
 
 COMMANDS: list[str] = ["info", "demo", "generate", "model", "simulate", "sweep", "screenshot"]
-BENCH_COMMANDS: list[str] = ["bench_engine", "bench_replay", "bench_onboard", "bench_downlink"]
+BENCH_COMMANDS: list[str] = [
+    "bench_engine",
+    "bench_replay",
+    "bench_onboard",
+    "bench_downlink",
+    "bench_package",
+]
 
 
 def register_all(app: typer.Typer) -> None:

@@ -18,8 +18,12 @@ from triage_models.celltrain import CELL_SMOKE_CONFIG
 from triage_models.train import SMOKE_CONFIG, TrainConfig
 
 from triage import generate
+from triage.contract.errors import ContractError
 from triage.contract.paths import data_dir as default_data_dir
+from triage.contract.policy import load_policy
+from triage.engine import package
 from triage.engine.stream import compile_stream
+from triage.errors import TriageError
 
 model_app = typer.Typer(
     help="The on-board cell classifier: dataset, training, evaluation, export.",
@@ -188,6 +192,64 @@ def export(
 
     for path in _export(Path(out_dir or paths.shipped_dir()), tflite):
         typer.echo(str(path))
+
+
+@model_app.command("package")
+def package_cmd(
+    tflite: Path = typer.Argument(
+        ..., help="A streaming int8 .tflite (a cell network).", dir_okay=False
+    ),
+    model_id: int = typer.Option(
+        ...,
+        "--model-id",
+        min=1,
+        max=0xFFFFFFFF,
+        help="The model's id in telemetry (0 is the tile model).",
+    ),
+    out: Path = typer.Option(..., "--out", help="The package file to write.", dir_okay=False),
+    policy: Path | None = typer.Option(
+        None, help="Decision policy JSON the model was tuned with (default: the shipped one)."
+    ),
+    created_s: int | None = typer.Option(
+        None, "--created-s", help="Creation time, seconds since the epoch (default: now)."
+    ),
+    factory_c: Path | None = typer.Option(
+        None,
+        "--factory-c",
+        file_okay=False,
+        help="Also write factory_package.c/.h here: the package as an image's factory default.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the package's description."),
+) -> None:
+    """Package a streaming model for the uplink: plan, tile spec and policy, golden vectors
+    from TFLM, CRC-32 (triage/WIRE_FORMAT.md, "Model package")."""
+    try:
+        data = tflite.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {tflite}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        pkg = package.package_model(
+            data, model_id=model_id, created_s=created_s,
+            policy=load_policy(policy) if policy else None, policy_path=policy,
+        )  # fmt: skip
+    except (TriageError, ContractError) as exc:
+        typer.echo(f"error: {tflite}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(pkg.data)
+    tmp.replace(out)
+    desc = dict(pkg.describe(), package=str(out))
+    if factory_c is not None:
+        desc["factory_c"] = [str(p) for p in package.write_factory_c(pkg, factory_c)]
+    if as_json:
+        typer.echo(json.dumps(desc, indent=2))
+        return
+    typer.echo(
+        f"model {desc['model_id']}: {desc['package_bytes']} bytes, {desc['layers']} layers, "
+        f"{desc['golden_vectors']} golden vectors -> {out}"
+    )
+    typer.echo(f"package sha256 {desc['package_sha256']}")
 
 
 def register(app: typer.Typer) -> None:

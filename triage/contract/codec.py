@@ -41,10 +41,12 @@ from triage.contract.predictor import (
     samples_from_dn,
 )
 from triage.contract.records import (
+    DIRECTORY_HEADER,
     FORMAT_VERSION,
     FRAME_SUMMARY,
     KEPT_RECT,
     MAX_BANDS,
+    MODEL_STATUS,
     PRODUCT_HEADER,
     STORE_ENTRY,
     kept_mask,
@@ -52,15 +54,22 @@ from triage.contract.records import (
     seal_product,
 )
 
-RECORD_TYPES = {"FRAME_SUMMARY": FRAME_SUMMARY, "STORE_DIRECTORY": STORE_ENTRY}
-"""Product types whose body is records, with their layout."""
+RECORD_TYPES = {
+    "FRAME_SUMMARY": FRAME_SUMMARY,
+    "STORE_DIRECTORY": STORE_ENTRY,
+    "MODEL_STATUS": MODEL_STATUS,
+}
+"""Product types whose body is records, with their layout (a STORE_DIRECTORY's entries follow
+its DIRECTORY_HEADER; FRAME_SUMMARY and MODEL_STATUS hold exactly one)."""
+SINGLE_RECORD_TYPES = frozenset({"FRAME_SUMMARY", "MODEL_STATUS"})
 
 
 @dataclass
 class Product:
     """A decoded product: its header, the bytes it was decoded from, and pixels
     ``[bands, rows, cols]`` (image products; pixels outside its kept rectangles hold
-    ``nodata``) or records (FRAME_SUMMARY: one; STORE_DIRECTORY: its entries)."""
+    ``nodata``) or records (FRAME_SUMMARY, MODEL_STATUS: one; STORE_DIRECTORY: its entries,
+    its DIRECTORY_HEADER in ``directory``). Hashes (``model_sha256`` fields) are hex."""
 
     header: dict
     type_name: str
@@ -68,6 +77,7 @@ class Product:
     pixels: np.ndarray | None = None
     records: list[dict] = field(default_factory=list)
     rects: list[dict] = field(default_factory=list)
+    directory: dict | None = None
 
     @property
     def frame_id(self) -> int:
@@ -207,6 +217,14 @@ def _from_coded(h: dict, coded: list[np.ndarray], kept: np.ndarray | None) -> li
     return out
 
 
+def _hex_hashes(record: dict) -> dict:
+    """A record with its SHA-256 fields (``*_sha256``) as hex strings."""
+    for k, v in record.items():
+        if k.endswith("_sha256"):
+            record[k] = bytes(v).hex()
+    return record
+
+
 def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
     """Check and decode a whole product; ``pixels=False`` checks without keeping pixels."""
     mv = memoryview(data)
@@ -224,13 +242,23 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
         layout = RECORD_TYPES[name]
         if h["bands"] != 0 or h["compression"] != COMPRESSION_NONE:
             raise ProductError(f"{name} must have 0 bands and no compression")
-        if len(body) % layout.size or (name == "FRAME_SUMMARY" and len(body) != layout.size):
+        directory = None
+        if name == "STORE_DIRECTORY":
+            if len(body) < DIRECTORY_HEADER.size:
+                raise ProductError(f"STORE_DIRECTORY body of {len(body)} bytes has no header")
+            directory = _hex_hashes(DIRECTORY_HEADER.unpack(body))
+            body = body[DIRECTORY_HEADER.size :]
+        if len(body) % layout.size or (name in SINGLE_RECORD_TYPES and len(body) != layout.size):
             raise ProductError(
                 f"{name} body of {len(body)} bytes is not a whole number of "
                 f"{layout.size}-byte {layout.name} records"
             )
-        records = [layout.unpack(body, k) for k in range(0, len(body), layout.size)]
-        return Product(header=h, type_name=name, data=data, records=records)
+        records = [_hex_hashes(layout.unpack(body, k)) for k in range(0, len(body), layout.size)]
+        if directory is not None and directory["entries"] != len(records):
+            raise ProductError(
+                f"STORE_DIRECTORY says {directory['entries']} entries, holds {len(records)}"
+            )
+        return Product(header=h, type_name=name, data=data, records=records, directory=directory)
     rows, cols = h["rows"], h["cols"]
     pos = PRODUCT_HEADER.size
     nr = h["kept_rects"]

@@ -72,6 +72,8 @@ class Status(DocIntEnum):
     ERR_FULL = -8, "product store full (lowest priority evicted)"
     ERR_IO = -9, "port-level input/output failure"
     ERR_NODATA = -10, "frame holds no valid data (every cell no-data)"
+    ERR_AUTH = -11, "telecommand not authenticated (key, MAC or anti-replay sequence)"
+    ERR_STATE = -12, "not allowed in the current state (e.g. an upload while a model is on trial)"
 
 
 STATUS_LABELS = {
@@ -86,6 +88,8 @@ STATUS_LABELS = {
     Status.ERR_FULL: "store full",
     Status.ERR_IO: "I/O error",
     Status.ERR_NODATA: "no valid data",
+    Status.ERR_AUTH: "not authenticated",
+    Status.ERR_STATE: "wrong state",
 }
 """The short constant name ``tri_status_str`` gives each status."""
 
@@ -110,6 +114,10 @@ SEQ_COUNT_MODULO = 1 << 14
 APID_IDLE = 0x7FF  # CCSDS idle packets: skipped by the ground
 APID_DOWNLINK_REQUEST = 0x110
 """Telecommand (packet type 1) from the ground: DOWNLINK_REQUEST records."""
+APID_MODEL_UPLOAD = 0x111
+"""Telecommand: one segment of an authenticated model upload (UPLOAD_SEGMENT header)."""
+APID_MODEL_COMMAND = 0x112
+"""Telecommand: an authenticated MODEL_COMMAND (commit, roll back, factory default)."""
 
 
 class RequestAction(DocIntEnum):
@@ -117,6 +125,50 @@ class RequestAction(DocIntEnum):
 
     SEND = 1, "send segments first..last of the product, in request order"
     RELEASE = 2, "the ground holds the whole product; free it on board"
+
+
+class ModelAction(DocIntEnum):
+    """The ``action`` of a MODEL_COMMAND telecommand."""
+
+    COMMIT = 1, "the model on trial (model_id) becomes the committed one"
+    ROLLBACK = 2, "back to the previous model (the one before model_id)"
+    FACTORY = 3, "back to the factory default compiled into the image"
+
+
+class Slot(DocIntEnum):
+    """Where a model lives on board (BOOT_RECORD ``active``/``previous``, MODEL_STATUS)."""
+
+    FACTORY = 0, "the factory default package compiled into the image (read-only)"
+    A = 1, "model slot A (model flash)"
+    B = 2, "model slot B (model flash)"
+    NONE = 0xFF, "no model"
+
+
+class Refusal(DocIntEnum):
+    """Why the model manager refused a telecommand, an upload or a model, or fell back: each
+    reason has its counter in MODEL_STATUS (``refusals[code - 1]``). The previous model keeps
+    running in every case."""
+
+    PACKET = 1, "a model telecommand packet failed its checks (CRC-16, header, length)"
+    ORDER = 2, "an upload segment out of order (index, upload, or a continuation with no upload)"
+    TRUNCATED = 3, "an upload cut short: another began, or its last segment came early"
+    TOO_LARGE = 4, "an upload larger than the staging buffer or a model slot"
+    KEY = 5, "a key id (SPI) this spacecraft has no key for"
+    MAC = 6, "the HMAC-SHA-256 does not verify (tampered bytes or another key)"
+    SEQUENCE = 7, "an anti-replay sequence number not above the last accepted (replay)"
+    FORMAT = 8, "a package header, section or length that does not parse"
+    CRC = 9, "the package's CRC-32 does not match"
+    ABI = 10, "a package for another engine ABI (plan format)"
+    KERNEL = 11, "a plan that needs a kernel this image lacks"
+    ARENA = 12, "a plan whose scratch at the image's frame width does not fit its memory"
+    SPEC = 13, "a tile spec (bands, classes, quantisation) this image does not process"
+    PLAN = 14, "a plan the engine refuses at bind (tnn_stream_begin)"
+    GOLDEN = 15, "the package's golden vectors fail on board"
+    FLASH = 16, "programming or reading back a model slot failed"
+    TRIAL_RESET = 17, "a reset while a model was on trial: back to the previous one"
+    CORRUPT = 18, "the active slot failed its integrity check at boot: back to the previous one"
+    COMMAND = 19, "a MODEL_COMMAND that does not apply (unknown action, wrong model id, no trial)"
+    BUSY = 20, "an upload while a model is on trial (its fallback slot must be kept)"
 
 
 # ---------------------------------------------------------------- products
@@ -150,12 +202,24 @@ PRODUCT_TYPES: tuple[ProductType, ...] = (
         6,
         0x106,
         "STORE_DIRECTORY",
-        "what the on-board product store holds (STORE_ENTRY records); sent first in every pass",
+        "what the on-board product store holds (a DIRECTORY_HEADER, then STORE_ENTRY "
+        "records); sent first in every pass",
+    ),
+    ProductType(
+        7,
+        0x107,
+        "MODEL_STATUS",
+        "the model manager's state: slots, active model, trial, refusals by reason "
+        "(layout MODEL_STATUS)",
     ),
 )
 PRODUCT_BY_CODE = {p.code: p for p in PRODUCT_TYPES}
 PRODUCT_BY_APID = {p.apid: p for p in PRODUCT_TYPES}
 PRODUCT_BY_NAME = {p.name: p for p in PRODUCT_TYPES}
+
+PLATFORM_PRODUCTS = frozenset({"STORE_DIRECTORY", "MODEL_STATUS"})
+"""Product types about the platform, not a frame: their ``frame_id`` is DIRECTORY_FRAME_ID +
+the boot count, their ``product_id`` from one counter (unique after a reset too)."""
 
 IMAGE_PRODUCTS = frozenset({"SHIP_CROP", "QUICKLOOK", "CLASS_MAP", "LAND"})
 """Product types whose body is band streams (the others carry records)."""

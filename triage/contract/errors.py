@@ -33,3 +33,7 @@ class DataMissingError(ContractError, FileNotFoundError):
 
 class GeneratedFileError(ContractError, RuntimeError):
     """A generated file is stale, or its inputs cannot be read."""
+
+
+class PackageError(ContractError, ValueError):
+    """A model package, its plan or an uplink unit does not parse or check."""

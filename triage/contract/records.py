@@ -16,12 +16,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from triage.contract.enums import Refusal
 from triage.contract.errors import LayoutError
 from triage.contract.layout import Field, Layout
 from triage.contract.tile_spec import tile_spec
 
-FORMAT_VERSION = 3
-"""Version of the secondary header, product header and frame metadata layouts."""
+FORMAT_VERSION = 4
+"""Version of the secondary header, product header and frame metadata layouts and of the
+record products' bodies (3: the frame is decided per cell, FRAME_SUMMARY counts cells; 4: and
+FRAME_SUMMARY names the model that classified the frame, a STORE_DIRECTORY opens with a
+DIRECTORY_HEADER)."""
 
 MAX_BANDS = 8
 
@@ -209,9 +213,13 @@ FRAME_META = Layout(
 _SPEC = tile_spec()
 _NC = _SPEC.n_classes
 
+MODEL_HASH_BYTES = 32
+"""A model's identity in telemetry is its id and the SHA-256 of the ``.tflite`` it was built
+from (a package's ``model_sha256``; the compiled-in cell classifier has id 0)."""
+
 FRAME_SUMMARY = Layout(
     "FRAME_SUMMARY",
-    16 + 8 * _NC,
+    48 + 8 * _NC,
     "Payload of a FRAME_SUMMARY product (no band streams; compression 0): "
     "what triage did with the frame.",
     (
@@ -233,7 +241,37 @@ FRAME_SUMMARY = Layout(
         ),
         Field("ship_regions", 8 + 8 * _NC, "u16", "merged ship regions cropped"),
         Field("products", 10 + 8 * _NC, "u16", "products emitted for the frame"),
-        Field("reserved", 12 + 8 * _NC, "u32", "0"),
+        Field(
+            "model_id",
+            12 + 8 * _NC,
+            "u32",
+            "id of the model that classified the frame (0: the compiled-in cell classifier)",
+        ),
+        Field(
+            "model_sha256",
+            16 + 8 * _NC,
+            "u8",
+            "SHA-256 of the .tflite that model was built from (all 0: a test rule)",
+            count=MODEL_HASH_BYTES,
+        ),
+    ),
+)
+
+DIRECTORY_HEADER = Layout(
+    "DIRECTORY_HEADER",
+    40,
+    "The first record of a STORE_DIRECTORY product's body; `entries` STORE_ENTRY records "
+    "follow it.",
+    (
+        Field("model_id", 0, "u32", "id of the model classifying frames now (as FRAME_SUMMARY)"),
+        Field(
+            "model_sha256",
+            4,
+            "u8",
+            "SHA-256 of that model's .tflite (as FRAME_SUMMARY)",
+            count=MODEL_HASH_BYTES,
+        ),
+        Field("entries", 36, "u32", "STORE_ENTRY records that follow"),
     ),
 )
 
@@ -285,14 +323,94 @@ KEPT_RECT = Layout(
 )
 
 
+SLOT_COUNT = 3
+"""Model slots the MODEL_STATUS lists, by Slot code: factory, A, B."""
+
+MODEL_STATUS = Layout(
+    "MODEL_STATUS",
+    152 + 4 * len(Refusal),
+    "Payload of a MODEL_STATUS product (no band streams; compression 0; `frame_id` and "
+    "`product_id` as a STORE_DIRECTORY's, from the same counter): the model manager's "
+    "state and every refusal since boot, counted by reason.",
+    (
+        Field("boot_count", 0, "u32", "boots since the model flash was provisioned"),
+        Field("active", 4, "u8", "slot of the active model (Slot: 0 factory, 1 A, 2 B, 255 none)"),
+        Field("previous", 5, "u8", "slot it falls back to (Slot)"),
+        Field("trial", 6, "u8", "1: the active model is on trial (a reset falls back)"),
+        Field("receiving", 7, "u8", "1: an upload is being received"),
+        Field("active_model_id", 8, "u32", "id of the active model (0: none)"),
+        Field(
+            "active_model_sha256",
+            12,
+            "u8",
+            "SHA-256 of the active model's .tflite",
+            count=MODEL_HASH_BYTES,
+        ),
+        Field("arsn", 44, "u32", "last anti-replay sequence number accepted"),
+        Field("upload_arsn", 48, "u32", "sequence number of the upload in progress (0: none)"),
+        Field("upload_received", 52, "u32", "bytes of it received so far"),
+        Field(
+            "slot_model_id",
+            56,
+            "u32",
+            "model id held by each slot, by Slot code (factory, A, B; 0: empty or invalid)",
+            count=SLOT_COUNT,
+        ),
+        Field("uploads", 68, "u32", "uploads received whole since boot"),
+        Field("accepted", 72, "u32", "packages that passed every check and went on trial"),
+        Field("commits", 76, "u32", "trials committed"),
+        Field("fallbacks", 80, "u32", "falls back to a previous model (rollbacks included)"),
+        Field("commands", 84, "u32", "MODEL_COMMANDs carried out"),
+        Field("last_refusal", 88, "u8", "the reason of the latest refusal (Refusal; 0: none)"),
+        Field("reserved", 89, "u8", "0"),
+        Field("reserved2", 90, "u16", "0"),
+        Field(
+            "scratch_bytes",
+            92,
+            "u32",
+            "scratch the active model needs at the image's widest frame (0: no model)",
+        ),
+        Field("scratch_capacity", 96, "u32", "scratch the image has for the streaming model"),
+        Field("frame_cols", 100, "u32", "widest frame the image streams (the scratch's width)"),
+        Field(
+            "active_package_sha256",
+            104,
+            "u8",
+            "SHA-256 of the active package's bytes (its integrity, checked at every boot)",
+            count=MODEL_HASH_BYTES,
+        ),
+        Field("last_refusal_arsn", 136, "u32", "the sequence number of that unit (0: none)"),
+        Field("boot_fallback", 140, "u8", "Refusal code of a fallback made at the last boot"),
+        Field("reserved3", 141, "u8", "0"),
+        Field("reserved4", 142, "u16", "0"),
+        Field("reserved5", 144, "u32", "0"),
+        Field("reserved6", 148, "u32", "0"),
+        Field(
+            "refusals",
+            152,
+            "u32",
+            "refusals since boot by reason: word k counts Refusal code k + 1",
+            count=len(Refusal),
+        ),
+    ),
+)
+
+
 RECORDS: tuple[Layout, ...] = (
     PRODUCT_HEADER,
     KEPT_RECT,
     FRAME_META,
     FRAME_SUMMARY,
+    DIRECTORY_HEADER,
     STORE_ENTRY,
     REQUEST_ENTRY,
+    MODEL_STATUS,
 )
+
+
+def directory_bytes(entries: int) -> int:
+    """Bytes of a STORE_DIRECTORY product listing ``entries`` products."""
+    return PRODUCT_HEADER.size + DIRECTORY_HEADER.size + entries * STORE_ENTRY.size
 
 
 def kept_mask(rects: Sequence[Mapping[str, int]], rows: int, cols: int):

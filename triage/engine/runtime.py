@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.contract.model_package import parse_plan
 from triage.engine.errors import EngineRuntimeError
 
 ARENA_ALIGN = 4
@@ -212,7 +213,16 @@ class StreamCtx(ctypes.Structure):
         ("sizes", StreamSizes),
         ("failed_layer", ctypes.c_uint16),
         ("profile", ctypes.c_void_p),
+        ("n_layers", ctypes.c_uint32),
+        ("in_c", ctypes.c_uint32),
+        ("in_zero_point", ctypes.c_int32),
     ]
+
+
+class StreamModelStruct(ctypes.Structure):
+    """tnn_stream_model_t: the plan's bytes."""
+
+    _fields_ = [("plan", ctypes.c_void_p), ("plan_bytes", ctypes.c_uint32)]
 
 
 @dataclass(frozen=True)
@@ -254,21 +264,19 @@ class StreamModel:
             ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
         ]  # fmt: skip
         l_.tnn_host_stream_frame.restype = ctypes.c_int
-        # tnn_stream_model_t's header: magic, version, layers, n_layers, in_c, out_c,
-        # multiple_h, multiple_w (tnn_stream_model.h)
-        head = ctypes.string_at(self.address, 8 + 2 * ctypes.sizeof(ctypes.c_void_p) + 12)
-        off = 8 + ctypes.sizeof(ctypes.c_void_p) + 4
-        off += (-off) % 4
-        self.in_c, self.out_c, self.multiple_h, self.multiple_w = np.frombuffer(
-            head[off : off + 8], np.uint16
-        ).tolist()
+        m = StreamModelStruct.from_address(self.address)
+        self.plan = ctypes.string_at(m.plan, m.plan_bytes)
+        info = parse_plan(self.plan)
+        self.in_c, self.out_c = info.in_c, info.out_c
+        self.multiple_h, self.multiple_w = info.header["multiple_h"], info.header["multiple_w"]
 
     def scratch_bytes(self, width: int) -> int:
         return int(self.lib.lib.tnn_stream_scratch_bytes(self.address, width))
 
     def begin(self, h: int, w: int, scratch_address: int | None, scratch_bytes: int,
               model_address: int | None = None) -> StreamResult:  # fmt: skip
-        """tnn_stream_begin alone (for the checks of bad input)."""
+        """tnn_stream_begin alone (for the checks of bad input); ``model_address``: another
+        tnn_stream_model_t (e.g. one naming a modified copy of the plan)."""
         ctx = StreamCtx()
         addr = self.address if model_address is None else model_address
         st = self.lib.lib.tnn_stream_begin(ctypes.byref(ctx), addr, h, w, scratch_address,

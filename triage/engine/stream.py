@@ -6,15 +6,18 @@ SOFTMAX operators, int8, each reading the previous one's output, SAME or VALID p
 dilation 1, with any (or an open) spatial input size: the fully-convolutional cell network
 and its kin. Anything else is refused with an error naming the operator.
 
-What is exported (``<name>_stream.c`` / ``<name>_stream.h``): per layer its kind, padding
-rule, kernel, stride and channels, and its kernel's parameter template (weights, biases,
-per-channel multipliers and shifts, the DSP kernels' packed data in the ring layout),
-computed exactly as for a whole-tensor model (:mod:`triage.engine.lower`,
-:mod:`triage.engine.pack`) from the model at a reference size; the spatial sizes and
-paddings are left for the executor, which works them out for each frame. Plus the frame
-contract: input channels and zero point, and the *multiple* the frame is extended to
-(the chain's total stride along each axis, 16 for the cell network: ``Hp = ceil(H / 16) *
-16`` rows and likewise columns, filled with the input zero point).
+What is exported is the model's *engine plan* (:func:`plan_bytes`, the format of
+:mod:`triage.contract.model_package`: no pointers, so the same bytes run linked into an
+image or from a model package in a slot): per layer its kind, padding rule, kernel, stride
+and channels, and its kernel's parameters (weights, biases, per-channel multipliers and
+shifts, the DSP kernels' packed data in the ring layout), computed exactly as for a
+whole-tensor model (:mod:`triage.engine.lower`, :mod:`triage.engine.pack`) from the model at
+a reference size; the spatial sizes and paddings are left for the executor, which works
+them out for each frame. Plus the frame contract: input channels and zero point, and the
+*multiple* the frame is extended to (the chain's total stride along each axis, 16 for the
+cell network: ``Hp = ceil(H / 16) * 16`` rows and likewise columns, filled with the input
+zero point). ``<name>_stream.c`` holds the plan's bytes and ``<name>_stream``, the
+``tnn_stream_model_t`` that names them.
 
 :class:`StreamCompiled` also mirrors the executor's arithmetic in Python: each layer's
 sizes and paddings at a frame size (:meth:`StreamCompiled.geometry`), the MACs, and the
@@ -29,26 +32,31 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from triage import __version__
+from triage.contract import model_package as mp
 from triage.engine import tflite as tfl
 from triage.engine.errors import ModelError, UnsupportedModelError
-from triage.engine.export import _NAME_RE, _STRUCTS, _c_array, _c_comment, _c_float, _c_members
+from triage.engine.export import _NAME_RE, _c_comment, _c_float
 from triage.engine.lower import Lowered, Step, lower
 from triage.engine.pack import pack_step
 from triage.engine.shapes import static_shape
 
 GENERATOR = "triage.engine.stream"
-STREAM_VERSION = 1  # TNN_STREAM_VERSION in mcu_firmware/engine/include/tnn_stream_model.h
-MAX_LAYERS = 32  # TNN_STREAM_MAX_LAYERS
+STREAM_ABI = mp.ENGINE_ABI  # TNN_STREAM_ABI in the generated tnn_plan.h
+MAX_LAYERS = mp.MAX_LAYERS  # TNN_STREAM_MAX_LAYERS
 MAX_KERNEL = 16  # TNN_ROWS_MAX_KERNEL
 SOFTMAX_TABLE = 256  # TNN_SOFTMAX_TABLE
 DIM_MAX = 65535
-# tnn_layer_kind_t and tnn_pad_rule_t
-KIND = {"conv2d_s8": 1, "depthwise_conv2d_s8": 2, "max_pool2d_s8": 3, "softmax_s8": 4}
-KIND_NAMES = {1: "TNN_LAYER_CONV2D", 2: "TNN_LAYER_DWCONV2D", 3: "TNN_LAYER_MAX_POOL2D",
-              4: "TNN_LAYER_SOFTMAX"}  # fmt: skip
-PAD_SAME, PAD_VALID = 0, 1
-PAD_NAMES = {PAD_SAME: "TNN_PAD_SAME", PAD_VALID: "TNN_PAD_VALID"}
+# tnn_layer_kind_t and tnn_pad_rule_t (the contract's)
+KIND = {
+    "conv2d_s8": mp.LayerKind.CONV2D,
+    "depthwise_conv2d_s8": mp.LayerKind.DWCONV2D,
+    "max_pool2d_s8": mp.LayerKind.MAX_POOL2D,
+    "softmax_s8": mp.LayerKind.SOFTMAX,
+}
+PAD_SAME, PAD_VALID = int(mp.PadRule.SAME), int(mp.PadRule.VALID)
 CHAIN_OPS = (tfl.CONV_2D, tfl.DEPTHWISE_CONV_2D, tfl.MAX_POOL_2D, tfl.SOFTMAX)
 
 
@@ -173,11 +181,7 @@ def _align8(n: int) -> int:
     return (n + 7) // 8 * 8
 
 
-def _axis(n: int, k: int, s: int, rule: int) -> tuple[int, int]:
-    if rule == PAD_SAME:
-        o = -(-n // s)
-        return o, max((o - 1) * s + k - n, 0) // 2
-    return (n - k) // s + 1, 0
+_axis = mp.axis
 
 
 def _check_chain(m: tfl.TfliteModel) -> None:
@@ -288,21 +292,115 @@ def compile_stream(tflite_bytes: bytes) -> StreamCompiled:
     )
 
 
+# ---- the plan -------------------------------------------------------------------------
+
+
+def _align8(n: int) -> int:
+    return (n + 7) // 8 * 8
+
+
+def _array_bytes(arr) -> bytes:
+    """A constant array as the kernels read it: little-endian."""
+    dtype = {"int8_t": "<i1", "uint8_t": "<u1", "int32_t": "<i4", "uint32_t": "<u4"}[arr.ctype]
+    return np.ascontiguousarray(arr.values, dtype=dtype).tobytes()
+
+
+def plan_bytes(c: StreamCompiled) -> bytes:
+    """The engine plan of a compiled streaming model (:mod:`triage.contract.model_package`:
+    PLAN_HEADER, PLAN_LAYER records, then each layer's arrays, 8-aligned)."""
+    n = len(c.layers)
+    table = mp.PLAN_HEADER.size + n * mp.PLAN_LAYER.size
+    arrays = bytearray()
+    records = []
+    kernels = 0
+
+    def put(data: bytes) -> int:
+        nonlocal arrays
+        at = _align8(table + len(arrays))
+        arrays += bytes(at - table - len(arrays)) + data
+        return at
+
+    for lay in c.layers:
+        f = lay.step.fields
+        rec = {
+            "kind": int(lay.kind),
+            "pad": lay.pad,
+            "in_c": lay.in_c,
+            "out_c": lay.out_c,
+            "kernel_h": lay.kernel[0],
+            "kernel_w": lay.kernel[1],
+            "stride_h": lay.stride[0],
+            "stride_w": lay.stride[1],
+            "act_min": 0,
+            "act_max": 0,
+            "in_offset": 0,
+            "out_offset": 0,
+            "pack_method": 0,
+            "pack_flags": 0,
+            "pack_groups": 0,
+            "filter": 0,
+            "bias": 0,
+            "mult": 0,
+            "shift": 0,
+            "pdata": 0,
+            "pdata_words": 0,
+            "softmax_input_mult": 0,
+            "softmax_diff_min": 0,
+            "softmax_left_shift": 0,
+        }
+        kernels |= mp.LayerKind(lay.kind).bit
+        if lay.kind in (KIND["conv2d_s8"], KIND["depthwise_conv2d_s8"]):
+            cv = f["conv"]
+            rec.update(
+                act_min=mp.u8(cv["act"]["min"]),
+                act_max=mp.u8(cv["act"]["max"]),
+                in_offset=mp.u16(cv["in_offset"]),
+                out_offset=mp.u16(cv["out_offset"]),
+            )
+            for name, arr in lay.step.arrays.items():
+                rec[name] = put(_array_bytes(arr))
+            pk = lay.step.packed
+            if pk is not None:
+                data = np.ascontiguousarray(pk.data, dtype="<u4").tobytes()
+                rec.update(
+                    pack_method=pk.method,
+                    pack_flags=pk.flags,
+                    pack_groups=pk.groups,
+                    pdata=put(data) if len(data) else 0,
+                    pdata_words=len(data) // 4,
+                )
+        elif lay.kind == KIND["max_pool2d_s8"]:
+            rec.update(act_min=mp.u8(f["act_min"]), act_max=mp.u8(f["act_max"]))
+        else:
+            rec.update(
+                softmax_input_mult=mp.u32(f["input_mult"]),
+                softmax_diff_min=mp.u32(f["diff_min"]),
+                softmax_left_shift=int(f["input_left_shift"]),
+            )
+        records.append(mp.PLAN_LAYER.pack(rec))
+    total = _align8(table + len(arrays))
+    header = mp.PLAN_HEADER.pack(
+        {
+            "magic": mp.PLAN_MAGIC,
+            "abi": mp.ENGINE_ABI,
+            "layers": n,
+            "plan_bytes": total,
+            "in_c": c.in_c,
+            "out_c": c.out_c,
+            "multiple_h": c.multiple[0],
+            "multiple_w": c.multiple[1],
+            "min_h": c.min_size[0],
+            "min_w": c.min_size[1],
+            "in_zero_point": mp.u8(c.in_zero_point),
+            "out_zero_point": mp.u8(c.out_zero_point),
+            "kernels": kernels,
+        }
+    )
+    out = header + b"".join(records) + bytes(arrays)
+    return out + bytes(total - len(out))
+
+
 # ---- C ------------------------------------------------------------------------------
-
-
-def _template(lay: StreamLayer) -> dict:
-    """The step's fields with the spatial sizes and paddings the executor fills in zeroed."""
-    f = {k: (dict(v) if isinstance(v, dict) else v) for k, v in lay.step.fields.items()}
-    if lay.kind in (KIND["conv2d_s8"], KIND["depthwise_conv2d_s8"]):
-        f["conv"] = dict(f["conv"], pad={"h": 0, "w": 0})
-        f["input"] = dict(f["input"], h=0, w=0)
-        f["output"] = dict(f["output"], h=0, w=0)
-    elif lay.kind == KIND["max_pool2d_s8"]:
-        f.update(in_h=0, in_w=0, out_h=0, out_w=0, pad_top=0, pad_left=0)
-    else:
-        f["rows"] = 0
-    return f
 
 
 def _gen_line(name: str, sha: str) -> str:
@@ -315,63 +413,36 @@ def _gen_line(name: str, sha: str) -> str:
 def render_stream_c(c: StreamCompiled, name: str) -> tuple[str, str]:
     """The text of ``<name>_stream.c`` and ``<name>_stream.h``."""
     up = name.upper()
+    plan = plan_bytes(c)
     src = [
         _gen_line(name, c.sha256),
         f'#include "{name}_stream.h"',
-        '#include "tnn_kernels.h"',
         '#include "tnn_stream_model.h"',
         "",
-        f"#if TNN_STREAM_VERSION != {STREAM_VERSION}u",
-        f'#error "{name}_stream.c was generated for streaming model version {STREAM_VERSION}"',
+        f"#if TNN_STREAM_ABI != {STREAM_ABI}u",
+        f'#error "{name}_stream.c holds a plan of engine ABI {STREAM_ABI}"',
         "#endif",
         "",
+        f"/* The engine plan ({len(plan)} bytes, triage/WIRE_FORMAT.md), layer by layer: */",
     ]
     for i, lay in enumerate(c.layers):
         s = lay.step
-        src.append(f"/* layer {i}: {_c_comment(s.op.describe())}, {lay.in_c} -> {lay.out_c}"
-                   f" channels, kernel {lay.kernel[0]}x{lay.kernel[1]}, stride"
-                   f" {lay.stride[0]}x{lay.stride[1]} */")  # fmt: skip
-        for fname, arr in s.arrays.items():
-            src.append(_c_array(arr.ctype, f"l{i}_{fname}", arr.values).rstrip())
-        pk = s.packed
-        if pk is not None:
-            src.append(f"/* optimised kernels: {_c_comment(pk.describe())} */")
-            src.append(_c_array("uint32_t", f"l{i}_pdata", pk.data, hexa=True).rstrip())
-            src.append(
-                f"static const tnn_packed_t l{i}_packed = {{{pk.method}u, {pk.flags}u,"
-                f" {pk.groups}u, l{i}_pdata}};"
-            )
-        src.append(f"static const {_STRUCTS[s.kernel]} l{i}_params = {{")
-        src.extend(_c_members(_template(lay)))
-        for fname, arr in s.arrays.items():
-            src.append(f"    .{arr.field or fname} = l{i}_{fname},")
-        if pk is not None:
-            src.append(f"    .packed = &l{i}_packed,")
-        src.append("};")
-        src.append("")
-    src.append(f"static const tnn_stream_layer_t layers[{len(c.layers)}] = {{")
-    for i, lay in enumerate(c.layers):
+        note = f"; optimised kernels: {_c_comment(s.packed.describe())}" if s.packed else ""
         src.append(
-            f"    {{{KIND_NAMES[lay.kind]}, {PAD_NAMES[lay.pad]},"
-            f" {lay.in_c}u, {lay.out_c}u, {{{lay.kernel[0]}u, {lay.kernel[1]}u}},"
-            f" {{{lay.stride[0]}u, {lay.stride[1]}u}}, &l{i}_params}},"
+            f"/*   {i}: {_c_comment(s.op.describe())}, {lay.in_c} -> {lay.out_c} channels,"
+            f" kernel {lay.kernel[0]}x{lay.kernel[1]}, stride {lay.stride[0]}x{lay.stride[1]}"
+            f"{note} */"
         )
+    src.append("static const union {")
+    src.append("    uint64_t align; /* TNN_PLAN_ALIGN */")
+    src.append(f"    uint8_t bytes[{len(plan)}];")
+    src.append("} plan = {.bytes = {")
+    for k in range(0, len(plan), 16):
+        src.append("    " + ", ".join(f"0x{b:02x}" for b in plan[k : k + 16]) + ",")
     src += [
-        "};",
+        "}};",
         "",
-        f"const tnn_stream_model_t {name}_stream = {{",
-        "    TNN_STREAM_MAGIC,",
-        "    TNN_STREAM_VERSION,",
-        "    layers,",
-        f"    {len(c.layers)}u,",
-        f"    {c.in_c}u,",
-        f"    {c.out_c}u,",
-        f"    {c.multiple[0]}u,",
-        f"    {c.multiple[1]}u,",
-        f"    {c.min_size[0]}u,",
-        f"    {c.min_size[1]}u,",
-        f"    {c.in_zero_point},",
-        "};",
+        f"const tnn_stream_model_t {name}_stream = {{plan.bytes, {len(plan)}u}};",
         "",
     ]
     guard = f"{up}_STREAM_H"
@@ -388,6 +459,7 @@ def render_stream_c(c: StreamCompiled, name: str) -> tuple[str, str]:
         "",
         f'#define {up}_STREAM_SHA256 "{c.sha256}"',
         f"#define {up}_STREAM_LAYERS {len(c.layers)}u",
+        f"#define {up}_STREAM_PLAN_BYTES {len(plan)}u",
         "",
         f"/* Frame: int8 [H][W][{c.in_c}], real = scale * (q - zp), extended to multiples of",
         f" * {c.multiple[0]} rows and {c.multiple[1]} columns with the zero point;"

@@ -53,6 +53,21 @@ def load(path: str | None = None) -> ctypes.CDLL:
     ]
     lib.tri_crc16.restype = ctypes.c_uint16
     lib.tri_crc16.argtypes = [ctypes.c_uint16, _vp, _c_size]
+    if hasattr(lib, "tri_sha256_init"):
+        lib.tri_sha256_init.restype = None
+        lib.tri_sha256_init.argtypes = [_vp]
+        lib.tri_sha256_update.restype = None
+        lib.tri_sha256_update.argtypes = [_vp, _vp, _c_size]
+        lib.tri_sha256_final.restype = None
+        lib.tri_sha256_final.argtypes = [_vp, _vp]
+        lib.tri_hmac_sha256_init.restype = None
+        lib.tri_hmac_sha256_init.argtypes = [_vp, _vp, _c_size]
+        lib.tri_hmac_sha256_update.restype = None
+        lib.tri_hmac_sha256_update.argtypes = [_vp, _vp, _c_size]
+        lib.tri_hmac_sha256_final.restype = None
+        lib.tri_hmac_sha256_final.argtypes = [_vp, _vp]
+        lib.tri_digest_equal.restype = ctypes.c_int
+        lib.tri_digest_equal.argtypes = [_vp, _vp, _c_size]
     _declare_app(lib)
     return lib
 
@@ -162,6 +177,56 @@ def crc16(data: bytes) -> int:
     """The firmware's CRC-16."""
     buf = ctypes.create_string_buffer(bytes(data), len(data) or 1)
     return int(load().tri_crc16(CRC16_INIT, buf, len(data)))
+
+
+SHA256_STATE_BYTES = 256
+"""Room for tri_sha256_t (108 bytes) or tri_hmac_sha256_t (216 bytes), rounded up."""
+
+
+class Sha256:
+    """The firmware's SHA-256 (tri_sha256.h), incremental, as hashlib's interface."""
+
+    def __init__(self) -> None:
+        self._lib = load()
+        self._state = ctypes.create_string_buffer(SHA256_STATE_BYTES)
+        self._lib.tri_sha256_init(self._state)
+
+    def update(self, data: bytes | memoryview) -> None:
+        buf = (ctypes.c_char * len(data)).from_buffer_copy(data) if len(data) else None
+        self._lib.tri_sha256_update(self._state, buf, len(data))
+
+    def digest(self) -> bytes:
+        out = ctypes.create_string_buffer(32)
+        self._lib.tri_sha256_final(self._state, out)
+        return out.raw
+
+
+class HmacSha256:
+    """The firmware's HMAC-SHA-256 (tri_hmac.h), incremental."""
+
+    def __init__(self, key: bytes) -> None:
+        self._lib = load()
+        self._state = ctypes.create_string_buffer(SHA256_STATE_BYTES)
+        kbuf = ctypes.create_string_buffer(bytes(key), max(1, len(key)))
+        self._lib.tri_hmac_sha256_init(self._state, kbuf, len(key))
+
+    def update(self, data: bytes) -> None:
+        buf = ctypes.create_string_buffer(bytes(data), max(1, len(data)))
+        self._lib.tri_hmac_sha256_update(self._state, buf, len(data))
+
+    def digest(self) -> bytes:
+        out = ctypes.create_string_buffer(32)
+        self._lib.tri_hmac_sha256_final(self._state, out)
+        return out.raw
+
+
+def digest_equal(a: bytes, b: bytes) -> bool:
+    """tri_digest_equal on two byte strings of the same length."""
+    if len(a) != len(b):
+        raise ValueError("digests of different lengths")
+    ba = ctypes.create_string_buffer(bytes(a), max(1, len(a)))
+    bb = ctypes.create_string_buffer(bytes(b), max(1, len(b)))
+    return bool(load().tri_digest_equal(ba, bb, len(a)))
 
 
 def report_field(index: int) -> tuple[str, int] | None:

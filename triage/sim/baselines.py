@@ -32,7 +32,8 @@ import numpy as np
 from triage.contract.coding import AEC_BLOCK_SIZE, AEC_RSI
 from triage.contract.packets import segment_count, segments_bytes
 from triage.contract.predictor import dn_from_samples, neighbour_residuals, samples_from_dn
-from triage.contract.records import PRODUCT_HEADER, STORE_ENTRY
+from triage.contract.records import PRODUCT_HEADER
+from triage.contract.records import directory_bytes as directory_product_bytes
 from triage.sim.channel import PassLink, PhysicalChannel, packet_frames
 from triage.sim.link import LossChannel, Pass, packet_time
 
@@ -119,7 +120,7 @@ def segment_packet_sizes(product_bytes: int) -> np.ndarray:
 
 def directory_bytes(entries: int) -> int:
     """Packet bytes of a STORE_DIRECTORY product listing ``entries`` products."""
-    product = PRODUCT_HEADER.size + STORE_ENTRY.size * entries
+    product = directory_product_bytes(entries)
     return int(segment_packet_sizes(product).sum())
 
 
@@ -197,7 +198,7 @@ class BaselineDownlink:
             lost = self._lost(
                 p,
                 0,
-                segment_packet_sizes(PRODUCT_HEADER.size + STORE_ENTRY.size * len(self.held)),
+                segment_packet_sizes(directory_product_bytes(len(self.held))),
             )
             res.packets_sent += len(lost)
             res.packets_lost += int(lost.sum())

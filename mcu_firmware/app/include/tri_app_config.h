@@ -68,4 +68,23 @@
  * counted (regions_dropped) but not cropped. */
 #define TRI_MAX_REGIONS 256u
 
+/* The streaming model (tri_models.h): the widest frame the image streams,
+ * and the scratch it has for the model at that width (rings, staging row,
+ * per-layer states: tnn_stream_scratch_bytes). A package whose plan needs
+ * more is refused (ARENA). The classifier streams with the same memory
+ * (its rings), and the model manager's golden-vector runs use it between
+ * frames. At 1024 px with the DSP kernels the shipped cell network needs
+ * 246,784 bytes of rings and staging row (plus its layers' states), the
+ * representative cell network 216,664 bytes. 272 KB: the flight image's
+ * PSRAM (link.ld EXTMEM, 16 MB) also holds the frame memory, the store, the
+ * work area (a 128 KB means buffer), the upload staging buffer and the QEMU
+ * harness's script and request buffers. */
+#define TRI_MODEL_FRAME_COLS TRI_FRAME_MAX_COLS
+/* The cell a streaming model decides (its total stride along both axes). */
+#define TRI_MODEL_CELL_PX TRI_CFG_CELL_PX
+#define TRI_MODEL_SCRATCH_BYTES (272u * 1024u)
+
+/* The staging buffer of an upload: the largest authenticated unit. */
+#define TRI_MODEL_STAGING_BYTES WF_MAX_UNIT_BYTES
+
 #endif /* TRI_APP_CONFIG_H */

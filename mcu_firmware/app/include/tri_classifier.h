@@ -22,16 +22,29 @@
 #include "tri_app_config.h"
 #include "tri_status.h"
 #include "triage_config.h"
+#include "wire_format.h"
 
 /* The application's side: the same contracts as the engine's (tnn_stream.h). */
 typedef tnn_stream_source_t tri_row_source_t;
 typedef tnn_stream_sink_t tri_cell_sink_t;
 
+/* model_id and model_sha256: the classifier's identity in telemetry (every
+ * FRAME_SUMMARY and STORE_DIRECTORY): a package's model id and the SHA-256
+ * of the .tflite it came from; id 0 for the compiled-in cell network (set
+ * with tri_classifier_identity_hex from its generated header); all 0 for the
+ * test rule. */
 typedef struct {
     void *ctx;
     tri_status_t (*run)(void *ctx, uint32_t rows, uint32_t cols, tri_row_source_t source,
                         tri_cell_sink_t sink, void *user);
+    uint32_t model_id;
+    uint8_t model_sha256[WF_MODEL_HASH_BYTES];
 } tri_classifier_t;
+
+/* Sets a classifier's identity from a SHA-256 in hex (64 characters, as the
+ * exporter writes the model's SHA-256); TRI_ERR_ARG for anything else. */
+tri_status_t tri_classifier_identity_hex(tri_classifier_t *cls, uint32_t model_id,
+                                         const char *sha256_hex);
 
 /* The streaming engine's state (the caller's memory, e.g. static). */
 typedef struct {

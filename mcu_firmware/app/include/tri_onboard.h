@@ -44,6 +44,7 @@
 #include "tri_classifier.h"
 #include "tri_decide.h"
 #include "tri_link.h"
+#include "tri_models.h"
 #include "tri_profile.h"
 #include "tri_records.h"
 #include "tri_report.h"
@@ -188,6 +189,24 @@ tri_status_t tri_onboard_directory(tri_onboard_t *ob, const tri_sink_t *sink, si
  */
 tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
                                   size_t request_len, const tri_sink_t *sink, size_t *len);
+
+/*
+ * Replaces the classifier between frames (the model manager switched
+ * models): frames from now on are classified by it, and FRAME_SUMMARY and
+ * STORE_DIRECTORY name it (its model_id and model_sha256). TRI_ERR_ARG for
+ * NULL or a classifier without run.
+ */
+tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier);
+
+/*
+ * Sends a MODEL_STATUS product (tri_models_status: slots, the active model,
+ * its trial, refusals by reason) as one packet; its frame_id and product_id
+ * are a directory's (the same counter), so that each is unique after a
+ * reset too; in the frame link modes it goes on the directory's virtual
+ * channel. (tri_downlink.c)
+ */
+tri_status_t tri_onboard_model_status(tri_onboard_t *ob, const tri_models_t *models,
+                                      const tri_sink_t *sink, size_t *len);
 
 /*
  * The result of the last tri_onboard_process_frame as one record, to the

@@ -117,7 +117,7 @@ void wf_frame_meta_pack(const wf_frame_meta_t *s, uint8_t *out);
 /* Reads WF_FRAME_META_SIZE bytes of in. */
 void wf_frame_meta_unpack(const uint8_t *in, wf_frame_meta_t *s);
 
-/* FRAME_SUMMARY (48 bytes): Payload of a FRAME_SUMMARY product (no band streams; compression 0): what triage did with the frame. */
+/* FRAME_SUMMARY (80 bytes): Payload of a FRAME_SUMMARY product (no band streams; compression 0): what triage did with the frame. */
 typedef struct {
     uint32_t cells_total;
     uint32_t cells_nodata;
@@ -125,12 +125,26 @@ typedef struct {
     uint32_t cells_discarded_by_class[4];
     uint16_t ship_regions;
     uint16_t products;
+    uint32_t model_id;
+    uint8_t model_sha256[32];
 } wf_frame_summary_t;
 
 /* Writes all WF_FRAME_SUMMARY_SIZE bytes of out. */
 void wf_frame_summary_pack(const wf_frame_summary_t *s, uint8_t *out);
 /* Reads WF_FRAME_SUMMARY_SIZE bytes of in. */
 void wf_frame_summary_unpack(const uint8_t *in, wf_frame_summary_t *s);
+
+/* DIRECTORY_HEADER (40 bytes): The first record of a STORE_DIRECTORY product's body; `entries` STORE_ENTRY records follow it. */
+typedef struct {
+    uint32_t model_id;
+    uint8_t model_sha256[32];
+    uint32_t entries;
+} wf_directory_header_t;
+
+/* Writes all WF_DIRECTORY_HEADER_SIZE bytes of out. */
+void wf_directory_header_pack(const wf_directory_header_t *s, uint8_t *out);
+/* Reads WF_DIRECTORY_HEADER_SIZE bytes of in. */
+void wf_directory_header_unpack(const uint8_t *in, wf_directory_header_t *s);
 
 /* STORE_ENTRY (16 bytes): One product held on board, as listed by a STORE_DIRECTORY product (whose body is these records back to back, highest priority first; `bands` 0, `compression` 0). */
 typedef struct {
@@ -162,5 +176,172 @@ typedef struct {
 void wf_request_entry_pack(const wf_request_entry_t *s, uint8_t *out);
 /* Reads WF_REQUEST_ENTRY_SIZE bytes of in. */
 void wf_request_entry_unpack(const uint8_t *in, wf_request_entry_t *s);
+
+/* MODEL_STATUS (232 bytes): Payload of a MODEL_STATUS product (no band streams; compression 0; `frame_id` and `product_id` as a STORE_DIRECTORY's, from the same counter): the model manager's state and every refusal since boot, counted by reason. */
+typedef struct {
+    uint32_t boot_count;
+    uint8_t active;
+    uint8_t previous;
+    uint8_t trial;
+    uint8_t receiving;
+    uint32_t active_model_id;
+    uint8_t active_model_sha256[32];
+    uint32_t arsn;
+    uint32_t upload_arsn;
+    uint32_t upload_received;
+    uint32_t slot_model_id[3];
+    uint32_t uploads;
+    uint32_t accepted;
+    uint32_t commits;
+    uint32_t fallbacks;
+    uint32_t commands;
+    uint8_t last_refusal;
+    uint32_t scratch_bytes;
+    uint32_t scratch_capacity;
+    uint32_t frame_cols;
+    uint8_t active_package_sha256[32];
+    uint32_t last_refusal_arsn;
+    uint8_t boot_fallback;
+    uint32_t refusals[20];
+} wf_model_status_t;
+
+/* Writes all WF_MODEL_STATUS_SIZE bytes of out. */
+void wf_model_status_pack(const wf_model_status_t *s, uint8_t *out);
+/* Reads WF_MODEL_STATUS_SIZE bytes of in. */
+void wf_model_status_unpack(const uint8_t *in, wf_model_status_t *s);
+
+/* SECURITY_HEADER (8 bytes): The head of an authenticated unit (as SDLS 355.0-B's security header): the MAC in the 32-byte security trailer covers this header and the data. */
+typedef struct {
+    uint16_t spi;
+    uint32_t arsn;
+} wf_security_header_t;
+
+/* Writes all WF_SECURITY_HEADER_SIZE bytes of out. */
+void wf_security_header_pack(const wf_security_header_t *s, uint8_t *out);
+/* Reads WF_SECURITY_HEADER_SIZE bytes of in. */
+void wf_security_header_unpack(const uint8_t *in, wf_security_header_t *s);
+
+/* UPLOAD_SEGMENT (12 bytes): Secondary header of a MODEL_UPLOAD telecommand (APID 0x111, packet type 1): which part of which unit the packet carries. */
+typedef struct {
+    uint32_t arsn;
+    uint16_t segment_index;
+    uint16_t segment_count;
+    uint32_t upload_bytes;
+} wf_upload_segment_t;
+
+/* Writes all WF_UPLOAD_SEGMENT_SIZE bytes of out. */
+void wf_upload_segment_pack(const wf_upload_segment_t *s, uint8_t *out);
+/* Reads WF_UPLOAD_SEGMENT_SIZE bytes of in. */
+void wf_upload_segment_unpack(const uint8_t *in, wf_upload_segment_t *s);
+
+/* MODEL_COMMAND (8 bytes): The data of an authenticated MODEL_COMMAND telecommand (APID 0x112): the packet is the primary header (no secondary header), the unit (SECURITY_HEADER, this record, MAC), the CRC-16. */
+typedef struct {
+    uint8_t action;
+    uint32_t model_id;
+} wf_model_command_t;
+
+/* Writes all WF_MODEL_COMMAND_SIZE bytes of out. */
+void wf_model_command_pack(const wf_model_command_t *s, uint8_t *out);
+/* Reads WF_MODEL_COMMAND_SIZE bytes of in. */
+void wf_model_command_unpack(const uint8_t *in, wf_model_command_t *s);
+
+/* BOOT_RECORD (128 bytes): The model manager's persistent state, appended to a log in two flash sectors: the record with the highest generation whose CRC checks wins, so that a reset while one is written leaves the one before it. */
+typedef struct {
+    uint32_t magic;
+    uint8_t version;
+    uint8_t active;
+    uint8_t previous;
+    uint8_t trial;
+    uint32_t generation;
+    uint32_t boot_count;
+    uint32_t arsn;
+    uint32_t slot_a_model_id;
+    uint32_t slot_a_bytes;
+    uint8_t slot_a_sha256[32];
+    uint32_t slot_b_model_id;
+    uint32_t slot_b_bytes;
+    uint8_t slot_b_sha256[32];
+    uint8_t last_event;
+    uint32_t crc32;
+} wf_boot_record_t;
+
+/* Writes all WF_BOOT_RECORD_SIZE bytes of out. */
+void wf_boot_record_pack(const wf_boot_record_t *s, uint8_t *out);
+/* Reads WF_BOOT_RECORD_SIZE bytes of in. */
+void wf_boot_record_unpack(const uint8_t *in, wf_boot_record_t *s);
+
+/* KEY_STORE_HEADER (8 bytes): The spacecraft's uplink keys, provisioned into their flash sector before launch: this header, `count` KEY_ENTRY records, then the CRC-32 of everything before it. */
+typedef struct {
+    uint32_t magic;
+    uint8_t version;
+    uint8_t count;
+} wf_key_store_header_t;
+
+/* Writes all WF_KEY_STORE_HEADER_SIZE bytes of out. */
+void wf_key_store_header_pack(const wf_key_store_header_t *s, uint8_t *out);
+/* Reads WF_KEY_STORE_HEADER_SIZE bytes of in. */
+void wf_key_store_header_unpack(const uint8_t *in, wf_key_store_header_t *s);
+
+/* KEY_ENTRY (36 bytes): One uplink key. */
+typedef struct {
+    uint16_t key_id;
+    uint8_t key[32];
+} wf_key_entry_t;
+
+/* Writes all WF_KEY_ENTRY_SIZE bytes of out. */
+void wf_key_entry_pack(const wf_key_entry_t *s, uint8_t *out);
+/* Reads WF_KEY_ENTRY_SIZE bytes of in. */
+void wf_key_entry_unpack(const uint8_t *in, wf_key_entry_t *s);
+
+/* PACKAGE_HEADER (96 bytes): The first record of a model package; sections follow in this order, each 8-aligned. */
+typedef struct {
+    uint32_t magic;
+    uint8_t version;
+    uint16_t engine_abi;
+    uint32_t model_id;
+    uint32_t created_s;
+    uint32_t package_bytes;
+    uint32_t plan_offset;
+    uint32_t plan_bytes;
+    uint32_t spec_offset;
+    uint32_t spec_bytes;
+    uint32_t vectors_offset;
+    uint32_t vectors_bytes;
+    uint16_t vector_count;
+    uint16_t vector_rows;
+    uint16_t vector_cols;
+    uint32_t scratch_bytes;
+    uint16_t scratch_cols;
+    uint8_t model_sha256[32];
+} wf_package_header_t;
+
+/* Writes all WF_PACKAGE_HEADER_SIZE bytes of out. */
+void wf_package_header_pack(const wf_package_header_t *s, uint8_t *out);
+/* Reads WF_PACKAGE_HEADER_SIZE bytes of in. */
+void wf_package_header_unpack(const uint8_t *in, wf_package_header_t *s);
+
+/* MODEL_SPEC (120 bytes): What the model sees and how its outputs are decided (models/tile_spec.json and the policy it was tuned with). Thresholds are int8 outputs as int16 two's complement (128: never). */
+typedef struct {
+    uint8_t bands;
+    uint8_t classes;
+    uint8_t ship_class;
+    uint8_t land_policy;
+    uint8_t input_zero_point;
+    uint8_t output_zero_point;
+    uint16_t input_scale_den;
+    uint16_t output_scale_den;
+    uint16_t cell_px;
+    uint16_t crop_margin_px;
+    uint16_t ship_crop_min_q;
+    uint16_t discard_min_q[8];
+    uint16_t gain_q8[8];
+    uint8_t tile_spec_sha256[32];
+    uint8_t policy_sha256[32];
+} wf_model_spec_t;
+
+/* Writes all WF_MODEL_SPEC_SIZE bytes of out. */
+void wf_model_spec_pack(const wf_model_spec_t *s, uint8_t *out);
+/* Reads WF_MODEL_SPEC_SIZE bytes of in. */
+void wf_model_spec_unpack(const uint8_t *in, wf_model_spec_t *s);
 
 #endif /* WF_RECORDS_H */

@@ -9,7 +9,7 @@
 #ifndef WIRE_FORMAT_H
 #define WIRE_FORMAT_H
 
-#define WF_FORMAT_VERSION 3u
+#define WF_FORMAT_VERSION 4u
 #define WF_PACKET_VERSION 0u
 #define WF_PACKET_TYPE_TM 0u
 #define WF_SEQ_CONTINUATION 0u
@@ -37,6 +37,71 @@
 #define WF_PACKET_TYPE_TC 1u
 #define WF_REQUEST_SEND 1u /* send segments first..last of the product, in request order */
 #define WF_REQUEST_RELEASE 2u /* the ground holds the whole product; free it on board */
+
+/* Uplink of a model (triage/contract/uplink.py, model_package.py) */
+#define WF_APID_MODEL_UPLOAD 0x111u
+#define WF_APID_MODEL_COMMAND 0x112u
+#define WF_MAX_UPLOAD_SEGMENT_BYTES 992u
+#define WF_KEY_BYTES 32u
+#define WF_MAC_BYTES 32u
+#define WF_MAX_KEYS 8u
+#define WF_KEY_STORE_MAGIC 0x544B4559u
+#define WF_KEY_STORE_VERSION 1u
+#define WF_BOOT_RECORD_MAGIC 0x54425243u
+#define WF_BOOT_RECORD_VERSION 1u
+#define WF_PACKAGE_MAGIC 0x544D504Bu
+#define WF_PACKAGE_VERSION 1u
+#define WF_PACKAGE_ALIGN 8u
+#define WF_PACKAGE_CRC_BYTES 4u
+#define WF_MAX_PACKAGE_BYTES 131008u
+#define WF_MAX_UNIT_BYTES 131048u
+#define WF_MAX_GOLDEN_VECTORS 8u
+#define WF_MAX_GOLDEN_PIXELS 4096u
+#define WF_MAX_CLASSES 8u
+#define WF_MODEL_HASH_BYTES 32u
+#define WF_SLOT_COUNT 3u
+#define WF_REFUSAL_COUNT 20u
+#define WF_MODEL_COMMIT 1u /* the model on trial (model_id) becomes the committed one */
+#define WF_MODEL_ROLLBACK 2u /* back to the previous model (the one before model_id) */
+#define WF_MODEL_FACTORY 3u /* back to the factory default compiled into the image */
+#define WF_SLOT_FACTORY 0u /* the factory default package compiled into the image (read-only) */
+#define WF_SLOT_A 1u /* model slot A (model flash) */
+#define WF_SLOT_B 2u /* model slot B (model flash) */
+#define WF_SLOT_NONE 255u /* no model */
+#define WF_REFUSAL_PACKET 1u /* a model telecommand packet failed its checks (CRC-16, header, length) */
+#define WF_REFUSAL_ORDER 2u /* an upload segment out of order (index, upload, or a continuation with no upload) */
+#define WF_REFUSAL_TRUNCATED 3u /* an upload cut short: another began, or its last segment came early */
+#define WF_REFUSAL_TOO_LARGE 4u /* an upload larger than the staging buffer or a model slot */
+#define WF_REFUSAL_KEY 5u /* a key id (SPI) this spacecraft has no key for */
+#define WF_REFUSAL_MAC 6u /* the HMAC-SHA-256 does not verify (tampered bytes or another key) */
+#define WF_REFUSAL_SEQUENCE 7u /* an anti-replay sequence number not above the last accepted (replay) */
+#define WF_REFUSAL_FORMAT 8u /* a package header, section or length that does not parse */
+#define WF_REFUSAL_CRC 9u /* the package's CRC-32 does not match */
+#define WF_REFUSAL_ABI 10u /* a package for another engine ABI (plan format) */
+#define WF_REFUSAL_KERNEL 11u /* a plan that needs a kernel this image lacks */
+#define WF_REFUSAL_ARENA 12u /* a plan whose scratch at the image's frame width does not fit its memory */
+#define WF_REFUSAL_SPEC 13u /* a tile spec (bands, classes, quantisation) this image does not process */
+#define WF_REFUSAL_PLAN 14u /* a plan the engine refuses at bind (tnn_stream_begin) */
+#define WF_REFUSAL_GOLDEN 15u /* the package's golden vectors fail on board */
+#define WF_REFUSAL_FLASH 16u /* programming or reading back a model slot failed */
+#define WF_REFUSAL_TRIAL_RESET 17u /* a reset while a model was on trial: back to the previous one */
+#define WF_REFUSAL_CORRUPT 18u /* the active slot failed its integrity check at boot: back to the previous one */
+#define WF_REFUSAL_COMMAND 19u /* a MODEL_COMMAND that does not apply (unknown action, wrong model id, no trial) */
+#define WF_REFUSAL_BUSY 20u /* an upload while a model is on trial (its fallback slot must be kept) */
+
+/* The model flash, by offset from its base (erase unit: a sector) */
+#define WF_FLASH_SECTOR_BYTES 4096u
+#define WF_MODEL_FLASH_BYTES 0x48000u
+#define WF_FLASH_KEYSTORE_OFFSET 0x00000u /* KEY_STORE, provisioned before launch */
+#define WF_FLASH_KEYSTORE_BYTES 0x01000u
+#define WF_FLASH_BOOTREC0_OFFSET 0x01000u /* BOOT_RECORD log, first sector */
+#define WF_FLASH_BOOTREC0_BYTES 0x01000u
+#define WF_FLASH_BOOTREC1_OFFSET 0x02000u /* BOOT_RECORD log, second sector */
+#define WF_FLASH_BOOTREC1_BYTES 0x01000u
+#define WF_FLASH_SLOT_A_OFFSET 0x08000u /* model slot A: a package */
+#define WF_FLASH_SLOT_A_BYTES 0x20000u
+#define WF_FLASH_SLOT_B_OFFSET 0x28000u /* model slot B: a package */
+#define WF_FLASH_SLOT_B_BYTES 0x20000u
 
 /* Link layer: TM transfer frames (132.0-B), sync and coding (131.0-B) */
 #define WF_FRAME_VERSION 0u
@@ -80,11 +145,13 @@
 #define WF_APID_LAND 0x104u
 #define WF_PRODUCT_FRAME_SUMMARY 5u /* per-frame triage counters (layout FRAME_SUMMARY) */
 #define WF_APID_FRAME_SUMMARY 0x105u
-#define WF_PRODUCT_STORE_DIRECTORY 6u /* what the on-board product store holds (STORE_ENTRY records); sent first in every pass */
+#define WF_PRODUCT_STORE_DIRECTORY 6u /* what the on-board product store holds (a DIRECTORY_HEADER, then STORE_ENTRY records); sent first in every pass */
 #define WF_APID_STORE_DIRECTORY 0x106u
-#define WF_PRODUCT_TYPE_COUNT 6u
+#define WF_PRODUCT_MODEL_STATUS 7u /* the model manager's state: slots, active model, trial, refusals by reason (layout MODEL_STATUS) */
+#define WF_APID_MODEL_STATUS 0x107u
+#define WF_PRODUCT_TYPE_COUNT 7u
 /* APID of product type code c at [c - 1] */
-#define WF_APID_OF_TYPE_INIT {WF_APID_SHIP_CROP, WF_APID_QUICKLOOK, WF_APID_CLASS_MAP, WF_APID_LAND, WF_APID_FRAME_SUMMARY, WF_APID_STORE_DIRECTORY}
+#define WF_APID_OF_TYPE_INIT {WF_APID_SHIP_CROP, WF_APID_QUICKLOOK, WF_APID_CLASS_MAP, WF_APID_LAND, WF_APID_FRAME_SUMMARY, WF_APID_STORE_DIRECTORY, WF_APID_MODEL_STATUS}
 
 /* PRIMARY_HEADER: CCSDS 133.0-B Space Packet primary header. */
 #define WF_PRIMARY_HEADER_SIZE 6u
@@ -194,7 +261,7 @@
 #define WF_FRAME_META_CRC_OFFSET 86u /* u16: CRC-16-CCITT of bytes 0..85 */
 
 /* FRAME_SUMMARY: Payload of a FRAME_SUMMARY product (no band streams; compression 0): what triage did with the frame. */
-#define WF_FRAME_SUMMARY_SIZE 48u
+#define WF_FRAME_SUMMARY_SIZE 80u
 #define WF_FRAME_SUMMARY_CELLS_TOTAL_OFFSET 0u /* u32: cells decided */
 #define WF_FRAME_SUMMARY_CELLS_NODATA_OFFSET 4u /* u32: cells skipped as (mostly) no-data */
 #define WF_FRAME_SUMMARY_CELLS_BY_CLASS_OFFSET 8u /* u32[4]: cells per top class, in class-id order (cloud, sea, ship, land) */
@@ -203,7 +270,16 @@
 #define WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_COUNT 4u
 #define WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET 40u /* u16: merged ship regions cropped */
 #define WF_FRAME_SUMMARY_PRODUCTS_OFFSET 42u /* u16: products emitted for the frame */
-#define WF_FRAME_SUMMARY_RESERVED_OFFSET 44u /* u32: 0 */
+#define WF_FRAME_SUMMARY_MODEL_ID_OFFSET 44u /* u32: id of the model that classified the frame (0: the compiled-in cell classifier) */
+#define WF_FRAME_SUMMARY_MODEL_SHA256_OFFSET 48u /* u8[32]: SHA-256 of the .tflite that model was built from (all 0: a test rule) */
+#define WF_FRAME_SUMMARY_MODEL_SHA256_COUNT 32u
+
+/* DIRECTORY_HEADER: The first record of a STORE_DIRECTORY product's body; `entries` STORE_ENTRY records follow it. */
+#define WF_DIRECTORY_HEADER_SIZE 40u
+#define WF_DIRECTORY_HEADER_MODEL_ID_OFFSET 0u /* u32: id of the model classifying frames now (as FRAME_SUMMARY) */
+#define WF_DIRECTORY_HEADER_MODEL_SHA256_OFFSET 4u /* u8[32]: SHA-256 of that model's .tflite (as FRAME_SUMMARY) */
+#define WF_DIRECTORY_HEADER_MODEL_SHA256_COUNT 32u
+#define WF_DIRECTORY_HEADER_ENTRIES_OFFSET 36u /* u32: STORE_ENTRY records that follow */
 
 /* STORE_ENTRY: One product held on board, as listed by a STORE_DIRECTORY product (whose body is these records back to back, highest priority first; `bands` 0, `compression` 0). */
 #define WF_STORE_ENTRY_SIZE 16u
@@ -224,6 +300,43 @@
 #define WF_REQUEST_ENTRY_RESERVED_OFFSET 7u /* u8: 0 */
 #define WF_REQUEST_ENTRY_SEGMENT_FIRST_OFFSET 8u /* u16: first segment to send (action 1) */
 #define WF_REQUEST_ENTRY_SEGMENT_LAST_OFFSET 10u /* u16: last segment to send, inclusive (action 1) */
+
+/* MODEL_STATUS: Payload of a MODEL_STATUS product (no band streams; compression 0; `frame_id` and `product_id` as a STORE_DIRECTORY's, from the same counter): the model manager's state and every refusal since boot, counted by reason. */
+#define WF_MODEL_STATUS_SIZE 232u
+#define WF_MODEL_STATUS_BOOT_COUNT_OFFSET 0u /* u32: boots since the model flash was provisioned */
+#define WF_MODEL_STATUS_ACTIVE_OFFSET 4u /* u8: slot of the active model (Slot: 0 factory, 1 A, 2 B, 255 none) */
+#define WF_MODEL_STATUS_PREVIOUS_OFFSET 5u /* u8: slot it falls back to (Slot) */
+#define WF_MODEL_STATUS_TRIAL_OFFSET 6u /* u8: 1: the active model is on trial (a reset falls back) */
+#define WF_MODEL_STATUS_RECEIVING_OFFSET 7u /* u8: 1: an upload is being received */
+#define WF_MODEL_STATUS_ACTIVE_MODEL_ID_OFFSET 8u /* u32: id of the active model (0: none) */
+#define WF_MODEL_STATUS_ACTIVE_MODEL_SHA256_OFFSET 12u /* u8[32]: SHA-256 of the active model's .tflite */
+#define WF_MODEL_STATUS_ACTIVE_MODEL_SHA256_COUNT 32u
+#define WF_MODEL_STATUS_ARSN_OFFSET 44u /* u32: last anti-replay sequence number accepted */
+#define WF_MODEL_STATUS_UPLOAD_ARSN_OFFSET 48u /* u32: sequence number of the upload in progress (0: none) */
+#define WF_MODEL_STATUS_UPLOAD_RECEIVED_OFFSET 52u /* u32: bytes of it received so far */
+#define WF_MODEL_STATUS_SLOT_MODEL_ID_OFFSET 56u /* u32[3]: model id held by each slot, by Slot code (factory, A, B; 0: empty or invalid) */
+#define WF_MODEL_STATUS_SLOT_MODEL_ID_COUNT 3u
+#define WF_MODEL_STATUS_UPLOADS_OFFSET 68u /* u32: uploads received whole since boot */
+#define WF_MODEL_STATUS_ACCEPTED_OFFSET 72u /* u32: packages that passed every check and went on trial */
+#define WF_MODEL_STATUS_COMMITS_OFFSET 76u /* u32: trials committed */
+#define WF_MODEL_STATUS_FALLBACKS_OFFSET 80u /* u32: falls back to a previous model (rollbacks included) */
+#define WF_MODEL_STATUS_COMMANDS_OFFSET 84u /* u32: MODEL_COMMANDs carried out */
+#define WF_MODEL_STATUS_LAST_REFUSAL_OFFSET 88u /* u8: the reason of the latest refusal (Refusal; 0: none) */
+#define WF_MODEL_STATUS_RESERVED_OFFSET 89u /* u8: 0 */
+#define WF_MODEL_STATUS_RESERVED2_OFFSET 90u /* u16: 0 */
+#define WF_MODEL_STATUS_SCRATCH_BYTES_OFFSET 92u /* u32: scratch the active model needs at the image's widest frame (0: no model) */
+#define WF_MODEL_STATUS_SCRATCH_CAPACITY_OFFSET 96u /* u32: scratch the image has for the streaming model */
+#define WF_MODEL_STATUS_FRAME_COLS_OFFSET 100u /* u32: widest frame the image streams (the scratch's width) */
+#define WF_MODEL_STATUS_ACTIVE_PACKAGE_SHA256_OFFSET 104u /* u8[32]: SHA-256 of the active package's bytes (its integrity, checked at every boot) */
+#define WF_MODEL_STATUS_ACTIVE_PACKAGE_SHA256_COUNT 32u
+#define WF_MODEL_STATUS_LAST_REFUSAL_ARSN_OFFSET 136u /* u32: the sequence number of that unit (0: none) */
+#define WF_MODEL_STATUS_BOOT_FALLBACK_OFFSET 140u /* u8: Refusal code of a fallback made at the last boot */
+#define WF_MODEL_STATUS_RESERVED3_OFFSET 141u /* u8: 0 */
+#define WF_MODEL_STATUS_RESERVED4_OFFSET 142u /* u16: 0 */
+#define WF_MODEL_STATUS_RESERVED5_OFFSET 144u /* u32: 0 */
+#define WF_MODEL_STATUS_RESERVED6_OFFSET 148u /* u32: 0 */
+#define WF_MODEL_STATUS_REFUSALS_OFFSET 152u /* u32[20]: refusals since boot by reason: word k counts Refusal code k + 1 */
+#define WF_MODEL_STATUS_REFUSALS_COUNT 20u
 
 /* TM_FRAME_HEADER: CCSDS 132.0-B TM transfer frame primary header (no secondary header, no OCF). */
 #define WF_TM_FRAME_HEADER_SIZE 6u
@@ -256,5 +369,116 @@
 #define WF_TM_FRAME_HEADER_FIRST_HEADER_POINTER_OFFSET 4u /* u16: offset in the data field of the first packet that starts there; FHP_NO_PACKET: none starts, FHP_IDLE: idle data only */
 #define WF_TM_FRAME_HEADER_FIRST_HEADER_POINTER_SHIFT 0u
 #define WF_TM_FRAME_HEADER_FIRST_HEADER_POINTER_MASK 0x7FFu
+
+/* SECURITY_HEADER: The head of an authenticated unit (as SDLS 355.0-B's security header): the MAC in the 32-byte security trailer covers this header and the data. */
+#define WF_SECURITY_HEADER_SIZE 8u
+#define WF_SECURITY_HEADER_SPI_OFFSET 0u /* u16: Security Parameter Index: the id of the key (1..65535) */
+#define WF_SECURITY_HEADER_RESERVED_OFFSET 2u /* u16: 0 */
+#define WF_SECURITY_HEADER_ARSN_OFFSET 4u /* u32: anti-replay sequence number: accepted only above the last one accepted */
+
+/* UPLOAD_SEGMENT: Secondary header of a MODEL_UPLOAD telecommand (APID 0x111, packet type 1): which part of which unit the packet carries. */
+#define WF_UPLOAD_SEGMENT_SIZE 12u
+#define WF_UPLOAD_SEGMENT_ARSN_OFFSET 0u /* u32: the unit's anti-replay sequence number (names the upload) */
+#define WF_UPLOAD_SEGMENT_SEGMENT_INDEX_OFFSET 4u /* u16: 0-based index of this segment */
+#define WF_UPLOAD_SEGMENT_SEGMENT_COUNT_OFFSET 6u /* u16: segments of the unit (>= 1) */
+#define WF_UPLOAD_SEGMENT_UPLOAD_BYTES_OFFSET 8u /* u32: bytes of the whole unit (security header to MAC) */
+
+/* MODEL_COMMAND: The data of an authenticated MODEL_COMMAND telecommand (APID 0x112): the packet is the primary header (no secondary header), the unit (SECURITY_HEADER, this record, MAC), the CRC-16. */
+#define WF_MODEL_COMMAND_SIZE 8u
+#define WF_MODEL_COMMAND_ACTION_OFFSET 0u /* u8: 1 commit, 2 roll back, 3 factory default (ModelAction) */
+#define WF_MODEL_COMMAND_RESERVED_OFFSET 1u /* u8: 0 */
+#define WF_MODEL_COMMAND_RESERVED2_OFFSET 2u /* u16: 0 */
+#define WF_MODEL_COMMAND_MODEL_ID_OFFSET 4u /* u32: the active model the command is about (commit, roll back); 0 for factory */
+
+/* BOOT_RECORD: The model manager's persistent state, appended to a log in two flash sectors: the record with the highest generation whose CRC checks wins, so that a reset while one is written leaves the one before it. */
+#define WF_BOOT_RECORD_SIZE 128u
+#define WF_BOOT_RECORD_MAGIC_OFFSET 0u /* u32: BOOT_RECORD_MAGIC ("TBRC") */
+#define WF_BOOT_RECORD_VERSION_OFFSET 4u /* u8: BOOT_RECORD_VERSION */
+#define WF_BOOT_RECORD_ACTIVE_OFFSET 5u /* u8: slot of the active model (Slot: 0 factory, 1 A, 2 B, 255 none) */
+#define WF_BOOT_RECORD_PREVIOUS_OFFSET 6u /* u8: slot to fall back to (Slot) */
+#define WF_BOOT_RECORD_TRIAL_OFFSET 7u /* u8: 1: the active model is on trial; found at boot, it falls back */
+#define WF_BOOT_RECORD_GENERATION_OFFSET 8u /* u32: 1 for the first record, + 1 for each next one */
+#define WF_BOOT_RECORD_BOOT_COUNT_OFFSET 12u /* u32: boots since the model flash was provisioned */
+#define WF_BOOT_RECORD_ARSN_OFFSET 16u /* u32: last anti-replay sequence number accepted */
+#define WF_BOOT_RECORD_SLOT_A_MODEL_ID_OFFSET 20u /* u32: model id in slot A (0: empty or being written) */
+#define WF_BOOT_RECORD_SLOT_A_BYTES_OFFSET 24u /* u32: its package's bytes */
+#define WF_BOOT_RECORD_SLOT_A_SHA256_OFFSET 28u /* u8[32]: SHA-256 of its package's bytes */
+#define WF_BOOT_RECORD_SLOT_A_SHA256_COUNT 32u
+#define WF_BOOT_RECORD_SLOT_B_MODEL_ID_OFFSET 60u /* u32: model id in slot B (0: empty or being written) */
+#define WF_BOOT_RECORD_SLOT_B_BYTES_OFFSET 64u /* u32: its package's bytes */
+#define WF_BOOT_RECORD_SLOT_B_SHA256_OFFSET 68u /* u8[32]: SHA-256 of its package's bytes */
+#define WF_BOOT_RECORD_SLOT_B_SHA256_COUNT 32u
+#define WF_BOOT_RECORD_LAST_EVENT_OFFSET 100u /* u8: Refusal code of the latest fallback (0: none) */
+#define WF_BOOT_RECORD_RESERVED_OFFSET 101u /* u8: 0 */
+#define WF_BOOT_RECORD_RESERVED2_OFFSET 102u /* u16: 0 */
+#define WF_BOOT_RECORD_RESERVED3_OFFSET 104u /* u32[5]: 0 */
+#define WF_BOOT_RECORD_RESERVED3_COUNT 5u
+#define WF_BOOT_RECORD_CRC32_OFFSET 124u /* u32: CRC-32 (zlib's) of bytes 0..123 */
+
+/* KEY_STORE_HEADER: The spacecraft's uplink keys, provisioned into their flash sector before launch: this header, `count` KEY_ENTRY records, then the CRC-32 of everything before it. */
+#define WF_KEY_STORE_HEADER_SIZE 8u
+#define WF_KEY_STORE_HEADER_MAGIC_OFFSET 0u /* u32: KEY_STORE_MAGIC ("TKEY") */
+#define WF_KEY_STORE_HEADER_VERSION_OFFSET 4u /* u8: KEY_STORE_VERSION */
+#define WF_KEY_STORE_HEADER_COUNT_OFFSET 5u /* u8: keys (1..8) */
+#define WF_KEY_STORE_HEADER_RESERVED_OFFSET 6u /* u16: 0 */
+
+/* KEY_ENTRY: One uplink key. */
+#define WF_KEY_ENTRY_SIZE 36u
+#define WF_KEY_ENTRY_KEY_ID_OFFSET 0u /* u16: its SPI (1..65535) */
+#define WF_KEY_ENTRY_RESERVED_OFFSET 2u /* u16: 0 */
+#define WF_KEY_ENTRY_KEY_OFFSET 4u /* u8[32]: the HMAC-SHA-256 key */
+#define WF_KEY_ENTRY_KEY_COUNT 32u
+
+/* PACKAGE_HEADER: The first record of a model package; sections follow in this order, each 8-aligned. */
+#define WF_PACKAGE_HEADER_SIZE 96u
+#define WF_PACKAGE_HEADER_MAGIC_OFFSET 0u /* u32: PACKAGE_MAGIC ("TMPK") */
+#define WF_PACKAGE_HEADER_VERSION_OFFSET 4u /* u8: package format version (PACKAGE_VERSION) */
+#define WF_PACKAGE_HEADER_RESERVED_OFFSET 5u /* u8: 0 */
+#define WF_PACKAGE_HEADER_ENGINE_ABI_OFFSET 6u /* u16: engine ABI of the plan (its PLAN_HEADER.abi) */
+#define WF_PACKAGE_HEADER_MODEL_ID_OFFSET 8u /* u32: the model's id, >= 1 (0 is the compiled-in cell classifier) */
+#define WF_PACKAGE_HEADER_CREATED_S_OFFSET 12u /* u32: creation time, seconds since TIME_EPOCH */
+#define WF_PACKAGE_HEADER_PACKAGE_BYTES_OFFSET 16u /* u32: bytes of the package, its CRC-32 included */
+#define WF_PACKAGE_HEADER_PLAN_OFFSET_OFFSET 20u /* u32: offset of the plan (8-aligned) */
+#define WF_PACKAGE_HEADER_PLAN_BYTES_OFFSET 24u /* u32: its bytes */
+#define WF_PACKAGE_HEADER_SPEC_OFFSET_OFFSET 28u /* u32: offset of the MODEL_SPEC record (8-aligned) */
+#define WF_PACKAGE_HEADER_SPEC_BYTES_OFFSET 32u /* u32: its bytes (MODEL_SPEC size) */
+#define WF_PACKAGE_HEADER_VECTORS_OFFSET_OFFSET 36u /* u32: offset of the golden vectors (8-aligned) */
+#define WF_PACKAGE_HEADER_VECTORS_BYTES_OFFSET 40u /* u32: their bytes: vector_count x (input + output) */
+#define WF_PACKAGE_HEADER_VECTOR_COUNT_OFFSET 44u /* u16: golden vectors (1..8) */
+#define WF_PACKAGE_HEADER_VECTOR_ROWS_OFFSET 46u /* u16: rows of a golden frame */
+#define WF_PACKAGE_HEADER_VECTOR_COLS_OFFSET 48u /* u16: columns of a golden frame (rows x cols <= 4096) */
+#define WF_PACKAGE_HEADER_RESERVED2_OFFSET 50u /* u16: 0 */
+#define WF_PACKAGE_HEADER_SCRATCH_BYTES_OFFSET 52u /* u32: scratch of the plan's rings and staging row at scratch_cols with the DSP kernels (the packager's figure, without the per-layer states the executor adds on its target; the satellite computes the whole at its widest frame) */
+#define WF_PACKAGE_HEADER_SCRATCH_COLS_OFFSET 56u /* u16: frame width of that figure */
+#define WF_PACKAGE_HEADER_RESERVED3_OFFSET 58u /* u16: 0 */
+#define WF_PACKAGE_HEADER_MODEL_SHA256_OFFSET 60u /* u8[32]: SHA-256 of the .tflite the plan was exported from: the model's identity */
+#define WF_PACKAGE_HEADER_MODEL_SHA256_COUNT 32u
+#define WF_PACKAGE_HEADER_RESERVED4_OFFSET 92u /* u32: 0 */
+
+/* MODEL_SPEC: What the model sees and how its outputs are decided (models/tile_spec.json and the policy it was tuned with). Thresholds are int8 outputs as int16 two's complement (128: never). */
+#define WF_MODEL_SPEC_SIZE 120u
+#define WF_MODEL_SPEC_BANDS_OFFSET 0u /* u8: bands of a frame pixel (= the plan's in_c) */
+#define WF_MODEL_SPEC_CLASSES_OFFSET 1u /* u8: classes (= the plan's out_c, at most 8) */
+#define WF_MODEL_SPEC_SHIP_CLASS_OFFSET 2u /* u8: class id of ship */
+#define WF_MODEL_SPEC_LAND_POLICY_OFFSET 3u /* u8: 0 drop land, 1 keep it at low resolution */
+#define WF_MODEL_SPEC_INPUT_ZERO_POINT_OFFSET 4u /* u8: input quantisation: zero point (int8) */
+#define WF_MODEL_SPEC_OUTPUT_ZERO_POINT_OFFSET 5u /* u8: output quantisation: zero point (int8) */
+#define WF_MODEL_SPEC_RESERVED_OFFSET 6u /* u16: 0 */
+#define WF_MODEL_SPEC_INPUT_SCALE_DEN_OFFSET 8u /* u16: input scale 1 / this */
+#define WF_MODEL_SPEC_OUTPUT_SCALE_DEN_OFFSET 10u /* u16: output scale 1 / this */
+#define WF_MODEL_SPEC_CELL_PX_OFFSET 12u /* u16: the cell: one output per cell_px x cell_px pixels (the plan's total stride) */
+#define WF_MODEL_SPEC_RESERVED2_OFFSET 14u /* u16: 0 */
+#define WF_MODEL_SPEC_RESERVED3_OFFSET 16u /* u16: 0 */
+#define WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET 18u /* u16: crop margin around a kept cell */
+#define WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET 20u /* u16: crop when the ship output reaches this */
+#define WF_MODEL_SPEC_RESERVED4_OFFSET 22u /* u16: 0 */
+#define WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET 24u /* u16[8]: per class: discard a top class reaching this */
+#define WF_MODEL_SPEC_DISCARD_MIN_Q_COUNT 8u
+#define WF_MODEL_SPEC_GAIN_Q8_OFFSET 40u /* u16[8]: per band: Q8 gain to the canonical scale */
+#define WF_MODEL_SPEC_GAIN_Q8_COUNT 8u
+#define WF_MODEL_SPEC_TILE_SPEC_SHA256_OFFSET 56u /* u8[32]: SHA-256 of tile_spec.json */
+#define WF_MODEL_SPEC_TILE_SPEC_SHA256_COUNT 32u
+#define WF_MODEL_SPEC_POLICY_SHA256_OFFSET 88u /* u8[32]: SHA-256 of the policy JSON */
+#define WF_MODEL_SPEC_POLICY_SHA256_COUNT 32u
 
 #endif /* WIRE_FORMAT_H */

@@ -92,6 +92,7 @@ tri_status_t tri_classifier_rule(tri_classifier_t *cls, tri_rule_classifier_t *s
         return TRI_ERR_ARG;
     }
 #if TRI_CFG_BANDS >= 4
+    memset(cls, 0, sizeof *cls);
     cls->ctx = state;
     cls->run = rule_run;
     return TRI_OK;

@@ -21,10 +21,15 @@ static uint16_t next_seq(tri_onboard_t *ob, uint32_t type)
     return s;
 }
 
-/* Bytes [pos, pos + n) of the directory product: its header, then one
- * STORE_ENTRY per stored product in priority order. */
-static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint32_t pos,
-                            uint32_t n, uint8_t *dst)
+/* Where a directory's STORE_ENTRY records start: after its product header
+ * and its DIRECTORY_HEADER. */
+#define DIRECTORY_ENTRIES_AT (WF_PRODUCT_HEADER_SIZE + WF_DIRECTORY_HEADER_SIZE)
+
+/* Bytes [pos, pos + n) of the directory product: its header, the
+ * DIRECTORY_HEADER (dirhead), then one STORE_ENTRY per stored product in
+ * priority order. */
+static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header,
+                            const uint8_t *dirhead, uint32_t pos, uint32_t n, uint8_t *dst)
 {
     while (n > 0u) {
         uint32_t take;
@@ -32,9 +37,13 @@ static void directory_bytes(const tri_onboard_t *ob, const uint8_t *header, uint
             take = WF_PRODUCT_HEADER_SIZE - pos;
             take = take < n ? take : n;
             memcpy(dst, header + pos, take);
+        } else if (pos < DIRECTORY_ENTRIES_AT) {
+            take = DIRECTORY_ENTRIES_AT - pos;
+            take = take < n ? take : n;
+            memcpy(dst, dirhead + (pos - WF_PRODUCT_HEADER_SIZE), take);
         } else {
-            uint32_t e = (pos - WF_PRODUCT_HEADER_SIZE) / WF_STORE_ENTRY_SIZE;
-            uint32_t within = (pos - WF_PRODUCT_HEADER_SIZE) % WF_STORE_ENTRY_SIZE;
+            uint32_t e = (pos - DIRECTORY_ENTRIES_AT) / WF_STORE_ENTRY_SIZE;
+            uint32_t within = (pos - DIRECTORY_ENTRIES_AT) % WF_STORE_ENTRY_SIZE;
             const tri_store_slot_t *s = &ob->store.slots[ob->store.order[e]];
             tri_store_entry_rec_t rec;
             uint8_t buf[WF_STORE_ENTRY_SIZE];
@@ -117,7 +126,9 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     route_t route;
     tri_product_header_t h;
     tri_sec_header_t sh;
+    wf_directory_header_t dh;
     uint8_t header[WF_PRODUCT_HEADER_SIZE];
+    uint8_t dirhead[WF_DIRECTORY_HEADER_SIZE];
     uint32_t n;
     uint32_t bytes;
     uint32_t segs;
@@ -131,7 +142,11 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     pkt = packet_buffer(ob);
     sink = route_open(&route, ob, sink, WF_VC_DIRECTORY);
     n = tri_store_order(&ob->store);
-    bytes = WF_PRODUCT_HEADER_SIZE + n * WF_STORE_ENTRY_SIZE;
+    bytes = DIRECTORY_ENTRIES_AT + n * WF_STORE_ENTRY_SIZE;
+    dh.model_id = ob->classifier.model_id;
+    memcpy(dh.model_sha256, ob->classifier.model_sha256, sizeof dh.model_sha256);
+    dh.entries = n;
+    wf_directory_header_pack(&dh, dirhead);
     segs = tri_segment_count(bytes);
     memset(&h, 0, sizeof h);
     h.product_type = (uint8_t)WF_PRODUCT_STORE_DIRECTORY;
@@ -149,7 +164,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         uint32_t pos;
         for (pos = WF_PRODUCT_HEADER_SIZE; pos < bytes; pos += WF_MAX_SEGMENT_BYTES) {
             uint32_t k = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
-            directory_bytes(ob, header, pos, k, pkt);
+            directory_bytes(ob, header, dirhead, pos, k, pkt);
             crc = tri_crc32(crc, pkt, k);
         }
         tri_put_be32(header + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET, crc);
@@ -166,7 +181,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         uint32_t seg = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
         size_t plen;
         tri_status_t st;
-        directory_bytes(ob, header, pos, seg, pkt + TRI_PACKET_SEGMENT_OFFSET);
+        directory_bytes(ob, header, dirhead, pos, seg, pkt + TRI_PACKET_SEGMENT_OFFSET);
         sh.segment_index = (uint16_t)s;
         plen = tri_packet_seal(pkt, (uint16_t)WF_APID_STORE_DIRECTORY, tri_seq_flags(s, segs),
                                next_seq(ob, WF_PRODUCT_STORE_DIRECTORY), &sh, seg);
@@ -187,6 +202,69 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
         ob->counters.bytes_sent += (uint32_t)*len;
         return st;
     }
+}
+
+/* The MODEL_STATUS product (tri_models_status: slots, the active model, its
+ * trial, refusals by reason): one packet, keyed as the directories are
+ * (frame_id WF_DIRECTORY_FRAME_ID + the boot count, product_id from the
+ * directories' counter), on the directory's virtual channel in the frame
+ * link modes. */
+#define STATUS_PRODUCT_BYTES (WF_PRODUCT_HEADER_SIZE + WF_MODEL_STATUS_SIZE)
+
+typedef char tri_status_product_fits_one_packet[STATUS_PRODUCT_BYTES <= WF_MAX_SEGMENT_BYTES ? 1
+                                                                                           : -1];
+
+tri_status_t tri_onboard_model_status(tri_onboard_t *ob, const tri_models_t *models,
+                                      const tri_sink_t *sink, size_t *len)
+{
+    route_t route;
+    tri_product_header_t h;
+    tri_sec_header_t sh;
+    uint8_t *pkt;
+    uint8_t *product;
+    size_t plen;
+    tri_status_t st;
+    if (ob == NULL || models == NULL || sink == NULL || sink->write == NULL || len == NULL ||
+        ob->work == NULL) {
+        return TRI_ERR_ARG;
+    }
+    *len = 0u;
+    pkt = packet_buffer(ob);
+    sink = route_open(&route, ob, sink, WF_VC_DIRECTORY);
+    product = pkt + TRI_PACKET_SEGMENT_OFFSET;
+    memset(&h, 0, sizeof h);
+    h.product_type = (uint8_t)WF_PRODUCT_MODEL_STATUS;
+    h.class_id = (uint8_t)WF_CLASS_NONE;
+    h.compression = (uint8_t)WF_COMPRESSION_NONE;
+    h.product_id = ob->directory_count;
+    h.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
+    h.time_s = ob->last_time_s;
+    h.time_sub = ob->last_time_sub;
+    tri_product_header_pack(&h, product);
+    tri_models_status(models, product + WF_PRODUCT_HEADER_SIZE);
+    tri_put_be32(product + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET,
+                 tri_product_crc(product, product + WF_PRODUCT_HEADER_SIZE, WF_MODEL_STATUS_SIZE));
+    memset(&sh, 0, sizeof sh);
+    sh.frame_id = h.frame_id;
+    sh.product_id = h.product_id;
+    sh.segment_index = 0u;
+    sh.segment_count = 1u;
+    sh.class_id = (uint8_t)WF_CLASS_NONE;
+    sh.time_s = h.time_s;
+    sh.time_sub = h.time_sub;
+    plen = tri_packet_seal(pkt, (uint16_t)WF_APID_MODEL_STATUS, (uint8_t)WF_SEQ_UNSEGMENTED,
+                           next_seq(ob, WF_PRODUCT_MODEL_STATUS), &sh, STATUS_PRODUCT_BYTES);
+    st = sink->write(sink->ctx, pkt, plen);
+    if (st != TRI_OK) {
+        ob->counters.output_full++;
+        return route_close(&route, st, len);
+    }
+    ob->directory_count++;
+    ob->counters.packets_sent++;
+    *len = plen;
+    st = route_close(&route, TRI_OK, len);
+    ob->counters.bytes_sent += (uint32_t)*len;
+    return st;
 }
 
 typedef struct {

@@ -37,6 +37,15 @@ size_t tri_onboard_work_bytes(void)
     return TRI_ONBOARD_WORK_BYTES;
 }
 
+tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier)
+{
+    if (ob == NULL || classifier == NULL || classifier->run == NULL) {
+        return TRI_ERR_ARG;
+    }
+    ob->classifier = *classifier;
+    return TRI_OK;
+}
+
 tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_bytes,
                               void *work_mem, size_t work_bytes,
                               const tri_classifier_t *classifier, const uint16_t *gain_q8)
@@ -406,6 +415,8 @@ static tri_status_t make_products(tri_onboard_t *ob, const tri_frame_meta_t *met
            sizeof summary.cells_discarded_by_class);
     summary.ship_regions = (uint16_t)rep->ship_regions;
     summary.products = (uint16_t)(pid + 1u);
+    summary.model_id = ob->classifier.model_id;
+    memcpy(summary.model_sha256, ob->classifier.model_sha256, sizeof summary.model_sha256);
     tri_job_init(&job, meta, f, w, (uint8_t)WF_PRODUCT_FRAME_SUMMARY, pid);
     job.summary = &summary;
     job.h.sample_bits = 0u;

@@ -194,6 +194,10 @@ void wf_frame_summary_pack(const wf_frame_summary_t *s, uint8_t *out)
     }
     tri_put_be16(out + WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET, s->ship_regions);
     tri_put_be16(out + WF_FRAME_SUMMARY_PRODUCTS_OFFSET, s->products);
+    tri_put_be32(out + WF_FRAME_SUMMARY_MODEL_ID_OFFSET, s->model_id);
+    for (i = 0; i < WF_FRAME_SUMMARY_MODEL_SHA256_COUNT; i++) {
+        out[WF_FRAME_SUMMARY_MODEL_SHA256_OFFSET + i] = s->model_sha256[i];
+    }
 }
 
 void wf_frame_summary_unpack(const uint8_t *in, wf_frame_summary_t *s)
@@ -209,6 +213,31 @@ void wf_frame_summary_unpack(const uint8_t *in, wf_frame_summary_t *s)
     }
     s->ship_regions = tri_get_be16(in + WF_FRAME_SUMMARY_SHIP_REGIONS_OFFSET);
     s->products = tri_get_be16(in + WF_FRAME_SUMMARY_PRODUCTS_OFFSET);
+    s->model_id = tri_get_be32(in + WF_FRAME_SUMMARY_MODEL_ID_OFFSET);
+    for (i = 0; i < WF_FRAME_SUMMARY_MODEL_SHA256_COUNT; i++) {
+        s->model_sha256[i] = in[WF_FRAME_SUMMARY_MODEL_SHA256_OFFSET + i];
+    }
+}
+
+void wf_directory_header_pack(const wf_directory_header_t *s, uint8_t *out)
+{
+    uint32_t i;
+    memset(out, 0, WF_DIRECTORY_HEADER_SIZE);
+    tri_put_be32(out + WF_DIRECTORY_HEADER_MODEL_ID_OFFSET, s->model_id);
+    for (i = 0; i < WF_DIRECTORY_HEADER_MODEL_SHA256_COUNT; i++) {
+        out[WF_DIRECTORY_HEADER_MODEL_SHA256_OFFSET + i] = s->model_sha256[i];
+    }
+    tri_put_be32(out + WF_DIRECTORY_HEADER_ENTRIES_OFFSET, s->entries);
+}
+
+void wf_directory_header_unpack(const uint8_t *in, wf_directory_header_t *s)
+{
+    uint32_t i;
+    s->model_id = tri_get_be32(in + WF_DIRECTORY_HEADER_MODEL_ID_OFFSET);
+    for (i = 0; i < WF_DIRECTORY_HEADER_MODEL_SHA256_COUNT; i++) {
+        s->model_sha256[i] = in[WF_DIRECTORY_HEADER_MODEL_SHA256_OFFSET + i];
+    }
+    s->entries = tri_get_be32(in + WF_DIRECTORY_HEADER_ENTRIES_OFFSET);
 }
 
 void wf_store_entry_pack(const wf_store_entry_t *s, uint8_t *out)
@@ -253,4 +282,315 @@ void wf_request_entry_unpack(const uint8_t *in, wf_request_entry_t *s)
     s->action = in[WF_REQUEST_ENTRY_ACTION_OFFSET];
     s->segment_first = tri_get_be16(in + WF_REQUEST_ENTRY_SEGMENT_FIRST_OFFSET);
     s->segment_last = tri_get_be16(in + WF_REQUEST_ENTRY_SEGMENT_LAST_OFFSET);
+}
+
+void wf_model_status_pack(const wf_model_status_t *s, uint8_t *out)
+{
+    uint32_t i;
+    memset(out, 0, WF_MODEL_STATUS_SIZE);
+    tri_put_be32(out + WF_MODEL_STATUS_BOOT_COUNT_OFFSET, s->boot_count);
+    out[WF_MODEL_STATUS_ACTIVE_OFFSET] = s->active;
+    out[WF_MODEL_STATUS_PREVIOUS_OFFSET] = s->previous;
+    out[WF_MODEL_STATUS_TRIAL_OFFSET] = s->trial;
+    out[WF_MODEL_STATUS_RECEIVING_OFFSET] = s->receiving;
+    tri_put_be32(out + WF_MODEL_STATUS_ACTIVE_MODEL_ID_OFFSET, s->active_model_id);
+    for (i = 0; i < WF_MODEL_STATUS_ACTIVE_MODEL_SHA256_COUNT; i++) {
+        out[WF_MODEL_STATUS_ACTIVE_MODEL_SHA256_OFFSET + i] = s->active_model_sha256[i];
+    }
+    tri_put_be32(out + WF_MODEL_STATUS_ARSN_OFFSET, s->arsn);
+    tri_put_be32(out + WF_MODEL_STATUS_UPLOAD_ARSN_OFFSET, s->upload_arsn);
+    tri_put_be32(out + WF_MODEL_STATUS_UPLOAD_RECEIVED_OFFSET, s->upload_received);
+    for (i = 0; i < WF_MODEL_STATUS_SLOT_MODEL_ID_COUNT; i++) {
+        tri_put_be32(out + WF_MODEL_STATUS_SLOT_MODEL_ID_OFFSET + 4u * i, s->slot_model_id[i]);
+    }
+    tri_put_be32(out + WF_MODEL_STATUS_UPLOADS_OFFSET, s->uploads);
+    tri_put_be32(out + WF_MODEL_STATUS_ACCEPTED_OFFSET, s->accepted);
+    tri_put_be32(out + WF_MODEL_STATUS_COMMITS_OFFSET, s->commits);
+    tri_put_be32(out + WF_MODEL_STATUS_FALLBACKS_OFFSET, s->fallbacks);
+    tri_put_be32(out + WF_MODEL_STATUS_COMMANDS_OFFSET, s->commands);
+    out[WF_MODEL_STATUS_LAST_REFUSAL_OFFSET] = s->last_refusal;
+    tri_put_be32(out + WF_MODEL_STATUS_SCRATCH_BYTES_OFFSET, s->scratch_bytes);
+    tri_put_be32(out + WF_MODEL_STATUS_SCRATCH_CAPACITY_OFFSET, s->scratch_capacity);
+    tri_put_be32(out + WF_MODEL_STATUS_FRAME_COLS_OFFSET, s->frame_cols);
+    for (i = 0; i < WF_MODEL_STATUS_ACTIVE_PACKAGE_SHA256_COUNT; i++) {
+        out[WF_MODEL_STATUS_ACTIVE_PACKAGE_SHA256_OFFSET + i] = s->active_package_sha256[i];
+    }
+    tri_put_be32(out + WF_MODEL_STATUS_LAST_REFUSAL_ARSN_OFFSET, s->last_refusal_arsn);
+    out[WF_MODEL_STATUS_BOOT_FALLBACK_OFFSET] = s->boot_fallback;
+    for (i = 0; i < WF_MODEL_STATUS_REFUSALS_COUNT; i++) {
+        tri_put_be32(out + WF_MODEL_STATUS_REFUSALS_OFFSET + 4u * i, s->refusals[i]);
+    }
+}
+
+void wf_model_status_unpack(const uint8_t *in, wf_model_status_t *s)
+{
+    uint32_t i;
+    s->boot_count = tri_get_be32(in + WF_MODEL_STATUS_BOOT_COUNT_OFFSET);
+    s->active = in[WF_MODEL_STATUS_ACTIVE_OFFSET];
+    s->previous = in[WF_MODEL_STATUS_PREVIOUS_OFFSET];
+    s->trial = in[WF_MODEL_STATUS_TRIAL_OFFSET];
+    s->receiving = in[WF_MODEL_STATUS_RECEIVING_OFFSET];
+    s->active_model_id = tri_get_be32(in + WF_MODEL_STATUS_ACTIVE_MODEL_ID_OFFSET);
+    for (i = 0; i < WF_MODEL_STATUS_ACTIVE_MODEL_SHA256_COUNT; i++) {
+        s->active_model_sha256[i] = in[WF_MODEL_STATUS_ACTIVE_MODEL_SHA256_OFFSET + i];
+    }
+    s->arsn = tri_get_be32(in + WF_MODEL_STATUS_ARSN_OFFSET);
+    s->upload_arsn = tri_get_be32(in + WF_MODEL_STATUS_UPLOAD_ARSN_OFFSET);
+    s->upload_received = tri_get_be32(in + WF_MODEL_STATUS_UPLOAD_RECEIVED_OFFSET);
+    for (i = 0; i < WF_MODEL_STATUS_SLOT_MODEL_ID_COUNT; i++) {
+        s->slot_model_id[i] = tri_get_be32(in + WF_MODEL_STATUS_SLOT_MODEL_ID_OFFSET + 4u * i);
+    }
+    s->uploads = tri_get_be32(in + WF_MODEL_STATUS_UPLOADS_OFFSET);
+    s->accepted = tri_get_be32(in + WF_MODEL_STATUS_ACCEPTED_OFFSET);
+    s->commits = tri_get_be32(in + WF_MODEL_STATUS_COMMITS_OFFSET);
+    s->fallbacks = tri_get_be32(in + WF_MODEL_STATUS_FALLBACKS_OFFSET);
+    s->commands = tri_get_be32(in + WF_MODEL_STATUS_COMMANDS_OFFSET);
+    s->last_refusal = in[WF_MODEL_STATUS_LAST_REFUSAL_OFFSET];
+    s->scratch_bytes = tri_get_be32(in + WF_MODEL_STATUS_SCRATCH_BYTES_OFFSET);
+    s->scratch_capacity = tri_get_be32(in + WF_MODEL_STATUS_SCRATCH_CAPACITY_OFFSET);
+    s->frame_cols = tri_get_be32(in + WF_MODEL_STATUS_FRAME_COLS_OFFSET);
+    for (i = 0; i < WF_MODEL_STATUS_ACTIVE_PACKAGE_SHA256_COUNT; i++) {
+        s->active_package_sha256[i] = in[WF_MODEL_STATUS_ACTIVE_PACKAGE_SHA256_OFFSET + i];
+    }
+    s->last_refusal_arsn = tri_get_be32(in + WF_MODEL_STATUS_LAST_REFUSAL_ARSN_OFFSET);
+    s->boot_fallback = in[WF_MODEL_STATUS_BOOT_FALLBACK_OFFSET];
+    for (i = 0; i < WF_MODEL_STATUS_REFUSALS_COUNT; i++) {
+        s->refusals[i] = tri_get_be32(in + WF_MODEL_STATUS_REFUSALS_OFFSET + 4u * i);
+    }
+}
+
+void wf_security_header_pack(const wf_security_header_t *s, uint8_t *out)
+{
+    memset(out, 0, WF_SECURITY_HEADER_SIZE);
+    tri_put_be16(out + WF_SECURITY_HEADER_SPI_OFFSET, s->spi);
+    tri_put_be32(out + WF_SECURITY_HEADER_ARSN_OFFSET, s->arsn);
+}
+
+void wf_security_header_unpack(const uint8_t *in, wf_security_header_t *s)
+{
+    s->spi = tri_get_be16(in + WF_SECURITY_HEADER_SPI_OFFSET);
+    s->arsn = tri_get_be32(in + WF_SECURITY_HEADER_ARSN_OFFSET);
+}
+
+void wf_upload_segment_pack(const wf_upload_segment_t *s, uint8_t *out)
+{
+    memset(out, 0, WF_UPLOAD_SEGMENT_SIZE);
+    tri_put_be32(out + WF_UPLOAD_SEGMENT_ARSN_OFFSET, s->arsn);
+    tri_put_be16(out + WF_UPLOAD_SEGMENT_SEGMENT_INDEX_OFFSET, s->segment_index);
+    tri_put_be16(out + WF_UPLOAD_SEGMENT_SEGMENT_COUNT_OFFSET, s->segment_count);
+    tri_put_be32(out + WF_UPLOAD_SEGMENT_UPLOAD_BYTES_OFFSET, s->upload_bytes);
+}
+
+void wf_upload_segment_unpack(const uint8_t *in, wf_upload_segment_t *s)
+{
+    s->arsn = tri_get_be32(in + WF_UPLOAD_SEGMENT_ARSN_OFFSET);
+    s->segment_index = tri_get_be16(in + WF_UPLOAD_SEGMENT_SEGMENT_INDEX_OFFSET);
+    s->segment_count = tri_get_be16(in + WF_UPLOAD_SEGMENT_SEGMENT_COUNT_OFFSET);
+    s->upload_bytes = tri_get_be32(in + WF_UPLOAD_SEGMENT_UPLOAD_BYTES_OFFSET);
+}
+
+void wf_model_command_pack(const wf_model_command_t *s, uint8_t *out)
+{
+    memset(out, 0, WF_MODEL_COMMAND_SIZE);
+    out[WF_MODEL_COMMAND_ACTION_OFFSET] = s->action;
+    tri_put_be32(out + WF_MODEL_COMMAND_MODEL_ID_OFFSET, s->model_id);
+}
+
+void wf_model_command_unpack(const uint8_t *in, wf_model_command_t *s)
+{
+    s->action = in[WF_MODEL_COMMAND_ACTION_OFFSET];
+    s->model_id = tri_get_be32(in + WF_MODEL_COMMAND_MODEL_ID_OFFSET);
+}
+
+void wf_boot_record_pack(const wf_boot_record_t *s, uint8_t *out)
+{
+    uint32_t i;
+    memset(out, 0, WF_BOOT_RECORD_SIZE);
+    tri_put_be32(out + WF_BOOT_RECORD_MAGIC_OFFSET, s->magic);
+    out[WF_BOOT_RECORD_VERSION_OFFSET] = s->version;
+    out[WF_BOOT_RECORD_ACTIVE_OFFSET] = s->active;
+    out[WF_BOOT_RECORD_PREVIOUS_OFFSET] = s->previous;
+    out[WF_BOOT_RECORD_TRIAL_OFFSET] = s->trial;
+    tri_put_be32(out + WF_BOOT_RECORD_GENERATION_OFFSET, s->generation);
+    tri_put_be32(out + WF_BOOT_RECORD_BOOT_COUNT_OFFSET, s->boot_count);
+    tri_put_be32(out + WF_BOOT_RECORD_ARSN_OFFSET, s->arsn);
+    tri_put_be32(out + WF_BOOT_RECORD_SLOT_A_MODEL_ID_OFFSET, s->slot_a_model_id);
+    tri_put_be32(out + WF_BOOT_RECORD_SLOT_A_BYTES_OFFSET, s->slot_a_bytes);
+    for (i = 0; i < WF_BOOT_RECORD_SLOT_A_SHA256_COUNT; i++) {
+        out[WF_BOOT_RECORD_SLOT_A_SHA256_OFFSET + i] = s->slot_a_sha256[i];
+    }
+    tri_put_be32(out + WF_BOOT_RECORD_SLOT_B_MODEL_ID_OFFSET, s->slot_b_model_id);
+    tri_put_be32(out + WF_BOOT_RECORD_SLOT_B_BYTES_OFFSET, s->slot_b_bytes);
+    for (i = 0; i < WF_BOOT_RECORD_SLOT_B_SHA256_COUNT; i++) {
+        out[WF_BOOT_RECORD_SLOT_B_SHA256_OFFSET + i] = s->slot_b_sha256[i];
+    }
+    out[WF_BOOT_RECORD_LAST_EVENT_OFFSET] = s->last_event;
+    tri_put_be32(out + WF_BOOT_RECORD_CRC32_OFFSET, s->crc32);
+}
+
+void wf_boot_record_unpack(const uint8_t *in, wf_boot_record_t *s)
+{
+    uint32_t i;
+    s->magic = tri_get_be32(in + WF_BOOT_RECORD_MAGIC_OFFSET);
+    s->version = in[WF_BOOT_RECORD_VERSION_OFFSET];
+    s->active = in[WF_BOOT_RECORD_ACTIVE_OFFSET];
+    s->previous = in[WF_BOOT_RECORD_PREVIOUS_OFFSET];
+    s->trial = in[WF_BOOT_RECORD_TRIAL_OFFSET];
+    s->generation = tri_get_be32(in + WF_BOOT_RECORD_GENERATION_OFFSET);
+    s->boot_count = tri_get_be32(in + WF_BOOT_RECORD_BOOT_COUNT_OFFSET);
+    s->arsn = tri_get_be32(in + WF_BOOT_RECORD_ARSN_OFFSET);
+    s->slot_a_model_id = tri_get_be32(in + WF_BOOT_RECORD_SLOT_A_MODEL_ID_OFFSET);
+    s->slot_a_bytes = tri_get_be32(in + WF_BOOT_RECORD_SLOT_A_BYTES_OFFSET);
+    for (i = 0; i < WF_BOOT_RECORD_SLOT_A_SHA256_COUNT; i++) {
+        s->slot_a_sha256[i] = in[WF_BOOT_RECORD_SLOT_A_SHA256_OFFSET + i];
+    }
+    s->slot_b_model_id = tri_get_be32(in + WF_BOOT_RECORD_SLOT_B_MODEL_ID_OFFSET);
+    s->slot_b_bytes = tri_get_be32(in + WF_BOOT_RECORD_SLOT_B_BYTES_OFFSET);
+    for (i = 0; i < WF_BOOT_RECORD_SLOT_B_SHA256_COUNT; i++) {
+        s->slot_b_sha256[i] = in[WF_BOOT_RECORD_SLOT_B_SHA256_OFFSET + i];
+    }
+    s->last_event = in[WF_BOOT_RECORD_LAST_EVENT_OFFSET];
+    s->crc32 = tri_get_be32(in + WF_BOOT_RECORD_CRC32_OFFSET);
+}
+
+void wf_key_store_header_pack(const wf_key_store_header_t *s, uint8_t *out)
+{
+    memset(out, 0, WF_KEY_STORE_HEADER_SIZE);
+    tri_put_be32(out + WF_KEY_STORE_HEADER_MAGIC_OFFSET, s->magic);
+    out[WF_KEY_STORE_HEADER_VERSION_OFFSET] = s->version;
+    out[WF_KEY_STORE_HEADER_COUNT_OFFSET] = s->count;
+}
+
+void wf_key_store_header_unpack(const uint8_t *in, wf_key_store_header_t *s)
+{
+    s->magic = tri_get_be32(in + WF_KEY_STORE_HEADER_MAGIC_OFFSET);
+    s->version = in[WF_KEY_STORE_HEADER_VERSION_OFFSET];
+    s->count = in[WF_KEY_STORE_HEADER_COUNT_OFFSET];
+}
+
+void wf_key_entry_pack(const wf_key_entry_t *s, uint8_t *out)
+{
+    uint32_t i;
+    memset(out, 0, WF_KEY_ENTRY_SIZE);
+    tri_put_be16(out + WF_KEY_ENTRY_KEY_ID_OFFSET, s->key_id);
+    for (i = 0; i < WF_KEY_ENTRY_KEY_COUNT; i++) {
+        out[WF_KEY_ENTRY_KEY_OFFSET + i] = s->key[i];
+    }
+}
+
+void wf_key_entry_unpack(const uint8_t *in, wf_key_entry_t *s)
+{
+    uint32_t i;
+    s->key_id = tri_get_be16(in + WF_KEY_ENTRY_KEY_ID_OFFSET);
+    for (i = 0; i < WF_KEY_ENTRY_KEY_COUNT; i++) {
+        s->key[i] = in[WF_KEY_ENTRY_KEY_OFFSET + i];
+    }
+}
+
+void wf_package_header_pack(const wf_package_header_t *s, uint8_t *out)
+{
+    uint32_t i;
+    memset(out, 0, WF_PACKAGE_HEADER_SIZE);
+    tri_put_be32(out + WF_PACKAGE_HEADER_MAGIC_OFFSET, s->magic);
+    out[WF_PACKAGE_HEADER_VERSION_OFFSET] = s->version;
+    tri_put_be16(out + WF_PACKAGE_HEADER_ENGINE_ABI_OFFSET, s->engine_abi);
+    tri_put_be32(out + WF_PACKAGE_HEADER_MODEL_ID_OFFSET, s->model_id);
+    tri_put_be32(out + WF_PACKAGE_HEADER_CREATED_S_OFFSET, s->created_s);
+    tri_put_be32(out + WF_PACKAGE_HEADER_PACKAGE_BYTES_OFFSET, s->package_bytes);
+    tri_put_be32(out + WF_PACKAGE_HEADER_PLAN_OFFSET_OFFSET, s->plan_offset);
+    tri_put_be32(out + WF_PACKAGE_HEADER_PLAN_BYTES_OFFSET, s->plan_bytes);
+    tri_put_be32(out + WF_PACKAGE_HEADER_SPEC_OFFSET_OFFSET, s->spec_offset);
+    tri_put_be32(out + WF_PACKAGE_HEADER_SPEC_BYTES_OFFSET, s->spec_bytes);
+    tri_put_be32(out + WF_PACKAGE_HEADER_VECTORS_OFFSET_OFFSET, s->vectors_offset);
+    tri_put_be32(out + WF_PACKAGE_HEADER_VECTORS_BYTES_OFFSET, s->vectors_bytes);
+    tri_put_be16(out + WF_PACKAGE_HEADER_VECTOR_COUNT_OFFSET, s->vector_count);
+    tri_put_be16(out + WF_PACKAGE_HEADER_VECTOR_ROWS_OFFSET, s->vector_rows);
+    tri_put_be16(out + WF_PACKAGE_HEADER_VECTOR_COLS_OFFSET, s->vector_cols);
+    tri_put_be32(out + WF_PACKAGE_HEADER_SCRATCH_BYTES_OFFSET, s->scratch_bytes);
+    tri_put_be16(out + WF_PACKAGE_HEADER_SCRATCH_COLS_OFFSET, s->scratch_cols);
+    for (i = 0; i < WF_PACKAGE_HEADER_MODEL_SHA256_COUNT; i++) {
+        out[WF_PACKAGE_HEADER_MODEL_SHA256_OFFSET + i] = s->model_sha256[i];
+    }
+}
+
+void wf_package_header_unpack(const uint8_t *in, wf_package_header_t *s)
+{
+    uint32_t i;
+    s->magic = tri_get_be32(in + WF_PACKAGE_HEADER_MAGIC_OFFSET);
+    s->version = in[WF_PACKAGE_HEADER_VERSION_OFFSET];
+    s->engine_abi = tri_get_be16(in + WF_PACKAGE_HEADER_ENGINE_ABI_OFFSET);
+    s->model_id = tri_get_be32(in + WF_PACKAGE_HEADER_MODEL_ID_OFFSET);
+    s->created_s = tri_get_be32(in + WF_PACKAGE_HEADER_CREATED_S_OFFSET);
+    s->package_bytes = tri_get_be32(in + WF_PACKAGE_HEADER_PACKAGE_BYTES_OFFSET);
+    s->plan_offset = tri_get_be32(in + WF_PACKAGE_HEADER_PLAN_OFFSET_OFFSET);
+    s->plan_bytes = tri_get_be32(in + WF_PACKAGE_HEADER_PLAN_BYTES_OFFSET);
+    s->spec_offset = tri_get_be32(in + WF_PACKAGE_HEADER_SPEC_OFFSET_OFFSET);
+    s->spec_bytes = tri_get_be32(in + WF_PACKAGE_HEADER_SPEC_BYTES_OFFSET);
+    s->vectors_offset = tri_get_be32(in + WF_PACKAGE_HEADER_VECTORS_OFFSET_OFFSET);
+    s->vectors_bytes = tri_get_be32(in + WF_PACKAGE_HEADER_VECTORS_BYTES_OFFSET);
+    s->vector_count = tri_get_be16(in + WF_PACKAGE_HEADER_VECTOR_COUNT_OFFSET);
+    s->vector_rows = tri_get_be16(in + WF_PACKAGE_HEADER_VECTOR_ROWS_OFFSET);
+    s->vector_cols = tri_get_be16(in + WF_PACKAGE_HEADER_VECTOR_COLS_OFFSET);
+    s->scratch_bytes = tri_get_be32(in + WF_PACKAGE_HEADER_SCRATCH_BYTES_OFFSET);
+    s->scratch_cols = tri_get_be16(in + WF_PACKAGE_HEADER_SCRATCH_COLS_OFFSET);
+    for (i = 0; i < WF_PACKAGE_HEADER_MODEL_SHA256_COUNT; i++) {
+        s->model_sha256[i] = in[WF_PACKAGE_HEADER_MODEL_SHA256_OFFSET + i];
+    }
+}
+
+void wf_model_spec_pack(const wf_model_spec_t *s, uint8_t *out)
+{
+    uint32_t i;
+    memset(out, 0, WF_MODEL_SPEC_SIZE);
+    out[WF_MODEL_SPEC_BANDS_OFFSET] = s->bands;
+    out[WF_MODEL_SPEC_CLASSES_OFFSET] = s->classes;
+    out[WF_MODEL_SPEC_SHIP_CLASS_OFFSET] = s->ship_class;
+    out[WF_MODEL_SPEC_LAND_POLICY_OFFSET] = s->land_policy;
+    out[WF_MODEL_SPEC_INPUT_ZERO_POINT_OFFSET] = s->input_zero_point;
+    out[WF_MODEL_SPEC_OUTPUT_ZERO_POINT_OFFSET] = s->output_zero_point;
+    tri_put_be16(out + WF_MODEL_SPEC_INPUT_SCALE_DEN_OFFSET, s->input_scale_den);
+    tri_put_be16(out + WF_MODEL_SPEC_OUTPUT_SCALE_DEN_OFFSET, s->output_scale_den);
+    tri_put_be16(out + WF_MODEL_SPEC_CELL_PX_OFFSET, s->cell_px);
+    tri_put_be16(out + WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET, s->crop_margin_px);
+    tri_put_be16(out + WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET, s->ship_crop_min_q);
+    for (i = 0; i < WF_MODEL_SPEC_DISCARD_MIN_Q_COUNT; i++) {
+        tri_put_be16(out + WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * i, s->discard_min_q[i]);
+    }
+    for (i = 0; i < WF_MODEL_SPEC_GAIN_Q8_COUNT; i++) {
+        tri_put_be16(out + WF_MODEL_SPEC_GAIN_Q8_OFFSET + 2u * i, s->gain_q8[i]);
+    }
+    for (i = 0; i < WF_MODEL_SPEC_TILE_SPEC_SHA256_COUNT; i++) {
+        out[WF_MODEL_SPEC_TILE_SPEC_SHA256_OFFSET + i] = s->tile_spec_sha256[i];
+    }
+    for (i = 0; i < WF_MODEL_SPEC_POLICY_SHA256_COUNT; i++) {
+        out[WF_MODEL_SPEC_POLICY_SHA256_OFFSET + i] = s->policy_sha256[i];
+    }
+}
+
+void wf_model_spec_unpack(const uint8_t *in, wf_model_spec_t *s)
+{
+    uint32_t i;
+    s->bands = in[WF_MODEL_SPEC_BANDS_OFFSET];
+    s->classes = in[WF_MODEL_SPEC_CLASSES_OFFSET];
+    s->ship_class = in[WF_MODEL_SPEC_SHIP_CLASS_OFFSET];
+    s->land_policy = in[WF_MODEL_SPEC_LAND_POLICY_OFFSET];
+    s->input_zero_point = in[WF_MODEL_SPEC_INPUT_ZERO_POINT_OFFSET];
+    s->output_zero_point = in[WF_MODEL_SPEC_OUTPUT_ZERO_POINT_OFFSET];
+    s->input_scale_den = tri_get_be16(in + WF_MODEL_SPEC_INPUT_SCALE_DEN_OFFSET);
+    s->output_scale_den = tri_get_be16(in + WF_MODEL_SPEC_OUTPUT_SCALE_DEN_OFFSET);
+    s->cell_px = tri_get_be16(in + WF_MODEL_SPEC_CELL_PX_OFFSET);
+    s->crop_margin_px = tri_get_be16(in + WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET);
+    s->ship_crop_min_q = tri_get_be16(in + WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET);
+    for (i = 0; i < WF_MODEL_SPEC_DISCARD_MIN_Q_COUNT; i++) {
+        s->discard_min_q[i] = tri_get_be16(in + WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * i);
+    }
+    for (i = 0; i < WF_MODEL_SPEC_GAIN_Q8_COUNT; i++) {
+        s->gain_q8[i] = tri_get_be16(in + WF_MODEL_SPEC_GAIN_Q8_OFFSET + 2u * i);
+    }
+    for (i = 0; i < WF_MODEL_SPEC_TILE_SPEC_SHA256_COUNT; i++) {
+        s->tile_spec_sha256[i] = in[WF_MODEL_SPEC_TILE_SPEC_SHA256_OFFSET + i];
+    }
+    for (i = 0; i < WF_MODEL_SPEC_POLICY_SHA256_COUNT; i++) {
+        s->policy_sha256[i] = in[WF_MODEL_SPEC_POLICY_SHA256_OFFSET + i];
+    }
 }

@@ -21,7 +21,9 @@ typedef enum {
     TRI_ERR_CRC = -7, /* checksum mismatch */
     TRI_ERR_FULL = -8, /* product store full (lowest priority evicted) */
     TRI_ERR_IO = -9, /* port-level input/output failure */
-    TRI_ERR_NODATA = -10 /* frame holds no valid data (every cell no-data) */
+    TRI_ERR_NODATA = -10, /* frame holds no valid data (every cell no-data) */
+    TRI_ERR_AUTH = -11, /* telecommand not authenticated (key, MAC or anti-replay sequence) */
+    TRI_ERR_STATE = -12 /* not allowed in the current state (e.g. an upload while a model is on trial) */
 } tri_status_t;
 
 /* X(code, short name): every status, for tables of names. */
@@ -36,7 +38,9 @@ typedef enum {
     X(TRI_ERR_CRC, "CRC mismatch") \
     X(TRI_ERR_FULL, "store full") \
     X(TRI_ERR_IO, "I/O error") \
-    X(TRI_ERR_NODATA, "no valid data")
+    X(TRI_ERR_NODATA, "no valid data") \
+    X(TRI_ERR_AUTH, "not authenticated") \
+    X(TRI_ERR_STATE, "wrong state")
 
 /* A short, constant, human-readable name for a status code. */
 const char *tri_status_str(tri_status_t status);

@@ -3,10 +3,11 @@
  * a chain of convolutional layers run over a whole frame, row by row, each
  * layer computed once per output pixel.
  *
- * A streaming model (triage.engine.stream exports <name>_stream.c/.h) is a
- * chain of CONV_2D, DEPTHWISE_CONV_2D (depth multiplier 1), MAX_POOL_2D and
- * SOFTMAX layers, SAME or VALID padding, dilation 1, open in height and
- * width. The frame (H x W pixels of C int8 channels, e.g. the preprocessed
+ * A streaming model is a chain of CONV_2D, DEPTHWISE_CONV_2D (depth
+ * multiplier 1), MAX_POOL_2D and SOFTMAX layers, SAME or VALID padding,
+ * dilation 1, open in height and width, held as an engine plan: bytes
+ * without pointers (tnn_stream_model.h, tnn_plan.h) that triage.engine.stream
+ * exports into <name>_stream.c/.h and a model package carries. The frame (H x W pixels of C int8 channels, e.g. the preprocessed
  * bands) is extended to Hp = ceil(H / m) * m rows and Wp columns (likewise)
  * with the input zero point, m the model's total stride along that axis (16
  * for the cell network); then each layer runs over its input
@@ -41,19 +42,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tnn_plan.h"
 #include "tri_status.h"
 
-/* Required alignment of the scratch, in bytes (it holds pointers). */
+/* Required alignment of the scratch, in bytes (it holds pointers), and of a
+ * plan (TNN_PLAN_ALIGN). */
 #define TNN_STREAM_ALIGN 8u
-
-/* Most layers a streaming model may have. */
-#define TNN_STREAM_MAX_LAYERS 32u
 
 /* Layer index meaning "no layer" in tnn_stream_ctx_t.failed_layer. */
 #define TNN_STREAM_NO_LAYER 0xFFFFu
 
-/* An exported streaming model (tnn_stream_model.h). */
-typedef struct tnn_stream_model tnn_stream_model_t;
+/* A streaming model: the bytes of its engine plan, wherever they sit
+ * (TNN_PLAN_ALIGN-aligned). The exporter's <name>_stream.c defines one for a
+ * plan it links; an application makes one for a plan in a model slot. */
+typedef struct tnn_stream_model {
+    const uint8_t *plan;
+    uint32_t plan_bytes;
+} tnn_stream_model_t;
+
+/* What a plan's header says (tnn_stream_info). */
+typedef struct {
+    uint32_t abi;
+    uint32_t n_layers;
+    uint32_t in_c, out_c;           /* channels of a frame pixel, of an output pixel */
+    uint32_t multiple_h, multiple_w; /* the frame is extended to multiples of these */
+    uint32_t min_h, min_w;          /* smallest frame accepted */
+    int32_t in_zero_point, out_zero_point;
+    uint32_t kernels;               /* bit kind - 1 per layer kind used */
+} tnn_stream_info_t;
 
 /*
  * The caller's source: writes frame row y (0 <= y < height, in increasing
@@ -102,7 +118,18 @@ typedef struct {
     tnn_stream_sizes_t sizes;        /* filled by every begin */
     uint16_t failed_layer;           /* layer refused by begin, else TNN_STREAM_NO_LAYER */
     tnn_stream_profile_t *profile;   /* NULL: no accounting */
+    uint32_t n_layers, in_c;         /* from the plan, once begun */
+    int32_t in_zero_point;
 } tnn_stream_ctx_t;
+
+/*
+ * The header of a plan, checked (magic, this engine's ABI, its size, layer
+ * count, channels, multiples; not the layers): TRI_OK, TRI_ERR_ARG (NULL),
+ * TRI_ERR_ALIGN (plan not TNN_PLAN_ALIGN-aligned), TRI_ERR_FORMAT (a plan of
+ * another ABI or malformed), TRI_ERR_NO_IMPL (it names a kernel this engine
+ * lacks, or the machine is not little-endian).
+ */
+tri_status_t tnn_stream_info(const tnn_stream_model_t *model, tnn_stream_info_t *info);
 
 /*
  * Scratch bytes a frame `width` pixels wide needs with the linked kernel
@@ -116,13 +143,15 @@ size_t tnn_stream_scratch_bytes(const tnn_stream_model_t *model, uint32_t width)
  * per-layer state and rings out in `scratch`. Returns TRI_OK, or:
  *   TRI_ERR_ARG     ctx, model or scratch NULL (ctx->sizes still filled
  *                   when ctx is not NULL)
- *   TRI_ERR_FORMAT  model built for another engine version, or malformed
- *                   (channels that do not chain, bad parameters or packed
- *                   data): ctx->failed_layer names the layer when one is
- *   TRI_ERR_NO_IMPL a layer of a kind this engine does not run
+ *   TRI_ERR_FORMAT  a plan of another ABI, or malformed (an array outside
+ *                   the plan or misaligned, channels that do not chain, bad
+ *                   parameters or packed data): ctx->failed_layer names the
+ *                   layer when one is
+ *   TRI_ERR_NO_IMPL a layer of a kind this engine does not run (or a plan
+ *                   naming one in its kernels)
  *   TRI_ERR_SHAPE   height or width below the model's minimum, above 65535
  *                   once extended, or leaving a layer without output
- *   TRI_ERR_ALIGN   scratch not aligned to TNN_STREAM_ALIGN
+ *   TRI_ERR_ALIGN   scratch or plan not aligned to TNN_STREAM_ALIGN
  *   TRI_ERR_SIZE    scratch_bytes < tnn_stream_scratch_bytes(model, width):
  *                   see ctx->sizes
  * On failure ctx is left unbegun (tnn_stream_run refuses it).

@@ -21,6 +21,16 @@
 #include "tri_onboard.h"
 
 #if defined(__has_include)
+#if __has_include("factory_package.h")
+#include "factory_package.h"
+#define TRI_HOST_HAVE_FACTORY 1
+#endif
+#endif
+#ifndef TRI_HOST_HAVE_FACTORY
+#define TRI_HOST_HAVE_FACTORY 0
+#endif
+
+#if defined(__has_include)
 #if __has_include("classifier_stream.h")
 #include "classifier_stream.h"
 #define TRI_HOST_HAVE_MODEL 1
@@ -131,6 +141,10 @@ static const struct {
     {"grid_max_cells", TRI_GRID_MAX_CELLS},
     {"max_regions", TRI_MAX_REGIONS},
     {"store_max_products", TRI_STORE_MAX_PRODUCTS},
+    {"model_frame_cols", TRI_MODEL_FRAME_COLS},
+    {"model_scratch_bytes", TRI_MODEL_SCRATCH_BYTES},
+    {"model_staging_bytes", TRI_MODEL_STAGING_BYTES},
+    {"model_flash_bytes", WF_MODEL_FLASH_BYTES},
 };
 
 uint32_t tri_host_config_count(void)
@@ -166,6 +180,9 @@ int tri_host_init(void *h, void *store, size_t store_bytes, void *work, size_t w
 #if TRI_HOST_HAVE_MODEL
         st = tri_classifier_stream(&cls, &host->stream, &classifier_stream, scratch,
                                    scratch_bytes);
+        if (st == TRI_OK) {
+            st = tri_classifier_identity_hex(&cls, 0u, CLASSIFIER_STREAM_SHA256);
+        }
         if (st != TRI_OK) {
             return st;
         }
@@ -456,4 +473,134 @@ int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
         tops[i] = (uint8_t)top;
     }
     return TRI_OK;
+}
+
+/* ---- the model manager (tri_models.h) ------------------------------------------
+ * Python owns a tri_models_t block (tri_host_models_bytes) and calls the
+ * manager's API directly; these helpers reach what ctypes cannot: the size,
+ * the fault injection of its flash, the factory package of the build, a run
+ * of the active model over a frame, and the MODEL_STATUS product. */
+
+size_t tri_host_models_bytes(void);
+const uint8_t *tri_host_factory_package(uint32_t *bytes);
+int tri_host_models_fault(void *m, uint32_t at, uint32_t mode);
+int tri_host_models_fault_state(const void *m, uint32_t *out);
+int tri_host_models_run(const void *m, const int8_t *frame, uint32_t h, uint32_t w,
+                        void *scratch, size_t scratch_bytes, int8_t *out, size_t out_bytes,
+                        uint32_t *out_hwc);
+int tri_host_model_status(void *h, const void *models, tri_host_write_fn write, void *ctx,
+                          size_t *len);
+
+size_t tri_host_models_bytes(void)
+{
+    return sizeof(tri_models_t);
+}
+
+/* The factory package compiled into this build (factory_package.h in
+ * MODEL_DIR), or NULL. */
+const uint8_t *tri_host_factory_package(uint32_t *bytes)
+{
+#if TRI_HOST_HAVE_FACTORY
+    *bytes = FACTORY_PACKAGE_BYTES;
+    return factory_package;
+#else
+    *bytes = 0u;
+    return NULL;
+#endif
+}
+
+/* Flash operation `at` (from now, 1-based) is cut (mode TRI_FLASH_TEAR or
+ * TRI_FLASH_AFTER); at 0: no fault. */
+int tri_host_models_fault(void *m, uint32_t at, uint32_t mode)
+{
+    tri_models_t *models = (tri_models_t *)m;
+    if (models == NULL || (at != 0u && mode != TRI_FLASH_TEAR && mode != TRI_FLASH_AFTER)) {
+        return TRI_ERR_ARG;
+    }
+    models->flash.fail_at = at == 0u ? 0u : models->flash.ops + at;
+    models->flash.fail_mode = (uint8_t)mode;
+    return TRI_OK;
+}
+
+/* out[4]: flash operations so far, 1 when the fault fired, the stage it
+ * fired in, the manager's last refusal. */
+int tri_host_models_fault_state(const void *m, uint32_t *out)
+{
+    const tri_models_t *models = (const tri_models_t *)m;
+    if (models == NULL || out == NULL) {
+        return TRI_ERR_ARG;
+    }
+    out[0] = models->flash.ops;
+    out[1] = models->flash.dead;
+    out[2] = models->flash.fault_stage;
+    out[3] = models->last_refusal;
+    return TRI_OK;
+}
+
+typedef struct {
+    const int8_t *frame;
+    size_t row_bytes;
+    int8_t *out;
+    size_t out_bytes;
+    size_t written;
+} host_run_t;
+
+static tri_status_t run_source(void *user, uint32_t y, int8_t *row)
+{
+    const host_run_t *r = (const host_run_t *)user;
+    memcpy(row, r->frame + (size_t)y * r->row_bytes, r->row_bytes);
+    return TRI_OK;
+}
+
+static tri_status_t run_sink(void *user, uint32_t row_index, const int8_t *row, size_t bytes)
+{
+    host_run_t *r = (host_run_t *)user;
+    (void)row_index;
+    if (r->written + bytes > r->out_bytes) {
+        return TRI_ERR_SIZE;
+    }
+    memcpy(r->out + r->written, row, bytes);
+    r->written += bytes;
+    return TRI_OK;
+}
+
+/* The active model over an int8 frame [h][w][in_c]; out_hwc gets the
+ * output's shape. TRI_ERR_NO_IMPL when there is no active model. */
+int tri_host_models_run(const void *m, const int8_t *frame, uint32_t h, uint32_t w,
+                        void *scratch, size_t scratch_bytes, int8_t *out, size_t out_bytes,
+                        uint32_t *out_hwc)
+{
+    const tri_package_t *pkg = tri_models_active((const tri_models_t *)m);
+    tnn_stream_ctx_t ctx;
+    host_run_t r;
+    tri_status_t st;
+    if (pkg == NULL) {
+        return TRI_ERR_NO_IMPL;
+    }
+    st = tnn_stream_begin(&ctx, &pkg->plan, h, w, scratch, scratch_bytes);
+    if (st != TRI_OK) {
+        return st;
+    }
+    r.frame = frame;
+    r.row_bytes = (size_t)w * ctx.in_c;
+    r.out = out;
+    r.out_bytes = out_bytes;
+    r.written = 0u;
+    out_hwc[0] = ctx.out_h;
+    out_hwc[1] = ctx.out_w;
+    out_hwc[2] = ctx.out_c;
+    return tnn_stream_run(&ctx, run_source, run_sink, &r);
+}
+
+int tri_host_model_status(void *h, const void *models, tri_host_write_fn write, void *ctx,
+                          size_t *len)
+{
+    tri_sink_t sink;
+    if (h == NULL) {
+        return TRI_ERR_ARG;
+    }
+    sink.ctx = ctx;
+    sink.write = write;
+    return tri_onboard_model_status(&((tri_host_t *)h)->ob, (const tri_models_t *)models, &sink,
+                                    len);
 }

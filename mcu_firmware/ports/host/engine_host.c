@@ -101,7 +101,7 @@ tri_status_t tnn_host_stream_frame(tnn_stream_ctx_t *ctx, const tnn_stream_model
         return st;
     }
     io.frame = frame;
-    io.row_bytes = (size_t)w * model->in_c;
+    io.row_bytes = (size_t)w * ctx->in_c;
     io.out = out;
     io.out_bytes = out_bytes;
     io.written = 0u;

@@ -17,7 +17,7 @@
  *       insns_source X insns_sink Y stack_peak P
  *     stream_layers: 0 T0 1 T1 ... source X sink Y
  * Exit codes: 0 ok, 2 bad command line, 3 I/O error, 4 frame too large,
- * 10 + (-status) when begin or run fails.
+ * 5 the plan's header refused, 10 + (-status) when begin or run fails.
  */
 #include <stdint.h>
 #include <string.h>
@@ -97,6 +97,7 @@ int main(void)
     uint32_t h;
     uint32_t w;
     uint32_t i;
+    tnn_stream_info_t info;
     int32_t in_h;
     int32_t out_h;
     uint64_t total = 0u;
@@ -110,7 +111,10 @@ int main(void)
         board_puts("stream_run: usage: stream_run IN_PATH OUT_PATH H W\n");
         return 2;
     }
-    io.row_bytes = (size_t)w * TNN_STREAM_MODEL.in_c;
+    if (tnn_stream_info(&TNN_STREAM_MODEL, &info) != TRI_OK) {
+        return 5;
+    }
+    io.row_bytes = (size_t)w * info.in_c;
     if (h == 0u || (uint64_t)h * io.row_bytes > FRAME_BYTES) {
         return 4;
     }
@@ -152,7 +156,7 @@ int main(void)
     put_field("stack_peak", (uint64_t)board_stack_peak());
     board_puts("\n");
     board_puts("stream_layers:");
-    for (i = 0; i < TNN_STREAM_MODEL.n_layers; i++) {
+    for (i = 0; i < info.n_layers; i++) {
         board_puts(" ");
         board_put_u64(i);
         board_puts(" ");
