@@ -108,17 +108,10 @@ tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
  * Sets the decision thresholds (tri_decide.h) for the frames to come: every
  * discard_min_q[k] and ship_crop_min_q in [-128, TRI_CFG_NEVER_Q]
  * (TRI_ERR_ARG otherwise, nothing changed). tri_onboard_init sets the
- * build's policy (TRI_POLICY_SHIPPED, triage_config.h); the second-opinion
- * threshold and the crop margin stay the build's.
+ * build's policy (TRI_POLICY_SHIPPED, triage_config.h); the crop margin
+ * stays the build's.
  */
 tri_status_t tri_onboard_set_policy(tri_onboard_t *ob, const tri_policy_t *policy);
-
-/*
- * Replaces the classifier for the frames to come (its run must be set;
- * TRI_ERR_ARG otherwise, nothing changed); the store and the counters
- * stay. The caller keeps the classifier's context (a bound model) alive.
- */
-tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier);
 
 /*
  * A clock for the per-stage profile (ob->profile; NULL: off, the default):
@@ -191,10 +184,12 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
                                   size_t request_len, const tri_sink_t *sink, size_t *len);
 
 /*
- * Replaces the classifier between frames (the model manager switched
- * models): frames from now on are classified by it, and FRAME_SUMMARY and
- * STORE_DIRECTORY name it (its model_id and model_sha256). TRI_ERR_ARG for
- * NULL or a classifier without run.
+ * Replaces the classifier between frames (the model manager switched models,
+ * or the host bound another model): frames from now on are classified by it,
+ * and FRAME_SUMMARY and STORE_DIRECTORY name it (its model_id and
+ * model_sha256). TRI_ERR_ARG for NULL or a classifier without run, nothing
+ * changed; the store and the counters stay. The caller keeps the
+ * classifier's context (a bound model) alive.
  */
 tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier);
 

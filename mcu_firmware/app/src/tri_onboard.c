@@ -37,15 +37,6 @@ size_t tri_onboard_work_bytes(void)
     return TRI_ONBOARD_WORK_BYTES;
 }
 
-tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier)
-{
-    if (ob == NULL || classifier == NULL || classifier->run == NULL) {
-        return TRI_ERR_ARG;
-    }
-    ob->classifier = *classifier;
-    return TRI_OK;
-}
-
 tri_status_t tri_onboard_init(tri_onboard_t *ob, void *store_mem, size_t store_bytes,
                               void *work_mem, size_t work_bytes,
                               const tri_classifier_t *classifier, const uint16_t *gain_q8)
