@@ -33,8 +33,9 @@ static uint16_t block_mean(const tri_frame_t *f, uint32_t r, uint32_t c, uint32_
 }
 
 /* Every band's block means of a block-mean product into work.means
- * ([band][row][col]) in one pass over its pixels, when they fit
- * (TRI_MEANS_MAX); the same means as block_mean. */
+ * ([band][row][col]) once per product, when they fit (TRI_MEANS_MAX): for
+ * 16-bit four-band frames in one pass over its pixels, otherwise by
+ * block_mean; the same means as block_mean either way. */
 static void compute_means(tri_job_t *job)
 {
     const tri_product_header_t *h = &job->h;
@@ -44,7 +45,7 @@ static void compute_means(tri_job_t *job)
     uint32_t nb = f->bands;
     uint32_t r;
     if (job->means_ready || h->pixel_step < 2u || h->product_type == WF_PRODUCT_CLASS_MAP ||
-        plane * nb > TRI_MEANS_MAX || nb > WF_MAX_BANDS) {
+        plane * nb > TRI_MEANS_MAX) {
         return;
     }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -98,49 +99,13 @@ static void compute_means(tri_job_t *job)
         return;
     }
 #endif
-    for (r = 0; r < h->rows; r++) {
+    for (r = 0; r < h->rows; r++) { /* any other frame: block_mean, band by band */
         uint32_t c;
         for (c = 0; c < h->cols; c++) {
-            uint32_t sum[WF_MAX_BANDS] = {0};
-            uint32_t n[WF_MAX_BANDS] = {0};
-            uint32_t dy;
             uint32_t b;
-            for (dy = 0; dy < step; dy++) {
-                size_t i = ((size_t)(h->region_row0 + r * step + dy) * f->cols + h->region_col0 +
-                            c * step) *
-                           nb;
-                uint32_t k;
-                if (f->bytes_per_sample == 1u) {
-                    const uint8_t *px = f->pixels + i;
-                    for (k = 0; k < step * nb; k += nb) {
-                        for (b = 0; b < nb; b++) {
-                            uint32_t v = px[k + b];
-                            if (v != f->nodata) {
-                                sum[b] += v;
-                                n[b]++;
-                            }
-                        }
-                    }
-                } else {
-                    const uint8_t *px = f->pixels + 2u * i;
-                    for (k = 0; k < 2u * step * nb; k += 2u * nb) {
-                        for (b = 0; b < nb; b++) {
-                            uint32_t v = (uint32_t)px[k + 2u * b] |
-                                         ((uint32_t)px[k + 2u * b + 1u] << 8);
-                            if (v != f->nodata) {
-                                sum[b] += v;
-                                n[b]++;
-                            }
-                        }
-                    }
-                }
-            }
             for (b = 0; b < nb; b++) {
-                uint16_t m = f->nodata;
-                if (n[b] != 0u) {
-                    m = (uint16_t)((sum[b] + n[b] / 2u) / n[b]);
-                }
-                job->work.means[b * plane + r * h->cols + c] = m;
+                job->work.means[b * plane + r * h->cols + c] = block_mean(
+                    f, h->region_row0 + r * step, h->region_col0 + c * step, step, b);
             }
         }
     }
