@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +178,28 @@ def test_simulate_a_scenario_manifest_without_frames(data_dir, tmp_path):
     assert "ship_recall_visible_at_least_0.95" in m["targets"]
     assert m["classifiers"]["sample"] == "out-of-sample"
     assert math.isclose(m["per_frame"][0]["cloud_fraction"], res.frames[0].cloud_fraction)
+
+
+SWEEP_BASE = Path(__file__).resolve().parents[2] / "samples" / "sweep" / "base.json"
+
+
+@pytest.mark.realdata
+def test_sample_sweep_base_captures_every_frame_inside_its_window(data_dir, tmp_path):
+    """The committed sweep's base (the README's 64-point trade study) must realize with
+    the registry as committed: every maritime frame's first daylight opportunity at its
+    water donor's place lies inside the simulated window."""
+    base = load_manifest(SWEEP_BASE)
+    path = realize(base, tmp_path / "set")
+    m = load_manifest(path)
+    assert len(m.frames) == base.scenario.maritime.frames
+    for f in m.frames:
+        assert base.window_start_utc <= f.capture_time_utc <= base.window_end_utc
+
+
+@pytest.mark.realdata
+def test_a_frame_captured_after_the_window_is_named(data_dir, tmp_path):
+    base = load_manifest(SWEEP_BASE)
+    short = base.model_copy(update={"window_end_utc": base.window_start_utc + timedelta(hours=1)})
+    with pytest.raises(ManifestError, match=r"maritime-00\d .*lengthen the simulated window"):
+        realize(short, tmp_path / "x")
+    assert not (tmp_path / "x").exists()

@@ -895,12 +895,20 @@ def _maritime(
             xs[0] - size * merc_px / 2, ys[0] + size * merc_px / 2, merc_px, merc_px
         )
         name = f"maritime-{k + 1:03d}"
+        when = _capture_time(tle, lat, lon, base.window_start_utc, k)
+        if when > base.window_end_utc:
+            raise ManifestError(
+                f"scenario maritime: frame {name} (water of {wd.source}, classified by "
+                f"{c.name}) has its first daylight imaging opportunity at "
+                f"{when.isoformat()}, after window_end_utc "
+                f"{base.window_end_utc.isoformat()}: lengthen the simulated window"
+            )
         f = Frame(
             frame_id=0,
             scene=name,
             bands=sentinel2_band_sources(name),
             window=PixelWindow(row0=0, col0=0, rows=size, cols=size),
-            capture_time_utc=_capture_time(tle, lat, lon, base.window_start_utc, k),
+            capture_time_utc=when,
             gain_source=sen2ships.GAIN_SOURCE,
             nodata=0,
             dn_scale=sen2ships.DN_SCALE,
