@@ -96,9 +96,11 @@ from triage.sim.manifest import (
     Frame,
     Labels,
     Manifest,
+    Onboard,
     Orbit,
     PacketLoss,
     PixelWindow,
+    PolicyThresholds,
     Scenario,
     Tle,
     dump_manifest,
@@ -138,6 +140,15 @@ SHADOW_KEEP = np.array([0.40, 0.35, 0.30, 0.25])  # blue, green, red, NIR
 ALPHA_CLOUD = 0.5  # a pixel (or a ship's centre) is under cloud from this alpha on
 COAST_WATER = (0.2, 0.7)
 MANIFEST_NAME = "manifest.json"
+
+MARITIME_PRODUCTS = PolicyThresholds(discard_min_prob={"cloud": 0.0, "sea": 0.0})
+"""The product mix of a maritime-surveillance mission (``triage imageset maritime``'s
+default, ``--products maritime``): a cell the ship rule does not crop and whose top class
+is sea or cloud is discarded whatever its confidence, so uncertain sea and cloud are not
+sent as low-resolution products. What is sent per frame: the ship crops, the quicklook,
+the class map and the summary. It changes no crop decision (the crop rule comes first in
+the decision order), so ship recall is the same and only the bytes change; land keeps the
+classifier's land policy. ``--products all`` keeps the classifier's own thresholds."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -1101,9 +1112,12 @@ def scenario_manifest(
     epoch: datetime = DEFAULT_EPOCH,
     loss: PacketLoss = DEFAULT_LOSS,
     span: timedelta = SIM_SPAN,
+    policy: PolicyThresholds | None = None,
 ) -> Manifest:
     """A manifest that holds only a scenario (no frames yet): the simulator builds the
-    frames (:func:`realized`), or :func:`realize` writes them."""
+    frames (:func:`realized`), or :func:`realize` writes them. ``policy``: decision
+    thresholds replacing the classifiers' (``onboard.policy``; e.g.
+    :data:`MARITIME_PRODUCTS`)."""
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
     clouds = (
@@ -1125,4 +1139,5 @@ def scenario_manifest(
         packet_loss=loss,
         window_start_utc=epoch,
         window_end_utc=epoch + span,
+        onboard=Onboard(policy=policy),
     )
