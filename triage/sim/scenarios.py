@@ -47,8 +47,9 @@ the frame's capture time and place), darkens the ground it falls on, keeping
 40 / 35 / 30 / 25 % of blue, green, red and NIR (the diffuse skylight, bluer). The
 truth records per frame the cloud cover (pixels under the masks, mask >= 0.5;
 ``cloud_mask.tif``), what the cloud hides (``cloud_alpha.tif``) and, per ship,
-``under_cloud`` (the cloud hides at least half of its box centre's pixel) and
-``in_shadow``; recall is reported over all ships and over the visible ones.
+``under_cloud`` (the cloud hides at least half of its box centre's pixel), ``in_shadow``
+and ``cloud_alpha`` (how much of that pixel the cloud hides); recall is reported over all
+ships and over the visible ones, and by cloud over the ship (clear, thin, under cloud).
 """
 
 from __future__ import annotations
@@ -554,6 +555,7 @@ def _ship_flags(box, alpha: np.ndarray | None, shadow: np.ndarray | None) -> dic
     return {
         "under_cloud": bool(alpha[r, c] >= ALPHA_CLOUD),
         "in_shadow": bool(shadow is not None and shadow[r, c] >= ALPHA_CLOUD),
+        "cloud_alpha": round(float(alpha[r, c]), 4),
     }
 
 
