@@ -283,3 +283,40 @@ def test_score_masked_crops():
     kept[23, 24] = True
     out = {o.ship.label_id: o for o in score(ships, [Delivery(1, 8, 8, 32, 32, t1, kept)], frames)}
     assert out[2].delivered_at == t1
+
+
+def test_ships_by_cloud_hand_derived(tmp_path):
+    import json
+
+    from triage.sim.results import _by_cloud
+    from triage.sim.scoring import ShipOutcome, load_coco_boxes
+
+    anns = [  # (cloud_alpha, under_cloud): clear, clear, thin, thin, under
+        (0.0, False), (0.0499, False), (0.05, False), (0.49, False), (0.8, True)
+    ]  # fmt: skip
+    coco = {
+        "annotations": [
+            {"id": i + 1, "bbox": [10.0 * i, 0.0, 4.0, 4.0], "cloud_alpha": a, "under_cloud": u}
+            for i, (a, u) in enumerate(anns)
+        ]
+    }
+    path = tmp_path / "ships.coco.json"
+    path.write_text(json.dumps(coco))
+    ships = load_coco_boxes(path, "s")
+    assert [s.cloud_class for s in ships] == [
+        "clear", "clear", "thin_cloud", "thin_cloud", "under_cloud"
+    ]  # fmt: skip
+    t = datetime(2024, 6, 1, tzinfo=UTC)
+    delivered = [True, False, False, True, True]
+    outs = [
+        ShipOutcome(s, t if d else None, 1 if d else None, 0.0 if d else None)
+        for s, d in zip(ships, delivered, strict=True)
+    ]
+    assert _by_cloud(outs) == {
+        "clear": {"ships": 2, "delivered": 1, "recall": 0.5},
+        "thin_cloud": {"ships": 2, "delivered": 1, "recall": 0.5},
+        "under_cloud": {"ships": 1, "delivered": 1, "recall": 1.0},
+    }
+    # labels that do not say how much cloud lies over a ship: no split
+    bare = [ShipOutcome(LabelledShip("s", 1, 0.0, 0.0, 4.0, 4.0), None, None, None)]
+    assert _by_cloud(bare) is None

@@ -133,8 +133,9 @@ def test_laid_cloud_and_flags_follow_the_masks(maritime):
         assert abs(truth["cloud_target"] - 0.5) < 0.1  # concentration 1000: about the mean
         for a in json.loads((folder / "ships.coco.json").read_text())["annotations"]:
             x, y, w, h = a["bbox"]
-            under = alpha[min(255, int(y + h / 2)), min(255, int(x + w / 2))] >= 128
-            assert a["under_cloud"] == bool(under)
+            centre = alpha[min(255, int(y + h / 2)), min(255, int(x + w / 2))]
+            assert a["under_cloud"] == bool(centre >= 128)
+            assert abs(a["cloud_alpha"] - centre / 255) <= 0.5 / 255 + 1e-4
         # every sample on the lattice of reflectance x 10000 (dn_scale 65535/10000)
         with rasterio.open(folder / "B08.tif") as ds:
             s = ds.read(1)

@@ -14,12 +14,17 @@ import pytest
 
 from triage.sim.manifest import load_manifest
 from triage.sim.sweep import (
+    AXES,
+    COLUMN_TYPES,
+    COLUMNS,
     FAULT_ENV,
     SweepError,
     load_spec,
     point_manifest,
+    row_of,
     run_point,
     run_sweep,
+    write_table,
 )
 from triage.sim.sweep_report import knee, pareto_front
 
@@ -63,6 +68,79 @@ def test_spec_that_is_not_json_or_missing(tmp_path):
         load_spec(bad)
     with pytest.raises(SweepError, match="not found"):
         load_spec(tmp_path / "none.json")
+
+
+def test_an_unknown_table_format_is_refused_before_anything_runs(tiny_set, tmp_path):
+    spec = _spec(tmp_path, tiny_set, {"link_rate_bps": [9600]})
+    with pytest.raises(SweepError, match=r"unknown table format 'xlsx' \(known: csv, parquet\)"):
+        run_sweep(spec, tmp_path / "out", serial=True, table_format="xlsx")
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_results_column_has_a_type():
+    assert set(COLUMN_TYPES) == {"point", "status", "error", *AXES, *COLUMNS}
+
+
+def _metrics_by_hand() -> dict:
+    """A metrics.json as a point returns it (only what a row reads), written by hand."""
+    return {
+        "frames": 8, "raw_bytes": 67108864, "sent_bytes": 5268667, "reduction_factor": 12.737,
+        "ships_labelled": 35, "ships_delivered": 21, "ship_recall": 0.6, "ships_visible": 27,
+        "ship_recall_visible": 0.7778, "crop_precision": 0.0109, "first_pass_ships": 11,
+        "latency_s_mean": 12876.0, "latency_s_max": 27831.9, "budget_utilization": 0.0949,
+        "runtime_s": 116.3, "classifiers": {"sample": "out-of-sample"},
+        "baselines": {"raw": {"first_pass_ships": 0}, "compressed": {"first_pass_ships": 2.0}},
+        "per_frame": [{"cloud_fraction": 0.5}, {"cloud_fraction": 0.25}],
+        "targets": {"a": {"met": False}, "b": {"met": True}, "c": {"met": False}},
+    }  # fmt: skip
+
+
+def test_parquet_table_reads_back_identical_to_the_csv(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    points = [
+        {"link_rate_bps": 9600, "stations": ["svalbard", "delft"], "ship_crop_min_prob": None,
+         "cloud_mean": 0.67},
+        {"link_rate_bps": 1_000_000, "stations": ["delft"], "ship_crop_min_prob": 0.25,
+         "cloud_mean": 0},
+    ]  # fmt: skip
+    rows = [
+        row_of(0, points[0], _metrics_by_hand(), None),
+        row_of(1, points[1], None, "boom: the point failed"),
+    ]
+    fields = ["point", "status", *points[0], *COLUMNS, "error"]
+    (tmp_path / "c").mkdir()
+    (tmp_path / "p").mkdir()
+    assert write_table(rows, fields, tmp_path / "c", "csv").name == "results.csv"
+    assert write_table(rows, fields, tmp_path / "p", "parquet").name == "results.parquet"
+    with open(tmp_path / "c" / "results.csv", newline="") as fh:
+        text = list(csv.DictReader(fh))
+    table = pq.read_table(tmp_path / "p" / "results.parquet")
+    assert table.column_names == fields
+    # types, declared here by hand
+    want = {"point": pa.string(), "stations": pa.string(), "link_rate_bps": pa.int64(),
+            "ship_crop_min_prob": pa.float64(), "cloud_mean": pa.float64(),
+            "sent_bytes": pa.int64(), "reduction_factor": pa.float64(),
+            "compressed_first_pass_ships": pa.int64(), "targets_missed": pa.string()}  # fmt: skip
+    for name, t in want.items():
+        assert table.schema.field(name).type == t, name
+    got = table.to_pylist()
+    assert len(got) == len(text) == 2
+    for csv_row, pq_row in zip(text, got, strict=True):
+        for f in fields:
+            v, s = pq_row[f], csv_row[f]
+            if v is None:
+                assert s == "", (f, s)
+            elif isinstance(v, str):
+                assert v == s, f
+            else:
+                assert type(v)(float(s)) == v, (f, s, v)
+    assert got[0]["stations"] == "svalbard+delft" and got[0]["ship_crop_min_prob"] is None
+    assert got[0]["cloud_fraction_mean"] == 0.375 and got[0]["targets_missed"] == "a+c"
+    assert got[0]["compressed_first_pass_ships"] == 2
+    assert got[1]["cloud_mean"] == 0.0 and got[1]["sent_bytes"] is None
+    assert got[1]["error"] == "boom: the point failed"
 
 
 def test_pareto_front_and_knee_by_hand():

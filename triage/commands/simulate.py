@@ -19,7 +19,7 @@ from triage.sim.compare import write_comparison
 from triage.sim.errors import OutputError
 from triage.sim.manifest import CloudSpec, MaritimeSpec, Scenario, dump_manifest, load_manifest
 from triage.sim.runner import TARGETS, run_simulation
-from triage.sim.scenarios import realize, scenario_manifest
+from triage.sim.scenarios import MARITIME_PRODUCTS, realize, scenario_manifest
 
 EXIT_TARGETS_MISSED = 3
 
@@ -232,10 +232,21 @@ def imageset_maritime(
     cloud_concentration: float = typer.Option(1.0, "--cloud-concentration", min=0.001),
     seed: int = typer.Option(0, "--seed", min=0),
     link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+    products: str = typer.Option(
+        "maritime",
+        "--products",
+        help="maritime: ship crops, quicklook, class map and summary; uncropped sea and cloud "
+        "discarded (onboard.policy) | all: the classifier's policy (low-resolution products "
+        "of uncertain cells too)",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Open sea and coast from real pixels with real vessels pasted in (exact truth), cloud
     laid over; each frame's water and vessels unseen by the classifier chosen for it."""
+    if products not in ("maritime", "all"):
+        raise typer.BadParameter(
+            f"unknown product mix {products!r} (known: maritime, all)", param_hint="--products"
+        )
 
     sc = Scenario(
         kind="maritime",
@@ -248,7 +259,8 @@ def imageset_maritime(
         ),
         clouds=None if no_clouds else _clouds(cloud_mean, cloud_concentration, seed),
     )
-    path = _realize_to(scenario_manifest(sc, link=link), out, overwrite)
+    policy = MARITIME_PRODUCTS if products == "maritime" else None
+    path = _realize_to(scenario_manifest(sc, link=link, policy=policy), out, overwrite)
     typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
 
 

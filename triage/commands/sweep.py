@@ -23,6 +23,9 @@ def sweep(
     classifiers: Path | None = typer.Option(
         None, "--classifiers", help="classifier registry (default: models/classifiers.json)"
     ),
+    table_format: str = typer.Option(
+        "csv", "--format", help="results table: csv (results.csv) or parquet (results.parquet)"
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --out"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress"),
     print_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -44,6 +47,7 @@ def sweep(
         overwrite=overwrite,
         registry=classifiers,
         progress=progress,
+        table_format=table_format,
     )
     if print_json:
         typer.echo(json.dumps(summary, indent=1))
@@ -53,7 +57,7 @@ def sweep(
             f"({summary['points_per_minute']} points/min, {summary['frames_per_s']} frames/s, "
             f"{summary['mode']})"
         )
-        typer.echo(f"results: {Path(out) / 'results.csv'}")
+        typer.echo(f"results: {Path(out) / summary['table']}")
         typer.echo(f"report: {Path(out) / 'report.html'}")
     if summary["failed"]:
         names = ", ".join(f"{f['point']} ({f['error']})" for f in summary["failed"])

@@ -588,11 +588,18 @@ def _kpis(res: SimResult, m: dict) -> str:
         ),
     ]
     if res.clouds_laid:
+        by = m.get("ships_by_cloud")
+        split = (
+            f" (clear sky {by['clear']['delivered']} of {by['clear']['ships']}, thin cloud "
+            f"{by['thin_cloud']['delivered']} of {by['thin_cloud']['ships']})"
+            if by
+            else ""
+        )
         out.append(
             kpi(
                 "recall, visible ships",
                 m["ship_recall_visible"],
-                f"{m['ships_visible_delivered']} of {m['ships_visible']} not under cloud",
+                f"{m['ships_visible_delivered']} of {m['ships_visible']} not under cloud{split}",
             )
         )
     out += [

@@ -21,6 +21,9 @@ Metric definitions (``metrics.json``; the same keys for every mode):
 - ``ships_visible`` / ``ships_visible_delivered`` / ``ship_recall_visible``: the same
   over the ships not under laid cloud (the ships a camera could see; all ships
   when no cloud is laid);
+- ``ships_by_cloud``: ``{clear, thin_cloud, under_cloud}`` each ``{"ships", "delivered",
+  "recall"}``, by how much of a ship's box centre laid cloud hides
+  (:data:`triage.sim.scoring.THIN_CLOUD_FROM`; None when the truth does not say);
 - ``ship_recall_out_of_sample`` / ``ship_recall_in_sample``: recall over the ships
   whose frames were classified by a model that never saw their scene, and over
   the others (see :mod:`triage.sim.classifiers`; a ship is in-sample when any
@@ -48,7 +51,7 @@ from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.packets import PRIMARY_HEADER
 from triage.sim.channel import PassLink
 from triage.sim.link import Pass, Transmission
-from triage.sim.scoring import ShipOutcome
+from triage.sim.scoring import CLOUD_CLASSES, ShipOutcome
 
 TRIAGE = "triage"
 
@@ -254,6 +257,7 @@ class SimResult:
             "ships_visible": len(visible),
             "ships_visible_delivered": vis_del,
             "ship_recall_visible": _ratio(vis_del, len(visible)),
+            "ships_by_cloud": _by_cloud(mode.outcomes),
         }
         for kind in ("out-of-sample", "in-sample"):
             idx = [i for i, k in enumerate(self.ship_samples) if k == kind]
@@ -489,6 +493,20 @@ class SimResult:
 
 
 SAMPLES = ("out-of-sample", "in-sample", "unknown")
+
+
+def _by_cloud(outcomes: list[ShipOutcome]) -> dict | None:
+    """Ships, ships delivered and recall by the cloud over them (see ``ships_by_cloud``);
+    None when a ship's truth does not say how much cloud lies over it."""
+    classes = [o.ship.cloud_class for o in outcomes]
+    if not outcomes or any(c is None for c in classes):
+        return None
+    out = {}
+    for k in CLOUD_CLASSES:
+        got = [o for o, c in zip(outcomes, classes, strict=True) if c == k]
+        n = sum(1 for o in got if o.delivered_at is not None)
+        out[k] = {"ships": len(got), "delivered": n, "recall": _ratio(n, len(got))}
+    return out
 
 
 def _ratio(num: int, den: int) -> float | None:

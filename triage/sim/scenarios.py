@@ -47,8 +47,9 @@ the frame's capture time and place), darkens the ground it falls on, keeping
 40 / 35 / 30 / 25 % of blue, green, red and NIR (the diffuse skylight, bluer). The
 truth records per frame the cloud cover (pixels under the masks, mask >= 0.5;
 ``cloud_mask.tif``), what the cloud hides (``cloud_alpha.tif``) and, per ship,
-``under_cloud`` (the cloud hides at least half of its box centre's pixel) and
-``in_shadow``; recall is reported over all ships and over the visible ones.
+``under_cloud`` (the cloud hides at least half of its box centre's pixel), ``in_shadow``
+and ``cloud_alpha`` (how much of that pixel the cloud hides); recall is reported over all
+ships and over the visible ones, and by cloud over the ship (clear, thin, under cloud).
 """
 
 from __future__ import annotations
@@ -96,9 +97,11 @@ from triage.sim.manifest import (
     Frame,
     Labels,
     Manifest,
+    Onboard,
     Orbit,
     PacketLoss,
     PixelWindow,
+    PolicyThresholds,
     Scenario,
     Tle,
     dump_manifest,
@@ -138,6 +141,15 @@ SHADOW_KEEP = np.array([0.40, 0.35, 0.30, 0.25])  # blue, green, red, NIR
 ALPHA_CLOUD = 0.5  # a pixel (or a ship's centre) is under cloud from this alpha on
 COAST_WATER = (0.2, 0.7)
 MANIFEST_NAME = "manifest.json"
+
+MARITIME_PRODUCTS = PolicyThresholds(discard_min_prob={"cloud": 0.0, "sea": 0.0})
+"""The product mix of a maritime-surveillance mission (``triage imageset maritime``'s
+default, ``--products maritime``): a cell the ship rule does not crop and whose top class
+is sea or cloud is discarded whatever its confidence, so uncertain sea and cloud are not
+sent as low-resolution products. What is sent per frame: the ship crops, the quicklook,
+the class map and the summary. It changes no crop decision (the crop rule comes first in
+the decision order), so ship recall is the same and only the bytes change; land keeps the
+classifier's land policy. ``--products all`` keeps the classifier's own thresholds."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -543,6 +555,7 @@ def _ship_flags(box, alpha: np.ndarray | None, shadow: np.ndarray | None) -> dic
     return {
         "under_cloud": bool(alpha[r, c] >= ALPHA_CLOUD),
         "in_shadow": bool(shadow is not None and shadow[r, c] >= ALPHA_CLOUD),
+        "cloud_alpha": round(float(alpha[r, c]), 4),
     }
 
 
@@ -1109,9 +1122,12 @@ def scenario_manifest(
     epoch: datetime = DEFAULT_EPOCH,
     loss: PacketLoss = DEFAULT_LOSS,
     span: timedelta = SIM_SPAN,
+    policy: PolicyThresholds | None = None,
 ) -> Manifest:
     """A manifest that holds only a scenario (no frames yet): the simulator builds the
-    frames (:func:`realized`), or :func:`realize` writes them."""
+    frames (:func:`realized`), or :func:`realize` writes them. ``policy``: decision
+    thresholds replacing the classifiers' (``onboard.policy``; e.g.
+    :data:`MARITIME_PRODUCTS`)."""
     if link not in LINKS:
         raise ManifestError(f"unknown link {link!r} (known: {', '.join(LINKS)})")
     clouds = (
@@ -1133,4 +1149,5 @@ def scenario_manifest(
         packet_loss=loss,
         window_start_utc=epoch,
         window_end_utc=epoch + span,
+        onboard=Onboard(policy=policy),
     )

@@ -15,7 +15,9 @@ capture of the frame that delivered it.
 A ship is *visible* unless its truth says it lies under cloud (``under_cloud`` in
 its COCO annotation, written by the cloud layer of :mod:`triage.sim.scenarios`):
 recall is reported over all ships and over the visible ones, the ships a camera
-could see.
+could see. Where the truth says how much of the centre pixel the cloud hides
+(``cloud_alpha``), ships are also grouped by the cloud over them: ``clear`` (less than
+:data:`THIN_CLOUD_FROM`), ``thin_cloud`` (visible, from it on) and ``under_cloud``.
 
 *Crop precision* (:func:`crop_precision`): of the full-resolution ship crops
 complete on the ground, the share that hold at least one labelled ship's box
@@ -35,6 +37,11 @@ import numpy as np
 from triage.sim.errors import SceneError
 from triage.sim.manifest import Frame, Manifest, resolve_path
 
+THIN_CLOUD_FROM = 0.05
+"""A visible ship lies under thin cloud when laid cloud hides at least this share of its
+box centre's pixel (less: clear sky)."""
+CLOUD_CLASSES = ("clear", "thin_cloud", "under_cloud")
+
 
 @dataclass(frozen=True)
 class LabelledShip:
@@ -45,10 +52,22 @@ class LabelledShip:
     w: float
     h: float
     under_cloud: bool = False
+    cloud_alpha: float | None = None  # how much of the centre pixel laid cloud hides
 
     @property
     def visible(self) -> bool:
         return not self.under_cloud
+
+    @property
+    def cloud_class(self) -> str | None:
+        """``under_cloud``, ``thin_cloud`` (visible, the cloud hides at least
+        :data:`THIN_CLOUD_FROM` of the centre pixel) or ``clear``; None when the truth does
+        not say how much cloud lies over the ship."""
+        if self.under_cloud:
+            return "under_cloud"
+        if self.cloud_alpha is None:
+            return None
+        return "thin_cloud" if self.cloud_alpha >= THIN_CLOUD_FROM else "clear"
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -102,7 +121,9 @@ def load_coco_boxes(path: Path, scene: str) -> list[LabelledShip]:
         for ann in coco["annotations"]:
             x, y, w, h = (float(v) for v in ann["bbox"])
             cloud = bool(ann.get("under_cloud", False))
-            out.append(LabelledShip(scene, int(ann["id"]), x, y, w, h, cloud))
+            alpha = ann.get("cloud_alpha")
+            alpha = None if alpha is None else float(alpha)
+            out.append(LabelledShip(scene, int(ann["id"]), x, y, w, h, cloud, alpha))
     except (KeyError, TypeError, ValueError) as exc:
         raise SceneError(f"scene {scene}: labels {path} are not COCO boxes: {exc!r}") from None
     return out

@@ -29,7 +29,9 @@ its point retried on another worker (Dask reschedules it; up to
 and then recorded as failed: the sweep finishes and names every failed point.
 
 Output, written beside ``DIR`` and renamed to ``DIR`` only when complete:
-``results.csv`` (one row per point: its axis values, status, the headline metrics),
+``results.csv`` (one row per point: its axis values, status, the headline metrics), or
+with ``--format parquet`` ``results.parquet`` (the same rows, typed columns:
+:data:`COLUMN_TYPES`; absent values are nulls),
 ``results.json`` (the same, with the spec and the timing: wall time, points per minute
 and frames simulated per second), ``points/<id>.json`` (every
 point's full ``metrics.json``) and ``report.html`` (Pareto front of ships delivered
@@ -107,6 +109,46 @@ COLUMNS = (
     "targets_missed",
     "runtime_s",
 )
+
+
+TABLE_FORMATS = ("csv", "parquet")
+# The results table's column types (Parquet; CSV holds the same values as text). Stations
+# are joined with "+", like ``targets_missed``.
+_INT, _FLOAT, _STR = "int64", "float64", "string"
+COLUMN_TYPES: dict[str, str] = {
+    "point": _STR,
+    "status": _STR,
+    "link_rate_bps": _INT,
+    "stations": _STR,
+    "ship_crop_min_prob": _FLOAT,
+    "discard_sea_min_prob": _FLOAT,
+    "discard_cloud_min_prob": _FLOAT,
+    "cloud_mean": _FLOAT,
+    "scenario": _STR,
+    "satellites": _INT,
+    "store_bytes": _INT,
+    "frames": _INT,
+    "raw_bytes": _INT,
+    "sent_bytes": _INT,
+    "reduction_factor": _FLOAT,
+    "ships_labelled": _INT,
+    "ships_delivered": _INT,
+    "ship_recall": _FLOAT,
+    "ships_visible": _INT,
+    "ship_recall_visible": _FLOAT,
+    "crop_precision": _FLOAT,
+    "first_pass_ships": _INT,
+    "raw_first_pass_ships": _INT,
+    "compressed_first_pass_ships": _INT,
+    "latency_s_mean": _FLOAT,
+    "latency_s_max": _FLOAT,
+    "budget_utilization": _FLOAT,
+    "cloud_fraction_mean": _FLOAT,
+    "sample": _STR,
+    "targets_missed": _STR,
+    "runtime_s": _FLOAT,
+    "error": _STR,
+}
 
 
 class SweepError(TriageError, ValueError):
@@ -411,10 +453,16 @@ def run_sweep(
     overwrite: bool = False,
     registry: Path | None = None,
     progress=None,
+    table_format: str = "csv",
 ) -> dict:
-    """Run a sweep; write ``out`` (see the module docstring); its summary."""
+    """Run a sweep; write ``out`` (see the module docstring; the results table as
+    ``table_format``, one of :data:`TABLE_FORMATS`); its summary."""
     import dask
 
+    if table_format not in TABLE_FORMATS:
+        raise SweepError(
+            f"unknown table format {table_format!r} (known: {', '.join(TABLE_FORMATS)})"
+        )
     spec, base = load_spec(spec_path)
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
@@ -452,7 +500,7 @@ def run_sweep(
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 results = _cluster_points(client, base_json, points, spec.model, reg, progress)
         wall = time.perf_counter() - t0
-        summary = _write(tmp, spec, points, results, wall, mode)
+        summary = _write(tmp, spec, points, results, wall, mode, table_format)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -508,7 +556,46 @@ def _cluster_points(client, base_json, points, model, reg, progress):
     return results
 
 
-def _write(tmp: Path, spec, points, results, wall: float, mode: str) -> dict:
+def write_table(rows: list[dict], fields: list[str], folder: Path, table_format: str) -> Path:
+    """The results table ``folder/results.<csv|parquet>`` of ``rows`` (columns ``fields``,
+    typed by :data:`COLUMN_TYPES`; a value a row lacks or holds as None is empty in CSV
+    and null in Parquet); its path."""
+    if table_format == "csv":
+        path = folder / "results.csv"
+        with open(path, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                w.writerow(r)
+        return path
+    if table_format != "parquet":
+        raise SweepError(
+            f"unknown table format {table_format!r} (known: {', '.join(TABLE_FORMATS)})"
+        )
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(f, pa.type_for_alias(COLUMN_TYPES[f])) for f in fields])
+
+    def cell(f: str, v):
+        # an integral count may reach us as a float (3.0): the int column takes it exactly
+        if COLUMN_TYPES[f] == _INT and isinstance(v, float) and v.is_integer():
+            return int(v)
+        return v
+
+    columns = {f: [cell(f, r.get(f)) for r in rows] for f in fields}
+    try:
+        table = pa.Table.from_pydict(columns, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SweepError(f"results table: a value does not fit its column type: {exc}") from None
+    path = folder / "results.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def _write(
+    tmp: Path, spec, points, results, wall: float, mode: str, table_format: str = "csv"
+) -> dict:
     rows = []
     for i, p in enumerate(points):
         metrics, err = results[i]
@@ -517,11 +604,7 @@ def _write(tmp: Path, spec, points, results, wall: float, mode: str) -> dict:
             (tmp / "points" / f"{point_id(i)}.json").write_text(json.dumps(metrics, indent=1))
     axes = [k for k in AXES if k in points[0]]
     fields = ["point", "status", *axes, *COLUMNS, "error"]
-    with open(tmp / "results.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow(r)
+    table = write_table(rows, fields, tmp, table_format)
     failed = [r for r in rows if r["status"] != "ok"]
     frames = sum(int(m["frames"]) for m, _ in results.values() if m is not None)
     summary = {
@@ -533,6 +616,7 @@ def _write(tmp: Path, spec, points, results, wall: float, mode: str) -> dict:
         "frames": frames,
         "frames_per_s": round(frames / wall, 3) if wall > 0 else None,
         "mode": mode,
+        "table": table.name,
     }
     (tmp / "results.json").write_text(
         json.dumps({"spec": spec.model_dump(), "summary": summary, "rows": rows}, indent=1)
