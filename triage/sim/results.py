@@ -175,6 +175,7 @@ class SimResult:
     policy: dict | None = None  # threshold overrides (the manifest's onboard.policy)
     ship_lonlat: list[tuple[float, float] | None] = field(default_factory=list)  # per ship
     uplink_reliable: bool = True
+    model_update: dict | None = None  # the model-update scenario (triage.sim.model_update)
 
     @property
     def raw_bytes(self) -> int:
@@ -485,6 +486,8 @@ class SimResult:
             "runtime_s": round(self.runtime_s, 1),
             "attribution": self.attribution,
         }
+        if self.model_update is not None:
+            out["model_update"] = self.model_update
         return out
 
 
