@@ -159,15 +159,6 @@ def prepare(
         launch = cset.get(cfg.launch_model)
     except ClassifierError as exc:
         raise _err("launch_model", str(exc)) from None
-    launch_pkg = None
-    launch_id = 0
-    if not launch.compiled_in:
-        tfl = _read("launch_model", Path(launch.tflite))
-        if hashlib.sha256(tfl).hexdigest() != launch.sha256:
-            raise _err("launch_model", f"{launch.tflite} is not the registry's {launch.sha256}")
-        created = int(manifest.window_start_utc.timestamp())
-        launch_pkg = packager.package_model(tfl, model_id=LAUNCH_MODEL_ID, created_s=created).data
-        launch_id = LAUNCH_MODEL_ID
     package_path = resolve_path(cfg.package, manifest_dir)
     data = _read("package", package_path)
     try:
@@ -182,6 +173,7 @@ def prepare(
             f"{package_path} holds a model (SHA-256 {sha}) that models/classifiers.json does "
             "not list: the run could not say what it was trained on",
         )
+    launch_id = 0 if launch.compiled_in else LAUNCH_MODEL_ID
     if pkg.model_id in (0, launch_id):
         raise _err("package", f"model id {pkg.model_id} is the launch model's (or 0)")
     key_file = resolve_path(cfg.key_file, manifest_dir)
@@ -207,6 +199,13 @@ def prepare(
     stream = sum(len(pk) for pk in packets)
     if cfg.tamper_byte is not None and cfg.tamper_byte >= stream:
         raise _err("tamper_byte", f"{cfg.tamper_byte}: the upload has {stream} bytes")
+    launch_pkg = None
+    if not launch.compiled_in:
+        tfl = _read("launch_model", Path(launch.tflite))
+        if hashlib.sha256(tfl).hexdigest() != launch.sha256:
+            raise _err("launch_model", f"{launch.tflite} is not the registry's {launch.sha256}")
+        created = int(manifest.window_start_utc.timestamp())
+        launch_pkg = packager.package_model(tfl, model_id=launch_id, created_s=created).data
     displaced = (
         min(p.budget_bytes, math.ceil(seconds * manifest.link.rate_bps / 8))
         if cfg.half_duplex
