@@ -252,21 +252,17 @@ def tamper(packets: list[bytes], offset: int) -> list[bytes]:
     return out
 
 
-def ground_uplink(plan: UplinkPlan, p: Pass, ground_folder: Path, catalogue: Path) -> list[bytes]:
-    """The ground's MODEL_UPLOAD telecommands for pass ``p``, made as ``groundstation uplink
-    model`` makes them (packet file, schedule, catalogue log), read back from the file."""
-    from ground_station.uplink import uplink_model
-
-    out = ground_folder / "uplink" / f"model_upload-pass{p.index:04d}.tc"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report = uplink_model(
+def ground_uplink(plan: UplinkPlan, p: Pass, ground) -> list[bytes]:
+    """The ground's MODEL_UPLOAD telecommands for pass ``p`` (a
+    :class:`triage.sim.ground.Ground`), made as ``groundstation uplink model`` makes them
+    (packet file, schedule, catalogue log) and read back from the file."""
+    report, out = ground.uplink_model(
         plan.package_path,
         plan.key_file,
         plan.cfg.seq,
-        out,
+        f"model_upload-pass{p.index:04d}",
         rate_bps=plan.cfg.uplink_rate_bps,
         pass_seconds=plan.pass_seconds,
-        db=catalogue,
     )
     packets = split_packets(out.read_bytes())
     plan.events.append(
@@ -278,7 +274,7 @@ def ground_uplink(plan: UplinkPlan, p: Pass, ground_folder: Path, catalogue: Pat
             "packets": report["packets"],
             "link_bytes": report["link_bytes"],
             "uplink_seconds": report["uplink_seconds"],
-            "packet_file": str(out.relative_to(ground_folder.parent)),
+            "packet_file": str(out.relative_to(ground.folder.parent)),
         }
     )
     if plan.cfg.tamper_byte is not None:
@@ -286,19 +282,15 @@ def ground_uplink(plan: UplinkPlan, p: Pass, ground_folder: Path, catalogue: Pat
     return packets
 
 
-def ground_commit(plan: UplinkPlan, p: Pass, ground_folder: Path, catalogue: Path) -> bytes:
+def ground_commit(plan: UplinkPlan, p: Pass, ground) -> bytes:
     """The MODEL_COMMAND that commits the trial (``groundstation uplink command commit``)."""
-    from ground_station.uplink import uplink_command
-
-    out = ground_folder / "uplink" / f"model_commit-pass{p.index:04d}.tc"
-    report = uplink_command(
+    report, out = ground.uplink_command(
         "commit",
         plan.package.model_id,
         plan.key_file,
         plan.cfg.seq + 1,
-        out,
+        f"model_commit-pass{p.index:04d}",
         rate_bps=plan.cfg.uplink_rate_bps,
-        db=catalogue,
     )
     plan.events.append(
         {

@@ -48,7 +48,6 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from ground_station.status import catalogue_status
 from triage.contract.frames import CADU_BYTES, VC_DIRECTORY, VC_PRODUCTS, packet_budget
 from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
@@ -416,7 +415,7 @@ def _run(
         res.model_update = model_update.summarize(
             update, res, ships, update_deliveries, by_id, _holds
         )
-        res.model_update["ground_frame_models"] = catalogue_status(grounds[0].catalogue)["models"]
+        res.model_update["ground_frame_models"] = grounds[0].frame_models()
     return res
 
 
@@ -712,7 +711,7 @@ def _model_status(
         used = tx.end
         tr.add(tx)
         if not tx.packets_lost:
-            received = catalogue_status(ground.catalogue)["model_status"]
+            received = ground.model_status()
     log["model_status_received"] = received
     return used
 
@@ -727,7 +726,7 @@ def _model_telecommands(
     log = update.pass_log.setdefault(p.index, {})
     done = {e["event"] for e in update.events}
     if p.index == cfg.pass_index:
-        packets = model_update.ground_uplink(update, p, ground.folder, ground.catalogue)
+        packets = model_update.ground_uplink(update, p, ground)
         statuses = satellite.telecommand(packets)
         satellite.end_of_pass()  # an upload the pass cut short is refused
         log["uplink_seconds"] = round(update.uplink_seconds, 2)
@@ -737,7 +736,7 @@ def _model_telecommands(
     elif cfg.commit and p.index > cfg.pass_index and "switch" in done and "commit" not in done:
         seen = log.get("model_status_received")
         if seen and seen["trial"] and seen["active_model_id"] == update.package.model_id:
-            pkt = model_update.ground_commit(update, p, ground.folder, ground.catalogue)
+            pkt = model_update.ground_commit(update, p, ground)
             statuses = satellite.telecommand([pkt])
             update.events[-1]["telecommands"] = model_update.refusals(statuses)
     if satellite.follow_models():
