@@ -379,7 +379,7 @@ def summarize(plan: UplinkPlan, res, ships, deliveries, frames_by_id, holds) -> 
                 "product_bytes_sent": sum(
                     v for k, v in t.bytes_by_product.items() if k not in TELEMETRY
                 ),
-                "budget_bytes": p.budget_bytes,
+                "budget_bytes": pass_budget(plan, p).budget_bytes,  # the downlink's
                 "uplink_seconds": log.get("uplink_seconds", 0.0),
                 "model_status_received": log.get("model_status_received"),
             }
