@@ -14,10 +14,11 @@ from triage.sim.build import (
     build_real_manifest,
     build_synthetic_set,
 )
-from triage.sim.classifiers import AUTO
+from triage.sim.classifiers import AUTO, load_classifiers
 from triage.sim.compare import write_comparison
 from triage.sim.errors import OutputError
 from triage.sim.manifest import CloudSpec, MaritimeSpec, Scenario, dump_manifest, load_manifest
+from triage.sim.model_update import build_manifest
 from triage.sim.runner import TARGETS, run_simulation
 from triage.sim.scenarios import realize, scenario_manifest
 
@@ -309,9 +310,6 @@ def imageset_model_update(
     """A better model uplinked mid-mission: the fold's held-out ports imaged twice, the
     uplinked classifier's package (triage model package) sent between the visits, signed with
     a new TEST key (triage/sim/model_update.py)."""
-    from triage.sim.classifiers import load_classifiers
-    from triage.sim.model_update import build_manifest
-
     data = paths.require_data_dir("sen2ships").parent
     cset = load_classifiers()
     for name in (launch, uplinked):

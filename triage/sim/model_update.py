@@ -52,14 +52,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from triage_models.folds import FOLDS
+
 from triage.contract import model_package as mp
 from triage.contract import uplink as ul
 from triage.contract.errors import PackageError
 from triage.contract.packets import split_packets
+from triage.engine import package as packager
+from triage.onboard import _lib
+from triage.sim.build import DEFAULT_EPOCH, build_real_manifest
 from triage.sim.classifiers import AUTO, Classifier, ClassifierSet
+from triage.sim.constellation import constellation_passes
 from triage.sim.errors import ClassifierError, ManifestError
 from triage.sim.link import Pass
-from triage.sim.manifest import Manifest, ModelUpdate, resolve_path
+from triage.sim.manifest import (
+    Manifest,
+    ModelUpdate,
+    Onboard,
+    dump_manifest,
+    parse_manifest,
+    resolve_path,
+)
+from triage.sim.results import TRIAGE
 
 TELEMETRY = ("STORE_DIRECTORY", "MODEL_STATUS")
 """Product types every pass sends whatever the frames: not counted as a pass's products."""
@@ -140,8 +154,6 @@ def prepare(
     """Check ``onboard.model_update`` (None when the manifest has none) before anything is
     written: every file, the package against the registry and the image, the keys, the
     pass and the upload's fit in it. :class:`ManifestError` names the item at fault."""
-    from triage.engine import package as packager
-
     cfg = manifest.onboard.model_update
     if cfg is None:
         return None
@@ -306,8 +318,6 @@ def ground_commit(plan: UplinkPlan, p: Pass, ground) -> bytes:
 
 def refusals(statuses: list[int]) -> dict[str, int]:
     """Telecommand statuses by name (0: taken)."""
-    from triage.onboard import _lib
-
     out: dict[str, int] = {}
     for st in statuses:
         name = "taken" if st == 0 else _lib.status_name(st)
@@ -326,8 +336,6 @@ def summarize(plan: UplinkPlan, res, ships, deliveries, frames_by_id, holds) -> 
     """The scenario's figures (metrics.json ``model_update``). ``holds(frame, ship)``: the
     ship's centre lies in the frame's window; ``deliveries``: the full-resolution products
     on the ground (:class:`triage.sim.scoring.Delivery`)."""
-    from triage.sim.runner import TRIAGE
-
     records = {r.frame_id: r for r in res.frames}
     by_frame: dict[int, list] = {}
     for d in deliveries:
@@ -480,13 +488,6 @@ def build_manifest(
     after the first visit whose contact is long enough, signed with a TEST key
     (``TEST_KEY_simulation_only.json``: random, never a spacecraft's). Writes
     ``out_dir/manifest.json``; returns its path."""
-    from triage_models.folds import FOLDS
-
-    from triage.engine import package as packager
-    from triage.sim.build import DEFAULT_EPOCH, build_real_manifest
-    from triage.sim.constellation import constellation_passes
-    from triage.sim.manifest import Onboard, dump_manifest, parse_manifest
-
     if not 1 <= fold <= len(FOLDS):
         raise ManifestError(f"fold {fold}: the folds are 1..{len(FOLDS)}")
     ports = tuple(FOLDS[fold - 1].ports)

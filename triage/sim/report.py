@@ -703,8 +703,8 @@ def _model_update_section(res: SimResult) -> str:
             ),
         ]
         for q in mu["passes"]
-        if q["frames_captured_before"] or q["bytes_sent"] or q["uplink_seconds"]
-        or abs(q["pass"] - up["pass"]) <= 1
+        if q["frames_captured_before"] or q["product_bytes_sent"] or q["uplink_seconds"]
+        or abs(q["pass"] - up["pass"]) <= 2
     ]  # fmt: skip
     events = "".join(f"<li>{html.escape(json.dumps(e))}</li>" for e in mu["events"])
     assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in mu["assumptions"])
@@ -720,7 +720,8 @@ Switched: <b>{'yes' if up['switched'] else 'no'}</b>.</p>
 {_table(["frames", "model", "sample", "frames", "ships delivered / imaged", "recall",
          "product bytes", "passes", "passes with products",
          "bytes sent per pass with products"], sides)}
-<p>Per pass (passes with frames before them, bytes sent or the uplink, and those around it):
+<p>Per pass (passes with frames before them, products sent or the uplink, and the two
+passes either side of the uplink; every pass also sends the directory and MODEL_STATUS):
 the model active as the pass opened, the model(s) that classified the frames captured since
 the pass before, their ships delivered by the end of the run, the bytes sent in the pass,
 and the MODEL_STATUS the ground received after the directory.</p>
