@@ -14,10 +14,11 @@ from triage.sim.build import (
     build_real_manifest,
     build_synthetic_set,
 )
-from triage.sim.classifiers import AUTO
+from triage.sim.classifiers import AUTO, load_classifiers
 from triage.sim.compare import write_comparison
 from triage.sim.errors import OutputError
 from triage.sim.manifest import CloudSpec, MaritimeSpec, Scenario, dump_manifest, load_manifest
+from triage.sim.model_update import build_manifest
 from triage.sim.runner import TARGETS, run_simulation
 from triage.sim.scenarios import MARITIME_PRODUCTS, realize, scenario_manifest
 
@@ -297,6 +298,48 @@ def imageset_build(
         raise OutputError(f"{manifest} has no scenario to build")
     path = _realize_to(m.model_copy(update={"frames": []}), out, overwrite)
     typer.echo(f"{path}: {len(load_manifest(path).frames)} frames")
+
+
+@imageset_app.command("model-update")
+def imageset_model_update(
+    out: Path = typer.Option(..., "--out", help="folder for manifest.json, the package, a key"),
+    fold: int = typer.Option(4, "--fold", min=1, max=5, help="leave-ports-out fold (1..5)"),
+    launch: str = typer.Option(
+        "v0fold4", "--launch", help="registry classifier flown at launch (models/classifiers.json)"
+    ),
+    uplinked: str = typer.Option(
+        "fold4", "--uplinked", help="registry classifier uplinked mid-mission"
+    ),
+    revisit_days: float = typer.Option(
+        1.0, "--revisit-days", min=0.1, max=30.0, help="second visit from this after the first"
+    ),
+    uplink_rate: float = typer.Option(9600.0, "--uplink-rate-bps", min=1.0),
+    half_duplex: bool = typer.Option(
+        False, "--half-duplex", help="the upload's seconds come out of its pass's downlink"
+    ),
+    link: str = typer.Option("uhf", "--link", help="uhf (9.6 kbit/s) or sband (1 Mbit/s)"),
+) -> None:
+    """A better model uplinked mid-mission: the fold's held-out ports imaged twice, the
+    uplinked classifier's package (triage model package) sent between the visits, signed with
+    a new TEST key (triage/sim/model_update.py)."""
+    data = paths.require_data_dir("sen2ships").parent
+    cset = load_classifiers()
+    for name in (launch, uplinked):
+        cset.get(name)  # a clear error for an unknown name
+    path = build_manifest(
+        out,
+        fold=fold,
+        launch=launch,
+        uplinked_tflite=Path(cset.get(uplinked).tflite),
+        data_dir=data,
+        link=link,
+        revisit_days=revisit_days,
+        uplink_rate_bps=uplink_rate,
+        half_duplex=half_duplex,
+    )
+    m = load_manifest(path)
+    mu = m.onboard.model_update
+    typer.echo(f"{path}: {len(m.frames)} frames, uplink in pass {mu.pass_index}")
 
 
 def register(app: typer.Typer) -> None:

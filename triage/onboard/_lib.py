@@ -110,6 +110,8 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_set_policy.argtypes = [_vp, _vp, ctypes.c_int32]
     lib.tri_host_bind_model.restype = ctypes.c_int
     lib.tri_host_bind_model.argtypes = [_vp, _vp, _vp, _c_size]
+    lib.tri_host_bind_active.restype = ctypes.c_int
+    lib.tri_host_bind_active.argtypes = [_vp, _vp, _vp, _c_size]
     lib.tri_host_stream_scratch_bytes.restype = _c_size
     lib.tri_host_stream_scratch_bytes.argtypes = [_vp]
     lib.tri_host_set_link.restype = ctypes.c_int

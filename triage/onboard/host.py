@@ -417,6 +417,22 @@ class Onboard:
             )
         _lib.check(st, "bind model")
 
+    def bind_active(self, models) -> None:
+        """Classify the frames to come as the satellite does after a model switch: with the
+        active model of ``models`` (a :class:`triage.onboard.models.ModelManager`, kept alive
+        by the caller): its package's plan where it sits, its id and hash in every summary,
+        and the decision policy the package carries; or the compiled-in model with the
+        build's policy when no package is active. The store stays; a later
+        :meth:`set_policy` or land policy applies until the next bind.
+        :class:`OnboardError` when the bind fails."""
+        n = int(config()["model_scratch_bytes"])
+        self._bound_scratch = np.zeros(max(1, -(-n // 8)), dtype=np.uint64)  # 8-aligned
+        self._bound_models = models
+        st = self._lib.tri_host_bind_active(
+            self._state.ctypes.data, models.address, self._bound_scratch.ctypes.data, n
+        )
+        _lib.check(st, "bind the active model")
+
     def process_frame(self, frame: np.ndarray, meta: FrameMeta | bytes) -> FrameReport:
         """Triage one frame ``[rows, cols, bands]`` (uint16 or uint8) with its metadata.
 

@@ -225,6 +225,25 @@ class ModelManager:
         return out[: oh * ow * oc].reshape(oh, ow, oc).copy()
 
 
+def model_status_packets(onboard, models: ModelManager) -> bytes:
+    """The MODEL_STATUS product of ``models`` as ``onboard`` (a
+    :class:`triage.onboard.host.Onboard`) sends it: its packet(s), in its link mode
+    (tri_onboard_model_status)."""
+    lib = _lib_models()
+    buf = bytearray()
+
+    def write(_ctx, data, n):
+        buf.extend(ctypes.string_at(data, n))
+        return 0
+
+    fn = _lib.SINK(write)
+    n = ctypes.c_size_t(0)
+    st = lib.tri_host_model_status(onboard._state.ctypes.data, models.address, fn, None,
+                                   ctypes.byref(n))  # fmt: skip
+    _lib.check(st, "tri_onboard_model_status")
+    return bytes(buf)
+
+
 # ---------------------------------------------------------------- the Cortex-M4 image
 
 MODEL_FLASH_BASE = 0x00020000

@@ -10,7 +10,12 @@ The simulated ground is the operator's own library, called as at a real pass:
 - :meth:`Ground.ship_crop_masks` reads the complete ship crops back from the
   catalogue, decoded (``ground_station.catalogue``);
 - :meth:`Ground.export` writes the georeferenced products (``ground_station.export``),
-  with a report that says what each file holds (frame id, products, band roles).
+  with a report that says what each file holds (frame id, products, band roles);
+- :meth:`Ground.uplink_model` and :meth:`Ground.uplink_command` write model telecommands
+  as ``groundstation uplink`` does (``ground_station.uplink``), and
+  :meth:`Ground.model_status` / :meth:`Ground.frame_models` read back what the catalogue
+  holds of the satellite's MODEL_STATUS and of each frame's model
+  (``ground_station.status``).
 
 It also passes on what the rest of the simulator takes from the ground station,
 so that each fact keeps its one definition: contact windows and pass budgets
@@ -39,6 +44,8 @@ from ground_station.passes import (
     pass_budget_bytes,
 )
 from ground_station.plan import plan_next_pass
+from ground_station.status import catalogue_status
+from ground_station.uplink import uplink_command, uplink_model
 
 __all__ = [
     "ACQUISITION_S",
@@ -128,3 +135,60 @@ class Ground:
     def export(self) -> ExportReport:
         """Crops, frame mosaics and detections into ``folder/export``."""
         return export_products(self.catalogue, self.folder / "export")
+
+    def uplink_model(
+        self,
+        package: Path,
+        key_file: Path,
+        seq: int,
+        name: str,
+        *,
+        rate_bps: float,
+        pass_seconds: float,
+    ) -> tuple[dict, Path]:
+        """A model package as MODEL_UPLOAD telecommands (``groundstation uplink model``):
+        the packet file ``uplink/<name>.tc`` (and its schedule), logged in the catalogue;
+        the report and the file's path."""
+        out = self.folder / "uplink" / f"{name}.tc"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        report = uplink_model(
+            package,
+            key_file,
+            seq,
+            out,
+            rate_bps=rate_bps,
+            pass_seconds=pass_seconds,
+            db=self.catalogue,
+        )
+        return report, out
+
+    def uplink_command(
+        self,
+        action: str,
+        model_id: int,
+        key_file: Path,
+        seq: int,
+        name: str,
+        *,
+        rate_bps: float,
+    ) -> tuple[dict, Path]:
+        """A MODEL_COMMAND (``groundstation uplink command``) to ``uplink/<name>.tc``."""
+        out = self.folder / "uplink" / f"{name}.tc"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        report = uplink_command(
+            action, model_id, key_file, seq, out, rate_bps=rate_bps, db=self.catalogue
+        )
+        return report, out
+
+    def model_status(self) -> dict | None:
+        """The newest MODEL_STATUS in the catalogue, as ``groundstation status`` shows it."""
+        if not self.catalogue.exists():
+            return None
+        return catalogue_status(self.catalogue)["model_status"]
+
+    def frame_models(self) -> list[dict]:
+        """Which model classified the frames (from their FRAME_SUMMARY): per model id and
+        hash, frames and products."""
+        if not self.catalogue.exists():
+            return []
+        return catalogue_status(self.catalogue)["models"]

@@ -21,7 +21,8 @@ A manifest says what the satellite captures and when, and what it can send down:
   ``packet_loss``: a seeded loss model, or ``link_budget``: bit errors from the link
   budget along each pass through the real Reed-Solomon decoder
   (:mod:`triage.sim.channel`).
-- ``onboard``: the store's size and decision thresholds replacing the classifier's.
+- ``onboard``: the store's size and decision thresholds replacing the classifier's;
+  ``model_update``: a better model uplinked mid-mission (:mod:`triage.sim.model_update`).
 - ``window_start_utc`` / ``window_end_utc``: the simulated span.
 
 Paths are absolute, relative to the manifest's folder, or start with ``data:``
@@ -282,6 +283,36 @@ class PolicyThresholds(_Strict):
         return self.ship_crop_min_prob is None and not self.discard_min_prob
 
 
+class ModelUpdate(_Strict):
+    """A better model uplinked mid-mission (issue 19; :mod:`triage.sim.model_update`).
+
+    The satellite flies ``launch_model`` (a classifier of the registry, as its factory
+    package, or the compiled-in model for ``shipped``); in pass ``pass_index`` (0-based, in
+    time order) the ground seals ``package`` (made by ``triage model package``) with the key
+    of ``key_file`` and sequence number ``seq`` and sends it as MODEL_UPLOAD telecommands at
+    ``uplink_rate_bps`` (``groundstation uplink model``); the satellite, provisioned with
+    ``satellite_key_file`` (default: the same key), verifies, stages, self-tests and switches
+    to it on trial; with ``commit`` the ground commits it in the next pass. Each model
+    decides with the policy its package carries. ``half_duplex``: the uplink's seconds are
+    taken from that pass's downlink (default: full duplex, separate uplink and downlink
+    carriers). ``tamper_byte``: a fault drill, the low bit of this byte of the upload (its
+    sealed unit) flipped on the air; the satellite must refuse it and keep the launch
+    model."""
+
+    launch_model: str = Field(min_length=1, description="registry classifier flown at launch")
+    package: str = Field(min_length=1, description="model package to uplink")
+    key_file: str = Field(min_length=1, description="the ground's uplink key file")
+    satellite_key_file: str | None = Field(
+        default=None, description="the key provisioned on board (default: key_file's)"
+    )
+    seq: int = Field(default=1, ge=1, le=0xFFFFFFFF, description="anti-replay sequence number")
+    pass_index: int = Field(ge=0, description="the pass whose uplink carries the package")
+    uplink_rate_bps: float = Field(default=9600.0, gt=0.0, le=1e7)
+    half_duplex: bool = False
+    commit: bool = True
+    tamper_byte: int | None = Field(default=None, ge=0)
+
+
 class Onboard(_Strict):
     """On-board settings the simulator passes to the firmware."""
 
@@ -290,6 +321,9 @@ class Onboard(_Strict):
     )
     policy: PolicyThresholds | None = Field(
         default=None, description="decision thresholds replacing the classifier's"
+    )
+    model_update: ModelUpdate | None = Field(
+        default=None, description="a model uplinked mid-mission (triage.sim.model_update)"
     )
 
 

@@ -662,6 +662,83 @@ def _classifier_table(res: SimResult) -> str:
     return _table(["classifier", "sample", "frames", "frame ids", "why"], rows, "rules")
 
 
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def _model_update_section(res: SimResult) -> str:
+    """The model-update scenario: the uplink, its cost, and recall and bytes before and after
+    the switch (triage.sim.model_update)."""
+    mu = res.model_update
+    if mu is None:
+        return ""
+    up, lm, nm = mu["uplink"], mu["launch_model"], mu["uplinked_model"]
+    sides = [
+        [
+            k,
+            s["model"],
+            ", ".join(s["sample"]),
+            s["frames"],
+            f"{s['ships_delivered']} / {s['ships_imaged']}",
+            _pct(s["recall"]),
+            f"{s['product_bytes']:,}",
+            s["passes"],
+            s["passes_with_products"],
+            "–"
+            if s["bytes_per_pass_with_products"] is None
+            else f"{s['bytes_per_pass_with_products']:,.0f}",
+        ]
+        for k, s in (("before the switch", mu["before"]), ("after", mu["after"]))
+    ]
+    passes = [
+        [
+            q["pass"],
+            q["station"],
+            q["aos_utc"][:16].replace("T", " "),
+            q["active_model"],
+            ", ".join(q["frames_classified_by"]) or "–",
+            f"{q['ships_delivered']} / {q['ships_imaged']}" if q["ships_imaged"] else "–",
+            f"{q['bytes_sent']:,}",
+            f"{q['uplink_seconds']:.1f}" if q["uplink_seconds"] else "",
+            (
+                "lost"
+                if q["model_status_received"] is None
+                else f"model {q['model_status_received']['active_model_id']}, trial "
+                f"{q['model_status_received']['trial']}, accepted "
+                f"{q['model_status_received']['accepted']}, refusals "
+                f"{sum(q['model_status_received']['refusals'].values())}"
+            ),
+        ]
+        for q in mu["passes"]
+        if q["frames_captured_before"] or q["product_bytes_sent"] or q["uplink_seconds"]
+        or abs(q["pass"] - up["pass"]) <= 2
+    ]  # fmt: skip
+    events = "".join(f"<li>{html.escape(json.dumps(e))}</li>" for e in mu["events"])
+    assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in mu["assumptions"])
+    return f"""<h2>Model update</h2>
+<p>Launch model <b>{html.escape(lm['name'])}</b> (id {lm['model_id']}, .tflite SHA-256
+<code>{lm['model_sha256'][:16]}…</code>); uplinked <b>{html.escape(nm['name'])}</b> (id
+{nm['model_id']}, package {nm['package_bytes']:,} B, SHA-256
+<code>{nm['package_sha256'][:16]}…</code>) in pass {up['pass']} ({html.escape(up['station'])}):
+{up['packets']} telecommands, {up['link_bytes']:,} link bytes, <b>{up['seconds']:.1f} s</b>
+at {up['rate_bps']:,.0f} bit/s, {100 * up['share_of_pass']:.1f} % of the pass's
+{up['pass_seconds']:.0f} s; downlink bytes displaced: {up['downlink_bytes_displaced']:,}.
+Switched: <b>{'yes' if up['switched'] else 'no'}</b>.</p>
+{_table(["frames", "model", "sample", "frames", "ships delivered / imaged", "recall",
+         "product bytes", "passes", "passes with products",
+         "bytes sent per pass with products"], sides)}
+<p>Per pass (passes with frames before them, products sent or the uplink, and the two
+passes either side of the uplink; every pass also sends the directory and MODEL_STATUS):
+the model active as the pass opened, the model(s) that classified the frames captured since
+the pass before, their ships delivered by the end of the run, the bytes sent in the pass,
+and the MODEL_STATUS the ground received after the directory.</p>
+{_table(["pass", "station", "AOS (UTC)", "active", "frames classified by",
+         "ships delivered / imaged", "bytes sent", "uplink s", "MODEL_STATUS received"],
+        passes)}
+<p>Events:</p><ul>{events}</ul>
+<p>Assumptions:</p><ul>{assumptions}</ul>"""  # fmt: skip
+
+
 def _id_list(ids: list[int]) -> str:
     return ", ".join(map(str, ids[:12])) + (f" … ({len(ids)})" if len(ids) > 12 else "")
 
@@ -977,6 +1054,7 @@ Run took {res.runtime_s:.1f} s.</p>
 <p>{missed_txt}
 (<code>triage simulate --check-targets</code> exits non-zero when one is missed.)</p>
 {_targets_table(m)}
+{_model_update_section(res)}
 <h2>Classifiers: in-sample or out-of-sample</h2>
 <p>A frame is out-of-sample when the classifier that classified it was never trained on any of
 its imagery (<code>models/classifiers.json</code> lists what each was trained on).</p>

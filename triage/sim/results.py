@@ -39,6 +39,17 @@ Metric definitions (``metrics.json``; the same keys for every mode):
   satellite's first pass after its own first capture, summed). A baseline's ship counts
   only when its whole frame is on the ground (every segment arrived), so a
   frame larger than what is left of a pass is not delivered in that pass.
+- ``model_update`` (the model-update scenario only, :mod:`triage.sim.model_update`):
+  the launch and uplinked models (id, .tflite and package SHA-256), the uplink (pass,
+  telecommands, link bytes, ``seconds`` at the uplink rate, ``share_of_pass``,
+  ``downlink_bytes_displaced`` under half duplex, whether it switched), the events
+  (upload, telecommand statuses on board, switch, commit), per pass the active model,
+  the frames captured since the pass before with their ships imaged and delivered
+  (distinct visible labelled ships, delivered by the end of the run), the bytes sent
+  and the MODEL_STATUS the ground received; ``before`` / ``after``: per side of the
+  switch, the model's frames, recall, product bytes, and bytes sent per pass that
+  carried products; ``ground_frame_models``: the frames and products per model in the
+  ground's catalogue (from each frame's FRAME_SUMMARY).
 """
 
 from __future__ import annotations
@@ -178,6 +189,7 @@ class SimResult:
     policy: dict | None = None  # threshold overrides (the manifest's onboard.policy)
     ship_lonlat: list[tuple[float, float] | None] = field(default_factory=list)  # per ship
     uplink_reliable: bool = True
+    model_update: dict | None = None  # the model-update scenario (triage.sim.model_update)
 
     @property
     def raw_bytes(self) -> int:
@@ -489,6 +501,8 @@ class SimResult:
             "runtime_s": round(self.runtime_s, 1),
             "attribution": self.attribution,
         }
+        if self.model_update is not None:
+            out["model_update"] = self.model_update
         return out
 
 

@@ -53,6 +53,7 @@ from triage.contract.packets import split_packets
 from triage.contract.tile_spec import tile_spec
 from triage.errors import FirmwareError
 from triage.onboard import DEFAULT_STORE_BYTES, link_encode, model_sha256
+from triage.sim import model_update
 from triage.sim.baselines import (
     BASELINE_TITLES,
     BASELINES,
@@ -77,6 +78,7 @@ from triage.sim.classifiers import (
     resolve_choice,
     thresholds,
 )
+from triage.sim.classifiers import label as sample_label
 from triage.sim.constellation import assign_satellites, constellation_passes
 from triage.sim.errors import ClassifierError, ManifestError, OutputError
 from triage.sim.frames import (
@@ -143,6 +145,7 @@ def run_simulation(
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     # 1. check everything first
+    given_dir = Path(manifest_path).resolve().parent  # the model update's files are beside it
     manifest_path = realized(Path(manifest_path), registry=classifiers)  # a scenario's frames
     manifest = _with_rate(load_manifest(manifest_path), rate_bps)
     if manifest.packet_loss.model == "link_budget" and (
@@ -163,6 +166,9 @@ def run_simulation(
             "orbit.satellites > 1: --target qemu and --keep-streams take one satellite"
         )
     onboard_plan = plan_classifiers(manifest, model, target, classifiers)
+    onboard_plan.update = model_update.prepare(
+        manifest, given_dir, passes, onboard_plan.cset, target=target, choice=model
+    )
     if target == "qemu":
         check_image()
     if keep_streams is not None:
@@ -199,6 +205,7 @@ class OnboardPlan:
         self.choice = choice
         self.assignments = assignments
         self.thresholds = thresholds
+        self.update: model_update.UplinkPlan | None = None  # onboard.model_update
 
 
 def plan_classifiers(
@@ -214,6 +221,8 @@ def plan_classifiers(
     th = {name: thresholds(cset.get(name), manifest.onboard.policy) for name in used}
     for name in used:
         c = cset.get(name)
+        if manifest.onboard.model_update is not None:
+            continue  # the model manager's active model classifies every frame
         if not c.compiled_in:
             if target == "qemu":
                 raise ClassifierError(
@@ -267,6 +276,9 @@ def _run(
     sat_of = sat_of or {f.frame_id: 0 for f in manifest.frames}
     # one firmware, store, ground link and packet tracker per satellite
     sats = [Satellite(store_bytes, record_ops=target == "qemu") for _ in range(n_sat)]
+    update = plan.update
+    if update is not None:  # one satellite (checked): the launch model in its model manager
+        sats[0].fly_models(update.launch_package, update.satellite_keys)
     grounds = [Ground(tmp / ("ground" if k == 0 else f"ground-{k + 1}")) for k in range(n_sat)]
     trackers = [PacketTracker() for _ in range(n_sat)]
 
@@ -303,7 +315,7 @@ def _run(
             tr = _triage_pass_physical(p, sats[k], grounds[k], trackers[k], phys[(TRIAGE, k)])
         else:
             tr = _triage_pass(
-                p,
+                model_update.pass_budget(update, p),
                 sats[k],
                 grounds[k],
                 trackers[k],
@@ -311,6 +323,7 @@ def _run(
                 uplink[k],
                 manifest.link,
                 keeper,
+                update,
             )
         modes[TRIAGE].traffic.append(tr)
         for m in BASELINES:
@@ -338,6 +351,7 @@ def _run(
         for key, v in grounds[k].counters.items():
             ground_counters[key] = ground_counters.get(key, 0) + v
     modes[TRIAGE].outcomes = score(ships, deliveries, by_id)
+    update_deliveries = list(deliveries)
     modes[TRIAGE].crop_hits = crop_hits(ships, deliveries, by_id)
     modes[TRIAGE].crop_outlines = [
         box_lonlat(geos[d.frame_id], d.row0, d.col0, d.rows, d.cols) for d in deliveries
@@ -361,7 +375,7 @@ def _run(
     }
     if n_sat > 1:
         onboard["satellites"] = n_sat
-    return SimResult(
+    res = SimResult(
         manifest_name=manifest.name,
         link_name=manifest.link.name,
         rate_bps=rate,
@@ -397,6 +411,12 @@ def _run(
             else None
         ),
     )
+    if update is not None:
+        res.model_update = model_update.summarize(
+            update, res, ships, update_deliveries, by_id, _holds
+        )
+        res.model_update["ground_frame_models"] = grounds[0].frame_models()
+    return res
 
 
 def _scenario_record(manifest: Manifest) -> dict:
@@ -563,7 +583,11 @@ class _Camera:
         a = self.plan.assignments[f.frame_id]
         k = self.sat_of.get(f.frame_id, 0)
         sat = self.sats[k]
-        sat.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
+        if self.plan.update is not None:  # the model manager's active model
+            name = self.plan.update.name_of(*sat.active_model())
+            a = Assignment(name, *sample_label(self.plan.cset.get(name), frame_sources(f)))
+        else:
+            sat.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
         cap = sat.capture(f, geo, px)
         self.notes += cap.notes
         self.crop_cells[f.frame_id] = cap.crop_cells
@@ -618,8 +642,11 @@ def _triage_pass(
     uplink: LossChannel,
     link: Link,
     keeper: StreamKeeper | None = None,
+    update: model_update.UplinkPlan | None = None,
 ) -> PassTraffic:
-    """One pass of on-board triage: directory, plan and request, downlink, ingest."""
+    """One pass of on-board triage: directory, plan and request, downlink, ingest; with a
+    model update (:mod:`triage.sim.model_update`) the MODEL_STATUS after the directory and
+    the model telecommands with the request."""
     tr = PassTraffic()
     tr.store_bytes_before = satellite.onboard.store_use()["bytes_used"]
     used = 0
@@ -631,6 +658,8 @@ def _triage_pass(
         _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
         used = tr.directory_bytes = tx.end
         tr.add(tx)
+    if update is not None:
+        used = _model_status(p, satellite, ground, tracker, channel, link, keeper, tr, used, update)
     # b. the ground plans the pass over its contact window and uplinks its request
     request, tr.request_entries = ground.plan(p.window, link.rate_bps, p.budget_bytes)
     if keeper is not None and request is not None:
@@ -638,6 +667,8 @@ def _triage_pass(
     if request is not None and not link.uplink_reliable and uplink.lost(1)[0]:
         ground.request_lost()
         request = None
+    if update is not None:
+        _model_telecommands(p, satellite, ground, update)
     # c. the satellite sends what was asked, within the rest of the budget
     packets = split_packets(satellite.downlink(p.budget_bytes - used, request))
     if packets:
@@ -654,6 +685,68 @@ def _triage_pass(
     fill = satellite.onboard.store_use()
     tr.store_bytes_after, tr.store_products_after = fill["bytes_used"], fill["products"]
     return tr
+
+
+def _model_status(
+    p: Pass,
+    satellite: Satellite,
+    ground: Ground,
+    tracker: PacketTracker,
+    channel: LossChannel,
+    link: Link,
+    keeper: StreamKeeper | None,
+    tr: PassTraffic,
+    used: int,
+    update: model_update.UplinkPlan,
+) -> int:
+    """The MODEL_STATUS product after the directory, within the budget; what the ground's
+    catalogue then shows of it is the pass's status as received (None: lost or no room)."""
+    log = update.pass_log.setdefault(p.index, {})
+    log["active_model"] = update.name_of(*satellite.active_model())
+    packets = split_packets(satellite.model_status())
+    received = None
+    if packets and used + sum(len(x) for x in packets) <= p.budget_bytes:
+        tx = transmit(packets, used, channel)
+        _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
+        used = tx.end
+        tr.add(tx)
+        if not tx.packets_lost:
+            received = ground.model_status()
+    log["model_status_received"] = received
+    return used
+
+
+def _model_telecommands(
+    p: Pass, satellite: Satellite, ground: Ground, update: model_update.UplinkPlan
+) -> None:
+    """The model telecommands of pass ``p``: the upload in its pass; the commit in the first
+    pass after it whose MODEL_STATUS, as the ground received it, shows the new model on
+    trial. The satellite's frame pipeline then follows the model manager."""
+    cfg = update.cfg
+    log = update.pass_log.setdefault(p.index, {})
+    done = {e["event"] for e in update.events}
+    if p.index == cfg.pass_index:
+        packets = model_update.ground_uplink(update, p, ground)
+        statuses = satellite.telecommand(packets)
+        satellite.end_of_pass()  # an upload the pass cut short is refused
+        log["uplink_seconds"] = round(update.uplink_seconds, 2)
+        update.events.append(
+            {"event": "received", "pass": p.index, "telecommands": model_update.refusals(statuses)}
+        )
+    elif cfg.commit and p.index > cfg.pass_index and "switch" in done and "commit" not in done:
+        seen = log.get("model_status_received")
+        if seen and seen["trial"] and seen["active_model_id"] == update.package.model_id:
+            pkt = model_update.ground_commit(update, p, ground)
+            statuses = satellite.telecommand([pkt])
+            update.events[-1]["telecommands"] = model_update.refusals(statuses)
+    if satellite.follow_models():
+        update.events.append(
+            {
+                "event": "switch",
+                "pass": p.index,
+                "active_model": update.name_of(*satellite.active_model()),
+            }
+        )
 
 
 def _triage_pass_physical(

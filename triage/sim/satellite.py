@@ -33,6 +33,7 @@ from triage.onboard import (
     run_on_qemu,
     time_fields,
 )
+from triage.onboard.models import ModelFlash, ModelManager, model_status_packets
 from triage.onboard.qemu_runner import image_path
 from triage.sim.classifiers import Classifier, LoadedModel, Thresholds, compiled_model
 from triage.sim.errors import SceneError
@@ -141,6 +142,43 @@ class Satellite:
         self.classifier = "shipped"  # the compiled-in model, the build's thresholds
         self.thresholds: Thresholds | None = None
         self._models: dict[str, LoadedModel] = {}  # kept loaded while bound
+        self.models: ModelManager | None = None  # the model manager (fly_models), if any
+
+    def fly_models(self, factory: bytes | None, keys: dict[int, bytes]) -> None:
+        """Give the satellite a model manager (issue 19): its model flash provisioned with
+        ``keys``, ``factory`` as the factory package (None: the compiled-in model is the
+        default); from now on frames are classified by the manager's active model with its
+        package's policy (:meth:`follow_models` after telecommands), not by :meth:`use`."""
+        self.models = ModelManager(ModelFlash.provisioned(keys), factory=factory)
+        self._bound: tuple[int, str] | None = None
+        self.follow_models()
+
+    def active_model(self) -> tuple[int, str]:
+        """The manager's active model: its id and the SHA-256 (hex) of its .tflite."""
+        s = self.models.status()
+        return s["active_model_id"], s["active_model_sha256"]
+
+    def follow_models(self) -> bool:
+        """Bind the manager's active model if it changed (the firmware's switch); True then."""
+        now = self.active_model()
+        if now == self._bound:
+            return False
+        self.onboard.bind_active(self.models)
+        self._bound = now
+        return True
+
+    def telecommand(self, packets: list[bytes]) -> list[int]:
+        """MODEL_UPLOAD / MODEL_COMMAND packets as they arrive: each one's status (0 taken,
+        else refused, counted in MODEL_STATUS)."""
+        return [self.models.telecommand(pk) for pk in packets]
+
+    def end_of_pass(self) -> None:
+        """The pass closed: an upload not yet whole is refused (TRUNCATED)."""
+        self.models.end_of_pass()
+
+    def model_status(self) -> bytes:
+        """The MODEL_STATUS product's packet(s)."""
+        return model_status_packets(self.onboard, self.models)
 
     def use(self, classifier: Classifier, thresholds: Thresholds | None) -> None:
         """Classify the next frames with ``classifier`` (the compiled-in model, or one built

@@ -2,9 +2,10 @@
  * tri_decide.h - the decision policy: a pure function from a cell's int8
  * output vector to its action.
  *
- * The policy's thresholds come from the model's generated triage_config.h
- * (models/shipped/policy.json) in the flight build; they are an argument
- * here so that the host library can run any policy (the tests compare this
+ * The policy's thresholds are the bound model's: an active package's own
+ * (tri_package_policy), or, for the compiled-in model, the build's generated
+ * triage_config.h (models/shipped/policy.json); they are an argument here so
+ * that the application and the host library can run any policy (the tests compare this
  * function with the Python policy, triage.contract.policy.decide, on every
  * output vector of a declared set).
  *

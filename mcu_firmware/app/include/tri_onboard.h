@@ -194,6 +194,19 @@ tri_status_t tri_onboard_downlink(tri_onboard_t *ob, uint32_t budget_bytes, cons
 tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_t *classifier);
 
 /*
+ * Switches to a model with its decision policy: the classifier as
+ * tri_onboard_set_classifier, and the thresholds and land policy of `pkg`
+ * (tri_package_policy: the package's MODEL_SPEC, checked when the package
+ * was), or of the build (triage_config.h, generated from the shipped
+ * policy.json) when pkg is NULL (the compiled-in model). TRI_ERR_ARG for
+ * NULL or a classifier without run, nothing changed. Overrides set later
+ * (tri_onboard_set_policy, tri_onboard_set_land_policy) apply until the
+ * next switch.
+ */
+tri_status_t tri_onboard_set_model(tri_onboard_t *ob, const tri_classifier_t *classifier,
+                                   const tri_package_t *pkg);
+
+/*
  * Sends a MODEL_STATUS product (tri_models_status: slots, the active model,
  * its trial, refusals by reason) as one packet; its frame_id and product_id
  * are a directory's (the same counter), so that each is unique after a

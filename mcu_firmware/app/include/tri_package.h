@@ -15,7 +15,9 @@
  *                         kernels the image lacks             KERNEL
  *                         plan header malformed               PLAN
  *                         bands, classes, quantisation,       SPEC
- *                         total stride (the cell)
+ *                         total stride (the cell); policy:
+ *                         thresholds in [-128, 128], land
+ *                         policy, the image's crop margin
  *                         scratch at frame_cols > capacity    ARENA
  *                         plan refused at bind at the golden  PLAN
  *                         size, golden vectors' size
@@ -30,6 +32,7 @@
 #include <stdint.h>
 
 #include "tnn_stream.h"
+#include "tri_decide.h"
 #include "tri_status.h"
 #include "wire_format.h"
 
@@ -56,6 +59,12 @@ tri_status_t tri_package_parse(const uint8_t *data, uint32_t bytes, tri_package_
 tri_status_t tri_package_check(const tri_package_t *pkg, uint32_t frame_cols,
                                size_t scratch_capacity, void *scratch, size_t scratch_bytes,
                                size_t *need, uint8_t *reason);
+
+/* The decision policy the package carries (its MODEL_SPEC, made from the policy JSON the
+ * model was tuned with): the thresholds and the land policy (TRI_LAND_*) the frames it
+ * classifies are decided with. For a package tri_package_check accepted (the policy
+ * fields are checked there). */
+void tri_package_policy(const tri_package_t *pkg, tri_policy_t *policy, uint32_t *land_policy);
 
 /* Runs every golden vector from where the package sits and compares each
  * output row byte for byte. */

@@ -121,6 +121,28 @@ tri_status_t tri_onboard_set_classifier(tri_onboard_t *ob, const tri_classifier_
     return TRI_OK;
 }
 
+tri_status_t tri_onboard_set_model(tri_onboard_t *ob, const tri_classifier_t *classifier,
+                                   const tri_package_t *pkg)
+{
+    tri_policy_t policy = shipped_policy;
+    uint32_t land = TRI_CFG_LAND_POLICY == 0 ? (uint32_t)TRI_LAND_DROP : (uint32_t)TRI_LAND_LOWRES;
+    tri_status_t st;
+    if (pkg != NULL) {
+        tri_package_policy(pkg, &policy, &land);
+    }
+    if (ob == NULL || classifier == NULL || classifier->run == NULL ||
+        (land != (uint32_t)TRI_LAND_DROP && land != (uint32_t)TRI_LAND_LOWRES)) {
+        return TRI_ERR_ARG;
+    }
+    st = tri_onboard_set_policy(ob, &policy);
+    if (st != TRI_OK) {
+        return st;
+    }
+    ob->classifier = *classifier;
+    ob->land_policy = (uint8_t)land;
+    return TRI_OK;
+}
+
 tri_status_t tri_onboard_set_clock(tri_onboard_t *ob, tri_clock_fn clock)
 {
     if (ob == NULL) {

@@ -76,10 +76,47 @@ tri_status_t tri_package_parse(const uint8_t *data, uint32_t bytes, tri_package_
     return TRI_OK;
 }
 
+/* A threshold of the spec's policy: int16 two's complement in [-128, TRI_CFG_NEVER_Q]. */
+static int16_t spec_q(const uint8_t *s, uint32_t offset)
+{
+    uint16_t u = tri_get_be16(s + offset);
+    return u >= 0x8000u ? (int16_t)(-(int32_t)(0x10000u - (uint32_t)u)) : (int16_t)u;
+}
+
+/* The policy fields: thresholds in range, a known land policy, and the crop margin this
+ * image crops with (it is compiled in: TRI_CFG_CROP_MARGIN_PX). */
+static int policy_ok(const uint8_t *s)
+{
+    uint32_t k;
+    int16_t q = spec_q(s, WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET);
+    if (q < -128 || q > TRI_CFG_NEVER_Q) {
+        return 0;
+    }
+    for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
+        q = spec_q(s, WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * k);
+        if (q < -128 || q > TRI_CFG_NEVER_Q) {
+            return 0;
+        }
+    }
+    return (s[WF_MODEL_SPEC_LAND_POLICY_OFFSET] == (uint8_t)TRI_LAND_DROP ||
+            s[WF_MODEL_SPEC_LAND_POLICY_OFFSET] == (uint8_t)TRI_LAND_LOWRES) &&
+           tri_get_be16(s + WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET) == (uint32_t)TRI_CFG_CROP_MARGIN_PX;
+}
+
+void tri_package_policy(const tri_package_t *pkg, tri_policy_t *policy, uint32_t *land_policy)
+{
+    uint32_t k;
+    for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
+        policy->discard_min_q[k] = spec_q(pkg->spec, WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * k);
+    }
+    policy->ship_crop_min_q = spec_q(pkg->spec, WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET);
+    *land_policy = pkg->spec[WF_MODEL_SPEC_LAND_POLICY_OFFSET];
+}
+
 /* What this image processes (triage_config.h): the spec must say the same. */
 static int spec_ok(const uint8_t *s, const tnn_stream_info_t *info)
 {
-    return s[WF_MODEL_SPEC_BANDS_OFFSET] == (uint32_t)TRI_CFG_BANDS &&
+    return policy_ok(s) && s[WF_MODEL_SPEC_BANDS_OFFSET] == (uint32_t)TRI_CFG_BANDS &&
            s[WF_MODEL_SPEC_CLASSES_OFFSET] == (uint32_t)TRI_CFG_NUM_CLASSES &&
            s[WF_MODEL_SPEC_SHIP_CLASS_OFFSET] == (uint32_t)TRI_CFG_CLASS_SHIP &&
            (int8_t)s[WF_MODEL_SPEC_INPUT_ZERO_POINT_OFFSET] == TRI_CFG_INPUT_ZERO_POINT &&

@@ -11,7 +11,8 @@
  * tri_host_bind_model switches an instance to another streaming model (any
  * tnn_stream_model_t, e.g. from an engine library the simulator built) on
  * caller scratch, or back to the compiled-in one, keeping the store: the
- * simulator classifies each frame with a named model.
+ * simulator classifies each frame with a named model. tri_host_bind_active
+ * binds the model manager's active model with its package's policy.
  */
 #include <string.h>
 
@@ -73,6 +74,7 @@ int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_set_boot_count(void *h, uint32_t boot);
 int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q);
 int tri_host_bind_model(void *h, const void *model, void *scratch, size_t scratch_bytes);
+int tri_host_bind_active(void *h, const void *models, void *scratch, size_t scratch_bytes);
 size_t tri_host_stream_scratch_bytes(const void *model);
 int tri_host_set_link(void *h, uint32_t mode, uint32_t scid);
 int tri_host_link_encode(uint32_t mode, uint32_t scid, uint32_t vcid, const uint8_t *packets,
@@ -364,6 +366,50 @@ int tri_host_bind_model(void *h, const void *model, void *scratch, size_t scratc
                                scratch_bytes);
     if (st == TRI_OK) {
         st = tri_onboard_set_classifier(&host->ob, &cls);
+    }
+    return st;
+}
+
+/*
+ * Classifies the frames to come with the model manager's active model, as
+ * the Cortex-M4 image does after a switch: its package's plan where it sits
+ * (flash or the factory package) on `scratch` (scratch_bytes, the caller's
+ * until the next bind), its id and hash in the summaries, and its decision
+ * policy (tri_onboard_set_model); or, when there is no active package, the
+ * compiled-in model on init's scratch with the build's policy. The store
+ * stays. A failed bind leaves the instance without a classifier.
+ */
+int tri_host_bind_active(void *h, const void *models, void *scratch, size_t scratch_bytes)
+{
+    tri_host_t *host = (tri_host_t *)h;
+    const tri_package_t *pkg;
+    tri_classifier_t cls;
+    tri_status_t st;
+    if (host == NULL || models == NULL) {
+        return TRI_ERR_ARG;
+    }
+    pkg = tri_models_active((const tri_models_t *)models);
+    memset(&host->stream, 0, sizeof host->stream);
+    memset(&host->ob.classifier, 0, sizeof host->ob.classifier);
+    if (pkg != NULL) {
+        st = tri_classifier_stream(&cls, &host->stream, &pkg->plan, scratch, scratch_bytes);
+        if (st == TRI_OK) {
+            cls.model_id = pkg->model_id;
+            memcpy(cls.model_sha256, pkg->model_sha256, sizeof cls.model_sha256);
+        }
+    } else {
+#if TRI_HOST_HAVE_MODEL
+        st = tri_classifier_stream(&cls, &host->stream, &classifier_stream, host->scratch,
+                                   host->scratch_bytes);
+        if (st == TRI_OK) {
+            st = tri_classifier_identity_hex(&cls, 0u, CLASSIFIER_STREAM_SHA256);
+        }
+#else
+        return TRI_ERR_NO_IMPL;
+#endif
+    }
+    if (st == TRI_OK) {
+        st = tri_onboard_set_model(&host->ob, &cls, pkg);
     }
     return st;
 }

@@ -359,7 +359,9 @@ static tri_status_t model_classifier(tri_classifier_t *cls)
 #endif
 }
 
-/* After telecommands: the pipeline follows the model manager's switches. */
+/* After telecommands: the pipeline follows the model manager's switches, each
+ * model with its own decision policy (the package's, or the build's for the
+ * compiled-in model). */
 static void follow_models(void)
 {
     tri_classifier_t cls;
@@ -370,7 +372,7 @@ static void follow_models(void)
         return;
     }
     if (model_classifier(&cls) == TRI_OK) {
-        (void)tri_onboard_set_classifier(&ob, &cls);
+        (void)tri_onboard_set_model(&ob, &cls, pkg);
     }
 }
 
@@ -397,6 +399,10 @@ static int init_onboard(uint32_t store_bytes, const char *kind)
     }
     if (st == TRI_OK) {
         st = tri_onboard_init(&ob, store_mem, store_bytes, work_mem, sizeof work_mem, use, NULL);
+    }
+    if (st == TRI_OK && use != NULL && strcmp(kind, "model") == 0) {
+        /* the bound model's decision policy (a package's own) */
+        st = tri_onboard_set_model(&ob, use, tri_models_active(&models));
     }
     if (st == TRI_OK) {
         st = tri_onboard_set_clock(&ob, insn_clock);
