@@ -64,6 +64,8 @@ PRODUCT_FIELDS = tuple(
 )
 """Secondary-header fields that are the same in every packet of a product."""
 
+_SEGMENT_COUNT = PRODUCT_FIELDS.index("segment_count")
+
 # Fields of the product header that must repeat the secondary header's.
 _REPEATED = ("frame_id", "product_id", "class_id", "confidence", "time_s", "time_sub")
 _REGION = ("region_row0", "region_col0", "region_rows", "region_cols")
@@ -174,6 +176,12 @@ class Ingestor:
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
         self._frames: dict[int, dict | None] = {}
+        # per batch (one transaction): products first seen in it (their rows are written
+        # in one statement once the batch's packets are placed), and the rows of products
+        # it completed (written in one statement at its end)
+        self._next_rowid = 0
+        self._created: list[_State] = []
+        self._completed: list[tuple] = []
 
     # ------------------------------------------------------------ streams
 
@@ -229,6 +237,8 @@ class Ingestor:
         except BaseException:
             self._states.clear()  # the transaction rolled back: forget what it changed
             self._frames.clear()
+            self._created.clear()
+            self._completed.clear()
             raise
 
     def _count_sequence(self, apid: np.ndarray, seq: np.ndarray) -> None:
@@ -263,8 +273,44 @@ class Ingestor:
         others: list[tuple[_State, np.ndarray]] = []  # rows that may be other copies
         resent: dict[int, int] = {}  # packets of invalid products, by product row
         cursor = 0  # bytes of new segments so far: where the next ones start in the payload
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            state = self._state(con, int(sec["frame_id"][a]), int(sec["product_id"][a]), meta[a])
+        # Which products of the batch the catalogue already holds (one query for the batch;
+        # the others are created here without a query each), and which groups are plain:
+        # every packet with the product fields of the first, no segment twice (rows are
+        # sorted by segment within a group, so a repeat is an equal neighbour).
+        n_groups = len(starts)
+        fids = sec["frame_id"][starts].tolist()
+        pids = sec["product_id"][starts].tolist()
+        keys = [(f << 16) | p for f, p in zip(fids, pids, strict=True)]
+        stored = self._stored_keys(con, [k for k in keys if k not in self._states])
+        self._next_rowid = con.execute("SELECT coalesce(max(id), 0) FROM products").fetchone()[0]
+        group = np.repeat(np.arange(n_groups), stops - starts)
+        uniform = (meta == meta[starts][group]).all(axis=1)
+        repeat = np.r_[False, (seg_index[1:] == seg_index[:-1]) & (group[1:] == group[:-1])]
+        plain = np.logical_and.reduceat(uniform & ~repeat, starts).tolist()
+        group_bytes = np.add.reduceat(seg_bytes, starts).tolist()
+        for g, a, b in zip(range(n_groups), starts.tolist(), stops.tolist(), strict=True):
+            k = keys[g]
+            state = self._states.get(k)
+            if state is None and k not in stored and plain[g]:
+                # a product new to the catalogue, every packet of it consistent and new:
+                # all its rows are new segments (what the general path below finds too)
+                state = self._create(fids[g], pids[g], meta[a])
+                segs = seg_index[a:b]
+                state.received[segs] = True
+                state.n_received = b - a
+                state.n_bytes = group_bytes[g]
+                fresh_all[a:b] = True
+                rowid_of_row[a:b] = state.rowid
+                state.touched = True
+                state.batch_fresh, state.batch_start = b - a, cursor
+                state.batch_rows = np.arange(a, b)
+                cursor += group_bytes[g]
+                touched.append(state)
+                continue
+            if state is None:
+                state = self._state(con, fids[g], pids[g], meta[a], k in stored)
+            else:
+                state.batch_rows = None
             same = (meta[a:b] == state.meta).all(axis=1)
             st.conflicts += int(np.count_nonzero(~same))
             if state.status == "complete" and not state.verified:
@@ -302,6 +348,7 @@ class Ingestor:
                 "UPDATE products SET resent = resent + ? WHERE id=?",
                 [(n, rowid) for rowid, n in resent.items()],
             )
+        created = self._insert_created(con)
         new = np.flatnonzero(fresh_all)
         copies = self._new_copies(cols, meta, seg_index, others) if others else []
         if len(new) == 0 and not copies:
@@ -350,15 +397,14 @@ class Ingestor:
         st.new_segment_bytes += int(lens.sum())
         con.executemany(
             "UPDATE products SET segments_received=?, bytes_received=? WHERE id=?",
-            [(s.n_received, s.n_bytes, s.rowid) for s in touched],
+            [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in created],
         )
+        view = memoryview(payload)
         for state in touched:
             state.touched = False
             if state.n_received == state.segment_count and state.status == "incomplete":
                 if state.batch_fresh == state.segment_count:  # all of it came in this batch
-                    data = memoryview(payload)[
-                        state.batch_start : state.batch_start + state.n_bytes
-                    ]
+                    data = view[state.batch_start : state.batch_start + state.n_bytes]
                 else:
                     data = self.cat.product_bytes(state.rowid)
                 self._complete(con, state, data)
@@ -366,6 +412,7 @@ class Ingestor:
             if state.resolve and state.status != "complete":
                 self._resolve(con, state)
             state.resolve = False
+        self._write_completed(con)
 
     # ------------------------------------------------------------ other copies
 
@@ -425,12 +472,84 @@ class Ingestor:
 
     # ------------------------------------------------------------ products
 
-    def _state(self, con, frame_id: int, product_id: int, meta_row: np.ndarray) -> _State:
+    def _stored_keys(self, con, keys: list[int]) -> set[int]:
+        """Which of ``keys`` (frame id << 16 | product id) the catalogue holds a product of
+        (one query, by the products' unique index)."""
+        if not keys:
+            return set()
+        rows = con.execute(
+            "SELECT p.frame_id, p.product_id FROM json_each(?) AS j JOIN products AS p "
+            "ON p.frame_id = (j.value >> 16) AND p.product_id = (j.value & 65535)",
+            (json.dumps(keys),),
+        ).fetchall()
+        return {(f << 16) | p for f, p in rows}
+
+    def _create(self, frame_id: int, product_id: int, meta_row: np.ndarray) -> _State:
+        """A product the catalogue does not hold: its row id is the next one (this ingest is
+        the only writer, in its transaction); the row itself is written with the batch's
+        other new products (:meth:`_insert_created`), before anything refers to it."""
+        count = int(meta_row[1 + _SEGMENT_COUNT])
+        self._next_rowid += 1
+        state = _State(
+            rowid=self._next_rowid,
+            meta=meta_row.copy(),
+            segment_count=count,
+            received=np.zeros(count, dtype=bool),
+            n_received=0,
+            n_bytes=0,
+            status="incomplete",
+            key=(frame_id, product_id),
+        )
+        self.stats.products_new += 1
+        self._created.append(state)
+        self._states[(frame_id << 16) | product_id] = state
+        return state
+
+    def _insert_created(self, con) -> set[int]:
+        """Write the rows of the products first seen in this batch, with what the batch
+        brought of them (in the same transaction as their segments)."""
+        if not self._created:
+            return set()
+        names = ["id", "frame_id", "product_id", "product_type", "apid", *PRODUCT_FIELDS]
+        names += ["segments_received", "bytes_received"]
+        con.executemany(
+            f"INSERT INTO products ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [
+                (
+                    s.rowid,
+                    *s.key,
+                    PRODUCT_BY_APID[int(s.meta[0])].name,
+                    *s.meta.tolist(),
+                    s.n_received,
+                    s.n_bytes,
+                )
+                for s in self._created
+            ],
+        )
+        rowids = {s.rowid for s in self._created}
+        self._created.clear()
+        return rowids
+
+    def _write_completed(self, con) -> None:
+        """Record the products this batch completed (one statement, in its transaction)."""
+        if self._completed:
+            con.executemany(
+                "UPDATE products SET status='complete', reason=NULL, failure=NULL, "
+                "product_bytes=?, header=? WHERE id=?",
+                self._completed,
+            )
+            self._completed.clear()
+
+    def _state(
+        self, con, frame_id: int, product_id: int, meta_row: np.ndarray, stored: bool = True
+    ) -> _State:
         pk = (frame_id << 16) | product_id
         state = self._states.get(pk)
         if state is not None:
             state.batch_rows = None
             return state
+        if not stored:
+            return self._create(frame_id, product_id, meta_row)
         cols = ", ".join(("apid", *PRODUCT_FIELDS))
         row = con.execute(
             f"SELECT id, status, segments_received, bytes_received, failure, {cols} FROM products "
@@ -438,50 +557,31 @@ class Ingestor:
             (frame_id, product_id),
         ).fetchone()
         if row is None:
-            values = dict(zip(("apid", *PRODUCT_FIELDS), meta_row.tolist(), strict=True))
-            ptype = PRODUCT_BY_APID[values["apid"]].name
-            names = ["frame_id", "product_id", "product_type", *values]
-            cur = con.execute(
-                f"INSERT INTO products ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                (frame_id, product_id, ptype, *values.values()),
-            )
-            self.stats.products_new += 1
-            count = values["segment_count"]
-            state = _State(
-                rowid=int(cur.lastrowid),
-                meta=meta_row.copy(),
-                segment_count=count,
-                received=np.zeros(count, dtype=bool),
-                n_received=0,
-                n_bytes=0,
-                status="incomplete",
-                key=(frame_id, product_id),
-            )
-        else:
-            rowid, status, n_rec, n_bytes, failure, *meta = row
-            count = meta[1 + PRODUCT_FIELDS.index("segment_count")]
-            received = None
-            if status != "complete":
-                received = np.zeros(count, dtype=bool)
-                have = self.cat.received_segments(rowid)
-                received[have[have < count]] = True
-            n_copies = 0
-            if status != "complete":
-                n_copies = con.execute(
-                    "SELECT count(*) FROM segment_copies WHERE product=?", (rowid,)
-                ).fetchone()[0]
-            state = _State(
-                rowid=rowid,
-                meta=np.asarray(meta, dtype=np.int64),
-                segment_count=count,
-                received=received,
-                n_received=n_rec,
-                n_bytes=n_bytes,
-                status=status,
-                key=(frame_id, product_id),
-                failure=failure,
-                copies=n_copies,
-            )
+            return self._create(frame_id, product_id, meta_row)
+        rowid, status, n_rec, n_bytes, failure, *meta = row
+        count = meta[1 + PRODUCT_FIELDS.index("segment_count")]
+        received = None
+        if status != "complete":
+            received = np.zeros(count, dtype=bool)
+            have = self.cat.received_segments(rowid)
+            received[have[have < count]] = True
+        n_copies = 0
+        if status != "complete":
+            n_copies = con.execute(
+                "SELECT count(*) FROM segment_copies WHERE product=?", (rowid,)
+            ).fetchone()[0]
+        state = _State(
+            rowid=rowid,
+            meta=np.asarray(meta, dtype=np.int64),
+            segment_count=count,
+            received=received,
+            n_received=n_rec,
+            n_bytes=n_bytes,
+            status=status,
+            key=(frame_id, product_id),
+            failure=failure,
+            copies=n_copies,
+        )
         self._states[pk] = state
         return state
 
@@ -666,12 +766,9 @@ class Ingestor:
             con.execute("DELETE FROM segment_copies WHERE product=?", (state.rowid,))
             state.copies = 0
         h = product.header
-        header = bytes(data[: PRODUCT_HEADER.size])
-        con.execute(
-            "UPDATE products SET status='complete', reason=NULL, failure=NULL, product_bytes=?, "
-            "header=? WHERE id=?",
-            (len(data), header, state.rowid),
-        )
+        # written with the batch's other completed products at its end (_write_completed):
+        # nothing else writes this row in the batch once it is complete
+        self._completed.append((len(data), bytes(data[: PRODUCT_HEADER.size]), state.rowid))
         if product.type_name in IMAGE_TYPES:
             self._define_frame(con, product)
         elif product.type_name == "FRAME_SUMMARY":
