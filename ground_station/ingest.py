@@ -163,6 +163,8 @@ class _State:
     batch_fresh: int = 0  # segments new in the current batch
     batch_start: int = 0  # where they start in the batch's payload (contiguous, in order)
     batch_rows: np.ndarray | None = None  # the batch rows of those segments
+    done: tuple[int, bytes] | None = None  # (product_bytes, header) once complete, for its
+    # row when that is written after (a product first seen in the batch)
 
 
 class Ingestor:
@@ -176,11 +178,12 @@ class Ingestor:
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
         self._frames: dict[int, dict | None] = {}
-        # per batch (one transaction): products first seen in it (their rows are written
-        # in one statement once the batch's packets are placed), and the rows of products
-        # it completed (written in one statement at its end)
+        # per batch (one transaction): products first seen in it, whose rows are written
+        # in one statement at its end (or before anything else writes one of them), with
+        # what the batch brought; and the rows of other products it completed
         self._next_rowid = 0
         self._created: list[_State] = []
+        self._unwritten: set[int] = set()
         self._completed: list[tuple] = []
 
     # ------------------------------------------------------------ streams
@@ -238,6 +241,7 @@ class Ingestor:
             self._states.clear()  # the transaction rolled back: forget what it changed
             self._frames.clear()
             self._created.clear()
+            self._unwritten.clear()
             self._completed.clear()
             raise
 
@@ -348,10 +352,10 @@ class Ingestor:
                 "UPDATE products SET resent = resent + ? WHERE id=?",
                 [(n, rowid) for rowid, n in resent.items()],
             )
-        created = self._insert_created(con)
         new = np.flatnonzero(fresh_all)
         copies = self._new_copies(cols, meta, seg_index, others) if others else []
         if len(new) == 0 and not copies:
+            self._write_rows(con)
             return
         # append the new segments to the pack, in key order (products stay contiguous), then
         # the other copies
@@ -397,7 +401,7 @@ class Ingestor:
         st.new_segment_bytes += int(lens.sum())
         con.executemany(
             "UPDATE products SET segments_received=?, bytes_received=? WHERE id=?",
-            [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in created],
+            [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in self._unwritten],
         )
         view = memoryview(payload)
         for state in touched:
@@ -412,7 +416,7 @@ class Ingestor:
             if state.resolve and state.status != "complete":
                 self._resolve(con, state)
             state.resolve = False
-        self._write_completed(con)
+        self._write_rows(con)
 
     # ------------------------------------------------------------ other copies
 
@@ -487,7 +491,7 @@ class Ingestor:
     def _create(self, frame_id: int, product_id: int, meta_row: np.ndarray) -> _State:
         """A product the catalogue does not hold: its row id is the next one (this ingest is
         the only writer, in its transaction); the row itself is written with the batch's
-        other new products (:meth:`_insert_created`), before anything refers to it."""
+        other new products (:meth:`_write_created`), in the batch's transaction."""
         count = int(meta_row[1 + _SEGMENT_COUNT])
         self._next_rowid += 1
         state = _State(
@@ -502,16 +506,18 @@ class Ingestor:
         )
         self.stats.products_new += 1
         self._created.append(state)
+        self._unwritten.add(state.rowid)
         self._states[(frame_id << 16) | product_id] = state
         return state
 
-    def _insert_created(self, con) -> set[int]:
-        """Write the rows of the products first seen in this batch, with what the batch
-        brought of them (in the same transaction as their segments)."""
+    def _write_created(self, con) -> None:
+        """Write the rows of the products first seen in this batch as they stand: what the
+        batch brought of them, and complete (header, size) when it completed them. Called
+        at the batch's end, and before any statement that updates one of those rows."""
         if not self._created:
-            return set()
+            return
         names = ["id", "frame_id", "product_id", "product_type", "apid", *PRODUCT_FIELDS]
-        names += ["segments_received", "bytes_received"]
+        names += ["segments_received", "bytes_received", "status", "product_bytes", "header"]
         con.executemany(
             f"INSERT INTO products ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
             [
@@ -522,16 +528,20 @@ class Ingestor:
                     *s.meta.tolist(),
                     s.n_received,
                     s.n_bytes,
+                    *(("complete", *s.done) if s.done else (s.status, None, None)),
                 )
                 for s in self._created
             ],
         )
-        rowids = {s.rowid for s in self._created}
+        for s in self._created:
+            s.done = None
         self._created.clear()
-        return rowids
+        self._unwritten.clear()
 
-    def _write_completed(self, con) -> None:
-        """Record the products this batch completed (one statement, in its transaction)."""
+    def _write_rows(self, con) -> None:
+        """The batch's deferred product rows: the new ones, then the completed others (one
+        statement each, in its transaction)."""
+        self._write_created(con)
         if self._completed:
             con.executemany(
                 "UPDATE products SET status='complete', reason=NULL, failure=NULL, "
@@ -659,6 +669,8 @@ class Ingestor:
         return None, product
 
     def _fail(self, con, state: _State, problem: tuple[str, str], size: int) -> None:
+        if state.rowid in self._unwritten:
+            self._write_created(con)
         reason, kind = problem
         first = state.status != "invalid"
         state.status = "invalid"
@@ -730,6 +742,8 @@ class Ingestor:
     def _adopt(self, con, state: _State, m: np.ndarray, combo) -> None:
         """Make ``combo`` (one copy per segment, in order) the product's segments and ``m``
         its product fields; the other copies are dropped."""
+        if state.rowid in self._unwritten:
+            self._write_created(con)
         if not np.array_equal(m, state.meta):
             values = dict(zip(("apid", *PRODUCT_FIELDS), m.tolist(), strict=True))
             names = ["product_type", *values]
@@ -766,9 +780,13 @@ class Ingestor:
             con.execute("DELETE FROM segment_copies WHERE product=?", (state.rowid,))
             state.copies = 0
         h = product.header
-        # written with the batch's other completed products at its end (_write_completed):
-        # nothing else writes this row in the batch once it is complete
-        self._completed.append((len(data), bytes(data[: PRODUCT_HEADER.size]), state.rowid))
+        # written with the batch's other product rows at its end (_write_rows): nothing
+        # else writes this row in the batch once it is complete
+        done = (len(data), bytes(data[: PRODUCT_HEADER.size]))
+        if state.rowid in self._unwritten:
+            state.done = done
+        else:
+            self._completed.append((*done, state.rowid))
         if product.type_name in IMAGE_TYPES:
             self._define_frame(con, product)
         elif product.type_name == "FRAME_SUMMARY":
