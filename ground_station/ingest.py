@@ -637,14 +637,15 @@ class Ingestor:
         (the satellite's own bytes do not decode, or their header contradicts their
         packets), ``"frame"`` (it contradicts its catalogued frame: another spacecraft's
         product, or a frame id used twice)."""
-        if not crc_ok(data):
+        crc = _matching_crc32(data)
+        if crc is None:
             return (
                 "its CRC-32 does not match its bytes: a segment was corrupted where no packet "
                 "CRC-16 could see it (on board before packetising, or on the link)",
                 "crc",
             ), None
         try:
-            product = decode_product(data, pixels=False)
+            product = decode_product(data, pixels=False, crc32=crc)
         except ProductError as exc:
             return (str(exc), "decode"), None
         h = product.header
@@ -854,10 +855,16 @@ class Ingestor:
 
 def crc_ok(data: bytes | memoryview) -> bool:
     """Does the product's ``product_crc32`` field match its bytes?"""
+    return _matching_crc32(data) is not None
+
+
+def _matching_crc32(data: bytes | memoryview) -> int | None:
+    """The product's CRC-32 when its ``product_crc32`` field matches it, else None."""
     if len(data) < PRODUCT_HEADER.size:
-        return False
+        return None
+    crc = product_crc32(data)
     stored = int.from_bytes(data[PRODUCT_CRC_OFFSET : PRODUCT_CRC_OFFSET + 4], "big")
-    return product_crc32(data) == stored
+    return crc if crc == stored else None
 
 
 def _meta_text(m: np.ndarray) -> str:

@@ -225,11 +225,15 @@ def _hex_hashes(record: dict) -> dict:
     return record
 
 
-def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
-    """Check and decode a whole product; ``pixels=False`` checks without keeping pixels."""
+def decode_product(
+    data: bytes | memoryview, *, pixels: bool = True, crc32: int | None = None
+) -> Product:
+    """Check and decode a whole product; ``pixels=False`` checks without keeping pixels.
+    ``crc32``: :func:`~triage.contract.records.product_crc32` of ``data`` when the caller
+    has computed it already (it is checked against the header all the same)."""
     mv = memoryview(data)
     h = parse_header(mv)
-    crc = product_crc32(mv)
+    crc = product_crc32(mv) if crc32 is None else crc32
     if h["product_crc32"] != crc:
         # every packet passed its CRC-16: the bytes changed before they were packetised
         raise ProductError(
