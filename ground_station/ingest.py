@@ -10,7 +10,12 @@ missing segments until the rest arrives, in this stream, another stream or
 a later pass; segments may arrive in any order and any number of times.
 
 Everything per packet is done on numpy columns of the batch; the Python
-loops run per product and per pack range, not per byte.
+loops run per product and per pack range, not per byte. The statements are per
+batch, not per product: one query for which of its products the catalogue
+holds, one statement for the rows of the new ones (written at the batch's end,
+as they stand), one for the segment rows, one for the other products it
+completed. The byte checks of the products it completed (CRC-32, libaec) run on
+:data:`CHECK_THREADS` worker threads; their verdicts are taken in key order.
 
 Library entry points: :func:`ingest_bytes` (one stream held in memory, as
 the simulator has it after a pass), :func:`ingest_files` and :func:`ingest_chunks`
