@@ -14,8 +14,7 @@ loops run per product and per pack range, not per byte. The statements are per
 batch, not per product: one query for which of its products the catalogue
 holds, one statement for the rows of the new ones (written at the batch's end,
 as they stand), one for the segment rows, one for the other products it
-completed. The byte checks of the products it completed (CRC-32, libaec) run on
-:data:`CHECK_THREADS` worker threads; their verdicts are taken in key order.
+completed.
 
 Library entry points: :func:`ingest_bytes` (one stream held in memory, as
 the simulator has it after a pass), :func:`ingest_files` and :func:`ingest_chunks`
@@ -30,7 +29,6 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,11 +60,6 @@ MAX_COPIES = 4
 """Distinct copies of one segment a product not yet proven keeps (its first included)."""
 MAX_COMBINATIONS = 256
 """Combinations of segment copies checked in full when a product is resolved."""
-CHECK_THREADS = min(2, os.cpu_count() or 1)
-"""Threads that check the products a batch completed (CRC-32, libaec decoding: libaec
-runs without the GIL); 1 checks them on the ingest's own thread."""
-CHECK_RUN = 64
-"""Products per job handed to a check thread."""
 
 PRODUCT_FIELDS = tuple(
     f.name
@@ -196,7 +189,6 @@ class Ingestor:
         self._created: list[_State] = []
         self._unwritten: set[int] = set()
         self._completed: list[tuple] = []
-        self._pool: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------ streams
 
@@ -416,7 +408,6 @@ class Ingestor:
             [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in self._unwritten],
         )
         view = memoryview(payload)
-        ready: list[tuple[_State, bytes | memoryview]] = []
         for state in touched:
             state.touched = False
             if state.n_received == state.segment_count and state.status == "incomplete":
@@ -424,11 +415,7 @@ class Ingestor:
                     data = view[state.batch_start : state.batch_start + state.n_bytes]
                 else:
                     data = self.cat.product_bytes(state.rowid)
-                ready.append((state, data))
-        # the byte checks of the products now whole, on worker threads; then each product in
-        # key order, as one at a time would (a frame defined by one is there for the next)
-        for (state, data), checked in zip(ready, self._checked(ready), strict=True):
-            self._complete(con, state, data, checked)
+                self._complete(con, state, data)
         for state, _ in others:
             if state.resolve and state.status != "complete":
                 self._resolve(con, state)
@@ -634,34 +621,9 @@ class Ingestor:
         state.repairing = True
         state.received = np.ones(state.segment_count, dtype=bool)
 
-    def _checked(self, ready: list[tuple[_State, bytes | memoryview]]) -> list:
-        """:func:`_check_bytes` of each (state, data), in order: by :data:`CHECK_THREADS`
-        workers, a run of products each, when there are enough to share."""
-        jobs = [(s.key, s.meta, data) for s, data in ready]
-        if CHECK_THREADS < 2 or len(jobs) < 2 * CHECK_RUN:
-            return [_check_bytes(*job) for job in jobs]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="ingest-check")
-        runs = [jobs[k : k + CHECK_RUN] for k in range(0, len(jobs), CHECK_RUN)]
-        out: list = []
-        for part in self._pool.map(_check_run, runs):
-            out += part
-        return out
-
-    def close(self) -> None:
-        """Stop the check workers (the ingest is over)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def _complete(
-        self, con, state: _State, data: bytes | memoryview, checked: tuple | None = None
-    ) -> None:
-        """A product whose segments are all in: proven and recorded, or invalid.
-        ``checked``: its :func:`_check_bytes` verdict, when already known."""
-        if checked is None:
-            checked = _check_bytes(state.key, state.meta, data)
-        problem, product = self._against_frame(con, checked)
+    def _complete(self, con, state: _State, data: bytes | memoryview) -> None:
+        """A product whose segments are all in: proven and recorded, or invalid."""
+        problem, product = self._check(con, state.key, state.meta, data)
         if problem is None:
             self._finish(con, state, data, product)
             return
@@ -882,9 +844,7 @@ def _check_bytes(
     key: tuple[int, int], meta: np.ndarray, data: bytes | memoryview
 ) -> tuple[tuple[str, str] | None, Product | None]:
     """The checks of :meth:`Ingestor._check` that need nothing but the product's bytes and
-    its packets' key and fields (CRC-32, decoding, header against the packets): a pure
-    function, so that a batch's products can be checked on worker threads (libaec runs
-    without the GIL); the frame check follows in order, on the ingest's thread."""
+    its packets' key and fields (CRC-32, decoding, header against the packets)."""
     crc = _matching_crc32(data)
     if crc is None:
         return (
@@ -911,10 +871,6 @@ def _check_bytes(
         # their CRC-16 could not see it, and fresh packets carry the right ones
         return (f"{exc} (a packet's fields corrupted on the way)", "crc"), None
     return None, product
-
-
-def _check_run(jobs: list[tuple]) -> list:
-    return [_check_bytes(*job) for job in jobs]
 
 
 def crc_ok(data: bytes | memoryview) -> bool:
@@ -1019,17 +975,14 @@ def _run(
                 (json.dumps([name for name, _ in streams]), started),
             ).lastrowid
         ing = Ingestor(cat)
-        try:
-            for name, chunks in streams:
-                fmt, packets, link = link_chunks(
-                    input_format, _counted(chunks(), ing.stats, progress), spacecraft_id
-                )
-                ing.stats.formats[name] = fmt
-                ing.ingest_stream(packets)
-                if link is not None:
-                    ing.stats.add_link(link.as_dict())
-        finally:
-            ing.close()
+        for name, chunks in streams:
+            fmt, packets, link = link_chunks(
+                input_format, _counted(chunks(), ing.stats, progress), spacecraft_id
+            )
+            ing.stats.formats[name] = fmt
+            ing.ingest_stream(packets)
+            if link is not None:
+                ing.stats.add_link(link.as_dict())
         ing.stats.elapsed_s = time.perf_counter() - t0
         with cat.transaction() as con:
             con.execute(

@@ -24,7 +24,6 @@ from triage.contract.records import PRODUCT_HEADER, seal_product
 
 from .gs_streams import (
     chunked,
-    corrupt_keeping_crc,
     crop_regions,
     flip_bit,
     frame_products,
@@ -426,38 +425,3 @@ def test_sequence_counts_estimate_link_losses(scene, tmp_path):
         tmp_path / "c.sqlite", b"".join(p for i, p in enumerate(pkts) if i not in lost)
     )
     assert (st.sequence_gaps, st.packets_lost_estimate) == (3, 5)
-
-
-def test_check_threads_write_what_one_thread_writes(scene, tmp_path, monkeypatch):
-    """The products a batch completes are checked on worker threads (CRC-32, libaec) and
-    the verdicts taken in key order: the catalogue and the counts must be those of the
-    checks run one by one on the ingest's thread, on a stream with every kind of verdict
-    (clean, duplicates, reordered, a segment corrupted past its CRC-16, two products whose
-    band lengths do not add up, among the others of their batch)."""
-    import ground_station.ingest as ingest
-
-    _, products, pkts = scene
-    rng = random.Random(SEED + 7)
-    broken = []
-    for pid in (98, 99):
-        h = PRODUCT_HEADER.unpack(products[1])
-        h["band_bytes"] = (h["band_bytes"][0] + 1, *h["band_bytes"][1:])
-        h["product_id"] = pid
-        broken.append(seal_product(PRODUCT_HEADER.pack(h) + products[1][PRODUCT_HEADER.size :]))
-    dups = rng.sample(range(len(pkts)), len(pkts) // 10)
-    k = next(i for i, p in enumerate(pkts) if len(p) > 200 and i not in dups)
-    stream = [corrupt_keeping_crc(p, 100) if i == k else p for i, p in enumerate(pkts)]
-    stream += [pkts[i] for i in dups] + [p for b in broken for p in packets_of(b)]
-    rng.shuffle(stream)
-    data = b"".join(stream)
-    runs = {}
-    for threads, run in ((1, ingest.CHECK_RUN), (2, 1)):
-        monkeypatch.setattr(ingest, "CHECK_THREADS", threads)
-        monkeypatch.setattr(ingest, "CHECK_RUN", run)
-        db = tmp_path / f"t{threads}.sqlite"
-        st = ingest_bytes(db, data)  # one batch: every product is checked in it
-        d = st.as_dict()
-        d.pop("elapsed_s")
-        runs[threads] = (dump(db), d)
-    assert runs[1][1]["products_invalid"] == 3  # the two broken ones, the corrupted one
-    assert runs[2] == runs[1]
