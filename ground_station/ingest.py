@@ -10,7 +10,11 @@ missing segments until the rest arrives, in this stream, another stream or
 a later pass; segments may arrive in any order and any number of times.
 
 Everything per packet is done on numpy columns of the batch; the Python
-loops run per product and per pack range, not per byte.
+loops run per product and per pack range, not per byte. The statements are per
+batch, not per product: one query for which of its products the catalogue
+holds, one statement for the rows of the new ones (written at the batch's end,
+as they stand), one for the segment rows, one for the other products it
+completed.
 
 Library entry points: :func:`ingest_bytes` (one stream held in memory, as
 the simulator has it after a pass), :func:`ingest_files` and :func:`ingest_chunks`
@@ -63,6 +67,8 @@ PRODUCT_FIELDS = tuple(
     if f.name not in {"version", "reserved", "frame_id", "product_id", "segment_index"}
 )
 """Secondary-header fields that are the same in every packet of a product."""
+
+_SEGMENT_COUNT = PRODUCT_FIELDS.index("segment_count")
 
 # Fields of the product header that must repeat the secondary header's.
 _REPEATED = ("frame_id", "product_id", "class_id", "confidence", "time_s", "time_sub")
@@ -161,6 +167,8 @@ class _State:
     batch_fresh: int = 0  # segments new in the current batch
     batch_start: int = 0  # where they start in the batch's payload (contiguous, in order)
     batch_rows: np.ndarray | None = None  # the batch rows of those segments
+    done: tuple[int, bytes] | None = None  # (product_bytes, header) once complete, for its
+    # row when that is written after (a product first seen in the batch)
 
 
 class Ingestor:
@@ -174,6 +182,13 @@ class Ingestor:
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
         self._frames: dict[int, dict | None] = {}
+        # per batch (one transaction): products first seen in it, whose rows are written
+        # in one statement at its end (or before anything else writes one of them), with
+        # what the batch brought; and the rows of other products it completed
+        self._next_rowid = 0
+        self._created: list[_State] = []
+        self._unwritten: set[int] = set()
+        self._completed: list[tuple] = []
 
     # ------------------------------------------------------------ streams
 
@@ -229,6 +244,9 @@ class Ingestor:
         except BaseException:
             self._states.clear()  # the transaction rolled back: forget what it changed
             self._frames.clear()
+            self._created.clear()
+            self._unwritten.clear()
+            self._completed.clear()
             raise
 
     def _count_sequence(self, apid: np.ndarray, seq: np.ndarray) -> None:
@@ -263,8 +281,44 @@ class Ingestor:
         others: list[tuple[_State, np.ndarray]] = []  # rows that may be other copies
         resent: dict[int, int] = {}  # packets of invalid products, by product row
         cursor = 0  # bytes of new segments so far: where the next ones start in the payload
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            state = self._state(con, int(sec["frame_id"][a]), int(sec["product_id"][a]), meta[a])
+        # Which products of the batch the catalogue already holds (one query for the batch;
+        # the others are created here without a query each), and which groups are plain:
+        # every packet with the product fields of the first, no segment twice (rows are
+        # sorted by segment within a group, so a repeat is an equal neighbour).
+        n_groups = len(starts)
+        fids = sec["frame_id"][starts].tolist()
+        pids = sec["product_id"][starts].tolist()
+        keys = [(f << 16) | p for f, p in zip(fids, pids, strict=True)]
+        stored = self._stored_keys(con, [k for k in keys if k not in self._states])
+        self._next_rowid = con.execute("SELECT coalesce(max(id), 0) FROM products").fetchone()[0]
+        group = np.repeat(np.arange(n_groups), stops - starts)
+        uniform = (meta == meta[starts][group]).all(axis=1)
+        repeat = np.r_[False, (seg_index[1:] == seg_index[:-1]) & (group[1:] == group[:-1])]
+        plain = np.logical_and.reduceat(uniform & ~repeat, starts).tolist()
+        group_bytes = np.add.reduceat(seg_bytes, starts).tolist()
+        for g, a, b in zip(range(n_groups), starts.tolist(), stops.tolist(), strict=True):
+            k = keys[g]
+            state = self._states.get(k)
+            if state is None and k not in stored and plain[g]:
+                # a product new to the catalogue, every packet of it consistent and new:
+                # all its rows are new segments (what the general path below finds too)
+                state = self._create(fids[g], pids[g], meta[a])
+                segs = seg_index[a:b]
+                state.received[segs] = True
+                state.n_received = b - a
+                state.n_bytes = group_bytes[g]
+                fresh_all[a:b] = True
+                rowid_of_row[a:b] = state.rowid
+                state.touched = True
+                state.batch_fresh, state.batch_start = b - a, cursor
+                state.batch_rows = np.arange(a, b)
+                cursor += group_bytes[g]
+                touched.append(state)
+                continue
+            if state is None:
+                state = self._state(con, fids[g], pids[g], meta[a], k in stored)
+            else:
+                state.batch_rows = None
             same = (meta[a:b] == state.meta).all(axis=1)
             st.conflicts += int(np.count_nonzero(~same))
             if state.status == "complete" and not state.verified:
@@ -305,6 +359,7 @@ class Ingestor:
         new = np.flatnonzero(fresh_all)
         copies = self._new_copies(cols, meta, seg_index, others) if others else []
         if len(new) == 0 and not copies:
+            self._write_rows(con)
             return
         # append the new segments to the pack, in key order (products stay contiguous), then
         # the other copies
@@ -350,15 +405,14 @@ class Ingestor:
         st.new_segment_bytes += int(lens.sum())
         con.executemany(
             "UPDATE products SET segments_received=?, bytes_received=? WHERE id=?",
-            [(s.n_received, s.n_bytes, s.rowid) for s in touched],
+            [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in self._unwritten],
         )
+        view = memoryview(payload)
         for state in touched:
             state.touched = False
             if state.n_received == state.segment_count and state.status == "incomplete":
                 if state.batch_fresh == state.segment_count:  # all of it came in this batch
-                    data = memoryview(payload)[
-                        state.batch_start : state.batch_start + state.n_bytes
-                    ]
+                    data = view[state.batch_start : state.batch_start + state.n_bytes]
                 else:
                     data = self.cat.product_bytes(state.rowid)
                 self._complete(con, state, data)
@@ -366,6 +420,7 @@ class Ingestor:
             if state.resolve and state.status != "complete":
                 self._resolve(con, state)
             state.resolve = False
+        self._write_rows(con)
 
     # ------------------------------------------------------------ other copies
 
@@ -425,12 +480,90 @@ class Ingestor:
 
     # ------------------------------------------------------------ products
 
-    def _state(self, con, frame_id: int, product_id: int, meta_row: np.ndarray) -> _State:
+    def _stored_keys(self, con, keys: list[int]) -> set[int]:
+        """Which of ``keys`` (frame id << 16 | product id) the catalogue holds a product of
+        (one query, by the products' unique index)."""
+        if not keys:
+            return set()
+        rows = con.execute(
+            "SELECT p.frame_id, p.product_id FROM json_each(?) AS j JOIN products AS p "
+            "ON p.frame_id = (j.value >> 16) AND p.product_id = (j.value & 65535)",
+            (json.dumps(keys),),
+        ).fetchall()
+        return {(f << 16) | p for f, p in rows}
+
+    def _create(self, frame_id: int, product_id: int, meta_row: np.ndarray) -> _State:
+        """A product the catalogue does not hold: its row id is the next one (this ingest is
+        the only writer, in its transaction); the row itself is written with the batch's
+        other new products (:meth:`_write_created`), in the batch's transaction."""
+        count = int(meta_row[1 + _SEGMENT_COUNT])
+        self._next_rowid += 1
+        state = _State(
+            rowid=self._next_rowid,
+            meta=meta_row.copy(),
+            segment_count=count,
+            received=np.zeros(count, dtype=bool),
+            n_received=0,
+            n_bytes=0,
+            status="incomplete",
+            key=(frame_id, product_id),
+        )
+        self.stats.products_new += 1
+        self._created.append(state)
+        self._unwritten.add(state.rowid)
+        self._states[(frame_id << 16) | product_id] = state
+        return state
+
+    def _write_created(self, con) -> None:
+        """Write the rows of the products first seen in this batch as they stand: what the
+        batch brought of them, and complete (header, size) when it completed them. Called
+        at the batch's end, and before any statement that updates one of those rows."""
+        if not self._created:
+            return
+        names = ["id", "frame_id", "product_id", "product_type", "apid", *PRODUCT_FIELDS]
+        names += ["segments_received", "bytes_received", "status", "product_bytes", "header"]
+        con.executemany(
+            f"INSERT INTO products ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [
+                (
+                    s.rowid,
+                    *s.key,
+                    PRODUCT_BY_APID[int(s.meta[0])].name,
+                    *s.meta.tolist(),
+                    s.n_received,
+                    s.n_bytes,
+                    *(("complete", *s.done) if s.done else (s.status, None, None)),
+                )
+                for s in self._created
+            ],
+        )
+        for s in self._created:
+            s.done = None
+        self._created.clear()
+        self._unwritten.clear()
+
+    def _write_rows(self, con) -> None:
+        """The batch's deferred product rows: the new ones, then the completed others (one
+        statement each, in its transaction)."""
+        self._write_created(con)
+        if self._completed:
+            con.executemany(
+                "UPDATE products SET status='complete', reason=NULL, failure=NULL, "
+                "product_bytes=?, header=? WHERE id=?",
+                self._completed,
+            )
+            self._completed.clear()
+
+    def _state(
+        self, con, frame_id: int, product_id: int, meta_row: np.ndarray, stored: bool = True
+    ) -> _State:
         pk = (frame_id << 16) | product_id
         state = self._states.get(pk)
         if state is not None:
             state.batch_rows = None
             return state
+        if not stored:
+            return self._create(frame_id, product_id, meta_row)
         cols = ", ".join(("apid", *PRODUCT_FIELDS))
         row = con.execute(
             f"SELECT id, status, segments_received, bytes_received, failure, {cols} FROM products "
@@ -438,50 +571,31 @@ class Ingestor:
             (frame_id, product_id),
         ).fetchone()
         if row is None:
-            values = dict(zip(("apid", *PRODUCT_FIELDS), meta_row.tolist(), strict=True))
-            ptype = PRODUCT_BY_APID[values["apid"]].name
-            names = ["frame_id", "product_id", "product_type", *values]
-            cur = con.execute(
-                f"INSERT INTO products ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                (frame_id, product_id, ptype, *values.values()),
-            )
-            self.stats.products_new += 1
-            count = values["segment_count"]
-            state = _State(
-                rowid=int(cur.lastrowid),
-                meta=meta_row.copy(),
-                segment_count=count,
-                received=np.zeros(count, dtype=bool),
-                n_received=0,
-                n_bytes=0,
-                status="incomplete",
-                key=(frame_id, product_id),
-            )
-        else:
-            rowid, status, n_rec, n_bytes, failure, *meta = row
-            count = meta[1 + PRODUCT_FIELDS.index("segment_count")]
-            received = None
-            if status != "complete":
-                received = np.zeros(count, dtype=bool)
-                have = self.cat.received_segments(rowid)
-                received[have[have < count]] = True
-            n_copies = 0
-            if status != "complete":
-                n_copies = con.execute(
-                    "SELECT count(*) FROM segment_copies WHERE product=?", (rowid,)
-                ).fetchone()[0]
-            state = _State(
-                rowid=rowid,
-                meta=np.asarray(meta, dtype=np.int64),
-                segment_count=count,
-                received=received,
-                n_received=n_rec,
-                n_bytes=n_bytes,
-                status=status,
-                key=(frame_id, product_id),
-                failure=failure,
-                copies=n_copies,
-            )
+            return self._create(frame_id, product_id, meta_row)
+        rowid, status, n_rec, n_bytes, failure, *meta = row
+        count = meta[1 + PRODUCT_FIELDS.index("segment_count")]
+        received = None
+        if status != "complete":
+            received = np.zeros(count, dtype=bool)
+            have = self.cat.received_segments(rowid)
+            received[have[have < count]] = True
+        n_copies = 0
+        if status != "complete":
+            n_copies = con.execute(
+                "SELECT count(*) FROM segment_copies WHERE product=?", (rowid,)
+            ).fetchone()[0]
+        state = _State(
+            rowid=rowid,
+            meta=np.asarray(meta, dtype=np.int64),
+            segment_count=count,
+            received=received,
+            n_received=n_rec,
+            n_bytes=n_bytes,
+            status=status,
+            key=(frame_id, product_id),
+            failure=failure,
+            copies=n_copies,
+        )
         self._states[pk] = state
         return state
 
@@ -527,38 +641,24 @@ class Ingestor:
         (the satellite's own bytes do not decode, or their header contradicts their
         packets), ``"frame"`` (it contradicts its catalogued frame: another spacecraft's
         product, or a frame id used twice)."""
-        if not crc_ok(data):
-            return (
-                "its CRC-32 does not match its bytes: a segment was corrupted where no packet "
-                "CRC-16 could see it (on board before packetising, or on the link)",
-                "crc",
-            ), None
-        try:
-            product = decode_product(data, pixels=False)
-        except ProductError as exc:
-            return (str(exc), "decode"), None
-        h = product.header
-        if (h["frame_id"], h["product_id"]) != key:
-            return (
-                f"product header says frame {h['frame_id']} product {h['product_id']} but its "
-                f"packets say frame {key[0]} product {key[1]} (a packet's key corrupted on the "
-                "way)",
-                "decode",
-            ), None
-        try:
-            _check_against_packets(h, meta)
-        except ProductError as exc:
-            # its CRC-32 vouches for its header: the packets' fields were corrupted where
-            # their CRC-16 could not see it, and fresh packets carry the right ones
-            return (f"{exc} (a packet's fields corrupted on the way)", "crc"), None
-        if product.type_name in IMAGE_TYPES:
+        return self._against_frame(con, _check_bytes(key, meta, data))
+
+    def _against_frame(
+        self, con, checked: tuple[tuple[str, str] | None, Product | None]
+    ) -> tuple[tuple[str, str] | None, Product | None]:
+        """:func:`_check_bytes`'s verdict, then an image product against its catalogued frame
+        (committed, or defined by a product before it in this batch)."""
+        problem, product = checked
+        if problem is None and product.type_name in IMAGE_TYPES:
             frame = self._frame(con, product.header["frame_id"])
-            problem = frame_mismatch(product.header, frame) if frame else None
-            if problem:
-                return (f"it {problem} (another spacecraft's product?)", "frame"), None
-        return None, product
+            mismatch = frame_mismatch(product.header, frame) if frame else None
+            if mismatch:
+                return (f"it {mismatch} (another spacecraft's product?)", "frame"), None
+        return problem, product
 
     def _fail(self, con, state: _State, problem: tuple[str, str], size: int) -> None:
+        if state.rowid in self._unwritten:
+            self._write_created(con)
         reason, kind = problem
         first = state.status != "invalid"
         state.status = "invalid"
@@ -630,6 +730,8 @@ class Ingestor:
     def _adopt(self, con, state: _State, m: np.ndarray, combo) -> None:
         """Make ``combo`` (one copy per segment, in order) the product's segments and ``m``
         its product fields; the other copies are dropped."""
+        if state.rowid in self._unwritten:
+            self._write_created(con)
         if not np.array_equal(m, state.meta):
             values = dict(zip(("apid", *PRODUCT_FIELDS), m.tolist(), strict=True))
             names = ["product_type", *values]
@@ -666,12 +768,13 @@ class Ingestor:
             con.execute("DELETE FROM segment_copies WHERE product=?", (state.rowid,))
             state.copies = 0
         h = product.header
-        header = bytes(data[: PRODUCT_HEADER.size])
-        con.execute(
-            "UPDATE products SET status='complete', reason=NULL, failure=NULL, product_bytes=?, "
-            "header=? WHERE id=?",
-            (len(data), header, state.rowid),
-        )
+        # written with the batch's other product rows at its end (_write_rows): nothing
+        # else writes this row in the batch once it is complete
+        done = (len(data), bytes(data[: PRODUCT_HEADER.size]))
+        if state.rowid in self._unwritten:
+            state.done = done
+        else:
+            self._completed.append((*done, state.rowid))
         if product.type_name in IMAGE_TYPES:
             self._define_frame(con, product)
         elif product.type_name == "FRAME_SUMMARY":
@@ -737,12 +840,51 @@ class Ingestor:
         self._frames[fid] = row
 
 
+def _check_bytes(
+    key: tuple[int, int], meta: np.ndarray, data: bytes | memoryview
+) -> tuple[tuple[str, str] | None, Product | None]:
+    """The checks of :meth:`Ingestor._check` that need nothing but the product's bytes and
+    its packets' key and fields (CRC-32, decoding, header against the packets)."""
+    crc = _matching_crc32(data)
+    if crc is None:
+        return (
+            "its CRC-32 does not match its bytes: a segment was corrupted where no packet "
+            "CRC-16 could see it (on board before packetising, or on the link)",
+            "crc",
+        ), None
+    try:
+        product = decode_product(data, pixels=False, crc32=crc)
+    except ProductError as exc:
+        return (str(exc), "decode"), None
+    h = product.header
+    if (h["frame_id"], h["product_id"]) != key:
+        return (
+            f"product header says frame {h['frame_id']} product {h['product_id']} but its "
+            f"packets say frame {key[0]} product {key[1]} (a packet's key corrupted on the "
+            "way)",
+            "decode",
+        ), None
+    try:
+        _check_against_packets(h, meta)
+    except ProductError as exc:
+        # its CRC-32 vouches for its header: the packets' fields were corrupted where
+        # their CRC-16 could not see it, and fresh packets carry the right ones
+        return (f"{exc} (a packet's fields corrupted on the way)", "crc"), None
+    return None, product
+
+
 def crc_ok(data: bytes | memoryview) -> bool:
     """Does the product's ``product_crc32`` field match its bytes?"""
+    return _matching_crc32(data) is not None
+
+
+def _matching_crc32(data: bytes | memoryview) -> int | None:
+    """The product's CRC-32 when its ``product_crc32`` field matches it, else None."""
     if len(data) < PRODUCT_HEADER.size:
-        return False
+        return None
+    crc = product_crc32(data)
     stored = int.from_bytes(data[PRODUCT_CRC_OFFSET : PRODUCT_CRC_OFFSET + 4], "big")
-    return product_crc32(data) == stored
+    return crc if crc == stored else None
 
 
 def _meta_text(m: np.ndarray) -> str:

@@ -225,11 +225,15 @@ def _hex_hashes(record: dict) -> dict:
     return record
 
 
-def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
-    """Check and decode a whole product; ``pixels=False`` checks without keeping pixels."""
+def decode_product(
+    data: bytes | memoryview, *, pixels: bool = True, crc32: int | None = None
+) -> Product:
+    """Check and decode a whole product; ``pixels=False`` checks without keeping pixels.
+    ``crc32``: :func:`~triage.contract.records.product_crc32` of ``data`` when the caller
+    has computed it already (it is checked against the header all the same)."""
     mv = memoryview(data)
     h = parse_header(mv)
-    crc = product_crc32(mv)
+    crc = product_crc32(mv) if crc32 is None else crc32
     if h["product_crc32"] != crc:
         # every packet passed its CRC-16: the bytes changed before they were packetised
         raise ProductError(
@@ -246,14 +250,16 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
         if name == "STORE_DIRECTORY":
             if len(body) < DIRECTORY_HEADER.size:
                 raise ProductError(f"STORE_DIRECTORY body of {len(body)} bytes has no header")
-            directory = _hex_hashes(DIRECTORY_HEADER.unpack(body))
+            directory = _hex_hashes(DIRECTORY_HEADER.unpack_fast(body))
             body = body[DIRECTORY_HEADER.size :]
         if len(body) % layout.size or (name in SINGLE_RECORD_TYPES and len(body) != layout.size):
             raise ProductError(
                 f"{name} body of {len(body)} bytes is not a whole number of "
                 f"{layout.size}-byte {layout.name} records"
             )
-        records = [_hex_hashes(layout.unpack(body, k)) for k in range(0, len(body), layout.size)]
+        # lengths checked above: the one-call unpacker (same dicts as Layout.unpack)
+        unpack = layout.unpack_fast
+        records = [_hex_hashes(unpack(body, k)) for k in range(0, len(body), layout.size)]
         if directory is not None and directory["entries"] != len(records):
             raise ProductError(
                 f"STORE_DIRECTORY says {directory['entries']} entries, holds {len(records)}"
@@ -264,7 +270,8 @@ def decode_product(data: bytes | memoryview, *, pixels: bool = True) -> Product:
     nr = h["kept_rects"]
     if len(body) < nr * KEPT_RECT.size:
         raise ProductError(f"product too short for its {nr} kept rectangles")
-    rects = [KEPT_RECT.unpack(mv, pos + k * KEPT_RECT.size) for k in range(nr)]
+    unpack = KEPT_RECT.unpack_fast  # the length was checked just above
+    rects = [unpack(mv, pos + k * KEPT_RECT.size) for k in range(nr)]
     try:
         kept = kept_mask(rects, rows, cols) if nr else None
     except LayoutError as exc:
