@@ -6,13 +6,15 @@ the C tests and the fuzz corpus replay.)"""
 
 from __future__ import annotations
 
+import ctypes.util
 import dataclasses
 
 import numpy as np
 import pytest
 
 from triage.contract.records import DIRECTORY_FRAME_ID, MAX_FRAME_ID, crc16
-from triage.onboard import FrameMeta, Onboard, config
+from triage.onboard import FrameMeta, Onboard, _lib, config
+from triage.onboard.errors import OnboardError
 
 from .helpers import expected_grid, synthetic_frame
 
@@ -244,3 +246,14 @@ def test_thin_land_regions_average_over_their_smaller_side(lib, shape, land):
         (land[2] - land[0]) // thin * thin,
         (land[3] - land[1]) // thin * thin,
     )
+
+
+def test_a_library_from_other_sources_is_named_not_a_traceback():
+    """A shared library lacking the symbols this checkout declares (here the C library
+    itself, as a stand-in for a host build made before a firmware change) gives one
+    clear error naming the file and the fix."""
+    libc = ctypes.util.find_library("c")
+    if libc is None:
+        pytest.skip("no C library found by ctypes.util.find_library")
+    with pytest.raises(OnboardError, match=r"built from other firmware sources.*make firmware"):
+        _lib.load.__wrapped__(libc)

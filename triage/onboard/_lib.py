@@ -36,7 +36,19 @@ def library_path(build_dir: Path | None = None) -> Path:
 @cache
 def load(path: str | None = None) -> ctypes.CDLL:
     """The host library with every signature this package uses declared."""
-    lib = ctypes.CDLL(str(path or library_path()))
+    where = str(path or library_path())
+    lib = ctypes.CDLL(where)
+    try:
+        _declare(lib)
+    except AttributeError as exc:  # a symbol this checkout's sources define is missing
+        raise OnboardError(
+            f"{where} was built from other firmware sources than this checkout's ({exc}): "
+            "rebuild it with `make firmware` (or `make setup`)"
+        ) from None
+    return lib
+
+
+def _declare(lib: ctypes.CDLL) -> None:
     lib.tri_status_str.restype = ctypes.c_char_p
     lib.tri_status_str.argtypes = [ctypes.c_int]
     lib.tri_aec_encode_u16.restype = ctypes.c_int
@@ -69,7 +81,6 @@ def load(path: str | None = None) -> ctypes.CDLL:
         lib.tri_digest_equal.restype = ctypes.c_int
         lib.tri_digest_equal.argtypes = [_vp, _vp, _c_size]
     _declare_app(lib)
-    return lib
 
 
 def _declare_app(lib: ctypes.CDLL) -> None:
