@@ -29,7 +29,9 @@
  * the classifier extends the frame to whole cells with q = -128. */
 /* Per-band DN -> canonical (reflectance x 65535) gains, Q8, for sen2ships. */
 #define TRI_CFG_GAIN_Q8_INIT {256, 256, 256, 256}
+/* Network input: int8, q = isqrt(c) - 128 read as x = (q - ZERO_POINT) / SCALE_DEN. */
 #define TRI_CFG_INPUT_ZERO_POINT (-128)
+#define TRI_CFG_INPUT_SCALE_DEN 255
 
 /* Softmax output: int8, scale 1/256, zero point -128: p = (q - ZERO_POINT) / 256. Confidences on the
  * wire are q - ZERO_POINT (0..255). */

@@ -7,7 +7,9 @@ and switching (torn or completed) boots a valid model."""
 from __future__ import annotations
 
 import ctypes
+import json
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +18,11 @@ from ground_station.frames import Receiver
 from tests.uplink.conftest import KEY_ID, tflm_on
 from tests.uplink.tiny_net import tiny_cell_tflite
 from triage.contract import model_package as mp
+from triage.contract import paths as contract_paths
 from triage.contract import uplink as ul
 from triage.contract.enums import ModelAction, Refusal, Slot, Status
 from triage.contract.errors import PackageError
+from triage.contract.tile_spec import load_tile_spec
 from triage.engine import package
 from triage.onboard import _lib
 from triage.onboard.host import Onboard
@@ -219,6 +223,40 @@ def _needs_a_kernel(gs):
     return gs.upload(data)
 
 
+OTHER_GAIN_BAND = 2
+
+
+def other_gains_package(tflite: bytes, work: Path) -> bytes:
+    """The package of a network trained with another gain for one band: the shipped tile
+    spec with the default source's Q8 gain of band OTHER_GAIN_BAND raised by a quarter (256
+    -> 320: a sensor whose DNs in that band are reflectance x 52428, not x 65535), packaged
+    by the ground's packager from that file."""
+    spec = json.loads(contract_paths.tile_spec_path().read_text())
+    gains = spec["gain_q8"][spec["default_gain_source"]]
+    gains[OTHER_GAIN_BAND] += gains[OTHER_GAIN_BAND] // 4
+    path = Path(work) / "other-gains" / "tile_spec.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec, indent=2))
+    pkg = package.package_model(tflite, model_id=3, created_s=1, spec=load_tile_spec(path),
+                                spec_path=path)  # fmt: skip
+    return pkg.data
+
+
+def test_other_gains_package_differs_only_in_one_gain(packages, models, tmp_path):
+    """The other-gains case below is what the issue describes: the same network, plan and
+    golden vectors as tiny2 (the vectors would pass on board: they start from preprocessed
+    inputs), its MODEL_SPEC another gain for one band, and nothing else but the tile spec's
+    hash."""
+    good = packages["tiny2"]
+    other = mp.parse_package(other_gains_package(models["tiny2"], tmp_path))
+    assert other.plan == good.plan and other.vectors == good.vectors
+    diff = {k for k in good.spec if other.spec[k] != good.spec[k]}
+    assert diff == {"gain_q8", "tile_spec_sha256"}
+    g0, g1 = good.spec["gain_q8"], other.spec["gain_q8"]
+    assert [b for b in range(len(g0)) if g0[b] != g1[b]] == [OTHER_GAIN_BAND]
+    assert (g0[OTHER_GAIN_BAND], g1[OTHER_GAIN_BAND]) == (256, 320)
+
+
 def _reordered(gs):
     p = gs.upload(gs.tiny2)
     return [p[0], p[2], p[1], *p[3:]]
@@ -237,6 +275,7 @@ BAD_CASES = {
     "another engine ABI": (Refusal.ABI, lambda gs: gs.upload(gs.abi3), False),
     "needs a kernel this image lacks": (Refusal.KERNEL, _needs_a_kernel, False),
     "cell of another size": (Refusal.SPEC, lambda gs: gs.upload(gs.cell8), False),
+    "another gain for one band": (Refusal.SPEC, lambda gs: gs.upload(gs.other_gains), False),
     "arena does not fit": (Refusal.ARENA, lambda gs: gs.upload(gs.cellref), False),
     "golden vectors fail": (Refusal.GOLDEN, lambda gs: gs.upload(gs.bad_golden), False),
     "CRC-32 of a signed package": (Refusal.CRC, _signed_bad_crc, False),
@@ -248,7 +287,7 @@ BAD_CASES = {
 
 @pytest.mark.parametrize("case", list(BAD_CASES))
 def test_bad_upload_refused_previous_model_runs(case, packages, models, test_key, other_key,
-                                                probe_frame, probe_outputs):  # fmt: skip
+                                                probe_frame, probe_outputs, tmp_path):  # fmt: skip
     reason, make, end_pass = BAD_CASES[case]
     # the small scratch: the representative network (the factory default) does not fit
     flash = ModelFlash.provisioned({KEY_ID: test_key})
@@ -261,6 +300,7 @@ def test_bad_upload_refused_previous_model_runs(case, packages, models, test_key
     assert mm.status()["slot_model_id"]["FACTORY"] == 0  # its scratch does not fit either
     gs.abi3 = package.package_model(models["tiny2"], model_id=3, created_s=1, abi=3).data
     gs.cell8 = package.package_model(tiny_cell_tflite(2, pool=4), model_id=3, created_s=1).data
+    gs.other_gains = other_gains_package(models["tiny2"], tmp_path)
     good = packages["tiny2"]
     outs = [bytearray(v.output) for v in good.vectors]
     outs[1][2] ^= 0x01

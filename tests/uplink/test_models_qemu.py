@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.uplink.conftest import KEY_ID, tflm_on
-from tests.uplink.test_models_host import BAD_CASES, Ground
+from tests.uplink.test_models_host import BAD_CASES, Ground, other_gains_package
 from tests.uplink.tiny_net import tiny_cell_tflite
 from triage.contract import uplink as ul
 from triage.contract.enums import ModelAction, Refusal, Status
@@ -89,6 +89,7 @@ def test_each_bad_upload_refused_on_m4(elf, tmp_path, packages, models, test_key
     gs.cellref = wide.data
     gs.abi3 = package.package_model(models["tiny2"], model_id=3, created_s=1, abi=3).data
     gs.cell8 = package.package_model(tiny_cell_tflite(2, pool=4), model_id=3, created_s=1).data
+    gs.other_gains = other_gains_package(models["tiny2"], tmp_path)
     outs = [bytearray(v.output) for v in packages["tiny2"].vectors]
     outs[2][5] ^= 0x01
     gs.bad_golden = package.package_model(

@@ -161,7 +161,7 @@ class Refusal(DocIntEnum):
     ABI = 10, "a package for another engine ABI (plan format)"
     KERNEL = 11, "a plan that needs a kernel this image lacks"
     ARENA = 12, "a plan whose scratch at the image's frame width does not fit its memory"
-    SPEC = 13, "a tile spec (bands, classes, quantisation) this image does not process"
+    SPEC = 13, "a tile spec this image does not process (bands, gains, quantisation, classes, cell)"
     PLAN = 14, "a plan the engine refuses at bind (tnn_stream_begin)"
     GOLDEN = 15, "the package's golden vectors fail on board"
     FLASH = 16, "programming or reading back a model slot failed"

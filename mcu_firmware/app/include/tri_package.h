@@ -14,10 +14,13 @@
  *   tri_package_check     engine ABI (header and plan)        ABI
  *                         kernels the image lacks             KERNEL
  *                         plan header malformed               PLAN
- *                         bands, classes, quantisation,       SPEC
- *                         total stride (the cell); policy:
- *                         thresholds in [-128, 128], land
- *                         policy, the image's crop margin
+ *                         the image's preprocessing (per-     SPEC
+ *                         band gains, input quantisation),
+ *                         bands, classes, output
+ *                         quantisation, total stride (the
+ *                         cell); policy: thresholds in
+ *                         [-128, 128], land policy, the
+ *                         image's crop margin
  *                         scratch at frame_cols > capacity    ARENA
  *                         plan refused at bind at the golden  PLAN
  *                         size, golden vectors' size

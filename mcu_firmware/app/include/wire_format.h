@@ -80,7 +80,7 @@
 #define WF_REFUSAL_ABI 10u /* a package for another engine ABI (plan format) */
 #define WF_REFUSAL_KERNEL 11u /* a plan that needs a kernel this image lacks */
 #define WF_REFUSAL_ARENA 12u /* a plan whose scratch at the image's frame width does not fit its memory */
-#define WF_REFUSAL_SPEC 13u /* a tile spec (bands, classes, quantisation) this image does not process */
+#define WF_REFUSAL_SPEC 13u /* a tile spec this image does not process (bands, gains, quantisation, classes, cell) */
 #define WF_REFUSAL_PLAN 14u /* a plan the engine refuses at bind (tnn_stream_begin) */
 #define WF_REFUSAL_GOLDEN 15u /* the package's golden vectors fail on board */
 #define WF_REFUSAL_FLASH 16u /* programming or reading back a model slot failed */

@@ -113,13 +113,36 @@ void tri_package_policy(const tri_package_t *pkg, tri_policy_t *policy, uint32_t
     *land_policy = pkg->spec[WF_MODEL_SPEC_LAND_POLICY_OFFSET];
 }
 
+/* The image's preprocessing (triage_config.h, from models/tile_spec.json): the per-band Q8
+ * gains it scales every frame's DNs with before the square root. */
+typedef char tri_package_gains_fit[TRI_CFG_BANDS <= WF_MODEL_SPEC_GAIN_Q8_COUNT ? 1 : -1];
+static const uint16_t image_gain_q8[TRI_CFG_BANDS] = TRI_CFG_GAIN_Q8_INIT;
+
+/* The preprocessing the network was trained with must be the one this image applies:
+ * band by band the same gain (0 past the image's bands: a gain for a band it has not
+ * is another tile spec), the same input quantisation (q = isqrt(c) - 128 read as
+ * (q - zero point) / scale_den). Golden vectors cannot tell: they start from inputs
+ * already preprocessed. */
+static int preprocessing_ok(const uint8_t *s)
+{
+    uint32_t b;
+    for (b = 0; b < WF_MODEL_SPEC_GAIN_Q8_COUNT; b++) {
+        const uint16_t want = b < (uint32_t)TRI_CFG_BANDS ? image_gain_q8[b] : (uint16_t)0u;
+        if (tri_get_be16(s + WF_MODEL_SPEC_GAIN_Q8_OFFSET + 2u * b) != want) {
+            return 0;
+        }
+    }
+    return (int8_t)s[WF_MODEL_SPEC_INPUT_ZERO_POINT_OFFSET] == TRI_CFG_INPUT_ZERO_POINT &&
+           tri_get_be16(s + WF_MODEL_SPEC_INPUT_SCALE_DEN_OFFSET) == TRI_CFG_INPUT_SCALE_DEN;
+}
+
 /* What this image processes (triage_config.h): the spec must say the same. */
 static int spec_ok(const uint8_t *s, const tnn_stream_info_t *info)
 {
-    return policy_ok(s) && s[WF_MODEL_SPEC_BANDS_OFFSET] == (uint32_t)TRI_CFG_BANDS &&
+    return policy_ok(s) && preprocessing_ok(s) &&
+           s[WF_MODEL_SPEC_BANDS_OFFSET] == (uint32_t)TRI_CFG_BANDS &&
            s[WF_MODEL_SPEC_CLASSES_OFFSET] == (uint32_t)TRI_CFG_NUM_CLASSES &&
            s[WF_MODEL_SPEC_SHIP_CLASS_OFFSET] == (uint32_t)TRI_CFG_CLASS_SHIP &&
-           (int8_t)s[WF_MODEL_SPEC_INPUT_ZERO_POINT_OFFSET] == TRI_CFG_INPUT_ZERO_POINT &&
            (int8_t)s[WF_MODEL_SPEC_OUTPUT_ZERO_POINT_OFFSET] == TRI_CFG_OUTPUT_ZERO_POINT &&
            tri_get_be16(s + WF_MODEL_SPEC_OUTPUT_SCALE_DEN_OFFSET) == TRI_CFG_OUTPUT_SCALE_DEN &&
            info->in_c == (uint32_t)TRI_CFG_BANDS && info->out_c == (uint32_t)TRI_CFG_NUM_CLASSES &&
