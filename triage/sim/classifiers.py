@@ -19,20 +19,19 @@ frame's sources, *out-of-sample* when none, and *unknown* when the frame does no
 say where its pixels come from (a manifest of files outside the data folder
 without ``sources``). Synthetic frames say ``sources: []``: out-of-sample.
 
-A classifier that is not compiled into the firmware is compiled on first use with
-the engine's streaming exporter (:mod:`triage.engine.stream`: a chain-shaped cell network,
-as the firmware runs) into an engine host library
-under ``<build dir>/sim-classifiers/`` (cached by the ``.tflite``'s SHA-256), and
-the firmware instance switches to it per frame (``Onboard.bind_model``), keeping its
-store: plugging in new models is an entry in the JSON, not code.
-
-On board, a classifier that is not compiled in is a model package
+Plugging in new models is an entry in the JSON, not code. On board, a classifier that
+is not compiled in is a model package
 (:func:`model_package`: :func:`triage.engine.package.package_model` of its ``.tflite``
 with its policy), installed in slot A of a model flash image (:func:`preloaded_flash`)
 that the firmware's model manager boots from; the frame pipeline binds it with the
 package's policy (``Onboard.bind_active`` on the host build, the image's own boot under
 QEMU), so that both targets run the same bytes and every FRAME_SUMMARY names the model
-(its id, :func:`model_id`, and its ``.tflite``'s SHA-256).
+(its id, :func:`model_id`, and its ``.tflite``'s SHA-256); the firmware instance
+switches per frame, keeping its store. Packages are cached under
+``<build dir>/sim-classifiers/`` by the ``.tflite``'s SHA-256. A classifier too large for
+a model slot is compiled instead with the engine's streaming exporter
+(:mod:`triage.engine.stream`) into an engine host library there and bound from it
+(``Onboard.bind_model``, host only; its frames' summaries then carry model id 0).
 """
 
 from __future__ import annotations

@@ -140,7 +140,10 @@ def run_simulation(
     directory, every downlink with its request) are replayed in one boot of the
     Cortex-M4 image under QEMU and must give the host build's bytes exactly
     (:class:`~triage.errors.FirmwareError` naming the first operation that differs);
-    the report then carries the image's instruction count per frame.
+    the report then carries the image's instruction count per frame. The image boots
+    with the run's model: the compiled-in one, or a fold model's package preloaded in
+    its model flash (:func:`triage.sim.classifiers.preloaded_flash`), so a run whose
+    frames need more than one model is refused before anything is written.
     """
     t_start = time.perf_counter()
     if target not in TARGETS:

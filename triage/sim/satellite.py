@@ -7,8 +7,9 @@ across the run: :meth:`Satellite.capture` processes a frame (its products wait i
 store), :meth:`Satellite.directory` is the STORE_DIRECTORY that opens a pass and
 :meth:`Satellite.downlink` the packets sent for the ground's request within the rest of
 the budget. With ``record_ops`` every operation is kept with the host build's output,
-and :meth:`Satellite.replay_on_qemu` replays them in one boot of the Cortex-M4 image,
-which must give the same bytes.
+and :meth:`Satellite.replay_on_qemu` replays them in one boot of the Cortex-M4 image
+(its model flash holding the package the satellite bound, if any), which must give the
+same bytes.
 
 The checks that need the firmware's build come first in a run:
 :func:`check_gain_sources` (the frames' gains are the ones compiled in) and
