@@ -203,10 +203,25 @@ def test_simulation_labels_each_frame_with_its_classifier(tiny_set, tmp_path):
     assert rec.cells_by_class == [int((cls == k).sum()) for k in range(4)]
 
 
-def test_qemu_refuses_a_model_it_does_not_hold(tiny_set, tmp_path):
+def test_qemu_refuses_a_model_too_large_for_a_slot(tiny_set, tmp_path):
+    # the test network's package (about 149 KB) exceeds a 128 KB model slot: the host
+    # binds it from its engine library, the Cortex-M4 image cannot hold it
     reg = write_registry(tmp_path / "reg", [{"name": "fold_t"}])
-    with pytest.raises(ClassifierError, match="only the compiled-in classifier"):
+    with pytest.raises(ClassifierError, match=r"fold_t.*cannot hold.*a slot holds"):
         run_simulation(tiny_set, tmp_path / "q", classifiers=reg, model="fold_t", target="qemu")
+    assert not (tmp_path / "q").exists()
+
+
+def test_qemu_refuses_a_run_that_needs_two_models(tiny_set, tmp_path):
+    """The image boots with one model and keeps it: a run whose frames need the shipped
+    model and a fold model's package is refused before anything is written, naming both."""
+    doc = json.loads(tiny_set.read_text())
+    doc["frames"][0]["model"] = "fold5"  # the other frames keep the shipped model
+    path = tiny_set.parent / "two_models.json"
+    path.write_text(json.dumps(doc))
+    fid = doc["frames"][0]["frame_id"]
+    with pytest.raises(ClassifierError, match=f"boots with one model.*frames {fid} use 'fold5'"):
+        run_simulation(path, tmp_path / "q", target="qemu")
     assert not (tmp_path / "q").exists()
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from triage.sim.build import build_synthetic_set
-from triage.sim.manifest import PacketLoss
+from ground_station.status import catalogue_status
+from triage.contract import paths
+from triage.sim.build import build_real_manifest, build_synthetic_set
+from triage.sim.classifiers import load_classifiers
+from triage.sim.manifest import PacketLoss, dump_manifest
 from triage.sim.runner import run_simulation
 
 
@@ -40,3 +47,94 @@ def test_qemu_target_matches_host(tmp_path, m4_image, make_passes):
     assert [t.sent_bytes for t in qemu.modes["triage"].traffic] == [
         t.sent_bytes for t in host.modes["triage"].traffic
     ]
+
+
+def _toolchain_or_skip() -> None:
+    missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed: no Cortex-M4 image to run")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.bin"))}
+
+
+@pytest.mark.qemu
+@pytest.mark.realdata
+def test_qemu_runs_the_fold_model_of_a_port_frame(data_dir, tmp_path, m4_image):
+    """A marseille frame on the fold model that never saw marseille (the leave-ports-out
+    folds of the evaluation, triage_models.folds.FOLDS): the Cortex-M4 image boots that
+    model's package from its model flash and gives the host target's bytes; the ground
+    reads the fold model's id and .tflite hash in the frame's FRAME_SUMMARY."""
+    _toolchain_or_skip()
+    m4_image("triage_fw")
+    sys.path.insert(0, str(paths.models_dir()))
+    from triage_models.folds import FOLDS
+
+    fold = next(f"fold{k + 1}" for k, f in enumerate(FOLDS) if "marseille" in f.frames)
+    tflite = Path(load_classifiers().get(fold).tflite)
+    want_sha = hashlib.sha256(tflite.read_bytes()).hexdigest()
+
+    manifest, _ = build_real_manifest(data_dir, ports=("marseille",))
+    frame = min(manifest.frames, key=lambda f: f.window.rows * f.window.cols)
+    end = frame.capture_time_utc + timedelta(hours=12)
+    manifest = manifest.model_copy(update={"frames": [frame], "window_end_utc": end})
+    path = tmp_path / "marseille.json"
+    dump_manifest(manifest, path)
+
+    runs = {}
+    for target in ("host", "qemu"):
+        out, streams = tmp_path / target, tmp_path / f"{target}-streams"
+        runs[target] = run_simulation(path, out, target=target, keep_streams=streams)
+        met = json.loads((out / "metrics.json").read_text())
+        (f,) = met["per_frame"]
+        assert (f["model"], f["sample"], f["model_sha256"]) == (fold, "out-of-sample", want_sha)
+        # the ground's catalogue, from the FRAME_SUMMARY the satellite sent
+        (model,) = catalogue_status(out / "ground" / "catalogue.sqlite")["models"]
+        assert (model["model_id"], model["model_sha256"]) == (f["model_id"], want_sha)
+        assert model["model_id"] != 0  # not the compiled-in model
+    q = runs["qemu"]
+    assert q.onboard["m4_operations"] == 1 + 2 * len(q.passes)
+    assert q.frames[0].m4_insns > 0
+    # the frame record and every pass's stream, byte for byte
+    host_streams, qemu_streams = (
+        _files(tmp_path / "host-streams"),
+        _files(tmp_path / "qemu-streams"),
+    )
+    assert host_streams and host_streams == qemu_streams
+    h, m = runs["host"].frames[0], q.frames[0]
+    assert (h.cells_by_class, h.cells_discarded_by_class, h.product_bytes) == (
+        m.cells_by_class,
+        m.cells_discarded_by_class,
+        m.product_bytes,
+    )
+
+
+@pytest.mark.qemu
+def test_qemu_target_with_a_fold_model_matches_host(tmp_path, m4_image, make_passes):
+    """Synthetic frames (no data folder needed) on a fold model's package: the same streams
+    on both targets, and every FRAME_SUMMARY names that model, not the compiled-in one."""
+    m4_image("triage_fw")
+    manifest = build_synthetic_set(
+        tmp_path / "set",
+        n_scenes=1,
+        rows=96,
+        cols=128,
+        seed=43,
+        ships_per_scene=2,
+        explicit_passes=make_passes(n=2, minutes=3.0),
+        sim_span=timedelta(hours=6),
+    )
+    want_sha = hashlib.sha256(Path(load_classifiers().get("fold2").tflite).read_bytes())
+    for target in ("host", "qemu"):
+        run_simulation(
+            manifest,
+            tmp_path / target,
+            target=target,
+            model="fold2",
+            keep_streams=tmp_path / f"{target}-streams",
+        )
+        (model,) = catalogue_status(tmp_path / target / "ground" / "catalogue.sqlite")["models"]
+        assert model["model_sha256"] == want_sha.hexdigest() and model["model_id"] != 0
+    host_streams = _files(tmp_path / "host-streams")
+    assert host_streams and host_streams == _files(tmp_path / "qemu-streams")

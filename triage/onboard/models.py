@@ -31,7 +31,7 @@ from triage.contract.uplink import MODEL_FLASH_BYTES, model_flash_image
 from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardInputError
 from triage.onboard.host import config, frame_bytes
-from triage.onboard.qemu_runner import image_path
+from triage.onboard.qemu_runner import MODEL_FLASH_BASE, image_path
 
 TEAR, AFTER = 1, 2
 """Fault modes (TRI_FLASH_TEAR, TRI_FLASH_AFTER): the operation cut in half, or completed."""
@@ -246,8 +246,6 @@ def model_status_packets(onboard, models: ModelManager) -> bytes:
 
 # ---------------------------------------------------------------- the Cortex-M4 image
 
-MODEL_FLASH_BASE = 0x00020000
-"""Where the Cortex-M4 image's model flash sits (link.ld: MODELFLASH)."""
 EXIT_RESET = 9
 _BOOT_RE = re.compile(r"^models boot (-?\d+) active (\d+) model (\d+) boot_count (\d+)$")
 _RESET_RE = re.compile(r"^reset op (\d+) stage (\w+)$")

@@ -43,6 +43,8 @@ from triage.onboard.host import (
 from triage.onboard.meta import FrameMeta
 
 IMAGE = "triage_fw"
+MODEL_FLASH_BASE = 0x00020000
+"""Where the Cortex-M4 image's model flash sits (link.ld: MODELFLASH)."""
 _OP_RE = re.compile(r"^op (\d+) (\w+) status (-?\d+) bytes (\d+) insns (\d+)$")
 _STACK_RE = re.compile(r"^stack_peak (\d+) of (\d+)$")
 _PROF_RE = re.compile(r"^prof (\d+)((?: \w+ \d+)*)$")
@@ -141,8 +143,11 @@ def run_on_qemu(
     elf: Path | None = None,
     timeout_s: float = 1200.0,
     workdir: Path | None = None,
+    model_flash: bytes | None = None,
 ) -> QemuRun:
-    """The operations on the Cortex-M4 image under QEMU, in one boot."""
+    """The operations on the Cortex-M4 image under QEMU, in one boot; ``model_flash``: the
+    image's model flash at boot (QEMU's loader puts it in place; e.g. a package in its active
+    slot, which the image then binds with its policy), else the image's own (blank)."""
     elf = Path(elf) if elf is not None else image_path()
     if not elf.exists():
         raise FirmwareError(f"firmware image missing: {elf} (run `make firmware`)")
@@ -179,7 +184,11 @@ def run_on_qemu(
                 lines.append(f"counters {out}")
         script = d / "script.txt"
         script.write_text("\n".join(lines) + "\n")
-        res = qemu.run_image(elf, [str(script)], timeout_s=timeout_s)
+        loads = []
+        if model_flash is not None:
+            (d / "model_flash.bin").write_bytes(model_flash)
+            loads.append((d / "model_flash.bin", MODEL_FLASH_BASE))
+        res = qemu.run_image(elf, [str(script)], loads=loads, timeout_s=timeout_s)
         if res.returncode != 0:
             raise FirmwareError(
                 f"{elf.name} exited with {res.returncode}\n{res.stdout[-2000:]}{res.stderr[-2000:]}"

@@ -19,12 +19,19 @@ frame's sources, *out-of-sample* when none, and *unknown* when the frame does no
 say where its pixels come from (a manifest of files outside the data folder
 without ``sources``). Synthetic frames say ``sources: []``: out-of-sample.
 
-A classifier that is not compiled into the firmware is compiled on first use with
-the engine's streaming exporter (:mod:`triage.engine.stream`: a chain-shaped cell network,
-as the firmware runs) into an engine host library
-under ``<build dir>/sim-classifiers/`` (cached by the ``.tflite``'s SHA-256), and
-the firmware instance switches to it per frame (``Onboard.bind_model``), keeping its
-store: plugging in new models is an entry in the JSON, not code.
+Plugging in new models is an entry in the JSON, not code. On board, a classifier that
+is not compiled in is a model package
+(:func:`model_package`: :func:`triage.engine.package.package_model` of its ``.tflite``
+with its policy), installed in slot A of a model flash image (:func:`preloaded_flash`)
+that the firmware's model manager boots from; the frame pipeline binds it with the
+package's policy (``Onboard.bind_active`` on the host build, the image's own boot under
+QEMU), so that both targets run the same bytes and every FRAME_SUMMARY names the model
+(its id, :func:`model_id`, and its ``.tflite``'s SHA-256); the firmware instance
+switches per frame, keeping its store. Packages are cached under
+``<build dir>/sim-classifiers/`` by the ``.tflite``'s SHA-256. A classifier too large for
+a model slot is compiled instead with the engine's streaming exporter
+(:mod:`triage.engine.stream`) into an engine host library there and bound from it
+(``Onboard.bind_model``, host only; its frames' summaries then carry model id 0).
 """
 
 from __future__ import annotations
@@ -42,9 +49,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from triage import paths
+from triage.contract import uplink as ul
+from triage.contract.enums import Slot
+from triage.contract.errors import PackageError
 from triage.contract.policy import Policy, load_policy, prob_to_min_q
 from triage.contract.tile_spec import tile_spec
 from triage.engine import build as engine_build
+from triage.engine import package as engine_package
 from triage.engine import stream as engine_stream
 from triage.engine.runtime import EngineLib
 from triage.sim.errors import ClassifierError, ManifestError
@@ -306,8 +317,7 @@ def compiled_model(c: Classifier) -> LoadedModel:
     return _compiled(c.name, c.tflite, c.sha256)
 
 
-@cache
-def _compiled(name: str, tflite: str, sha256: str) -> LoadedModel:
+def _tflite_bytes(name: str, tflite: str, sha256: str) -> bytes:
     path = Path(tflite)
     try:
         data = path.read_bytes()
@@ -318,6 +328,12 @@ def _compiled(name: str, tflite: str, sha256: str) -> LoadedModel:
         raise ClassifierError(
             f"classifier {name}: {path} has SHA-256 {got}, the registry says {sha256}"
         )
+    return data
+
+
+@cache
+def _compiled(name: str, tflite: str, sha256: str) -> LoadedModel:
+    data = _tflite_bytes(name, tflite, sha256)
     root = paths.build_dir() / "sim-classifiers" / f"{name}-{sha256[:12]}"
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "build.lock", "w") as lock:
@@ -339,3 +355,85 @@ def resolve_choice(choice: str, cset: ClassifierSet) -> str:
         return cset.get(choice).name
     except ClassifierError as exc:
         raise ManifestError(f"--model: {exc}") from None
+
+
+PACKAGE_CREATED_S = 0
+"""A simulation's packages carry creation time 0, so that a package (and the bytes a run
+sends) depends only on the model, its policy and the build."""
+
+
+def model_id(cset: ClassifierSet, c: Classifier) -> int:
+    """The id a registry classifier carries in telemetry: 0 for the compiled-in model, else
+    its 1-based position in the registry's list."""
+    if c.compiled_in:
+        return 0
+    return 1 + [k.name for k in cset.classifiers].index(c.name)
+
+
+def model_package(cset: ClassifierSet, c: Classifier) -> bytes:
+    """Classifier ``c`` as a model package (its id, its policy or the build's), built once
+    and cached beside its engine library by the ``.tflite``'s SHA-256;
+    :class:`ClassifierError` when it cannot be one (e.g. larger than a model slot)."""
+    if c.compiled_in:
+        raise ClassifierError(f"{c.name} is compiled into the firmware: it has no package")
+    try:
+        return _package(c.name, c.tflite, c.sha256, c.policy, model_id(cset, c))
+    except PackageError as exc:
+        raise ClassifierError(f"classifier {c.name}: no model package: {exc}") from None
+
+
+def packaged(cset: ClassifierSet, c: Classifier) -> bool:
+    """Whether classifier ``c`` runs on board as a model package; when it cannot be one
+    (larger than a model slot) the host build binds it from its engine library
+    (:func:`compiled_model`) and its frames' summaries carry model id 0."""
+    try:
+        model_package(cset, c)
+    except ClassifierError:
+        compiled_model(c)  # a clear error now if it cannot be built either
+        return False
+    return True
+
+
+@cache
+def _package(name: str, tflite: str, sha256: str, policy: str | None, mid: int) -> bytes:
+    data = _tflite_bytes(name, tflite, sha256)
+    pol_sha = "build" if policy is None else hashlib.sha256(Path(policy).read_bytes()).hexdigest()
+    root = paths.build_dir() / "sim-classifiers" / f"{name}-{sha256[:12]}"
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"package-{mid}-{pol_sha[:12]}.bin"
+    with open(root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # workers of a sweep share the build
+        try:
+            if path.exists():
+                return path.read_bytes()
+            policy_path = None if policy is None else Path(policy)
+            pkg = engine_package.package_model(
+                data, model_id=mid, policy_path=policy_path, created_s=PACKAGE_CREATED_S
+            )
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(pkg.data)
+            os.replace(tmp, path)
+            return pkg.data
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def preloaded_flash(package: bytes, model: int) -> bytes:
+    """A model flash image (no keys) with ``package`` in slot A, the active slot of its only
+    boot record: the firmware's model manager boots it and binds the package."""
+    flash = bytearray(ul.model_flash_image(None))
+    slot = ul.FLASH_AREA["slot_a"]
+    if len(package) > slot.size:
+        raise ClassifierError(f"model {model}: a {len(package)}-byte package exceeds slot A")
+    flash[slot.offset : slot.offset + len(package)] = package
+    rec = ul.boot_record(
+        active=Slot.A,
+        generation=1,
+        boot_count=0,
+        slot_a_model_id=model,
+        slot_a_bytes=len(package),
+        slot_a_sha256=hashlib.sha256(package).digest(),
+    )
+    at = ul.FLASH_AREA["bootrec0"].offset
+    flash[at : at + len(rec)] = rec
+    return bytes(flash)

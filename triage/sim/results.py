@@ -145,6 +145,9 @@ class FrameRecord:
     process_s: float = 0.0
     m4_insns: int | None = None  # Cortex-M4 instructions (--target qemu)
     model: str = "shipped"  # the classifier of the frame (models/classifiers.json)
+    model_id: int | None = 0  # its id in FRAME_SUMMARY (0: the compiled-in model; None: a
+    # classifier bound from its engine library, which the summaries do not name)
+    model_sha256: str = ""  # SHA-256 of its .tflite (models/classifiers.json)
     sample: str = "unknown"  # in-sample, out-of-sample, unknown (triage.sim.classifiers)
     sample_reason: str = ""
     sources: list[str] | None = None  # real imagery in the frame (data source ids)
@@ -397,6 +400,8 @@ class SimResult:
                 "frame_id": f.frame_id,
                 "scene": f.scene,
                 "model": f.model,
+                "model_id": f.model_id,
+                "model_sha256": f.model_sha256,
                 "sample": f.sample,
                 "sample_reason": f.sample_reason,
                 "sources": f.sources,

@@ -72,9 +72,10 @@ from triage.sim.classifiers import (
     Thresholds,
     assign,
     check_compiled_in,
-    compiled_model,
     frame_sources,
     load_classifiers,
+    model_package,
+    packaged,
     resolve_choice,
     thresholds,
 )
@@ -139,7 +140,10 @@ def run_simulation(
     directory, every downlink with its request) are replayed in one boot of the
     Cortex-M4 image under QEMU and must give the host build's bytes exactly
     (:class:`~triage.errors.FirmwareError` naming the first operation that differs);
-    the report then carries the image's instruction count per frame.
+    the report then carries the image's instruction count per frame. The image boots
+    with the run's model: the compiled-in one, or a fold model's package preloaded in
+    its model flash (:func:`triage.sim.classifiers.preloaded_flash`), so a run whose
+    frames need more than one model is refused before anything is written.
     """
     t_start = time.perf_counter()
     if target not in TARGETS:
@@ -200,7 +204,9 @@ class OnboardPlan:
         choice: str,
         assignments: dict[int, Assignment],
         thresholds: dict[str, Thresholds | None],
+        override: bool = False,
     ):
+        self.override = override  # onboard.policy overrides the models' own policies
         self.cset = cset
         self.choice = choice
         self.assignments = assignments
@@ -219,24 +225,39 @@ def plan_classifiers(
     assignments = {f.frame_id: assign(f, cset, choice) for f in manifest.frames}
     used = sorted({a.model for a in assignments.values()})
     th = {name: thresholds(cset.get(name), manifest.onboard.policy) for name in used}
-    for name in used:
-        c = cset.get(name)
-        if manifest.onboard.model_update is not None:
-            continue  # the model manager's active model classifies every frame
-        if not c.compiled_in:
-            if target == "qemu":
+    override = manifest.onboard.policy is not None and not manifest.onboard.policy.is_empty()
+    if manifest.onboard.model_update is None:
+        for name in used:
+            c = cset.get(name)
+            if not c.compiled_in and not packaged(cset, c) and target == "qemu":
                 raise ClassifierError(
-                    f"--target qemu: the Cortex-M4 image holds only the compiled-in classifier; "
-                    f"frames {_ids(assignments, name)} use {name!r} (run them with --model "
-                    "shipped, or on the host)"
+                    f"--target qemu: frames {_ids(assignments, name)} use {name!r}, which "
+                    f"the Cortex-M4 image cannot hold: {_no_package(cset, c)} (run them on "
+                    "the host, or with --model shipped)"
                 )
-            compiled_model(c)
-        if target == "qemu" and th[name] is not None:
+            if target == "qemu" and (override or (c.compiled_in and th[name] is not None)):
+                raise ClassifierError(
+                    "--target qemu: the Cortex-M4 image decides with the bound model's "
+                    f"policy (its package's, or the build's); the run asks for other "
+                    f"thresholds for {name!r} (onboard.policy or its policy.json)"
+                )
+        if target == "qemu" and len(used) > 1:
+            groups = "; ".join(f"frames {_ids(assignments, n)} use {n!r}" for n in used)
             raise ClassifierError(
-                "--target qemu: the Cortex-M4 image decides with the build's policy; the run "
-                f"asks for other thresholds for {name!r} (onboard.policy or its policy.json)"
+                "--target qemu: the Cortex-M4 image boots with one model (the compiled-in "
+                "one, or a package in its model flash) and keeps it for the run; this run "
+                f"needs {len(used)}: {groups} (run each model's frames as a manifest of "
+                "their own, or on the host)"
             )
-    return OnboardPlan(cset, choice, assignments, th)
+    return OnboardPlan(cset, choice, assignments, th, override)
+
+
+def _no_package(cset: ClassifierSet, c) -> str:
+    try:
+        model_package(cset, c)
+    except ClassifierError as exc:
+        return str(exc)
+    return "it has a package"
 
 
 def _ids(assignments: dict[int, Assignment], name: str) -> str:
@@ -279,6 +300,12 @@ def _run(
     update = plan.update
     if update is not None:  # one satellite (checked): the launch model in its model manager
         sats[0].fly_models(update.launch_package, update.satellite_keys)
+    else:  # each satellite starts with its first frame's model bound (as the image boots)
+        order = manifest.frames_in_capture_order()
+        for k, sat in enumerate(sats):
+            first = next((f for f in order if sat_of[f.frame_id] == k), None)
+            if first is not None:
+                _use(sat, plan, plan.assignments[first.frame_id].model)
     grounds = [Ground(tmp / ("ground" if k == 0 else f"ground-{k + 1}")) for k in range(n_sat)]
     trackers = [PacketTracker() for _ in range(n_sat)]
 
@@ -587,7 +614,7 @@ class _Camera:
             name = self.plan.update.name_of(*sat.active_model())
             a = Assignment(name, *sample_label(self.plan.cset.get(name), frame_sources(f)))
         else:
-            sat.use(self.plan.cset.get(a.model), self.plan.thresholds[a.model])
+            _use(sat, self.plan, a.model)
         cap = sat.capture(f, geo, px)
         self.notes += cap.notes
         self.crop_cells[f.frame_id] = cap.crop_cells
@@ -599,12 +626,20 @@ class _Camera:
         self.baselines[(COMPRESSED, k)].capture(f.frame_id, f.capture_time_utc, compressed)
         rec = _frame_record(f, geo, cap, compressed, self.classes)
         rec.model, rec.sample, rec.sample_reason = a.model, a.sample, a.reason
+        if self.plan.update is not None:
+            rec.model_id, rec.model_sha256 = sat.active_model()
+        else:
+            rec.model_id, rec.model_sha256 = sat.identity
         rec.sources = frame_sources(f)
         rec.cloud_fraction = f.cloud_fraction
         rec.satellite = k
         self.records.append(rec)
         if self.progress:
             self.progress(label, len(self.records), len(self.frames))
+
+
+def _use(sat: Satellite, plan: OnboardPlan, name: str) -> None:
+    sat.use(plan.cset, plan.cset.get(name), plan.thresholds[name], plan.override)
 
 
 def _frame_record(

@@ -7,8 +7,9 @@ across the run: :meth:`Satellite.capture` processes a frame (its products wait i
 store), :meth:`Satellite.directory` is the STORE_DIRECTORY that opens a pass and
 :meth:`Satellite.downlink` the packets sent for the ground's request within the rest of
 the budget. With ``record_ops`` every operation is kept with the host build's output,
-and :meth:`Satellite.replay_on_qemu` replays them in one boot of the Cortex-M4 image,
-which must give the same bytes.
+and :meth:`Satellite.replay_on_qemu` replays them in one boot of the Cortex-M4 image
+(its model flash holding the package the satellite bound, if any), which must give the
+same bytes.
 
 The checks that need the firmware's build come first in a run:
 :func:`check_gain_sources` (the frames' gains are the ones compiled in) and
@@ -35,7 +36,17 @@ from triage.onboard import (
 )
 from triage.onboard.models import ModelFlash, ModelManager, model_status_packets
 from triage.onboard.qemu_runner import image_path
-from triage.sim.classifiers import Classifier, LoadedModel, Thresholds, compiled_model
+from triage.sim.classifiers import (
+    Classifier,
+    ClassifierSet,
+    LoadedModel,
+    Thresholds,
+    compiled_model,
+    model_id,
+    model_package,
+    packaged,
+    preloaded_flash,
+)
 from triage.sim.errors import SceneError
 from triage.sim.frames import FrameGeo
 from triage.sim.manifest import Frame, Manifest
@@ -130,6 +141,10 @@ class M4Replay:
         }
 
 
+_PACKAGE_POLICY = Thresholds((), 0)
+"""Stands for "the bound package's own policy" in :attr:`Satellite.thresholds`."""
+
+
 class Satellite:
     """The firmware (host build) with its on-board store of ``store_bytes``."""
 
@@ -141,7 +156,10 @@ class Satellite:
         self.ops: list[_Op] = []
         self.classifier = "shipped"  # the compiled-in model, the build's thresholds
         self.thresholds: Thresholds | None = None
-        self._models: dict[str, LoadedModel] = {}  # kept loaded while bound
+        self.identity: tuple[int | None, str] | None = None  # (model id, .tflite SHA-256)
+        self._packages: dict[str, tuple[bytes, ModelManager]] = {}  # model flash, manager
+        self._models: dict[str, LoadedModel] = {}  # no package: its engine library, loaded
+        self.model_flash: bytes | None = None  # the flash of the package bound first
         self.models: ModelManager | None = None  # the model manager (fly_models), if any
 
     def fly_models(self, factory: bytes | None, keys: dict[int, bytes]) -> None:
@@ -180,25 +198,58 @@ class Satellite:
         """The MODEL_STATUS product's packet(s)."""
         return model_status_packets(self.onboard, self.models)
 
-    def use(self, classifier: Classifier, thresholds: Thresholds | None) -> None:
-        """Classify the next frames with ``classifier`` (the compiled-in model, or one built
-        into an engine library) and decide with ``thresholds`` (None: the build's policy).
-        The store stays. A QEMU replay supports only the build's model and policy (the
-        runner checks before the run)."""
+    def use(
+        self,
+        cset: ClassifierSet,
+        classifier: Classifier,
+        thresholds: Thresholds | None,
+        override: bool = False,
+    ) -> None:
+        """Classify the next frames with ``classifier``: the compiled-in model (with the
+        build's policy), or the classifier's model package booted from a model flash that
+        holds it in slot A (its own policy, its id and hash in the summaries), or, for a
+        classifier too large for a package, its engine library (host only). The frames
+        are decided with ``thresholds`` when ``override`` (the manifest's onboard.policy),
+        for the compiled-in model or for an engine library; a package's own policy
+        otherwise. The store stays.
+
+        The first package bound is the model flash a QEMU replay boots from
+        (:attr:`model_flash`): the image binds it at boot, so a replay takes a run whose
+        frames all use that one model (the runner checks before the run)."""
+        if classifier.name == self.classifier and self.identity is None:
+            self.identity = (0, classifier.sha256)  # bound at init
         if classifier.name != self.classifier:
             if classifier.compiled_in:
                 self.onboard.bind_model(None)
-            else:
+                self.identity = (0, classifier.sha256)
+            elif not packaged(cset, classifier):  # host only (the runner checks)
                 m = self._models.get(classifier.name) or compiled_model(classifier)
                 self._models[classifier.name] = m
                 self.onboard.bind_model(m.address)
+                self.identity = (None, classifier.sha256)  # the summaries name no model
+            else:
+                got = self._packages.get(classifier.name)
+                if got is None:
+                    mid = model_id(cset, classifier)
+                    flash = preloaded_flash(model_package(cset, classifier), mid)
+                    got = (flash, ModelManager(ModelFlash(flash)))
+                    self._packages[classifier.name] = got
+                self.onboard.bind_active(got[1])
+                if self.model_flash is None:
+                    self.model_flash = got[0]
+                s = got[1].status()
+                self.identity = (s["active_model_id"], s["active_model_sha256"])
             self.classifier = classifier.name
-        if thresholds != self.thresholds:
-            if thresholds is None:
+            # a package's bind sets its policy; the compiled-in model's keeps the one before
+            self.thresholds = _PACKAGE_POLICY
+        bound_package = self.identity[0] not in (0, None)
+        want = _PACKAGE_POLICY if bound_package and not override else thresholds
+        if want != self.thresholds:
+            if want is None:
                 self.onboard.set_policy(None)
             else:
-                self.onboard.set_policy(thresholds.discard_min_q, thresholds.ship_crop_min_q)
-            self.thresholds = thresholds
+                self.onboard.set_policy(want.discard_min_q, want.ship_crop_min_q)
+            self.thresholds = want
 
     def capture(self, frame: Frame, geo: FrameGeo, pixels: np.ndarray) -> Capture:
         """Process a frame; :class:`FirmwareError` when the firmware refuses it for any
@@ -248,7 +299,10 @@ class Satellite:
         """Replay the recorded operations on the Cortex-M4 image; the bytes must match
         (:class:`FirmwareError` naming the first operation that differs)."""
         run = run_on_qemu(
-            [o.op for o in self.ops], store_bytes=self.store_bytes, classifier="model"
+            [o.op for o in self.ops],
+            store_bytes=self.store_bytes,
+            classifier="model",
+            model_flash=self.model_flash,
         )
         insns_by_frame: dict[int, int] = {}
         for i, (o, r) in enumerate(zip(self.ops, run.results, strict=True)):
