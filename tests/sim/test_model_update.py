@@ -90,7 +90,12 @@ def test_uplinked_model_classifies_the_frames_after_its_pass(scenario, tmp_path)
     got = _frame_models(run)
     assert {fid: got[fid][1] for fid in before} == {fid: sha(LAUNCH) for fid in before}
     assert {fid: got[fid][1] for fid in after} == {fid: sha(UPLINKED) for fid in after}
-    assert {got[fid][0] for fid in before} != {got[fid][0] for fid in after}
+    # the ids are the registry's: 1 + the classifier's position in models/classifiers.json
+    listed = [
+        c["name"] for c in json.loads((MODELS / "classifiers.json").read_text())["classifiers"]
+    ]
+    assert {got[fid][0] for fid in before} == {1 + listed.index("v0fold4")}
+    assert {got[fid][0] for fid in after} == {1 + listed.index("fold4")}
     # the package that went up is the file the manifest names; the switch came in its pass
     pkg = scenario.with_name("uplink.tpkg")
     assert mu["uplinked_model"]["package_sha256"] == sha(pkg)

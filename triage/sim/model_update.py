@@ -61,7 +61,7 @@ from triage.contract.packets import split_packets
 from triage.engine import package as packager
 from triage.onboard import _lib
 from triage.sim.build import DEFAULT_EPOCH, build_real_manifest
-from triage.sim.classifiers import AUTO, Classifier, ClassifierSet
+from triage.sim.classifiers import AUTO, Classifier, ClassifierSet, load_classifiers, model_id
 from triage.sim.constellation import constellation_passes
 from triage.sim.errors import ClassifierError, ManifestError
 from triage.sim.link import Pass
@@ -77,8 +77,6 @@ from triage.sim.results import TRIAGE
 
 TELEMETRY = ("STORE_DIRECTORY", "MODEL_STATUS")
 """Product types every pass sends whatever the frames: not counted as a pass's products."""
-LAUNCH_MODEL_ID = 1
-"""The launch model's id in telemetry when it is a package (0 is the compiled-in model)."""
 
 ASSUMPTIONS = (
     "telecommands are not lost: the uplink is acknowledged and retransmitted below the "
@@ -185,9 +183,16 @@ def prepare(
             f"{package_path} holds a model (SHA-256 {sha}) that models/classifiers.json does "
             "not list: the run could not say what it was trained on",
         )
-    launch_id = 0 if launch.compiled_in else LAUNCH_MODEL_ID
-    if pkg.model_id in (0, launch_id):
-        raise _err("package", f"model id {pkg.model_id} is the launch model's (or 0)")
+    # both models carry the ids the registry gives them (triage.sim.classifiers.model_id)
+    launch_id = model_id(cset, launch)
+    if new.name == launch.name:
+        raise _err("package", f"{package_path} holds the launch model {launch.name} itself")
+    if pkg.model_id != model_id(cset, new):
+        raise _err(
+            "package",
+            f"{package_path}: model id {pkg.model_id}, but models/classifiers.json gives "
+            f"{new.name} the id {model_id(cset, new)} (package it with that id)",
+        )
     key_file = resolve_path(cfg.key_file, manifest_dir)
     key = _key("key_file", key_file)
     sat_key = (
@@ -475,7 +480,6 @@ def build_manifest(
     revisit_days: float = 1.0,
     uplink_rate_bps: float = 9600.0,
     half_duplex: bool = False,
-    model_id: int = 2,
     seq: int = 1,
     epoch: datetime | None = None,
 ) -> Path:
@@ -511,7 +515,16 @@ def build_manifest(
     pkg_path = out_dir / "uplink.tpkg"
     tfl = Path(uplinked_tflite).read_bytes()
     created = int(epoch.timestamp())
-    pkg_path.write_bytes(packager.package_model(tfl, model_id=model_id, created_s=created).data)
+    cset = load_classifiers()
+    sha = hashlib.sha256(tfl).hexdigest()
+    new = next((c for c in cset.classifiers if c.sha256 == sha), None)
+    if new is None:
+        raise ManifestError(
+            f"{uplinked_tflite}: not a model models/classifiers.json lists (SHA-256 {sha})"
+        )
+    pkg_path.write_bytes(
+        packager.package_model(tfl, model_id=model_id(cset, new), created_s=created).data
+    )
     key_path = out_dir / "TEST_KEY_simulation_only.json"
     if not key_path.exists():
         ul.write_key_file(key_path, "TEST KEY - simulation only, never flown", 1, os.urandom(32))
