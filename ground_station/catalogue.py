@@ -70,7 +70,43 @@ from triage.contract.codec import decode_product, parse_header
 APPLICATION_ID = 0x47534354  # "GSCT"
 SCHEMA_VERSION = 3
 
-SCHEMA = """
+SEGMENT_COPIES_DDL = """
+CREATE TABLE IF NOT EXISTS segment_copies (
+    product INTEGER NOT NULL REFERENCES products(id),
+    segment INTEGER NOT NULL,
+    pack_offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segment_copies_product ON segment_copies (product, segment);
+"""
+"""Other copies of a segment, kept until the product CRC-32 decides (schema 1 -> 2)."""
+
+MODEL_UPLINKS_DDL = """
+CREATE TABLE IF NOT EXISTS model_uplinks (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key_id INTEGER NOT NULL,
+    arsn INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    package_sha256 TEXT,
+    model_sha256 TEXT,
+    first_seq_count INTEGER NOT NULL,
+    packets INTEGER NOT NULL,
+    link_bytes INTEGER NOT NULL,
+    UNIQUE (key_id, arsn)
+);
+CREATE VIEW IF NOT EXISTS frame_models AS
+    SELECT frame_id,
+           json_extract(summary, '$.model_id') AS model_id,
+           json_extract(summary, '$.model_sha256') AS model_sha256
+    FROM frame_summaries;
+"""
+"""The model uplink log and the view of which model classified each frame (schema 2 -> 3)."""
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -111,15 +147,9 @@ CREATE TABLE IF NOT EXISTS segments (
     length INTEGER NOT NULL,
     PRIMARY KEY (product, segment)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS segment_copies (
-    product INTEGER NOT NULL REFERENCES products(id),
-    segment INTEGER NOT NULL,
-    pack_offset INTEGER NOT NULL,
-    length INTEGER NOT NULL,
-    meta TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS segment_copies_product ON segment_copies (product, segment);
-CREATE TABLE IF NOT EXISTS frames (
+"""
+    + SEGMENT_COPIES_DDL
+    + """CREATE TABLE IF NOT EXISTS frames (
     frame_id INTEGER PRIMARY KEY,
     frame_rows INTEGER NOT NULL,
     frame_cols INTEGER NOT NULL,
@@ -161,26 +191,9 @@ CREATE TABLE IF NOT EXISTS uplinks (
     request BLOB NOT NULL,
     plan TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS model_uplinks (
-    id INTEGER PRIMARY KEY,
-    created TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    key_id INTEGER NOT NULL,
-    arsn INTEGER NOT NULL,
-    model_id INTEGER NOT NULL,
-    package_sha256 TEXT,
-    model_sha256 TEXT,
-    first_seq_count INTEGER NOT NULL,
-    packets INTEGER NOT NULL,
-    link_bytes INTEGER NOT NULL,
-    UNIQUE (key_id, arsn)
-);
-CREATE VIEW IF NOT EXISTS frame_models AS
-    SELECT frame_id,
-           json_extract(summary, '$.model_id') AS model_id,
-           json_extract(summary, '$.model_sha256') AS model_sha256
-    FROM frame_summaries;
 """
+    + MODEL_UPLINKS_DDL
+)
 
 SCHEMA_TABLES = (
     "meta",
@@ -204,36 +217,9 @@ ALTER TABLE products ADD COLUMN rebuilds INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN rebuild_next INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN given_up TEXT;
-CREATE TABLE IF NOT EXISTS segment_copies (
-    product INTEGER NOT NULL REFERENCES products(id),
-    segment INTEGER NOT NULL,
-    pack_offset INTEGER NOT NULL,
-    length INTEGER NOT NULL,
-    meta TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS segment_copies_product ON segment_copies (product, segment);
-""",
-    2: """
-CREATE TABLE IF NOT EXISTS model_uplinks (
-    id INTEGER PRIMARY KEY,
-    created TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    key_id INTEGER NOT NULL,
-    arsn INTEGER NOT NULL,
-    model_id INTEGER NOT NULL,
-    package_sha256 TEXT,
-    model_sha256 TEXT,
-    first_seq_count INTEGER NOT NULL,
-    packets INTEGER NOT NULL,
-    link_bytes INTEGER NOT NULL,
-    UNIQUE (key_id, arsn)
-);
-CREATE VIEW IF NOT EXISTS frame_models AS
-    SELECT frame_id,
-           json_extract(summary, '$.model_id') AS model_id,
-           json_extract(summary, '$.model_sha256') AS model_sha256
-    FROM frame_summaries;
-""",
+"""
+    + SEGMENT_COPIES_DDL,
+    2: MODEL_UPLINKS_DDL,
 }
 """Schema version -> the statements that bring a catalogue of that version to the next."""
 
