@@ -235,6 +235,29 @@ def _geometry(sat, times_utc: list[datetime], lat_deg: float, lon_deg: float):
     return off_nadir, visible, sub.latitude.degrees
 
 
+def _access_record(when, foff, flat, m: int, sun: float, la, lo) -> Access:
+    """The access at sample ``m`` of a fine search (off-nadir ``foff``, sub-satellite
+    latitudes ``flat``): its ground speed from the sub-satellite points ``(la, lo)``
+    (radians) at ``when`` and one second later, the great-circle angle between them."""
+    dsig = math.acos(
+        max(
+            -1.0,
+            min(
+                1.0,
+                math.sin(la[0]) * math.sin(la[1])
+                + math.cos(la[0]) * math.cos(la[1]) * math.cos(lo[1] - lo[0]),
+            ),
+        )
+    )
+    return Access(
+        time_utc=when,
+        off_nadir_deg=round(float(foff[m]), 3),
+        sun_elevation_deg=round(sun, 2),
+        ground_speed_m_s=round(dsig * R_EARTH_KM * 1000.0, 1),
+        descending=bool(flat[min(m + 1, len(flat) - 1)] < flat[max(m - 1, 0)]),
+    )
+
+
 def access_times(
     tle: Tle,
     lat_deg: float,
@@ -273,25 +296,7 @@ def access_times(
         if sun >= min_sun_elevation_deg:
             # ground speed of the sub-satellite point, from 1 s differences
             la, lo = _geodetic(orb.ecef_km([when, when + timedelta(seconds=1)]))
-            dsig = math.acos(
-                max(
-                    -1.0,
-                    min(
-                        1.0,
-                        math.sin(la[0]) * math.sin(la[1])
-                        + math.cos(la[0]) * math.cos(la[1]) * math.cos(lo[1] - lo[0]),
-                    ),
-                )
-            )
-            out.append(
-                Access(
-                    time_utc=when,
-                    off_nadir_deg=round(float(foff[m]), 3),
-                    sun_elevation_deg=round(sun, 2),
-                    ground_speed_m_s=round(dsig * R_EARTH_KM * 1000.0, 1),
-                    descending=bool(flat[min(m + 1, len(flat) - 1)] < flat[max(m - 1, 0)]),
-                )
-            )
+            out.append(_access_record(when, foff, flat, m, sun, la, lo))
         i = j + 1
     return out
 
@@ -337,24 +342,6 @@ def access_times_skyfield(
             ts = load.timescale(builtin=True)
             p = wgs84.subpoint_of(sat.at(ts.from_datetimes([when, when + timedelta(seconds=1)])))
             la, lo = np.radians(p.latitude.degrees), np.radians(p.longitude.degrees)
-            dsig = math.acos(
-                max(
-                    -1.0,
-                    min(
-                        1.0,
-                        math.sin(la[0]) * math.sin(la[1])
-                        + math.cos(la[0]) * math.cos(la[1]) * math.cos(lo[1] - lo[0]),
-                    ),
-                )
-            )
-            out.append(
-                Access(
-                    time_utc=when,
-                    off_nadir_deg=round(float(foff[m]), 3),
-                    sun_elevation_deg=round(sun, 2),
-                    ground_speed_m_s=round(dsig * R_EARTH_KM * 1000.0, 1),
-                    descending=bool(flat[min(m + 1, len(flat) - 1)] < flat[max(m - 1, 0)]),
-                )
-            )
+            out.append(_access_record(when, foff, flat, m, sun, la, lo))
         i = j + 1
     return out
