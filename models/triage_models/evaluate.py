@@ -50,6 +50,7 @@ from triage_models import folds as folds_mod
 from triage_models import paths
 from triage_models.crops import best_score_map, box_centres, cell_bounds
 from triage_models.dataset import IGNORE, TileDataset
+from triage_models.harness import class_metrics
 from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
 from triage_models.tiles import TilePolicy as Policy
 from triage_models.tiles import preprocess_tiles, second_opinion, tile_spec, turned_outputs
@@ -219,28 +220,6 @@ def scored_labels(ds: TileDataset) -> np.ndarray:
         ).any(axis=1)
         lab[idx[~inside]] = IGNORE
     return lab
-
-
-def class_metrics(labels: np.ndarray, pred: np.ndarray) -> dict:
-    spec = tile_spec()
-    ok = labels != IGNORE
-    lab, prd = labels[ok], pred[ok]
-    k = spec.n_classes
-    cm = np.zeros((k, k), np.int64)
-    np.add.at(cm, (lab, prd), 1)
-    per = {}
-    for i, c in enumerate(spec.classes):
-        tp = cm[i, i]
-        per[c] = {
-            "precision": float(tp / cm[:, i].sum()) if cm[:, i].sum() else None,
-            "recall": float(tp / cm[i].sum()) if cm[i].sum() else None,
-            "support": int(cm[i].sum()),
-        }
-    return {
-        "per_class": per,
-        "confusion": {"rows_true_cols_pred": spec.classes, "matrix": cm.tolist()},
-        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
-    }
 
 
 # ----------------------------------------------------------------------------- policy
