@@ -27,11 +27,7 @@ in view (each output row depends on a bounded number of input rows:
 
 from __future__ import annotations
 
-import contextlib
-import io
 import struct
-import warnings
-from collections.abc import Iterable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -39,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from triage.contract import tile_spec as contract_spec
 from triage.contract.tile_spec import preprocess_pixels, tile_spec
 from triage_models.errors import QuantizationError
+from triage_models.quantize import int8_flatbuffer
 
 CELL_PX = tile_spec().cell_px  # the contract's cell size (models/tile_spec.json)
 CELL_ALLOWED_OPS = frozenset(
@@ -245,29 +242,10 @@ def float_frame(model, q: np.ndarray) -> np.ndarray:
 
 
 def convert_int8(model, representative: np.ndarray) -> bytes:
-    """Full-integer int8 flatbuffer of the cell network, spatial size left open.
-
-    The representative set (int8 windows ``[N, S, S, C]``) is preceded by an all-0 and an
-    all-1 window, so the input quantization is exactly scale 1/255, zero point -128."""
-    import tensorflow as tf
-
+    """Full-integer int8 flatbuffer of the cell network, spatial size left open, from the
+    representative int8 windows ``[N, S, S, C]`` (:func:`quantize.int8_flatbuffer`)."""
     s, c = representative.shape[1], representative.shape[3]
-
-    def rep() -> Iterable[list[np.ndarray]]:
-        yield [np.zeros((1, s, s, c), np.float32)]
-        yield [np.ones((1, s, s, c), np.float32)]
-        for x in representative:
-            yield [to_float(x)[None]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return bytes(conv.convert())
+    return int8_flatbuffer(model, (s, c), (to_float(x)[None] for x in representative))
 
 
 def _litert(tflite: bytes):

@@ -41,16 +41,28 @@ ARENA_PROBE_BYTES = 256 * 1024
 
 def convert_int8(model, representative: np.ndarray) -> bytes:
     """Convert a float Keras model to a full-integer int8 flatbuffer."""
+    spec = tile_spec()
+    return int8_flatbuffer(
+        model,
+        (spec.thumb_px, spec.n_bands),
+        (x[None].astype(np.float32) for x in representative),
+    )
+
+
+def int8_flatbuffer(model, window: tuple[int, int], samples: Iterable[np.ndarray]) -> bytes:
+    """Full-integer int8 flatbuffer of ``model`` (int8 input and output): the float
+    representative ``samples`` (``[1, S, S, C]`` each) are preceded by an all-0 and an all-1
+    window of ``window = (S, C)``, so the input quantization is exactly scale 1/255, zero
+    point -128."""
     import tensorflow as tf
 
-    spec = tile_spec()
-    s, c = spec.thumb_px, spec.n_bands
+    s, c = window
 
     def rep() -> Iterable[list[np.ndarray]]:
         yield [np.zeros((1, s, s, c), np.float32)]
         yield [np.ones((1, s, s, c), np.float32)]
-        for x in representative:
-            yield [x[None].astype(np.float32)]
+        for x in samples:
+            yield [x]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
