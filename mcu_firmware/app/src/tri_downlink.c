@@ -121,6 +121,22 @@ static tri_status_t route_close(route_t *r, tri_status_t st, size_t *len)
     return st;
 }
 
+/* The header of a telemetry product (the store directory, MODEL_STATUS): no class, no
+ * compression, numbered by the directory count, under the directories' frame id of this
+ * boot, at the last frame's time. */
+static void telemetry_header(tri_product_header_t *h, const tri_onboard_t *ob,
+                             uint32_t product_type)
+{
+    memset(h, 0, sizeof *h);
+    h->product_type = (uint8_t)product_type;
+    h->class_id = (uint8_t)WF_CLASS_NONE;
+    h->compression = (uint8_t)WF_COMPRESSION_NONE;
+    h->product_id = ob->directory_count;
+    h->frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
+    h->time_s = ob->last_time_s;
+    h->time_sub = ob->last_time_sub;
+}
+
 static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t *len)
 {
     route_t route;
@@ -148,14 +164,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     dh.entries = n;
     wf_directory_header_pack(&dh, dirhead);
     segs = tri_segment_count(bytes);
-    memset(&h, 0, sizeof h);
-    h.product_type = (uint8_t)WF_PRODUCT_STORE_DIRECTORY;
-    h.class_id = (uint8_t)WF_CLASS_NONE;
-    h.compression = (uint8_t)WF_COMPRESSION_NONE;
-    h.product_id = ob->directory_count;
-    h.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
-    h.time_s = ob->last_time_s;
-    h.time_sub = ob->last_time_sub;
+    telemetry_header(&h, ob, WF_PRODUCT_STORE_DIRECTORY);
     tri_product_header_pack(&h, header);
     {
         /* product_crc32: one pass over the entries first (the packet buffer
@@ -232,14 +241,7 @@ tri_status_t tri_onboard_model_status(tri_onboard_t *ob, const tri_models_t *mod
     pkt = packet_buffer(ob);
     sink = route_open(&route, ob, sink, WF_VC_DIRECTORY);
     product = pkt + TRI_PACKET_SEGMENT_OFFSET;
-    memset(&h, 0, sizeof h);
-    h.product_type = (uint8_t)WF_PRODUCT_MODEL_STATUS;
-    h.class_id = (uint8_t)WF_CLASS_NONE;
-    h.compression = (uint8_t)WF_COMPRESSION_NONE;
-    h.product_id = ob->directory_count;
-    h.frame_id = WF_DIRECTORY_FRAME_ID + ob->boot_count;
-    h.time_s = ob->last_time_s;
-    h.time_sub = ob->last_time_sub;
+    telemetry_header(&h, ob, WF_PRODUCT_MODEL_STATUS);
     tri_product_header_pack(&h, product);
     tri_models_status(models, product + WF_PRODUCT_HEADER_SIZE);
     tri_put_be32(product + WF_PRODUCT_HEADER_PRODUCT_CRC32_OFFSET,
