@@ -175,8 +175,11 @@ def _decode_band(h: dict, stream: memoryview, n: int) -> np.ndarray:
     return _aec_band(stream, n, bits, h["aec_block_size"], h["aec_rsi"], h["aec_flags"])
 
 
-def _aec_band(stream: memoryview, n: int, bits: int, block: int, rsi: int, flags: int):
-    """``n`` coded values of one CCSDS 121 band stream (libaec), or ProductError."""
+def _aec_band(
+    stream: memoryview, n: int, bits: int, block: int, rsi: int, flags: int, keep: bool = True
+):
+    """``n`` coded values of one CCSDS 121 band stream (libaec), or ProductError; None
+    when the stream decodes and the values are not wanted (``keep`` false)."""
     width = bits // 8
     capacity = -(-n // block) * block  # whole blocks: the stream may not hold more
     out = bytearray(capacity * width)
@@ -194,6 +197,8 @@ def _aec_band(stream: memoryview, n: int, bits: int, block: int, rsi: int, flags
     decoded = len(got) // width
     if decoded < n:
         raise ProductError(f"CCSDS 121 stream decodes to {decoded} samples, {n} expected")
+    if not keep:
+        return None
     # libaec returns samples in the machine's byte order; under the neighbour
     # predictor these are its mapped residuals (_from_coded restores them)
     return np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
@@ -299,8 +304,11 @@ def decode_product(
     _check_image_header(h, len(mv), n)
     pos += nr * KEPT_RECT.size
     coded = []
+    # checking without pixels under the neighbour predictor needs only that every stream
+    # decodes (see below): the decoded values are not kept
+    keep = pixels or not neighbour_coded(h)
     if h["compression"] == COMPRESSION_CCSDS121:
-        args = (h["sample_bits"], h["aec_block_size"], h["aec_rsi"], h["aec_flags"])
+        args = (h["sample_bits"], h["aec_block_size"], h["aec_rsi"], h["aec_flags"], keep)
         for b, size in enumerate(h["band_bytes"][: h["bands"]]):
             try:
                 coded.append(_aec_band(mv[pos : pos + size], n, *args))
@@ -315,7 +323,7 @@ def decode_product(
             except ProductError as exc:
                 raise ProductError(f"band {b}: {exc}") from None
             pos += size
-    if not pixels and neighbour_coded(h):
+    if not keep:
         # Every mapped residual restores to a sample in range, so the streams' decoding is
         # the whole check here; undoing the predictor (and the dn range check) waits for
         # the pixels (export), where a bad product still raises before anything is written.
