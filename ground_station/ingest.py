@@ -73,6 +73,9 @@ _SEGMENT_COUNT = PRODUCT_FIELDS.index("segment_count")
 # Fields of the product header that must repeat the secondary header's.
 _REPEATED = ("frame_id", "product_id", "class_id", "confidence", "time_s", "time_sub")
 _REGION = ("region_row0", "region_col0", "region_rows", "region_cols")
+_CHECKED = tuple((name, 1 + PRODUCT_FIELDS.index(name)) for name in _REPEATED[2:] + _REGION)
+"""The fields :func:`_check_against_packets` compares, with their column in a product's
+fields (APID first, then PRODUCT_FIELDS)."""
 
 
 @dataclass
@@ -166,7 +169,7 @@ class _State:
     touched: bool = False
     batch_fresh: int = 0  # segments new in the current batch
     batch_start: int = 0  # where they start in the batch's payload (contiguous, in order)
-    batch_rows: np.ndarray | None = None  # the batch rows of those segments
+    batch_rows: range | list[int] | None = None  # the batch rows of those segments
     done: tuple[int, bytes] | None = None  # (product_bytes, header) once complete, for its
     # row when that is written after (a product first seen in the batch)
 
@@ -311,7 +314,7 @@ class Ingestor:
                 rowid_of_row[a:b] = state.rowid
                 state.touched = True
                 state.batch_fresh, state.batch_start = b - a, cursor
-                state.batch_rows = np.arange(a, b)
+                state.batch_rows = range(a, b)
                 cursor += group_bytes[g]
                 touched.append(state)
                 continue
@@ -348,7 +351,7 @@ class Ingestor:
             # contiguous in the payload, in segment order
             state.touched = True
             state.batch_fresh, state.batch_start = n_fresh, cursor
-            state.batch_rows = a + np.flatnonzero(fresh)
+            state.batch_rows = (a + np.flatnonzero(fresh)).tolist()
             cursor += fresh_bytes
             touched.append(state)
         if resent:
@@ -472,7 +475,7 @@ class Ingestor:
             out.setdefault(seg, []).append((data, m or row_meta))
         if state.batch_rows is not None:
             mv = memoryview(cols.buf)
-            for r in state.batch_rows.tolist():
+            for r in state.batch_rows:
                 o = int(cols.offsets[r]) + HEADER_BYTES
                 data = bytes(mv[o : o + int(cols.sizes[r]) - PACKET_OVERHEAD])
                 out.setdefault(int(seg_index[r]), []).append((data, row_meta))
@@ -912,16 +915,12 @@ def _combinations(choices: list[list]) -> Iterator[tuple]:
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:
     """The product header must repeat what its packets' secondary headers said (the key,
     frame id and product id, is checked by the caller)."""
-    values = dict(zip(("apid", *PRODUCT_FIELDS), meta.tolist(), strict=True))
-    if PRODUCT_BY_CODE[h["product_type"]].apid != values["apid"]:
-        raise ProductError(
-            f"product type {h['product_type']} travelled on APID 0x{values['apid']:03X}"
-        )
-    for name in _REPEATED[2:] + _REGION:
-        if h[name] != values[name]:
-            raise ProductError(
-                f"product header {name}={h[name]} but its packets say {values[name]}"
-            )
+    values = meta.tolist()  # apid, then PRODUCT_FIELDS
+    if PRODUCT_BY_CODE[h["product_type"]].apid != values[0]:
+        raise ProductError(f"product type {h['product_type']} travelled on APID 0x{values[0]:03X}")
+    for name, k in _CHECKED:
+        if h[name] != values[k]:
+            raise ProductError(f"product header {name}={h[name]} but its packets say {values[k]}")
 
 
 # ---------------------------------------------------------------- entry points
