@@ -17,7 +17,7 @@ from functools import cache
 import numba
 import numpy as np
 
-from triage.contract.records import CRC16_INIT, CRC16_POLY
+from triage.contract.records import CRC16_CHECK, CRC16_INIT, CRC16_POLY
 
 
 @cache
@@ -84,3 +84,14 @@ def crc16_rows(rows: np.ndarray, init: int = CRC16_INIT) -> np.ndarray:
         raise ValueError(f"rows must be [n, length], got {rows.shape}")
     _rows_nb(rows, init, tables(), out)
     return out
+
+
+def _warm() -> None:
+    """Load the compiled functions once at import (numba's cache) rather than in the
+    first batch of an ingest, and check the CRC against its published check value."""
+    if crc16(b"123456789") != CRC16_CHECK:
+        raise AssertionError("the compiled CRC-16 does not give the wire format's check value")
+    crc16_rows(np.zeros((1, 8), dtype=np.uint8))
+
+
+_warm()

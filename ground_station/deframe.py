@@ -47,7 +47,7 @@ from ground_station import crc16
 from ground_station.crc16 import crc16_span
 from triage.contract.enums import APID_IDLE, PACKET_TYPE_TM, PACKET_VERSION, PRODUCT_TYPES
 from triage.contract.packets import CRC_SIZE, MAX_PACKET_BYTES, PACKET_OVERHEAD, PRIMARY_HEADER
-from triage.contract.records import CRC16_CHECK, CRC16_INIT
+from triage.contract.records import CRC16_INIT
 
 _HEADER = struct.Struct(">HHH")
 _PRIMARY = PRIMARY_HEADER.size
@@ -336,10 +336,8 @@ def deframe(data: bytes | bytearray | memoryview) -> tuple[list[bytes], DeframeS
 
 
 def _warm() -> None:
-    """Load the compiled kernels once at import (numba's cache), not in the first chunk of
-    an ingest, and check the CRC against its published check value."""
-    if crc16.crc16(b"123456789") != CRC16_CHECK:
-        raise AssertionError("the compiled CRC-16 does not give the wire format's check value")
+    """Load the compiled scan once at import (numba's cache), not in the first chunk of an
+    ingest."""
     Deframer().feed(b"\0" * 16)
 
 

@@ -328,3 +328,14 @@ def decode_codeblocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
 
 if RS_K * RS_INTERLEAVE != FRAME_BYTES or RS_PARITY != 2 * RS_E:
     raise AssertionError("the decoder is written for RS(255,223), E = 16, depth 5")
+
+
+def _warm() -> None:
+    """Load the compiled decoder once at import (numba's cache), not in the first batch of
+    an ingest: the all-zero codeblock is a codeword, decoded with nothing to correct."""
+    frames, corrected, _ = decode_codeblocks(np.zeros((1, CODEBLOCK_BYTES), dtype=np.uint8))
+    if corrected[0] != 0 or frames.any():
+        raise AssertionError("the compiled Reed-Solomon decoder fails on the zero codeblock")
+
+
+_warm()
