@@ -38,7 +38,13 @@ import numpy as np
 from ground_station.catalogue import Catalogue
 from ground_station.deframe import Batch, Deframer, DeframeStats
 from ground_station.errors import InputFileError
-from ground_station.packets import HEADER_BYTES, PacketColumns, check_packets, parse_batch
+from ground_station.packets import (
+    HEADER_BYTES,
+    PacketColumns,
+    check_packets,
+    gather,
+    parse_batch,
+)
 from ground_station.products import frame_mismatch
 from ground_station.receive import link_chunks
 from triage.contract.codec import Product, decode_product
@@ -366,16 +372,11 @@ class Ingestor:
             return
         # append the new segments to the pack, in key order (products stay contiguous), then
         # the other copies
-        mv = memoryview(cols.buf)
-        offs = (cols.offsets[new] + HEADER_BYTES).tolist()
         lens = seg_bytes[new]
-        parts = [mv[o : o + n] for o, n in zip(offs, lens.tolist(), strict=True)]
-        copy_lens = [int(seg_bytes[r]) for _, r in copies]
-        parts += [
-            mv[cols.offsets[r] + HEADER_BYTES :][:n]
-            for (_, r), n in zip(copies, copy_lens, strict=True)
-        ]
-        payload = b"".join(parts)
+        copy_rows = np.asarray([r for _, r in copies], dtype=np.int64)
+        copy_lens = seg_bytes[copy_rows].tolist()
+        rows = np.concatenate([new, copy_rows])
+        payload = gather(cols.buf, cols.offsets[rows] + HEADER_BYTES, seg_bytes[rows])
         base = self.cat.pack_bytes()
         self.cat.append_pack(base, payload)
         pack_off = base + np.cumsum(lens) - lens

@@ -1,5 +1,6 @@
 """The compiled CRC-16 (slicing by 8) against binascii's ``crc_hqx`` (an independent C
-implementation of the same CRC) and the published CRC-16/CCITT-FALSE check value."""
+implementation of the same CRC) and the published CRC-16/CCITT-FALSE check value; the
+compiled gather of a batch's segments against joining the slices."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import binascii
 import random
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
@@ -53,3 +55,17 @@ def test_rows():
 @given(hs.binary(max_size=300), hs.integers(0, 0xFFFF))
 def test_property_same_as_crc_hqx(data, init):
     assert crc16(data, init) == binascii.crc_hqx(data, init)
+
+
+def test_gather_is_the_join_of_the_slices():
+    from ground_station.packets import gather
+
+    rng = random.Random(SEED + 2)
+    buf = rng.randbytes(5000)
+    offs = [rng.randrange(0, 4000) for _ in range(60)]
+    lens = [rng.randrange(0, 1000) for _ in range(60)]
+    want = b"".join(buf[o : o + n] for o, n in zip(offs, lens, strict=True))
+    assert gather(buf, np.array(offs), np.array(lens)) == want
+    assert gather(buf, np.array([], dtype=np.int64), np.array([], dtype=np.int64)) == b""
+    with pytest.raises(ValueError):
+        gather(buf, np.array([4990]), np.array([11]))
