@@ -328,6 +328,22 @@ class Ingestor:
                 state = self._state(con, fids[g], pids[g], meta[a], k in stored)
             else:
                 state.batch_rows = None
+            if plain[g] and state.status == "incomplete" and (meta[a] == state.meta).all():
+                segs = seg_index[a:b]
+                if not state.received[segs].any():
+                    # more of a product in progress, every packet consistent with it and
+                    # new: all its rows are new segments (what the general path finds too)
+                    state.received[segs] = True
+                    state.n_received += b - a
+                    state.n_bytes += group_bytes[g]
+                    fresh_all[a:b] = True
+                    rowid_of_row[a:b] = state.rowid
+                    state.touched = True
+                    state.batch_fresh, state.batch_start = b - a, cursor
+                    state.batch_rows = range(a, b)
+                    cursor += group_bytes[g]
+                    touched.append(state)
+                    continue
             same = (meta[a:b] == state.meta).all(axis=1)
             st.conflicts += int(np.count_nonzero(~same))
             if state.status == "complete" and not state.verified:
@@ -412,14 +428,21 @@ class Ingestor:
             [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in self._unwritten],
         )
         view = memoryview(payload)
+        done = [s for s in touched if s.n_received == s.segment_count and s.status == "incomplete"]
+        # the products completed with segments of earlier batches: read back from the pack
+        # (their segment rows with one query); each product's rows change only when it is
+        # completed itself, so reading them all first reads what reading each one would
+        spread = self.cat.products_bytes(
+            [s.rowid for s in done if s.batch_fresh != s.segment_count]
+        )
         for state in touched:
             state.touched = False
-            if state.n_received == state.segment_count and state.status == "incomplete":
-                if state.batch_fresh == state.segment_count:  # all of it came in this batch
-                    data = view[state.batch_start : state.batch_start + state.n_bytes]
-                else:
-                    data = self.cat.product_bytes(state.rowid)
-                self._complete(con, state, data)
+        for state in done:
+            if state.batch_fresh == state.segment_count:  # all of it came in this batch
+                data = view[state.batch_start : state.batch_start + state.n_bytes]
+            else:
+                data = spread[state.rowid]
+            self._complete(con, state, data)
         for state, _ in others:
             if state.resolve and state.status != "complete":
                 self._resolve(con, state)
