@@ -21,9 +21,10 @@ which is the same as dropping bytes one at a time.
 :class:`Deframer` is the streaming, fast implementation: feed it chunks of
 any size; each :meth:`Deframer.feed` returns a :class:`Batch` of the
 complete, CRC-valid, non-idle packets (offsets into one buffer: no per-packet
-objects). Its output does not depend on how the stream is chunked.
-:func:`reference_deframe` is the slow, obvious loop over :func:`examine`;
-tests hold the two to the same result.
+objects). Its output does not depend on how the stream is chunked. Its scan over a
+chunk is compiled (numba), with the CRC of :mod:`ground_station.crc16`.
+:func:`reference_deframe` is the slow, obvious loop over :func:`examine` (with
+binascii's CRC); tests hold the two to the same result.
 
 Idle packets (APID 0x7FF, secondary-header flag 0 or 1) are held to the same
 rules as the others (header, length, CRC) and then skipped.
