@@ -21,9 +21,10 @@ which is the same as dropping bytes one at a time.
 :class:`Deframer` is the streaming, fast implementation: feed it chunks of
 any size; each :meth:`Deframer.feed` returns a :class:`Batch` of the
 complete, CRC-valid, non-idle packets (offsets into one buffer: no per-packet
-objects). Its output does not depend on how the stream is chunked.
-:func:`reference_deframe` is the slow, obvious loop over :func:`examine`;
-tests hold the two to the same result.
+objects). Its output does not depend on how the stream is chunked. Its scan over a
+chunk is compiled (numba), with the CRC of :mod:`ground_station.crc16`.
+:func:`reference_deframe` is the slow, obvious loop over :func:`examine` (with
+binascii's CRC); tests hold the two to the same result.
 
 Idle packets (APID 0x7FF, secondary-header flag 0 or 1) are held to the same
 rules as the others (header, length, CRC) and then skipped.
@@ -37,10 +38,14 @@ from __future__ import annotations
 import binascii
 import struct
 from dataclasses import dataclass, field
+from functools import cache
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
+from ground_station import crc16
+from ground_station.crc16 import crc16_span
 from triage.contract.enums import APID_IDLE, PACKET_TYPE_TM, PACKET_VERSION, PRODUCT_TYPES
 from triage.contract.packets import CRC_SIZE, MAX_PACKET_BYTES, PACKET_OVERHEAD, PRIMARY_HEADER
 from triage.contract.records import CRC16_INIT
@@ -90,8 +95,6 @@ LIMITS: dict[int, tuple[int, int]] = {_first_word(p.apid, 1): _PRODUCT_SIZES for
 IDLE_WORDS = frozenset({_first_word(APID_IDLE, 0), _first_word(APID_IDLE, 1)})
 for _w in IDLE_WORDS:
     LIMITS[_w] = _IDLE_SIZES
-_PATTERNS = tuple(w.to_bytes(2, "big") for w in sorted(LIMITS))
-_FIRST_BYTES = frozenset(p[0] for p in _PATTERNS)
 
 
 def examine(buf: bytes | bytearray | memoryview, pos: int = 0) -> Complete | NeedMore | Invalid:
@@ -186,76 +189,111 @@ class Deframer:
         """Bytes held back waiting for more input."""
         return len(self._tail)
 
-    def _lost_sync(self) -> None:
-        if self._in_sync:
-            self.stats.resyncs += 1
-            self._in_sync = False
-
     def _scan(self, buf: bytes, final: bool) -> tuple[Batch, int]:
         st = self.stats
-        n = len(buf)
-        mv = memoryview(buf)
-        unpack = _HEADER.unpack_from
-        limits = LIMITS
-        idle_words = IDLE_WORDS
-        crc = binascii.crc_hqx
-        init = CRC16_INIT
-        offsets: list[int] = []
-        sizes: list[int] = []
-        # next occurrence of each header pattern at or after a position (resync cache)
-        nxt: dict[bytes, int] = {}
-        pos = 0
-        while True:
-            if n - pos < _PRIMARY:
-                if not final or pos >= n:
-                    break
-                bad = True  # a truncated header at the end of the stream
-            else:
-                word, _, data_length = unpack(buf, pos)
-                lim = limits.get(word)
-                bad = lim is None or data_length > lim[1] - _PRIMARY - 1
-                if not bad:
-                    size = data_length + _PRIMARY + 1
-                    end = pos + size
-                    if size < lim[0]:
-                        bad = True
-                    elif end > n:
-                        if not final:
-                            break
-                        bad = True  # truncated packet at the end of the stream
-                    elif crc(mv[pos:end], init) != 0:
-                        st.crc_errors += 1
-                        bad = True
+        a = np.frombuffer(buf, dtype=np.uint8)
+        cap = len(buf) // _SMALLEST + 1
+        offsets = np.empty(cap, dtype=np.int64)
+        sizes = np.empty(cap, dtype=np.int64)
+        counts = np.zeros(_NCOUNTS, dtype=np.int64)
+        counts[_IN_SYNC] = self._in_sync
+        lo, hi, kind, first = _word_tables()
+        _scan_nb(a, final, lo, hi, kind, first, crc16.tables(), offsets, sizes, counts)
+        k = int(counts[_FOUND])
+        self._in_sync = bool(counts[_IN_SYNC])
+        st.crc_errors += int(counts[_CRC_ERRORS])
+        st.idle_packets += int(counts[_IDLE_PACKETS])
+        st.idle_bytes += int(counts[_IDLE_BYTES])
+        st.resyncs += int(counts[_RESYNCS])
+        st.skipped_bytes += int(counts[_SKIPPED])
+        st.packets += k
+        st.packet_bytes += int(sizes[:k].sum())
+        batch = Batch(buf, offsets[:k].copy(), sizes[:k].copy())
+        return batch, int(counts[_POS])
+
+
+# The kernel's counters (in and out): where it stopped, packets found, the statistics.
+_POS, _FOUND, _IN_SYNC, _CRC_ERRORS, _IDLE_PACKETS, _IDLE_BYTES, _RESYNCS, _SKIPPED = range(8)
+_NCOUNTS = 8
+_SMALLEST = min(lo for lo, _ in LIMITS.values())
+_NOT_A_WORD, _PRODUCT_WORD, _IDLE_WORD = 0, 1, 2
+
+
+@cache
+def _word_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:data:`LIMITS` and :data:`IDLE_WORDS` as arrays indexed by a header's first word:
+    smallest and largest packet size, and the kind of word (not one, product, idle);
+    and by a byte: whether a header word starts with it."""
+    lo = np.zeros(1 << 16, dtype=np.int64)
+    hi = np.zeros(1 << 16, dtype=np.int64)
+    kind = np.zeros(1 << 16, dtype=np.uint8)
+    first = np.zeros(256, dtype=np.bool_)
+    for w, (a, b) in LIMITS.items():
+        lo[w], hi[w] = a, b
+        kind[w] = _IDLE_WORD if w in IDLE_WORDS else _PRODUCT_WORD
+        first[w >> 8] = True
+    return lo, hi, kind, first
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_nb(buf, final, lo, hi, kind, first, tables, offsets, sizes, counts):
+    """The deframer's rules (see :func:`examine`) over ``buf``: whole valid packets into
+    ``offsets``/``sizes``, statistics into ``counts``. An invalid position drops a byte and
+    jumps to the next position where a header word starts (the same as dropping bytes one
+    at a time); a header word that may straddle the end waits for more (unless ``final``)."""
+    n = buf.shape[0]
+    pos = 0
+    found = 0
+    in_sync = counts[_IN_SYNC] != 0
+    while True:
+        if n - pos < _PRIMARY:
+            if not final or pos >= n:
+                break
+            # a truncated header at the end of the stream: invalid
+        else:
+            word = (np.int64(buf[pos]) << 8) | np.int64(buf[pos + 1])
+            data_length = (np.int64(buf[pos + 4]) << 8) | np.int64(buf[pos + 5])
+            k = kind[word]
+            if k != _NOT_A_WORD and data_length <= hi[word] - _PRIMARY - 1:
+                size = data_length + _PRIMARY + 1
+                end = pos + size
+                if size < lo[word]:
+                    pass  # too short: invalid
+                elif end > n:
+                    if not final:
+                        break
+                    # a truncated packet at the end of the stream: invalid
+                elif crc16_span(buf, pos, end, CRC16_INIT, tables) != 0:
+                    counts[_CRC_ERRORS] += 1
+                else:
+                    if k == _IDLE_WORD:
+                        counts[_IDLE_PACKETS] += 1
+                        counts[_IDLE_BYTES] += size
                     else:
-                        if word in idle_words:
-                            st.idle_packets += 1
-                            st.idle_bytes += size
-                        else:
-                            offsets.append(pos)
-                            sizes.append(size)
-                        self._in_sync = True
-                        pos = end
-                        continue
-            # invalid here: drop a byte, then skip to the next possible header word
-            self._lost_sync()
-            start = pos + 1
+                        offsets[found] = pos
+                        sizes[found] = size
+                        found += 1
+                    in_sync = True
+                    pos = end
+                    continue
+        # invalid here: drop a byte, then skip to the next possible header word
+        if in_sync:
+            counts[_RESYNCS] += 1
+            in_sync = False
+        best = pos + 1
+        while best + 1 < n:
+            if kind[(np.int64(buf[best]) << 8) | np.int64(buf[best + 1])] != _NOT_A_WORD:
+                break
+            best += 1
+        if best + 1 >= n:
             best = n
-            for pat in _PATTERNS:
-                at = nxt.get(pat, -1)
-                if at < start:
-                    at = buf.find(pat, start)
-                    if at < 0:
-                        at = n
-                    nxt[pat] = at
-                best = min(best, at)
-            if best == n and not final and n > start and buf[n - 1] in _FIRST_BYTES:
+            if not final and n > pos + 1 and first[buf[n - 1]]:
                 best = n - 1  # a header word may straddle the chunk boundary
-            st.skipped_bytes += best - pos
-            pos = best
-        st.packets += len(offsets)
-        st.packet_bytes += sum(sizes)
-        batch = Batch(buf, np.asarray(offsets, dtype=np.int64), np.asarray(sizes, dtype=np.int64))
-        return batch, pos
+        counts[_SKIPPED] += best - pos
+        pos = best
+    counts[_POS] = pos
+    counts[_FOUND] = found
+    counts[_IN_SYNC] = in_sync
 
 
 def reference_deframe(data: bytes) -> tuple[list[bytes], DeframeStats]:
@@ -296,3 +334,12 @@ def deframe(data: bytes | bytearray | memoryview) -> tuple[list[bytes], DeframeS
     batch = d.feed(data)
     tail = d.finish()
     return batch.packets() + tail.packets(), d.stats
+
+
+def _warm() -> None:
+    """Load the compiled scan once at import (numba's cache), not in the first chunk of an
+    ingest."""
+    Deframer().feed(b"\0" * 16)
+
+
+_warm()

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ground_station.crc16 import crc16_rows
 from ground_station.rs import UNCORRECTABLE, decode_codeblocks
 from triage.contract.enums import APID_IDLE
 from triage.contract.frames import (
@@ -285,13 +286,21 @@ class FrameReader:
     def frames(self, frames: np.ndarray | Iterable[bytes]) -> bytes:
         """Whole packets (concatenated) of a batch of frames, in the order they completed."""
         out: list[bytes] = []
-        for frame in frames if not isinstance(frames, np.ndarray) else list(frames):
-            self._frame(bytes(frame), out)
+        if isinstance(frames, np.ndarray):
+            # the FECFs of the whole batch at once (compiled CRC), then frame by frame
+            good = (crc16_rows(frames) == 0).tolist()
+            flat, size = frames.tobytes(), frames.shape[1] if frames.ndim == 2 else 0
+            for k, ok in enumerate(good):
+                self._frame(flat[k * size : (k + 1) * size], out, ok)
+        else:
+            for frame in frames:
+                frame = bytes(frame)
+                self._frame(frame, out, binascii.crc_hqx(frame, CRC16_INIT) == 0)
         return b"".join(out)
 
-    def _frame(self, frame: bytes, out: list[bytes]) -> None:
+    def _frame(self, frame: bytes, out: list[bytes], fecf_ok: bool) -> None:
         st = self.stats
-        if binascii.crc_hqx(frame, CRC16_INIT) != 0:
+        if not fecf_ok:
             st.fecf_errors += 1
             return
         w0, mc, vcc, w2 = frame[0] << 8 | frame[1], frame[2], frame[3], frame[4] << 8 | frame[5]

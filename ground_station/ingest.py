@@ -38,7 +38,13 @@ import numpy as np
 from ground_station.catalogue import Catalogue
 from ground_station.deframe import Batch, Deframer, DeframeStats
 from ground_station.errors import InputFileError
-from ground_station.packets import HEADER_BYTES, PacketColumns, check_packets, parse_batch
+from ground_station.packets import (
+    HEADER_BYTES,
+    PacketColumns,
+    check_packets,
+    gather,
+    parse_batch,
+)
 from ground_station.products import frame_mismatch
 from ground_station.receive import link_chunks
 from triage.contract.codec import Product, decode_product
@@ -73,6 +79,9 @@ _SEGMENT_COUNT = PRODUCT_FIELDS.index("segment_count")
 # Fields of the product header that must repeat the secondary header's.
 _REPEATED = ("frame_id", "product_id", "class_id", "confidence", "time_s", "time_sub")
 _REGION = ("region_row0", "region_col0", "region_rows", "region_cols")
+_CHECKED = tuple((name, 1 + PRODUCT_FIELDS.index(name)) for name in _REPEATED[2:] + _REGION)
+"""The fields :func:`_check_against_packets` compares, with their column in a product's
+fields (APID first, then PRODUCT_FIELDS)."""
 
 
 @dataclass
@@ -166,7 +175,7 @@ class _State:
     touched: bool = False
     batch_fresh: int = 0  # segments new in the current batch
     batch_start: int = 0  # where they start in the batch's payload (contiguous, in order)
-    batch_rows: np.ndarray | None = None  # the batch rows of those segments
+    batch_rows: range | list[int] | None = None  # the batch rows of those segments
     done: tuple[int, bytes] | None = None  # (product_bytes, header) once complete, for its
     # row when that is written after (a product first seen in the batch)
 
@@ -311,7 +320,7 @@ class Ingestor:
                 rowid_of_row[a:b] = state.rowid
                 state.touched = True
                 state.batch_fresh, state.batch_start = b - a, cursor
-                state.batch_rows = np.arange(a, b)
+                state.batch_rows = range(a, b)
                 cursor += group_bytes[g]
                 touched.append(state)
                 continue
@@ -319,6 +328,22 @@ class Ingestor:
                 state = self._state(con, fids[g], pids[g], meta[a], k in stored)
             else:
                 state.batch_rows = None
+            if plain[g] and state.status == "incomplete" and (meta[a] == state.meta).all():
+                segs = seg_index[a:b]
+                if not state.received[segs].any():
+                    # more of a product in progress, every packet consistent with it and
+                    # new: all its rows are new segments (what the general path finds too)
+                    state.received[segs] = True
+                    state.n_received += b - a
+                    state.n_bytes += group_bytes[g]
+                    fresh_all[a:b] = True
+                    rowid_of_row[a:b] = state.rowid
+                    state.touched = True
+                    state.batch_fresh, state.batch_start = b - a, cursor
+                    state.batch_rows = range(a, b)
+                    cursor += group_bytes[g]
+                    touched.append(state)
+                    continue
             same = (meta[a:b] == state.meta).all(axis=1)
             st.conflicts += int(np.count_nonzero(~same))
             if state.status == "complete" and not state.verified:
@@ -348,7 +373,7 @@ class Ingestor:
             # contiguous in the payload, in segment order
             state.touched = True
             state.batch_fresh, state.batch_start = n_fresh, cursor
-            state.batch_rows = a + np.flatnonzero(fresh)
+            state.batch_rows = (a + np.flatnonzero(fresh)).tolist()
             cursor += fresh_bytes
             touched.append(state)
         if resent:
@@ -363,16 +388,11 @@ class Ingestor:
             return
         # append the new segments to the pack, in key order (products stay contiguous), then
         # the other copies
-        mv = memoryview(cols.buf)
-        offs = (cols.offsets[new] + HEADER_BYTES).tolist()
         lens = seg_bytes[new]
-        parts = [mv[o : o + n] for o, n in zip(offs, lens.tolist(), strict=True)]
-        copy_lens = [int(seg_bytes[r]) for _, r in copies]
-        parts += [
-            mv[cols.offsets[r] + HEADER_BYTES :][:n]
-            for (_, r), n in zip(copies, copy_lens, strict=True)
-        ]
-        payload = b"".join(parts)
+        copy_rows = np.asarray([r for _, r in copies], dtype=np.int64)
+        copy_lens = seg_bytes[copy_rows].tolist()
+        rows = np.concatenate([new, copy_rows])
+        payload = gather(cols.buf, cols.offsets[rows] + HEADER_BYTES, seg_bytes[rows])
         base = self.cat.pack_bytes()
         self.cat.append_pack(base, payload)
         pack_off = base + np.cumsum(lens) - lens
@@ -408,14 +428,21 @@ class Ingestor:
             [(s.n_received, s.n_bytes, s.rowid) for s in touched if s.rowid not in self._unwritten],
         )
         view = memoryview(payload)
+        done = [s for s in touched if s.n_received == s.segment_count and s.status == "incomplete"]
+        # the products completed with segments of earlier batches: read back from the pack
+        # (their segment rows with one query); each product's rows change only when it is
+        # completed itself, so reading them all first reads what reading each one would
+        spread = self.cat.products_bytes(
+            [s.rowid for s in done if s.batch_fresh != s.segment_count]
+        )
         for state in touched:
             state.touched = False
-            if state.n_received == state.segment_count and state.status == "incomplete":
-                if state.batch_fresh == state.segment_count:  # all of it came in this batch
-                    data = view[state.batch_start : state.batch_start + state.n_bytes]
-                else:
-                    data = self.cat.product_bytes(state.rowid)
-                self._complete(con, state, data)
+        for state in done:
+            if state.batch_fresh == state.segment_count:  # all of it came in this batch
+                data = view[state.batch_start : state.batch_start + state.n_bytes]
+            else:
+                data = spread[state.rowid]
+            self._complete(con, state, data)
         for state, _ in others:
             if state.resolve and state.status != "complete":
                 self._resolve(con, state)
@@ -472,7 +499,7 @@ class Ingestor:
             out.setdefault(seg, []).append((data, m or row_meta))
         if state.batch_rows is not None:
             mv = memoryview(cols.buf)
-            for r in state.batch_rows.tolist():
+            for r in state.batch_rows:
                 o = int(cols.offsets[r]) + HEADER_BYTES
                 data = bytes(mv[o : o + int(cols.sizes[r]) - PACKET_OVERHEAD])
                 out.setdefault(int(seg_index[r]), []).append((data, row_meta))
@@ -912,16 +939,12 @@ def _combinations(choices: list[list]) -> Iterator[tuple]:
 def _check_against_packets(h: dict, meta: np.ndarray) -> None:
     """The product header must repeat what its packets' secondary headers said (the key,
     frame id and product id, is checked by the caller)."""
-    values = dict(zip(("apid", *PRODUCT_FIELDS), meta.tolist(), strict=True))
-    if PRODUCT_BY_CODE[h["product_type"]].apid != values["apid"]:
-        raise ProductError(
-            f"product type {h['product_type']} travelled on APID 0x{values['apid']:03X}"
-        )
-    for name in _REPEATED[2:] + _REGION:
-        if h[name] != values[name]:
-            raise ProductError(
-                f"product header {name}={h[name]} but its packets say {values[name]}"
-            )
+    values = meta.tolist()  # apid, then PRODUCT_FIELDS
+    if PRODUCT_BY_CODE[h["product_type"]].apid != values[0]:
+        raise ProductError(f"product type {h['product_type']} travelled on APID 0x{values[0]:03X}")
+    for name, k in _CHECKED:
+        if h[name] != values[k]:
+            raise ProductError(f"product header {name}={h[name]} but its packets say {values[k]}")
 
 
 # ---------------------------------------------------------------- entry points

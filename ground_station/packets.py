@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ground_station.deframe import Batch
@@ -131,3 +132,30 @@ def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
             broken[name] = bad
         ok &= good
     return ok, broken
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_nb(buf, offsets, lengths, out):
+    k = 0
+    for i in range(offsets.shape[0]):
+        o = offsets[i]
+        n = lengths[i]
+        out[k : k + n] = buf[o : o + n]
+        k += n
+
+
+def gather(buf: bytes, offsets: np.ndarray, lengths: np.ndarray) -> bytes:
+    """The byte ranges ``buf[offsets[i] : offsets[i] + lengths[i]]`` back to back (the
+    segments of a batch's packets into one payload, without a Python object per range)."""
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    if len(offsets) and (
+        int(offsets.min()) < 0 or int((offsets + lengths).max()) > len(buf) or lengths.min() < 0
+    ):
+        raise ValueError("a range lies outside the buffer")
+    out = np.empty(int(lengths.sum()), dtype=np.uint8)
+    _gather_nb(np.frombuffer(buf, dtype=np.uint8), offsets, lengths, out)
+    return out.tobytes()
+
+
+gather(b"\0\1", np.array([1]), np.array([1]))  # load the compiled kernel at import

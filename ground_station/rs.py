@@ -6,8 +6,10 @@ in the dual basis on the wire, interleaving depth 5. Per codeword:
 
 1. **Syndromes** S_j = c(beta^(112 + j)). Each symbol's contribution to all 32 of them
    is one row of a table ``[position, symbol value] -> 32 bytes`` (2 MB, built once from
-   the field tables), so a codeword's syndromes are 255 table rows XORed together. A
-   clean codeword (all syndromes zero) is done.
+   the field tables), so a codeword's syndromes are 255 table rows XORed together (the
+   fast decoder indexes a copy of it by the symbols' dual-basis values, as they are on
+   the wire, and takes the five codewords of a block in one pass over it). A clean
+   codeword (all syndromes zero) is done: every codeword is checked, none is skipped.
 2. Otherwise **Berlekamp-Massey** gives the error locator Lambda(x), a **Chien search**
    its roots (an error at degree d has locator X = beta^d, a root of Lambda at X^-1),
    and **Forney's formula** the error values, e = X^(1 - 112) Omega(X^-1) /
@@ -71,6 +73,14 @@ def syndrome_table() -> np.ndarray:
     t = EXP[logs].astype(np.uint8)
     t[:, 0, :] = 0
     return np.ascontiguousarray(t).view(np.uint64).reshape(RS_N * 256, 4)
+
+
+@cache
+def dual_syndrome_table() -> np.ndarray:
+    """:func:`syndrome_table` indexed by symbols as they are on the wire (dual basis): row
+    ``i * 256 + u`` is row ``i * 256 + v`` of it, v the conventional value of u."""
+    rows = (np.arange(RS_N)[:, None] * 256 + FROM_DUAL[None, :].astype(np.int64)).ravel()
+    return np.ascontiguousarray(syndrome_table()[rows])
 
 
 # ---------------------------------------------------------------- reference (slow)
@@ -260,39 +270,47 @@ def _decode_nb(word, synd, exp, log):
 
 
 @numba.njit(cache=True, nogil=True)
-def _codeblocks_nb(blocks, table, exp, log, from_dual, to_dual, frames, corrected, words_fixed):
+def _codeblocks_nb(
+    blocks, table, dual_table, exp, log, from_dual, to_dual, frames, corrected, words_fixed
+):
     n = blocks.shape[0]
     word = np.zeros(255, np.uint8)
     save = np.zeros(255, np.uint8)
-    acc = np.zeros(4, np.uint64)
+    acc = np.zeros((5, 4), np.uint64)
+    check = np.zeros(4, np.uint64)
     synd = np.zeros(32, np.uint8)
     for b in range(n):
+        # the syndromes of the five interleaved codewords in one pass over the block, from
+        # its symbols as they are on the wire (the dual-basis table)
+        for j in range(5):
+            for q in range(4):
+                acc[j, q] = 0
+        for i in range(255):
+            base = i * 256
+            for j in range(5):
+                row = base + blocks[b, 5 * i + j]
+                for q in range(4):
+                    acc[j, q] ^= dual_table[row, q]
         total = 0
         for j in range(5):
+            if acc[j, 0] == 0 and acc[j, 1] == 0 and acc[j, 2] == 0 and acc[j, 3] == 0:
+                continue
             for i in range(255):
                 word[i] = from_dual[blocks[b, j + 5 * i]]
             for q in range(4):
-                acc[q] = 0
-            for i in range(255):
-                row = i * 256 + word[i]
-                for q in range(4):
-                    acc[q] ^= table[row, q]
-            if acc[0] == 0 and acc[1] == 0 and acc[2] == 0 and acc[3] == 0:
-                continue
-            for q in range(4):
-                v = acc[q]
+                v = acc[j, q]
                 for k in range(8):
                     synd[8 * q + k] = np.uint8((v >> np.uint64(8 * k)) & np.uint64(255))
             save[:] = word
             fixed = _decode_nb(word, synd, exp, log)
             if fixed > 0:  # check: the corrected word must be a codeword
                 for q in range(4):
-                    acc[q] = 0
+                    check[q] = 0
                 for i in range(255):
                     row = i * 256 + word[i]
                     for q in range(4):
-                        acc[q] ^= table[row, q]
-                if acc[0] != 0 or acc[1] != 0 or acc[2] != 0 or acc[3] != 0:
+                        check[q] ^= table[row, q]
+                if check[0] != 0 or check[1] != 0 or check[2] != 0 or check[3] != 0:
                     fixed = -1
             if fixed < 0:
                 total = -1
@@ -322,9 +340,31 @@ def decode_codeblocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     frames = np.zeros((n, FRAME_BYTES), dtype=np.uint8)
     corrected = np.zeros(n, dtype=np.int64)
     words = np.zeros(1, dtype=np.int64)
-    _codeblocks_nb(blocks, syndrome_table(), EXP, LOG, FROM_DUAL, TO_DUAL, frames, corrected, words)
+    _codeblocks_nb(
+        blocks,
+        syndrome_table(),
+        dual_syndrome_table(),
+        EXP,
+        LOG,
+        FROM_DUAL,
+        TO_DUAL,
+        frames,
+        corrected,
+        words,
+    )
     return frames, corrected, int(words[0])
 
 
 if RS_K * RS_INTERLEAVE != FRAME_BYTES or RS_PARITY != 2 * RS_E:
     raise AssertionError("the decoder is written for RS(255,223), E = 16, depth 5")
+
+
+def _warm() -> None:
+    """Load the compiled decoder once at import (numba's cache), not in the first batch of
+    an ingest: the all-zero codeblock is a codeword, decoded with nothing to correct."""
+    frames, corrected, _ = decode_codeblocks(np.zeros((1, CODEBLOCK_BYTES), dtype=np.uint8))
+    if corrected[0] != 0 or frames.any():
+        raise AssertionError("the compiled Reed-Solomon decoder fails on the zero codeblock")
+
+
+_warm()

@@ -72,6 +72,10 @@ def test_layouts_round_trip(layout):
     packed = layout.pack(values)
     assert len(packed) == layout.size
     assert layout.unpack(packed) == values
+    if all(f.bits is None for f in layout.fields):
+        # the one-call unpacker: the same dict, keys in the same order, at an offset too
+        fast = layout.unpack_fast(b"xyz" + packed + b"!", 3)
+        assert fast == values and list(fast) == list(layout.unpack(packed))
 
 
 def test_pack_rejects_values_that_do_not_fit():

@@ -161,6 +161,19 @@ def test_full_reordering(scene, tmp_path, clean_dump):
     check_complete_products_bit_exact(db, scene[0])
 
 
+def test_full_reordering_in_small_batches(scene, tmp_path, clean_dump):
+    # products spread over many batches of one stream: each batch adds segments to products
+    # in progress and completes some from segments of earlier batches
+    pkts = list(scene[2])
+    random.Random(SEED + 6).shuffle(pkts)
+    db = tmp_path / "c.sqlite"
+    data = b"".join(pkts)
+    st = ingest_bytes(db, data, chunk_bytes=len(data) // 16 + 1)
+    assert st.batches >= 16
+    assert dump(db) == clean_dump
+    check_complete_products_bit_exact(db, scene[0])
+
+
 def test_single_bit_flips_rejected_and_counted(scene, tmp_path):
     frames, _, pkts = scene
     rng = random.Random(SEED + 3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def _check_image_header(h: dict, length: int, kept: int) -> None:
             f"{h['region_cols']} outside the {h['frame_rows']}x{h['frame_cols']} frame"
         )
     gt = h["geotransform"]
-    if not all(math.isfinite(v) for v in gt) or gt[1] * gt[5] - gt[2] * gt[4] == 0:
+    if not all(map(math.isfinite, gt)) or gt[1] * gt[5] - gt[2] * gt[4] == 0:
         raise ProductError(f"geotransform {gt} is not invertible")
     try:
         check_dn_scale(h["dn_num"], h["dn_den"])
@@ -171,19 +172,24 @@ def _decode_band(h: dict, stream: memoryview, n: int) -> np.ndarray:
     if h["compression"] == COMPRESSION_NONE:
         dtype = ">u2" if bits == 16 else "u1"
         return np.frombuffer(stream, dtype=dtype).astype(np.uint16 if bits == 16 else np.uint8)
-    import imagecodecs
+    return _aec_band(stream, n, bits, h["aec_block_size"], h["aec_rsi"], h["aec_flags"])
 
-    block = h["aec_block_size"]
+
+def _aec_band(
+    stream: memoryview, n: int, bits: int, block: int, rsi: int, flags: int, keep: bool = True
+):
+    """``n`` coded values of one CCSDS 121 band stream (libaec), or ProductError; None
+    when the stream decodes and the values are not wanted (``keep`` false)."""
     width = bits // 8
     capacity = -(-n // block) * block  # whole blocks: the stream may not hold more
     out = bytearray(capacity * width)
     try:
-        got = imagecodecs.aec_decode(
+        got = _aec_decode()(
             stream,
             bitspersample=bits,
             blocksize=block,
-            rsi=h["aec_rsi"],
-            flags=aec_decode_flags(h["aec_flags"]),
+            rsi=rsi,
+            flags=aec_decode_flags(flags),
             out=out,
         )
     except (ValueError, RuntimeError) as exc:
@@ -191,9 +197,19 @@ def _decode_band(h: dict, stream: memoryview, n: int) -> np.ndarray:
     decoded = len(got) // width
     if decoded < n:
         raise ProductError(f"CCSDS 121 stream decodes to {decoded} samples, {n} expected")
+    if not keep:
+        return None
     # libaec returns samples in the machine's byte order; under the neighbour
     # predictor these are its mapped residuals (_from_coded restores them)
     return np.frombuffer(out, dtype=np.uint16 if bits == 16 else np.uint8, count=n)
+
+
+@cache
+def _aec_decode():
+    """libaec's decoder (imagecodecs), imported on first use."""
+    import imagecodecs
+
+    return imagecodecs.aec_decode
 
 
 def _from_coded(h: dict, coded: list[np.ndarray], kept: np.ndarray | None) -> list[np.ndarray]:
@@ -217,12 +233,19 @@ def _from_coded(h: dict, coded: list[np.ndarray], kept: np.ndarray | None) -> li
     return out
 
 
-def _hex_hashes(record: dict) -> dict:
-    """A record with its SHA-256 fields (``*_sha256``) as hex strings."""
-    for k, v in record.items():
-        if k.endswith("_sha256"):
-            record[k] = bytes(v).hex()
+def _hex_hashes(record: dict, names: tuple[str, ...] | None = None) -> dict:
+    """A record with its SHA-256 fields (``*_sha256``; ``names`` when the caller knows
+    them) as hex strings."""
+    for k in names if names is not None else [k for k in record if k.endswith("_sha256")]:
+        record[k] = bytes(record[k]).hex()
     return record
+
+
+_HASH_FIELDS = {
+    layout.name: tuple(f.name for f in layout.fields if f.name.endswith("_sha256"))
+    for layout in RECORD_TYPES.values()
+}
+"""The SHA-256 fields of each record layout, by name."""
 
 
 def decode_product(
@@ -259,7 +282,8 @@ def decode_product(
             )
         # lengths checked above: the one-call unpacker (same dicts as Layout.unpack)
         unpack = layout.unpack_fast
-        records = [_hex_hashes(unpack(body, k)) for k in range(0, len(body), layout.size)]
+        names = _HASH_FIELDS[layout.name]
+        records = [_hex_hashes(unpack(body, k), names) for k in range(0, len(body), layout.size)]
         if directory is not None and directory["entries"] != len(records):
             raise ProductError(
                 f"STORE_DIRECTORY says {directory['entries']} entries, holds {len(records)}"
@@ -280,14 +304,26 @@ def decode_product(
     _check_image_header(h, len(mv), n)
     pos += nr * KEPT_RECT.size
     coded = []
-    for b in range(h["bands"]):
-        size = h["band_bytes"][b]
-        try:
-            coded.append(_decode_band(h, mv[pos : pos + size], n))
-        except ProductError as exc:
-            raise ProductError(f"band {b}: {exc}") from None
-        pos += size
-    if not pixels and neighbour_coded(h):
+    # checking without pixels under the neighbour predictor needs only that every stream
+    # decodes (see below): the decoded values are not kept
+    keep = pixels or not neighbour_coded(h)
+    if h["compression"] == COMPRESSION_CCSDS121:
+        args = (h["sample_bits"], h["aec_block_size"], h["aec_rsi"], h["aec_flags"], keep)
+        for b, size in enumerate(h["band_bytes"][: h["bands"]]):
+            try:
+                coded.append(_aec_band(mv[pos : pos + size], n, *args))
+            except ProductError as exc:
+                raise ProductError(f"band {b}: {exc}") from None
+            pos += size
+    else:
+        for b in range(h["bands"]):
+            size = h["band_bytes"][b]
+            try:
+                coded.append(_decode_band(h, mv[pos : pos + size], n))
+            except ProductError as exc:
+                raise ProductError(f"band {b}: {exc}") from None
+            pos += size
+    if not keep:
         # Every mapped residual restores to a sample in range, so the streams' decoding is
         # the whole check here; undoing the predictor (and the dn range check) waits for
         # the pixels (export), where a bad product still raises before anything is written.

@@ -150,11 +150,16 @@ class Layout:
             spans.append((f.name, k, f.count))
             k += f.count
 
-        def unpack(buf, offset: int = 0) -> dict:
-            values = fmt.unpack_from(buf, offset)
-            return {name: values[i] if n == 1 else tuple(values[i : i + n]) for name, i, n in spans}
-
-        return unpack
+        # one dict display, written out once per layout: a comprehension over the fields
+        # would cost a loop per record
+        items = ", ".join(
+            f"{name!r}: v[{i}]" if n == 1 else f"{name!r}: v[{i}:{i + n}]" for name, i, n in spans
+        )
+        source = "def unpack(buf, offset=0):\n    v = unpack_from(buf, offset)\n"
+        source += f"    return {{{items}}}\n"
+        scope = {"unpack_from": fmt.unpack_from}
+        exec(compile(source, f"<{self.name}.unpack_fast>", "exec"), scope)
+        return scope["unpack"]
 
 
 KIND_BYTES = {kind: size for kind, (_, size) in _KINDS.items()}
