@@ -12,7 +12,9 @@ network sees exactly what the firmware would compute from such a scene.
   water around it), added onto water elsewhere (matched radiometry: the pasted
   vessel keeps its contrast over the new water);
 - :func:`cloud_over`: a real cloud patch (pixels and mask, softened) laid over the
-  window with a given opacity, as the training composites and the haze metric.
+  window with a given opacity, as the training composites and the haze metric;
+- :func:`shadow_under`: the shadow of such a patch: its alpha moved away from the Sun
+  darkens the ground, per band (shadows keep more blue than NIR: skylight).
 """
 
 from __future__ import annotations
@@ -179,3 +181,26 @@ def cloud_over(
     composite and its alpha (the softened mask times the opacity)."""
     a = soften(cloud_mask) * opacity
     return x * (1 - a[..., None]) + cloud_px.astype(np.float32) * a[..., None], a
+
+
+# Share of the ground's brightness a full shadow keeps per band (blue, green, red, NIR):
+# lit by skylight only, which is bluer than sunlight. Drawn per window around these.
+SHADOW_KEEP = np.array([0.40, 0.35, 0.30, 0.25], np.float32)
+
+
+def shadow_under(
+    x: np.ndarray, alpha: np.ndarray, rng: np.random.Generator, max_shift: int = 40
+) -> np.ndarray:
+    """``x`` darkened by the shadow of a cloud of ``alpha`` [S, S]: the alpha moved by a
+    random offset (cloud height x tan(sun zenith), up to ``max_shift`` px, any azimuth),
+    darkening each band towards a jittered :data:`SHADOW_KEEP`."""
+    s = alpha.shape[0]
+    dy, dx = rng.integers(-max_shift, max_shift + 1, 2)
+    sh = np.zeros_like(alpha)
+    ys, yd = (slice(0, s - dy), slice(dy, s)) if dy >= 0 else (slice(-dy, s), slice(0, s + dy))
+    xs, xd = (slice(0, s - dx), slice(dx, s)) if dx >= 0 else (slice(-dx, s), slice(0, s + dx))
+    sh[yd, xd] = alpha[ys, xs]
+    strength = rng.uniform(0.5, 1.0)  # thin clouds cast weaker shadows
+    keep = np.clip(SHADOW_KEEP * np.exp(rng.normal(0, 0.15, 4)), 0.1, 0.9).astype(np.float32)
+    shade = 1.0 - (np.clip(sh * strength, 0, 1))[..., None] * (1.0 - keep)
+    return x * shade

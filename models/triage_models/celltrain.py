@@ -19,7 +19,9 @@ ship (``frac_hard``, mined every ``mine_every`` epochs over the whole training
 frames), anywhere on the training ports (``frac_random``), and on the cloud
 images (``frac_cloud``). Then, on the raw canonical scale: water colour
 (turbid/other scenes' water), vessels pasted onto water, real cloud patches laid
-over the window (opacity 0.2-1: haze to thick cloud), quarter turns and flips,
+over the window (haze to thick cloud), optionally (``shadow_prob``) casting their
+shadow on the ground first (the simulator's cloud layer does the same), quarter
+turns and flips,
 brightness, a thin veil and sensor noise; then the integer preprocessing.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -85,6 +88,10 @@ class CellTrainConfig(BaseModel):
     composite_prob: float = 0.25
     composite_opacity: tuple[float, float] = (0.2, 1.0)
     composite_labels: str = "opaque"  # "opaque": cloud where alpha > 0.5; "mask": see below
+    shadow_prob: float = 0.0  # share of composites that also cast their shadow (augment)
+    # "mask" rule under a faint patch (opacity < cloud_min_opacity): its non-ship cells
+    # "ignore"d, or their labels "keep"t (thin haze over sea is still sea to teach)
+    faint_labels: Literal["ignore", "keep"] = "ignore"
     cloud_min_opacity: float = 0.35
     ship_max_opacity: float = 0.6
     haze_prob: float = 0.2
@@ -402,6 +409,12 @@ class CellSampler:
                 px, cm = self._cloud_patch()
                 a_lo, a_hi = cfg.composite_opacity
                 opacity = rng.uniform(a_lo, a_hi)
+                # the shadow first (the cloud lies on it); no draw when off, so recipes
+                # without shadows keep their random stream
+                if cfg.shadow_prob and rng.random() < cfg.shadow_prob:
+                    x = augment.shadow_under(
+                        np.asarray(x, np.float32), augment.soften(cm) * opacity, rng
+                    )
                 x, alpha = augment.cloud_over(x, px, cm, opacity)
                 if cfg.composite_labels == "opaque":
                     cloud = cloud | (alpha > 0.5)  # thin haze leaves the labels as they are
@@ -468,7 +481,8 @@ def _composite_labels(lab, cover, opacity, cfg):
     least ``cloud_min_opacity``) makes the cells it covers by half cloud and the cells it
     covers by 10-50 % ignored, like the cloud images' own masks (which include thin cloud);
     ship cells stay ship up to ``ship_max_opacity`` (the ship still shows: the crop test
-    comes first on board); a fainter patch makes the non-ship cells it touches ignored."""
+    comes first on board); a fainter patch makes the non-ship cells it touches ignored, or
+    (``faint_labels="keep"``) leaves every label as it is: haze over sea is still sea."""
     spec = tile_spec()
     n = lab.shape[0]
     c = cover.reshape(n, CELL_PX, n, CELL_PX).mean(axis=(1, 3))
@@ -478,7 +492,7 @@ def _composite_labels(lab, cover, opacity, cfg):
     if opacity >= cfg.cloud_min_opacity:
         lab[(c >= 0.1) & ~keep_ship] = IGNORE
         lab[(c >= 0.5) & ~keep_ship] = spec.class_id("cloud")
-    else:
+    elif cfg.faint_labels == "ignore":
         lab[(c >= 0.1) & ~ship] = IGNORE
     return lab
 

@@ -70,6 +70,32 @@ def test_composite_labels_rule():
     assert got.tolist() == [[CLOUD, IGNORE], [CLOUD, IGNORE]]
     got = _composite_labels(lab, cover, 0.25, cfg)  # faint: ambiguous, not cloud
     assert got.tolist() == [[IGNORE, SHIP], [IGNORE, IGNORE]]
+    keep = CellTrainConfig(composite_labels="mask", faint_labels="keep")
+    got = _composite_labels(lab, cover, 0.25, keep)  # faint haze over sea is still sea
+    assert got.tolist() == lab.tolist()
+    assert _composite_labels(lab, cover, 0.5, keep).tolist() == [[CLOUD, SHIP], [CLOUD, IGNORE]]
+    with pytest.raises(ValueError):
+        CellTrainConfig(faint_labels="drop")
+
+
+def test_cloud_shadow_darkens_only_where_the_moved_cloud_lies():
+    rng = np.random.default_rng(7)
+    x = np.empty((64, 64, 4), np.float32)
+    x[:] = [1000.0, 1200.0, 900.0, 3000.0]
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[24:40, 24:40] = 1.0  # a 16 px opaque cloud in the middle
+    for _ in range(20):
+        y = augment.shadow_under(x, alpha, rng, max_shift=12)
+        dark = (y < x).any(-1)
+        assert (y <= x).all()  # a shadow never brightens
+        assert dark.sum() == 16 * 16  # the cloud's footprint, moved (it stays inside)
+        ys, xs = np.nonzero(dark)
+        assert ys.max() - ys.min() == xs.max() - xs.min() == 15
+        assert abs(ys.min() - 24) <= 12 and abs(xs.min() - 24) <= 12
+        inside = y[dark] / x[dark]  # kept share of each band, the same over the shadow
+        assert np.ptp(inside, axis=0).max() < 1e-6
+        assert ((inside > 0.05) & (inside < 0.96)).all()
+        assert (y[~dark] == x[~dark]).all()
 
 
 def test_window_preprocessing_is_the_tile_spec_one():

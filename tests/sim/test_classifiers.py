@@ -244,3 +244,44 @@ def test_the_ports_with_todays_registry(data_dir):
     cs = load_classifiers()
     got = {(f.scene, assign(f, cs).sample, assign(f, cs).model) for f in m.frames}
     assert got == {(p, "out-of-sample", fold_of[p]) for p in ("athens", "valencia", "busan")}
+
+
+def _policy_file(folder: Path, **changes) -> Path:
+    doc = json.loads(load_policy().model_dump_json()) | changes
+    path = folder / "policy.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_registry_model_is_decided_with_its_own_policy(tmp_path):
+    # p = (q + 128) / 256 (the tile spec's output quantisation): p_ship >= 0.25 first holds at
+    # q = -64; sea discarded from p >= 0.5, q = 0; cloud never (NEVER_Q, one past int8)
+    pol = _policy_file(
+        tmp_path,
+        ship_crop_min_prob=0.25,
+        discard_min_prob={"cloud": None, "sea": 0.5, "ship": None, "land": None},
+    )
+    reg = write_registry(tmp_path, [{"name": "fold_t"}])
+    doc = json.loads(reg.read_text())
+    doc["classifiers"][1]["policy"] = pol.name
+    reg.write_text(json.dumps(doc))
+    from triage.sim.classifiers import thresholds
+
+    th = thresholds(load_classifiers(reg).get("fold_t"), None)
+    spec = ts.tile_spec()
+    assert th.ship_crop_min_q == -64
+    assert th.discard_min_q[spec.class_id("sea")] == 0
+    assert th.discard_min_q[spec.class_id("cloud")] == 128
+
+
+def test_a_registry_policy_with_another_crop_margin_is_refused(tmp_path):
+    margin = load_policy().crop_margin_px + 2
+    pol = _policy_file(tmp_path, crop_margin_px=margin)
+    reg = write_registry(tmp_path, [{"name": "fold_t"}])
+    doc = json.loads(reg.read_text())
+    doc["classifiers"][1]["policy"] = pol.name
+    reg.write_text(json.dumps(doc))
+    from triage.sim.classifiers import thresholds
+
+    with pytest.raises(ClassifierError, match=f"fold_t.*crop margin.*{margin} px"):
+        thresholds(load_classifiers(reg).get("fold_t"), None)

@@ -289,14 +289,10 @@ def _model_policy(c: Classifier, build: Policy) -> Policy:
         pol = load_policy(path)
     except Exception as exc:
         raise ClassifierError(f"classifier {c.name}: policy {path}: {exc}") from None
-    if (pol.second_opinion_min_q, pol.crop_margin_px) != (
-        build.second_opinion_min_q,
-        build.crop_margin_px,
-    ):
+    if pol.crop_margin_px != build.crop_margin_px:
         raise ClassifierError(
-            f"classifier {c.name}: its policy's second-opinion threshold and crop margin "
-            f"({pol.second_opinion_min_prob}, {pol.crop_margin_px} px) are compiled into the "
-            f"firmware, which has ({build.second_opinion_min_prob}, {build.crop_margin_px} px)"
+            f"classifier {c.name}: its policy's crop margin ({pol.crop_margin_px} px) is "
+            f"compiled into the firmware, which has {build.crop_margin_px} px"
         )
     return pol
 
