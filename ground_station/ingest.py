@@ -305,6 +305,20 @@ class Ingestor:
         repeat = np.r_[False, (seg_index[1:] == seg_index[:-1]) & (group[1:] == group[:-1])]
         plain = np.logical_and.reduceat(uniform & ~repeat, starts).tolist()
         group_bytes = np.add.reduceat(seg_bytes, starts).tolist()
+
+        def take_whole(state: _State, g: int, a: int, b: int, cursor: int) -> int:
+            """Rows a:b (group g) all new segments of ``state``; returns the new cursor."""
+            state.received[seg_index[a:b]] = True
+            state.n_received += b - a
+            state.n_bytes += group_bytes[g]
+            fresh_all[a:b] = True
+            rowid_of_row[a:b] = state.rowid
+            state.touched = True
+            state.batch_fresh, state.batch_start = b - a, cursor
+            state.batch_rows = range(a, b)
+            touched.append(state)
+            return cursor + group_bytes[g]
+
         for g, a, b in zip(range(n_groups), starts.tolist(), stops.tolist(), strict=True):
             k = keys[g]
             state = self._states.get(k)
@@ -312,17 +326,7 @@ class Ingestor:
                 # a product new to the catalogue, every packet of it consistent and new:
                 # all its rows are new segments (what the general path below finds too)
                 state = self._create(fids[g], pids[g], meta[a])
-                segs = seg_index[a:b]
-                state.received[segs] = True
-                state.n_received = b - a
-                state.n_bytes = group_bytes[g]
-                fresh_all[a:b] = True
-                rowid_of_row[a:b] = state.rowid
-                state.touched = True
-                state.batch_fresh, state.batch_start = b - a, cursor
-                state.batch_rows = range(a, b)
-                cursor += group_bytes[g]
-                touched.append(state)
+                cursor = take_whole(state, g, a, b, cursor)
                 continue
             if state is None:
                 state = self._state(con, fids[g], pids[g], meta[a], k in stored)
@@ -333,16 +337,7 @@ class Ingestor:
                 if not state.received[segs].any():
                     # more of a product in progress, every packet consistent with it and
                     # new: all its rows are new segments (what the general path finds too)
-                    state.received[segs] = True
-                    state.n_received += b - a
-                    state.n_bytes += group_bytes[g]
-                    fresh_all[a:b] = True
-                    rowid_of_row[a:b] = state.rowid
-                    state.touched = True
-                    state.batch_fresh, state.batch_start = b - a, cursor
-                    state.batch_rows = range(a, b)
-                    cursor += group_bytes[g]
-                    touched.append(state)
+                    cursor = take_whole(state, g, a, b, cursor)
                     continue
             same = (meta[a:b] == state.meta).all(axis=1)
             st.conflicts += int(np.count_nonzero(~same))
