@@ -90,6 +90,31 @@ def test_out_of_sample_rule(abc_registry):
         assign(_frame(1, ["A"], model="fold9"), cs)
 
 
+def test_a_classifier_marked_not_auto_is_chosen_only_by_name(tmp_path):
+    # fold0 (listed first, held out A) is marked auto: false; fold1 also held out A
+    reg = write_registry(
+        tmp_path,
+        [
+            {"name": "fold0", "training_sources": ["B", "C"], "auto": False},
+            {"name": "fold1", "training_sources": ["B", "C"]},
+        ],
+        shipped_sources=["A", "B", "C"],
+    )
+    cs = load_classifiers(reg)
+    assert [c.name for c in cs.auto_choices] == ["fold1"]
+    assert assign(_frame(1, ["A"]), cs).model == "fold1"
+    assert assign(_frame(1, ["A"]), cs, "fold0") == Assignment(
+        "fold0", "out-of-sample", assign(_frame(1, ["A"]), cs, "fold0").reason
+    )
+    assert assign(_frame(1, ["A"], model="fold0"), cs).model == "fold0"
+    doc = json.loads(reg.read_text())
+    doc["classifiers"][0]["auto"] = False  # the compiled-in one is the fallback
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(ClassifierError, match=r"compiled-in classifier.*auto: false"):
+        load_classifiers(bad)
+
+
 def test_frame_sources():
     assert frame_sources(_frame(1, band="data:sen2ships/athens/B02.tif")) == ["sen2ships/athens"]
     assert frame_sources(_frame(1, band="data:coastal/accra.tif")) == ["coastal/accra"]

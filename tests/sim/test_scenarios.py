@@ -144,6 +144,27 @@ def test_laid_cloud_and_flags_follow_the_masks(maritime):
 
 
 @pytest.mark.realdata
+def test_maritime_leaves_out_classifiers_marked_not_auto(data_dir, tmp_path):
+    # two test models that saw the same sources: the round robin alternates them, unless
+    # the first is marked auto: false (a launch model kept for the model-update scenario)
+    seen = [s for s in load_classifiers().shipped.training_sources if s not in UNSEEN_BY_FOLD]
+    sc = Scenario(kind="maritime", maritime=MaritimeSpec(frames=2, frame_px=128, seed=2))
+    models = {}
+    for auto in (True, False):
+        reg = write_registry(
+            tmp_path / f"reg{auto}",
+            [
+                {"name": "launch_t", "training_sources": seen, "auto": auto},
+                {"name": "fold_t", "training_sources": seen},
+            ],
+        )
+        path = realize(scenario_manifest(sc), tmp_path / f"set{auto}", registry=reg)
+        models[auto] = sorted(f.model for f in load_manifest(path).frames)
+    assert models[True] == ["fold_t", "launch_t"]
+    assert models[False] == ["fold_t", "fold_t"]
+
+
+@pytest.mark.realdata
 def test_maritime_refuses_when_no_classifier_is_unseen(data_dir, tmp_path):
     ports = sorted(p.name for p in (data_dir / "sen2ships").iterdir() if p.is_dir())
     reg = write_registry(tmp_path / "reg", [], shipped_sources=[f"sen2ships/{p}" for p in ports])

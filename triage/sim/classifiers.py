@@ -9,8 +9,9 @@ A frame names the real imagery its pixels come from (``Frame.sources``, or the
 
 - ``--model auto`` (the default): the compiled-in (shipped) classifier when it never
   saw any of the frame's sources; else the first listed classifier that never saw
-  them (a leave-ports-out fold model); else the shipped one, labelled in-sample
-  with the reason. A frame whose manifest entry names a ``model`` keeps it.
+  them (a leave-ports-out fold model) among those not marked ``auto: false``; else
+  the shipped one, labelled in-sample with the reason. A frame whose manifest entry
+  names a ``model`` keeps it.
 - ``--model shipped`` (or any listed name): that classifier for every frame, each
   frame still labelled by what it was trained on.
 
@@ -88,11 +89,22 @@ class Classifier(BaseModel):
         description="policy.json (absolute or relative to the registry's folder): the "
         "thresholds it was chosen with; None: the firmware build's policy",
     )
+    auto: bool = Field(
+        default=True,
+        description="chosen by itself: by --model auto and by the scenarios that pick a "
+        "classifier per frame (maritime); false: only where named (a manifest's frame or "
+        "model_update, --model), e.g. an older model kept as a launch model",
+    )
 
     @model_validator(mode="after")
     def _sha(self) -> Classifier:
         if not _SHA_RE.match(self.sha256):
             raise ValueError(f"classifier {self.name}: sha256 must be 64 lowercase hex digits")
+        if self.compiled_in and not self.auto:
+            raise ValueError(
+                f"classifier {self.name}: the compiled-in classifier is the fallback of "
+                "--model auto; it cannot be auto: false"
+            )
         return self
 
     def saw(self, sources: list[str]) -> list[str]:
@@ -125,6 +137,12 @@ class ClassifierSet(BaseModel):
     @property
     def shipped(self) -> Classifier:
         return self.get(SHIPPED)
+
+    @property
+    def auto_choices(self) -> list[Classifier]:
+        """The listed classifiers besides the compiled-in one that may be chosen by
+        themselves (``auto``), in the registry's order."""
+        return [c for c in self.classifiers if not c.compiled_in and c.auto]
 
     def get(self, name: str) -> Classifier:
         for c in self.classifiers:
@@ -238,8 +256,8 @@ def assign(frame: Frame, cset: ClassifierSet, choice: str = AUTO) -> Assignment:
     shipped = cset.shipped
     if sources is None or not shipped.saw(sources):
         return Assignment(shipped.name, *label(shipped, sources))
-    for c in cset.classifiers:
-        if not c.compiled_in and not c.saw(sources):
+    for c in cset.auto_choices:
+        if not c.saw(sources):
             return Assignment(c.name, *label(c, sources))
     sample, why = label(shipped, sources)
     return Assignment(shipped.name, sample, f"{why}; no listed classifier is unseen by this frame")

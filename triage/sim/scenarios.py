@@ -13,9 +13,10 @@ recorded, so the truth is exact.
 ``frame_px``):
 
 1. a classifier is chosen for it (round robin over the registry's classifiers that
-   have never seen at least one port holding labelled vessels; the shipped one
-   first) and the frame's water, coast and vessels come only from sources that
-   classifier never saw, so the frame is out of sample by construction;
+   have never seen at least one port holding labelled vessels, leaving out those
+   marked ``auto: false``; the shipped one first) and the frame's water, coast and
+   vessels come only from sources that classifier never saw, so the frame is out of
+   sample by construction;
 2. open water: 128-px windows of open water of one donor scene (a port or a coastal
    chip; :func:`~triage.sim.sources.water_windows`), the quarter closest in colour to a
    first one drawn (one sea state), turned and mirrored at random, feathered into each
@@ -868,11 +869,7 @@ def _maritime(
 
     spec = scenario.maritime_spec
     ports = sen2ships.ports(data_dir)
-    candidates = (
-        [cset.get(choice)]
-        if choice != AUTO
-        else [cset.shipped, *(c for c in cset.classifiers if not c.compiled_in)]
-    )
+    candidates = [cset.get(choice)] if choice != AUTO else [cset.shipped, *cset.auto_choices]
     donors = {}
     for c in candidates:
         dn = _unseen_donors(c, data_dir, ports)
