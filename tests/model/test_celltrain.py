@@ -84,6 +84,7 @@ def test_cloud_shadow_darkens_only_where_the_moved_cloud_lies():
     x[:] = [1000.0, 1200.0, 900.0, 3000.0]
     alpha = np.zeros((64, 64), np.float32)
     alpha[24:40, 24:40] = 1.0  # a 16 px opaque cloud in the middle
+    corners = set()
     for _ in range(20):
         y = augment.shadow_under(x, alpha, rng, max_shift=12)
         dark = (y < x).any(-1)
@@ -96,6 +97,8 @@ def test_cloud_shadow_darkens_only_where_the_moved_cloud_lies():
         assert np.ptp(inside, axis=0).max() < 1e-6
         assert ((inside > 0.05) & (inside < 0.96)).all()
         assert (y[~dark] == x[~dark]).all()
+        corners.add((ys.min(), xs.min()))
+    assert len(corners) > 10  # the shadow falls away from the cloud, in varied directions
 
 
 def test_window_preprocessing_is_the_tile_spec_one():
