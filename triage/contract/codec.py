@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
@@ -167,12 +167,10 @@ def _check_image_header(h: dict, length: int, kept: int) -> None:
         raise ProductError("a band stream of 0 bytes")
 
 
-def _decode_band(h: dict, stream: memoryview, n: int) -> np.ndarray:
-    bits = h["sample_bits"]
-    if h["compression"] == COMPRESSION_NONE:
-        dtype = ">u2" if bits == 16 else "u1"
-        return np.frombuffer(stream, dtype=dtype).astype(np.uint16 if bits == 16 else np.uint8)
-    return _aec_band(stream, n, bits, h["aec_block_size"], h["aec_rsi"], h["aec_flags"])
+def _raw_band(stream: memoryview, bits: int) -> np.ndarray:
+    """One uncompressed band stream (big-endian 16-bit or 8-bit samples)."""
+    dtype = ">u2" if bits == 16 else "u1"
+    return np.frombuffer(stream, dtype=dtype).astype(np.uint16 if bits == 16 else np.uint8)
 
 
 def _aec_band(
@@ -307,22 +305,19 @@ def decode_product(
     # checking without pixels under the neighbour predictor needs only that every stream
     # decodes (see below): the decoded values are not kept
     keep = pixels or not neighbour_coded(h)
+    bits = h["sample_bits"]
+    # the band decoder with the header's parameters bound once a product
     if h["compression"] == COMPRESSION_CCSDS121:
-        args = (h["sample_bits"], h["aec_block_size"], h["aec_rsi"], h["aec_flags"], keep)
-        for b, size in enumerate(h["band_bytes"][: h["bands"]]):
-            try:
-                coded.append(_aec_band(mv[pos : pos + size], n, *args))
-            except ProductError as exc:
-                raise ProductError(f"band {b}: {exc}") from None
-            pos += size
+        aec = {"block": h["aec_block_size"], "rsi": h["aec_rsi"], "flags": h["aec_flags"]}
+        band = partial(_aec_band, n=n, bits=bits, keep=keep, **aec)
     else:
-        for b in range(h["bands"]):
-            size = h["band_bytes"][b]
-            try:
-                coded.append(_decode_band(h, mv[pos : pos + size], n))
-            except ProductError as exc:
-                raise ProductError(f"band {b}: {exc}") from None
-            pos += size
+        band = partial(_raw_band, bits=bits)
+    for b, size in enumerate(h["band_bytes"][: h["bands"]]):
+        try:
+            coded.append(band(mv[pos : pos + size]))
+        except ProductError as exc:
+            raise ProductError(f"band {b}: {exc}") from None
+        pos += size
     if not keep:
         # Every mapped residual restores to a sample in range, so the streams' decoding is
         # the whole check here; undoing the predictor (and the dn range check) waits for
