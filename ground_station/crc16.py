@@ -71,6 +71,7 @@ def _rows_nb(rows, init, t, out):
 
 def crc16(data: bytes | bytearray | memoryview | np.ndarray, init: int = CRC16_INIT) -> int:
     """The CRC of one buffer (as :func:`triage.contract.records.crc16`)."""
+    ready()
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
     return int(crc16_span(buf, 0, len(buf), init, tables()))
 
@@ -82,16 +83,16 @@ def crc16_rows(rows: np.ndarray, init: int = CRC16_INIT) -> np.ndarray:
     out = np.zeros(len(rows), dtype=np.uint32)
     if rows.ndim != 2:
         raise ValueError(f"rows must be [n, length], got {rows.shape}")
+    ready()
     _rows_nb(rows, init, tables(), out)
     return out
 
 
-def _warm() -> None:
-    """Load the compiled functions once at import (numba's cache) rather than in the
-    first batch of an ingest, and check the CRC against its published check value."""
-    if crc16(b"123456789") != CRC16_CHECK:
+@cache
+def ready() -> None:
+    """Once per process, on first use: load the compiled functions (numba's cache) and check
+    the CRC against the wire format's published check value."""
+    buf = np.frombuffer(b"123456789", dtype=np.uint8)
+    if int(crc16_span(buf, 0, len(buf), CRC16_INIT, tables())) != CRC16_CHECK:
         raise AssertionError("the compiled CRC-16 does not give the wire format's check value")
-    crc16_rows(np.zeros((1, 8), dtype=np.uint8))
-
-
-_warm()
+    _rows_nb(np.zeros((1, 8), dtype=np.uint8), CRC16_INIT, tables(), np.zeros(1, np.uint32))

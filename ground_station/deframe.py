@@ -198,6 +198,7 @@ class Deframer:
         counts = np.zeros(_NCOUNTS, dtype=np.int64)
         counts[_IN_SYNC] = self._in_sync
         lo, hi, kind, first = _word_tables()
+        crc16.ready()
         _scan_nb(a, final, lo, hi, kind, first, crc16.tables(), offsets, sizes, counts)
         k = int(counts[_FOUND])
         self._in_sync = bool(counts[_IN_SYNC])
@@ -334,12 +335,3 @@ def deframe(data: bytes | bytearray | memoryview) -> tuple[list[bytes], DeframeS
     batch = d.feed(data)
     tail = d.finish()
     return batch.packets() + tail.packets(), d.stats
-
-
-def _warm() -> None:
-    """Load the compiled scan once at import (numba's cache), not in the first chunk of an
-    ingest."""
-    Deframer().feed(b"\0" * 16)
-
-
-_warm()

@@ -340,31 +340,27 @@ def decode_codeblocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     frames = np.zeros((n, FRAME_BYTES), dtype=np.uint8)
     corrected = np.zeros(n, dtype=np.int64)
     words = np.zeros(1, dtype=np.int64)
-    _codeblocks_nb(
-        blocks,
-        syndrome_table(),
-        dual_syndrome_table(),
-        EXP,
-        LOG,
-        FROM_DUAL,
-        TO_DUAL,
-        frames,
-        corrected,
-        words,
-    )
+    ready()
+    _codeblocks_nb(blocks, *_tables(), frames, corrected, words)
     return frames, corrected, int(words[0])
+
+
+def _tables() -> tuple[np.ndarray, ...]:
+    """The decoder's tables, in its argument order."""
+    return syndrome_table(), dual_syndrome_table(), EXP, LOG, FROM_DUAL, TO_DUAL
 
 
 if RS_K * RS_INTERLEAVE != FRAME_BYTES or RS_PARITY != 2 * RS_E:
     raise AssertionError("the decoder is written for RS(255,223), E = 16, depth 5")
 
 
-def _warm() -> None:
-    """Load the compiled decoder once at import (numba's cache), not in the first batch of
-    an ingest: the all-zero codeblock is a codeword, decoded with nothing to correct."""
-    frames, corrected, _ = decode_codeblocks(np.zeros((1, CODEBLOCK_BYTES), dtype=np.uint8))
+@cache
+def ready() -> None:
+    """Once per process, on first use: load the compiled decoder (numba's cache) and check it
+    on the all-zero codeblock, a codeword decoded with nothing to correct."""
+    frames = np.zeros((1, FRAME_BYTES), dtype=np.uint8)
+    corrected = np.zeros(1, dtype=np.int64)
+    zero = np.zeros((1, CODEBLOCK_BYTES), dtype=np.uint8)
+    _codeblocks_nb(zero, *_tables(), frames, corrected, np.zeros(1, dtype=np.int64))
     if corrected[0] != 0 or frames.any():
         raise AssertionError("the compiled Reed-Solomon decoder fails on the zero codeblock")
-
-
-_warm()
