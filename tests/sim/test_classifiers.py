@@ -22,6 +22,7 @@ from triage.sim.classifiers import (
     compiled_model,
     frame_sources,
     load_classifiers,
+    thresholds,
 )
 from triage.sim.errors import ClassifierError
 from triage.sim.manifest import BandSource, Frame, PixelWindow, load_manifest
@@ -286,11 +287,7 @@ def test_a_registry_model_is_decided_with_its_own_policy(tmp_path):
         ship_crop_min_prob=0.25,
         discard_min_prob={"cloud": None, "sea": 0.5, "ship": None, "land": None},
     )
-    reg = write_registry(tmp_path, [{"name": "fold_t"}])
-    doc = json.loads(reg.read_text())
-    doc["classifiers"][1]["policy"] = pol.name
-    reg.write_text(json.dumps(doc))
-    from triage.sim.classifiers import thresholds
+    reg = write_registry(tmp_path, [{"name": "fold_t", "policy": pol.name}])
 
     th = thresholds(load_classifiers(reg).get("fold_t"), None)
     spec = ts.tile_spec()
@@ -302,11 +299,7 @@ def test_a_registry_model_is_decided_with_its_own_policy(tmp_path):
 def test_a_registry_policy_with_another_crop_margin_is_refused(tmp_path):
     margin = load_policy().crop_margin_px + 2
     pol = _policy_file(tmp_path, crop_margin_px=margin)
-    reg = write_registry(tmp_path, [{"name": "fold_t"}])
-    doc = json.loads(reg.read_text())
-    doc["classifiers"][1]["policy"] = pol.name
-    reg.write_text(json.dumps(doc))
-    from triage.sim.classifiers import thresholds
+    reg = write_registry(tmp_path, [{"name": "fold_t", "policy": pol.name}])
 
     with pytest.raises(ClassifierError, match=f"fold_t.*crop margin.*{margin} px"):
         thresholds(load_classifiers(reg).get("fold_t"), None)

@@ -58,8 +58,8 @@ def classifier_tflite(kind: str = "brightness", stride: int | None = None) -> by
 def write_registry(folder: Path, extra: list[dict], shipped_sources: list[str] | None = None):
     """A registry in ``folder``: the real compiled-in entry (its training sources replaced
     when ``shipped_sources`` is given) and ``extra`` entries, each
-    ``{"name", "kind", "training_sources"[, "stride", "auto"]}`` whose model is written beside
-    it."""
+    ``{"name", "kind", "training_sources"[, "stride", "auto", "policy"]}`` whose model is
+    written beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = load_classifiers().shipped.model_dump()
     if shipped_sources is not None:
@@ -75,7 +75,7 @@ def write_registry(folder: Path, extra: list[dict], shipped_sources: list[str] |
                 "tflite": path.name,
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "training_sources": e.get("training_sources", []),
-                **({"auto": e["auto"]} if "auto" in e else {}),
+                **{k: e[k] for k in ("auto", "policy") if k in e},
             }
         )
     reg = folder / "classifiers.json"
