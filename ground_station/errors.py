@@ -23,8 +23,9 @@ EXIT_NO_CONTACT = 4
 EXIT_CATALOGUE = 5
 """The catalogue cannot be opened or is not a ground-station catalogue."""
 EXIT_CONTRADICTS = 6
-"""``ingest``: products of the input contradict the catalogue (another spacecraft's
-stream?); they were refused, the rest ingested."""
+"""``ingest``: the input held another spacecraft's data: packets whose secondary header
+names another spacecraft id, or products that contradict the catalogue; they were
+refused, the rest ingested."""
 
 
 class GroundStationError(Exception):
@@ -69,6 +70,13 @@ class NoContactError(GroundStationError, LookupError):
     """No contact window in the requested interval."""
 
     exit_code = EXIT_NO_CONTACT
+
+
+class ForeignPacketsError(GroundStationError, ValueError):
+    """An ingest refused packets whose secondary header names another spacecraft (the rest
+    of the input was ingested)."""
+
+    exit_code = EXIT_CONTRADICTS
 
 
 class ContradictionError(GroundStationError, ValueError):

@@ -70,9 +70,11 @@ MAX_COMBINATIONS = 256
 PRODUCT_FIELDS = tuple(
     f.name
     for f in SECONDARY_HEADER.fields
-    if f.name not in {"version", "reserved", "frame_id", "product_id", "segment_index"}
+    if f.name
+    not in {"version", "reserved", "frame_id", "product_id", "segment_index", "spacecraft_id"}
 )
-"""Secondary-header fields that are the same in every packet of a product."""
+"""Secondary-header fields that are the same in every packet of a product (the spacecraft
+id too, but only this spacecraft's packets get this far)."""
 
 _SEGMENT_COUNT = PRODUCT_FIELDS.index("segment_count")
 
@@ -91,6 +93,9 @@ class IngestStats:
     deframe: DeframeStats = field(default_factory=DeframeStats)
     malformed: dict[str, int] = field(default_factory=dict)
     """CRC-valid packets that break a wire-format rule, by rule."""
+    foreign_packets: dict[int, int] = field(default_factory=dict)
+    """Well-formed packets whose secondary header names another spacecraft, by its id:
+    refused (whatever carried them: a bare packet stream, or frames of this spacecraft)."""
     duplicates: int = 0
     sequence_gaps: int = 0
     """Breaks in a per-APID packet sequence count within a stream (lost packets, or garbage)."""
@@ -121,8 +126,9 @@ class IngestStats:
     """Damaged products whose copy was replaced by the segments that came again."""
     products_contradicting: int = 0
     """Products refused because they contradict their catalogued frame (size, grid,
-    capture time): space packets carry no spacecraft id, so this is how a stream of
-    another spacecraft using the same APIDs and frame ids shows."""
+    capture time): a frame id used twice on board, or a stream of another spacecraft
+    using this one's spacecraft id, APIDs and frame ids (packets naming another
+    spacecraft id are refused before: ``foreign_packets``)."""
     batches: int = 0
     elapsed_s: float = 0.0
     input_bytes: int = 0
@@ -147,12 +153,15 @@ class IngestStats:
         d["formats"] = dict(self.formats)
         d["link"] = {k: dict(v) if isinstance(v, dict) else v for k, v in self.link.items()}
         d["malformed"] = dict(self.malformed)
+        d["foreign_packets"] = dict(self.foreign_packets)
         d["invalid_reasons"] = list(self.invalid_reasons)
         return d
 
     @property
     def valid_packets(self) -> int:
-        return self.deframe.packets - sum(self.malformed.values())
+        return (
+            self.deframe.packets - sum(self.malformed.values()) - sum(self.foreign_packets.values())
+        )
 
 
 @dataclass
@@ -183,10 +192,11 @@ class _State:
 class Ingestor:
     """Feeds streams into an open, writable catalogue."""
 
-    def __init__(self, cat: Catalogue) -> None:
+    def __init__(self, cat: Catalogue, spacecraft_id: int = DEFAULT_SPACECRAFT_ID) -> None:
         if not cat.writable:
             raise ValueError("the catalogue must be opened for writing")
         self.cat = cat
+        self.spacecraft_id = spacecraft_id
         self.stats = IngestStats()
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
@@ -225,9 +235,11 @@ class Ingestor:
         st.batches += 1
         cols = parse_batch(batch)
         self._count_sequence(cols.primary["apid"], cols.primary["seq_count"])
-        ok, broken = check_packets(cols)
+        ok, broken, foreign = check_packets(cols, self.spacecraft_id)
         for name, n in broken.items():
             st.malformed[name] = st.malformed.get(name, 0) + n
+        for scid, n in foreign.items():
+            st.foreign_packets[scid] = st.foreign_packets.get(scid, 0) + n
         cols = cols.take(np.flatnonzero(ok))
         if len(cols) == 0:
             return
@@ -992,7 +1004,7 @@ def _run(
                 "INSERT INTO ingest_runs (source, started) VALUES (?, ?)",
                 (json.dumps([name for name, _ in streams]), started),
             ).lastrowid
-        ing = Ingestor(cat)
+        ing = Ingestor(cat, spacecraft_id)
         for name, chunks in streams:
             fmt, packets, link = link_chunks(
                 input_format, _counted(chunks(), ing.stats, progress), spacecraft_id

@@ -5,7 +5,8 @@ layouts (:data:`triage.contract.packets.PRIMARY_HEADER` and
 :data:`~triage.contract.packets.SECONDARY_HEADER`); nothing is retyped here.
 :func:`check_packets` applies the rules a CRC-valid packet must still obey
 (secondary-header version, segment numbering, segment sizes, sequence
-flags, directory frame id) and says how many packets broke each.
+flags, directory frame id) and says how many packets broke each, and which
+packets another spacecraft made (their secondary header's spacecraft id).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from triage.contract.enums import (
 )
 from triage.contract.layout import Layout
 from triage.contract.packets import (
+    DEFAULT_SPACECRAFT_ID,
     MAX_SEGMENT_BYTES,
     PACKET_OVERHEAD,
     PRIMARY_HEADER,
@@ -109,8 +111,12 @@ def expected_seq_flags(index: np.ndarray, count: np.ndarray) -> np.ndarray:
     return flags
 
 
-def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
-    """Which packets obey the wire format beyond their CRC; counts of each violation."""
+def check_packets(
+    cols: PacketColumns, spacecraft_id: int = DEFAULT_SPACECRAFT_ID
+) -> tuple[np.ndarray, dict[str, int], dict[int, int]]:
+    """Which packets obey the wire format beyond their CRC and come from ``spacecraft_id``;
+    counts of each violation, and of the packets of other spacecraft by their id (packets
+    of this wire format version that break no rule: refused, not malformed)."""
     s, p = cols.secondary, cols.primary
     idx, count = s["segment_index"], s["segment_count"]
     seg = cols.segment_bytes
@@ -131,7 +137,10 @@ def check_packets(cols: PacketColumns) -> tuple[np.ndarray, dict[str, int]]:
         if bad:
             broken[name] = bad
         ok &= good
-    return ok, broken
+    scid = s["spacecraft_id"]
+    other = ok & (scid != spacecraft_id)
+    ids, counts = np.unique(scid[other], return_counts=True)
+    return ok & ~other, broken, dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
 
 @numba.njit(cache=True, nogil=True)

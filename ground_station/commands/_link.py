@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from ground_station.errors import NoPacketsError
+from ground_station.errors import ForeignPacketsError, NoPacketsError
 from ground_station.ingest import IngestStats
 from ground_station.receive import INPUT_FORMATS
 from triage.contract.frames import DEFAULT_SPACECRAFT_ID, MAX_SPACECRAFT_ID
+from triage.contract.records import FORMAT_VERSION
 
 FormatOption = Annotated[
     str,
@@ -26,8 +27,8 @@ SpacecraftOption = Annotated[
         "--spacecraft-id",
         min=0,
         max=MAX_SPACECRAFT_ID,
-        help="Spacecraft id of the transfer frames to accept; frames of any other are "
-        "refused and counted.",
+        help="Spacecraft id of the transfer frames and packets to accept (the packets' "
+        "secondary header names it too); those of any other are refused and counted.",
     ),
 ]
 
@@ -40,12 +41,22 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def _ids(counts: dict) -> str:
+    return ", ".join(f"0x{int(s):03X} ({n})" for s, n in sorted(counts.items()))
+
+
 def link_lines(stats: IngestStats, spacecraft_id: int) -> list[str]:
-    """What the link layer did, for people (nothing for bare packet streams)."""
+    """What the link layer did, and the packets of other spacecraft, for people."""
+    lines = []
+    if stats.foreign_packets:
+        lines.append(
+            f"refused {sum(stats.foreign_packets.values())} packets of other spacecraft "
+            f"(their secondary header's spacecraft id): {_ids(stats.foreign_packets)}; this "
+            f"ground station accepts spacecraft 0x{spacecraft_id:03X} (--spacecraft-id)"
+        )
     k = stats.link
     if not k:
-        return []
-    lines = []
+        return lines
     if k.get("cadus") or "cadu" in stats.formats.values():
         lines.append(
             f"link: {k['cadus']} CADUs ({k['inverted_cadus']} inverted, {k['sync_losses']} "
@@ -62,18 +73,33 @@ def link_lines(stats: IngestStats, spacecraft_id: int) -> list[str]:
     )
     foreign = k.get("foreign_frames", {})
     if foreign:
-        ids = ", ".join(f"0x{int(s):03X} ({n})" for s, n in foreign.items())
         lines.append(
-            f"refused {sum(foreign.values())} frames of other spacecraft: {ids}; this "
+            f"refused {sum(foreign.values())} frames of other spacecraft: {_ids(foreign)}; this "
             f"ground station accepts spacecraft 0x{spacecraft_id:03X} (--spacecraft-id)"
         )
     return lines
 
 
 def refuse_if_empty(stats: IngestStats, spacecraft_id: int) -> None:
-    """No valid packet: one error naming why (other spacecraft, nothing decodable)."""
+    """No valid packet: one error naming why (other spacecraft, nothing decodable). Valid
+    packets beside packets of another spacecraft: one error saying those were refused."""
+    packets = stats.foreign_packets
     if stats.valid_packets:
+        if packets:
+            raise ForeignPacketsError(
+                f"refused {sum(packets.values())} packets of spacecraft "
+                f"{', '.join(f'0x{int(s):03X}' for s in sorted(packets))}, not "
+                f"0x{spacecraft_id:03X} (set --spacecraft-id if this catalogue is for that "
+                "spacecraft); the rest of the input is ingested"
+            )
         return
+    if packets:
+        raise NoPacketsError(
+            f"no valid packet: {sum(packets.values())} packets came from spacecraft "
+            f"{', '.join(f'0x{int(s):03X}' for s in sorted(packets))}, not "
+            f"0x{spacecraft_id:03X}; they were refused (set --spacecraft-id if this "
+            "catalogue is for that spacecraft)"
+        )
     d = stats.deframe
     foreign = stats.link.get("foreign_frames", {})
     if foreign:
@@ -84,6 +110,13 @@ def refuse_if_empty(stats: IngestStats, spacecraft_id: int) -> None:
             "catalogue is for that spacecraft)"
         )
     fmts = sorted(set(stats.formats.values()))
+    versions = stats.malformed.get("secondary header version", 0)
+    if versions:
+        raise NoPacketsError(
+            f"no valid packet in {stats.input_bytes} bytes of input: {versions} packets "
+            f"pass their CRC but are of another wire-format version (this ground station "
+            f"reads version {FORMAT_VERSION}: triage/WIRE_FORMAT.md)"
+        )
     raise NoPacketsError(
         f"no valid packet in {stats.input_bytes} bytes of input read "
         f"as {'/'.join(fmts) or 'packets'} ({d.crc_errors} CRC errors, {d.skipped_bytes} bytes "

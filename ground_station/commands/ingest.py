@@ -120,8 +120,9 @@ def ingest(
     if stats.products_contradicting:
         raise ContradictionError(
             f"{stats.products_contradicting} products contradict the frames the catalogue "
-            "holds under their frame ids (another spacecraft's stream? space packets carry "
-            "no spacecraft id): refused, not exported; the rest of the input is ingested"
+            "holds under their frame ids (a frame id used twice on board, or another "
+            "spacecraft sending under this one's id?): refused, not exported; the rest of the "
+            "input is ingested"
         )
     refuse_if_empty(stats, spacecraft_id)
 

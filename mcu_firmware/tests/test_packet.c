@@ -35,19 +35,20 @@ TT_TEST(packet_seal_layout)
     sh.confidence = 200;
     sh.time_s = 0x11223344u;
     sh.time_sub = 0x5566u;
+    sh.spacecraft_id = 0x2C5u;
     memcpy(pkt + TRI_PACKET_SEGMENT_OFFSET, "abc", 3);
     n = tri_packet_seal(pkt, 0x101, 2, 16385, &sh, 3);
-    TT_CHECK_EQ(n, 36 + 3);
+    TT_CHECK_EQ(n, 38 + 3);
     /* version 000, type 0, sec hdr 1, APID 0x101 -> 0x0901 */
     TT_CHECK_EQ(pkt[0], 0x09);
     TT_CHECK_EQ(pkt[1], 0x01);
     /* flags 10, count 16385 mod 16384 = 1 -> 0x8001 */
     TT_CHECK_EQ(pkt[2], 0x80);
     TT_CHECK_EQ(pkt[3], 0x01);
-    /* data length = 28 + 3 + 2 - 1 = 32 */
+    /* data length = 30 + 3 + 2 - 1 = 34 */
     TT_CHECK_EQ(pkt[4], 0x00);
-    TT_CHECK_EQ(pkt[5], 32);
-    TT_CHECK_EQ(pkt[6], 4); /* format version 4: cells, and the model in the summaries */
+    TT_CHECK_EQ(pkt[5], 34);
+    TT_CHECK_EQ(pkt[6], 5); /* format version 5: the spacecraft id in every packet */
     TT_CHECK_EQ(pkt[8], 0x01);
     TT_CHECK_EQ(pkt[11], 0x04);
     TT_CHECK_EQ(pkt[12], 0x05);
@@ -58,7 +59,9 @@ TT_TEST(packet_seal_layout)
     TT_CHECK_EQ(pkt[27], 200);
     TT_CHECK_EQ(pkt[28], 0x11);
     TT_CHECK_EQ(pkt[33], 0x66);
-    TT_CHECK_EQ(pkt[34], 'a');
+    TT_CHECK_EQ(pkt[34], 0x02); /* spacecraft id 0x2C5, big-endian */
+    TT_CHECK_EQ(pkt[35], 0xC5);
+    TT_CHECK_EQ(pkt[36], 'a');
     TT_CHECK_EQ(tri_crc16(0xFFFF, pkt, n), 0); /* CRC appended big-endian */
 }
 

@@ -91,8 +91,8 @@ def test_pack_rejects_values_that_do_not_fit():
                 "data_length": 0,
             }
         )
-    with pytest.raises(LayoutError, match="need 28 bytes"):
-        SECONDARY_HEADER.unpack(b"\x00" * 27)
+    with pytest.raises(LayoutError, match="need 30 bytes"):
+        SECONDARY_HEADER.unpack(b"\x00" * 29)
 
 
 def test_packetize_product_segments_and_crcs():
@@ -110,7 +110,8 @@ def test_packetize_product_segments_and_crcs():
         "time_sub": 0x8000,
     }
     packets = packetize_product(product, 0x101, sec, first_seq_count=16383)
-    assert [len(p) for p in packets] == [1060, 1060, 36 + 256]
+    # 6 primary + 30 secondary + segment + 2 CRC
+    assert [len(p) for p in packets] == [1062, 1062, 38 + 256]
     reassembled = b""
     for i, p in enumerate(packets):
         hdr = SpacePacketHeader.unpack(p)
@@ -128,7 +129,9 @@ def test_packetize_product_segments_and_crcs():
         assert crc16(p[:-2]) == int.from_bytes(p[-2:], "big")
         s = SECONDARY_HEADER.unpack(p, 6)
         assert (s["segment_index"], s["segment_count"]) == (i, 3)
-        reassembled += p[6 + 28 : -2]
+        # wire format 5: the spacecraft id (0x1A7 unless told) ends the secondary header
+        assert p[6 + 28 : 6 + 30] == b"\x01\xa7"
+        reassembled += p[6 + 30 : -2]
     assert reassembled == product
     single = packetize_product(b"x", 0x102, sec, 0)
     assert SpacePacketHeader.unpack(single[0]).seq_flags == SequenceFlags.UNSEGMENTED

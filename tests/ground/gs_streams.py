@@ -31,6 +31,7 @@ from triage.contract.enums import (
 )
 from triage.contract.packets import (
     CRC_SIZE,
+    DEFAULT_SPACECRAFT_ID,
     MAX_SEGMENT_BYTES,
     PRIMARY_HEADER,
     encode_packet,
@@ -223,8 +224,11 @@ def record_product(
     return seal_product(header + records)
 
 
-def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:
-    """Packetise a product with the reference encoder, secondary fields from its header."""
+def packets_of(
+    product: bytes, first_seq: int = 0, spacecraft_id: int = DEFAULT_SPACECRAFT_ID
+) -> list[bytes]:
+    """Packetise a product with the reference encoder, secondary fields from its header
+    (and the spacecraft id, ours unless told)."""
     h = PRODUCT_HEADER.unpack(product)
     apid = PRODUCT_BY_CODE[h["product_type"]].apid
     secondary = {
@@ -238,6 +242,7 @@ def packets_of(product: bytes, first_seq: int = 0) -> list[bytes]:
         "confidence": h["confidence"],
         "time_s": h["time_s"],
         "time_sub": h["time_sub"],
+        "spacecraft_id": spacecraft_id,
     }
     return packetize_product(product, apid, secondary, first_seq)
 
@@ -338,11 +343,11 @@ def frame_products(
     return out
 
 
-def stream_of(products: Sequence[bytes]) -> list[bytes]:
+def stream_of(products: Sequence[bytes], spacecraft_id: int = DEFAULT_SPACECRAFT_ID) -> list[bytes]:
     """All packets of the products, in order, with running sequence counts."""
     pkts: list[bytes] = []
     for p in products:
-        pkts += packets_of(p, len(pkts))
+        pkts += packets_of(p, len(pkts), spacecraft_id)
     return pkts
 
 

@@ -2,7 +2,7 @@
 the firmware's host build makes the products and answers the ground's requests, the link
 spoils every pass, and at the end nothing the ground holds or exports differs from the
 satellite's products, nothing was lost while its clean copy was on board, nothing raised.
-``python -m tests.ground.fault_trials --trials 104`` runs the full set."""
+``python -m tests.ground.fault_trials --trials 117`` runs the full set."""
 
 from __future__ import annotations
 

@@ -1,10 +1,13 @@
 """A stream of another spacecraft using the same APIDs and frame ids.
 
-Space packets carry no spacecraft id (the transfer frames do), so the ground knows
-another spacecraft's products only by what they contradict: the frames it has catalogued
-(size, grid, capture time) and the products it holds under the same keys. Those are
-refused, never exported under this satellite's frame ids; the ingest says so and exits
-non-zero; this satellite's products are all there, pixel for pixel.
+Wire format 5: every packet's secondary header names its spacecraft, so the ground refuses
+another spacecraft's packets before anything of them is stored, whether or not this
+satellite's products have defined the frames yet; the ingest names the spacecraft and
+exits non-zero (3 when nothing of ours came, 6 beside ours). A spacecraft sending under
+this one's id (misconfigured) is still caught by what its products contradict: the frames
+the catalogue holds (size, grid, capture time). Either way nothing of theirs is exported
+under this satellite's frame ids, and this satellite's products are all there, pixel for
+pixel.
 
 Both satellites' products are made here (``gs_streams``), the other's from another scene,
 grid and capture time.
@@ -18,7 +21,7 @@ import numpy as np
 import rasterio
 
 from ground_station.catalogue import Catalogue
-from ground_station.errors import EXIT_CONTRADICTS
+from ground_station.errors import EXIT_CONTRADICTS, EXIT_NO_PACKETS
 from ground_station.export import export_products
 from ground_station.ingest import ingest_bytes
 from triage.contract.enums import PRODUCT_BY_NAME
@@ -28,6 +31,8 @@ from .cli_proc import groundstation
 from .gs_streams import crop_regions, frame_products, make_product, stream_of, synthetic_frame
 
 SEED = 20261210
+THEIR_ID = 0x2A5
+"""The other spacecraft's id (ours is DEFAULT_SPACECRAFT_ID, 0x1A7)."""
 OURS = {1: synthetic_frame(SEED + 1), 2: synthetic_frame(SEED + 2)}
 
 
@@ -71,7 +76,67 @@ def _check_ours(db, out) -> None:
             assert (m.height, m.width) == (96, 128)
 
 
-def test_another_spacecraft_after_ours_is_refused_and_the_ingest_says_so(tmp_path):
+def _product_keys(db) -> set[tuple[int, int]]:
+    with Catalogue.open(db) as cat:
+        return {(r["frame_id"], r["product_id"]) for r in cat.product_rows("1")}
+
+
+def test_another_spacecrafts_packets_are_refused_before_ours_define_a_frame(tmp_path):
+    """The case wire format 4 could not catch: the other spacecraft's pass comes first, into
+    an empty catalogue. Nothing of it is stored; the error names its id."""
+    db = tmp_path / "c.sqlite"
+    (tmp_path / "foreign.bin").write_bytes(b"".join(stream_of(theirs(), THEIR_ID)))
+    r = groundstation("ingest", tmp_path / "foreign.bin", "--db", db)
+    assert r.code == EXIT_NO_PACKETS and r.one_error_line, r.err
+    assert "0x2A5" in r.err and "0x1A7" in r.err and "--spacecraft-id" in r.err
+    assert _product_keys(db) == set()
+    # then ours: all there and right
+    ingest_bytes(db, b"".join(stream_of(ours())))
+    _check_ours(db, tmp_path / "out")
+    # the catalogue of the other spacecraft takes its frames' products (--spacecraft-id)
+    frames = [
+        p
+        for fid in (1, 2)
+        for p in frame_products(
+            synthetic_frame(SEED + 100 + fid, shape=(4, 120, 160)), fid, time_s=1_700_050_000
+        )
+    ]
+    (tmp_path / "theirs.bin").write_bytes(b"".join(stream_of(frames, THEIR_ID)))
+    other = tmp_path / "theirs.sqlite"
+    r = groundstation(
+        "ingest", tmp_path / "theirs.bin", "--db", other, "--spacecraft-id", str(THEIR_ID)
+    )
+    assert r.code == 0, r.err
+    with Catalogue.open(other) as cat:
+        assert len(cat.product_rows("status = 'complete'")) == len(frames)
+
+
+def test_another_spacecrafts_packets_mixed_into_our_first_pass(tmp_path):
+    """Their packets shuffled among ours in one bare-packet stream, before any frame is
+    catalogued: ours complete and right, theirs counted by id and refused, exit 6."""
+    rng = random.Random(SEED + 1)
+    mixed = list(stream_of(ours()))
+    foreign = stream_of(theirs(), THEIR_ID)
+    for p in foreign:
+        mixed.insert(rng.randrange(len(mixed) + 1), p)
+    db = tmp_path / "c.sqlite"
+    st = ingest_bytes(db, b"".join(mixed))
+    assert st.foreign_packets == {THEIR_ID: len(foreign)}
+    assert st.products_contradicting == 0  # refused as packets, before any product check
+    assert len(_product_keys(db)) == len(ours())
+    _check_ours(db, tmp_path / "out")
+    (tmp_path / "mixed.bin").write_bytes(b"".join(mixed))
+    r = groundstation("ingest", tmp_path / "mixed.bin", "--db", tmp_path / "d.sqlite")
+    assert r.code == EXIT_CONTRADICTS and r.one_error_line, r.err
+    assert f"refused {len(foreign)} packets of spacecraft 0x2A5" in r.err
+    assert f"refused {len(foreign)} packets of other spacecraft" in r.out
+
+
+def test_a_spacecraft_sending_under_our_id_after_ours_is_refused_and_the_ingest_says_so(
+    tmp_path,
+):
+    """Misconfigured with this spacecraft's id, its packets pass the id check; its products
+    contradict the frames ours defined."""
     db = tmp_path / "c.sqlite"
     ingest_bytes(db, b"".join(stream_of(ours())))
     (tmp_path / "foreign.bin").write_bytes(b"".join(stream_of(theirs())))
@@ -84,11 +149,11 @@ def test_another_spacecraft_after_ours_is_refused_and_the_ingest_says_so(tmp_pat
     assert len(refused) >= 8 and all("contradicts frame" in r["reason"] for r in refused)
 
 
-def test_another_spacecraft_mixed_into_our_next_pass(tmp_path):
+def test_a_spacecraft_under_our_id_mixed_into_our_next_pass(tmp_path):
     """Our first pass brought the quicklooks (the frames are catalogued); the crops come in
-    the next pass with the other spacecraft's packets shuffled among them: ours complete
-    and right, nothing of theirs exported. (Before any product of ours has defined a frame,
-    bare packets cannot tell whose frame it is: the transfer frames' spacecraft id can.)"""
+    the next pass with the other spacecraft's packets, under our id, shuffled among them:
+    ours complete and right, nothing of theirs exported. (Had its products come before ours
+    defined the frames, nothing would tell them apart: the spacecraft id is what does.)"""
     rng = random.Random(SEED)
     crop = PRODUCT_BY_NAME["SHIP_CROP"].code
     first = [p for p in ours() if PRODUCT_HEADER.unpack(p)["product_type"] != crop]

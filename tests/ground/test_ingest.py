@@ -213,7 +213,7 @@ def test_garbage_only_input(tmp_path):
 
 def test_header_claiming_65535_bytes_at_the_end(scene, tmp_path, clean_dump):
     pkts = scene[2]
-    evil = bytearray(pkts[0][:34])
+    evil = bytearray(pkts[0][:36])
     evil[4:6] = b"\xff\xff"
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, b"".join(pkts) + bytes(evil))
@@ -259,7 +259,7 @@ def test_malformed_packets_with_a_good_crc_are_rejected(tmp_path):
     # same product, but the first packet claims to be the last (wrong sequence flags)
     s = SECONDARY_HEADER.unpack(pkts[0], 6)
     s.pop("version")
-    bad = encode_packet(0x101, SEQ_LAST, 0, s, pkts[0][34:-2])
+    bad = encode_packet(0x101, SEQ_LAST, 0, s, pkts[0][36:-2])
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, bad + b"".join(pkts[1:]))
     assert st.malformed == {"sequence flags": 1}
@@ -273,7 +273,7 @@ def test_conflicting_packets_are_dropped(tmp_path):
     s = SECONDARY_HEADER.unpack(pkts[1], 6)
     s.pop("version")
     s["confidence"] ^= 1  # a segment of "the same" product with another confidence
-    other = encode_packet(0x101, SEQ_CONTINUATION, 1, s, pkts[1][34:-2])
+    other = encode_packet(0x101, SEQ_CONTINUATION, 1, s, pkts[1][36:-2])
     db = tmp_path / "c.sqlite"
     st = ingest_bytes(db, pkts[0] + other + b"".join(pkts[1:]))
     assert st.conflicts == 1

@@ -3,7 +3,8 @@ budget filling, and the DOWNLINK_REQUEST telecommand (checked by the firmware's
 own C parser through the host library when it is built).
 
 Expected costs are derived by hand from the wire format: a product of B bytes
-costs B + 36 * ceil(B / 1024) bytes of packets.
+costs B + 38 * ceil(B / 1024) bytes of packets (6-byte primary header, 30-byte
+secondary header, 2-byte CRC per packet).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ WINDOW = ContactWindow("test", AOS, AOS + timedelta(seconds=300), 40.0)
 
 
 def cost(n_bytes: int) -> int:
-    return n_bytes + 36 * -(-n_bytes // 1024)
+    return n_bytes + 38 * -(-n_bytes // 1024)
 
 
 def entry(frame_id, product_id, ptype, nbytes, conf=0, class_id=255):
@@ -94,7 +95,7 @@ def test_candidates_ranked_and_released(catalogue):
         cost(sizes["crop3"]),
         cost(sizes["summary"]),
         cost(4000),
-        2 * (1024 + 36),
+        2 * (1024 + 38),
         cost(20000),
     ]
     assert plan.reserved_bytes == cost(140 + 40 + 16 * sizes["directory_entries"])
@@ -112,16 +113,16 @@ def test_budget_is_filled_greedily_then_with_a_part(catalogue):
     assert plan.planned_bytes <= budget - reserve
     assert [(i.frame_id, i.product_id) for i in plan.deferred][:2] == [(1, 3), (2, 0)]
     # two more segments of room: the incomplete crop's two missing segments fit whole
-    (plan,) = plan_passes(db, [WINDOW], 1, budget_bytes=[budget + 2 * 1060])
+    (plan,) = plan_passes(db, [WINDOW], 1, budget_bytes=[budget + 2 * 1062])
     assert [(i.frame_id, i.product_id) for i in plan.items] == [(2, 1), (1, 4), (1, 2)]
     # one segment more: the best deferred candidate (the second ship) starts with segment 0
-    (plan,) = plan_passes(db, [WINDOW], 1, budget_bytes=[budget + 3 * 1060])
+    (plan,) = plan_passes(db, [WINDOW], 1, budget_bytes=[budget + 3 * 1062])
     last = plan.items[-1]
     assert (last.frame_id, last.product_id, last.segment_first, last.segment_last) == (1, 3, 0, 0)
-    assert last.partial and last.bytes == 1060
+    assert last.partial and last.bytes == 1062
     rest = plan.deferred[0]
     assert (rest.frame_id, rest.product_id, rest.segment_first, rest.segment_last) == (1, 3, 1, 4)
-    assert rest.bytes == cost(sizes["crop3"]) - 1060
+    assert rest.bytes == cost(sizes["crop3"]) - 1062
 
 
 def test_later_passes_take_what_earlier_ones_left(catalogue):
@@ -201,7 +202,7 @@ def test_without_a_directory_only_retransmissions(tmp_path):
     (plan,) = plan_passes(db, [WINDOW], 1, budget_bytes=[10**6])
     assert "no STORE_DIRECTORY" in plan.notes[0]
     assert [(i.product_id, i.segment_first, i.segment_last) for i in plan.items] == [(1, 3, 4)]
-    assert plan.items[0].bytes == 2 * 1060
+    assert plan.items[0].bytes == 2 * 1062
 
 
 def test_before_the_first_pass_the_request_is_empty(tmp_path):

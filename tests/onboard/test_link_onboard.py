@@ -115,6 +115,14 @@ def test_bad_link_settings_are_refused(lib):
 def test_packet_mode_is_unchanged_by_the_link_layer(lib):
     a = _loaded("packets")
     b = _loaded("cadu")
-    b.set_link("packets")
+    b.set_link("packets", SCID)
     assert a.directory() == b.directory()
-    assert a.downlink(50_000) == b.downlink(50_000)
+    down = a.downlink(50_000)
+    assert down == b.downlink(50_000)
+    # wire format 5: every packet's secondary header ends with the spacecraft id (bytes
+    # 34-35 of the packet: 6-byte primary header, spacecraft id at 28 in the secondary)
+    pos, ids = 0, set()
+    while pos < len(down):
+        ids.add(down[pos + 34 : pos + 36])
+        pos += 6 + int.from_bytes(down[pos + 4 : pos + 6], "big") + 1
+    assert pos == len(down) and ids == {SCID.to_bytes(2, "big")}

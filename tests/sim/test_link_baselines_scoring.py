@@ -114,10 +114,10 @@ def test_product_sizes_hand_derived():
     frame = np.zeros((100, 30, 4), dtype=np.uint16)
     assert raw_product_bytes(frame) == 140 + 100 * 30 * 4 * 2  # 24140
     sizes = segment_packet_sizes(24140)
-    # 24140 = 23 * 1024 + 588: 23 full segments + one of 588, 36 bytes of overhead each
-    assert len(sizes) == 24 and sizes[0] == 1060 and sizes[-1] == 624
-    # product header, DIRECTORY_HEADER (40), three STORE_ENTRYs (16 each), one packet's 36
-    assert directory_bytes(3) == 140 + 40 + 3 * 16 + 36
+    # 24140 = 23 * 1024 + 588: 23 full segments + one of 588, 38 bytes of overhead each
+    assert len(sizes) == 24 and sizes[0] == 1062 and sizes[-1] == 626
+    # product header, DIRECTORY_HEADER (40), three STORE_ENTRYs (16 each), one packet's 38
+    assert directory_bytes(3) == 140 + 40 + 3 * 16 + 38
 
 
 def test_compressed_baseline_codes_instrument_numbers_on_the_lattice():
@@ -206,17 +206,18 @@ def _pass(i, budget, start_h):
 
 def test_baseline_pass_accounting_without_loss():
     bl = BaselineDownlink("raw", LossChannel(PacketLoss(), "raw"), 9600)
-    bl.capture(1, T0, 3000)  # segments 1024, 1024, 952 -> packets 1060, 1060, 988
-    bl.capture(2, T0, 500)  # one packet of 536
-    d1 = directory_bytes(2)  # 140 + 32 + 36 = 208
-    r = bl.run_pass(_pass(0, d1 + 1060 + 1060 + 100, 1))
-    assert r.sent_bytes == d1 + 2120 and r.packets_sent == 1 + 2 and r.completed == []
+    bl.capture(1, T0, 3000)  # segments 1024, 1024, 952 -> packets 1062, 1062, 990
+    bl.capture(2, T0, 500)  # one packet of 538
+    d1 = directory_bytes(2)  # 140 + 40 + 2 * 16 + 38 = 250
+    r = bl.run_pass(_pass(0, d1 + 1062 + 1062 + 100, 1))
+    assert d1 == 250
+    assert r.sent_bytes == d1 + 2124 and r.packets_sent == 1 + 2 and r.completed == []
     r = bl.run_pass(_pass(1, 10_000, 2))
     # directory of 2 entries, the last segment of frame 1, then frame 2
-    assert r.sent_bytes == d1 + 988 + 536
+    assert r.sent_bytes == d1 + 990 + 538
     assert [fid for fid, _ in r.completed] == [1, 2]
     p = _pass(1, 10_000, 2)
-    assert r.completed[0][1] == packet_time(p, d1 + 988, 9600)
+    assert r.completed[0][1] == packet_time(p, d1 + 990, 9600)
     assert bl.held == []
 
 

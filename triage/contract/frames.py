@@ -34,7 +34,13 @@ from triage.contract.enums import (
 )
 from triage.contract.errors import LayoutError
 from triage.contract.layout import Field, Layout
-from triage.contract.packets import CRC_SIZE, MAX_PACKET_BYTES, PRIMARY_HEADER
+from triage.contract.packets import (
+    CRC_SIZE,
+    DEFAULT_SPACECRAFT_ID,
+    MAX_PACKET_BYTES,
+    MAX_SPACECRAFT_ID,
+    PRIMARY_HEADER,
+)
 from triage.contract.records import crc16
 
 # ---------------------------------------------------------------- transfer frames
@@ -111,10 +117,6 @@ VC_IDLE = 7
 """Virtual channel of frames of idle data only (FHP_IDLE)."""
 VC_COUNT = 8
 
-DEFAULT_SPACECRAFT_ID = 0x1A7
-"""The spacecraft id the firmware and the ground use unless told otherwise (SCIDs are
-assigned per mission; this one is ours for the simulator and the tests)."""
-MAX_SPACECRAFT_ID = (1 << 10) - 1
 
 IDLE_FILL_BYTE = 0x55
 """The data of idle packets (the randomiser, not this pattern, keeps the bits moving)."""

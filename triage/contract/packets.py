@@ -29,6 +29,13 @@ from triage.contract.errors import LayoutError
 from triage.contract.layout import Field, Layout
 from triage.contract.records import FORMAT_VERSION, REQUEST_ENTRY, crc16
 
+DEFAULT_SPACECRAFT_ID = 0x1A7
+"""The spacecraft id the firmware and the ground use unless told otherwise (SCIDs are
+assigned per mission; this one is ours for the simulator and the tests). Every packet's
+secondary header carries it, as every transfer frame's primary header does."""
+MAX_SPACECRAFT_ID = (1 << 10) - 1
+"""SCIDs are 10 bits (CCSDS 132.0-B transfer frame primary header)."""
+
 MAX_SEGMENT_BYTES = 1024
 """Largest product segment carried by one packet (the user data after the
 secondary header). A product of n bytes travels in ceil(n / MAX_SEGMENT_BYTES)
@@ -72,7 +79,7 @@ PRIMARY_HEADER = Layout(
 
 SECONDARY_HEADER = Layout(
     "SECONDARY_HEADER",
-    28,
+    30,
     "Secondary header: which product this packet carries a segment of.",
     (
         Field("version", 0, "u8", "format version (FORMAT_VERSION)"),
@@ -96,6 +103,14 @@ SECONDARY_HEADER = Layout(
         ),
         Field("time_s", 22, "u32", "capture time, seconds since TIME_EPOCH"),
         Field("time_sub", 26, "u16", "capture time, 1/65536 s"),
+        Field(
+            "spacecraft_id",
+            28,
+            "u16",
+            "spacecraft that made the packet (0..1023, its transfer frames' SCID): a bare "
+            "packet stream says whose it is",
+            default=DEFAULT_SPACECRAFT_ID,
+        ),
     ),
 )
 

@@ -21,11 +21,11 @@ from triage.contract.errors import LayoutError
 from triage.contract.layout import Field, Layout
 from triage.contract.tile_spec import tile_spec
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """Version of the secondary header, product header and frame metadata layouts and of the
 record products' bodies (3: the frame is decided per cell, FRAME_SUMMARY counts cells; 4: and
 FRAME_SUMMARY names the model that classified the frame, a STORE_DIRECTORY opens with a
-DIRECTORY_HEADER)."""
+DIRECTORY_HEADER; 5: every packet's secondary header carries the spacecraft id)."""
 
 MAX_BANDS = 8
 

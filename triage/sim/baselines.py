@@ -7,7 +7,7 @@ recorder for them), whereas triage's products live in the firmware's store (7 MB
 the board's PSRAM by default) and can be dropped or evicted when it is full: the
 comparison favours the baselines on that point.
 The product is sized exactly as the wire format would carry it (a 140-byte
-product header and the band streams, segments of 1024 bytes, 36 bytes of packet
+product header and the band streams, segments of 1024 bytes, 38 bytes of packet
 overhead each); the compressed baseline codes every band with libaec (the
 reference CCSDS 121.0-B implementation, through ``imagecodecs``) with the block
 size, reference sample interval and predictor the firmware uses for its pixel

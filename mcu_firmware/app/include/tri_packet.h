@@ -7,7 +7,7 @@
  *
  *   +----------------+------------------+-----------------+--------+
  *   | primary header | secondary header | product segment | CRC-16 |
- *   | 6 bytes        | 28 bytes         | 1..1024 bytes   | 2 bytes|
+ *   | 6 bytes        | 30 bytes         | 1..1024 bytes   | 2 bytes|
  *   +----------------+------------------+-----------------+--------+
  *
  * The segment is written in place first (at TRI_PACKET_SEGMENT_OFFSET), then

@@ -17,7 +17,7 @@
 
 #include "wire_format.h"
 
-/* SECONDARY_HEADER (28 bytes): Secondary header: which product this packet carries a segment of. */
+/* SECONDARY_HEADER (30 bytes): Secondary header: which product this packet carries a segment of. */
 typedef struct {
     uint8_t version;
     uint32_t frame_id;
@@ -32,6 +32,7 @@ typedef struct {
     uint8_t confidence;
     uint32_t time_s;
     uint16_t time_sub;
+    uint16_t spacecraft_id;
 } wf_secondary_header_t;
 
 /* Writes all WF_SECONDARY_HEADER_SIZE bytes of out. */

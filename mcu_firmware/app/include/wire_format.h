@@ -9,7 +9,7 @@
 #ifndef WIRE_FORMAT_H
 #define WIRE_FORMAT_H
 
-#define WF_FORMAT_VERSION 4u
+#define WF_FORMAT_VERSION 5u
 #define WF_PACKET_VERSION 0u
 #define WF_PACKET_TYPE_TM 0u
 #define WF_SEQ_CONTINUATION 0u
@@ -20,8 +20,8 @@
 #define WF_APID_IDLE 0x7FFu
 #define WF_MAX_SEGMENT_BYTES 1024u
 #define WF_CRC_SIZE 2u
-#define WF_PACKET_OVERHEAD 36u
-#define WF_MAX_PACKET_BYTES 1060u
+#define WF_PACKET_OVERHEAD 38u
+#define WF_MAX_PACKET_BYTES 1062u
 #define WF_MAX_BANDS 8u
 #define WF_CLASS_NONE 255u
 #define WF_CRC16_POLY 0x1021u
@@ -176,7 +176,7 @@
 #define WF_PRIMARY_HEADER_DATA_LENGTH_OFFSET 4u /* u16: octets in the packet data field minus 1 (secondary header + segment + CRC) */
 
 /* SECONDARY_HEADER: Secondary header: which product this packet carries a segment of. */
-#define WF_SECONDARY_HEADER_SIZE 28u
+#define WF_SECONDARY_HEADER_SIZE 30u
 #define WF_SECONDARY_HEADER_VERSION_OFFSET 0u /* u8: format version (FORMAT_VERSION) */
 #define WF_SECONDARY_HEADER_RESERVED_OFFSET 1u /* u8: 0 */
 #define WF_SECONDARY_HEADER_FRAME_ID_OFFSET 2u /* u32: frame the product comes from */
@@ -191,6 +191,7 @@
 #define WF_SECONDARY_HEADER_CONFIDENCE_OFFSET 21u /* u8: classifier confidence: int8 softmax output + 128 (p = value/256) */
 #define WF_SECONDARY_HEADER_TIME_S_OFFSET 22u /* u32: capture time, seconds since TIME_EPOCH */
 #define WF_SECONDARY_HEADER_TIME_SUB_OFFSET 26u /* u16: capture time, 1/65536 s */
+#define WF_SECONDARY_HEADER_SPACECRAFT_ID_OFFSET 28u /* u16: spacecraft that made the packet (0..1023, its transfer frames' SCID): a bare packet stream says whose it is */
 
 /* PRODUCT_HEADER: Product header: the first bytes of every reassembled product; the band streams follow it, band after band. */
 #define WF_PRODUCT_HEADER_SIZE 140u

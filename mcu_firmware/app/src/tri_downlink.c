@@ -185,6 +185,7 @@ static tri_status_t directory(tri_onboard_t *ob, const tri_sink_t *sink, size_t 
     sh.class_id = (uint8_t)WF_CLASS_NONE;
     sh.time_s = ob->last_time_s;
     sh.time_sub = ob->last_time_sub;
+    sh.spacecraft_id = ob->link.scid;
     for (s = 0; s < segs; s++) {
         uint32_t pos = s * WF_MAX_SEGMENT_BYTES;
         uint32_t seg = bytes - pos < WF_MAX_SEGMENT_BYTES ? bytes - pos : WF_MAX_SEGMENT_BYTES;
@@ -254,6 +255,7 @@ tri_status_t tri_onboard_model_status(tri_onboard_t *ob, const tri_models_t *mod
     sh.class_id = (uint8_t)WF_CLASS_NONE;
     sh.time_s = h.time_s;
     sh.time_sub = h.time_sub;
+    sh.spacecraft_id = ob->link.scid;
     plen = tri_packet_seal(pkt, (uint16_t)WF_APID_MODEL_STATUS, (uint8_t)WF_SEQ_UNSEGMENTED,
                            next_seq(ob, WF_PRODUCT_MODEL_STATUS), &sh, STATUS_PRODUCT_BYTES);
     st = sink->write(sink->ctx, pkt, plen);
@@ -326,6 +328,7 @@ static int send_segment(tri_onboard_t *ob, pass_t *p, uint32_t slot, uint32_t se
     sh.confidence = s->confidence;
     sh.time_s = h.time_s;
     sh.time_sub = h.time_sub;
+    sh.spacecraft_id = ob->link.scid;
     memcpy(p->pkt + TRI_PACKET_SEGMENT_OFFSET, bytes + pos, n);
     plen = tri_packet_seal(p->pkt, apid_of_type[s->product_type - 1u],
                            tri_seq_flags(seg, s->segments), next_seq(ob, s->product_type), &sh, n);

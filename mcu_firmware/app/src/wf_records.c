@@ -26,6 +26,7 @@ void wf_secondary_header_pack(const wf_secondary_header_t *s, uint8_t *out)
     out[WF_SECONDARY_HEADER_CONFIDENCE_OFFSET] = s->confidence;
     tri_put_be32(out + WF_SECONDARY_HEADER_TIME_S_OFFSET, s->time_s);
     tri_put_be16(out + WF_SECONDARY_HEADER_TIME_SUB_OFFSET, s->time_sub);
+    tri_put_be16(out + WF_SECONDARY_HEADER_SPACECRAFT_ID_OFFSET, s->spacecraft_id);
 }
 
 void wf_secondary_header_unpack(const uint8_t *in, wf_secondary_header_t *s)
@@ -43,6 +44,7 @@ void wf_secondary_header_unpack(const uint8_t *in, wf_secondary_header_t *s)
     s->confidence = in[WF_SECONDARY_HEADER_CONFIDENCE_OFFSET];
     s->time_s = tri_get_be32(in + WF_SECONDARY_HEADER_TIME_S_OFFSET);
     s->time_sub = tri_get_be16(in + WF_SECONDARY_HEADER_TIME_SUB_OFFSET);
+    s->spacecraft_id = tri_get_be16(in + WF_SECONDARY_HEADER_SPACECRAFT_ID_OFFSET);
 }
 
 void wf_product_header_pack(const wf_product_header_t *s, uint8_t *out)
