@@ -192,11 +192,21 @@ class _State:
 class Ingestor:
     """Feeds streams into an open, writable catalogue."""
 
-    def __init__(self, cat: Catalogue, spacecraft_id: int = DEFAULT_SPACECRAFT_ID) -> None:
+    def __init__(
+        self,
+        cat: Catalogue,
+        spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+        decode_streams: bool = False,
+    ) -> None:
         if not cat.writable:
             raise ValueError("the catalogue must be opened for writing")
         self.cat = cat
         self.spacecraft_id = spacecraft_id
+        self.decode_streams = decode_streams
+        """Also decode every band stream of a complete product (libaec), as ``export``
+        does: a product whose CRC-32 passes but that does not decode is then found at
+        ingest (invalid, released on board at once) instead of at export (skipped and
+        named). Off by default: the CRC-32 proves the bytes are the satellite's."""
         self.stats = IngestStats()
         self._states: dict[int, _State] = {}
         self._last_seq: dict[int, int] = {}
@@ -675,7 +685,7 @@ class Ingestor:
         (the satellite's own bytes do not decode, or their header contradicts their
         packets), ``"frame"`` (it contradicts its catalogued frame: another spacecraft's
         product, or a frame id used twice)."""
-        return self._against_frame(con, _check_bytes(key, meta, data))
+        return self._against_frame(con, _check_bytes(key, meta, data, self.decode_streams))
 
     def _against_frame(
         self, con, checked: tuple[tuple[str, str] | None, Product | None]
@@ -875,10 +885,11 @@ class Ingestor:
 
 
 def _check_bytes(
-    key: tuple[int, int], meta: np.ndarray, data: bytes | memoryview
+    key: tuple[int, int], meta: np.ndarray, data: bytes | memoryview, streams: bool = False
 ) -> tuple[tuple[str, str] | None, Product | None]:
     """The checks of :meth:`Ingestor._check` that need nothing but the product's bytes and
-    its packets' key and fields (CRC-32, decoding, header against the packets)."""
+    its packets' key and fields (CRC-32, the product's structure, header against the
+    packets; with ``streams``, the band streams decoded too)."""
     crc = _matching_crc32(data)
     if crc is None:
         return (
@@ -887,7 +898,7 @@ def _check_bytes(
             "crc",
         ), None
     try:
-        product = decode_product(data, pixels=False, crc32=crc)
+        product = decode_product(data, pixels=False, crc32=crc, streams=streams)
     except ProductError as exc:
         return (str(exc), "decode"), None
     h = product.header
@@ -993,6 +1004,7 @@ def _run(
     progress: Callable[[int], None] | None,
     input_format: str = "packets",
     spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    decode_streams: bool = False,
 ) -> IngestStats:
     import time
 
@@ -1004,7 +1016,7 @@ def _run(
                 "INSERT INTO ingest_runs (source, started) VALUES (?, ?)",
                 (json.dumps([name for name, _ in streams]), started),
             ).lastrowid
-        ing = Ingestor(cat, spacecraft_id)
+        ing = Ingestor(cat, spacecraft_id, decode_streams)
         for name, chunks in streams:
             fmt, packets, link = link_chunks(
                 input_format, _counted(chunks(), ing.stats, progress), spacecraft_id
@@ -1030,12 +1042,14 @@ def ingest_bytes(
     chunk_bytes: int = CHUNK_BYTES,
     input_format: str = "packets",
     spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    decode_streams: bool = False,
 ) -> IngestStats:
     """Ingest one stream held in memory (e.g. one pass) into the catalogue ``db``.
 
     Creates the catalogue if needed. Returns the statistics; never raises for
     bad packets (they are counted), only for an unusable catalogue.
-    ``input_format``: see :mod:`ground_station.receive` (``packets`` by default).
+    ``input_format``: see :mod:`ground_station.receive` (``packets`` by default);
+    ``decode_streams``: see :class:`Ingestor`.
     """
     return _run(
         db,
@@ -1043,6 +1057,7 @@ def ingest_bytes(
         None,
         input_format,
         spacecraft_id,
+        decode_streams,
     )
 
 
@@ -1054,10 +1069,13 @@ def ingest_chunks(
     input_format: str = "packets",
     spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
     progress: Callable[[int], None] | None = None,
+    decode_streams: bool = False,
 ) -> IngestStats:
     """Ingest one stream given as chunks as they come (a live input): each chunk's whole
     packets are committed before the next chunk is read."""
-    return _run(db, [(source, lambda: chunks)], progress, input_format, spacecraft_id)
+    return _run(
+        db, [(source, lambda: chunks)], progress, input_format, spacecraft_id, decode_streams
+    )
 
 
 def ingest_files(
@@ -1068,9 +1086,11 @@ def ingest_files(
     progress: Callable[[int], None] | None = None,
     input_format: str = "packets",
     spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    decode_streams: bool = False,
 ) -> IngestStats:
     """Ingest stream files, each an independent stream; ``progress(n)`` per chunk.
-    ``input_format``: see :mod:`ground_station.receive` (``packets`` by default)."""
+    ``input_format``: see :mod:`ground_station.receive` (``packets`` by default);
+    ``decode_streams``: see :class:`Ingestor`."""
     files = [Path(p) for p in paths]
     for p in files:
         if not p.exists():
@@ -1083,4 +1103,5 @@ def ingest_files(
         progress,
         input_format,
         spacecraft_id,
+        decode_streams,
     )

@@ -11,6 +11,7 @@ import typer
 from ground_station.commands._common import DbOption, JsonOption, human_bytes, print_json
 from ground_station.commands._link import (
     DEFAULT_SPACECRAFT_ID,
+    DecodeOption,
     FormatOption,
     SpacecraftOption,
     check_format,
@@ -43,6 +44,7 @@ def ingest(
     ] = 8,
     input_format: FormatOption = "auto",
     spacecraft_id: SpacecraftOption = DEFAULT_SPACECRAFT_ID,
+    decode_streams: DecodeOption = False,
 ) -> None:
     """Deframe, check, deduplicate, reassemble and decode packet streams into the catalogue.
 
@@ -83,10 +85,16 @@ def ingest(
                 progress=lambda n: bar.advance(task, n),
                 input_format=fmt,
                 spacecraft_id=spacecraft_id,
+                decode_streams=decode_streams,
             )
     else:
         stats = ingest_files(
-            db, paths, chunk_bytes=chunk, input_format=fmt, spacecraft_id=spacecraft_id
+            db,
+            paths,
+            chunk_bytes=chunk,
+            input_format=fmt,
+            spacecraft_id=spacecraft_id,
+            decode_streams=decode_streams,
         )
     d = stats.deframe
     if json_out:

@@ -10,6 +10,7 @@ import typer
 from ground_station.commands._common import DbOption, JsonOption, print_json
 from ground_station.commands._link import (
     DEFAULT_SPACECRAFT_ID,
+    DecodeOption,
     FormatOption,
     SpacecraftOption,
     check_format,
@@ -28,6 +29,7 @@ def receive(
     db: DbOption = Path("catalogue.sqlite"),
     input_format: FormatOption = "cadu",
     spacecraft_id: SpacecraftOption = DEFAULT_SPACECRAFT_ID,
+    decode_streams: DecodeOption = False,
     idle_timeout: Annotated[
         float, typer.Option(min=0.1, help="Stop after this many seconds without data.")
     ] = 30.0,
@@ -42,7 +44,14 @@ def receive(
     """
     fmt = check_format(input_format)
     chunks = socket_chunks(address, idle_timeout_s=idle_timeout, max_seconds=max_seconds)
-    stats = ingest_chunks(db, address, chunks, input_format=fmt, spacecraft_id=spacecraft_id)
+    stats = ingest_chunks(
+        db,
+        address,
+        chunks,
+        input_format=fmt,
+        spacecraft_id=spacecraft_id,
+        decode_streams=decode_streams,
+    )
     if json_out:
         print_json({"catalogue": str(db), "address": address, **stats.as_dict()})
     else:

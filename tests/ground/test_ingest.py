@@ -19,6 +19,7 @@ from ground_station.errors import CatalogueError, GroundStationError
 from ground_station.export import export_products
 from ground_station.ingest import Ingestor, ingest_bytes
 from triage.contract.enums import SEQ_CONTINUATION, SEQ_LAST
+from triage.contract.errors import ProductError
 from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, encode_packet
 from triage.contract.records import PRODUCT_HEADER, seal_product
 
@@ -280,7 +281,11 @@ def test_conflicting_packets_are_dropped(tmp_path):
     assert statuses(db) == {(9, 1): "complete"}
 
 
-def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
+@pytest.mark.parametrize("decode_streams", [False, True])
+def test_product_that_does_not_decode_is_invalid_not_written(tmp_path, decode_streams):
+    """Band lengths that do not add up: invalid at ingest. A band stream cut in half with
+    consistent lengths: invalid at ingest when it decodes the streams (``decode_streams``),
+    else complete there and skipped by name at export; never written either way."""
     frame = synthetic_frame(SEED)
     good = make_product(
         frame[:, :20, :20],
@@ -307,14 +312,26 @@ def test_product_that_does_not_decode_is_invalid_not_written(tmp_path):
     h2["band_bytes"] = (b0 // 2, *h2["band_bytes"][1:])  # band 0 cut in half, lengths consistent
     short = seal_product(PRODUCT_HEADER.pack(h2) + body[: b0 // 2] + body[b0:])
     db = tmp_path / "c.sqlite"
-    st = ingest_bytes(db, b"".join(packets_of(bad) + packets_of(short)))
-    assert st.products_invalid == 2
+    st = ingest_bytes(
+        db, b"".join(packets_of(bad) + packets_of(short)), decode_streams=decode_streams
+    )
+    assert st.products_invalid == (2 if decode_streams else 1)
     with Catalogue.open(db) as cat:
         rows = {r["product_id"]: r for r in cat.product_rows()}
         assert "add up" in rows[1]["reason"]
-        assert "band 0" in rows[2]["reason"] and "samples" in rows[2]["reason"]
         with pytest.raises(CatalogueError, match="invalid"):
             cat.load_product(9, 1)
+        if decode_streams:
+            assert "band 0" in rows[2]["reason"] and "samples" in rows[2]["reason"]
+        else:
+            assert rows[2]["status"] == "complete"
+            with pytest.raises(ProductError, match=r"band 0: .*samples"):
+                cat.load_product(9, 2)
+    report = export_products(db, tmp_path / "out")
+    assert report.crops == []
+    if not decode_streams:
+        (skipped,) = report.skipped
+        assert "product 2" in skipped and "band 0" in skipped
 
 
 def test_product_corrupted_before_packetising_is_invalid_not_written(tmp_path):
@@ -338,11 +355,14 @@ def test_product_corrupted_before_packetising_is_invalid_not_written(tmp_path):
     assert len(report.crops) == 1
 
 
-def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path):
+@pytest.mark.parametrize("decode_streams", [False, True])
+def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path, decode_streams):
     """Products coding instrument numbers (dn scale 65535/10000, as the firmware
     codes sen2ships frames) come back as the frame's samples; a header whose
-    scale is not 1 <= den <= num, or that restores samples past 16 bits, makes
-    the product invalid with a reason, and nothing is written for it."""
+    scale is not 1 <= den <= num makes the product invalid at ingest, with a reason;
+    one that restores samples past 16 bits is found when its streams are decoded (at
+    ingest with ``decode_streams``, else when its pixels are read); nothing is written
+    for either."""
     d = np.random.default_rng(SEED).integers(0, 10001, (4, 20, 24))
     pixels = ((d * 65535 + 5000) // 10000).astype(np.uint16)  # on the lattice
     kw = dict(product_type="SHIP_CROP", frame_id=9, region=(0, 0, 20, 24), frame_shape=(96, 128))
@@ -361,16 +381,21 @@ def test_dn_scaled_products_restore_the_samples_or_are_invalid(tmp_path):
     pkts: list[bytes] = []
     for p in (good, swapped, big, plain):
         pkts += packets_of(p, len(pkts))
-    st = ingest_bytes(db, b"".join(pkts))
-    assert st.products_invalid == 2
+    st = ingest_bytes(db, b"".join(pkts), decode_streams=decode_streams)
+    assert st.products_invalid == (2 if decode_streams else 1)
     with Catalogue.open(db) as cat:
         rows = {r["product_id"]: r for r in cat.product_rows()}
         assert rows[1]["status"] == rows[4]["status"] == "complete"
         assert np.array_equal(cat.load_product(9, 1).pixels, pixels)
         assert np.array_equal(cat.load_product(9, 4).pixels, pixels)
-        assert "dn scale" in rows[2]["reason"] and "dn scale" in rows[3]["reason"]
+        assert "dn scale" in rows[2]["reason"]
         with pytest.raises(CatalogueError, match="invalid"):
             cat.load_product(9, 2)
+        if decode_streams:
+            assert "dn scale" in rows[3]["reason"]
+        else:
+            with pytest.raises(ProductError, match="dn scale 2/1 restores a sample above 16"):
+                cat.load_product(9, 3)
 
 
 @pytest.mark.parametrize("together", [True, False])

@@ -22,14 +22,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from ground_station.catalogue import Catalogue
+from ground_station.export import export_products
 from ground_station.ingest import ingest_bytes
 from ground_station.passes import ContactWindow
 from ground_station.plan import plan_next_pass, plan_passes
+from triage.contract.codec import decode_product
 from triage.contract.enums import RequestAction
+from triage.contract.errors import ProductError
 from triage.contract.packets import PRIMARY_HEADER, SECONDARY_HEADER, decode_request
-from triage.contract.records import PRODUCT_HEADER, seal_product
+from triage.contract.records import KEPT_RECT, PRODUCT_HEADER, seal_product
 
 from .gs_streams import (
     corrupt_keeping_crc,
@@ -221,6 +225,49 @@ def test_a_product_whose_crc32_passes_but_does_not_decode_is_released_at_once(tm
     _, entries = decode_request(request)
     release = RequestAction.RELEASE
     assert (5, 2, release) in {(e["frame_id"], e["product_id"], e["action"]) for e in entries}
+
+
+def _undecodable(crop: bytes) -> bytes:
+    """The crop with its first band stream zeroed and the product sealed again: its CRC-32
+    passes and its structure holds, but libaec decodes the stream to 1 sample of the 1,551
+    its kept pixels need (checked against libaec itself below)."""
+    h = PRODUCT_HEADER.unpack(crop)
+    start = PRODUCT_HEADER.size + h["kept_rects"] * KEPT_RECT.size
+    body = bytearray(crop)
+    body[start : start + h["band_bytes"][0]] = bytes(h["band_bytes"][0])
+    broken = seal_product(bytes(body))
+    with pytest.raises(ProductError, match="decodes to 1 samples, 1551 expected"):
+        decode_product(broken)
+    return broken
+
+
+@pytest.mark.parametrize("decode_streams", [False, True])
+def test_a_product_whose_streams_do_not_decode(tmp_path, decode_streams):
+    """By default ingest proves a product by its CRC-32 and structure and leaves the
+    decoding to export (the level-0 / level-1 split of a ground segment): the product is
+    complete, released on board like any other, and export skips it by name and exports the
+    rest. With ``decode_streams`` ingest decodes every band too: invalid at once, with
+    libaec's reason, and released on board at once (asking again brings the same bytes)."""
+    _, products, crop, _ = setup()
+    broken = _undecodable(crop)
+    db = tmp_path / "c.sqlite"
+    rest = [p for p in products if p is not crop]
+    data = directory(products) + b"".join(b"".join(packets_of(p)) for p in [*rest, broken])
+    st = ingest_bytes(db, data, decode_streams=decode_streams)
+    plan, request = plan_next_pass(db, window(0), 1, budget_bytes=10**6)
+    assert (5, 2) not in {(i.frame_id, i.product_id) for i in plan.items}
+    _, entries = decode_request(request)
+    release = RequestAction.RELEASE
+    assert (5, 2, release) in {(e["frame_id"], e["product_id"], e["action"]) for e in entries}
+    rep = export_products(db, tmp_path / "out")
+    assert len(rep.crops) == 2  # the frame's other two crops
+    if decode_streams:  # invalid: export never takes it up
+        assert st.products_invalid == 1 and row(db, 5, 2)["status"] == "invalid"
+        assert "decodes to 1 samples" in row(db, 5, 2)["reason"]
+    else:
+        assert st.products_invalid == 0 and row(db, 5, 2)["status"] == "complete"
+        skipped = [s for s in rep.skipped if "product 2" in s]
+        assert len(skipped) == 1 and "decodes to 1 samples" in skipped[0], rep.skipped
 
 
 def test_a_packet_whose_key_was_corrupted_makes_no_second_product(tmp_path):

@@ -56,6 +56,7 @@ def test_link_bench_clean_and_under_faults(streams, capsys, monkeypatch, tmp_pat
     products = doc["products_per_repetition"] * doc["repetitions"]
     for name in (
         "packets",
+        "packets_decoded",
         "packets_shuffled",
         "cadu_clean",
         *(f"cadu_ber_{b:g}" for b in r["channel_bers"]),
@@ -72,4 +73,5 @@ def test_link_bench_clean_and_under_faults(streams, capsys, monkeypatch, tmp_pat
     assert r["cadu_lost"]["products_completed"] < products
     assert r["packets_lost"]["packets_written"] < r["packets_shuffled"]["packets_written"]
     assert r["targets_mb_per_s"] == {"cadu": 25.0, "packets": 60.0}
+    assert r["packets_decoded"]["decode_streams"] and not r["packets"]["decode_streams"]
     assert list(tmp_path.iterdir()) == []

@@ -247,11 +247,21 @@ _HASH_FIELDS = {
 
 
 def decode_product(
-    data: bytes | memoryview, *, pixels: bool = True, crc32: int | None = None
+    data: bytes | memoryview,
+    *,
+    pixels: bool = True,
+    crc32: int | None = None,
+    streams: bool = True,
 ) -> Product:
     """Check and decode a whole product; ``pixels=False`` checks without keeping pixels.
     ``crc32``: :func:`~triage.contract.records.product_crc32` of ``data`` when the caller
-    has computed it already (it is checked against the header all the same)."""
+    has computed it already (it is checked against the header all the same).
+    ``streams=False`` (only with ``pixels=False``): every check but the band streams'
+    entropy decoding and what follows it (the CRC-32, the header, the records, the kept
+    rectangles, the band sizes against the header): the level-0 check of a ground
+    station, whose decoding waits for the pixels."""
+    if not streams and pixels:
+        raise ValueError("pixels need the streams decoded")
     mv = memoryview(data)
     h = parse_header(mv)
     crc = product_crc32(mv) if crc32 is None else crc32
@@ -300,6 +310,8 @@ def decode_product(
         raise ProductError(str(exc)) from None
     n = rows * cols if kept is None else int(kept.sum())
     _check_image_header(h, len(mv), n)
+    if not streams:
+        return Product(header=h, type_name=name, data=data, rects=rects)
     pos += nr * KEPT_RECT.size
     coded = []
     # checking without pixels under the neighbour predictor needs only that every stream
