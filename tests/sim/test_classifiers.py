@@ -238,19 +238,6 @@ def test_qemu_refuses_a_model_too_large_for_a_slot(tiny_set, tmp_path):
     assert not (tmp_path / "q").exists()
 
 
-def test_qemu_refuses_a_run_that_needs_two_models(tiny_set, tmp_path):
-    """The image boots with one model and keeps it: a run whose frames need the shipped
-    model and a fold model's package is refused before anything is written, naming both."""
-    doc = json.loads(tiny_set.read_text())
-    doc["frames"][0]["model"] = "fold5"  # the other frames keep the shipped model
-    path = tiny_set.parent / "two_models.json"
-    path.write_text(json.dumps(doc))
-    fid = doc["frames"][0]["frame_id"]
-    with pytest.raises(ClassifierError, match=f"boots with one model.*frames {fid} use 'fold5'"):
-        run_simulation(path, tmp_path / "q", target="qemu")
-    assert not (tmp_path / "q").exists()
-
-
 @pytest.mark.realdata
 def test_the_ports_with_todays_registry(data_dir):
     """The registry lists the shipped cell network (trained on all ten ports) and the five

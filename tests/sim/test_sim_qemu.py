@@ -138,3 +138,51 @@ def test_qemu_target_with_a_fold_model_matches_host(tmp_path, m4_image, make_pas
         assert model["model_sha256"] == want_sha.hexdigest() and model["model_id"] != 0
     host_streams = _files(tmp_path / "host-streams")
     assert host_streams and host_streams == _files(tmp_path / "qemu-streams")
+
+
+@pytest.mark.qemu
+def test_qemu_runs_frames_of_several_models_in_one_boot(tmp_path, m4_image, make_passes):
+    """Three synthetic frames on fold2's package, fold5's and the compiled-in model, in
+    that order: one boot of the Cortex-M4 image, the model flash programmed again between
+    frames (the image's ``load`` step); the same streams on both targets, and the ground
+    catalogues each frame under the model that classified it."""
+    m4_image("triage_fw")
+    manifest = build_synthetic_set(
+        tmp_path / "set",
+        n_scenes=3,
+        rows=96,
+        cols=128,
+        seed=47,
+        ships_per_scene=2,
+        explicit_passes=make_passes(n=2, minutes=3.0),
+        sim_span=timedelta(hours=6),
+    )
+    doc = json.loads(manifest.read_text())
+    frames = sorted(doc["frames"], key=lambda f: f["capture_time_utc"])
+    for f, name in zip(frames, ("fold2", "fold5", "shipped"), strict=True):
+        f["model"] = name
+    path = manifest.parent / "three_models.json"
+    path.write_text(json.dumps(doc))
+    reg = load_classifiers()
+    want = {
+        name: hashlib.sha256(Path(reg.get(name).tflite).read_bytes()).hexdigest()
+        for name in ("fold2", "fold5")
+    }
+    runs = {}
+    for target in ("host", "qemu"):
+        runs[target] = run_simulation(
+            path, tmp_path / target, target=target, keep_streams=tmp_path / f"{target}-streams"
+        )
+        met = json.loads((tmp_path / target / "metrics.json").read_text())
+        by_frame = {f["frame_id"]: f["model"] for f in met["per_frame"]}
+        assert [by_frame[f["frame_id"]] for f in frames] == ["fold2", "fold5", "shipped"]
+        models = catalogue_status(tmp_path / target / "ground" / "catalogue.sqlite")["models"]
+        got = {m["model_sha256"]: m["model_id"] for m in models}
+        assert set(want.values()) <= set(got) and 0 in got.values(), models
+    q = runs["qemu"]
+    # the frames, two loads (fold5, then the compiled-in model), a directory and a
+    # downlink per pass
+    assert q.onboard["m4_operations"] == 3 + 2 + 2 * len(q.passes)
+    assert all(f.m4_insns > 0 for f in q.frames)
+    host_streams = _files(tmp_path / "host-streams")
+    assert host_streams and host_streams == _files(tmp_path / "qemu-streams")

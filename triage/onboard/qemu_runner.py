@@ -10,7 +10,11 @@ An operation is a tuple:
   :func:`triage.onboard.host.request_packet`);
 - ``("counters",)``: the lifetime counters, big-endian u32 words;
 - ``("link", mode, spacecraft_id)``: what directories and passes send from then on
-  (mode a :class:`~triage.contract.frames.LinkMode` label: packets, frames, cadu).
+  (mode a :class:`~triage.contract.frames.LinkMode` label: packets, frames, cadu);
+- ``("load", flash)``: a simulation's step, not a flight operation: the model flash
+  becomes ``flash`` (``WF_MODEL_FLASH_BYTES`` bytes, as a bench programmer writes it),
+  the model manager boots on it and the frames to come are classified by its active
+  model (the compiled-in one when none is active), with its policy; the store stays.
 
 :func:`run_on_qemu` boots the flight image (``build/m4/triage_fw.elf``) once
 for the whole sequence; :func:`run_on_host` runs it on one
@@ -89,7 +93,7 @@ def _request_bytes(request) -> bytes | None:
 
 
 def _check_op(op: Sequence) -> str:
-    if not op or op[0] not in ("frame", "directory", "downlink", "counters", "link"):
+    if not op or op[0] not in ("frame", "directory", "downlink", "counters", "link", "load"):
         raise OnboardInputError(f"unknown operation {op!r:.60}")
     return op[0]
 
@@ -101,11 +105,18 @@ def run_on_host(
     classifier: str = "model",
 ) -> list[OpResult]:
     """The operations on the host build (one fresh :class:`Onboard`)."""
+    from triage.onboard.models import ModelFlash, ModelManager
+
     ob = Onboard(store_bytes, classifier=classifier)
     out = []
+    managers = []  # each bound manager stays alive while the Onboard may use it
     for op in operations:
         kind = _check_op(op)
-        if kind == "frame":
+        if kind == "load":
+            managers.append(ModelManager(ModelFlash(bytes(op[1]))))
+            ob.bind_active(managers[-1])
+            out.append(OpResult(kind, 0, b""))
+        elif kind == "frame":
             rep = ob.process_frame(op[1], op[2])
             out.append(OpResult(kind, rep.status, rep.record))
         elif kind == "directory":
@@ -167,6 +178,10 @@ def run_on_qemu(
                 lines.append(f"frame {d / f'meta{i}.bin'} {d / f'pix{i}.bin'} {out}")
             elif kind == "directory":
                 lines.append(f"directory {out}")
+            elif kind == "load":
+                (d / f"flash{i}.bin").write_bytes(bytes(op[1]))
+                out.write_bytes(b"")
+                lines.append(f"load {d / f'flash{i}.bin'}")
             elif kind == "link":
                 modes = {m.label: int(m) for m in LinkMode}
                 if op[1] not in modes:

@@ -141,9 +141,11 @@ def run_simulation(
     Cortex-M4 image under QEMU and must give the host build's bytes exactly
     (:class:`~triage.errors.FirmwareError` naming the first operation that differs);
     the report then carries the image's instruction count per frame. The image boots
-    with the run's model: the compiled-in one, or a fold model's package preloaded in
-    its model flash (:func:`triage.sim.classifiers.preloaded_flash`), so a run whose
-    frames need more than one model is refused before anything is written.
+    with the model of the run's first frames: the compiled-in one, or a fold model's
+    package preloaded in its model flash (:func:`triage.sim.classifiers.preloaded_flash`);
+    where the next frames need another model, the replay programs the model flash again
+    between frames (the image's ``load`` step, a simulation's device, not a flight
+    operation), so a run over several models takes one boot.
     """
     t_start = time.perf_counter()
     if target not in TARGETS:
@@ -241,14 +243,6 @@ def plan_classifiers(
                     f"policy (its package's, or the build's); the run asks for other "
                     f"thresholds for {name!r} (onboard.policy or its policy.json)"
                 )
-        if target == "qemu" and len(used) > 1:
-            groups = "; ".join(f"frames {_ids(assignments, n)} use {n!r}" for n in used)
-            raise ClassifierError(
-                "--target qemu: the Cortex-M4 image boots with one model (the compiled-in "
-                "one, or a package in its model flash) and keeps it for the run; this run "
-                f"needs {len(used)}: {groups} (run each model's frames as a manifest of "
-                "their own, or on the host)"
-            )
     return OnboardPlan(cset, choice, assignments, th, override)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from triage.contract.enums import Action
 from triage.contract.tile_spec import cell_count, tile_spec
+from triage.contract.uplink import model_flash_image
 from triage.errors import FirmwareError
 from triage.onboard import (
     FrameMeta,
@@ -159,7 +160,8 @@ class Satellite:
         self.identity: tuple[int | None, str] | None = None  # (model id, .tflite SHA-256)
         self._packages: dict[str, tuple[bytes, ModelManager]] = {}  # model flash, manager
         self._models: dict[str, LoadedModel] = {}  # no package: its engine library, loaded
-        self.model_flash: bytes | None = None  # the flash of the package bound first
+        self.model_flash: bytes | None = None  # the flash a QEMU replay boots from
+        self._blank: ModelManager | None = None  # a blank model flash's manager
         self.models: ModelManager | None = None  # the model manager (fly_models), if any
 
     def fly_models(self, factory: bytes | None, keys: dict[int, bytes]) -> None:
@@ -213,14 +215,20 @@ class Satellite:
         for the compiled-in model or for an engine library; a package's own policy
         otherwise. The store stays.
 
-        The first package bound is the model flash a QEMU replay boots from
-        (:attr:`model_flash`): the image binds it at boot, so a replay takes a run whose
-        frames all use that one model (the runner checks before the run)."""
+        For a QEMU replay the model bound before the first operation is the model flash the
+        image boots from (:attr:`model_flash`; none: the compiled-in model); a later bind
+        is a ``load`` operation (the model flash programmed again between frames, a
+        simulation's step), so one boot runs frames of several models."""
         if classifier.name == self.classifier and self.identity is None:
             self.identity = (0, classifier.sha256)  # bound at init
         if classifier.name != self.classifier:
+            flash = None  # the compiled-in model: a blank model flash
             if classifier.compiled_in:
-                self.onboard.bind_model(None)
+                # as the image binds it after its model flash is blanked: the compiled-in
+                # model, its identity in the summaries and directories, the build's policy
+                if self._blank is None:
+                    self._blank = ModelManager(ModelFlash(model_flash_image(None)))
+                self.onboard.bind_active(self._blank)
                 self.identity = (0, classifier.sha256)
             elif not packaged(cset, classifier):  # host only (the runner checks)
                 m = self._models.get(classifier.name) or compiled_model(classifier)
@@ -235,11 +243,11 @@ class Satellite:
                     got = (flash, ModelManager(ModelFlash(flash)))
                     self._packages[classifier.name] = got
                 self.onboard.bind_active(got[1])
-                if self.model_flash is None:
-                    self.model_flash = got[0]
+                flash = got[0]
                 s = got[1].status()
                 self.identity = (s["active_model_id"], s["active_model_sha256"])
             self.classifier = classifier.name
+            self._replay_bind(flash)
             # a package's bind sets its policy; the compiled-in model's keeps the one before
             self.thresholds = _PACKAGE_POLICY
         bound_package = self.identity[0] not in (0, None)
@@ -250,6 +258,15 @@ class Satellite:
             else:
                 self.onboard.set_policy(want.discard_min_q, want.ship_crop_min_q)
             self.thresholds = want
+
+    def _replay_bind(self, flash: bytes | None) -> None:
+        """What a QEMU replay does for a bind: boot from ``flash`` (None: blank) when no
+        operation came before, else a ``load`` operation."""
+        if not self.ops:
+            self.model_flash = flash
+        elif self.record_ops:
+            blank = model_flash_image(None)
+            self.ops.append(_Op(("load", flash if flash is not None else blank), b""))
 
     def capture(self, frame: Frame, geo: FrameGeo, pixels: np.ndarray) -> Capture:
         """Process a frame; :class:`FirmwareError` when the firmware refuses it for any

@@ -45,6 +45,16 @@
  *                                       to OUT; then a line "model_run INDEX begin
  *                                       B run R source S sink K" (instructions)
  *     flash OUT                         the model flash, as it is, to OUT
+ *     load FLASH                        a simulation's step, not a flight
+ *                                       operation: the model flash becomes the
+ *                                       bytes of file FLASH (as a bench
+ *                                       programmer writes it), the model manager
+ *                                       boots on it again and the pipeline binds
+ *                                       its active model (the compiled-in one
+ *                                       when no package is active); the store
+ *                                       stays. A run whose frames use several
+ *                                       models (the simulator's leave-ports-out
+ *                                       folds) switches this way in one boot.
  * The model manager boots before the first operation but fault (every boot
  * is a reset: the model flash persists, QEMU's loader puts it back).
  * For each operation UART0 gets one line
@@ -694,6 +704,20 @@ static int run_line(int index, char **w, int n)
         (void)sh_close(f.handle);
         report_op(index, "flash", st, f.bytes, 0u);
         return st == TRI_OK ? 0 : EXIT_IO;
+    }
+    if (strcmp(w[0], "load") == 0 && n == 2) {
+        uint32_t flen = 0u;
+        uint32_t cap = (uint32_t)(__modelflash_end - __modelflash_start);
+        if (read_file(w[1], __modelflash_start, cap, &flen) < 0 || flen != cap) {
+            return EXIT_IO;
+        }
+        rc = boot_models(0u, 0u);
+        if (rc != 0) {
+            return rc;
+        }
+        follow_models();
+        report_op(index, "load", TRI_OK, 0u, 0u);
+        return 0;
     }
     if (strcmp(w[0], "counters") == 0 && n == 2) {
         uint8_t buf[sizeof(tri_onboard_counters_t)];
