@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from datetime import timedelta
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,7 +228,7 @@ def test_link_budget_manifest_needs_budget_orbit_and_uplink(physical_set):
 @pytest.fixture(scope="module")
 def physical_run(physical_set, tmp_path_factory):
     out = tmp_path_factory.mktemp("physical-run") / "run"
-    return run_simulation(physical_set, out), out
+    return run_simulation(physical_set, out, keep_streams=out.parent / "streams"), out
 
 
 def test_run_on_the_physical_channel(physical_run):
@@ -256,18 +259,59 @@ def test_run_on_the_physical_channel(physical_run):
     assert "Eb/N0 dB" in html and "RS symbols corrected" in html
 
 
-@pytest.mark.parametrize("case", ["two satellites", "keep streams"])
-def test_the_physical_channel_takes_one_satellite_and_no_kept_streams(physical_set, tmp_path, case):
-    """Refused by name before anything runs: its channel follows one orbit, and the
-    kept pass files hold packets, not CADUs."""
-    path, keep = physical_set, None
-    if case == "two satellites":
-        doc = json.loads(physical_set.read_text())
-        doc["orbit"]["satellites"] = 2
-        path = physical_set.parent / "two-satellites.json"
-        path.write_text(json.dumps(doc))
-    else:
-        keep = tmp_path / "streams"
-    with pytest.raises(ManifestError, match=r"link_budget .* takes one satellite and no"):
-        run_simulation(path, tmp_path / "run", keep_streams=keep)
+def test_the_physical_channel_takes_one_satellite(physical_set, tmp_path):
+    """Refused by name before anything runs: its channel follows one orbit."""
+    doc = json.loads(physical_set.read_text())
+    doc["orbit"]["satellites"] = 2
+    path = physical_set.parent / "two-satellites.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ManifestError, match=r"link_budget .* takes one satellite"):
+        run_simulation(path, tmp_path / "run", keep_streams=tmp_path / "streams")
     assert not (tmp_path / "run").exists() and not (tmp_path / "streams").exists()
+
+
+def test_kept_cadu_streams_reingest_to_the_runs_catalogue(physical_run, tmp_path):
+    """--keep-streams on the physical channel keeps each transmission's CADUs as the ground
+    received them, bit errors and all; the ground station's CLI ingests them again into a
+    fresh catalogue (the README's command) and completes the products the run's own
+    catalogue completed, correcting the symbols the run reports."""
+    from ground_station.status import catalogue_status
+
+    _, out = physical_run
+    streams = out.parent / "streams"
+    index = json.loads((streams / "passes.json").read_text())["passes"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    per_pass = {r["pass"]: r for r in metrics["link_by_pass"]["triage"]}
+    for p in index:
+        assert p["file"] is None  # packets are not what a receiver hands over here
+        row = per_pass[p["pass"]]
+        assert p["cadu_bytes"] == row["cadus_sent"] * CADU_BYTES
+        for name in p["cadu_files"]:
+            assert (streams / name).stat().st_size % CADU_BYTES == 0
+    files = sorted(f for p in index for f in p["cadu_files"])
+    assert files and "--format cadu" in (streams / "README.md").read_text()
+    db = tmp_path / "again.sqlite"
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("groundstation")),
+            "ingest",
+            *files,
+            "--format",
+            "cadu",
+            "--db",
+            str(db),
+            "--json",
+        ],
+        cwd=streams,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["link"]["symbols_corrected"] == sum(
+        row["symbols_corrected"] for row in per_pass.values()
+    )
+    ours = catalogue_status(db)["products"]
+    run = catalogue_status(streams / "catalogue.sqlite")["products"]
+    assert ours["complete"] == run["complete"] > 0

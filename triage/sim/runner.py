@@ -154,12 +154,9 @@ def run_simulation(
     given_dir = Path(manifest_path).resolve().parent  # the model update's files are beside it
     manifest_path = realized(Path(manifest_path), registry=classifiers)  # a scenario's frames
     manifest = _with_rate(load_manifest(manifest_path), rate_bps)
-    if manifest.packet_loss.model == "link_budget" and (
-        manifest.orbit.satellites > 1 or keep_streams is not None
-    ):
+    if manifest.packet_loss.model == "link_budget" and manifest.orbit.satellites > 1:
         raise ManifestError(
-            "packet_loss.model link_budget (the physical channel) takes one satellite and no "
-            "--keep-streams"
+            "packet_loss.model link_budget (the physical channel) takes one satellite"
         )
     mdir = manifest_path.resolve().parent
     geos = check_frames(manifest, mdir)
@@ -333,7 +330,9 @@ def _run(
         k = p.satellite
         camera.capture_before(p.aos)
         if physical:
-            tr = _triage_pass_physical(p, sats[k], grounds[k], trackers[k], phys[(TRIAGE, k)])
+            tr = _triage_pass_physical(
+                p, sats[k], grounds[k], trackers[k], phys[(TRIAGE, k)], keeper
+            )
         else:
             tr = _triage_pass(
                 model_update.pass_budget(update, p),
@@ -779,7 +778,12 @@ def _model_telecommands(
 
 
 def _triage_pass_physical(
-    p: Pass, satellite: Satellite, ground: Ground, tracker: PacketTracker, ch: PhysicalChannel
+    p: Pass,
+    satellite: Satellite,
+    ground: Ground,
+    tracker: PacketTracker,
+    ch: PhysicalChannel,
+    keeper: StreamKeeper | None = None,
 ) -> PassTraffic:
     """One pass of on-board triage on the physical channel: the directory and the
     downlink go through the firmware's link layer as CADUs, take the bit errors of their
@@ -788,7 +792,8 @@ def _triage_pass_physical(
     theirs; each transmission is encoded on its own (frame counts from 0; the ground
     ingests it as one stream).
     The pass carries ``budget_bytes / DATA_FIELD_BYTES`` CADUs; each transmission sends
-    whole frames (its last one filled with idle packets), within what is left."""
+    whole frames (its last one filled with idle packets), within what is left. The kept
+    streams (``keeper``) get each transmission's CADUs as the ground received them."""
     tr = PassTraffic(link=PassLink())
     tr.store_bytes_before = satellite.onboard.store_use()["bytes_used"]
     n_cadus = p.budget_bytes // CADU_DATA_BYTES
@@ -804,6 +809,8 @@ def _triage_pass_physical(
         first, n = used, len(cadus) // CADU_BYTES
         received, outcome = ch.send_cadus(p, first, cadus, tr.link)
         k = ground.receive_cadus(received, source)
+        if keeper is not None:
+            keeper.arrived_cadus(p.index, vcid, received)
         lk = tr.link
         lk.symbols_corrected = (lk.symbols_corrected or 0) + k.get("symbols_corrected", 0)
         lk.codeblocks_uncorrectable = (lk.codeblocks_uncorrectable or 0) + k.get(

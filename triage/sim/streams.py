@@ -6,6 +6,10 @@ A run with ``--keep-streams DIR`` writes, besides its report:
   (the store directory and the downlink, in arrival order, lost packets absent),
   exactly the bytes the simulated ground ingested; one file per pass that carried
   any packet;
+- on the physical channel (``packet_loss.model`` ``link_budget``) instead,
+  ``pass-NNNN-vcV.cadu``: each transmission of the pass (the directory on virtual
+  channel 1, the products on 0) as the CADU stream the ground's receiver got, bit
+  errors included (``groundstation ingest --format cadu``);
 - ``request-NNNN.bin``: the DOWNLINK_REQUEST telecommand the ground uplinked for
   that pass (``groundstation plan --request-out`` writes the same kind of file);
 - ``catalogue.sqlite`` (and ``catalogue.sqlite.segments``): the ground's catalogue
@@ -38,13 +42,19 @@ CATALOGUE_FILES = ("catalogue.sqlite", "catalogue.sqlite.segments", "catalogue.s
 
 @dataclass
 class StreamKeeper:
-    """Collects, per pass, the packets that reached the ground and the uplinked request."""
+    """Collects, per pass, what reached the ground (the packets; on the physical channel,
+    the CADUs as received, bit errors and all) and the uplinked request."""
 
     received: dict[int, list[bytes]] = field(default_factory=dict)
     requests: dict[int, bytes] = field(default_factory=dict)
+    cadus: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
+    """Per pass, each transmission's CADU stream as received, with its virtual channel."""
 
     def arrived(self, pass_index: int, packets: list[bytes]) -> None:
         self.received.setdefault(pass_index, []).extend(packets)
+
+    def arrived_cadus(self, pass_index: int, vcid: int, stream: bytes) -> None:
+        self.cadus.setdefault(pass_index, []).append((vcid, bytes(stream)))
 
     def uplinked(self, pass_index: int, request: bytes) -> None:
         self.requests[pass_index] = request
@@ -87,6 +97,11 @@ def write_streams(
             name = f"pass-{p.index:04d}.bin"
             if pk:
                 (tmp / name).write_bytes(b"".join(pk))
+            cadu_files = []
+            for vcid, stream in keeper.cadus.get(p.index, []):
+                cname = f"pass-{p.index:04d}-vc{vcid}.cadu"
+                (tmp / cname).write_bytes(stream)
+                cadu_files.append(cname)
             req = keeper.requests.get(p.index)
             rname = f"request-{p.index:04d}.bin"
             if req:
@@ -104,6 +119,8 @@ def write_streams(
                     "packets_received": len(pk),
                     "bytes_received": sum(len(x) for x in pk),
                     "file": name if pk else None,
+                    "cadu_files": cadu_files,
+                    "cadu_bytes": sum(len(s) for _, s in keeper.cadus.get(p.index, [])),
                     "request_file": rname if req else None,
                 }
             )
@@ -134,6 +151,8 @@ def write_streams(
 
 
 def _readme(manifest: Manifest, index: list[dict]) -> str:
+    if any(p["cadu_files"] for p in index):
+        return _readme_cadus(manifest, index)
     files = [p for p in index if p["file"]]
     big = max(files, key=lambda p: p["bytes_received"])["file"] if files else "pass-0000.bin"
     st = manifest.stations[0] if manifest.stations else None
@@ -181,3 +200,38 @@ groundstation export --db all.sqlite --out products/
 groundstation status --db catalogue.sqlite
 ```
 {tle}"""
+
+
+def _readme_cadus(manifest: Manifest, index: list[dict]) -> str:
+    """The README of a run on the physical channel (``link_budget``): CADU files."""
+    files = [p for p in index if p["cadu_files"]]
+    big = max(files, key=lambda p: p["cadu_bytes"])
+    big_file = max(big["cadu_files"], key=lambda f: f.endswith("-vc0.cadu"))
+    return f"""# Pass streams of a simulation: {manifest.name}
+
+What the simulated ground station's receiver got, pass by pass, on the physical channel
+({len(files)} of {len(index)} passes carried data; `passes.json` lists them all). Link:
+{manifest.link.name}, {manifest.link.rate_bps:,} bit/s. Each transmission of a pass is a
+stream of CCSDS 131.0-B CADUs (attached sync marker, pseudo-randomised, Reed-Solomon
+(255,223) at depth 5) with the bit errors the link budget gave it along the pass: the
+directory on virtual channel 1, the products on virtual channel 0, each encoded on its own
+(its frame counts start at 0).
+
+| file | what |
+| --- | --- |
+| `pass-NNNN-vc1.cadu` | the STORE_DIRECTORY transmission of pass NNNN, as received |
+| `pass-NNNN-vc0.cadu` | the products of pass NNNN, as received |
+| `request-NNNN.bin` | the DOWNLINK_REQUEST the ground uplinked for pass NNNN |
+| `catalogue.sqlite`, `catalogue.sqlite.segments` | the ground's catalogue after every pass |
+| `sat.tle`, `stations.txt` | the orbit and the ground stations (`NAME=LAT,LON,ALT_M`) |
+
+Try the ground station on them (from this folder); each file is a stream of its own:
+
+```sh
+# the pass that brought the most: Reed-Solomon corrections and lost frames are reported
+groundstation ingest {big_file} --format cadu --db mine.sqlite
+groundstation ingest pass-*.cadu --format cadu --db all.sqlite
+groundstation status --db all.sqlite
+groundstation export --db all.sqlite --out products/
+```
+"""
