@@ -33,9 +33,10 @@ from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.records import kept_mask
 from triage.onboard.errors import FirmwareError
 from triage.onboard.host import DEFAULT_STORE_BYTES, Onboard, has_model, report_classes
+from triage.onboard.image import image_path
 from triage.onboard.meta import FrameMeta
 from triage.onboard.products import decode_stream, parse_packets
-from triage.onboard.qemu_runner import OpResult, image_path, run_on_qemu
+from triage.onboard.qemu_runner import OpResult, run_on_qemu
 
 FRAME_MAX_PX = 1024
 CAPTURE_TIME_S = 1_685_615_400  # 2023-06-01T10:30:00Z, a stand-in capture time

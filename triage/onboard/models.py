@@ -31,7 +31,7 @@ from triage.contract.uplink import MODEL_FLASH_BYTES, model_flash_image
 from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardInputError
 from triage.onboard.host import config, frame_bytes
-from triage.onboard.qemu_runner import MODEL_FLASH_BASE, image_path
+from triage.onboard.image import MODEL_FLASH_BASE, image_path
 
 TEAR, AFTER = 1, 2
 """Fault modes (TRI_FLASH_TEAR, TRI_FLASH_AFTER): the operation cut in half, or completed."""

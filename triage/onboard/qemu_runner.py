@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage import paths, qemu
+from triage import qemu
 from triage.contract.frames import LinkMode
 from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
 from triage.onboard.host import (
@@ -44,11 +44,10 @@ from triage.onboard.host import (
     frame_bytes,
     request_packet,
 )
+from triage.onboard.image import MODEL_FLASH_BASE, image_path
 from triage.onboard.meta import FrameMeta
+from triage.onboard.models import ModelFlash, ModelManager
 
-IMAGE = "triage_fw"
-MODEL_FLASH_BASE = 0x00020000
-"""Where the Cortex-M4 image's model flash sits (link.ld: MODELFLASH)."""
 _OP_RE = re.compile(r"^op (\d+) (\w+) status (-?\d+) bytes (\d+) insns (\d+)$")
 _STACK_RE = re.compile(r"^stack_peak (\d+) of (\d+)$")
 _PROF_RE = re.compile(r"^prof (\d+)((?: \w+ \d+)*)$")
@@ -105,8 +104,6 @@ def run_on_host(
     classifier: str = "model",
 ) -> list[OpResult]:
     """The operations on the host build (one fresh :class:`Onboard`)."""
-    from triage.onboard.models import ModelFlash, ModelManager
-
     ob = Onboard(store_bytes, classifier=classifier)
     out = []
     managers = []  # each bound manager stays alive while the Onboard may use it
@@ -138,12 +135,6 @@ def run_on_host(
             data = np.asarray(list(c.values()), dtype=">u4").tobytes()
             out.append(OpResult(kind, 0, data))
     return out
-
-
-def image_path(build_dir: Path | None = None) -> Path:
-    """The flight image (``$TRIAGE_BUILD_DIR/m4/triage_fw.elf``)."""
-    rel = f"m4/{IMAGE}.elf"
-    return Path(build_dir) / rel if build_dir is not None else paths.require_built(rel)
 
 
 def run_on_qemu(

@@ -35,8 +35,8 @@ from triage.onboard import (
     run_on_qemu,
     time_fields,
 )
+from triage.onboard.image import image_path
 from triage.onboard.models import ModelFlash, ModelManager, model_status_packets
-from triage.onboard.qemu_runner import image_path
 from triage.sim.classifiers import (
     Classifier,
     ClassifierSet,
