@@ -54,7 +54,13 @@ def check_format(fmt: str) -> str:
 
 
 def _ids(counts: dict) -> str:
+    """Spacecraft ids with their counts: ``0x2A5 (12), 0x2A6 (3)``."""
     return ", ".join(f"0x{int(s):03X} ({n})" for s, n in sorted(counts.items()))
+
+
+def _id_list(counts: dict) -> str:
+    """Spacecraft ids alone: ``0x2A5, 0x2A6``."""
+    return ", ".join(f"0x{int(s):03X}" for s in sorted(counts))
 
 
 def link_lines(stats: IngestStats, spacecraft_id: int) -> list[str]:
@@ -92,35 +98,27 @@ def link_lines(stats: IngestStats, spacecraft_id: int) -> list[str]:
     return lines
 
 
-def refuse_if_empty(stats: IngestStats, spacecraft_id: int) -> None:
-    """No valid packet: one error naming why (other spacecraft, nothing decodable). Valid
-    packets beside packets of another spacecraft: one error saying those were refused."""
+def check_refusals(stats: IngestStats, spacecraft_id: int) -> None:
+    """No valid packet: one error naming why (other spacecraft, another wire-format version,
+    nothing decodable). Valid packets beside packets of another spacecraft: one error
+    saying those were refused (the rest was ingested)."""
     packets = stats.foreign_packets
     if stats.valid_packets:
         if packets:
             raise ForeignPacketsError(
-                f"refused {sum(packets.values())} packets of spacecraft "
-                f"{', '.join(f'0x{int(s):03X}' for s in sorted(packets))}, not "
+                f"refused {sum(packets.values())} packets of spacecraft {_id_list(packets)}, not "
                 f"0x{spacecraft_id:03X} (set --spacecraft-id if this catalogue is for that "
                 "spacecraft); the rest of the input is ingested"
             )
         return
-    if packets:
-        raise NoPacketsError(
-            f"no valid packet: {sum(packets.values())} packets came from spacecraft "
-            f"{', '.join(f'0x{int(s):03X}' for s in sorted(packets))}, not "
-            f"0x{spacecraft_id:03X}; they were refused (set --spacecraft-id if this "
-            "catalogue is for that spacecraft)"
-        )
     d = stats.deframe
-    foreign = stats.link.get("foreign_frames", {})
-    if foreign:
-        ids = ", ".join(f"0x{int(s):03X}" for s in foreign)
-        raise NoPacketsError(
-            f"no valid packet: {sum(foreign.values())} frames came from spacecraft {ids}, "
-            f"not 0x{spacecraft_id:03X}; they were refused (set --spacecraft-id if this "
-            "catalogue is for that spacecraft)"
-        )
+    for what, counts in (("frames", stats.link.get("foreign_frames", {})), ("packets", packets)):
+        if counts:
+            raise NoPacketsError(
+                f"no valid packet: {sum(counts.values())} {what} came from spacecraft "
+                f"{_id_list(counts)}, not 0x{spacecraft_id:03X}; they were refused (set "
+                "--spacecraft-id if this catalogue is for that spacecraft)"
+            )
     fmts = sorted(set(stats.formats.values()))
     versions = stats.malformed.get("secondary header version", 0)
     if versions:
@@ -142,6 +140,6 @@ __all__ = [
     "FormatOption",
     "SpacecraftOption",
     "check_format",
+    "check_refusals",
     "link_lines",
-    "refuse_if_empty",
 ]

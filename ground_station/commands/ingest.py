@@ -15,8 +15,8 @@ from ground_station.commands._link import (
     FormatOption,
     SpacecraftOption,
     check_format,
+    check_refusals,
     link_lines,
-    refuse_if_empty,
 )
 from ground_station.errors import ContradictionError
 from ground_station.ingest import ingest_files
@@ -132,7 +132,7 @@ def ingest(
             "spacecraft sending under this one's id?): refused, not exported; the rest of the "
             "input is ingested"
         )
-    refuse_if_empty(stats, spacecraft_id)
+    check_refusals(stats, spacecraft_id)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,8 @@ from ground_station.commands._link import (
     FormatOption,
     SpacecraftOption,
     check_format,
+    check_refusals,
     link_lines,
-    refuse_if_empty,
 )
 from ground_station.ingest import ingest_chunks
 from ground_station.receive import socket_chunks
@@ -62,7 +62,7 @@ def receive(
         )
         for line in link_lines(stats, spacecraft_id):
             typer.echo(line)
-    refuse_if_empty(stats, spacecraft_id)
+    check_refusals(stats, spacecraft_id)
 
 
 def register(app: typer.Typer) -> None:
