@@ -110,21 +110,26 @@ def test_qemu_runs_the_fold_model_of_a_port_frame(data_dir, tmp_path, m4_image):
     )
 
 
+def _small_set(tmp_path: Path, make_passes, *, n_scenes: int, seed: int) -> Path:
+    """``n_scenes`` synthetic 96 x 128 frames, two ships each, two 3-minute passes."""
+    return build_synthetic_set(
+        tmp_path / "set",
+        n_scenes=n_scenes,
+        rows=96,
+        cols=128,
+        seed=seed,
+        ships_per_scene=2,
+        explicit_passes=make_passes(n=2, minutes=3.0),
+        sim_span=timedelta(hours=6),
+    )
+
+
 @pytest.mark.qemu
 def test_qemu_target_with_a_fold_model_matches_host(tmp_path, m4_image, make_passes):
     """Synthetic frames (no data folder needed) on a fold model's package: the same streams
     on both targets, and every FRAME_SUMMARY names that model, not the compiled-in one."""
     m4_image("triage_fw")
-    manifest = build_synthetic_set(
-        tmp_path / "set",
-        n_scenes=1,
-        rows=96,
-        cols=128,
-        seed=43,
-        ships_per_scene=2,
-        explicit_passes=make_passes(n=2, minutes=3.0),
-        sim_span=timedelta(hours=6),
-    )
+    manifest = _small_set(tmp_path, make_passes, n_scenes=1, seed=43)
     want_sha = hashlib.sha256(Path(load_classifiers().get("fold2").tflite).read_bytes())
     for target in ("host", "qemu"):
         run_simulation(
@@ -147,16 +152,7 @@ def test_qemu_runs_frames_of_several_models_in_one_boot(tmp_path, m4_image, make
     frames (the image's ``load`` step); the same streams on both targets, and the ground
     catalogues each frame under the model that classified it."""
     m4_image("triage_fw")
-    manifest = build_synthetic_set(
-        tmp_path / "set",
-        n_scenes=3,
-        rows=96,
-        cols=128,
-        seed=47,
-        ships_per_scene=2,
-        explicit_passes=make_passes(n=2, minutes=3.0),
-        sim_span=timedelta(hours=6),
-    )
+    manifest = _small_set(tmp_path, make_passes, n_scenes=3, seed=47)
     doc = json.loads(manifest.read_text())
     frames = sorted(doc["frames"], key=lambda f: f["capture_time_utc"])
     for f, name in zip(frames, ("fold2", "fold5", "shipped"), strict=True):
