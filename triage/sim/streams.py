@@ -97,11 +97,12 @@ def write_streams(
             name = f"pass-{p.index:04d}.bin"
             if pk:
                 (tmp / name).write_bytes(b"".join(pk))
-            cadu_files = []
+            cadu_files, cadu_bytes = [], 0
             for vcid, stream in keeper.cadus.get(p.index, []):
                 cname = f"pass-{p.index:04d}-vc{vcid}.cadu"
                 (tmp / cname).write_bytes(stream)
                 cadu_files.append(cname)
+                cadu_bytes += len(stream)
             req = keeper.requests.get(p.index)
             rname = f"request-{p.index:04d}.bin"
             if req:
@@ -120,7 +121,7 @@ def write_streams(
                     "bytes_received": sum(len(x) for x in pk),
                     "file": name if pk else None,
                     "cadu_files": cadu_files,
-                    "cadu_bytes": sum(len(s) for _, s in keeper.cadus.get(p.index, [])),
+                    "cadu_bytes": cadu_bytes,
                     "request_file": rname if req else None,
                 }
             )
@@ -151,10 +152,44 @@ def write_streams(
 
 
 def _readme(manifest: Manifest, index: list[dict]) -> str:
-    if any(p["cadu_files"] for p in index):
-        return _readme_cadus(manifest, index)
-    files = [p for p in index if p["file"]]
-    big = max(files, key=lambda p: p["bytes_received"])["file"] if files else "pass-0000.bin"
+    """The kept folder's README: its files and the ``groundstation`` commands to try on them
+    (bare packets, or on the physical channel each transmission's CADUs)."""
+    link = f"Link: {manifest.link.name}, {manifest.link.rate_bps:,} bit/s."
+    if any(p["cadu_files"] for p in index):  # the physical channel
+        files = [p for p in index if p["cadu_files"]]
+        big = max(files, key=lambda p: p["cadu_bytes"])
+        first = max(big["cadu_files"], key=lambda f: f.endswith("-vc0.cadu"))
+        intro = (
+            "What the simulated ground station's receiver got, pass by pass, on the physical\n"
+            f"channel ({len(files)} of {len(index)} passes carried data; `passes.json` lists "
+            f"them all). {link}\n"
+            "Each transmission of a pass is a stream of CCSDS 131.0-B CADUs (attached sync\n"
+            "marker, pseudo-randomised, Reed-Solomon (255,223) at depth 5) with the bit errors\n"
+            "the link budget gave it along the pass: the directory on virtual channel 1, the\n"
+            "products on virtual channel 0, each encoded on its own (frame counts from 0)."
+        )
+        rows = (
+            "| `pass-NNNN-vc1.cadu` | the STORE_DIRECTORY transmission of pass NNNN, as "
+            "received |\n| `pass-NNNN-vc0.cadu` | the products of pass NNNN, as received |"
+        )
+        how = "each file is a stream of its own; RS corrections and lost frames are reported"
+        every, fmt = "pass-*.cadu", " --format cadu"
+    else:
+        files = [p for p in index if p["file"]]
+        first = max(files, key=lambda p: p["bytes_received"])["file"] if files else "pass-0000.bin"
+        intro = (
+            f"What the simulated ground station received, pass by pass ({len(files)} of "
+            f"{len(index)}\npasses carried packets; `passes.json` lists them all with their "
+            f"budgets and byte counts).\n{link}"
+        )
+        rows = (
+            "| `pass-NNNN.bin` | the space packets that reached the ground in pass NNNN, in "
+            "arrival order |"
+        )
+        how = (
+            "a fresh catalogue from the pass that brought the most bytes, then every pass in order"
+        )
+        every, fmt = "pass-*.bin", ""
     st = manifest.stations[0] if manifest.stations else None
     station = (
         f"{st.name}={st.latitude_deg},{st.longitude_deg},{st.altitude_m:g}"
@@ -177,13 +212,11 @@ groundstation plan --db catalogue.sqlite --tle sat.tle --station {station} \\
     )
     return f"""# Pass streams of a simulation: {manifest.name}
 
-What the simulated ground station received, pass by pass ({len(files)} of {len(index)}
-passes carried packets; `passes.json` lists them all with their budgets and byte counts).
-Link: {manifest.link.name}, {manifest.link.rate_bps:,} bit/s.
+{intro}
 
 | file | what |
 | --- | --- |
-| `pass-NNNN.bin` | the space packets that reached the ground in pass NNNN, in arrival order |
+{rows}
 | `request-NNNN.bin` | the DOWNLINK_REQUEST the ground uplinked for pass NNNN |
 | `catalogue.sqlite`, `catalogue.sqlite.segments` | the ground's catalogue after every pass |
 | `sat.tle`, `stations.txt` | the orbit and the ground stations (`NAME=LAT,LON,ALT_M`) |
@@ -191,47 +224,12 @@ Link: {manifest.link.name}, {manifest.link.rate_bps:,} bit/s.
 Try the ground station on them (from this folder):
 
 ```sh
-# a fresh catalogue from the pass that brought the most bytes, then every pass in order
-groundstation ingest {big} --db mine.sqlite
-groundstation ingest pass-*.bin --db all.sqlite
+# {how}
+groundstation ingest {first}{fmt} --db mine.sqlite
+groundstation ingest {every}{fmt} --db all.sqlite
 groundstation status --db all.sqlite
 groundstation export --db all.sqlite --out products/
 # or the run's own catalogue
 groundstation status --db catalogue.sqlite
 ```
 {tle}"""
-
-
-def _readme_cadus(manifest: Manifest, index: list[dict]) -> str:
-    """The README of a run on the physical channel (``link_budget``): CADU files."""
-    files = [p for p in index if p["cadu_files"]]
-    big = max(files, key=lambda p: p["cadu_bytes"])
-    big_file = max(big["cadu_files"], key=lambda f: f.endswith("-vc0.cadu"))
-    return f"""# Pass streams of a simulation: {manifest.name}
-
-What the simulated ground station's receiver got, pass by pass, on the physical channel
-({len(files)} of {len(index)} passes carried data; `passes.json` lists them all). Link:
-{manifest.link.name}, {manifest.link.rate_bps:,} bit/s. Each transmission of a pass is a
-stream of CCSDS 131.0-B CADUs (attached sync marker, pseudo-randomised, Reed-Solomon
-(255,223) at depth 5) with the bit errors the link budget gave it along the pass: the
-directory on virtual channel 1, the products on virtual channel 0, each encoded on its own
-(its frame counts start at 0).
-
-| file | what |
-| --- | --- |
-| `pass-NNNN-vc1.cadu` | the STORE_DIRECTORY transmission of pass NNNN, as received |
-| `pass-NNNN-vc0.cadu` | the products of pass NNNN, as received |
-| `request-NNNN.bin` | the DOWNLINK_REQUEST the ground uplinked for pass NNNN |
-| `catalogue.sqlite`, `catalogue.sqlite.segments` | the ground's catalogue after every pass |
-| `sat.tle`, `stations.txt` | the orbit and the ground stations (`NAME=LAT,LON,ALT_M`) |
-
-Try the ground station on them (from this folder); each file is a stream of its own:
-
-```sh
-# the pass that brought the most: Reed-Solomon corrections and lost frames are reported
-groundstation ingest {big_file} --format cadu --db mine.sqlite
-groundstation ingest pass-*.cadu --format cadu --db all.sqlite
-groundstation status --db all.sqlite
-groundstation export --db all.sqlite --out products/
-```
-"""
