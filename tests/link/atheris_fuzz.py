@@ -146,7 +146,9 @@ def seed_corpus() -> int:
     import hashlib
 
     from ground_station.frames import kiss_encode
+    from ground_station.packets import HEADER_BYTES
     from triage.contract.frames import CADU_BYTES, FRAME_BYTES
+    from triage.contract.packets import MAX_SEGMENT_BYTES
 
     from .streams import firmware_pass
 
@@ -160,7 +162,7 @@ def seed_corpus() -> int:
         b"\x02\x01" + kiss_encode([fr[:FRAME_BYTES], fr[FRAME_BYTES : 2 * FRAME_BYTES]]),
         b"\x03" + fr[: 3 * FRAME_BYTES],
         b"\x04" + pk[:3000],
-        b"\x05" + pk[36 : 36 + 1024],
+        b"\x05" + pk[HEADER_BYTES : HEADER_BYTES + MAX_SEGMENT_BYTES],  # a product's first bytes
     ]
     CORPUS.mkdir(exist_ok=True)
     for s in seeds:
