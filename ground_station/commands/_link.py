@@ -21,14 +21,28 @@ FormatOption = Annotated[
         "transfer frames back to back), kiss (KISS data frames of transfer frames).",
     ),
 ]
+
+
+def spacecraft_id(text: str) -> int:
+    """``--spacecraft-id``: decimal or, as the reports print it, hexadecimal (``0x1A7``)."""
+    try:
+        value = int(str(text), 0)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number (e.g. 423 or 0x1A7)") from None
+    if not 0 <= value <= MAX_SPACECRAFT_ID:
+        raise typer.BadParameter(f"{text} is not in 0 .. 0x{MAX_SPACECRAFT_ID:03X} (10 bits)")
+    return value
+
+
 SpacecraftOption = Annotated[
     int,
     typer.Option(
         "--spacecraft-id",
-        min=0,
-        max=MAX_SPACECRAFT_ID,
+        parser=spacecraft_id,
+        metavar="ID",
         help="Spacecraft id of the transfer frames and packets to accept (the packets' "
-        "secondary header names it too); those of any other are refused and counted.",
+        "secondary header names it too), decimal or hexadecimal (0x1A7); those of any "
+        "other are refused and counted.",
     ),
 ]
 

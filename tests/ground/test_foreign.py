@@ -193,3 +193,29 @@ def test_a_listed_product_that_contradicts_its_frame_stays_on_board(tmp_path):
     )
     assert (1, 5) not in {(i.frame_id, i.product_id) for i in plan.items + plan.releases}
     assert any("1/5 kept on board" in n for n in plan.notes)
+
+
+def test_spacecraft_id_option_takes_the_hexadecimal_the_reports_print(tmp_path):
+    """The refusal names ids in hexadecimal (0x2A5), so ``--spacecraft-id`` takes it as
+    given there, or in decimal; a value outside the 10-bit field is a usage error."""
+    frames = [
+        p
+        for fid in (1, 2)
+        for p in frame_products(
+            synthetic_frame(SEED + 100 + fid, shape=(4, 120, 160)), fid, time_s=1_700_050_000
+        )
+    ]
+    (tmp_path / "theirs.bin").write_bytes(b"".join(stream_of(frames, THEIR_ID)))
+    for given in ("0x2A5", "0X2a5", str(THEIR_ID)):
+        r = groundstation(
+            "ingest", tmp_path / "theirs.bin", "--db", tmp_path / f"{given}.sqlite",
+            "--spacecraft-id", given,
+        )  # fmt: skip
+        assert r.code == 0, (given, r.err)
+    for bad, why in (("0x400", "not in 0 .. 0x3FF"), ("-1", "not in 0"), ("1A7", "not a number")):
+        r = groundstation(
+            "ingest", tmp_path / "theirs.bin", "--db", tmp_path / "bad.sqlite",
+            "--spacecraft-id", bad,
+        )  # fmt: skip
+        assert r.code == 2 and why in r.err, (bad, r.err)
+    assert not (tmp_path / "bad.sqlite").exists()

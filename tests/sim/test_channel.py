@@ -23,6 +23,7 @@ import pytest
 
 from ground_station.ingest import ingest_bytes
 from triage.contract.frames import ASM_BYTES, CADU_BYTES, DATA_FIELD_BYTES
+from triage.contract.packets import DEFAULT_SPACECRAFT_ID
 from triage.onboard import link_encode
 from triage.sim.build import LINK_BUDGETS, PHYSICAL_LOSS, build_synthetic_set
 from triage.sim.channel import (
@@ -259,15 +260,71 @@ def test_run_on_the_physical_channel(physical_run):
     assert "Eb/N0 dB" in html and "RS symbols corrected" in html
 
 
-def test_the_physical_channel_takes_one_satellite(physical_set, tmp_path):
-    """Refused by name before anything runs: its channel follows one orbit."""
+def _groundstation(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("groundstation")), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_a_constellation_on_the_physical_channel(physical_set, tmp_path):
+    """Two satellites on the physical channel: each one's CADUs take the link budget of
+    its own orbit and carry its own spacecraft id; the kept streams are one folder per
+    satellite, and the ground station takes a satellite's passes only under its id."""
+    from ground_station.status import catalogue_status
+
     doc = json.loads(physical_set.read_text())
     doc["orbit"]["satellites"] = 2
     path = physical_set.parent / "two-satellites.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(ManifestError, match=r"link_budget .* takes one satellite"):
-        run_simulation(path, tmp_path / "run", keep_streams=tmp_path / "streams")
-    assert not (tmp_path / "run").exists() and not (tmp_path / "streams").exists()
+    out, streams = tmp_path / "run", tmp_path / "streams"
+    res = run_simulation(path, out, keep_streams=streams)
+    m = parse_manifest(doc)
+    metrics = json.loads((out / "metrics.json").read_text())
+    sat_of = {p.index: p.satellite for p in res.passes}
+    assert set(sat_of.values()) == {0, 1}
+    n_rev_day = float(m.orbit.tle.line2[52:63])
+    r_sat = (398600.4418 / (n_rev_day * 2 * math.pi / 86400) ** 2) ** (1 / 3)
+    far = max(
+        _slant_km(s.min_elevation_deg, _radius_km(s.latitude_deg) + s.altitude_m / 1000, r_sat)
+        for s in m.stations
+    )
+    worst = float(ebn0_db(m.link.budget, far, m.link.rate_bps))
+    for row in metrics["link_by_pass"]["triage"]:
+        # the receiver did what the error pattern says, on either satellite's passes
+        assert row["frames_lost"] == row["frames_lost_expected"], row
+        assert row["symbols_corrected"] == row["symbols_corrected_expected"], row
+        if row["cadus_sent"]:
+            # the range of a pass is its own satellite's: at best it sees the station
+            # from above the elevation mask (the manifest's orbit, 180 degrees away
+            # along the plane for the second satellite, would be below the horizon)
+            assert row["ebn0_max_db"] >= worst - 0.5, (sat_of[row["pass"]], row)
+    sats = json.loads((streams / "constellation.json").read_text())["satellites"]
+    assert [(s["folder"], s["spacecraft_id"]) for s in sats] == [
+        ("sat-1", DEFAULT_SPACECRAFT_ID),
+        ("sat-2", DEFAULT_SPACECRAFT_ID + 1),
+    ]
+    second = streams / "sat-2"
+    files = sorted(f for p in json.loads((second / "passes.json").read_text())["passes"]
+                   for f in p["cadu_files"])  # fmt: skip
+    assert files and all(sat_of[int(f[5:9])] == 1 for f in files)
+    assert "--spacecraft-id 0x1A8" in (second / "README.md").read_text()
+    # under the first satellite's id (the default): refused whole, nothing stored
+    r = _groundstation("ingest", *files, "--format", "cadu", "--db", tmp_path / "a.sqlite",
+                       cwd=second)  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    assert "0x1A8" in r.stderr
+    assert catalogue_status(tmp_path / "a.sqlite")["products"].get("complete", 0) == 0
+    # under its own id (given in hexadecimal, as the reports print it): what the run got
+    r = _groundstation("ingest", *files, "--format", "cadu", "--spacecraft-id", "0x1A8",
+                       "--db", tmp_path / "b.sqlite", cwd=second)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    ours = catalogue_status(tmp_path / "b.sqlite")["products"]
+    run = catalogue_status(out / "ground-2" / "catalogue.sqlite")["products"]
+    assert ours["complete"] == run["complete"] > 0
 
 
 def test_kept_cadu_streams_reingest_to_the_runs_catalogue(physical_run, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 
 from ground_station.status import catalogue_status
 from triage.contract import paths
+from triage.contract.packets import split_packets
 from triage.sim.build import build_real_manifest, build_synthetic_set
 from triage.sim.classifiers import load_classifiers
 from triage.sim.manifest import PacketLoss, dump_manifest
@@ -182,3 +183,36 @@ def test_qemu_runs_frames_of_several_models_in_one_boot(tmp_path, m4_image, make
     assert all(f.m4_insns > 0 for f in q.frames)
     host_streams = _files(tmp_path / "host-streams")
     assert host_streams and host_streams == _files(tmp_path / "qemu-streams")
+
+
+@pytest.mark.qemu
+def test_qemu_target_runs_a_constellation_one_boot_per_satellite(tmp_path, m4_image):
+    """Two satellites on the Cortex-M4 image: one boot each, the second setting its own
+    spacecraft id first (the image's ``link`` step); every kept stream of both identical to
+    the host run's, and each satellite's packets name its own id."""
+    m4_image("triage_fw")
+    manifest = build_synthetic_set(
+        tmp_path / "set", n_scenes=2, rows=96, cols=128, seed=53, ships_per_scene=2,
+        sim_span=timedelta(days=2),
+    )  # fmt: skip
+    doc = json.loads(manifest.read_text())
+    doc["orbit"]["satellites"] = 2
+    path = manifest.parent / "two.json"
+    path.write_text(json.dumps(doc))
+    runs = {}
+    for target in ("host", "qemu"):
+        runs[target] = run_simulation(
+            path, tmp_path / target, target=target, keep_streams=tmp_path / f"{target}-streams"
+        )
+    q = runs["qemu"]
+    assert {p.satellite for p in q.passes} == {0, 1}
+    # the frames, the second satellite's link step, a directory and a downlink per pass
+    assert q.onboard["m4_operations"] == len(q.frames) + 1 + 2 * len(q.passes)
+    assert any("2 boots (one per satellite)" in n for n in q.notes)
+    host_streams = _files(tmp_path / "host-streams")
+    assert host_streams == _files(tmp_path / "qemu-streams")
+    for name, data in host_streams.items():
+        if name.startswith(("sat-1/pass-", "sat-2/pass-")):
+            want = 0x1A7 if name.startswith("sat-1") else 0x1A8
+            # the secondary header's last field: the spacecraft id (big-endian u16)
+            assert {int.from_bytes(p[34:36], "big") for p in split_packets(data)} == {want}

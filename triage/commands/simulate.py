@@ -78,7 +78,8 @@ def simulate(
         None,
         "--keep-streams",
         help="also write the pass files as the ground received them, the catalogue, the TLE "
-        "and the stations into this folder (for the groundstation commands)",
+        "and the stations into this folder (for the groundstation commands); with several "
+        "satellites, one folder per satellite (sat-1, sat-2, ...)",
     ),
     check_targets: bool = typer.Option(
         False,

@@ -55,7 +55,7 @@ from triage.contract.frames import (
 )
 from triage.sim.errors import OrbitError
 from triage.sim.ground import ACQUISITION_S
-from triage.sim.manifest import LinkBudget, Manifest
+from triage.sim.manifest import LinkBudget, Manifest, Tle
 from triage.sim.orbit import satellite
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
@@ -209,16 +209,20 @@ class _Geometry:
 
 @dataclass
 class PhysicalChannel:
-    """The link budget of ``manifest`` along its passes, for one mode (seeded by name)."""
+    """The link budget of ``manifest`` along the passes of one satellite (``tle``: its
+    orbit, the manifest's by default; a constellation's others from
+    :func:`~triage.sim.constellation.constellation_tles`), for one mode (seeded by name)."""
 
     manifest: Manifest
     stream: str
+    tle: Tle | None = None
     _geom: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         m = self.manifest
         if m.link.budget is None or m.orbit.tle is None:
             raise OrbitError("the link_budget channel needs link.budget and orbit.tle")
+        self.tle = self.tle or m.orbit.tle
         self.budget = m.link.budget
         self.rate_bps = m.link.rate_bps
         self.rng = np.random.default_rng([m.packet_loss.seed, zlib.crc32(self.stream.encode())])
@@ -238,7 +242,7 @@ class PhysicalChannel:
         st = {s.name: s for s in self.manifest.stations}.get(p.station)
         if st is None:
             raise OrbitError(f"pass {p.index}: station {p.station!r} is not in the manifest")
-        sat = satellite(self.manifest.orbit.tle)
+        sat = satellite(self.tle)
         where = wgs84.latlon(st.latitude_deg, st.longitude_deg, elevation_m=st.altitude_m)
         n = max(2, math.ceil(p.duration_s / RANGE_STEP_S) + 1)
         t = np.linspace(0.0, p.duration_s, n)

@@ -9,6 +9,10 @@ spaced in mean anomaly in its orbital plane.
 - Each satellite has its own firmware, store and ground link (its own catalogue); the
   ground stations serve every satellite in view (an antenna per satellite), so each
   satellite gets every contact window of its own (:func:`constellation_passes`).
+- Each satellite has its own spacecraft id (:func:`spacecraft_ids`: the first keeps
+  ``DEFAULT_SPACECRAFT_ID``, satellite k gets it + k), stamped in every packet and transfer
+  frame it sends, so the ground tells their streams apart and refuses one satellite's
+  packets in another's catalogue.
 
 With one satellite nothing changes: the manifest's frames, times and passes as they
 are.
@@ -21,6 +25,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from triage.contract.packets import DEFAULT_SPACECRAFT_ID, MAX_SPACECRAFT_ID
 from triage.sim.errors import OrbitError
 from triage.sim.frames import FrameGeo, footprint_lonlat
 from triage.sim.link import Pass, plan_passes
@@ -48,6 +53,14 @@ def constellation_tles(tle: Tle, n: int) -> list[Tle]:
         l2 = _checksum(tle.line2[:2] + num + tle.line2[7:43] + f"{m:8.4f}" + tle.line2[51:])
         out.append(Tle(name=f"{tle.name}-{k + 1}", line1=l1, line2=l2))
     return out
+
+
+def spacecraft_ids(n: int) -> list[int]:
+    """The spacecraft id of each of ``n`` satellites: ``DEFAULT_SPACECRAFT_ID`` + k."""
+    ids = [DEFAULT_SPACECRAFT_ID + k for k in range(n)]
+    if ids and ids[-1] > MAX_SPACECRAFT_ID:
+        raise OrbitError(f"{n} satellites: spacecraft ids past {MAX_SPACECRAFT_ID:#x}")
+    return ids
 
 
 def assign_satellites(

@@ -46,6 +46,7 @@ from ground_station.passes import (
 from ground_station.plan import plan_next_pass
 from ground_station.status import catalogue_status
 from ground_station.uplink import uplink_command, uplink_model
+from triage.contract.packets import DEFAULT_SPACECRAFT_ID
 
 __all__ = [
     "ACQUISITION_S",
@@ -66,10 +67,13 @@ __all__ = [
 
 
 class Ground:
-    """The ground station's catalogue in ``folder``, with the simulator's own counters."""
+    """The ground station's catalogue in ``folder`` for the spacecraft ``spacecraft_id``
+    (another spacecraft's packets are refused, as the operator's ingest does), with the
+    simulator's own counters."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, spacecraft_id: int = DEFAULT_SPACECRAFT_ID):
         self.folder = Path(folder)
+        self.spacecraft_id = int(spacecraft_id)
         self.folder.mkdir()
         self.catalogue = self.folder / "catalogue.sqlite"
         self.counters: dict[str, int] = {
@@ -84,7 +88,12 @@ class Ground:
     def receive(self, packets: list[bytes], source: str) -> None:
         """Ingest the packets that reached the ground (``source`` names the pass)."""
         if packets:
-            st = ingest_bytes(self.catalogue, b"".join(packets), source=source)
+            st = ingest_bytes(
+                self.catalogue,
+                b"".join(packets),
+                source=source,
+                spacecraft_id=self.spacecraft_id,
+            )
             self.counters["ingest_malformed"] += sum(st.malformed.values())
             self.counters["ingest_duplicates"] += st.duplicates
             self.counters["ingest_products_invalid"] += st.products_invalid
@@ -93,7 +102,13 @@ class Ground:
     def receive_cadus(self, cadus: bytes, source: str) -> dict:
         """Ingest a CADU stream as the receiver hands it over (the physical channel): sync,
         Reed-Solomon decoding, frame checks, packets; returns the link layer's counts."""
-        st = ingest_bytes(self.catalogue, cadus, source=source, input_format="cadu")
+        st = ingest_bytes(
+            self.catalogue,
+            cadus,
+            source=source,
+            input_format="cadu",
+            spacecraft_id=self.spacecraft_id,
+        )
         self.counters["ingest_malformed"] += sum(st.malformed.values())
         self.counters["ingest_duplicates"] += st.duplicates
         self.counters["ingest_products_invalid"] += st.products_invalid

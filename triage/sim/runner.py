@@ -80,7 +80,12 @@ from triage.sim.classifiers import (
     thresholds,
 )
 from triage.sim.classifiers import label as sample_label
-from triage.sim.constellation import assign_satellites, constellation_passes
+from triage.sim.constellation import (
+    assign_satellites,
+    constellation_passes,
+    constellation_tles,
+    spacecraft_ids,
+)
 from triage.sim.errors import ClassifierError, ManifestError, OutputError
 from triage.sim.frames import (
     FrameGeo,
@@ -154,20 +159,12 @@ def run_simulation(
     given_dir = Path(manifest_path).resolve().parent  # the model update's files are beside it
     manifest_path = realized(Path(manifest_path), registry=classifiers)  # a scenario's frames
     manifest = _with_rate(load_manifest(manifest_path), rate_bps)
-    if manifest.packet_loss.model == "link_budget" and manifest.orbit.satellites > 1:
-        raise ManifestError(
-            "packet_loss.model link_budget (the physical channel) takes one satellite"
-        )
     mdir = manifest_path.resolve().parent
     geos = check_frames(manifest, mdir)
     check_gain_sources(manifest)
     ships = labelled_ships(manifest, mdir)
     manifest, sat_of = assign_satellites(manifest, geos)
     passes = constellation_passes(manifest)
-    if manifest.orbit.satellites > 1 and (target == "qemu" or keep_streams is not None):
-        raise ManifestError(
-            "orbit.satellites > 1: --target qemu and --keep-streams take one satellite"
-        )
     onboard_plan = plan_classifiers(manifest, model, target, classifiers)
     onboard_plan.update = model_update.prepare(
         manifest, given_dir, passes, onboard_plan.cset, target=target, choice=model
@@ -186,7 +183,14 @@ def run_simulation(
         write_report(result, tmp, with_html=write_html)
         if keeper is not None:
             sent = [(t.packets_sent, t.sent_bytes) for t in result.modes[TRIAGE].traffic]
-            write_streams(keeper, manifest, passes, sent, tmp / "ground", Path(keep_streams))
+            write_streams(
+                keeper,
+                manifest,
+                passes,
+                sent,
+                [tmp / _ground_folder(k) for k in range(manifest.orbit.satellites)],
+                Path(keep_streams),
+            )
         _finish_out(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -286,8 +290,12 @@ def _run(
     store_bytes = manifest.onboard.store_capacity_bytes or DEFAULT_STORE_BYTES
     n_sat = manifest.orbit.satellites
     sat_of = sat_of or {f.frame_id: 0 for f in manifest.frames}
-    # one firmware, store, ground link and packet tracker per satellite
-    sats = [Satellite(store_bytes, record_ops=target == "qemu") for _ in range(n_sat)]
+    # one firmware, store, ground link and packet tracker per satellite, each with its id
+    ids = spacecraft_ids(n_sat)
+    sats = [
+        Satellite(store_bytes, record_ops=target == "qemu", spacecraft_id=ids[k])
+        for k in range(n_sat)
+    ]
     update = plan.update
     if update is not None:  # one satellite (checked): the launch model in its model manager
         sats[0].fly_models(update.launch_package, update.satellite_keys)
@@ -297,7 +305,7 @@ def _run(
             first = next((f for f in order if sat_of[f.frame_id] == k), None)
             if first is not None:
                 _use(sat, plan, plan.assignments[first.frame_id].model)
-    grounds = [Ground(tmp / ("ground" if k == 0 else f"ground-{k + 1}")) for k in range(n_sat)]
+    grounds = [Ground(tmp / _ground_folder(k), ids[k]) for k in range(n_sat)]
     trackers = [PacketTracker() for _ in range(n_sat)]
 
     # independent, seeded loss streams: one per mode and satellite, one per uplink
@@ -310,9 +318,17 @@ def _run(
         for k in range(n_sat)
     }
     uplink = [LossChannel(manifest.packet_loss, stream("uplink", k)) for k in range(n_sat)]
-    # the physical channel (packet_loss.model link_budget) takes one satellite (checked)
+    # the physical channel (packet_loss.model link_budget): each satellite's link budget
+    # along its own passes, from its own orbit
     physical = manifest.packet_loss.model == "link_budget"
-    phys = {(m, 0): PhysicalChannel(manifest, m) for m in (TRIAGE, *BASELINES)} if physical else {}
+    phys = {}
+    if physical:
+        tles = constellation_tles(manifest.orbit.tle, n_sat)
+        phys = {
+            (m, k): PhysicalChannel(manifest, stream(m, k), tles[k])
+            for m in (TRIAGE, *BASELINES)
+            for k in range(n_sat)
+        }
     baselines = {
         (m, k): BaselineDownlink(m, loss[(m, k)], rate, phys.get((m, k)))
         for m in BASELINES
@@ -355,7 +371,7 @@ def _run(
     late = sum(1 for f in frames if f.capture_time_utc >= passes[-1].aos)
     if late:
         notes.append(f"{late} frame(s) captured after the last pass of the window")
-    m4 = _replay_on_qemu(sats[0], records, notes) if sats[0].record_ops else None
+    m4 = _replay_on_qemu(sats, records, notes) if target == "qemu" else None
 
     # 4. the grounds export their products; the run is checked and scored
     by_id = {f.frame_id: f for f in manifest.frames}
@@ -514,17 +530,31 @@ def _ship_samples(
     return out
 
 
-def _replay_on_qemu(satellite: Satellite, records: list[FrameRecord], notes: list[str]) -> M4Replay:
-    """The run's firmware operations on the Cortex-M4 image: instructions per frame."""
-    m4 = satellite.replay_on_qemu()
+def _replay_on_qemu(
+    sats: list[Satellite], records: list[FrameRecord], notes: list[str]
+) -> M4Replay:
+    """The run's firmware operations on the Cortex-M4 image, one boot per satellite:
+    instructions per frame."""
+    runs = [sat.replay_on_qemu() for sat in sats if sat.ops]
+    m4 = M4Replay(
+        sum(r.operations for r in runs),
+        {f: n for r in runs for f, n in r.insns_by_frame.items()},
+        max((r.stack_peak_bytes for r in runs), default=0),
+    )
     for rec in records:
         rec.m4_insns = m4.insns_by_frame.get(rec.frame_id)
+    boots = "one boot" if len(runs) == 1 else f"{len(runs)} boots (one per satellite)"
     notes.append(
-        f"target qemu: {m4.operations} firmware operations replayed in one boot of the "
+        f"target qemu: {m4.operations} firmware operations replayed in {boots} of the "
         "Cortex-M4 image; every frame record, directory and downlink identical to the "
         "host build's, byte for byte"
     )
     return m4
+
+
+def _ground_folder(k: int) -> str:
+    """The folder of satellite ``k``'s ground catalogue in the run's output."""
+    return "ground" if k == 0 else f"ground-{k + 1}"
 
 
 def _check(
@@ -805,7 +835,7 @@ def _triage_pass_physical(
         packets = split_packets(stream)
         if not packets:
             return 0
-        cadus = link_encode(stream, "cadu", vcid=vcid)
+        cadus = link_encode(stream, "cadu", spacecraft_id=satellite.spacecraft_id, vcid=vcid)
         first, n = used, len(cadus) // CADU_BYTES
         received, outcome = ch.send_cadus(p, first, cadus, tr.link)
         k = ground.receive_cadus(received, source)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from triage.contract.enums import Action
+from triage.contract.packets import DEFAULT_SPACECRAFT_ID
 from triage.contract.tile_spec import cell_count, tile_spec
 from triage.contract.uplink import model_flash_image
 from triage.errors import FirmwareError
@@ -147,14 +148,25 @@ _PACKAGE_POLICY = Thresholds((), 0)
 
 
 class Satellite:
-    """The firmware (host build) with its on-board store of ``store_bytes``."""
+    """The firmware (host build) with its on-board store of ``store_bytes``, stamping
+    ``spacecraft_id`` in every packet it makes (a QEMU replay sets it first, with the
+    image's ``link`` step, when it is not the build's default)."""
 
-    def __init__(self, store_bytes: int, *, record_ops: bool = False):
+    def __init__(
+        self,
+        store_bytes: int,
+        *,
+        record_ops: bool = False,
+        spacecraft_id: int = DEFAULT_SPACECRAFT_ID,
+    ):
         self.store_bytes = store_bytes
-        self.onboard = Onboard(store_bytes, classifier="model")
+        self.spacecraft_id = int(spacecraft_id)
+        self.onboard = Onboard(store_bytes, classifier="model", spacecraft_id=self.spacecraft_id)
         self.config = config()
         self.record_ops = record_ops
         self.ops: list[_Op] = []
+        if record_ops and self.spacecraft_id != DEFAULT_SPACECRAFT_ID:
+            self.ops.append(_Op(("link", "packets", self.spacecraft_id), b""))
         self.classifier = "shipped"  # the compiled-in model, the build's thresholds
         self.thresholds: Thresholds | None = None
         self.identity: tuple[int | None, str] | None = None  # (model id, .tflite SHA-256)
@@ -261,8 +273,9 @@ class Satellite:
 
     def _replay_bind(self, flash: bytes | None) -> None:
         """What a QEMU replay does for a bind: boot from ``flash`` (None: blank) when no
-        operation came before, else a ``load`` operation."""
-        if not self.ops:
+        operation but the spacecraft id's ``link`` step came before, else a ``load``
+        operation."""
+        if all(o.op[0] == "link" for o in self.ops):
             self.model_flash = flash
         elif self.record_ops:
             blank = model_flash_image(None)

@@ -21,6 +21,12 @@ A run with ``--keep-streams DIR`` writes, besides its report:
   bytes sent and received, and its file;
 - ``README.md``: the ``groundstation`` commands to try on them.
 
+With several satellites (``orbit.satellites``), ``DIR`` holds one such folder per
+satellite, ``sat-1`` .. ``sat-N``: its passes, its catalogue, its own TLE, and a README
+whose commands name its spacecraft id (``--spacecraft-id``: each satellite stamps its
+own in every packet and frame, :func:`triage.sim.constellation.spacecraft_ids`), with
+``constellation.json`` and a README at the top that list the satellites.
+
 The folder is written beside ``DIR`` and renamed once complete, like the run's
 output, so a failed run leaves no folder that looks complete.
 """
@@ -33,9 +39,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from triage.contract.packets import DEFAULT_SPACECRAFT_ID
+from triage.sim.constellation import constellation_tles, spacecraft_ids
 from triage.sim.errors import OutputError
 from triage.sim.link import Pass
-from triage.sim.manifest import Manifest
+from triage.sim.manifest import Manifest, Tle
 
 CATALOGUE_FILES = ("catalogue.sqlite", "catalogue.sqlite.segments", "catalogue.sqlite-wal")
 
@@ -80,68 +88,50 @@ def write_streams(
     manifest: Manifest,
     passes: list[Pass],
     sent: list[tuple[int, int]],
-    ground_folder: Path,
+    ground_folders: list[Path],
     dest: Path,
 ) -> Path:
     """Write the kept streams into ``dest`` (atomically); ``sent``: (packets, bytes) put on
-    the air per pass."""
+    the air per pass; ``ground_folders``: each satellite's ground catalogue folder."""
     dest = Path(dest)
     tmp = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        index = []
-        for p in passes:
-            pk = keeper.received.get(p.index, [])
-            name = f"pass-{p.index:04d}.bin"
-            if pk:
-                (tmp / name).write_bytes(b"".join(pk))
-            cadu_files, cadu_bytes = [], 0
-            for vcid, stream in keeper.cadus.get(p.index, []):
-                cname = f"pass-{p.index:04d}-vc{vcid}.cadu"
-                (tmp / cname).write_bytes(stream)
-                cadu_files.append(cname)
-                cadu_bytes += len(stream)
-            req = keeper.requests.get(p.index)
-            rname = f"request-{p.index:04d}.bin"
-            if req:
-                (tmp / rname).write_bytes(req)
-            index.append(
-                {
-                    "pass": p.index,
-                    "station": p.station,
-                    "aos_utc": p.aos.isoformat(),
-                    "los_utc": p.los.isoformat(),
-                    "max_elevation_deg": p.max_elevation_deg,
-                    "budget_bytes": p.budget_bytes,
-                    "packets_sent": sent[p.index][0],
-                    "bytes_sent": sent[p.index][1],
-                    "packets_received": len(pk),
-                    "bytes_received": sum(len(x) for x in pk),
-                    "file": name if pk else None,
-                    "cadu_files": cadu_files,
-                    "cadu_bytes": cadu_bytes,
-                    "request_file": rname if req else None,
-                }
+        n = len(ground_folders)
+        if n == 1:
+            _write_satellite(
+                tmp, keeper, manifest, passes, sent, ground_folders[0], manifest.orbit.tle, None
             )
-        (tmp / "passes.json").write_text(
-            json.dumps({"link": manifest.link.model_dump(), "passes": index}, indent=1, default=str)
-            + "\n"
-        )
-        for n in CATALOGUE_FILES:
-            if (ground_folder / n).exists():
-                shutil.copy2(ground_folder / n, tmp / n)
-        if manifest.orbit.tle is not None:
-            (tmp / "sat.tle").write_text(manifest.orbit.tle.text)
-        (tmp / "stations.txt").write_text(
-            "".join(
-                f"{s.name}={s.latitude_deg},{s.longitude_deg},{s.altitude_m:g}"
-                f"  # elevation mask {s.min_elevation_deg:g} deg\n"
-                for s in manifest.stations
+        else:
+            ids = spacecraft_ids(n)
+            tles = constellation_tles(manifest.orbit.tle, n)
+            sats = []
+            for k in range(n):
+                sub = tmp / f"sat-{k + 1}"
+                sub.mkdir()
+                mine = [p for p in passes if p.satellite == k]
+                index = _write_satellite(
+                    sub, keeper, manifest, mine, sent, ground_folders[k], tles[k], ids[k]
+                )
+                sats.append(
+                    {
+                        "folder": sub.name,
+                        "name": tles[k].name,
+                        "spacecraft_id": ids[k],
+                        "spacecraft_id_hex": f"0x{ids[k]:03X}",
+                        "passes": len(mine),
+                        "passes_with_data": sum(1 for p in index if p["file"] or p["cadu_files"]),
+                        "bytes_received": sum(p["bytes_received"] for p in index),
+                        "cadu_bytes": sum(p["cadu_bytes"] for p in index),
+                    }
+                )
+            (tmp / "constellation.json").write_text(
+                json.dumps({"link": manifest.link.model_dump(), "satellites": sats}, indent=1)
+                + "\n"
             )
-        )
-        (tmp / "README.md").write_text(_readme(manifest, index))
+            (tmp / "README.md").write_text(_constellation_readme(manifest, sats))
         if dest.exists():
             shutil.rmtree(dest)
         tmp.rename(dest)
@@ -151,10 +141,110 @@ def write_streams(
     return dest
 
 
-def _readme(manifest: Manifest, index: list[dict]) -> str:
+def _write_satellite(
+    out: Path,
+    keeper: StreamKeeper,
+    manifest: Manifest,
+    passes: list[Pass],
+    sent: list[tuple[int, int]],
+    ground_folder: Path,
+    tle: Tle | None,
+    spacecraft_id: int | None,
+) -> list[dict]:
+    """One satellite's kept folder (``spacecraft_id`` None: the only one); its pass index."""
+    index = []
+    for p in passes:
+        pk = keeper.received.get(p.index, [])
+        name = f"pass-{p.index:04d}.bin"
+        if pk:
+            (out / name).write_bytes(b"".join(pk))
+        cadu_files, cadu_bytes = [], 0
+        for vcid, stream in keeper.cadus.get(p.index, []):
+            cname = f"pass-{p.index:04d}-vc{vcid}.cadu"
+            (out / cname).write_bytes(stream)
+            cadu_files.append(cname)
+            cadu_bytes += len(stream)
+        req = keeper.requests.get(p.index)
+        rname = f"request-{p.index:04d}.bin"
+        if req:
+            (out / rname).write_bytes(req)
+        index.append(
+            {
+                "pass": p.index,
+                "station": p.station,
+                "aos_utc": p.aos.isoformat(),
+                "los_utc": p.los.isoformat(),
+                "max_elevation_deg": p.max_elevation_deg,
+                "budget_bytes": p.budget_bytes,
+                "packets_sent": sent[p.index][0],
+                "bytes_sent": sent[p.index][1],
+                "packets_received": len(pk),
+                "bytes_received": sum(len(x) for x in pk),
+                "file": name if pk else None,
+                "cadu_files": cadu_files,
+                "cadu_bytes": cadu_bytes,
+                "request_file": rname if req else None,
+            }
+        )
+    head = {"link": manifest.link.model_dump()}
+    if spacecraft_id is not None:
+        head["spacecraft_id"] = spacecraft_id
+    (out / "passes.json").write_text(
+        json.dumps({**head, "passes": index}, indent=1, default=str) + "\n"
+    )
+    for n in CATALOGUE_FILES:
+        if (ground_folder / n).exists():
+            shutil.copy2(ground_folder / n, out / n)
+    if tle is not None:
+        (out / "sat.tle").write_text(tle.text)
+    (out / "stations.txt").write_text(
+        "".join(
+            f"{s.name}={s.latitude_deg},{s.longitude_deg},{s.altitude_m:g}"
+            f"  # elevation mask {s.min_elevation_deg:g} deg\n"
+            for s in manifest.stations
+        )
+    )
+    (out / "README.md").write_text(_readme(manifest, index, tle, spacecraft_id))
+    return index
+
+
+def _constellation_readme(manifest: Manifest, sats: list[dict]) -> str:
+    """The top README of a constellation's kept streams: one folder per satellite."""
+    rows = "\n".join(
+        f"| [`{s['folder']}/`]({s['folder']}/README.md) | {s['name']} | "
+        f"{s['spacecraft_id_hex']} | {s['passes_with_data']} of {s['passes']} |"
+        for s in sats
+    )
+    return f"""# Pass streams of a simulation: {manifest.name}
+
+{len(sats)} satellites, each with its own store, ground catalogue and spacecraft id, stamped in
+every packet and transfer frame it sends. Link: {manifest.link.name}, \
+{manifest.link.rate_bps:,} bit/s.
+Each folder holds one satellite's passes, catalogue, TLE and the `groundstation` commands
+to try on them (`constellation.json` lists the same).
+
+| folder | satellite | spacecraft id | passes with data |
+| --- | --- | --- | --- |
+{rows}
+
+A catalogue accepts one spacecraft (`--spacecraft-id`): another satellite's passes ingested
+into it are refused and counted by id, and nothing of them is stored.
+"""
+
+
+def _readme(
+    manifest: Manifest, index: list[dict], tle: Tle | None, spacecraft_id: int | None
+) -> str:
     """The kept folder's README: its files and the ``groundstation`` commands to try on them
-    (bare packets, or on the physical channel each transmission's CADUs)."""
+    (bare packets, or on the physical channel each transmission's CADUs); a satellite of a
+    constellation (``spacecraft_id``) is named, and so is its id in the commands."""
     link = f"Link: {manifest.link.name}, {manifest.link.rate_bps:,} bit/s."
+    if spacecraft_id is not None:
+        link += (
+            f"\nSatellite {tle.name if tle else ''} of {manifest.orbit.satellites}, spacecraft id "
+            f"0x{spacecraft_id:03X}: its packets and frames carry it, and a catalogue takes\n"
+            "them only with `--spacecraft-id` (another satellite's are refused)."
+        )
     if any(p["cadu_files"] for p in index):  # the physical channel
         files = [p for p in index if p["cadu_files"]]
         big = max(files, key=lambda p: p["cadu_bytes"])
@@ -196,6 +286,8 @@ def _readme(manifest: Manifest, index: list[dict]) -> str:
         if st
         else "NAME=LAT,LON,ALT_M"
     )
+    if spacecraft_id is not None and spacecraft_id != DEFAULT_SPACECRAFT_ID:
+        fmt += f" --spacecraft-id 0x{spacecraft_id:03X}"
     start = manifest.window_start_utc.strftime("%Y-%m-%dT%H:%MZ")
     end = manifest.window_end_utc.strftime("%Y-%m-%dT%H:%MZ")
     tle = (
@@ -207,7 +299,7 @@ groundstation plan --db catalogue.sqlite --tle sat.tle --station {station} \\
     --min-elevation {st.min_elevation_deg if st else 10:g}
 ```
 """
-        if manifest.orbit.tle is not None
+        if tle is not None
         else "\nThe manifest lists its passes explicitly (no TLE): `plan` needs a TLE.\n"
     )
     return f"""# Pass streams of a simulation: {manifest.name}
