@@ -47,6 +47,7 @@ def test_two_satellites_image_each_scene_with_the_first_over_it(small_set, tmp_p
     geos = check_frames(m, small_set.parent)
     res = run_simulation(path, tmp_path / "run")
     tles = constellation_tles(m.orbit.tle, 2)
+    per_frame = json.loads((tmp_path / "run" / "metrics.json").read_text())["per_frame"]
     for f in m.frames:
         pts = footprint_lonlat(geos[f.frame_id])
         lon = sum(p[0] for p in pts) / len(pts)
@@ -58,6 +59,8 @@ def test_two_satellites_image_each_scene_with_the_first_over_it(small_set, tmp_p
         k = min(range(2), key=lambda i: first[i][0].time_utc)
         rec = next(r for r in res.frames if r.frame_id == f.frame_id)
         assert rec.satellite == k
+        row = next(r for r in per_frame if r["frame_id"] == f.frame_id)
+        assert row["satellite"] == k  # metrics.json says which satellite imaged it
         assert rec.capture_time == f.capture_time_utc + (
             first[k][0].time_utc - first[0][0].time_utc
         )

@@ -399,6 +399,7 @@ class SimResult:
             {
                 "frame_id": f.frame_id,
                 "scene": f.scene,
+                "satellite": f.satellite,
                 "model": f.model,
                 "model_id": f.model_id,
                 "model_sha256": f.model_sha256,
