@@ -80,6 +80,14 @@ class CellTrainConfig(BaseModel):
     mine_start: int = 4
     mine_every: int = 3
     hard_top: int = 3000
+    # hard negatives under haze: at each mining, a hazed copy of every training port (real
+    # cloud patches of the training cloud images at haze_mine_opacity over about
+    # haze_mine_cover of it; cloud where alpha > 0.5, the labels below elsewhere) is
+    # scored too, and its haze_mine_top most ship-like sea and land cells join the hard
+    # windows, hazed (0: off, no draw)
+    haze_mine_top: int = 0
+    haze_mine_opacity: tuple[float, float] = (0.1, 0.6)
+    haze_mine_cover: float = 0.5
     sea_object_px: int = 0
     paste_prob: float = 0.0
     paste_max: int = 3
@@ -199,7 +207,8 @@ class CellSampler:
         self.ship_list = [(f, i) for f in self.ports for i in range(len(self.boxes[f]))]
         area = np.array([ds.frames[f].shape[0] * ds.frames[f].shape[1] for f in self.ports])
         self.port_p = area / area.sum()
-        self.hard: list[tuple[int, int, int]] = []
+        self.hard: list[tuple[int, int, int, bool]] = []  # frame, centre, hazed
+        self.hazed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # frame, cloud mask
         self.bank = augment.VesselBank(ds, self.ports) if cfg.paste_prob > 0 else None
         # water colours of real scenes (training ports and extra scenes): medians of
         # 64-px blocks that are at least 90 % water
@@ -288,8 +297,11 @@ class CellSampler:
             b = self.boxes[f][i]
             y0, x0 = self._origin(ds.frames[f].shape, b[1] + b[3] / 2, b[0] + b[2] / 2)
         elif kind == "hard" and self.hard:
-            f, cy, cx = self.hard[rng.integers(0, len(self.hard))]
+            f, cy, cx, hazed = self.hard[rng.integers(0, len(self.hard))]
             y0, x0 = self._origin(ds.frames[f].shape, cy, cx)
+            if hazed:
+                frame, cloud_mask = self.hazed[f]
+                return self._port_window(f, frame, cloud_mask, y0, x0)
         elif kind == "cloud" and self.clouds:
             f = self.clouds[rng.integers(0, len(self.clouds))]
             h, w = ds.frames[f].shape[:2]
@@ -305,8 +317,13 @@ class CellSampler:
             f = self.ports[rng.choice(len(self.ports), p=self.port_p)]
             h, w = ds.frames[f].shape[:2]
             y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
-        frame = ds.frames[f]
-        x, (cloud, water), valid = self._cut(frame, y0, x0, [ds.cloud_masks[f], ds.water_masks[f]])
+        return self._port_window(f, ds.frames[f], ds.cloud_masks[f], y0, x0)
+
+    def _port_window(self, f, frame, cloud_mask, y0, x0):
+        """The window at ``(y0, x0)`` of frame ``f`` (``frame``: its pixels, or a hazed
+        copy with its ``cloud_mask``)."""
+        ds = self.ds
+        x, (cloud, water), valid = self._cut(frame, y0, x0, [cloud_mask, ds.water_masks[f]])
         boxes = self.boxes[f].copy() if ds.is_port[f] else np.zeros((0, 4))
         if len(boxes):  # in the pixel window's coordinates
             boxes[:, 0] -= x0 - self.cfg.arch.input_offset
@@ -323,32 +340,66 @@ class CellSampler:
 
     def mine(self, model) -> None:
         """The ``hard_top`` sea and land cells of the training ports the model scores most
-        ship-like (on the frames' own cell grids)."""
-        spec = tile_spec()
-        ship = spec.class_id("ship")
+        ship-like (on the frames' own cell grids); with ``haze_mine_top``, as many of
+        those cells again on hazed copies of the ports (:meth:`_hazed`)."""
         cand = []
         for f in self.ports:
-            fr = self.ds.frames[f]
-            off = self.cfg.arch.input_offset
-            p = float_frame(model, preprocess_frame(fr, offset=off))[..., ship]
-            hp, wp = padded_size(fr.shape[0]), padded_size(fr.shape[1])
-            p = p[: hp // CELL_PX, : wp // CELL_PX]
-            cloud = np.zeros((hp, wp), bool)
-            water = np.zeros((hp, wp), bool)
-            valid = np.zeros((hp, wp), bool)
-            cloud[: fr.shape[0], : fr.shape[1]] = self.ds.cloud_masks[f]
-            water[: fr.shape[0], : fr.shape[1]] = self.ds.water_masks[f]
-            valid[: fr.shape[0], : fr.shape[1]] = True
-            lab = _frame_cell_labels(
-                cloud, water, valid, self.boxes[f], sea_object_px=self.cfg.sea_object_px
-            )
-            neg = (lab == spec.class_id("sea")) | (lab == spec.class_id("land"))
-            for i, j in zip(*np.nonzero(neg), strict=True):
-                # the cell's centre pixel
-                cy, cx = i * CELL_PX + CELL_PX // 2, j * CELL_PX + CELL_PX // 2
-                cand.append((float(p[i, j]), f, cy, cx))
+            cand += self._ship_like(model, f, self.ds.frames[f], self.ds.cloud_masks[f], False)
         cand.sort(key=lambda t: -t[0])
-        self.hard = [(f, y, x) for _, f, y, x in cand[: self.cfg.hard_top]]
+        self.hard = [(f, y, x, hz) for _, f, y, x, hz in cand[: self.cfg.hard_top]]
+        if self.cfg.haze_mine_top and self.clouds:
+            cand = []
+            for f in self.ports:
+                self.hazed[f] = self._hazed(f)
+                cand += self._ship_like(model, f, *self.hazed[f], True)
+            cand.sort(key=lambda t: -t[0])
+            self.hard += [(f, y, x, hz) for _, f, y, x, hz in cand[: self.cfg.haze_mine_top]]
+
+    def _ship_like(self, model, f, fr, cloud_mask, hazed: bool) -> list:
+        """(ship score, frame, centre row, centre column, hazed) of every sea and land cell
+        of frame ``f`` (pixels ``fr``, cloud where ``cloud_mask``)."""
+        spec = tile_spec()
+        ship = spec.class_id("ship")
+        off = self.cfg.arch.input_offset
+        p = float_frame(model, preprocess_frame(fr, offset=off))[..., ship]
+        hp, wp = padded_size(fr.shape[0]), padded_size(fr.shape[1])
+        p = p[: hp // CELL_PX, : wp // CELL_PX]
+        cloud = np.zeros((hp, wp), bool)
+        water = np.zeros((hp, wp), bool)
+        valid = np.zeros((hp, wp), bool)
+        cloud[: fr.shape[0], : fr.shape[1]] = cloud_mask
+        water[: fr.shape[0], : fr.shape[1]] = self.ds.water_masks[f]
+        valid[: fr.shape[0], : fr.shape[1]] = True
+        lab = _frame_cell_labels(
+            cloud, water, valid, self.boxes[f], sea_object_px=self.cfg.sea_object_px
+        )
+        neg = (lab == spec.class_id("sea")) | (lab == spec.class_id("land"))
+        return [
+            # the cell's centre pixel
+            (float(p[i, j]), f, i * CELL_PX + CELL_PX // 2, j * CELL_PX + CELL_PX // 2, hazed)
+            for i, j in zip(*np.nonzero(neg), strict=True)
+        ]
+
+    def _hazed(self, f) -> tuple[np.ndarray, np.ndarray]:
+        """Port frame ``f`` under real cloud: patches of the training cloud images laid at
+        random places at an opacity drawn from ``haze_mine_opacity`` until about
+        ``haze_mine_cover`` of the frame is covered; (pixels, cloud mask: the frame's own
+        or alpha > 0.5)."""
+        cfg, rng, s = self.cfg, self.rng, self.s
+        src = self.ds.frames[f]
+        h, w = src.shape[:2]
+        out = src.astype(np.float32)
+        alpha = np.zeros((h, w), np.float32)
+        if h >= s and w >= s:
+            for _ in range(max(1, round(cfg.haze_mine_cover * h * w / (s * s)))):
+                px, cm = self._cloud_patch()
+                y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+                opacity = rng.uniform(*cfg.haze_mine_opacity)
+                sub, a = augment.cloud_over(out[y : y + s, x : x + s], px, cm, opacity)
+                out[y : y + s, x : x + s] = sub
+                alpha[y : y + s, x : x + s] = np.maximum(alpha[y : y + s, x : x + s], a)
+        pixels = np.clip(np.rint(out), 0, 65535).astype(np.uint16)
+        return pixels, self.ds.cloud_masks[f] | (alpha > 0.5)
 
     def batch(self, n: int):
         """``(raw uint16 windows [n,S,S,C], labels [n,k,k], loss mask [n,k,k])``."""

@@ -263,3 +263,34 @@ def test_cli_smoke_cell_training_and_export_on_real_frames(tmp_path, data_dir):
     src = (tmp_path / "classifier_stream.c").read_text()
     assert (tmp_path / "classifier_stream.h").exists() and (tmp_path / "triage_config.h").exists()
     assert hashlib.sha256(tfl).hexdigest() in src  # the C names the model it came from
+
+
+def test_haze_mining_scores_hazed_ports_and_keeps_their_windows(synthetic_ds):
+    """``haze_mine_top``: each mining also scores a hazed copy of every training port (real
+    cloud of the training cloud images laid over it) and adds that many hazed hard cells;
+    cloud labels only where a patch was laid thick (alpha > 0.5), none under thin haze."""
+    from triage_models.cellnet import build_cellnet
+
+    arch = CellArchConfig(stem_channels=4, blocks=[(8, 2), (8, 2), (8, 2)], dropout=0.0)
+    model = build_cellnet(arch)
+    for opacity, thick in ((0.9, True), (0.3, False)):
+        cfg = CellTrainConfig(
+            window_px=64, hard_top=5, haze_mine_top=3, haze_mine_opacity=(opacity, opacity),
+            frac_ship=0.0, frac_hard=1.0, frac_cloud=0.0, arch=arch,
+        )  # fmt: skip
+        s = CellSampler(synthetic_ds, [0, 1, 2], cfg, seed=4)
+        s.mine(model)
+        assert [h[3] for h in s.hard] == [False] * 5 + [True] * 3
+        assert sorted(s.hazed) == [0, 1]  # the ports, not the cloud image
+        for f, (px, cloud) in s.hazed.items():
+            src = synthetic_ds.frames[f]
+            assert px.dtype == src.dtype and px.shape == src.shape
+            moved = (px != src).any(-1)
+            assert moved.mean() > 0.1  # patches over about half of it, cloud over part of them
+            assert not (cloud & ~moved).any()  # cloud labelled only where cloud lies
+            assert cloud.any() == thick
+        x, lab, _ = s.batch(16)
+        assert x.shape == (16, 64, 64, 4) and lab.shape == (16, 4, 4)
+    off = CellSampler(synthetic_ds, [0, 1, 2], cfg.model_copy(update={"haze_mine_top": 0}), 4)
+    off.mine(model)
+    assert len(off.hard) == 5 and not off.hazed
