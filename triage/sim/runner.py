@@ -143,7 +143,8 @@ def run_simulation(
 
     ``target="qemu"``: the firmware operations of the run (every frame, every
     directory, every downlink with its request) are replayed in one boot of the
-    Cortex-M4 image under QEMU and must give the host build's bytes exactly
+    Cortex-M4 image under QEMU per satellite (a satellite's own spacecraft id set first
+    by the image's ``link`` step) and must give the host build's bytes exactly
     (:class:`~triage.errors.FirmwareError` naming the first operation that differs);
     the report then carries the image's instruction count per frame. The image boots
     with the model of the run's first frames: the compiled-in one, or a fold model's
