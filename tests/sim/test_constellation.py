@@ -47,7 +47,21 @@ def test_two_satellites_image_each_scene_with_the_first_over_it(small_set, tmp_p
     geos = check_frames(m, small_set.parent)
     res = run_simulation(path, tmp_path / "run")
     tles = constellation_tles(m.orbit.tle, 2)
-    per_frame = json.loads((tmp_path / "run" / "metrics.json").read_text())["per_frame"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    per_frame = metrics["per_frame"]
+    # per satellite: its id, and its shares add up to the run's totals
+    sats = metrics["per_satellite"]
+    assert [(r["satellite"], r["spacecraft_id"]) for r in sats] == [(0, 0x1A7), (1, 0x1A8)]
+    for key, total in (
+        ("frames", len(m.frames)),
+        ("raw_bytes", metrics["raw_bytes"]),
+        ("sent_bytes", metrics["sent_bytes"]),
+        ("ships_labelled", metrics["ships_labelled"]),
+        ("ships_delivered", metrics["ships_delivered"]),
+        ("passes", len(res.passes)),
+    ):
+        assert sum(r[key] for r in sats) == total, key
+    assert "<h2>Per satellite</h2>" in (tmp_path / "run" / "report.html").read_text()
     for f in m.frames:
         pts = footprint_lonlat(geos[f.frame_id])
         lon = sum(p[0] for p in pts) / len(pts)
@@ -69,6 +83,7 @@ def test_two_satellites_image_each_scene_with_the_first_over_it(small_set, tmp_p
     assert [p.aos for p in passes] == sorted(p.aos for p in passes)
     assert len(res.passes) == len(passes)
     one = run_simulation(small_set, tmp_path / "one")
+    assert json.loads((tmp_path / "one" / "metrics.json").read_text())["per_satellite"] == []
     # each satellite has every contact window of its own
     assert len(passes) == 2 * len(one.passes) or abs(len(passes) - 2 * len(one.passes)) <= 2
     assert (tmp_path / "run" / "ground-2" / "catalogue.sqlite").exists() == (

@@ -743,6 +743,47 @@ def _id_list(ids: list[int]) -> str:
     return ", ".join(map(str, ids[:12])) + (f" … ({len(ids)})" if len(ids) > 12 else "")
 
 
+def _satellite_section(res: SimResult) -> str:
+    """With several satellites: what each one imaged, sent and delivered."""
+    rows = [
+        [
+            r["satellite"] + 1,
+            f"0x{r['spacecraft_id']:03X}",
+            r["frames"],
+            r["scenes"],
+            f"{r['passes_with_data']} of {r['passes']}",
+            _mb(r["raw_bytes"]),
+            _mb(r["sent_bytes"]),
+            r["reduction_factor"],
+            r["ships_labelled"],
+            r["ships_delivered"],
+            r["ship_recall"],
+        ]
+        for r in res.per_satellite()
+    ]
+    if not rows:
+        return ""
+    headers = [
+        "satellite",
+        "spacecraft id",
+        "frames",
+        "scenes",
+        "passes with data",
+        "raw (MB)",
+        "triage sent (MB)",
+        "reduction",
+        "ships",
+        "ships delivered",
+        "recall",
+    ]
+    return (
+        "<h2>Per satellite</h2>\n<p>Each satellite images the scenes it passes over first in "
+        "daylight, keeps its own store and sends in its own passes under its own spacecraft "
+        "id, to its own ground catalogue. Reduction: raw bytes of its frames / bytes triage "
+        "sent in its passes.</p>\n" + _table(headers, rows)
+    )
+
+
 def _scene_table(res: SimResult) -> str:
     rows = []
     for r in res.per_scene():
@@ -1064,6 +1105,7 @@ its imagery (<code>models/classifiers.json</code> lists what each was trained on
 made of them (before the link). Crop precision: ship crops complete on the ground holding a
 labelled ship's box centre on a kept pixel / ship crops complete on the ground.</p>
 {_scene_table(res)}
+{_satellite_section(res)}
 <h2>Map</h2>{_maps(res)}
 <h2>Pass timeline</h2><img src="{plot_pass_timeline(res)}" alt="pass timeline">
 <img src="{plot_budget_use(res)}" alt="budget use">

@@ -39,6 +39,10 @@ Metric definitions (``metrics.json``; the same keys for every mode):
   satellite's first pass after its own first capture, summed). A baseline's ship counts
   only when its whole frame is on the ground (every segment arrived), so a
   frame larger than what is left of a pass is not delivered in that pass.
+- ``per_satellite`` (triage, several satellites; empty with one): per satellite its
+  spacecraft id, the frames and scenes it imaged, its passes (and those that carried
+  bytes), ``raw_bytes`` of its frames, ``sent_bytes`` in its passes, their ratio, and the
+  ships of its scenes labelled and delivered.
 - ``model_update`` (the model-update scenario only, :mod:`triage.sim.model_update`):
   the launch and uplinked models (id, .tflite and package SHA-256), the uplink (pass,
   telecommands, link bytes, ``seconds`` at the uplink rate, ``share_of_pass``,
@@ -61,6 +65,7 @@ from datetime import datetime
 from triage.contract.enums import PRODUCT_BY_APID
 from triage.contract.packets import PRIMARY_HEADER
 from triage.sim.channel import PassLink
+from triage.sim.constellation import spacecraft_ids
 from triage.sim.link import Pass, Transmission
 from triage.sim.scoring import CLOUD_CLASSES, ShipOutcome
 
@@ -394,6 +399,41 @@ class SimResult:
             )
         return rows
 
+    def per_satellite(self) -> list[dict]:
+        """With several satellites, one row per satellite: its spacecraft id, the frames it
+        imaged, its passes, what triage sent in them, its reduction and ships (empty with
+        one satellite)."""
+        n = 1 + max([p.satellite for p in self.passes] + [f.satellite for f in self.frames])
+        if n == 1:
+            return []
+        tri = self.modes[TRIAGE]
+        scene_sat = {f.scene: f.satellite for f in self.frames}
+        rows = []
+        for k, scid in enumerate(spacecraft_ids(n)):
+            fr = [f for f in self.frames if f.satellite == k]
+            mine = [p for p in self.passes if p.satellite == k]
+            sent = sum(tri.traffic[p.index].sent_bytes for p in mine)
+            idx = [i for i, o in enumerate(tri.outcomes) if scene_sat.get(o.ship.scene) == k]
+            got = sum(1 for i in idx if tri.outcomes[i].delivered_at is not None)
+            raw = sum(f.raw_bytes for f in fr)
+            rows.append(
+                {
+                    "satellite": k,
+                    "spacecraft_id": scid,
+                    "frames": len(fr),
+                    "scenes": len({f.scene for f in fr}),
+                    "passes": len(mine),
+                    "passes_with_data": sum(1 for p in mine if tri.traffic[p.index].sent_bytes),
+                    "raw_bytes": raw,
+                    "sent_bytes": sent,
+                    "reduction_factor": round(raw / sent, 3) if sent else None,
+                    "ships_labelled": len(idx),
+                    "ships_delivered": got,
+                    "ship_recall": _ratio(got, len(idx)),
+                }
+            )
+        return rows
+
     def per_frame(self) -> list[dict]:
         return [
             {
@@ -499,6 +539,7 @@ class SimResult:
             ),
             "targets": self.targets(),
             "per_scene": self.per_scene(),
+            "per_satellite": self.per_satellite(),
             "per_frame": self.per_frame(),
             "pass_timeline": self.pass_timeline(),
             "onboard": self.onboard,
