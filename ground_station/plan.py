@@ -509,14 +509,14 @@ def plan_next_pass(
     record: bool = True,
     max_rebuilds: int = MAX_REBUILDS,
     **budget_kwargs,
-) -> tuple[PassPlan, bytes]:
-    """The plan for the next pass and its DOWNLINK_REQUEST telecommand bytes.
+) -> tuple[PassPlan, bytes | None]:
+    """The plan for the next pass and its DOWNLINK_REQUEST telecommand bytes (None: no
+    request to uplink, see :func:`request_of`).
 
     ``budget_bytes`` overrides the budget computed from ``window`` and
     ``rate_bps``. With ``record`` the request is logged in the catalogue's
     ``uplinks`` table (which numbers the telecommands' sequence counts). A
-    missing catalogue is created (before the first pass nothing is known: the
-    request is empty and the satellite sends its store in priority order).
+    missing catalogue is created.
     """
     if window is None and budget_bytes is None:
         raise InputError("plan_next_pass needs a window or a budget_bytes")
@@ -532,10 +532,31 @@ def plan_next_pass(
         max_rebuilds=max_rebuilds,
         **budget_kwargs,
     )
-    request = request_for(plan.releases + plan.items, plan.seq_count)
-    if record:
+    request = request_of(plan)
+    if record and request is not None:
         record_uplink(db, plan, request)
     return plan, request
+
+
+NO_DIRECTORY_NOTE = (
+    "no STORE_DIRECTORY in the catalogue yet: no request to uplink (a request, even an empty "
+    "one, is all the satellite sends; without one it sends its store in priority order)"
+)
+
+
+def request_of(plan: PassPlan) -> bytes | None:
+    """The DOWNLINK_REQUEST of ``plan``, or None while the catalogue holds no store directory.
+
+    The satellite sends exactly what a request asks for, and without a request its store
+    in priority order (``triage/WIRE_FORMAT.md``, the pass protocol). Before the ground
+    has seen the store it cannot ask for it: any request then, the empty one included,
+    would keep the satellite from sending what the ground does not yet know about.
+    """
+    if plan.directory is None:
+        if NO_DIRECTORY_NOTE not in plan.notes:
+            plan.notes.append(NO_DIRECTORY_NOTE)
+        return None
+    return request_for(plan.releases + plan.items, plan.seq_count)
 
 
 def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None:

@@ -26,7 +26,7 @@ from ground_station.plan import (
     TIER_NAMES,
     check_request_path,
     plan_passes,
-    request_for,
+    request_of,
     write_request,
 )
 from triage.contract.tile_spec import tile_spec
@@ -84,8 +84,8 @@ def plan(
     budgets = [pass_budget_bytes(w, rate_bps, acquisition_s=acquisition_s) for w in windows]
     plans = plan_passes(db, windows, rate_bps, budget_bytes=budgets)
     first = plans[0]
-    request = request_for(first.releases + first.items, first.seq_count)
-    if request_out is not None:
+    request = request_of(first)
+    if request_out is not None and request is not None:
         write_request(request_out, db, first, request, overwrite=overwrite)
     if json_out:
         print_json(
@@ -97,15 +97,15 @@ def plan(
                 "rate_bps": rate_bps,
                 "passes": [p.to_json() for p in plans],
                 "unscheduled": [i.to_json() for i in plans[-1].deferred],
-                "request_file": str(request_out) if request_out else None,
-                "request_bytes": len(request),
+                "request_file": str(request_out) if request_out and request else None,
+                "request_bytes": len(request) if request is not None else 0,
             }
         )
         return
     _print_tables(plans, request, request_out)
 
 
-def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
+def _print_tables(plans, request: bytes | None, request_out: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -166,6 +166,13 @@ def _print_tables(plans, request: bytes, request_out: Path | None) -> None:
     if left:
         size = human_bytes(sum(i.bytes for i in left))
         console.print(f"{len(left)} candidates fit in none of these passes ({size})")
+    if request is None:
+        written = f" ({request_out} not written)" if request_out else ""
+        console.print(
+            "no DOWNLINK_REQUEST for pass 0: the catalogue holds no store directory yet, and "
+            f"without a request the satellite sends its store in priority order{written}"
+        )
+        return
     where = f" -> {request_out}" if request_out else " (not written: --request-out FILE)"
     console.print(
         f"DOWNLINK_REQUEST for pass 0: {len(first.releases) + len(first.items)} entries, "

@@ -293,3 +293,30 @@ def test_bench_json_small(capsys, monkeypatch, tmp_path):
     assert r["reingest_duplicates"]["duplicates"] == r["stream"]["packets"]
     assert r["export"]["megapixels"] > 0
     assert list(tmp_path.iterdir()) == []  # the temporary stream and catalogue are gone
+
+
+def test_plan_writes_no_request_before_the_first_directory(capsys, monkeypatch, files):
+    """A catalogue that holds no store directory yet (a first pass whose directory was lost:
+    nothing valid arrived): no DOWNLINK_REQUEST is written (the satellite, without one,
+    sends its store in priority order; an empty request would keep it silent), and the
+    plan says so."""
+    from ground_station.ingest import ingest_bytes
+
+    db = str(files / "fresh.sqlite")
+    ingest_bytes(db, bytes(2048))  # no valid packet: an empty catalogue
+    req = files / "req.bin"
+    args = [a.format(f=files) for a in ORBIT] + NEIGHBOURS
+    code, out, err = run(
+        capsys, monkeypatch, "plan", "--db", db, *args, "--rate-bps", "9600",
+        "--request-out", str(req),
+    )  # fmt: skip
+    assert code == 0 and not req.exists(), err
+    assert "no DOWNLINK_REQUEST for pass 0" in out and "priority order" in out
+    code, out, _ = run(
+        capsys, monkeypatch, "plan", "--db", db, *args, "--rate-bps", "9600",
+        "--request-out", str(req), "--json",
+    )  # fmt: skip
+    doc = json.loads(out)
+    assert code == 0 and not req.exists()
+    assert doc["request_file"] is None and doc["request_bytes"] == 0
+    assert any("no request to uplink" in n for n in doc["passes"][0]["notes"])

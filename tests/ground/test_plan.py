@@ -205,9 +205,45 @@ def test_without_a_directory_only_retransmissions(tmp_path):
     assert plan.items[0].bytes == 2 * 1062
 
 
-def test_before_the_first_pass_the_request_is_empty(tmp_path):
+def test_before_the_first_directory_there_is_no_request(tmp_path):
+    """Nothing to uplink before the ground has seen the store: the satellite then sends its
+    store in priority order (a request, even an empty one, is all it would send)."""
     db = tmp_path / "new.sqlite"
     plan, request = plan_next_pass(db, WINDOW, rate_bps=1_000_000)
-    assert plan.items == [] and plan.releases == []
-    assert decode_request(request) == (0, [])
+    assert plan.items == [] and plan.releases == [] and request is None
+    assert any("no request to uplink" in n for n in plan.notes)
     assert db.exists()
+    # known gaps of a product, but still no directory: no request either
+    crop = frame_products(synthetic_frame(SEED), 3)[1]
+    pk = packets_of(crop)
+    ingest_bytes(db, b"".join(pk[:3] + pk[5:]))
+    plan, request = plan_next_pass(db, WINDOW, rate_bps=1_000_000)
+    assert len(plan.items) == 1 and request is None
+
+
+def test_a_first_directory_lost_on_the_link_still_brings_the_store(tmp_path):
+    """The first pass's STORE_DIRECTORY is lost (a catalogue exists, created by what did
+    arrive, but holds no directory): the ground uplinks nothing and the firmware (host
+    build) sends its store in priority order, which the ground then completes. An empty
+    request would have kept the satellite silent: the firmware sends exactly what a
+    request asks for."""
+    import numpy as np
+
+    from triage.onboard import FrameMeta, Onboard
+
+    def satellite() -> Onboard:
+        ob = Onboard(4 << 20, classifier="rule")
+        frame = np.random.default_rng(SEED).integers(500, 3000, (128, 128, 4), dtype=np.uint16)
+        ob.process_frame(frame, FrameMeta.for_frame(frame, frame_id=1))
+        return ob
+
+    ob = satellite()
+    directory = ob.directory()
+    db = tmp_path / "c.sqlite"
+    ingest_bytes(db, directory[: len(directory) // 2])  # cut: its CRC fails, it is not stored
+    assert db.exists()
+    plan, request = plan_next_pass(db, WINDOW, rate_bps=1_000_000)
+    assert plan.directory is None and request is None
+    st = ingest_bytes(db, ob.downlink(10**6, request))
+    assert st.products_completed > 0
+    assert satellite().downlink(10**6, request_for([], 0)) == b""  # what an empty one does

@@ -260,6 +260,25 @@ def test_run_on_the_physical_channel(physical_run):
     assert "Eb/N0 dB" in html and "RS symbols corrected" in html
 
 
+def test_directories_lost_low_on_the_horizon_still_let_the_store_down(physical_set, tmp_path):
+    """One station with a 2-degree mask: every pass opens where the link cannot close, so
+    the STORE_DIRECTORY that opens it is lost; the ground, which never sees the store,
+    uplinks no request (an empty one would keep the satellite silent), the satellite sends
+    its store in priority order as the pass climbs, and the report says why recall drops."""
+    doc = json.loads(physical_set.read_text())
+    doc["stations"] = [{**doc["stations"][0], "min_elevation_deg": 2.0}]
+    path = physical_set.parent / "low-mask.json"
+    path.write_text(json.dumps(doc))
+    res = run_simulation(path, tmp_path / "run")
+    tri = res.modes["triage"].traffic
+    opened = [t for t in tri if t.directory_bytes]
+    assert opened and all(t.directory_lost for t in opened)
+    assert res.ground["requests_uplinked"] == 0
+    assert sum(t.sent_bytes - t.directory_bytes for t in tri) > 0
+    assert res.metrics()["ships_delivered"] > 0
+    assert any(f"was lost in {len(opened)} of {len(opened)} passes" in n for n in res.notes)
+
+
 def _groundstation(*args, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).with_name("groundstation")), *map(str, args)],

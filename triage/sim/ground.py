@@ -119,10 +119,13 @@ class Ground:
         self, window: ContactWindow, rate_bps: int, budget_bytes: int
     ) -> tuple[bytes | None, int]:
         """The DOWNLINK_REQUEST for the pass over ``window`` and its number of entries
-        (None, 0 before the ground knows the satellite's store)."""
+        (None, 0 while the catalogue holds no store directory: nothing is uplinked, and the
+        satellite sends its store in priority order)."""
         if not self.catalogue.exists():
             return None, 0
         plan, request = plan_next_pass(self.catalogue, window, rate_bps, budget_bytes=budget_bytes)
+        if request is None:
+            return None, 0
         entries = len(plan.items) + len(plan.releases)
         self.counters["requests_uplinked"] += 1
         self.counters["request_entries"] += entries

@@ -862,6 +862,8 @@ def _triage_pass_physical(
         completed = 0
         for pk, when in tx.arrived(p, ch.rate_bps):
             completed += tracker.add(pk, when)
+        if vcid == VC_DIRECTORY:
+            tr.directory_lost = bool(lost.any())
         return completed
 
     directory = satellite.directory()
@@ -897,6 +899,18 @@ def _physical_notes(traffic: list[PassTraffic]) -> list[str]:
         notes.append(
             f"the ground's receiver lost {lost} frames and corrected {fixed} symbols; the error "
             f"pattern says {expected} and {fixed_expected} (a sync loss or a miscorrection)"
+        )
+    opened = [t for t in traffic if t.directory_bytes]
+    dir_lost = [t for t in opened if t.directory_lost]
+    if dir_lost:
+        worst = [t.link.ebn0_min_db for t in dir_lost if t.link.ebn0_min_db is not None]
+        at = f" (Eb/N0 from {min(worst):.1f} dB as the pass opens)" if worst else ""
+        notes.append(
+            f"the STORE_DIRECTORY that opens a pass, at its lowest elevation, was lost in "
+            f"{len(dir_lost)} of {len(opened)} passes{at}: the ground then plans from the last "
+            "directory it got, and while it has none it uplinks no request, so the satellite "
+            "sends only segments it never sent (no retransmission); a higher elevation mask "
+            "would open the passes where the link closes"
         )
     return notes
 
