@@ -171,6 +171,16 @@ REDUCTION_TARGETS = {"ports": 20.0, "maritime": 100.0}
 RECALL_TARGET = 0.95
 
 
+def _ship_counts(mode: ModeRun, idx: list[int]) -> dict:
+    """Ships labelled, delivered and their ratio, over the outcomes ``idx`` of ``mode``."""
+    got = sum(1 for i in idx if mode.outcomes[i].delivered_at is not None)
+    return {
+        "ships_labelled": len(idx),
+        "ships_delivered": got,
+        "ship_recall": _ratio(got, len(idx)),
+    }
+
+
 @dataclass
 class SimResult:
     manifest_name: str
@@ -369,7 +379,6 @@ class SimResult:
         for scene in scenes:
             fr = [f for f in self.frames if f.scene == scene]
             idx = [i for i, o in enumerate(tri.outcomes) if o.ship.scene == scene]
-            got = sum(1 for i in idx if tri.outcomes[i].delivered_at is not None)
             vis = [i for i in idx if tri.outcomes[i].ship.visible]
             vis_got = sum(1 for i in vis if tri.outcomes[i].delivered_at is not None)
             raw = sum(f.raw_bytes for f in fr)
@@ -388,9 +397,7 @@ class SimResult:
                     "raw_bytes": raw,
                     "product_bytes": prod,
                     "onboard_reduction": round(raw / prod, 2) if prod else None,
-                    "ships_labelled": len(idx),
-                    "ships_delivered": got,
-                    "ship_recall": _ratio(got, len(idx)),
+                    **_ship_counts(tri, idx),
                     "ships_visible": len(vis),
                     "ship_recall_visible": _ratio(vis_got, len(vis)),
                     "ship_crops_made": sum(f.ship_crops_made for f in fr),
@@ -415,7 +422,6 @@ class SimResult:
             mine = [p for p in self.passes if p.satellite == k]
             sent = sum(tri.traffic[p.index].sent_bytes for p in mine)
             idx = [i for i, o in enumerate(tri.outcomes) if scene_sat.get(o.ship.scene) == k]
-            got = sum(1 for i in idx if tri.outcomes[i].delivered_at is not None)
             raw = sum(f.raw_bytes for f in fr)
             rows.append(
                 {
@@ -428,9 +434,7 @@ class SimResult:
                     "raw_bytes": raw,
                     "sent_bytes": sent,
                     "reduction_factor": round(raw / sent, 3) if sent else None,
-                    "ships_labelled": len(idx),
-                    "ships_delivered": got,
-                    "ship_recall": _ratio(got, len(idx)),
+                    **_ship_counts(tri, idx),
                 }
             )
         return rows
