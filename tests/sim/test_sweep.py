@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,8 @@ def _spec(tmp_path: Path, base: Path, axes: dict, name: str = "spec.json", **ext
         ({"stations": [["atlantis"]]}, {}, "unknown station atlantis"),
         ({"cloud_mean": [0.5]}, {}, "needs a scenario"),
         ({"satellites": [0]}, {}, r"0 satellites is not in 1 .. 16"),
+        ({"min_elevation_deg": [90.0]}, {}, r"elevation mask 90.0 deg is not in 0 .. 90"),
+        ({"min_elevation_deg": [10.0]}, {}, r"min_elevation_deg needs a base manifest with a TLE"),
         ({"store_bytes": [1000]}, {}, r"1000 bytes is not in"),
         ({"link_rate_bps": [9600]}, {"format": "other"}, "format"),
         ({"link_rate_bps": list(range(1, 65)), "ship_crop_min_prob": [i / 100 for i in range(65)]},
@@ -165,6 +168,28 @@ def test_points_are_applied_to_the_manifest(tiny_set):
     assert m.onboard.policy.discard_min_prob == {"sea": None}
     assert m.onboard.store_capacity_bytes == 1 << 20
     assert m.frames == base.frames
+
+
+def test_an_elevation_mask_point_masks_every_station(tmp_path):
+    """``min_elevation_deg`` sets every station's mask (after ``stations``): the contact
+    windows of the point's manifest are those of that mask, fewer and shorter as it rises."""
+    from triage.sim.build import build_synthetic_set
+    from triage.sim.link import plan_passes
+
+    base = load_manifest(
+        build_synthetic_set(tmp_path / "set", n_scenes=1, rows=64, cols=64, seed=5,
+                            ships_per_scene=1, sim_span=timedelta(days=2))
+    )  # fmt: skip
+    low = point_manifest(base, {"stations": ["svalbard", "delft"], "min_elevation_deg": 0.0})
+    high = point_manifest(base, {"stations": ["svalbard", "delft"], "min_elevation_deg": 20.0})
+    assert [(s.name, s.min_elevation_deg) for s in high.stations] == [
+        ("svalbard", 20.0),
+        ("delft", 20.0),
+    ]
+    lo, hi = plan_passes(low), plan_passes(high)
+    assert 0 < len(hi) < len(lo)
+    assert sum(p.duration_s for p in hi) < sum(p.duration_s for p in lo)
+    assert min(p.max_elevation_deg for p in hi) >= 20.0
 
 
 def _rows(folder: Path) -> list[dict]:

@@ -6,6 +6,8 @@ vary; the points are every combination of the axes' values:
 - ``link_rate_bps``: downlink rates (bit/s);
 - ``stations``: lists of ground station names (``svalbard``, ``delft``, or the base
   manifest's own);
+- ``min_elevation_deg``: the elevation mask of every station (degrees; contact windows
+  are computed from the TLE, so the base manifest needs one);
 - ``ship_crop_min_prob``, ``discard_sea_min_prob``, ``discard_cloud_min_prob``: the
   decision thresholds (``onboard.policy``; null: never discard);
 - ``cloud_mean``: mean cloud fraction laid over the frames (0: no cloud);
@@ -79,6 +81,7 @@ deletes it and kills its worker process (as a crash or an OOM kill would)."""
 AXES = (
     "link_rate_bps",
     "stations",
+    "min_elevation_deg",
     "ship_crop_min_prob",
     "discard_sea_min_prob",
     "discard_cloud_min_prob",
@@ -120,6 +123,7 @@ COLUMN_TYPES: dict[str, str] = {
     "status": _STR,
     "link_rate_bps": _INT,
     "stations": _STR,
+    "min_elevation_deg": _FLOAT,
     "ship_crop_min_prob": _FLOAT,
     "discard_sea_min_prob": _FLOAT,
     "discard_cloud_min_prob": _FLOAT,
@@ -160,6 +164,7 @@ class Axes(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     link_rate_bps: list[int] | None = Field(default=None, min_length=1)
     stations: list[list[str]] | None = Field(default=None, min_length=1)
+    min_elevation_deg: list[float] | None = Field(default=None, min_length=1)
     ship_crop_min_prob: list[float] | None = Field(default=None, min_length=1)
     discard_sea_min_prob: list[float | None] | None = Field(default=None, min_length=1)
     discard_cloud_min_prob: list[float | None] | None = Field(default=None, min_length=1)
@@ -190,6 +195,14 @@ class Axes(BaseModel):
         for p in v or []:
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"cloud mean {p} is not in 0 .. 1")
+        return _unique(v)
+
+    @field_validator("min_elevation_deg")
+    @classmethod
+    def _masks(cls, v):
+        for e in v or []:
+            if not 0.0 <= e < 90.0:
+                raise ValueError(f"elevation mask {e} deg is not in 0 .. 90")
         return _unique(v)
 
     @field_validator("satellites")
@@ -298,6 +311,11 @@ def _check_axes(spec: SweepSpec, base: Manifest, path: Path) -> None:
         )
     if spec.axes.satellites and max(spec.axes.satellites) > 1 and base.orbit.tle is None:
         raise SweepError(f"sweep spec {path}: axes.satellites needs a base manifest with a TLE")
+    if spec.axes.min_elevation_deg and base.orbit.tle is None:
+        raise SweepError(
+            f"sweep spec {path}: axes.min_elevation_deg needs a base manifest with a TLE (an "
+            "explicit pass list has no contact windows to mask)"
+        )
 
 
 def point_id(i: int) -> str:
@@ -317,6 +335,12 @@ def point_manifest(base: Manifest, point: dict) -> Manifest:
     if "stations" in point:
         known = {**STATIONS, **{s.name: s for s in m.stations}}
         upd["stations"] = [known[n] for n in point["stations"]]
+    if "min_elevation_deg" in point:
+        mask = float(point["min_elevation_deg"])
+        upd["stations"] = [
+            s.model_copy(update={"min_elevation_deg": mask})
+            for s in upd.get("stations", m.stations)
+        ]
     pol_keys = ("ship_crop_min_prob", "discard_sea_min_prob", "discard_cloud_min_prob")
     if any(k in point for k in pol_keys):
         old = m.onboard.policy or PolicyThresholds()
