@@ -192,6 +192,34 @@ def test_an_elevation_mask_point_masks_every_station(tmp_path):
     assert min(p.max_elevation_deg for p in hi) >= 20.0
 
 
+def test_the_report_plots_the_mask_and_satellite_axes_when_they_vary(tmp_path):
+    """Ships, reduction and latency against the elevation mask and the number of
+    satellites, when the spec varies them (hand-made rows: the plots only read them)."""
+    from triage.sim.sweep import SweepSpec
+    from triage.sim.sweep_report import write_sweep_report
+
+    spec = SweepSpec.model_validate(
+        {"name": "t", "base": "b.json",
+         "axes": {"min_elevation_deg": [5.0, 10.0], "satellites": [1, 2]}}
+    )  # fmt: skip
+    rows = [
+        {"point": f"p{i}", "status": "ok", "min_elevation_deg": e, "satellites": n,
+         "ships_delivered": 100 + i, "reduction_factor": 15.0 + i, "latency_s_mean": 9000.0 - i,
+         "sent_bytes": 10**6 + i, "first_pass_ships": i}
+        for i, (e, n) in enumerate([(5.0, 1), (5.0, 2), (10.0, 1), (10.0, 2)])
+    ]  # fmt: skip
+    summary = {"points": 4, "failed": [], "wall_s": 1.0, "points_per_minute": 240.0,
+               "mode": "serial"}  # fmt: skip
+    write_sweep_report(tmp_path / "r.html", spec, rows, summary)
+    doc = (tmp_path / "r.html").read_text()
+    for what in ("Elevation mask", "Satellites"):
+        for short in ("ships delivered", "reduction", "latency"):
+            assert f"<h2>{what} against {short}</h2>" in doc
+    one = SweepSpec.model_validate({"name": "t", "base": "b.json", "axes": {"satellites": [1]}})
+    write_sweep_report(tmp_path / "s.html", one, rows[:1], {**summary, "points": 1})
+    assert "against ships delivered" not in (tmp_path / "s.html").read_text()
+
+
 def _rows(folder: Path) -> list[dict]:
     with open(folder / "results.csv") as fh:
         return list(csv.DictReader(fh))

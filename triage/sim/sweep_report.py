@@ -194,6 +194,18 @@ def write_sweep_report(path: Path, spec, rows: list[dict], summary: dict) -> Non
         )
         if cl:
             parts.append(f'<h2>Cloud cover against reduction</h2><img src="{cl}" alt="clouds">')
+        for x, xlabel, what in (
+            ("min_elevation_deg", "stations' elevation mask (deg)", "Elevation mask"),
+            ("satellites", "satellites in the orbital plane", "Satellites"),
+        ):
+            for y, ylabel, short in (
+                ("ships_delivered", "ships delivered at full resolution", "ships delivered"),
+                ("reduction_factor", "reduction factor (raw bytes / bytes sent)", "reduction"),
+                ("latency_s_mean", "mean capture-to-ground latency (s)", "latency"),
+            ):
+                src = plot_by(rows, x, y, xlabel, ylabel, f"{what} against {short}")
+                if src:
+                    parts.append(f'<h2>{what} against {short}</h2><img src="{src}" alt="{x} {y}">')
     failed = summary["failed"]
     fail_html = (
         "<p>Every point finished.</p>"
