@@ -63,8 +63,10 @@ def groundstation(
     fsize: int | None = None,
     read_only: Path | None = None,
     timeout: float = 300,
+    cwd: Path | None = None,
 ) -> Run:
-    """``groundstation ARGS`` in a child process (``python -m ground_station.cli``).
+    """``groundstation ARGS`` in a child process (``python -m ground_station.cli``), in
+    folder ``cwd`` (this one by default).
 
     ``fsize``: no file may grow past this many bytes (a full disk). ``read_only``: that
     folder is read-only for the command (a read-only bind mount as root; else its files
@@ -86,6 +88,7 @@ def groundstation(
             text=True,
             timeout=timeout,
             preexec_fn=_limit_fsize(fsize) if fsize is not None else None,
+            cwd=cwd,
         )
     finally:
         for f, mode in modes.items():

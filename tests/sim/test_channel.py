@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from datetime import timedelta
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +40,7 @@ from triage.sim.link import plan_passes
 from triage.sim.manifest import LinkBudget, load_manifest, parse_manifest
 from triage.sim.runner import run_simulation
 
+from ..ground.cli_proc import groundstation
 from ..link.streams import firmware_pass
 from ..onboard.conftest import lib  # noqa: F401 - the firmware's host library
 
@@ -279,16 +277,6 @@ def test_directories_lost_low_on_the_horizon_still_let_the_store_down(physical_s
     assert any(f"was lost in {len(opened)} of {len(opened)} passes" in n for n in res.notes)
 
 
-def _groundstation(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("groundstation")), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_a_constellation_on_the_physical_channel(physical_set, tmp_path):
     """Two satellites on the physical channel: each one's CADUs take the link budget of
     its own orbit and carry its own spacecraft id; the kept streams are one folder per
@@ -332,15 +320,15 @@ def test_a_constellation_on_the_physical_channel(physical_set, tmp_path):
     assert files and all(sat_of[int(f[5:9])] == 1 for f in files)
     assert "--spacecraft-id 0x1A8" in (second / "README.md").read_text()
     # under the first satellite's id (the default): refused whole, nothing stored
-    r = _groundstation("ingest", *files, "--format", "cadu", "--db", tmp_path / "a.sqlite",
-                       cwd=second)  # fmt: skip
-    assert r.returncode == 3, r.stderr
-    assert "0x1A8" in r.stderr
+    r = groundstation("ingest", *files, "--format", "cadu", "--db", tmp_path / "a.sqlite",
+                      cwd=second, timeout=600)  # fmt: skip
+    assert r.code == 3, r.err
+    assert "0x1A8" in r.err
     assert catalogue_status(tmp_path / "a.sqlite")["products"].get("complete", 0) == 0
     # under its own id (given in hexadecimal, as the reports print it): what the run got
-    r = _groundstation("ingest", *files, "--format", "cadu", "--spacecraft-id", "0x1A8",
-                       "--db", tmp_path / "b.sqlite", cwd=second)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    r = groundstation("ingest", *files, "--format", "cadu", "--spacecraft-id", "0x1A8",
+                      "--db", tmp_path / "b.sqlite", cwd=second, timeout=600)  # fmt: skip
+    assert r.code == 0, r.err
     ours = catalogue_status(tmp_path / "b.sqlite")["products"]
     run = catalogue_status(out / "ground-2" / "catalogue.sqlite")["products"]
     assert ours["complete"] == run["complete"] > 0
@@ -367,24 +355,11 @@ def test_kept_cadu_streams_reingest_to_the_runs_catalogue(physical_run, tmp_path
     files = sorted(f for p in index for f in p["cadu_files"])
     assert files and "--format cadu" in (streams / "README.md").read_text()
     db = tmp_path / "again.sqlite"
-    r = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("groundstation")),
-            "ingest",
-            *files,
-            "--format",
-            "cadu",
-            "--db",
-            str(db),
-            "--json",
-        ],
-        cwd=streams,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    r = groundstation(
+        "ingest", *files, "--format", "cadu", "--db", db, "--json", cwd=streams, timeout=600
     )
-    assert r.returncode == 0, r.stderr
-    st = json.loads(r.stdout)
+    assert r.code == 0, r.err
+    st = json.loads(r.out)
     assert st["link"]["symbols_corrected"] == sum(
         row["symbols_corrected"] for row in per_pass.values()
     )
