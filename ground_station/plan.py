@@ -182,6 +182,13 @@ def request_for(items: Sequence[PlanItem], seq_count: int) -> bytes:
 # ---------------------------------------------------------------- candidates
 
 
+NO_DIRECTORY_NOTE = (
+    "no STORE_DIRECTORY in the catalogue yet: the plan lists retransmissions of incomplete "
+    "products only, and there is no request to uplink (a request, even an empty one, is all "
+    "the satellite sends; without one it sends its store in priority order)"
+)
+
+
 def _candidates(
     cat: Catalogue, max_rebuilds: int = MAX_REBUILDS
 ) -> tuple[list[PlanItem], list[PlanItem], list[str], dict | None]:
@@ -190,10 +197,7 @@ def _candidates(
     latest = cat.latest_directory()
     ground = {(r["frame_id"], r["product_id"]): r for r in cat.product_rows()}
     if latest is None:
-        notes.append(
-            "no STORE_DIRECTORY in the catalogue: planning retransmissions of incomplete "
-            "products only"
-        )
+        notes.append(NO_DIRECTORY_NOTE)
         on_board = []
         for r in ground.values():
             if r["status"] != "complete" and r["product_type"] not in PLATFORM_PRODUCTS:
@@ -538,12 +542,6 @@ def plan_next_pass(
     return plan, request
 
 
-NO_DIRECTORY_NOTE = (
-    "no STORE_DIRECTORY in the catalogue yet: no request to uplink (a request, even an empty "
-    "one, is all the satellite sends; without one it sends its store in priority order)"
-)
-
-
 def request_of(plan: PassPlan) -> bytes | None:
     """The DOWNLINK_REQUEST of ``plan``, or None while the catalogue holds no store directory.
 
@@ -553,8 +551,6 @@ def request_of(plan: PassPlan) -> bytes | None:
     would keep the satellite from sending what the ground does not yet know about.
     """
     if plan.directory is None:
-        if NO_DIRECTORY_NOTE not in plan.notes:
-            plan.notes.append(NO_DIRECTORY_NOTE)
         return None
     return request_for(plan.releases + plan.items, plan.seq_count)
 
