@@ -173,7 +173,7 @@ class Satellite:
         self._packages: dict[str, tuple[bytes, ModelManager]] = {}  # model flash, manager
         self._models: dict[str, LoadedModel] = {}  # no package: its engine library, loaded
         self.model_flash: bytes | None = None  # the flash a QEMU replay boots from
-        self._blank: ModelManager | None = None  # a blank model flash's manager
+        self._blank: tuple[bytes, ModelManager] | None = None  # a blank model flash, manager
         self.models: ModelManager | None = None  # the model manager (fly_models), if any
 
     def fly_models(self, factory: bytes | None, keys: dict[int, bytes]) -> None:
@@ -239,8 +239,9 @@ class Satellite:
                 # as the image binds it after its model flash is blanked: the compiled-in
                 # model, its identity in the summaries and directories, the build's policy
                 if self._blank is None:
-                    self._blank = ModelManager(ModelFlash(model_flash_image(None)))
-                self.onboard.bind_active(self._blank)
+                    blank = model_flash_image(None)
+                    self._blank = (blank, ModelManager(ModelFlash(blank)))
+                self.onboard.bind_active(self._blank[1])
                 self.identity = (0, classifier.sha256)
             elif not packaged(cset, classifier):  # host only (the runner checks)
                 m = self._models.get(classifier.name) or compiled_model(classifier)
@@ -277,9 +278,8 @@ class Satellite:
         operation."""
         if all(o.op[0] == "link" for o in self.ops):
             self.model_flash = flash
-        elif self.record_ops:
-            blank = model_flash_image(None)
-            self.ops.append(_Op(("load", flash if flash is not None else blank), b""))
+        elif self.record_ops:  # None: the compiled-in model, bound from the blank flash
+            self.ops.append(_Op(("load", flash if flash is not None else self._blank[0]), b""))
 
     def capture(self, frame: Frame, geo: FrameGeo, pixels: np.ndarray) -> Capture:
         """Process a frame; :class:`FirmwareError` when the firmware refuses it for any
