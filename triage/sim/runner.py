@@ -904,7 +904,7 @@ def _physical_notes(traffic: list[PassTraffic]) -> list[str]:
     dir_lost = [t for t in opened if t.directory_lost]
     if dir_lost:
         worst = [t.link.ebn0_min_db for t in dir_lost if t.link.ebn0_min_db is not None]
-        at = f" (Eb/N0 from {min(worst):.1f} dB as the pass opens)" if worst else ""
+        at = f" (Eb/N0 down to {min(worst):.1f} dB in those passes)" if worst else ""
         notes.append(
             f"the STORE_DIRECTORY that opens a pass, at its lowest elevation, was lost in "
             f"{len(dir_lost)} of {len(opened)} passes{at}: the ground then plans from the last "
