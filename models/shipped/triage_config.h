@@ -3,7 +3,7 @@
  * from models/tile_spec.json and models/shipped/policy.json.
  * Do not edit.
  * tile_spec.json sha256=6d519cd81922a9f92de184d12f0117b3c86851930689b5312c28a5b3d4ed4f68
- * policy.json sha256=58aaf27c5de94f26a4b6a941d6a7b395bcbf54b80c68d0a54ee0e484d7e21bb8
+ * policy.json sha256=70e04b650f4eb1ea7dc36d99aec92048aaeeadde539e882053e5af2291182614
  * for classifier.tflite sha256=6d6cf64052b98ba2afb9ff6ff6563b319e599fca3edc6ddf447f45cc75a5810a
  */
 #ifndef TRIAGE_CONFIG_H
@@ -40,14 +40,17 @@
 
 /* Decision policy (models/shipped/policy.json), compared as int against the int8
  * outputs q, in this order:
- *   1. q[SHIP] >= TRI_CFG_SHIP_CROP_MIN_Q: crop at full resolution (any top class);
- *   2. else top class c (first index on ties) with q[c] >= DISCARD_MIN_Q[c]: discard;
- *   3. else top class LAND: TRI_CFG_LAND_POLICY (a TRI_LAND_* code);
+ *   0. the cell's class c: CLOUD when q[CLOUD] >= TRI_CFG_CLOUD_CALL_MIN_Q, else the
+ *      top class (first index on ties);
+ *   1. q[SHIP] >= TRI_CFG_SHIP_CROP_MIN_Q: crop at full resolution (any class);
+ *   2. else q[c] >= DISCARD_MIN_Q[c]: discard;
+ *   3. else class LAND: TRI_CFG_LAND_POLICY (a TRI_LAND_* code);
  *   4. else keep a low-resolution product.
  * A threshold of 128 (above any int8) means never. */
 #define TRI_CFG_NEVER_Q 128
-#define TRI_CFG_DISCARD_MIN_Q_INIT {116, 116, 128, 128}
+#define TRI_CFG_DISCARD_MIN_Q_INIT {-57, 116, 128, 128}
 #define TRI_CFG_SHIP_CROP_MIN_Q (-88)
+#define TRI_CFG_CLOUD_CALL_MIN_Q (-57)
 #define TRI_CFG_LAND_POLICY 0
 /* Ship crops: every cropped cell, widened by this margin on each side (at most
  * one cell); the rest of a crop's box holds the frame's no-data value. */

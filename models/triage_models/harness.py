@@ -44,7 +44,7 @@ from triage_models.dataset import (
     label_cloud_tiles,
     label_port_tiles,
 )
-from triage_models.sources import SCL_WATER
+from triage_models.sources import SCL_WATER, SENTINEL2_CLOUD_IMAGES
 from triage_models.tiles import TilePolicy as Policy
 from triage_models.tiles import second_opinion, tile_origins
 from triage_models.tiles import tile_spec as tile_recipe
@@ -54,6 +54,9 @@ CROP_MAX_PROB = 0.5
 CROP_MARGINS = (0, 2, 4, 6, 8)
 DISCARD_TARGET_RATE = 0.0025
 DISCARD_PROB_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
+CLOUD_CALL_TARGET_RECALL = 0.96
+"""Cloud recall, on the 32-px tiles of the Sentinel-2 cloud images, that the cloud call
+threshold is chosen for (:func:`choose_cloud_call`; the issue's target is 0.95)."""
 LAND_POLICY = "drop"
 TURBID_RED = 0.04  # reflectance: 2x the clear training water's upper end (0.011-0.024)
 QUAY_LAND = 0.1
@@ -433,6 +436,44 @@ def tile_level_cloud(ds: TileDataset, f: int, units: Units, pred: np.ndarray) ->
 # ----------------------------------------------------------------------------- policy
 
 
+def choose_cloud_call(
+    ds: TileDataset, frames: list[Frame], target: float = CLOUD_CALL_TARGET_RECALL
+) -> float | None:
+    """The cloud call threshold (``Policy.cloud_call_min_prob``) for cell outputs: the highest
+    probability below one half from which calling a cell cloud, whatever its top class,
+    finds ``target`` of the cloud tiles (32 px, :func:`tile_level_cloud`) of the Sentinel-2
+    images among ``frames`` (validation outputs of cloud images). None (the top class) when
+    there is no Sentinel-2 image, when the top class already finds them, or when no
+    threshold does."""
+    s2 = [fr for fr in frames if fr.name in SENTINEL2_CLOUD_IMAGES]
+    if not s2:
+        return None
+    c = tile_spec().class_id("cloud")
+    oq = tile_spec().output_quantization
+    lab = [tile_level_cloud(ds, ds.frame_index(fr.name), fr.units, fr.q.argmax(1))[0] for fr in s2]
+
+    def recall(q_min: int | None) -> float:
+        hit = tot = 0
+        for fr, lb in zip(s2, lab, strict=True):
+            pred = (
+                fr.q.argmax(1)
+                if q_min is None
+                else np.where(fr.q[:, c] >= q_min, c, fr.q.argmax(1))
+            )
+            _, p = tile_level_cloud(ds, ds.frame_index(fr.name), fr.units, pred)
+            t = lb == c
+            hit += int((t & (p == c)).sum())
+            tot += int(t.sum())
+        return hit / tot if tot else 1.0
+
+    if recall(None) >= target:
+        return None
+    for q in range(prob_to_min_q(0.5) - 1, -129, -1):
+        if recall(q) >= target:
+            return float(oq.real(q))
+    return None
+
+
 def _crop_curves(frames: list[Frame], ship_q: list[np.ndarray], margin: int):
     best, hist = [], np.zeros(258, np.int64)
     for fr, s in zip(frames, ship_q, strict=True):
@@ -443,7 +484,11 @@ def _crop_curves(frames: list[Frame], ship_q: list[np.ndarray], margin: int):
     return (np.concatenate(best) if best else np.zeros(0, np.int64)), hist
 
 
-def choose_policy(frames: list[Frame], target: float = CROP_TARGET_RECALL) -> Policy:
+def choose_policy(
+    frames: list[Frame],
+    target: float = CROP_TARGET_RECALL,
+    cloud_call_min_prob: float | None = None,
+) -> Policy:
     """The policy for the fewest full-resolution pixels that deliver ``target`` of the ships
     of ``frames`` (validation outputs):
 
@@ -453,7 +498,9 @@ def choose_policy(frames: list[Frame], target: float = CROP_TARGET_RECALL) -> Po
     2. second opinion (tile design only): the highest threshold that loses none of the
        ships step 1 delivers;
     3. sea and cloud discard: the lowest probability of ``DISCARD_PROB_GRID`` whose discard
-       set holds at most ``DISCARD_TARGET_RATE`` ship units and loses no ship.
+       set holds at most ``DISCARD_TARGET_RATE`` ship units and loses no ship; with a cloud
+       call (``cloud_call_min_prob``, :func:`choose_cloud_call`), cloud is then discarded
+       from the call's probability when that set keeps the same bounds.
     """
     ship = tile_spec().class_id("ship")
     has_so = any(fr.q_turned is not None for fr in frames)
@@ -508,15 +555,26 @@ def choose_policy(frames: list[Frame], target: float = CROP_TARGET_RECALL) -> Po
         land_policy=LAND_POLICY,
         crop_margin_px=margin,
         second_opinion_min_prob=None if q_cand is None else float(oq.real(q_cand)),
+        cloud_call_min_prob=cloud_call_min_prob,
     )
+
+    def safe(pol: Policy) -> bool:
+        t = totals([frame_metrics(fr, pol) for fr in frames])
+        return t["discard_ship_rate"] <= DISCARD_TARGET_RATE and t["ship_kept"] >= 1.0
+
     chosen = DISCARD_PROB_GRID[-1]
     for p in DISCARD_PROB_GRID:
-        pol = base.model_copy(update={"discard_min_prob": discard(p)})
-        t = totals([frame_metrics(fr, pol) for fr in frames])
-        if t["discard_ship_rate"] <= DISCARD_TARGET_RATE and t["ship_kept"] >= 1.0:
+        if safe(base.model_copy(update={"discard_min_prob": discard(p)})):
             chosen = p
             break
-    return base.model_copy(update={"discard_min_prob": discard(chosen)})
+    pol = base.model_copy(update={"discard_min_prob": discard(chosen)})
+    if cloud_call_min_prob is not None and cloud_call_min_prob < chosen:
+        lower = pol.model_copy(
+            update={"discard_min_prob": discard(chosen) | {"cloud": cloud_call_min_prob}}
+        )
+        if safe(lower):
+            pol = lower
+    return pol
 
 
 # ----------------------------------------------------------------------------- haze

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from triage.contract.enums import Action
-from triage.contract.policy import decide
+from triage.contract.policy import called_class, decide
 from triage.contract.tile_spec import tile_spec
 from triage_models import harness as hn
 from triage_models.dataset import TileDataset
 from triage_models.folds import FOLDS, Fold
+from triage_models.sources import SENTINEL2_CLOUD_IMAGES
 from triage_models.tiles import TilePolicy as Policy
 
 POLICY_KEYS = {
@@ -24,6 +25,7 @@ POLICY_KEYS = {
     "crop_margin_px",
     "second_opinion_min_prob",
     "land_policy",
+    "cloud_call_min_prob",
 }
 
 
@@ -111,7 +113,9 @@ def report(
     policies = []
     for k in range(len(folds)):
         others = [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["ports"]]
-        policies.append(hn.choose_policy(others))
+        clouds = [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["clouds"]]
+        call = hn.choose_cloud_call(ds, clouds)
+        policies.append(hn.choose_policy(others, cloud_call_min_prob=call))
     parts, frames, per_port, haze_parts, haze_frames = [], [], {}, [], []
     haze_alpha, haze_ok = [], []
     for k, pf in enumerate(per_fold):
@@ -133,41 +137,61 @@ def report(
     out["per_port"] = per_port
     out["per_fold_policy"] = [_policy_dump(p) for p in policies]
     out["slices"] = hn.slice_recall(frames, parts)
-    # per-unit classes: port units and cloud-image units, top-1 of the int8 output
+    # per-unit classes: port units and cloud-image units, the class the decision calls
+    # (the top class of the int8 output, or cloud from the fold policy's cloud call)
+    called = {
+        (k, fr.name): called_class(fr.q, policies[k])
+        for k, pf in enumerate(per_fold)
+        for fr in pf["ports"] + pf["clouds"]
+    }
     lab = np.concatenate([fr.labels for pf in per_fold for fr in pf["ports"] + pf["clouds"]])
-    pred = np.concatenate([fr.q.argmax(1) for pf in per_fold for fr in pf["ports"] + pf["clouds"]])
+    pred = np.concatenate(
+        [called[k, fr.name] for k, pf in enumerate(per_fold) for fr in pf["ports"] + pf["clouds"]]
+    )
     out |= hn.class_metrics(lab, pred)
     cl_lab = np.concatenate([fr.labels for pf in per_fold for fr in pf["clouds"]])
-    cl_pred = np.concatenate([fr.q.argmax(1) for pf in per_fold for fr in pf["clouds"]])
+    cl_pred = np.concatenate(
+        [called[k, fr.name] for k, pf in enumerate(per_fold) for fr in pf["clouds"]]
+    )
     out["cloud_on_cloud_images"] = hn.cloud_scores(cl_lab, cl_pred)
     out["cloud_on_cloud_images"]["per_image"] = {
-        fr.name: hn.cloud_scores(fr.labels, fr.q.argmax(1))
-        for pf in per_fold
+        fr.name: hn.cloud_scores(fr.labels, called[k, fr.name])
+        for k, pf in enumerate(per_fold)
         for fr in pf["clouds"]
     }
     # the same at the tile level of the issue (32-px tiles every 16 px); for cell units a
     # tile is cloud when at least half of it lies in cells predicted cloud
-    tl, tp = [], []
-    for pf in per_fold:
+    tl, tp, s2l, s2p = [], [], [], []
+    for k, pf in enumerate(per_fold):
         for fr in pf["clouds"]:
             if np.array_equal(fr.units.foot, fr.units.cell):
-                a, b = hn.tile_level_cloud(ds, ds.frame_index(fr.name), fr.units, fr.q.argmax(1))
+                a, b = hn.tile_level_cloud(
+                    ds, ds.frame_index(fr.name), fr.units, called[k, fr.name]
+                )
             else:
-                a, b = fr.labels, fr.q.argmax(1)
+                a, b = fr.labels, called[k, fr.name]
             tl.append(a)
             tp.append(b)
+            if fr.name in SENTINEL2_CLOUD_IMAGES:
+                s2l.append(a)
+                s2p.append(b)
     out["cloud_on_cloud_images_32px_tiles"] = hn.cloud_scores(
         np.concatenate(tl), np.concatenate(tp)
     )
+    if s2l:
+        out["cloud_on_sentinel2_32px_tiles"] = hn.cloud_scores(
+            np.concatenate(s2l), np.concatenate(s2p)
+        )
     s2 = [
-        fr
-        for pf in per_fold
+        (k, fr)
+        for k, pf in enumerate(per_fold)
         for fr in pf["clouds"]
-        if fr.name.startswith("oncloudn") or fr.name == "ukis_sentinel2"
+        if fr.name in SENTINEL2_CLOUD_IMAGES
     ]
     if s2:
         out["cloud_on_sentinel2_chips"] = hn.cloud_scores(
-            np.concatenate([fr.labels for fr in s2]), np.concatenate([fr.q.argmax(1) for fr in s2])
+            np.concatenate([fr.labels for _, fr in s2]),
+            np.concatenate([called[k, fr.name] for k, fr in s2]),
         )
     # the cloud decision: discarded as cloud (policy), not just top-1
     c = spec.class_id("cloud")
@@ -175,7 +199,7 @@ def report(
     for k, pf in enumerate(per_fold):
         for fr in pf["clouds"]:
             a = decide(hn.seen_outputs(fr, policies[k]), policies[k])
-            top = fr.q.argmax(1)
+            top = called[k, fr.name]
             dec_lab.append(fr.labels)
             dec_pred.append(np.where((a == Action.DISCARD) & (top == c), c, -9))
     if dec_lab:
@@ -227,7 +251,9 @@ def headline(r: dict) -> str:
         f"cloud (cloud images) P {cl.get('precision')} R {cl.get('recall')}; S2 chips P "
         f"{s2.get('precision')} R {s2.get('recall')}; 32-px tiles P "
         f"{r.get('cloud_on_cloud_images_32px_tiles', {}).get('precision')} R "
-        f"{r.get('cloud_on_cloud_images_32px_tiles', {}).get('recall')}",
+        f"{r.get('cloud_on_cloud_images_32px_tiles', {}).get('recall')}; S2 32-px tiles P "
+        f"{r.get('cloud_on_sentinel2_32px_tiles', {}).get('precision')} R "
+        f"{r.get('cloud_on_sentinel2_32px_tiles', {}).get('recall')}",
         f"haze recall {hz.get('ship_recall')} (alpha>=0.1: {hz.get('ship_recall_under_alpha_0.1')}"
         f", {hz.get('ships_under_alpha_0.1')} ships) haze crop area {hz.get('crop_area_fraction')}",
         "per port recall: "

@@ -165,6 +165,10 @@ def read_38cloud(data_dir: Path) -> CloudImage:
     return CloudImage("38cloud", frame, gt > 0, np.zeros_like(gt, dtype=bool), [*files, gt_path])
 
 
+SENTINEL2_CLOUD_IMAGES = ("ukis_sentinel2", *(f"oncloudn_{c}" for c in ONCLOUDN_CHIPS))
+"""The cloud images that are Sentinel-2 (the others are Landsat 5, 7 and 8)."""
+
+
 def read_cloud_images(data_dir: Path) -> list[CloudImage]:
     return (
         [read_ukis(data_dir, n) for n in UKIS_IMAGES]

@@ -12,6 +12,7 @@ from triage_models.tiles import TilePolicy as Policy
 from triage_models.tiles import tile_spec as tile_recipe
 
 from triage.contract.policy import Policy as CellPolicy
+from triage.contract.policy import called_class
 from triage.contract.tile_spec import tile_spec
 
 SPEC = tile_spec()
@@ -148,3 +149,55 @@ def test_folds_partition_the_real_frames():
         check_folds([*names, "elsewhere"])
     ports = [p for f in FOLDS for p in f.ports]
     assert len(ports) == 10 and len(set(ports)) == 10
+
+
+class _CloudImages:
+    """The few fields of a dataset that the cloud call reads: 64 x 64 cloud images with the
+    left half cloud (masks), no water."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        m = np.zeros((64, 64), bool)
+        m[:, :32] = True
+        self.cloud_masks = [m] * len(names)
+        self.water_masks = [np.zeros((64, 64), bool)] * len(names)
+        self.is_port = np.zeros(len(names), bool)
+
+    def frame_index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def _cloud_outputs(name: str) -> hn.Frame:
+    """Land on top everywhere; the cloud output -40 (p 0.344) in the first column of cells,
+    -80 (p 0.1875) in the second, -128 in the others."""
+    u = hn.cell_units((64, 64))
+    q = _q([LAND] * 16)
+    q[:, CLOUD] = np.where(u.grid[:, 1] == 0, -40, np.where(u.grid[:, 1] == 1, -80, -128))
+    return hn.Frame(name, u, np.zeros((0, 2), np.int64), q)
+
+
+def test_cloud_call_is_the_highest_threshold_reaching_the_recall():
+    """Hand-derived: the 32-px tiles at columns 0 and 16 are cloud (half of them or more in
+    the mask), 6 of the 9. Calling cloud from -40 covers half of the tiles at column 0 (cloud
+    predicted) and none at 16: recall 3/6; from -80 also the second column: tiles at 0 and 16
+    both half or more, recall 6/6. The top class (land) finds none."""
+    ds = _CloudImages(["ukis_sentinel2"])
+    fr = _cloud_outputs("ukis_sentinel2")
+    assert hn.choose_cloud_call(ds, [fr], target=1.0) == 48 / 256
+    assert hn.choose_cloud_call(ds, [fr], target=0.5) == 88 / 256
+    # the call is chosen on Sentinel-2 images only: a Landsat image gives none
+    landsat = _CloudImages(["ukis_landsat5"])
+    assert hn.choose_cloud_call(landsat, [_cloud_outputs("ukis_landsat5")], target=1.0) is None
+
+
+def test_cloud_is_discarded_from_the_call_when_no_ship_is_lost():
+    u = hn.cell_units((64, 64))
+    q = _q([SEA] * 16)
+    q[10, SHIP] = 60  # a ship at cell (2, 2)
+    q[3, CLOUD] = -60  # a cell of thin cloud over sea (p 0.27), sea on top
+    fr = hn.Frame("a", u, np.array([[40, 40]]), q)
+    pol = hn.choose_policy([fr], target=1.0, cloud_call_min_prob=0.25)
+    assert pol.cloud_call_min_prob == 0.25
+    assert pol.discard_min_prob["cloud"] == 0.25
+    assert called_class(q, pol)[3] == CLOUD
+    assert hn.frame_metrics(fr, pol)["delivered"] == 1

@@ -94,6 +94,8 @@ def expected_grid(frame: np.ndarray, nodata: int, policy, gains=None):
                 continue
             s = rule_scores(q[r0:r1, c0:c1])
             top = int(np.argmax(s))
+            if s[CLOUD] >= policy.cloud_call_min_q:  # the policy's cloud call
+                top = CLOUD
             cls[i, j] = top
             conf[i, j] = s[top] + 128
             if s[SHIP] >= policy.ship_crop_min_q:

@@ -13,7 +13,7 @@ import pytest
 
 from triage import paths
 from triage.contract import tile_spec as ts
-from triage.contract.policy import decide, load_policy
+from triage.contract.policy import called_class, decide, load_policy
 from triage.engine.oracle import tflm_frame
 from triage.onboard import FrameMeta, Onboard, has_model, model_sha256
 
@@ -49,7 +49,7 @@ def test_grid_matches_tflm(tflite, data_dir, port, r0, c0, rows, cols):
     assert q.shape == (ts.cell_count(rows), ts.cell_count(cols), spec.n_classes)
     q = q.reshape(-1, spec.n_classes)
     policy = load_policy()
-    top = np.argmax(q, axis=1)
+    top = called_class(q, policy, spec)
     want_cls = top.reshape(rep.classes.shape)
     zero = spec.output_quantization.zero_point
     want_conf = (q[np.arange(len(q)), top].astype(int) - zero).reshape(rep.classes.shape)

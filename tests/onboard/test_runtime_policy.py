@@ -32,7 +32,7 @@ def test_grid_follows_the_runtime_policy(lib, changes):
     frame = synthetic_frame(128, 160, seed=4, **FRAME)
     policy = _policy(**changes)
     ob = Onboard(2 << 20, classifier="rule")
-    ob.set_policy(policy.discard_min_q(), policy.ship_crop_min_q)
+    ob.set_policy(policy.discard_min_q(), policy.ship_crop_min_q, policy.cloud_call_min_q)
     rep = ob.process_frame(frame, FrameMeta.for_frame(frame, 1))
     cls, _, act = expected_grid(frame, 0, policy)
     if changes:  # the frame tells the policies apart
@@ -53,6 +53,8 @@ def test_out_of_range_thresholds_change_nothing(lib):
             ob.set_policy(bad, 0)
     with pytest.raises(OnboardInputError):
         ob.set_policy([0, 0, 0, 0], 200)
+    with pytest.raises(OnboardInputError):
+        ob.set_policy([0, 0, 0, 0], 0, -129)
     rep = ob.process_frame(frame, FrameMeta.for_frame(frame, 1))
     assert np.array_equal(rep.actions, expected_grid(frame, 0, load_policy())[2])
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from triage.contract import tile_spec as ts
-from triage.contract.policy import decide, load_policy
+from triage.contract.policy import called_class, decide, load_policy
 from triage.engine.oracle import tflm_frame
 from triage.onboard import FrameMeta, Onboard, OnboardError
 from triage.sim.classifiers import (
@@ -160,7 +160,8 @@ def _oracle_grid(tflite: bytes, frame: np.ndarray):
     the build's policy: TFLM on the whole frame's reference preprocessing."""
     spec = ts.tile_spec()
     q = tflm_frame(tflite, ts.preprocess_frame(frame)).reshape(-1, spec.n_classes)
-    return np.argmax(q, axis=1), decide(q, load_policy(), spec)
+    policy = load_policy()
+    return called_class(q, policy, spec), decide(q, policy, spec)
 
 
 def _sea_frame(seed: int) -> np.ndarray:

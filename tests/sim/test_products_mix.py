@@ -40,7 +40,7 @@ def test_maritime_mix_keeps_every_crop_and_discards_uncropped_sea_and_cloud():
         meta = FrameMeta.for_frame(f, 1)
         ref = Onboard(4 << 20).process_frame(f, meta)
         ob = Onboard(4 << 20)
-        ob.set_policy(th.discard_min_q, th.ship_crop_min_q)
+        ob.set_policy(th.discard_min_q, th.ship_crop_min_q, th.cloud_call_min_q)
         got = ob.process_frame(f, meta)
         assert ref.ok and got.ok
         assert np.array_equal(got.classes, ref.classes)

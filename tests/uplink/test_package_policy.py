@@ -4,7 +4,8 @@ image; with no package it decides with the build's own policy (triage_config.h, 
 from models/shipped/policy.json).
 
 The shipped cell network is packaged twice: with the shipped policy, and with a stricter one
-(crop only from p_ship >= 0.5, discard sea and cloud from p >= 0.75). On a real Sentinel-2
+(crop only from p_ship >= 0.5, discard sea and cloud from p >= 0.75, no cloud call: the top
+class). On a real Sentinel-2
 window each package, uplinked and switched to, must give exactly the actions an independent
 rendering of the decision rule (written here, from the probabilities) gives on TFLM's
 outputs; the two policies must differ on that window, so the test can fail."""
@@ -33,8 +34,13 @@ from triage.onboard.products import decode_stream
 
 pytestmark = pytest.mark.realdata
 
-SHIPPED_PROBS = {"cloud": 0.95, "sea": 0.95}  # models/shipped/policy.json, read below too
-STRICT = {"discard_min_prob": {"cloud": 0.75, "sea": 0.75}, "ship_crop_min_prob": 0.5}
+SHIPPED_PROBS = {"cloud": 0.27734375, "sea": 0.95}  # models/shipped/policy.json, read below too
+SHIPPED_CLOUD_CALL = 0.27734375  # the same
+STRICT = {
+    "discard_min_prob": {"cloud": 0.75, "sea": 0.75},
+    "ship_crop_min_prob": 0.5,
+    "cloud_call_min_prob": None,
+}
 WINDOW = ("marseille", 300, 200, 192, 256)
 # Action codes of the wire format (triage/WIRE_FORMAT.md, "Actions").
 DISCARD, CROP, LOWRES, LAND_DROP = 1, 2, 3, 4
@@ -47,14 +53,19 @@ def min_q(p: float | None) -> int:
     return max(-128, min(128, math.ceil(Fraction(p) * 256) - 128))
 
 
-def reference_actions(q: np.ndarray, discard: dict, ship_crop: float) -> np.ndarray:
-    """The decision rule of issue 9, cell by cell in plain Python: crop when the ship output
-    reaches its threshold; else discard a top class (first on ties) reaching its discard
-    threshold; else land dropped; else low resolution."""
+def reference_actions(
+    q: np.ndarray, discard: dict, ship_crop: float, cloud_call: float | None
+) -> np.ndarray:
+    """The decision rule of issue 9, cell by cell in plain Python: the cell's class is cloud
+    when the cloud output reaches the cloud call, else the top class (first on ties); crop
+    when the ship output reaches its threshold; else discard the class when its output
+    reaches its discard threshold; else land dropped; else low resolution."""
     classes = ["cloud", "sea", "ship", "land"]
     out = []
     for row in q.reshape(-1, 4).tolist():
         top = max(range(4), key=lambda k: (row[k], -k))
+        if row[0] >= min_q(cloud_call):
+            top = 0
         if row[2] >= min_q(ship_crop):
             out.append(CROP)
         elif row[top] >= min_q(discard.get(classes[top])):
@@ -110,8 +121,13 @@ def test_the_bound_package_policy_decides(shipped_tflite, window, test_key, tmp_
     assert {k: v for k, v in shipped["discard_min_prob"].items() if v is not None} == (
         SHIPPED_PROBS
     )
-    want_shipped = reference_actions(q, SHIPPED_PROBS, shipped["ship_crop_min_prob"])
-    want_strict = reference_actions(q, STRICT["discard_min_prob"], STRICT["ship_crop_min_prob"])
+    assert shipped["cloud_call_min_prob"] == SHIPPED_CLOUD_CALL
+    want_shipped = reference_actions(
+        q, SHIPPED_PROBS, shipped["ship_crop_min_prob"], SHIPPED_CLOUD_CALL
+    )
+    want_strict = reference_actions(
+        q, STRICT["discard_min_prob"], STRICT["ship_crop_min_prob"], None
+    )
     # the window tells the two policies apart: fewer crops, more discards
     assert (want_strict == CROP).sum() < (want_shipped == CROP).sum()
     assert (want_strict == DISCARD).sum() > (want_shipped == DISCARD).sum()
@@ -142,7 +158,7 @@ def test_factory_default_decides_with_the_build_policy(shipped_tflite, window, t
     frame, gt, epsg = window
     q = tflm_frame(shipped_tflite, ts.preprocess_frame(frame))
     shipped = json.loads(paths.policy_path().read_text())
-    want = reference_actions(q, SHIPPED_PROBS, shipped["ship_crop_min_prob"])
+    want = reference_actions(q, SHIPPED_PROBS, shipped["ship_crop_min_prob"], SHIPPED_CLOUD_CALL)
     mm = ModelManager(ModelFlash.provisioned({KEY_ID: test_key}), factory=None)
     assert mm.status()["active_model_id"] == 0
     outs = []
@@ -187,11 +203,12 @@ def test_the_bound_package_policy_decides_on_m4(
     before = FrameReport.from_record(run.results[0]["data"])
     after = FrameReport.from_record(run.results[2]["data"])
     assert np.array_equal(
-        before.actions, reference_actions(q, SHIPPED_PROBS, shipped["ship_crop_min_prob"])
+        before.actions,
+        reference_actions(q, SHIPPED_PROBS, shipped["ship_crop_min_prob"], SHIPPED_CLOUD_CALL),
     )
     assert np.array_equal(
         after.actions,
-        reference_actions(q, STRICT["discard_min_prob"], STRICT["ship_crop_min_prob"]),
+        reference_actions(q, STRICT["discard_min_prob"], STRICT["ship_crop_min_prob"], None),
     )
     # the host build, through the same telecommands, gives the same bytes
     mm = ModelManager(ModelFlash.provisioned({KEY_ID: test_key}), factory=None)

@@ -246,7 +246,8 @@ def parse_plan(plan: bytes | bytearray | memoryview) -> PlanInfo:
 # ---------------------------------------------------------------- the package
 
 PACKAGE_MAGIC = 0x544D504B  # "TMPK"
-PACKAGE_VERSION = 1
+PACKAGE_VERSION = 2
+"""2: MODEL_SPEC carries ``cloud_call_min_q`` (offset 22, reserved in version 1)."""
 PACKAGE_ALIGN = 8
 """Sections start at multiples of 8 bytes from the package's first byte."""
 CRC_BYTES = 4
@@ -326,12 +327,18 @@ MODEL_SPEC = Layout(
         Field("reserved3", 16, "u16", "0"),
         Field("crop_margin_px", 18, "u16", "crop margin around a kept cell"),
         Field("ship_crop_min_q", 20, "u16", "crop when the ship output reaches this"),
-        Field("reserved4", 22, "u16", "0"),
+        Field(
+            "cloud_call_min_q",
+            22,
+            "u16",
+            "the cell is called cloud when its cloud output reaches this, whatever its top "
+            "class (128: the top class)",
+        ),
         Field(
             "discard_min_q",
             24,
             "u16",
-            "per class: discard a top class reaching this",
+            "per class: discard a cell of this class (step 0 of the decision) reaching this",
             count=MAX_CLASSES,
         ),
         Field("gain_q8", 40, "u16", "per band: Q8 gain to the canonical scale", count=MAX_BANDS),
@@ -379,6 +386,7 @@ def spec_record(
             "cell_px": spec.cell_px,
             "crop_margin_px": policy.check_margin(spec),
             "ship_crop_min_q": u16(policy.ship_crop_min_q),
+            "cloud_call_min_q": u16(policy.cloud_call_min_q),
             "discard_min_q": tuple(u16(v) for v in dmin),
             "gain_q8": tuple(gains),
             "tile_spec_sha256": tuple(tile_spec_sha256),

@@ -10,11 +10,13 @@ one above the largest int8.
 Decision order for one cell (:func:`decide`; the firmware's ``tri_decide`` does
 the same, and a test holds the two together on every output vector it covers):
 
+0. the cell's class (:func:`called_class`): cloud when its cloud output reaches
+   ``cloud_call_min_q`` (a calibrated threshold, below the top-1 rule's one half,
+   chosen on held-out cloud images), else the top class (first index on ties);
 1. ship output ``q_ship >= ship_crop_min_q``: crop at full resolution,
-   whatever the top class;
-2. else, top class ``c`` (first index on ties) with ``q_top >= discard_min_q[c]``:
-   discard (counted);
-3. else, top class land: ``land_policy`` (drop or low-resolution product);
+   whatever the class;
+2. else, class ``c`` with ``q_c >= discard_min_q[c]``: discard (counted);
+3. else, class land: ``land_policy`` (drop or low-resolution product);
 4. else keep as a low-resolution product.
 
 Actions are the codes of :class:`triage.contract.enums.Action`.
@@ -49,6 +51,13 @@ class Policy(BaseModel):
     ship_crop_min_prob: float = Field(ge=0.0, le=1.0)
     land_policy: str
     crop_margin_px: int = Field(default=0, ge=0, le=255)
+    cloud_call_min_prob: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="a cell whose cloud output reaches this is called cloud whatever its "
+        "top class; None: the top class",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Policy:
@@ -82,6 +91,11 @@ class Policy(BaseModel):
         return prob_to_min_q(self.ship_crop_min_prob)
 
     @property
+    def cloud_call_min_q(self) -> int:
+        """``cloud_call_min_prob`` in the int8 output domain (``NEVER_Q``: the top class)."""
+        return prob_to_min_q(self.cloud_call_min_prob)
+
+    @property
     def land_policy_id(self) -> int:
         return LAND_POLICIES[self.land_policy]
 
@@ -107,13 +121,27 @@ def load_policy(path: Path | None = None) -> Policy:
         raise SpecError(f"{path}: {exc}") from exc
 
 
+def called_class(q_out: np.ndarray, policy: Policy, spec: TileSpec | None = None) -> np.ndarray:
+    """The class of each cell (int64 ``[N]``) for int8 outputs ``[N, n_classes]``: cloud where
+    the cloud output reaches ``policy.cloud_call_min_q``, else the top class (first index on
+    ties). The firmware's ``tri_decide`` reports the same class."""
+    spec = spec or tile_spec()
+    q = np.asarray(q_out).astype(np.int32)
+    top = np.argmax(q, axis=1)
+    cq = policy.cloud_call_min_q
+    if cq < NEVER_Q:
+        cloud = spec.class_id("cloud")
+        top = np.where(q[:, cloud] >= cq, cloud, top)
+    return top
+
+
 def decide(q_out: np.ndarray, policy: Policy, spec: TileSpec | None = None) -> np.ndarray:
     """Actions (:class:`Action` codes, int8) for int8 outputs ``[N, n_classes]``."""
     spec = spec or tile_spec()
     q = np.asarray(q_out).astype(np.int32)
     ship = spec.class_id("ship")
     land = spec.class_id("land")
-    top = np.argmax(q, axis=1)
+    top = called_class(q, policy, spec)
     qtop = q[np.arange(len(q)), top]
     dmin = np.asarray(policy.discard_min_q(spec), dtype=np.int32)
     action = np.full(len(q), Action.LOWRES, dtype=np.int8)

@@ -229,7 +229,8 @@ FRAME_SUMMARY = Layout(
             "cells_by_class",
             8,
             "u32",
-            f"cells per top class, in class-id order ({', '.join(_SPEC.classes)})",
+            "cells per class (the class the decision calls), in class-id order "
+            f"({', '.join(_SPEC.classes)})",
             count=_NC,
         ),
         Field(

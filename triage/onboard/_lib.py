@@ -118,7 +118,7 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_set_boot_count.restype = ctypes.c_int
     lib.tri_host_set_boot_count.argtypes = [_vp, ctypes.c_uint32]
     lib.tri_host_set_policy.restype = ctypes.c_int
-    lib.tri_host_set_policy.argtypes = [_vp, _vp, ctypes.c_int32]
+    lib.tri_host_set_policy.argtypes = [_vp, _vp, ctypes.c_int32, ctypes.c_int32]
     lib.tri_host_bind_model.restype = ctypes.c_int
     lib.tri_host_bind_model.argtypes = [_vp, _vp, _vp, _c_size]
     lib.tri_host_bind_active.restype = ctypes.c_int
@@ -132,7 +132,16 @@ def _declare_app(lib: ctypes.CDLL) -> None:
     lib.tri_host_preprocess_row.restype = ctypes.c_int
     lib.tri_host_preprocess_row.argtypes = [_vp, u32, u32, u32, u32, _vp, _vp, _vp, _vp]
     lib.tri_host_decide.restype = ctypes.c_int
-    lib.tri_host_decide.argtypes = [_vp, _c_size, _vp, ctypes.c_int32, u32, _vp, _vp]
+    lib.tri_host_decide.argtypes = [
+        _vp,
+        _c_size,
+        _vp,
+        ctypes.c_int32,
+        ctypes.c_int32,
+        u32,
+        _vp,
+        _vp,
+    ]
     lib.tri_frame_report_field.restype = ctypes.c_char_p
     lib.tri_frame_report_field.argtypes = [u32, ctypes.POINTER(ctypes.c_int32)]
 

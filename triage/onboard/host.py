@@ -17,6 +17,7 @@ import numpy as np
 from triage.contract.enums import LandPolicy
 from triage.contract.frames import DEFAULT_SPACECRAFT_ID, LinkMode
 from triage.contract.packets import encode_request, request_entry
+from triage.contract.policy import NEVER_Q
 from triage.contract.tile_spec import tile_spec
 from triage.onboard import _lib
 from triage.onboard.errors import FirmwareError, OnboardError, OnboardInputError
@@ -110,13 +111,15 @@ def decide(
     land_policy: str,
     discard_min_q: Sequence[int] | None = None,
     ship_crop_min_q: int = 0,
+    cloud_call_min_q: int = NEVER_Q,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The firmware's decision policy (tri_decide) on final int8 outputs ``[N, classes]``:
     ``(actions, tops)``, actions as :class:`~triage.contract.enums.Action` codes, tops the
-    top classes.
+    cells' classes.
 
-    ``discard_min_q`` (one threshold per class) and ``ship_crop_min_q`` are the policy's
-    thresholds in the int8 output domain; ``None`` takes the policy compiled into the library
+    ``discard_min_q`` (one threshold per class), ``ship_crop_min_q`` and ``cloud_call_min_q``
+    are the policy's thresholds in the int8 output domain; ``discard_min_q`` ``None`` takes
+    the policy compiled into the library
     (models/shipped/triage_config.h). ``land_policy``: a :class:`LandPolicy` label (``drop``,
     ``lowres``).
     """
@@ -137,6 +140,7 @@ def decide(
         len(a),
         None if dmin is None else dmin.ctypes.data,
         int(ship_crop_min_q),
+        int(cloud_call_min_q),
         code,
         actions.ctypes.data,
         tops.ctypes.data,
@@ -376,10 +380,14 @@ class Onboard:
         self.link, self.spacecraft_id = link, int(spacecraft_id)
 
     def set_policy(
-        self, discard_min_q: Sequence[int] | None = None, ship_crop_min_q: int = 0
+        self,
+        discard_min_q: Sequence[int] | None = None,
+        ship_crop_min_q: int = 0,
+        cloud_call_min_q: int = NEVER_Q,
     ) -> None:
         """The decision thresholds for the frames to come, in the int8 output domain
-        (``discard_min_q``: one per class; ``None`` restores the build's policy,
+        (``discard_min_q``: one per class; ``cloud_call_min_q``: cloud is the cell's class
+        from this cloud output, ``NEVER_Q`` the top class; ``None`` restores the build's policy,
         models/shipped/triage_config.h). The second-opinion threshold and the crop margin
         stay the build's. :class:`OnboardInputError` for a threshold outside
         [-128, 128] (nothing changed)."""
@@ -388,14 +396,18 @@ class Onboard:
             n_classes = config()["num_classes"]
             if len(discard_min_q) != n_classes:
                 raise OnboardInputError(f"discard_min_q needs {n_classes} thresholds")
-            if not all(-128 <= int(v) <= 128 for v in (*discard_min_q, ship_crop_min_q)):
+            if not all(
+                -128 <= int(v) <= 128 for v in (*discard_min_q, ship_crop_min_q, cloud_call_min_q)
+            ):
                 raise OnboardInputError(
                     f"policy thresholds must lie in [-128, 128]: discard {list(discard_min_q)}, "
-                    f"ship crop {ship_crop_min_q}"
+                    f"ship crop {ship_crop_min_q}, cloud call {cloud_call_min_q}"
                 )
             dmin = np.ascontiguousarray(discard_min_q, dtype=np.int16)
         dptr = None if dmin is None else dmin.ctypes.data
-        st = self._lib.tri_host_set_policy(self._state.ctypes.data, dptr, int(ship_crop_min_q))
+        st = self._lib.tri_host_set_policy(
+            self._state.ctypes.data, dptr, int(ship_crop_min_q), int(cloud_call_min_q)
+        )
         _lib.check(st, "tri_onboard_set_policy")
 
     def bind_model(self, model_address: int | None) -> None:

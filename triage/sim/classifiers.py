@@ -50,10 +50,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from triage import paths
+from triage.contract import model_package as mp
+from triage.contract import paths as contract_paths
 from triage.contract import uplink as ul
 from triage.contract.enums import Slot
 from triage.contract.errors import PackageError
-from triage.contract.policy import Policy, load_policy, prob_to_min_q
+from triage.contract.policy import NEVER_Q, Policy, load_policy, prob_to_min_q
 from triage.contract.tile_spec import tile_spec
 from triage.engine import build as engine_build
 from triage.engine import package as engine_package
@@ -281,6 +283,7 @@ class Thresholds:
 
     discard_min_q: tuple[int, ...]
     ship_crop_min_q: int
+    cloud_call_min_q: int = NEVER_Q
 
 
 def thresholds(c: Classifier, override: PolicyThresholds | None) -> Thresholds | None:
@@ -298,7 +301,7 @@ def thresholds(c: Classifier, override: PolicyThresholds | None) -> Thresholds |
             dmin[spec.class_id(name)] = prob_to_min_q(p, spec)
         if override.ship_crop_min_prob is not None:
             crop = prob_to_min_q(override.ship_crop_min_prob, spec)
-    return Thresholds(tuple(dmin), crop)
+    return Thresholds(tuple(dmin), crop, policy.cloud_call_min_q)
 
 
 def _model_policy(c: Classifier, build: Policy) -> Policy:
@@ -411,10 +414,12 @@ def packaged(cset: ClassifierSet, c: Classifier) -> bool:
 @cache
 def _package(name: str, tflite: str, sha256: str, policy: str | None, mid: int) -> bytes:
     data = _tflite_bytes(name, tflite, sha256)
-    pol_sha = "build" if policy is None else hashlib.sha256(Path(policy).read_bytes()).hexdigest()
+    # keyed by what goes into it: the policy (the build's when None) and the package format
+    pol_file = contract_paths.policy_path() if policy is None else Path(policy)
+    pol_sha = hashlib.sha256(pol_file.read_bytes()).hexdigest()
     root = paths.build_dir() / "sim-classifiers" / f"{name}-{sha256[:12]}"
     root.mkdir(parents=True, exist_ok=True)
-    path = root / f"package-{mid}-{pol_sha[:12]}.bin"
+    path = root / f"package-v{mp.PACKAGE_VERSION}-{mid}-{pol_sha[:12]}.bin"
     with open(root / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # workers of a sweep share the build
         try:

@@ -269,7 +269,9 @@ class Satellite:
             if want is None:
                 self.onboard.set_policy(None)
             else:
-                self.onboard.set_policy(want.discard_min_q, want.ship_crop_min_q)
+                self.onboard.set_policy(
+                    want.discard_min_q, want.ship_crop_min_q, want.cloud_call_min_q
+                )
             self.thresholds = want
 
     def _replay_bind(self, flash: bytes | None) -> None:

@@ -106,7 +106,7 @@ tri_status_t tri_onboard_set_land_policy(tri_onboard_t *ob, uint32_t policy);
 
 /*
  * Sets the decision thresholds (tri_decide.h) for the frames to come: every
- * discard_min_q[k] and ship_crop_min_q in [-128, TRI_CFG_NEVER_Q]
+ * discard_min_q[k], ship_crop_min_q and cloud_call_min_q in [-128, TRI_CFG_NEVER_Q]
  * (TRI_ERR_ARG otherwise, nothing changed). tri_onboard_init sets the
  * build's policy (TRI_POLICY_SHIPPED, triage_config.h); the crop margin
  * stays the build's.

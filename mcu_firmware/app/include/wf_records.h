@@ -334,6 +334,7 @@ typedef struct {
     uint16_t cell_px;
     uint16_t crop_margin_px;
     uint16_t ship_crop_min_q;
+    uint16_t cloud_call_min_q;
     uint16_t discard_min_q[8];
     uint16_t gain_q8[8];
     uint8_t tile_spec_sha256[32];

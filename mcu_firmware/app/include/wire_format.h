@@ -50,7 +50,7 @@
 #define WF_BOOT_RECORD_MAGIC 0x54425243u
 #define WF_BOOT_RECORD_VERSION 1u
 #define WF_PACKAGE_MAGIC 0x544D504Bu
-#define WF_PACKAGE_VERSION 1u
+#define WF_PACKAGE_VERSION 2u
 #define WF_PACKAGE_ALIGN 8u
 #define WF_PACKAGE_CRC_BYTES 4u
 #define WF_MAX_PACKAGE_BYTES 131008u
@@ -265,7 +265,7 @@
 #define WF_FRAME_SUMMARY_SIZE 80u
 #define WF_FRAME_SUMMARY_CELLS_TOTAL_OFFSET 0u /* u32: cells decided */
 #define WF_FRAME_SUMMARY_CELLS_NODATA_OFFSET 4u /* u32: cells skipped as (mostly) no-data */
-#define WF_FRAME_SUMMARY_CELLS_BY_CLASS_OFFSET 8u /* u32[4]: cells per top class, in class-id order (cloud, sea, ship, land) */
+#define WF_FRAME_SUMMARY_CELLS_BY_CLASS_OFFSET 8u /* u32[4]: cells per class (the class the decision calls), in class-id order (cloud, sea, ship, land) */
 #define WF_FRAME_SUMMARY_CELLS_BY_CLASS_COUNT 4u
 #define WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_OFFSET 24u /* u32[4]: of those, discarded on board */
 #define WF_FRAME_SUMMARY_CELLS_DISCARDED_BY_CLASS_COUNT 4u
@@ -472,8 +472,8 @@
 #define WF_MODEL_SPEC_RESERVED3_OFFSET 16u /* u16: 0 */
 #define WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET 18u /* u16: crop margin around a kept cell */
 #define WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET 20u /* u16: crop when the ship output reaches this */
-#define WF_MODEL_SPEC_RESERVED4_OFFSET 22u /* u16: 0 */
-#define WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET 24u /* u16[8]: per class: discard a top class reaching this */
+#define WF_MODEL_SPEC_CLOUD_CALL_MIN_Q_OFFSET 22u /* u16: the cell is called cloud when its cloud output reaches this, whatever its top class (128: the top class) */
+#define WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET 24u /* u16[8]: per class: discard a cell of this class (step 0 of the decision) reaching this */
 #define WF_MODEL_SPEC_DISCARD_MIN_Q_COUNT 8u
 #define WF_MODEL_SPEC_GAIN_Q8_OFFSET 40u /* u16[8]: per band: Q8 gain to the canonical scale */
 #define WF_MODEL_SPEC_GAIN_Q8_COUNT 8u

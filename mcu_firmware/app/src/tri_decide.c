@@ -14,6 +14,9 @@ uint8_t tri_decide(const int8_t *q, const tri_policy_t *policy, uint32_t land_po
             t = k; /* first index wins ties */
         }
     }
+    if ((int32_t)q[TRI_CFG_CLASS_CLOUD] >= (int32_t)policy->cloud_call_min_q) {
+        t = (uint32_t)TRI_CFG_CLASS_CLOUD;
+    }
     *top = t;
     if ((int32_t)q[TRI_CFG_CLASS_SHIP] >= (int32_t)policy->ship_crop_min_q) {
         return TRI_ACTION_CROP;

@@ -100,7 +100,8 @@ tri_status_t tri_onboard_set_policy(tri_onboard_t *ob, const tri_policy_t *polic
 {
     uint32_t k;
     if (ob == NULL || policy == NULL || policy->ship_crop_min_q < -128 ||
-        policy->ship_crop_min_q > TRI_CFG_NEVER_Q) {
+        policy->ship_crop_min_q > TRI_CFG_NEVER_Q || policy->cloud_call_min_q < -128 ||
+        policy->cloud_call_min_q > TRI_CFG_NEVER_Q) {
         return TRI_ERR_ARG;
     }
     for (k = 0; k < NCLASSES; k++) {

@@ -89,7 +89,8 @@ static int policy_ok(const uint8_t *s)
 {
     uint32_t k;
     int16_t q = spec_q(s, WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET);
-    if (q < -128 || q > TRI_CFG_NEVER_Q) {
+    int16_t c = spec_q(s, WF_MODEL_SPEC_CLOUD_CALL_MIN_Q_OFFSET);
+    if (q < -128 || q > TRI_CFG_NEVER_Q || c < -128 || c > TRI_CFG_NEVER_Q) {
         return 0;
     }
     for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
@@ -110,6 +111,7 @@ void tri_package_policy(const tri_package_t *pkg, tri_policy_t *policy, uint32_t
         policy->discard_min_q[k] = spec_q(pkg->spec, WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * k);
     }
     policy->ship_crop_min_q = spec_q(pkg->spec, WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET);
+    policy->cloud_call_min_q = spec_q(pkg->spec, WF_MODEL_SPEC_CLOUD_CALL_MIN_Q_OFFSET);
     *land_policy = pkg->spec[WF_MODEL_SPEC_LAND_POLICY_OFFSET];
 }
 

@@ -555,6 +555,7 @@ void wf_model_spec_pack(const wf_model_spec_t *s, uint8_t *out)
     tri_put_be16(out + WF_MODEL_SPEC_CELL_PX_OFFSET, s->cell_px);
     tri_put_be16(out + WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET, s->crop_margin_px);
     tri_put_be16(out + WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET, s->ship_crop_min_q);
+    tri_put_be16(out + WF_MODEL_SPEC_CLOUD_CALL_MIN_Q_OFFSET, s->cloud_call_min_q);
     for (i = 0; i < WF_MODEL_SPEC_DISCARD_MIN_Q_COUNT; i++) {
         tri_put_be16(out + WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * i, s->discard_min_q[i]);
     }
@@ -583,6 +584,7 @@ void wf_model_spec_unpack(const uint8_t *in, wf_model_spec_t *s)
     s->cell_px = tri_get_be16(in + WF_MODEL_SPEC_CELL_PX_OFFSET);
     s->crop_margin_px = tri_get_be16(in + WF_MODEL_SPEC_CROP_MARGIN_PX_OFFSET);
     s->ship_crop_min_q = tri_get_be16(in + WF_MODEL_SPEC_SHIP_CROP_MIN_Q_OFFSET);
+    s->cloud_call_min_q = tri_get_be16(in + WF_MODEL_SPEC_CLOUD_CALL_MIN_Q_OFFSET);
     for (i = 0; i < WF_MODEL_SPEC_DISCARD_MIN_Q_COUNT; i++) {
         s->discard_min_q[i] = tri_get_be16(in + WF_MODEL_SPEC_DISCARD_MIN_Q_OFFSET + 2u * i);
     }

@@ -72,7 +72,8 @@ int tri_host_store_check(const void *h);
 int tri_host_store_use(const void *h, uint32_t *out);
 int tri_host_set_land_policy(void *h, uint32_t policy);
 int tri_host_set_boot_count(void *h, uint32_t boot);
-int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q);
+int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q,
+                        int32_t cloud_call_min_q);
 int tri_host_bind_model(void *h, const void *model, void *scratch, size_t scratch_bytes);
 int tri_host_bind_active(void *h, const void *models, void *scratch, size_t scratch_bytes);
 size_t tri_host_stream_scratch_bytes(const void *model);
@@ -83,8 +84,8 @@ int tri_host_preprocess_row(const uint8_t *frame, uint32_t rows, uint32_t cols,
                             uint32_t bytes_per_sample, uint32_t y, const uint16_t *gain_q8,
                             int8_t *out, uint16_t *nodata_px, uint16_t *saturated_px);
 int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
-                    int32_t ship_crop_min_q, uint32_t land_policy, uint8_t *actions,
-                    uint8_t *tops);
+                    int32_t ship_crop_min_q, int32_t cloud_call_min_q, uint32_t land_policy,
+                    uint8_t *actions, uint8_t *tops);
 
 size_t tri_host_onboard_bytes(void)
 {
@@ -306,7 +307,8 @@ int tri_host_set_boot_count(void *h, uint32_t boot)
 
 /* The decision thresholds for the frames to come (tri_onboard_set_policy);
  * discard_min_q NULL restores the build's policy. */
-int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q)
+int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop_min_q,
+                        int32_t cloud_call_min_q)
 {
     static const tri_policy_t shipped = TRI_POLICY_SHIPPED;
     tri_policy_t given;
@@ -317,13 +319,15 @@ int tri_host_set_policy(void *h, const int16_t *discard_min_q, int32_t ship_crop
     if (discard_min_q == NULL) {
         return tri_onboard_set_policy(&((tri_host_t *)h)->ob, &shipped);
     }
-    if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q) {
+    if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q ||
+        cloud_call_min_q < -128 || cloud_call_min_q > TRI_CFG_NEVER_Q) {
         return TRI_ERR_ARG;
     }
     for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
         given.discard_min_q[k] = discard_min_q[k];
     }
     given.ship_crop_min_q = (int16_t)ship_crop_min_q;
+    given.cloud_call_min_q = (int16_t)cloud_call_min_q;
     return tri_onboard_set_policy(&((tri_host_t *)h)->ob, &given);
 }
 
@@ -481,15 +485,15 @@ int tri_host_preprocess_row(const uint8_t *frame, uint32_t rows, uint32_t cols,
 
 /*
  * The decision policy (tri_decide) on n output vectors q[n][TRI_CFG_NUM_CLASSES]:
- * actions[i] gets the action (TRI_ACTION_*), tops[i] the top class.
- * discard_min_q[TRI_CFG_NUM_CLASSES] and ship_crop_min_q are the policy's
- * thresholds (in [-128, TRI_CFG_NEVER_Q]); discard_min_q NULL takes the
- * build's policy (triage_config.h: TRI_POLICY_SHIPPED) and ignores
- * ship_crop_min_q. land_policy: TRI_LAND_*.
+ * actions[i] gets the action (TRI_ACTION_*), tops[i] the cell's class.
+ * discard_min_q[TRI_CFG_NUM_CLASSES], ship_crop_min_q and cloud_call_min_q
+ * are the policy's thresholds (in [-128, TRI_CFG_NEVER_Q]); discard_min_q
+ * NULL takes the build's policy (triage_config.h: TRI_POLICY_SHIPPED) and
+ * ignores the other two. land_policy: TRI_LAND_*.
  */
 int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
-                    int32_t ship_crop_min_q, uint32_t land_policy, uint8_t *actions,
-                    uint8_t *tops)
+                    int32_t ship_crop_min_q, int32_t cloud_call_min_q, uint32_t land_policy,
+                    uint8_t *actions, uint8_t *tops)
 {
     static const tri_policy_t shipped = TRI_POLICY_SHIPPED;
     tri_policy_t given;
@@ -501,7 +505,8 @@ int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
     }
     if (discard_min_q != NULL) {
         uint32_t k;
-        if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q) {
+        if (ship_crop_min_q < -128 || ship_crop_min_q > TRI_CFG_NEVER_Q ||
+            cloud_call_min_q < -128 || cloud_call_min_q > TRI_CFG_NEVER_Q) {
             return TRI_ERR_ARG;
         }
         for (k = 0; k < (uint32_t)TRI_CFG_NUM_CLASSES; k++) {
@@ -511,6 +516,7 @@ int tri_host_decide(const int8_t *q, size_t n, const int16_t *discard_min_q,
             given.discard_min_q[k] = discard_min_q[k];
         }
         given.ship_crop_min_q = (int16_t)ship_crop_min_q;
+        given.cloud_call_min_q = (int16_t)cloud_call_min_q;
         policy = &given;
     }
     for (i = 0; i < n; i++) {
