@@ -148,6 +148,27 @@ CELL_HEADLINE = (
 )
 
 
+def _trade_lines(ev: dict) -> list[str]:
+    """The recall-target trade (:func:`triage_models.lpo.recall_target_trade`), if measured."""
+    rows = ev.get("recall_target_trade")
+    if not rows:
+        return []
+    lines = [
+        "Recall against crop area: each fold's crop threshold chosen on the other folds for a "
+        "higher recall target than the policy's (the figures above use the first row):",
+        "",
+        "| policy's recall target | ship recall | lowest port | crop area | haze recall |",
+        "| --- | ---: | --- | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['target']} | {_f(r['ship_recall'])} ({r['ships'] - r['missed_ships']}/"
+            f"{r['ships']}) | {r['lowest_port']} {_f(r['lowest_port_recall'], 2)} | "
+            f"{_f(r['crop_area_fraction'])} | {_f(r['haze_ship_recall'])} |"
+        )
+    return [*lines, ""]
+
+
 def render_cell_results(ev: dict, training: dict) -> str:
     """The generated block of the card for the cell network's evaluation."""
     lines = [
@@ -227,6 +248,7 @@ def render_cell_results(ev: dict, training: dict) -> str:
         )
         + ".",
         "",
+        *_trade_lines(ev),
         "Per class (the class the decision calls, leave-ports-out):",
         "",
         "| class | precision | recall | support |",

@@ -180,7 +180,9 @@ def evaluate(
         seconds.append(outs["_meta"]["train_seconds"])
         per.append(lpo.make_frames(ds, outs, "cells", folds[k], chips))
     fig = model_figures(outs["_tflite"])
-    r = lpo.report(ds, per, fig["macs_per_megapixel"], folds=folds)
+    r = lpo.report(
+        ds, per, fig["macs_per_megapixel"], folds=folds, recall_targets=lpo.RECALL_TARGETS
+    )
     all_ports = [fr for pf in per for fr in pf["ports"]]
     all_clouds = [fr for pf in per for fr in pf["clouds"]]
     shipped = hn.choose_policy(all_ports, cloud_call_min_prob=hn.choose_cloud_call(ds, all_clouds))

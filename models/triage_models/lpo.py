@@ -102,20 +102,80 @@ def _policy_dump(p: Policy) -> dict:
     return p.model_dump(include=POLICY_KEYS)
 
 
+RECALL_TARGETS = (hn.CROP_TARGET_RECALL, 0.975, 0.98, 0.985, 0.99)
+"""The policy's recall target and higher ones, whose trade the report also measures."""
+
+
+def _fold_calls(ds: TileDataset, per_fold: list[dict]) -> list[float | None]:
+    """Each fold's cloud call, chosen on the other folds' cloud images."""
+    return [
+        hn.choose_cloud_call(
+            ds, [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["clouds"]]
+        )
+        for k in range(len(per_fold))
+    ]
+
+
+def _fold_policies(per_fold: list[dict], calls: list, target: float) -> list[Policy]:
+    """Each fold's policy, chosen on the other folds' port outputs for ``target``."""
+    return [
+        hn.choose_policy(
+            [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["ports"]],
+            target=target,
+            cloud_call_min_prob=calls[k],
+        )
+        for k in range(len(per_fold))
+    ]
+
+
+def recall_target_trade(
+    per_fold: list[dict], calls: list, targets: tuple[float, ...] = RECALL_TARGETS
+) -> list[dict]:
+    """Out-of-sample ship recall, lowest port recall, crop area and haze recall when every
+    fold's crop threshold is chosen for each of ``targets`` instead of the policy's
+    ``CROP_TARGET_RECALL``: the trade a designer may prefer (not a selection: the report's
+    other figures keep the chosen target)."""
+    rows = []
+    for t in targets:
+        pols = _fold_policies(per_fold, calls, t)
+        parts, haze, low = [], [], (None, 2.0)
+        for k, pf in enumerate(per_fold):
+            for fr in pf["ports"]:
+                m = hn.frame_metrics(fr, pols[k])
+                parts.append(m)
+                r = hn.totals([m])["ship_recall"]
+                if r is not None and r < low[1]:
+                    low = (fr.name, r)
+            haze += [hn.frame_metrics(fr, pols[k]) for fr in pf["haze"]]
+        tot = hn.totals(parts)
+        rows.append(
+            {
+                "target": t,
+                "ship_recall": tot["ship_recall"],
+                "ships": tot["ships"],
+                "missed_ships": tot["missed_ships"],
+                "lowest_port": low[0],
+                "lowest_port_recall": low[1],
+                "crop_area_fraction": tot["crop_area_fraction"],
+                "haze_ship_recall": hn.totals(haze)["ship_recall"] if haze else None,
+                "per_fold_ship_crop_min_prob": [p.ship_crop_min_prob for p in pols],
+            }
+        )
+    return rows
+
+
 def report(
     ds: TileDataset,
     per_fold: list[dict],
     macs_per_megapixel: float | None = None,
     folds: tuple[Fold, ...] = FOLDS,
+    recall_targets: tuple[float, ...] = (),
 ) -> dict:
-    """All the issue's metrics from the per-fold frames (:func:`make_frames`)."""
+    """All the issue's metrics from the per-fold frames (:func:`make_frames`); with
+    ``recall_targets``, also :func:`recall_target_trade` for them."""
     spec = tile_spec()
-    policies = []
-    for k in range(len(folds)):
-        others = [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["ports"]]
-        clouds = [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["clouds"]]
-        call = hn.choose_cloud_call(ds, clouds)
-        policies.append(hn.choose_policy(others, cloud_call_min_prob=call))
+    calls = _fold_calls(ds, per_fold)
+    policies = _fold_policies(per_fold, calls, hn.CROP_TARGET_RECALL)
     parts, frames, per_port, haze_parts, haze_frames = [], [], {}, [], []
     haze_alpha, haze_ok = [], []
     for k, pf in enumerate(per_fold):
@@ -233,6 +293,8 @@ def report(
     out["int8_float_agreement_all"] = float(np.concatenate(ag_all).mean()) if ag_all else None
     out["macs_per_megapixel"] = macs_per_megapixel
     out["folds"] = [dict(ports=f.ports, clouds=f.clouds, coastal=f.coastal) for f in folds]
+    if recall_targets:
+        out["recall_target_trade"] = recall_target_trade(per_fold, calls, recall_targets)
     return out
 
 

@@ -100,3 +100,20 @@ def test_model_card_numbers_are_the_recorded_ones():
     card = (paths.models_dir() / "MODEL_CARD.md").read_text()
     assert render_cell_results(ev, training) in card
     assert "Contains modified Copernicus Sentinel data" in card and "CC-BY-4.0" in card
+
+
+def test_the_recall_trade_starts_at_the_policys_own_target():
+    """The trade's first row is the policy's own target: its figures are the report's."""
+    from triage_models.harness import CROP_TARGET_RECALL
+
+    if not (SHIPPED / "evaluation.json").exists():
+        pytest.skip("no evaluation recorded")
+    ev = json.loads((SHIPPED / "evaluation.json").read_text())
+    first = ev["recall_target_trade"][0]
+    assert first["target"] == CROP_TARGET_RECALL
+    assert (first["ships"], first["missed_ships"]) == (ev["ships"], ev["missed_ships"])
+    assert first["crop_area_fraction"] == ev["crop_area_fraction"]
+    assert first["haze_ship_recall"] == ev["haze"]["ship_recall"]
+    assert first["per_fold_ship_crop_min_prob"] == [
+        p["ship_crop_min_prob"] for p in ev["per_fold_policy"]
+    ]
