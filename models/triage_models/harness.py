@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from triage.contract.enums import Action
-from triage.contract.policy import decide, prob_to_min_q
+from triage.contract.policy import called_class, decide, prob_to_min_q
 from triage.contract.tile_spec import tile_spec
 from triage_models.crops import cell_bounds
 from triage_models.dataset import (
@@ -423,14 +423,18 @@ def tile_level_cloud(ds: TileDataset, f: int, units: Units, pred: np.ndarray) ->
     pixels lie in cells predicted cloud (its label: the dataset's rule on its footprint).
     Returns ``(labels, predicted classes with cloud or -9)``."""
     tiles = tile_units(units.shape)
-    lab = unit_labels(ds, f, tiles)
+    return unit_labels(ds, f, tiles), tile_cloud_prediction(units, tiles, pred)
+
+
+def tile_cloud_prediction(units: Units, tiles: Units, pred: np.ndarray) -> np.ndarray:
+    """The prediction half of :func:`tile_level_cloud`: cloud (or -9) for each of ``tiles``
+    from the classes ``pred`` of the cell ``units``."""
     c = tile_spec().class_id("cloud")
     m = np.zeros(units.shape, bool)
-    for (r0, r1, c0, c1), p in zip(units.cell, pred, strict=True):
-        if p == c:
-            m[r0:r1, c0:c1] = True
+    for r0, r1, c0, c1 in units.cell[np.asarray(pred) == c]:
+        m[r0:r1, c0:c1] = True
     frac = rect_fractions(m, tiles.foot)
-    return lab, np.where(frac >= 0.5, c, -9)
+    return np.where(frac >= 0.5, c, -9)
 
 
 # ----------------------------------------------------------------------------- policy
@@ -450,21 +454,24 @@ def choose_cloud_call(
         return None
     c = tile_spec().class_id("cloud")
     oq = tile_spec().output_quantization
-    lab = [tile_level_cloud(ds, ds.frame_index(fr.name), fr.units, fr.q.argmax(1))[0] for fr in s2]
+    tiles = [tile_units(fr.units.shape) for fr in s2]
+    cloudy = [
+        unit_labels(ds, ds.frame_index(fr.name), t) == c for fr, t in zip(s2, tiles, strict=True)
+    ]
+    total = sum(int(t.sum()) for t in cloudy)
+    probe = Policy(discard_min_prob={}, ship_crop_min_prob=1.0, land_policy=LAND_POLICY)
 
     def recall(q_min: int | None) -> float:
-        hit = tot = 0
-        for fr, lb in zip(s2, lab, strict=True):
-            pred = (
-                fr.q.argmax(1)
-                if q_min is None
-                else np.where(fr.q[:, c] >= q_min, c, fr.q.argmax(1))
-            )
-            _, p = tile_level_cloud(ds, ds.frame_index(fr.name), fr.units, pred)
-            t = lb == c
-            hit += int((t & (p == c)).sum())
-            tot += int(t.sum())
-        return hit / tot if tot else 1.0
+        """Recall of the cloud tiles with the cells' class called from ``q_min`` (None: the
+        top class), as the decision calls it (:func:`triage.contract.policy.called_class`)."""
+        pol = probe.model_copy(
+            update={"cloud_call_min_prob": None if q_min is None else float(oq.real(q_min))}
+        )
+        hit = 0
+        for fr, t, cl in zip(s2, tiles, cloudy, strict=True):
+            pred = tile_cloud_prediction(fr.units, t, called_class(fr.q, pol))
+            hit += int((cl & (pred == c)).sum())
+        return hit / total if total else 1.0
 
     if recall(None) >= target:
         return None
