@@ -431,10 +431,12 @@ def _single_conv(
     w_max: int,
     ratio: tuple[float, float],
     depthwise: bool = False,
+    out_zp: int | None = None,
 ):
     """One CONV_2D / DEPTHWISE_CONV_2D with weights in [-w_max, w_max] and the
     output scale set so that in_scale * w_scale / out_scale lies in ``ratio``
-    (>= 0.5: TFLM's multiplier has a left shift, the two-rounding path)."""
+    (>= 0.5: TFLM's multiplier has a left shift, the two-rounding path);
+    ``out_zp`` fixes the output zero point (else drawn)."""
     kh, kw = k
     oh, ow = _out_size(h, kh, stride[0], dil[0], pad), _out_size(w, kw, stride[1], dil[1], pad)
     in_scale, in_zp = _f32(_log_uniform(rng, 5e-3, 0.1)), _zero_point(rng)
@@ -442,7 +444,8 @@ def _single_conv(
     wq = rng.integers(-w_max, w_max + 1, size=fshape, dtype=np.int8)
     w_scales = [_f32(s) for s in _log_uniform(rng, 5e-3, 5e-2, cout)]
     out_scale = _f32(in_scale * float(np.median(w_scales)) / rng.uniform(*ratio))
-    out_zp = int(rng.integers(-60, 60))
+    drawn_zp = int(rng.integers(-60, 60))  # drawn either way: the other cases stay the same
+    out_zp = drawn_zp if out_zp is None else out_zp
     mb = ModelBuilder()
     x = mb.tensor((1, h, w, cin), scale=in_scale, zero_point=in_zp, name="input")
     wt = mb.tensor(fshape, data=wq, scale=w_scales, zero_point=[0] * cout,
@@ -540,6 +543,23 @@ DSP_EDGES: dict[str, Callable] = {
     "conv_portable_rows": lambda rng: _single_conv(
         rng, "conv_portable_rows", 3, 200, 24, 4, (3, 3), (1, 1), (1, 1), _SAME, tfl.ACT_NONE,
         40, (0.0005, 0.002)),
+    # 4x4 depthwise windows (the even kernel that centres a stride-2 layer under SAME
+    # padding) on the unrolled sixteen-tap loops: a whole row at a time (four groups), a
+    # ReLU whose clamp is the zero point (the streaming loops without the correction of
+    # negative accumulators), a pixel at a time with a last group of two channels, and a
+    # clamped layer (the general loop)
+    "dw4x4_stride2_rows": lambda rng: _single_conv(
+        rng, "dw4x4_stride2_rows", 13, 11, 16, 16, (4, 4), (2, 2), (1, 1), _SAME, tfl.ACT_NONE,
+        60, (0.01, 0.04), depthwise=True),
+    "dw4x4_relu_floor": lambda rng: _single_conv(
+        rng, "dw4x4_relu_floor", 12, 14, 16, 16, (4, 4), (2, 2), (1, 1), _SAME, tfl.ACT_RELU,
+        60, (0.01, 0.04), depthwise=True, out_zp=-128),
+    "dw4x4_stride1_ragged": lambda rng: _single_conv(
+        rng, "dw4x4_stride1_ragged", 9, 10, 10, 10, (4, 4), (1, 1), (1, 1), _SAME,
+        tfl.ACT_NONE, 60, (0.01, 0.04), depthwise=True),
+    "dw4x4_valid_relu6": lambda rng: _single_conv(
+        rng, "dw4x4_valid_relu6", 10, 9, 8, 8, (4, 4), (2, 1), (1, 1), _VALID, tfl.ACT_RELU6,
+        60, (0.01, 0.04), depthwise=True),
 }  # fmt: skip
 
 

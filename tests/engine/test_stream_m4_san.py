@@ -128,3 +128,22 @@ def test_stream_m4_real_frames(streamed: StreamBuilt, data_dir, tmp_path):
         first, second, _, _ = run_stream_m4(elf, frame, ref.shape, tmp_path)
         assert_frame(first, ref, f"Cortex-M4 {frame.shape} at {where}")
         assert_frame(second, ref, f"Cortex-M4 {frame.shape} at {where}, profiled run")
+
+
+@pytest.mark.qemu
+def test_stream_m4_even_kernel_cases_match_tflm(streamed: StreamBuilt, tmp_path):
+    """The plan's 4x4 depthwise cases streamed on the image: the unrolled sixteen-tap loops
+    (with and without the negative-accumulator correction) on a whole row and per pixel."""
+    names = [n for n in streamed.compiled if n.startswith("s_dsp_dw4x4")]
+    assert len(names) >= 4, names
+    for name in names:
+        c = streamed.compiled[name]
+        elf = streamed.m4_image(name)
+        for h, w, k in [(c.min_size[0] + 7, c.min_size[1] + 11, 2), (c.min_size[0] + 4, 40, 3)]:
+            frame = synthetic_frames(h, w, 41)[k][0][..., : c.in_c].copy()
+            if frame.shape[2] != c.in_c:
+                frame = np.resize(frame, (h, w, c.in_c)).astype(np.int8)
+            ref = streamed.tflm(name, frame)
+            first, second, _, _ = run_stream_m4(elf, frame, ref.shape, tmp_path)
+            assert_frame(first, ref, f"Cortex-M4 {name} {h}x{w}")
+            assert_frame(second, ref, f"Cortex-M4 {name} {h}x{w}, profiled run")

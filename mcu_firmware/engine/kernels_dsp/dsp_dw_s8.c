@@ -12,7 +12,8 @@
  * a depthwise tap has no second product to pair with). Full groups of
  * one-rounding layers with 3x3 windows run in dsp_dw_fast (nine taps
  * unrolled; a whole output row per call when the depth is a multiple of
- * four, else a pixel); a last group of fewer than four channels (zero
+ * four, else a pixel), with 4x4 windows in dsp_dw_fast16 (sixteen taps, the
+ * even kernel that centres a stride-2 layer's window under SAME padding); a last group of fewer than four channels (zero
  * channels computed, not stored), two-rounding or clamped layers, other
  * windows and dilation take the general loop of dsp_conv (dsp_gemm_s8.c).
  *
@@ -36,8 +37,21 @@
     "    smlabb r1, r7, r11, r1\n"                                                                 \
     "    smlatt r3, r7, r11, r3\n"
 
+/* The taps of a 3x3 window (four pairs and a last tap) and of a 4x4 one (eight
+ * pairs); a window's bytes in the widened rows: 8 per tap. */
+#define DW_TAPS9_ASM                                                                               \
+    DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM                                                \
+    "    ldrd r4, r5, [r12], #8\n"                                                                 \
+    "    ldrd r8, r9, [lr], #8\n"                                                                  \
+    "    smlabb r0, r4, r8, r0\n"                                                                  \
+    "    smlatt r2, r4, r8, r2\n"                                                                  \
+    "    smlabb r1, r5, r9, r1\n"                                                                  \
+    "    smlatt r3, r5, r9, r3\n"
+#define DW_TAPS16_ASM                                                                              \
+    DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM
+
 /*
- * dsp_dw_fast on the Cortex-M4: nine taps unrolled. Registers: r0-r3 the
+ * dsp_dw_fast on the Cortex-M4: nine taps unrolled (dsp_dw_fast16: sixteen). Registers: r0-r3 the
  * accumulators, r4-r7 an LDM of input (later the records, with r8-r11),
  * r8-r11 an LDM of weights, r12 the input, lr the data stream. The frame:
  * the dsp_fast_t copy (0-24; at 8 the running output, at 24 the bytes from
@@ -45,7 +59,7 @@
  * (28). DSP_DW_FAST_ASM(name, requant): the function `name` with the
  * requantisation text `requant`.
  */
-#define DSP_DW_FAST_ASM(NAME, REQUANT)                                                            \
+#define DSP_DW_FAST_ASM(NAME, REQUANT, TAPS, WINDOW)                                              \
     ".syntax unified\n"                                                                          \
     ".thumb\n"                                                                                   \
     ".section .text." NAME ",\"ax\",%progbits\n"                                                \
@@ -55,7 +69,7 @@
     "    push {r4-r11, lr}\n"                                                                    \
     "    sub sp, #32\n"                                                                          \
     "    ldm r0, {r1-r7}\n"                                                                      \
-    "    sub r7, r7, #72\n"                                                                      \
+    "    sub r7, r7, #" WINDOW "\n"                                                                      \
     "    stm sp, {r1-r7}\n"                                                                      \
     "    add r8, r3, r4\n"                                                                       \
     "    str r8, [sp, #28]\n"                                                                    \
@@ -63,13 +77,7 @@
     "    mov lr, r2\n"                                                                           \
     ".L" NAME "_blk:\n"                                                                          \
     "    ldmia lr!, {r0-r3}\n" /* biases */                                                      \
-    DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM                                             \
-    "    ldrd r4, r5, [r12], #8\n"                                                               \
-    "    ldrd r8, r9, [lr], #8\n"                                                                \
-    "    smlabb r0, r4, r8, r0\n"                                                                \
-    "    smlatt r2, r4, r8, r2\n"                                                                \
-    "    smlabb r1, r5, r9, r1\n"                                                                \
-    "    smlatt r3, r5, r9, r3\n"                                                                \
+    TAPS                                                                                         \
     "    ldr r4, [sp, #24]\n"                                                                    \
     "    add r12, r12, r4\n" /* the next group's window */ REQUANT                               \
     "    ldr r4, [sp, #8]\n"                                                                     \
@@ -101,7 +109,8 @@
     ".size " NAME ", .-" NAME "\n"                                                               \
     ".text\n"
 
-__asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11")));
+__asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11"), DW_TAPS9_ASM, "72"));
+__asm__(DSP_DW_FAST_ASM("dsp_dw_fast16", DSP_REQUANT4_ASM("r11"), DW_TAPS16_ASM, "128"));
 
 /*
  * dsp_dw_fast_s (the streaming rows): the same blocks; a pixel's blocks end
@@ -110,7 +119,7 @@ __asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11")));
  * data (12), step_bytes (16), the bytes from a group's window end to the
  * next group's (20).
  */
-#define DSP_DW_FAST_S_ASM(NAME, REQUANT)                                                           \
+#define DSP_DW_FAST_S_ASM(NAME, REQUANT, TAPS, WINDOW)                                             \
     ".syntax unified\n"                                                                            \
     ".thumb\n"                                                                                     \
     ".section .text." NAME ",\"ax\",%progbits\n"                                                   \
@@ -120,7 +129,7 @@ __asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11")));
     "    push {r4-r11, lr}\n"                                                                      \
     "    sub sp, #28\n"                                                                            \
     "    ldm r0, {r1-r8}\n" /* xs data out blk_bytes pixels step k k2 */                           \
-    "    sub r7, r7, #72\n"                                                                        \
+    "    sub r7, r7, #" WINDOW "\n"                                                                        \
     "    str r5, [sp]\n"                                                                           \
     "    str r1, [sp, #4]\n"                                                                       \
     "    str r3, [sp, #8]\n"                                                                       \
@@ -131,13 +140,7 @@ __asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11")));
     "    mov lr, r2\n"                                                                             \
     ".L" NAME "_blk:\n"                                                                            \
     "    ldmia lr!, {r0-r3}\n" /* biases */                                                        \
-    DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM DW_TAP2_ASM                                              \
-    "    ldrd r4, r5, [r12], #8\n"                                                                 \
-    "    ldrd r8, r9, [lr], #8\n"                                                                  \
-    "    smlabb r0, r4, r8, r0\n"                                                                  \
-    "    smlatt r2, r4, r8, r2\n"                                                                  \
-    "    smlabb r1, r5, r9, r1\n"                                                                  \
-    "    smlatt r3, r5, r9, r3\n"                                                                  \
+    TAPS                                                                                           \
     "    ldr r4, [sp, #20]\n"                                                                      \
     "    add r12, r12, r4\n" /* the next group's window */ REQUANT                                 \
     "    ldr r4, [sp, #8]\n"                                                                       \
@@ -163,10 +166,14 @@ __asm__(DSP_DW_FAST_ASM("dsp_dw_fast", DSP_REQUANT4_ASM("r11")));
     ".size " NAME ", .-" NAME "\n"                                                                 \
     ".text\n"
 
-__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast_s", DSP_REQUANT4_ASM("r11")));
-__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast_s_floor", DSP_REQUANT4_FLOOR_ASM("r11")));
+__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast_s", DSP_REQUANT4_ASM("r11"), DW_TAPS9_ASM, "72"));
+__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast_s_floor", DSP_REQUANT4_FLOOR_ASM("r11"), DW_TAPS9_ASM,
+                          "72"));
+__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast16_s", DSP_REQUANT4_ASM("r11"), DW_TAPS16_ASM, "128"));
+__asm__(DSP_DW_FAST_S_ASM("dsp_dw_fast16_s_floor", DSP_REQUANT4_FLOOR_ASM("r11"), DW_TAPS16_ASM,
+                          "128"));
 #else
-static inline void dw_fast(const dsp_fast_t *f, int corr)
+static inline void dw_fast(const dsp_fast_t *f, int corr, int taps16)
 {
     const uint32_t *xs = f->xs;
     int8_t *out = f->out;
@@ -186,7 +193,14 @@ static inline void dw_fast(const dsp_fast_t *f, int corr)
             DW_TAP2();
             DW_TAP2();
             DW_TAP2();
-            DW_TAP();
+            if (taps16) {
+                DW_TAP2();
+                DW_TAP2();
+                DW_TAP2();
+                DW_TAP2();
+            } else {
+                DW_TAP();
+            }
             dsp_store4_fast(a0, a1, a2, a3, &w, out, corr);
         }
     }
@@ -194,16 +208,31 @@ static inline void dw_fast(const dsp_fast_t *f, int corr)
 
 void dsp_dw_fast(const dsp_fast_t *f)
 {
-    dw_fast(f, 1);
+    dw_fast(f, 1, 0);
 }
 
 void dsp_dw_fast_s(const dsp_fast_t *f)
 {
-    dw_fast(f, 1);
+    dw_fast(f, 1, 0);
 }
 
 void dsp_dw_fast_s_floor(const dsp_fast_t *f)
 {
-    dw_fast(f, 0);
+    dw_fast(f, 0, 0);
+}
+
+void dsp_dw_fast16(const dsp_fast_t *f)
+{
+    dw_fast(f, 1, 1);
+}
+
+void dsp_dw_fast16_s(const dsp_fast_t *f)
+{
+    dw_fast(f, 1, 1);
+}
+
+void dsp_dw_fast16_s_floor(const dsp_fast_t *f)
+{
+    dw_fast(f, 0, 1);
 }
 #endif

@@ -233,7 +233,7 @@ void dsp_gemm_fast16_floor(const dsp_fast_t *f)
 /* What every output row of a layer shares (dsp_conv, dsp_conv_row). */
 typedef struct {
     dsp_fast_t f;                          /* the fast loops' arguments (per row: xs, data, out) */
-    void (*fast)(const dsp_fast_t *);      /* dsp_gemm_fast or dsp_dw_fast */
+    void (*fast)(const dsp_fast_t *);      /* dsp_gemm_fast or dsp_dw_fast(16) */
     int32_t fast_blocks;                   /* full blocks of a pixel the fast loop runs */
     int32_t run;                           /* groups (depthwise: taps) of a window's column */
     uint32_t skip;                         /* words between a window's columns, past a run */
@@ -249,6 +249,9 @@ static inline void plan_rows(const dsp_geom_t *g, row_plan_t *rp, int floor_ok)
     const tnn_conv_params_t *cv = &g->p->conv;
     const int dw = cv->depth_mult != 0u;
     const int32_t k_w = cv->kernel.w;
+    /* the depthwise windows with an unrolled loop: 3x3 and 4x4 */
+    const int dw9 = cv->kernel.h == 3u && k_w == 3;
+    const int dw16 = cv->kernel.h == 4u && k_w == 4;
     /* a window: k_w runs of `run` groups (depthwise: taps), `skip` words
      * apart; a run is a column's word pairs */
     const int32_t run = cv->kernel.h * (dw ? 1 : g->groups);
@@ -259,16 +262,18 @@ static inline void plan_rows(const dsp_geom_t *g, row_plan_t *rp, int floor_ok)
     rp->step = cv->stride.w * g->col_words;
     const int no_corr = floor_ok && (g->pk->flags & TNN_PACK_FLOOR) != 0u;
     rp->fast_blocks = (g->pk->flags & ~(TNN_PACK_RING | TNN_PACK_FLOOR)) == TNN_PACK_FAST &&
-                              cv->dilation.w == 1u && (!dw || (cv->kernel.h == 3u && k_w == 3))
+                              cv->dilation.w == 1u && (!dw || dw9 || dw16)
                           ? g->p->output.c / 4
                           : 0;
-    rp->fast = dw ? dsp_dw_fast : (no_corr ? dsp_gemm_fast_floor : dsp_gemm_fast);
+    rp->fast = dw ? (dw16 ? dsp_dw_fast16 : dsp_dw_fast)
+                  : (no_corr ? dsp_gemm_fast_floor : dsp_gemm_fast);
     rp->f.blk_bytes = 4u * (uint32_t)rp->fast_blocks;
     rp->f.step_bytes = 4u * rp->step;
     rp->f.k = dw ? 4u * g->grp_words : (window + 3u) / 4u;
     rp->f.k2 = (4u - window % 4u) % 4u;
     if (floor_ok && dw) { /* the streaming loops */
-        rp->fast = no_corr ? dsp_dw_fast_s_floor : dsp_dw_fast_s;
+        rp->fast = dw16 ? (no_corr ? dsp_dw_fast16_s_floor : dsp_dw_fast16_s)
+                        : (no_corr ? dsp_dw_fast_s_floor : dsp_dw_fast_s);
     } else if (floor_ok && window <= 16u) { /* with the window unrolled */
         rp->fast = no_corr ? dsp_gemm_fast16_floor : dsp_gemm_fast16;
         rp->f.k = 4u;

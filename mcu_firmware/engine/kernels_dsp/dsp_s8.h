@@ -204,8 +204,10 @@ typedef struct {
  * registers: no spills in the block loop), C elsewhere. */
 void dsp_gemm_fast(const dsp_fast_t *f);
 
-/* DEPTHWISE_CONV_2D, 3x3 windows: the same over groups of four channels. */
+/* DEPTHWISE_CONV_2D, 3x3 windows: the same over groups of four channels;
+ * dsp_dw_fast16 the same for 4x4 windows. */
 void dsp_dw_fast(const dsp_fast_t *f);
+void dsp_dw_fast16(const dsp_fast_t *f);
 
 /* CONV_2D without the correction of negative accumulators (flag
  * TNN_PACK_FLOOR; streaming windows of more than 16 groups). */
@@ -217,9 +219,11 @@ void dsp_gemm_fast_floor(const dsp_fast_t *f);
  * dispatch per block): k = 4, k2 = 16 - run; */
 void dsp_gemm_fast16(const dsp_fast_t *f);
 void dsp_gemm_fast16_floor(const dsp_fast_t *f);
-/* DEPTHWISE_CONV_2D, 3x3 windows. */
+/* DEPTHWISE_CONV_2D, 3x3 windows (dsp_dw_fast16_s*: 4x4). */
 void dsp_dw_fast_s(const dsp_fast_t *f);
 void dsp_dw_fast_s_floor(const dsp_fast_t *f);
+void dsp_dw_fast16_s(const dsp_fast_t *f);
+void dsp_dw_fast16_s_floor(const dsp_fast_t *f);
 /* Whether the packed data carry the last-block mark where the streaming
  * loops need it, and nowhere else. */
 int dsp_last_marks_ok(const dsp_geom_t *g);
