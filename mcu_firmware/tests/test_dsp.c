@@ -166,7 +166,7 @@ static const uint32_t pk_data[24] = {
     0u, 0u, 0u, 0u,             /* (mult, c) of the padded channels */
     2u, 3u, 1u, 1u,             /* r per channel (padded channels: 1) */
 };
-static const tnn_packed_t pk_packed = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, pk_data};
+static const tnn_packed_t pk_packed = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, pk_data, 24u};
 
 static void pk_params(tnn_conv2d_s8_params_t *p, const tnn_packed_t *packed)
 {
@@ -225,10 +225,13 @@ TT_TEST(dsp_hand_packed_conv_matches_the_reference_arithmetic)
 
 TT_TEST(dsp_inconsistent_packed_data_is_refused_by_the_sizing)
 {
-    static const tnn_packed_t bad_groups = {TNN_PACK_ROWS, TNN_PACK_FAST, 2u, pk_data};
-    static const tnn_packed_t bad_method = {7u, 0u, 1u, pk_data};
-    static const tnn_packed_t bad_flags = {TNN_PACK_ROWS, 0x80u, 1u, pk_data};
-    static const tnn_packed_t no_data = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, NULL};
+    static const tnn_packed_t bad_groups = {TNN_PACK_ROWS, TNN_PACK_FAST, 2u, pk_data, 24u};
+    static const tnn_packed_t bad_method = {7u, 0u, 1u, pk_data, 24u};
+    static const tnn_packed_t bad_flags = {TNN_PACK_ROWS, 0x80u, 1u, pk_data, 24u};
+    static const tnn_packed_t no_data = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, NULL, 24u};
+    /* one block of four channels: 4 biases, 8 weight words, 12 records (hand count) */
+    static const tnn_packed_t short_data = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, pk_data, 23u};
+    static const tnn_packed_t long_data = {TNN_PACK_ROWS, TNN_PACK_FAST, 1u, pk_data, 25u};
     tnn_conv2d_s8_params_t p;
     pk_params(&p, &pk_packed);
     if (tnn_conv2d_s8_scratch_bytes(&p) == 0u) {
@@ -241,6 +244,10 @@ TT_TEST(dsp_inconsistent_packed_data_is_refused_by_the_sizing)
     pk_params(&p, &bad_flags);
     TT_CHECK_EQ(tnn_conv2d_s8_scratch_bytes(&p), TNN_SCRATCH_INVALID);
     pk_params(&p, &no_data);
+    TT_CHECK_EQ(tnn_conv2d_s8_scratch_bytes(&p), TNN_SCRATCH_INVALID);
+    pk_params(&p, &short_data);
+    TT_CHECK_EQ(tnn_conv2d_s8_scratch_bytes(&p), TNN_SCRATCH_INVALID);
+    pk_params(&p, &long_data);
     TT_CHECK_EQ(tnn_conv2d_s8_scratch_bytes(&p), TNN_SCRATCH_INVALID);
 }
 

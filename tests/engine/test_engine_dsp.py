@@ -151,3 +151,25 @@ def test_depth_multipliers_other_than_one_take_the_portable_path(dm):
     s = export.compile_model(mb.build([x], [y])).lowered.steps[0]
     assert s.packed.method == pack.METHOD_PLAIN and s.scratch_bytes == 0
     assert f"depth multiplier {dm}" in s.packed.describe()
+
+
+def test_a_ringed_layer_holds_the_rotations_that_occur(kernel_cases):
+    """Output row oy's ring rotation is (oy * stride) mod k_h, so the packed data hold the
+    multiples of gcd(stride, k_h): a 4x4 stride-2 depthwise layer two rotations, a 4x4
+    stride-1 one four. Hand count of a depthwise block: 4 biases, 2 words per tap, 12
+    records."""
+    from triage.engine import stream
+
+    seen = set()
+    for c in kernel_cases:
+        if not c.name.startswith("dsp_dw4x4_") or "valid" in c.name:
+            continue
+        step = stream.compile_stream(c.tflite).layers[0].step
+        k_h, k_w = c.params["k"]
+        s_h = c.params["stride"][0]
+        blocks = (c.params["cout"] + 3) // 4
+        rotations = {2: 2, 1: 4}[s_h]
+        assert step.packed.flags & pack.FLAG_RING
+        assert len(step.packed.data) == rotations * blocks * (4 + 2 * k_h * k_w + 12), c.name
+        seen.add(s_h)
+    assert seen == {1, 2}

@@ -246,8 +246,10 @@ def parse_plan(plan: bytes | bytearray | memoryview) -> PlanInfo:
 # ---------------------------------------------------------------- the package
 
 PACKAGE_MAGIC = 0x544D504B  # "TMPK"
-PACKAGE_VERSION = 2
-"""2: MODEL_SPEC carries ``cloud_call_min_q`` (offset 22, reserved in version 1)."""
+PACKAGE_VERSION = 3
+"""2: MODEL_SPEC carries ``cloud_call_min_q`` (offset 22, reserved in version 1). 3: a
+ringed layer's packed data hold only the ring rotations that occur (the multiples of
+gcd(stride, kernel height)): a 4x4 or 2x2 stride-2 layer's data changed length."""
 PACKAGE_ALIGN = 8
 """Sections start at multiples of 8 bytes from the package's first byte."""
 CRC_BYTES = 4

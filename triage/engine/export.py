@@ -31,7 +31,7 @@ GENERATOR = "triage.engine.export"
 # Default arena budget: what the Cortex-M4 image can give the engine out of its
 # 64 KB of RAM (8 KB stack, the application's own state).
 DEFAULT_ARENA_BUDGET_BYTES = 48 * 1024
-MODEL_VERSION = 4  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
+MODEL_VERSION = 5  # TNN_MODEL_VERSION in mcu_firmware/engine/include/tnn_model.h
 NO_TENSOR = 0xFFFFFFFF  # TNN_NO_TENSOR: the tensor index of a scratch span
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
@@ -269,7 +269,7 @@ def _render_step(c: Compiled, s: Step, i: int) -> str:
             ptr = "0"
         lines.append(
             f"static const tnn_packed_t s{i}_packed = {{{pk.method}u, {pk.flags}u,"
-            f" {pk.groups}u, {ptr}}};"
+            f" {pk.groups}u, {ptr}, {len(pk.data)}u}};"
         )
     lines.append(f"static const {_STRUCTS[s.kernel]} s{i}_params = {{")
     lines.extend(_c_members(s.fields))

@@ -25,6 +25,8 @@ either kernel set.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from triage.engine.lower import TAP_MAX, Lowered, Packed, Step
@@ -150,9 +152,12 @@ def _stream(bias: np.ndarray, weights: np.ndarray, rec: np.ndarray) -> np.ndarra
     return np.concatenate([bias, weights, rec], axis=1).reshape(-1)
 
 
-def _rotations(k_h: int, ring: bool) -> list[np.ndarray]:
-    """Per ring rotation rho, the tap row each slot holds: (s - rho) mod k_h."""
-    return [(np.arange(k_h) - rho) % k_h for rho in range(k_h if ring else 1)]
+def _rotations(k_h: int, ring: bool, stride_h: int) -> list[np.ndarray]:
+    """Per ring rotation rho that occurs, the tap row each slot holds: (s - rho) mod k_h.
+    Output row oy's rotation is (oy * stride_h) mod k_h: the multiples of
+    gcd(stride_h, k_h), in order (dsp_s8.h)."""
+    step = math.gcd(stride_h, k_h)
+    return [(np.arange(k_h) - rho) % k_h for rho in range(0, k_h if ring else 1, step)]
 
 
 def _gemm(
@@ -187,7 +192,7 @@ def _gemm(
     ring = k_h > 1 and dil_h == 1 and stride_h < k_h and k_h * block_bytes <= RING_DATA_LIMIT
     ring = ring or (stream and k_h > 1)
     parts = []
-    for rows in _rotations(k_h, ring):
+    for rows in _rotations(k_h, ring, stride_h):
         q = wp[:, rows].reshape(blocks, 4, k_h, k_w, groups, 4)  # block, ch, slot, kx, group, lane
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         words = words.transpose(0, 3, 2, 4, 1, 5)  # block, kx, slot, group, ch, AB
@@ -240,7 +245,7 @@ def _depthwise(step: Step, stream: bool = False) -> Packed:
     wp[:, :, :ch] = w * (2 if fast else 1)
     ring = k_h > 1 and cv["dilation"]["h"] == 1
     parts = []
-    for rows in _rotations(k_h, ring):
+    for rows in _rotations(k_h, ring, cv["stride"]["h"]):
         q = wp[rows].reshape(k_h, k_w, groups, 4).transpose(2, 1, 0, 3)  # group, kx, slot, lane
         words = np.stack([_words(q[..., 0], q[..., 2]), _words(q[..., 1], q[..., 3])], axis=-1)
         parts.append(_stream(bias_w, words.reshape(groups, -1), rec))

@@ -76,6 +76,7 @@ typedef struct {
     uint8_t flags;
     uint16_t groups;
     const uint32_t *data;
+    uint32_t words; /* data's length: exactly what the layer's kernel reads, or refused */
 } tnn_packed_t;
 
 /* ---- The parts of a convolution's parameters --------------------------------

@@ -26,7 +26,7 @@
 /* "TNN1" little-endian; the version changes whenever the generated code's
  * structures change, so that a stale export is refused at bind time. */
 #define TNN_MODEL_MAGIC 0x314E4E54u
-#define TNN_MODEL_VERSION 4u
+#define TNN_MODEL_VERSION 5u
 
 /* A tensor's place in the arena, [offset, offset + bytes), and its index in
  * the source model (tensors that alias one another share the index). */

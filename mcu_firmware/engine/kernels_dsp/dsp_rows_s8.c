@@ -43,6 +43,28 @@ static void derive(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p)
     }
 }
 
+/* The ring rotations the data hold: the rotation of output row oy is (oy * s_h) mod k_h,
+ * so only the multiples of gcd(s_h, k_h) occur (a 4x4 stride-2 layer: 0 and 2); the
+ * data hold those, in order (one without TNN_PACK_RING). */
+static uint32_t rotation_step(const dsp_geom_t *g)
+{
+    uint32_t a = g->p->conv.stride.h;
+    uint32_t b = g->p->conv.kernel.h;
+    while (b != 0u) {
+        const uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int32_t packed_rotations(const dsp_geom_t *g)
+{
+    return (g->pk->flags & TNN_PACK_RING) != 0u
+               ? (int32_t)(g->p->conv.kernel.h / rotation_step(g))
+               : 1;
+}
+
 static int rows_method(const tnn_conv2d_s8_params_t *p)
 {
     return p->packed != NULL && p->packed->method == TNN_PACK_ROWS;
@@ -51,7 +73,7 @@ static int rows_method(const tnn_conv2d_s8_params_t *p)
 /* Records: TNN_PACK_FAST needs r in [1, 31]; otherwise a shift in [-31, 30]. */
 TNN_COLD static int records_ok(const dsp_geom_t *g)
 {
-    const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->p->conv.kernel.h : 1;
+    const int32_t rotations = packed_rotations(g);
     int32_t t;
     int32_t o;
     for (t = 0; t < rotations; t++) {
@@ -83,7 +105,10 @@ TNN_COLD uint32_t dsp_scratch(const tnn_conv2d_s8_params_t *p)
         ((pk->flags & TNN_PACK_FLOOR) != 0u &&
          ((pk->flags & (TNN_PACK_FAST | TNN_PACK_CLAMP)) != TNN_PACK_FAST ||
           p->conv.out_offset != -128)) ||
-        ((pk->flags & TNN_PACK_RING) != 0u && p->conv.dilation.h != 1u) || !records_ok(&g)) {
+        ((pk->flags & TNN_PACK_RING) != 0u && p->conv.dilation.h != 1u) ||
+        (uint64_t)pk->words !=
+            (uint64_t)packed_rotations(&g) * (uint64_t)g.blocks * (uint64_t)g.blk_words ||
+        !records_ok(&g)) {
         return TNN_SCRATCH_INVALID;
     }
     words = (uint64_t)p->conv.kernel.h * (2u + (uint64_t)g.cols * (uint64_t)g.groups * 2u);
@@ -120,8 +145,10 @@ TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const u
 
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch)
 {
+    /* the slot of tap row 0: a multiple of rotation_step, the data's rotations in order */
     const uint32_t rotation = ((const uint32_t *)scratch)[g->p->conv.kernel.h];
-    return g->pk->data + rotation * (uint32_t)g->blocks * g->blk_words;
+    const uint32_t held = (g->pk->flags & TNN_PACK_RING) != 0u ? rotation / rotation_step(g) : 0u;
+    return g->pk->data + held * (uint32_t)g->blocks * g->blk_words;
 }
 
 void dsp_rows_reset(const dsp_geom_t *g, void *scratch)
@@ -333,7 +360,7 @@ void dsp_geom(dsp_geom_t *g, const tnn_conv2d_s8_params_t *p)
 
 TNN_COLD int dsp_last_marks_ok(const dsp_geom_t *g)
 {
-    const int32_t rotations = (g->pk->flags & TNN_PACK_RING) != 0u ? g->p->conv.kernel.h : 1;
+    const int32_t rotations = packed_rotations(g);
     const int32_t full = g->p->output.c / 4;
     int32_t t;
     int32_t b;

@@ -40,12 +40,14 @@
  * input row needed by consecutive output rows is widened once into slot
  * (row index mod k_h), so slot s holds tap row (s - rotation) mod k_h where
  * the rotation is the slot of tap row 0, and the exporter packs the data
- * once per rotation.
+ * once per rotation that occurs: output row oy's is (oy * s_h) mod k_h, so
+ * the multiples of gcd(s_h, k_h) (k_h / gcd rotations: a 4x4 stride-2
+ * layer holds rotations 0 and 2), in order.
  * Scratch: uint32 tags[k_h] (input row per slot), slot[k_h] (slot of tap row
  * ky), then the rows.
  *
  * ---- Data stream (tnn_packed_t.data) ---------------------------------------
- * Per rotation (one without TNN_PACK_RING), per block of four output
+ * Per rotation held (one without TNN_PACK_RING), per block of four output
  * channels (padded with zero channels), what the kernel reads in order:
  *     bias'[4]
  *     weights, in the window's order:

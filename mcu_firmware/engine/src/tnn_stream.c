@@ -213,6 +213,7 @@ static tri_status_t conv_setup(const tnn_stream_model_t *m, uint32_t table, cons
         st->packed.flags = r->pack_flags;
         st->packed.groups = r->pack_groups;
         st->packed.data = array_at(m, table, r->pdata, 4u * (uint64_t)r->pdata_words, 4u);
+        st->packed.words = r->pdata_words;
         CHECK(st->packed.data != NULL, TRI_ERR_FORMAT);
         p->packed = &st->packed;
     }
