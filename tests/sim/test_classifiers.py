@@ -231,9 +231,9 @@ def test_simulation_labels_each_frame_with_its_classifier(tiny_set, tmp_path):
 
 
 def test_qemu_refuses_a_model_too_large_for_a_slot(tiny_set, tmp_path):
-    # the test network's package (about 149 KB) exceeds a 128 KB model slot: the host
-    # binds it from its engine library, the Cortex-M4 image cannot hold it
-    reg = write_registry(tmp_path / "reg", [{"name": "fold_t"}])
+    # the wide test network's package (its first layer's data alone 132 kB) exceeds a 128 KB
+    # model slot: the host binds it from its engine library, the Cortex-M4 image cannot hold it
+    reg = write_registry(tmp_path / "reg", [{"name": "fold_t", "kind": "wide"}])
     with pytest.raises(ClassifierError, match=r"fold_t.*cannot hold.*a slot holds"):
         run_simulation(tiny_set, tmp_path / "q", classifiers=reg, model="fold_t", target="qemu")
     assert not (tmp_path / "q").exists()

@@ -34,22 +34,40 @@ WEIGHTS = {
 def classifier_tflite(kind: str = "brightness", stride: int | None = None) -> bytes:
     """A cell-network-shaped model (see the module docstring), at the reference size of
     one cell (the exporter and TFLM's shape rewriter take any multiple); ``stride``: its
-    kernel and stride when not the cell's (a model the firmware must refuse)."""
+    kernel and stride when not the cell's (a model the firmware must refuse). ``"wide"``:
+    the brightness mix computed 16 times over (64 channels) and summed by a 1 x 1 layer, a
+    model whose package (the first layer's widened data: 16 blocks of 2,064 words, 132 kB)
+    no 128 kB model slot holds."""
     spec = tile_spec()
     cell, c = stride or spec.cell_px, spec.n_bands
+    wide = 16 if kind == "wide" else 1
     in_scale, in_zp = 1.0 / 255.0, -128
     mb = ModelBuilder()
     x = mb.tensor((1, cell, cell, c), scale=in_scale, zero_point=in_zp, name="input")
     # each weight repeated over the cell and divided by its pixels: the band means' mix
-    w = np.broadcast_to(np.asarray(WEIGHTS[kind], np.int8)[:, None, None, :], (4, cell, cell, c))
+    mix = np.asarray(WEIGHTS["brightness" if kind == "wide" else kind], np.int8)
+    mix = np.tile(mix, (wide, 1))
+    n = len(mix)
+    w = np.broadcast_to(mix[:, None, None, :], (n, cell, cell, c))
     w_scale = 1.0 / 64.0 / (cell * cell)
-    wt = mb.tensor(w.shape, data=np.ascontiguousarray(w), scale=[w_scale] * 4,
-                   zero_point=[0] * 4, qdim=0)  # fmt: skip
-    bias = mb.tensor((4,), "int32", data=np.zeros(4, np.int32), scale=[in_scale * w_scale] * 4,
-                     zero_point=[0] * 4)  # fmt: skip
-    logits = mb.tensor((1, 1, 1, 4), scale=0.05, zero_point=0, name="logits")
+    wt = mb.tensor(w.shape, data=np.ascontiguousarray(w), scale=[w_scale] * n,
+                   zero_point=[0] * n, qdim=0)  # fmt: skip
+    bias = mb.tensor((n,), "int32", data=np.zeros(n, np.int32), scale=[in_scale * w_scale] * n,
+                     zero_point=[0] * n)  # fmt: skip
+    logits = mb.tensor((1, 1, 1, n), scale=0.05, zero_point=0, name="logits")
     mb.op(tfl.CONV_2D, [x, wt, bias], [logits], padding=tfl.PADDING_VALID, stride_w=cell,
           stride_h=cell, activation=0)  # fmt: skip
+    if wide > 1:  # the 16 copies of each logit summed (weights 1/16 of the scale's unit)
+        w2 = np.zeros((4, 1, 1, n), np.int8)
+        for k in range(n):
+            w2[k % 4, 0, 0, k] = 1
+        wt2 = mb.tensor(w2.shape, data=w2, scale=[1.0 / wide] * 4, zero_point=[0] * 4, qdim=0)
+        b2 = mb.tensor((4,), "int32", data=np.zeros(4, np.int32),
+                       scale=[0.05 / wide] * 4, zero_point=[0] * 4)  # fmt: skip
+        summed = mb.tensor((1, 1, 1, 4), scale=0.05, zero_point=0, name="summed")
+        mb.op(tfl.CONV_2D, [logits, wt2, b2], [summed], padding=tfl.PADDING_VALID, stride_w=1,
+              stride_h=1, activation=0)  # fmt: skip
+        logits = summed
     y = mb.tensor((1, 1, 1, 4), scale=1.0 / 256.0, zero_point=-128, name="output")
     mb.op(tfl.SOFTMAX, [logits], [y], beta=1.0)
     return mb.build([x], [y], description=f"test cell classifier ({kind})")
