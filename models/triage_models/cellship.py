@@ -233,6 +233,40 @@ def evaluate_and_write(
             "decision_order": DECISION_ORDER,
         }
         Policy.model_validate(policy).check_margin(tile_spec())  # the contract's checks first
+        fold_policies = [
+            fold_policy(k, p, r["ship_recall"]) for k, p in enumerate(r["per_fold_policy"])
+        ]
         _write_json(shipped / CELL_EVALUATION, r)
         _write_json(shipped / CELL_POLICY, policy)
+        for k, fp in enumerate(fold_policies):
+            _write_json(fold_policy_path(k), fp)
     return r
+
+
+def fold_policy_path(k: int) -> Path:
+    """``models/folds/policy_<k+1>.json``: fold k's policy, chosen on the other folds."""
+    return paths.models_dir() / "folds" / f"policy_{k + 1}.json"
+
+
+def fold_policy(k: int, chosen: dict, recall: float) -> dict:
+    """Fold k's decision policy as the contract's policy file: the thresholds
+    ``evaluate`` chose for it on the other folds' outputs (``per_fold_policy``), so that a
+    simulator frame of one of its ports is decided, like the evaluation scored it, by a
+    model and thresholds that never saw that port."""
+    others = [j for j in range(len(FOLDS)) if j != k]
+    policy = {
+        "provisional": False,
+        "about": (
+            f"Decision policy of leave-ports-out fold {k + 1}'s model (models/folds/"
+            f"cellfold_{k + 1}.tflite), chosen by triage_models.harness.choose_policy on the "
+            f"held-out outputs of the other four folds only, as triage model evaluate scored "
+            f"fold {k + 1} (ship recall of all five folds so scored {recall:.3f}; "
+            "models/shipped/evaluation.json, per_fold_policy)."
+        ),
+        "chosen_on_folds": [j + 1 for j in others],
+        "chosen_on_ports": [p for j in others for p in FOLDS[j].ports],
+        **{key: v for key, v in chosen.items() if key in CELL_POLICY_KEYS},
+        "decision_order": DECISION_ORDER,
+    }
+    Policy.model_validate(policy).check_margin(tile_spec())
+    return policy

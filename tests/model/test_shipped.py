@@ -117,3 +117,31 @@ def test_the_recall_trade_starts_at_the_policys_own_target():
     assert first["per_fold_ship_crop_min_prob"] == [
         p["ship_crop_min_prob"] for p in ev["per_fold_policy"]
     ]
+
+
+def test_fold_models_carry_the_policy_the_evaluation_chose_without_their_ports():
+    # A fold model in the simulator decides with the thresholds the evaluation scored it
+    # with (chosen on the other four folds), so that a port frame is decided out of sample
+    # too: the registry names each fold's policy file, the file holds evaluation.json's
+    # per_fold_policy, and none of the ports it was chosen on is the fold's own.
+    from triage_models.cellship import CELL_POLICY_KEYS
+    from triage_models.folds import FOLDS
+
+    ev = json.loads((SHIPPED / "evaluation.json").read_text())
+    reg = json.loads((paths.models_dir() / "classifiers.json").read_text())
+    entries = {c["name"]: c for c in reg["classifiers"]}
+    assert len(ev["per_fold_policy"]) == len(FOLDS)
+    for k, (chosen, fold) in enumerate(zip(ev["per_fold_policy"], FOLDS, strict=True)):
+        entry = entries[f"fold{k + 1}"]
+        assert entry["policy"] == f"folds/policy_{k + 1}.json"
+        path = paths.models_dir() / entry["policy"]
+        pol = load_policy(path)
+        got = json.loads(path.read_text())
+        assert {key: got[key] for key in CELL_POLICY_KEYS} == {
+            key: chosen[key] for key in CELL_POLICY_KEYS
+        }
+        assert pol.ship_crop_min_prob == chosen["ship_crop_min_prob"]
+        assert not set(got["chosen_on_ports"]) & set(fold.ports)
+        assert sorted(got["chosen_on_ports"]) == sorted(
+            p for j, f in enumerate(FOLDS) if j != k for p in f.ports
+        )
