@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from triage.contract import paths as contract_paths
+from triage.contract.model_package import parse_package, u16
+from triage.contract.policy import prob_to_min_q
 from triage.sim.errors import ManifestError
 from triage.sim.manifest import dump_manifest, load_manifest
 from triage.sim.model_update import build_manifest
@@ -98,6 +100,11 @@ def test_uplinked_model_classifies_the_frames_after_its_pass(scenario, tmp_path)
     assert {got[fid][0] for fid in after} == {1 + listed.index("fold4")}
     # the package that went up is the file the manifest names; the switch came in its pass
     pkg = scenario.with_name("uplink.tpkg")
+    # it decides with fold 4's own policy (chosen on the other folds: the scenario's ports
+    # are fold 4's), read back from its MODEL_SPEC against the registry's policy file
+    fold4 = json.loads((MODELS / "folds" / "policy_4.json").read_text())
+    spec = parse_package(pkg.read_bytes()).spec
+    assert spec["ship_crop_min_q"] == u16(prob_to_min_q(fold4["ship_crop_min_prob"]))
     assert mu["uplinked_model"]["package_sha256"] == sha(pkg)
     switch = [e for e in mu["events"] if e["event"] == "switch"]
     assert [e["pass"] for e in switch] == [k]

@@ -8,7 +8,8 @@ would, through the real pieces on both sides:
 - **at launch** the satellite (the firmware's host build) has a model manager
   (``tri_models``) with its model flash provisioned with the spacecraft's key; the launch
   model is its factory package (``triage.engine.package.package_model`` of the registry's
-  ``.tflite`` with the shipped policy), or the compiled-in model for ``shipped``;
+  ``.tflite`` with its registry policy, else the shipped one), or the compiled-in model for
+  ``shipped``;
 - **every pass** opens with the STORE_DIRECTORY and then a MODEL_STATUS product (active
   model, trial, sequence number, refusals by reason), which the ground ingests into its
   catalogue like any product (``groundstation status`` shows it);
@@ -222,7 +223,12 @@ def prepare(
         if hashlib.sha256(tfl).hexdigest() != launch.sha256:
             raise _err("launch_model", f"{launch.tflite} is not the registry's {launch.sha256}")
         created = int(manifest.window_start_utc.timestamp())
-        launch_pkg = packager.package_model(tfl, model_id=launch_id, created_s=created).data
+        launch_pkg = packager.package_model(
+            tfl,
+            model_id=launch_id,
+            created_s=created,
+            policy_path=None if launch.policy is None else Path(launch.policy),
+        ).data
     displaced = (
         min(p.budget_bytes, math.ceil(seconds * manifest.link.rate_bps / 8))
         if cfg.half_duplex
@@ -488,7 +494,8 @@ def build_manifest(
     Each port is imaged at its first daylight opportunity, and again at its first one from
     ``revisit_days`` after the first visit's last frame: the same Sentinel-2 scenes (the data
     holds one acquisition per port), so the two visits differ by the model alone. The package
-    of ``uplinked_tflite`` (``uplink.tpkg``, with the shipped policy) goes up in the first pass
+    of ``uplinked_tflite`` (``uplink.tpkg``, with its registry policy, else the shipped one) goes
+    up in the first pass
     after the first visit whose contact is long enough, signed with a TEST key
     (``TEST_KEY_simulation_only.json``: random, never a spacecraft's). Writes
     ``out_dir/manifest.json``; returns its path."""
@@ -522,8 +529,15 @@ def build_manifest(
         raise ManifestError(
             f"{uplinked_tflite}: not a model models/classifiers.json lists (SHA-256 {sha})"
         )
+    # with the classifier's own policy when the registry gives one (a fold model's, chosen
+    # on the other folds: the scenario's ports are its fold's), else the shipped one
     pkg_path.write_bytes(
-        packager.package_model(tfl, model_id=model_id(cset, new), created_s=created).data
+        packager.package_model(
+            tfl,
+            model_id=model_id(cset, new),
+            created_s=created,
+            policy_path=None if new.policy is None else Path(new.policy),
+        ).data
     )
     key_path = out_dir / "TEST_KEY_simulation_only.json"
     if not key_path.exists():
