@@ -13,6 +13,7 @@ Files (in ``models/shipped`` by default; the firmware compiles the streaming C t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -172,10 +173,11 @@ def evaluate(
     chips = _chips(data_dir) if chips is None else chips
     check_folds(ds.names, folds, coastal=tuple(chips))
     start = time.monotonic()
-    per, seconds, cached = [], [], []
+    per, seconds, cached, shas = [], [], [], []
     for k in range(len(folds)):
         t0 = time.monotonic()
         outs = run_fold(ds, cfg, k, chips, folds=folds, log=log, use_cache=use_cache)
+        shas.append(hashlib.sha256(outs["_tflite"]).hexdigest())
         cached.append(time.monotonic() - t0 < outs["_meta"]["train_seconds"])
         seconds.append(outs["_meta"]["train_seconds"])
         per.append(lpo.make_frames(ds, outs, "cells", folds[k], chips))
@@ -192,6 +194,8 @@ def evaluate(
     )
     r["fold_train_seconds"] = seconds
     r["folds_from_cache"] = cached
+    # the fold models that were scored (models/folds/cellfold_<k>.tflite must be these)
+    r["fold_model_sha256"] = shas
     r["evaluation_seconds"] = time.monotonic() - start
     r["recipe"] = json.loads(cfg.model_dump_json())
     r["design"] = "cells"

@@ -145,3 +145,19 @@ def test_fold_models_carry_the_policy_the_evaluation_chose_without_their_ports()
         assert sorted(got["chosen_on_ports"]) == sorted(
             p for j, f in enumerate(FOLDS) if j != k for p in f.ports
         )
+
+
+def test_the_fold_models_are_the_ones_the_evaluation_scored():
+    # The simulator puts models/folds/cellfold_<k>.tflite on board as the model that never
+    # saw fold k's ports; the evaluation records the SHA-256 of each model it scored.
+    import hashlib
+
+    ev = json.loads((SHIPPED / "evaluation.json").read_text())
+    on_disk = [
+        hashlib.sha256(
+            (paths.models_dir() / "folds" / f"cellfold_{k}.tflite").read_bytes()
+        ).hexdigest()
+        for k in range(1, len(ev["fold_model_sha256"]) + 1)
+    ]
+    assert len(on_disk) == 5
+    assert on_disk == ev["fold_model_sha256"]
