@@ -145,10 +145,10 @@ TNN_COLD void dsp_store4_slow(const dsp_geom_t *g, const int32_t acc[4], const u
 
 const uint32_t *dsp_data(const dsp_geom_t *g, const void *scratch)
 {
-    /* the slot of tap row 0: a multiple of rotation_step, the data's rotations in order */
+    /* the slot of tap row 0 (0 without a ring): a multiple of rotation_step, the data's
+     * rotations in order */
     const uint32_t rotation = ((const uint32_t *)scratch)[g->p->conv.kernel.h];
-    const uint32_t held = (g->pk->flags & TNN_PACK_RING) != 0u ? rotation / rotation_step(g) : 0u;
-    return g->pk->data + held * (uint32_t)g->blocks * g->blk_words;
+    return g->pk->data + rotation / rotation_step(g) * (uint32_t)g->blocks * g->blk_words;
 }
 
 void dsp_rows_reset(const dsp_geom_t *g, void *scratch)
