@@ -98,6 +98,11 @@ class Classifier(BaseModel):
         "model_update, --model), e.g. an older model kept as a launch model",
     )
 
+    @property
+    def policy_file(self) -> Path | None:
+        """The policy file it decides with (None: the firmware build's)."""
+        return None if self.policy is None else Path(self.policy)
+
     @model_validator(mode="after")
     def _sha(self) -> Classifier:
         if not _SHA_RE.match(self.sha256):
@@ -305,7 +310,7 @@ def thresholds(c: Classifier, override: PolicyThresholds | None) -> Thresholds |
 
 
 def _model_policy(c: Classifier, build: Policy) -> Policy:
-    path = Path(c.policy)  # type: ignore[arg-type]
+    path = c.policy_file
     try:
         pol = load_policy(path)
     except Exception as exc:
@@ -394,7 +399,7 @@ def model_package(cset: ClassifierSet, c: Classifier) -> bytes:
     if c.compiled_in:
         raise ClassifierError(f"{c.name} is compiled into the firmware: it has no package")
     try:
-        return _package(c.name, c.tflite, c.sha256, c.policy, model_id(cset, c))
+        return _package(c.name, c.tflite, c.sha256, c.policy_file, model_id(cset, c))
     except PackageError as exc:
         raise ClassifierError(f"classifier {c.name}: no model package: {exc}") from None
 
@@ -412,10 +417,10 @@ def packaged(cset: ClassifierSet, c: Classifier) -> bool:
 
 
 @cache
-def _package(name: str, tflite: str, sha256: str, policy: str | None, mid: int) -> bytes:
+def _package(name: str, tflite: str, sha256: str, policy: Path | None, mid: int) -> bytes:
     data = _tflite_bytes(name, tflite, sha256)
     # keyed by what goes into it: the policy (the build's when None) and the package format
-    pol_file = contract_paths.policy_path() if policy is None else Path(policy)
+    pol_file = contract_paths.policy_path() if policy is None else policy
     pol_sha = hashlib.sha256(pol_file.read_bytes()).hexdigest()
     root = paths.build_dir() / "sim-classifiers" / f"{name}-{sha256[:12]}"
     root.mkdir(parents=True, exist_ok=True)
@@ -425,9 +430,8 @@ def _package(name: str, tflite: str, sha256: str, policy: str | None, mid: int) 
         try:
             if path.exists():
                 return path.read_bytes()
-            policy_path = None if policy is None else Path(policy)
             pkg = engine_package.package_model(
-                data, model_id=mid, policy_path=policy_path, created_s=PACKAGE_CREATED_S
+                data, model_id=mid, policy_path=policy, created_s=PACKAGE_CREATED_S
             )
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(pkg.data)

@@ -227,7 +227,7 @@ def prepare(
             tfl,
             model_id=launch_id,
             created_s=created,
-            policy_path=None if launch.policy is None else Path(launch.policy),
+            policy_path=launch.policy_file,
         ).data
     displaced = (
         min(p.budget_bytes, math.ceil(seconds * manifest.link.rate_bps / 8))
@@ -536,7 +536,7 @@ def build_manifest(
             tfl,
             model_id=model_id(cset, new),
             created_s=created,
-            policy_path=None if new.policy is None else Path(new.policy),
+            policy_path=new.policy_file,
         ).data
     )
     key_path = out_dir / "TEST_KEY_simulation_only.json"
