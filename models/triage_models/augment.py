@@ -14,7 +14,12 @@ network sees exactly what the firmware would compute from such a scene.
 - :func:`cloud_over`: a real cloud patch (pixels and mask, softened) laid over the
   window with a given opacity, as the training composites and the haze metric;
 - :func:`shadow_under`: the shadow of such a patch: its alpha moved away from the Sun
-  darkens the ground, per band (shadows keep more blue than NIR: skylight).
+  darkens the ground, per band (shadows keep more blue than NIR: skylight);
+- :func:`separate_cloud` / :func:`cloud_swapped`: a cloud image's pixels split into
+  the cloud and the ground under it, and that cloud laid over other ground (its own
+  ground swapped for the window's, in proportion to its transparency): the cloud model
+  of the simulator's cloud layers (:mod:`triage.sim.scenarios`) and of the training
+  composites with ``composite_model="swap"``.
 """
 
 from __future__ import annotations
@@ -204,3 +209,57 @@ def shadow_under(
     keep = np.clip(SHADOW_KEEP * np.exp(rng.normal(0, 0.15, 4)), 0.1, 0.9).astype(np.float32)
     shade = 1.0 - (np.clip(sh * strength, 0, 1))[..., None] * (1.0 - keep)
     return x * shade
+
+
+# The cloud model (one definition: the simulator's cloud layers and the training composites)
+GROUND_SIGMA_PX = 24.0  # the ground under a cloud: its clear pixels around, this smooth
+OPAQUE_FROM = 0.5  # a cloud pixel is opaque from half the way to the thick cloud's brightness
+
+
+def gaussian(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (edges reflected), in float64."""
+    import cv2
+
+    return cv2.GaussianBlur(a.astype(np.float64), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def separate_cloud(d: np.ndarray, cloud: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A cloud image's pixels ``d`` ``[H, W, 4]`` (float64) with its cloud mask split into
+    ``(ground, opacity)`` (float32): the ground under the cloud is its clear pixels around,
+    smoothed (their median where none is near), and a pixel's opacity is how far its
+    visible brightness goes from that ground to the image's thick cloud (99th percentile
+    of its cloud pixels), opaque from half way (cloud brightness varies with shading, not
+    only with thickness)."""
+    clear = (~cloud).astype(np.float64)
+    w = gaussian(clear, GROUND_SIGMA_PX)
+    fallback = np.median(d[~cloud], axis=0) if (~cloud).any() else np.percentile(d, 5, axis=(0, 1))
+    ground = np.empty_like(d)
+    for b in range(d.shape[-1]):
+        num = gaussian(d[..., b] * clear, GROUND_SIGMA_PX)
+        ground[..., b] = np.where(w > 1e-3, num / np.maximum(w, 1e-3), fallback[b])
+    vis = d[..., :3].mean(axis=-1)
+    gvis = ground[..., :3].mean(axis=-1)
+    thick = np.percentile(vis[cloud], 99) if cloud.any() else vis.max()
+    span = np.maximum(OPAQUE_FROM * (thick - gvis), 1.0)
+    opacity = np.clip((vis - gvis) / span, 0.0, 1.0)
+    return ground.astype(np.float32), opacity.astype(np.float32)
+
+
+def cloud_swapped(
+    x: np.ndarray,
+    d: np.ndarray,
+    ground: np.ndarray,
+    opacity: np.ndarray,
+    mask: np.ndarray,
+    scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cloud of a cloud image's pixels ``d`` (its ``ground`` and ``opacity`` from
+    :func:`separate_cloud`) laid over ``x`` where ``mask`` (soft, 0..1) says cloud: the
+    cloud's own light ``d - (1 - opacity) ground`` (scaled by ``scale``: a thinner or
+    thicker cloud of the same shape) and the window's ground through what it leaves;
+    returns the composite and its alpha (``mask x scale x opacity``, what it hides)."""
+    o = np.clip(opacity * scale, 0.0, 1.0)[..., None]
+    own = scale * (d.astype(np.float32) - (1.0 - opacity[..., None]) * ground)
+    m = mask[..., None].astype(np.float32)
+    cloud = own + (1.0 - o) * x
+    return m * cloud + (1.0 - m) * x, (m * o)[..., 0]

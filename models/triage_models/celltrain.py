@@ -16,12 +16,15 @@ edge so that the padding the network sees there is the firmware's):
 Windows: centred on a vessel of a training port at a random sub-cell offset
 (``frac_ship``), on the hard negatives the model being trained scores highest as
 ship (``frac_hard``, mined every ``mine_every`` epochs over the whole training
-frames), anywhere on the training ports (``frac_random``), and on the cloud
-images (``frac_cloud``). Then, on the raw canonical scale: water colour
+frames), anywhere on the training ports (``frac_random``), on the cloud
+images (``frac_cloud``) and, with ``seacloud_frac``, on open water of the training
+ports and water scenes under broken cloud and its shadow (what the simulator's
+``maritime`` frames hold most). Then, on the raw canonical scale: water colour
 (turbid/other scenes' water), vessels pasted onto water, real cloud patches laid
-over the window (haze to thick cloud), optionally (``shadow_prob``) casting their
-shadow on the ground first (the simulator's cloud layer does the same), quarter
-turns and flips,
+over the window (haze to thick cloud; with ``composite_model="swap"`` the
+simulator's cloud model: the cloud's own light over the window's ground),
+optionally (``shadow_prob``) casting their shadow on the ground first (the
+simulator's cloud layer does the same), quarter turns and flips,
 brightness, a thin veil and sensor noise; then the integer preprocessing.
 """
 
@@ -97,6 +100,18 @@ class CellTrainConfig(BaseModel):
     composite_opacity: tuple[float, float] = (0.2, 1.0)
     composite_labels: str = "opaque"  # "opaque": cloud where alpha > 0.5; "mask": see below
     shadow_prob: float = 0.0  # share of composites that also cast their shadow (augment)
+    # broken cloud over open sea: this share of the windows is open water (at least
+    # seacloud_water of the window) of a training port or water scene, always under a
+    # real cloud patch of opacity drawn from seacloud_opacity that casts its shadow (the
+    # gaps and shadows between clouds are sea to teach, the ships pasted there ships)
+    # how a composite lays its cloud: "lay" the cloud image's pixels (its thin cloud with
+    # the ground it lies on) at the patch's opacity; "swap" the simulator's cloud model
+    # (augment.cloud_swapped): the cloud's own light over the window's ground, per pixel as
+    # transparent as the cloud image says, the drawn opacity scaling it
+    composite_model: Literal["lay", "swap"] = "lay"
+    seacloud_frac: float = 0.0
+    seacloud_water: float = 0.8
+    seacloud_opacity: tuple[float, float] = (0.6, 1.0)
     # "mask" rule under a faint patch (opacity < cloud_min_opacity): its non-ship cells
     # "ignore"d, or their labels "keep"t (thin haze over sea is still sea to teach)
     faint_labels: Literal["ignore", "keep"] = "ignore"
@@ -231,6 +246,32 @@ class CellSampler:
         )
         # extra water scenes take part as windows too (labels: NDWI water, no vessels known)
         self.extra = [(fr, (fr[..., 1] > fr[..., 3])) for fr in water_scenes or []]
+        self.open_water = self._open_water() if cfg.seacloud_frac > 0 else []
+        # the cloud images split into cloud and ground ("swap" composites)
+        self.cloud_parts = {
+            f: augment.separate_cloud(ds.frames[f].astype(np.float64), ds.cloud_masks[f])
+            for f in (self.clouds if cfg.composite_model == "swap" else [])
+        }
+
+    def _open_water(self) -> list[tuple[int, int, int]]:
+        """``(scene, row, col)`` origins of the windows (every 32 px) that are at least
+        ``seacloud_water`` water: scene ``f`` >= 0 a training port, ``-1 - i`` extra water
+        scene ``i``."""
+        s, out = self.s, []
+        masks = [(f, self.ds.water_masks[f]) for f in self.ports]
+        masks += [(-1 - i, wm) for i, (_, wm) in enumerate(self.extra)]
+        for f, wm in masks:
+            h, w = wm.shape
+            if h < s or w < s:
+                continue
+            ii = np.zeros((h + 1, w + 1), np.int64)
+            ii[1:, 1:] = np.cumsum(np.cumsum(wm, axis=0), axis=1)
+            for y in range(0, h - s + 1, 32):
+                for x in range(0, w - s + 1, 32):
+                    n = ii[y + s, x + s] - ii[y, x + s] - ii[y + s, x] + ii[y, x]
+                    if n >= self.cfg.seacloud_water * s * s:
+                        out.append((f, y, x))
+        return out
 
     # -- windows ---------------------------------------------------------------------------
 
@@ -306,10 +347,17 @@ class CellSampler:
             f = self.clouds[rng.integers(0, len(self.clouds))]
             h, w = ds.frames[f].shape[:2]
             y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
-        elif kind == "extra" and self.extra:
-            fr, wm = self.extra[rng.integers(0, len(self.extra))]
-            h, w = fr.shape[:2]
-            y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
+        elif kind in ("extra", "seacloud") and (self.extra or self.open_water):
+            if kind == "seacloud":
+                g, y0, x0 = self.open_water[rng.integers(0, len(self.open_water))]
+                if g >= 0:
+                    return self._port_window(g, ds.frames[g], ds.cloud_masks[g], y0, x0)
+                fr, wm = self.extra[-1 - g]
+                h, w = fr.shape[:2]
+            else:
+                fr, wm = self.extra[rng.integers(0, len(self.extra))]
+                h, w = fr.shape[:2]
+                y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
             x, (water,), valid = self._cut(fr, y0, x0, [wm])
             cloud = np.zeros_like(water)
             return x, cloud, water, valid, np.zeros((0, 4)), True, self._scored((h, w), y0, x0)
@@ -392,7 +440,7 @@ class CellSampler:
         alpha = np.zeros((h, w), np.float32)
         if h >= s and w >= s:
             for _ in range(max(1, round(cfg.haze_mine_cover * h * w / (s * s)))):
-                px, cm = self._cloud_patch()
+                px, cm, _ = self._cloud_patch()
                 y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
                 opacity = rng.uniform(*cfg.haze_mine_opacity)
                 sub, a = augment.cloud_over(out[y : y + s, x : x + s], px, cm, opacity)
@@ -410,8 +458,10 @@ class CellSampler:
         """``(raw windows, labels, scored cells)``: the scored cells include ignored ones
         (they take part in the consistency term, not in the classification loss)."""
         cfg, rng = self.cfg, self.rng
+        sea = cfg.seacloud_frac if self.open_water and self.clouds else 0.0
         kinds = rng.choice(
-            ["ship", "hard", "cloud", "random"],
+            # "seacloud" last: at share 0 the draws are those of the four kinds alone
+            ["ship", "hard", "cloud", "random", "seacloud"],
             size=n,
             p=_norm(
                 [
@@ -423,7 +473,9 @@ class CellSampler:
                     - cfg.frac_hard
                     - cfg.frac_cloud
                     + (0.0 if self.hard else cfg.frac_hard)
-                    + (0.0 if self.clouds else cfg.frac_cloud),
+                    + (0.0 if self.clouds else cfg.frac_cloud)
+                    - sea,
+                    sea,
                 ]
             ),
         )
@@ -456,17 +508,24 @@ class CellSampler:
                         x, w2, boxes, self.bank, rng, m, cfg.loss_inset_cells * CELL_PX
                     )
             cover = None
-            if self.clouds and rng.random() < cfg.composite_prob:
-                px, cm = self._cloud_patch()
-                a_lo, a_hi = cfg.composite_opacity
+            forced = kind == "seacloud"
+            if self.clouds and (forced or rng.random() < cfg.composite_prob):
+                px, cm, parts = self._cloud_patch()
+                a_lo, a_hi = cfg.seacloud_opacity if forced else cfg.composite_opacity
                 opacity = rng.uniform(a_lo, a_hi)
                 # the shadow first (the cloud lies on it); no draw when off, so recipes
                 # without shadows keep their random stream
-                if cfg.shadow_prob and rng.random() < cfg.shadow_prob:
-                    x = augment.shadow_under(
-                        np.asarray(x, np.float32), augment.soften(cm) * opacity, rng
+                soft = augment.soften(cm)
+                o_px = opacity if parts is None else np.clip(parts[1] * opacity, 0.0, 1.0)
+                hides = soft * o_px  # what the cloud hides: its shadow's strength
+                if forced or (cfg.shadow_prob and rng.random() < cfg.shadow_prob):
+                    x = augment.shadow_under(np.asarray(x, np.float32), hides, rng)
+                if parts is None:
+                    x, alpha = augment.cloud_over(x, px, cm, opacity)
+                else:
+                    x, alpha = augment.cloud_swapped(
+                        np.asarray(x, np.float32), px, *parts, soft, scale=opacity
                     )
-                x, alpha = augment.cloud_over(x, px, cm, opacity)
                 if cfg.composite_labels == "opaque":
                     cloud = cloud | (alpha > 0.5)  # thin haze leaves the labels as they are
                 else:
@@ -493,6 +552,8 @@ class CellSampler:
         return xs, ys, ms
 
     def _cloud_patch(self):
+        """A window of a training cloud image at least 20 % cloud, turned: (pixels, mask,
+        its (ground, opacity) with ``composite_model="swap"``, else None)."""
         rng, s, ds = self.rng, self.s, self.ds
         for _ in range(50):
             f = self.clouds[rng.integers(0, len(self.clouds))]
@@ -502,7 +563,10 @@ class CellSampler:
             if m.mean() >= 0.2:
                 break
         k = int(rng.integers(0, 4))
-        return np.rot90(ds.frames[f][y : y + s, x : x + s], k), np.rot90(m, k)
+        parts = self.cloud_parts.get(f)
+        if parts is not None:  # the cloud's ground and opacity, same window and turn
+            parts = tuple(np.rot90(a[y : y + s, x : x + s], k) for a in parts)
+        return np.rot90(ds.frames[f][y : y + s, x : x + s], k), np.rot90(m, k), parts
 
     def _photometric(self, x, valid):
         cfg, rng = self.cfg, self.rng

@@ -294,3 +294,82 @@ def test_haze_mining_scores_hazed_ports_and_keeps_their_windows(synthetic_ds):
     off = CellSampler(synthetic_ds, [0, 1, 2], cfg.model_copy(update={"haze_mine_top": 0}), 4)
     off.mine(model)
     assert len(off.hard) == 5 and not off.hazed
+
+
+def test_seacloud_windows_are_open_sea_under_cloud_and_its_shadow(synthetic_ds, monkeypatch):
+    """``seacloud_frac``: windows of open water (the synthetic ports' water is their left 64
+    columns, so the only 64-px windows at least 80 % water start at column 0, rows 0 and
+    32), always under a cloud patch that casts its shadow; at share 0 no such window is
+    drawn and no shadow is cast."""
+    shadows = []
+    real = augment.shadow_under
+
+    def counted(x, alpha, rng, **kw):
+        shadows.append(float(alpha.max()))
+        return real(x, alpha, rng, **kw)
+
+    monkeypatch.setattr(augment, "shadow_under", counted)
+    cfg = CellTrainConfig(
+        window_px=64, seacloud_frac=1.0, frac_ship=0.0, frac_hard=0.0, frac_cloud=0.0,
+        composite_prob=0.0, paste_prob=0.0, haze_prob=0.0,
+    )  # fmt: skip
+    s = CellSampler(synthetic_ds, [0, 1, 2], cfg, seed=5)
+    assert sorted(s.open_water) == [(0, 0, 0), (0, 32, 0), (1, 0, 0), (1, 32, 0)]
+    x, lab, _ = s.batch(8)
+    assert x.shape == (8, 64, 64, 4)
+    assert len(shadows) == 8 and min(shadows) >= 0.6 * 0.9  # every window, opacity >= 0.6
+    land, cloud, sea = (SPEC.class_id(c) for c in ("land", "cloud", "sea"))
+    assert not (lab == land).any()  # open water only
+    assert (lab == cloud).any() and (lab == sea).any()  # the patch's cloud and the gaps
+    shadows.clear()
+    off = CellSampler(synthetic_ds, [0, 1, 2], cfg.model_copy(update={"seacloud_frac": 0.0}), 5)
+    off.batch(8)
+    assert off.open_water == [] and shadows == []
+
+
+def test_cloud_swapped_lays_the_clouds_own_light_over_the_new_ground():
+    # hand case: a cloud pixel of 20000 over its own ground of 4000 at opacity 0.5 holds
+    # 20000 - 0.5 * 4000 = 18000 of its own light; over a ground of 1000 it shows
+    # 18000 + 0.5 * 1000 = 18500 and hides half; at half the thickness (scale 0.5)
+    # 9000 + 0.75 * 1000 = 9750, hiding a quarter; outside the mask nothing moves
+    x = np.full((2, 2, 4), 1000.0, np.float32)
+    d = np.full((2, 2, 4), 20000.0, np.float32)
+    ground = np.full((2, 2, 4), 4000.0, np.float32)
+    opacity = np.full((2, 2), 0.5, np.float32)
+    mask = np.array([[1.0, 1.0], [0.0, 0.0]], np.float32)
+    y, a = augment.cloud_swapped(x, d, ground, opacity, mask)
+    assert np.allclose(y[0], 18500.0) and np.allclose(y[1], 1000.0)
+    assert np.allclose(a, [[0.5, 0.5], [0.0, 0.0]])
+    y, a = augment.cloud_swapped(x, d, ground, opacity, mask, scale=0.5)
+    assert np.allclose(y[0], 9750.0) and np.allclose(a[0], 0.25)
+    # laid back on its own ground, the cloud image is what it was
+    y, _ = augment.cloud_swapped(ground, d, ground, opacity, np.ones((2, 2), np.float32))
+    assert np.allclose(y, d)
+
+
+def test_separate_cloud_finds_the_ground_and_how_much_the_cloud_hides():
+    # clear ground 3000 around a cloud block of 30000 (the thick cloud) with a thin column
+    # of 9750: the ground under the cloud is the clear 3000; opacity (brightness - ground)
+    # / (0.5 x (thick - ground)) = 1 on the block, 6750 / 13500 = 0.5 on the thin column
+    d = np.full((96, 96, 4), 3000.0)
+    cloud = np.zeros((96, 96), bool)
+    cloud[32:64, 32:64] = True
+    d[32:64, 32:64] = 30000.0
+    d[32:64, 40] = 9750.0
+    ground, opacity = augment.separate_cloud(d, cloud)
+    assert np.allclose(ground, 3000.0, rtol=1e-3)
+    assert np.allclose(opacity[40:50, 50], 1.0) and np.allclose(opacity[40:50, 40], 0.5, atol=1e-3)
+    assert np.allclose(opacity[~cloud], 0.0, atol=1e-4)  # clear ground hides nothing
+
+
+def test_swap_composites_split_only_the_cloud_images(synthetic_ds):
+    cfg = CellTrainConfig(
+        window_px=64, composite_model="swap", composite_prob=1.0, frac_ship=0.0,
+        frac_hard=0.0, frac_cloud=0.0, paste_prob=0.0, haze_prob=0.0,
+    )  # fmt: skip
+    s = CellSampler(synthetic_ds, [0, 1, 2], cfg, seed=6)
+    assert sorted(s.cloud_parts) == [2]  # the cloud image, not the ports
+    x, lab, _ = s.batch(8)
+    assert x.shape == (8, 64, 64, 4) and (lab == SPEC.class_id("cloud")).any()
+    lay = CellSampler(synthetic_ds, [0, 1, 2], cfg.model_copy(update={"composite_model": "lay"}), 6)
+    assert lay.cloud_parts == {}

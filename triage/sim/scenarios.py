@@ -66,6 +66,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from triage_models.augment import gaussian, separate_cloud
 
 from triage import paths
 from triage.contract import sen2ships
@@ -232,13 +233,6 @@ def _orient(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
     return a[:, ::-1] if flip else a
 
 
-def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur (edges reflected)."""
-    import cv2
-
-    return cv2.GaussianBlur(a.astype(np.float64), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-
-
 def _shifted(a: np.ndarray, d_row: float, d_col: float) -> np.ndarray:
     """``a`` moved by (d_row, d_col) pixels (bilinear, zero where nothing moved in)."""
     import cv2
@@ -258,7 +252,7 @@ def _shifted(a: np.ndarray, d_row: float, d_col: float) -> np.ndarray:
 def _block_targets(shape: tuple[int, int], target: float, rng) -> np.ndarray:
     """Per-block cloud targets: a smooth random field around ``target`` with mean
     ``target`` (clipped to 0..1)."""
-    z = _blur(rng.standard_normal(shape), 1.0)
+    z = gaussian(rng.standard_normal(shape), 1.0)
     z = (z - z.mean()) / (z.std() or 1.0)
     lo, hi = -1.0, 1.0
     for _ in range(40):  # the shift that keeps the clipped mean at the target
@@ -281,43 +275,20 @@ class _Resampled:
 
 
 _RESAMPLED: dict[tuple[str, float], _Resampled] = {}
-GROUND_SIGMA_PX = 24.0
-OPAQUE_FROM = 0.5  # a cloud pixel is opaque from half the way to the thick cloud's brightness
 
 
 def _resampled(src: CloudSource, factor: float) -> _Resampled:
-    """A cloud source at the frame's ground pixel, with its cloud separated from its ground:
-    the ground under the cloud is its clear pixels around, smoothed (their median where
-    none is near), and a pixel's opacity is how far its visible brightness goes from
-    that ground to the image's thick cloud (99th percentile of its cloud pixels), opaque
-    from half way (cloud brightness varies with shading, not only with thickness)."""
+    """A cloud source at the frame's ground pixel, with its cloud separated from its ground
+    (:func:`triage_models.augment.separate_cloud`, the training composites' cloud model)."""
     key = (src.source, round(factor, 3))
     got = _RESAMPLED.get(key)
     if got is None:
         d = resample(src.d, factor).astype(np.float64)
         cloud = resample(src.cloud, factor, nearest=True).astype(bool)
-        clear = (~cloud).astype(np.float64)
-        w = _blur(clear, GROUND_SIGMA_PX)
-        fallback = (
-            np.median(d[~cloud], axis=0) if (~cloud).any() else np.percentile(d, 5, axis=(0, 1))
-        )
-        ground = np.empty_like(d)
-        for b in range(4):
-            num = _blur(d[..., b] * clear, GROUND_SIGMA_PX)
-            ground[..., b] = np.where(w > 1e-3, num / np.maximum(w, 1e-3), fallback[b])
-        vis = d[..., :3].mean(axis=-1)
-        gvis = ground[..., :3].mean(axis=-1)
-        thick = np.percentile(vis[cloud], 99) if cloud.any() else vis.max()
-        span = np.maximum(OPAQUE_FROM * (thick - gvis), 1.0)
-        opacity = np.clip((vis - gvis) / span, 0.0, 1.0)
+        ground, opacity = separate_cloud(d, cloud)
         sat = np.pad(cloud.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
         got = _RESAMPLED[key] = _Resampled(
-            src.source,
-            d.astype(np.float32),
-            cloud,
-            ground.astype(np.float32),
-            opacity.astype(np.float32),
-            sat,
+            src.source, d.astype(np.float32), cloud, ground, opacity, sat
         )
     return got
 
@@ -386,7 +357,7 @@ def lay_clouds(
     cloud_d = acc_d / acc_w[..., None]
     src_ground = acc_g / acc_w[..., None]
     opacity = acc_o / acc_w
-    mask = np.clip(_blur(acc_m / acc_w, 1.2), 0.0, 1.0)
+    mask = np.clip(gaussian(acc_m / acc_w, 1.2), 0.0, 1.0)
     alpha = mask * opacity
     # the shadow: what the cloud hides, moved away from the Sun by height x tan(zenith)
     zenith = math.radians(90.0 - max(sun_elevation, 5.0))
