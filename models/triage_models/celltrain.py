@@ -100,15 +100,15 @@ class CellTrainConfig(BaseModel):
     composite_opacity: tuple[float, float] = (0.2, 1.0)
     composite_labels: str = "opaque"  # "opaque": cloud where alpha > 0.5; "mask": see below
     shadow_prob: float = 0.0  # share of composites that also cast their shadow (augment)
-    # broken cloud over open sea: this share of the windows is open water (at least
-    # seacloud_water of the window) of a training port or water scene, always under a
-    # real cloud patch of opacity drawn from seacloud_opacity that casts its shadow (the
-    # gaps and shadows between clouds are sea to teach, the ships pasted there ships)
     # how a composite lays its cloud: "lay" the cloud image's pixels (its thin cloud with
     # the ground it lies on) at the patch's opacity; "swap" the simulator's cloud model
     # (augment.cloud_swapped): the cloud's own light over the window's ground, per pixel as
     # transparent as the cloud image says, the drawn opacity scaling it
     composite_model: Literal["lay", "swap"] = "lay"
+    # broken cloud over open sea: this share of the windows is open water (at least
+    # seacloud_water of the window) of a training port or water scene, always under a
+    # real cloud patch of opacity drawn from seacloud_opacity that casts its shadow (the
+    # gaps and shadows between clouds are sea to teach, the ships pasted there ships)
     seacloud_frac: float = 0.0
     seacloud_water: float = 0.8
     seacloud_opacity: tuple[float, float] = (0.6, 1.0)
@@ -347,7 +347,7 @@ class CellSampler:
             f = self.clouds[rng.integers(0, len(self.clouds))]
             h, w = ds.frames[f].shape[:2]
             y0, x0 = self._origin((h, w), rng.integers(0, h), rng.integers(0, w), inner=False)
-        elif kind in ("extra", "seacloud") and (self.extra or self.open_water):
+        elif (kind == "extra" and self.extra) or (kind == "seacloud" and self.open_water):
             if kind == "seacloud":
                 g, y0, x0 = self.open_water[rng.integers(0, len(self.open_water))]
                 if g >= 0:
