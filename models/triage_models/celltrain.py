@@ -57,7 +57,7 @@ from triage_models.dataset import (
     SEA_MIN_WATER_FRACTION,
     TileDataset,
 )
-from triage_models.harness import box_centres
+from triage_models.harness import box_centres, rect_fractions
 from triage_models.train import setup_tensorflow
 
 CELL_TRAIN_CODE_VERSION = "cell-v2"
@@ -262,15 +262,13 @@ class CellSampler:
         masks += [(-1 - i, wm) for i, (_, wm) in enumerate(self.extra)]
         for f, wm in masks:
             h, w = wm.shape
-            if h < s or w < s:
-                continue
-            ii = np.zeros((h + 1, w + 1), np.int64)
-            ii[1:, 1:] = np.cumsum(np.cumsum(wm, axis=0), axis=1)
-            for y in range(0, h - s + 1, 32):
-                for x in range(0, w - s + 1, 32):
-                    n = ii[y + s, x + s] - ii[y, x + s] - ii[y + s, x] + ii[y, x]
-                    if n >= self.cfg.seacloud_water * s * s:
-                        out.append((f, y, x))
+            ys, xs = np.meshgrid(
+                np.arange(0, h - s + 1, 32), np.arange(0, w - s + 1, 32), indexing="ij"
+            )
+            ys, xs = ys.ravel(), xs.ravel()
+            water = rect_fractions(wm, np.stack([ys, ys + s, xs, xs + s], 1))
+            keep = water >= self.cfg.seacloud_water
+            out += [(f, int(y), int(x)) for y, x in zip(ys[keep], xs[keep], strict=True)]
         return out
 
     # -- windows ---------------------------------------------------------------------------
