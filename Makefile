@@ -13,11 +13,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BUILD ?= build
 DEB_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm chromium clang libclang-rt-14-dev
+# The test suite's independent CCSDS receiver (tests/link/test_gr_satellites.py): only
+# `make test` installs it; the demo does not need GNU Radio.
+DEB_TEST_PACKAGES := gr-satellites gnuradio
 PYTEST_ARGS ?=
 
 export TRIAGE_BUILD_DIR := $(abspath $(BUILD))
 
-.PHONY: help demo test setup debian-packages venv firmware lint check-generated generate pytest clean
+.PHONY: help demo test setup debian-packages test-packages venv firmware lint check-generated generate pytest clean
 
 help:
 	@echo "make demo   - set up, then run the end-to-end demo"
@@ -28,15 +31,15 @@ help:
 demo: setup
 	$(VENV)/bin/triage demo
 
-test: setup lint check-generated pytest
+test: setup test-packages lint check-generated pytest
 
 setup: debian-packages venv firmware
 
-# Installs only what is missing; uses sudo when not root.
-debian-packages:
-	@command -v dpkg-query >/dev/null || { echo "error: not a Debian/Ubuntu system; install $(DEB_PACKAGES) by hand" >&2; exit 1; }
+# Installs only the packages of $(1) that are missing; uses sudo when not root.
+define install_missing
+	@command -v dpkg-query >/dev/null || { echo "error: not a Debian/Ubuntu system; install $(1) by hand" >&2; exit 1; }
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -45,6 +48,13 @@ debian-packages:
 	  $$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+debian-packages:
+	$(call install_missing,$(DEB_PACKAGES))
+
+test-packages:
+	$(call install_missing,$(DEB_TEST_PACKAGES))
 
 venv: $(VENV)/.installed
 

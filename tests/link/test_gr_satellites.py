@@ -6,8 +6,8 @@ decodes in the dual basis at interleaving depth 5, as ``ground_station/satyaml/T
 describes - and its frames are exactly the transfer frames the firmware made; our frame
 reader then gives exactly the packets packet mode sends.
 
-Skips with the reason when gr-satellites cannot run here; to run it:
-``apt-get install --no-install-recommends gr-satellites gnuradio``.
+``make test`` installs gr-satellites and GNU Radio (``make test-packages``); run on its own
+elsewhere, the test skips with the reason when gr-satellites cannot run.
 """
 
 from __future__ import annotations
