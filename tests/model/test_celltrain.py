@@ -215,6 +215,50 @@ def test_consistency_term_is_zero_for_turned_outputs():
     assert (cons_w.numpy() > plain + 1e-4).all()
 
 
+def test_distillation_loss_hand_case():
+    import tensorflow as tf
+    from triage_models.celltrain import _loss_fn
+
+    # one cell labelled ship (weight 6), scored; the teachers say 0.1 / 0.2 / 0.6 / 0.1 and the
+    # network 0.1 / 0.1 / 0.7 / 0.1. By hand, with label smoothing 0.02 (target 0.985 ship,
+    # 0.005 each other class): labels' cross-entropy 0.015 ln 10 + 0.985 ln(1/0.7) = 0.385864,
+    # teachers' 0.4 ln 10 + 0.6 ln(1/0.7) = 1.135039; half of each, times 6: 4.562709
+    y = np.array([[[[0, 0, 1, 0, 1, 1, 0.1, 0.2, 0.6, 0.1]]]], np.float32)
+    p = tf.constant([[[[0.1, 0.1, 0.7, 0.1]]]], tf.float32)
+    kd = _loss_fn(CellTrainConfig(distill_weight=0.5))(tf.constant(y), p).numpy()
+    assert kd[0] == pytest.approx(4.562709, abs=1e-5)
+    plain = _loss_fn(CellTrainConfig())(tf.constant(y[..., :6]), p).numpy()
+    assert plain[0] == pytest.approx(6 * 0.385864, abs=1e-5)
+
+
+def test_teachers_give_the_tflm_outputs_of_the_fold_networks():
+    from triage_models.cellnet import frame_cells, tflm_frame
+    from triage_models.celltrain import Teachers
+
+    from triage.contract.paths import repo_root
+
+    folds = repo_root() / "models" / "folds"
+    a, b = [(folds / f"cellfold_{k}.tflite").read_bytes() for k in (1, 2)]
+    q = np.random.default_rng(3).integers(-128, 128, (2, 128, 128, 4)).astype(np.int8)
+    # TFLM, the oracle, on each window: the teachers' interpreter (builtin kernels, no
+    # XNNPACK) rounds at most one output in a hundred one step (1/256) the other way
+    oracle = [
+        [(frame_cells(tflm_frame(t, w), 128, 128).astype(np.float64) + 128) / 256 for w in q]
+        for t in (a, b)
+    ]
+    one = Teachers([a])(q)
+    assert one.shape == (2, 8, 8, SPEC.n_classes)
+    both = Teachers([a, b])(q, batch=1)
+    for got, want in (
+        (one, np.stack(oracle[0])),
+        (both, (np.stack(oracle[0]) + np.stack(oracle[1])) / 2),
+    ):
+        off = np.abs(got - want)
+        assert off.max() <= 1 / 256 and (off > 0).mean() < 0.01
+    with pytest.raises(ValueError, match="teachers go together"):
+        train_cellnet(None, [], CellTrainConfig(distill_weight=0.5))
+
+
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_cli_smoke_cell_training_and_export_on_real_frames(tmp_path, data_dir):
