@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.contract.policy import Policy
+from triage.contract.policy import Policy, load_policy
 from triage.contract.tile_spec import tile_spec
 from triage_models import harness as hn
 from triage_models import lpo, paths, sources
@@ -157,6 +157,15 @@ def train_and_write(
     return info
 
 
+def flight_crop_margin() -> int:
+    """The crop margin the flight software has: ``TRI_CFG_CROP_MARGIN_PX``, generated from the
+    shipped policy. The firmware refuses a model package with another margin, so every policy
+    the evaluation chooses (each fold's, the shipped one) keeps this one: its figures are
+    what the satellite would deliver. Changing it is a firmware change (edit the shipped
+    policy, ``make generate``), not a choice made on validation outputs."""
+    return load_policy().crop_margin_px
+
+
 def evaluate(
     ds: TileDataset,
     data_dir: Path,
@@ -182,12 +191,20 @@ def evaluate(
         seconds.append(outs["_meta"]["train_seconds"])
         per.append(lpo.make_frames(ds, outs, "cells", folds[k], chips))
     fig = model_figures(outs["_tflite"])
+    margins = (flight_crop_margin(),)
     r = lpo.report(
-        ds, per, fig["macs_per_megapixel"], folds=folds, recall_targets=lpo.RECALL_TARGETS
+        ds,
+        per,
+        fig["macs_per_megapixel"],
+        folds=folds,
+        recall_targets=lpo.RECALL_TARGETS,
+        margins=margins,
     )
     all_ports = [fr for pf in per for fr in pf["ports"]]
     all_clouds = [fr for pf in per for fr in pf["clouds"]]
-    shipped = hn.choose_policy(all_ports, cloud_call_min_prob=hn.choose_cloud_call(ds, all_clouds))
+    shipped = hn.choose_policy(
+        all_ports, cloud_call_min_prob=hn.choose_cloud_call(ds, all_clouds), margins=margins
+    )
     r["shipped_policy"] = shipped.model_dump(include=CELL_POLICY_KEYS)
     r["shipped_policy_on_all_folds_in_sample"] = hn.totals(
         [hn.frame_metrics(fr, shipped) for fr in all_ports]

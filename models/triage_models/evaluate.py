@@ -50,7 +50,13 @@ from triage_models import folds as folds_mod
 from triage_models import paths
 from triage_models.crops import best_score_map, box_centres, cell_bounds
 from triage_models.dataset import IGNORE, TileDataset
-from triage_models.harness import class_metrics
+from triage_models.harness import (
+    CROP_MARGINS,
+    CROP_MAX_PROB,
+    CROP_TARGET_RECALL,
+    LAND_POLICY,
+    class_metrics,
+)
 from triage_models.quantize import macs_per_tile, tflm_arena_bytes, tflm_predict
 from triage_models.tiles import TilePolicy as Policy
 from triage_models.tiles import preprocess_tiles, second_opinion, tile_spec, turned_outputs
@@ -58,15 +64,6 @@ from triage_models.train import TRAIN_CODE_VERSION, float_predict, train
 
 # The frames of each leave-ports-out fold: one definition, in triage_models.folds.
 FOLDS: list[list[str]] = [list(f.frames) for f in folds_mod.FOLDS]
-CROP_TARGET_RECALL = 0.97
-# What becomes of land tiles (neither cropped nor discarded): an end-to-end choice, not a
-# validation one. The mission sends ships at full resolution with just enough context to
-# place them, which the per-frame quicklook and class map carry; low-resolution land
-# products cost 706 KB of the 6.0 MB a week of UHF passes brought down for the nine ports
-# (triage simulate, 2026-12-05). The firmware's tri_onboard_set_land_policy switches it.
-LAND_POLICY = "drop"
-CROP_MAX_PROB = 0.5
-CROP_MARGINS = (0, 2, 4, 6, 8)
 FOLDS_CACHE_FORMAT = "q_int8 + q_turned[3] (quarter turns)"
 POLICY_KEYS = {
     "discard_min_prob",

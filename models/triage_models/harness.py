@@ -57,6 +57,11 @@ DISCARD_PROB_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 CLOUD_CALL_TARGET_RECALL = 0.96
 """Cloud recall, on the 32-px tiles of the Sentinel-2 cloud images, that the cloud call
 threshold is chosen for (:func:`choose_cloud_call`; the issue's target is 0.95)."""
+# What becomes of land (neither cropped nor discarded): an end-to-end choice, not a
+# validation one. The mission sends ships at full resolution with just enough context to
+# place them, which the per-frame quicklook and class map carry; low-resolution land
+# products cost 706 KB of the 6.0 MB a week of UHF passes brought down for the nine ports
+# (triage simulate, 2026-12-05). The firmware's tri_onboard_set_land_policy switches it.
 LAND_POLICY = "drop"
 TURBID_RED = 0.04  # reflectance: 2x the clear training water's upper end (0.011-0.024)
 QUAY_LAND = 0.1
@@ -495,13 +500,15 @@ def choose_policy(
     frames: list[Frame],
     target: float = CROP_TARGET_RECALL,
     cloud_call_min_prob: float | None = None,
+    margins: tuple[int, ...] = CROP_MARGINS,
 ) -> Policy:
     """The policy for the fewest full-resolution pixels that deliver ``target`` of the ships
     of ``frames`` (validation outputs):
 
-    1. crop threshold (at most ``CROP_MAX_PROB``) and margin (``CROP_MARGINS``), on the
-       outputs the decision would see with the second opinion everywhere (when the design
-       has one): the pair keeping the fewest pixels at the target recall;
+    1. crop threshold (at most ``CROP_MAX_PROB``) and margin (one of ``margins``; the cell
+       design passes the one margin its flight software has), on the outputs the decision
+       would see with the second opinion everywhere (when the design has one): the pair
+       keeping the fewest pixels at the target recall;
     2. second opinion (tile design only): the highest threshold that loses none of the
        ships step 1 delivers;
     3. sea and cloud discard: the lowest probability of ``DISCARD_PROB_GRID`` whose discard
@@ -526,7 +533,9 @@ def choose_policy(
     cap = prob_to_min_q(CROP_MAX_PROB)
     qs = np.arange(-128, cap + 1)
     choice = None
-    for m in CROP_MARGINS:
+    if not margins:
+        raise ValueError("choose_policy needs at least one crop margin")
+    for m in margins:
         best, hist = _crop_curves(frames, both, m)
         if not len(best):
             continue
@@ -539,7 +548,7 @@ def choose_policy(
         if choice is None or key < choice[0]:
             choice = (key, m, t)
     if choice is None:
-        choice = (None, max(CROP_MARGINS), -128)
+        choice = (None, max(margins), -128)
     _, margin, q_crop = choice
     q_cand = None
     if has_so:

@@ -116,20 +116,27 @@ def _fold_calls(ds: TileDataset, per_fold: list[dict]) -> list[float | None]:
     ]
 
 
-def _fold_policies(per_fold: list[dict], calls: list, target: float) -> list[Policy]:
-    """Each fold's policy, chosen on the other folds' port outputs for ``target``."""
+def _fold_policies(
+    per_fold: list[dict], calls: list, target: float, margins: tuple[int, ...]
+) -> list[Policy]:
+    """Each fold's policy, chosen on the other folds' port outputs for ``target``, with one
+    of ``margins``."""
     return [
         hn.choose_policy(
             [fr for j, pf in enumerate(per_fold) if j != k for fr in pf["ports"]],
             target=target,
             cloud_call_min_prob=calls[k],
+            margins=margins,
         )
         for k in range(len(per_fold))
     ]
 
 
 def recall_target_trade(
-    per_fold: list[dict], calls: list, targets: tuple[float, ...] = RECALL_TARGETS
+    per_fold: list[dict],
+    calls: list,
+    targets: tuple[float, ...] = RECALL_TARGETS,
+    margins: tuple[int, ...] = hn.CROP_MARGINS,
 ) -> list[dict]:
     """Out-of-sample ship recall, lowest port recall, crop area and haze recall when every
     fold's crop threshold is chosen for each of ``targets`` instead of the policy's
@@ -137,7 +144,7 @@ def recall_target_trade(
     other figures keep the chosen target)."""
     rows = []
     for t in targets:
-        pols = _fold_policies(per_fold, calls, t)
+        pols = _fold_policies(per_fold, calls, t, margins)
         parts, haze, low = [], [], (None, 2.0)
         for k, pf in enumerate(per_fold):
             for fr in pf["ports"]:
@@ -170,12 +177,14 @@ def report(
     macs_per_megapixel: float | None = None,
     folds: tuple[Fold, ...] = FOLDS,
     recall_targets: tuple[float, ...] = (),
+    margins: tuple[int, ...] = hn.CROP_MARGINS,
 ) -> dict:
-    """All the issue's metrics from the per-fold frames (:func:`make_frames`); with
-    ``recall_targets``, also :func:`recall_target_trade` for them."""
+    """All the issue's metrics from the per-fold frames (:func:`make_frames`), each fold's
+    policy keeping one of the crop ``margins``; with ``recall_targets``, also
+    :func:`recall_target_trade` for them."""
     spec = tile_spec()
     calls = _fold_calls(ds, per_fold)
-    policies = _fold_policies(per_fold, calls, hn.CROP_TARGET_RECALL)
+    policies = _fold_policies(per_fold, calls, hn.CROP_TARGET_RECALL, margins)
     parts, frames, per_port, haze_parts, haze_frames = [], [], {}, [], []
     haze_alpha, haze_ok = [], []
     for k, pf in enumerate(per_fold):
@@ -294,7 +303,7 @@ def report(
     out["macs_per_megapixel"] = macs_per_megapixel
     out["folds"] = [dict(ports=f.ports, clouds=f.clouds, coastal=f.coastal) for f in folds]
     if recall_targets:
-        out["recall_target_trade"] = recall_target_trade(per_fold, calls, recall_targets)
+        out["recall_target_trade"] = recall_target_trade(per_fold, calls, recall_targets, margins)
     return out
 
 

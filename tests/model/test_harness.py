@@ -111,6 +111,27 @@ def test_choose_policy_delivers_the_target():
     assert m["kept"] == 2
 
 
+def test_choose_policy_keeps_the_margin_it_is_given():
+    u = hn.cell_units((64, 64))
+    q = _q([SEA] * 16)
+    # the ship's centre (15, 8) lies in cell (0, 0), weakly ship, one pixel from cell (1, 0),
+    # strongly ship; cell (1, 1) is a false alarm
+    q[0, SHIP], q[4, SHIP], q[5, SHIP] = -100, -10, -50
+    fr = hn.Frame("a", u, np.array([[15, 8]]), q)
+    # free to choose: cell (1, 0) widened by 2 px (rows 14-34, cols 0-18: 360 pixels) reaches
+    # the centre, fewer pixels than the three cells (768) a threshold of -100 crops
+    free = hn.choose_policy([fr], target=1.0)
+    assert free.crop_margin_px == 2
+    assert hn.frame_metrics(fr, free)["crop_pixels"] == 20 * 18
+    # the flight software's margin only (the cell design passes it): 0 px, threshold -100
+    fixed = hn.choose_policy([fr], target=1.0, margins=(0,))
+    assert fixed.crop_margin_px == 0
+    m = hn.frame_metrics(fr, fixed)
+    assert m["delivered"] == 1 and m["crop_pixels"] == 3 * 256
+    with pytest.raises(ValueError, match="at least one crop margin"):
+        hn.choose_policy([fr], target=1.0, margins=())
+
+
 def test_unit_labels_ship_only_in_its_cell(synthetic_ds):
     f = 0
     u = hn.cell_units(synthetic_ds.frames[f].shape[:2])
