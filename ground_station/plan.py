@@ -29,7 +29,13 @@ plus ``PACKET_OVERHEAD`` per packet.
 
 The plan is sent up as a DOWNLINK_REQUEST telecommand (one space packet,
 APID 0x110, type TC, no secondary header, REQUEST_ENTRY records then a
-CRC-16): releases first, then the sends in plan order.
+CRC-16): releases first, then the sends in plan order, then a REST entry:
+"and then every segment you never sent, in your priority order". The
+directory a plan rests on can be older than the pass (the pass's own was
+lost at low elevation); without REST the satellite would send only what that
+directory listed and leave the rest of the pass empty, while products made
+since wait. With ``then_rest=False`` (``groundstation plan --exact``) the
+satellite sends the plan and nothing else.
 """
 
 from __future__ import annotations
@@ -138,6 +144,12 @@ class PassPlan:
     notes: list[str] = field(default_factory=list)
     directory: dict | None = None
     seq_count: int = 0
+    then_rest: bool = True
+    """The request ends with a REST entry: the rest of the store after the plan."""
+
+    @property
+    def request_entries(self) -> int:
+        return len(self.releases) + len(self.items) + int(self.then_rest)
 
     @property
     def planned_bytes(self) -> int:
@@ -159,8 +171,9 @@ class PassPlan:
             "notes": list(self.notes),
             "request": {
                 "seq_count": self.seq_count,
-                "entries": len(self.releases) + len(self.items),
-                "bytes": request_size(len(self.releases) + len(self.items)),
+                "entries": self.request_entries,
+                "then_rest": self.then_rest,
+                "bytes": request_size(self.request_entries),
             },
         }
 
@@ -168,14 +181,18 @@ class PassPlan:
 # ---------------------------------------------------------------- the telecommand
 
 
-def request_for(items: Sequence[PlanItem], seq_count: int) -> bytes:
-    """The DOWNLINK_REQUEST telecommand packet for plan items (in that order)."""
-    if len(items) > MAX_REQUEST_ENTRIES:
-        raise InputError(f"{len(items)} request entries, at most {MAX_REQUEST_ENTRIES}")
+def request_for(items: Sequence[PlanItem], seq_count: int, then_rest: bool = False) -> bytes:
+    """The DOWNLINK_REQUEST telecommand packet for plan items (in that order), with
+    ``then_rest`` followed by a REST entry (the rest of the store in priority order)."""
+    n = len(items) + int(then_rest)
+    if n > MAX_REQUEST_ENTRIES:
+        raise InputError(f"{n} request entries, at most {MAX_REQUEST_ENTRIES}")
     records = [
         request_entry(i.frame_id, i.product_id, i.action, i.segment_first, i.segment_last)
         for i in items
     ]
+    if then_rest:
+        records.append(request_entry(0, 0, "rest"))
     return encode_request(records, seq_count)
 
 
@@ -460,6 +477,7 @@ def plan_passes(
     budget_bytes: Sequence[int] | None = None,
     create: bool = False,
     max_rebuilds: int = MAX_REBUILDS,
+    then_rest: bool = True,
     **budget_kwargs,
 ) -> list[PassPlan]:
     """Plans for consecutive passes: each takes what the ones before it left.
@@ -467,6 +485,7 @@ def plan_passes(
     ``budget_bytes`` (one per window) overrides the computed budgets;
     ``budget_kwargs`` go to :func:`pass_budget_bytes`. With ``create`` a
     missing catalogue is created (empty: nothing known, nothing to ask for).
+    ``then_rest``: each request ends with a REST entry (the module's docstring).
     """
     if budget_bytes is not None and len(budget_bytes) != len(windows):
         raise InputError("budget_bytes needs one value per window")
@@ -485,7 +504,7 @@ def plan_passes(
         )
         usable = max(0, total - reserve)
         rel = releases if k == 0 else []
-        room = MAX_REQUEST_ENTRIES - len(rel)
+        room = MAX_REQUEST_ENTRIES - len(rel) - int(then_rest)
         taken, cands = _fill(cands, usable, k, room)
         plan = PassPlan(
             window=w,
@@ -497,6 +516,7 @@ def plan_passes(
             notes=list(notes) if k == 0 else [],
             directory=directory,
             seq_count=(seq + k) % SEQ_COUNT_MODULO,
+            then_rest=then_rest,
         )
         plans.append(plan)
     for c in cands:
@@ -512,6 +532,7 @@ def plan_next_pass(
     budget_bytes: int | None = None,
     record: bool = True,
     max_rebuilds: int = MAX_REBUILDS,
+    then_rest: bool = True,
     **budget_kwargs,
 ) -> tuple[PassPlan, bytes | None]:
     """The plan for the next pass and its DOWNLINK_REQUEST telecommand bytes (None: no
@@ -520,7 +541,7 @@ def plan_next_pass(
     ``budget_bytes`` overrides the budget computed from ``window`` and
     ``rate_bps``. With ``record`` the request is logged in the catalogue's
     ``uplinks`` table (which numbers the telecommands' sequence counts). A
-    missing catalogue is created.
+    missing catalogue is created. ``then_rest``: see :func:`plan_passes`.
     """
     if window is None and budget_bytes is None:
         raise InputError("plan_next_pass needs a window or a budget_bytes")
@@ -534,6 +555,7 @@ def plan_next_pass(
         budget_bytes=None if budget_bytes is None else [budget_bytes],
         create=True,
         max_rebuilds=max_rebuilds,
+        then_rest=then_rest,
         **budget_kwargs,
     )
     request = request_of(plan)
@@ -545,14 +567,14 @@ def plan_next_pass(
 def request_of(plan: PassPlan) -> bytes | None:
     """The DOWNLINK_REQUEST of ``plan``, or None while the catalogue holds no store directory.
 
-    The satellite sends exactly what a request asks for, and without a request its store
-    in priority order (``triage/WIRE_FORMAT.md``, the pass protocol). Before the ground
-    has seen the store it cannot ask for it: any request then, the empty one included,
-    would keep the satellite from sending what the ground does not yet know about.
+    The satellite sends exactly what a request asks for (with its REST entry, then the rest
+    of its store in priority order), and without a request its store in priority order
+    (``triage/WIRE_FORMAT.md``, the pass protocol). Before the ground has seen the store it
+    has nothing to ask for that the satellite would not send unasked.
     """
     if plan.directory is None:
         return None
-    return request_for(plan.releases + plan.items, plan.seq_count)
+    return request_for(plan.releases + plan.items, plan.seq_count, plan.then_rest)
 
 
 def record_uplink(db: str | os.PathLike, plan: PassPlan, request: bytes) -> None:

@@ -60,6 +60,16 @@ def plan(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Let --request-out replace an existing file.")
     ] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="The request asks for the plan and nothing else. By default it ends with a "
+            "REST entry: after the plan, the satellite sends every segment it never sent, in "
+            "its priority order (products made since the store directory, and the budget the "
+            "plan leaves).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Contact windows, the byte budget of each pass, and what to downlink in each.
@@ -82,7 +92,7 @@ def plan(
             f"no contact above the masks ({masks}) between {t0.isoformat()} and {t1.isoformat()}"
         )
     budgets = [pass_budget_bytes(w, rate_bps, acquisition_s=acquisition_s) for w in windows]
-    plans = plan_passes(db, windows, rate_bps, budget_bytes=budgets)
+    plans = plan_passes(db, windows, rate_bps, budget_bytes=budgets, then_rest=not exact)
     first = plans[0]
     request = request_of(first)
     if request_out is not None and request is not None:
@@ -174,8 +184,13 @@ def _print_tables(plans, request: bytes | None, request_out: Path | None) -> Non
         )
         return
     where = f" -> {request_out}" if request_out else " (not written: --request-out FILE)"
+    rest = (
+        ", then the rest of the store in priority order"
+        if first.then_rest
+        else ", the plan only (--exact)"
+    )
     console.print(
-        f"DOWNLINK_REQUEST for pass 0: {len(first.releases) + len(first.items)} entries, "
+        f"DOWNLINK_REQUEST for pass 0: {first.request_entries} entries{rest}, "
         f"{len(request)} bytes{where}"
     )
 

@@ -127,11 +127,41 @@ def test_plan_writes_the_request(capsys, monkeypatch, files):
     assert first["budget_bytes"] > first["planned_bytes"] > 0
     seq, entries = decode_request((files / "req.bin").read_bytes())
     assert seq == 0
+    # releases, the plan's sends, then the REST entry (the rest of the store)
     assert (
-        len(entries) == first["request"]["entries"] == len(first["items"]) + len(first["releases"])
+        len(entries)
+        == first["request"]["entries"]
+        == len(first["items"]) + len(first["releases"]) + 1
     )
+    assert first["request"]["then_rest"] is True
+    assert entries[-1] == {
+        "frame_id": 0,
+        "product_id": 0,
+        "action": 3,
+        "reserved": 0,
+        "segment_first": 0,
+        "segment_last": 0,
+    }
+    assert all(e["action"] in (1, 2) for e in entries[:-1])
     code, out, _ = run(capsys, monkeypatch, *args)  # the table
     assert code == 0 and "Downlink plan" in out and "missing segments" in out
+    assert "then the rest of the store" in out
+    # --exact: the plan and nothing else
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        *args,
+        "--json",
+        "--exact",
+        "--request-out",
+        str(files / "req2.bin"),
+    )
+    assert code == 0
+    first = json.loads(out)["passes"][0]
+    _, entries = decode_request((files / "req2.bin").read_bytes())
+    assert first["request"]["then_rest"] is False
+    assert len(entries) == len(first["items"]) + len(first["releases"])
+    assert all(e["action"] in (1, 2) for e in entries)
 
 
 ORBIT = ["--tle", "{f}/tle.txt", "--start", "2014-01-21T00:00Z", "--end", "2014-01-21T09:00Z"]

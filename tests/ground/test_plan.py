@@ -144,13 +144,23 @@ def test_request_bytes_round_trip_and_log(catalogue):
     assert len(request) == 6 + 12 * len(entries) + 2
     assert [e["action"] for e in entries[:2]] == [RequestAction.RELEASE] * 2
     sends = [
-        (e["frame_id"], e["product_id"], e["segment_first"], e["segment_last"]) for e in entries[2:]
+        (e["frame_id"], e["product_id"], e["segment_first"], e["segment_last"])
+        for e in entries[2:-1]
     ]
     assert sends == [
         (i.frame_id, i.product_id, i.segment_first, i.segment_last) for i in plan.items
     ]
+    # the last entry asks for the rest of the store: ids and segments 0
+    assert entries[-1] == dict(
+        frame_id=0, product_id=0, action=3, reserved=0, segment_first=0, segment_last=0
+    )
+    assert plan.request_entries == len(entries)
+    exact, request = plan_next_pass(db, WINDOW, rate_bps=1_000_000, then_rest=False)
+    assert [e["action"] for e in decode_request(request)[1]] == [RequestAction.RELEASE] * 2 + [
+        RequestAction.SEND
+    ] * len(exact.items)
     _, again = plan_next_pass(db, WINDOW, rate_bps=1_000_000)
-    assert decode_request(again)[0] == 1  # the uplinks log numbers the telecommands
+    assert decode_request(again)[0] == 2  # the uplinks log numbers the telecommands
 
 
 def test_request_header_is_ccsds_telecommand():
@@ -188,7 +198,7 @@ def test_firmware_accepts_the_request(catalogue, build_dir):
         lib.tri_request_check(request, len(request), ctypes.byref(records), ctypes.byref(count))
         == 0
     )
-    assert count.value == len(plan.releases) + len(plan.items)
+    assert count.value == len(plan.releases) + len(plan.items) + 1  # and REST
     bad = request[:-1] + bytes([request[-1] ^ 0x10])
     assert lib.tri_request_check(bad, len(bad), ctypes.byref(records), ctypes.byref(count)) != 0
 

@@ -129,6 +129,46 @@ def test_request_sends_segments_in_request_order_and_releases(loaded):
     assert [p.secondary["segment_index"] for p in got] == [big["segment_count"] - 1]
 
 
+def test_rest_entry_sends_the_rest_of_the_store_after_the_entries_before_it(loaded):
+    """A ground planning from a directory older than the pass: it asks for what that
+    directory listed and then, with REST, for everything never sent, which includes the
+    frame captured since the directory."""
+    stale = _directory(loaded)
+    f = synthetic_frame(160, 224, seed=49, ships=[(60, 60)], land=(120, 0, 160, 80))
+    assert loaded.process_frame(f, FrameMeta.for_frame(f, 9, time_s=1010)).ok
+    now = _directory(loaded)
+    assert {e["frame_id"] for e in now} == {7, 8, 9}
+    last = stale[-1]  # the lowest priority product, asked for first
+    bad_rest = {"frame_id": 5, "product_id": 0, "action": 3, "segment_first": 0, "segment_last": 0}
+    req = [
+        bad_rest,
+        (last["frame_id"], last["product_id"], "send", 0, 0),
+        (0, 0, "rest"),
+        (0, 0, "rest"),
+    ]
+    c0 = loaded.counters()
+    got = parse_packets(loaded.downlink(1 << 30, req))
+    keys = [
+        (p.secondary["frame_id"], p.secondary["product_id"], p.secondary["segment_index"])
+        for p in got
+    ]
+    first = (last["frame_id"], last["product_id"], 0)
+    # the request's entry, then every other segment of the store in the priority order the
+    # directory lists (test_directory_lists_store_in_priority_order); the second REST finds
+    # nothing left, the one with ids set is refused
+    rest = [(e["frame_id"], e["product_id"], k) for e in now for k in range(e["segment_count"])]
+    assert keys == [first] + [k for k in rest if k != first]
+    assert loaded.counters()["request_entries_invalid"] == c0["request_entries_invalid"] + 1
+    assert loaded.downlink(1 << 30, [(0, 0, "rest")]) == b""
+    # within a budget, REST stops at the first packet that does not fit
+    ob = _two_frames()
+    whole = ob.downlink(1 << 30)
+    ob = _two_frames()
+    cut = parse_packets(whole)[3].raw
+    budget = whole.index(cut) + len(cut) - 1
+    assert ob.downlink(budget, [(0, 0, "rest")]) == whole[: whole.index(cut)]
+
+
 def test_releases_apply_after_the_budget_is_spent(loaded):
     e = _directory(loaded)
     a, b = e[0], e[-1]

@@ -125,6 +125,7 @@ class RequestAction(DocIntEnum):
 
     SEND = 1, "send segments first..last of the product, in request order"
     RELEASE = 2, "the ground holds the whole product; free it on board"
+    REST = 3, "then every segment never sent, in priority order (ids and segments 0)"
 
 
 class ModelAction(DocIntEnum):

@@ -302,7 +302,12 @@ REQUEST_ENTRY = Layout(
     (
         Field("frame_id", 0, "u32", "frame of the product"),
         Field("product_id", 4, "u16", "product within the frame"),
-        Field("action", 6, "u8", "1 send segments first..last, 2 release the product"),
+        Field(
+            "action",
+            6,
+            "u8",
+            "1 send segments first..last, 2 release the product, 3 then the rest of the store",
+        ),
         Field("reserved", 7, "u8", "0"),
         Field("segment_first", 8, "u16", "first segment to send (action 1)"),
         Field("segment_last", 10, "u16", "last segment to send, inclusive (action 1)"),

@@ -230,7 +230,8 @@ def request_packet(entries: Sequence, seq_count: int = 0) -> bytes:
     """A DOWNLINK_REQUEST telecommand from entries (the contract's encoder).
 
     Each entry is a mapping with REQUEST_ENTRY fields, or a tuple
-    ``(frame_id, product_id, "send", first, last)`` / ``(frame_id, product_id, "release")``.
+    ``(frame_id, product_id, "send", first, last)`` / ``(frame_id, product_id, "release")``
+    / ``(0, 0, "rest")``.
     """
     records = [e if isinstance(e, Mapping) else request_entry(*e) for e in entries]
     return encode_request(records, seq_count)

@@ -126,7 +126,7 @@ class Ground:
         plan, request = plan_next_pass(self.catalogue, window, rate_bps, budget_bytes=budget_bytes)
         if request is None:
             return None, 0
-        entries = len(plan.items) + len(plan.releases)
+        entries = plan.request_entries
         self.counters["requests_uplinked"] += 1
         self.counters["request_entries"] += entries
         return request, entries

@@ -37,6 +37,7 @@
 #define WF_PACKET_TYPE_TC 1u
 #define WF_REQUEST_SEND 1u /* send segments first..last of the product, in request order */
 #define WF_REQUEST_RELEASE 2u /* the ground holds the whole product; free it on board */
+#define WF_REQUEST_REST 3u /* then every segment never sent, in priority order (ids and segments 0) */
 
 /* Uplink of a model (triage/contract/uplink.py, model_package.py) */
 #define WF_APID_MODEL_UPLOAD 0x111u
@@ -297,7 +298,7 @@
 #define WF_REQUEST_ENTRY_SIZE 12u
 #define WF_REQUEST_ENTRY_FRAME_ID_OFFSET 0u /* u32: frame of the product */
 #define WF_REQUEST_ENTRY_PRODUCT_ID_OFFSET 4u /* u16: product within the frame */
-#define WF_REQUEST_ENTRY_ACTION_OFFSET 6u /* u8: 1 send segments first..last, 2 release the product */
+#define WF_REQUEST_ENTRY_ACTION_OFFSET 6u /* u8: 1 send segments first..last, 2 release the product, 3 then the rest of the store */
 #define WF_REQUEST_ENTRY_RESERVED_OFFSET 7u /* u8: 0 */
 #define WF_REQUEST_ENTRY_SEGMENT_FIRST_OFFSET 8u /* u16: first segment to send (action 1) */
 #define WF_REQUEST_ENTRY_SEGMENT_LAST_OFFSET 10u /* u16: last segment to send, inclusive (action 1) */

@@ -344,6 +344,31 @@ static int send_segment(tri_onboard_t *ob, pass_t *p, uint32_t slot, uint32_t se
     return 1;
 }
 
+/*
+ * The rest of the store: every segment never sent, products in priority
+ * order, until the pass is full. What a pass without a request sends, and
+ * what a request's REST entry asks for after the entries before it.
+ */
+static void send_rest(tri_onboard_t *ob, pass_t *p)
+{
+    uint32_t n = tri_store_order(&ob->store);
+    uint32_t i;
+    for (i = 0; i < n && p->full == 0u; i++) {
+        uint32_t slot = ob->store.order[i];
+        uint32_t seg;
+        if (ob->store.slots[slot].sent_segments == ob->store.slots[slot].segments ||
+            !product_intact(ob, slot)) {
+            continue;
+        }
+        for (seg = 0; seg < ob->store.slots[slot].segments; seg++) {
+            if (tri_store_segment_sent(&ob->store, slot, seg) == 0 &&
+                send_segment(ob, p, slot, seg) == 0) {
+                break;
+            }
+        }
+    }
+}
+
 static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uint8_t *request,
                              size_t request_len, const tri_sink_t *sink, size_t *len)
 {
@@ -374,6 +399,15 @@ static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uin
             uint32_t slot;
             uint32_t seg;
             tri_request_entry_unpack(records + (size_t)i * WF_REQUEST_ENTRY_SIZE, &e);
+            if (e.action == WF_REQUEST_REST) {
+                if (e.frame_id != 0u || e.product_id != 0u ||
+                    e.segment_first != 0u || e.segment_last != 0u) {
+                    ob->counters.request_entries_invalid++;
+                    continue;
+                }
+                send_rest(ob, &p);
+                continue;
+            }
             if (e.action != WF_REQUEST_SEND && e.action != WF_REQUEST_RELEASE) {
                 ob->counters.request_entries_invalid++;
                 continue;
@@ -404,21 +438,7 @@ static tri_status_t downlink(tri_onboard_t *ob, uint32_t budget_bytes, const uin
             }
         }
     } else {
-        uint32_t n = tri_store_order(&ob->store);
-        for (i = 0; i < n && p.full == 0u; i++) {
-            uint32_t slot = ob->store.order[i];
-            uint32_t seg;
-            if (ob->store.slots[slot].sent_segments == ob->store.slots[slot].segments ||
-                !product_intact(ob, slot)) {
-                continue;
-            }
-            for (seg = 0; seg < ob->store.slots[slot].segments; seg++) {
-                if (tri_store_segment_sent(&ob->store, slot, seg) == 0 &&
-                    send_segment(ob, &p, slot, seg) == 0) {
-                    break;
-                }
-            }
-        }
+        send_rest(ob, &p);
     }
     ob->counters.downlinks++;
     *len = p.used;
