@@ -81,6 +81,7 @@ class PassTraffic:
     packets_lost: int = 0
     directory_bytes: int = 0
     directory_lost: bool = False  # some packet of the pass's STORE_DIRECTORY never arrived
+    directory_again: bool = False  # no request by mid-pass: the directory sent again
     request_entries: int = 0
     products_completed: int = 0
     bytes_by_product: dict[str, int] = field(default_factory=dict)  # product type -> bytes

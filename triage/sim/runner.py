@@ -719,27 +719,48 @@ def _triage_pass(
         tr.add(tx)
     if update is not None:
         used = _model_status(p, satellite, ground, tracker, channel, link, keeper, tr, used, update)
-    # b. the ground plans the pass over its contact window and uplinks its request
-    request, tr.request_entries = ground.plan(p.window, link.rate_bps, p.budget_bytes)
-    if keeper is not None and request is not None:
-        keeper.uplinked(p.index, request)
-    if request is not None and not link.uplink_reliable and uplink.lost(1)[0]:
-        ground.request_lost()
-        request = None
+
+    def uplinked(budget: int) -> bytes | None:
+        """b. the ground plans (the pass, or what is left of it) and uplinks its request"""
+        request, tr.request_entries = ground.plan(p.window, link.rate_bps, budget)
+        if keeper is not None and request is not None:
+            keeper.uplinked(p.index, request)
+        if request is not None and not link.uplink_reliable and uplink.lost(1)[0]:
+            ground.request_lost()
+            request = None
+        return request
+
+    def downlink(end: int, request: bytes | None) -> int:
+        """c. the satellite sends what was asked (or its store), up to byte ``end``"""
+        packets = split_packets(satellite.downlink(max(0, end - used), request))
+        if not packets:
+            return used
+        tx = transmit(packets, used, channel)
+        if tx.end > end:
+            raise FirmwareError(
+                f"pass {p.index}: the firmware sent {tx.end} bytes, over the budget of {end}"
+            )
+        tr.products_completed += _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
+        tr.add(tx)
+        return tx.end
+
+    request = uplinked(p.budget_bytes)
     if update is not None:
         _model_telecommands(p, satellite, ground, update)
-    # c. the satellite sends what was asked, within the rest of the budget
-    packets = split_packets(satellite.downlink(p.budget_bytes - used, request))
-    if packets:
-        tx = transmit(packets, used, channel)
-        if tx.end > p.budget_bytes:
-            raise FirmwareError(
-                f"pass {p.index}: the firmware sent {tx.end} bytes, over the budget of "
-                f"{p.budget_bytes}"
-            )
-        tr.products_completed = _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
-        used = tx.end
-        tr.add(tx)
+    if request is None:
+        # no request by the middle of the pass: the directory again, and the ground plans
+        # the rest of the pass from it (the pass protocol, triage/WIRE_FORMAT.md)
+        used = downlink(p.budget_bytes // 2, None)
+        again = split_packets(satellite.directory())
+        if again and used + sum(len(x) for x in again) <= p.budget_bytes:
+            tx = transmit(again, used, channel)
+            _arrive(tx, p, link.rate_bps, ground, tracker, keeper)
+            tr.directory_bytes += tx.end - used
+            tr.directory_again = True
+            used = tx.end
+            tr.add(tx)
+            request = uplinked(p.budget_bytes - used)
+    used = downlink(p.budget_bytes, request)
     tr.sent_bytes = used
     fill = satellite.onboard.store_use()
     tr.store_bytes_after, tr.store_products_after = fill["bytes_used"], fill["products"]
@@ -866,19 +887,39 @@ def _triage_pass_physical(
             tr.directory_lost = bool(lost.any())
         return completed
 
+    def downlink(cadus: int, request: bytes | None) -> int:
+        budget = packet_budget(max(0, cadus) * CADU_BYTES, CADU_BYTES)
+        stream = satellite.downlink(budget, request)
+        if len(stream) > budget:
+            raise FirmwareError(
+                f"pass {p.index}: the firmware sent {len(stream)} bytes, over the budget of "
+                f"{budget}"
+            )
+        tr.products_completed += send(stream, VC_PRODUCTS)
+        return len(stream)
+
     directory = satellite.directory()
     if directory and len(directory) <= packet_budget(n_cadus * CADU_BYTES, CADU_BYTES):
         send(directory, VC_DIRECTORY)
         tr.directory_bytes = len(directory)
     request, tr.request_entries = ground.plan(p.window, ch.rate_bps, p.budget_bytes)
-    budget = packet_budget((n_cadus - used) * CADU_BYTES, CADU_BYTES)
-    stream = satellite.downlink(budget, request)
-    if len(stream) > budget:
-        raise FirmwareError(
-            f"pass {p.index}: the firmware sent {len(stream)} bytes, over the budget of {budget}"
-        )
-    tr.products_completed = send(stream, VC_PRODUCTS)
-    tr.sent_bytes = tr.directory_bytes + len(stream)
+    sent = 0
+    if request is None:
+        # no request by the middle of the pass: the directory again, higher in the sky, and
+        # the ground plans the rest of the pass from it (the pass protocol)
+        sent += downlink(n_cadus // 2 - used, None)
+        again = satellite.directory()
+        if again and len(again) <= packet_budget((n_cadus - used) * CADU_BYTES, CADU_BYTES):
+            opening_lost = tr.directory_lost
+            send(again, VC_DIRECTORY)
+            tr.directory_lost = opening_lost
+            tr.directory_bytes += len(again)
+            tr.directory_again = True
+            request, tr.request_entries = ground.plan(
+                p.window, ch.rate_bps, (n_cadus - used) * CADU_DATA_BYTES
+            )
+    sent += downlink(n_cadus - used, request)
+    tr.sent_bytes = tr.directory_bytes + sent
     fill = satellite.onboard.store_use()
     tr.store_bytes_after, tr.store_products_after = fill["bytes_used"], fill["products"]
     return tr
@@ -905,12 +946,14 @@ def _physical_notes(traffic: list[PassTraffic]) -> list[str]:
     if dir_lost:
         worst = [t.link.ebn0_min_db for t in dir_lost if t.link.ebn0_min_db is not None]
         at = f" (Eb/N0 down to {min(worst):.1f} dB in those passes)" if worst else ""
+        again = sum(t.directory_again for t in traffic)
         notes.append(
             f"the STORE_DIRECTORY that opens a pass, at its lowest elevation, was lost in "
             f"{len(dir_lost)} of {len(opened)} passes{at}: the ground then plans from the last "
-            "directory it got, and while it has none it uplinks no request, so the satellite "
-            "sends only segments it never sent (no retransmission); a higher elevation mask "
-            "would open the passes where the link closes"
+            "directory it got (its request ends with REST, so the satellite also sends what "
+            "was made since), and while it has none it uplinks no request, and the satellite "
+            f"sends its directory again half way through the pass ({again} passes); a higher "
+            "elevation mask would open the passes where the link closes"
         )
     return notes
 
