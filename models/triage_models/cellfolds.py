@@ -21,7 +21,12 @@ import numpy as np
 from triage_models import harness as hn
 from triage_models import paths
 from triage_models.cellnet import float_frame, frame_cells, preprocess_frame, tflm_frame
-from triage_models.celltrain import CELL_TRAIN_CODE_VERSION, CellTrainConfig, train_cellnet
+from triage_models.celltrain import (
+    CELL_TRAIN_CODE_VERSION,
+    CellTrainConfig,
+    recipe_key_json,
+    train_cellnet,
+)
 from triage_models.dataset import TileDataset
 from triage_models.folds import FOLDS, Fold
 
@@ -31,7 +36,7 @@ HAZE_SEED = 1000
 def fold_key(ds: TileDataset, cfg: CellTrainConfig, k: int, folds=FOLDS) -> str:
     h = hashlib.sha256()
     h.update(ds.key.encode())
-    h.update(cfg.model_dump_json().encode())
+    h.update(recipe_key_json(cfg).encode())
     h.update(repr(folds[k]).encode())
     h.update(CELL_TRAIN_CODE_VERSION.encode())
     return h.hexdigest()[:16]

@@ -30,6 +30,7 @@ brightness, a thin veil and sensor noise; then the integer preprocessing.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -129,6 +130,34 @@ class CellTrainConfig(BaseModel):
     noise_max_reflectance: float = 0.006
     representative_windows: int = 128
     arch: CellArchConfig = CellArchConfig()
+
+
+# Trainer options whose off value leaves the recipe as it was before the option existed:
+# main field -> (its off value, the companion fields that only matter when it is on). With
+# the main field off and its companions at their defaults, none of them enters the fold
+# cache's key (recipe_key_json), so adding such an option retrains no cached fold. A new
+# option that is off by default belongs here; changing an entry's off value or a
+# companion's default calls for a new CELL_TRAIN_CODE_VERSION.
+OPTIONS_OFF: dict[str, tuple[object, tuple[str, ...]]] = {
+    "haze_mine_top": (0, ("haze_mine_opacity", "haze_mine_cover")),
+    "composite_model": ("lay", ()),
+    "seacloud_frac": (0.0, ("seacloud_water", "seacloud_opacity")),
+    "distill_weight": (0.0, ()),
+}
+
+
+def recipe_key_json(cfg: CellTrainConfig) -> str:
+    """The recipe as the fold cache's key sees it: the config's JSON without the options of
+    ``OPTIONS_OFF`` that are off."""
+    d = json.loads(cfg.model_dump_json())
+    fields = CellTrainConfig.model_fields
+    for name, (off, companions) in OPTIONS_OFF.items():
+        if getattr(cfg, name) == off and all(
+            getattr(cfg, c) == fields[c].default for c in companions
+        ):
+            for k in (name, *companions):
+                d.pop(k)
+    return json.dumps(d, separators=(",", ":"))
 
 
 CELL_SMOKE_CONFIG = CellTrainConfig(

@@ -215,6 +215,27 @@ def test_consistency_term_is_zero_for_turned_outputs():
     assert (cons_w.numpy() > plain + 1e-4).all()
 
 
+def test_options_that_are_off_stay_out_of_the_fold_cache_key():
+    import json
+
+    from triage_models.celltrain import OPTIONS_OFF, recipe_key_json
+
+    base = CellTrainConfig()
+    key = json.loads(recipe_key_json(base))
+    # the options that are off, and their companions, are not in it; everything else is
+    assert not {"distill_weight", "seacloud_frac", "seacloud_water", "composite_model"} & set(key)
+    dropped = {n for n, (_, comp) in OPTIONS_OFF.items() for n in (n, *comp)}
+    assert set(key) == set(CellTrainConfig.model_fields) - dropped
+    assert key["seed"] == 1 and key["class_weights"]["ship"] == 6.0
+    # an option turned on enters the key, with its companions
+    on = json.loads(recipe_key_json(CellTrainConfig(seacloud_frac=0.15)))
+    assert on["seacloud_frac"] == 0.15 and on["seacloud_water"] == 0.8
+    assert recipe_key_json(CellTrainConfig(distill_weight=0.5)) != recipe_key_json(base)
+    # a companion moved from its default while its option is off still counts
+    assert "seacloud_water" in json.loads(recipe_key_json(CellTrainConfig(seacloud_water=0.9)))
+    assert recipe_key_json(CellTrainConfig(seed=2)) != recipe_key_json(base)
+
+
 def test_distillation_loss_hand_case():
     import tensorflow as tf
     from triage_models.celltrain import _loss_fn
