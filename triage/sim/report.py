@@ -873,7 +873,8 @@ def _loss_table(res: SimResult) -> str:
             "DOWNLINK_REQUEST telecommands always arrive"
             if res.uplink_reliable
             else "a request is lost with the downlink's model; the satellite then sends its "
-            "store in priority order",
+            "store in priority order and, half way through the pass, its directory again, "
+            "from which the ground plans and uplinks the rest of the pass",
         ]
     )
     return _table(["parameter", "value", "meaning"], rows, "rules")
