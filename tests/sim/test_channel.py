@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from ground_station.ingest import ingest_bytes
+from triage.contract.enums import RequestAction
 from triage.contract.frames import ASM_BYTES, CADU_BYTES, DATA_FIELD_BYTES
-from triage.contract.packets import DEFAULT_SPACECRAFT_ID
+from triage.contract.packets import DEFAULT_SPACECRAFT_ID, decode_request
 from triage.onboard import link_encode
 from triage.sim.build import LINK_BUDGETS, PHYSICAL_LOSS, build_synthetic_set
 from triage.sim.channel import (
@@ -322,9 +323,15 @@ def test_a_constellation_on_the_physical_channel(physical_set, tmp_path):
         ("sat-2", DEFAULT_SPACECRAFT_ID + 1),
     ]
     second = streams / "sat-2"
-    files = sorted(f for p in json.loads((second / "passes.json").read_text())["passes"]
-                   for f in p["cadu_files"])  # fmt: skip
+    kept = json.loads((second / "passes.json").read_text())["passes"]
+    files = sorted(f for p in kept for f in p["cadu_files"])
     assert files and all(sat_of[int(f[5:9])] == 1 for f in files)
+    # the requests the ground uplinked are kept too, each one a DOWNLINK_REQUEST
+    reqs = [p["request_file"] for p in kept if p["request_file"]]
+    assert reqs
+    for r in reqs:
+        _, entries = decode_request((second / r).read_bytes())
+        assert entries[-1]["action"] == RequestAction.REST
     assert "--spacecraft-id 0x1A8" in (second / "README.md").read_text()
     # under the first satellite's id (the default): refused whole, nothing stored
     r = groundstation("ingest", *files, "--format", "cadu", "--db", tmp_path / "a.sqlite",

@@ -902,7 +902,14 @@ def _triage_pass_physical(
     if directory and len(directory) <= packet_budget(n_cadus * CADU_BYTES, CADU_BYTES):
         send(directory, VC_DIRECTORY)
         tr.directory_bytes = len(directory)
-    request, tr.request_entries = ground.plan(p.window, ch.rate_bps, p.budget_bytes)
+
+    def uplinked(budget: int) -> bytes | None:
+        request, tr.request_entries = ground.plan(p.window, ch.rate_bps, budget)
+        if keeper is not None and request is not None:
+            keeper.uplinked(p.index, request)
+        return request
+
+    request = uplinked(p.budget_bytes)
     sent = 0
     if request is None:
         # no request by the middle of the pass: the directory again, higher in the sky, and
@@ -915,9 +922,7 @@ def _triage_pass_physical(
             tr.directory_lost = opening_lost
             tr.directory_bytes += len(again)
             tr.directory_again = True
-            request, tr.request_entries = ground.plan(
-                p.window, ch.rate_bps, (n_cadus - used) * CADU_DATA_BYTES
-            )
+            request = uplinked((n_cadus - used) * CADU_DATA_BYTES)
     sent += downlink(n_cadus - used, request)
     tr.sent_bytes = tr.directory_bytes + sent
     fill = satellite.onboard.store_use()
