@@ -485,7 +485,9 @@ class SimResult:
         }
 
     def pass_timeline(self) -> list[dict]:
-        """Per pass: window, budget, what triage sent by product type, store fill."""
+        """Per pass: window, budget, what triage sent by product type, the entries of the
+        request the satellite served (0: none), whether it sent its directory again at
+        mid-pass (no request by then), store fill."""
         out = []
         tri = self.modes[TRIAGE]
         ships = {n: m.ships_by_pass(self.passes) for n, m in self.modes.items()}
@@ -500,6 +502,8 @@ class SimResult:
                     "duration_s": round(p.duration_s, 1),
                     "budget_bytes": p.budget_bytes,
                     "sent_bytes": t.sent_bytes,
+                    "request_entries": t.request_entries,
+                    "directory_again": t.directory_again,
                     "bytes_by_product": dict(t.bytes_by_product),
                     "store_bytes_before": t.store_bytes_before,
                     "store_bytes_after": t.store_bytes_after,
