@@ -486,8 +486,9 @@ class SimResult:
 
     def pass_timeline(self) -> list[dict]:
         """Per pass: window, budget, what triage sent by product type, the entries of the
-        request the satellite served (0: none), whether it sent its directory again at
-        mid-pass (no request by then), store fill."""
+        ground's last request for it (0: none uplinked; a request lost on the uplink still
+        counts), whether the satellite sent its directory again at mid-pass (no request by
+        then), store fill."""
         out = []
         tri = self.modes[TRIAGE]
         ships = {n: m.ships_by_pass(self.passes) for n, m in self.modes.items()}
