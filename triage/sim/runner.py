@@ -883,7 +883,7 @@ def _triage_pass_physical(
         completed = 0
         for pk, when in tx.arrived(p, ch.rate_bps):
             completed += tracker.add(pk, when)
-        if vcid == VC_DIRECTORY:
+        if vcid == VC_DIRECTORY and not tr.directory_again:  # the opening directory
             tr.directory_lost = bool(lost.any())
         return completed
 
@@ -917,11 +917,9 @@ def _triage_pass_physical(
         sent += downlink(n_cadus // 2 - used, None)
         again = satellite.directory()
         if again and len(again) <= packet_budget((n_cadus - used) * CADU_BYTES, CADU_BYTES):
-            opening_lost = tr.directory_lost
-            send(again, VC_DIRECTORY)
-            tr.directory_lost = opening_lost
-            tr.directory_bytes += len(again)
             tr.directory_again = True
+            send(again, VC_DIRECTORY)
+            tr.directory_bytes += len(again)
             request = uplinked((n_cadus - used) * CADU_DATA_BYTES)
     sent += downlink(n_cadus - used, request)
     tr.sent_bytes = tr.directory_bytes + sent
