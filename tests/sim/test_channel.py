@@ -327,7 +327,7 @@ def test_a_constellation_on_the_physical_channel(physical_set, tmp_path):
     files = sorted(f for p in kept for f in p["cadu_files"])
     assert files and all(sat_of[int(f[5:9])] == 1 for f in files)
     # the requests the ground uplinked are kept too, each one a DOWNLINK_REQUEST
-    reqs = [p["request_file"] for p in kept if p["request_file"]]
+    reqs = [r["file"] for p in kept for r in p["requests"]]
     assert reqs
     for r in reqs:
         _, entries = decode_request((second / r).read_bytes())

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import rasterio
 
+from triage.contract.enums import RequestAction
+from triage.contract.packets import decode_request
 from triage.sim.errors import (
     BandsMissingError,
     CrsError,
@@ -296,10 +298,27 @@ def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
     base["link"]["uplink_reliable"] = False
     base["packet_loss"] = {"model": "bernoulli", "loss_probability": 0.5, "seed": 9}
     path = _write(tiny_set.parent, "lossy-uplink.json", base)
-    res = run_simulation(path, tmp_path / "out")
+    res = run_simulation(path, tmp_path / "out", keep_streams=tmp_path / "streams")
     m = res.metrics()
     lost = m["ground"].get("requests_lost", 0)
     assert lost > 0
+    # the kept streams hold every request the ground uplinked, the lost ones marked: a
+    # pass whose first request was lost keeps it beside the one planned at mid-pass
+    kept = json.loads((tmp_path / "streams" / "passes.json").read_text())["passes"]
+    flags = [r["lost_on_uplink"] for p in kept for r in p["requests"]]
+    assert flags.count(True) == lost
+    twice = [p for p in kept if len(p["requests"]) == 2]
+    assert twice
+    for p in twice:
+        assert [r["file"] for r in p["requests"]] == [
+            f"request-{p['pass']:04d}.bin",
+            f"request-{p['pass']:04d}-2.bin",
+        ]
+        assert p["requests"][0]["lost_on_uplink"]
+    for p in kept:
+        for r in p["requests"]:
+            _, entries = decode_request((tmp_path / "streams" / r["file"]).read_bytes())
+            assert entries[-1]["action"] == RequestAction.REST
     assert m["ships_labelled"] == 12
     # every pass without a request by its middle sent its directory again: at least one per
     # pass whose first request was lost (a lost second request adds to the count only)

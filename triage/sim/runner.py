@@ -723,9 +723,10 @@ def _triage_pass(
     def uplinked(budget: int) -> bytes | None:
         """b. the ground plans (the pass, or what is left of it) and uplinks its request"""
         request, tr.request_entries = ground.plan(p.window, link.rate_bps, budget)
+        lost = request is not None and not link.uplink_reliable and bool(uplink.lost(1)[0])
         if keeper is not None and request is not None:
-            keeper.uplinked(p.index, request)
-        if request is not None and not link.uplink_reliable and uplink.lost(1)[0]:
+            keeper.uplinked(p.index, request, lost)
+        if lost:
             ground.request_lost()
             request = None
         return request

@@ -11,7 +11,9 @@ A run with ``--keep-streams DIR`` writes, besides its report:
   channel 1, the products on 0) as the CADU stream the ground's receiver got, bit
   errors included (``groundstation ingest --format cadu``);
 - ``request-NNNN.bin``: the DOWNLINK_REQUEST telecommand the ground uplinked for
-  that pass (``groundstation plan --request-out`` writes the same kind of file);
+  that pass (``groundstation plan --request-out`` writes the same kind of file); when it
+  was lost on the uplink and the ground planned again from the mid-pass directory, the
+  second is ``request-NNNN-2.bin`` (``passes.json`` says which reached the satellite);
 - ``catalogue.sqlite`` (and ``catalogue.sqlite.segments``): the ground's catalogue
   after the run;
 - ``sat.tle`` (when the manifest has a TLE) and ``stations.txt``
@@ -54,7 +56,8 @@ class StreamKeeper:
     the CADUs as received, bit errors and all) and the uplinked request."""
 
     received: dict[int, list[bytes]] = field(default_factory=dict)
-    requests: dict[int, bytes] = field(default_factory=dict)
+    requests: dict[int, list[tuple[bytes, bool]]] = field(default_factory=dict)
+    """Per pass, each request the ground uplinked, in order, and whether the uplink lost it."""
     cadus: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
     """Per pass, each transmission's CADU stream as received, with its virtual channel."""
 
@@ -64,8 +67,8 @@ class StreamKeeper:
     def arrived_cadus(self, pass_index: int, vcid: int, stream: bytes) -> None:
         self.cadus.setdefault(pass_index, []).append((vcid, bytes(stream)))
 
-    def uplinked(self, pass_index: int, request: bytes) -> None:
-        self.requests[pass_index] = request
+    def uplinked(self, pass_index: int, request: bytes, lost: bool = False) -> None:
+        self.requests.setdefault(pass_index, []).append((bytes(request), lost))
 
 
 def prepare_streams_dir(dest: Path, overwrite: bool) -> None:
@@ -164,10 +167,11 @@ def _write_satellite(
             (out / cname).write_bytes(stream)
             cadu_files.append(cname)
             cadu_bytes += len(stream)
-        req = keeper.requests.get(p.index)
-        rname = f"request-{p.index:04d}.bin"
-        if req:
+        requests = []
+        for k, (req, lost) in enumerate(keeper.requests.get(p.index, []), 1):
+            rname = f"request-{p.index:04d}{f'-{k}' if k > 1 else ''}.bin"
             (out / rname).write_bytes(req)
+            requests.append({"file": rname, "lost_on_uplink": lost})
         index.append(
             {
                 "pass": p.index,
@@ -183,7 +187,7 @@ def _write_satellite(
                 "file": name if pk else None,
                 "cadu_files": cadu_files,
                 "cadu_bytes": cadu_bytes,
-                "request_file": rname if req else None,
+                "requests": requests,
             }
         )
     head = {"link": manifest.link.model_dump()}
@@ -310,6 +314,7 @@ groundstation plan --db catalogue.sqlite --tle sat.tle --station {station} \\
 | --- | --- |
 {rows}
 | `request-NNNN.bin` | the DOWNLINK_REQUEST the ground uplinked for pass NNNN |
+| `request-NNNN-2.bin` | the one planned at mid-pass, the first lost on the uplink (`passes.json`) |
 | `catalogue.sqlite`, `catalogue.sqlite.segments` | the ground's catalogue after every pass |
 | `sat.tle`, `stations.txt` | the orbit and the ground stations (`NAME=LAT,LON,ALT_M`) |
 
