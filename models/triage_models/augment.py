@@ -127,6 +127,9 @@ class VesselBank:
         return len(self.items)
 
 
+QUAY_REACH_PX = 2  # a moored vessel has land within this many pixels of its chip (box + 3 px)
+
+
 def paste_vessels(
     x: np.ndarray,
     water: np.ndarray,
@@ -135,15 +138,39 @@ def paste_vessels(
     rng: np.random.Generator,
     n: int,
     inner: int,
+    quay: float = 0.0,
+    land: np.ndarray | None = None,
 ) -> list:
     """Add up to ``n`` vessels of ``bank`` onto open water of the window (at least 95 %
     water under the vessel's chip, away from other boxes), with their centre at least
-    ``inner`` px from the window's border; returns the new boxes ``(x, y, w, h)``."""
+    ``inner`` px from the window's border; returns the new boxes ``(x, y, w, h)``.
+
+    With ``quay`` > 0 each vessel is, with that probability, moored instead: its hull
+    (the outline's pixels) all on water at least one pixel from ``land`` (the window's
+    valid non-water pixels), and land within ``QUAY_REACH_PX`` of its box: a vessel
+    alongside a quay, a pier or a breakwater, where the real port scenes keep most of
+    their vessels and the network its false alarms (structures at the water's edge).
+    No random draw is made for it when ``quay`` is 0."""
     s = x.shape[0]
     new = []
     taken = [(b[0], b[1], b[2], b[3]) for b in boxes]
+    near_land = off_land = None
+    if quay > 0 and land is not None and land.any():
+        # solid land: at least 6 of the 3 x 3 pixels around (a pier 2 px wide stays; specks
+        # of non-water in open sea, unlabelled boats among them, do not)
+        land = blur(land.astype(np.float32), 1) > 5.5 / 9
+    if quay > 0 and land is not None and land.any():
+        near_land = blur(land.astype(np.float32), QUAY_REACH_PX) > 0
+        off_land = ~(blur(land.astype(np.float32), 1) > 0)  # not on land, nor touching it
+        # a moored vessel's centre: water within 10 px of land (a wide hull's centre lies
+        # further out than the reach of its chip)
+        reach = blur(land.astype(np.float32), 10) > 0
+        berths = np.flatnonzero(water & off_land & reach)
+        if not len(berths):
+            near_land = None
     for _ in range(n):
         v = bank.items[rng.integers(0, len(bank))]
+        moored = near_land is not None and bool(rng.random() < quay)
         k, flip = int(rng.integers(0, 4)), bool(rng.random() < 0.5)
         sig, m = v.signal, v.mask
         cy, cx, bh, bw = v.cy, v.cx, v.bh, v.bw
@@ -156,13 +183,25 @@ def paste_vessels(
         h, w = sig.shape[:2]
         if h + 2 > s or w + 2 > s:
             continue
-        for _ in range(20):
-            oy = int(rng.integers(0, s - h + 1))
-            ox = int(rng.integers(0, s - w + 1))
+        hull = m >= 0.5
+        for _ in range(40 if moored else 20):
+            if moored:
+                b = int(berths[rng.integers(0, len(berths))])
+                oy, ox = int(np.floor(b // s - cy + 0.5)), int(np.floor(b % s - cx + 0.5))
+                if not (0 <= oy <= s - h and 0 <= ox <= s - w):
+                    continue
+            else:
+                oy = int(rng.integers(0, s - h + 1))
+                ox = int(rng.integers(0, s - w + 1))
             py, px = oy + cy, ox + cx
             if not (inner <= py < s - inner and inner <= px < s - inner):
                 continue
-            if water[oy : oy + h, ox : ox + w].mean() < 0.95:
+            if moored:
+                if not (water[oy : oy + h, ox : ox + w][hull].all()
+                        and off_land[oy : oy + h, ox : ox + w][hull].all()
+                        and near_land[oy : oy + h, ox : ox + w].any()):  # fmt: skip
+                    continue
+            elif water[oy : oy + h, ox : ox + w].mean() < 0.95:
                 continue
             if any(
                 ox < bx + bw2 + 4 and bx - 4 < ox + w and oy < by + bh2 + 4 and by - 4 < oy + h

@@ -99,6 +99,9 @@ class CellTrainConfig(BaseModel):
     sea_object_px: int = 0
     paste_prob: float = 0.0
     paste_max: int = 3
+    # share of the pasted vessels moored alongside land (a quay, a pier, a breakwater:
+    # hull on water, land within augment.QUAY_REACH_PX) instead of in open water (0: off)
+    paste_quay: float = 0.0
     turbid_prob: float = 0.0
     water_swap_prob: float = 0.0
     composite_prob: float = 0.25
@@ -143,6 +146,7 @@ OPTIONS_OFF: dict[str, tuple[object, tuple[str, ...]]] = {
     "composite_model": ("lay", ()),
     "seacloud_frac": (0.0, ("seacloud_water", "seacloud_opacity")),
     "distill_weight": (0.0, ()),
+    "paste_quay": (0.0, ()),
 }
 
 
@@ -536,7 +540,15 @@ class CellSampler:
                     m = int(rng.integers(1, cfg.paste_max + 1))
                     w2 = water & valid
                     boxes += augment.paste_vessels(
-                        x, w2, boxes, self.bank, rng, m, cfg.loss_inset_cells * CELL_PX
+                        x,
+                        w2,
+                        boxes,
+                        self.bank,
+                        rng,
+                        m,
+                        cfg.loss_inset_cells * CELL_PX,
+                        quay=cfg.paste_quay,
+                        land=valid & ~water if cfg.paste_quay > 0 else None,
                     )
             cover = None
             forced = kind == "seacloud"

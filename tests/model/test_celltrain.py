@@ -140,6 +140,55 @@ def test_pasted_vessel_keeps_its_contrast_over_new_water():
     assert np.allclose(hi - lo, (hi - lo)[0])  # the same gain in every band
 
 
+class _LongBank:
+    """A stand-in for VesselBank: one hand-made hull 12 x 4 px, +3000 in every band, in a
+    chip with the bank's 3-px margin around its box."""
+
+    mask = np.zeros((18, 10), np.float32)
+    mask[3:15, 3:7] = 1.0
+    items = [  # noqa: RUF012
+        augment.Vessel(
+            signal=mask[..., None] * np.full(4, 3000.0, np.float32),
+            mask=mask,
+            cy=9.0,
+            cx=5.0,
+            bh=12.0,
+            bw=4.0,
+        )
+    ]
+
+    def __len__(self):
+        return 1
+
+
+def test_moored_vessels_lie_alongside_land_on_water():
+    # a quay: columns 0-19 land, the rest water; every vessel moored (quay 1)
+    land = np.zeros((64, 64), bool)
+    land[:, :20] = True
+    reach = augment.QUAY_REACH_PX
+    for seed in range(30):
+        x = np.full((64, 64, 4), 800.0, np.float32)
+        water = ~land
+        new = augment.paste_vessels(
+            x, water.copy(), [], _LongBank(), np.random.default_rng(seed), 2, 16, 1.0, land
+        )
+        assert new
+        for bx, *_ in new:
+            # the hull on water, not touching the quay (column 19 is its last land column)
+            assert bx >= 21
+            # and moored: its chip (the box and 3 px) within reach of the quay's last column
+            assert bx - 3 - 19 <= reach
+    # with quay 0 the draws are those of the open-water paste, which keeps 95 % water
+    # under the vessel: the same boxes and the same random stream as without the option
+    for seed in range(10):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        x = np.full((64, 64, 4), 800.0, np.float32)
+        one = augment.paste_vessels(x.copy(), ~land, [], _LongBank(), a, 2, 16)
+        two = augment.paste_vessels(x.copy(), ~land, [], _LongBank(), b, 2, 16, 0.0, land)
+        assert one == two and a.random() == b.random()
+        assert all(bx >= 20 for bx, _, _, _ in one)
+
+
 def test_water_colour_moves_the_water_not_the_land():
     rng = np.random.default_rng(2)
     x = np.full((32, 32, 4), 800.0, np.float32)
