@@ -107,26 +107,30 @@ def test_window_preprocessing_is_the_tile_spec_one():
     assert (preprocess_windows(raw) == preprocess_tiles(raw)).all()
 
 
+class _Bank:
+    """A stand-in for VesselBank holding hand-made vessels."""
+
+    def __init__(self, *items: augment.Vessel):
+        self.items = list(items)
+
+    def __len__(self):
+        return len(self.items)
+
+
 def test_pasted_vessel_keeps_its_contrast_over_new_water():
     # a vessel bank of one hand-made vessel: +3000 over its water in every band
-    class Bank:
-        items = [  # noqa: RUF012 (a stand-in for VesselBank)
-            augment.Vessel(
-                signal=np.full((6, 4, 4), 3000.0, np.float32),
-                mask=np.ones((6, 4), np.float32),
-                cy=3.0,
-                cx=2.0,
-                bh=6.0,
-                bw=4.0,
-            )
-        ]
-
-        def __len__(self):
-            return 1
+    one = augment.Vessel(
+        signal=np.full((6, 4, 4), 3000.0, np.float32),
+        mask=np.ones((6, 4), np.float32),
+        cy=3.0,
+        cx=2.0,
+        bh=6.0,
+        bw=4.0,
+    )
 
     x = np.full((64, 64, 4), 9000.0, np.float32)  # bright (turbid) water
     water = np.ones((64, 64), bool)
-    new = augment.paste_vessels(x, water, [], Bank(), np.random.default_rng(1), 1, 16)
+    new = augment.paste_vessels(x, water, [], _Bank(one), np.random.default_rng(1), 1, 16)
     assert len(new) == 1
     bx, by, bw, bh = new[0]
     assert {bw, bh} == {4.0, 6.0}
@@ -140,25 +144,13 @@ def test_pasted_vessel_keeps_its_contrast_over_new_water():
     assert np.allclose(hi - lo, (hi - lo)[0])  # the same gain in every band
 
 
-class _LongBank:
-    """A stand-in for VesselBank: one hand-made hull 12 x 4 px, +3000 in every band, in a
-    chip with the bank's 3-px margin around its box."""
-
+def _long_bank() -> _Bank:
+    """One hand-made hull 12 x 4 px, +3000 in every band, in a chip with the bank's 3-px
+    margin around its box."""
     mask = np.zeros((18, 10), np.float32)
     mask[3:15, 3:7] = 1.0
-    items = [  # noqa: RUF012
-        augment.Vessel(
-            signal=mask[..., None] * np.full(4, 3000.0, np.float32),
-            mask=mask,
-            cy=9.0,
-            cx=5.0,
-            bh=12.0,
-            bw=4.0,
-        )
-    ]
-
-    def __len__(self):
-        return 1
+    signal = mask[..., None] * np.full(4, 3000.0, np.float32)
+    return _Bank(augment.Vessel(signal, mask, cy=9.0, cx=5.0, bh=12.0, bw=4.0))
 
 
 def test_moored_vessels_lie_alongside_land_on_water():
@@ -170,7 +162,7 @@ def test_moored_vessels_lie_alongside_land_on_water():
         x = np.full((64, 64, 4), 800.0, np.float32)
         water = ~land
         new = augment.paste_vessels(
-            x, water.copy(), [], _LongBank(), np.random.default_rng(seed), 2, 16, 1.0, land
+            x, water.copy(), [], _long_bank(), np.random.default_rng(seed), 2, 16, 1.0, land
         )
         assert new
         for bx, *_ in new:
@@ -183,8 +175,8 @@ def test_moored_vessels_lie_alongside_land_on_water():
     for seed in range(10):
         a, b = np.random.default_rng(seed), np.random.default_rng(seed)
         x = np.full((64, 64, 4), 800.0, np.float32)
-        one = augment.paste_vessels(x.copy(), ~land, [], _LongBank(), a, 2, 16)
-        two = augment.paste_vessels(x.copy(), ~land, [], _LongBank(), b, 2, 16, 0.0, land)
+        one = augment.paste_vessels(x.copy(), ~land, [], _long_bank(), a, 2, 16)
+        two = augment.paste_vessels(x.copy(), ~land, [], _long_bank(), b, 2, 16, 0.0, land)
         assert one == two and a.random() == b.random()
         assert all(bx >= 20 for bx, _, _, _ in one)
 
