@@ -13,7 +13,17 @@ import importlib
 
 import typer
 
-COMMANDS: list[str] = ["ingest", "receive", "export", "plan", "passes", "status", "bench", "uplink"]
+COMMANDS: list[str] = [
+    "ingest",
+    "receive",
+    "export",
+    "plan",
+    "request",
+    "passes",
+    "status",
+    "bench",
+    "uplink",
+]
 
 
 def register_all(app: typer.Typer) -> None:

@@ -54,7 +54,9 @@ def files(tmp_path):
             )
         )
     ]
-    pk = stream_of([directory_product(entries, 1, 1_772_000_000), *products])
+    directory = directory_product(entries, 1, 1_772_000_000)
+    pk = stream_of([directory, *products])
+    (tmp_path / "directory.bin").write_bytes(b"".join(stream_of([directory])))
     (tmp_path / "pass.bin").write_bytes(b"".join(pk[:10] + pk[12:]))
     (tmp_path / "rest.bin").write_bytes(b"".join(pk[10:12]))
     (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 50)
@@ -63,7 +65,7 @@ def files(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "cmd", ["ingest", "export", "plan", "passes", "status", "bench", "version"]
+    "cmd", ["ingest", "export", "plan", "request", "passes", "status", "bench", "version"]
 )
 def test_help_everywhere(capsys, monkeypatch, cmd):
     code, out, _ = run(capsys, monkeypatch, cmd, "--help")
@@ -299,6 +301,9 @@ def test_multi_satellite_file_needs_a_choice(capsys, monkeypatch, files):
             "ISO 8601",
         ),
         (["ingest"], 2, "Missing argument"),
+        (["request", "{f}/garbage.bin"], 1, "garbage.bin: not a DOWNLINK_REQUEST telecommand"),
+        (["request", "{f}/none.bin"], 1, "none.bin: No such file"),
+        (["request"], 2, "Missing argument"),
     ],
 )
 def test_exit_codes_and_one_error_line(capsys, monkeypatch, files, args, code, message):
@@ -350,3 +355,58 @@ def test_plan_writes_no_request_before_the_first_directory(capsys, monkeypatch, 
     assert code == 0 and not req.exists()
     assert doc["request_file"] is None and doc["request_bytes"] == 0
     assert any("no request to uplink" in n for n in doc["passes"][0]["notes"])
+
+
+def test_request_reads_back_what_a_pass_asked_for(capsys, monkeypatch, files):
+    """``request`` decodes DOWNLINK_REQUEST files: each entry as the firmware reads it (the
+    entries it refuses marked), the segments asked for, and with --db each product named
+    from the catalogue: received, listed in a store directory only, or unknown."""
+    from triage.contract.packets import encode_request, request_entry
+
+    def raw(frame_id, product_id, action, first, last):  # any field values, refused or not
+        return {"frame_id": frame_id, "product_id": product_id, "action": action,
+                "reserved": 0, "segment_first": first, "segment_last": last}  # fmt: skip
+
+    entries = [
+        request_entry(5, 1, "send", 0, 1),
+        request_entry(5, 0, "release"),
+        request_entry(9, 9, "send", 2, 4),
+        raw(6, 0, 9, 0, 0),  # an unknown action
+        raw(1, 0, 3, 0, 0),  # a REST entry with an id
+        raw(5, 2, 1, 3, 1),  # SEND, first after last
+        request_entry(0, 0, "rest"),
+    ]
+    req = files / "req.bin"
+    req.write_bytes(encode_request(entries, seq_count=11))
+    code, out, err = run(capsys, monkeypatch, "request", str(req), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["sequence_count"] == 11 and doc["bytes"] == 6 + 7 * 12 + 2
+    assert [e["action"] for e in doc["entries"]] == [
+        "SEND", "RELEASE", "SEND", "unknown (9)", "REST", "SEND", "REST",
+    ]  # fmt: skip
+    assert [e["refused"] is not None for e in doc["entries"]] == [0, 0, 0, 1, 1, 1, 0]
+    assert doc["segments_asked"] == 2 + 3 and doc["then_rest"]
+    code, out, _ = run(capsys, monkeypatch, "request", str(req))
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{req}: DOWNLINK_REQUEST, sequence count 11, 7 entries")
+    assert lines[0].endswith("5 segments asked for, then the rest of the store")
+    assert sum("REFUSED on board" in ln for ln in lines) == 3
+    assert lines[-1].endswith("then every segment never sent, in the store's priority order")
+    # named from a catalogue holding the pass, and from one holding only its store directory
+    named = {}
+    for name, stream in (("c.sqlite", "pass.bin"), ("d.sqlite", "directory.bin")):
+        db = str(files / name)
+        assert run(capsys, monkeypatch, "ingest", str(files / stream), "--db", db)[0] == 0
+        code, out, err = run(capsys, monkeypatch, "request", str(req), "--db", db, "--json")
+        assert code == 0, err
+        named[name] = [e.get("product") for e in json.loads(out)["entries"]]
+    for got in named.values():
+        assert [p and p["type"] for p in got[:3]] == ["SHIP_CROP", "QUICKLOOK", None]
+        assert got[3] is None and got[4] is None and got[6] is None  # not products
+        assert got[5]["type"] == "SHIP_CROP"  # refused on board, still named
+    full, listed = named["c.sqlite"], named["d.sqlite"]
+    assert [p["on_the_ground"] for p in listed[:2]] == ["listed on board, nothing received"] * 2
+    assert all(p["on_the_ground"] in ("complete", "incomplete") for p in full[:2])
+    # the directory's record and the received packets agree on each product's segments
+    assert [p["segments"] for p in full[:2]] == [p["segments"] for p in listed[:2]]

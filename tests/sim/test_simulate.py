@@ -25,6 +25,8 @@ from triage.sim.errors import (
 )
 from triage.sim.runner import run_simulation
 
+from ..ground.cli_proc import groundstation
+
 BIN = Path(sys.executable).parent
 KEYS = (
     "frames",
@@ -319,6 +321,20 @@ def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
         for r in p["requests"]:
             _, entries = decode_request((tmp_path / "streams" / r["file"]).read_bytes())
             assert entries[-1]["action"] == RequestAction.REST
+    # the README's command reads them back, each product named from the run's catalogue
+    streams = tmp_path / "streams"
+    assert (
+        "groundstation request request-*.bin --db catalogue.sqlite"
+        in (streams / "README.md").read_text()
+    )
+    files = [r["file"] for p in twice for r in p["requests"]]
+    got = groundstation("request", *files, "--db", "catalogue.sqlite", "--json", cwd=streams)
+    assert got.code == 0, got.err
+    docs = json.loads(got.out)
+    assert [d["file"] for d in docs] == files
+    for d in docs:
+        assert d["then_rest"] and not any(e["refused"] for e in d["entries"])
+        assert all(e["product"] for e in d["entries"] if e["action"] in ("SEND", "RELEASE"))
     assert m["ships_labelled"] == 12
     # every pass without a request by its middle sent its directory again: at least one per
     # pass whose first request was lost (a lost second request adds to the count only)

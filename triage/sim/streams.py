@@ -292,6 +292,12 @@ def _readme(
     )
     if spacecraft_id is not None and spacecraft_id != DEFAULT_SPACECRAFT_ID:
         fmt += f" --spacecraft-id 0x{spacecraft_id:03X}"
+    asked = (
+        "\n# what the ground asked for in each pass, its products named from the run's catalogue"
+        "\ngroundstation request request-*.bin --db catalogue.sqlite"
+        if any(p["requests"] for p in index)
+        else ""
+    )
     start = manifest.window_start_utc.strftime("%Y-%m-%dT%H:%MZ")
     end = manifest.window_end_utc.strftime("%Y-%m-%dT%H:%MZ")
     tle = (
@@ -325,7 +331,7 @@ Try the ground station on them (from this folder):
 groundstation ingest {first}{fmt} --db mine.sqlite
 groundstation ingest {every}{fmt} --db all.sqlite
 groundstation status --db all.sqlite
-groundstation export --db all.sqlite --out products/
+groundstation export --db all.sqlite --out products/{asked}
 # or the run's own catalogue
 groundstation status --db catalogue.sqlite
 ```
