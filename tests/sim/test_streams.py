@@ -75,7 +75,8 @@ def _readme_groundstation_commands() -> list[list[str]]:
     block = text.replace("\\\n", " ")
     cmds = []
     for line in block.splitlines():
-        m = re.match(r"^groundstation (ingest|status|export|passes|plan)\b(.*)$", line.strip())
+        cmd = r"^groundstation (ingest|status|export|passes|plan|request)\b(.*)$"
+        m = re.match(cmd, line.strip())
         if m:
             cmds.append(shlex.split(line.split("#")[0]))
     return cmds
@@ -83,11 +84,12 @@ def _readme_groundstation_commands() -> list[list[str]]:
 
 def test_readme_groundstation_commands_run_on_the_sample(tmp_path):
     cmds = _readme_groundstation_commands()
-    assert [c[1] for c in cmds] == ["ingest", "status", "export", "passes", "plan"]
+    assert [c[1] for c in cmds] == ["ingest", "status", "export", "passes", "plan", "request"]
     (tmp_path / "samples").symlink_to(paths.repo_root() / "samples")
     for c in cmds:
         r = _gs(*c[1:], cwd=tmp_path)
         assert r.returncode == 0, f"{' '.join(c)}: {r.stderr}"
     assert list((tmp_path / "products").rglob("*.tif")), "export wrote no GeoTIFF"
+    assert (tmp_path / "request.bin").exists(), "plan wrote no request for `request` to read"
     sample = paths.repo_root() / "samples" / "pass-0025.bin"
     assert sample.stat().st_size < 3_000_000  # a few MB at most
