@@ -49,7 +49,7 @@ def request(
     if db is not None:
         docs = [name_products(d, db) for d in docs]
     if json_out:
-        print_json(docs if len(docs) > 1 else docs[0])
+        print_json({"requests": docs})
         return
     for d in docs:
         n = len(d["entries"])

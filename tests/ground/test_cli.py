@@ -380,7 +380,7 @@ def test_request_reads_back_what_a_pass_asked_for(capsys, monkeypatch, files):
     req.write_bytes(encode_request(entries, seq_count=11))
     code, out, err = run(capsys, monkeypatch, "request", str(req), "--json")
     assert code == 0, err
-    doc = json.loads(out)
+    (doc,) = json.loads(out)["requests"]
     assert doc["sequence_count"] == 11 and doc["bytes"] == 6 + 7 * 12 + 2
     assert [e["action"] for e in doc["entries"]] == [
         "SEND", "RELEASE", "SEND", "unknown (9)", "REST", "SEND", "REST",
@@ -400,7 +400,8 @@ def test_request_reads_back_what_a_pass_asked_for(capsys, monkeypatch, files):
         assert run(capsys, monkeypatch, "ingest", str(files / stream), "--db", db)[0] == 0
         code, out, err = run(capsys, monkeypatch, "request", str(req), "--db", db, "--json")
         assert code == 0, err
-        named[name] = [e.get("product") for e in json.loads(out)["entries"]]
+        (got,) = json.loads(out)["requests"]
+        named[name] = [e.get("product") for e in got["entries"]]
     for got in named.values():
         assert [p and p["type"] for p in got[:3]] == ["SHIP_CROP", "QUICKLOOK", None]
         assert got[3] is None and got[4] is None and got[6] is None  # not products

@@ -330,7 +330,7 @@ def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
     files = [r["file"] for p in twice for r in p["requests"]]
     got = groundstation("request", *files, "--db", "catalogue.sqlite", "--json", cwd=streams)
     assert got.code == 0, got.err
-    docs = json.loads(got.out)
+    docs = json.loads(got.out)["requests"]
     assert [d["file"] for d in docs] == files
     for d in docs:
         assert d["then_rest"] and not any(e["refused"] for e in d["entries"])
