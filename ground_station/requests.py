@@ -49,7 +49,7 @@ def _entry(e: dict) -> dict:
     elif code == RequestAction.REST and any(
         out[k] for k in ("frame_id", "product_id", "segment_first", "segment_last")
     ):
-        out["refused"] = "a REST entry has its ids and segments 0"
+        out["refused"] = "ids or segments set (a REST entry has them 0)"
     elif code == RequestAction.SEND and out["segment_first"] > out["segment_last"]:
         out["refused"] = "first segment after the last"
     return out

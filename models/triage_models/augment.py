@@ -146,25 +146,24 @@ def paste_vessels(
     ``inner`` px from the window's border; returns the new boxes ``(x, y, w, h)``.
 
     With ``quay`` > 0 each vessel is, with that probability, moored instead: its hull
-    (the outline's pixels) all on water at least one pixel from ``land`` (the window's
-    valid non-water pixels), and land within ``QUAY_REACH_PX`` of its box: a vessel
-    alongside a quay, a pier or a breakwater, where the real port scenes keep most of
-    their vessels and the network its false alarms (structures at the water's edge).
-    No random draw is made for it when ``quay`` is 0."""
+    (the outline's pixels) all on water and not touching solid land, and solid land within
+    ``QUAY_REACH_PX`` of its chip (its box and the bank's 3-px margin): a vessel alongside a
+    quay, a pier or a breakwater, where the real port scenes keep most of their vessels and
+    the network its false alarms (structures at the water's edge). Solid land is where at
+    least 6 of the 3 x 3 pixels around are ``land`` (the window's valid non-water pixels):
+    a pier 2 px wide stays, specks of non-water in open sea (unlabelled boats among them)
+    do not. No random draw is made for it when ``quay`` is 0."""
     s = x.shape[0]
     new = []
     taken = [(b[0], b[1], b[2], b[3]) for b in boxes]
-    near_land = off_land = None
-    if quay > 0 and land is not None and land.any():
-        # solid land: at least 6 of the 3 x 3 pixels around (a pier 2 px wide stays; specks
-        # of non-water in open sea, unlabelled boats among them, do not)
-        land = blur(land.astype(np.float32), 1) > 5.5 / 9
-    if quay > 0 and land is not None and land.any():
-        near_land = blur(land.astype(np.float32), QUAY_REACH_PX) > 0
-        off_land = ~(blur(land.astype(np.float32), 1) > 0)  # not on land, nor touching it
+    near_land = off_land = berths = None
+    solid = blur(land.astype(np.float32), 1) > 5.5 / 9 if quay > 0 and land is not None else None
+    if solid is not None and solid.any():
+        near_land = blur(solid.astype(np.float32), QUAY_REACH_PX) > 0
+        off_land = ~(blur(solid.astype(np.float32), 1) > 0)  # not on it, nor touching it
         # a moored vessel's centre: water within 10 px of land (a wide hull's centre lies
         # further out than the reach of its chip)
-        reach = blur(land.astype(np.float32), 10) > 0
+        reach = blur(solid.astype(np.float32), 10) > 0
         berths = np.flatnonzero(water & off_land & reach)
         if not len(berths):
             near_land = None
