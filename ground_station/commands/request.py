@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ground_station.commands._common import JsonOption, print_json
+from ground_station.requests import name_products, read_request
 
 REST_TEXT = "then every segment never sent, in the store's priority order"
 
@@ -43,8 +44,6 @@ def request(
 ) -> None:
     """Decode DOWNLINK_REQUEST telecommands: each entry, what the satellite does with it
     (SEND, RELEASE, REST; entries it refuses are marked), and the segments asked for."""
-    from ground_station.requests import name_products, read_request
-
     docs = [read_request(f) for f in files]
     if db is not None:
         docs = [name_products(d, db) for d in docs]
