@@ -300,13 +300,14 @@ def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
     base["link"]["uplink_reliable"] = False
     base["packet_loss"] = {"model": "bernoulli", "loss_probability": 0.5, "seed": 9}
     path = _write(tiny_set.parent, "lossy-uplink.json", base)
-    res = run_simulation(path, tmp_path / "out", keep_streams=tmp_path / "streams")
+    streams = tmp_path / "streams"
+    res = run_simulation(path, tmp_path / "out", keep_streams=streams)
     m = res.metrics()
     lost = m["ground"].get("requests_lost", 0)
     assert lost > 0
     # the kept streams hold every request the ground uplinked, the lost ones marked: a
     # pass whose first request was lost keeps it beside the one planned at mid-pass
-    kept = json.loads((tmp_path / "streams" / "passes.json").read_text())["passes"]
+    kept = json.loads((streams / "passes.json").read_text())["passes"]
     flags = [r["lost_on_uplink"] for p in kept for r in p["requests"]]
     assert flags.count(True) == lost
     twice = [p for p in kept if len(p["requests"]) == 2]
@@ -319,10 +320,9 @@ def test_lost_uplink_falls_back_to_priority_order(tiny_set, tmp_path):
         assert p["requests"][0]["lost_on_uplink"]
     for p in kept:
         for r in p["requests"]:
-            _, entries = decode_request((tmp_path / "streams" / r["file"]).read_bytes())
+            _, entries = decode_request((streams / r["file"]).read_bytes())
             assert entries[-1]["action"] == RequestAction.REST
     # the README's command reads them back, each product named from the run's catalogue
-    streams = tmp_path / "streams"
     assert (
         "groundstation request request-*.bin --db catalogue.sqlite"
         in (streams / "README.md").read_text()
