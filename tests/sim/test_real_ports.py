@@ -54,7 +54,7 @@ def test_real_ports_recall(data_dir, tmp_path):
             labelled += 1
             for b, ctf, band, nodata in crops:
                 if b.left <= cx < b.right and b.bottom < cy <= b.top:
-                    col, row = (~ctf) * (cx, cy)
+                    col, row = (~ctf) @ (cx, cy)
                     if band[int(row), int(col)] != nodata:
                         delivered += 1
                         break

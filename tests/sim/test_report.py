@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from datetime import UTC, datetime, timedelta
 
 from ground_station.passes import ContactWindow
@@ -149,3 +150,14 @@ def test_comparison_of_two_runs(tmp_path):
     assert "http://" not in doc and "https://" not in doc
     srcs = re.findall(r'src="([^"]*)"', doc)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+
+
+def test_report_draws_without_warnings_when_the_store_is_not_recorded(tmp_path):
+    # the hand-made run holds no store fill or size: the timeline's store panel says so
+    # instead of drawing an empty legend (matplotlib warns on a legend with no entries)
+    res = _run()
+    assert all(t.store_bytes_before is None for t in res.modes[TRIAGE].traffic)
+    assert not res.onboard.get("store_bytes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_report(res, tmp_path)

@@ -151,7 +151,18 @@ def plot_pass_timeline(res: SimResult) -> str:
     ax2.set_ylabel("on-board store (MB)")
     ax2.set_xlabel("pass (index, in time order; see the passes table for stations and times)")
     ax2.set_ylim(bottom=0)
-    _legend_outside(ax2)
+    if ax2.get_legend_handles_labels()[0]:
+        _legend_outside(ax2)
+    else:  # a run whose metrics hold neither the store's fill nor its size
+        ax2.text(
+            0.5,
+            0.5,
+            "store fill and size not recorded in this run",
+            transform=ax2.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
     return _png(fig)
 
 
@@ -369,7 +380,7 @@ def _reprojected_rgb(path: str, rgb_bands: list[int]):
         tf, w, h = calculate_default_transform(ds.crs, dst_crs, ds.width, ds.height, *ds.bounds)
         scale = max(1.0, max(w, h) / 1400.0)  # at most about 1400 px across
         w2, h2 = max(1, int(w / scale)), max(1, int(h / scale))
-        tf2 = tf * tf.scale(w / w2, h / h2)
+        tf2 = tf @ tf.scale(w / w2, h / h2)
         out = np.zeros((3, h2, w2), dtype=np.float64)
         for i, b in enumerate(bands):
             dst = np.zeros((h2, w2), dtype=np.float64)
@@ -384,8 +395,8 @@ def _reprojected_rgb(path: str, rgb_bands: list[int]):
             )
             out[i] = dst
     img = _stretch(np.moveaxis(out, 0, -1))
-    lon0, lat1 = tf2 * (0, 0)
-    lon1, lat0 = tf2 * (w2, h2)
+    lon0, lat1 = tf2 @ (0, 0)
+    lon1, lat0 = tf2 @ (w2, h2)
     return img, (lon0, lon1, lat0, lat1)
 
 
